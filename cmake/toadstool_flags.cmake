@@ -1,0 +1,22 @@
+# Compile flags shared by the library, tests and benchmarks, carried by an
+# INTERFACE target so that every consumer inside the tree sees the same ISA.
+add_library(toadstool_flags INTERFACE)
+
+if(TOADSTOOL_ARCH STREQUAL "native")
+  target_compile_options(toadstool_flags INTERFACE -march=native)
+elseif(TOADSTOOL_ARCH STREQUAL "avx2")
+  # x86-64-v3: AVX2 + FMA, no AVX-512 (valgrind can run it).
+  target_compile_options(toadstool_flags INTERFACE -march=x86-64-v3)
+elseif(NOT TOADSTOOL_ARCH STREQUAL "portable")
+  message(FATAL_ERROR "TOADSTOOL_ARCH must be native, avx2 or portable, not '${TOADSTOOL_ARCH}'")
+endif()
+
+target_compile_options(toadstool_flags INTERFACE
+  -Wall -Wextra -Wno-unknown-pragmas
+  $<$<CONFIG:Release>:-O3>)
+
+if(TOADSTOOL_SANITIZE)
+  target_compile_options(toadstool_flags INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(toadstool_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,38 @@
+#pragma once
+// One OpenMP team for the whole library. Every parallel loop goes through
+// parallel_for, which runs serially when the range is small or when it is
+// already inside a parallel region (no nested teams, no oversubscription).
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace toadstool::kernels::cpu {
+
+// Below this many elements of simple work a loop is not worth a team.
+inline constexpr int64_t kDefaultGrain = 32768;
+
+// Calls fn(begin, end) on disjoint chunks that cover [begin, end). Each chunk
+// holds at least `grain` items, so small loops stay on the calling thread.
+template <class Fn>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, const Fn& fn) {
+  const int64_t n = end - begin;
+  if (n <= 0) return;
+  const int max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t chunks = std::min<int64_t>(max_threads, (n + grain - 1) / std::max<int64_t>(grain, 1));
+  if (chunks <= 1) {
+    fn(begin, end);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(chunks))
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    const int64_t per = (n + nt - 1) / nt;
+    const int64_t b = begin + t * per;
+    const int64_t e = std::min(end, b + per);
+    if (b < e) fn(b, e);
+  }
+}
+
+}  // namespace toadstool::kernels::cpu

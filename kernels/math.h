@@ -1,0 +1,250 @@
+#pragma once
+// Per-element math, written once for both backends. Each functor is a small
+// struct with a TS_HOST_DEVICE call operator templated on the element type;
+// the CPU loops (kernels/cpu/loops.h) and the CUDA grid-stride kernels call
+// the same code, so the CPU tests cover the math the GPU runs.
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/half.h"
+#include "kernels/host_device.h"
+
+namespace toadstool::kernels {
+
+// ---- binary arithmetic ------------------------------------------------------
+
+template <class T>
+struct AddOp {  // a + alpha * b
+  T alpha;
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a + alpha * b; }
+};
+template <class T>
+struct SubOp {  // a - alpha * b
+  T alpha;
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a - alpha * b; }
+};
+struct MulOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a * b; }
+};
+struct DivOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a / b; }
+};
+
+// Integer division rounds toward zero like C++; division by zero is checked
+// by the front-end, since it is undefined behaviour for integers.
+struct PowOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T base, T exponent) const {
+    if constexpr (std::is_integral_v<T>) {
+      // Negative integer powers truncate toward zero: only +-1 survive.
+      if (exponent < 0) return base == 1 ? T(1) : (base == -1 ? (exponent % 2 ? T(-1) : T(1)) : T(0));
+      T result = 1;
+      for (T e = exponent; e > 0; e >>= 1, base *= base) {
+        if (e & 1) result *= base;
+      }
+      return result;
+    } else {
+      return std::pow(base, exponent);
+    }
+  }
+};
+
+// NaN propagates through maximum/minimum, as in PyTorch.
+struct MaximumOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (a != a) return a;
+      if (b != b) return b;
+    }
+    return a > b ? a : b;
+  }
+};
+struct MinimumOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T a, T b) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (a != a) return a;
+      if (b != b) return b;
+    }
+    return a < b ? a : b;
+  }
+};
+
+// ---- comparisons and logic (results are bool) --------------------------------
+
+struct EqOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a == b; }
+};
+struct NeOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a != b; }
+};
+struct LtOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a < b; }
+};
+struct LeOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a <= b; }
+};
+struct GtOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a > b; }
+};
+struct GeOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a >= b; }
+};
+struct LogicalAndOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); }
+};
+struct LogicalOrOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); }
+};
+struct LogicalXorOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); }
+};
+struct LogicalNotOp {
+  template <class T>
+  TS_HOST_DEVICE bool operator()(T a) const { return a == T(0); }
+};
+
+// ---- selection ---------------------------------------------------------------
+
+struct WhereOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(bool condition, T a, T b) const { return condition ? a : b; }
+};
+template <class T>
+struct MaskedFillOp {
+  T value;
+  TS_HOST_DEVICE T operator()(T x, bool mask) const { return mask ? value : x; }
+};
+// clamp(x, lo, hi) with optional bounds; NaN stays NaN.
+template <class T>
+struct ClampOp {
+  T lo, hi;
+  bool has_lo, has_hi;
+  TS_HOST_DEVICE T operator()(T x) const {
+    if (has_lo && x < lo) x = lo;
+    if (has_hi && x > hi) x = hi;
+    return x;
+  }
+};
+
+// ---- unary math (floating types unless noted) ----------------------------------
+
+struct NegOp {  // all numeric types
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return -x; }
+};
+struct AbsOp {  // all numeric types
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? -x : x; }
+};
+struct ExpOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::exp(x); }
+};
+struct LogOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::log(x); }
+};
+struct Log1pOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::log1p(x); }
+};
+struct SqrtOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::sqrt(x); }
+};
+struct RsqrtOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return T(1) / std::sqrt(x); }
+};
+struct TanhOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::tanh(x); }
+};
+struct SigmoidOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return T(1) / (T(1) + std::exp(-x)); }
+};
+struct ReluOp {  // all numeric types; NaN stays NaN
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? T(0) : x; }
+};
+struct SinOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::sin(x); }
+};
+struct CosOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const { return std::cos(x); }
+};
+
+// GELU, exact form: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
+struct GeluErfOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const {
+    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+  }
+};
+// GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+struct GeluTanhOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T x) const {
+    const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
+    return T(0.5) * x * (T(1) + std::tanh(inner));
+  }
+};
+
+template <class T>
+inline constexpr bool is_16bit_float_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// Type conversion, used by to(dtype) and copy_ between dtypes. The 16-bit
+// floats convert through float32; anything non-zero becomes true.
+template <class To>
+struct CastOp {
+  template <class From>
+  TS_HOST_DEVICE To operator()(From x) const {
+    if constexpr (is_16bit_float_v<From>) {
+      return CastOp<To>{}(static_cast<float>(x));
+    } else if constexpr (std::is_same_v<To, bool>) {
+      return x != From(0);
+    } else if constexpr (is_16bit_float_v<To>) {
+      return To(static_cast<float>(x));
+    } else {
+      return static_cast<To>(x);
+    }
+  }
+};
+
+}  // namespace toadstool::kernels
+
+namespace toadstool::kernels {
+
+// A binary functor with one operand fixed: the scalar forms (t * 2, 2 - t)
+// run as unary loops, which vectorize, instead of broadcasting a 0-d tensor.
+template <class F, class T>
+struct BindSecond {
+  F f;
+  T b;
+  TS_HOST_DEVICE auto operator()(T a) const { return f(a, b); }
+};
+template <class F, class T>
+struct BindFirst {
+  F f;
+  T a;
+  TS_HOST_DEVICE auto operator()(T b) const { return f(a, b); }
+};
+
+}  // namespace toadstool::kernels

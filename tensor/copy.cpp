@@ -1,0 +1,107 @@
+// Copies, dtype conversions and fills.
+#include "kernels/math.h"
+#include "tensor/elementwise.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+
+namespace toadstool {
+
+namespace detail {
+
+Tensor expand_to(const Tensor& t, const Shape& shape, const char* op) {
+  if (t.shape() == shape) return t;
+  const int64_t offset = static_cast<int64_t>(shape.size()) - t.dim();
+  TS_CHECK(offset >= 0, op, ": cannot broadcast shape ", t.shape(), " to ", shape);
+  Shape strides(shape.size(), 0);
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t size = t.shape()[d];
+    TS_CHECK(size == shape[d + offset] || size == 1, op, ": cannot broadcast shape ", t.shape(),
+             " to ", shape);
+    strides[d + offset] = size == 1 ? 0 : t.strides()[d];
+  }
+  return make_view(t, shape, strides, t.storage_offset());
+}
+
+Tensor finish_result(const Tensor& computed, DType dt) {
+  return computed.dtype() == dt ? computed : to_dtype(computed, dt);
+}
+
+}  // namespace detail
+
+namespace {
+
+// Element type U converted to T, going through float for the 16-bit types.
+template <class T>
+T scalar_as(const Scalar& s) {
+  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
+    return T(static_cast<float>(s.to_double()));
+  } else {
+    return s.to<T>();
+  }
+}
+
+template <class T>
+struct FillOp {
+  T value;
+  TS_HOST_DEVICE T operator()() const { return value; }
+};
+
+// Two views overlap in memory in a way an element-wise copy cannot handle.
+bool needs_staging(const Tensor& dst, const Tensor& src) {
+  return dst.shares_storage(src) &&
+         !(dst.storage_offset() == src.storage_offset() && dst.strides() == src.strides());
+}
+
+}  // namespace
+
+Tensor& copy_(Tensor& self, const Tensor& src) {
+  detail::check_cpu(self, "copy_");
+  detail::check_cpu(src, "copy_");
+  const Tensor source = needs_staging(self, src) ? clone(src) : src;
+  const Tensor expanded = detail::expand_to(source, self.shape(), "copy_");
+  dispatch_all(self.dtype(), "copy_", [&](auto dst_tag) {
+    using Dst = typename decltype(dst_tag)::type;
+    dispatch_all(source.dtype(), "copy_", [&](auto src_tag) {
+      using Src = typename decltype(src_tag)::type;
+      detail::run_elementwise<Dst, Src>(kernels::CastOp<Dst>{}, self, expanded);
+    });
+  });
+  self.bump_version();
+  return self;
+}
+
+Tensor& fill_(Tensor& self, const Scalar& value) {
+  detail::check_cpu(self, "fill_");
+  dispatch_all(self.dtype(), "fill_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    detail::run_elementwise<T>(FillOp<T>{scalar_as<T>(value)}, self);
+  });
+  self.bump_version();
+  return self;
+}
+
+Tensor& zero_(Tensor& self) { return fill_(self, 0); }
+
+Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
+
+Tensor clone(const Tensor& t) {
+  detail::check_defined(t, "clone");
+  Tensor out = detail::make_tensor(t.shape(), t.dtype(), t.device());
+  return copy_(out, t);
+}
+
+Tensor to_dtype(const Tensor& t, DType dtype) {
+  detail::check_defined(t, "to");
+  if (t.dtype() == dtype) return t;
+  Tensor out = detail::make_tensor(t.shape(), dtype, t.device());
+  return copy_(out, t);
+}
+
+Tensor to_device(const Tensor& t, Device device) {
+  detail::check_defined(t, "to");
+  if (t.device() == device) return t;
+  Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);  // throws for CUDA here
+  return copy_(out, t);
+}
+
+}  // namespace toadstool

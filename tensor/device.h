@@ -1,0 +1,32 @@
+#pragma once
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace toadstool {
+
+enum class DeviceType : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  constexpr Device() = default;
+  constexpr Device(DeviceType t, int i = 0) : type(t), index(i) {}  // NOLINT: implicit by design
+  // Parses "cpu", "cuda", "cuda:1"; throws toadstool::Error on anything else.
+  explicit Device(const std::string& spec);
+
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  std::string str() const;
+  friend bool operator==(const Device&, const Device&) = default;
+};
+
+inline constexpr Device kCPU{DeviceType::CPU, 0};
+
+inline std::ostream& operator<<(std::ostream& out, const Device& d) { return out << d.str(); }
+
+// Whether this build carries the CUDA backend (TOADSTOOL_CUDA at configure time).
+bool cuda_is_built();
+
+}  // namespace toadstool

@@ -1,0 +1,110 @@
+// Random factories: each reserves its counter blocks from the generator,
+// then fills element i from block offset + i / k (kernels/philox.h).
+#include "kernels/cpu/random.h"
+#include "kernels/math.h"
+#include "kernels/philox.h"
+#include "tensor/elementwise.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+
+namespace toadstool {
+
+namespace {
+
+using kernels::RandomKind;
+
+Generator& pick(Generator* generator) { return generator ? *generator : default_generator(); }
+
+// 16-bit floats are drawn in float32 and rounded; float64 has its own kind.
+DType draw_dtype(DType requested, const char* op) {
+  TS_CHECK(is_floating(requested), op, ": expected a floating dtype, got ", dtype_name(requested));
+  return requested == DType::Float64 ? DType::Float64 : DType::Float32;
+}
+
+template <class Fill>
+Tensor draw_float(const Shape& shape, TensorOptions options, Generator* generator, const char* op,
+                  bool normal, const Fill& fill) {
+  const DType dt = draw_dtype(options.dtype_, op);
+  Tensor out = detail::make_tensor(shape, dt, options.device_);
+  const RandomKind kind = dt == DType::Float64
+                              ? (normal ? RandomKind::NormalDouble : RandomKind::UniformDouble)
+                              : (normal ? RandomKind::NormalFloat : RandomKind::UniformFloat);
+  const uint64_t offset = pick(generator).reserve(kernels::philox_blocks_used(out.numel(), kind));
+  dispatch_float(dt, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    fill(static_cast<T*>(out.data_ptr()), out.numel(), pick(generator).seed(), offset);
+  });
+  return detail::finish_result(out, options.dtype_);
+}
+
+}  // namespace
+
+Tensor rand(const Shape& shape, TensorOptions options, Generator* generator) {
+  return draw_float(shape, options, generator, "rand", false,
+                    [](auto* out, int64_t n, uint64_t seed, uint64_t offset) {
+                      using T = std::remove_pointer_t<decltype(out)>;
+                      kernels::cpu::fill_uniform(out, n, seed, offset, T(0), T(1));
+                    });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options, Generator* generator) {
+  return draw_float(shape, options, generator, "randn", true,
+                    [](auto* out, int64_t n, uint64_t seed, uint64_t offset) {
+                      using T = std::remove_pointer_t<decltype(out)>;
+                      kernels::cpu::fill_normal(out, n, seed, offset, T(0), T(1));
+                    });
+}
+
+Tensor rand_like(const Tensor& like, Generator* generator) {
+  return rand(like.shape(), like.dtype(), generator);
+}
+Tensor randn_like(const Tensor& like, Generator* generator) {
+  return randn(like.shape(), like.dtype(), generator);
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,
+               Generator* generator) {
+  TS_CHECK(low < high, "randint: expected low < high, got low=", low, " high=", high);
+  Tensor out = detail::make_tensor(shape, DType::Int64, options.device_);
+  const uint64_t offset =
+      pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Int64));
+  kernels::cpu::fill_randint(out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset,
+                             low, high);
+  return to_dtype(out, options.dtype_);
+}
+
+Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator* generator) {
+  TS_CHECK(p >= 0 && p <= 1, "bernoulli: p must be in [0, 1], got ", p);
+  Tensor out = detail::make_tensor(shape, options.dtype_, options.device_);
+  const uint64_t offset =
+      pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
+  dispatch_all(out.dtype(), "bernoulli", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::cpu::fill_bernoulli(static_cast<T*>(out.data_ptr()), out.numel(),
+                                 pick(generator).seed(), offset, p);
+  });
+  return out;
+}
+
+Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
+  detail::check_cpu(probabilities, "bernoulli");
+  TS_CHECK(is_floating(probabilities.dtype()), "bernoulli: probabilities must be floating, got ",
+           detail::describe(probabilities));
+  const Tensor probs = contiguous(probabilities);
+  TS_CHECK(all(logical_and(ge(probs, 0.0), le(probs, 1.0))).item<bool>(),
+           "bernoulli: probabilities must be in [0, 1]");
+  Tensor out = detail::make_tensor(probs.shape(), probs.dtype());
+  const uint64_t offset =
+      pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
+  dispatch_all(out.dtype(), "bernoulli", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_floating_point_v<T> || kernels::is_16bit_float_v<T>) {
+      kernels::cpu::fill_bernoulli(static_cast<T*>(out.data_ptr()),
+                                   static_cast<const T*>(probs.data_ptr()), out.numel(),
+                                   pick(generator).seed(), offset);
+    }
+  });
+  return out;
+}
+
+}  // namespace toadstool

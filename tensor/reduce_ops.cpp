@@ -1,0 +1,234 @@
+// Reductions over any set of dims, with keepdim.
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/reduce.h"
+#include "kernels/reduce_ops.h"
+#include "tensor/elementwise.h"
+#include "tensor/factory.h"
+#include "tensor/ops.h"
+
+namespace toadstool {
+
+namespace {
+
+using kernels::cpu::ReduceGeometry;
+
+struct ReducePlan {
+  ReduceGeometry geometry;
+  Shape out_shape;  // keepdim applied
+};
+
+// Appends dim d (size, stride) to a list kept innermost first, merging it
+// into the previous entry when contiguous with it; size-1 dims are dropped.
+void push_dim(int& ndim, std::array<int64_t, kernels::cpu::kMaxReduceDims>& sizes,
+              std::array<int64_t, kernels::cpu::kMaxReduceDims>& strides, int64_t size,
+              int64_t stride, const char* op) {
+  if (size == 1) return;
+  if (ndim > 0 && stride == strides[ndim - 1] * sizes[ndim - 1]) {
+    sizes[ndim - 1] *= size;
+    return;
+  }
+  TS_CHECK(ndim < kernels::cpu::kMaxReduceDims, op, ": too many non-mergeable dims");
+  sizes[ndim] = size;
+  strides[ndim] = stride;
+  ++ndim;
+}
+
+ReducePlan plan_reduction(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim,
+                          const char* op) {
+  ReducePlan plan;
+  ReduceGeometry& g = plan.geometry;
+  std::vector<bool> reduced(t.dim(), false);
+  for (int64_t d : dims) reduced[d] = true;
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    const int64_t size = t.shape()[d], stride = t.strides()[d];
+    if (reduced[d]) {
+      push_dim(g.reduced_ndim, g.reduced_sizes, g.reduced_strides, size, stride, op);
+      g.reduce_numel *= size;
+    } else {
+      push_dim(g.kept_ndim, g.kept_sizes, g.kept_strides, size, stride, op);
+      g.outputs *= size;
+    }
+  }
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (!reduced[d]) plan.out_shape.push_back(t.shape()[d]);
+    else if (keepdim) plan.out_shape.push_back(1);
+  }
+  return plan;
+}
+
+// Runs `op` over `t` (already in its compute dtype) into a new tensor of
+// dtype `out_dtype`.
+template <class In, class Out, class Op>
+Tensor run_reduce(const Tensor& t, const ReducePlan& plan, DType out_dtype, const Op& op) {
+  Tensor out = detail::make_tensor(plan.out_shape, out_dtype);
+  kernels::cpu::reduce(plan.geometry, op, static_cast<const In*>(t.data_ptr()),
+                       static_cast<Out*>(out.data_ptr()));
+  return out;
+}
+
+// The input converted for computing: 16-bit floats go to float32.
+Tensor compute_input(const Tensor& t, const char* op) {
+  detail::check_cpu(t, op);
+  return to_dtype(t, detail::compute_dtype(t.dtype()));
+}
+
+void check_nonempty(const Tensor& t, const ReducePlan& plan, const char* op) {
+  TS_CHECK(plan.geometry.reduce_numel > 0 || plan.geometry.outputs == 0, op,
+           ": cannot reduce over an empty dim of a tensor of shape ", t.shape(),
+           " (the operation has no identity)");
+}
+
+// sum and prod: bool and int64 give int64, floats keep their dtype.
+template <template <class, class> class Reduce>
+Tensor sum_like(const Tensor& t, const Shape& dims, bool keepdim, const char* op) {
+  const Tensor in = compute_input(t, op);
+  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Int64;
+  return dispatch_compute(in.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Out = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+    return detail::finish_result(
+        run_reduce<T, Out>(in, plan, dtype_of<Out>, Reduce<T, Out>{}), result);
+  });
+}
+
+void check_floating(const Tensor& t, const char* op) {
+  detail::check_defined(t, op);
+  TS_CHECK(is_floating(t.dtype()), op, ": expected a floating tensor, got ", detail::describe(t));
+}
+
+template <bool kMax>
+Tensor extremum(const Tensor& t, const Shape& dims, bool keepdim, const char* op) {
+  const Tensor in = compute_input(t, op);
+  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  check_nonempty(t, plan, op);
+  return dispatch_compute(in.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::finish_result(
+        run_reduce<T, T>(in, plan, in.dtype(), kernels::ExtremumReduce<T, kMax>{}), t.dtype());
+  });
+}
+
+// Values and indices of the extreme element along one dim.
+template <bool kMax>
+std::pair<Tensor, Tensor> arg_extremum(const Tensor& t, int64_t dim, bool keepdim, const char* op) {
+  const Tensor in = compute_input(t, op);
+  const int64_t d = detail::wrap_dim(dim, t.dim(), op);
+  const ReducePlan plan = plan_reduction(in, t.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d},
+                                         keepdim, op);
+  check_nonempty(t, plan, op);
+  Tensor values = detail::make_tensor(plan.out_shape, in.dtype());
+  Tensor indices = detail::make_tensor(plan.out_shape, DType::Int64);
+  dispatch_compute(in.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = kernels::ValueIndex<T>;
+    std::vector<Acc> result(plan.geometry.outputs);
+    kernels::cpu::reduce(plan.geometry, kernels::ArgExtremumReduce<T, kMax>{},
+                         static_cast<const T*>(in.data_ptr()), result.data());
+    auto* v = static_cast<T*>(values.data_ptr());
+    auto* i = indices.data_ptr<int64_t>();
+    for (size_t k = 0; k < result.size(); ++k) {
+      v[k] = result[k].value;
+      i[k] = std::max<int64_t>(result[k].index, 0);
+    }
+  });
+  return {detail::finish_result(values, t.dtype()), indices};
+}
+
+Tensor var_like(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim, bool take_sqrt,
+                const char* op) {
+  check_floating(t, op);
+  const Tensor in = compute_input(t, op);
+  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  return dispatch_float(in.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::VarReduce<T, T> reduce{static_cast<double>(correction), take_sqrt};
+    return detail::finish_result(run_reduce<T, T>(in, plan, in.dtype(), reduce), t.dtype());
+  });
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
+  return sum_like<kernels::SumReduce>(t, dims, keepdim, "sum");
+}
+
+Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
+  return sum_like<kernels::ProdReduce>(t, dims, keepdim, "prod");
+}
+
+Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
+  check_floating(t, "mean");
+  const Tensor in = compute_input(t, "mean");
+  const ReducePlan plan =
+      plan_reduction(in, detail::reduction_dims(dims, t.dim(), "mean"), keepdim, "mean");
+  return dispatch_float(in.dtype(), "mean", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // The mean of nothing is NaN, as in PyTorch.
+    const double count = static_cast<double>(plan.geometry.reduce_numel);
+    kernels::SumReduce<T, T> reduce{count > 0 ? 1.0 / count : std::numeric_limits<double>::quiet_NaN()};
+    return detail::finish_result(run_reduce<T, T>(in, plan, in.dtype(), reduce), t.dtype());
+  });
+}
+
+Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {
+  return extremum<true>(t, dims, keepdim, "amax");
+}
+Tensor amin(const Tensor& t, const Shape& dims, bool keepdim) {
+  return extremum<false>(t, dims, keepdim, "amin");
+}
+Tensor max(const Tensor& t) { return extremum<true>(t, {}, false, "max"); }
+Tensor min(const Tensor& t) { return extremum<false>(t, {}, false, "min"); }
+
+Tensor all(const Tensor& t) {
+  detail::check_defined(t, "all");
+  const Tensor b = t.dtype() == DType::Bool ? t : ne(t, 0);
+  return b.numel() == 0 ? scalar_tensor(true) : extremum<false>(b, {}, false, "all");
+}
+Tensor any(const Tensor& t) {
+  detail::check_defined(t, "any");
+  const Tensor b = t.dtype() == DType::Bool ? t : ne(t, 0);
+  return b.numel() == 0 ? scalar_tensor(false) : extremum<true>(b, {}, false, "any");
+}
+
+std::pair<Tensor, Tensor> max(const Tensor& t, int64_t dim, bool keepdim) {
+  return arg_extremum<true>(t, dim, keepdim, "max");
+}
+std::pair<Tensor, Tensor> min(const Tensor& t, int64_t dim, bool keepdim) {
+  return arg_extremum<false>(t, dim, keepdim, "min");
+}
+
+Tensor argmax(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
+  detail::check_defined(t, "argmax");
+  if (!dim) return arg_extremum<true>(reshape(t, {-1}), 0, false, "argmax").second;
+  return arg_extremum<true>(t, *dim, keepdim, "argmax").second;
+}
+Tensor argmin(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
+  detail::check_defined(t, "argmin");
+  if (!dim) return arg_extremum<false>(reshape(t, {-1}), 0, false, "argmin").second;
+  return arg_extremum<false>(t, *dim, keepdim, "argmin").second;
+}
+
+Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
+  return var_like(t, dims, correction, keepdim, false, "var");
+}
+Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
+  return var_like(t, dims, correction, keepdim, true, "std");
+}
+
+Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
+  check_floating(t, "logsumexp");
+  // max + log(sum(exp(x - max))); an infinite max is replaced by 0 so that
+  // rows of -inf give -inf and rows holding +inf give +inf, not NaN.
+  Tensor m = amax(t, dims, true);
+  m = where(lt(abs(m), std::numeric_limits<double>::infinity()), m, 0.0);
+  Tensor out = add(log(sum(exp(sub(t, m)), dims, true)), m);
+  if (keepdim) return out;
+  const std::vector<int64_t> reduced = detail::reduction_dims(dims, t.dim(), "logsumexp");
+  for (auto d = reduced.rbegin(); d != reduced.rend(); ++d) out = squeeze(out, *d);
+  return out;
+}
+
+}  // namespace toadstool

@@ -1,0 +1,99 @@
+#include "tensor/shape_utils.h"
+
+#include <algorithm>
+
+namespace toadstool::detail {
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  // A 0-d tensor accepts dim 0 and -1, as in PyTorch.
+  const int64_t n = std::max<int64_t>(ndim, 1);
+  TS_CHECK(dim >= -n && dim < n, op, ": dim ", dim, " is out of range for a tensor with ", ndim,
+           " dims (expected in [", -n, ", ", n - 1, "])");
+  return dim < 0 ? dim + n : dim;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t ndim = std::max(a.size(), b.size());
+  Shape out(ndim);
+  for (size_t i = 0; i < ndim; ++i) {
+    const int64_t da = i < ndim - a.size() ? 1 : a[i - (ndim - a.size())];
+    const int64_t db = i < ndim - b.size() ? 1 : b[i - (ndim - b.size())];
+    TS_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b,
+             " cannot be broadcast together (dim ", i, ": ", da, " vs ", db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> reduction_dims(const Shape& dims, int64_t ndim, const char* op) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < ndim; ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  std::sort(out.begin(), out.end());
+  TS_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": dim list ", dims,
+           " names a dim more than once");
+  // A 0-d tensor reduces over "dim 0", which does not exist as a real dim.
+  if (ndim == 0) out.clear();
+  return out;
+}
+
+Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
+  for (int64_t s : shape) TS_CHECK(s >= 0, "empty: negative size in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(dtype), device);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.impl_ptr()->storage;
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+void check_defined(const Tensor& t, const char* op) {
+  TS_CHECK(t.defined(), op, ": got an undefined tensor");
+}
+
+void check_cpu(const Tensor& t, const char* op) {
+  check_defined(t, op);
+  TS_CHECK(t.device().is_cpu(), op, ": tensor ", describe(t), " is on ", t.device(),
+           ", but this build of Toadstool has the CPU backend only");
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  TS_CHECK(a.device() == b.device(), op, ": expected tensors on one device, got ", a.device(),
+           " and ", b.device());
+}
+
+std::string describe(const Tensor& t) {
+  if (!t.defined()) return "(undefined)";
+  return concat(t.shape(), " ", dtype_name(t.dtype()));
+}
+
+}  // namespace toadstool::detail

@@ -1,0 +1,58 @@
+#pragma once
+// Helpers shared by the unit tests.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "toadstool.h"
+
+namespace toadstool::testing {
+
+// The elements of t in row-major order, as doubles.
+inline std::vector<double> values(const Tensor& t) {
+  const Tensor c = t.to(kFloat64).contiguous();
+  const double* p = c.data_ptr<double>();
+  return std::vector<double>(p, p + c.numel());
+}
+
+// Float tensor of `shape` from values (float32 unless dtype says otherwise).
+inline Tensor make(const std::vector<double>& v, const Shape& shape, DType dtype = kFloat32) {
+  return from_vector(v, shape).to(dtype);
+}
+
+// Shape, then every element within atol + rtol * |expected| (NaNs must match).
+inline void expect_close(const Tensor& actual, const Tensor& expected, double rtol = 1e-6,
+                         double atol = 1e-7) {
+  ASSERT_EQ(actual.shape(), expected.shape());
+  const auto a = values(actual), e = values(expected);
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(e[i])) {
+      EXPECT_TRUE(std::isnan(a[i])) << "element " << i;
+    } else if (std::isinf(e[i])) {
+      EXPECT_EQ(a[i], e[i]) << "element " << i;
+    } else {
+      EXPECT_NEAR(a[i], e[i], atol + rtol * std::fabs(e[i])) << "element " << i;
+    }
+  }
+}
+
+inline void expect_values(const Tensor& actual, const std::vector<double>& expected,
+                          const Shape& shape, double rtol = 1e-6, double atol = 1e-7) {
+  expect_close(actual, from_vector(expected, shape), rtol, atol);
+}
+
+// A non-contiguous tensor with the same values as t (t's transpose, made
+// contiguous, then transposed back).
+inline Tensor non_contiguous(const Tensor& t) {
+  if (t.dim() < 2) {
+    // Every other element of a twice-as-long buffer.
+    Tensor wide = zeros({t.numel() * 2}, t.dtype());
+    Tensor strided = wide.slice(0, 0, std::nullopt, 2).view(t.shape().empty() ? Shape{1} : t.shape());
+    strided.copy_(t.reshape(strided.shape()));
+    return t.dim() == 0 ? strided.squeeze() : strided;
+  }
+  return t.transpose(-1, -2).contiguous().transpose(-1, -2);
+}
+
+}  // namespace toadstool::testing
