@@ -207,6 +207,28 @@ struct GeluTanhOp {
   }
 };
 
+// d/dx of GELU (erf form) times the incoming gradient:
+// Phi(x) + x * phi(x), phi the standard normal density.
+struct GeluErfBackwardOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T grad, T x) const {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    const T pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
+    return grad * (cdf + x * pdf);
+  }
+};
+// d/dx of GELU (tanh form) times the incoming gradient.
+struct GeluTanhBackwardOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T grad, T x) const {
+    const T k = T(0.79788456080286535588);
+    const T x2 = x * x;
+    const T t = std::tanh(k * (x + T(0.044715) * x2 * x));
+    const T dinner = k * (T(1) + T(3) * T(0.044715) * x2);
+    return grad * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
+  }
+};
+
 template <class T>
 inline constexpr bool is_16bit_float_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
 

@@ -90,6 +90,8 @@ Tensor sin(const Tensor& t);
 Tensor cos(const Tensor& t);
 // approximate: "none" (erf form, the default) or "tanh".
 Tensor gelu(const Tensor& t, const std::string& approximate = "none");
+// grad * d gelu(x) / dx, the kernel of gelu's derivative.
+Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate = "none");
 
 // ---- in place: write into `self`, bump its version, return it --------------------
 // The result must have self's shape (no broadcasting of the destination) and

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Runs the workloads of bench/bench_tensor.cpp in PyTorch, at one thread count.
+
+Development-time reference only (PyTorch is never a dependency of Toadstool).
+Run it with an interpreter that has torch, once per thread count, with
+OPENBLAS_NUM_THREADS set to the same count before the interpreter starts:
+
+    OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/pytorch_workloads.py --threads 2 --out t2.json
+
+Names match the Google Benchmark names (op/args.../threads) so that
+bench/report.py can pair them.
+"""
+import argparse
+import json
+import time
+
+import torch
+
+ELEMENTWISE_N = 16 * 1024 * 1024
+ROWS, COLS = 8192, 256
+GEMM_SHAPES = [(4096, 256, 256), (4096, 1024, 256), (4096, 256, 1024), (256, 256, 4096),
+               (1024, 1024, 1024)]
+
+
+def seconds_per_call(fn, min_time=0.2):
+    """Best of five timed batches, each long enough to be measurable."""
+    fn()
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time / 5:
+            break
+        calls *= 2
+    best = elapsed / calls
+    for _ in range(4):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def operand(rows, cols, transposed):
+    return torch.randn(cols, rows).t() if transposed else torch.randn(rows, cols)
+
+
+def workloads(threads):
+    for m, n, k in GEMM_SHAPES:
+        for ta in (0, 1):
+            for tb in (0, 1):
+                a, b = operand(m, k, ta), operand(k, n, tb)
+                yield f"sgemm/{m}/{n}/{k}/{ta}/{tb}/{threads}", lambda a=a, b=b: torch.matmul(a, b)
+    for batch, m, n, k in [(128, 128, 128, 64), (128, 128, 64, 128)]:
+        a, b = torch.randn(batch, m, k), torch.randn(batch, k, n)
+        yield f"batched_gemm/{batch}/{m}/{n}/{k}/{threads}", lambda a=a, b=b: torch.matmul(a, b)
+    x, y = torch.randn(ELEMENTWISE_N), torch.randn(ELEMENTWISE_N)
+    yield f"add/{threads}", lambda: torch.add(x, y)
+    yield f"mul/{threads}", lambda: torch.mul(x, y)
+    yield f"gelu/{threads}", lambda: torch.nn.functional.gelu(x)
+    yield f"gelu_backward/{threads}", lambda: torch.ops.aten.gelu_backward(y, x)
+    rows = torch.randn(ROWS, COLS)
+    w, b = torch.randn(COLS), torch.randn(COLS)
+    yield f"row_sum/{threads}", lambda: rows.sum(1)
+    yield f"softmax/{threads}", lambda: torch.softmax(rows, -1)
+    yield f"layer_norm/{threads}", lambda: torch.nn.functional.layer_norm(rows, (COLS,), w, b)
+    one_a, one_b = torch.ones(1), torch.ones(1)
+    yield f"tiny_add/{threads}", lambda: torch.add(one_a, one_b)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    results = {}
+    with torch.no_grad():
+        for name, fn in workloads(args.threads):
+            results[name] = seconds_per_call(fn)
+    info = {"torch_version": torch.__version__, "threads": args.threads,
+            "config": torch.__config__.show()}
+    with open(args.out, "w") as f:
+        json.dump({"info": info, "seconds": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Combines one run of toadstool_bench with the PyTorch run of the same
+workloads into the table of scripts/bench.sh (printed as Markdown, written as
+JSON). Standard library only.
+
+    bench/report.py --toadstool ours.json [--pytorch t1.json t2.json] --out report.json
+"""
+import argparse
+import json
+import re
+
+
+def canonical(name):
+    """'sgemm/4096/256/256/0/0/1/min_time:0.200/real_time' -> 'sgemm/4096/256/256/0/0/1'."""
+    return "/".join(p for p in name.split("/") if not re.match(r"^(min_time|real_time|iterations)", p))
+
+
+def seconds(bench):
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[bench["time_unit"]]
+    return bench["real_time"] * scale
+
+
+def describe(name):
+    """Human label and thread count from a canonical name."""
+    parts = name.split("/")
+    op, threads = parts[0], int(parts[-1])
+    args = parts[1:-1]
+    if op == "sgemm":
+        m, n, k, ta, tb = args
+        label = f"sgemm {m}x{n}x{k} {'T' if ta == '1' else 'N'}{'T' if tb == '1' else 'N'}"
+    elif op == "batched_gemm":
+        b, m, n, k = args
+        label = f"batched gemm {b} x ({m}x{n}x{k})"
+    elif op in ("add", "mul", "gelu", "gelu_backward"):
+        label = f"{op} 16M floats"
+    elif op in ("row_sum", "softmax", "layer_norm"):
+        label = f"{op} [8192, 256]"
+    else:
+        label = "tiny op: 1-element add" if op == "tiny_add" else op
+    return op, label, threads
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--toadstool", required=True)
+    parser.add_argument("--pytorch", nargs="*", default=[])
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    with open(args.toadstool) as f:
+        ours = json.load(f)
+    context = ours["context"]
+    peak = {t: float(context[f"fma_peak_gflops_t{t}"]) for t in (1, 2)}
+    stream = {t: float(context[f"stream_triad_gbs_t{t}"]) for t in (1, 2)}
+    torch_seconds, torch_info = {}, []
+    for path in args.pytorch:
+        with open(path) as f:
+            data = json.load(f)
+        torch_seconds.update(data["seconds"])
+        torch_info.append(data["info"]["torch_version"])
+
+    rows = []
+    for bench in ours["benchmarks"]:
+        name = canonical(bench["name"])
+        op, label, threads = describe(name)
+        t = seconds(bench)
+        row = {"name": name, "workload": label, "threads": threads, "seconds": t}
+        if "GFLOPs" in bench:
+            row["gflops"] = bench["GFLOPs"]
+            row["fraction_of_fma_peak"] = bench["GFLOPs"] / peak[threads]
+        if "GBs" in bench:
+            row["gbs"] = bench["GBs"]
+            row["fraction_of_stream"] = bench["GBs"] / stream[threads]
+        if name in torch_seconds:
+            row["pytorch_seconds"] = torch_seconds[name]
+            row["time_vs_pytorch"] = t / torch_seconds[name]
+        rows.append(row)
+
+    print(f"Machine (measured in this run): FMA peak {peak[1]:.1f} GFLOP/s (1 thread), "
+          f"{peak[2]:.1f} (2 threads); STREAM triad {stream[1]:.1f} GB/s (1 thread), "
+          f"{stream[2]:.1f} (2 threads)")
+    print(f"PyTorch: {', '.join(sorted(set(torch_info))) or 'not run'}\n")
+    print("| workload | threads | Toadstool | of machine peak | PyTorch | time vs PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if "gflops" in r:
+            ours_txt, frac = f"{r['gflops']:.1f} GFLOP/s", f"{100 * r['fraction_of_fma_peak']:.0f}% FMA"
+        elif "gbs" in r:
+            ours_txt, frac = f"{r['gbs']:.1f} GB/s", f"{100 * r['fraction_of_stream']:.0f}% STREAM"
+        else:
+            ours_txt, frac = f"{r['seconds'] * 1e6:.3f} us", ""
+        torch_txt = f"{r['pytorch_seconds'] * 1e6:.1f} us" if "pytorch_seconds" in r else "-"
+        ratio = f"{r['time_vs_pytorch']:.2f}x" if "time_vs_pytorch" in r else "-"
+        print(f"| {r['workload']} | {r['threads']} | {ours_txt} | {frac} | {torch_txt} | {ratio} |")
+
+    with open(args.out, "w") as f:
+        json.dump({"machine": {"fma_peak_gflops": peak, "stream_triad_gbs": stream},
+                   "pytorch": sorted(set(torch_info)), "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

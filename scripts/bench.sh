@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job (until the trainer's example exists): set-up, then the
+# benchmarks. Prints one table and writes it as JSON to out/bench/report.json.
+# The PyTorch comparison uses Debian's PyTorch (installed here as a
+# benchmark reference only; Toadstool itself never uses it).
+#
+#   scripts/bench.sh [google-benchmark flags, e.g. --benchmark_filter=sgemm]
+#   TOADSTOOL_BENCH_PYTORCH=0 scripts/bench.sh    # skip the PyTorch side
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh build/release -DTOADSTOOL_BUILD_TESTS=OFF
+out=out/bench
+mkdir -p "$out"
+
+pytorch_files=()
+if [ "${TOADSTOOL_BENCH_PYTORCH:-1}" = "1" ]; then
+  # libopenblas0-pthread: without it Debian's PyTorch falls back to the reference BLAS.
+  if ! dpkg-query -W -f='${Status}' python3-torch libopenblas0-pthread 2>/dev/null |
+      grep -q "install ok installed.*install ok installed"; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
+  fi
+  for t in 1 2; do
+    echo "bench: PyTorch workloads, $t thread(s)"
+    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 bench/pytorch_workloads.py \
+      --threads "$t" --out "$out/pytorch_t$t.json"
+    pytorch_files+=("$out/pytorch_t$t.json")
+  done
+fi
+
+echo "bench: Toadstool workloads"
+build/release/bench/toadstool_bench --benchmark_out="$out/toadstool.json" \
+  --benchmark_out_format=json "$@" >/dev/null
+python3 bench/report.py --toadstool "$out/toadstool.json" --pytorch "${pytorch_files[@]}" \
+  --out "$out/report.json" | tee "$out/report.md"

@@ -1,0 +1,130 @@
+// Reductions over any set of dims, keepdim, strided inputs, edge cases.
+#include <limits>
+
+#include "test_util.h"
+
+namespace toadstool {
+namespace {
+
+using testing::expect_close;
+using testing::expect_values;
+using testing::make;
+using testing::non_contiguous;
+
+Tensor grid() { return make({1, 2, 3, 4, 5, 6}, {2, 3}); }
+
+TEST(Reduce, SumOverDimsAndKeepdim) {
+  const Tensor a = grid();
+  expect_values(a.sum(), {21}, {});
+  expect_values(a.sum({0}), {5, 7, 9}, {3});
+  expect_values(a.sum({1}), {6, 15}, {2});
+  expect_values(a.sum({-1}, true), {6, 15}, {2, 1});
+  expect_values(a.sum({0, 1}, true), {21}, {1, 1});
+  EXPECT_THROW(a.sum({0, 0}), Error);
+  EXPECT_THROW(a.sum({2}), Error);
+}
+
+TEST(Reduce, StridedAndPermutedInputs) {
+  const Tensor a = randn({6, 5, 4}, kFloat64);
+  const Tensor p = a.permute({2, 0, 1});
+  expect_close(p.sum({1}), p.contiguous().sum({1}), 1e-12);
+  expect_close(non_contiguous(a).sum({0, 2}), a.sum({0, 2}), 1e-12);
+  expect_close(a.slice(1, 0, std::nullopt, 2).amax({1}), a.slice(1, 0, std::nullopt, 2).contiguous().amax({1}));
+  // Outer reduction (rows summed into a contiguous kept dim) against inner.
+  const Tensor big = randn({300, 257}, kFloat64);
+  expect_close(big.sum({0}), big.t().contiguous().sum({1}), 1e-12);
+}
+
+TEST(Reduce, DtypesOfResults) {
+  EXPECT_EQ(from_vector(std::vector<int64_t>{1, 2}).sum().dtype(), kInt64);
+  EXPECT_EQ(from_vector(std::vector<bool>{true, true}).sum().item<int64_t>(), 2);
+  EXPECT_EQ(ones({3}, kFloat16).sum().dtype(), kFloat16);
+  EXPECT_THROW(from_vector(std::vector<int64_t>{1, 2}).mean(), Error);
+  EXPECT_THROW(from_vector(std::vector<int64_t>{1, 2}).var(), Error);
+}
+
+TEST(Reduce, MeanVarStdProd) {
+  const Tensor a = grid();
+  expect_values(a.mean({1}), {2, 5}, {2});
+  expect_values(a.var({1}), {1, 1}, {2});
+  expect_values(a.var({1}, 0), {2.0 / 3, 2.0 / 3}, {2});
+  expect_values(a.std({0}), {std::sqrt(4.5), std::sqrt(4.5), std::sqrt(4.5)}, {3});
+  expect_values(a.prod({1}), {6, 120}, {2});
+  // Variance of a large offset stays accurate.
+  const Tensor shifted = make({1e6 + 1, 1e6 + 2, 1e6 + 3}, {3});
+  expect_values(shifted.var(), {1}, {}, 1e-6);
+  EXPECT_TRUE(std::isnan(ones({1}).var().item<float>()));
+  EXPECT_TRUE(std::isnan(zeros({0}).mean().item<float>()));
+}
+
+TEST(Reduce, ExtremaAndIndices) {
+  const Tensor a = make({3, 7, 7, 1, 0, 9}, {2, 3});
+  expect_values(a.amax({1}), {7, 9}, {2});
+  expect_values(a.amin({0}), {1, 0, 7}, {3});
+  auto [values, indices] = max(a, 1);
+  expect_values(values, {7, 9}, {2});
+  expect_values(indices, {1, 2}, {2});  // first of the tied 7s
+  auto [mv, mi] = min(a, 0, true);
+  expect_values(mi, {1, 1, 0}, {1, 3});
+  expect_values(a.argmax(), {5}, {});
+  expect_values(a.argmin(1), {0, 1}, {2});
+  expect_values(max(a), {9}, {});
+  EXPECT_THROW(zeros({0}).amax(), Error);
+  EXPECT_THROW(max(zeros({2, 0}), 1), Error);
+  EXPECT_THROW(zeros({0, 3}).amax({0}), Error);  // an empty dim has no identity
+  EXPECT_EQ(zeros({0, 3}).amax({1}).shape(), (Shape{0}));  // but no outputs is fine
+}
+
+TEST(Reduce, NaNWinsInExtrema) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor a = make({1, nan, 3, nan}, {4});
+  EXPECT_TRUE(std::isnan(a.amax().item<float>()));
+  EXPECT_EQ(a.argmax().item<int64_t>(), 1);
+  EXPECT_EQ(a.argmin().item<int64_t>(), 1);
+}
+
+TEST(Reduce, ArgmaxTiesPickTheFirstIndexAcrossVectorLanes) {
+  std::vector<double> v(100, 1.0);
+  v[37] = 5;
+  v[70] = 5;
+  EXPECT_EQ(make(v, {100}).argmax().item<int64_t>(), 37);
+}
+
+TEST(Reduce, LogSumExpIsStable) {
+  const Tensor a = make({1000, 1000, -1000, -1000}, {2, 2});
+  expect_values(a.logsumexp({1}), {1000 + std::log(2.0), -1000 + std::log(2.0)}, {2});
+  const double inf = std::numeric_limits<double>::infinity();
+  expect_values(make({-inf, -inf}, {2}).logsumexp({0}), {-inf}, {});
+  expect_values(make({inf, 1}, {2}).logsumexp({0}), {inf}, {});
+}
+
+TEST(Reduce, AllAndAny) {
+  EXPECT_TRUE(all(ones({3})).item<bool>());
+  EXPECT_FALSE(all(make({1, 0}, {2})).item<bool>());
+  EXPECT_TRUE(any(make({0, 2}, {2})).item<bool>());
+  EXPECT_FALSE(any(zeros({0})).item<bool>());
+  EXPECT_TRUE(all(zeros({0})).item<bool>());
+}
+
+TEST(Reduce, ZeroDimTensors) {
+  const Tensor s = scalar_tensor(4.0);
+  expect_values(s.sum(), {4}, {});
+  expect_values(s.sum({0}), {4}, {});
+  expect_values(s.amax({-1}, true), {4}, {});
+}
+
+TEST(Reduce, SameResultForAnyThreadCount) {
+  const Tensor a = randn({512, 300});
+  const int threads = get_num_threads();
+  set_num_threads(1);
+  const Tensor s1 = a.sum({1}), c1 = a.sum({0}), v1 = a.var({1});
+  set_num_threads(2);
+  const Tensor s2 = a.sum({1}), c2 = a.sum({0}), v2 = a.var({1});
+  set_num_threads(threads);
+  EXPECT_TRUE(all(eq(s1, s2)).item<bool>());
+  EXPECT_TRUE(all(eq(c1, c2)).item<bool>());
+  EXPECT_TRUE(all(eq(v1, v2)).item<bool>());
+}
+
+}  // namespace
+}  // namespace toadstool
