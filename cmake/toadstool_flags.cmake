@@ -13,6 +13,8 @@ endif()
 
 target_compile_options(toadstool_flags INTERFACE
   -Wall -Wextra -Wno-unknown-pragmas
+  # GCC 12 reports false positives inside its own AVX-512 intrinsics headers.
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
   $<$<CONFIG:Release>:-O3>)
 
 if(TOADSTOOL_SANITIZE)

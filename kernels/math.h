@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/fast_math.h"
 #include "kernels/half.h"
 #include "kernels/host_device.h"
 
@@ -15,9 +16,12 @@ namespace toadstool::kernels {
 // ---- binary arithmetic ------------------------------------------------------
 
 template <class T>
-struct AddOp {  // a + alpha * b
+struct AddOp {  // a + alpha * b; for bool: a or (alpha and b)
   T alpha;
-  TS_HOST_DEVICE T operator()(T a, T b) const { return a + alpha * b; }
+  TS_HOST_DEVICE T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a || (alpha && b);
+    else return a + alpha * b;
+  }
 };
 template <class T>
 struct SubOp {  // a - alpha * b
@@ -26,19 +30,23 @@ struct SubOp {  // a - alpha * b
 };
 struct MulOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T a, T b) const { return a * b; }
+  TS_HOST_DEVICE T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a && b;
+    else return a * b;
+  }
 };
+// Only floats divide: div is true division, so integers reach it as float32.
 struct DivOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T a, T b) const { return a / b; }
 };
 
-// Integer division rounds toward zero like C++; division by zero is checked
-// by the front-end, since it is undefined behaviour for integers.
 struct PowOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T base, T exponent) const {
-    if constexpr (std::is_integral_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return base || !exponent;  // x^0 = 1, x^1 = x
+    } else if constexpr (std::is_integral_v<T>) {
       // Negative integer powers truncate toward zero: only +-1 survive.
       if (exponent < 0) return base == 1 ? T(1) : (base == -1 ? (exponent % 2 ? T(-1) : T(1)) : T(0));
       T result = 1;
@@ -152,7 +160,7 @@ struct AbsOp {  // all numeric types
 };
 struct ExpOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::exp(x); }
+  TS_HOST_DEVICE T operator()(T x) const { return vexp(x); }
 };
 struct LogOp {
   template <class T>
@@ -172,11 +180,11 @@ struct RsqrtOp {
 };
 struct TanhOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::tanh(x); }
+  TS_HOST_DEVICE T operator()(T x) const { return vtanh(x); }
 };
 struct SigmoidOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return T(1) / (T(1) + std::exp(-x)); }
+  TS_HOST_DEVICE T operator()(T x) const { return T(1) / (T(1) + vexp(-x)); }
 };
 struct ReluOp {  // all numeric types; NaN stays NaN
   template <class T>
@@ -195,7 +203,7 @@ struct CosOp {
 struct GeluErfOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T x) const {
-    return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    return T(0.5) * x * (T(1) + verf(x * T(0.70710678118654752440)));
   }
 };
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -203,7 +211,7 @@ struct GeluTanhOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T x) const {
     const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
-    return T(0.5) * x * (T(1) + std::tanh(inner));
+    return T(0.5) * x * (T(1) + vtanh(inner));
   }
 };
 
@@ -212,8 +220,8 @@ struct GeluTanhOp {
 struct GeluErfBackwardOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T grad, T x) const {
-    const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
-    const T pdf = T(0.39894228040143267794) * std::exp(T(-0.5) * x * x);
+    const T cdf = T(0.5) * (T(1) + verf(x * T(0.70710678118654752440)));
+    const T pdf = T(0.39894228040143267794) * vexp(T(-0.5) * x * x);
     return grad * (cdf + x * pdf);
   }
 };
@@ -223,7 +231,7 @@ struct GeluTanhBackwardOp {
   TS_HOST_DEVICE T operator()(T grad, T x) const {
     const T k = T(0.79788456080286535588);
     const T x2 = x * x;
-    const T t = std::tanh(k * (x + T(0.044715) * x2 * x));
+    const T t = vtanh(k * (x + T(0.044715) * x2 * x));
     const T dinner = k * (T(1) + T(3) * T(0.044715) * x2);
     return grad * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
   }

@@ -51,6 +51,14 @@ inline void inner_loop(const F& f, int64_t count, Out* out, int64_t out_stride,
   }
 }
 
+// The input pointers advanced by their offsets (offset[0] is the output's).
+template <class... In, size_t N, size_t... I>
+inline std::tuple<const In*...> offset_inputs(const std::tuple<const In*...>& inputs,
+                                              const std::array<int64_t, N>& offset,
+                                              std::index_sequence<I...>) {
+  return {(std::get<I>(inputs) + offset[I + 1])...};
+}
+
 }  // namespace detail
 
 // out[idx] = f(in_0[idx], ..., in_n[idx]) over the plan, in parallel.
@@ -60,6 +68,7 @@ void elementwise(const StridedPlan<1 + sizeof...(In)>& plan, const F& f, Out* ou
   constexpr int kArgs = 1 + sizeof...(In);
   const bool contiguous = plan.inner_contiguous();
   const int64_t inner = plan.sizes[0];
+  const std::tuple<const In*...> inputs{in...};
   parallel_for(0, plan.numel, kDefaultGrain, [&](int64_t begin, int64_t end) {
     // Multi-index of `begin` and the matching element offset of each operand.
     std::array<int64_t, kMaxLoopDims> index{};
@@ -76,8 +85,7 @@ void elementwise(const StridedPlan<1 + sizeof...(In)>& plan, const F& f, Out* ou
     int64_t pos = begin;
     while (pos < end) {
       const int64_t count = std::min(inner - index[0], end - pos);
-      int arg = 1;
-      std::tuple<const In*...> bases{(in + offset[arg++])...};
+      const auto bases = detail::offset_inputs(inputs, offset, std::index_sequence_for<In...>{});
       detail::inner_loop(f, count, out + offset[0], plan.strides[0][0], bases, in_strides,
                          contiguous, std::index_sequence_for<In...>{});
       pos += count;

@@ -1,0 +1,27 @@
+#pragma once
+// Fused layer normalisation over the last `cols` elements of a contiguous
+// [rows, cols] buffer, float and double. Statistics per row in double.
+#include <cstdint>
+
+namespace toadstool::kernels::cpu {
+
+// y = (x - mean) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps) with the
+// biased variance (as PyTorch). gamma, beta, mean [rows] and rstd [rows] may
+// be null; mean and rstd are saved for the backward when given.
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, float* y,
+                        float* mean, float* rstd, int64_t rows, int64_t cols, double eps);
+void layer_norm_forward(const double* x, const double* gamma, const double* beta, double* y,
+                        double* mean, double* rstd, int64_t rows, int64_t cols, double eps);
+
+// From the saved mean / rstd: grad_x [rows, cols], and grad_gamma /
+// grad_beta [cols] (overwritten, not accumulated). Any output may be null.
+// The column sums run per chunk of rows, then add up in chunk order, so a
+// given thread count always gives the same bits.
+void layer_norm_backward(const float* grad_y, const float* x, const float* mean, const float* rstd,
+                         const float* gamma, float* grad_x, float* grad_gamma, float* grad_beta,
+                         int64_t rows, int64_t cols);
+void layer_norm_backward(const double* grad_y, const double* x, const double* mean,
+                         const double* rstd, const double* gamma, double* grad_x,
+                         double* grad_gamma, double* grad_beta, int64_t rows, int64_t cols);
+
+}  // namespace toadstool::kernels::cpu
