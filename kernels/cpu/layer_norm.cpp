@@ -12,33 +12,26 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-constexpr int kLanes = 8;
-
-// Sum of a row in double, in kLanes independent lanes so it vectorizes.
-template <class T, class F>
-double lane_sum(int64_t n, const F& term) {
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
-  }
-  double sum = 0;
-  for (int j = 0; j < kLanes; ++j) sum += lanes[j];
-  for (; i < n; ++i) sum += term(i);
-  return sum;
-}
+struct RowStats {
+  double mean;
+  double rstd;
+};
 
 // Two passes over the row (it sits in L1): the mean, then the squared
 // deviations from it, which stays accurate when the mean is large.
 template <class T>
-void row_stats(const T* x, int64_t n, double eps, double& mean, double& rstd) {
-  mean = lane_sum<T>(n, [x](int64_t i) { return static_cast<double>(x[i]); }) / n;
-  const double m = mean;
-  const double var = lane_sum<T>(n, [x, m](int64_t i) {
-                       const double d = static_cast<double>(x[i]) - m;
-                       return d * d;
-                     }) / n;
-  rstd = 1.0 / std::sqrt(var + eps);
+RowStats row_stats(const T* x, int64_t n, double eps) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  const double mean = sum / n;
+  double squares = 0;
+#pragma omp simd reduction(+ : squares)
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    squares += d * d;
+  }
+  return {mean, 1.0 / std::sqrt(squares / n + eps)};
 }
 
 template <class T>
@@ -50,8 +43,7 @@ void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean_out, T* rs
     for (int64_t r = begin; r < end; ++r) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
-      double mean, rstd;
-      row_stats(xr, cols, eps, mean, rstd);
+      const auto [mean, rstd] = row_stats(xr, cols, eps);
       if (mean_out) mean_out[r] = static_cast<T>(mean);
       if (rstd_out) rstd_out[r] = static_cast<T>(rstd);
       // y = x * scale + shift, per element in T.
@@ -93,16 +85,19 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
         }
         if (!gx) continue;
         // dxhat = gy * gamma; gx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
-        auto dxhat = [&](int64_t c) {
-          return static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
-        };
-        const double mean_dxhat = lane_sum<T>(cols, dxhat) / cols;
-        const double mean_dxhat_xhat =
-            lane_sum<T>(cols, [&](int64_t c) { return dxhat(c) * (xr[c] - m) * s; }) / cols;
+        double sum_dxhat = 0, sum_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+        for (int64_t c = 0; c < cols; ++c) {
+          const double dxhat = static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
+          sum_dxhat += dxhat;
+          sum_dxhat_xhat += dxhat * (xr[c] - m) * s;
+        }
+        const double mean_dxhat = sum_dxhat / cols, mean_dxhat_xhat = sum_dxhat_xhat / cols;
         T* gxr = gx + r * cols;
         for (int64_t c = 0; c < cols; ++c) {
+          const double dxhat = static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
           const double xhat = (xr[c] - m) * s;
-          gxr[c] = static_cast<T>(s * (dxhat(c) - mean_dxhat - xhat * mean_dxhat_xhat));
+          gxr[c] = static_cast<T>(s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
         }
       }
     }

@@ -12,50 +12,37 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-// Vector-friendly reductions over one contiguous row: 16 independent lanes,
-// combined at the end, so the compiler can keep them in one register.
-constexpr int kLanes = 16;
+// The row reductions use `omp simd reduction`, which lets the compiler
+// vectorize a float sum or max (reassociating it) without -ffast-math.
 
-// The larger of a and b, where a NaN in either wins (PyTorch gives a NaN
-// row for a NaN input).
-template <class T>
-T nan_max(T a, T b) {
-  return (b > a || b != b) ? b : a;
-}
-
+// Row maximum, ignoring NaN: a NaN input still turns the whole row to NaN
+// (as in PyTorch) because exp(NaN - max) poisons the sum.
 template <class T>
 T row_max(const T* x, int64_t n) {
-  T lanes[kLanes];
-  std::fill(lanes, lanes + kLanes, -std::numeric_limits<T>::infinity());
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] = nan_max(lanes[j], x[i + j]);
-  }
   T m = -std::numeric_limits<T>::infinity();
-  for (int j = 0; j < kLanes; ++j) m = nan_max(m, lanes[j]);
-  for (; i < n; ++i) m = nan_max(m, x[i]);
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
 
-// sum(exp(x[i] - shift)); also stores the terms in y unless y is null.
+// y[i] = exp(x[i] - shift); returns the sum of the y[i].
 template <class T>
-T exp_shifted(const T* x, T* y, int64_t n, T shift) {
-  T lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const T e = vexp(x[i + j] - shift);
-      if (y) y[i + j] = e;
-      lanes[j] += e;
-    }
-  }
+T store_exp(const T* x, T* y, int64_t n, T shift) {
   T sum = 0;
-  for (int j = 0; j < kLanes; ++j) sum += lanes[j];
-  for (; i < n; ++i) {
-    const T e = vexp(x[i] - shift);
-    if (y) y[i] = e;
-    sum += e;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = vexp(x[i] - shift);
+    sum += y[i];
   }
+  return sum;
+}
+
+// sum(exp(x[i] - shift)) without storing the terms.
+template <class T>
+T sum_exp(const T* x, int64_t n, T shift) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += vexp(x[i] - shift);
   return sum;
 }
 
@@ -65,10 +52,10 @@ void softmax_row(const T* x, T* y, int64_t n, bool log) {
   const T max = row_max(x, n);
   // An all -inf row gives -inf - -inf = NaN everywhere, as PyTorch does.
   if (log) {
-    const T shift = max + std::log(exp_shifted<T>(x, nullptr, n, max));
+    const T shift = max + std::log(sum_exp(x, n, max));
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
   } else {
-    const T scale = T(1) / exp_shifted(x, y, n, max);
+    const T scale = T(1) / store_exp(x, y, n, max);
     for (int64_t i = 0; i < n; ++i) y[i] *= scale;
   }
 }
@@ -82,7 +69,7 @@ void softmax_slab(const T* x, T* y, int64_t dim, int64_t inner, bool log, std::v
   sum.assign(inner, T(0));
   for (int64_t d = 0; d < dim; ++d) {
     const T* row = x + d * inner;
-    for (int64_t k = 0; k < inner; ++k) max[k] = nan_max(max[k], row[k]);
+    for (int64_t k = 0; k < inner; ++k) max[k] = row[k] > max[k] ? row[k] : max[k];
   }
   for (int64_t d = 0; d < dim; ++d) {
     const T* row = x + d * inner;
