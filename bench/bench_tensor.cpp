@@ -4,6 +4,7 @@
 // to the machine's peak (measured in-process, see machine_probe.h) and to
 // PyTorch running the same workloads (bench/pytorch_workloads.py).
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <string>
 #include <vector>
@@ -119,6 +120,29 @@ void BM_tiny_add(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(add(a, b).data_ptr());
 }
 
+long minor_page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+// A repeated workload after warm-up: how many page faults and system
+// allocations (each large malloc is an mmap) one more iteration costs. The
+// caching allocator should make both about zero. Arg: threads.
+void BM_steady_state(benchmark::State& state) {
+  set_num_threads(threads_of(state, 0));
+  const Tensor x = randn({4096, 256}), w = randn({256, 256});
+  auto step = [&] { return softmax(gelu(matmul(x, w)), -1).sum({1}); };
+  for (int i = 0; i < 3; ++i) step();  // warm-up fills the cache
+  const long faults_before = minor_page_faults();
+  const int64_t allocs_before = memory_stats().system_allocations;
+  for (auto _ : state) benchmark::DoNotOptimize(step().data_ptr());
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["page_faults_per_iter"] = (minor_page_faults() - faults_before) / iterations;
+  state.counters["system_allocs_per_iter"] =
+      (memory_stats().system_allocations - allocs_before) / iterations;
+}
+
 void register_all() {
   const std::vector<std::vector<int64_t>> gemm_shapes = {
       {4096, 256, 256}, {4096, 1024, 256}, {4096, 256, 1024}, {256, 256, 4096}, {1024, 1024, 1024}};
@@ -141,7 +165,7 @@ void register_all() {
     for (auto [name, fn] : std::vector<std::pair<const char*, void (*)(benchmark::State&)>>{
              {"add", BM_add}, {"mul", BM_mul}, {"gelu", BM_gelu}, {"gelu_backward", BM_gelu_backward},
              {"row_sum", BM_row_sum}, {"softmax", BM_softmax}, {"layer_norm", BM_layer_norm},
-             {"tiny_add", BM_tiny_add}}) {
+             {"tiny_add", BM_tiny_add}, {"steady_state", BM_steady_state}}) {
       benchmark::RegisterBenchmark(name, fn)->Arg(threads)->UseRealTime()->MinTime(0.2);
     }
   }

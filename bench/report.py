@@ -36,7 +36,8 @@ def describe(name):
     elif op in ("row_sum", "softmax", "layer_norm"):
         label = f"{op} [8192, 256]"
     else:
-        label = "tiny op: 1-element add" if op == "tiny_add" else op
+        label = {"tiny_add": "tiny op: 1-element add",
+                 "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 
 
@@ -71,6 +72,9 @@ def main():
         if "GBs" in bench:
             row["gbs"] = bench["GBs"]
             row["fraction_of_stream"] = bench["GBs"] / stream[threads]
+        for counter in ("page_faults_per_iter", "system_allocs_per_iter"):
+            if counter in bench:
+                row[counter] = bench[counter]
         if name in torch_seconds:
             row["pytorch_seconds"] = torch_seconds[name]
             row["time_vs_pytorch"] = t / torch_seconds[name]
@@ -87,6 +91,10 @@ def main():
             ours_txt, frac = f"{r['gflops']:.1f} GFLOP/s", f"{100 * r['fraction_of_fma_peak']:.0f}% FMA"
         elif "gbs" in r:
             ours_txt, frac = f"{r['gbs']:.1f} GB/s", f"{100 * r['fraction_of_stream']:.0f}% STREAM"
+        elif "page_faults_per_iter" in r:
+            ours_txt = f"{r['seconds'] * 1e6:.0f} us"
+            frac = (f"{r['page_faults_per_iter']:.2f} page faults, "
+                    f"{r['system_allocs_per_iter']:.2f} system allocations per iteration")
         else:
             ours_txt, frac = f"{r['seconds'] * 1e6:.3f} us", ""
         torch_txt = f"{r['pytorch_seconds'] * 1e6:.1f} us" if "pytorch_seconds" in r else "-"

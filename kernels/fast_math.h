@@ -6,7 +6,7 @@
 //
 // Accuracy, checked against double-precision libm by tests/unit/test_fast_math.cpp:
 //   fast_exp   ~2 ulp; 0 below -87.3 (no subnormal results), inf above 88.72
-//   fast_tanh  ~3e-7 absolute
+//   fast_tanh  ~3e-7 absolute; exactly +-1 beyond 9
 //   fast_erf   ~3e-7 absolute
 #include <cmath>
 #include <cstdint>
@@ -72,8 +72,10 @@ TS_HOST_DEVICE float fast_tanh(float x) {
   q = q * x2 + 1.18534705686654e-04f;
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
-  const float result = p / q;
   const float ax = x < 0 ? -x : x;
+  // Past 9, tanh rounds to exactly +-1 in float; the rational form stops a
+  // hair short, which 1 - tanh^2 (GELU's derivative) would magnify.
+  const float result = ax > 9.0f ? (x < 0 ? -1.0f : 1.0f) : p / q;
   return ax < 0.0004f ? x : result;  // also keeps NaN
 }
 

@@ -22,6 +22,13 @@ if [ "${TOADSTOOL_BENCH_PYTORCH:-1}" = "1" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-torch libopenblas0-pthread >/dev/null
   fi
+  # OpenBLAS 0.3.21 does not recognise every recent CPU and then runs its
+  # generic (Prescott) kernels: pick the best kernel the CPU supports, unless
+  # the caller chose one.
+  if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+  fi
   for t in 1 2; do
     echo "bench: PyTorch workloads, $t thread(s)"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 bench/pytorch_workloads.py \
