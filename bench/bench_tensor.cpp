@@ -163,9 +163,15 @@ void register_all() {
         ->UseRealTime()
         ->MinTime(0.2);
     for (auto [name, fn] : std::vector<std::pair<const char*, void (*)(benchmark::State&)>>{
-             {"add", BM_add}, {"mul", BM_mul}, {"gelu", BM_gelu}, {"gelu_backward", BM_gelu_backward},
-             {"row_sum", BM_row_sum}, {"softmax", BM_softmax}, {"layer_norm", BM_layer_norm},
-             {"tiny_add", BM_tiny_add}, {"steady_state", BM_steady_state}}) {
+             {"add", BM_add},
+             {"mul", BM_mul},
+             {"gelu", BM_gelu},
+             {"gelu_backward", BM_gelu_backward},
+             {"row_sum", BM_row_sum},
+             {"softmax", BM_softmax},
+             {"layer_norm", BM_layer_norm},
+             {"tiny_add", BM_tiny_add},
+             {"steady_state", BM_steady_state}}) {
       benchmark::RegisterBenchmark(name, fn)->Arg(threads)->UseRealTime()->MinTime(0.2);
     }
   }

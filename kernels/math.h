@@ -19,8 +19,10 @@ template <class T>
 struct AddOp {  // a + alpha * b; for bool: a or (alpha and b)
   T alpha;
   TS_HOST_DEVICE T operator()(T a, T b) const {
-    if constexpr (std::is_same_v<T, bool>) return a || (alpha && b);
-    else return a + alpha * b;
+    if constexpr (std::is_same_v<T, bool>)
+      return a || (alpha && b);
+    else
+      return a + alpha * b;
   }
 };
 template <class T>
@@ -31,14 +33,18 @@ struct SubOp {  // a - alpha * b
 struct MulOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T a, T b) const {
-    if constexpr (std::is_same_v<T, bool>) return a && b;
-    else return a * b;
+    if constexpr (std::is_same_v<T, bool>)
+      return a && b;
+    else
+      return a * b;
   }
 };
 // Only floats divide: div is true division, so integers reach it as float32.
 struct DivOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T a, T b) const { return a / b; }
+  TS_HOST_DEVICE T operator()(T a, T b) const {
+    return a / b;
+  }
 };
 
 struct PowOp {
@@ -48,7 +54,8 @@ struct PowOp {
       return base || !exponent;  // x^0 = 1, x^1 = x
     } else if constexpr (std::is_integral_v<T>) {
       // Negative integer powers truncate toward zero: only +-1 survive.
-      if (exponent < 0) return base == 1 ? T(1) : (base == -1 ? (exponent % 2 ? T(-1) : T(1)) : T(0));
+      if (exponent < 0)
+        return base == 1 ? T(1) : (base == -1 ? (exponent % 2 ? T(-1) : T(1)) : T(0));
       T result = 1;
       for (T e = exponent; e > 0; e >>= 1, base *= base) {
         if (e & 1) result *= base;
@@ -86,50 +93,72 @@ struct MinimumOp {
 
 struct EqOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a == b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a == b;
+  }
 };
 struct NeOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a != b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a != b;
+  }
 };
 struct LtOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a < b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a < b;
+  }
 };
 struct LeOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a <= b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a <= b;
+  }
 };
 struct GtOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a > b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a > b;
+  }
 };
 struct GeOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return a >= b; }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return a >= b;
+  }
 };
 struct LogicalAndOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return (a != T(0)) && (b != T(0));
+  }
 };
 struct LogicalOrOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return (a != T(0)) || (b != T(0));
+  }
 };
 struct LogicalXorOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); }
+  TS_HOST_DEVICE bool operator()(T a, T b) const {
+    return (a != T(0)) != (b != T(0));
+  }
 };
 struct LogicalNotOp {
   template <class T>
-  TS_HOST_DEVICE bool operator()(T a) const { return a == T(0); }
+  TS_HOST_DEVICE bool operator()(T a) const {
+    return a == T(0);
+  }
 };
 
 // ---- selection ---------------------------------------------------------------
 
 struct WhereOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(bool condition, T a, T b) const { return condition ? a : b; }
+  TS_HOST_DEVICE T operator()(bool condition, T a, T b) const {
+    return condition ? a : b;
+  }
 };
 template <class T>
 struct MaskedFillOp {
@@ -152,51 +181,75 @@ struct ClampOp {
 
 struct NegOp {  // all numeric types
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return -x; }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return -x;
+  }
 };
 struct AbsOp {  // all numeric types
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? -x : x; }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return x < T(0) ? -x : x;
+  }
 };
 struct ExpOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return vexp(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return vexp(x);
+  }
 };
 struct LogOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::log(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return std::log(x);
+  }
 };
 struct Log1pOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::log1p(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return std::log1p(x);
+  }
 };
 struct SqrtOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::sqrt(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return std::sqrt(x);
+  }
 };
 struct RsqrtOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return T(1) / std::sqrt(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return T(1) / std::sqrt(x);
+  }
 };
 struct TanhOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return vtanh(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return vtanh(x);
+  }
 };
 struct SigmoidOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return T(1) / (T(1) + vexp(-x)); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return T(1) / (T(1) + vexp(-x));
+  }
 };
 struct ReluOp {  // all numeric types; NaN stays NaN
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? T(0) : x; }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return x < T(0) ? T(0) : x;
+  }
 };
 struct SinOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::sin(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return std::sin(x);
+  }
 };
 struct CosOp {
   template <class T>
-  TS_HOST_DEVICE T operator()(T x) const { return std::cos(x); }
+  TS_HOST_DEVICE T operator()(T x) const {
+    return std::cos(x);
+  }
 };
 
 // GELU, exact form: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).

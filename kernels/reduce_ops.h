@@ -22,8 +22,10 @@ struct SumReduce {
   TS_HOST_DEVICE Acc step(Acc acc, T x, int64_t) const { return acc + static_cast<Acc>(x); }
   TS_HOST_DEVICE Acc merge(Acc a, Acc b) const { return a + b; }
   TS_HOST_DEVICE Out finish(Acc acc) const {
-    if constexpr (std::is_floating_point_v<Out>) return static_cast<Out>(acc * scale);
-    else return static_cast<Out>(acc);
+    if constexpr (std::is_floating_point_v<Out>)
+      return static_cast<Out>(acc * scale);
+    else
+      return static_cast<Out>(acc);
   }
 };
 
@@ -38,8 +40,10 @@ struct ProdReduce {
 
 template <class T>
 TS_HOST_DEVICE bool is_nan(T x) {
-  if constexpr (std::is_floating_point_v<T>) return x != x;
-  else return false;
+  if constexpr (std::is_floating_point_v<T>)
+    return x != x;
+  else
+    return false;
 }
 
 // amax / amin: NaN wins, as in PyTorch.

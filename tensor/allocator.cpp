@@ -19,7 +19,8 @@ constexpr size_t kAlignment = 64;
 // power of two (1, 1.25, 1.5, 1.75 x 2^k), so rounding wastes at most 25%
 // while a repeated request always lands in the same class.
 size_t round_size(size_t nbytes) {
-  if (nbytes <= 1024) return std::max<size_t>(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
+  if (nbytes <= 1024)
+    return std::max<size_t>(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
   const size_t power = std::bit_floor(nbytes);
   const size_t step = power / 4;
   return (nbytes + step - 1) / step * step;

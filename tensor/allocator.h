@@ -10,10 +10,10 @@
 namespace toadstool {
 
 struct MemoryStats {
-  int64_t current_bytes = 0;    // held by live tensors (requested sizes, rounded)
-  int64_t peak_bytes = 0;       // highest current_bytes since the last reset
-  int64_t cached_bytes = 0;     // freed blocks kept for reuse
-  int64_t allocations = 0;      // allocate() calls
+  int64_t current_bytes = 0;       // held by live tensors (requested sizes, rounded)
+  int64_t peak_bytes = 0;          // highest current_bytes since the last reset
+  int64_t cached_bytes = 0;        // freed blocks kept for reuse
+  int64_t allocations = 0;         // allocate() calls
   int64_t system_allocations = 0;  // of those, the ones that went to the system
 };
 

@@ -57,7 +57,8 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
 }
 
 template <class MakeF>
-Tensor binary(const char* op, const Tensor& a, const Tensor& b, ResultKind kind, const MakeF& make) {
+Tensor binary(const char* op, const Tensor& a, const Tensor& b, ResultKind kind,
+              const MakeF& make) {
   check_operands(op, a, b);
   const DType promoted = promote_types(a.dtype(), b.dtype());
   const DType result = result_dtype(promoted, kind);
@@ -213,7 +214,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   return binary("pow", base, exponent, ResultKind::Same, make_plain<kernels::PowOp>());
 }
 Tensor pow(const Tensor& base, const Scalar& exponent) {
-  return binary_scalar("pow", base, exponent, ResultKind::Same, false, make_plain<kernels::PowOp>());
+  return binary_scalar("pow", base, exponent, ResultKind::Same, false,
+                       make_plain<kernels::PowOp>());
 }
 Tensor pow(const Scalar& base, const Tensor& exponent) {
   return binary_scalar("pow", exponent, base, ResultKind::Same, true, make_plain<kernels::PowOp>());
@@ -227,11 +229,11 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 // ---- comparisons and logic -------------------------------------------------------------
 
-#define TS_DEFINE_COMPARISON(name, Op)                                                  \
-  Tensor name(const Tensor& a, const Tensor& b) {                                       \
-    return binary(#name, a, b, ResultKind::Bool, make_plain<kernels::Op>());            \
-  }                                                                                     \
-  Tensor name(const Tensor& a, const Scalar& b) {                                       \
+#define TS_DEFINE_COMPARISON(name, Op)                                                     \
+  Tensor name(const Tensor& a, const Tensor& b) {                                          \
+    return binary(#name, a, b, ResultKind::Bool, make_plain<kernels::Op>());               \
+  }                                                                                        \
+  Tensor name(const Tensor& a, const Scalar& b) {                                          \
     return binary_scalar(#name, a, b, ResultKind::Bool, false, make_plain<kernels::Op>()); \
   }
 TS_DEFINE_COMPARISON(eq, EqOp)

@@ -10,7 +10,8 @@ Device::Device(const std::string& spec) {
     return;
   }
   const std::string cuda = "cuda";
-  TS_CHECK(spec.rfind(cuda, 0) == 0, "Device: expected 'cpu', 'cuda' or 'cuda:N', got '", spec, "'");
+  TS_CHECK(spec.rfind(cuda, 0) == 0, "Device: expected 'cpu', 'cuda' or 'cuda:N', got '", spec,
+           "'");
   int index = 0;
   if (spec.size() > cuda.size()) {
     const std::string digits = spec.substr(cuda.size() + 1);
@@ -22,9 +23,7 @@ Device::Device(const std::string& spec) {
   *this = Device(DeviceType::CUDA, index);
 }
 
-std::string Device::str() const {
-  return is_cpu() ? "cpu" : "cuda:" + std::to_string(index);
-}
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
 bool cuda_is_built() { return TOADSTOOL_WITH_CUDA; }
 

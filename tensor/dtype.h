@@ -40,9 +40,7 @@ constexpr bool is_floating(DType dt) {
          dt == DType::Float64;
 }
 // float16 and bfloat16 are stored, not computed: ops compute them in float32.
-constexpr bool is_reduced_float(DType dt) {
-  return dt == DType::Float16 || dt == DType::BFloat16;
-}
+constexpr bool is_reduced_float(DType dt) { return dt == DType::Float16 || dt == DType::BFloat16; }
 
 // PyTorch's promotion on the lattice bool < int64 < (float16 | bfloat16) <
 // float32 < float64; float16 with bfloat16 gives float32.
@@ -50,12 +48,30 @@ DType promote_types(DType a, DType b);
 
 template <class T>
 struct DTypeOf;
-template <> struct DTypeOf<bool> { static constexpr DType value = DType::Bool; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::Int64; };
-template <> struct DTypeOf<Half> { static constexpr DType value = DType::Float16; };
-template <> struct DTypeOf<BFloat16> { static constexpr DType value = DType::BFloat16; };
-template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
-template <> struct DTypeOf<double> { static constexpr DType value = DType::Float64; };
+template <>
+struct DTypeOf<bool> {
+  static constexpr DType value = DType::Bool;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::Int64;
+};
+template <>
+struct DTypeOf<Half> {
+  static constexpr DType value = DType::Float16;
+};
+template <>
+struct DTypeOf<BFloat16> {
+  static constexpr DType value = DType::BFloat16;
+};
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::Float32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::Float64;
+};
 template <class T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 

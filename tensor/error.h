@@ -40,7 +40,7 @@ std::string concat(const Parts&... parts) {
 // TS_CHECK(cond, parts...) throws toadstool::Error with the parts concatenated.
 // It is for user-facing checks and internal invariants alike: it never
 // vanishes in release builds.
-#define TS_CHECK(cond, ...)                                              \
-  do {                                                                   \
+#define TS_CHECK(cond, ...)                                                          \
+  do {                                                                               \
     if (!(cond)) throw ::toadstool::Error(::toadstool::detail::concat(__VA_ARGS__)); \
   } while (false)

@@ -1,8 +1,9 @@
 // Non-random factories: constant fills, ranges, eye, host data.
+#include "tensor/factory.h"
+
 #include <cmath>
 #include <cstring>
 
-#include "tensor/factory.h"
 #include "tensor/ops.h"
 #include "tensor/shape_utils.h"
 
@@ -87,8 +88,8 @@ Tensor from_vector(const std::vector<T>& values) {
 
 template <class T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
-  TS_CHECK(detail::shape_numel(shape) == static_cast<int64_t>(values.size()), "from_vector: ",
-           values.size(), " values do not fill shape ", shape);
+  TS_CHECK(detail::shape_numel(shape) == static_cast<int64_t>(values.size()),
+           "from_vector: ", values.size(), " values do not fill shape ", shape);
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is packed; unpack into one byte per element.
     Tensor out = detail::make_tensor(shape, DType::Bool);

@@ -34,9 +34,12 @@ struct OuterInner {
 OuterInner split_at(const Shape& shape, int64_t dim) {
   OuterInner s;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    if (d < dim) s.outer *= shape[d];
-    else if (d == dim) s.size = shape[d];
-    else s.inner *= shape[d];
+    if (d < dim)
+      s.outer *= shape[d];
+    else if (d == dim)
+      s.size = shape[d];
+    else
+      s.inner *= shape[d];
   }
   return s;
 }
@@ -59,8 +62,8 @@ kernels::cpu::IndexGeometry index_geometry(const Tensor& index, const Tensor& se
 
 // gather / scatter_add: index has self's number of dims and fits inside it
 // (and inside src) on every dim but `dim`.
-void check_gather_shapes(const Tensor& self, const Tensor& index, int64_t dim,
-                         const Tensor* src, const char* op) {
+void check_gather_shapes(const Tensor& self, const Tensor& index, int64_t dim, const Tensor* src,
+                         const char* op) {
   TS_CHECK(index.dim() == self.dim(), op, ": index ", detail::describe(index),
            " must have as many dims as the input ", detail::describe(self));
   for (int64_t d = 0; d < self.dim(); ++d) {

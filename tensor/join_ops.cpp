@@ -63,8 +63,8 @@ std::vector<Tensor> split(const Tensor& t, int64_t split_size, int64_t dim) {
   TS_CHECK(t.dim() > 0, "split: cannot split a 0-d tensor");
   const int64_t d = detail::wrap_dim(dim, t.dim(), "split");
   const int64_t size = t.shape()[d];
-  TS_CHECK(split_size > 0 || (split_size == 0 && size == 0), "split: split_size must be positive, got ",
-           split_size);
+  TS_CHECK(split_size > 0 || (split_size == 0 && size == 0),
+           "split: split_size must be positive, got ", split_size);
   std::vector<Tensor> out;
   if (size == 0) return {t};
   for (int64_t start = 0; start < size; start += split_size) {
@@ -82,8 +82,8 @@ std::vector<Tensor> split(const Tensor& t, const std::vector<int64_t>& sizes, in
     TS_CHECK(s >= 0, "split: negative section size in ", sizes);
     total += s;
   }
-  TS_CHECK(total == t.shape()[d], "split: section sizes ", sizes, " sum to ", total,
-           ", but dim ", d, " of shape ", t.shape(), " has size ", t.shape()[d]);
+  TS_CHECK(total == t.shape()[d], "split: section sizes ", sizes, " sum to ", total, ", but dim ",
+           d, " of shape ", t.shape(), " has size ", t.shape()[d]);
   std::vector<Tensor> out;
   int64_t start = 0;
   for (int64_t s : sizes) {

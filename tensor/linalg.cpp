@@ -97,9 +97,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;
   const int64_t M = a2.shape()[a2.dim() - 2], K = a2.shape()[a2.dim() - 1];
   const int64_t N = b2.shape()[b2.dim() - 1];
-  TS_CHECK(b2.shape()[b2.dim() - 2] == K, "matmul: inner dimensions do not match: ",
-           detail::describe(a), " @ ", detail::describe(b), " (", K, " vs ",
-           b2.shape()[b2.dim() - 2], ")");
+  TS_CHECK(b2.shape()[b2.dim() - 2] == K,
+           "matmul: inner dimensions do not match: ", detail::describe(a), " @ ",
+           detail::describe(b), " (", K, " vs ", b2.shape()[b2.dim() - 2], ")");
 
   const Shape a_batch(a2.shape().begin(), a2.shape().end() - 2);
   const Shape b_batch(b2.shape().begin(), b2.shape().end() - 2);

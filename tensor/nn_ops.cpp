@@ -16,9 +16,12 @@ Tensor softmax_impl(const Tensor& t, int64_t dim, bool log, const char* op) {
   const Tensor in = contiguous(to_dtype(t, detail::compute_dtype(result)));
   int64_t outer = 1, size = 1, inner = 1;
   for (int64_t k = 0; k < t.dim(); ++k) {
-    if (k < d) outer *= t.shape()[k];
-    else if (k == d) size = t.shape()[k];
-    else inner *= t.shape()[k];
+    if (k < d)
+      outer *= t.shape()[k];
+    else if (k == d)
+      size = t.shape()[k];
+    else
+      inner *= t.shape()[k];
   }
   Tensor out = detail::make_tensor(t.shape(), in.dtype());
   dispatch_float(in.dtype(), op, [&](auto tag) {
@@ -42,15 +45,16 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   detail::check_cpu(x, op);
   TS_CHECK(is_floating(x.dtype()), op, ": expected a floating input, got ", detail::describe(x));
   const int64_t nd = static_cast<int64_t>(normalized_shape.size());
-  TS_CHECK(nd >= 1 && nd <= x.dim() &&
-               Shape(x.shape().end() - nd, x.shape().end()) == normalized_shape,
-           op, ": normalized_shape ", normalized_shape, " does not match the trailing dims of ",
-           detail::describe(x));
+  TS_CHECK(
+      nd >= 1 && nd <= x.dim() && Shape(x.shape().end() - nd, x.shape().end()) == normalized_shape,
+      op, ": normalized_shape ", normalized_shape, " does not match the trailing dims of ",
+      detail::describe(x));
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
     detail::check_cpu(*p, op);
-    TS_CHECK(p->shape() == normalized_shape && p->dtype() == x.dtype(), op, ": weight and bias must be ",
-             normalized_shape, " ", dtype_name(x.dtype()), ", got ", detail::describe(*p));
+    TS_CHECK(p->shape() == normalized_shape && p->dtype() == x.dtype(), op,
+             ": weight and bias must be ", normalized_shape, " ", dtype_name(x.dtype()), ", got ",
+             detail::describe(*p));
   }
   TS_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
   const DType compute = detail::compute_dtype(x.dtype());
@@ -62,9 +66,12 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor out = detail::make_tensor(x.shape(), compute);
   dispatch_float(compute, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    auto ptr = [](const Tensor& t) { return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr; };
+    auto ptr = [](const Tensor& t) {
+      return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
+    };
     kernels::cpu::layer_norm_forward(ptr(in), ptr(w), ptr(b), static_cast<T*>(out.data_ptr()),
-                                     static_cast<T*>(nullptr), static_cast<T*>(nullptr), rows, cols, eps);
+                                     static_cast<T*>(nullptr), static_cast<T*>(nullptr), rows, cols,
+                                     eps);
   });
   return detail::finish_result(out, x.dtype());
 }

@@ -13,14 +13,14 @@
 namespace toadstool {
 
 // ---- views: share storage with the input -------------------------------------
-Tensor view(const Tensor& t, const Shape& shape);  // one dim may be -1
+Tensor view(const Tensor& t, const Shape& shape);     // one dim may be -1
 Tensor reshape(const Tensor& t, const Shape& shape);  // a view when possible, else a copy
 Tensor permute(const Tensor& t, const Shape& dims);
 Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1);
 Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length);
 // Python-style t[start:end:step] along dim; bounds are clamped, step > 0.
-Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start,
-             std::optional<int64_t> end, int64_t step = 1);
+Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end,
+             int64_t step = 1);
 Tensor select(const Tensor& t, int64_t dim, int64_t index);
 Tensor squeeze(const Tensor& t);
 Tensor squeeze(const Tensor& t, int64_t dim);

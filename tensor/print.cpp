@@ -27,16 +27,22 @@ struct Formatter {
       case Style::Bool: return v != 0 ? "True" : "False";
       case Style::Integer: std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v)); break;
       case Style::IntegralFloat:
-        if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.0f.", v);
-        else std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        if (std::isfinite(v))
+          std::snprintf(buf, sizeof buf, "%.0f.", v);
+        else
+          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
         break;
       case Style::Fixed:
-        if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.4f", v);
-        else std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        if (std::isfinite(v))
+          std::snprintf(buf, sizeof buf, "%.4f", v);
+        else
+          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
         break;
       case Style::Scientific:
-        if (std::isfinite(v)) std::snprintf(buf, sizeof buf, "%.4e", v);
-        else std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        if (std::isfinite(v))
+          std::snprintf(buf, sizeof buf, "%.4e", v);
+        else
+          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
         break;
     }
     return buf;

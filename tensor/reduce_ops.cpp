@@ -1,9 +1,10 @@
 // Reductions over any set of dims, with keepdim.
+#include "kernels/reduce_ops.h"
+
 #include <cmath>
 #include <limits>
 
 #include "kernels/cpu/reduce.h"
-#include "kernels/reduce_ops.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/ops.h"
@@ -52,8 +53,10 @@ ReducePlan plan_reduction(const Tensor& t, const std::vector<int64_t>& dims, boo
     }
   }
   for (int64_t d = 0; d < t.dim(); ++d) {
-    if (!reduced[d]) plan.out_shape.push_back(t.shape()[d]);
-    else if (keepdim) plan.out_shape.push_back(1);
+    if (!reduced[d])
+      plan.out_shape.push_back(t.shape()[d]);
+    else if (keepdim)
+      plan.out_shape.push_back(1);
   }
   return plan;
 }
@@ -84,13 +87,14 @@ void check_nonempty(const Tensor& t, const ReducePlan& plan, const char* op) {
 template <template <class, class> class Reduce>
 Tensor sum_like(const Tensor& t, const Shape& dims, bool keepdim, const char* op) {
   const Tensor in = compute_input(t, op);
-  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  const ReducePlan plan =
+      plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Int64;
   return dispatch_compute(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using Out = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
-    return detail::finish_result(
-        run_reduce<T, Out>(in, plan, dtype_of<Out>, Reduce<T, Out>{}), result);
+    return detail::finish_result(run_reduce<T, Out>(in, plan, dtype_of<Out>, Reduce<T, Out>{}),
+                                 result);
   });
 }
 
@@ -102,7 +106,8 @@ void check_floating(const Tensor& t, const char* op) {
 template <bool kMax>
 Tensor extremum(const Tensor& t, const Shape& dims, bool keepdim, const char* op) {
   const Tensor in = compute_input(t, op);
-  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  const ReducePlan plan =
+      plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   check_nonempty(t, plan, op);
   return dispatch_compute(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -116,8 +121,8 @@ template <bool kMax>
 std::pair<Tensor, Tensor> arg_extremum(const Tensor& t, int64_t dim, bool keepdim, const char* op) {
   const Tensor in = compute_input(t, op);
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
-  const ReducePlan plan = plan_reduction(in, t.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d},
-                                         keepdim, op);
+  const ReducePlan plan = plan_reduction(
+      in, t.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d}, keepdim, op);
   check_nonempty(t, plan, op);
   Tensor values = detail::make_tensor(plan.out_shape, in.dtype());
   Tensor indices = detail::make_tensor(plan.out_shape, DType::Int64);
@@ -137,11 +142,12 @@ std::pair<Tensor, Tensor> arg_extremum(const Tensor& t, int64_t dim, bool keepdi
   return {detail::finish_result(values, t.dtype()), indices};
 }
 
-Tensor var_like(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim, bool take_sqrt,
-                const char* op) {
+Tensor var_like(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim,
+                bool take_sqrt, const char* op) {
   check_floating(t, op);
   const Tensor in = compute_input(t, op);
-  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
+  const ReducePlan plan =
+      plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   return dispatch_float(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::VarReduce<T, T> reduce{static_cast<double>(correction), take_sqrt};
@@ -168,7 +174,8 @@ Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
     using T = typename decltype(tag)::type;
     // The mean of nothing is NaN, as in PyTorch.
     const double count = static_cast<double>(plan.geometry.reduce_numel);
-    kernels::SumReduce<T, T> reduce{count > 0 ? 1.0 / count : std::numeric_limits<double>::quiet_NaN()};
+    kernels::SumReduce<T, T> reduce{count > 0 ? 1.0 / count
+                                              : std::numeric_limits<double>::quiet_NaN()};
     return detail::finish_result(run_reduce<T, T>(in, plan, in.dtype(), reduce), t.dtype());
   });
 }

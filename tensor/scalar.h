@@ -16,9 +16,15 @@ class Scalar {
 
   Scalar(bool v) : kind_(Kind::Bool), int_(v), float_(v) {}  // NOLINT: implicit by design
   template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
-  Scalar(T v) : kind_(Kind::Int), int_(static_cast<int64_t>(v)), float_(static_cast<double>(v)) {}  // NOLINT
+  Scalar(T v)
+      : kind_(Kind::Int),
+        int_(static_cast<int64_t>(v)),
+        float_(static_cast<double>(v)) {}  // NOLINT
   template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-  Scalar(T v) : kind_(Kind::Float), int_(static_cast<int64_t>(v)), float_(static_cast<double>(v)) {}  // NOLINT
+  Scalar(T v)
+      : kind_(Kind::Float),
+        int_(static_cast<int64_t>(v)),
+        float_(static_cast<double>(v)) {}  // NOLINT
 
   Kind kind() const { return kind_; }
   bool is_floating() const { return kind_ == Kind::Float; }
@@ -28,9 +34,12 @@ class Scalar {
   // The value converted to the element type T of a kernel.
   template <class T>
   T to() const {
-    if constexpr (std::is_same_v<T, bool>) return float_ != 0.0;
-    else if constexpr (std::is_integral_v<T>) return static_cast<T>(int_);
-    else return static_cast<T>(float_);
+    if constexpr (std::is_same_v<T, bool>)
+      return float_ != 0.0;
+    else if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(int_);
+    else
+      return static_cast<T>(float_);
   }
 
   // The dtype a tensor made from this scalar alone gets (bool, int64, float32).

@@ -20,9 +20,7 @@ const TensorImpl& Tensor::impl() const {
 
 int64_t Tensor::size(int64_t d) const { return shape()[detail::wrap_dim(d, dim(), "size")]; }
 
-int64_t Tensor::stride(int64_t d) const {
-  return strides()[detail::wrap_dim(d, dim(), "stride")];
-}
+int64_t Tensor::stride(int64_t d) const { return strides()[detail::wrap_dim(d, dim(), "stride")]; }
 
 int64_t Tensor::numel() const { return detail::shape_numel(shape()); }
 

@@ -12,7 +12,9 @@ Tensor Tensor::clone() const { return toadstool::clone(*this); }
 Tensor Tensor::view(const Shape& s) const { return toadstool::view(*this, s); }
 Tensor Tensor::reshape(const Shape& s) const { return toadstool::reshape(*this, s); }
 Tensor Tensor::permute(const Shape& dims) const { return toadstool::permute(*this, dims); }
-Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return toadstool::transpose(*this, d0, d1); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+  return toadstool::transpose(*this, d0, d1);
+}
 Tensor Tensor::t() const {
   TS_CHECK(dim() <= 2, "t: expected a tensor with at most 2 dims, got shape ", shape());
   return dim() < 2 ? *this : toadstool::transpose(*this, 0, 1);
@@ -29,14 +31,22 @@ Tensor Tensor::squeeze() const { return toadstool::squeeze(*this); }
 Tensor Tensor::squeeze(int64_t d) const { return toadstool::squeeze(*this, d); }
 Tensor Tensor::unsqueeze(int64_t d) const { return toadstool::unsqueeze(*this, d); }
 Tensor Tensor::expand(const Shape& s) const { return toadstool::expand(*this, s); }
-Tensor Tensor::expand_as(const Tensor& other) const { return toadstool::expand(*this, other.shape()); }
-Tensor Tensor::flatten(int64_t start, int64_t end) const { return toadstool::flatten(*this, start, end); }
+Tensor Tensor::expand_as(const Tensor& other) const {
+  return toadstool::expand(*this, other.shape());
+}
+Tensor Tensor::flatten(int64_t start, int64_t end) const {
+  return toadstool::flatten(*this, start, end);
+}
 Tensor Tensor::index_select(int64_t d, const Tensor& index) const {
   return toadstool::index_select(*this, d, index);
 }
 
-Tensor Tensor::add(const Tensor& o, const Scalar& alpha) const { return toadstool::add(*this, o, alpha); }
-Tensor Tensor::sub(const Tensor& o, const Scalar& alpha) const { return toadstool::sub(*this, o, alpha); }
+Tensor Tensor::add(const Tensor& o, const Scalar& alpha) const {
+  return toadstool::add(*this, o, alpha);
+}
+Tensor Tensor::sub(const Tensor& o, const Scalar& alpha) const {
+  return toadstool::sub(*this, o, alpha);
+}
 Tensor Tensor::mul(const Tensor& o) const { return toadstool::mul(*this, o); }
 Tensor Tensor::div(const Tensor& o) const { return toadstool::div(*this, o); }
 Tensor Tensor::pow(const Tensor& e) const { return toadstool::pow(*this, e); }
@@ -60,9 +70,13 @@ Tensor Tensor::masked_fill(const Tensor& mask, const Scalar& value) const {
   return toadstool::masked_fill(*this, mask, value);
 }
 
-Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) { return toadstool::add_(*this, o, alpha); }
+Tensor& Tensor::add_(const Tensor& o, const Scalar& alpha) {
+  return toadstool::add_(*this, o, alpha);
+}
 Tensor& Tensor::add_(const Scalar& o) { return toadstool::add_(*this, o); }
-Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) { return toadstool::sub_(*this, o, alpha); }
+Tensor& Tensor::sub_(const Tensor& o, const Scalar& alpha) {
+  return toadstool::sub_(*this, o, alpha);
+}
 Tensor& Tensor::sub_(const Scalar& o) { return toadstool::sub_(*this, o); }
 Tensor& Tensor::mul_(const Tensor& o) { return toadstool::mul_(*this, o); }
 Tensor& Tensor::mul_(const Scalar& o) { return toadstool::mul_(*this, o); }
@@ -78,11 +92,21 @@ Tensor& Tensor::fill_(const Scalar& value) { return toadstool::fill_(*this, valu
 Tensor& Tensor::zero_() { return toadstool::zero_(*this); }
 Tensor& Tensor::copy_(const Tensor& src) { return toadstool::copy_(*this, src); }
 
-Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return toadstool::sum(*this, dims, keepdim); }
-Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return toadstool::mean(*this, dims, keepdim); }
-Tensor Tensor::prod(const Shape& dims, bool keepdim) const { return toadstool::prod(*this, dims, keepdim); }
-Tensor Tensor::amax(const Shape& dims, bool keepdim) const { return toadstool::amax(*this, dims, keepdim); }
-Tensor Tensor::amin(const Shape& dims, bool keepdim) const { return toadstool::amin(*this, dims, keepdim); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim) const {
+  return toadstool::sum(*this, dims, keepdim);
+}
+Tensor Tensor::mean(const Shape& dims, bool keepdim) const {
+  return toadstool::mean(*this, dims, keepdim);
+}
+Tensor Tensor::prod(const Shape& dims, bool keepdim) const {
+  return toadstool::prod(*this, dims, keepdim);
+}
+Tensor Tensor::amax(const Shape& dims, bool keepdim) const {
+  return toadstool::amax(*this, dims, keepdim);
+}
+Tensor Tensor::amin(const Shape& dims, bool keepdim) const {
+  return toadstool::amin(*this, dims, keepdim);
+}
 Tensor Tensor::var(const Shape& dims, int64_t correction, bool keepdim) const {
   return toadstool::var(*this, dims, correction, keepdim);
 }

@@ -55,8 +55,8 @@ Tensor cos(const Tensor& t) { return float_unary<kernels::CosOp>("cos", t); }
 
 Tensor gelu(const Tensor& t, const std::string& approximate) {
   if (approximate == "none") return float_unary<kernels::GeluErfOp>("gelu", t);
-  TS_CHECK(approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '",
-           approximate, "'");
+  TS_CHECK(approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approximate,
+           "'");
   return float_unary<kernels::GeluTanhOp>("gelu", t);
 }
 

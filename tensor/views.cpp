@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "tensor/ops.h"
 #include "tensor/elementwise.h"
+#include "tensor/ops.h"
 
 namespace toadstool {
 
@@ -28,8 +28,8 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
              " is invalid for a tensor of ", numel, " elements");
     out[*unknown] = numel / known;
   }
-  TS_CHECK(detail::shape_numel(out) == numel, op, ": shape ", shape,
-           " is invalid for a tensor of ", numel, " elements");
+  TS_CHECK(detail::shape_numel(out) == numel, op, ": shape ", shape, " is invalid for a tensor of ",
+           numel, " elements");
   return out;
 }
 
@@ -40,7 +40,8 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
 std::optional<Shape> view_strides(const Shape& shape, const Shape& strides,
                                   const Shape& new_shape) {
   Shape new_strides(new_shape.size());
-  if (shape.empty() || detail::shape_numel(shape) == 0) return detail::contiguous_strides(new_shape);
+  if (shape.empty() || detail::shape_numel(shape) == 0)
+    return detail::contiguous_strides(new_shape);
   int64_t view_d = static_cast<int64_t>(new_shape.size()) - 1;
   int64_t chunk_base_stride = strides.empty() ? 1 : strides.back();
   int64_t tensor_numel = 1;
@@ -48,7 +49,8 @@ std::optional<Shape> view_strides(const Shape& shape, const Shape& strides,
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
     tensor_numel *= shape[d];
     // The end of a contiguous run: the next outer dim does not continue it.
-    const bool run_ends = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_base_stride);
+    const bool run_ends =
+        d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_base_stride);
     if (!run_ends) continue;
     while (view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d] == 1)) {
       new_strides[view_d] = view_numel * chunk_base_stride;
@@ -72,8 +74,8 @@ Tensor view(const Tensor& t, const Shape& shape) {
   detail::check_defined(t, "view");
   const Shape new_shape = infer_shape(shape, t.numel(), "view");
   const auto strides = view_strides(t.shape(), t.strides(), new_shape);
-  TS_CHECK(strides.has_value(), "view: tensor of shape ", t.shape(), " with strides ",
-           t.strides(), " cannot be viewed as ", shape,
+  TS_CHECK(strides.has_value(), "view: tensor of shape ", t.shape(), " with strides ", t.strides(),
+           " cannot be viewed as ", shape,
            " (its memory is not laid out that way); use reshape(), which copies");
   return detail::make_view(t, new_shape, *strides, t.storage_offset());
 }
@@ -89,8 +91,8 @@ Tensor reshape(const Tensor& t, const Shape& shape) {
 
 Tensor permute(const Tensor& t, const Shape& dims) {
   detail::check_defined(t, "permute");
-  TS_CHECK(static_cast<int64_t>(dims.size()) == t.dim(), "permute: got ", dims.size(),
-           " dims ", dims, " for a tensor of shape ", t.shape());
+  TS_CHECK(static_cast<int64_t>(dims.size()) == t.dim(), "permute: got ", dims.size(), " dims ",
+           dims, " for a tensor of shape ", t.shape());
   Shape shape(dims.size()), strides(dims.size());
   std::vector<bool> seen(dims.size(), false);
   for (size_t i = 0; i < dims.size(); ++i) {
@@ -120,13 +122,13 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   const int64_t size = t.shape()[d];
   if (start < 0) start += size;
   TS_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow: start ", start,
-           " and length ", length, " are out of range for dim ", dim, " of size ", size,
-           " (shape ", t.shape(), ")");
+           " and length ", length, " are out of range for dim ", dim, " of size ", size, " (shape ",
+           t.shape(), ")");
   return slice(t, d, start, start + length, 1);
 }
 
-Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start,
-             std::optional<int64_t> end, int64_t step) {
+Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end,
+             int64_t step) {
   detail::check_defined(t, "slice");
   TS_CHECK(t.dim() > 0, "slice: cannot slice a 0-d tensor");
   TS_CHECK(step > 0, "slice: step must be positive, got ", step);
@@ -150,8 +152,8 @@ Tensor select(const Tensor& t, int64_t dim, int64_t index) {
   TS_CHECK(t.dim() > 0, "select: cannot select from a 0-d tensor");
   const int64_t d = detail::wrap_dim(dim, t.dim(), "select");
   const int64_t size = t.shape()[d];
-  TS_CHECK(index >= -size && index < size, "select: index ", index,
-           " is out of range for dim ", dim, " of size ", size, " (shape ", t.shape(), ")");
+  TS_CHECK(index >= -size && index < size, "select: index ", index, " is out of range for dim ",
+           dim, " of size ", size, " (shape ", t.shape(), ")");
   if (index < 0) index += size;
   Shape shape = t.shape(), strides = t.strides();
   const int64_t offset = t.storage_offset() + index * strides[d];
@@ -200,8 +202,8 @@ Tensor expand(const Tensor& t, const Shape& shape) {
   const int64_t offset = static_cast<int64_t>(shape.size()) - t.dim();
   for (size_t i = 0; i < target.size(); ++i) {
     if (target[i] != -1) continue;
-    TS_CHECK(static_cast<int64_t>(i) >= offset, "expand: -1 is not allowed for the new leading dim ",
-             i, " in ", shape);
+    TS_CHECK(static_cast<int64_t>(i) >= offset,
+             "expand: -1 is not allowed for the new leading dim ", i, " in ", shape);
     target[i] = t.shape()[i - offset];
   }
   return detail::expand_to(t, target, "expand");

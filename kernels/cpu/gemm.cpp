@@ -17,11 +17,11 @@ namespace toadstool::kernels::cpu {
 namespace {
 
 template <class T, int Order>
-using MatrixMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, 0,
-                             Eigen::OuterStride<>>;
+using MatrixMap =
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, 0, Eigen::OuterStride<>>;
 template <class T, int Order>
-using ConstMatrixMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>,
-                                  0, Eigen::OuterStride<>>;
+using ConstMatrixMap = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Order>, 0,
+                                  Eigen::OuterStride<>>;
 
 // op(X) as an Eigen [rows, cols] map: row-major over the stored buffer, or
 // column-major when the buffer holds the transpose.
@@ -37,8 +37,8 @@ void with_operand(bool transposed, const T* data, int64_t rows, int64_t cols, in
 
 // One single-threaded GEMM.
 template <class T>
-void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                 const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+void gemm_serial(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                 int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   MatrixMap<T, Eigen::RowMajor> c(C, M, N, Eigen::OuterStride<>(ldc));
   if (beta == T(0)) {
@@ -123,9 +123,8 @@ void gemm_batched_impl(bool trans_a, bool trans_b, int64_t batch, int64_t M, int
 
 }  // namespace
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-          const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-          int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   gemm_impl(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,

@@ -29,8 +29,8 @@ void index_select(const T* in, const int64_t* index, T* out, int64_t outer, int6
 // so no two threads ever write the same element.
 // out: [outer, out_dim, inner], index: [n], src: [outer, n, inner].
 template <class T>
-void index_add(T* out, const int64_t* index, const T* src, T alpha, int64_t outer,
-               int64_t out_dim, int64_t n, int64_t inner) {
+void index_add(T* out, const int64_t* index, const T* src, T alpha, int64_t outer, int64_t out_dim,
+               int64_t n, int64_t inner) {
   constexpr int64_t kBlock = 512;
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
   const int64_t grain = std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(n * kBlock, 1));
@@ -90,23 +90,25 @@ void scatter_add(const IndexGeometry& g, T* self, const int64_t* index, const T*
   const int64_t line = g.sizes[g.dim];
   if (line == 0) return;
   const int64_t lines = numel / line;
-  parallel_for(0, lines, std::max<int64_t>(1, kDefaultGrain / line), [&](int64_t begin, int64_t end) {
-    for (int64_t l = begin; l < end; ++l) {
-      int64_t rest = l, idx_off = 0, self_off = 0, src_off = 0;
-      for (int d = g.ndim - 1; d >= 0; --d) {
-        if (d == g.dim) continue;
-        const int64_t c = rest % g.sizes[d];
-        rest /= g.sizes[d];
-        idx_off += c * g.index_strides[d];
-        self_off += c * g.self_strides[d];
-        src_off += c * g.other_strides[d];
-      }
-      for (int64_t j = 0; j < line; ++j) {
-        const int64_t target = index[idx_off + j * g.index_strides[g.dim]];
-        self[self_off + target * g.self_strides[g.dim]] += src[src_off + j * g.other_strides[g.dim]];
-      }
-    }
-  });
+  parallel_for(0, lines, std::max<int64_t>(1, kDefaultGrain / line),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t l = begin; l < end; ++l) {
+                   int64_t rest = l, idx_off = 0, self_off = 0, src_off = 0;
+                   for (int d = g.ndim - 1; d >= 0; --d) {
+                     if (d == g.dim) continue;
+                     const int64_t c = rest % g.sizes[d];
+                     rest /= g.sizes[d];
+                     idx_off += c * g.index_strides[d];
+                     self_off += c * g.self_strides[d];
+                     src_off += c * g.other_strides[d];
+                   }
+                   for (int64_t j = 0; j < line; ++j) {
+                     const int64_t target = index[idx_off + j * g.index_strides[g.dim]];
+                     self[self_off + target * g.self_strides[g.dim]] +=
+                         src[src_off + j * g.other_strides[g.dim]];
+                   }
+                 }
+               });
 }
 
 }  // namespace toadstool::kernels::cpu

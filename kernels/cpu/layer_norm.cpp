@@ -88,14 +88,16 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
         double sum_dxhat = 0, sum_dxhat_xhat = 0;
 #pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
         for (int64_t c = 0; c < cols; ++c) {
-          const double dxhat = static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
+          const double dxhat =
+              static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
           sum_dxhat += dxhat;
           sum_dxhat_xhat += dxhat * (xr[c] - m) * s;
         }
         const double mean_dxhat = sum_dxhat / cols, mean_dxhat_xhat = sum_dxhat_xhat / cols;
         T* gxr = gx + r * cols;
         for (int64_t c = 0; c < cols; ++c) {
-          const double dxhat = static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
+          const double dxhat =
+              static_cast<double>(gyr[c]) * (gamma ? static_cast<double>(gamma[c]) : 1.0);
           const double xhat = (xr[c] - m) * s;
           gxr[c] = static_cast<T>(s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
         }

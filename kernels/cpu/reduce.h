@@ -37,8 +37,8 @@ struct ReduceGeometry {
   int reduced_ndim = 0;
   std::array<int64_t, kMaxReduceDims> reduced_sizes{};
   std::array<int64_t, kMaxReduceDims> reduced_strides{};
-  int64_t outputs = 1;        // product of kept sizes
-  int64_t reduce_numel = 1;   // product of reduced sizes
+  int64_t outputs = 1;       // product of kept sizes
+  int64_t reduce_numel = 1;  // product of reduced sizes
 };
 
 namespace detail {
@@ -91,27 +91,30 @@ void reduce(const ReduceGeometry& g, const Op& op, const In* in, Out* out) {
     const int64_t blocks_per_row = (inner + kBlock - 1) / kBlock;
     parallel_for(0, outer * blocks_per_row, std::max<int64_t>(1, grain / kBlock),
                  [&](int64_t begin, int64_t end) {
-      using Acc = decltype(op.init());
-      std::vector<Acc> acc(kBlock);
-      for (int64_t b = begin; b < end; ++b) {
-        const int64_t row = b / blocks_per_row;
-        const int64_t k0 = (b % blocks_per_row) * kBlock;
-        const int64_t width = std::min(kBlock, inner - k0);
-        // Offset of kept element (row, k0): the row unravels over kept dims 1...
-        int64_t base = k0;
-        int64_t rest = row;
-        for (int d = 1; d < g.kept_ndim; ++d) {
-          base += (rest % g.kept_sizes[d]) * g.kept_strides[d];
-          rest /= g.kept_sizes[d];
-        }
-        std::fill(acc.begin(), acc.begin() + width, op.init());
-        for (int64_t r = 0; r < g.reduce_numel; ++r) {
-          const In* x = in + base + detail::offset_of(r, g.reduced_ndim, g.reduced_sizes, g.reduced_strides);
-          for (int64_t k = 0; k < width; ++k) acc[k] = op.step(acc[k], x[k], r);
-        }
-        for (int64_t k = 0; k < width; ++k) out[row * inner + k0 + k] = op.finish(acc[k]);
-      }
-    });
+                   using Acc = decltype(op.init());
+                   std::vector<Acc> acc(kBlock);
+                   for (int64_t b = begin; b < end; ++b) {
+                     const int64_t row = b / blocks_per_row;
+                     const int64_t k0 = (b % blocks_per_row) * kBlock;
+                     const int64_t width = std::min(kBlock, inner - k0);
+                     // Offset of kept element (row, k0): the row unravels over kept dims 1...
+                     int64_t base = k0;
+                     int64_t rest = row;
+                     for (int d = 1; d < g.kept_ndim; ++d) {
+                       base += (rest % g.kept_sizes[d]) * g.kept_strides[d];
+                       rest /= g.kept_sizes[d];
+                     }
+                     std::fill(acc.begin(), acc.begin() + width, op.init());
+                     for (int64_t r = 0; r < g.reduce_numel; ++r) {
+                       const In* x =
+                           in + base +
+                           detail::offset_of(r, g.reduced_ndim, g.reduced_sizes, g.reduced_strides);
+                       for (int64_t k = 0; k < width; ++k) acc[k] = op.step(acc[k], x[k], r);
+                     }
+                     for (int64_t k = 0; k < width; ++k)
+                       out[row * inner + k0 + k] = op.finish(acc[k]);
+                   }
+                 });
     return;
   }
 
@@ -124,7 +127,8 @@ void reduce(const ReduceGeometry& g, const Op& op, const In* in, Out* out) {
       auto acc = op.init();
       for (int64_t r0 = 0; r0 < g.reduce_numel; r0 += run) {
         // Offset of the run's first element over reduced dims 1...
-        const In* x = base + detail::offset_of(r0, g.reduced_ndim, g.reduced_sizes, g.reduced_strides);
+        const In* x =
+            base + detail::offset_of(r0, g.reduced_ndim, g.reduced_sizes, g.reduced_strides);
         if (inner_contiguous) {
           acc = detail::fold_contiguous(op, acc, x, run, r0);
         } else {

@@ -120,8 +120,7 @@ void backward_line(const T* gy, const T* y, T* gx, int64_t dim, int64_t inner, b
 }
 
 template <class T>
-void backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t dim, int64_t inner,
-              bool log) {
+void backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t dim, int64_t inner, bool log) {
   const int64_t lines = outer * inner;
   const int64_t grain = std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(dim, 1));
   parallel_for(0, lines, grain, [&](int64_t begin, int64_t end) {

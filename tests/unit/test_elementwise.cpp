@@ -89,8 +89,8 @@ TEST(Elementwise, WhereMaskedFillClamp) {
   expect_values(a.clamp(-2, 2), {1, -2, 2, -2}, {2, 2});
   expect_values(a.clamp(std::nullopt, 0), {0, -2, 0, -4}, {2, 2});
   EXPECT_EQ(from_vector(std::vector<int64_t>{5}).clamp(0, 2.5).dtype(), kFloat32);
-  EXPECT_THROW(where(a, a, a), Error);                   // condition must be bool
-  EXPECT_THROW(a.masked_fill(a, 1), Error);              // mask must be bool
+  EXPECT_THROW(where(a, a, a), Error);       // condition must be bool
+  EXPECT_THROW(a.masked_fill(a, 1), Error);  // mask must be bool
   EXPECT_THROW(a.clamp(std::nullopt, std::nullopt), Error);
 }
 

@@ -27,8 +27,11 @@ TEST(Errors, IncompatibleBroadcast) {
 }
 
 TEST(Errors, MatmulInnerDimensionMismatch) {
-  expect_error([] { matmul(ones({4, 8}), ones({16, 8})); },
-               {"matmul", "[4, 8] float32", "[16, 8] float32", "8 vs 16"});
+  expect_error(
+      [] {
+        matmul(ones({4, 8}), ones({16, 8}));
+      },
+      {"matmul", "[4, 8] float32", "[16, 8] float32", "8 vs 16"});
   expect_error([] { matmul(ones({2, 3, 4}), ones({5, 2})); }, {"matmul", "[2, 3, 4]", "[5, 2]"});
   expect_error([] { matmul(ones({2, 2, 3}), ones({3, 3, 2})); }, {"matmul", "[2]", "[3]"});
   expect_error([] { matmul(ones({2}, kInt64), ones({2}, kInt64)); }, {"matmul", "int64"});
@@ -46,12 +49,21 @@ TEST(Errors, OutOfRangeDimsAndIndices) {
   expect_error([] { ones({2, 3}).select(0, 5); }, {"select", "index 5", "size 2"});
   expect_error([] { ones({2, 3}).transpose(0, -3); }, {"transpose", "dim -3"});
   expect_error([] { softmax(ones({2}), 1); }, {"softmax", "dim 1"});
-  expect_error([] { index_select(ones({2, 3}), 1, from_vector(std::vector<int64_t>{3})); },
-               {"index_select", "index 3", "size 3"});
-  expect_error([] { gather(ones({2, 3}), 1, from_vector(std::vector<int64_t>{-1, 0}, {1, 2})); },
-               {"gather", "index -1"});
-  expect_error([] { embedding(ones({4, 2}), from_vector(std::vector<int64_t>{4})); },
-               {"index_select", "index 4", "size 4"});
+  expect_error(
+      [] {
+        index_select(ones({2, 3}), 1, from_vector(std::vector<int64_t>{3}));
+      },
+      {"index_select", "index 3", "size 3"});
+  expect_error(
+      [] {
+        gather(ones({2, 3}), 1, from_vector(std::vector<int64_t>{-1, 0}, {1, 2}));
+      },
+      {"gather", "index -1"});
+  expect_error(
+      [] {
+        embedding(ones({4, 2}), from_vector(std::vector<int64_t>{4}));
+      },
+      {"index_select", "index 4", "size 4"});
   expect_error([] { ones({3}).narrow(0, 2, 2); }, {"narrow", "start 2", "length 2"});
 }
 
@@ -75,7 +87,11 @@ TEST(Errors, CudaTensorInACpuOnlyBuild) {
 
 TEST(Errors, InPlaceResultWouldBroadcastTheDestination) {
   Tensor a = ones({3});
-  expect_error([&] { a.add_(ones({2, 3})); }, {"add_", "[2, 3]", "[3]", "broadcasting the destination"});
+  expect_error(
+      [&] {
+        a.add_(ones({2, 3}));
+      },
+      {"add_", "[2, 3]", "[3]", "broadcasting the destination"});
   expect_error([&] { a.mul_(ones({4, 1})); }, {"mul_", "[4, 3]", "[3]"});
   Tensor i = ones({3}, kInt64);
   expect_error([&] { i.add_(ones({3})); }, {"add_", "float32", "int64"});

@@ -29,7 +29,8 @@ TEST(Reduce, StridedAndPermutedInputs) {
   const Tensor p = a.permute({2, 0, 1});
   expect_close(p.sum({1}), p.contiguous().sum({1}), 1e-12);
   expect_close(non_contiguous(a).sum({0, 2}), a.sum({0, 2}), 1e-12);
-  expect_close(a.slice(1, 0, std::nullopt, 2).amax({1}), a.slice(1, 0, std::nullopt, 2).contiguous().amax({1}));
+  expect_close(a.slice(1, 0, std::nullopt, 2).amax({1}),
+               a.slice(1, 0, std::nullopt, 2).contiguous().amax({1}));
   // Outer reduction (rows summed into a contiguous kept dim) against inner.
   const Tensor big = randn({300, 257}, kFloat64);
   expect_close(big.sum({0}), big.t().contiguous().sum({1}), 1e-12);
@@ -71,7 +72,7 @@ TEST(Reduce, ExtremaAndIndices) {
   expect_values(max(a), {9}, {});
   EXPECT_THROW(zeros({0}).amax(), Error);
   EXPECT_THROW(max(zeros({2, 0}), 1), Error);
-  EXPECT_THROW(zeros({0, 3}).amax({0}), Error);  // an empty dim has no identity
+  EXPECT_THROW(zeros({0, 3}).amax({0}), Error);            // an empty dim has no identity
   EXPECT_EQ(zeros({0, 3}).amax({1}).shape(), (Shape{0}));  // but no outputs is fine
 }
 

@@ -48,7 +48,8 @@ inline Tensor non_contiguous(const Tensor& t) {
   if (t.dim() < 2) {
     // Every other element of a twice-as-long buffer.
     Tensor wide = zeros({t.numel() * 2}, t.dtype());
-    Tensor strided = wide.slice(0, 0, std::nullopt, 2).view(t.shape().empty() ? Shape{1} : t.shape());
+    Tensor strided =
+        wide.slice(0, 0, std::nullopt, 2).view(t.shape().empty() ? Shape{1} : t.shape());
     strided.copy_(t.reshape(strided.shape()));
     return t.dim() == 0 ? strided.squeeze() : strided;
   }
