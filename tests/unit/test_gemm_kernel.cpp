@@ -66,8 +66,8 @@ void check_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, T be
 
 TEST(GemmKernel, AllTransposesAndShapes) {
   const int threads = omp_get_max_threads();
-  const std::vector<std::array<int64_t, 3>> shapes{
-      {1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {128, 64, 31}, {70, 130, 9}, {5, 300, 40}};
+  const std::vector<std::array<int64_t, 3>> shapes{{1, 1, 1},     {7, 5, 3},    {33, 17, 65},
+                                                   {128, 64, 31}, {70, 130, 9}, {5, 300, 40}};
   for (const auto& [M, N, K] : shapes) {
     for (bool ta : {false, true}) {
       for (bool tb : {false, true}) {
