@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/fast_math.h"
@@ -12,11 +11,17 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-// The row reductions use `omp simd reduction`, which lets the compiler
-// vectorize a float sum or max (reassociating it) without -ffast-math.
+// `omp simd reduction` lets the compiler vectorize a float sum or max
+// (reassociating it) without -ffast-math; vexp is the branch-free exp of
+// kernels/fast_math.h for float (libm for double), so every loop below runs
+// 16 floats per AVX-512 instruction.
 
-// Row maximum, ignoring NaN: a NaN input still turns the whole row to NaN
-// (as in PyTorch) because exp(NaN - max) poisons the sum.
+// ---------------------------------------------------------------------------
+// inner == 1: each softmax line is a contiguous row of `n` elements.
+// ---------------------------------------------------------------------------
+
+// Row maximum. A NaN input still turns the whole row to NaN (as in PyTorch)
+// because exp(NaN - max) poisons the sum.
 template <class T>
 T row_max(const T* x, int64_t n) {
   T m = -std::numeric_limits<T>::infinity();
@@ -46,89 +51,162 @@ T sum_exp(const T* x, int64_t n, T shift) {
   return sum;
 }
 
-// One contiguous row; y may alias x.
+// One row; y may alias x. Subtracting the max keeps exp from overflowing; an
+// all -inf row gives -inf - -inf = NaN everywhere, as PyTorch does, and a -inf
+// entry in any other row gives exp(-inf) = 0.
 template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   const T max = row_max(x, n);
-  // An all -inf row gives -inf - -inf = NaN everywhere, as PyTorch does.
   if (log) {
     const T shift = max + std::log(sum_exp(x, n, max));
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
   } else {
     const T scale = T(1) / store_exp(x, y, n, max);
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) y[i] *= scale;
   }
 }
 
-// One [dim, inner] slab, reduced along dim for every inner column at once:
-// the inner index is contiguous, so each pass is a vector loop over it.
+// softmax: gx = y * (gy - sum(gy * y)); log_softmax: gx = gy - exp(y) * sum(gy).
+// gx may alias gy.
 template <class T>
-void softmax_slab(const T* x, T* y, int64_t dim, int64_t inner, bool log, std::vector<T>& max,
-                  std::vector<T>& sum) {
-  max.assign(inner, -std::numeric_limits<T>::infinity());
-  sum.assign(inner, T(0));
-  for (int64_t d = 0; d < dim; ++d) {
-    const T* row = x + d * inner;
-    for (int64_t k = 0; k < inner; ++k) max[k] = row[k] > max[k] ? row[k] : max[k];
+void softmax_backward_row(const T* gy, const T* y, T* gx, int64_t n, bool log) {
+  T sum = 0;
+  if (log) {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += gy[i];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] - vexp(y[i]) * sum;
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += gy[i] * y[i];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) gx[i] = y[i] * (gy[i] - sum);
   }
+}
+
+// ---------------------------------------------------------------------------
+// inner > 1: a [dim, inner] slab is reduced along dim for a block of up to
+// kColumns adjacent columns at once. Their running max / sum live on the
+// stack, and every pass over dim is a contiguous vector loop over the block.
+// ---------------------------------------------------------------------------
+
+constexpr int64_t kColumns = 256;
+
+// x and y point at the first of `width` columns; element (d, k) is at
+// d * inner + k. y may alias x.
+template <class T>
+void softmax_columns(const T* x, T* y, int64_t dim, int64_t inner, int64_t width, bool log) {
+  T max[kColumns], sum[kColumns];
+  std::fill_n(max, width, -std::numeric_limits<T>::infinity());
+  std::fill_n(sum, width, T(0));
   for (int64_t d = 0; d < dim; ++d) {
-    const T* row = x + d * inner;
-    T* out = y + d * inner;
-    for (int64_t k = 0; k < inner; ++k) {
-      const T e = vexp(row[k] - max[k]);
-      if (!log) out[k] = e;  // log_softmax still needs x in the last pass
-      sum[k] += e;
+    const T* xd = x + d * inner;
+#pragma omp simd
+    for (int64_t k = 0; k < width; ++k) max[k] = xd[k] > max[k] ? xd[k] : max[k];
+  }
+  // softmax keeps exp(x - max) in y for the last pass; log_softmax still needs x.
+  for (int64_t d = 0; d < dim; ++d) {
+    const T* xd = x + d * inner;
+    T* yd = y + d * inner;
+    if (log) {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) sum[k] += vexp(xd[k] - max[k]);
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) {
+        yd[k] = vexp(xd[k] - max[k]);
+        sum[k] += yd[k];
+      }
+    }
+  }
+  // Per column: log_softmax subtracts max + log(sum), softmax scales by 1 / sum.
+  for (int64_t k = 0; k < width; ++k) sum[k] = log ? max[k] + std::log(sum[k]) : T(1) / sum[k];
+  for (int64_t d = 0; d < dim; ++d) {
+    const T* xd = x + d * inner;
+    T* yd = y + d * inner;
+    if (log) {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) yd[k] = xd[k] - sum[k];
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) yd[k] *= sum[k];
+    }
+  }
+}
+
+// Backward over `width` columns laid out as in softmax_columns.
+template <class T>
+void softmax_backward_columns(const T* gy, const T* y, T* gx, int64_t dim, int64_t inner,
+                              int64_t width, bool log) {
+  T sum[kColumns];  // softmax: sum(gy * y); log_softmax: sum(gy)
+  std::fill_n(sum, width, T(0));
+  for (int64_t d = 0; d < dim; ++d) {
+    const T* gyd = gy + d * inner;
+    const T* yd = y + d * inner;
+    if (log) {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) sum[k] += gyd[k];
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) sum[k] += gyd[k] * yd[k];
     }
   }
   for (int64_t d = 0; d < dim; ++d) {
-    const T* row = x + d * inner;
-    T* out = y + d * inner;
-    for (int64_t k = 0; k < inner; ++k) {
-      out[k] = log ? row[k] - (max[k] + std::log(sum[k])) : out[k] / sum[k];
+    const T* gyd = gy + d * inner;
+    const T* yd = y + d * inner;
+    T* gxd = gx + d * inner;
+    if (log) {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) gxd[k] = gyd[k] - vexp(yd[k]) * sum[k];
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < width; ++k) gxd[k] = yd[k] * (gyd[k] - sum[k]);
     }
   }
+}
+
+// Runs row_fn(offset) for each of the `outer` contiguous rows (inner == 1), or
+// columns_fn(offset, width) for each block of columns of each [dim, inner]
+// slab, spread over the team. Offsets are element offsets into the tensors.
+template <class RowFn, class ColumnsFn>
+void for_each_line(int64_t outer, int64_t dim, int64_t inner, const RowFn& row_fn,
+                   const ColumnsFn& columns_fn) {
+  if (inner == 1) {
+    const int64_t grain = std::max<int64_t>(1, kDefaultGrain / dim);
+    parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) row_fn(o * dim);
+    });
+    return;
+  }
+  const int64_t blocks = (inner + kColumns - 1) / kColumns;
+  const int64_t grain = std::max<int64_t>(1, kDefaultGrain / (dim * std::min(inner, kColumns)));
+  parallel_for(0, outer * blocks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t o = item / blocks, k0 = (item % blocks) * kColumns;
+      columns_fn(o * dim * inner + k0, std::min(kColumns, inner - k0));
+    }
+  });
 }
 
 template <class T>
 void forward(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, bool log) {
-  if (dim == 0 || outer == 0 || inner == 0) return;
-  const int64_t slab = dim * inner;
-  const int64_t grain = std::max<int64_t>(1, kDefaultGrain / slab);
-  if (inner == 1) {
-    parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) softmax_row(x + o * dim, y + o * dim, dim, log);
-    });
-    return;
-  }
-  parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
-    std::vector<T> max, sum;
-    for (int64_t o = begin; o < end; ++o) {
-      softmax_slab(x + o * slab, y + o * slab, dim, inner, log, max, sum);
-    }
-  });
-}
-
-// gx along one [dim] line with element stride `inner`.
-template <class T>
-void backward_line(const T* gy, const T* y, T* gx, int64_t dim, int64_t inner, bool log) {
-  T dot = 0;  // softmax: sum(gy * y); log_softmax: sum(gy)
-  for (int64_t d = 0; d < dim; ++d) dot += log ? gy[d * inner] : gy[d * inner] * y[d * inner];
-  for (int64_t d = 0; d < dim; ++d) {
-    const int64_t i = d * inner;
-    gx[i] = log ? gy[i] - std::exp(y[i]) * dot : y[i] * (gy[i] - dot);
-  }
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  for_each_line(
+      outer, dim, inner, [&](int64_t at) { softmax_row(x + at, y + at, dim, log); },
+      [&](int64_t at, int64_t width) { softmax_columns(x + at, y + at, dim, inner, width, log); });
 }
 
 template <class T>
 void backward(const T* gy, const T* y, T* gx, int64_t outer, int64_t dim, int64_t inner, bool log) {
-  const int64_t lines = outer * inner;
-  const int64_t grain = std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(dim, 1));
-  parallel_for(0, lines, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t l = begin; l < end; ++l) {
-      const int64_t offset = (l / inner) * dim * inner + l % inner;
-      backward_line(gy + offset, y + offset, gx + offset, dim, inner, log);
-    }
-  });
+  if (outer <= 0 || dim <= 0 || inner <= 0) return;
+  for_each_line(
+      outer, dim, inner,
+      [&](int64_t at) { softmax_backward_row(gy + at, y + at, gx + at, dim, log); },
+      [&](int64_t at, int64_t width) {
+        softmax_backward_columns(gy + at, y + at, gx + at, dim, inner, width, log);
+      });
 }
 
 }  // namespace

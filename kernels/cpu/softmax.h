@@ -1,7 +1,9 @@
 #pragma once
 // Fused, numerically stable softmax / log_softmax over one dim of a
 // contiguous tensor viewed as [outer, dim, inner] (inner == 1: contiguous
-// rows, the common case). float and double.
+// rows, the common case). float and double. The row max is subtracted
+// before exp; float uses kernels/fast_math.h's vectorizable exp (<= 2 ulp).
+// -inf entries get probability 0; a line of all -inf gives NaN, as PyTorch.
 #include <cstdint>
 
 namespace toadstool::kernels::cpu {
