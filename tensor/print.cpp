@@ -22,28 +22,16 @@ struct Formatter {
   int width = 1;
 
   std::string format(double v) const {
+    if (style == Style::Bool) return v != 0 ? "True" : "False";
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
     char buf[64];
     switch (style) {
-      case Style::Bool: return v != 0 ? "True" : "False";
       case Style::Integer: std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v)); break;
-      case Style::IntegralFloat:
-        if (std::isfinite(v))
-          std::snprintf(buf, sizeof buf, "%.0f.", v);
-        else
-          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-        break;
-      case Style::Fixed:
-        if (std::isfinite(v))
-          std::snprintf(buf, sizeof buf, "%.4f", v);
-        else
-          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-        break;
-      case Style::Scientific:
-        if (std::isfinite(v))
-          std::snprintf(buf, sizeof buf, "%.4e", v);
-        else
-          std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-        break;
+      case Style::IntegralFloat: std::snprintf(buf, sizeof buf, "%.0f.", v); break;
+      case Style::Fixed: std::snprintf(buf, sizeof buf, "%.4f", v); break;
+      case Style::Scientific: std::snprintf(buf, sizeof buf, "%.4e", v); break;
+      case Style::Bool: break;
     }
     return buf;
   }
