@@ -59,7 +59,11 @@ Formatter choose_format(DType dtype, const double* values, int64_t n) {
       f.style = Formatter::Style::Fixed;
     }
   }
-  for (int64_t i = 0; i < n; ++i) f.width = std::max<int>(f.width, f.format(values[i]).size());
+  // As PyTorch: the width comes from the finite values; nan and inf are
+  // right-aligned to it (or overflow it).
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(values[i])) f.width = std::max<int>(f.width, f.format(values[i]).size());
+  }
   return f;
 }
 
@@ -87,7 +91,7 @@ struct Printer {
       }
       if (dim + 1 == t.dim()) {
         const std::string s = fmt.format(t.data_ptr<double>()[offset + i * stride]);
-        out << std::string(fmt.width - s.size(), ' ') << s;
+        out << std::string(std::max<int>(fmt.width - static_cast<int>(s.size()), 0), ' ') << s;
       } else {
         print(dim + 1, offset + i * stride, indent + 1);
       }

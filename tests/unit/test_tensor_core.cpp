@@ -114,6 +114,9 @@ TEST(TensorCore, PrintsLikePyTorch) {
   EXPECT_EQ(from_vector(std::vector<bool>{true, false}).str(), "tensor([ True, False])");
   EXPECT_EQ(scalar_tensor(2.5).str(), "tensor(2.5000)");
   EXPECT_EQ(zeros({0}).str(), "tensor([])");
+  EXPECT_EQ(from_vector(std::vector<float>{NAN, INFINITY, -INFINITY, 1}).str(),
+            "tensor([nan, inf, -inf, 1.])");
+  EXPECT_EQ(from_vector(std::vector<float>{1000, NAN}).str(), "tensor([1000.,   nan])");
   const std::string big = zeros({2000}).str();
   EXPECT_NE(big.find("..."), std::string::npos);
   EXPECT_LT(big.size(), 100u);
