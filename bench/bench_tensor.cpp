@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,21 @@ void BM_steady_state(benchmark::State& state) {
       (memory_stats().system_allocations - allocs_before) / iterations;
 }
 
+// Five timed repetitions of every benchmark, reported as aggregates only:
+// the best one ("min" time, "max" rate) is what bench/report.py uses, the
+// same best-of-five that bench/pytorch_workloads.py applies to PyTorch.
+benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
+  return b->UseRealTime()
+      ->MinTime(0.1)
+      ->Repetitions(5)
+      ->ReportAggregatesOnly(true)
+      ->ComputeStatistics(
+          "min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
+      ->ComputeStatistics("max", [](const std::vector<double>& v) {
+        return *std::max_element(v.begin(), v.end());
+      });
+}
+
 void register_all() {
   const std::vector<std::vector<int64_t>> gemm_shapes = {
       {4096, 256, 256}, {4096, 1024, 256}, {4096, 256, 1024}, {256, 256, 4096}, {1024, 1024, 1024}};
@@ -150,18 +166,14 @@ void register_all() {
     for (const auto& s : gemm_shapes) {
       for (int ta : {0, 1}) {
         for (int tb : {0, 1}) {
-          benchmark::RegisterBenchmark("sgemm", BM_sgemm)
-              ->Args({s[0], s[1], s[2], ta, tb, threads})
-              ->UseRealTime()
-              ->MinTime(0.2);
+          timed(benchmark::RegisterBenchmark("sgemm", BM_sgemm))
+              ->Args({s[0], s[1], s[2], ta, tb, threads});
         }
       }
     }
-    benchmark::RegisterBenchmark("batched_gemm", BM_batched_gemm)
+    timed(benchmark::RegisterBenchmark("batched_gemm", BM_batched_gemm))
         ->Args({128, 128, 128, 64, threads})
-        ->Args({128, 128, 64, 128, threads})
-        ->UseRealTime()
-        ->MinTime(0.2);
+        ->Args({128, 128, 64, 128, threads});
     for (auto [name, fn] : std::vector<std::pair<const char*, void (*)(benchmark::State&)>>{
              {"add", BM_add},
              {"mul", BM_mul},
@@ -172,7 +184,7 @@ void register_all() {
              {"layer_norm", BM_layer_norm},
              {"tiny_add", BM_tiny_add},
              {"steady_state", BM_steady_state}}) {
-      benchmark::RegisterBenchmark(name, fn)->Arg(threads)->UseRealTime()->MinTime(0.2);
+      timed(benchmark::RegisterBenchmark(name, fn))->Arg(threads);
     }
   }
 }
