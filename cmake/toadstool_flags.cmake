@@ -11,7 +11,11 @@ elseif(NOT TOADSTOOL_ARCH STREQUAL "portable")
   message(FATAL_ERROR "TOADSTOOL_ARCH must be native, avx2 or portable, not '${TOADSTOOL_ARCH}'")
 endif()
 
+# -fno-math-errno / -fno-trapping-math (as PyTorch builds): sqrt becomes an
+# instruction and the selects in kernels/fast_math.h may be if-converted, so
+# those loops vectorize on AVX2 too. Neither changes a single result bit.
 target_compile_options(toadstool_flags INTERFACE
+  -fno-math-errno -fno-trapping-math
   -Wall -Wextra -Wno-unknown-pragmas
   # GCC 12 reports false positives inside its own AVX-512 intrinsics headers.
   $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
