@@ -155,6 +155,12 @@ Tensor var_like(const Tensor& t, const Shape& dims, int64_t correction, bool kee
   });
 }
 
+// argmax / argmin without a dim: the flat index, as a 0-d tensor or, with
+// keepdim, with every dim of the input kept as size 1 (as PyTorch).
+Tensor flat_index_result(const Tensor& index, const Tensor& input, bool keepdim) {
+  return keepdim ? reshape(index, Shape(input.dim(), 1)) : index;
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
@@ -209,12 +215,16 @@ std::pair<Tensor, Tensor> min(const Tensor& t, int64_t dim, bool keepdim) {
 
 Tensor argmax(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
   detail::check_defined(t, "argmax");
-  if (!dim) return arg_extremum<true>(reshape(t, {-1}), 0, false, "argmax").second;
+  if (!dim)
+    return flat_index_result(arg_extremum<true>(reshape(t, {-1}), 0, false, "argmax").second, t,
+                             keepdim);
   return arg_extremum<true>(t, *dim, keepdim, "argmax").second;
 }
 Tensor argmin(const Tensor& t, std::optional<int64_t> dim, bool keepdim) {
   detail::check_defined(t, "argmin");
-  if (!dim) return arg_extremum<false>(reshape(t, {-1}), 0, false, "argmin").second;
+  if (!dim)
+    return flat_index_result(arg_extremum<false>(reshape(t, {-1}), 0, false, "argmin").second, t,
+                             keepdim);
   return arg_extremum<false>(t, *dim, keepdim, "argmin").second;
 }
 

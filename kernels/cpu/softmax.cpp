@@ -58,9 +58,11 @@ template <class T>
 void softmax_row(const T* x, T* y, int64_t n, bool log) {
   const T max = row_max(x, n);
   if (log) {
-    const T shift = max + std::log(sum_exp(x, n, max));
+    // (x - max) - log(sum), in that order: x - max is exact near the max,
+    // where log_softmax is near 0 and x - (max + log(sum)) would lose digits.
+    const T log_sum = std::log(sum_exp(x, n, max));
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - max) - log_sum;
   } else {
     const T scale = T(1) / store_exp(x, y, n, max);
 #pragma omp simd
@@ -121,14 +123,15 @@ void softmax_columns(const T* x, T* y, int64_t dim, int64_t inner, int64_t width
       }
     }
   }
-  // Per column: log_softmax subtracts max + log(sum), softmax scales by 1 / sum.
-  for (int64_t k = 0; k < width; ++k) sum[k] = log ? max[k] + std::log(sum[k]) : T(1) / sum[k];
+  // Per column: log_softmax subtracts max, then log(sum) (see softmax_row);
+  // softmax scales by 1 / sum.
+  for (int64_t k = 0; k < width; ++k) sum[k] = log ? std::log(sum[k]) : T(1) / sum[k];
   for (int64_t d = 0; d < dim; ++d) {
     const T* xd = x + d * inner;
     T* yd = y + d * inner;
     if (log) {
 #pragma omp simd
-      for (int64_t k = 0; k < width; ++k) yd[k] = xd[k] - sum[k];
+      for (int64_t k = 0; k < width; ++k) yd[k] = (xd[k] - max[k]) - sum[k];
     } else {
 #pragma omp simd
       for (int64_t k = 0; k < width; ++k) yd[k] *= sum[k];

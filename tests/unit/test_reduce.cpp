@@ -68,6 +68,8 @@ TEST(Reduce, ExtremaAndIndices) {
   auto [mv, mi] = min(a, 0, true);
   expect_values(mi, {1, 1, 0}, {1, 3});
   expect_values(a.argmax(), {5}, {});
+  expect_values(a.argmax(std::nullopt, true), {5}, {1, 1});  // keepdim keeps every dim
+  expect_values(a.argmin(std::nullopt, true), {4}, {1, 1});
   expect_values(a.argmin(1), {0, 1}, {2});
   expect_values(max(a), {9}, {});
   EXPECT_THROW(zeros({0}).amax(), Error);
@@ -125,6 +127,22 @@ TEST(Reduce, SameResultForAnyThreadCount) {
   EXPECT_TRUE(all(eq(s1, s2)).item<bool>());
   EXPECT_TRUE(all(eq(c1, c2)).item<bool>());
   EXPECT_TRUE(all(eq(v1, v2)).item<bool>());
+}
+
+}  // namespace
+}  // namespace toadstool
+
+namespace toadstool {
+namespace {
+
+TEST(LogSoftmax, KeepsPrecisionNearZero) {
+  // One dominant entry: its log-probability is a small negative number that
+  // x - (max + log(sum)) would get wrong by an ulp of the (large) input.
+  manual_seed(3);
+  const Tensor x = randn({3, 40}) * 30;
+  const Tensor want = log_softmax(x.to(kFloat64), 1);
+  testing::expect_close(log_softmax(x, 1), want, 2e-6, 1e-7);
+  testing::expect_close(log_softmax(x.t().contiguous(), 0), want.t(), 2e-6, 1e-7);
 }
 
 }  // namespace
