@@ -278,15 +278,23 @@ struct GeluErfBackwardOp {
     return grad * (cdf + x * pdf);
   }
 };
-// d/dx of GELU (tanh form) times the incoming gradient.
+// d/dx of GELU (tanh form) times the incoming gradient. With
+// u = sqrt(2/pi) (x + 0.044715 x^3) and e = exp(-2|u|):
+//   1 + tanh(u) = 2 / (1 + e) for u >= 0, 2e / (1 + e) for u < 0,
+//   1 - tanh(u)^2 = 4e / (1 + e)^2,
+// which keep their precision where |tanh(u)| is close to 1 (the tails).
 struct GeluTanhBackwardOp {
   template <class T>
   TS_HOST_DEVICE T operator()(T grad, T x) const {
     const T k = T(0.79788456080286535588);
     const T x2 = x * x;
-    const T t = vtanh(k * (x + T(0.044715) * x2 * x));
+    const T u = k * (x + T(0.044715) * x2 * x);
+    const T e = vexp(T(-2) * (u < T(0) ? -u : u));
+    const T inv = T(1) / (T(1) + e);
+    const T one_plus_tanh = T(2) * inv * (u < T(0) ? e : T(1));
+    const T sech2 = T(4) * e * inv * inv;
     const T dinner = k * (T(1) + T(3) * T(0.044715) * x2);
-    return grad * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
+    return grad * (T(0.5) * one_plus_tanh + T(0.5) * x * sech2 * dinner);
   }
 };
 

@@ -1,248 +1,464 @@
 #!/usr/bin/env python3
-"""Writes the golden files that tests/unit/test_golden.cpp compares against.
+"""Writes the golden files that tests/unit/test_golden_ops.cpp replays.
 
-PyTorch is a development-time reference only. Regenerate with Debian's
-PyTorch (or any interpreter that has torch):
+PyTorch is a development-time reference only; the files are committed.
+Regenerate with Debian's PyTorch (/usr/bin/python3 has it):
 
     /usr/bin/python3 tests/golden/make_golden.py
 
-Each case stores its inputs (drawn here with a fixed seed), its arguments
-and PyTorch's outputs; the C++ test runs the same op on the same inputs.
-File format (text): see tests/golden/README.md.
+A case is named "<op>/<n>": the C++ test picks its runner by <op>. Its
+inputs are in0, in1, ..., PyTorch's results out0, out1, ..., and the op's
+arguments are stored as tensors too (ints as int64, floats as float64,
+bools as bool, int lists as 1-D int64). Format: tests/golden/README.md.
 """
-import math
 import os
 
 import torch
+import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
-          torch.bool: "bool"}
-
-
-def fmt_value(v, dtype):
-    if dtype == torch.bool:
-        return "1" if v else "0"
-    if dtype == torch.int64:
-        return str(int(v))
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return f"{v:.9g}" if dtype == torch.float32 else f"{v:.17g}"
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
+               torch.bool: "bool"}
+INF, NAN = float("inf"), float("nan")
 
 
-def fmt_tensor(label, t):
+def format_tensor(label, t):
     t = t.detach().contiguous()
-    values = " ".join(fmt_value(v, t.dtype) for v in t.flatten().tolist())
-    dims = " ".join(str(d) for d in t.shape)
-    return f"tensor {label} {DTYPES[t.dtype]} {t.dim()} {dims} : {values}".replace("  ", " ")
+    if t.dtype == torch.float32:
+        values = [f"{v:.9g}" for v in t.flatten().tolist()]
+    elif t.dtype == torch.float64:
+        values = [f"{v:.17g}" for v in t.flatten().tolist()]
+    else:
+        values = [str(int(v)) for v in t.flatten().tolist()]
+    words = ["tensor", label, DTYPE_NAMES[t.dtype], str(t.dim())] + [str(d) for d in t.shape]
+    return " ".join(words + values)
 
 
-def fmt_arg(value):
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value) if value else "-"
-    return str(value)
+def as_tensor(value):
+    """An op argument as a tensor: its dtype tells the C++ side the Scalar kind."""
+    if isinstance(value, bool):
+        return torch.tensor(value)
+    if isinstance(value, int):
+        return torch.tensor(value, dtype=torch.int64)
+    if isinstance(value, float):
+        return torch.tensor(value, dtype=torch.float64)
+    return torch.tensor(list(value), dtype=torch.int64)
 
 
-class Cases:
-    def __init__(self):
+class Group:
+    def __init__(self, file_name):
+        self.file_name = file_name
         self.records = []
+        self.counts = {}
 
     def add(self, op, inputs, outputs, **args):
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        lines = [f"case {op}#{len(self.records)}", f"op {op}"]
-        lines += [f"arg {k} {fmt_arg(v)}" for k, v in args.items()]
-        lines += [fmt_tensor(f"in{i}", t) for i, t in enumerate(inputs)]
-        lines += [fmt_tensor(f"out{i}", t) for i, t in enumerate(outputs)]
-        self.records.append("\n".join(lines) + "\nend\n")
+        n = self.counts.get(op, 0)
+        self.counts[op] = n + 1
+        if isinstance(outputs, torch.Tensor):
+            outputs = [outputs]
+        lines = [f"case {op}/{n}"]
+        lines += [format_tensor(f"in{i}", t) for i, t in enumerate(inputs)]
+        lines += [format_tensor(k, as_tensor(v)) for k, v in args.items() if v is not None]
+        lines += [format_tensor(f"out{i}", t) for i, t in enumerate(outputs)]
+        self.records.append("\n".join(lines) + "\n")
 
-    def write(self, name):
-        with open(os.path.join(HERE, "data", name), "w") as f:
-            f.write(f"# PyTorch {torch.__version__}; made by tests/golden/make_golden.py\n")
+    def write(self):
+        with open(os.path.join(DATA, self.file_name), "w") as f:
             f.write("\n".join(self.records))
+        print(f"{self.file_name}: {len(self.records)} cases")
 
 
 def randn(*shape, dtype=torch.float32):
     return torch.randn(*shape, dtype=dtype)
 
 
+def randint(low, high, *shape):
+    return torch.randint(low, high, shape)
+
+
+def reduce(op, t, dims, keepdim):
+    """torch.<op> over a list of dims (empty = all); torch.prod takes one dim at a time."""
+    dims = [d % t.dim() for d in dims] if dims else list(range(t.dim()))
+    if op != "prod":
+        return getattr(torch, op)(t, dims, keepdim=keepdim)
+    out = t
+    for d in dims:
+        out = out.prod(d, keepdim=True)
+    return out if keepdim else out.reshape([n for d, n in enumerate(t.shape) if d not in dims])
+
+
 def elementwise():
-    c = Cases()
+    g = Group("elementwise.txt")
     a, b = randn(3, 1, 4), randn(2, 4)
-    pos = torch.rand(2, 5) * 3 + 0.1
-    ints = torch.randint(-5, 6, (2, 3))
-    ints_b = torch.randint(1, 4, (3,))
-    for op, fn in [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("div", torch.div),
-                   ("maximum", torch.maximum), ("minimum", torch.minimum), ("eq", torch.eq),
-                   ("lt", torch.lt), ("ge", torch.ge), ("logical_and", torch.logical_and),
-                   ("logical_or", torch.logical_or), ("logical_xor", torch.logical_xor)]:
-        c.add(op, [a, b], fn(a, b))
-    c.add("add", [a, b], torch.add(a, b, alpha=-2.5), alpha=-2.5)
-    halves = torch.full((2, 3), 0.5)
-    c.add("add", [ints, halves], ints + halves)
-    c.add("add", [ints, ints_b], ints + ints_b)
-    c.add("mul", [ints, torch.tensor([True, False, True])], ints * torch.tensor([True, False, True]))
-    c.add("div", [ints, ints_b], torch.div(ints, ints_b))
+    ints, small_ints = randint(-6, 7, 2, 3), randint(1, 4, 3)
+    bools = torch.tensor([True, False, True])
     x32, x64 = randn(2, 3), randn(2, 3, dtype=torch.float64)
-    c.add("add", [x32, x64], x32 + x64)
-    c.add("pow", [pos, pos - 1], torch.pow(pos, pos - 1))
-    nan_a = torch.tensor([1.0, float("nan"), 3.0, -float("inf")])
-    nan_b = torch.tensor([float("nan"), 2.0, 1.0, 0.0])
-    c.add("maximum", [nan_a, nan_b], torch.maximum(nan_a, nan_b))
-    c.add("minimum", [nan_a, nan_b], torch.minimum(nan_a, nan_b))
+    pos = torch.rand(2, 5) * 3 + 0.1
+    # Binary ops: broadcasting [3,1,4] with [2,4], dtype promotion, size-0 and size-1 dims.
+    pairs = [(a, b), (ints, x32), (x32, x64), (bools, ints), (ints, small_ints),
+             (randn(0, 3), randn(1, 3)), (randn(1), x64), (torch.tensor(2.5), ints)]
+    for op, fn in [("add", torch.add), ("sub", torch.sub), ("mul", torch.mul),
+                   ("maximum", torch.maximum), ("minimum", torch.minimum)]:
+        for x, y in pairs:
+            if not (op == "sub" and x.dtype == torch.bool):  # PyTorch refuses bool - tensor
+                g.add(op, [x, y], fn(x, y))
+    for x, y in [(a, b), (ints, small_ints), (ints, x32), (x32, x64), (bools, small_ints)]:
+        g.add("div", [x, y], torch.div(x, y))
+    zero_div = torch.tensor([1.0, -1.0, 0.0, 2.0])
+    g.add("div", [zero_div, torch.zeros(4)], zero_div / 0)
+    g.add("div", [ints, torch.zeros(1, dtype=torch.int64)], ints / 0)
+    g.add("add", [a, b], torch.add(a, b, alpha=-2.5), alpha=-2.5)
+    g.add("add", [ints, small_ints], torch.add(ints, small_ints, alpha=3), alpha=3)
+    g.add("sub", [a, b], torch.sub(a, b, alpha=0.5), alpha=0.5)
+    g.add("pow", [pos, pos - 1], torch.pow(pos, pos - 1))
+    int_base, int_exponent = randint(-4, 5, 2, 3), randint(0, 4, 3)
+    g.add("pow", [int_base, int_exponent], torch.pow(int_base, int_exponent))
+    g.add("pow", [torch.tensor([-2.0, 0.0, 2.0]), torch.tensor([0.5, -1.0, 0.0])],
+          torch.pow(torch.tensor([-2.0, 0.0, 2.0]), torch.tensor([0.5, -1.0, 0.0])))
+    nan_a = torch.tensor([1.0, NAN, 3.0, -INF, NAN, 0.0])
+    nan_b = torch.tensor([NAN, 2.0, 1.0, 0.0, NAN, -0.0])
+    for op, fn in [("maximum", torch.maximum), ("minimum", torch.minimum), ("eq", torch.eq),
+                   ("ne", torch.ne), ("lt", torch.lt), ("le", torch.le), ("gt", torch.gt),
+                   ("ge", torch.ge), ("logical_and", torch.logical_and),
+                   ("logical_or", torch.logical_or), ("logical_xor", torch.logical_xor)]:
+        g.add(op, [nan_a, nan_b], fn(nan_a, nan_b))
+        if op not in ("maximum", "minimum"):
+            g.add(op, [a, b.round()], fn(a, b.round()))
+            g.add(op, [ints, small_ints.double()], fn(ints, small_ints.double()))
+    g.add("logical_and", [bools, ints], torch.logical_and(bools, ints))
+    for t in (nan_a, ints, bools):
+        g.add("logical_not", [t], torch.logical_not(t))
+
+    # Scalar forms: the scalar changes the dtype only when of a higher category.
+    for x in (x32, ints, bools, x64):
+        for s in (2, 2.5, True):
+            if x.dtype == torch.bool and s is True:
+                continue  # bool + bool has no PyTorch arithmetic result worth pinning
+            g.add("add", [x], x + s, other=s)
+            g.add("mul", [x], x * s, other=s)
+            g.add("div", [x], x / s, other=s)
+            if x.dtype != torch.bool and s is not True:
+                g.add("sub", [x], x - s, other=s)
+                g.add("rsub", [x], s - x, other=s)
+                g.add("rdiv", [x], s / x, other=s)
+            for op in ("eq", "ne", "lt", "le", "gt", "ge"):
+                g.add(op, [x], getattr(torch, op)(x, s), other=s)
+    g.add("div", [ints], ints / 0, other=0)
+    for base, exponent in [(pos, 1.5), (x32, 2), (ints, 2), (ints, 0.5), (x64, 3), (pos, -0.5)]:
+        g.add("pow", [base], torch.pow(base, exponent), exponent=exponent)
+    for base, exponent in [(2.0, x32), (2, small_ints), (2, x32), (0.5, x64)]:
+        g.add("pow", [exponent], torch.pow(base, exponent), base=base)
+
     cond = torch.rand(3, 1, 4) > 0.5
-    c.add("where", [cond, a, b], torch.where(cond, a, b))
+    g.add("where", [cond, a, b], torch.where(cond, a, b))
+    g.add("where", [cond[:, :, :3], ints, x64], torch.where(cond[:, :, :3], ints, x64))
+    g.add("where", [cond, a], torch.where(cond, a, 2.5), other=2.5)
+    g.add("where", [cond[0, :, :3], ints], torch.where(cond[0, :, :3], ints, -1), other=-1)
     mask = torch.rand(1, 4) > 0.5
-    c.add("masked_fill", [a, mask], a.masked_fill(mask, -7.5), value=-7.5)
-    c.add("clamp", [a], a.clamp(-0.5, 0.75), min=-0.5, max=0.75)
-    c.add("clamp", [ints], ints.clamp(min=-2), min=-2)
-    c.add("mul_scalar", [a], a * 2.5, value=2.5)
-    c.add("add_scalar", [ints], ints + 3, value=3)
-    c.add("rsub_scalar", [a], 1.5 - a, value=1.5)
-    c.add("div_scalar", [ints], ints / 4, value=4)
-    c.add("pow_scalar", [pos], pos ** 1.5, value=1.5)
-    wide = torch.linspace(-12, 12, 49)
-    for op, fn in [("neg", torch.neg), ("abs", torch.abs), ("exp", torch.exp),
-                   ("tanh", torch.tanh), ("sigmoid", torch.sigmoid), ("relu", torch.relu),
-                   ("sin", torch.sin), ("cos", torch.cos)]:
-        c.add(op, [wide], fn(wide))
-        c.add(op, [wide.double()], fn(wide.double()))
-    for op, fn in [("log", torch.log), ("log1p", torch.log1p), ("sqrt", torch.sqrt),
-                   ("rsqrt", torch.rsqrt)]:
-        c.add(op, [pos], fn(pos))
-    c.add("exp", [torch.tensor([-100.0, -88.0, 0.0, 88.0, 100.0])],
-          torch.exp(torch.tensor([-100.0, -88.0, 0.0, 88.0, 100.0])))
-    c.add("gelu", [wide], torch.nn.functional.gelu(wide), approximate="none")
-    c.add("gelu", [wide], torch.nn.functional.gelu(wide, approximate="tanh"), approximate="tanh")
-    c.add("gelu", [wide.double()], torch.nn.functional.gelu(wide.double()), approximate="none")
-    grad = randn(49)
-    for approx in ("none", "tanh"):
-        c.add("gelu_backward", [grad, wide],
-              torch.ops.aten.gelu_backward(grad, wide, approximate=approx), approximate=approx)
-    c.add("exp", [ints], torch.exp(ints))
-    return c
+    g.add("masked_fill", [a, mask], a.masked_fill(mask, -7.5), value=-7.5)
+    g.add("masked_fill", [ints, mask[:, :3]], ints.masked_fill(mask[:, :3], 9), value=9)
+    g.add("masked_fill", [x32, mask[:, :3]], x32.masked_fill(mask[:, :3], -INF), value=-INF)
+    with_nan = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0, NAN, INF, -INF])
+    for low, high in [(-0.5, 0.75), (None, 1.0), (0.0, None), (1.0, -1.0)]:
+        g.add("clamp", [with_nan], with_nan.clamp(low, high), min=low, max=high)
+    g.add("clamp", [ints], ints.clamp(min=-2), min=-2)
+    g.add("clamp", [ints], ints.clamp(-2, 3), min=-2, max=3)
+    g.add("clamp", [x64], x64.clamp(-0.25, 0.25), min=-0.25, max=0.25)
+
+    # Unary ops over wide ranges, special values, integer inputs and empty tensors.
+    wide = torch.cat([torch.linspace(-100, 100, 11), torch.linspace(-10, 10, 21),
+                      torch.tensor([-1e4, -88.0, -1e-6, 0.0, 1e-6, 88.0, 1e4])])
+    special = torch.tensor([INF, -INF, NAN, 0.0, -0.0])
+    positive = torch.cat([torch.logspace(-30, 30, 13), torch.tensor([0.5, 1.0, 2.0])])
+    unary = {"neg": torch.neg, "abs": torch.abs, "exp": torch.exp, "log": torch.log,
+             "log1p": torch.log1p, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt, "tanh": torch.tanh,
+             "sigmoid": torch.sigmoid, "relu": torch.relu, "sin": torch.sin, "cos": torch.cos,
+             "gelu": F.gelu, "gelu_tanh": lambda t: F.gelu(t, approximate="tanh")}
+    for op, fn in unary.items():
+        domain = positive if op in ("log", "sqrt", "rsqrt") else wide
+        g.add(op, [domain], fn(domain))
+        g.add(op, [domain.double()], fn(domain.double()))
+        g.add(op, [special], fn(special))
+        g.add(op, [randn(2, 0, 3)], fn(randn(2, 0, 3)))
+        if not op.startswith("gelu"):  # PyTorch's gelu takes floats only
+            g.add(op, [ints], fn(ints))
+    g.add("log1p", [torch.tensor([-1.0, -0.5, 1e-8, 1e-3])],
+          torch.log1p(torch.tensor([-1.0, -0.5, 1e-8, 1e-3])))
+    grad = randn(wide.numel())
+    for op, approximate in [("gelu_backward", "none"), ("gelu_tanh_backward", "tanh")]:
+        for dtype in (torch.float32, torch.float64):
+            x, dy = wide.to(dtype), grad.to(dtype)
+            g.add(op, [dy, x], torch.ops.aten.gelu_backward(dy, x, approximate=approximate))
+        tail, ones = torch.linspace(-8, -3, 11), torch.ones(11)  # tiny derivatives
+        g.add(op, [ones, tail], torch.ops.aten.gelu_backward(ones, tail, approximate=approximate))
+
+    # In place: results written into the first input (whatever its strides).
+    g.add("add_", [x32, b[:1, :3]], x32.clone().add_(b[:1, :3], alpha=2), alpha=2)
+    g.add("add_", [ints], ints.clone().add_(5), other=5)
+    g.add("sub_", [x64, x32], x64.clone().sub_(x32))
+    g.add("sub_", [x32], x32.clone().sub_(0.5), other=0.5)
+    g.add("mul_", [x32, ints], x32.clone().mul_(ints))
+    g.add("mul_", [ints], ints.clone().mul_(-3), other=-3)
+    g.add("div_", [x64, small_ints], x64.clone().div_(small_ints))
+    g.add("div_", [x32], x32.clone().div_(4), other=4)
+    g.add("clamp_", [x32], x32.clone().clamp_(-0.3, 0.3), min=-0.3, max=0.3)
+    g.add("masked_fill_", [x32, mask[:, :3]], x32.clone().masked_fill_(mask[:, :3], 1.25),
+          value=1.25)
+    g.add("fill_", [ints], ints.clone().fill_(-4), value=-4)
+    g.add("fill_", [x64], x64.clone().fill_(0.1), value=0.1)
+    g.add("zero_", [x32], x32.clone().zero_())
+    g.add("copy_", [x32, x64[:1]], x32.clone().copy_(x64[:1]))
+    g.add("copy_", [ints, pos[:, :3] - 1.5], ints.clone().copy_(pos[:, :3] - 1.5))
+    g.add("copy_", [bools, torch.tensor([0.0, 0.5, -2.0])],
+          bools.clone().copy_(torch.tensor([0.0, 0.5, -2.0])))
+    return g
 
 
 def reductions():
-    c = Cases()
-    x = randn(3, 4, 5)
-    x64 = randn(3, 4, 5, dtype=torch.float64)
-    for dims in ([0], [1], [2], [0, 2], [-1, 0], []):
+    g = Group("reductions.txt")
+    x, x64 = randn(2, 3, 4), randn(2, 3, 4, dtype=torch.float64)
+    for dims in ([0], [1], [-1], [-1, 0], [0, 1, 2], []):
         for keepdim in (False, True):
-            d = dims if dims else list(range(3))
-            c.add("sum", [x], x.sum(d, keepdim=keepdim), dims=dims, keepdim=int(keepdim))
-            c.add("mean", [x64], x64.mean(d, keepdim=keepdim), dims=dims, keepdim=int(keepdim))
-            c.add("amax", [x], x.amax(d, keepdim=keepdim), dims=dims, keepdim=int(keepdim))
-            c.add("amin", [x], x.amin(d, keepdim=keepdim), dims=dims, keepdim=int(keepdim))
-            for corr in (0, 1):
-                c.add("var", [x], torch.var(x, d, correction=corr, keepdim=keepdim), dims=dims,
-                      keepdim=int(keepdim), correction=corr)
-                c.add("std", [x64], torch.std(x64, d, correction=corr, keepdim=keepdim),
-                      dims=dims, keepdim=int(keepdim), correction=corr)
-            c.add("logsumexp", [x], torch.logsumexp(x, d, keepdim=keepdim), dims=dims,
-                  keepdim=int(keepdim))
-    small = torch.rand(2, 3) + 0.5
-    c.add("prod", [small], small.prod(1), dims=[1], keepdim=0)
-    ints = torch.randint(-3, 4, (3, 4))
-    c.add("sum", [ints], ints.sum(0), dims=[0], keepdim=0)
-    c.add("sum", [ints > 0], (ints > 0).sum(1), dims=[1], keepdim=0)
-    ties = torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, -1.0, -1.0], [0.0, 5.0, 5.0, 5.0]])
-    for dim in (0, 1):
-        for keepdim in (False, True):
-            v, i = ties.max(dim, keepdim=keepdim)
-            c.add("max_dim", [ties], [v, i], dim=dim, keepdim=int(keepdim))
-            v, i = ties.min(dim, keepdim=keepdim)
-            c.add("min_dim", [ties], [v, i], dim=dim, keepdim=int(keepdim))
-            c.add("argmax", [x], x.argmax(dim, keepdim=keepdim), dim=dim, keepdim=int(keepdim))
-            c.add("argmin", [x], x.argmin(dim, keepdim=keepdim), dim=dim, keepdim=int(keepdim))
-    c.add("argmax_all", [x], x.argmax())
-    c.add("argmin_all", [ties], ties.argmin())
-    with_nan = torch.tensor([[1.0, float("nan"), 2.0], [float("-inf"), -1.0, 0.0]])
-    c.add("amax", [with_nan], with_nan.amax(1), dims=[1], keepdim=0)
-    c.add("argmax", [with_nan], with_nan.argmax(1), dim=1, keepdim=0)
-    c.add("sum", [with_nan], with_nan.sum(0), dims=[0], keepdim=0)
-    inf_rows = torch.tensor([[float("-inf"), float("-inf")], [float("inf"), 1.0], [1.0, 2.0]])
-    c.add("logsumexp", [inf_rows], torch.logsumexp(inf_rows, 1), dims=[1], keepdim=0)
-    return c
+            d = dims if dims else None  # var/std: None = all dims
+            kw = dict(dims=dims, keepdim=keepdim)
+            source = x if keepdim else x64  # both dtypes, without doubling the file
+            for op in ("sum", "mean", "prod", "amax", "amin"):
+                g.add(op, [source], reduce(op, source, dims, keepdim), **kw)
+            for correction in (0, 1):
+                for op in ("var", "std"):
+                    out = getattr(torch, op)(source, d, correction=correction, keepdim=keepdim)
+                    g.add(op, [source], out, correction=correction, **kw)
+            g.add("logsumexp", [source], reduce("logsumexp", source, dims, keepdim), **kw)
+
+    # Integer and bool inputs: sum and prod give int64 (mean refuses them in PyTorch).
+    ints = randint(-3, 4, 3, 4)
+    for op in ("sum", "prod", "amax", "amin"):
+        for dims in ([1], [0, 1]):
+            g.add(op, [ints], reduce(op, ints, dims, False), dims=dims, keepdim=False)
+    for dims in ([0], []):
+        g.add("sum", [ints > 0], reduce("sum", ints > 0, dims, False), dims=dims, keepdim=False)
+
+    # -inf and NaN where PyTorch defines the result; empty and size-1 dims.
+    special = torch.tensor([[1.0, NAN, 2.0], [-INF, -1.0, 0.0], [-INF, -INF, -INF],
+                            [INF, 1.0, INF]])
+    for op in ("sum", "mean", "prod", "amax", "amin", "logsumexp"):
+        for t, dims in [(special, [1]), (special[1:], [0])]:
+            g.add(op, [t], reduce(op, t, dims, False), dims=dims, keepdim=False)
+    g.add("var", [special], torch.var(special, 1), dims=[1], correction=1, keepdim=False)
+    empty = randn(0, 3)
+    for op in ("sum", "mean", "prod"):
+        for dims, keepdim in [([0], False), ([1], True), ([], False)]:
+            g.add(op, [empty], reduce(op, empty, dims, keepdim), dims=dims, keepdim=keepdim)
+    g.add("amax", [empty], reduce("amax", empty, [1], False), dims=[1], keepdim=False)
+    one = randn(3, 1)
+    for op in ("var", "std"):
+        for correction in (0, 1):
+            g.add(op, [one], getattr(torch, op)(one, 1, correction=correction), dims=[1],
+                  correction=correction, keepdim=False)
+    g.add("sum", [one], one.sum([1]), dims=[1], keepdim=False)
+    g.add("sum", [torch.tensor(3.5)], torch.tensor(3.5).sum(), dims=[], keepdim=False)
+
+    # Values and indices: ties give the first index, NaN wins.
+    ties = torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, -1.0, -1.0], [0.0, NAN, 5.0, NAN],
+                         [-INF, -INF, -INF, -INF]])
+    for t in (ties, x, ints):
+        for dim in (0, 1, -1):
+            for keepdim in (False, True):
+                if dim == 1 and t is not ties:
+                    continue
+                kw = dict(dim=dim, keepdim=keepdim)
+                g.add("max", [t], list(torch.max(t, dim, keepdim=keepdim)), **kw)
+                g.add("min", [t], list(torch.min(t, dim, keepdim=keepdim)), **kw)
+                g.add("argmax", [t], t.argmax(dim, keepdim=keepdim), **kw)
+                g.add("argmin", [t], t.argmin(dim, keepdim=keepdim), **kw)
+        g.add("max", [t], t.max())
+        g.add("min", [t], t.min())
+        g.add("argmax", [t], t.argmax())
+        g.add("argmin", [t], t.argmin())
+    g.add("argmax", [x], x.argmax(keepdim=True), keepdim=True)
+    g.add("argmin", [x], x.argmin(keepdim=True), keepdim=True)
+    g.add("max", [one[:, :1]], list(one.max(1)), dim=1, keepdim=False)
+    no_nan = ties[:2]
+    for op in ("max", "min", "argmax", "argmin"):
+        g.add(op, [no_nan], getattr(torch, op)(no_nan))
+
+    for t in (torch.tensor([[1.0, 0.0], [NAN, 2.0]]), torch.tensor([0.0, -0.0]), ints,
+              torch.tensor([True, True]), randn(0, 2)):
+        g.add("all", [t], torch.all(t))
+        g.add("any", [t], torch.any(t))
+    return g
 
 
 def linalg():
-    c = Cases()
+    g = Group("linalg.txt")
     shapes = [((5,), (5,)), ((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)),
               ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4, 5)), ((6,), (2, 6, 3)),
-              ((2, 3, 4), (2, 4, 1))]
-    for sa, sb in shapes:
-        a, b = randn(*sa), randn(*sb)
-        c.add("matmul", [a, b], torch.matmul(a, b))
-    a, b = randn(4, 3, dtype=torch.float64), randn(5, 4, dtype=torch.float64)
-    c.add("matmul_tt", [a, b], torch.matmul(a.t(), b.t()))
-    return c
+              ((2, 3, 4), (2, 4, 1)), ((1, 7), (7, 1)), ((3, 0), (0, 2)), ((0, 4), (4, 3)),
+              ((2, 3, 4), (4,)), ((9, 17), (17, 5))]
+    for dtype in (torch.float32, torch.float64):
+        for sa, sb in shapes:
+            a, b = randn(*sa, dtype=dtype), randn(*sb, dtype=dtype)
+            g.add("matmul", [a, b], torch.matmul(a, b))
+    # Transposed operands: the test transposes both stored matrices first.
+    for dtype in (torch.float32, torch.float64):
+        a, b = randn(4, 3, dtype=dtype), randn(5, 4, dtype=dtype)
+        g.add("matmul_tt", [a, b], torch.matmul(a.t(), b.t()))
+    return g
 
 
-def nn_ops():
-    c = Cases()
+def nn():
+    g = Group("nn.txt")
     x = randn(2, 3, 4)
-    x[0, 1, 2] = float("-inf")
-    for dim in (0, 1, 2, -1):
-        c.add("softmax", [x], torch.softmax(x, dim), dim=dim)
-        c.add("log_softmax", [x], torch.log_softmax(x, dim), dim=dim)
+    x[0, 1, 2] = -INF
+    x[1, :, 3] = -INF  # a whole softmax row of -inf along dim 1: PyTorch gives NaN
+    for dtype in (torch.float32, torch.float64):
+        t = x.to(dtype)
+        for dim in (0, 1, 2, -1):
+            g.add("softmax", [t], torch.softmax(t, dim), dim=dim)
+            g.add("log_softmax", [t], torch.log_softmax(t, dim), dim=dim)
     big = randn(3, 40) * 30
-    c.add("softmax", [big], torch.softmax(big, 1), dim=1)
-    c.add("log_softmax", [big.double()], torch.log_softmax(big.double(), 1), dim=1)
+    for fn in ("softmax", "log_softmax"):
+        g.add(fn, [big], getattr(torch, fn)(big, 1), dim=1)
+        g.add(fn, [randn(0, 3)], getattr(torch, fn)(randn(0, 3), 1), dim=1)
+        g.add(fn, [randn(4, 1)], getattr(torch, fn)(randn(4, 1), 1), dim=1)
+        g.add(fn, [torch.tensor(0.7)], getattr(torch, fn)(torch.tensor(0.7), 0), dim=0)
+
     y = randn(4, 3, 5) * 2 + 3
     w, b = randn(5), randn(5)
-    c.add("layer_norm", [y], torch.nn.functional.layer_norm(y, (5,)), normalized_shape=[5])
-    c.add("layer_norm", [y, w, b], torch.nn.functional.layer_norm(y, (5,), w, b),
-          normalized_shape=[5])
     w2, b2 = randn(3, 5), randn(3, 5)
-    c.add("layer_norm", [y, w2, b2], torch.nn.functional.layer_norm(y, (3, 5), w2, b2, eps=1e-3),
+    g.add("layer_norm", [y], F.layer_norm(y, (5,)), normalized_shape=[5])
+    g.add("layer_norm", [y, w, b], F.layer_norm(y, (5,), w, b), normalized_shape=[5])
+    g.add("layer_norm", [y, w], F.layer_norm(y, (5,), w), normalized_shape=[5])
+    g.add("layer_norm", [y], F.layer_norm(y, (3, 5)), normalized_shape=[3, 5])
+    g.add("layer_norm", [y, w2, b2], F.layer_norm(y, (3, 5), w2, b2, eps=1e-3),
           normalized_shape=[3, 5], eps=1e-3)
+    y64, w64, b64 = y.double(), w.double(), b.double()
+    g.add("layer_norm", [y64, w64, b64], F.layer_norm(y64, (5,), w64, b64), normalized_shape=[5])
+    # Where PyTorch's float32 kernel rounds visibly (a large mean: off by 1e-4; a
+    # single element: 1e-5 instead of 0), its float64 result, rounded, is the reference.
+    for t, shape in [(randn(2, 8) + 1000, [8]), (randn(3, 1), [1])]:
+        g.add("layer_norm", [t], F.layer_norm(t.double(), shape).float(), normalized_shape=shape)
+
     weight = randn(6, 3)
-    ids = torch.tensor([[0, 5, 2], [2, 2, 1]])
-    c.add("embedding", [weight, ids], torch.nn.functional.embedding(ids, weight))
-    return c
+    for ids in (torch.tensor([[0, 5, 2], [2, 2, 1]]), torch.tensor([4, 0]), torch.tensor(3),
+                torch.zeros(0, dtype=torch.int64)):
+        g.add("embedding", [weight, ids], F.embedding(ids, weight))
+    g.add("embedding", [weight.double(), torch.tensor([1, 1])],
+          F.embedding(torch.tensor([1, 1]), weight.double()))
+    return g
 
 
-def indexing():
-    c = Cases()
-    x = randn(3, 4)
-    idx = torch.tensor([2, 0, 2])
-    c.add("index_select", [x, idx], x.index_select(0, idx), dim=0)
-    c.add("index_select", [x, torch.tensor([3, 1])], x.index_select(1, torch.tensor([3, 1])),
+def views_indexing():
+    g = Group("views_indexing.txt")
+    x = randn(2, 3, 4)
+    g.add("view", [x], x.view(2, 3, -1, 2), shape=[2, 3, -1, 2])  # also a view when strided
+    g.add("reshape", [x], x.reshape(4, 6), shape=[4, 6])
+    g.add("reshape", [x], x.reshape(-1), shape=[-1])
+    g.add("permute", [x], x.permute(2, 0, 1), dims=[2, 0, 1])
+    g.add("transpose", [x], x.transpose(0, -1), dim0=0, dim1=-1)
+    g.add("narrow", [x], x.narrow(2, 1, 2), dim=2, start=1, length=2)
+    for dim, start, end, step in [(2, 1, None, 2), (1, -2, None, 1), (0, None, 10, 1),
+                                  (2, 3, 1, 1), (1, 0, 3, 2)]:
+        index = [slice(None)] * dim + [slice(start, end, step)]
+        g.add("slice", [x], x[tuple(index)], dim=dim, start=start, end=end, step=step)
+    g.add("select", [x], x.select(1, -1), dim=1, index=-1)
+    ones = randn(1, 3, 1)
+    g.add("squeeze", [ones], ones.squeeze())
+    g.add("squeeze", [ones], ones.squeeze(2), dim=2)
+    g.add("squeeze", [ones], ones.squeeze(1), dim=1)
+    g.add("unsqueeze", [x], x.unsqueeze(-1), dim=-1)
+    g.add("expand", [ones], ones.expand(2, -1, 4), shape=[2, -1, 4])
+    g.add("flatten", [x], x.flatten(1), start_dim=1, end_dim=-1)
+    g.add("flatten", [x], x.flatten(), start_dim=0, end_dim=-1)
+    g.add("contiguous", [x], x.contiguous())
+    g.add("clone", [x], x.clone())
+    # Conversions: the target dtype is out0's.
+    mixed = torch.tensor([-2.7, -0.5, 0.0, 0.4, 1.5, 2.9, 1e10])
+    for t, dtype in [(mixed, torch.int64), (mixed, torch.bool), (mixed, torch.float64),
+                     (torch.tensor([0.1, 1e-40, 3.4e38], dtype=torch.float64), torch.float32),
+                     (torch.tensor([True, False]), torch.float32),
+                     (randint(-5, 5, 4), torch.float64), (randint(-2, 2, 4), torch.bool)]:
+        g.add("to", [t], t.to(dtype))
+
+    g.add("index_select", [x, torch.tensor([2, 0, 2])], x.index_select(1, torch.tensor([2, 0, 2])),
           dim=1)
-    g = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
-    c.add("gather", [x, g], torch.gather(x, 1, g), dim=1)
+    g.add("index_select", [x, torch.tensor([3, 1])], x.index_select(-1, torch.tensor([3, 1])),
+          dim=-1)
+    g.add("index_select", [x, torch.tensor([1])], x.index_select(0, torch.tensor([1])), dim=0)
+    g.add("index_select", [x, torch.zeros(0, dtype=torch.int64)],
+          x.index_select(0, torch.zeros(0, dtype=torch.int64)), dim=0)
+    ints = randint(-9, 10, 3, 4)
+    g.add("index_select", [ints, torch.tensor(2)], ints.index_select(0, torch.tensor(2)), dim=0)
+
+    m = randn(3, 4)
+    g1 = torch.tensor([[0, 3, 3], [1, 1, 0], [2, 0, 1]])
+    g.add("gather", [m, g1], torch.gather(m, 1, g1), dim=1)
     g0 = torch.tensor([[2, 0, 1, 1]])
-    c.add("gather", [x, g0], torch.gather(x, 0, g0), dim=0)
+    g.add("gather", [m, g0], torch.gather(m, 0, g0), dim=0)
+    g3 = torch.randint(0, 4, (2, 2, 3))
+    g.add("gather", [x, g3], torch.gather(x, -1, g3), dim=-1)
+    g.add("gather", [ints, g1], torch.gather(ints, 1, g1), dim=1)
+
     src = randn(3, 3)
-    c.add("scatter_add", [x, g, src], torch.scatter_add(x, 1, g, src), dim=1)
+    g.add("scatter_add", [m, g1, src], torch.scatter_add(m, 1, g1, src), dim=1)
+    dup = torch.tensor([[0, 0, 0, 1], [2, 2, 2, 2]])
+    src2 = randn(2, 4)
+    g.add("scatter_add", [m, dup, src2], torch.scatter_add(m, 0, dup, src2), dim=0)
+    isrc = randint(-5, 5, 2, 4)
+    g.add("scatter_add", [ints, dup, isrc], torch.scatter_add(ints, 0, dup, isrc), dim=0)
+
+    idx = torch.tensor([2, 0, 2])
     source = randn(3, 4)
-    c.add("index_add", [x, idx, source], x.index_add(0, idx, source, alpha=0.5), dim=0,
+    g.add("index_add", [m, idx, source], m.index_add(0, idx, source, alpha=0.5), dim=0,
           alpha=0.5)
+    cols = randn(3, 2)
+    g.add("index_add", [m, torch.tensor([1, 1]), cols],
+          m.index_add(1, torch.tensor([1, 1]), cols), dim=1)
+    g.add("index_add", [ints, idx, ints[:3] * 2], ints.index_add(0, idx, ints[:3] * 2, alpha=-1),
+          dim=0, alpha=-1)
+
     labels = torch.tensor([[0, 3], [2, 1]])
-    c.add("one_hot", [labels], torch.nn.functional.one_hot(labels, 5), num_classes=5)
-    parts = [randn(2, 3), randn(2, 1), randn(2, 2)]
-    c.add("cat", parts, torch.cat(parts, 1), dim=1)
-    same = [randn(2, 3), randn(2, 3)]
-    for dim in (0, 1, 2):
-        c.add("stack", same, torch.stack(same, dim), dim=dim)
+    g.add("one_hot", [labels], F.one_hot(labels, 5), num_classes=5)
+    g.add("one_hot", [labels], F.one_hot(labels), num_classes=-1)
+    g.add("one_hot", [torch.tensor(2)], F.one_hot(torch.tensor(2), 3), num_classes=3)
+    g.add("one_hot", [torch.zeros(0, dtype=torch.int64)],
+          F.one_hot(torch.zeros(0, dtype=torch.int64), 4), num_classes=4)
+
+    parts = [randn(2, 3), randn(2, 1), randn(2, 0), randn(2, 2)]
+    g.add("cat", parts, torch.cat(parts, 1), dim=1)
+    g.add("cat", parts[:2], torch.cat(parts[:2], -1), dim=-1)
+    rows = [randn(1, 3), randn(2, 3)]
+    g.add("cat", rows, torch.cat(rows, 0), dim=0)
+    mixed_parts = [randint(0, 5, 2, 2), randn(1, 2, dtype=torch.float64)]
+    g.add("cat", mixed_parts, torch.cat(mixed_parts), dim=0)
+    same = [randn(2, 3), randn(2, 3), randn(2, 3)]
+    for dim in (0, 1, 2, -1):
+        g.add("stack", same, torch.stack(same, dim), dim=dim)
+    g.add("stack", [torch.tensor(1.0), torch.tensor(2.0)],
+          torch.stack([torch.tensor(1.0), torch.tensor(2.0)]), dim=0)
+
     y = randn(7, 2)
-    c.add("split", [y], list(torch.split(y, 3)), split_size=3, dim=0)
-    c.add("chunk", [y], list(torch.chunk(y, 3, 1)), chunks=3, dim=1)
-    sq = randn(2, 4, 5)
-    for diagonal in (-1, 0, 2):
-        c.add("tril", [sq], torch.tril(sq, diagonal), diagonal=diagonal)
-        c.add("triu", [sq], torch.triu(sq, diagonal), diagonal=diagonal)
-    return c
+    g.add("split", [y], list(torch.split(y, 3)), split_size=3, dim=0)
+    g.add("split", [y], list(torch.split(y, 7)), split_size=7, dim=0)
+    g.add("split", [y], list(torch.split(y, [2, 0, 5])), sizes=[2, 0, 5], dim=0)
+    g.add("split", [y], list(torch.split(y, 1, 1)), split_size=1, dim=1)
+    for n, chunks, dim in [(7, 3, 0), (5, 4, 0), (6, 4, 0), (2, 3, 1)]:
+        t = y[:n]
+        g.add("chunk", [t], list(torch.chunk(t, chunks, dim)), chunks=chunks, dim=dim)
+
+    for t in (randn(2, 4, 5), randn(5, 3), randint(-9, 9, 3, 3), randn(0, 3)):
+        for diagonal in (-1, 0, 2):
+            g.add("tril", [t], torch.tril(t, diagonal), diagonal=diagonal)
+            g.add("triu", [t], torch.triu(t, diagonal), diagonal=diagonal)
+    return g
 
 
 def main():
-    os.makedirs(os.path.join(HERE, "data"), exist_ok=True)
+    os.makedirs(DATA, exist_ok=True)
     torch.manual_seed(0)
-    for name, make in [("elementwise.txt", elementwise), ("reductions.txt", reductions),
-                       ("linalg.txt", linalg), ("nn.txt", nn_ops), ("indexing.txt", indexing)]:
-        make().write(name)
+    for make in (elementwise, reductions, linalg, nn, views_indexing):
+        make().write()
+    print(f"PyTorch {torch.__version__}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 #pragma once
 // Reader for the golden files written by tests/golden/make_golden.py (format
-// in tests/golden/README.md): each case holds an op name, arguments, the
-// input tensors and PyTorch's outputs.
+// in tests/golden/README.md): cases by name, each a set of labelled tensors.
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,99 +13,124 @@
 
 namespace toadstool::testing {
 
-struct GoldenCase {
-  std::string name;
-  std::string op;
-  std::map<std::string, std::string> args;
-  std::vector<Tensor> inputs;
-  std::vector<Tensor> outputs;
-
-  bool has(const std::string& key) const { return args.count(key) > 0; }
-  double number(const std::string& key) const { return std::stod(at(key)); }
-  int64_t integer(const std::string& key) const { return std::stoll(at(key)); }
-  const std::string& text(const std::string& key) const { return at(key); }
-  // "1,2" -> {1, 2}; "-" -> {}.
-  Shape list(const std::string& key) const {
-    Shape out;
-    if (at(key) == "-") return out;
-    std::stringstream in(at(key));
-    for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
-    return out;
-  }
-
- private:
-  const std::string& at(const std::string& key) const {
-    auto it = args.find(key);
-    TS_CHECK(it != args.end(), "golden case ", name, ": no argument '", key, "'");
-    return it->second;
-  }
-};
+// label -> tensor: the inputs in0, in1, ..., PyTorch's outputs out0, out1,
+// ..., and the op's arguments.
+using GoldenCase = std::map<std::string, Tensor>;
 
 namespace detail {
 
-inline double parse_number(const std::string& word) {
-  if (word == "nan") return std::numeric_limits<double>::quiet_NaN();
-  if (word == "inf") return std::numeric_limits<double>::infinity();
-  if (word == "-inf") return -std::numeric_limits<double>::infinity();
-  return std::stod(word);
-}
+class GoldenParser {
+ public:
+  explicit GoldenParser(std::string path) : path_(std::move(path)) {}
 
-// "tensor <label> <dtype> <ndim> <dims...> : <values...>"
-inline Tensor parse_tensor(std::istringstream& in, const std::string& where) {
-  std::string dtype_name;
-  int64_t ndim = 0;
-  in >> dtype_name >> ndim;
-  Shape shape(ndim);
-  for (auto& d : shape) in >> d;
-  std::string colon;
-  in >> colon;
-  TS_CHECK(in && colon == ":", "golden file ", where, ": malformed tensor line");
-  std::vector<double> values;
-  for (std::string word; in >> word;) values.push_back(parse_number(word));
-  const std::map<std::string, DType> dtypes{
-      {"float32", kFloat32}, {"float64", kFloat64}, {"int64", kInt64}, {"bool", kBool}};
-  TS_CHECK(dtypes.count(dtype_name), "golden file ", where, ": unknown dtype ", dtype_name);
-  return from_vector(values, shape).to(dtypes.at(dtype_name));
-}
+  std::map<std::string, GoldenCase> parse() {
+    std::ifstream in(path_);
+    if (!in) throw std::runtime_error("cannot open golden file " + path_);
+    std::map<std::string, GoldenCase> cases;
+    GoldenCase* current = nullptr;
+    for (std::string line; std::getline(in, line);) {
+      ++line_number_;
+      std::istringstream words(line);
+      std::string kind;
+      if (!(words >> kind)) continue;  // blank lines separate cases
+      if (kind == "case") {
+        const std::string name = word(words, "case name");
+        expect_end(words);
+        if (cases.count(name)) fail("case '" + name + "' appears twice");
+        current = &cases[name];
+      } else if (kind == "tensor") {
+        if (current == nullptr) fail("tensor before the first 'case' line");
+        const std::string label = word(words, "tensor label");
+        if (current->count(label)) fail("label '" + label + "' appears twice in one case");
+        (*current)[label] = tensor(words);
+      } else {
+        fail("expected 'case' or 'tensor', got '" + kind + "'");
+      }
+    }
+    if (cases.empty()) fail("no cases");
+    return cases;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error("golden file " + path_ + ":" + std::to_string(line_number_) + ": " +
+                             what);
+  }
+
+  std::string word(std::istringstream& in, const std::string& what) const {
+    std::string w;
+    if (!(in >> w)) fail("missing " + what);
+    return w;
+  }
+
+  void expect_end(std::istringstream& in) const {
+    std::string extra;
+    if (in >> extra) fail("unexpected '" + extra + "' at the end of the line");
+  }
+
+  // The whole word as a number: strtod reads nan, inf and -inf too.
+  double number(const std::string& w) const {
+    char* end = nullptr;
+    const double v = std::strtod(w.c_str(), &end);
+    if (w.empty() || *end != '\0') fail("'" + w + "' is not a number");
+    return v;
+  }
+
+  int64_t integer(const std::string& w) const {
+    char* end = nullptr;
+    const int64_t v = std::strtoll(w.c_str(), &end, 10);
+    if (w.empty() || *end != '\0') fail("'" + w + "' is not an integer");
+    return v;
+  }
+
+  // "<dtype> <ndim> <d0> ... <values...>"
+  Tensor tensor(std::istringstream& in) const {
+    const std::string dtype = word(in, "dtype");
+    const int64_t ndim = integer(word(in, "ndim"));
+    if (ndim < 0) fail("negative ndim");
+    Shape shape(ndim);
+    int64_t numel = 1;
+    for (auto& d : shape) {
+      d = integer(word(in, "size"));
+      if (d < 0) fail("negative size");
+      numel *= d;
+    }
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    if (static_cast<int64_t>(words.size()) != numel) {
+      fail(std::to_string(words.size()) + " values for " + std::to_string(numel) + " elements");
+    }
+    if (dtype == "float32" || dtype == "float64") {
+      std::vector<double> values;
+      for (const auto& w : words) values.push_back(number(w));
+      return from_vector(values, shape).to(dtype == "float32" ? kFloat32 : kFloat64);
+    }
+    if (dtype == "int64") {
+      std::vector<int64_t> values;
+      for (const auto& w : words) values.push_back(integer(w));
+      return from_vector(values, shape);
+    }
+    if (dtype == "bool") {
+      std::vector<bool> values;
+      for (const auto& w : words) {
+        if (w != "0" && w != "1") fail("bool values are 0 or 1, got '" + w + "'");
+        values.push_back(w == "1");
+      }
+      return from_vector(values, shape);
+    }
+    fail("unknown dtype '" + dtype + "'");
+  }
+
+  std::string path_;
+  int line_number_ = 0;
+};
 
 }  // namespace detail
 
-inline std::vector<GoldenCase> load_golden(const std::string& file) {
-  const std::string path = std::string(TOADSTOOL_GOLDEN_DIR) + "/" + file;
-  std::ifstream in(path);
-  TS_CHECK(in.good(), "cannot open golden file ", path);
-  std::vector<GoldenCase> cases;
-  GoldenCase current;
-  int line_number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_number;
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream words(line);
-    std::string kind;
-    words >> kind;
-    const std::string where = path + ":" + std::to_string(line_number);
-    if (kind == "case") {
-      current = GoldenCase{};
-      words >> current.name;
-    } else if (kind == "op") {
-      words >> current.op;
-    } else if (kind == "arg") {
-      std::string key, value;
-      words >> key >> value;
-      current.args[key] = value;
-    } else if (kind == "tensor") {
-      std::string label;
-      words >> label;
-      Tensor t = detail::parse_tensor(words, where);
-      (label.rfind("in", 0) == 0 ? current.inputs : current.outputs).push_back(t);
-    } else if (kind == "end") {
-      cases.push_back(current);
-    } else {
-      TS_CHECK(false, "golden file ", where, ": unexpected line '", line, "'");
-    }
-  }
-  TS_CHECK(!cases.empty(), "golden file ", path, " holds no cases");
-  return cases;
+// The cases of TOADSTOOL_GOLDEN_DIR/<file>, by name. Throws std::runtime_error
+// naming the file and line when the file is malformed.
+inline std::map<std::string, GoldenCase> load_golden(const std::string& file) {
+  return detail::GoldenParser(std::string(TOADSTOOL_GOLDEN_DIR) + "/" + file).parse();
 }
 
 }  // namespace toadstool::testing
