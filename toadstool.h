@@ -1,12 +1,16 @@
 #pragma once
 // Toadstool: one include for the whole public API.
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"
 #include "tensor/allocator.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 #include "tensor/error.h"
 #include "tensor/factory.h"
 #include "tensor/generator.h"
-#include "tensor/ops.h"
 #include "tensor/scalar.h"
 #include "tensor/tensor.h"
 #include "tensor/threads.h"

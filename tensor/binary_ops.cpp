@@ -3,9 +3,9 @@
 #include "kernels/math.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -367,4 +367,4 @@ Tensor& div_(Tensor& self, const Scalar& other) {
                                make_plain<kernels::DivOp>());
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

@@ -2,7 +2,7 @@
 #include "kernels/math.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
 namespace toadstool {
 
@@ -23,10 +23,12 @@ Tensor expand_to(const Tensor& t, const Shape& shape, const char* op) {
 }
 
 Tensor finish_result(const Tensor& computed, DType dt) {
-  return computed.dtype() == dt ? computed : to_dtype(computed, dt);
+  return computed.dtype() == dt ? computed : native::to_dtype(computed, dt);
 }
 
 }  // namespace detail
+
+namespace native {
 
 namespace {
 
@@ -104,4 +106,5 @@ Tensor to_device(const Tensor& t, Device device) {
   return copy_(out, t);
 }
 
+}  // namespace native
 }  // namespace toadstool

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool {
@@ -18,7 +18,7 @@ Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1, o
 
 Tensor full(const Shape& shape, const Scalar& value, TensorOptions options) {
   Tensor out = empty(shape, options);
-  return fill_(out, value);
+  return native::fill_(out, value);
 }
 
 Tensor scalar_tensor(const Scalar& value) { return scalar_tensor(value, value.default_dtype()); }
@@ -41,7 +41,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, Tensor
   Tensor out = detail::make_tensor({n}, DType::Float64);
   auto* data = out.data_ptr<double>();
   for (int64_t i = 0; i < n; ++i) data[i] = s + static_cast<double>(i) * d;
-  return to_device(to_dtype(out, options.dtype_), options.device_);
+  return native::to_device(native::to_dtype(out, options.dtype_), options.device_);
 }
 
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
@@ -51,7 +51,7 @@ Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   // The diagonal is a strided view with step m + 1 through the flat buffer.
   if (n > 0 && m > 0) {
     Tensor diagonal = detail::make_view(out, {std::min(n, m)}, {m + 1}, 0);
-    fill_(diagonal, 1);
+    native::fill_(diagonal, 1);
   }
   return out;
 }

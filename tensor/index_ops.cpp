@@ -4,9 +4,9 @@
 #include "kernels/cpu/indexing.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -129,7 +129,7 @@ Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor
   const Tensor idx = contiguous(index);
   check_index_range(idx, s.size, op, t.shape());
   const DType compute = detail::compute_dtype(t.dtype());
-  Tensor out = to_dtype(t, compute).clone();
+  Tensor out = clone(to_dtype(t, compute));
   const Tensor src = contiguous(to_dtype(source, compute));
   dispatch_compute(compute, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -173,7 +173,7 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
   check_gather_shapes(t, index, d, &src, op);
   check_index_range(index, t.dim() == 0 ? 1 : t.shape()[d], op, t.shape());
   const DType compute = detail::compute_dtype(t.dtype());
-  Tensor out = to_dtype(t, compute).clone();
+  Tensor out = clone(to_dtype(t, compute));
   const Tensor source = to_dtype(src, compute);
   if (index.numel() == 0) return detail::finish_result(out, t.dtype());
   const auto g = index_geometry(index, out, source, d, op);
@@ -203,4 +203,4 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   return out;
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

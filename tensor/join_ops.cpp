@@ -5,9 +5,9 @@
 #include "kernels/cpu/parallel.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   TS_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
@@ -133,4 +133,4 @@ Tensor triangle(const Tensor& t, int64_t diagonal, bool lower, const char* op) {
 Tensor tril(const Tensor& t, int64_t diagonal) { return triangle(t, diagonal, true, "tril"); }
 Tensor triu(const Tensor& t, int64_t diagonal) { return triangle(t, diagonal, false, "triu"); }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

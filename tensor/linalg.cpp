@@ -5,9 +5,9 @@
 #include "kernels/cpu/gemm.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -139,4 +139,4 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

@@ -2,46 +2,49 @@
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/softmax.h"
 #include "tensor/elementwise.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
+
+// [outer, size, inner] around dim d of `shape`.
+struct Around {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+Around around_dim(const Shape& shape, int64_t d) {
+  Around a;
+  for (int64_t k = 0; k < static_cast<int64_t>(shape.size()); ++k) {
+    if (k < d) {
+      a.outer *= shape[k];
+    } else if (k == d) {
+      a.size = shape[k];
+    } else {
+      a.inner *= shape[k];
+    }
+  }
+  return a;
+}
 
 Tensor softmax_impl(const Tensor& t, int64_t dim, bool log, const char* op) {
   detail::check_cpu(t, op);
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
-  // [outer, size, inner] around dim, over a contiguous copy when needed.
+  // A contiguous copy in the compute dtype when needed.
   const Tensor in = contiguous(to_dtype(t, detail::compute_dtype(result)));
-  int64_t outer = 1, size = 1, inner = 1;
-  for (int64_t k = 0; k < t.dim(); ++k) {
-    if (k < d)
-      outer *= t.shape()[k];
-    else if (k == d)
-      size = t.shape()[k];
-    else
-      inner *= t.shape()[k];
-  }
+  const Around a = around_dim(t.shape(), d);
   Tensor out = detail::make_tensor(t.shape(), in.dtype());
   dispatch_float(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::cpu::softmax_forward(static_cast<const T*>(in.data_ptr()),
-                                  static_cast<T*>(out.data_ptr()), outer, size, inner, log);
+                                  static_cast<T*>(out.data_ptr()), a.outer, a.size, a.inner, log);
   });
   return detail::finish_result(out, result);
 }
 
-}  // namespace
-
-Tensor softmax(const Tensor& t, int64_t dim) { return softmax_impl(t, dim, false, "softmax"); }
-Tensor log_softmax(const Tensor& t, int64_t dim) {
-  return softmax_impl(t, dim, true, "log_softmax");
-}
-
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
-                  const Tensor& bias, double eps) {
-  const char* op = "layer_norm";
+// The argument checks of layer_norm and its backward.
+void check_layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                      const Tensor& bias, const char* op) {
   detail::check_cpu(x, op);
   TS_CHECK(is_floating(x.dtype()), op, ": expected a floating input, got ", detail::describe(x));
   const int64_t nd = static_cast<int64_t>(normalized_shape.size());
@@ -56,24 +59,112 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
              ": weight and bias must be ", normalized_shape, " ", dtype_name(x.dtype()), ", got ",
              detail::describe(*p));
   }
-  TS_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
-  const DType compute = detail::compute_dtype(x.dtype());
-  const Tensor in = contiguous(to_dtype(x, compute));
-  const Tensor w = weight.defined() ? contiguous(to_dtype(weight, compute)) : Tensor();
-  const Tensor b = bias.defined() ? contiguous(to_dtype(bias, compute)) : Tensor();
-  const int64_t cols = detail::shape_numel(normalized_shape);
-  const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
-  Tensor out = detail::make_tensor(x.shape(), compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto ptr = [](const Tensor& t) {
-      return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-    };
-    kernels::cpu::layer_norm_forward(ptr(in), ptr(w), ptr(b), static_cast<T*>(out.data_ptr()),
-                                     static_cast<T*>(nullptr), static_cast<T*>(nullptr), rows, cols,
-                                     eps);
-  });
-  return detail::finish_result(out, x.dtype());
 }
 
-}  // namespace toadstool
+// A contiguous copy of t in `dtype` (undefined stays undefined).
+Tensor contiguous_as(const Tensor& t, DType dtype) {
+  return t.defined() ? contiguous(to_dtype(t, dtype)) : Tensor();
+}
+
+template <class T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
+}
+template <class T>
+T* mutable_ptr_or_null(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.data_ptr()) : nullptr;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& t, int64_t dim) { return softmax_impl(t, dim, false, "softmax"); }
+Tensor log_softmax(const Tensor& t, int64_t dim) {
+  return softmax_impl(t, dim, true, "log_softmax");
+}
+
+Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log) {
+  const char* op = log ? "log_softmax_backward" : "softmax_backward";
+  detail::check_cpu(y, op);
+  TS_CHECK(is_floating(y.dtype()) && grad_y.shape() == y.shape(), op,
+           ": expected a floating output and a gradient of its shape, got ", detail::describe(y),
+           " and ", detail::describe(grad_y));
+  const int64_t d = detail::wrap_dim(dim, y.dim(), op);
+  const DType compute = detail::compute_dtype(y.dtype());
+  const Tensor gy = contiguous_as(grad_y, compute);
+  const Tensor out = contiguous_as(y, compute);
+  const Around a = around_dim(y.shape(), d);
+  Tensor grad_x = detail::make_tensor(y.shape(), compute);
+  dispatch_float(compute, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::cpu::softmax_backward(ptr_or_null<T>(gy), ptr_or_null<T>(out),
+                                   mutable_ptr_or_null<T>(grad_x), a.outer, a.size, a.inner, log);
+  });
+  return detail::finish_result(grad_x, y.dtype());
+}
+
+LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape,
+                                    const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "layer_norm";
+  check_layer_norm(x, normalized_shape, weight, bias, op);
+  TS_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
+  const DType compute = detail::compute_dtype(x.dtype());
+  const Tensor in = contiguous_as(x, compute);
+  const Tensor w = contiguous_as(weight, compute);
+  const Tensor b = contiguous_as(bias, compute);
+  const int64_t cols = detail::shape_numel(normalized_shape);
+  const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
+  LayerNormForward result{detail::make_tensor(x.shape(), compute),
+                          detail::make_tensor({rows}, compute),
+                          detail::make_tensor({rows}, compute)};
+  dispatch_float(compute, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::cpu::layer_norm_forward(ptr_or_null<T>(in), ptr_or_null<T>(w), ptr_or_null<T>(b),
+                                     mutable_ptr_or_null<T>(result.out),
+                                     mutable_ptr_or_null<T>(result.mean),
+                                     mutable_ptr_or_null<T>(result.rstd), rows, cols, eps);
+  });
+  result.out = detail::finish_result(result.out, x.dtype());
+  return result;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  return layer_norm_forward(x, normalized_shape, weight, bias, eps).out;
+}
+
+LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
+                                   const Shape& normalized_shape, const Tensor& mean,
+                                   const Tensor& rstd, const Tensor& weight, const Tensor& bias,
+                                   bool weight_and_bias) {
+  const char* op = "layer_norm_backward";
+  check_layer_norm(x, normalized_shape, weight, bias, op);
+  TS_CHECK(grad_y.shape() == x.shape(), op, ": gradient ", detail::describe(grad_y),
+           " does not match the input ", detail::describe(x));
+  const DType compute = detail::compute_dtype(x.dtype());
+  const int64_t cols = detail::shape_numel(normalized_shape);
+  const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
+  TS_CHECK(mean.numel() == rows && rstd.numel() == rows && mean.dtype() == compute &&
+               rstd.dtype() == compute,
+           op, ": mean and rstd must be the ", rows, " row statistics of the forward, got ",
+           detail::describe(mean), " and ", detail::describe(rstd));
+  const Tensor gy = contiguous_as(grad_y, compute);
+  const Tensor in = contiguous_as(x, compute);
+  const Tensor w = contiguous_as(weight, compute);
+  LayerNormGrads grads;
+  grads.x = detail::make_tensor(x.shape(), compute);
+  if (weight_and_bias && weight.defined()) grads.weight = detail::make_tensor(normalized_shape, compute);
+  if (weight_and_bias && bias.defined()) grads.bias = detail::make_tensor(normalized_shape, compute);
+  dispatch_float(compute, op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::cpu::layer_norm_backward(
+        ptr_or_null<T>(gy), ptr_or_null<T>(in), ptr_or_null<T>(contiguous(mean)),
+        ptr_or_null<T>(contiguous(rstd)), ptr_or_null<T>(w), mutable_ptr_or_null<T>(grads.x),
+        mutable_ptr_or_null<T>(grads.weight), mutable_ptr_or_null<T>(grads.bias), rows, cols);
+  });
+  grads.x = detail::finish_result(grads.x, x.dtype());
+  if (grads.weight.defined()) grads.weight = detail::finish_result(grads.weight, x.dtype());
+  if (grads.bias.defined()) grads.bias = detail::finish_result(grads.bias, x.dtype());
+  return grads;
+}
+
+}  // namespace toadstool::native

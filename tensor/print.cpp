@@ -5,7 +5,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool {
@@ -113,7 +113,7 @@ struct Printer {
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  const Tensor values = to_dtype(*this, DType::Float64).contiguous();
+  const Tensor values = native::contiguous(native::to_dtype(*this, DType::Float64));
   const Formatter fmt = choose_format(dtype(), values.data_ptr<double>(), values.numel());
   const bool summarize = numel() > kSummarizeThreshold;
   const std::string prefix = "tensor(";

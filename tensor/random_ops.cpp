@@ -5,7 +5,7 @@
 #include "kernels/philox.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
 namespace toadstool {
 
@@ -70,7 +70,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Int64));
   kernels::cpu::fill_randint(out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset,
                              low, high);
-  return to_dtype(out, options.dtype_);
+  return native::to_dtype(out, options.dtype_);
 }
 
 Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator* generator) {
@@ -90,8 +90,8 @@ Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
   detail::check_cpu(probabilities, "bernoulli");
   TS_CHECK(is_floating(probabilities.dtype()), "bernoulli: probabilities must be floating, got ",
            detail::describe(probabilities));
-  const Tensor probs = contiguous(probabilities);
-  TS_CHECK(all(logical_and(ge(probs, 0.0), le(probs, 1.0))).item<bool>(),
+  const Tensor probs = native::contiguous(probabilities);
+  TS_CHECK(native::all(native::logical_and(native::ge(probs, 0.0), native::le(probs, 1.0))).item<bool>(),
            "bernoulli: probabilities must be in [0, 1]");
   Tensor out = detail::make_tensor(probs.shape(), probs.dtype());
   const uint64_t offset =

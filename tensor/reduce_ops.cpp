@@ -7,9 +7,9 @@
 #include "kernels/cpu/reduce.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -248,4 +248,4 @@ Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
   return out;
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

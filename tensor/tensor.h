@@ -3,6 +3,7 @@
 // Tensor copies the handle; views share the storage and carry their own
 // shape, strides and offset (all counted in elements).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,16 +17,24 @@
 
 namespace toadstool {
 
+namespace autograd {
+struct Meta;  // requires_grad, grad, grad_fn: defined in autograd/node.h
+struct Node;  // one recorded op of the tape
+}  // namespace autograd
+
 using Shape = std::vector<int64_t>;
 
 // The state behind a handle. Kept as a plain struct: the op front-ends in
-// tensor/ read and build it directly.
+// tensor/ read and build it directly. `autograd` is null for tensors that
+// take no part in autograd (all tensors tensor/ creates); tensor/ never
+// looks inside it.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
   Shape strides;
   int64_t offset = 0;
   DType dtype = DType::Float32;
+  std::shared_ptr<autograd::Meta> autograd;
 };
 
 class Tensor {
@@ -147,6 +156,35 @@ class Tensor {
   Tensor matmul(const Tensor& other) const;
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
+
+  // --- autograd (implemented in autograd/; see docs/autograd.md) ------------------
+  // Whether gradients flow to this tensor: a leaf marked requires_grad, or
+  // the result of a recorded op.
+  bool requires_grad() const;
+  // Marks a floating leaf as a parameter to differentiate; returns itself.
+  Tensor& requires_grad_(bool requires_grad = true);
+  // True for tensors not produced by a recorded op.
+  bool is_leaf() const;
+  // The accumulated gradient (undefined until a backward reaches it).
+  const Tensor& grad() const;
+  Tensor& mutable_grad() const;
+  void set_grad(const Tensor& grad) const;
+  // Sets grad to undefined (set_to_none) or fills it with zeros.
+  void zero_grad(bool set_to_none = true) const;
+  // The op that produced this tensor (null for leaves).
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  // Backpropagates from this tensor: `gradient` may be omitted for a
+  // one-element tensor; retain_graph keeps the saved tensors for another pass.
+  void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+  // Shares storage, takes no part in autograd.
+  Tensor detach() const;
+  // Keeps the gradient of a non-leaf in grad() after backward.
+  void retain_grad() const;
+  bool retains_grad() const;
+  // Runs `hook` on this tensor's gradient when backward computes it; a hook
+  // that returns a defined tensor replaces the gradient. Returns an id.
+  size_t register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  void remove_hook(size_t id) const;
 
  private:
   const TensorImpl& impl() const;

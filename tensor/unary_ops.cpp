@@ -1,9 +1,9 @@
 // Unary element-wise ops.
 #include "kernels/math.h"
 #include "tensor/elementwise.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -95,4 +95,4 @@ Tensor logical_not(const Tensor& t) {
   return out;
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

@@ -3,9 +3,9 @@
 #include <numeric>
 
 #include "tensor/elementwise.h"
-#include "tensor/ops.h"
+#include "tensor/native_ops.h"
 
-namespace toadstool {
+namespace toadstool::native {
 
 namespace {
 
@@ -223,4 +223,4 @@ Tensor flatten(const Tensor& t, int64_t start_dim, int64_t end_dim) {
   return reshape(t, shape);
 }
 
-}  // namespace toadstool
+}  // namespace toadstool::native

@@ -1,16 +1,43 @@
 #pragma once
-// The tensor ops, as free functions (the Tensor methods call these). Every op
-// checks its arguments and throws toadstool::Error naming itself and the
-// shapes, dtypes and devices involved. Binary ops broadcast (NumPy rules) and
-// promote dtypes (PyTorch rules).
+// The public tensor ops: toadstool::add, toadstool::matmul, ... and the
+// Tensor methods and operators, which call these. They are differentiable:
+// each wraps its native front-end (tensor/native_ops.h) and, when grad mode
+// is on and an input requires grad, records its backward on the tape (the
+// definitions live in autograd/*_ops.cpp, one place per op). Ops without a
+// derivative (comparisons, argmax, one_hot, ...) are the native ones.
+//
+// Every op checks its arguments and throws toadstool::Error naming itself and
+// the shapes, dtypes and devices involved. Binary ops broadcast (NumPy rules)
+// and promote dtypes (PyTorch rules).
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "autograd/grad_mode.h"
+#include "tensor/generator.h"
+#include "tensor/native_ops.h"
 #include "tensor/tensor.h"
 
 namespace toadstool {
+
+// Not differentiable: integer, boolean or index results.
+using native::all;
+using native::any;
+using native::argmax;
+using native::argmin;
+using native::eq;
+using native::ge;
+using native::gelu_backward;
+using native::gt;
+using native::le;
+using native::logical_and;
+using native::logical_not;
+using native::logical_or;
+using native::logical_xor;
+using native::lt;
+using native::ne;
+using native::one_hot;
 
 // ---- views: share storage with the input -------------------------------------
 Tensor view(const Tensor& t, const Shape& shape);     // one dim may be -1
@@ -51,24 +78,6 @@ Tensor pow(const Scalar& base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 
-// Comparisons give bool tensors.
-Tensor eq(const Tensor& a, const Tensor& b);
-Tensor ne(const Tensor& a, const Tensor& b);
-Tensor lt(const Tensor& a, const Tensor& b);
-Tensor le(const Tensor& a, const Tensor& b);
-Tensor gt(const Tensor& a, const Tensor& b);
-Tensor ge(const Tensor& a, const Tensor& b);
-Tensor eq(const Tensor& a, const Scalar& b);
-Tensor ne(const Tensor& a, const Scalar& b);
-Tensor lt(const Tensor& a, const Scalar& b);
-Tensor le(const Tensor& a, const Scalar& b);
-Tensor gt(const Tensor& a, const Scalar& b);
-Tensor ge(const Tensor& a, const Scalar& b);
-Tensor logical_and(const Tensor& a, const Tensor& b);
-Tensor logical_or(const Tensor& a, const Tensor& b);
-Tensor logical_xor(const Tensor& a, const Tensor& b);
-Tensor logical_not(const Tensor& a);
-
 // where(condition, a, b): a where condition is true, else b (all broadcast).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& condition, const Tensor& a, const Scalar& b);
@@ -90,12 +99,13 @@ Tensor sin(const Tensor& t);
 Tensor cos(const Tensor& t);
 // approximate: "none" (erf form, the default) or "tanh".
 Tensor gelu(const Tensor& t, const std::string& approximate = "none");
-// grad * d gelu(x) / dx, the kernel of gelu's derivative.
-Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate = "none");
 
 // ---- in place: write into `self`, bump its version, return it --------------------
 // The result must have self's shape (no broadcasting of the destination) and
 // a dtype that casts to self's (no float result into an integer tensor).
+// In-place ops are not recorded on the tape: inside a NoGradGuard (optimizer
+// steps, initialisation) they work on any tensor; with grad mode on, an
+// operand that requires grad is an Error (use the out-of-place op).
 Tensor& add_(Tensor& self, const Tensor& other, const Scalar& alpha = 1);
 Tensor& add_(Tensor& self, const Scalar& other);
 Tensor& sub_(Tensor& self, const Tensor& other, const Scalar& alpha = 1);
@@ -125,13 +135,7 @@ Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim = false);
 std::pair<Tensor, Tensor> max(const Tensor& t, int64_t dim, bool keepdim = false);
 std::pair<Tensor, Tensor> min(const Tensor& t, int64_t dim, bool keepdim = false);
 Tensor max(const Tensor& t);  // full reduction
-// Whether every / any element is non-zero: 0-d bool tensors.
-Tensor all(const Tensor& t);
-Tensor any(const Tensor& t);
 Tensor min(const Tensor& t);
-// Without a dim: the index into the flattened tensor.
-Tensor argmax(const Tensor& t, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
-Tensor argmin(const Tensor& t, std::optional<int64_t> dim = std::nullopt, bool keepdim = false);
 
 // ---- linear algebra ---------------------------------------------------------------------
 // torch.matmul: 1-D x 1-D dot, 2-D x 2-D, and batched with broadcast batch
@@ -146,7 +150,13 @@ Tensor log_softmax(const Tensor& t, int64_t dim);
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {},
                   const Tensor& bias = {}, double eps = 1e-5);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
-Tensor embedding(const Tensor& weight, const Tensor& indices);
+// The row at padding_idx gets no gradient.
+Tensor embedding(const Tensor& weight, const Tensor& indices,
+                 std::optional<int64_t> padding_idx = std::nullopt);
+// Zeroes each element with probability p and scales the rest by 1 / (1 - p)
+// when training; the identity otherwise. The mask is drawn from `generator`
+// (default: the global one).
+Tensor dropout(const Tensor& t, double p, bool training = true, Generator* generator = nullptr);
 
 // ---- indexing ---------------------------------------------------------------------------
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
@@ -156,8 +166,6 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
 // A copy of t with alpha * source slices added at the positions in index.
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
                  const Scalar& alpha = 1);
-// int64 class indices -> int64 one-hot [..., num_classes]; -1 infers it.
-Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
 
 // ---- joining and splitting ----------------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
