@@ -52,6 +52,8 @@ Shape unravel(int64_t linear, const Shape& shape) {
 }
 
 void check_input(const Tensor& t, size_t i) {
+  TS_CHECK(t.is_leaf(), "gradcheck: input ", i, " is the result of '", t.grad_fn()->name(),
+           "', not a leaf; pass x.detach().requires_grad_()");
   TS_CHECK(t.dtype() == DType::Float64, "gradcheck: input ", i, " requires grad but is ",
            detail::describe(t), "; check gradients in float64");
   for (int64_t d = 0; d < t.dim(); ++d) {

@@ -60,7 +60,7 @@ Tensor reduced(Op op, Tensor out, const Tensor& t, Reduction reduction, Derivati
 // elements equal to the extremum (as PyTorch).
 Tensor evenly_to_extremum(const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
   const Tensor chosen = x == r.unreduce(y);
-  const Tensor ties = r.kept(sum(chosen, r.dims, /*keepdim=*/true));
+  const Tensor ties = sum(chosen, r.dims, /*keepdim=*/true);
   return where(chosen, r.unreduce(g) / expand(ties, r.input_shape), 0);
 }
 
