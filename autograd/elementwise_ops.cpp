@@ -11,6 +11,7 @@ using autograd::Grads;
 using autograd::needs_grad;
 using autograd::Op;
 using autograd::record;
+using autograd::Saves;
 using autograd::SavedTensor;
 
 // ---- binary -------------------------------------------------------------------------
@@ -228,14 +229,16 @@ Tensor clamp(const Tensor& t, std::optional<Scalar> min, std::optional<Scalar> m
 
 namespace {
 
-// A unary op whose derivative needs its input x and output y:
-// grad_x = derivative(g, x, y).
+// A unary op: grad_x = derivative(g, x, y), where x (the input) and y (the
+// output) are saved only as `saves` says (the other is undefined).
 template <class Derivative>
-Tensor unary(Op op, Tensor out, const Tensor& x, Derivative derivative) {
+Tensor unary(Op op, Tensor out, const Tensor& x, Saves saves, Derivative derivative) {
   if (needs_grad(x)) {
-    record(op, out, {x}, [x = SavedTensor(x), y = SavedTensor(out), derivative](const Tensor& g) -> Grads {
-      return {derivative(g, x.get(), y.get())};
-    });
+    record(op, out, {x},
+           [x = SavedTensor(saves_input(saves) ? x : Tensor()),
+            y = SavedTensor(saves_output(saves) ? out : Tensor()), derivative](const Tensor& g) -> Grads {
+             return {derivative(g, x.get(), y.get())};
+           });
   }
   return out;
 }
@@ -243,62 +246,62 @@ Tensor unary(Op op, Tensor out, const Tensor& x, Derivative derivative) {
 }  // namespace
 
 Tensor neg(const Tensor& t) {
-  return unary(Op::neg, native::neg(t), t, [](const Tensor& g, const Tensor&, const Tensor&) {
+  return unary(Op::neg, native::neg(t), t, Saves::nothing, [](const Tensor& g, const Tensor&, const Tensor&) {
     return -g;
   });
 }
 Tensor abs(const Tensor& t) {
   // sign(x) * g, with 0 at x == 0 (as PyTorch).
-  return unary(Op::abs, native::abs(t), t, [](const Tensor& g, const Tensor& x, const Tensor&) {
+  return unary(Op::abs, native::abs(t), t, Saves::input, [](const Tensor& g, const Tensor& x, const Tensor&) {
     return masked_fill(where(x < 0, -g, g), x == 0, 0);
   });
 }
 Tensor exp(const Tensor& t) {
-  return unary(Op::exp, native::exp(t), t,
+  return unary(Op::exp, native::exp(t), t, Saves::output,
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
 }
 Tensor log(const Tensor& t) {
-  return unary(Op::log, native::log(t), t,
+  return unary(Op::log, native::log(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return g / x; });
 }
 Tensor log1p(const Tensor& t) {
-  return unary(Op::log1p, native::log1p(t), t,
+  return unary(Op::log1p, native::log1p(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return g / (x + 1); });
 }
 Tensor sqrt(const Tensor& t) {
-  return unary(Op::sqrt, native::sqrt(t), t,
+  return unary(Op::sqrt, native::sqrt(t), t, Saves::output,
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g / (2 * y); });
 }
 Tensor rsqrt(const Tensor& t) {
   // d(x^-1/2)/dx = -1/2 x^-3/2 = -1/2 y^3.
-  return unary(Op::rsqrt, native::rsqrt(t), t, [](const Tensor& g, const Tensor&, const Tensor& y) {
+  return unary(Op::rsqrt, native::rsqrt(t), t, Saves::output, [](const Tensor& g, const Tensor&, const Tensor& y) {
     return g * y * y * y * -0.5;
   });
 }
 Tensor tanh(const Tensor& t) {
-  return unary(Op::tanh, native::tanh(t), t,
+  return unary(Op::tanh, native::tanh(t), t, Saves::output,
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1 - y * y); });
 }
 Tensor sigmoid(const Tensor& t) {
-  return unary(Op::sigmoid, native::sigmoid(t), t,
+  return unary(Op::sigmoid, native::sigmoid(t), t, Saves::output,
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1 - y); });
 }
 Tensor relu(const Tensor& t) {
   // The gradient passes where the output is positive (as PyTorch).
-  return unary(Op::relu, native::relu(t), t, [](const Tensor& g, const Tensor&, const Tensor& y) {
+  return unary(Op::relu, native::relu(t), t, Saves::output, [](const Tensor& g, const Tensor&, const Tensor& y) {
     return masked_fill(g, y <= 0, 0);
   });
 }
 Tensor sin(const Tensor& t) {
-  return unary(Op::sin, native::sin(t), t,
+  return unary(Op::sin, native::sin(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return g * cos(x); });
 }
 Tensor cos(const Tensor& t) {
-  return unary(Op::cos, native::cos(t), t,
+  return unary(Op::cos, native::cos(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return -g * sin(x); });
 }
 Tensor gelu(const Tensor& t, const std::string& approximate) {
-  return unary(Op::gelu, native::gelu(t, approximate), t,
+  return unary(Op::gelu, native::gelu(t, approximate), t, Saves::input,
                [approximate](const Tensor& g, const Tensor& x, const Tensor&) {
                  return gelu_backward(g, x, approximate);
                });

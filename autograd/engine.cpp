@@ -79,18 +79,13 @@ std::vector<Node*> collect(Node* root) {
   return nodes;
 }
 
-// Runs the tensor's hooks on its gradient and keeps a copy when it retains grad.
+// Runs the tensor's hooks on its gradient, then adds it into a leaf's grad,
+// or keeps a copy for a non-leaf that retains grad.
 void visit_owner(const Node& node, Tensor& grad) {
+  node.hooks.run(grad);
   const std::shared_ptr<Meta> meta = node.owner.lock();
   if (!meta) return;
-  for (const auto& [id, hook] : meta->hooks) {
-    Tensor replaced = hook(grad);
-    if (replaced.defined()) {
-      TS_CHECK(replaced.shape() == grad.shape(), "backward: a hook returned a gradient of shape ",
-               replaced.shape(), " for a tensor of shape ", grad.shape());
-      grad = replaced;
-    }
-  }
+  if (node.is_accumulator) meta->leaf_hooks.run(grad);
   if (node.is_accumulator) {
     accumulate(meta->grad, grad);
   } else if (meta->retains_grad) {
@@ -114,6 +109,25 @@ std::vector<Tensor> run_node(Node& node, const Tensor& grad) {
 }
 
 }  // namespace
+
+size_t HookList::add(Hook hook) {
+  hooks_.emplace_back(next_id_, std::move(hook));
+  return next_id_++;
+}
+
+void HookList::remove(size_t id) {
+  std::erase_if(hooks_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void HookList::run(Tensor& grad) const {
+  for (const auto& [id, hook] : hooks_) {
+    Tensor replaced = hook(grad);
+    if (!replaced.defined()) continue;
+    TS_CHECK(replaced.shape() == grad.shape(), "backward: a hook returned a gradient of shape ",
+             replaced.shape(), " for a tensor of shape ", grad.shape());
+    grad = std::move(replaced);
+  }
+}
 
 void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
   TS_CHECK(root.defined(), "backward: called on an undefined tensor");

@@ -17,14 +17,26 @@ namespace toadstool::autograd {
 
 using Hook = std::function<Tensor(const Tensor&)>;
 
+// The gradient hooks of one tensor, run in registration order.
+class HookList {
+ public:
+  size_t add(Hook hook);
+  void remove(size_t id);
+  // Each hook sees the gradient; one that returns a defined tensor replaces it.
+  void run(Tensor& grad) const;
+
+ private:
+  std::vector<std::pair<size_t, Hook>> hooks_;
+  size_t next_id_ = 0;
+};
+
 // Autograd state of one tensor (not shared by its views).
 struct Meta {
   bool requires_grad = false;       // leaves: set by requires_grad_()
   Tensor grad;                      // leaves, and non-leaves that retain_grad()
   std::shared_ptr<Node> grad_fn;    // non-leaves: the op that produced the tensor
   std::weak_ptr<Node> accumulator;  // leaves: the node that adds into `grad`
-  std::vector<std::pair<size_t, Hook>> hooks;
-  size_t next_hook_id = 0;
+  HookList leaf_hooks;              // leaves (a non-leaf's hooks live on its grad_fn)
   bool retains_grad = false;
 };
 
@@ -64,6 +76,9 @@ struct Node {
   BackwardFn backward;     // what the op saved lives in its captures
   bool released = false;   // backward ran without retain_graph: captures are freed
   std::weak_ptr<Meta> owner;  // the tensor this node produced (or accumulates into)
+  // Hooks registered on the produced tensor: they live as long as the graph
+  // does, even when the tensor itself is gone.
+  HookList hooks;
 
   // Scratch of one backward() pass.
   Tensor pending_grad;

@@ -24,6 +24,12 @@ namespace toadstool::autograd {
 
 using Grads = std::vector<Tensor>;
 
+// Which of an op's input and output its derivative reads: only those are
+// saved (kept alive, and checked for in-place changes).
+enum class Saves { nothing, input, output, both };
+inline bool saves_input(Saves s) { return s == Saves::input || s == Saves::both; }
+inline bool saves_output(Saves s) { return s == Saves::output || s == Saves::both; }
+
 // True when grad mode is on and any (defined) input requires grad.
 template <class... Ts>
 bool needs_grad(const Ts&... inputs) {

@@ -14,6 +14,7 @@ using autograd::Grads;
 using autograd::needs_grad;
 using autograd::Op;
 using autograd::record;
+using autograd::Saves;
 using autograd::SavedTensor;
 
 namespace {
@@ -45,12 +46,15 @@ struct Reduction {
   }
 };
 
-// The gradient of a reduction, `derivative(g, reduction, saved input, saved output)`.
+// The gradient of a reduction, `derivative(g, reduction, x, y)`, with the
+// input x and output y saved only as `saves` says (the other is undefined).
 template <class Derivative>
-Tensor reduced(Op op, Tensor out, const Tensor& t, Reduction reduction, Derivative derivative) {
+Tensor reduced(Op op, Tensor out, const Tensor& t, Reduction reduction, Saves saves,
+               Derivative derivative) {
   if (needs_grad(t)) {
     record(op, out, {t},
-           [r = std::move(reduction), x = SavedTensor(t), y = SavedTensor(out),
+           [r = std::move(reduction), x = SavedTensor(saves_input(saves) ? t : Tensor()),
+            y = SavedTensor(saves_output(saves) ? out : Tensor()),
             derivative](const Tensor& g) -> Grads { return {derivative(g, r, x.get(), y.get())}; });
   }
   return out;
@@ -67,14 +71,14 @@ Tensor evenly_to_extremum(const Tensor& g, const Reduction& r, const Tensor& x, 
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::sum, native::sum(t, dims, keepdim), t, Reduction(t, dims, keepdim, "sum"),
+  return reduced(Op::sum, native::sum(t, dims, keepdim), t, Reduction(t, dims, keepdim, "sum"), Saves::nothing,
                  [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g);
                  });
 }
 
 Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::mean, native::mean(t, dims, keepdim), t, Reduction(t, dims, keepdim, "mean"),
+  return reduced(Op::mean, native::mean(t, dims, keepdim), t, Reduction(t, dims, keepdim, "mean"), Saves::nothing,
                  [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g / static_cast<double>(r.count()));
                  });
@@ -84,7 +88,7 @@ Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
   // d/dx_i = product of the others: y / x_i where x_i != 0. Where x_i == 0
   // that is the product of the non-zero elements if x_i is the only zero of
   // its slice, else 0.
-  return reduced(Op::prod, native::prod(t, dims, keepdim), t, Reduction(t, dims, keepdim, "prod"),
+  return reduced(Op::prod, native::prod(t, dims, keepdim), t, Reduction(t, dims, keepdim, "prod"), Saves::both,
                  [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
                    const Tensor is_zero = x == 0;
                    const Tensor g_all = r.unreduce(g);
@@ -97,24 +101,24 @@ Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
 }
 
 Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amax, native::amax(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amax"),
+  return reduced(Op::amax, native::amax(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amax"), Saves::both,
                  evenly_to_extremum);
 }
 Tensor amin(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amin, native::amin(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amin"),
+  return reduced(Op::amin, native::amin(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amin"), Saves::both,
                  evenly_to_extremum);
 }
 Tensor max(const Tensor& t) {
-  return reduced(Op::max, native::max(t), t, Reduction(t, {}, false, "max"), evenly_to_extremum);
+  return reduced(Op::max, native::max(t), t, Reduction(t, {}, false, "max"), Saves::both, evenly_to_extremum);
 }
 Tensor min(const Tensor& t) {
-  return reduced(Op::min, native::min(t), t, Reduction(t, {}, false, "min"), evenly_to_extremum);
+  return reduced(Op::min, native::min(t), t, Reduction(t, {}, false, "min"), Saves::both, evenly_to_extremum);
 }
 
 Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
   // d var / dx_i = 2 (x_i - mean) / (N - correction).
   return reduced(Op::var, native::var(t, dims, correction, keepdim), t,
-                 Reduction(t, dims, keepdim, "var"),
+                 Reduction(t, dims, keepdim, "var"), Saves::input,
                  [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor&) {
                    const double n = static_cast<double>(r.count() - correction);
                    return r.unreduce(g) * (x - mean(x, r.dims, true)) * (2.0 / n);
@@ -124,7 +128,7 @@ Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim)
 Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
   // d std / dx_i = (x_i - mean) / ((N - correction) std).
   return reduced(Op::std, native::std(t, dims, correction, keepdim), t,
-                 Reduction(t, dims, keepdim, "std"),
+                 Reduction(t, dims, keepdim, "std"), Saves::both,
                  [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
                    const double n = static_cast<double>(r.count() - correction);
                    return r.unreduce(g / y) * (x - mean(x, r.dims, true)) * (1.0 / n);
@@ -134,7 +138,7 @@ Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim)
 Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
   // d/dx_i = exp(x_i - logsumexp) = softmax over the reduced dims.
   return reduced(Op::logsumexp, native::logsumexp(t, dims, keepdim), t,
-                 Reduction(t, dims, keepdim, "logsumexp"),
+                 Reduction(t, dims, keepdim, "logsumexp"), Saves::both,
                  [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
                    return r.unreduce(g) * exp(x - r.unreduce(y));
                  });

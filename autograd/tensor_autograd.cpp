@@ -1,6 +1,4 @@
 // The autograd methods of Tensor (declared in tensor/tensor.h).
-#include <algorithm>
-
 #include "autograd/engine.h"
 #include "autograd/node.h"
 #include "autograd/record.h"
@@ -97,16 +95,16 @@ bool Tensor::retains_grad() const {
 size_t Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
   TS_CHECK(requires_grad(), "register_hook: the tensor does not require grad, so no gradient ",
            "will reach the hook");
-  autograd::Meta& meta = ensure_meta(*this);
-  const size_t id = meta.next_hook_id++;
-  meta.hooks.emplace_back(id, std::move(hook));
-  return id;
+  if (!is_leaf()) return grad_fn()->hooks.add(std::move(hook));
+  return ensure_meta(*this).leaf_hooks.add(std::move(hook));
 }
 
 void Tensor::remove_hook(size_t id) const {
-  autograd::Meta* meta = meta_of(*this);
-  if (meta == nullptr) return;
-  std::erase_if(meta->hooks, [id](const auto& entry) { return entry.first == id; });
+  if (!is_leaf()) {
+    grad_fn()->hooks.remove(id);
+  } else if (autograd::Meta* meta = meta_of(*this)) {
+    meta->leaf_hooks.remove(id);
+  }
 }
 
 }  // namespace toadstool

@@ -1,0 +1,302 @@
+// The tape and the backward engine: what backward() accumulates where, grad
+// mode, hooks, retain_grad, and the errors it gives.
+#include <thread>
+
+#include "test_util.h"
+
+namespace toadstool {
+namespace {
+
+using testing::expect_values;
+
+TEST(Autograd, ScalarBackwardFillsLeafGrads) {
+  Tensor x = from_vector<float>({1, 2, 3}).requires_grad_();
+  Tensor w = from_vector<float>({4, 5, 6}).requires_grad_();
+  Tensor loss = (x * w).sum();
+  EXPECT_FALSE(loss.is_leaf());
+  EXPECT_EQ(loss.grad_fn()->name(), "sum");
+  loss.backward();
+  expect_values(x.grad(), {4, 5, 6}, {3});
+  expect_values(w.grad(), {1, 2, 3}, {3});
+  EXPECT_EQ(x.grad().dtype(), kFloat32);
+}
+
+TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
+  Tensor x = from_vector<double>({1, -2}).requires_grad_();
+  (x * 3).sum().backward();
+  (x * x).sum().backward();
+  expect_values(x.grad(), {3 + 2, 3 - 4}, {2});
+  x.zero_grad(/*set_to_none=*/false);
+  expect_values(x.grad(), {0, 0}, {2});
+  x.zero_grad();
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Autograd, ATensorUsedTwiceGetsBothContributions) {
+  // y = x * x + exp(x): the diamond x -> (mul, exp) -> add.
+  Tensor x = from_vector<double>({0.5}).requires_grad_();
+  (x * x + x.exp()).backward();
+  expect_values(x.grad(), {2 * 0.5 + std::exp(0.5)}, {1}, 1e-12);
+}
+
+TEST(Autograd, BroadcastGradientsComeBackInTheInputsShapeAndDtype) {
+  Tensor a = ones({2, 3}, kFloat64).requires_grad_();
+  Tensor b = from_vector<float>({1, 2, 3}).requires_grad_();  // float32, broadcast over rows
+  Tensor bias = full({1}, 2.0f).requires_grad_();
+  (a * b + bias).sum().backward();
+  EXPECT_EQ(b.grad().shape(), Shape({3}));
+  EXPECT_EQ(b.grad().dtype(), kFloat32);
+  expect_values(b.grad(), {2, 2, 2}, {3});
+  expect_values(bias.grad(), {6}, {1});
+  expect_values(a.grad(), {1, 2, 3, 1, 2, 3}, {2, 3});
+}
+
+TEST(Autograd, BackwardOfANonScalarNeedsAGradient) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x * 2;
+  EXPECT_THROW(y.backward(), Error);
+  EXPECT_THROW(y.backward(ones({3})), Error);  // wrong shape
+  y.backward(from_vector<float>({1, 10}));
+  expect_values(x.grad(), {2, 20}, {2});
+}
+
+TEST(Autograd, BackwardOfATensorThatNeedsNoGradIsAnError) {
+  Tensor x = from_vector<float>({1, 2});
+  try {
+    x.sum().backward();
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not require grad"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, SecondBackwardThroughFreedGraphIsAnError) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = (x.exp() * 2).sum();
+  y.backward();
+  try {
+    y.backward();
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("retain_graph"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Autograd, RetainGraphAllowsASecondBackward) {
+  Tensor x = from_vector<double>({1, 2}).requires_grad_();
+  Tensor y = (x.exp() * 2).sum();
+  y.backward({}, /*retain_graph=*/true);
+  y.backward();
+  expect_values(x.grad(), {4 * std::exp(1.0), 4 * std::exp(2.0)}, {2}, 1e-12);
+}
+
+TEST(Autograd, ModifyingASavedTensorInPlaceIsAnError) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x.exp();  // saves its output
+  Tensor loss = y.sum();
+  {
+    NoGradGuard no_grad;
+    y.mul_(2);
+  }
+  try {
+    loss.backward();
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("exp"), std::string::npos) << message;
+    EXPECT_NE(message.find("modified by an in-place op"), std::string::npos) << message;
+  }
+}
+
+TEST(Autograd, ModifyingASavedInputThroughAViewIsAnError) {
+  Tensor w = from_vector<float>({1, 2, 3, 4}).requires_grad_();
+  Tensor data = from_vector<float>({5, 6, 7, 8});
+  Tensor loss = (w * data).sum();  // saves data
+  Tensor view = data.narrow(0, 1, 2);
+  view.fill_(0);  // data does not require grad: allowed, but bumps the shared version
+  EXPECT_THROW(loss.backward(), Error);
+}
+
+TEST(Autograd, InPlaceOpsOnTensorsThatRequireGradAreRefusedWhileRecording) {
+  Tensor w = ones({3}).requires_grad_();
+  EXPECT_THROW(w.add_(1), Error);
+  EXPECT_THROW(zeros({3}).copy_(w), Error);
+  {
+    NoGradGuard no_grad;  // an optimizer step
+    w.sub_(from_vector<float>({1, 2, 3}), 0.5);
+  }
+  expect_values(w, {0.5, 0, -0.5}, {3});
+}
+
+TEST(Autograd, NoGradGuardStopsRecordingAndNests) {
+  Tensor x = ones({2}).requires_grad_();
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE((x * 2).requires_grad());
+    {
+      EnableGradGuard enable;
+      EXPECT_TRUE((x * 2).requires_grad());
+    }
+    EXPECT_FALSE((x * 2).requires_grad());
+  }
+  EXPECT_TRUE((x * 2).requires_grad());
+}
+
+TEST(Autograd, GradModeIsPerThread) {
+  NoGradGuard no_grad;
+  bool other_thread_records = false;
+  std::thread worker([&] { other_thread_records = autograd::is_grad_enabled(); });
+  worker.join();
+  EXPECT_TRUE(other_thread_records);
+  EXPECT_FALSE(autograd::is_grad_enabled());
+}
+
+TEST(Autograd, DetachSharesDataButNotHistory) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x * 3;
+  Tensor d = y.detach();
+  EXPECT_FALSE(d.requires_grad());
+  EXPECT_TRUE(d.is_leaf());
+  EXPECT_TRUE(d.shares_storage(y));
+  (d * x).sum().backward();  // d is a constant here
+  expect_values(x.grad(), {3, 6}, {2});
+}
+
+TEST(Autograd, RequiresGradNeedsAFloatingLeaf) {
+  EXPECT_THROW(arange(3).requires_grad_(), Error);
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = x * 2;
+  EXPECT_THROW(y.requires_grad_(false), Error);
+  EXPECT_NO_THROW(y.requires_grad_(true));
+  x.requires_grad_(false);
+  EXPECT_FALSE((x * 2).requires_grad());
+}
+
+TEST(Autograd, HooksSeeAndReplaceGradients) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x * 2;
+  Tensor seen;
+  y.register_hook([&](const Tensor& g) {
+    seen = g.clone();
+    return g * 10;  // replaces the gradient flowing on from y
+  });
+  const size_t removed = x.register_hook([](const Tensor& g) { return g * 1000; });
+  x.remove_hook(removed);
+  size_t leaf_calls = 0;
+  x.register_hook([&](const Tensor&) {
+    ++leaf_calls;
+    return Tensor();  // undefined: leaves the gradient as it is
+  });
+  y.sum().backward();
+  expect_values(seen, {1, 1}, {2});
+  expect_values(x.grad(), {20, 20}, {2});
+  EXPECT_EQ(leaf_calls, 1u);
+}
+
+TEST(Autograd, RetainGradKeepsANonLeafGradient) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x * x;
+  Tensor z = y * 3;
+  y.retain_grad();
+  EXPECT_TRUE(y.retains_grad());
+  z.sum().backward();
+  expect_values(y.grad(), {3, 3}, {2});
+  EXPECT_FALSE(z.grad().defined());  // not retained
+}
+
+TEST(Autograd, BackwardOnALeafAccumulatesIntoItself) {
+  Tensor x = from_vector<float>({5}).requires_grad_();
+  x.backward();
+  expect_values(x.grad(), {1}, {1});
+}
+
+TEST(Autograd, TwoGraphsOverOneLeafDoNotInterfere) {
+  Tensor w = from_vector<double>({2}).requires_grad_();
+  Tensor loss_a = (w * 3).sum();
+  Tensor loss_b = (w * w).sum();
+  loss_b.backward();
+  expect_values(w.grad(), {4}, {1});
+  w.zero_grad();
+  loss_a.backward();
+  expect_values(w.grad(), {3}, {1});
+}
+
+TEST(Autograd, LeafGradientsNeverShareABuffer) {
+  // add's backward hands the same gradient to both inputs.
+  Tensor a = zeros({3}).requires_grad_();
+  Tensor b = zeros({3}).requires_grad_();
+  (a + b).sum().backward();
+  EXPECT_FALSE(a.grad().shares_storage(b.grad()));
+  {
+    NoGradGuard no_grad;
+    a.mutable_grad().add_(1);
+  }
+  expect_values(b.grad(), {1, 1, 1}, {3});
+}
+
+TEST(Autograd, EmbeddingPaddingRowGetsNoGradient) {
+  Tensor weight = ones({4, 2}).requires_grad_();
+  const Tensor ids = from_vector<int64_t>({1, 0, 1, 3}, {2, 2});
+  embedding(weight, ids, /*padding_idx=*/0).sum().backward();
+  expect_values(weight.grad(), {0, 0, 2, 2, 0, 0, 1, 1}, {4, 2});
+  weight.zero_grad();
+  embedding(weight, ids, -1).sum().backward();  // -1 is row 3
+  expect_values(weight.grad(), {1, 1, 2, 2, 0, 0, 0, 0}, {4, 2});
+  EXPECT_THROW(embedding(weight, ids, 4), Error);
+}
+
+TEST(Autograd, DropoutIsTheIdentityWhenNotTrainingAndScalesWhenTraining) {
+  Tensor x = ones({1000}).requires_grad_();
+  EXPECT_TRUE(dropout(x, 0.5, /*training=*/false).is_same(x));
+  Generator g(3);
+  Tensor y = dropout(x, 0.25, true, &g);
+  const auto v = testing::values(y);
+  int64_t kept = 0;
+  for (double e : v) {
+    EXPECT_TRUE(e == 0 || std::abs(e - 1 / 0.75) < 1e-6) << e;
+    kept += e != 0;
+  }
+  EXPECT_NEAR(kept, 750, 60);
+  y.sum().backward();
+  testing::expect_close(x.grad(), y.detach());
+  expect_values(dropout(ones({3}), 1.0), {0, 0, 0}, {3});
+  EXPECT_THROW(dropout(x, 1.5), Error);
+}
+
+TEST(Autograd, ErrorsInsideABackwardNameTheOp) {
+  Tensor x = from_vector<float>({1, 2}).requires_grad_();
+  Tensor y = x.exp();
+  y.register_hook([](const Tensor&) { return ones({5}); });  // a wrong shape
+  try {
+    y.sum().backward();
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("hook"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Gradcheck, ReportsAWrongGradient) {
+  // A hook that doubles an intermediate gradient makes the analytic gradient wrong.
+  Tensor x = randn({3}, kFloat64).requires_grad_();
+  auto fn = [](const std::vector<Tensor>& in) {
+    Tensor y = in[0].sin();
+    if (y.requires_grad()) y.register_hook([](const Tensor& g) { return g * 2; });
+    return y * 3;
+  };
+  const autograd::GradcheckResult result = autograd::gradcheck(fn, {x});
+  EXPECT_FALSE(result.ok);
+  EXPECT_NE(result.report.find("input 0"), std::string::npos) << result.report;
+  EXPECT_GT(result.worst_ratio, 1);
+  EXPECT_FALSE(x.grad().defined());  // left as it was
+}
+
+TEST(Gradcheck, RefusesInputsItCannotCheck) {
+  auto fn = [](const std::vector<Tensor>& in) { return in[0] * 2; };
+  EXPECT_THROW(autograd::gradcheck(fn, {ones({2}).requires_grad_()}), Error);  // float32
+  EXPECT_THROW(autograd::gradcheck(fn, {ones({2}, kFloat64)}), Error);         // no grad
+  Tensor wide = ones({1}, kFloat64).expand({3}).detach().requires_grad_();
+  EXPECT_THROW(autograd::gradcheck(fn, {wide}), Error);  // overlapping
+}
+
+}  // namespace
+}  // namespace toadstool
