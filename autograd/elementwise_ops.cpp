@@ -58,9 +58,13 @@ Tensor rsub(const Tensor& a, const Scalar& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = native::mul(a, b);
   if (needs_grad(a, b)) {
-    record(Op::mul, out, {a, b}, [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
-      return {g * b.get(), g * a.get()};
-    });
+    // Each input's gradient needs the other input; only needed ones are computed.
+    const bool need_a = a.requires_grad(), need_b = b.requires_grad();
+    record(Op::mul, out, {a, b},
+           [a = SavedTensor(need_b ? a : Tensor()), b = SavedTensor(need_a ? b : Tensor()), need_a,
+            need_b](const Tensor& g) -> Grads {
+             return {need_a ? g * b.get() : Tensor(), need_b ? g * a.get() : Tensor()};
+           });
   }
   return out;
 }
@@ -75,10 +79,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = native::div(a, b);
   if (needs_grad(a, b)) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
-    record(Op::div, out, {a, b}, [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
-      const Tensor& bv = b.get();
-      return {g / bv, -g * a.get() / (bv * bv)};
-    });
+    const bool need_b = b.requires_grad();
+    record(Op::div, out, {a, b},
+           [a = SavedTensor(need_b ? a : Tensor()), b = SavedTensor(b), need_a = a.requires_grad(),
+            need_b](const Tensor& g) -> Grads {
+             const Tensor& bv = b.get();
+             return {need_a ? g / bv : Tensor(), need_b ? -g * a.get() / (bv * bv) : Tensor()};
+           });
   }
   return out;
 }
@@ -287,9 +294,8 @@ Tensor sigmoid(const Tensor& t) {
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1 - y); });
 }
 Tensor relu(const Tensor& t) {
-  // The gradient passes where the output is positive (as PyTorch).
   return unary(Op::relu, native::relu(t), t, Saves::output, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    return masked_fill(g, y <= 0, 0);
+    return native::relu_backward(g, y);
   });
 }
 Tensor sin(const Tensor& t) {

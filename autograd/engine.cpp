@@ -85,9 +85,9 @@ void visit_owner(const Node& node, Tensor& grad) {
   node.hooks.run(grad);
   const std::shared_ptr<Meta> meta = node.owner.lock();
   if (!meta) return;
-  if (node.is_accumulator) meta->leaf_hooks.run(grad);
   if (node.is_accumulator) {
-    accumulate(meta->grad, grad);
+    meta->leaf_hooks.run(grad);
+    accumulate(meta->grad, std::move(grad));
   } else if (meta->retains_grad) {
     accumulate(meta->grad, native::clone(grad));
   }

@@ -29,6 +29,7 @@ using native::argmin;
 using native::eq;
 using native::ge;
 using native::gelu_backward;
+using native::relu_backward;
 using native::gt;
 using native::le;
 using native::logical_and;

@@ -4,39 +4,24 @@
 // to the machine's peak (measured in-process, see machine_probe.h) and to
 // PyTorch running the same workloads (bench/pytorch_workloads.py).
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "bench/machine_probe.h"
 #include "toadstool.h"
 
 namespace toadstool::bench {
+
 namespace {
-
 constexpr int64_t kElementwiseN = 16 * 1024 * 1024;
-
-// The thread count is one of each benchmark's arguments.
-int threads_of(const benchmark::State& state, int index) {
-  return static_cast<int>(state.range(index));
-}
 
 // A [rows, cols] operand, stored transposed when `transposed` (a view of a
 // [cols, rows] tensor, so matmul reads it without copying).
 Tensor operand(int64_t rows, int64_t cols, bool transposed) {
   return transposed ? randn({cols, rows}).t() : randn({rows, cols});
-}
-
-void report_flops(benchmark::State& state, double flops_per_iter) {
-  state.counters["GFLOPs"] =
-      benchmark::Counter(flops_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void report_bytes(benchmark::State& state, double bytes_per_iter) {
-  state.counters["GBs"] =
-      benchmark::Counter(bytes_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Args: M, N, K, transpose A, transpose B, threads.
@@ -121,12 +106,6 @@ void BM_tiny_add(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(add(a, b).data_ptr());
 }
 
-long minor_page_faults() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_minflt;
-}
-
 // A repeated workload after warm-up: how many page faults and system
 // allocations (each large malloc is an mmap) one more iteration costs. The
 // caching allocator should make both about zero. Arg: threads.
@@ -135,31 +114,14 @@ void BM_steady_state(benchmark::State& state) {
   const Tensor x = randn({4096, 256}), w = randn({256, 256});
   auto step = [&] { return softmax(gelu(matmul(x, w)), -1).sum({1}); };
   for (int i = 0; i < 3; ++i) step();  // warm-up fills the cache
-  const long faults_before = minor_page_faults();
-  const int64_t allocs_before = memory_stats().system_allocations;
+  const SteadyStateCounters counters;
   for (auto _ : state) benchmark::DoNotOptimize(step().data_ptr());
-  const double iterations = static_cast<double>(state.iterations());
-  state.counters["page_faults_per_iter"] = (minor_page_faults() - faults_before) / iterations;
-  state.counters["system_allocs_per_iter"] =
-      (memory_stats().system_allocations - allocs_before) / iterations;
+  counters.report(state);
 }
 
-// Five timed repetitions of every benchmark, reported as aggregates only:
-// the best one ("min" time, "max" rate) is what bench/report.py uses, the
-// same best-of-five that bench/pytorch_workloads.py applies to PyTorch.
-benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) {
-  return b->UseRealTime()
-      ->MinTime(0.1)
-      ->Repetitions(5)
-      ->ReportAggregatesOnly(true)
-      ->ComputeStatistics(
-          "min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
-      ->ComputeStatistics("max", [](const std::vector<double>& v) {
-        return *std::max_element(v.begin(), v.end());
-      });
-}
+}  // namespace
 
-void register_all() {
+void register_tensor_benchmarks() {
   const std::vector<std::vector<int64_t>> gemm_shapes = {
       {4096, 256, 256}, {4096, 1024, 256}, {4096, 256, 1024}, {256, 256, 4096}, {1024, 1024, 1024}};
   for (int threads : {1, 2}) {
@@ -189,7 +151,6 @@ void register_all() {
   }
 }
 
-}  // namespace
 }  // namespace toadstool::bench
 
 int main(int argc, char** argv) {
@@ -201,7 +162,8 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("stream_triad_gbs_t" + std::to_string(threads),
                                 std::to_string(measure_stream_triad_gbs(threads)));
   }
-  register_all();
+  register_tensor_benchmarks();
+  register_autograd_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -70,6 +70,31 @@ def workloads(threads):
     yield f"tiny_add/{threads}", lambda: torch.add(one_a, one_b)
 
 
+def mlp_step_workload(threads):
+    """One SGD step of the MLP 784-1024-1024-10 of bench/bench_autograd.cpp
+    (weights [in, out], x @ w), with autograd on."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(128, 784, generator=g)
+    y = torch.randint(0, 10, (128, 1), generator=g)
+    params = []
+    for n_in, n_out in [(784, 1024), (1024, 1024), (1024, 10)]:
+        params.append((torch.randn(n_in, n_out, generator=g) / n_in ** 0.5).requires_grad_())
+        params.append(torch.zeros(n_out, requires_grad=True))
+
+    def step():
+        h = torch.relu(x @ params[0] + params[1])
+        h = torch.relu(h @ params[2] + params[3])
+        logits = h @ params[4] + params[5]
+        loss = -torch.log_softmax(logits, 1).gather(1, y).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p.sub_(p.grad, alpha=0.01)
+                p.grad = None
+
+    yield f"mlp_step/{threads}", step
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
@@ -81,6 +106,8 @@ def main():
     with torch.no_grad():
         for name, fn in workloads(args.threads):
             results[name] = seconds_per_call(fn)
+    for name, fn in mlp_step_workload(args.threads):
+        results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}
     with open(args.out, "w") as f:

@@ -37,6 +37,10 @@ def describe(name):
         label = f"{op} [8192, 256]"
     else:
         label = {"tiny_add": "tiny op: 1-element add",
+                 "chain_grad": "100-multiply chain on 1 element, forward + backward",
+                 "chain_no_grad": "100-multiply chain on 1 element, forward without grad",
+                 "backward_one_node": "backward() of a one-node graph",
+                 "mlp_step": "MLP 784-1024-1024-10 SGD step, batch 128",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 
@@ -93,6 +97,16 @@ def main():
             row["pytorch_seconds"] = torch_seconds[name]
             row["time_vs_pytorch"] = t / torch_seconds[name]
         rows.append(row)
+
+    # The autograd cost per node: the chain with grad minus without, per multiply.
+    for threads in (1, 2):
+        with_grad = next((r for r in rows if r["name"] == f"chain_grad/{threads}"), None)
+        without = next((r for r in rows if r["name"] == f"chain_no_grad/{threads}"), None)
+        if with_grad and without:
+            rows.append({"name": f"autograd_per_node/{threads}",
+                         "workload": "autograd cost per node (chain with grad - without) / 100",
+                         "threads": threads,
+                         "seconds": (with_grad["seconds"] - without["seconds"]) / 100})
 
     print(f"Machine (measured in this run): FMA peak {peak[1]:.1f} GFLOP/s (1 thread), "
           f"{peak[2]:.1f} (2 threads); STREAM triad {stream[1]:.1f} GB/s (1 thread), "

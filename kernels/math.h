@@ -268,6 +268,15 @@ struct GeluTanhOp {
   }
 };
 
+// relu's derivative times the incoming gradient, from relu's output y:
+// the gradient passes where y > 0 (as PyTorch's threshold_backward).
+struct ReluBackwardOp {
+  template <class T>
+  TS_HOST_DEVICE T operator()(T grad, T y) const {
+    return y > T(0) ? grad : T(0);
+  }
+};
+
 // d/dx of GELU (erf form) times the incoming gradient:
 // Phi(x) + x * phi(x), phi the standard normal density.
 struct GeluErfBackwardOp {

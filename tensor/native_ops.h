@@ -95,6 +95,8 @@ Tensor cos(const Tensor& t);
 Tensor gelu(const Tensor& t, const std::string& approximate = "none");
 // grad * d gelu(x) / dx, the kernel of gelu's derivative.
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate = "none");
+// grad where the relu output y is positive, else 0: relu's derivative.
+Tensor relu_backward(const Tensor& grad, const Tensor& y);
 
 // ---- in place: write into `self`, bump its version, return it --------------------
 // The result must have self's shape (no broadcasting of the destination) and

@@ -60,27 +60,38 @@ Tensor gelu(const Tensor& t, const std::string& approximate) {
   return float_unary<kernels::GeluTanhOp>("gelu", t);
 }
 
-Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate) {
-  const char* op = "gelu_backward";
+namespace {
+
+// grad * f'(x) for an element-wise f, by the functor Op(grad, x); `op` names
+// it in errors. grad and x: one shape, one floating dtype.
+template <class Op>
+Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x) {
   detail::check_cpu(grad, op);
   detail::check_cpu(x, op);
   TS_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype() && is_floating(x.dtype()), op,
            ": expected a floating gradient and input of one shape and dtype, got ",
            detail::describe(grad), " and ", detail::describe(x));
-  TS_CHECK(approximate == "none" || approximate == "tanh", op,
-           ": approximate must be 'none' or 'tanh', got '", approximate, "'");
   const DType compute = detail::compute_dtype(x.dtype());
   const Tensor g = to_dtype(grad, compute), in = to_dtype(x, compute);
   Tensor out = detail::make_tensor(x.shape(), compute);
   dispatch_float(compute, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (approximate == "none") {
-      detail::run_elementwise<T, T, T>(kernels::GeluErfBackwardOp{}, out, g, in);
-    } else {
-      detail::run_elementwise<T, T, T>(kernels::GeluTanhBackwardOp{}, out, g, in);
-    }
+    detail::run_elementwise<T, T, T>(Op{}, out, g, in);
   });
   return detail::finish_result(out, x.dtype());
+}
+
+}  // namespace
+
+Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate) {
+  if (approximate == "none") return pointwise_backward<kernels::GeluErfBackwardOp>("gelu_backward", grad, x);
+  TS_CHECK(approximate == "tanh", "gelu_backward: approximate must be 'none' or 'tanh', got '",
+           approximate, "'");
+  return pointwise_backward<kernels::GeluTanhBackwardOp>("gelu_backward", grad, x);
+}
+
+Tensor relu_backward(const Tensor& grad, const Tensor& y) {
+  return pointwise_backward<kernels::ReluBackwardOp>("relu_backward", grad, y);
 }
 
 Tensor logical_not(const Tensor& t) {
