@@ -58,7 +58,10 @@ void record(Op op, Tensor& out, const std::vector<Tensor>& inputs, BackwardFn ba
 
 SavedTensor::SavedTensor(const Tensor& t) {
   if (!t.defined()) return;
-  data_ = t.impl_ptr()->autograd ? alias(t) : t;
+  // Always a fresh handle: an op saves its output before record() attaches
+  // the node to it, and the saved handle must not become that output (the
+  // node would then own itself through its captures and never be freed).
+  data_ = alias(t);
   version_ = t.version();
 }
 

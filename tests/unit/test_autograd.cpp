@@ -298,5 +298,57 @@ TEST(Gradcheck, RefusesInputsItCannotCheck) {
   EXPECT_THROW(autograd::gradcheck(fn, {wide}), Error);  // overlapping
 }
 
+TEST(AutogradMemory, BackwardFreesWhatTheGraphSaved) {
+  const Tensor x = randn({64, 256});
+  const Tensor w = randn({256, 256}).requires_grad_();
+  const int64_t before = memory_stats().current_bytes;
+  // Saved: x and w (matmul), tanh's output, exp's output: ~3 [64, 256] buffers.
+  const Tensor loss = (matmul(x, w).tanh() * 2).exp().sum();
+  const int64_t with_graph = memory_stats().current_bytes;
+  EXPECT_GE(with_graph - before, 2 * 64 * 256 * 4);
+  loss.backward();
+  const int64_t after = memory_stats().current_bytes;
+  // What is left: w's gradient and the loss itself (the nodes stay, empty).
+  EXPECT_LE(after - before, 256 * 256 * 4 + 4096);
+  EXPECT_TRUE(w.grad().defined());
+}
+
+TEST(AutogradMemory, DroppingTheLossWithoutBackwardFreesTheGraph) {
+  const Tensor w = randn({128, 128}).requires_grad_();
+  const int64_t before = memory_stats().current_bytes;
+  {
+    const Tensor loss = w.exp().sin().sum();
+    EXPECT_GT(memory_stats().current_bytes, before);
+  }
+  EXPECT_EQ(memory_stats().current_bytes, before);
+}
+
+TEST(AutogradMemory, TenThousandTrainingStepsKeepMemoryFlat) {
+  Generator gen(11);
+  const Tensor x = randn({16, 32}, kFloat32, &gen);
+  const Tensor target = randn({16, 8}, kFloat32, &gen);
+  Tensor w1 = (randn({32, 32}, kFloat32, &gen) * 0.1).requires_grad_();
+  Tensor w2 = (randn({32, 8}, kFloat32, &gen) * 0.1).requires_grad_();
+  auto step = [&] {
+    const Tensor out = matmul(matmul(x, w1).tanh(), w2);
+    const Tensor loss = (out - target).pow(2).mean();
+    loss.backward();
+    NoGradGuard no_grad;
+    for (Tensor* p : {&w1, &w2}) {
+      p->sub_(p->grad(), 0.05);
+      p->zero_grad();
+    }
+    return loss.item<double>();
+  };
+  const double first_loss = step();
+  const int64_t steady = memory_stats().current_bytes;
+  double last_loss = 0;
+  for (int i = 1; i < 10000; ++i) {
+    last_loss = step();
+    ASSERT_EQ(memory_stats().current_bytes, steady) << "step " << i;
+  }
+  EXPECT_LT(last_loss, first_loss);  // and it learned something
+}
+
 }  // namespace
 }  // namespace toadstool
