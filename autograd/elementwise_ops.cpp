@@ -11,8 +11,8 @@ using autograd::Grads;
 using autograd::needs_grad;
 using autograd::Op;
 using autograd::record;
-using autograd::Saves;
 using autograd::SavedTensor;
+using autograd::Saves;
 
 // ---- binary -------------------------------------------------------------------------
 
@@ -71,7 +71,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor mul(const Tensor& a, const Scalar& b) {
   Tensor out = native::mul(a, b);
-  if (needs_grad(a)) record(Op::mul_scalar, out, {a}, [b](const Tensor& g) -> Grads { return {g * b}; });
+  if (needs_grad(a))
+    record(Op::mul_scalar, out, {a}, [b](const Tensor& g) -> Grads { return {g * b}; });
   return out;
 }
 
@@ -92,7 +93,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Scalar& b) {
   Tensor out = native::div(a, b);
-  if (needs_grad(a)) record(Op::div_scalar, out, {a}, [b](const Tensor& g) -> Grads { return {g / b}; });
+  if (needs_grad(a))
+    record(Op::div_scalar, out, {a}, [b](const Tensor& g) -> Grads { return {g / b}; });
   return out;
 }
 
@@ -100,9 +102,10 @@ Tensor rdiv(const Tensor& a, const Scalar& b) {
   Tensor out = native::rdiv(a, b);
   if (needs_grad(a)) {
     // d(b/a)/da = -b/a^2 = -out/a.
-    record(Op::rdiv, out, {a}, [a = SavedTensor(a), out = SavedTensor(out)](const Tensor& g) -> Grads {
-      return {-g * out.get() / a.get()};
-    });
+    record(Op::rdiv, out, {a},
+           [a = SavedTensor(a), out = SavedTensor(out)](const Tensor& g) -> Grads {
+             return {-g * out.get() / a.get()};
+           });
   }
   return out;
 }
@@ -135,11 +138,12 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 Tensor pow(const Tensor& base, const Scalar& exponent) {
   Tensor out = native::pow(base, exponent);
   if (needs_grad(base)) {
-    record(Op::pow_scalar, out, {base}, [base = SavedTensor(base), exponent](const Tensor& g) -> Grads {
-      const double e = exponent.to_double();
-      if (e == 0) return {zeros_like(g)};
-      return {g * e * pow(base.get(), e - 1)};
-    });
+    record(Op::pow_scalar, out, {base},
+           [base = SavedTensor(base), exponent](const Tensor& g) -> Grads {
+             const double e = exponent.to_double();
+             if (e == 0) return {zeros_like(g)};
+             return {g * e * pow(base.get(), e - 1)};
+           });
   }
   return out;
 }
@@ -147,11 +151,12 @@ Tensor pow(const Tensor& base, const Scalar& exponent) {
 Tensor pow(const Scalar& base, const Tensor& exponent) {
   Tensor out = native::pow(base, exponent);
   if (needs_grad(exponent)) {
-    record(Op::rpow, out, {exponent},
-           [base, exponent = SavedTensor(exponent), out = SavedTensor(out)](const Tensor& g) -> Grads {
-             const Tensor& e = exponent.get();
-             return {pow_exponent_grad(g, full_like(e, base), out.get(), e)};
-           });
+    record(
+        Op::rpow, out, {exponent},
+        [base, exponent = SavedTensor(exponent), out = SavedTensor(out)](const Tensor& g) -> Grads {
+          const Tensor& e = exponent.get();
+          return {pow_exponent_grad(g, full_like(e, base), out.get(), e)};
+        });
   }
   return out;
 }
@@ -171,9 +176,10 @@ Grads extremum_grads(const Tensor& g, const Tensor& a, const Tensor& b, const Te
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out = native::maximum(a, b);
   if (needs_grad(a, b)) {
-    record(Op::maximum, out, {a, b}, [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
-      return extremum_grads(g, a.get(), b.get(), a.get() > b.get(), a.get() < b.get());
-    });
+    record(Op::maximum, out, {a, b},
+           [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
+             return extremum_grads(g, a.get(), b.get(), a.get() > b.get(), a.get() < b.get());
+           });
   }
   return out;
 }
@@ -181,9 +187,10 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = native::minimum(a, b);
   if (needs_grad(a, b)) {
-    record(Op::minimum, out, {a, b}, [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
-      return extremum_grads(g, a.get(), b.get(), a.get() < b.get(), a.get() > b.get());
-    });
+    record(Op::minimum, out, {a, b},
+           [a = SavedTensor(a), b = SavedTensor(b)](const Tensor& g) -> Grads {
+             return extremum_grads(g, a.get(), b.get(), a.get() < b.get(), a.get() > b.get());
+           });
   }
   return out;
 }
@@ -243,9 +250,8 @@ Tensor unary(Op op, Tensor out, const Tensor& x, Saves saves, Derivative derivat
   if (needs_grad(x)) {
     record(op, out, {x},
            [x = SavedTensor(saves_input(saves) ? x : Tensor()),
-            y = SavedTensor(saves_output(saves) ? out : Tensor()), derivative](const Tensor& g) -> Grads {
-             return {derivative(g, x.get(), y.get())};
-           });
+            y = SavedTensor(saves_output(saves) ? out : Tensor()),
+            derivative](const Tensor& g) -> Grads { return {derivative(g, x.get(), y.get())}; });
   }
   return out;
 }
@@ -253,15 +259,15 @@ Tensor unary(Op op, Tensor out, const Tensor& x, Saves saves, Derivative derivat
 }  // namespace
 
 Tensor neg(const Tensor& t) {
-  return unary(Op::neg, native::neg(t), t, Saves::nothing, [](const Tensor& g, const Tensor&, const Tensor&) {
-    return -g;
-  });
+  return unary(Op::neg, native::neg(t), t, Saves::nothing,
+               [](const Tensor& g, const Tensor&, const Tensor&) { return -g; });
 }
 Tensor abs(const Tensor& t) {
   // sign(x) * g, with 0 at x == 0 (as PyTorch).
-  return unary(Op::abs, native::abs(t), t, Saves::input, [](const Tensor& g, const Tensor& x, const Tensor&) {
-    return masked_fill(where(x < 0, -g, g), x == 0, 0);
-  });
+  return unary(Op::abs, native::abs(t), t, Saves::input,
+               [](const Tensor& g, const Tensor& x, const Tensor&) {
+                 return masked_fill(where(x < 0, -g, g), x == 0, 0);
+               });
 }
 Tensor exp(const Tensor& t) {
   return unary(Op::exp, native::exp(t), t, Saves::output,
@@ -281,9 +287,9 @@ Tensor sqrt(const Tensor& t) {
 }
 Tensor rsqrt(const Tensor& t) {
   // d(x^-1/2)/dx = -1/2 x^-3/2 = -1/2 y^3.
-  return unary(Op::rsqrt, native::rsqrt(t), t, Saves::output, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    return g * y * y * y * -0.5;
-  });
+  return unary(
+      Op::rsqrt, native::rsqrt(t), t, Saves::output,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * y * y * -0.5; });
 }
 Tensor tanh(const Tensor& t) {
   return unary(Op::tanh, native::tanh(t), t, Saves::output,
@@ -294,9 +300,9 @@ Tensor sigmoid(const Tensor& t) {
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1 - y); });
 }
 Tensor relu(const Tensor& t) {
-  return unary(Op::relu, native::relu(t), t, Saves::output, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    return native::relu_backward(g, y);
-  });
+  return unary(
+      Op::relu, native::relu(t), t, Saves::output,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return native::relu_backward(g, y); });
 }
 Tensor sin(const Tensor& t) {
   return unary(Op::sin, native::sin(t), t, Saves::input,

@@ -124,9 +124,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         std::ostringstream report;
         report << "input " << checked[c] << " (shape " << detail::concat(x.shape()) << ") element "
                << detail::concat(unravel(k, x.shape())) << ": analytic " << computed
-               << ", numerical " << numerical << ", |difference| "
-               << std::abs(computed - numerical) << " vs tolerance "
-               << atol + rtol * std::abs(numerical) << "; ops: ";
+               << ", numerical " << numerical << ", |difference| " << std::abs(computed - numerical)
+               << " vs tolerance " << atol + rtol * std::abs(numerical) << "; ops: ";
         for (const std::string& op : result.ops) report << op << ' ';
         result.report = report.str();
       }

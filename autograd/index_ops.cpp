@@ -17,7 +17,8 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
   if (needs_grad(t)) {
     // Each selected slice's gradient is added back at its index.
     record(Op::index_select, out, {t},
-           [shape = t.shape(), dtype = t.dtype(), dim, index = SavedTensor(index)](const Tensor& g) -> Grads {
+           [shape = t.shape(), dtype = t.dtype(), dim,
+            index = SavedTensor(index)](const Tensor& g) -> Grads {
              return {index_add(zeros(shape, dtype), dim, index.get(), contiguous(g))};
            });
   }
@@ -28,9 +29,8 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   Tensor out = native::gather(t, dim, index);
   if (needs_grad(t)) {
     record(Op::gather, out, {t},
-           [shape = t.shape(), dtype = t.dtype(), dim, index = SavedTensor(index)](const Tensor& g) -> Grads {
-             return {scatter_add(zeros(shape, dtype), dim, index.get(), g)};
-           });
+           [shape = t.shape(), dtype = t.dtype(), dim, index = SavedTensor(index)](const Tensor& g)
+               -> Grads { return {scatter_add(zeros(shape, dtype), dim, index.get(), g)}; });
   }
   return out;
 }
@@ -40,9 +40,10 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
   if (needs_grad(t, src)) {
     // out = t + scattered src: t's gradient passes through, src's is read back
     // from where it went.
-    record(Op::scatter_add, out, {t, src}, [dim, index = SavedTensor(index)](const Tensor& g) -> Grads {
-      return {g, gather(g, dim, index.get())};
-    });
+    record(Op::scatter_add, out, {t, src},
+           [dim, index = SavedTensor(index)](const Tensor& g) -> Grads {
+             return {g, gather(g, dim, index.get())};
+           });
   }
   return out;
 }
@@ -124,7 +125,8 @@ std::vector<Tensor> chunk(const Tensor& t, int64_t chunks, int64_t dim) {
 Tensor tril(const Tensor& t, int64_t diagonal) {
   Tensor out = native::tril(t, diagonal);
   if (needs_grad(t)) {
-    record(Op::tril, out, {t}, [diagonal](const Tensor& g) -> Grads { return {tril(g, diagonal)}; });
+    record(Op::tril, out, {t},
+           [diagonal](const Tensor& g) -> Grads { return {tril(g, diagonal)}; });
   }
   return out;
 }
@@ -132,7 +134,8 @@ Tensor tril(const Tensor& t, int64_t diagonal) {
 Tensor triu(const Tensor& t, int64_t diagonal) {
   Tensor out = native::triu(t, diagonal);
   if (needs_grad(t)) {
-    record(Op::triu, out, {t}, [diagonal](const Tensor& g) -> Grads { return {triu(g, diagonal)}; });
+    record(Op::triu, out, {t},
+           [diagonal](const Tensor& g) -> Grads { return {triu(g, diagonal)}; });
   }
   return out;
 }

@@ -21,9 +21,9 @@ Grads matmul_grads(const Tensor& g, const Tensor& a, const Tensor& b, bool need_
   if (a.dim() == 1 && b.dim() == 1) {  // dot product: g is 0-d
     return {need_a ? g * b : Tensor(), need_b ? g * a : Tensor()};
   }
-  const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;   // [..., M, K]
-  const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;   // [..., K, N]
-  Tensor g2 = g;                                          // [..., M, N]
+  const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;  // [..., M, K]
+  const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;  // [..., K, N]
+  Tensor g2 = g;                                         // [..., M, N]
   if (a.dim() == 1) g2 = unsqueeze(g2, -2);
   if (b.dim() == 1) g2 = unsqueeze(g2, -1);
   Tensor grad_a, grad_b;
@@ -82,20 +82,22 @@ Tensor log_softmax(const Tensor& t, int64_t dim) {
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
-  if (!needs_grad(x, weight, bias)) return native::layer_norm(x, normalized_shape, weight, bias, eps);
+  if (!needs_grad(x, weight, bias))
+    return native::layer_norm(x, normalized_shape, weight, bias, eps);
   // The fused kernel's forward keeps each row's mean and 1/std for its backward.
-  native::LayerNormForward forward = native::layer_norm_forward(x, normalized_shape, weight, bias, eps);
+  native::LayerNormForward forward =
+      native::layer_norm_forward(x, normalized_shape, weight, bias, eps);
   Tensor out = forward.out;
-  record(Op::layer_norm, out, {x, weight, bias},
-         [normalized_shape, x = SavedTensor(x), weight = SavedTensor(weight),
-          bias = SavedTensor(bias), mean = SavedTensor(forward.mean),
-          rstd = SavedTensor(forward.rstd),
-          need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
-           native::LayerNormGrads grads =
-               native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
-                                           weight.get(), bias.get(), need_affine);
-           return {grads.x, grads.weight, grads.bias};
-         });
+  record(
+      Op::layer_norm, out, {x, weight, bias},
+      [normalized_shape, x = SavedTensor(x), weight = SavedTensor(weight), bias = SavedTensor(bias),
+       mean = SavedTensor(forward.mean), rstd = SavedTensor(forward.rstd),
+       need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
+        native::LayerNormGrads grads =
+            native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
+                                        weight.get(), bias.get(), need_affine);
+        return {grads.x, grads.weight, grads.bias};
+      });
   return out;
 }
 
@@ -129,13 +131,13 @@ Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
   TS_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
   if (!training || p == 0) return t;
   // mask: 0 with probability p, else 1 / (1 - p), in t's dtype.
-  Tensor mask = p == 1 ? zeros(t.shape(), t.dtype())
-                       : native::mul(bernoulli(t.shape(), 1 - p, t.dtype(), generator), 1 / (1 - p));
+  Tensor mask = p == 1
+                    ? zeros(t.shape(), t.dtype())
+                    : native::mul(bernoulli(t.shape(), 1 - p, t.dtype(), generator), 1 / (1 - p));
   Tensor out = native::mul(t, mask);
   if (needs_grad(t)) {
-    record(Op::dropout, out, {t}, [mask = SavedTensor(mask)](const Tensor& g) -> Grads {
-      return {g * mask.get()};
-    });
+    record(Op::dropout, out, {t},
+           [mask = SavedTensor(mask)](const Tensor& g) -> Grads { return {g * mask.get()}; });
   }
   return out;
 }

@@ -73,8 +73,8 @@ struct Node {
   Op op = Op::view;
   bool is_accumulator = false;  // a leaf's sink: no backward, adds into the leaf's grad
   std::vector<Edge> inputs;
-  BackwardFn backward;     // what the op saved lives in its captures
-  bool released = false;   // backward ran without retain_graph: captures are freed
+  BackwardFn backward;        // what the op saved lives in its captures
+  bool released = false;      // backward ran without retain_graph: captures are freed
   std::weak_ptr<Meta> owner;  // the tensor this node produced (or accumulates into)
   // Hooks registered on the produced tensor: they live as long as the graph
   // does, even when the tensor itself is gone.

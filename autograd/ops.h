@@ -29,7 +29,6 @@ using native::argmin;
 using native::eq;
 using native::ge;
 using native::gelu_backward;
-using native::relu_backward;
 using native::gt;
 using native::le;
 using native::logical_and;
@@ -39,6 +38,7 @@ using native::logical_xor;
 using native::lt;
 using native::ne;
 using native::one_hot;
+using native::relu_backward;
 
 // ---- views: share storage with the input -------------------------------------
 Tensor view(const Tensor& t, const Shape& shape);     // one dim may be -1

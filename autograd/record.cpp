@@ -66,8 +66,8 @@ SavedTensor::SavedTensor(const Tensor& t) {
 }
 
 const Tensor& SavedTensor::get() const {
-  TS_CHECK(!data_.defined() || data_.version() == version_,
-           "a tensor saved for backward (shape ", data_.shape(), ") was modified by an in-place op ",
+  TS_CHECK(!data_.defined() || data_.version() == version_, "a tensor saved for backward (shape ",
+           data_.shape(), ") was modified by an in-place op ",
            "after it was saved (its version is ", data_.version(), ", saved at ", version_,
            "); use an out-of-place op or clone() it first");
   return data_;

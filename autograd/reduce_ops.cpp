@@ -14,8 +14,8 @@ using autograd::Grads;
 using autograd::needs_grad;
 using autograd::Op;
 using autograd::record;
-using autograd::Saves;
 using autograd::SavedTensor;
+using autograd::Saves;
 
 namespace {
 
@@ -27,7 +27,9 @@ struct Reduction {
   bool keepdim;
 
   Reduction(const Tensor& t, const Shape& dims_arg, bool keep, const char* op)
-      : input_shape(t.shape()), dims(detail::reduction_dims(dims_arg, t.dim(), op)), keepdim(keep) {}
+      : input_shape(t.shape()),
+        dims(detail::reduction_dims(dims_arg, t.dim(), op)),
+        keepdim(keep) {}
 
   // A reduced tensor (keepdim or not) as [input shape with reduced dims = 1].
   Tensor kept(const Tensor& r) const {
@@ -71,14 +73,16 @@ Tensor evenly_to_extremum(const Tensor& g, const Reduction& r, const Tensor& x, 
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::sum, native::sum(t, dims, keepdim), t, Reduction(t, dims, keepdim, "sum"), Saves::nothing,
+  return reduced(Op::sum, native::sum(t, dims, keepdim), t, Reduction(t, dims, keepdim, "sum"),
+                 Saves::nothing,
                  [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g);
                  });
 }
 
 Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::mean, native::mean(t, dims, keepdim), t, Reduction(t, dims, keepdim, "mean"), Saves::nothing,
+  return reduced(Op::mean, native::mean(t, dims, keepdim), t, Reduction(t, dims, keepdim, "mean"),
+                 Saves::nothing,
                  [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g / static_cast<double>(r.count()));
                  });
@@ -88,31 +92,33 @@ Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
   // d/dx_i = product of the others: y / x_i where x_i != 0. Where x_i == 0
   // that is the product of the non-zero elements if x_i is the only zero of
   // its slice, else 0.
-  return reduced(Op::prod, native::prod(t, dims, keepdim), t, Reduction(t, dims, keepdim, "prod"), Saves::both,
-                 [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
-                   const Tensor is_zero = x == 0;
-                   const Tensor g_all = r.unreduce(g);
-                   const Tensor nonzero_prod = prod(masked_fill(x, is_zero, 1.0), r.dims, true);
-                   const Tensor one_zero = sum(is_zero, r.dims, true) == 1;
-                   const Tensor at_zero = g_all * expand(where(one_zero, nonzero_prod, 0.0),
-                                                         r.input_shape);
-                   return where(is_zero, at_zero, g_all * r.unreduce(y) / x);
-                 });
+  return reduced(
+      Op::prod, native::prod(t, dims, keepdim), t, Reduction(t, dims, keepdim, "prod"), Saves::both,
+      [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+        const Tensor is_zero = x == 0;
+        const Tensor g_all = r.unreduce(g);
+        const Tensor nonzero_prod = prod(masked_fill(x, is_zero, 1.0), r.dims, true);
+        const Tensor one_zero = sum(is_zero, r.dims, true) == 1;
+        const Tensor at_zero = g_all * expand(where(one_zero, nonzero_prod, 0.0), r.input_shape);
+        return where(is_zero, at_zero, g_all * r.unreduce(y) / x);
+      });
 }
 
 Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amax, native::amax(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amax"), Saves::both,
-                 evenly_to_extremum);
+  return reduced(Op::amax, native::amax(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amax"),
+                 Saves::both, evenly_to_extremum);
 }
 Tensor amin(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amin, native::amin(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amin"), Saves::both,
-                 evenly_to_extremum);
+  return reduced(Op::amin, native::amin(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amin"),
+                 Saves::both, evenly_to_extremum);
 }
 Tensor max(const Tensor& t) {
-  return reduced(Op::max, native::max(t), t, Reduction(t, {}, false, "max"), Saves::both, evenly_to_extremum);
+  return reduced(Op::max, native::max(t), t, Reduction(t, {}, false, "max"), Saves::both,
+                 evenly_to_extremum);
 }
 Tensor min(const Tensor& t) {
-  return reduced(Op::min, native::min(t), t, Reduction(t, {}, false, "min"), Saves::both, evenly_to_extremum);
+  return reduced(Op::min, native::min(t), t, Reduction(t, {}, false, "min"), Saves::both,
+                 evenly_to_extremum);
 }
 
 Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
@@ -127,12 +133,13 @@ Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim)
 
 Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
   // d std / dx_i = (x_i - mean) / ((N - correction) std).
-  return reduced(Op::std, native::std(t, dims, correction, keepdim), t,
-                 Reduction(t, dims, keepdim, "std"), Saves::both,
-                 [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
-                   const double n = static_cast<double>(r.count() - correction);
-                   return r.unreduce(g / y) * (x - mean(x, r.dims, true)) * (1.0 / n);
-                 });
+  return reduced(
+      Op::std, native::std(t, dims, correction, keepdim), t, Reduction(t, dims, keepdim, "std"),
+      Saves::both,
+      [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+        const double n = static_cast<double>(r.count() - correction);
+        return r.unreduce(g / y) * (x - mean(x, r.dims, true)) * (1.0 / n);
+      });
 }
 
 Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
@@ -152,7 +159,8 @@ std::pair<Tensor, Tensor> indexed_extremum(Op op, std::pair<Tensor, Tensor> resu
                                            int64_t dim, bool keepdim) {
   auto& [values, indices] = result;
   if (needs_grad(t)) {
-    const int64_t d = t.dim() == 0 ? 0 : detail::wrap_dim(dim, t.dim(), op == Op::max_dim ? "max" : "min");
+    const int64_t d =
+        t.dim() == 0 ? 0 : detail::wrap_dim(dim, t.dim(), op == Op::max_dim ? "max" : "min");
     record(op, values, {t},
            [shape = t.shape(), dtype = t.dtype(), d, keepdim,
             indices = SavedTensor(indices)](const Tensor& g) -> Grads {

@@ -1,6 +1,6 @@
 // Method and operator forms of the ops: each forwards to the free function.
-#include "tensor/factory.h"
 #include "autograd/ops.h"
+#include "tensor/factory.h"
 
 namespace toadstool {
 

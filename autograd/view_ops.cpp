@@ -18,9 +18,8 @@ namespace {
 // For ops that only rearrange the shape: the gradient reshaped back.
 Tensor reshaped_back(Op op, Tensor out, const Tensor& t) {
   if (needs_grad(t)) {
-    record(op, out, {t}, [shape = t.shape()](const Tensor& g) -> Grads {
-      return {reshape(g, shape)};
-    });
+    record(op, out, {t},
+           [shape = t.shape()](const Tensor& g) -> Grads { return {reshape(g, shape)}; });
   }
   return out;
 }
@@ -67,9 +66,8 @@ Tensor permute(const Tensor& t, const Shape& dims) {
     for (size_t i = 0; i < dims.size(); ++i) {
       inverse[detail::wrap_dim(dims[i], t.dim(), "permute")] = static_cast<int64_t>(i);
     }
-    record(Op::permute, out, {t}, [inverse](const Tensor& g) -> Grads {
-      return {permute(g, inverse)};
-    });
+    record(Op::permute, out, {t},
+           [inverse](const Tensor& g) -> Grads { return {permute(g, inverse)}; });
   }
   return out;
 }
@@ -77,9 +75,8 @@ Tensor permute(const Tensor& t, const Shape& dims) {
 Tensor transpose(const Tensor& t, int64_t dim0, int64_t dim1) {
   Tensor out = native::transpose(t, dim0, dim1);
   if (needs_grad(t)) {
-    record(Op::transpose, out, {t}, [dim0, dim1](const Tensor& g) -> Grads {
-      return {transpose(g, dim0, dim1)};
-    });
+    record(Op::transpose, out, {t},
+           [dim0, dim1](const Tensor& g) -> Grads { return {transpose(g, dim0, dim1)}; });
   }
   return out;
 }
@@ -134,9 +131,8 @@ Tensor to_device(const Tensor& t, Device device) {
   Tensor out = native::to_device(t, device);
   if (out.is_same(t)) return out;
   if (needs_grad(t)) {
-    record(Op::to_device, out, {t}, [from = t.device()](const Tensor& g) -> Grads {
-      return {to_device(g, from)};
-    });
+    record(Op::to_device, out, {t},
+           [from = t.device()](const Tensor& g) -> Grads { return {to_device(g, from)}; });
   }
   return out;
 }

@@ -152,8 +152,10 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
   const Tensor w = contiguous_as(weight, compute);
   LayerNormGrads grads;
   grads.x = detail::make_tensor(x.shape(), compute);
-  if (weight_and_bias && weight.defined()) grads.weight = detail::make_tensor(normalized_shape, compute);
-  if (weight_and_bias && bias.defined()) grads.bias = detail::make_tensor(normalized_shape, compute);
+  if (weight_and_bias && weight.defined())
+    grads.weight = detail::make_tensor(normalized_shape, compute);
+  if (weight_and_bias && bias.defined())
+    grads.bias = detail::make_tensor(normalized_shape, compute);
   dispatch_float(compute, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::cpu::layer_norm_backward(

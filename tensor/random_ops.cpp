@@ -91,8 +91,9 @@ Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
   TS_CHECK(is_floating(probabilities.dtype()), "bernoulli: probabilities must be floating, got ",
            detail::describe(probabilities));
   const Tensor probs = native::contiguous(probabilities);
-  TS_CHECK(native::all(native::logical_and(native::ge(probs, 0.0), native::le(probs, 1.0))).item<bool>(),
-           "bernoulli: probabilities must be in [0, 1]");
+  TS_CHECK(
+      native::all(native::logical_and(native::ge(probs, 0.0), native::le(probs, 1.0))).item<bool>(),
+      "bernoulli: probabilities must be in [0, 1]");
   Tensor out = detail::make_tensor(probs.shape(), probs.dtype());
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));

@@ -84,7 +84,8 @@ Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x) {
 }  // namespace
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate) {
-  if (approximate == "none") return pointwise_backward<kernels::GeluErfBackwardOp>("gelu_backward", grad, x);
+  if (approximate == "none")
+    return pointwise_backward<kernels::GeluErfBackwardOp>("gelu_backward", grad, x);
   TS_CHECK(approximate == "tanh", "gelu_backward: approximate must be 'none' or 'tanh', got '",
            approximate, "'");
   return pointwise_backward<kernels::GeluTanhBackwardOp>("gelu_backward", grad, x);

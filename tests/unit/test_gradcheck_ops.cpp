@@ -39,9 +39,7 @@ Tensor strided_leaf(const Shape& shape) {
   for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) dims.push_back(d);
   return randn(reversed, kFloat64, &gen()).permute(dims).detach().requires_grad_();
 }
-Tensor indices(const std::vector<int64_t>& v, const Shape& shape) {
-  return from_vector(v, shape);
-}
+Tensor indices(const std::vector<int64_t>& v, const Shape& shape) { return from_vector(v, shape); }
 
 using Unary = std::function<Tensor(const Tensor&)>;
 using Binary = std::function<Tensor(const Tensor&, const Tensor&)>;
@@ -50,17 +48,28 @@ using Binary = std::function<Tensor(const Tensor&, const Tensor&)>;
 void add_unary(std::vector<GradCase>& cases, const std::string& op, const Unary& f,
                bool positive_only = false) {
   auto make = [positive_only](const Shape& s) { return positive_only ? positive(s) : leaf(s); };
-  cases.push_back({op + "_contiguous", {op}, [=] { return std::vector{make({3, 4})}; },
+  cases.push_back({op + "_contiguous",
+                   {op},
+                   [=] {
+                     return std::vector{make({3, 4})};
+                   },
                    [f](const auto& x) { return f(x[0]); }});
-  cases.push_back({op + "_strided", {op},
+  cases.push_back({op + "_strided",
+                   {op},
                    [=] {
                      Tensor t = make({4, 3});
                      return std::vector{t.t().detach().requires_grad_()};
                    },
                    [f](const auto& x) { return f(x[0]); }});
-  cases.push_back({op + "_size1", {op}, [=] { return std::vector{make({1, 5, 1})}; },
+  cases.push_back({op + "_size1",
+                   {op},
+                   [=] {
+                     return std::vector{make({1, 5, 1})};
+                   },
                    [f](const auto& x) { return f(x[0]); }});
-  cases.push_back({op + "_0d", {op}, [=] { return std::vector{make({})}; },
+  cases.push_back({op + "_0d",
+                   {op},
+                   [=] { return std::vector{make({})}; },
                    [f](const auto& x) { return f(x[0]); }});
 }
 
@@ -70,15 +79,27 @@ void add_binary(std::vector<GradCase>& cases, const std::string& op, const Binar
                 bool positive_only = false) {
   auto make = [positive_only](const Shape& s) { return positive_only ? positive(s) : leaf(s); };
   const GradcheckFn fn = [f](const auto& x) { return f(x[0], x[1]); };
-  cases.push_back({op + "_same", {op}, [=] { return std::vector{make({3, 4}), make({3, 4})}; }, fn});
-  cases.push_back({op + "_broadcast", {op}, [=] { return std::vector{make({3, 1}), make({1, 4})}; }, fn});
-  cases.push_back({op + "_row", {op}, [=] { return std::vector{make({2, 3, 4}), make({4})}; }, fn});
-  cases.push_back({op + "_strided", {op},
+  cases.push_back({op + "_same",
+                   {op},
                    [=] {
-                     Tensor a = make({4, 3}), b = make({4, 3});
-                     return std::vector{a.t().detach().requires_grad_(), b.t().detach().requires_grad_()};
+                     return std::vector{make({3, 4}), make({3, 4})};
                    },
                    fn});
+  cases.push_back({op + "_broadcast",
+                   {op},
+                   [=] {
+                     return std::vector{make({3, 1}), make({1, 4})};
+                   },
+                   fn});
+  cases.push_back({op + "_row", {op}, [=] { return std::vector{make({2, 3, 4}), make({4})}; }, fn});
+  cases.push_back(
+      {op + "_strided",
+       {op},
+       [=] {
+         Tensor a = make({4, 3}), b = make({4, 3});
+         return std::vector{a.t().detach().requires_grad_(), b.t().detach().requires_grad_()};
+       },
+       fn});
 }
 
 std::vector<GradCase> all_cases() {
@@ -90,135 +111,309 @@ std::vector<GradCase> all_cases() {
   auto x0 = [](const Unary& f) -> GradcheckFn { return [f](const auto& x) { return f(x[0]); }; };
 
   // ---- views and copies
-  one("view", {"view"}, [] { return std::vector{leaf({2, 6})}; },
-      x0([](const Tensor& t) { return t.view({3, 4}) * 2; }));
-  one("reshape_strided", {"reshape"}, [] { return std::vector{strided_leaf({3, 4})}; },
-      x0([](const Tensor& t) { return t.reshape({4, 3}); }));
-  one("flatten", {"flatten"}, [] { return std::vector{leaf({2, 3, 2})}; },
+  one(
+      "view", {"view"},
+      [] {
+        return std::vector{leaf({2, 6})};
+      },
+      x0([](const Tensor& t) {
+        return t.view({3, 4}) * 2;
+      }));
+  one(
+      "reshape_strided", {"reshape"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
+      x0([](const Tensor& t) {
+        return t.reshape({4, 3});
+      }));
+  one(
+      "flatten", {"flatten"},
+      [] {
+        return std::vector{leaf({2, 3, 2})};
+      },
       x0([](const Tensor& t) { return t.flatten(1); }));
-  one("squeeze_unsqueeze", {"squeeze", "unsqueeze"}, [] { return std::vector{leaf({3, 1, 2})}; },
+  one(
+      "squeeze_unsqueeze", {"squeeze", "unsqueeze"},
+      [] {
+        return std::vector{leaf({3, 1, 2})};
+      },
       x0([](const Tensor& t) { return t.squeeze(1).unsqueeze(0).squeeze(); }));
-  one("permute", {"permute"}, [] { return std::vector{leaf({2, 3, 4})}; },
-      x0([](const Tensor& t) { return t.permute({2, 0, 1}); }));
-  one("transpose", {"transpose"}, [] { return std::vector{leaf({2, 3, 4})}; },
+  one(
+      "permute", {"permute"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
+      x0([](const Tensor& t) {
+        return t.permute({2, 0, 1});
+      }));
+  one(
+      "transpose", {"transpose"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
       x0([](const Tensor& t) { return t.transpose(0, 2); }));
-  one("narrow", {"narrow"}, [] { return std::vector{leaf({5, 3})}; },
+  one(
+      "narrow", {"narrow"},
+      [] {
+        return std::vector{leaf({5, 3})};
+      },
       x0([](const Tensor& t) { return t.narrow(0, 1, 3); }));
-  one("slice_step", {"slice"}, [] { return std::vector{leaf({3, 7})}; },
+  one(
+      "slice_step", {"slice"},
+      [] {
+        return std::vector{leaf({3, 7})};
+      },
       x0([](const Tensor& t) { return t.slice(1, 1, 6, 2); }));
-  one("select_strided", {"select"}, [] { return std::vector{strided_leaf({4, 3})}; },
+  one(
+      "select_strided", {"select"},
+      [] {
+        return std::vector{strided_leaf({4, 3})};
+      },
       x0([](const Tensor& t) { return t.select(1, -1); }));
-  one("expand", {"expand", "mul"}, [] { return std::vector{leaf({3, 1}), leaf({2, 3, 4}).detach()}; },
-      [](const auto& x) { return x[0].expand({2, 3, 4}) * x[1]; });
-  one("contiguous", {"contiguous"}, [] { return std::vector{strided_leaf({3, 4})}; },
+  one(
+      "expand", {"expand", "mul"},
+      [] {
+        return std::vector{leaf({3, 1}), leaf({2, 3, 4}).detach()};
+      },
+      [](const auto& x) {
+        return x[0].expand({2, 3, 4}) * x[1];
+      });
+  one(
+      "contiguous", {"contiguous"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.contiguous(); }));
-  one("clone", {"clone"}, [] { return std::vector{leaf({3})}; },
+  one(
+      "clone", {"clone"}, [] { return std::vector{leaf({3})}; },
       x0([](const Tensor& t) { return t.clone(); }));
   // float64 -> float32 -> float64: the rounding needs a wider step.
-  c.push_back({"to_dtype", {"to_dtype"}, [] { return std::vector{leaf({3, 2})}; },
-               x0([](const Tensor& t) { return t.to(kFloat32).to(kFloat64); }), 1e-2});
+  c.push_back({"to_dtype",
+               {"to_dtype"},
+               [] {
+                 return std::vector{leaf({3, 2})};
+               },
+               x0([](const Tensor& t) { return t.to(kFloat32).to(kFloat64); }),
+               1e-2});
 
   // ---- element-wise
   add_unary(c, "neg", [](const Tensor& t) { return -t; });
   add_unary(c, "abs", [](const Tensor& t) { return t.abs(); });
   add_unary(c, "exp", [](const Tensor& t) { return t.exp(); });
-  add_unary(c, "log", [](const Tensor& t) { return t.log(); }, true);
-  add_unary(c, "log1p", [](const Tensor& t) { return t.log1p(); }, true);
-  add_unary(c, "sqrt", [](const Tensor& t) { return t.sqrt(); }, true);
-  add_unary(c, "rsqrt", [](const Tensor& t) { return t.rsqrt(); }, true);
+  add_unary(
+      c, "log", [](const Tensor& t) { return t.log(); }, true);
+  add_unary(
+      c, "log1p", [](const Tensor& t) { return t.log1p(); }, true);
+  add_unary(
+      c, "sqrt", [](const Tensor& t) { return t.sqrt(); }, true);
+  add_unary(
+      c, "rsqrt", [](const Tensor& t) { return t.rsqrt(); }, true);
   add_unary(c, "tanh", [](const Tensor& t) { return t.tanh(); });
   add_unary(c, "sigmoid", [](const Tensor& t) { return t.sigmoid(); });
   add_unary(c, "relu", [](const Tensor& t) { return t.relu(); });
   add_unary(c, "sin", [](const Tensor& t) { return t.sin(); });
   add_unary(c, "cos", [](const Tensor& t) { return t.cos(); });
   add_unary(c, "gelu", [](const Tensor& t) { return gelu(t); });
-  one("gelu_tanh", {"gelu"}, [] { return std::vector{(leaf({3, 4}) * 3).detach().requires_grad_()}; },
+  one(
+      "gelu_tanh", {"gelu"},
+      [] {
+        return std::vector{(leaf({3, 4}) * 3).detach().requires_grad_()};
+      },
       x0([](const Tensor& t) { return gelu(t, "tanh"); }));
   add_unary(c, "clamp", [](const Tensor& t) { return t.clamp(-0.5, 0.7); });
-  one("clamp_min_only", {"clamp"}, [] { return std::vector{leaf({4, 3})}; },
+  one(
+      "clamp_min_only", {"clamp"},
+      [] {
+        return std::vector{leaf({4, 3})};
+      },
       x0([](const Tensor& t) { return t.clamp(0.1, std::nullopt); }));
   add_unary(c, "add_scalar", [](const Tensor& t) { return t + 2; });
-  one("sub_scalar", {"add_scalar"}, [] { return std::vector{leaf({3})}; },
+  one(
+      "sub_scalar", {"add_scalar"}, [] { return std::vector{leaf({3})}; },
       x0([](const Tensor& t) { return t - 2; }));
   add_unary(c, "rsub", [](const Tensor& t) { return 2 - t; });
   add_unary(c, "mul_scalar", [](const Tensor& t) { return t * 3; });
   add_unary(c, "div_scalar", [](const Tensor& t) { return t / 4; });
-  add_unary(c, "rdiv", [](const Tensor& t) { return 2 / t; }, true);
+  add_unary(
+      c, "rdiv", [](const Tensor& t) { return 2 / t; }, true);
   add_unary(c, "pow_scalar", [](const Tensor& t) { return t.pow(3); });
-  one("pow_scalar_fraction", {"pow_scalar"}, [] { return std::vector{positive({2, 3})}; },
+  one(
+      "pow_scalar_fraction", {"pow_scalar"},
+      [] {
+        return std::vector{positive({2, 3})};
+      },
       x0([](const Tensor& t) { return t.pow(0.5); }));
-  one("pow_scalar_zero", {"pow_scalar", "add"}, [] { return std::vector{leaf({2, 3})}; },
+  one(
+      "pow_scalar_zero", {"pow_scalar", "add"},
+      [] {
+        return std::vector{leaf({2, 3})};
+      },
       x0([](const Tensor& t) { return t.pow(0) + t; }));
   add_unary(c, "rpow", [](const Tensor& t) { return pow(2.5, t); });
 
   add_binary(c, "add", [](const Tensor& a, const Tensor& b) { return add(a, b, 2); });
   add_binary(c, "sub", [](const Tensor& a, const Tensor& b) { return sub(a, b, 0.5); });
   add_binary(c, "mul", [](const Tensor& a, const Tensor& b) { return a * b; });
-  add_binary(c, "div", [](const Tensor& a, const Tensor& b) { return a / b; }, true);
-  add_binary(c, "pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, true);
+  add_binary(
+      c, "div", [](const Tensor& a, const Tensor& b) { return a / b; }, true);
+  add_binary(
+      c, "pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, true);
   add_binary(c, "maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); });
   add_binary(c, "minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
 
-  one("where", {"where"}, [] { return std::vector{leaf({3, 1}), leaf({4})}; },
+  one(
+      "where", {"where"},
+      [] {
+        return std::vector{leaf({3, 1}), leaf({4})};
+      },
       [](const auto& x) {
         const Tensor condition = from_vector<bool>({true, false, false, true}, {4});
         return where(condition, x[0], x[1]);
       });
-  one("where_scalar", {"where"}, [] { return std::vector{strided_leaf({4, 3})}; },
+  one(
+      "where_scalar", {"where"},
+      [] {
+        return std::vector{strided_leaf({4, 3})};
+      },
       [](const auto& x) {
         const Tensor condition = from_vector<bool>({true, false, true}, {3});
         return where(condition, x[0], 1.5);
       });
-  one("masked_fill_broadcast", {"masked_fill"}, [] { return std::vector{leaf({2, 3})}; },
+  one(
+      "masked_fill_broadcast", {"masked_fill"},
+      [] {
+        return std::vector{leaf({2, 3})};
+      },
       [](const auto& x) {
         return x[0].masked_fill(from_vector<bool>({false, true, false}, {3}), -1.0);
       });
 
   // ---- reductions
-  one("sum_all", {"sum"}, [] { return std::vector{strided_leaf({3, 4})}; },
+  one(
+      "sum_all", {"sum"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.sum(); }));
-  one("sum_dims", {"sum"}, [] { return std::vector{leaf({2, 3, 4})}; },
-      x0([](const Tensor& t) { return t.sum({0, 2}); }));
-  one("sum_keepdim", {"sum"}, [] { return std::vector{leaf({2, 3, 4})}; },
+  one(
+      "sum_dims", {"sum"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
+      x0([](const Tensor& t) {
+        return t.sum({0, 2});
+      }));
+  one(
+      "sum_keepdim", {"sum"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
       x0([](const Tensor& t) { return t.sum({-2}, true); }));
-  one("mean", {"mean"}, [] { return std::vector{leaf({2, 3, 4})}; },
+  one(
+      "mean", {"mean"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
       x0([](const Tensor& t) { return t.mean({1}); }));
-  one("mean_all_strided", {"mean"}, [] { return std::vector{strided_leaf({3, 4})}; },
+  one(
+      "mean_all_strided", {"mean"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.mean(); }));
-  one("prod", {"prod"}, [] { return std::vector{positive({3, 4})}; },
+  one(
+      "prod", {"prod"},
+      [] {
+        return std::vector{positive({3, 4})};
+      },
       x0([](const Tensor& t) { return t.prod({1}); }));
-  one("prod_one_zero", {"prod", "mul"},
-      [] { return std::vector{leaf({2, 3}), from_vector<double>({1, 0, 1, 1, 1, 1}, {2, 3})}; },
+  one(
+      "prod_one_zero", {"prod", "mul"},
+      [] {
+        return std::vector{leaf({2, 3}), from_vector<double>({1, 0, 1, 1, 1, 1}, {2, 3})};
+      },
       [](const auto& x) { return (x[0] * x[1]).prod({1}, true); });
-  one("prod_two_zeros", {"prod", "mul"},
-      [] { return std::vector{leaf({2, 3}), from_vector<double>({1, 0, 0, 1, 1, 1}, {2, 3})}; },
+  one(
+      "prod_two_zeros", {"prod", "mul"},
+      [] {
+        return std::vector{leaf({2, 3}), from_vector<double>({1, 0, 0, 1, 1, 1}, {2, 3})};
+      },
       [](const auto& x) { return (x[0] * x[1]).prod({1}); });
-  one("amax", {"amax"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "amax", {"amax"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.amax({1}); }));
-  one("amin_keepdim", {"amin"}, [] { return std::vector{leaf({3, 4, 2})}; },
-      x0([](const Tensor& t) { return t.amin({0, 2}, true); }));
-  one("amax_ties", {"amax"}, [] { return std::vector{leaf({4})}; },
-      x0([](const Tensor& t) { return cat({t, t}).amax(); }));
-  one("max_full", {"max"}, [] { return std::vector{strided_leaf({3, 4})}; },
+  one(
+      "amin_keepdim", {"amin"},
+      [] {
+        return std::vector{leaf({3, 4, 2})};
+      },
+      x0([](const Tensor& t) {
+        return t.amin({0, 2}, true);
+      }));
+  one(
+      "amax_ties", {"amax"}, [] { return std::vector{leaf({4})}; }, x0([](const Tensor& t) {
+        return cat({t, t}).amax();
+      }));
+  one(
+      "max_full", {"max"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return max(t); }));
-  one("min_full", {"min"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "min_full", {"min"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return min(t); }));
-  one("max_dim", {"max_dim"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "max_dim", {"max_dim"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return max(t, 1).first; }));
-  one("min_dim_keepdim", {"min_dim"}, [] { return std::vector{strided_leaf({3, 4})}; },
+  one(
+      "min_dim_keepdim", {"min_dim"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return min(t, 0, true).first; }));
-  one("var", {"var"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "var", {"var"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.var({1}); }));
-  one("var_population_all", {"var"}, [] { return std::vector{leaf({2, 3})}; },
+  one(
+      "var_population_all", {"var"},
+      [] {
+        return std::vector{leaf({2, 3})};
+      },
       x0([](const Tensor& t) { return t.var({}, 0); }));
-  one("std", {"std"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "std", {"std"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.std({0}, 1, true); }));
-  one("logsumexp", {"logsumexp"}, [] { return std::vector{leaf({3, 4})}; },
+  one(
+      "logsumexp", {"logsumexp"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
       x0([](const Tensor& t) { return t.logsumexp({1}); }));
 
   // ---- linear algebra and NN
   auto mm = [&](std::string name, Shape a, Shape b) {
-    one("matmul_" + name, {"matmul"}, [a, b] { return std::vector{leaf(a), leaf(b)}; },
+    one(
+        "matmul_" + name, {"matmul"},
+        [a, b] {
+          return std::vector{leaf(a), leaf(b)};
+        },
         [](const auto& x) { return matmul(x[0], x[1]); });
   };
   mm("dot", {4}, {4});
@@ -230,59 +425,161 @@ std::vector<GradCase> all_cases() {
   mm("broadcast_batch", {3, 4}, {2, 4, 5});
   mm("broadcast_both", {2, 1, 3, 4}, {3, 4, 2});
   mm("batched_vector", {2, 3, 4}, {4});
-  one("matmul_transposed", {"matmul", "transpose"}, [] { return std::vector{leaf({4, 3}), leaf({2, 4})}; },
+  one(
+      "matmul_transposed", {"matmul", "transpose"},
+      [] {
+        return std::vector{leaf({4, 3}), leaf({2, 4})};
+      },
       [](const auto& x) { return matmul(x[0].t(), x[1].t()); });
-  one("matmul_one_side", {"matmul"}, [] { return std::vector{leaf({3, 4}), leaf({4, 2}).detach()}; },
+  one(
+      "matmul_one_side", {"matmul"},
+      [] {
+        return std::vector{leaf({3, 4}), leaf({4, 2}).detach()};
+      },
       [](const auto& x) { return matmul(x[0], x[1]); });
 
-  one("softmax", {"softmax"}, [] { return std::vector{leaf({3, 5})}; },
+  one(
+      "softmax", {"softmax"},
+      [] {
+        return std::vector{leaf({3, 5})};
+      },
       x0([](const Tensor& t) { return t.softmax(-1); }));
-  one("softmax_dim0_strided", {"softmax"}, [] { return std::vector{strided_leaf({4, 3})}; },
+  one(
+      "softmax_dim0_strided", {"softmax"},
+      [] {
+        return std::vector{strided_leaf({4, 3})};
+      },
       x0([](const Tensor& t) { return t.softmax(0); }));
-  one("log_softmax", {"log_softmax"}, [] { return std::vector{leaf({2, 3, 4})}; },
+  one(
+      "log_softmax", {"log_softmax"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
       x0([](const Tensor& t) { return t.log_softmax(1); }));
-  one("layer_norm", {"layer_norm"}, [] { return std::vector{leaf({3, 5}), leaf({5}), leaf({5})}; },
+  one(
+      "layer_norm", {"layer_norm"},
+      [] {
+        return std::vector{leaf({3, 5}), leaf({5}), leaf({5})};
+      },
       [](const auto& x) { return layer_norm(x[0], {5}, x[1], x[2]); });
-  one("layer_norm_no_affine_2d", {"layer_norm"}, [] { return std::vector{strided_leaf({4, 2, 3})}; },
-      [](const auto& x) { return layer_norm(x[0], {2, 3}); });
-  one("layer_norm_weight_only", {"layer_norm"}, [] { return std::vector{leaf({2, 4}), leaf({4})}; },
+  one(
+      "layer_norm_no_affine_2d", {"layer_norm"},
+      [] {
+        return std::vector{strided_leaf({4, 2, 3})};
+      },
+      [](const auto& x) {
+        return layer_norm(x[0], {2, 3});
+      });
+  one(
+      "layer_norm_weight_only", {"layer_norm"},
+      [] {
+        return std::vector{leaf({2, 4}), leaf({4})};
+      },
       [](const auto& x) { return layer_norm(x[0], {4}, x[1], Tensor(), 1e-3); });
-  one("embedding", {"embedding"}, [] { return std::vector{leaf({5, 3})}; },
-      [](const auto& x) { return embedding(x[0], indices({4, 1, 4, 0, 2, 4}, {2, 3})); });
-  one("dropout", {"dropout"}, [] { return std::vector{leaf({4, 5})}; },
+  one(
+      "embedding", {"embedding"},
+      [] {
+        return std::vector{leaf({5, 3})};
+      },
+      [](const auto& x) {
+        return embedding(x[0], indices({4, 1, 4, 0, 2, 4}, {2, 3}));
+      });
+  one(
+      "dropout", {"dropout"},
+      [] {
+        return std::vector{leaf({4, 5})};
+      },
       [](const auto& x) {
         Generator g(5);  // the same mask on every evaluation
         return dropout(x[0], 0.3, true, &g);
       });
 
   // ---- indexing, joining, splitting
-  one("index_select", {"index_select"}, [] { return std::vector{leaf({4, 3})}; },
-      x0([](const Tensor& t) { return t.index_select(0, indices({3, 0, 3}, {3})); }));
-  one("index_select_dim1_strided", {"index_select"}, [] { return std::vector{strided_leaf({3, 4})}; },
-      x0([](const Tensor& t) { return t.index_select(1, indices({1, 1}, {2})); }));
-  one("gather", {"gather"}, [] { return std::vector{leaf({3, 4})}; },
-      x0([](const Tensor& t) { return gather(t, 1, indices({0, 3, 3, 1, 2, 0}, {3, 2})); }));
-  one("scatter_add", {"scatter_add"}, [] { return std::vector{leaf({3, 4}), leaf({3, 2})}; },
-      [](const auto& x) { return scatter_add(x[0], 1, indices({0, 3, 3, 3, 2, 0}, {3, 2}), x[1]); });
-  one("index_add", {"index_add"}, [] { return std::vector{leaf({4, 3}), leaf({3, 3})}; },
-      [](const auto& x) { return index_add(x[0], 0, indices({1, 3, 1}, {3}), x[1], 0.5); });
-  one("cat", {"cat"}, [] { return std::vector{leaf({2, 3}), strided_leaf({2, 1}), leaf({2, 2})}; },
-      [](const auto& x) { return cat({x[0], x[1], x[2]}, 1); });
-  one("stack", {"stack"}, [] { return std::vector{leaf({2, 3}), leaf({2, 3})}; },
-      [](const auto& x) { return stack({x[0], x[1]}, 1); });
-  one("split", {"narrow", "mul"}, [] { return std::vector{leaf({5, 2})}; },
+  one(
+      "index_select", {"index_select"},
+      [] {
+        return std::vector{leaf({4, 3})};
+      },
+      x0([](const Tensor& t) {
+        return t.index_select(0, indices({3, 0, 3}, {3}));
+      }));
+  one(
+      "index_select_dim1_strided", {"index_select"},
+      [] {
+        return std::vector{strided_leaf({3, 4})};
+      },
+      x0([](const Tensor& t) {
+        return t.index_select(1, indices({1, 1}, {2}));
+      }));
+  one(
+      "gather", {"gather"},
+      [] {
+        return std::vector{leaf({3, 4})};
+      },
+      x0([](const Tensor& t) {
+        return gather(t, 1, indices({0, 3, 3, 1, 2, 0}, {3, 2}));
+      }));
+  one(
+      "scatter_add", {"scatter_add"},
+      [] {
+        return std::vector{leaf({3, 4}), leaf({3, 2})};
+      },
+      [](const auto& x) {
+        return scatter_add(x[0], 1, indices({0, 3, 3, 3, 2, 0}, {3, 2}), x[1]);
+      });
+  one(
+      "index_add", {"index_add"},
+      [] {
+        return std::vector{leaf({4, 3}), leaf({3, 3})};
+      },
+      [](const auto& x) {
+        return index_add(x[0], 0, indices({1, 3, 1}, {3}), x[1], 0.5);
+      });
+  one(
+      "cat", {"cat"},
+      [] {
+        return std::vector{leaf({2, 3}), strided_leaf({2, 1}), leaf({2, 2})};
+      },
+      [](const auto& x) {
+        return cat({x[0], x[1], x[2]}, 1);
+      });
+  one(
+      "stack", {"stack"},
+      [] {
+        return std::vector{leaf({2, 3}), leaf({2, 3})};
+      },
+      [](const auto& x) {
+        return stack({x[0], x[1]}, 1);
+      });
+  one(
+      "split", {"narrow", "mul"},
+      [] {
+        return std::vector{leaf({5, 2})};
+      },
       x0([](const Tensor& t) {
         auto parts = split(t, std::vector<int64_t>{2, 3}, 0);
         return parts[0].sum() * parts[1];
       }));
-  one("chunk", {"narrow", "cat"}, [] { return std::vector{leaf({2, 6})}; },
+  one(
+      "chunk", {"narrow", "cat"},
+      [] {
+        return std::vector{leaf({2, 6})};
+      },
       x0([](const Tensor& t) {
         auto parts = chunk(t, 3, 1);
         return cat({parts[2], parts[0]}, 1);
       }));
-  one("tril", {"tril"}, [] { return std::vector{leaf({2, 3, 4})}; },
+  one(
+      "tril", {"tril"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
       x0([](const Tensor& t) { return tril(t.pow(2), 1); }));
-  one("triu", {"triu"}, [] { return std::vector{leaf({4, 3})}; },
+  one(
+      "triu", {"triu"},
+      [] {
+        return std::vector{leaf({4, 3})};
+      },
       x0([](const Tensor& t) { return triu(t, -1); }));
   return c;
 }
