@@ -77,6 +77,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   // Analytic: one backward of the projection, with the inputs' grads set
   // aside and restored afterwards.
   std::vector<Tensor> saved_grads;
+  saved_grads.reserve(inputs.size());
   for (const Tensor& t : inputs) saved_grads.push_back(t.defined() ? t.grad() : Tensor());
   for (size_t i : checked) inputs[i].set_grad(Tensor());
   GradcheckResult result;

@@ -66,6 +66,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     // Input i's gradient is its slab of the output's: [offset_i, offset_i + size_i).
     const int64_t d = detail::wrap_dim(dim, out.dim(), "cat");
     std::vector<int64_t> sizes;  // -1: a legacy empty 1-D input that cat skipped
+    sizes.reserve(tensors.size());
     for (const Tensor& t : tensors) {
       sizes.push_back(t.dim() == 1 && t.numel() == 0 && out.dim() != 1 ? -1 : t.size(d));
     }
