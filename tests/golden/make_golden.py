@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the golden files that tests/unit/test_golden_ops.cpp replays.
+"""Writes the golden files that tests/unit/test_golden_ops.cpp replays, and
+autograd.txt, which tests/unit/test_golden_autograd.cpp replays.
 
 PyTorch is a development-time reference only; the files are committed.
 Regenerate with Debian's PyTorch (/usr/bin/python3 has it):
@@ -9,8 +10,11 @@ Regenerate with Debian's PyTorch (/usr/bin/python3 has it):
 A case is named "<op>/<n>": the C++ test picks its runner by <op>. Its
 inputs are in0, in1, ..., PyTorch's results out0, out1, ..., and the op's
 arguments are stored as tensors too (ints as int64, floats as float64,
-bools as bool, int lists as 1-D int64). Format: tests/golden/README.md.
+bools as bool, int lists as 1-D int64). autograd.txt names its cases
+"<expression>/<n>" and its tensors by role (see gradient_case). Format:
+tests/golden/README.md.
 """
+import math
 import os
 
 import torch
@@ -60,6 +64,13 @@ class Group:
         lines += [format_tensor(f"in{i}", t) for i, t in enumerate(inputs)]
         lines += [format_tensor(k, as_tensor(v)) for k, v in args.items() if v is not None]
         lines += [format_tensor(f"out{i}", t) for i, t in enumerate(outputs)]
+        self.records.append("\n".join(lines) + "\n")
+
+    def add_named(self, name, tensors):
+        """A case of labelled tensors (label -> tensor, in order), named "<name>/<n>"."""
+        n = self.counts.get(name, 0)
+        self.counts[name] = n + 1
+        lines = [f"case {name}/{n}"] + [format_tensor(k, t) for k, t in tensors.items()]
         self.records.append("\n".join(lines) + "\n")
 
     def write(self):
@@ -453,10 +464,82 @@ def views_indexing():
     return g
 
 
+def gradient_case(g, name, leaves, others, forward):
+    """Runs forward(**leaves, **others) -> (results, loss), backpropagates the
+    loss and stores the leaves, the other inputs, the results and the leaves'
+    gradients as grad_<leaf>."""
+    leaves = {k: t.detach().clone().requires_grad_() for k, t in leaves.items()}
+    results, loss = forward(**leaves, **others)
+    loss.backward()
+    tensors = dict(leaves)
+    tensors.update(others)
+    tensors.update(results)
+    tensors.update({f"grad_{k}": t.grad for k, t in leaves.items()})
+    g.add_named(name, tensors)
+
+
+def mlp_cross_entropy(x, w1, b1, w2, b2, y):
+    h = torch.relu(x @ w1 + b1)
+    logits = h @ w2 + b2
+    loss = -(torch.log_softmax(logits, 1).gather(1, y[:, None])).mean()
+    return {"loss": loss}, loss
+
+
+def attention(q, k, v, mask, r):
+    """Scaled dot-product attention of primitive ops; mask [batch, keys] is
+    true for padded keys (-inf scores)."""
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    scores = scores.masked_fill(mask[:, None, None, :], -INF)
+    out = torch.softmax(scores, -1) @ v
+    loss = (out * r).sum()
+    return {"out": out, "loss": loss}, loss
+
+
+def attention_causal(q, k, v, weight, bias, mask, r):
+    """attention() with a causal mask too (tril of the scores plus -1e9 above
+    the diagonal: gradients flow through tril), then layer_norm and gelu."""
+    seq = q.shape[-2]
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    above = torch.triu(torch.full((seq, seq), -1e9, dtype=q.dtype), 1)
+    scores = torch.tril(scores) + above
+    scores = scores.masked_fill(mask[:, None, None, :], -INF)
+    attended = torch.softmax(scores, -1) @ v
+    out = F.gelu(F.layer_norm(attended, (q.shape[-1],), weight, bias))
+    loss = (out * r).sum()
+    return {"out": out, "loss": loss}, loss
+
+
+def autograd():
+    """Gradients of composite expressions: the leaves, PyTorch's results and
+    the gradients of the leaves (tests/unit/test_golden_autograd.cpp)."""
+    torch.manual_seed(1)
+    g = Group("autograd.txt")
+    f64 = torch.float64
+    mlp = dict(x=randn(8, 6, dtype=f64), w1=randn(6, 16, dtype=f64) / math.sqrt(6),
+               b1=randn(16, dtype=f64) * 0.1, w2=randn(16, 5, dtype=f64) / 4,
+               b2=randn(5, dtype=f64) * 0.1)
+    labels = {"y": randint(0, 5, 8)}
+    gradient_case(g, "mlp_cross_entropy", mlp, labels, mlp_cross_entropy)
+    mlp32 = {k: t.float() for k, t in mlp.items()}
+    gradient_case(g, "mlp_cross_entropy", mlp32, labels, mlp_cross_entropy)
+
+    batch, heads, seq, head_dim = 2, 3, 5, 4
+    qkv = {k: randn(batch, heads, seq, head_dim, dtype=f64) for k in ("q", "k", "v")}
+    # Padded keys at the end of each sequence (never all of them, never key 0,
+    # which the causal mask leaves as the only key of query 0).
+    mask = torch.tensor([[False, False, False, True, True], [False, False, False, False, True]])
+    r = randn(batch, heads, seq, head_dim, dtype=f64)
+    gradient_case(g, "attention", qkv, {"mask": mask, "r": r}, attention)
+    norm = {"weight": 1 + 0.2 * randn(head_dim, dtype=f64),
+            "bias": 0.1 * randn(head_dim, dtype=f64)}
+    gradient_case(g, "attention_causal", {**qkv, **norm}, {"mask": mask, "r": r}, attention_causal)
+    return g
+
+
 def main():
     os.makedirs(DATA, exist_ok=True)
     torch.manual_seed(0)
-    for make in (elementwise, reductions, linalg, nn, views_indexing):
+    for make in (elementwise, reductions, linalg, nn, views_indexing, autograd):
         make().write()
     print(f"PyTorch {torch.__version__}")
 
