@@ -70,6 +70,25 @@ void Tensor::zero_grad(bool set_to_none) const {
   }
 }
 
+void Tensor::set_data(const Tensor& data) const {
+  TS_CHECK(defined() && data.defined(), "set_data: undefined tensor");
+  TS_CHECK(is_leaf(), "set_data: only a leaf can take new data; this tensor is the result of '",
+           grad_fn()->name(), "'");
+  TS_CHECK(!requires_grad() || data.is_floating_point(),
+           "set_data: a tensor that requires grad needs floating data, got ",
+           detail::describe(data));
+  TensorImpl& self = *impl_ptr();
+  const TensorImpl& source = *data.impl_ptr();
+  const bool same_layout = self.shape == source.shape && self.dtype == source.dtype &&
+                           self.storage->device() == source.storage->device();
+  self.storage = source.storage;
+  self.shape = source.shape;
+  self.strides = source.strides;
+  self.offset = source.offset;
+  self.dtype = source.dtype;
+  if (!same_layout) zero_grad(/*set_to_none=*/true);
+}
+
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   const autograd::Meta* meta = meta_of(*this);
   return meta != nullptr ? meta->grad_fn : nullptr;

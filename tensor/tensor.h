@@ -178,6 +178,11 @@ class Tensor {
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
   // Shares storage, takes no part in autograd.
   Tensor detach() const;
+  // Points this leaf at `data`'s storage, shape and dtype and keeps its
+  // autograd state (PyTorch's `param.data = data`): every handle sharing the
+  // leaf sees the change, which is how Module::to(dtype) converts parameters.
+  // A gradient of the old shape or dtype is dropped.
+  void set_data(const Tensor& data) const;
   // Keeps the gradient of a non-leaf in grad() after backward.
   void retain_grad() const;
   bool retains_grad() const;
