@@ -1,0 +1,79 @@
+#include "nn/zoo/transformer_classifier.h"
+
+#include "autograd/ops.h"
+#include "nn/init.h"
+#include "nn/positional.h"
+#include "tensor/factory.h"
+
+namespace toadstool::nn {
+
+TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions& options)
+    : UnaryModule("TransformerClassifier"), options(options) {
+  TS_CHECK(options.pooling == "mean" || options.pooling == "cls",
+           "TransformerClassifier: pooling must be 'mean' or 'cls', got '", options.pooling, "'");
+  TS_CHECK(options.positional == "sinusoidal" || options.positional == "learned",
+           "TransformerClassifier: positional must be 'sinusoidal' or 'learned', got '",
+           options.positional, "'");
+  TS_CHECK(options.num_classes > 0, "TransformerClassifier: num_classes must be positive, got ",
+           options.num_classes);
+  embedding = register_module("embedding", std::make_shared<Embedding>(
+                                               options.vocab_size, options.d_model,
+                                               options.padding_idx));
+  if (options.positional == "sinusoidal") {
+    pos_encoding = register_module(
+        "pos_encoding",
+        std::make_shared<SinusoidalPositionalEncoding>(options.d_model, options.max_len));
+  } else {
+    pos_encoding = register_module(
+        "pos_encoding",
+        std::make_shared<LearnedPositionalEncoding>(options.max_len, options.d_model));
+  }
+  dropout = register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
+  TransformerEncoderLayerOptions layer;
+  layer.d_model = options.d_model;
+  layer.nhead = options.nhead;
+  layer.dim_feedforward = options.dim_feedforward;
+  layer.dropout = options.dropout;
+  layer.activation = options.activation;
+  layer.norm_first = options.norm_first;
+  layer.generator = options.generator;
+  encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
+                                           layer, options.num_layers, options.norm_first));
+  head = register_module("head", std::make_shared<Linear>(options.d_model, options.num_classes));
+  if (options.pooling == "cls") {
+    cls_token = register_parameter("cls_token", empty({1, 1, options.d_model}));
+    init::trunc_normal_(cls_token, 0.0, 0.02, -0.04, 0.04);
+  }
+}
+
+Tensor TransformerClassifier::forward(const Tensor& ids) {
+  TS_CHECK(ids.dim() == 2 && ids.dtype() == kInt64,
+           "TransformerClassifier: ids must be int64 [batch, seq], got ", ids.shape(), " ",
+           ids.dtype());
+  const int64_t batch = ids.size(0);
+  Tensor padding = eq(ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
+  Tensor x = dropout->forward(pos_encoding->forward(embedding->forward(ids)));  // [B, L, d]
+  if (cls_token.defined()) {
+    x = cat({cls_token.expand({batch, 1, options.d_model}), x}, 1);  // [B, 1 + L, d]
+    padding = cat({zeros({batch, 1}, kBool), padding}, 1);
+  }
+  MultiheadAttentionMasks masks;
+  masks.key_padding_mask = padding;
+  x = encoder->forward(x, masks);
+  Tensor pooled;  // [B, d]
+  if (cls_token.defined()) {
+    pooled = x.select(1, 0);
+  } else {
+    // Mean over the real tokens: [B, L, 1] weights of 1 (token) or 0 (padding).
+    const Tensor keep = logical_not(padding).to(x.dtype()).unsqueeze(2);
+    const Tensor count = keep.sum({1}).clamp(1.0, std::nullopt);  // [B, 1]; all-padding rows -> 0
+    pooled = (x * keep).sum({1}) / count;
+  }
+  return head->forward(pooled);
+}
+
+std::string TransformerClassifier::extra_repr() const {
+  return detail::concat("pooling=", options.pooling, ", positional=", options.positional);
+}
+
+}  // namespace toadstool::nn

@@ -1,0 +1,52 @@
+#pragma once
+// TransformerClassifier: sequence classification from token ids.
+//
+//   ids [B, L] int64 (padding_idx marks padding)
+//   -> embedding [B, L, d] + positional encoding, dropout
+//   -> (pooling "cls": a learned class token prepended: [B, 1 + L, d])
+//   -> TransformerEncoder (key-padding mask from the ids)
+//   -> pooling: "mean" over non-padding tokens, or the class token: [B, d]
+//   -> head Linear: logits [B, num_classes]
+//
+// The IMDB reference configuration is the default.
+#include <memory>
+#include <string>
+
+#include "nn/embedding.h"
+#include "nn/transformer.h"
+
+namespace toadstool::nn {
+
+struct TransformerClassifierOptions {
+  int64_t vocab_size = 20000;
+  int64_t d_model = 128;
+  int64_t nhead = 4;
+  int64_t num_layers = 2;
+  int64_t dim_feedforward = 512;
+  double dropout = 0.1;
+  int64_t max_len = 512;
+  int64_t padding_idx = 0;
+  int64_t num_classes = 2;
+  std::string pooling = "mean";         // or "cls"
+  std::string positional = "sinusoidal";  // or "learned"
+  std::string activation = "relu";      // or "gelu"
+  bool norm_first = false;              // pre-norm layers get a final norm
+  Generator* generator = nullptr;       // for dropout (default: the global one)
+};
+
+class TransformerClassifier : public UnaryModule {
+ public:
+  explicit TransformerClassifier(const TransformerClassifierOptions& options = {});
+  Tensor forward(const Tensor& ids) override;
+  std::string extra_repr() const override;
+
+  TransformerClassifierOptions options;
+  std::shared_ptr<Embedding> embedding;
+  std::shared_ptr<UnaryModule> pos_encoding;
+  std::shared_ptr<Dropout> dropout;
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<Linear> head;
+  Tensor cls_token;  // [1, 1, d_model], pooling "cls" only
+};
+
+}  // namespace toadstool::nn
