@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "golden.h"
 #include "test_util.h"
 
 namespace toadstool {
@@ -436,6 +437,38 @@ TEST(Attention, BadInputsThrow) {
   grad_mask.attn_mask = zeros({4, 5}).requires_grad_();
   expect_error([&] { scaled_dot_product_attention(q.detach().requires_grad_(), k, v, grad_mask); },
                "attn_mask gets no gradient");
+}
+
+// ---- golden values ------------------------------------------------------------
+
+// tests/golden/data/attention.txt (tests/golden/make_attention_golden.py):
+// PyTorch's float32 composite and its gradients; replayed with the stored
+// inputs and with non-contiguous copies.
+TEST(Golden, Attention) {
+  const auto cases = testing::load_golden("attention.txt");
+  ASSERT_EQ(cases.size(), 5u);
+  for (const auto& [name, c] : cases) {
+    for (bool strided : {false, true}) {
+      SCOPED_TRACE(name + (strided ? " non-contiguous" : ""));
+      auto input = [&](const char* label) {
+        const Tensor& t = c.at(label);
+        return strided ? testing::non_contiguous(t) : t.clone();
+      };
+      Inputs in{input("q"), input("k"), input("v"), {}};
+      in.options.is_causal = c.at("is_causal").item<bool>();
+      if (c.count("mask")) in.options.attn_mask = input("mask");
+      if (c.count("scale")) in.options.scale = c.at("scale").item<double>();
+      Tensor q = in.q.requires_grad_(), k = in.k.requires_grad_(), v = in.v.requires_grad_();
+      Tensor out = scaled_dot_product_attention(q, k, v, in.options);
+      (out * input("r")).sum().backward();
+      for (const auto& [label, got] : std::vector<std::pair<std::string, Tensor>>{
+               {"out", out}, {"grad_q", q.grad()}, {"grad_k", k.grad()}, {"grad_v", v.grad()}}) {
+        SCOPED_TRACE(label);
+        EXPECT_EQ(got.dtype(), kFloat32);
+        testing::expect_close(got, c.at(label), 1e-5, 1e-6);
+      }
+    }
+  }
 }
 
 }  // namespace
