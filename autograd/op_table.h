@@ -78,6 +78,7 @@ enum class Op {
   layer_norm,
   embedding,
   dropout,
+  scaled_dot_product_attention,
   // indexing, joining
   index_select,
   gather,
@@ -89,19 +90,25 @@ enum class Op {
   triu,
 };
 
-inline constexpr std::array<std::string_view, 71> kOpNames = {
-    "view",        "reshape",    "flatten",    "squeeze",      "unsqueeze",  "permute",
-    "transpose",   "narrow",     "slice",      "select",       "expand",     "contiguous",
-    "clone",       "to_dtype",   "to_device",  "add",          "add_scalar", "sub",
-    "rsub",        "mul",        "mul_scalar", "div",          "div_scalar", "rdiv",
-    "pow",         "pow_scalar", "rpow",       "maximum",      "minimum",    "where",
-    "masked_fill", "clamp",      "neg",        "abs",          "exp",        "log",
-    "log1p",       "sqrt",       "rsqrt",      "tanh",         "sigmoid",    "relu",
-    "sin",         "cos",        "gelu",       "sum",          "mean",       "prod",
-    "amax",        "amin",       "var",        "std",          "logsumexp",  "max_dim",
-    "min_dim",     "max",        "min",        "matmul",       "softmax",    "log_softmax",
-    "layer_norm",  "embedding",  "dropout",    "index_select", "gather",     "scatter_add",
-    "index_add",   "cat",        "stack",      "tril",         "triu",
+inline constexpr std::array<std::string_view, 72> kOpNames = {
+    "view",         "reshape",    "flatten",     "squeeze",
+    "unsqueeze",    "permute",    "transpose",   "narrow",
+    "slice",        "select",     "expand",      "contiguous",
+    "clone",        "to_dtype",   "to_device",   "add",
+    "add_scalar",   "sub",        "rsub",        "mul",
+    "mul_scalar",   "div",        "div_scalar",  "rdiv",
+    "pow",          "pow_scalar", "rpow",        "maximum",
+    "minimum",      "where",      "masked_fill", "clamp",
+    "neg",          "abs",        "exp",         "log",
+    "log1p",        "sqrt",       "rsqrt",       "tanh",
+    "sigmoid",      "relu",       "sin",         "cos",
+    "gelu",         "sum",        "mean",        "prod",
+    "amax",         "amin",       "var",         "std",
+    "logsumexp",    "max_dim",    "min_dim",     "max",
+    "min",          "matmul",     "softmax",     "log_softmax",
+    "layer_norm",   "embedding",  "dropout",     "scaled_dot_product_attention",
+    "index_select", "gather",     "scatter_add", "index_add",
+    "cat",          "stack",      "tril",        "triu",
 };
 static_assert(kOpNames.size() == static_cast<size_t>(Op::triu) + 1,
               "kOpNames must list every Op, in order");

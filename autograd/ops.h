@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "tensor/attention.h"
 #include "tensor/generator.h"
 #include "tensor/native_ops.h"
 #include "tensor/tensor.h"
@@ -158,6 +159,14 @@ Tensor embedding(const Tensor& weight, const Tensor& indices,
 // when training; the identity otherwise. The mask is drawn from `generator`
 // (default: the global one).
 Tensor dropout(const Tensor& t, double p, bool training = true, Generator* generator = nullptr);
+// torch.nn.functional.scaled_dot_product_attention: q [..., L, E], k [..., S, E],
+// v [..., S, Ev] (same leading dims) -> [..., L, Ev],
+//   dropout(softmax(q k^T * scale + mask), p) v,
+// fused (flash-style: nothing [L, S]-sized is formed, forward or backward).
+// Options (mask, is_causal, dropout, scale): tensor/attention.h. A row whose
+// every key is masked gives 0 and no gradient (PyTorch: NaN).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& options = {});
 
 // ---- indexing ---------------------------------------------------------------------------
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);

@@ -95,6 +95,29 @@ def mlp_step_workload(threads):
     yield f"mlp_step/{threads}", step
 
 
+def attention_workload(threads):
+    """Forward + backward of attention at the IMDB Transformer shape, q, k, v
+    [32, 4, 256, 32] with a key-padding mask, as in bench/bench_attention.cpp.
+    PyTorch 1.13 has no F.scaled_dot_product_attention: its composite is the
+    reference for both the fused and the composite Toadstool rows."""
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(32, 4, 256, 32, generator=g).requires_grad_() for _ in range(3))
+    grad_out = torch.randn(32, 4, 256, 32, generator=g)
+    lengths = 256 - 4 * torch.arange(32).view(32, 1, 1, 1)
+    padded = torch.arange(256).view(1, 1, 1, 256) >= lengths
+    scale = 1 / 32 ** 0.5
+
+    def step():
+        scores = (q @ k.transpose(-1, -2) * scale).masked_fill(padded, -float("inf"))
+        out = torch.softmax(scores, -1) @ v
+        out.backward(grad_out)
+        for t in (q, k, v):
+            t.grad = None
+
+    yield f"attention_fused/{threads}", step
+    yield f"attention_composite/{threads}", step
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
@@ -107,6 +130,8 @@ def main():
         for name, fn in workloads(args.threads):
             results[name] = seconds_per_call(fn)
     for name, fn in mlp_step_workload(args.threads):
+        results[name] = seconds_per_call(fn)
+    for name, fn in attention_workload(args.threads):
         results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}

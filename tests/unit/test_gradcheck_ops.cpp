@@ -493,6 +493,17 @@ std::vector<GradCase> all_cases() {
         Generator g(5);  // the same mask on every evaluation
         return dropout(x[0], 0.3, true, &g);
       });
+  one(
+      "scaled_dot_product_attention", {"scaled_dot_product_attention"},
+      [] {
+        // q [2, 3, 4] and v [2, 5, 3] as transposed buffers, a key-padding mask.
+        return std::vector{strided_leaf({2, 3, 4}), leaf({2, 5, 4}), strided_leaf({2, 5, 3})};
+      },
+      [](const auto& x) {
+        AttentionOptions o;
+        o.attn_mask = from_vector(std::vector<bool>{1, 1, 1, 1, 0, 1, 1, 1, 0, 0}, {2, 1, 5});
+        return scaled_dot_product_attention(x[0], x[1], x[2], o);
+      });
 
   // ---- indexing, joining, splitting
   one(

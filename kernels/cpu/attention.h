@@ -1,0 +1,67 @@
+#pragma once
+// Fused scaled-dot-product attention, flash-style, on raw pointers, for
+// float and double. One "head" is one index of the flattened leading dims
+// (batch x heads); per head:
+//
+//   q [L, E], k [S, E], v [S, Ev]    rows at any stride, elements contiguous
+//   mask [L, S] (optional, additive) element (i, j) at mask_row i + mask_col j
+//                                    (strides may be 0: broadcast masks)
+//   out [L, Ev], lse [L]             contiguous, head h at h * L * Ev, h * L
+//
+//   out = dropout(softmax(scale q k^T + mask (+ causal))) v
+//
+// The forward walks each (head, tile of kQueryTile queries) over tiles of
+// kKeyTile keys with an online softmax, so a thread holds one score tile
+// [kQueryTile, kKeyTile] and never anything [L, S]-sized; it saves the
+// log-sum-exp lse = m + log l of every row for the backward. The backward
+// recomputes the probabilities tile by tile from lse. Dropout draws the keep
+// bit of score element (h, i, j) from Philox at flat index (h L + i) S + j
+// with the state (seed, offset) taken at the forward, exactly as
+// fill_bernoulli(1 - p) over [heads, L, S] would, so the backward regenerates
+// the mask instead of storing it.
+//
+// A row whose every key is masked gets out = 0, lse = +inf and zero
+// gradients (PyTorch gives NaN there).
+#include <cstdint>
+
+namespace toadstool::kernels::cpu {
+
+// Tile sizes: at E = 32 a query tile (8 KiB float), a key and a value tile
+// (16 KiB each) and the score tile (32 KiB) stay within L1 + a little L2.
+inline constexpr int64_t kAttentionQueryTile = 64;
+inline constexpr int64_t kAttentionKeyTile = 128;
+
+template <class T>
+struct AttentionArgs {
+  int64_t heads = 0, L = 0, S = 0, E = 0, Ev = 0;
+  const T* q = nullptr;
+  const int64_t* q_offsets = nullptr;  // [heads]: element offset of each head
+  int64_t q_row = 0;                   // stride between query rows
+  const T* k = nullptr;
+  const int64_t* k_offsets = nullptr;
+  int64_t k_row = 0;
+  const T* v = nullptr;
+  const int64_t* v_offsets = nullptr;
+  int64_t v_row = 0;
+  const T* mask = nullptr;  // additive, or null
+  const int64_t* mask_offsets = nullptr;
+  int64_t mask_row = 0, mask_col = 0;
+  bool causal = false;  // key j takes part in query i only when j <= i
+  T scale = 1;
+  double dropout_p = 0;  // in [0, 1)
+  uint64_t seed = 0, offset = 0;
+};
+
+// out [heads, L, Ev], lse [heads, L].
+void attention_forward(const AttentionArgs<float>& a, float* out, float* lse);
+void attention_forward(const AttentionArgs<double>& a, double* out, double* lse);
+
+// From the forward's out and lse and grad_out [heads, L, Ev] (contiguous):
+// grad_q [heads, L, E], grad_k [heads, S, E], grad_v [heads, S, Ev],
+// contiguous, overwritten.
+void attention_backward(const AttentionArgs<float>& a, const float* out, const float* lse,
+                        const float* grad_out, float* grad_q, float* grad_k, float* grad_v);
+void attention_backward(const AttentionArgs<double>& a, const double* out, const double* lse,
+                        const double* grad_out, double* grad_q, double* grad_k, double* grad_v);
+
+}  // namespace toadstool::kernels::cpu

@@ -1,0 +1,475 @@
+// The fused scaled_dot_product_attention (tensor/attention.h,
+// kernels/cpu/attention.cpp) against finite differences and against the same
+// attention composed of matmul, masked_fill, softmax, dropout and matmul, over
+// masks, causality, shapes, layouts, tile boundaries, dropout and bad input.
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "golden.h"
+#include "test_util.h"
+
+namespace toadstool {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// softmax(q k^T * scale + mask) v of the existing ops (the reference): a bool
+// mask and the causal mask fill -inf where a key does not take part.
+Tensor composite(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  const int64_t L = q.size(-2), S = k.size(-2);
+  const double scale = o.scale ? *o.scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  Tensor scores = matmul(q, k.transpose(-1, -2)) * scale;
+  Tensor keep;
+  if (o.is_causal) keep = le(arange(S).view({1, S}), arange(L).view({L, 1}));
+  if (o.attn_mask.defined()) {
+    if (o.attn_mask.dtype() == kBool) {
+      keep = o.attn_mask;
+    } else {
+      scores = scores + o.attn_mask;
+    }
+  }
+  if (keep.defined()) scores = masked_fill(scores, logical_not(keep), -kInf);
+  Tensor p = softmax(scores, -1);
+  if (o.dropout_p > 0) p = dropout(p, o.dropout_p, true, o.generator);
+  return matmul(p, v);
+}
+
+enum class Mask { none, key_padding, float_ls, bool_broadcast, float_full };
+enum class Layout { contiguous, head_split, transposed };
+
+struct Config {
+  std::string name;
+  int64_t B = 2, H = 2, L = 5, S = 5, E = 4, Ev = 4;
+  Mask mask = Mask::none;
+  bool causal = false;
+  Layout layout = Layout::contiguous;
+  std::optional<double> scale = std::nullopt;
+};
+
+// The configurations every check runs over; `large` ones span several tiles
+// (kAttentionQueryTile = 64 queries, kAttentionKeyTile = 128 keys) and are
+// compared with the composite only (finite differences would be slow).
+std::vector<Config> configs(bool large) {
+  std::vector<Config> c;
+  if (!large) {
+    c.push_back({"plain"});
+    c.push_back({"key_padding", 2, 2, 5, 6, 4, 4, Mask::key_padding});
+    c.push_back({"float_mask", 2, 2, 5, 6, 4, 4, Mask::float_ls});
+    c.push_back({"bool_broadcast_mask", 2, 3, 4, 5, 3, 3, Mask::bool_broadcast});
+    c.push_back({"float_full_mask", 1, 2, 3, 4, 2, 3, Mask::float_full});
+    c.push_back({"causal", 2, 2, 5, 5, 4, 4, Mask::none, true});
+    c.push_back({"causal_L_gt_S", 1, 2, 6, 4, 3, 2, Mask::none, true});
+    c.push_back({"L_ne_S_E_ne_Ev", 2, 1, 3, 7, 4, 5});
+    c.push_back(
+        {"head_split_views", 2, 3, 4, 4, 3, 3, Mask::key_padding, false, Layout::head_split});
+    c.push_back({"transposed_last_dims", 1, 2, 4, 3, 3, 2, Mask::none, false, Layout::transposed});
+    c.push_back(
+        {"explicit_scale", 1, 2, 3, 4, 2, 2, Mask::float_ls, false, Layout::contiguous, 0.7});
+    c.push_back({"several_tiles", 1, 1, 70, 140, 2, 2, Mask::key_padding});
+    c.push_back({"several_tiles_causal", 1, 1, 70, 140, 2, 1, Mask::none, true});
+  } else {
+    c.push_back({"large_key_padding", 2, 2, 130, 300, 16, 8, Mask::key_padding});
+    c.push_back({"large_causal", 1, 3, 200, 200, 8, 16, Mask::none, true});
+    c.push_back({"large_causal_L_lt_S", 1, 2, 65, 257, 8, 8, Mask::none, true});
+    c.push_back({"large_float_mask_heads_split", 2, 3, 129, 129, 32, 32, Mask::float_ls, false,
+                 Layout::head_split});
+    c.push_back({"large_one_head", 1, 1, 200, 260, 32, 16, Mask::bool_broadcast});
+  }
+  return c;
+}
+
+// A float64 tensor of `shape` laid out as the config says, made a leaf.
+Tensor make_input(const Config& c, Shape shape, Generator& g) {
+  Tensor t;
+  if (c.layout == Layout::head_split) {  // [B, L, H, E] viewed as [B, H, L, E]
+    t = randn({shape[0], shape[2], shape[1], shape[3]}, kFloat64, &g).transpose(1, 2);
+  } else if (c.layout == Layout::transposed) {  // last two dims swapped in memory
+    t = randn({shape[0], shape[1], shape[3], shape[2]}, kFloat64, &g).transpose(-1, -2);
+  } else {
+    t = randn(shape, kFloat64, &g);
+  }
+  return t.detach().requires_grad_();
+}
+
+struct Inputs {
+  Tensor q, k, v;
+  AttentionOptions options;
+};
+
+Inputs make_inputs(const Config& c, uint64_t seed = 1) {
+  Generator g(seed);
+  Inputs in;
+  in.q = make_input(c, {c.B, c.H, c.L, c.E}, g);
+  in.k = make_input(c, {c.B, c.H, c.S, c.E}, g);
+  in.v = make_input(c, {c.B, c.H, c.S, c.Ev}, g);
+  in.options.is_causal = c.causal;
+  in.options.scale = c.scale;
+  switch (c.mask) {
+    case Mask::none: break;
+    case Mask::key_padding: {  // [B, 1, 1, S]: batch b pads its last b + 1 keys
+      std::vector<bool> keep;
+      for (int64_t b = 0; b < c.B; ++b) {
+        for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < c.S - 1 - b);
+      }
+      in.options.attn_mask = from_vector(keep, {c.B, 1, 1, c.S});
+      break;
+    }
+    case Mask::float_ls: in.options.attn_mask = randn({c.L, c.S}, kFloat64, &g) * 0.5; break;
+    case Mask::bool_broadcast: {  // [B, 1, L, S], key 0 always kept
+      Tensor keep = lt(rand({c.B, 1, c.L, c.S}, kFloat64, &g), 0.7);
+      in.options.attn_mask = logical_or(keep, lt(arange(c.S), 1));
+      break;
+    }
+    case Mask::float_full: in.options.attn_mask = randn({c.B, c.H, c.L, c.S}, kFloat64, &g); break;
+  }
+  return in;
+}
+
+// out and the gradients of sum(out * r) with respect to q, k and v.
+struct Grads {
+  Tensor out, gq, gk, gv;
+};
+template <class Fn>
+Grads run(const Inputs& in, const Fn& fn) {
+  Tensor q = in.q.detach().requires_grad_(), k = in.k.detach().requires_grad_(),
+         v = in.v.detach().requires_grad_();
+  Tensor out = fn(q, k, v, in.options);
+  Generator g(99);
+  Tensor r = randn(out.shape(), kFloat64, &g).to(out.dtype());
+  (out * r).sum().backward();
+  return {out.detach(), q.grad(), k.grad(), v.grad()};
+}
+
+void expect_runs_match(const Grads& got, const Grads& want, double rtol, double atol) {
+  {
+    SCOPED_TRACE("out");
+    testing::expect_close(got.out, want.out, rtol, atol);
+  }
+  {
+    SCOPED_TRACE("grad q");
+    testing::expect_close(got.gq, want.gq, rtol, atol);
+  }
+  {
+    SCOPED_TRACE("grad k");
+    testing::expect_close(got.gk, want.gk, rtol, atol);
+  }
+  {
+    SCOPED_TRACE("grad v");
+    testing::expect_close(got.gv, want.gv, rtol, atol);
+  }
+}
+
+Tensor fused(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
+  return scaled_dot_product_attention(q, k, v, o);
+}
+
+class AttentionSmall : public ::testing::TestWithParam<Config> {};
+class AttentionLarge : public ::testing::TestWithParam<Config> {};
+
+TEST_P(AttentionSmall, Gradcheck) {
+  const Inputs in = make_inputs(GetParam());
+  const auto result = autograd::gradcheck(
+      [&](const std::vector<Tensor>& x) {
+        return scaled_dot_product_attention(x[0], x[1], x[2], in.options);
+      },
+      {in.q, in.k, in.v});
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_EQ(result.ops, std::vector<std::string>{"scaled_dot_product_attention"});
+}
+
+TEST_P(AttentionSmall, MatchesCompositeFloat64) {
+  const Inputs in = make_inputs(GetParam());
+  expect_runs_match(run(in, fused), run(in, composite), 1e-10, 1e-12);
+}
+
+TEST_P(AttentionLarge, MatchesCompositeFloat64) {
+  const Inputs in = make_inputs(GetParam());
+  expect_runs_match(run(in, fused), run(in, composite), 1e-10, 1e-12);
+}
+
+// The backward has two schedules (a whole head per thread when the heads
+// share out evenly, else two passes over key and query tiles); both, and the
+// forward, at 1 and 2 threads.
+TEST_P(AttentionLarge, MatchesCompositeAtOneAndTwoThreads) {
+  const int saved = get_num_threads();
+  const Inputs in = make_inputs(GetParam());
+  const Grads want = run(in, composite);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    set_num_threads(threads);
+    expect_runs_match(run(in, fused), want, 1e-10, 1e-12);
+  }
+  set_num_threads(saved);
+}
+
+std::string config_name(const ::testing::TestParamInfo<Config>& info) { return info.param.name; }
+INSTANTIATE_TEST_SUITE_P(Configs, AttentionSmall, ::testing::ValuesIn(configs(false)), config_name);
+INSTANTIATE_TEST_SUITE_P(Configs, AttentionLarge, ::testing::ValuesIn(configs(true)), config_name);
+
+// float32: within float rounding of the float64 composite.
+TEST(Attention, Float32CloseToFloat64) {
+  const Inputs in = make_inputs(configs(true)[0]);
+  Inputs in32 = in;
+  in32.q = in.q.to(kFloat32);
+  in32.k = in.k.to(kFloat32);
+  in32.v = in.v.to(kFloat32);
+  const Grads got = run(in32, fused);
+  EXPECT_EQ(got.out.dtype(), kFloat32);
+  EXPECT_EQ(got.gq.dtype(), kFloat32);
+  expect_runs_match(got, run(in, composite), 1e-4, 1e-5);
+}
+
+// ---- dropout ----------------------------------------------------------------
+
+Config dropout_config() { return {"dropout", 2, 2, 70, 150, 4, 3, Mask::key_padding}; }
+
+TEST(AttentionDropout, SameSeedSameOutputOtherSeedOther) {
+  Inputs in = make_inputs(dropout_config());
+  Generator g(11);
+  in.options.dropout_p = 0.3;
+  in.options.generator = &g;
+  const Tensor a = scaled_dot_product_attention(in.q, in.k, in.v, in.options);
+  g.manual_seed(11);
+  const Tensor b = scaled_dot_product_attention(in.q, in.k, in.v, in.options);
+  EXPECT_TRUE(all(eq(a, b)).item<bool>());
+  const Tensor c = scaled_dot_product_attention(in.q, in.k, in.v, in.options);  // next draw
+  EXPECT_FALSE(all(eq(a, c)).item<bool>());
+  // And not the attention without dropout.
+  AttentionOptions plain = in.options;
+  plain.dropout_p = 0;
+  EXPECT_FALSE(all(eq(a, scaled_dot_product_attention(in.q, in.k, in.v, plain))).item<bool>());
+}
+
+// The fused mask is the one dropout() draws over the [..., L, S] weights from
+// the same generator state, so the composite with dropout reproduces the
+// fused op's output and gradients exactly (up to rounding): the backward
+// regenerated the forward's mask.
+TEST(AttentionDropout, ForwardAndBackwardMatchCompositeWithTheSameMask) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    const int saved = get_num_threads();
+    set_num_threads(threads);
+    for (int64_t heads : {1, 2}) {  // both backward schedules
+      Config c = dropout_config();
+      c.H = heads;
+      Inputs in = make_inputs(c);
+      in.options.dropout_p = 0.4;
+      Generator g(5);
+      in.options.generator = &g;
+      const Grads got = run(in, fused);
+      g.manual_seed(5);
+      const Grads want = run(in, composite);
+      expect_runs_match(got, want, 1e-10, 1e-12);
+    }
+    set_num_threads(saved);
+  }
+}
+
+TEST(AttentionDropout, Gradcheck) {
+  Inputs in = make_inputs({"dropout_small", 1, 2, 5, 7, 3, 2, Mask::key_padding});
+  const auto result = autograd::gradcheck(
+      [&](const std::vector<Tensor>& x) {
+        Generator g(3);  // the same mask on every evaluation
+        AttentionOptions o = in.options;
+        o.dropout_p = 0.25;
+        o.generator = &g;
+        return scaled_dot_product_attention(x[0], x[1], x[2], o);
+      },
+      {in.q, in.k, in.v});
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(AttentionDropout, AdvancesTheGeneratorByTheScoreCount) {
+  Inputs in = make_inputs(dropout_config());
+  Generator g(1);
+  in.options.dropout_p = 0.1;
+  in.options.generator = &g;
+  scaled_dot_product_attention(in.q, in.k, in.v, in.options);
+  const int64_t scores = 2 * 2 * 70 * 150;
+  EXPECT_EQ(g.state().offset, static_cast<uint64_t>((scores + 3) / 4));
+}
+
+// ---- masked rows ------------------------------------------------------------
+
+// A query whose every key is masked: output 0 and no gradient (PyTorch's
+// composite gives NaN); the other rows are unaffected.
+TEST(Attention, FullyMaskedRowsGiveZeroAndNoGradient) {
+  for (DType dtype : {kFloat64, kFloat32}) {
+    Config c{"masked_rows", 1, 2, 70, 150, 4, 3};
+    Inputs in = make_inputs(c);
+    in.q = in.q.detach().to(dtype);
+    in.k = in.k.detach().to(dtype);
+    in.v = in.v.detach().to(dtype);
+    // Queries 3 and 66 (in the second query tile) see no key.
+    Tensor keep = ones({c.L, c.S}, kBool);
+    for (int64_t row : {3, 66}) keep.select(0, row).fill_(false);
+    in.options.attn_mask = keep;
+    const Grads got = run(in, fused);
+    EXPECT_TRUE(all(eq(got.out.select(2, 3), 0.0)).item<bool>());
+    EXPECT_TRUE(all(eq(got.out.select(2, 66), 0.0)).item<bool>());
+    EXPECT_TRUE(all(eq(got.gq.select(2, 3), 0.0)).item<bool>());
+    EXPECT_TRUE(all(eq(got.gq.select(2, 66), 0.0)).item<bool>());
+    EXPECT_FALSE(any(ne(got.out, got.out)).item<bool>());  // no NaN anywhere
+    // The other rows: the composite over the masked rows' complement, where
+    // rows 3 and 66 keep all keys but get a zero output gradient.
+    Inputs ref = in;
+    Tensor all_keys = keep.clone();
+    for (int64_t row : {3, 66}) all_keys.select(0, row).fill_(true);
+    ref.options.attn_mask = all_keys;
+    const Tensor q = ref.q.detach().requires_grad_(), k = ref.k.detach().requires_grad_(),
+                 v = ref.v.detach().requires_grad_();
+    Tensor out = composite(q, k, v, ref.options);
+    Generator g(99);
+    Tensor r = randn(out.shape(), kFloat64, &g).to(out.dtype());
+    Tensor row_keep = ones({c.L, 1}, dtype);
+    for (int64_t row : {3, 66}) row_keep.select(0, row).fill_(0.0);
+    (out * r * row_keep).sum().backward();
+    const double rtol = dtype == kFloat64 ? 1e-10 : 1e-4, atol = dtype == kFloat64 ? 1e-12 : 1e-5;
+    testing::expect_close(got.out, out.detach() * row_keep, rtol, atol);
+    testing::expect_close(got.gq, q.grad(), rtol, atol);
+    testing::expect_close(got.gk, k.grad(), rtol, atol);
+    testing::expect_close(got.gv, v.grad(), rtol, atol);
+  }
+}
+
+// No keys at all (S = 0): every row is fully masked.
+TEST(Attention, NoKeysGiveZeros) {
+  Tensor q = randn({2, 3, 4}), k = zeros({2, 0, 4}), v = zeros({2, 0, 5});
+  Tensor out = scaled_dot_product_attention(q, k, v);
+  EXPECT_EQ(out.shape(), (Shape{2, 3, 5}));
+  EXPECT_TRUE(all(eq(out, 0.0)).item<bool>());
+}
+
+// float16 / bfloat16 compute in float32 and give their own dtype back.
+TEST(Attention, ReducedFloatsComputeInFloat32) {
+  Inputs in = make_inputs({"half", 1, 2, 5, 6, 4, 4, Mask::key_padding});
+  const Tensor q = in.q.detach().to(kFloat16), k = in.k.detach().to(kFloat16),
+               v = in.v.detach().to(kFloat16);
+  const Tensor out = scaled_dot_product_attention(q, k, v, in.options);
+  EXPECT_EQ(out.dtype(), kFloat16);
+  testing::expect_close(out, composite(q.to(kFloat32), k.to(kFloat32), v.to(kFloat32), in.options),
+                        1e-2, 1e-2);
+}
+
+// ---- memory -----------------------------------------------------------------
+
+// L = S = 2048, 2 heads: one [L, S] float score matrix per head would be
+// 16 MiB (32 MiB for both); the fused op holds q, k, v, out, lse and their
+// gradients (~0.5 MiB each) and per-thread tiles that are not [L, S]-sized.
+TEST(Attention, PeakMemoryStaysFarBelowTheScoreMatrix) {
+  const int64_t L = 2048, E = 32;
+  Generator g(2);
+  Tensor q = randn({1, 2, L, E}, kFloat32, &g).requires_grad_();
+  Tensor k = randn({1, 2, L, E}, kFloat32, &g).requires_grad_();
+  Tensor v = randn({1, 2, L, E}, kFloat32, &g).requires_grad_();
+  Tensor r = randn({1, 2, L, E}, kFloat32, &g);
+  AttentionOptions o;
+  o.is_causal = true;
+  o.dropout_p = 0.1;
+  o.generator = &g;
+  const int64_t before = memory_stats().current_bytes;
+  reset_peak_memory_stats();
+  Tensor out = scaled_dot_product_attention(q, k, v, o);
+  (out * r).sum().backward();
+  const int64_t peak = memory_stats().peak_bytes - before;
+  const int64_t score_matrix = L * L * 4;  // one head's
+  EXPECT_LT(peak, score_matrix / 4) << "peak " << peak << " bytes";
+  RecordProperty("peak_bytes", static_cast<int>(peak));
+  EXPECT_TRUE(q.grad().defined() && k.grad().defined() && v.grad().defined());
+}
+
+// ---- errors -----------------------------------------------------------------
+
+void expect_error(const std::function<void()>& fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; expected one containing '" << needle << "'";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("scaled_dot_product_attention"), std::string::npos) << what;
+    EXPECT_NE(what.find(needle), std::string::npos) << what;
+  }
+}
+
+TEST(Attention, BadInputsThrow) {
+  const Tensor q = randn({2, 3, 4, 8}), k = randn({2, 3, 5, 8}), v = randn({2, 3, 5, 6});
+  expect_error([&] { scaled_dot_product_attention(q, randn({2, 3, 5, 7}), v); }, "same last dim E");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, k, randn({2, 3, 6, 6}));
+      },
+      "same number of keys");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, randn({2, 2, 5, 8}), randn({2, 2, 5, 6}));
+      },
+      "same leading");
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(q, randn({3, 5, 8}), randn({3, 5, 6}));
+      },
+      "same number of dims");
+  expect_error([&] { scaled_dot_product_attention(randn({8}), randn({8}), randn({8})); },
+               "at least 2");
+  AttentionOptions bad_mask;
+  bad_mask.attn_mask = ones({2, 1, 4, 4}, kBool);  // S = 5 keys
+  expect_error([&] { scaled_dot_product_attention(q, k, v, bad_mask); }, "does not broadcast");
+  AttentionOptions bigger_batch;
+  bigger_batch.attn_mask = zeros({5, 2, 3, 4, 5});
+  expect_error([&] { scaled_dot_product_attention(q, k, v, bigger_batch); }, "does not broadcast");
+  AttentionOptions int_mask;
+  int_mask.attn_mask = zeros({4, 5}, kInt64);
+  expect_error([&] { scaled_dot_product_attention(q, k, v, int_mask); }, "bool or floating");
+  AttentionOptions both;
+  both.attn_mask = ones({4, 5}, kBool);
+  both.is_causal = true;
+  expect_error([&] { scaled_dot_product_attention(q, k, v, both); }, "is_causal");
+  for (double p : {-0.1, 1.0, 1.5}) {
+    AttentionOptions drop;
+    drop.dropout_p = p;
+    expect_error([&] { scaled_dot_product_attention(q, k, v, drop); }, "dropout_p");
+  }
+  expect_error([&] { scaled_dot_product_attention(q.to(kInt64), k.to(kInt64), v.to(kInt64)); },
+               "floating dtype");
+  expect_error([&] { scaled_dot_product_attention(q, k.to(kFloat64), v); }, "floating dtype");
+  AttentionOptions grad_mask;
+  grad_mask.attn_mask = zeros({4, 5}).requires_grad_();
+  expect_error([&] { scaled_dot_product_attention(q.detach().requires_grad_(), k, v, grad_mask); },
+               "attn_mask gets no gradient");
+}
+
+// ---- golden values ------------------------------------------------------------
+
+// tests/golden/data/attention.txt (tests/golden/make_attention_golden.py):
+// PyTorch's float32 composite and its gradients; replayed with the stored
+// inputs and with non-contiguous copies.
+TEST(Golden, Attention) {
+  const auto cases = testing::load_golden("attention.txt");
+  ASSERT_EQ(cases.size(), 5u);
+  for (const auto& [name, c] : cases) {
+    for (bool strided : {false, true}) {
+      SCOPED_TRACE(name + (strided ? " non-contiguous" : ""));
+      auto input = [&](const char* label) {
+        const Tensor& t = c.at(label);
+        return strided ? testing::non_contiguous(t) : t.clone();
+      };
+      Inputs in{input("q"), input("k"), input("v"), {}};
+      in.options.is_causal = c.at("is_causal").item<bool>();
+      if (c.count("mask")) in.options.attn_mask = input("mask");
+      if (c.count("scale")) in.options.scale = c.at("scale").item<double>();
+      Tensor q = in.q.requires_grad_(), k = in.k.requires_grad_(), v = in.v.requires_grad_();
+      Tensor out = scaled_dot_product_attention(q, k, v, in.options);
+      (out * input("r")).sum().backward();
+      for (const auto& [label, got] : std::vector<std::pair<std::string, Tensor>>{
+               {"out", out}, {"grad_q", q.grad()}, {"grad_k", k.grad()}, {"grad_v", v.grad()}}) {
+        SCOPED_TRACE(label);
+        EXPECT_EQ(got.dtype(), kFloat32);
+        testing::expect_close(got, c.at(label), 1e-5, 1e-6);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace toadstool
