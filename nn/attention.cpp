@@ -99,16 +99,15 @@ Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMask
 
 Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                    const MultiheadAttentionMasks& masks) {
-  TS_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3 &&
-               query.size(2) == embed_dim && key.size(2) == embed_dim &&
-               value.size(2) == embed_dim && key.size(0) == query.size(0) &&
-               value.size(0) == query.size(0) && key.size(1) == value.size(1),
+  TS_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3 && query.size(2) == embed_dim &&
+               key.size(2) == embed_dim && value.size(2) == embed_dim &&
+               key.size(0) == query.size(0) && value.size(0) == query.size(0) &&
+               key.size(1) == value.size(1),
            "MultiheadAttention: query [B, L, E], key and value [B, S, E] with E=", embed_dim,
            ", got ", query.shape(), ", ", key.shape(), ", ", value.shape());
   auto project = [this](const Tensor& input, int64_t part) {
     const Tensor out = matmul(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim).t());
-    return in_proj_bias.defined() ? out + in_proj_bias.narrow(0, part * embed_dim, embed_dim)
-                                  : out;
+    return in_proj_bias.defined() ? out + in_proj_bias.narrow(0, part * embed_dim, embed_dim) : out;
   };
   return out_proj->forward(attend(project(query, 0), project(key, 1), project(value, 2), masks));
 }
@@ -146,8 +145,8 @@ Tensor MultiheadAttention::attend(const Tensor& q, const Tensor& k, const Tensor
 }
 
 std::string MultiheadAttention::extra_repr() const {
-  return detail::concat("embed_dim=", embed_dim, ", num_heads=", num_heads,
-                        ", dropout=", dropout, ", batch_first=true");
+  return detail::concat("embed_dim=", embed_dim, ", num_heads=", num_heads, ", dropout=", dropout,
+                        ", batch_first=true");
 }
 
 }  // namespace toadstool::nn

@@ -43,7 +43,7 @@ class MultiheadAttention : public Module {
   int64_t num_heads;
   int64_t head_dim;
   double dropout;
-  Generator* generator;    // for attention dropout (default: the global one)
+  Generator* generator;   // for attention dropout (default: the global one)
   Tensor in_proj_weight;  // [3E, E]: rows [0, E) query, [E, 2E) key, [2E, 3E) value
   Tensor in_proj_bias;    // [3E], undefined without bias
   std::shared_ptr<Linear> out_proj;

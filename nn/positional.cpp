@@ -26,10 +26,11 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d_model, int6
   std::vector<double> table(static_cast<size_t>(max_len * d_model));
   for (int64_t pos = 0; pos < max_len; ++pos) {
     for (int64_t i = 0; i < d_model; ++i) {
-      const double frequency =
-          std::exp(-std::log(10000.0) * static_cast<double>(i - i % 2) / static_cast<double>(d_model));
+      const double frequency = std::exp(-std::log(10000.0) * static_cast<double>(i - i % 2) /
+                                        static_cast<double>(d_model));
       const double angle = static_cast<double>(pos) * frequency;
-      table[static_cast<size_t>(pos * d_model + i)] = i % 2 == 0 ? std::sin(angle) : std::cos(angle);
+      table[static_cast<size_t>(pos * d_model + i)] =
+          i % 2 == 0 ? std::sin(angle) : std::cos(angle);
     }
   }
   pe = register_buffer("pe", from_vector(table, {max_len, d_model}).to(kFloat32),

@@ -10,23 +10,23 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOp
   TS_CHECK(options.dim_feedforward > 0, "TransformerEncoderLayer: dim_feedforward must be ",
            "positive, got ", options.dim_feedforward);
   // Registration order = PyTorch's, so named_parameters() lists the same way.
-  self_attn = register_module(
-      "self_attn", std::make_shared<MultiheadAttention>(options.d_model, options.nhead,
-                                                        options.dropout, options.bias,
-                                                        options.generator));
-  linear1 = register_module("linear1", std::make_shared<Linear>(
-                                           options.d_model, options.dim_feedforward, options.bias));
-  dropout = register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
-  linear2 = register_module("linear2", std::make_shared<Linear>(
-                                           options.dim_feedforward, options.d_model, options.bias));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{options.d_model},
-                                                               options.layer_norm_eps));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{options.d_model},
-                                                               options.layer_norm_eps));
-  dropout1 = register_module("dropout1",
-                             std::make_shared<Dropout>(options.dropout, options.generator));
-  dropout2 = register_module("dropout2",
-                             std::make_shared<Dropout>(options.dropout, options.generator));
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
+                                               options.d_model, options.nhead, options.dropout,
+                                               options.bias, options.generator));
+  linear1 = register_module(
+      "linear1", std::make_shared<Linear>(options.d_model, options.dim_feedforward, options.bias));
+  dropout =
+      register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
+  linear2 = register_module(
+      "linear2", std::make_shared<Linear>(options.dim_feedforward, options.d_model, options.bias));
+  norm1 = register_module(
+      "norm1", std::make_shared<LayerNorm>(Shape{options.d_model}, options.layer_norm_eps));
+  norm2 = register_module(
+      "norm2", std::make_shared<LayerNorm>(Shape{options.d_model}, options.layer_norm_eps));
+  dropout1 =
+      register_module("dropout1", std::make_shared<Dropout>(options.dropout, options.generator));
+  dropout2 =
+      register_module("dropout2", std::make_shared<Dropout>(options.dropout, options.generator));
   // Not registered: PyTorch keeps the activation as a plain function.
   if (options.activation == "relu") {
     activation = std::make_shared<ReLU>();

@@ -21,8 +21,9 @@ std::shared_ptr<UnaryModule> make_activation(const std::string& name) {
 MLP::MLP(const std::vector<int64_t>& sizes, const std::string& activation, double dropout,
          Generator* generator)
     : UnaryModule("MLP") {
-  TS_CHECK(sizes.size() >= 2, "MLP: needs at least an input and an output size, got ",
-           sizes.size(), " sizes");
+  TS_CHECK(sizes.size() >= 2, "MLP: needs at least an input and an output size, got ", sizes.size(),
+           " sizes");
+  make_activation(activation);  // an unknown name is an Error even without hidden layers
   layers = register_module("layers", std::make_shared<Sequential>());
   for (size_t i = 0; i + 1 < sizes.size(); ++i) {
     layers->push_back(std::make_shared<Linear>(sizes[i], sizes[i + 1]));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/container.h"
+#include "tensor/generator.h"
 
 namespace toadstool::nn {
 

@@ -16,19 +16,18 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
            options.positional, "'");
   TS_CHECK(options.num_classes > 0, "TransformerClassifier: num_classes must be positive, got ",
            options.num_classes);
-  embedding = register_module("embedding", std::make_shared<Embedding>(
-                                               options.vocab_size, options.d_model,
-                                               options.padding_idx));
+  embedding = register_module(
+      "embedding",
+      std::make_shared<Embedding>(options.vocab_size, options.d_model, options.padding_idx));
   if (options.positional == "sinusoidal") {
-    pos_encoding = register_module(
-        "pos_encoding",
-        std::make_shared<SinusoidalPositionalEncoding>(options.d_model, options.max_len));
+    pos_encoding = register_module("pos_encoding", std::make_shared<SinusoidalPositionalEncoding>(
+                                                       options.d_model, options.max_len));
   } else {
-    pos_encoding = register_module(
-        "pos_encoding",
-        std::make_shared<LearnedPositionalEncoding>(options.max_len, options.d_model));
+    pos_encoding = register_module("pos_encoding", std::make_shared<LearnedPositionalEncoding>(
+                                                       options.max_len, options.d_model));
   }
-  dropout = register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
+  dropout =
+      register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
   TransformerEncoderLayerOptions layer;
   layer.d_model = options.d_model;
   layer.nhead = options.nhead;

@@ -27,11 +27,11 @@ struct TransformerClassifierOptions {
   int64_t max_len = 512;
   int64_t padding_idx = 0;
   int64_t num_classes = 2;
-  std::string pooling = "mean";         // or "cls"
+  std::string pooling = "mean";           // or "cls"
   std::string positional = "sinusoidal";  // or "learned"
-  std::string activation = "relu";      // or "gelu"
-  bool norm_first = false;              // pre-norm layers get a final norm
-  Generator* generator = nullptr;       // for dropout (default: the global one)
+  std::string activation = "relu";        // or "gelu"
+  bool norm_first = false;                // pre-norm layers get a final norm
+  Generator* generator = nullptr;         // for dropout (default: the global one)
 };
 
 class TransformerClassifier : public UnaryModule {

@@ -1,0 +1,74 @@
+// Parity with PyTorch, in the manner of llm.c's test against its PyTorch
+// twin: PyTorch's modules with PyTorch's weights (tests/golden/data/nn.txt,
+// made by tests/golden/make_nn_golden.py) loaded into ours by parameter name.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "golden.h"
+#include "test_util.h"
+
+namespace toadstool {
+namespace {
+
+using testing::GoldenCase;
+
+double scalar(const GoldenCase& c, const std::string& label) { return c.at(label).item<double>(); }
+
+// The "param.<name>" tensors of a case as a state dict.
+TensorDict golden_params(const GoldenCase& c) {
+  TensorDict dict;
+  for (const auto& [label, tensor] : c) {
+    if (label.rfind("param.", 0) == 0) dict.insert(label.substr(6), tensor);
+  }
+  return dict;
+}
+
+// Every element within rtol of PyTorch's, relative to the tensor's largest
+// magnitude (gradients have entries near zero where a relative test per
+// element would measure float32 rounding, not a mismatch).
+void expect_matches(const Tensor& ours, const Tensor& theirs, double rtol,
+                    const std::string& what) {
+  ASSERT_EQ(ours.shape(), theirs.shape()) << what;
+  const double scale = testing::values(theirs.abs().amax())[0];
+  const double worst = testing::values((ours.to(kFloat64) - theirs.to(kFloat64)).abs().amax())[0];
+  EXPECT_LE(worst, rtol * scale) << what << ": worst difference " << worst << ", scale " << scale;
+}
+
+TEST(NnParity, TransformerEncoderLayerOutputAndEveryGradientMatchPyTorch) {
+  const auto cases = testing::load_golden("nn.txt");
+  int checked = 0;
+  for (const auto& [name, c] : cases) {
+    if (name.rfind("encoder_layer/", 0) != 0) continue;
+    SCOPED_TRACE(name);
+    nn::TransformerEncoderLayerOptions options;
+    options.d_model = static_cast<int64_t>(scalar(c, "d_model"));
+    options.nhead = static_cast<int64_t>(scalar(c, "nhead"));
+    options.dim_feedforward = static_cast<int64_t>(scalar(c, "dim_feedforward"));
+    options.activation = scalar(c, "gelu") != 0 ? "gelu" : "relu";
+    options.norm_first = scalar(c, "norm_first") != 0;
+    options.dropout = 0.0;
+    nn::TransformerEncoderLayer layer(options);
+    const TensorDict params = golden_params(c);
+    // Same names as PyTorch's, all of them (the golden reader sorts them).
+    auto ours = layer.state_dict().keys();
+    std::sort(ours.begin(), ours.end());
+    EXPECT_EQ(ours, params.keys());
+    layer.load_state_dict(params);
+
+    nn::MultiheadAttentionMasks masks;
+    masks.key_padding_mask = c.at("padding");
+    const Tensor out = layer.forward(c.at("x"), masks);
+    expect_matches(out, c.at("out"), 1e-5, "out");
+    (out * c.at("r")).sum().backward();
+    for (const auto& [param_name, param] : layer.named_parameters()) {
+      expect_matches(param.grad(), c.at("grad." + param_name), 1e-5, "grad of " + param_name);
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+}  // namespace
+}  // namespace toadstool
