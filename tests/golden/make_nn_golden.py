@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/data/nn.txt, replayed by tests/unit/test_nn_parity.cpp:
+"""Writes tests/golden/data/nn_modules.txt, replayed by tests/unit/test_nn_parity.cpp:
 PyTorch's own modules with their own weights, which the C++ test loads into
 the matching Toadstool modules (same parameter names) to compare.
 
@@ -136,7 +136,7 @@ def classifier_case(g, pooling, positional, activation, norm_first):
 
 def main():
     torch.manual_seed(0)
-    g = Group("nn.txt")
+    g = Group("nn_modules.txt")
     encoder_layer_case(g, 3, 7, 16, 4, 32, "relu", False)
     encoder_layer_case(g, 2, 9, 24, 3, 40, "gelu", True)
     classifier_case(g, "mean", "sinusoidal", "relu", False)

@@ -1,5 +1,5 @@
 // Parity with PyTorch, in the manner of llm.c's test against its PyTorch
-// twin: PyTorch's modules with PyTorch's weights (tests/golden/data/nn.txt,
+// twin: PyTorch's modules with PyTorch's weights (tests/golden/data/nn_modules.txt,
 // made by tests/golden/make_nn_golden.py) loaded into ours by parameter name.
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ void expect_matches(const Tensor& ours, const Tensor& theirs, double rtol,
 }
 
 TEST(NnParity, TransformerEncoderLayerOutputAndEveryGradientMatchPyTorch) {
-  const auto cases = testing::load_golden("nn.txt");
+  const auto cases = testing::load_golden("nn_modules.txt");
   int checked = 0;
   for (const auto& [name, c] : cases) {
     if (name.rfind("encoder_layer/", 0) != 0) continue;
