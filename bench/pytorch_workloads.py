@@ -95,6 +95,20 @@ def mlp_step_workload(threads):
     yield f"mlp_step/{threads}", step
 
 
+def cross_entropy_workload(threads):
+    """F.cross_entropy forward + backward on float32 logits [2048, 8192], as
+    BM_cross_entropy in bench/bench_autograd.cpp."""
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2048, 8192, generator=g).requires_grad_()
+    target = torch.randint(0, 8192, (2048,), generator=g)
+
+    def step():
+        torch.nn.functional.cross_entropy(logits, target).backward()
+        logits.grad = None
+
+    yield f"cross_entropy/{threads}", step
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
@@ -106,8 +120,9 @@ def main():
     with torch.no_grad():
         for name, fn in workloads(args.threads):
             results[name] = seconds_per_call(fn)
-    for name, fn in mlp_step_workload(args.threads):
-        results[name] = seconds_per_call(fn)
+    for workload in (mlp_step_workload, cross_entropy_workload):
+        for name, fn in workload(args.threads):
+            results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}
     with open(args.out, "w") as f:

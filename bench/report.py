@@ -41,6 +41,7 @@ def describe(name):
                  "chain_no_grad": "100-multiply chain on 1 element, forward without grad",
                  "backward_one_node": "backward() of a one-node graph",
                  "mlp_step": "MLP 784-1024-1024-10 SGD step, batch 128",
+                 "cross_entropy": "cross_entropy forward + backward [2048, 8192]",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 
