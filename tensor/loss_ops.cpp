@@ -138,9 +138,8 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
   result.nll_scale = a;
   result.smooth_scale = b;
   if (options.reduction == Reduction::none) {
-    Tensor loss = eps > 0 ? add(mul(nll, a), smooth, b) : nll;
-    Shape loss_shape = target.shape();
-    result.loss = detail::finish_result(reshape(loss, loss_shape), logits.dtype());
+    const Tensor loss = eps > 0 ? add(mul(nll, a), smooth, b) : nll;  // [lines]
+    result.loss = detail::finish_result(reshape(loss, target.shape()), logits.dtype());
     return result;
   }
   double total = 0;

@@ -203,7 +203,7 @@ TEST(Safetensors, HostileFilesAreErrors) {
   std::string deep = R"({"x": )";
   for (int i = 0; i < 100000; ++i) deep += "[";
   std::vector<Hostile> cases = {
-      {"short", "\x05\x00\x00", {"shorter than the 8-byte"}},
+      {"short", std::string("\x05\x00\x00", 3), {"shorter than the 8-byte"}},
       {"huge_header", file_bytes("{}", "", int64_t{1} << 40), {"limit"}},
       {"header_past_end", file_bytes("{}", "", 1000), {"runs past the end"}},
       {"not_json", file_bytes("{\"x\": nope}", ""), {"not valid JSON"}},
