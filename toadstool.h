@@ -23,6 +23,7 @@
 #include "tensor/error.h"
 #include "tensor/factory.h"
 #include "tensor/generator.h"
+#include "tensor/safetensors.h"
 #include "tensor/scalar.h"
 #include "tensor/tensor.h"
 #include "tensor/tensor_dict.h"

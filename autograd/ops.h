@@ -168,6 +168,25 @@ Tensor dropout(const Tensor& t, double p, bool training = true, Generator* gener
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {});
 
+// ---- losses (options in tensor/loss_options.h; docs/losses.md) -------------------------
+// torch.nn.functional.cross_entropy with class-index targets: logits [N, C]
+// with target [N], [N, C, d1, ...] with [N, d1, ...], or [C] with a 0-d
+// target; int64 targets in [0, C) or equal to ignore_index. One fused kernel:
+// log-sum-exp and loss in one pass over each line, softmax - smoothed
+// one-hot in the backward. Differentiable in logits (not in weight).
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     const CrossEntropyOptions& options = {});
+// torch.nn.functional.nll_loss: -weight[t] * log_probs[t] per line, with the
+// shapes of cross_entropy (log_probs in place of logits).
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NLLLossOptions& options = {});
+// torch.nn.functional.binary_cross_entropy_with_logits, stable for any x:
+// (1 - y) x + (1 + (pos_weight - 1) y) (max(-x, 0) + log1p(exp(-|x|))), times
+// weight. target has input's shape; differentiable in input and target.
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BCEWithLogitsOptions& options = {});
+// torch.nn.functional.mse_loss: (input - target)^2, reduced; equal shapes.
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+
 // ---- indexing ---------------------------------------------------------------------------
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);

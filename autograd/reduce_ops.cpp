@@ -21,12 +21,12 @@ namespace {
 
 // What a backward needs to know about the reduction: the input's shape, the
 // reduced dims (wrapped, sorted; all dims when none are given) and keepdim.
-struct Reduction {
+struct ReducedDims {
   Shape input_shape;
   std::vector<int64_t> dims;
   bool keepdim;
 
-  Reduction(const Tensor& t, const Shape& dims_arg, bool keep, const char* op)
+  ReducedDims(const Tensor& t, const Shape& dims_arg, bool keep, const char* op)
       : input_shape(t.shape()),
         dims(detail::reduction_dims(dims_arg, t.dim(), op)),
         keepdim(keep) {}
@@ -51,7 +51,7 @@ struct Reduction {
 // The gradient of a reduction, `derivative(g, reduction, x, y)`, with the
 // input x and output y saved only as `saves` says (the other is undefined).
 template <class Derivative>
-Tensor reduced(Op op, Tensor out, const Tensor& t, Reduction reduction, Saves saves,
+Tensor reduced(Op op, Tensor out, const Tensor& t, ReducedDims reduction, Saves saves,
                Derivative derivative) {
   if (needs_grad(t)) {
     record(op, out, {t},
@@ -64,7 +64,7 @@ Tensor reduced(Op op, Tensor out, const Tensor& t, Reduction reduction, Saves sa
 
 // amax / amin and full max / min: the gradient shared evenly among the
 // elements equal to the extremum (as PyTorch).
-Tensor evenly_to_extremum(const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+Tensor evenly_to_extremum(const Tensor& g, const ReducedDims& r, const Tensor& x, const Tensor& y) {
   const Tensor chosen = x == r.unreduce(y);
   const Tensor ties = sum(chosen, r.dims, /*keepdim=*/true);
   return where(chosen, r.unreduce(g) / expand(ties, r.input_shape), 0);
@@ -73,17 +73,17 @@ Tensor evenly_to_extremum(const Tensor& g, const Reduction& r, const Tensor& x, 
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::sum, native::sum(t, dims, keepdim), t, Reduction(t, dims, keepdim, "sum"),
+  return reduced(Op::sum, native::sum(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "sum"),
                  Saves::nothing,
-                 [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
+                 [](const Tensor& g, const ReducedDims& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g);
                  });
 }
 
 Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::mean, native::mean(t, dims, keepdim), t, Reduction(t, dims, keepdim, "mean"),
+  return reduced(Op::mean, native::mean(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "mean"),
                  Saves::nothing,
-                 [](const Tensor& g, const Reduction& r, const Tensor&, const Tensor&) {
+                 [](const Tensor& g, const ReducedDims& r, const Tensor&, const Tensor&) {
                    return r.unreduce(g / static_cast<double>(r.count()));
                  });
 }
@@ -93,8 +93,8 @@ Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
   // that is the product of the non-zero elements if x_i is the only zero of
   // its slice, else 0.
   return reduced(
-      Op::prod, native::prod(t, dims, keepdim), t, Reduction(t, dims, keepdim, "prod"), Saves::both,
-      [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+      Op::prod, native::prod(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "prod"),
+      Saves::both, [](const Tensor& g, const ReducedDims& r, const Tensor& x, const Tensor& y) {
         const Tensor is_zero = x == 0;
         const Tensor g_all = r.unreduce(g);
         const Tensor nonzero_prod = prod(masked_fill(x, is_zero, 1.0), r.dims, true);
@@ -105,38 +105,39 @@ Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
 }
 
 Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amax, native::amax(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amax"),
+  return reduced(Op::amax, native::amax(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "amax"),
                  Saves::both, evenly_to_extremum);
 }
 Tensor amin(const Tensor& t, const Shape& dims, bool keepdim) {
-  return reduced(Op::amin, native::amin(t, dims, keepdim), t, Reduction(t, dims, keepdim, "amin"),
+  return reduced(Op::amin, native::amin(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "amin"),
                  Saves::both, evenly_to_extremum);
 }
 Tensor max(const Tensor& t) {
-  return reduced(Op::max, native::max(t), t, Reduction(t, {}, false, "max"), Saves::both,
+  return reduced(Op::max, native::max(t), t, ReducedDims(t, {}, false, "max"), Saves::both,
                  evenly_to_extremum);
 }
 Tensor min(const Tensor& t) {
-  return reduced(Op::min, native::min(t), t, Reduction(t, {}, false, "min"), Saves::both,
+  return reduced(Op::min, native::min(t), t, ReducedDims(t, {}, false, "min"), Saves::both,
                  evenly_to_extremum);
 }
 
 Tensor var(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
   // d var / dx_i = 2 (x_i - mean) / (N - correction).
-  return reduced(Op::var, native::var(t, dims, correction, keepdim), t,
-                 Reduction(t, dims, keepdim, "var"), Saves::input,
-                 [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor&) {
-                   const double n = static_cast<double>(r.count() - correction);
-                   return r.unreduce(g) * (x - mean(x, r.dims, true)) * (2.0 / n);
-                 });
+  return reduced(
+      Op::var, native::var(t, dims, correction, keepdim), t, ReducedDims(t, dims, keepdim, "var"),
+      Saves::input,
+      [correction](const Tensor& g, const ReducedDims& r, const Tensor& x, const Tensor&) {
+        const double n = static_cast<double>(r.count() - correction);
+        return r.unreduce(g) * (x - mean(x, r.dims, true)) * (2.0 / n);
+      });
 }
 
 Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim) {
   // d std / dx_i = (x_i - mean) / ((N - correction) std).
   return reduced(
-      Op::std, native::std(t, dims, correction, keepdim), t, Reduction(t, dims, keepdim, "std"),
+      Op::std, native::std(t, dims, correction, keepdim), t, ReducedDims(t, dims, keepdim, "std"),
       Saves::both,
-      [correction](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+      [correction](const Tensor& g, const ReducedDims& r, const Tensor& x, const Tensor& y) {
         const double n = static_cast<double>(r.count() - correction);
         return r.unreduce(g / y) * (x - mean(x, r.dims, true)) * (1.0 / n);
       });
@@ -145,8 +146,8 @@ Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim)
 Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
   // d/dx_i = exp(x_i - logsumexp) = softmax over the reduced dims.
   return reduced(Op::logsumexp, native::logsumexp(t, dims, keepdim), t,
-                 Reduction(t, dims, keepdim, "logsumexp"), Saves::both,
-                 [](const Tensor& g, const Reduction& r, const Tensor& x, const Tensor& y) {
+                 ReducedDims(t, dims, keepdim, "logsumexp"), Saves::both,
+                 [](const Tensor& g, const ReducedDims& r, const Tensor& x, const Tensor& y) {
                    return r.unreduce(g) * exp(x - r.unreduce(y));
                  });
 }

@@ -81,6 +81,28 @@ void BM_mlp_step(benchmark::State& state) {
   counters.report(state);
 }
 
+// cross_entropy forward + backward on float32 logits [2048, 8192] (mean over
+// the batch, the usual training loss). Rate: logits traffic, 3 * 4 bytes per
+// logit (the forward reads them, the backward reads them and writes their
+// gradient). The PyTorch twin is F.cross_entropy. Arg: threads.
+constexpr int64_t kLossRows = 2048, kLossClasses = 8192;
+void BM_cross_entropy(benchmark::State& state) {
+  set_num_threads(threads_of(state, 0));
+  Generator gen(2);
+  const Tensor logits = randn({kLossRows, kLossClasses}, kFloat32, &gen).requires_grad_();
+  const Tensor target = randint(0, kLossClasses, {kLossRows}, kInt64, &gen);
+  auto step = [&] {
+    cross_entropy(logits, target).backward();
+    benchmark::DoNotOptimize(logits.grad().data_ptr());
+    logits.zero_grad();
+  };
+  step();  // warm-up: the allocator's cache
+  const SteadyStateCounters counters;
+  for (auto _ : state) step();
+  report_bytes(state, 3.0 * kLossRows * kLossClasses * sizeof(float));
+  counters.report(state);
+}
+
 }  // namespace
 
 void register_autograd_benchmarks() {
@@ -89,7 +111,8 @@ void register_autograd_benchmarks() {
              {"chain_grad", BM_chain_grad},
              {"chain_no_grad", BM_chain_no_grad},
              {"backward_one_node", BM_backward_one_node},
-             {"mlp_step", BM_mlp_step}}) {
+             {"mlp_step", BM_mlp_step},
+             {"cross_entropy", BM_cross_entropy}}) {
       timed(benchmark::RegisterBenchmark(name, fn))->Arg(threads);
     }
   }

@@ -118,6 +118,20 @@ def attention_workload(threads):
     yield f"attention_composite/{threads}", step
 
 
+def cross_entropy_workload(threads):
+    """F.cross_entropy forward + backward on float32 logits [2048, 8192], as
+    BM_cross_entropy in bench/bench_autograd.cpp."""
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(2048, 8192, generator=g).requires_grad_()
+    target = torch.randint(0, 8192, (2048,), generator=g)
+
+    def step():
+        torch.nn.functional.cross_entropy(logits, target).backward()
+        logits.grad = None
+
+    yield f"cross_entropy/{threads}", step
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
@@ -129,10 +143,9 @@ def main():
     with torch.no_grad():
         for name, fn in workloads(args.threads):
             results[name] = seconds_per_call(fn)
-    for name, fn in mlp_step_workload(args.threads):
-        results[name] = seconds_per_call(fn)
-    for name, fn in attention_workload(args.threads):
-        results[name] = seconds_per_call(fn)
+    for workload in (mlp_step_workload, attention_workload, cross_entropy_workload):
+        for name, fn in workload(args.threads):
+            results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}
     with open(args.out, "w") as f:

@@ -43,6 +43,7 @@ def describe(name):
                  "mlp_step": "MLP 784-1024-1024-10 SGD step, batch 128",
                  "attention_fused": "attention fwd+bwd [32, 4, 256, 32], key padding, fused",
                  "attention_composite": "attention fwd+bwd [32, 4, 256, 32], key padding, composite",
+                 "cross_entropy": "cross_entropy forward + backward [2048, 8192]",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/loss_options.h"
 #include "tensor/tensor.h"
 
 namespace toadstool::native {
@@ -173,6 +174,33 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    bool weight_and_bias);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
+
+// ---- losses (options in tensor/loss_options.h) -----------------------------------------
+// The class-index checks of cross_entropy and nll_loss (named `op` in errors):
+// input [C] with a 0-d target, [N, C] with [N], or [N, C, d1, ...] with
+// [N, d1, ...]; floating input; int64 targets each in [0, C) or equal to
+// ignore_index; weight undefined or [C] in the input's dtype. Returns the
+// sum of the weights of the targets that are not ignored (their count when
+// unweighted): the denominator of the mean.
+double check_class_targets(const Tensor& input, const Tensor& target, const Tensor& weight,
+                           int64_t ignore_index, const char* op);
+// cross_entropy (one fused kernel; see docs/losses.md) with what its
+// backward reads: lse, the log-sum-exp of each line of classes ([lines],
+// lines = numel / C, in the compute dtype), and the coefficients of
+// loss = nll_scale * nll + smooth_scale * smooth that the reduction used.
+struct CrossEntropyForward {
+  Tensor loss, lse;
+  double nll_scale = 1, smooth_scale = 0;
+};
+CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& target,
+                                          const CrossEntropyOptions& options);
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     const CrossEntropyOptions& options = {});
+// The gradient of the logits from the loss's gradient (the loss's shape:
+// per line for Reduction::none, 0-d otherwise) and the forward's lse and scales.
+Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target,
+                              const Tensor& lse, const CrossEntropyOptions& options,
+                              double nll_scale, double smooth_scale);
 
 // ---- indexing ---------------------------------------------------------------------------
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);

@@ -505,6 +505,113 @@ std::vector<GradCase> all_cases() {
         return scaled_dot_product_attention(x[0], x[1], x[2], o);
       });
 
+  // ---- losses (tests/unit/test_losses.cpp checks values against PyTorch)
+  one(
+      "cross_entropy_mean", {"cross_entropy"},
+      [] {
+        return std::vector{leaf({4, 5})};
+      },
+      [](const auto& x) {
+        return cross_entropy(x[0], indices({1, 0, 4, 2}, {4}));
+      });
+  one(
+      "cross_entropy_weight_ignore_smoothing_none", {"cross_entropy"},
+      [] {
+        return std::vector{strided_leaf({4, 3})};
+      },
+      [](const auto& x) {
+        CrossEntropyOptions o;
+        o.weight = from_vector(std::vector<double>{0.5, 2.0, 1.5}, {3});
+        o.ignore_index = 1;
+        o.label_smoothing = 0.2;
+        o.reduction = Reduction::none;
+        return cross_entropy(x[0], indices({0, 1, 2, 2}, {4}), o);
+      });
+  one(
+      "cross_entropy_nd_weighted_mean_smoothing", {"cross_entropy"},
+      [] {
+        return std::vector{leaf({2, 3, 4})};
+      },
+      [](const auto& x) {
+        CrossEntropyOptions o;
+        o.weight = from_vector(std::vector<double>{0.3, 1.0, 2.0}, {3});
+        o.label_smoothing = 0.3;
+        return cross_entropy(x[0], indices({0, 2, -100, 1, 1, 1, 2, 0}, {2, 4}), o);
+      });
+  one(
+      "cross_entropy_nd_sum_smoothing", {"cross_entropy"},
+      [] {
+        return std::vector{strided_leaf({2, 3, 2})};
+      },
+      [](const auto& x) {
+        CrossEntropyOptions o;
+        o.label_smoothing = 0.1;
+        o.reduction = Reduction::sum;
+        return cross_entropy(x[0], indices({0, -100, 2, 1}, {2, 2}), o);
+      });
+  one(
+      "cross_entropy_one_sample", {"cross_entropy"}, [] { return std::vector{leaf({5})}; },
+      [](const auto& x) { return cross_entropy(x[0], scalar_tensor(int64_t{3})); });
+  one(
+      "nll_loss_weight_ignore", {"gather", "masked_fill"},
+      [] {
+        return std::vector{leaf({4, 3})};
+      },
+      [](const auto& x) {
+        NLLLossOptions o;
+        o.weight = from_vector(std::vector<double>{0.5, 2.0, 1.5}, {3});
+        return nll_loss(x[0], indices({0, -100, 2, 1}, {4}), o);
+      });
+  one(
+      "nll_loss_nd_none", {"gather"},
+      [] {
+        return std::vector{strided_leaf({2, 3, 2})};
+      },
+      [](const auto& x) {
+        NLLLossOptions o;
+        o.reduction = Reduction::none;
+        return nll_loss(x[0], indices({0, 2, 1, 1}, {2, 2}), o);
+      });
+  one(
+      "bce_with_logits_weights", {"binary_cross_entropy_with_logits"},
+      [] {
+        return std::vector{leaf({3, 4}), rand({3, 4}, kFloat64, &gen()).requires_grad_()};
+      },
+      [](const auto& x) {
+        BCEWithLogitsOptions o;
+        o.weight = from_vector(std::vector<double>{0.5, 1.0, 2.0, 1.5}, {4});
+        o.pos_weight = from_vector(std::vector<double>{3.0, 0.5, 1.0, 2.0}, {4});
+        return binary_cross_entropy_with_logits(x[0], x[1], o);
+      });
+  one(
+      "bce_with_logits_at_zero_none", {"binary_cross_entropy_with_logits"},
+      [] {
+        // Logits exactly 0 (a zero-initialised layer): where |x| and max(-x, 0) have kinks.
+        return std::vector{zeros({2, 3}, kFloat64).requires_grad_(), strided_leaf({2, 3})};
+      },
+      [](const auto& x) {
+        BCEWithLogitsOptions o;
+        o.reduction = Reduction::none;
+        return binary_cross_entropy_with_logits(x[0], x[1], o);
+      });
+  one(
+      "bce_with_logits_sum_pos_weight", {"binary_cross_entropy_with_logits"},
+      [] {
+        return std::vector{strided_leaf({2, 3}), leaf({2, 3})};
+      },
+      [](const auto& x) {
+        BCEWithLogitsOptions o;
+        o.pos_weight = from_vector(std::vector<double>{2.0, 0.5, 4.0}, {3});
+        o.reduction = Reduction::sum;
+        return binary_cross_entropy_with_logits(x[0], x[1], o);
+      });
+  one(
+      "mse_loss", {"sub", "mul", "mean"},
+      [] {
+        return std::vector{leaf({3, 4}), strided_leaf({3, 4})};
+      },
+      [](const auto& x) { return mse_loss(x[0], x[1]); });
+
   // ---- indexing, joining, splitting
   one(
       "index_select", {"index_select"},
