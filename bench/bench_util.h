@@ -69,5 +69,6 @@ inline benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) 
 // Registration, one function per benchmark file.
 void register_tensor_benchmarks();
 void register_autograd_benchmarks();
+void register_optim_benchmarks();
 
 }  // namespace toadstool::bench

@@ -41,6 +41,7 @@ def describe(name):
                  "chain_no_grad": "100-multiply chain on 1 element, forward without grad",
                  "backward_one_node": "backward() of a one-node graph",
                  "mlp_step": "MLP 784-1024-1024-10 SGD step, batch 128",
+                 "adamw_step": "AdamW step, 16M float32 params (PyTorch foreach=False)",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 
@@ -97,6 +98,12 @@ def main():
             row["pytorch_seconds"] = torch_seconds[name]
             row["time_vs_pytorch"] = t / torch_seconds[name]
         rows.append(row)
+        # The AdamW step against PyTorch's default (foreach) too.
+        default = name.replace("adamw_step/", "adamw_step_default/")
+        if op == "adamw_step" and default in torch_seconds:
+            rows.append(dict(row, name=default, pytorch_seconds=torch_seconds[default],
+                             time_vs_pytorch=t / torch_seconds[default],
+                             workload="AdamW step, 16M float32 params (PyTorch default)"))
 
     # The autograd cost per node: the chain with grad minus without, per multiply.
     for threads in (1, 2):
