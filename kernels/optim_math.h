@@ -56,14 +56,14 @@ TS_HOST_DEVICE void sgd_update(T& p, T g, T* buf, const SgdCoeffs<T>& c) {
 // Adam / AdamW coefficients for one step (step counted from 1), in T.
 template <class T>
 struct AdamCoeffs {
-  T sign;                   // -1 when maximizing, else 1
-  T weight_decay;           // L2 coefficient (Adam)
-  T decay_factor;           // 1 - lr * weight_decay (AdamW)
+  T sign;          // -1 when maximizing, else 1
+  T weight_decay;  // L2 coefficient (Adam)
+  T decay_factor;  // 1 - lr * weight_decay (AdamW)
   T beta1, one_minus_beta1;
   T beta2, one_minus_beta2;
   T bias_correction2_sqrt;  // sqrt(1 - beta2^step)
   T eps;
-  T neg_step_size;          // -lr / (1 - beta1^step)
+  T neg_step_size;  // -lr / (1 - beta1^step)
 };
 
 // One Adam / AdamW update of one element:

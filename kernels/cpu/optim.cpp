@@ -47,13 +47,12 @@ void sgd_impl(T* param, const T* grad, T* buf, int64_t n, const SgdStep& hp) {
 }
 
 template <class T, WeightDecay kDecay, bool kAmsgrad>
-void adam_loop(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n,
-               const AdamCoeffs<T>& c) {
+void adam_loop(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamCoeffs<T>& c) {
   parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
-      adam_update<T, kDecay, kAmsgrad>(param[i], grad[i], m[i], v[i],
-                                       kAmsgrad ? vmax + i : nullptr, c);
+      adam_update<T, kDecay, kAmsgrad>(param[i], grad[i], m[i], v[i], kAmsgrad ? vmax + i : nullptr,
+                                       c);
     }
   });
 }

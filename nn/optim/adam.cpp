@@ -44,10 +44,10 @@ void Adam::validate(const Options& o) const {
   // `!(x >= 0)` also rejects NaN.
   TS_CHECK(o.at("lr") >= 0, name(), ": invalid learning rate ", o.at("lr"), " (must be >= 0)");
   TS_CHECK(o.at("eps") >= 0, name(), ": invalid epsilon ", o.at("eps"), " (must be >= 0)");
-  TS_CHECK(o.at("beta1") >= 0 && o.at("beta1") < 1, name(), ": invalid beta parameter at index 0: ",
-           o.at("beta1"), " (must be in [0, 1))");
-  TS_CHECK(o.at("beta2") >= 0 && o.at("beta2") < 1, name(), ": invalid beta parameter at index 1: ",
-           o.at("beta2"), " (must be in [0, 1))");
+  TS_CHECK(o.at("beta1") >= 0 && o.at("beta1") < 1, name(),
+           ": invalid beta parameter at index 0: ", o.at("beta1"), " (must be in [0, 1))");
+  TS_CHECK(o.at("beta2") >= 0 && o.at("beta2") < 1, name(),
+           ": invalid beta parameter at index 1: ", o.at("beta2"), " (must be in [0, 1))");
   TS_CHECK(o.at("weight_decay") >= 0, name(), ": invalid weight_decay ", o.at("weight_decay"),
            " (must be >= 0)");
 }
@@ -80,9 +80,8 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
     kernels::cpu::adam_step(param.data_ptr<float>(), grad.data_ptr<float>(), m.data_ptr<float>(),
                             v.data_ptr<float>(), vmax ? vmax->data_ptr<float>() : nullptr, n, hp);
   } else {
-    kernels::cpu::adam_step(param.data_ptr<double>(), grad.data_ptr<double>(),
-                            m.data_ptr<double>(), v.data_ptr<double>(),
-                            vmax ? vmax->data_ptr<double>() : nullptr, n, hp);
+    kernels::cpu::adam_step(param.data_ptr<double>(), grad.data_ptr<double>(), m.data_ptr<double>(),
+                            v.data_ptr<double>(), vmax ? vmax->data_ptr<double>() : nullptr, n, hp);
   }
 }
 

@@ -95,9 +95,8 @@ void LRScheduler::load_state_dict(const TensorDict& dict) {
 // LambdaLR
 // ---------------------------------------------------------------------------
 
-LambdaLR::LambdaLR(Optimizer& optimizer, Lambda lr_lambda)
-    : LambdaLR(optimizer,
-               std::vector<Lambda>(optimizer.param_groups().size(), std::move(lr_lambda))) {}
+LambdaLR::LambdaLR(Optimizer& optimizer, const Lambda& lr_lambda)
+    : LambdaLR(optimizer, std::vector<Lambda>(optimizer.param_groups().size(), lr_lambda)) {}
 
 LambdaLR::LambdaLR(Optimizer& optimizer, std::vector<Lambda> lr_lambdas)
     : LRScheduler(optimizer, "LambdaLR"), lambdas_(std::move(lr_lambdas)) {
@@ -135,7 +134,8 @@ std::vector<double> StepLR::get_lr() {
 std::vector<double> StepLR::closed_form_lr() {
   std::vector<double> lrs;
   // Python's // floors; last_epoch is never negative here.
-  const double exponent = static_cast<double>(last_epoch() / step_size_);
+  const int64_t decays = last_epoch() / step_size_;
+  const auto exponent = static_cast<double>(decays);
   for (double base : base_lrs()) lrs.push_back(base * std::pow(gamma_, exponent));
   return lrs;
 }
@@ -162,7 +162,8 @@ std::vector<double> MultiStepLR::closed_form_lr() {
   const auto passed =
       std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch()) - milestones_.begin();
   std::vector<double> lrs;
-  for (double base : base_lrs()) lrs.push_back(base * std::pow(gamma_, static_cast<double>(passed)));
+  for (double base : base_lrs())
+    lrs.push_back(base * std::pow(gamma_, static_cast<double>(passed)));
   return lrs;
 }
 
@@ -253,10 +254,9 @@ std::vector<double> LinearLR::get_lr() {
     return lrs;
   }
   if (e > total_iters_) return lrs;
-  const double factor =
-      1. + (end_factor_ - start_factor_) /
-               (static_cast<double>(total_iters_) * start_factor_ +
-                static_cast<double>(e - 1) * (end_factor_ - start_factor_));
+  const double factor = 1. + (end_factor_ - start_factor_) /
+                                 (static_cast<double>(total_iters_) * start_factor_ +
+                                  static_cast<double>(e - 1) * (end_factor_ - start_factor_));
   for (auto& lr : lrs) lr *= factor;
   return lrs;
 }
@@ -322,7 +322,8 @@ TensorDict SequentialLR::state_dict() const {
   dict.insert("_last_lr", list_tensor(last_lr_));
   for (size_t i = 0; i < schedulers_.size(); ++i) {
     const std::string prefix = "_schedulers." + std::to_string(i) + ".";
-    for (const auto& [key, tensor] : schedulers_[i]->state_dict()) dict.insert(prefix + key, tensor);
+    for (const auto& [key, tensor] : schedulers_[i]->state_dict())
+      dict.insert(prefix + key, tensor);
   }
   return dict;
 }

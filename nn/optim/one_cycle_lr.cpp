@@ -21,8 +21,7 @@ std::vector<double> per_group(const std::vector<double>& values, size_t groups, 
 OneCycleLR::OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& o)
     : LRScheduler(optimizer, "OneCycleLR") {
   if (o.total_steps != 0) {
-    TS_CHECK(o.total_steps > 0, "OneCycleLR: expected a positive total_steps, got ",
-             o.total_steps);
+    TS_CHECK(o.total_steps > 0, "OneCycleLR: expected a positive total_steps, got ", o.total_steps);
     total_steps_ = o.total_steps;
   } else {
     TS_CHECK(o.epochs > 0 && o.steps_per_epoch > 0,
@@ -37,10 +36,10 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& o)
   cosine_ = o.anneal_strategy == "cos";
   const auto total = static_cast<double>(total_steps_);
   if (o.three_phase) {
-    phases_ = {{o.pct_start * total - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
-               {2 * o.pct_start * total - 2, "max_lr", "initial_lr", "base_momentum",
-                "max_momentum"},
-               {total - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"}};
+    phases_ = {
+        {o.pct_start * total - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
+        {2 * o.pct_start * total - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"},
+        {total - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"}};
   } else {
     phases_ = {{o.pct_start * total - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"},
                {total - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"}};
@@ -89,12 +88,12 @@ std::vector<double> OneCycleLR::get_lr() {
     for (size_t i = 0; i < phases_.size(); ++i) {
       const Phase& phase = phases_[i];
       if (static_cast<double>(step_num) <= phase.end_step || i + 1 == phases_.size()) {
-        const double pct = (static_cast<double>(step_num) - start_step) /
-                           (phase.end_step - start_step);
+        const double pct =
+            (static_cast<double>(step_num) - start_step) / (phase.end_step - start_step);
         lrs.push_back(anneal(group.get(phase.start_lr), group.get(phase.end_lr), pct));
         if (cycle_momentum_) {
-          group.set(momentum_name_, anneal(group.get(phase.start_momentum),
-                                           group.get(phase.end_momentum), pct));
+          group.set(momentum_name_,
+                    anneal(group.get(phase.start_momentum), group.get(phase.end_momentum), pct));
         }
         break;
       }

@@ -58,8 +58,8 @@ void Optimizer::add_param_group(ParamGroup group) {
   for (size_t i = 0; i < group.params.size(); ++i) {
     const Tensor& p = group.params[i];
     TS_CHECK(p.defined(), name_, ": parameter ", i, " of the group is undefined");
-    TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, name_, ": parameter ", i,
-             " is ", detail::describe(p), "; only float32 and float64 parameters are supported");
+    TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, name_, ": parameter ", i, " is ",
+             detail::describe(p), "; only float32 and float64 parameters are supported");
     TS_CHECK(p.is_leaf(), name_, ": parameter ", i, " (", detail::describe(p),
              ") is not a leaf (it is the result of an op); optimize the leaf it came from");
     TS_CHECK(seen.insert(p.impl_ptr().get()).second, name_, ": parameter ", i, " (",
@@ -187,8 +187,8 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
     TS_CHECK(options_it != saved_options.end(), op, ": group ", g,
              " has no hyper-parameters in the state dict");
     for (const auto& [name, value] : defaults_) {
-      TS_CHECK(options_it->second.count(name) != 0, op, ": group ", g,
-               " has no hyper-parameter '", name, "' in the state dict");
+      TS_CHECK(options_it->second.count(name) != 0, op, ": group ", g, " has no hyper-parameter '",
+               name, "' in the state dict");
     }
     validate(options_it->second);
     new_options[g] = options_it->second;
@@ -210,8 +210,8 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
       if (counts_steps()) {
         const auto step_it = entries.find("step");
         TS_CHECK(step_it != entries.end(), op, ": no 'state.", id, ".step' entry");
-        const double step = scalar_value(op, "state." + std::to_string(id) + ".step",
-                                         *step_it->second);
+        const double step =
+            scalar_value(op, "state." + std::to_string(id) + ".step", *step_it->second);
         TS_CHECK(step >= 0 && step == static_cast<double>(static_cast<int64_t>(step)), op,
                  ": 'state.", id, ".step' should be a whole number >= 0, got ", step);
         state.step = static_cast<int64_t>(step);

@@ -11,8 +11,7 @@ namespace toadstool::optim {
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
     : optimizer_(&optimizer), options_(options) {
   const size_t groups = optimizer.param_groups().size();
-  TS_CHECK(options.factor < 1.0, "ReduceLROnPlateau: factor should be < 1.0, got ",
-           options.factor);
+  TS_CHECK(options.factor < 1.0, "ReduceLROnPlateau: factor should be < 1.0, got ", options.factor);
   TS_CHECK(options.mode == "min" || options.mode == "max", "ReduceLROnPlateau: mode '",
            options.mode, "' is unknown (expected 'min' or 'max')");
   TS_CHECK(options.threshold_mode == "rel" || options.threshold_mode == "abs",
@@ -20,8 +19,8 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlate
            "' is unknown (expected 'rel' or 'abs')");
   TS_CHECK(options.min_lr.size() == 1 || options.min_lr.size() == groups,
            "ReduceLROnPlateau: expected 1 or ", groups, " min_lrs, got ", options.min_lr.size());
-  min_lrs_ = options.min_lr.size() == 1 ? std::vector<double>(groups, options.min_lr[0])
-                                        : options.min_lr;
+  min_lrs_ =
+      options.min_lr.size() == 1 ? std::vector<double>(groups, options.min_lr[0]) : options.min_lr;
   // The worst value for the mode, so the first metric is always an improvement.
   best_ = options.mode == "min" ? std::numeric_limits<double>::infinity()
                                 : -std::numeric_limits<double>::infinity();

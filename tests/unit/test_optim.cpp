@@ -37,9 +37,9 @@ std::string error_of(Fn&& fn) {
   return "";
 }
 
-#define EXPECT_ERROR(stmt, text)                                               \
-  do {                                                                         \
-    const std::string message = error_of([&] { stmt; });                       \
+#define EXPECT_ERROR(stmt, text)                                                \
+  do {                                                                          \
+    const std::string message = error_of([&] { stmt; });                        \
     EXPECT_NE(message.find(text), std::string::npos) << "message: " << message; \
   } while (false)
 
@@ -55,8 +55,7 @@ TEST(Optim, BadHyperParametersAreErrors) {
   EXPECT_ERROR(SGD({p}, {.momentum = -0.5}), "SGD: invalid momentum");
   EXPECT_ERROR(SGD({p}, {.weight_decay = -1}), "SGD: invalid weight_decay");
   EXPECT_ERROR(SGD({p}, {.nesterov = true}), "Nesterov momentum requires a momentum > 0");
-  EXPECT_ERROR(SGD({p}, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}),
-               "zero dampening");
+  EXPECT_ERROR(SGD({p}, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}), "zero dampening");
   EXPECT_ERROR(Adam({p}, {.lr = -1e-3}), "Adam: invalid learning rate");
   EXPECT_ERROR(Adam({p}, {.eps = -1e-8}), "Adam: invalid epsilon");
   EXPECT_ERROR(Adam({p}, {.betas = {1.0, 0.999}}), "invalid beta parameter at index 0");
@@ -90,8 +89,9 @@ TEST(Optim, MismatchedGradientIsAnError) {
   Tensor p = leaf({3}, 1);
   SGD sgd({p}, {.lr = 0.1});
   p.set_grad(ones({3}, kFloat64));
-  EXPECT_ERROR(sgd.step(), "SGD.step: the gradient [3] float64 does not match its parameter "
-                           "[3] float32");
+  EXPECT_ERROR(sgd.step(),
+               "SGD.step: the gradient [3] float64 does not match its parameter "
+               "[3] float32");
 }
 
 // ---------------------------------------------------------------------------
@@ -221,15 +221,30 @@ TEST(Optim, StateDictNamesAndValues) {
   adam.step();
   adam.step();
   const TensorDict sd = adam.state_dict();
-  const std::vector<std::string> want = {
-      "state.0.step",           "state.0.exp_avg",         "state.0.exp_avg_sq",
-      "state.0.max_exp_avg_sq", "state.2.step",            "state.2.exp_avg",
-      "state.2.exp_avg_sq",     "state.2.max_exp_avg_sq",  "param_groups.0.amsgrad",
-      "param_groups.0.beta1",   "param_groups.0.beta2",    "param_groups.0.eps",
-      "param_groups.0.lr",      "param_groups.0.maximize", "param_groups.0.weight_decay",
-      "param_groups.0.params",  "param_groups.1.amsgrad",  "param_groups.1.beta1",
-      "param_groups.1.beta2",   "param_groups.1.eps",      "param_groups.1.lr",
-      "param_groups.1.maximize", "param_groups.1.weight_decay", "param_groups.1.params"};
+  const std::vector<std::string> want = {"state.0.step",
+                                         "state.0.exp_avg",
+                                         "state.0.exp_avg_sq",
+                                         "state.0.max_exp_avg_sq",
+                                         "state.2.step",
+                                         "state.2.exp_avg",
+                                         "state.2.exp_avg_sq",
+                                         "state.2.max_exp_avg_sq",
+                                         "param_groups.0.amsgrad",
+                                         "param_groups.0.beta1",
+                                         "param_groups.0.beta2",
+                                         "param_groups.0.eps",
+                                         "param_groups.0.lr",
+                                         "param_groups.0.maximize",
+                                         "param_groups.0.weight_decay",
+                                         "param_groups.0.params",
+                                         "param_groups.1.amsgrad",
+                                         "param_groups.1.beta1",
+                                         "param_groups.1.beta2",
+                                         "param_groups.1.eps",
+                                         "param_groups.1.lr",
+                                         "param_groups.1.maximize",
+                                         "param_groups.1.weight_decay",
+                                         "param_groups.1.params"};
   EXPECT_EQ(sd.keys(), want);
   EXPECT_EQ(sd.at("state.0.step").dtype(), kFloat32);
   EXPECT_EQ(sd.at("state.0.step").item<float>(), 2.0f);
@@ -284,7 +299,8 @@ void expect_round_trip(const MakeOptimizer& make, DType dtype) {
     step_with(a, k);
     step_with(b, k);
   }
-  for (size_t i = 0; i < a.params.size(); ++i) testing::expect_close(b.params[i], a.params[i], 0, 0);
+  for (size_t i = 0; i < a.params.size(); ++i)
+    testing::expect_close(b.params[i], a.params[i], 0, 0);
 }
 
 TEST(Optim, StateDictRoundTrip) {
@@ -294,20 +310,20 @@ TEST(Optim, StateDictRoundTrip) {
   };
   expect_round_trip(
       [&](std::vector<Tensor>& p) {
-        return std::make_unique<SGD>(groups(p), SGDOptions{.lr = 0.1, .momentum = 0.9,
-                                                           .dampening = 0.1});
+        return std::make_unique<SGD>(groups(p),
+                                     SGDOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1});
       },
       kFloat32);
   expect_round_trip(
       [&](std::vector<Tensor>& p) {
-        return std::make_unique<SGD>(groups(p), SGDOptions{.lr = 0.1, .momentum = 0.9,
-                                                           .nesterov = true});
+        return std::make_unique<SGD>(groups(p),
+                                     SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
       },
       kFloat64);
   expect_round_trip(
       [&](std::vector<Tensor>& p) {
-        return std::make_unique<Adam>(groups(p),
-                                      AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true});
+        return std::make_unique<Adam>(
+            groups(p), AdamOptions{.lr = 0.01, .weight_decay = 0.1, .amsgrad = true});
       },
       kFloat32);
   expect_round_trip(
@@ -358,7 +374,8 @@ TEST(Optim, LoadMismatchedStateDictIsAnError) {
     EXPECT_EQ(target.state(x), nullptr);
   };
 
-  Adam two_groups(std::vector<ParamGroup>{ParamGroup({leaf({2, 3}, 5)}), ParamGroup({leaf({4}, 6)})});
+  Adam two_groups(
+      std::vector<ParamGroup>{ParamGroup({leaf({2, 3}, 5)}), ParamGroup({leaf({4}, 6)})});
   EXPECT_ERROR(two_groups.load_state_dict(sd),
                "Adam.load_state_dict: the state dict has 1 parameter groups, the optimizer has 2");
   Adam three_params({leaf({2, 3}, 5), leaf({4}, 6), leaf({1}, 7)});

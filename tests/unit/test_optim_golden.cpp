@@ -149,19 +149,21 @@ std::unique_ptr<optim::LRScheduler> make_schedule(const std::string& runner, Rea
   }
   if (runner == "exponential") return std::make_unique<ExponentialLR>(opt, r.number("gamma", 0));
   if (runner == "cosine") {
-    return std::make_unique<CosineAnnealingLR>(opt, r.integer("T_max", 0),
-                                               r.number("eta_min", 0));
+    return std::make_unique<CosineAnnealingLR>(opt, r.integer("T_max", 0), r.number("eta_min", 0));
   }
   if (runner == "linear") {
-    return std::make_unique<LinearLR>(opt, r.number("start_factor", 0),
-                                      r.number("end_factor", 0), r.integer("total_iters", 0));
+    return std::make_unique<LinearLR>(opt, r.number("start_factor", 0), r.number("end_factor", 0),
+                                      r.integer("total_iters", 0));
   }
   if (runner == "lambda") {
     // The two functions of make_golden_optim.py.
     return std::make_unique<LambdaLR>(
         opt, std::vector<LambdaLR::Lambda>{
                  [](int64_t e) { return std::pow(0.95, static_cast<double>(e)); },
-                 [](int64_t e) { return 1.0 / static_cast<double>(1 + e / 3); }});
+                 [](int64_t e) {
+                   const int64_t thirds = e / 3;  // Python's e // 3
+                   return 1.0 / static_cast<double>(1 + thirds);
+                 }});
   }
   if (runner == "sequential_warmup_cosine") {
     auto warmup = std::make_shared<LinearLR>(opt, 0.1, 1.0, 5);
@@ -198,6 +200,7 @@ void run_schedule_case(const std::string& runner, const GoldenCase& stored) {
   Reader r(stored);
   const std::vector<double> base_lrs = r.list("base_lrs");
   std::vector<optim::ParamGroup> groups;
+  groups.reserve(base_lrs.size());
   for (double lr : base_lrs) {
     groups.push_back(optim::ParamGroup({zeros({2}).requires_grad_()}, {{"lr", lr}}));
   }
@@ -268,8 +271,8 @@ TEST(OptimGolden, LRSchedules) {
     runners.insert(runner);
     run_schedule_case(runner, stored);
   }
-  EXPECT_EQ(runners, (std::set<std::string>{"step", "multi_step", "exponential", "cosine",
-                                            "linear", "lambda", "sequential_warmup_cosine",
+  EXPECT_EQ(runners, (std::set<std::string>{"step", "multi_step", "exponential", "cosine", "linear",
+                                            "lambda", "sequential_warmup_cosine",
                                             "sequential_three", "one_cycle", "plateau"}));
 }
 

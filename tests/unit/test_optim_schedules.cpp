@@ -25,9 +25,9 @@ std::string error_of(Fn&& fn) {
   return "";
 }
 
-#define EXPECT_ERROR(stmt, text)                                               \
-  do {                                                                         \
-    const std::string message = error_of([&] { stmt; });                       \
+#define EXPECT_ERROR(stmt, text)                                                \
+  do {                                                                          \
+    const std::string message = error_of([&] { stmt; });                        \
     EXPECT_NE(message.find(text), std::string::npos) << "message: " << message; \
   } while (false)
 
@@ -95,8 +95,9 @@ TEST(OptimSchedules, OneCycleStopsAtTotalSteps) {
   OneCycleLR schedule(*opt, o);
   EXPECT_EQ(schedule.total_steps(), 6);
   for (int k = 0; k < 6; ++k) schedule.step();
-  EXPECT_ERROR(schedule.step(), "OneCycleLR: tried to step 8 times; the specified number of "
-                                "total steps is 6");
+  EXPECT_ERROR(schedule.step(),
+               "OneCycleLR: tried to step 8 times; the specified number of "
+               "total steps is 6");
 }
 
 // A schedule maker: builds the schedule over `opt` and steps it (metric k).
@@ -157,7 +158,10 @@ std::vector<Maker> makers() {
                    o.factor = 0.5;
                    *plateau = std::make_unique<ReduceLROnPlateau>(opt, o);
                  },
-                 [plateau](int k) { (*plateau)->step(1.0 / (1 + k / 3)); },
+                 [plateau](int k) {
+                   const int thirds = k / 3;  // the metric improves every third step
+                   (*plateau)->step(1.0 / (1 + thirds));
+                 },
                  [plateau] { return (*plateau)->get_last_lr(); },
                  [plateau] { return (*plateau)->state_dict(); },
                  [plateau](const TensorDict& d) { (*plateau)->load_state_dict(d); }});
@@ -203,8 +207,8 @@ TEST(OptimSchedules, LoadMismatchedStateDictIsAnError) {
   auto opt = make_sgd();
   StepLR step(*opt, 3);
   const TensorDict sd = step.state_dict();
-  EXPECT_EQ(sd.keys(), (std::vector<std::string>{"last_epoch", "_step_count", "base_lrs",
-                                                 "_last_lr"}));
+  EXPECT_EQ(sd.keys(),
+            (std::vector<std::string>{"last_epoch", "_step_count", "base_lrs", "_last_lr"}));
 
   auto one_group = std::make_unique<SGD>(std::vector<Tensor>{zeros({2}).requires_grad_()});
   StepLR other(*one_group, 3);
