@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
   register_tensor_benchmarks();
   register_autograd_benchmarks();
   register_attention_benchmarks();
+  register_optim_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

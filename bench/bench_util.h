@@ -70,5 +70,6 @@ inline benchmark::internal::Benchmark* timed(benchmark::internal::Benchmark* b) 
 void register_tensor_benchmarks();
 void register_autograd_benchmarks();
 void register_attention_benchmarks();
+void register_optim_benchmarks();
 
 }  // namespace toadstool::bench

@@ -132,6 +132,18 @@ def cross_entropy_workload(threads):
     yield f"cross_entropy/{threads}", step
 
 
+def adamw_workload(threads):
+    """One AdamW step over 16M float32 parameters (bench/bench_optim.cpp), with
+    the per-tensor loop (foreach=False, what Toadstool's fused step is compared
+    with) and with PyTorch's default for CPU tensors."""
+    param = torch.randn(ELEMENTWISE_N, requires_grad=True)
+    param.grad = torch.randn(ELEMENTWISE_N)
+    for name, kwargs in [("adamw_step", {"foreach": False}), ("adamw_step_default", {})]:
+        opt = torch.optim.AdamW([param], lr=1e-3, **kwargs)
+        opt.step()  # creates the state
+        yield f"{name}/{threads}", opt.step
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
@@ -143,7 +155,8 @@ def main():
     with torch.no_grad():
         for name, fn in workloads(args.threads):
             results[name] = seconds_per_call(fn)
-    for workload in (mlp_step_workload, attention_workload, cross_entropy_workload):
+    for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
+                     adamw_workload):
         for name, fn in workload(args.threads):
             results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,

@@ -44,6 +44,7 @@ def describe(name):
                  "attention_fused": "attention fwd+bwd [32, 4, 256, 32], key padding, fused",
                  "attention_composite": "attention fwd+bwd [32, 4, 256, 32], key padding, composite",
                  "cross_entropy": "cross_entropy forward + backward [2048, 8192]",
+                 "adamw_step": "AdamW step, 16M float32 params (PyTorch foreach=False)",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
     return op, label, threads
 
@@ -100,6 +101,12 @@ def main():
             row["pytorch_seconds"] = torch_seconds[name]
             row["time_vs_pytorch"] = t / torch_seconds[name]
         rows.append(row)
+        # The AdamW step against PyTorch's default (foreach) too.
+        default = name.replace("adamw_step/", "adamw_step_default/")
+        if op == "adamw_step" and default in torch_seconds:
+            rows.append(dict(row, name=default, pytorch_seconds=torch_seconds[default],
+                             time_vs_pytorch=t / torch_seconds[default],
+                             workload="AdamW step, 16M float32 params (PyTorch default)"))
 
     # The autograd cost per node: the chain with grad minus without, per multiply.
     for threads in (1, 2):
