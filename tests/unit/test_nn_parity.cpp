@@ -72,3 +72,54 @@ TEST(NnParity, TransformerEncoderLayerOutputAndEveryGradientMatchPyTorch) {
 
 }  // namespace
 }  // namespace toadstool
+
+namespace toadstool {
+namespace {
+
+// Ten AdamW steps of cross-entropy on one fixed batch, from PyTorch's initial
+// weights, reproduce PyTorch's ten losses (dropout 0: the two frameworks'
+// random streams differ).
+TEST(NnParity, TransformerClassifierTenAdamWStepsReproducePyTorchsLosses) {
+  const auto cases = testing::load_golden("nn_modules.txt");
+  int checked = 0;
+  for (const auto& [name, c] : cases) {
+    if (name.rfind("classifier/", 0) != 0) continue;
+    SCOPED_TRACE(name);
+    nn::TransformerClassifierOptions options;
+    options.vocab_size = static_cast<int64_t>(scalar(c, "vocab_size"));
+    options.d_model = static_cast<int64_t>(scalar(c, "d_model"));
+    options.nhead = static_cast<int64_t>(scalar(c, "nhead"));
+    options.num_layers = static_cast<int64_t>(scalar(c, "num_layers"));
+    options.dim_feedforward = static_cast<int64_t>(scalar(c, "dim_feedforward"));
+    options.max_len = static_cast<int64_t>(scalar(c, "max_len"));
+    options.num_classes = static_cast<int64_t>(scalar(c, "num_classes"));
+    options.pooling = scalar(c, "cls") != 0 ? "cls" : "mean";
+    options.positional = scalar(c, "learned") != 0 ? "learned" : "sinusoidal";
+    options.activation = scalar(c, "gelu") != 0 ? "gelu" : "relu";
+    options.norm_first = scalar(c, "norm_first") != 0;
+    options.dropout = 0.0;
+    nn::TransformerClassifier model(options);
+    model.load_state_dict(golden_params(c));
+
+    optim::AdamWOptions adamw;
+    adamw.lr = scalar(c, "lr");
+    adamw.weight_decay = scalar(c, "weight_decay");
+    optim::AdamW optimizer(model.parameters(), adamw);
+    nn::CrossEntropyLoss loss_fn;
+    const auto expected = testing::values(c.at("losses"));
+    ASSERT_EQ(expected.size(), 10U);
+    for (size_t step = 0; step < expected.size(); ++step) {
+      optimizer.zero_grad();
+      const Tensor loss = loss_fn(model(c.at("ids")), c.at("labels"));
+      loss.backward();
+      optimizer.step();
+      EXPECT_NEAR(loss.item<double>(), expected[step], 1e-4 * std::fabs(expected[step]))
+          << "step " << step;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+}  // namespace
+}  // namespace toadstool
