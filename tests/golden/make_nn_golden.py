@@ -11,8 +11,23 @@ the matching Toadstool modules (same parameter names) to compare.
     cross-entropy on one fixed batch, dropout 0: ids, labels, the initial
     "param.<name>"s and "losses" [10].
 
-    /usr/bin/python3 tests/golden/make_nn_golden.py
+  encoder_layer.safetensors: the first encoder layer's state dict, written by
+    PyTorch's `safetensors` (needs the package: a venv outside the repo,
+    `/usr/bin/python3 -m venv --system-site-packages /tmp/venv-st &&
+    /tmp/venv-st/bin/pip install safetensors`). The C++ test loads it into a
+    Toadstool layer and compares with encoder_layer/0's output.
+  --check-ours BUILD_DIR: runs the unit test that saves a Toadstool
+    TransformerEncoderLayer with save_safetensors, loads that file into
+    torch.nn.TransformerEncoderLayer and checks that both give the same output.
+
+    /tmp/venv-st/bin/python tests/golden/make_nn_golden.py [--check-ours build]
 """
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
 import math
 
 import torch
@@ -25,7 +40,7 @@ def scalars(**values):
     return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
 
 
-def encoder_layer_case(g, B, L, d, heads, ff, activation, norm_first):
+def encoder_layer_case(g, B, L, d, heads, ff, activation, norm_first, safetensors_path=None):
     layer = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, activation=activation,
                                        batch_first=True, norm_first=norm_first)
     # Non-trivial norms and biases, so every parameter is exercised.
@@ -40,6 +55,9 @@ def encoder_layer_case(g, B, L, d, heads, ff, activation, norm_first):
     r = torch.randn(B, L, d)
     out = layer(x, src_key_padding_mask=padding)
     (out * r).sum().backward()
+    if safetensors_path:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in layer.state_dict().items()}, safetensors_path)
     tensors = scalars(d_model=d, nhead=heads, dim_feedforward=ff,
                       gelu=activation == "gelu", norm_first=norm_first)
     tensors.update(x=x, padding=padding, r=r, out=out)
@@ -134,10 +152,43 @@ def classifier_case(g, pooling, positional, activation, norm_first):
     g.add_named("classifier", tensors)
 
 
+def check_ours(build_dir):
+    """Toadstool writes a layer (NnParity.SavesALayerPyTorchLoads), PyTorch loads it."""
+    from safetensors.torch import load_file
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "toadstool_layer.safetensors")
+        subprocess.run([os.path.join(build_dir, "tests", "toadstool_unit_tests"),
+                        "--gtest_filter=NnParity.SavesALayerPyTorchLoads"],
+                       env=dict(os.environ, TOADSTOOL_SAVE_LAYER=path), check=True)
+        state = load_file(path)
+        layer = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+        layer.load_state_dict(state)  # strict: every name must match
+        x = torch.arange(2 * 5 * 16, dtype=torch.float32).reshape(2, 5, 16).sin()
+        out = layer(x)
+        expected = load_file(path.replace(".safetensors", ".out.safetensors"))["out"]
+        err = (out - expected).abs().max().item()
+        print(f"check-ours: PyTorch output of the Toadstool-saved layer differs by {err:.2e}")
+        if err > 1e-5:
+            sys.exit(1)
+
+
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check-ours", metavar="BUILD_DIR")
+    args = parser.parse_args()
+    if args.check_ours:
+        check_ours(args.check_ours)
+        return
     torch.manual_seed(0)
     g = Group("nn_modules.txt")
-    encoder_layer_case(g, 3, 7, 16, 4, 32, "relu", False)
+    try:
+        import safetensors  # noqa: F401
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                            "encoder_layer.safetensors")
+    except ImportError:
+        print("no safetensors package: encoder_layer.safetensors is left as it is")
+        path = None
+    encoder_layer_case(g, 3, 7, 16, 4, 32, "relu", False, path)
     encoder_layer_case(g, 2, 9, 24, 3, 40, "gelu", True)
     classifier_case(g, "mean", "sinusoidal", "relu", False)
     classifier_case(g, "cls", "learned", "gelu", True)

@@ -1,15 +1,13 @@
 // safetensors: round trips of every dtype, atomic writes, the file written by
 // Python's safetensors (tests/golden/make_golden_safetensors.py), and one
 // hostile file per validation rule, each an Error naming the file and entry.
-#include <dirent.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
 
+#include "temp_dir.h"
 #include "tensor/atomic_file.h"
 #include "tensor/safetensors.h"
 #include "test_util.h"
@@ -17,34 +15,7 @@
 namespace toadstool {
 namespace {
 
-// A fresh folder under TMPDIR, removed with its files at the end.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/toadstool-st-XXXXXX";
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    for (const std::string& f : files()) std::remove((path_ + "/" + f).c_str());
-    ::rmdir(path_.c_str());
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  std::vector<std::string> files() const {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(path_.c_str())) {
-      while (const dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(d);
-    }
-    return names;
-  }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
