@@ -271,10 +271,12 @@ struct Backward {
 template <class T>
 void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* grad_out, T* grad_q,
               T* grad_k, T* grad_v) {
-  std::fill_n(grad_q, a.heads * a.L * a.E, T(0));
-  std::fill_n(grad_k, a.heads * a.S * a.E, T(0));
-  std::fill_n(grad_v, a.heads * a.S * a.Ev, T(0));
-  if (a.heads == 0 || a.L == 0 || a.S == 0) return;
+  if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
+    std::fill_n(grad_q, a.heads * a.L * a.E, T(0));
+    std::fill_n(grad_k, a.heads * a.S * a.E, T(0));
+    std::fill_n(grad_v, a.heads * a.S * a.Ev, T(0));
+    return;
+  }
   // D [heads, L] = rowsum(grad_out * out): the sum over keys of p dP, which
   // dS = p (dP - D) subtracts (it holds with dropout too, since out is the
   // output after dropout).
@@ -304,6 +306,10 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
     // grad_k and grad_v, so every tile adds into all three without races.
     parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
                  with_scratch([&](int64_t h, T* scratch) {
+                   // Each item zeroes the gradient rows it owns before adding into them.
+                   std::fill_n(grad_q + h * a.L * a.E, a.L * a.E, T(0));
+                   std::fill_n(grad_k + h * a.S * a.E, a.S * a.E, T(0));
+                   std::fill_n(grad_v + h * a.S * a.Ev, a.S * a.Ev, T(0));
                    for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                      for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                        if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
@@ -320,6 +326,9 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
   parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
                with_scratch([&](int64_t item, T* scratch) {
                  const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
+                 const int64_t cols = std::min(kBk, a.S - j0);
+                 std::fill_n(grad_k + (h * a.S + j0) * a.E, cols * a.E, T(0));
+                 std::fill_n(grad_v + (h * a.S + j0) * a.Ev, cols * a.Ev, T(0));
                  for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                    if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
                    bw.tile(h, i0, j0, kGradKV, scratch);
@@ -328,6 +337,7 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
   parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
                with_scratch([&](int64_t item, T* scratch) {
                  const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+                 std::fill_n(grad_q + (h * a.L + i0) * a.E, std::min(kBq, a.L - i0) * a.E, T(0));
                  for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                    if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) break;
                    bw.tile(h, i0, j0, kGradQ, scratch);
