@@ -27,6 +27,14 @@ constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
 int64_t tiles(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
 
+// Items per thread chunk so that a chunk holds at least ~64^3 multiply-adds
+// (the GEMM's own threshold): a tiny attention (a gradcheck's) stays on the
+// calling thread instead of paying for a team start per call.
+int64_t grain(int64_t multiply_adds_per_item) {
+  constexpr int64_t kMinChunkWork = 64 * 64 * 64;
+  return std::max<int64_t>(1, kMinChunkWork / std::max<int64_t>(1, multiply_adds_per_item));
+}
+
 // The pointers of one head.
 template <class T>
 struct Head {
@@ -172,7 +180,8 @@ template <class T>
 void forward(const AttentionArgs<T>& a, T* out, T* lse) {
   if (a.heads == 0 || a.L == 0) return;
   const int64_t q_tiles = tiles(a.L, kBq);
-  parallel_for(0, a.heads * q_tiles, 1, [&](int64_t begin, int64_t end) {
+  const int64_t work = std::min(kBq, a.L) * a.S * (a.E + a.Ev);
+  parallel_for(0, a.heads * q_tiles, grain(work), [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
     for (int64_t item = begin; item < end; ++item) {
       forward_tile(a, item / q_tiles, (item % q_tiles) * kBq, out, lse, scratch.data());
@@ -262,10 +271,12 @@ struct Backward {
 template <class T>
 void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* grad_out, T* grad_q,
               T* grad_k, T* grad_v) {
-  std::fill_n(grad_q, a.heads * a.L * a.E, T(0));
-  std::fill_n(grad_k, a.heads * a.S * a.E, T(0));
-  std::fill_n(grad_v, a.heads * a.S * a.Ev, T(0));
-  if (a.heads == 0 || a.L == 0 || a.S == 0) return;
+  if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
+    std::fill_n(grad_q, a.heads * a.L * a.E, T(0));
+    std::fill_n(grad_k, a.heads * a.S * a.E, T(0));
+    std::fill_n(grad_v, a.heads * a.S * a.Ev, T(0));
+    return;
+  }
   // D [heads, L] = rowsum(grad_out * out): the sum over keys of p dP, which
   // dS = p (dP - D) subtracts (it holds with dropout too, since out is the
   // output after dropout).
@@ -293,7 +304,12 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
   if (a.heads % threads == 0 || a.heads >= 4 * threads) {
     // One pass, a whole head per item: the thread owns the head's grad_q,
     // grad_k and grad_v, so every tile adds into all three without races.
-    parallel_for(0, a.heads, 1, with_scratch([&](int64_t h, T* scratch) {
+    parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
+                 with_scratch([&](int64_t h, T* scratch) {
+                   // Each item zeroes the gradient rows it owns before adding into them.
+                   std::fill_n(grad_q + h * a.L * a.E, a.L * a.E, T(0));
+                   std::fill_n(grad_k + h * a.S * a.E, a.S * a.E, T(0));
+                   std::fill_n(grad_v + h * a.S * a.Ev, a.S * a.Ev, T(0));
                    for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                      for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                        if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
@@ -307,15 +323,21 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
   // first owns a key tile (grad_k, grad_v rows) and walks the queries, the
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
-  parallel_for(0, a.heads * k_tiles, 1, with_scratch([&](int64_t item, T* scratch) {
+  parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
+               with_scratch([&](int64_t item, T* scratch) {
                  const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
+                 const int64_t cols = std::min(kBk, a.S - j0);
+                 std::fill_n(grad_k + (h * a.S + j0) * a.E, cols * a.E, T(0));
+                 std::fill_n(grad_v + (h * a.S + j0) * a.Ev, cols * a.Ev, T(0));
                  for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                    if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
                    bw.tile(h, i0, j0, kGradKV, scratch);
                  }
                }));
-  parallel_for(0, a.heads * q_tiles, 1, with_scratch([&](int64_t item, T* scratch) {
+  parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
+               with_scratch([&](int64_t item, T* scratch) {
                  const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+                 std::fill_n(grad_q + (h * a.L + i0) * a.E, std::min(kBq, a.L - i0) * a.E, T(0));
                  for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                    if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) break;
                    bw.tile(h, i0, j0, kGradQ, scratch);

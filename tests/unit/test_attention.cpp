@@ -473,7 +473,9 @@ TEST(Attention, BadInputsThrow) {
 TEST(Golden, Attention) {
   const auto cases = testing::load_golden("attention.txt");
   ASSERT_EQ(cases.size(), 5u);
-  for (const auto& [name, c] : cases) {
+  for (const auto& entry : cases) {
+    const std::string& name = entry.first;
+    const testing::GoldenCase& c = entry.second;  // a plain reference: lambdas capture it
     for (bool strided : {false, true}) {
       SCOPED_TRACE(name + (strided ? " non-contiguous" : ""));
       auto input = [&](const char* label) {
