@@ -5,6 +5,7 @@
 #include "kernels/cpu/cross_entropy.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
+#include "tensor/kernel_args.h"
 #include "tensor/native_ops.h"
 #include "tensor/shape_utils.h"
 
@@ -41,15 +42,6 @@ ClassLayout class_layout(const Tensor& input) {
   l.classes = input.size(1);
   for (int64_t d = 2; d < input.dim(); ++d) l.inner *= input.size(d);
   return l;
-}
-
-Tensor contiguous_as(const Tensor& t, DType dtype) {
-  return t.defined() ? contiguous(to_dtype(t, dtype)) : Tensor();
-}
-
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
 }
 
 // sum(v[i]) over n values, in double and a fixed order.

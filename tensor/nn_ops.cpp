@@ -2,6 +2,7 @@
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/softmax.h"
 #include "tensor/elementwise.h"
+#include "tensor/kernel_args.h"
 #include "tensor/native_ops.h"
 
 namespace toadstool::native {
@@ -59,20 +60,6 @@ void check_layer_norm(const Tensor& x, const Shape& normalized_shape, const Tens
              ": weight and bias must be ", normalized_shape, " ", dtype_name(x.dtype()), ", got ",
              detail::describe(*p));
   }
-}
-
-// A contiguous copy of t in `dtype` (undefined stays undefined).
-Tensor contiguous_as(const Tensor& t, DType dtype) {
-  return t.defined() ? contiguous(to_dtype(t, dtype)) : Tensor();
-}
-
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-}
-template <class T>
-T* mutable_ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.data_ptr()) : nullptr;
 }
 
 }  // namespace

@@ -8,18 +8,7 @@
 namespace toadstool {
 namespace {
 
-// Runs fn, expects an Error, and checks that every fragment is in its message.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected toadstool::Error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& f : fragments) {
-      EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
-    }
-  }
-}
+using testing::expect_error;
 
 TEST(Errors, IncompatibleBroadcast) {
   expect_error([] { add(ones({2, 3}), ones({4})); }, {"add", "[2, 3]", "[4]", "broadcast"});

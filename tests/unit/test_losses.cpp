@@ -11,17 +11,7 @@
 namespace toadstool {
 namespace {
 
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected toadstool::Error";
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& f : fragments) {
-      EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
-    }
-  }
-}
+using testing::expect_error;
 
 Tensor labels(const std::vector<int64_t>& v, const Shape& shape) { return from_vector(v, shape); }
 

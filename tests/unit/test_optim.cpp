@@ -26,23 +26,6 @@ Tensor leaf(const Shape& shape, uint64_t seed, DType dtype = kFloat32) {
   return randn(shape, dtype, &gen).requires_grad_();
 }
 
-// The Error message of `fn`, or "" when it does not throw.
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_ERROR(stmt, text)                                                \
-  do {                                                                          \
-    const std::string message = error_of([&] { stmt; });                        \
-    EXPECT_NE(message.find(text), std::string::npos) << "message: " << message; \
-  } while (false)
-
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------

@@ -15,22 +15,6 @@ namespace {
 
 using namespace optim;  // NOLINT: the schedule names read better unqualified
 
-template <class Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_ERROR(stmt, text)                                                \
-  do {                                                                          \
-    const std::string message = error_of([&] { stmt; });                        \
-    EXPECT_NE(message.find(text), std::string::npos) << "message: " << message; \
-  } while (false)
-
 // Two groups, lrs 0.1 and 0.05.
 std::unique_ptr<Optimizer> make_sgd() {
   return std::make_unique<SGD>(

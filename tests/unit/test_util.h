@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "toadstool.h"
@@ -56,4 +58,26 @@ inline Tensor non_contiguous(const Tensor& t) {
   return t.transpose(-1, -2).contiguous().transpose(-1, -2);
 }
 
+// Runs fn, expects a toadstool::Error, and checks that every fragment is in
+// its message.
+inline void expect_error(const std::function<void()>& fn,
+                         const std::vector<std::string>& fragments) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected toadstool::Error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& f : fragments) {
+      EXPECT_NE(message.find(f), std::string::npos) << "'" << f << "' not in: " << message;
+    }
+  }
+}
+inline void expect_error(const std::function<void()>& fn, const char* fragment) {
+  expect_error(fn, std::vector<std::string>{fragment});
+}
+
 }  // namespace toadstool::testing
+
+// EXPECT_ERROR(statement, "fragment"): the statement throws a
+// toadstool::Error whose message holds the fragment.
+#define EXPECT_ERROR(stmt, text) ::toadstool::testing::expect_error([&] { stmt; }, text)
