@@ -19,10 +19,11 @@ void check_floating(const char* op, const Tensor& tensor) {
 }
 
 // Writes `values` (any dtype, same shape) into `tensor` without recording.
-Tensor fill_from(Tensor tensor, const Tensor& values) {
+Tensor fill_from(const Tensor& tensor, const Tensor& values) {
   NoGradGuard no_grad;
-  tensor.copy_(values);
-  return tensor;
+  Tensor target = tensor;
+  target.copy_(values);
+  return target;
 }
 
 int64_t fan(const Tensor& tensor, FanMode mode) {
@@ -52,21 +53,21 @@ std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& tensor) {
   return {tensor.size(1) * receptive_field, tensor.size(0) * receptive_field};
 }
 
-Tensor uniform_(Tensor tensor, double low, double high, Generator* generator) {
+Tensor uniform_(const Tensor& tensor, double low, double high, Generator* generator) {
   check_floating("uniform_", tensor);
   TS_CHECK(low <= high, "uniform_: low (", low, ") must not exceed high (", high, ")");
   const Tensor u = rand(tensor.shape(), kFloat64, generator);
   return fill_from(tensor, u * (high - low) + low);
 }
 
-Tensor normal_(Tensor tensor, double mean, double std, Generator* generator) {
+Tensor normal_(const Tensor& tensor, double mean, double std, Generator* generator) {
   check_floating("normal_", tensor);
   TS_CHECK(std >= 0.0, "normal_: std must be non-negative, got ", std);
   const Tensor z = randn(tensor.shape(), kFloat64, generator);
   return fill_from(tensor, z * std + mean);
 }
 
-Tensor trunc_normal_(Tensor tensor, double mean, double std, double a, double b,
+Tensor trunc_normal_(const Tensor& tensor, double mean, double std, double a, double b,
                      Generator* generator) {
   check_floating("trunc_normal_", tensor);
   TS_CHECK(std > 0.0 && a < b, "trunc_normal_: needs std > 0 and a < b, got std=", std, " a=", a,
@@ -104,29 +105,29 @@ Tensor constant_(Tensor tensor, double value) {
 Tensor zeros_(Tensor tensor) { return constant_(std::move(tensor), 0.0); }
 Tensor ones_(Tensor tensor) { return constant_(std::move(tensor), 1.0); }
 
-Tensor xavier_uniform_(Tensor tensor, double gain, Generator* generator) {
+Tensor xavier_uniform_(const Tensor& tensor, double gain, Generator* generator) {
   const auto [fan_in, fan_out] = fan_in_and_fan_out(tensor);
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
-  return uniform_(std::move(tensor), -bound, bound, generator);
+  return uniform_(tensor, -bound, bound, generator);
 }
 
-Tensor xavier_normal_(Tensor tensor, double gain, Generator* generator) {
+Tensor xavier_normal_(const Tensor& tensor, double gain, Generator* generator) {
   const auto [fan_in, fan_out] = fan_in_and_fan_out(tensor);
   const double std = gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
-  return normal_(std::move(tensor), 0.0, std, generator);
+  return normal_(tensor, 0.0, std, generator);
 }
 
-Tensor kaiming_uniform_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity,
-                        Generator* generator) {
+Tensor kaiming_uniform_(const Tensor& tensor, double a, FanMode mode,
+                        const std::string& nonlinearity, Generator* generator) {
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(fan(tensor, mode));
   const double bound = std::sqrt(3.0) * std;
-  return uniform_(std::move(tensor), -bound, bound, generator);
+  return uniform_(tensor, -bound, bound, generator);
 }
 
-Tensor kaiming_normal_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity,
-                       Generator* generator) {
+Tensor kaiming_normal_(const Tensor& tensor, double a, FanMode mode,
+                       const std::string& nonlinearity, Generator* generator) {
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(fan(tensor, mode));
-  return normal_(std::move(tensor), 0.0, std, generator);
+  return normal_(tensor, 0.0, std, generator);
 }
 
 }  // namespace toadstool::nn::init

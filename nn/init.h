@@ -19,24 +19,26 @@ double calculate_gain(const std::string& nonlinearity, double param = 0.01);
 // {fan_in, fan_out} of a tensor with at least 2 dims.
 std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& tensor);
 
-Tensor uniform_(Tensor tensor, double low = 0.0, double high = 1.0, Generator* generator = nullptr);
-Tensor normal_(Tensor tensor, double mean = 0.0, double std = 1.0, Generator* generator = nullptr);
+Tensor uniform_(const Tensor& tensor, double low = 0.0, double high = 1.0,
+                Generator* generator = nullptr);
+Tensor normal_(const Tensor& tensor, double mean = 0.0, double std = 1.0,
+               Generator* generator = nullptr);
 // Normal(mean, std) restricted to [a, b] (values outside are redrawn).
-Tensor trunc_normal_(Tensor tensor, double mean = 0.0, double std = 1.0, double a = -2.0,
+Tensor trunc_normal_(const Tensor& tensor, double mean = 0.0, double std = 1.0, double a = -2.0,
                      double b = 2.0, Generator* generator = nullptr);
 Tensor constant_(Tensor tensor, double value);
 Tensor zeros_(Tensor tensor);
 Tensor ones_(Tensor tensor);
 // U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)).
-Tensor xavier_uniform_(Tensor tensor, double gain = 1.0, Generator* generator = nullptr);
+Tensor xavier_uniform_(const Tensor& tensor, double gain = 1.0, Generator* generator = nullptr);
 // N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
-Tensor xavier_normal_(Tensor tensor, double gain = 1.0, Generator* generator = nullptr);
+Tensor xavier_normal_(const Tensor& tensor, double gain = 1.0, Generator* generator = nullptr);
 // U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan), gain from nonlinearity and a.
-Tensor kaiming_uniform_(Tensor tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
+Tensor kaiming_uniform_(const Tensor& tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
                         const std::string& nonlinearity = "leaky_relu",
                         Generator* generator = nullptr);
 // N(0, std^2), std = gain / sqrt(fan).
-Tensor kaiming_normal_(Tensor tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
+Tensor kaiming_normal_(const Tensor& tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
                        const std::string& nonlinearity = "leaky_relu",
                        Generator* generator = nullptr);
 
