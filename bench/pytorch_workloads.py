@@ -233,17 +233,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--filter", default="", help="run only workloads whose name matches")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = {}
     with torch.no_grad():
         for name, fn in workloads(args.threads):
-            results[name] = seconds_per_call(fn)
+            if re.search(args.filter, name):
+                results[name] = seconds_per_call(fn)
     for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
                      adamw_workload, transformer_step_workload):
         for name, fn in workload(args.threads):
-            results[name] = seconds_per_call(fn)
+            if re.search(args.filter, name):
+                results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}
     with open(args.out, "w") as f:
