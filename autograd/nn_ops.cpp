@@ -130,10 +130,15 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
 Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
   TS_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
   if (!training || p == 0) return t;
-  // mask: 0 with probability p, else 1 / (1 - p), in t's dtype.
-  Tensor mask = p == 1
-                    ? zeros(t.shape(), t.dtype())
-                    : native::mul(bernoulli(t.shape(), 1 - p, t.dtype(), generator), 1 / (1 - p));
+  // mask: 0 with probability p, else 1 / (1 - p), in t's dtype (scaled in
+  // place: one mask-sized buffer, not two).
+  Tensor mask;
+  if (p == 1) {
+    mask = zeros(t.shape(), t.dtype());
+  } else {
+    mask = bernoulli(t.shape(), 1 - p, t.dtype(), generator);
+    native::mul_(mask, 1 / (1 - p));
+  }
   Tensor out = native::mul(t, mask);
   if (needs_grad(t)) {
     record(Op::dropout, out, {t},

@@ -71,5 +71,6 @@ void register_tensor_benchmarks();
 void register_autograd_benchmarks();
 void register_attention_benchmarks();
 void register_optim_benchmarks();
+void register_nn_benchmarks();
 
 }  // namespace toadstool::bench

@@ -11,7 +11,10 @@ Names match the Google Benchmark names (op/args.../threads) so that
 bench/report.py can pair them.
 """
 import argparse
+import ctypes
 import json
+import math
+import re
 import time
 
 import torch
@@ -144,25 +147,110 @@ def adamw_workload(threads):
         yield f"{name}/{threads}", opt.step
 
 
+def proc_status_kb(key):
+    with open("/proc/self/status") as f:
+        return int(re.search(key + r":\s+(\d+)", f.read()).group(1))
+
+
+def peak_rss_growth(fn):
+    """Peak RSS growth over one call of fn, in bytes, measured as
+    bench/bench_nn.cpp does: glibc's free memory is returned to the system
+    first (malloc_trim, as Toadstool empties its allocator's cache), the
+    high-water mark is reset (clear_refs 5), then VmHWM - VmRSS before."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = proc_status_kb("VmRSS")
+    fn()
+    return 1024 * (proc_status_kb("VmHWM") - before)
+
+
+class Sinusoidal(torch.nn.Module):
+    def __init__(self, d, max_len):
+        super().__init__()
+        pos = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)
+        i = torch.arange(d)
+        angle = pos * torch.exp(-math.log(10000.0) * (i - i % 2).double() / d)
+        pe = torch.where(i % 2 == 0, torch.sin(angle), torch.cos(angle))
+        self.register_buffer("pe", pe.float(), persistent=False)
+
+    def forward(self, x):
+        return x + self.pe[: x.shape[1]]
+
+
+class TransformerClassifier(torch.nn.Module):
+    """nn/zoo/transformer_classifier.h with its default (IMDB) options, as in
+    tests/golden/make_nn_golden.py: mean pooling, sinusoidal, ReLU, post-norm."""
+
+    def __init__(self, vocab=20000, d=128, heads=4, layers=2, ff=512, dropout=0.1, max_len=512,
+                 classes=2):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, d, padding_idx=0)
+        self.pos_encoding = Sinusoidal(d, max_len)
+        self.dropout = torch.nn.Dropout(dropout)
+        layer = torch.nn.TransformerEncoderLayer(d, heads, ff, dropout=dropout, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = torch.nn.Linear(d, classes)
+
+    def forward(self, ids):
+        padding = ids == 0
+        x = self.dropout(self.pos_encoding(self.embedding(ids)))
+        x = self.encoder(x, src_key_padding_mask=padding)
+        keep = (~padding).float().unsqueeze(2)
+        pooled = (x * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.head(pooled)
+
+
+def transformer_step_workload(threads):
+    """The training step of bench/bench_nn.cpp: zero_grad (to none, as
+    Toadstool's default), forward, F.cross_entropy, backward, AdamW, on a
+    batch of 32 x 256 token ids where sequence b has its last 4 b tokens
+    padded. Also the peak RSS growth over one step after warm-up."""
+    torch.manual_seed(0)
+    model = TransformerClassifier()
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters())
+    g = torch.Generator().manual_seed(3)
+    ids = torch.randint(1, 20000, (32, 256), generator=g)
+    ids[torch.arange(256).view(1, 256) >= 256 - 4 * torch.arange(32).view(32, 1)] = 0
+    labels = torch.randint(0, 2, (32,), generator=g)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(ids), labels).backward()
+        optimizer.step()
+
+    step()
+    step()
+    memory[f"transformer_step/{threads}"] = peak_rss_growth(step)
+    yield f"transformer_step/{threads}", step
+
+
+memory = {}  # name -> peak RSS growth over one step, bytes
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--filter", default="", help="run only workloads whose name matches")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     results = {}
     with torch.no_grad():
         for name, fn in workloads(args.threads):
-            results[name] = seconds_per_call(fn)
+            if re.search(args.filter, name):
+                results[name] = seconds_per_call(fn)
     for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
-                     adamw_workload):
+                     adamw_workload, transformer_step_workload):
         for name, fn in workload(args.threads):
-            results[name] = seconds_per_call(fn)
+            if re.search(args.filter, name):
+                results[name] = seconds_per_call(fn)
     info = {"torch_version": torch.__version__, "threads": args.threads,
             "config": torch.__config__.show()}
     with open(args.out, "w") as f:
-        json.dump({"info": info, "seconds": results}, f, indent=1)
+        json.dump({"info": info, "seconds": results, "peak_rss_growth_bytes": memory}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,11 @@ def describe(name):
                  "attention_composite": "attention fwd+bwd [32, 4, 256, 32], key padding, composite",
                  "cross_entropy": "cross_entropy forward + backward [2048, 8192]",
                  "adamw_step": "AdamW step, 16M float32 params (PyTorch foreach=False)",
-                 "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]"}.get(op, op)
+                 "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]",
+                 "transformer_step": "TransformerClassifier AdamW step, batch 32 x 256 (IMDB config)",
+                 "transformer_gemms": "  its Linear matmuls alone, fwd + bwd",
+                 "transformer_attention": "  its attention op alone, fwd + bwd, 2 layers",
+                 "transformer_adamw": "  its AdamW step alone"}.get(op, op)
     return op, label, threads
 
 
@@ -61,11 +65,12 @@ def main():
     context = ours["context"]
     peak = {t: float(context[f"fma_peak_gflops_t{t}"]) for t in (1, 2)}
     stream = {t: float(context[f"stream_triad_gbs_t{t}"]) for t in (1, 2)}
-    torch_seconds, torch_info = {}, []
+    torch_seconds, torch_info, torch_rss = {}, [], {}
     for path in args.pytorch:
         with open(path) as f:
             data = json.load(f)
         torch_seconds.update(data["seconds"])
+        torch_rss.update(data.get("peak_rss_growth_bytes", {}))
         torch_info.append(data["info"]["torch_version"])
 
     # Each benchmark ran five times; keep the best: its "min" time and the
@@ -81,7 +86,8 @@ def main():
         else:
             entry.update({k: v for k, v in bench.items()
                           if k in ("GFLOPs", "GBs", "page_faults_per_iter",
-                                   "system_allocs_per_iter")})
+                                   "system_allocs_per_iter", "peak_rss_growth_MB",
+                                   "allocator_peak_MB")})
 
     rows = []
     for name, bench in best.items():
@@ -97,6 +103,11 @@ def main():
         for counter in ("page_faults_per_iter", "system_allocs_per_iter"):
             if counter in bench:
                 row[counter] = bench[counter]
+        for counter in ("peak_rss_growth_MB", "allocator_peak_MB"):
+            if counter in bench:
+                row[counter] = bench[counter]
+        if name in torch_rss:
+            row["pytorch_peak_rss_growth_MB"] = torch_rss[name] / 2**20
         if name in torch_seconds:
             row["pytorch_seconds"] = torch_seconds[name]
             row["time_vs_pytorch"] = t / torch_seconds[name]
@@ -118,6 +129,21 @@ def main():
                          "threads": threads,
                          "seconds": (with_grad["seconds"] - without["seconds"]) / 100})
 
+    # Where the time of the Transformer step goes: its pieces timed alone.
+    breakdown = []
+    for threads in (1, 2):
+        parts = {r["name"].split("/")[0]: r["seconds"] for r in rows
+                 if r["threads"] == threads and r["name"].startswith("transformer_")}
+        if {"transformer_step", "transformer_gemms", "transformer_attention",
+                "transformer_adamw"} <= parts.keys():
+            total = parts["transformer_step"]
+            pieces = {"GEMM": parts["transformer_gemms"],
+                      "attention": parts["transformer_attention"],
+                      "optimizer": parts["transformer_adamw"]}
+            pieces["element-wise/other"] = total - sum(pieces.values())
+            breakdown.append({"threads": threads, "step_seconds": total,
+                              "seconds": pieces})
+
     print(f"Machine (measured in this run): FMA peak {peak[1]:.1f} GFLOP/s (1 thread), "
           f"{peak[2]:.1f} (2 threads); STREAM triad {stream[1]:.1f} GB/s (1 thread), "
           f"{stream[2]:.1f} (2 threads)")
@@ -125,7 +151,12 @@ def main():
     print("| workload | threads | Toadstool | of machine peak | PyTorch | time vs PyTorch |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        if "gflops" in r:
+        if "gflops" in r and "peak_rss_growth_MB" in r:
+            ours_txt = f"{r['seconds'] * 1e3:.1f} ms, {r['gflops']:.1f} GFLOP/s"
+            frac = (f"{100 * r['fraction_of_fma_peak']:.0f}% FMA; "
+                    f"{r['page_faults_per_iter']:.2f} page faults, "
+                    f"{r['system_allocs_per_iter']:.2f} system allocations per step")
+        elif "gflops" in r:
             ours_txt, frac = f"{r['gflops']:.1f} GFLOP/s", f"{100 * r['fraction_of_fma_peak']:.0f}% FMA"
         elif "gbs" in r:
             ours_txt, frac = f"{r['gbs']:.1f} GB/s", f"{100 * r['fraction_of_stream']:.0f}% STREAM"
@@ -135,13 +166,32 @@ def main():
                     f"{r['system_allocs_per_iter']:.2f} system allocations per iteration")
         else:
             ours_txt, frac = f"{r['seconds'] * 1e6:.3f} us", ""
+        if r["seconds"] >= 0.01 and "gflops" not in r:
+            ours_txt = f"{r['seconds'] * 1e3:.1f} ms"
         torch_txt = f"{r['pytorch_seconds'] * 1e6:.1f} us" if "pytorch_seconds" in r else "-"
         ratio = f"{r['time_vs_pytorch']:.2f}x" if "time_vs_pytorch" in r else "-"
         print(f"| {r['workload']} | {r['threads']} | {ours_txt} | {frac} | {torch_txt} | {ratio} |")
 
+    memory_rows = [r for r in rows if "peak_rss_growth_MB" in r]
+    if memory_rows:
+        print("\n| peak memory over one step | threads | Toadstool RSS growth | Toadstool "
+              "allocator peak | PyTorch RSS growth | RSS vs PyTorch |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in memory_rows:
+            ours_mb, theirs = r["peak_rss_growth_MB"], r.get("pytorch_peak_rss_growth_MB")
+            theirs_txt = f"{theirs:.0f} MiB" if theirs else "-"
+            ratio = f"{ours_mb / theirs:.2f}x" if theirs else "-"
+            print(f"| {r['workload']} | {r['threads']} | {ours_mb:.0f} MiB | "
+                  f"{r['allocator_peak_MB']:.0f} MiB | {theirs_txt} | {ratio} |")
+    for b in breakdown:
+        print(f"\nTransformer step at {b['threads']} thread(s), {b['step_seconds'] * 1e3:.0f} ms: " +
+              ", ".join(f"{k} {v * 1e3:.0f} ms ({100 * v / b['step_seconds']:.0f}%)"
+                        for k, v in b["seconds"].items()))
+
     with open(args.out, "w") as f:
         json.dump({"machine": {"fma_peak_gflops": peak, "stream_triad_gbs": stream},
-                   "pytorch": sorted(set(torch_info)), "rows": rows}, f, indent=1)
+                   "pytorch": sorted(set(torch_info)), "rows": rows,
+                   "transformer_breakdown": breakdown}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 #
 #   scripts/bench.sh [google-benchmark flags, e.g. --benchmark_filter=sgemm]
 #   TOADSTOOL_BENCH_PYTORCH=0 scripts/bench.sh    # skip the PyTorch side
+#   TOADSTOOL_BENCH_PYTORCH_FILTER=transformer scripts/bench.sh --benchmark_filter=transformer
+#                                                   # one workload on both sides
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +34,7 @@ if [ "${TOADSTOOL_BENCH_PYTORCH:-1}" = "1" ]; then
   for t in 1 2; do
     echo "bench: PyTorch workloads, $t thread(s)"
     OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t /usr/bin/python3 bench/pytorch_workloads.py \
-      --threads "$t" --out "$out/pytorch_t$t.json"
+      --threads "$t" --out "$out/pytorch_t$t.json" --filter "${TOADSTOOL_BENCH_PYTORCH_FILTER:-}"
     pytorch_files+=("$out/pytorch_t$t.json")
   done
 fi

@@ -13,6 +13,7 @@
 #include "kernels/attention_math.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/random.h"
 #include "kernels/fast_math.h"
 
 namespace toadstool::kernels::cpu {
@@ -83,21 +84,19 @@ void score_tile(const AttentionArgs<T>& a, const Head<T>& hd, int64_t i0, int64_
 }
 
 // z[c] = keep_scale when score element `first + c` (flat over [heads, L, S])
-// is kept by dropout, else 0. One Philox block serves four elements.
+// is kept by dropout, else 0: word first + c of the Philox blocks from
+// attention_dropout_block (block index / 4 serves four elements), made
+// together by philox_words.
 template <class T>
 void dropout_row(const AttentionArgs<T>& a, uint64_t first, int64_t cols, T* z) {
   const uint64_t threshold = bernoulli_threshold(1.0 - a.dropout_p);
   const T keep_scale = T(1) / T(1 - a.dropout_p);
-  Philox4x32 block{};
-  uint64_t block_index = std::numeric_limits<uint64_t>::max();
-  for (int64_t c = 0; c < cols; ++c) {
-    const uint64_t index = first + static_cast<uint64_t>(c);
-    if (index / 4 != block_index) {
-      block_index = index / 4;
-      block = attention_dropout_block(index, a.seed, a.offset);
-    }
-    z[c] = attention_keep(block, index, threshold) ? keep_scale : T(0);
-  }
+  const int64_t skip = static_cast<int64_t>(first % 4);
+  uint32_t words[kBk + 8];  // ceil((skip + cols) / 4) blocks, cols <= kBk
+  philox_words(a.offset + first / 4, (skip + cols + 3) / 4, a.seed, words);
+  const uint32_t* w = words + skip;
+#pragma omp simd
+  for (int64_t c = 0; c < cols; ++c) z[c] = w[c] < threshold ? keep_scale : T(0);
 }
 
 uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {

@@ -20,15 +20,23 @@ constexpr int64_t kBlockGrain = 2048;
 // of kKind: bits is block `offset + b`, first the index of its first value,
 // count (<= values_per_block) how many of its values fall inside the fill.
 // Chunks are whole blocks, so the split never changes what an element gets.
+// The words are made kWordBlocks blocks at a time by philox_words (SIMD).
+constexpr int64_t kWordBlocks = 64;
 template <RandomKind kKind, class Fn>
 void for_each_block(int64_t n, uint64_t seed, uint64_t offset, const Fn& fn) {
   constexpr int64_t k = values_per_block(kKind);
   const auto blocks = static_cast<int64_t>(philox_blocks_used(n, kKind));
   parallel_for(0, blocks, kBlockGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t first = b * k;
-      const int count = static_cast<int>(std::min(k, n - first));
-      fn(philox4x32_10(offset + static_cast<uint64_t>(b), 0, seed), first, count);
+    uint32_t words[4 * kWordBlocks];
+    for (int64_t b0 = begin; b0 < end; b0 += kWordBlocks) {
+      const int64_t count_blocks = std::min(kWordBlocks, end - b0);
+      philox_words(offset + static_cast<uint64_t>(b0), count_blocks, seed, words);
+      for (int64_t i = 0; i < count_blocks; ++i) {
+        const int64_t first = (b0 + i) * k;
+        const int count = static_cast<int>(std::min(k, n - first));
+        const uint32_t* w = words + 4 * i;
+        fn(Philox4x32{{w[0], w[1], w[2], w[3]}}, first, count);
+      }
     }
   });
 }
@@ -86,6 +94,17 @@ void bernoulli(T* out, const T* probs, int64_t n, uint64_t seed, uint64_t offset
 }
 
 }  // namespace
+
+void philox_words(uint64_t first_block, int64_t n, uint64_t seed, uint32_t* words) {
+#pragma omp simd
+  for (int64_t b = 0; b < n; ++b) {
+    const Philox4x32 r = philox4x32_10(first_block + static_cast<uint64_t>(b), 0, seed);
+    words[4 * b] = r.v[0];
+    words[4 * b + 1] = r.v[1];
+    words[4 * b + 2] = r.v[2];
+    words[4 * b + 3] = r.v[3];
+  }
+}
 
 void fill_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float low, float high) {
   uniform(out, n, seed, offset, low, high);

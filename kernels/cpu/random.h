@@ -44,4 +44,10 @@ void fill_bernoulli(BFloat16* out, const BFloat16* probs, int64_t n, uint64_t se
 void fill_bernoulli(float* out, const float* probs, int64_t n, uint64_t seed, uint64_t offset);
 void fill_bernoulli(double* out, const double* probs, int64_t n, uint64_t seed, uint64_t offset);
 
+// The four words of the Philox counter blocks first_block + b, b in [0, n),
+// block after block in words[4 n]: philox4x32_10(first_block + b, 0, seed),
+// computed n blocks at a time in one SIMD loop (the multiplies vectorize),
+// several times faster than one block at a time.
+void philox_words(uint64_t first_block, int64_t n, uint64_t seed, uint32_t* words);
+
 }  // namespace toadstool::kernels::cpu
