@@ -27,7 +27,7 @@ def ours(workload, threads, out):
     subprocess.run([os.path.join(ROOT, "build/release/bench/toadstool_bench"),
                     f"--benchmark_filter=^{workload}/{threads}/",
                     f"--benchmark_out={out}", "--benchmark_out_format=json"],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(out) as f:
         rows = json.load(f)["benchmarks"]
     best = [r["real_time"] for r in rows if r.get("aggregate_name") == "min"]
