@@ -16,8 +16,8 @@ namespace toadstool::bench {
 
 namespace {
 
-constexpr int64_t kBatch = 32, kSeq = 256, kVocab = 20000, kModel = 128, kHeads = 4,
-                  kLayers = 2, kFeedForward = 512, kClasses = 2;
+constexpr int64_t kBatch = 32, kSeq = 256, kVocab = 20000, kModel = 128, kHeads = 4, kLayers = 2,
+                  kFeedForward = 512, kClasses = 2;
 constexpr int64_t kTokens = kBatch * kSeq;
 
 // Useful FLOPs of one training step, counted on the full [32, 256] batch
@@ -123,7 +123,9 @@ void BM_transformer_gemms(benchmark::State& state) {
     Tensor x, w, dy;
   };
   std::vector<Proj> projs;
-  for (auto [in, out] : {std::pair{kModel, 3 * kModel}, {kModel, kModel}, {kModel, kFeedForward},
+  for (auto [in, out] : {std::pair{kModel, 3 * kModel},
+                         {kModel, kModel},
+                         {kModel, kFeedForward},
                          {kFeedForward, kModel}}) {
     projs.push_back({randn({kTokens, in}, kFloat32, &gen), randn({out, in}, kFloat32, &gen),
                      randn({kTokens, out}, kFloat32, &gen)});
