@@ -203,13 +203,14 @@ void Module::load_state_dict(const TensorDict& dict, bool strict) {
 // --- printing ----------------------------------------------------------------------
 
 void Module::print_tree(std::ostream& out, const std::string& indent) const {
-  out << type_name_ << "(" << extra_repr();
   int64_t own = 0;
   for (const auto& [name, tensor] : parameters_) own += tensor.numel();
   if (children_.empty()) {
-    out << ")";
+    out << type_name_ << "(" << extra_repr() << ")";
   } else {
-    out << "\n";
+    // As PyTorch: the extra repr on its own line above the children.
+    out << type_name_ << "(\n";
+    if (!extra_repr().empty()) out << indent << "  " << extra_repr() << "\n";
     for (const auto& [name, child] : children_) {
       out << indent << "  (" << name << "): ";
       child->print_tree(out, indent + "  ");

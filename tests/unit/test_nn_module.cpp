@@ -211,6 +211,11 @@ TEST(NnModule, SummaryShowsTheTreeShapesAndCounts) {
       << text;
   EXPECT_NE(text.find("(2): Dropout(p=0.5)"), std::string::npos) << text;
   EXPECT_NE(text.find("Total parameters: 38"), std::string::npos) << text;
+  // A module with both an extra repr and children prints the repr on its
+  // own line, as PyTorch does.
+  nn::MultiheadAttention mha(8, 2);
+  EXPECT_EQ(mha.summary().rfind("MultiheadAttention(\n  embed_dim=8, num_heads=2", 0), 0U)
+      << mha.summary();
 }
 
 TEST(NnLayers, LinearComputesXWtPlusBAndStartsAsPyTorch) {
