@@ -28,7 +28,10 @@ for b in $builds; do
       # halt_on_error: a sanitizer report fails the test that caused it.
       export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-      run_suite build/test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOADSTOOL_SANITIZE=ON
+      # -O1 -g1 (line tables): sanitizer reports keep file:line stack traces,
+      # and the build takes about 40% less time than -O2 -g.
+      run_suite build/test-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOADSTOOL_SANITIZE=ON \
+        "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
       ;;
     *) echo "unknown build '$b' (expected release or asan)"; exit 2 ;;
   esac
