@@ -46,7 +46,9 @@ def as_tensor(value):
         return torch.tensor(value, dtype=torch.int64)
     if isinstance(value, float):
         return torch.tensor(value, dtype=torch.float64)
-    return torch.tensor(list(value), dtype=torch.int64)
+    if all(isinstance(v, int) for v in value):
+        return torch.tensor(list(value), dtype=torch.int64)
+    return torch.tensor(list(value), dtype=torch.float64)
 
 
 class Group:

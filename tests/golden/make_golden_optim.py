@@ -23,7 +23,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_golden import Group  # noqa: E402  (same format, same writer)
+from make_golden import Group, as_tensor  # noqa: E402  (same format, same writer)
 
 STEPS = 5
 SCHEDULE_STEPS = 30
@@ -109,18 +109,6 @@ def optimizers():
 # ---------------------------------------------------------------------------
 
 S = torch.optim.lr_scheduler
-
-
-def as_tensor(value):
-    if isinstance(value, bool):
-        return torch.tensor(value)
-    if isinstance(value, int):
-        return torch.tensor(value, dtype=torch.int64)
-    if isinstance(value, float):
-        return torch.tensor(value, dtype=torch.float64)
-    if all(isinstance(v, int) for v in value):
-        return torch.tensor(list(value), dtype=torch.int64)
-    return torch.tensor(list(value), dtype=torch.float64)
 
 
 def schedule_case(group, runner, make, args, base_lrs=(0.1, 0.05), adam=False, metrics=None):

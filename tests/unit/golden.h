@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -132,5 +133,31 @@ class GoldenParser {
 inline std::map<std::string, GoldenCase> load_golden(const std::string& file) {
   return detail::GoldenParser(std::string(TOADSTOOL_GOLDEN_DIR) + "/" + file).parse();
 }
+
+// A case that records which labels a runner read, so that a stored tensor
+// the runner ignores can fail the test (unused() lists them).
+class TrackedCase {
+ public:
+  explicit TrackedCase(const GoldenCase& stored) : stored_(stored) {}
+
+  bool has(const std::string& label) const { return stored_.count(label) > 0; }
+  const Tensor& get(const std::string& label) {
+    used_.insert(label);
+    const auto it = stored_.find(label);
+    if (it == stored_.end()) throw std::runtime_error("no tensor '" + label + "' in the case");
+    return it->second;
+  }
+  std::vector<std::string> unused() const {
+    std::vector<std::string> out;
+    for (const auto& [label, t] : stored_) {
+      if (!used_.count(label)) out.push_back(label);
+    }
+    return out;
+  }
+
+ private:
+  const GoldenCase& stored_;
+  std::set<std::string> used_;
+};
 
 }  // namespace toadstool::testing

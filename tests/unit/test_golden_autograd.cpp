@@ -34,10 +34,12 @@ void expect_matches(const Tensor& got, const Tensor& want) {
 // One run of a case. Every stored label must be read: inputs through input()
 // or leaf(), results through expect(), the gradients grad_<leaf> through
 // check_gradients(), so a stored tensor the runner ignores fails the test.
-class GradCase {
+class GradCase : private testing::TrackedCase {
  public:
+  using TrackedCase::unused;
+
   GradCase(const GoldenCase& stored, Prepare prepare)
-      : stored_(stored), prepare_(std::move(prepare)) {}
+      : TrackedCase(stored), prepare_(std::move(prepare)) {}
 
   // A stored input that takes no part in autograd (labels, masks, weights of
   // the loss), made by `prepare` (a copy or a non-contiguous copy).
@@ -65,26 +67,9 @@ class GradCase {
     }
   }
 
-  std::vector<std::string> unused() const {
-    std::vector<std::string> out;
-    for (const auto& [label, t] : stored_) {
-      if (!used_.count(label)) out.push_back(label);
-    }
-    return out;
-  }
-
  private:
-  const Tensor& get(const std::string& label) {
-    used_.insert(label);
-    const auto it = stored_.find(label);
-    if (it == stored_.end()) throw std::runtime_error("no tensor '" + label + "' in the case");
-    return it->second;
-  }
-
-  const GoldenCase& stored_;
   Prepare prepare_;
   std::vector<std::pair<std::string, Tensor>> leaves_;
-  std::set<std::string> used_;
 };
 
 // Rebuilds the expression, checks its results and calls backward.

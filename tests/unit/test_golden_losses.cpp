@@ -14,18 +14,10 @@ namespace {
 
 using testing::GoldenCase;
 
-class LossCase {
+class LossCase : public testing::TrackedCase {
  public:
-  LossCase(const GoldenCase& stored, bool strided) : stored_(stored), strided_(strided) {}
+  LossCase(const GoldenCase& stored, bool strided) : TrackedCase(stored), strided_(strided) {}
 
-  bool has(const std::string& label) const { return stored_.count(label) > 0; }
-
-  const Tensor& get(const std::string& label) {
-    used_.insert(label);
-    const auto it = stored_.find(label);
-    if (it == stored_.end()) throw std::runtime_error("no tensor '" + label + "' in the case");
-    return it->second;
-  }
   // A stored input, non-contiguous in the strided run.
   Tensor input(const std::string& label) {
     const Tensor& t = get(label);
@@ -40,18 +32,8 @@ class LossCase {
     return r == 0 ? Reduction::none : r == 1 ? Reduction::mean : Reduction::sum;
   }
 
-  std::vector<std::string> unused() const {
-    std::vector<std::string> out;
-    for (const auto& [label, t] : stored_) {
-      if (!used_.count(label)) out.push_back(label);
-    }
-    return out;
-  }
-
  private:
-  const GoldenCase& stored_;
   bool strided_;
-  std::set<std::string> used_;
 };
 
 void expect_matches(const Tensor& got, const Tensor& want) {
