@@ -1,0 +1,153 @@
+#pragma once
+// Callbacks: the Toadstool trainer calls every callback at every stage of its
+// loop (the hooks below, in the order of the callback list); a callback reads
+// and may change the trainer's exposed state (x, y, y_pred, loss, epoch,
+// step, lr, score, the model, the optimizer...) and steers the loop by
+// throwing CancelBatch, CancelEpoch or CancelTraining. docs/trainer.md has
+// the loop, hook by hook.
+//
+//   struct PrintLoss : CallbackBase<PrintLoss> {
+//     void after_epoch(Trainer& t) override { std::cout << t.train_loss() << "\n"; }
+//   };
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "tensor/tensor_dict.h"
+
+namespace toadstool::train {
+
+class Trainer;
+
+// Every hook, in the order they first fire in a fit with validation.
+enum class Hook {
+  begin_fit,
+  begin_epoch,
+  all_batches,
+  begin_batch,
+  after_pred,
+  after_loss,
+  after_backward,
+  begin_optim,
+  after_step,
+  after_batch,
+  begin_validate,
+  after_validate,
+  after_epoch,
+  cancelled_training,
+  after_fit,
+  begin_eval,
+  after_eval,
+  begin_predict,
+  after_predict,
+};
+inline constexpr int kHookCount = static_cast<int>(Hook::after_predict) + 1;
+const char* hook_name(Hook hook);
+
+// Control flow. Thrown from a hook (or from the model or loss), each ends a
+// part of the loop early; the trainer catches it, and the "after" hooks of
+// what it ended still run (docs/trainer.md):
+// - CancelBatch: the rest of this batch is skipped (no optimizer step);
+//   after_batch runs.
+// - CancelEpoch: the rest of this epoch (its training batches and its
+//   validation) is skipped; after_epoch runs. In eval / predict it ends the pass.
+// - CancelTraining: the fit ends: cancelled_training, then after_fit, then
+//   fit() returns normally. In eval / predict it ends the pass.
+struct CancelBatch : std::exception {
+  const char* what() const noexcept override { return "CancelBatch"; }
+};
+struct CancelEpoch : std::exception {
+  const char* what() const noexcept override { return "CancelEpoch"; }
+};
+struct CancelTraining : std::exception {
+  const char* what() const noexcept override { return "CancelTraining"; }
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  // Shown by Trainer::describe() and used to label its saved state; the
+  // default is the class name.
+  virtual std::string name() const;
+
+  virtual void begin_fit(Trainer& /*trainer*/) {}
+  virtual void after_fit(Trainer& /*trainer*/) {}
+  virtual void begin_epoch(Trainer& /*trainer*/) {}
+  virtual void after_epoch(Trainer& /*trainer*/) {}
+  virtual void all_batches(Trainer& /*trainer*/) {}
+  virtual void begin_batch(Trainer& /*trainer*/) {}
+  virtual void after_pred(Trainer& /*trainer*/) {}
+  virtual void after_loss(Trainer& /*trainer*/) {}
+  virtual void after_backward(Trainer& /*trainer*/) {}
+  virtual void begin_optim(Trainer& /*trainer*/) {}
+  virtual void after_step(Trainer& /*trainer*/) {}
+  virtual void after_batch(Trainer& /*trainer*/) {}
+  virtual void begin_validate(Trainer& /*trainer*/) {}
+  virtual void after_validate(Trainer& /*trainer*/) {}
+  virtual void begin_eval(Trainer& /*trainer*/) {}
+  virtual void after_eval(Trainer& /*trainer*/) {}
+  virtual void begin_predict(Trainer& /*trainer*/) {}
+  virtual void after_predict(Trainer& /*trainer*/) {}
+  virtual void cancelled_training(Trainer& /*trainer*/) {}
+
+  // The hooks this callback's class overrides, for describe(). A callback
+  // that derives from CallbackBase<Self> gets them filled in; one that
+  // derives from Callback directly reports none it knows of (has_hook_list()
+  // false).
+  virtual std::vector<Hook> hooks() const { return {}; }
+  virtual bool has_hook_list() const { return false; }
+
+  // What a checkpoint saves of this callback (scalars as 0-d tensors) and
+  // restores on resume. The trainer stores each callback's state under its
+  // position and name ("callbacks.2.EarlyStopping."), so two callbacks of one
+  // kind never overwrite each other.
+  virtual TensorDict state_dict() const { return {}; }
+  virtual void load_state_dict(const TensorDict& /*dict*/) {}
+};
+
+namespace detail {
+// Whether Self declares (or inherits from a class below Callback) `hook`:
+// &Self::hook then names a member of that class, not of Callback.
+#define TOADSTOOL_OVERRIDES_HOOK(Self, hook) \
+  (!std::is_same_v<decltype(&Self::hook), void (Callback::*)(Trainer&)>)
+template <class Self>
+std::vector<Hook> overridden_hooks() {
+  std::vector<Hook> hooks;
+  const auto add = [&](bool overridden, Hook hook) {
+    if (overridden) hooks.push_back(hook);
+  };
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_fit), Hook::begin_fit);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_epoch), Hook::begin_epoch);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, all_batches), Hook::all_batches);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_batch), Hook::begin_batch);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_pred), Hook::after_pred);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_loss), Hook::after_loss);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_backward), Hook::after_backward);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_optim), Hook::begin_optim);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_step), Hook::after_step);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_batch), Hook::after_batch);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_validate), Hook::begin_validate);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_validate), Hook::after_validate);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_epoch), Hook::after_epoch);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, cancelled_training), Hook::cancelled_training);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_fit), Hook::after_fit);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_eval), Hook::begin_eval);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_eval), Hook::after_eval);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_predict), Hook::begin_predict);
+  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_predict), Hook::after_predict);
+  return hooks;
+}
+#undef TOADSTOOL_OVERRIDES_HOOK
+}  // namespace detail
+
+// Derive from CallbackBase<YourCallback> (rather than Callback) and the
+// trainer's describe() lists the hooks your class implements.
+template <class Self>
+class CallbackBase : public Callback {
+ public:
+  std::vector<Hook> hooks() const override { return detail::overridden_hooks<Self>(); }
+  bool has_hook_list() const override { return true; }
+};
+
+}  // namespace toadstool::train
