@@ -30,3 +30,5 @@
 #include "tensor/tensor.h"
 #include "tensor/tensor_dict.h"
 #include "tensor/threads.h"
+#include "train/callback.h"
+#include "train/trainer.h"

@@ -106,7 +106,7 @@ class Callback {
   virtual void load_state_dict(const TensorDict& /*dict*/) {}
 };
 
-namespace detail {
+namespace callback_detail {
 // Whether Self declares (or inherits from a class below Callback) `hook`:
 // &Self::hook then names a member of that class, not of Callback.
 #define TOADSTOOL_OVERRIDES_HOOK(Self, hook) \
@@ -139,14 +139,14 @@ std::vector<Hook> overridden_hooks() {
   return hooks;
 }
 #undef TOADSTOOL_OVERRIDES_HOOK
-}  // namespace detail
+}  // namespace callback_detail
 
 // Derive from CallbackBase<YourCallback> (rather than Callback) and the
 // trainer's describe() lists the hooks your class implements.
 template <class Self>
 class CallbackBase : public Callback {
  public:
-  std::vector<Hook> hooks() const override { return detail::overridden_hooks<Self>(); }
+  std::vector<Hook> hooks() const override { return callback_detail::overridden_hooks<Self>(); }
   bool has_hook_list() const override { return true; }
 };
 

@@ -100,15 +100,25 @@ class Trainer {
   std::vector<std::shared_ptr<Callback>> callbacks;
   TrainerOptions options;
 
-  int64_t epochs = 0;  // of the current fit
-  int64_t epoch = 0;   // the current epoch, from 0; a resuming callback sets it at begin_fit
-  int64_t step = 0;    // optimizer steps taken over the whole training
-  int64_t batch = 0;   // index of the current batch in the current pass
-  int64_t batches = 0; // batches in the current pass (the loader's size)
+  int64_t epochs = 0;   // of the current fit
+  int64_t epoch = 0;    // the current epoch, from 0; a resuming callback sets it at begin_fit
+  int64_t step = 0;     // optimizer steps taken over the whole training
+  int64_t batch = 0;    // index of the current batch in the current pass
+  int64_t batches = 0;  // batches in the current pass (the loader's size)
   Stage stage = Stage::idle;
   DataLoader* loader = nullptr;  // of the current pass; all_batches may replace it
   DataLoader* train_loader = nullptr;
   DataLoader* valid_loader = nullptr;
+
+  // Resuming from a checkpoint taken in the middle of an epoch: the number of
+  // training batches at the start of the next training pass to draw from the
+  // loader (so its order and state advance as before) without running them.
+  // Set by a resuming callback at begin_fit; the pass resets it to 0.
+  int64_t skip_batches = 0;
+  // The training loader's state (state_dict()) from just before the current
+  // training pass drew its order: with `epoch` and `batch`, what a checkpoint
+  // taken inside an epoch saves so that a resumed run sees the same batches.
+  TensorDict epoch_loader_state;
 
   // The current batch: x and y from the loader, the model's prediction, the
   // loss (0-d). A callback may replace any of them before it is used.
@@ -126,12 +136,12 @@ class Trainer {
   void compute_loss();
   void optimizer_step();
   void discard_gradients();
-  bool window_ends() const;
   void run_validation();
 
-  Tensor loss_sum_;          // 0-d running sum of loss * batch size (no device sync)
+  Tensor loss_sum_;  // 0-d running sum of loss * batch size (no device sync)
   int64_t examples_seen_ = 0;
-  int64_t window_batches_ = 0;  // batches whose gradients are in the current window
+  int64_t window_batches_ = 0;        // batches whose gradients are in the current window
+  bool batch_backward_done_ = false;  // the current batch's backward has run
   double train_loss_, valid_loss_;
   bool interrupted_ = false;
 };
