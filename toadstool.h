@@ -30,3 +30,8 @@
 #include "tensor/tensor.h"
 #include "tensor/tensor_dict.h"
 #include "tensor/threads.h"
+#include "train/data/dataloader.h"
+#include "train/data/dataset.h"
+#include "train/data/fashion_mnist.h"
+#include "train/data/idx.h"
+#include "train/data/sampler.h"
