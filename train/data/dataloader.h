@@ -37,7 +37,7 @@ struct DataLoaderOptions {
   // Batches each worker keeps ready ahead of the consumer.
   int prefetch_factor = 2;
   // Overrides shuffle / seed (a DistributedSampler, for instance).
-  std::shared_ptr<Sampler> sampler;
+  std::shared_ptr<Sampler> sampler = nullptr;
 };
 
 class DataLoader {
