@@ -285,7 +285,8 @@ TEST(DistributedSampler, StateIsTheEpoch) {
 }
 
 TEST(DistributedSampler, Errors) {
-  EXPECT_ERROR(DistributedSampler(10, 2, 2), (std::vector<std::string>{"invalid rank 2", "[0, 1]"}));
+  EXPECT_ERROR(DistributedSampler(10, 2, 2),
+               (std::vector<std::string>{"invalid rank 2", "[0, 1]"}));
   EXPECT_ERROR(DistributedSampler(10, 2, -1), "invalid rank -1");
   EXPECT_ERROR(DistributedSampler(10, 0, 0), "num_replicas");
   EXPECT_ERROR(DistributedSampler(-1, 2, 0), "non-negative");

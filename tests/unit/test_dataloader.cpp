@@ -246,8 +246,9 @@ TEST(DataLoader, OptionErrors) {
   EXPECT_ERROR(DataLoader(rows(4), {.batch_size = 0}), "batch_size must be at least 1, got 0");
   EXPECT_ERROR(DataLoader(rows(4), {.num_workers = -1}), "num_workers");
   EXPECT_ERROR(DataLoader(rows(4), {.prefetch_factor = 0}), "prefetch_factor");
-  EXPECT_ERROR(DataLoader(rows(4), {.shuffle = true, .sampler = std::make_shared<SequentialSampler>(4)}),
-               "mutually exclusive with shuffle");
+  EXPECT_ERROR(
+      DataLoader(rows(4), {.shuffle = true, .sampler = std::make_shared<SequentialSampler>(4)}),
+      "mutually exclusive with shuffle");
   DataLoader bad(rows(10), {.sampler = std::make_shared<BadSampler>()});
   EXPECT_ERROR(bad.begin(), (std::vector<std::string>{"index 10", "size 10"}));
   DataLoader loader(rows(4));

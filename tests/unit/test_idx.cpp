@@ -83,7 +83,8 @@ TEST(Idx, ReadsEveryElementTypeBigEndian) {
   expect_values(read_idx(path), {1.5}, {1});
   write_file(path, idx_bytes(0x0E, {1}, bytes({0xC0, 0x04, 0, 0, 0, 0, 0, 0})));  // double -2.5
   expect_values(read_idx(path, kFloat64), {-2.5}, {1});
-  EXPECT_ERROR(read_idx(path, kInt64), (std::vector<std::string>{"double", "cannot be read as int64"}));
+  EXPECT_ERROR(read_idx(path, kInt64),
+               (std::vector<std::string>{"double", "cannot be read as int64"}));
   EXPECT_ERROR(read_idx(path, kBool), "bool");
 }
 
@@ -204,7 +205,8 @@ TEST(DataFashionMnist, RealTestSplit) {
   EXPECT_GE(test.images.amin().item<float>(), 0.0f);
   EXPECT_LE(test.images.amax().item<float>(), 1.0f);
   EXPECT_NEAR(test.images.to(kFloat64).sum().item<double>() * 255.0, 573469082.0, 40.0);
-  const Tensor counts = (test.labels.view({10000, 1}) == arange(10).view({1, 10})).to(kInt64).sum({0});
+  const Tensor counts =
+      (test.labels.view({10000, 1}) == arange(10).view({1, 10})).to(kInt64).sum({0});
   expect_values(counts, std::vector<double>(10, 1000), {10});
 }
 

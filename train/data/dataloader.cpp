@@ -183,7 +183,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
            options_.prefetch_factor);
   if (options_.sampler) {
     // As PyTorch: an explicit sampler decides the order itself.
-    TS_CHECK(!options_.shuffle, "DataLoader: the sampler option is mutually exclusive with shuffle");
+    TS_CHECK(!options_.shuffle,
+             "DataLoader: the sampler option is mutually exclusive with shuffle");
     sampler_ = options_.sampler;
   } else if (options_.shuffle) {
     sampler_ = std::make_shared<RandomSampler>(dataset_->size(), options_.seed);
@@ -215,8 +216,8 @@ DataLoader::Iterator DataLoader::begin() {
   }
   const int64_t b = options_.batch_size;
   const int64_t batches = options_.drop_last ? count / b : (count + b - 1) / b;
-  auto pass = std::make_shared<Pass>(dataset_, std::move(order), b, batches,
-                                     options_.num_workers, options_.prefetch_factor);
+  auto pass = std::make_shared<Pass>(dataset_, std::move(order), b, batches, options_.num_workers,
+                                     options_.prefetch_factor);
   live_pass_ = pass;
   pass->start();
   Iterator it;

@@ -56,18 +56,20 @@ FashionMnist load_fashion_mnist(const std::string& dir, bool train) {
   if (labels.numel() > 0) {
     const int64_t low = native::amin(labels).item<int64_t>();
     const int64_t high = native::amax(labels).item<int64_t>();
-    TS_CHECK(low >= 0 && high <= 9, "load_fashion_mnist: '", labels_path,
-             "' has labels in [", low, ", ", high, "], expected 0..9");
+    TS_CHECK(low >= 0 && high <= 9, "load_fashion_mnist: '", labels_path, "' has labels in [", low,
+             ", ", high, "], expected 0..9");
   }
   native::div_(images, 255.0);
   return {images, labels};
 }
 
-FashionMnist load_fashion_mnist(bool train) { return load_fashion_mnist(fashion_mnist_dir(), train); }
+FashionMnist load_fashion_mnist(bool train) {
+  return load_fashion_mnist(fashion_mnist_dir(), train);
+}
 
 const std::vector<std::string>& fashion_mnist_classes() {
-  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress",
-                                                 "Coat",        "Sandal",  "Shirt",    "Sneaker",
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                 "Coat",        "Sandal",    "Shirt",    "Sneaker",
                                                  "Bag",         "Ankle boot"};
   return names;
 }

@@ -65,8 +65,7 @@ class InputFile {
   void check_complete() {
     int code = Z_OK;
     const char* message = gzerror(file_, &code);
-    TS_CHECK(code == Z_OK, "read_idx: '", path_, "' is truncated or corrupt (gzip: ", message,
-             ")");
+    TS_CHECK(code == Z_OK, "read_idx: '", path_, "' is truncated or corrupt (gzip: ", message, ")");
   }
 
  private:
@@ -179,8 +178,7 @@ Tensor read_idx(const std::string& path, DType dtype) {
     const uint32_t size = big_endian_u32(header.data() + 4 * d);
     shape[static_cast<size_t>(d)] = size;
     TS_CHECK(!__builtin_mul_overflow(bytes, uint64_t{size}, &bytes) && bytes < (uint64_t{1} << 62),
-             "read_idx: '", path, "' has an impossible size in its header: dim ", d, " of ",
-             size);
+             "read_idx: '", path, "' has an impossible size in its header: dim ", d, " of ", size);
   }
   if (detail::shape_numel(shape) == 0) bytes = 0;
 

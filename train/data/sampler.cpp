@@ -68,8 +68,8 @@ void RandomSampler::load_state_dict(const TensorDict& dict) {
 
 // ---- DistributedSampler -----------------------------------------------------
 
-DistributedSampler::DistributedSampler(int64_t n, int64_t num_replicas, int64_t rank,
-                                       bool shuffle, uint64_t seed, bool drop_last)
+DistributedSampler::DistributedSampler(int64_t n, int64_t num_replicas, int64_t rank, bool shuffle,
+                                       uint64_t seed, bool drop_last)
     : n_(n),
       num_replicas_(num_replicas),
       rank_(rank),
