@@ -32,3 +32,8 @@
 #include "tensor/threads.h"
 #include "train/callback.h"
 #include "train/trainer.h"
+#include "train/data/dataloader.h"
+#include "train/data/dataset.h"
+#include "train/data/fashion_mnist.h"
+#include "train/data/idx.h"
+#include "train/data/sampler.h"

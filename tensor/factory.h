@@ -51,6 +51,9 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
 Tensor bernoulli(const Tensor& probabilities, Generator* generator = nullptr);
 Tensor bernoulli(const Shape& shape, double p, TensorOptions options = {},
                  Generator* generator = nullptr);
+// A random permutation of 0..n-1, int64 [n], as torch.randperm (the numbers
+// differ from PyTorch's: kernels/cpu/random.h has the draw).
+Tensor randperm(int64_t n, Generator* generator = nullptr);
 Tensor rand_like(const Tensor& like, Generator* generator = nullptr);
 Tensor randn_like(const Tensor& like, Generator* generator = nullptr);
 

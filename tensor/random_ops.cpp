@@ -73,6 +73,15 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
   return native::to_dtype(out, options.dtype_);
 }
 
+Tensor randperm(int64_t n, Generator* generator) {
+  TS_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  Tensor out = detail::make_tensor({n}, DType::Int64);
+  const uint64_t offset =
+      pick(generator).reserve(kernels::philox_blocks_used(n, RandomKind::Int64));
+  kernels::cpu::fill_randperm(out.data_ptr<int64_t>(), n, pick(generator).seed(), offset);
+  return out;
+}
+
 Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator* generator) {
   TS_CHECK(p >= 0 && p <= 1, "bernoulli: p must be in [0, 1], got ", p);
   Tensor out = detail::make_tensor(shape, options.dtype_, options.device_);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/philox.h"
@@ -140,6 +141,23 @@ void fill_randint(int64_t* out, int64_t n, uint64_t seed, uint64_t offset, int64
   fill_blocks<RandomKind::Int64>(out, n, seed, offset, [=](const Philox4x32& b) {
     return std::array<int64_t, 2>{value(b.v[0], b.v[1]), value(b.v[2], b.v[3])};
   });
+}
+
+void fill_randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t offset) {
+  for (int64_t i = 0; i < n; ++i) out[i] = i;
+  // Draws come kWordBlocks blocks (2 draws each) at a time.
+  uint32_t words[4 * kWordBlocks];
+  const int64_t draws = n > 1 ? n - 1 : 0;
+  for (int64_t t0 = 0; t0 < draws; t0 += 2 * kWordBlocks) {
+    const int64_t count = std::min(2 * kWordBlocks, draws - t0);
+    philox_words(offset + static_cast<uint64_t>(t0 / 2), (count + 1) / 2, seed, words);
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t i = n - 1 - (t0 + k);
+      const auto j = static_cast<int64_t>(
+          random_below(words[2 * k], words[2 * k + 1], static_cast<uint64_t>(i + 1)));
+      std::swap(out[i], out[j]);
+    }
+  }
 }
 
 void fill_bernoulli(bool* out, int64_t n, uint64_t seed, uint64_t offset, double p) {

@@ -44,6 +44,14 @@ void fill_bernoulli(BFloat16* out, const BFloat16* probs, int64_t n, uint64_t se
 void fill_bernoulli(float* out, const float* probs, int64_t n, uint64_t seed, uint64_t offset);
 void fill_bernoulli(double* out, const double* probs, int64_t n, uint64_t seed, uint64_t offset);
 
+// A uniformly random permutation of 0..n-1 (Durstenfeld's Fisher-Yates, as
+// torch.randperm on the CPU): for t = 0, 1, ..., n - 2, position i = n-1-t
+// swaps with j = random_below(draw t, i + 1), where draw t takes the two words
+// of an Int64 value (block offset + t / 2, lanes 2(t % 2), 2(t % 2) + 1). The
+// swaps are sequential, so the result never depends on the thread count.
+// Uses at most philox_blocks_used(n, RandomKind::Int64) blocks.
+void fill_randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t offset);
+
 // The four words of the Philox counter blocks first_block + b, b in [0, n),
 // block after block in words[4 n]: philox4x32_10(first_block + b, 0, seed),
 // computed n blocks at a time in one SIMD loop (the multiplies vectorize),

@@ -9,6 +9,12 @@
 // in the calling thread; workers only build batches, so the order depends
 // only on the seed and the epoch, never on num_workers. Leaving a loop early
 // (break, an exception) stops and joins the workers.
+//
+// One pass at a time: begin() while an earlier pass is still alive ends that
+// pass (its workers are stopped and joined, its iterators then compare equal
+// to end()). An exception thrown while building a batch (in a worker or in
+// the calling thread) is rethrown by begin() or operator++ when that batch's
+// turn comes, and ends the pass. A DataLoader is used from one thread.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -31,7 +37,7 @@ struct DataLoaderOptions {
   // Batches each worker keeps ready ahead of the consumer.
   int prefetch_factor = 2;
   // Overrides shuffle / seed (a DistributedSampler, for instance).
-  std::shared_ptr<Sampler> sampler;
+  std::shared_ptr<Sampler> sampler = nullptr;
 };
 
 class DataLoader {
@@ -74,6 +80,7 @@ class DataLoader {
   std::shared_ptr<const Dataset> dataset_;
   DataLoaderOptions options_;
   std::shared_ptr<Sampler> sampler_;
+  std::weak_ptr<Pass> live_pass_;  // the pass begin() started last, while alive
 };
 
 }  // namespace toadstool::train
