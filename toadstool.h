@@ -31,4 +31,8 @@
 #include "tensor/tensor_dict.h"
 #include "tensor/threads.h"
 #include "train/callback.h"
+#include "train/callbacks/checkpoint.h"
+#include "train/callbacks/early_stopping.h"
+#include "train/callbacks/monitored_value.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
