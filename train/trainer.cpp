@@ -109,18 +109,23 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
   valid_loader = valid_data;
   train_loss_ = valid_loss_ = kNaN;
   interrupted_ = false;
+  stop_training = false;
   const SigintGuard sigint(options.handle_sigint);
   optimizer->zero_grad(options.zero_grad_to_none);
   try {
     run_hook(Hook::begin_fit);
-    for (; epoch < epochs; ++epoch) {
+    for (; epoch < epochs && !stop_training; ++epoch) {
       try {
         run_hook(Hook::begin_epoch);
         model->train();
         run_pass(Stage::train, *train_loader, nullptr);
         train_loss_ = mean_loss();
-        TS_CHECK(std::isfinite(train_loss_), "Trainer::fit: the training loss of epoch ", epoch,
-                 " is not finite (", train_loss_, ")");
+        // An epoch that computed no loss (a resumed epoch whose batches were
+        // all done before its checkpoint, or every batch cancelled before its
+        // loss) has no training loss: NaN, not an Error.
+        TS_CHECK(std::isfinite(train_loss_) || examples_seen_ == 0,
+                 "Trainer::fit: the training loss of epoch ", epoch, " is not finite (",
+                 train_loss_, ")");
         if (valid_loader != nullptr) run_validation();
       } catch (const CancelEpoch&) {
         discard_gradients();

@@ -115,6 +115,11 @@ class Trainer {
   // loader (so its order and state advance as before) without running them.
   // Set by a resuming callback at begin_fit; the pass resets it to 0.
   int64_t skip_batches = 0;
+  // A callback sets this (at after_epoch, say) to end the fit after the
+  // current epoch, as Keras' model.stop_training: the loop stops once
+  // after_epoch is done, and after_fit runs as after a complete fit (it is
+  // not a cancel: cancelled_training does not run). fit() resets it.
+  bool stop_training = false;
   // The training loader's state (state_dict()) from just before the current
   // training pass drew its order: with `epoch` and `batch`, what a checkpoint
   // taken inside an epoch saves so that a resumed run sees the same batches.

@@ -1,11 +1,12 @@
 #pragma once
-// TempDir: a fresh folder under TMPDIR for a test, removed with its files
-// at the end.
+// TempDir: a fresh folder under TMPDIR for a test, removed with everything
+// in it at the end.
 #include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,12 @@ class TempDir {
     path_ = ::mkdtemp(pattern.data());
   }
   ~TempDir() {
-    for (const std::string& f : files()) std::remove((path_ + "/" + f).c_str());
-    ::rmdir(path_.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
   std::vector<std::string> files() const {
     std::vector<std::string> names;

@@ -272,6 +272,37 @@ TEST(Trainer, CancelTrainingRunsCancelledTrainingThenAfterFit) {
   EXPECT_EQ(trainer.step, 3);
 }
 
+TEST(Trainer, StopTrainingEndsTheFitAfterTheEpochWithoutACancel) {
+  TinySetup setup;
+  auto recorder = std::make_shared<RecordingCallback>();
+  auto stop =
+      std::make_shared<ActionAt>("begin_batch", 1, 1, [](Trainer& t) { t.stop_training = true; });
+  auto trainer = setup.trainer({recorder, stop});
+  auto train_loader = loader_of(regression_data(4), 2);
+  trainer.fit(4, *train_loader);
+
+  // Epoch 1 runs to its end (both batches, after_epoch), then the fit ends
+  // as a complete one: no cancelled_training.
+  Events expected = {"begin_fit"};
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    expected.emplace_back("begin_epoch");
+    expected.emplace_back("all_batches:train");
+    add_train_batch(expected, true);
+    add_train_batch(expected, true);
+    expected.emplace_back("after_epoch");
+  }
+  expected.emplace_back("after_fit");
+  EXPECT_EQ(recorder->events, expected);
+  EXPECT_EQ(trainer.epoch, 2);
+  EXPECT_EQ(trainer.step, 4);
+
+  // The next fit starts with the request cleared.
+  auto again = setup.trainer({});
+  again.stop_training = true;
+  again.fit(2, *train_loader);
+  EXPECT_EQ(again.epoch, 2);
+}
+
 TEST(Trainer, CtrlCEndsTheFitThroughCancelledTraining) {
   TinySetup setup;
   auto recorder = std::make_shared<RecordingCallback>();
