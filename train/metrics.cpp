@@ -10,8 +10,7 @@ namespace {
 int64_t count_true(const Tensor& mask) { return mask.to(kInt64).sum().item<int64_t>(); }
 
 double ratio(int64_t numerator, int64_t denominator) {
-  return denominator == 0 ? 0.0
-                          : static_cast<double>(numerator) / static_cast<double>(denominator);
+  return denominator == 0 ? 0.0 : static_cast<double>(numerator) / static_cast<double>(denominator);
 }
 
 // y_pred [N] or [N, 1] against N binary labels: the labels as a bool [N].
@@ -78,8 +77,7 @@ double recall(const BinaryCounts& c) { return ratio(c.tp, c.tp + c.fn); }
 double f1_score(const BinaryCounts& c) { return ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn); }
 double accuracy(const BinaryCounts& c) { return ratio(c.tp + c.tn, c.total()); }
 
-double binary_precision(const Tensor& y_pred, const Tensor& y, double threshold,
-                        bool from_logits) {
+double binary_precision(const Tensor& y_pred, const Tensor& y, double threshold, bool from_logits) {
   return precision(binary_counts(y_pred, y, threshold, from_logits));
 }
 double binary_recall(const Tensor& y_pred, const Tensor& y, double threshold, bool from_logits) {

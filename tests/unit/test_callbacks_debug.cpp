@@ -56,9 +56,10 @@ TEST(DebugCallback, NamesTheFirstModuleWhoseOutputIsNotFinite) {
   std::ostringstream out;
   Trainer trainer = trainer_for(model, {std::make_shared<train::DebugCallback>(quiet(out))});
   auto loader = loader_of(regression_data(6), 3);
-  EXPECT_ERROR(trainer.fit(1, *loader),
-               (std::vector<std::string>{"output [3, 1] is not finite at train batch 0 of epoch 0",
-                                         "the first module with a non-finite output is 2 (ScaleBy)"}));
+  EXPECT_ERROR(
+      trainer.fit(1, *loader),
+      (std::vector<std::string>{"output [3, 1] is not finite at train batch 0 of epoch 0",
+                                "the first module with a non-finite output is 2 (ScaleBy)"}));
   // The finding, straight from the helper, in a nested Sequential.
   auto nested = chain({std::make_shared<nn::Linear>(3, 4),
                        chain({std::make_shared<ScaleBy>(1.0), std::make_shared<ScaleBy>(1e30),

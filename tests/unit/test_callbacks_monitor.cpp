@@ -53,8 +53,8 @@ TEST(MonitorCallback, PlainLinesForEachBatchAndEpochWhenNotATerminal) {
   auto monitor = std::make_shared<train::MonitorCallback>(plain(out, *clock, 0));
   EXPECT_FALSE(monitor->terminal());
   Trainer trainer = setup.trainer({clock, monitor});
-  auto train_loader = loader_of(regression_data(6), 3);               // 2 batches
-  auto valid_loader = loader_of(regression_data(3, 3, 99), 3);        // 1 batch
+  auto train_loader = loader_of(regression_data(6), 3);         // 2 batches
+  auto valid_loader = loader_of(regression_data(3, 3, 99), 3);  // 1 batch
   trainer.fit(2, *train_loader, valid_loader.get());
 
   const std::string text = out.str();
@@ -84,8 +84,8 @@ TEST(MonitorCallback, PlainLinesAtMostOncePerInterval) {
   TinySetup setup;
   std::ostringstream out;
   auto clock = std::make_shared<FakeClock>(1.0);
-  Trainer trainer = setup.trainer(
-      {clock, std::make_shared<train::MonitorCallback>(plain(out, *clock, 2.5))});
+  Trainer trainer =
+      setup.trainer({clock, std::make_shared<train::MonitorCallback>(plain(out, *clock, 2.5))});
   auto loader = loader_of(regression_data(12), 2);  // 6 batches, one a second
   trainer.fit(1, *loader);
   const auto lines = lines_of(out.str());
@@ -157,8 +157,8 @@ TEST(MonitorCallback, EvalAndPredictSummaries) {
   TinySetup setup;
   std::ostringstream out;
   auto clock = std::make_shared<FakeClock>(1.0);
-  Trainer trainer = setup.trainer({clock, std::make_shared<train::MonitorCallback>(
-                                              plain(out, *clock, 1e9))});
+  Trainer trainer =
+      setup.trainer({clock, std::make_shared<train::MonitorCallback>(plain(out, *clock, 1e9))});
   auto loader = loader_of(regression_data(6), 3);
   const double loss = trainer.eval(*loader);
   trainer.predict(*loader);
@@ -188,10 +188,9 @@ TEST(SimpleMonitorCallback, OneLinePerEpoch) {
     EXPECT_NE(lines[i].find("  valid_loss "), std::string::npos);
     EXPECT_NE(lines[i].find("  time "), std::string::npos);
   }
-  EXPECT_TRUE(starts_with(lines[2], "epoch 3/3  train_loss " +
-                                        train::monitor_text::number(trainer.train_loss()) +
-                                        "  valid_loss " +
-                                        train::monitor_text::number(trainer.valid_loss())));
+  EXPECT_TRUE(starts_with(
+      lines[2], "epoch 3/3  train_loss " + train::monitor_text::number(trainer.train_loss()) +
+                    "  valid_loss " + train::monitor_text::number(trainer.valid_loss())));
 }
 
 // --- CSVLogger ---------------------------------------------------------------

@@ -99,9 +99,9 @@ Trainer scoring_trainer(std::vector<std::shared_ptr<train::Callback>> callbacks)
 TEST(MetricScoreCallback, AccuracyOverAnEvalPassOfSeveralBatches) {
   auto scorer = std::make_shared<train::AccuracyScorerCallback>();
   Trainer trainer = scoring_trainer({scorer});
-  auto loader = loader_of(std::make_shared<train::TensorDataset>(class_scores(),
-                                                                 labels({0, 1, 1, 1})),
-                          3);  // batches of 3 and 1
+  auto loader =
+      loader_of(std::make_shared<train::TensorDataset>(class_scores(), labels({0, 1, 1, 1})),
+                3);  // batches of 3 and 1
   EXPECT_TRUE(std::isnan(trainer.score));
   trainer.eval(*loader);
   EXPECT_DOUBLE_EQ(trainer.score, 0.75);
@@ -109,8 +109,7 @@ TEST(MetricScoreCallback, AccuracyOverAnEvalPassOfSeveralBatches) {
 }
 
 TEST(MetricScoreCallback, BinaryScoreNamesItsMetric) {
-  for (const auto& [metric, expected] :
-       std::vector<std::pair<std::string, double>>{
+  for (const auto& [metric, expected] : std::vector<std::pair<std::string, double>>{
            {"f1", 4.0 / 7.0}, {"precision", 2.0 / 3.0}, {"recall", 0.5}, {"accuracy", 0.5}}) {
     Trainer trainer = scoring_trainer({std::make_shared<train::BinaryScore>(0.5, metric)});
     auto loader = loader_of(std::make_shared<train::TensorDataset>(binary_logits().reshape({6, 1}),

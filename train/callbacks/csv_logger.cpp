@@ -18,8 +18,7 @@ namespace toadstool::train {
 namespace {
 
 double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Full precision for the numbers a later analysis reads; empty for unknown.
@@ -98,8 +97,8 @@ void CSVLogger::open(int64_t first_epoch) {
 
 void CSVLogger::after_epoch(Trainer& trainer) {
   TS_CHECK(fd_ >= 0, "CSVLogger: after_epoch without begin_epoch (", path_, " is not open)");
-  const std::string row = std::to_string(trainer.epoch) + "," + std::to_string(trainer.step) +
-                          "," + field(trainer.train_loss()) + "," +
+  const std::string row = std::to_string(trainer.epoch) + "," + std::to_string(trainer.step) + "," +
+                          field(trainer.train_loss()) + "," +
                           field(trainer.valid_loader ? trainer.valid_loss() : NAN) + "," +
                           field(trainer.score) + "," + field(trainer.lr) + "," +
                           field(steady_seconds() - epoch_start_) + "\n";

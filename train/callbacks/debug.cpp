@@ -16,8 +16,8 @@ std::string describe(const char* name, const Tensor& t) {
 }
 
 std::string where(const Trainer& trainer) {
-  std::string text = std::string(stage_name(trainer.stage)) + " batch " +
-                     std::to_string(trainer.batch);
+  std::string text =
+      std::string(stage_name(trainer.stage)) + " batch " + std::to_string(trainer.batch);
   if (trainer.stage == Stage::train || trainer.stage == Stage::validate) {
     text += " of epoch " + std::to_string(trainer.epoch);
   }
@@ -95,8 +95,8 @@ void DebugCallback::begin_batch(Trainer& trainer) {
 
 void DebugCallback::print_shapes(const Trainer& trainer) {
   if (!options_.print_shapes || !shapes_printed_.insert(trainer.stage).second) return;
-  out_ << "DebugCallback: first " << stage_name(trainer.stage) << " batch: "
-       << describe("x", trainer.x) << ", " << describe("y", trainer.y) << ", "
+  out_ << "DebugCallback: first " << stage_name(trainer.stage)
+       << " batch: " << describe("x", trainer.x) << ", " << describe("y", trainer.y) << ", "
        << describe("y_pred", trainer.y_pred) << '\n';
 }
 
@@ -127,8 +127,9 @@ void DebugCallback::after_pred(Trainer& trainer) {
   if (culprit) {
     report("output:" + *culprit, head + "the first module with a non-finite output is " + *culprit);
   } else {
-    report("output:?", head + "re-running it module by module gave finite outputs (a "
-                              "non-deterministic forward, or y_pred changed by a callback)");
+    report("output:?", head +
+                           "re-running it module by module gave finite outputs (a "
+                           "non-deterministic forward, or y_pred changed by a callback)");
   }
 }
 
@@ -148,8 +149,8 @@ void DebugCallback::after_backward(Trainer& trainer) {
                                       " (unused in the forward, or detached from the loss)");
       }
     } else if (!all_finite(grad)) {
-      report("grad:" + name, "DebugCallback: the gradient of " + label + " is not finite at " +
-                                 where(trainer));
+      report("grad:" + name,
+             "DebugCallback: the gradient of " + label + " is not finite at " + where(trainer));
     }
   }
 }

@@ -14,8 +14,7 @@ namespace toadstool::train {
 namespace {
 
 double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 bool is_terminal(const std::ostream* out, TerminalMode mode) {
@@ -85,7 +84,8 @@ std::string MonitorCallback::progress_text(const Trainer& trainer, double now) c
     text += "  " + monitor_text::number(rate) + " it/s  ETA " +
             monitor_text::duration(static_cast<double>(total - position) / rate);
   }
-  if (trainer.stage != Stage::predict) text += "  loss " + monitor_text::number(trainer.mean_loss());
+  if (trainer.stage != Stage::predict)
+    text += "  loss " + monitor_text::number(trainer.mean_loss());
   if (options_.track_lr && trainer.stage == Stage::train) {
     text += "  lr " + monitor_text::number(trainer.lr);
   }
@@ -117,8 +117,8 @@ void MonitorCallback::write_line(const std::string& line) {
 }
 
 void MonitorCallback::after_epoch(Trainer& trainer) {
-  write_line(monitor_text::epoch_summary(trainer, options_.clock() - epoch_start_,
-                                         options_.track_lr));
+  write_line(
+      monitor_text::epoch_summary(trainer, options_.clock() - epoch_start_, options_.track_lr));
 }
 
 void MonitorCallback::after_eval(Trainer& trainer) {

@@ -77,7 +77,7 @@ class MonitorCallback : public CallbackBase<MonitorCallback> {
   std::ostream& out_;
   bool terminal_;
   double epoch_start_ = 0, pass_start_ = 0, last_draw_ = 0;
-  int64_t done_ = 0;           // batches run in this pass (after_batch seen)
+  int64_t done_ = 0;          // batches run in this pass (after_batch seen)
   size_t bar_on_screen_ = 0;  // width of the bar drawn last, 0 when none
 };
 
