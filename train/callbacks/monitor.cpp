@@ -76,7 +76,9 @@ std::string MonitorCallback::progress_text(const Trainer& trainer, double now) c
                   : 0;
     text += " [" + std::string(filled, '#') + std::string(options_.bar_width - filled, '-') + "]";
   }
-  text += " " + std::to_string(position) + "/" + std::to_string(total);
+  // Appended piece by piece: `" " + std::to_string(...)` trips GCC 12's
+  // -Wrestrict false positive.
+  text.append(" ").append(std::to_string(position)).append("/").append(std::to_string(total));
   if (trainer.stage == Stage::train) text += "  step " + std::to_string(trainer.step);
   const double elapsed = now - pass_start_;
   if (elapsed > 0 && done_ > 0) {
