@@ -37,6 +37,7 @@ class ReduceLROnPlateau {
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
   int64_t cooldown_counter() const { return cooldown_counter_; }
   int64_t last_epoch() const { return last_epoch_; }
+  Optimizer& optimizer() const { return *optimizer_; }
 
   // best (0-d float64), num_bad_epochs, cooldown_counter, last_epoch (0-d
   // int64), _last_lr (1-D float64).
