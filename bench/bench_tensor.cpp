@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
   register_attention_benchmarks();
   register_optim_benchmarks();
   register_nn_benchmarks();
+  register_trainer_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -72,5 +72,6 @@ void register_autograd_benchmarks();
 void register_attention_benchmarks();
 void register_optim_benchmarks();
 void register_nn_benchmarks();
+void register_trainer_benchmarks();
 
 }  // namespace toadstool::bench

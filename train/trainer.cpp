@@ -199,6 +199,7 @@ void Trainer::run_pass(Stage pass_stage, DataLoader& pass_loader,
   batch = 0;
   batches = pass_loader.size();
   loss_sum_ = Tensor();
+  read_loss_sum_ = 0;
   examples_seen_ = 0;
   window_batches_ = 0;
   run_hook(Hook::all_batches);
@@ -270,22 +271,25 @@ void Trainer::compute_loss() {
   TS_CHECK(loss.defined() && loss.numel() == 1,
            "Trainer: the loss function must return one value, got ", shape_text(loss),
            " from y_pred ", shape_text(y_pred), " and y ", shape_text(y));
-  // The running sum stays a tensor (no read, so no device sync); each batch
-  // weighs by its size so the mean is over examples.
+  // Each batch weighs by its size in the running sum, so the mean is over
+  // examples.
   const int64_t count = y.dim() > 0 ? y.size(0) : 1;
-  {
-    const NoGradGuard no_grad;
-    if (loss_sum_.defined()) {
-      loss_sum_.add_(loss.detach().reshape({}), static_cast<double>(count));
-    } else {
-      loss_sum_ = loss.detach().reshape({}) * static_cast<double>(count);
-    }
-  }
   examples_seen_ += count;
   if (options.check_finite_loss && stage == Stage::train) {
+    // The check reads the loss anyway: the sum takes that number, which
+    // costs no tensor op (they were most of the trainer's per-batch cost).
     const double value = loss.item<double>();
     TS_CHECK(std::isfinite(value), "Trainer: the loss is ", value, " at epoch ", epoch, ", batch ",
              batch, " (step ", step, "); y_pred ", shape_text(y_pred), ", y ", shape_text(y));
+    read_loss_sum_ += value * static_cast<double>(count);
+    return;
+  }
+  // Otherwise the sum stays a tensor: no read, so no device sync per batch.
+  const NoGradGuard no_grad;
+  if (loss_sum_.defined()) {
+    loss_sum_.add_(loss.detach().reshape({}), static_cast<double>(count));
+  } else {
+    loss_sum_ = loss.detach().reshape({}) * static_cast<double>(count);
   }
 }
 
@@ -316,8 +320,9 @@ void Trainer::discard_gradients() {
 }
 
 double Trainer::mean_loss() const {
-  if (examples_seen_ == 0 || !loss_sum_.defined()) return kNaN;
-  return loss_sum_.item<double>() / static_cast<double>(examples_seen_);
+  if (examples_seen_ == 0) return kNaN;
+  const double unread = loss_sum_.defined() ? loss_sum_.item<double>() : 0.0;
+  return (read_loss_sum_ + unread) / static_cast<double>(examples_seen_);
 }
 
 }  // namespace toadstool::train

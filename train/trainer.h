@@ -143,7 +143,10 @@ class Trainer {
   void discard_gradients();
   void run_validation();
 
-  Tensor loss_sum_;  // 0-d running sum of loss * batch size (no device sync)
+  // The pass's running sum of loss * batch size: of the losses the finite
+  // check read, as a number; of the others, as a 0-d tensor (no device sync).
+  double read_loss_sum_ = 0;
+  Tensor loss_sum_;
   int64_t examples_seen_ = 0;
   int64_t window_batches_ = 0;        // batches whose gradients are in the current window
   bool batch_backward_done_ = false;  // the current batch's backward has run

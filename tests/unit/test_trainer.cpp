@@ -419,6 +419,28 @@ TEST(Trainer, BadInputGivesClearErrors) {
   EXPECT_ERROR(setup.trainer({}, bad), "accumulate must be >= 1");
 }
 
+// The training loss is the mean over examples (batches of 2, 2, 1 weigh by
+// their size), whether the per-batch finite check reads each loss (the sum
+// is then kept as a number) or not (kept as a tensor). lr 0 keeps the
+// weights fixed, so the expected value is one loss over all the data.
+TEST(Trainer, TheTrainingLossIsTheMeanOverExamplesWithOrWithoutTheFiniteCheck) {
+  for (const bool check : {true, false}) {
+    TinySetup setup(3, /*lr=*/0.0);
+    train::TrainerOptions options;
+    options.check_finite_loss = check;
+    auto trainer = setup.trainer({}, options);
+    const auto data = regression_data(5);
+    auto train_loader = loader_of(data, 2);
+    trainer.fit(1, *train_loader);
+    const double expected = [&] {
+      const NoGradGuard no_grad;
+      return mse_loss((*setup.model)(data->x()), data->y()).item<double>();
+    }();
+    EXPECT_NEAR(trainer.train_loss(), expected, 1e-6 * std::fabs(expected)) << "check " << check;
+    EXPECT_NEAR(trainer.mean_loss(), expected, 1e-6 * std::fabs(expected)) << "check " << check;
+  }
+}
+
 TEST(Trainer, ANonFiniteLossIsAnError) {
   TinySetup setup;
   auto nan_targets = std::make_shared<train::TensorDataset>(
