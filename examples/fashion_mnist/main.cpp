@@ -1,0 +1,157 @@
+// Fashion-MNIST with the Toadstool trainer: an MLP (784 -> 512 -> 256 -> 10,
+// ReLU, dropout) trained with Adam on 55,000 of the 60,000 training images,
+// validated on the other 5,000 after each epoch (accuracy is the score),
+// with a progress bar, early stopping on the validation accuracy (the best
+// weights restored at the end) and a checkpoint after each epoch that
+// `--resume` continues from. Then the test split (10,000 images) is scored.
+//
+//   scripts/fashion_mnist.sh                      # set-up, data, build, run
+//   build/release/examples/fashion_mnist/fashion_mnist --data DIR --epochs 20
+//
+// Exit codes: 0 done (and --min-accuracy reached), 1 accuracy below
+// --min-accuracy or an error, 77 the data is not installed.
+#include <cxxopts.hpp>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "toadstool.h"
+
+namespace {
+
+using namespace toadstool;
+
+struct Split {
+  std::shared_ptr<train::TensorDataset> train, valid;
+};
+
+// images [N, 28, 28] in [0, 1] -> [N, 784], standardised with the training
+// set's mean and standard deviation (0.2860, 0.3530).
+Tensor flatten_and_standardise(const Tensor& images) {
+  return (images.reshape({images.size(0), 28 * 28}) - 0.2860) / 0.3530;
+}
+
+// A fixed random `valid_size` of the training images for validation, the
+// rest for training.
+Split split_train(const train::FashionMnist& data, int64_t valid_size, uint64_t seed) {
+  Generator generator(seed);
+  const int64_t n = data.labels.size(0);
+  const Tensor order = randperm(n, &generator);
+  const Tensor valid_rows = order.slice(0, 0, valid_size);
+  const Tensor train_rows = order.slice(0, valid_size, n);
+  const Tensor x = flatten_and_standardise(data.images);
+  return {std::make_shared<train::TensorDataset>(x.index_select(0, train_rows),
+                                                 data.labels.index_select(0, train_rows)),
+          std::make_shared<train::TensorDataset>(x.index_select(0, valid_rows),
+                                                 data.labels.index_select(0, valid_rows))};
+}
+
+int run(const cxxopts::ParseResult& args) {
+  const std::string data_dir =
+      args.count("data") ? args["data"].as<std::string>() : train::fashion_mnist_dir();
+  train::FashionMnist train_data, test_data;
+  try {
+    train_data = train::load_fashion_mnist(data_dir, /*train=*/true);
+    test_data = train::load_fashion_mnist(data_dir, /*train=*/false);
+  } catch (const Error& error) {
+    std::cerr << error.what() << "\nInstall the data with scripts/get_fashion_mnist.sh, or pass "
+              << "--data DIR (a folder holding the official IDX files).\n";
+    return 77;
+  }
+  if (args.count("threads")) set_num_threads(args["threads"].as<int>());
+  const auto seed = args["seed"].as<uint64_t>();
+  manual_seed(seed);
+
+  const Split split = split_train(train_data, args["valid-size"].as<int64_t>(), seed);
+  const auto test_set = std::make_shared<train::TensorDataset>(
+      flatten_and_standardise(test_data.images), test_data.labels);
+  const auto batch_size = args["batch-size"].as<int64_t>();
+  const int workers = args["workers"].as<int>();
+  train::DataLoader train_loader(
+      split.train,
+      {.batch_size = batch_size, .shuffle = true, .seed = seed, .num_workers = workers});
+  train::DataLoader valid_loader(split.valid, {.batch_size = 1000, .num_workers = workers});
+  train::DataLoader test_loader(test_set, {.batch_size = 1000, .num_workers = workers});
+
+  auto model = std::make_shared<nn::MLP>(std::vector<int64_t>{784, 512, 256, 10}, "relu",
+                                         args["dropout"].as<double>());
+  auto optimizer = std::make_shared<optim::Adam>(model->parameters(),
+                                                 optim::AdamOptions{.lr = args["lr"].as<double>()});
+  auto loss_fn = std::make_shared<nn::CrossEntropyLoss>();
+
+  const std::string out_dir = args["out"].as<std::string>();
+  train::CheckpointOptions checkpoint_options;
+  checkpoint_options.resume = args.count("resume") > 0;
+  std::vector<std::shared_ptr<train::Callback>> callbacks = {
+      std::make_shared<train::AccuracyScorerCallback>(),
+      std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
+          .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
+      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
+      std::make_shared<train::MonitorCallback>(),
+  };
+  train::Trainer trainer(model, optimizer, loss_fn, callbacks);
+  std::cout << model->summary() << "\n" << trainer.describe() << "\n";
+
+  trainer.fit(args["epochs"].as<int64_t>(), train_loader, &valid_loader);
+  if (trainer.interrupted()) {
+    std::cout << "interrupted: the checkpoint in " << out_dir
+              << "/checkpoints is complete; --resume continues from it\n";
+    return 130;
+  }
+
+  // The test split, scored by the same accuracy callback.
+  const double test_loss = trainer.eval(test_loader);
+  const double accuracy = trainer.score;
+  std::cout << "test: loss " << test_loss << ", accuracy " << accuracy << "\n";
+  const auto min_accuracy = args["min-accuracy"].as<double>();
+  if (accuracy < min_accuracy) {
+    std::cerr << "test accuracy " << accuracy << " is below --min-accuracy " << min_accuracy
+              << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cxxopts::Options options("fashion_mnist",
+                           "Trains an MLP on Fashion-MNIST with the Toadstool trainer");
+  options.add_options()(
+      "data",
+      "folder with the Fashion-MNIST IDX files (default: $TOADSTOOL_FASHION_MNIST or "
+      "/usr/share/datasets/fashion-mnist)",
+      cxxopts::value<std::string>())("epochs", "maximum epochs (early stopping may end sooner)",
+                                     cxxopts::value<int64_t>()->default_value("20"))(
+      "batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("128"))(
+      "lr", "Adam learning rate", cxxopts::value<double>()->default_value("1e-3"))(
+      "dropout", "dropout after each hidden layer", cxxopts::value<double>()->default_value("0.2"))(
+      "patience", "epochs without a better validation accuracy before stopping",
+      cxxopts::value<int64_t>()->default_value("3"))(
+      "valid-size", "training images held out for validation",
+      cxxopts::value<int64_t>()->default_value("5000"))("workers", "data loader worker threads",
+                                                        cxxopts::value<int>()->default_value("1"))(
+      "threads", "compute threads (default: all cores)", cxxopts::value<int>())(
+      "seed", "seed of the split, the shuffling, init and dropout",
+      cxxopts::value<uint64_t>()->default_value("0"))(
+      "out", "folder for checkpoints",
+      cxxopts::value<std::string>()->default_value("out/fashion_mnist"))(
+      "resume", "continue from the newest checkpoint in --out")(
+      "min-accuracy", "exit with 1 when the test accuracy is lower",
+      cxxopts::value<double>()->default_value("0"))("h,help", "this help");
+  try {
+    const cxxopts::ParseResult args = options.parse(argc, argv);
+    if (args.count("help")) {
+      std::cout << options.help() << "\n";
+      return 0;
+    }
+    return run(args);
+  } catch (const cxxopts::exceptions::exception& error) {
+    std::cerr << "fashion_mnist: " << error.what() << "\n" << options.help() << "\n";
+    return 2;
+  } catch (const std::exception& error) {
+    std::cerr << "fashion_mnist: " << error.what() << "\n";
+    return 1;
+  }
+}
