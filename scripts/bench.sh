@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job (until the trainer's example exists): set-up, then the
-# benchmarks. Prints one table and writes it as JSON to out/bench/report.json.
+# The benchmarks: set-up, then the benchmarks. Prints one table and writes it
+# as JSON to out/bench/report.json.
 # The PyTorch comparison uses Debian's PyTorch (installed here as a
 # benchmark reference only; Toadstool itself never uses it).
 #
