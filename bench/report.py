@@ -12,7 +12,7 @@ import re
 
 def canonical(name):
     """'sgemm/4096/256/256/0/0/1/min_time:0.200/real_time' -> 'sgemm/4096/256/256/0/0/1'."""
-    return "/".join(p for p in name.split("/") if not re.match(r"^(min_time|real_time|iterations|repeats)", p))
+    return "/".join(p for p in name.split("/") if not re.match(r"^(min_time|real_time|manual_time|iterations|repeats)", p))
 
 
 def seconds(bench):
@@ -188,10 +188,44 @@ def main():
               ", ".join(f"{k} {v * 1e3:.0f} ms ({100 * v / b['step_seconds']:.0f}%)"
                         for k, v in b["seconds"].items()))
 
+    trainer = trainer_rows(ours["benchmarks"])
+    if trainer:
+        print("\nTrainer: its own cost per optimizer step, against a hand-written loop over the "
+              "same loader (medians over interleaved rounds, CPU time, 1 thread; "
+              "docs/benchmarks_trainer.md)\n")
+        print("| workload | hand loop | Trainer::fit | overhead | target | per-round quartiles "
+              "| wall-time overhead | + 5 empty callbacks |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in trainer:
+            print(f"| {r['workload']} | {r['hand_us']:.2f} us | {r['trainer_us']:.2f} us | "
+                  f"{r['overhead_pct']:+.2f}% ({r['overhead_us']:+.2f} us) | {r['target']} | "
+                  f"{r['overhead_pct_q1']:+.1f}% .. {r['overhead_pct_q3']:+.1f}% | "
+                  f"{r['wall_overhead_pct']:+.2f}% | {r['callbacks_overhead_us']:+.2f} us |")
+
     with open(args.out, "w") as f:
         json.dump({"machine": {"fma_peak_gflops": peak, "stream_triad_gbs": stream},
                    "pytorch": sorted(set(torch_info)), "rows": rows,
-                   "transformer_breakdown": breakdown}, f, indent=1)
+                   "transformer_breakdown": breakdown, "trainer": trainer}, f, indent=1)
+
+
+def trainer_rows(benchmarks):
+    """bench/bench_trainer.cpp's entries: one run each (no repetitions), the
+    figures in its counters."""
+    labels = {"trainer_mlp": ("Fashion-MNIST MLP 784-512-256-10, Adam, batch 128", "<= 1%"),
+              "trainer_tiny": ("Linear(4, 1), SGD, batch 8", "<= 2 us")}
+    rows = []
+    for bench in benchmarks:
+        op = bench["name"].split("/")[0]
+        if op not in labels or bench.get("run_type") == "aggregate":
+            continue
+        workload, target = labels[op]
+        rows.append({"name": canonical(bench["name"]), "workload": workload, "target": target,
+                     **{k: bench[k] for k in ("hand_us", "trainer_us", "overhead_pct",
+                                              "overhead_pct_q1", "overhead_pct_q3",
+                                              "overhead_us", "wall_overhead_pct",
+                                              "callbacks_overhead_us", "rounds",
+                                              "steps_per_epoch")}})
+    return rows
 
 
 if __name__ == "__main__":

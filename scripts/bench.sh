@@ -8,6 +8,9 @@
 #   TOADSTOOL_BENCH_PYTORCH=0 scripts/bench.sh    # skip the PyTorch side
 #   TOADSTOOL_BENCH_PYTORCH_FILTER=transformer scripts/bench.sh --benchmark_filter=transformer
 #                                                   # one workload on both sides
+#   TOADSTOOL_BENCH_PYTORCH=0 scripts/bench.sh --benchmark_filter=trainer
+#                                                   # the trainer's own cost only
+#                                                   # (docs/benchmarks_trainer.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
