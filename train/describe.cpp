@@ -34,7 +34,7 @@ std::string Trainer::describe() const {
   };
   text(0, "fit(epochs, train_loader, valid_loader):");
   hook_line(2, Hook::begin_fit);
-  text(2, "for epoch in [epoch, epochs):");
+  text(2, "for epoch in [epoch, epochs) until stop_training:");
   hook_line(4, Hook::begin_epoch);
   text(4, "model.train()");
   hook_line(4, Hook::all_batches);

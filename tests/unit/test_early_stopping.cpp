@@ -139,7 +139,9 @@ TEST(EarlyStopping, ATieOnTheScoreIsBrokenByTheValidationLoss) {
   }
   ASSERT_GE(first_worse, 2u) << "the premise needs at least one tie won on the loss";
   EXPECT_EQ(stopping->best_epoch(), static_cast<int64_t>(first_worse) - 1);
-  if (first_worse < 8) EXPECT_EQ(stopping->stopped_epoch(), static_cast<int64_t>(first_worse));
+  if (first_worse < 8) {
+    EXPECT_EQ(stopping->stopped_epoch(), static_cast<int64_t>(first_worse));
+  }
 
   // The rule itself.
   const train::MonitoredComparison score("score", "auto", 0, "test");
