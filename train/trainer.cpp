@@ -107,7 +107,6 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
   step = 0;
   train_loader = &train_data;
   valid_loader = valid_data;
-  train_loss_ = valid_loss_ = kNaN;
   interrupted_ = false;
   stop_training = false;
   const SigintGuard sigint(options.handle_sigint);
@@ -115,6 +114,7 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
   try {
     run_hook(Hook::begin_fit);
     for (; epoch < epochs && !stop_training; ++epoch) {
+      train_loss_ = valid_loss_ = kNaN;  // an epoch cancelled early has none
       try {
         run_hook(Hook::begin_epoch);
         model->train();

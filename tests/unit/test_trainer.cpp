@@ -48,10 +48,14 @@ class ActionAt : public train::CallbackBase<ActionAt> {
   void after_backward(Trainer& t) override { maybe("after_backward", t); }
   void after_batch(Trainer& t) override { maybe("after_batch", t); }
   void begin_validate(Trainer& t) override { maybe("begin_validate", t); }
+  void after_epoch(Trainer& t) override { maybe("after_epoch", t); }
 
  private:
   void maybe(const char* hook, Trainer& t) {
-    if (hook_ == hook && t.epoch == epoch_ && (batch_ < 0 || t.batch == batch_)) action_(t);
+    // epoch or batch -1: every one.
+    if (hook_ == hook && (epoch_ < 0 || t.epoch == epoch_) && (batch_ < 0 || t.batch == batch_)) {
+      action_(t);
+    }
   }
   std::string hook_;
   int64_t epoch_, batch_;
@@ -228,10 +232,17 @@ TEST(Trainer, CancelEpochSkipsTheRestOfTheEpochAndItsValidation) {
   auto cancel =
       std::make_shared<ActionAt>("after_batch", 0, 0, [](Trainer&) { throw train::CancelEpoch(); });
   auto recorder = std::make_shared<RecordingCallback>();
-  auto trainer = setup.trainer({recorder, cancel});
+  std::vector<double> epoch_losses;
+  auto losses = std::make_shared<ActionAt>(
+      "after_epoch", -1, -1, [&](Trainer& t) { epoch_losses.push_back(t.train_loss()); });
+  auto trainer = setup.trainer({recorder, cancel, losses});
   auto train_loader = loader_of(regression_data(4), 2);
   auto valid_loader = loader_of(regression_data(2), 2);
   trainer.fit(2, *train_loader, valid_loader.get());
+  // The cancelled epoch has no training loss (not the previous epoch's).
+  ASSERT_EQ(epoch_losses.size(), 2u);
+  EXPECT_TRUE(std::isnan(epoch_losses[0]));
+  EXPECT_TRUE(std::isfinite(epoch_losses[1]));
 
   Events expected = {"begin_fit", "begin_epoch", "all_batches:train"};
   add_train_batch(expected, true);
