@@ -1,7 +1,6 @@
 #include "train/callbacks/checkpoint.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -100,7 +99,7 @@ std::string best_checkpoint(const std::string& outdir) {
 CheckpointCallback::CheckpointCallback(std::string outdir, CheckpointOptions options)
     : outdir_(std::move(outdir)),
       options_(std::move(options)),
-      comparison_(options_.monitor, options_.mode, options_.min_delta, "CheckpointCallback") {
+      best_(options_.monitor, options_.mode, options_.min_delta, "CheckpointCallback") {
   TS_CHECK(!outdir_.empty(), "CheckpointCallback: the output folder is empty");
   TS_CHECK(options_.every >= 1, "CheckpointCallback: every must be >= 1, got ", options_.every);
   TS_CHECK(options_.keep_last >= 1, "CheckpointCallback: keep_last must be >= 1, got ",
@@ -108,11 +107,8 @@ CheckpointCallback::CheckpointCallback(std::string outdir, CheckpointOptions opt
 }
 
 void CheckpointCallback::begin_fit(Trainer& trainer) {
-  comparison_ = MonitoredComparison(options_.monitor, options_.mode, options_.min_delta,
-                                    "CheckpointCallback");
+  best_.reset();
   cancelled_ = false;
-  has_best_ = false;
-  best_epoch_ = -1;
   recent_.clear();
   best_folder_.clear();
   resumed_from_.clear();
@@ -170,14 +166,8 @@ void CheckpointCallback::after_epoch(Trainer& trainer) {
   progress_ = Progress{at.epoch, 0, at.step, false, at.loader_state, at.generator};
   bool is_best = false;
   if (options_.save_best) {
-    const std::optional<MonitoredValue> now = comparison_.read(trainer);
-    if (now && (!has_best_ || comparison_.improves(*now, best_))) {
-      // Recorded before saving, so the checkpoint carries its own best.
-      has_best_ = true;
-      best_ = *now;
-      best_epoch_ = trainer.epoch;
-      is_best = true;
-    }
+    // Recorded before saving, so the checkpoint carries its own best.
+    is_best = best_.update(trainer) == BestSoFar::Outcome::new_best;
   }
   const bool scheduled = !options_.on_step && (trainer.epoch + 1) % options_.every == 0;
   if (scheduled || is_best) save(trainer, at, is_best);
@@ -254,9 +244,9 @@ std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& 
     if (!best_folder_.empty()) dropped.push_back(best_folder_);
     best_folder_ = name;
     Json best = pointer_json(name);
-    best["monitor"] = monitor_name(comparison_.monitor());
-    best["value"] = best_.value;
-    best["epoch"] = best_epoch_;
+    best["monitor"] = monitor_name(best_.monitor());
+    best["value"] = best_.best().value;
+    best["epoch"] = best_.best_epoch();
     write_file_atomic((fs::path(outdir_) / kBest).string(), best.dump(2) + "\n");
   }
   for (const std::string& old : dropped) {
@@ -302,31 +292,16 @@ void CheckpointCallback::warn_about_later_stateful_callbacks(const Trainer& trai
 
 TensorDict CheckpointCallback::state_dict() const {
   TensorDict dict;
-  dict.insert("has_best", scalar_tensor(has_best_ ? 1.0 : 0.0, kFloat64));
-  dict.insert("best", scalar_tensor(best_.value, kFloat64));
-  dict.insert("best_tie_breaker", scalar_tensor(best_.tie_breaker, kFloat64));
-  dict.insert("best_epoch", scalar_tensor(static_cast<double>(best_epoch_), kFloat64));
-  dict.insert("monitor", scalar_tensor(static_cast<double>(comparison_.monitor()), kFloat64));
+  best_.save_to(dict);
   return dict;
 }
 
 void CheckpointCallback::load_state_dict(const TensorDict& dict) {
-  const std::string who = "CheckpointCallback";
-  const double monitor = scalar_entry(dict, "monitor", who);
-  TS_CHECK(monitor >= 0 && monitor <= static_cast<double>(Monitor::train_loss) &&
-               monitor == std::floor(monitor),
-           who, ".load_state_dict: 'monitor' should be 0..3, got ", monitor);
-  TS_CHECK(dict.size() == 5, who, ".load_state_dict: expected 5 entries, got ", dict.size());
-  const double has_best = scalar_entry(dict, "has_best", who);
-  const MonitoredValue best{scalar_entry(dict, "best", who),
-                            scalar_entry(dict, "best_tie_breaker", who)};
-  const double best_epoch = scalar_entry(dict, "best_epoch", who);
-  MonitoredComparison comparison(options_.monitor, options_.mode, options_.min_delta, who);
-  comparison.restore_monitor(static_cast<Monitor>(static_cast<int>(monitor)));
-  comparison_ = comparison;
-  has_best_ = has_best != 0;
-  best_ = best;
-  best_epoch_ = static_cast<int64_t>(best_epoch);
+  // Checked in full before anything changes.
+  BestSoFar best = best_.restored_from(dict);
+  TS_CHECK(dict.size() == BestSoFar::kEntries, "CheckpointCallback.load_state_dict: expected ",
+           BestSoFar::kEntries, " entries, got ", dict.size());
+  best_ = std::move(best);
 }
 
 }  // namespace toadstool::train

@@ -85,10 +85,7 @@ class CheckpointCallback : public CallbackBase<CheckpointCallback> {
 
   std::string outdir_;
   CheckpointOptions options_;
-  MonitoredComparison comparison_;
-  bool has_best_ = false;
-  MonitoredValue best_;
-  int64_t best_epoch_ = -1;
+  BestSoFar best_;
 
   std::vector<std::string> recent_;  // folder names, oldest first
   std::string best_folder_;

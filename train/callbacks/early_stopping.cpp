@@ -16,16 +16,12 @@ constexpr const char* kWeightsPrefix = "best_weights.";
 
 EarlyStopping::EarlyStopping(EarlyStoppingOptions options)
     : options_(std::move(options)),
-      comparison_(options_.monitor, options_.mode, options_.min_delta, "EarlyStopping") {
+      best_(options_.monitor, options_.mode, options_.min_delta, "EarlyStopping") {
   TS_CHECK(options_.patience >= 0, "EarlyStopping: patience must be >= 0, got ", options_.patience);
 }
 
 void EarlyStopping::reset() {
-  comparison_ =
-      MonitoredComparison(options_.monitor, options_.mode, options_.min_delta, "EarlyStopping");
-  has_best_ = false;
-  best_ = {};
-  best_epoch_ = -1;
+  best_.reset();
   wait_ = 0;
   stopped_epoch_ = -1;
   best_weights_ = {};
@@ -41,12 +37,11 @@ void EarlyStopping::begin_fit(Trainer& /*trainer*/) {
 }
 
 void EarlyStopping::after_epoch(Trainer& trainer) {
-  const std::optional<MonitoredValue> now = comparison_.read(trainer);
-  if (!now) return;  // an epoch that ran no training batch: nothing to judge
-  if (!has_best_ || comparison_.improves(*now, best_)) {
-    has_best_ = true;
-    best_ = *now;
-    best_epoch_ = trainer.epoch;
+  const BestSoFar::Outcome outcome = best_.update(trainer);
+  if (outcome == BestSoFar::Outcome::unjudged) {
+    return;  // an epoch that ran no training batch: nothing to judge
+  }
+  if (outcome == BestSoFar::Outcome::new_best) {
     wait_ = 0;
     if (options_.restore_best_weights) {
       best_weights_ = TensorDict();
@@ -62,9 +57,9 @@ void EarlyStopping::after_epoch(Trainer& trainer) {
     trainer.stop_training = true;
     if (options_.verbose) {
       std::clog << "EarlyStopping: stopping after epoch " << trainer.epoch << ": "
-                << monitor_name(comparison_.monitor()) << " has not improved for " << wait_
-                << (wait_ == 1 ? " epoch" : " epochs") << " (best " << best_.value << " at epoch "
-                << best_epoch_ << ")\n";
+                << monitor_name(best_.monitor()) << " has not improved for " << wait_
+                << (wait_ == 1 ? " epoch" : " epochs") << " (best " << best_.best().value
+                << " at epoch " << best_.best_epoch() << ")\n";
     }
   }
 }
@@ -84,16 +79,9 @@ void EarlyStopping::after_fit(Trainer& trainer) {
 
 TensorDict EarlyStopping::state_dict() const {
   TensorDict dict;
-  const auto scalar = [&](const char* name, double value) {
-    dict.insert(name, scalar_tensor(value, kFloat64));
-  };
-  scalar("has_best", has_best_ ? 1 : 0);
-  scalar("best", best_.value);
-  scalar("best_tie_breaker", best_.tie_breaker);
-  scalar("best_epoch", static_cast<double>(best_epoch_));
-  scalar("wait", static_cast<double>(wait_));
-  scalar("stopped_epoch", static_cast<double>(stopped_epoch_));
-  scalar("monitor", static_cast<double>(comparison_.monitor()));
+  best_.save_to(dict);
+  dict.insert("wait", scalar_tensor(static_cast<double>(wait_), kFloat64));
+  dict.insert("stopped_epoch", scalar_tensor(static_cast<double>(stopped_epoch_), kFloat64));
   for (const auto& [name, tensor] : best_weights_) dict.insert(kWeightsPrefix + name, tensor);
   return dict;
 }
@@ -107,27 +95,17 @@ void EarlyStopping::load_state_dict(const TensorDict& dict) {
       weights.insert(name.substr(std::string(kWeightsPrefix).size()), tensor.clone());
     }
   }
-  TS_CHECK(dict.size() == weights.size() + 7, who, ".load_state_dict: expected 7 scalars and ",
-           "best_weights.* entries, got ", dict.size(), " entries");
-  const double monitor = scalar_entry(dict, "monitor", who);
-  TS_CHECK(monitor >= 0 && monitor <= static_cast<double>(Monitor::train_loss) &&
-               monitor == std::floor(monitor),
-           who, ".load_state_dict: 'monitor' should be 0..3, got ", monitor);
+  constexpr std::size_t kOwnScalars = 2;  // wait, stopped_epoch
+  constexpr std::size_t kScalars = BestSoFar::kEntries + kOwnScalars;
+  TS_CHECK(dict.size() == weights.size() + kScalars, who, ".load_state_dict: expected ", kScalars,
+           " scalars and best_weights.* entries, got ", dict.size(), " entries");
+  BestSoFar best = best_.restored_from(dict);
   const double wait = scalar_entry(dict, "wait", who);
   TS_CHECK(wait >= 0 && wait == std::floor(wait), who,
            ".load_state_dict: 'wait' should be a count, got ", wait);
-  const double has_best = scalar_entry(dict, "has_best", who);
-  const MonitoredValue best{scalar_entry(dict, "best", who),
-                            scalar_entry(dict, "best_tie_breaker", who)};
-  const double best_epoch = scalar_entry(dict, "best_epoch", who);
   const double stopped_epoch = scalar_entry(dict, "stopped_epoch", who);
-  MonitoredComparison comparison(options_.monitor, options_.mode, options_.min_delta, who);
-  comparison.restore_monitor(static_cast<Monitor>(static_cast<int>(monitor)));
 
-  comparison_ = comparison;
-  has_best_ = has_best != 0;
-  best_ = best;
-  best_epoch_ = static_cast<int64_t>(best_epoch);
+  best_ = std::move(best);
   wait_ = static_cast<int64_t>(wait);
   stopped_epoch_ = static_cast<int64_t>(stopped_epoch);
   // A copy kept only if this callback restores weights.

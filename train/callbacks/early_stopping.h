@@ -52,23 +52,20 @@ class EarlyStopping : public CallbackBase<EarlyStopping> {
   void load_state_dict(const TensorDict& dict) override;
 
   const EarlyStoppingOptions& options() const { return options_; }
-  bool has_best() const { return has_best_; }
-  double best_value() const { return best_.value; }
-  int64_t best_epoch() const { return best_epoch_; }
+  bool has_best() const { return best_.has_best(); }
+  double best_value() const { return best_.best().value; }
+  int64_t best_epoch() const { return best_.best_epoch(); }
   // Epochs in a row without improvement so far.
   int64_t wait() const { return wait_; }
   // The epoch after which it stopped the fit, or -1.
   int64_t stopped_epoch() const { return stopped_epoch_; }
-  Monitor monitor() const { return comparison_.monitor(); }
+  Monitor monitor() const { return best_.monitor(); }
 
  private:
   void reset();
 
   EarlyStoppingOptions options_;
-  MonitoredComparison comparison_;
-  bool has_best_ = false;
-  MonitoredValue best_;
-  int64_t best_epoch_ = -1;
+  BestSoFar best_;
   int64_t wait_ = 0;
   int64_t stopped_epoch_ = -1;
   TensorDict best_weights_;

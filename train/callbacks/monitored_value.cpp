@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "tensor/error.h"
+#include "tensor/factory.h"
 #include "tensor/shape_utils.h"
 #include "train/trainer.h"
 
@@ -90,6 +91,52 @@ bool MonitoredComparison::improves(const MonitoredValue& now, const MonitoredVal
   // validation loss wins. A NaN tie breaker compares false.
   return monitor_ == Monitor::score && now.value == best.value &&
          now.tie_breaker < best.tie_breaker;
+}
+
+BestSoFar::BestSoFar(const std::string& monitor, const std::string& mode, double min_delta,
+                     std::string who)
+    : configured_(monitor, mode, min_delta, who), comparison_(configured_), who_(std::move(who)) {}
+
+void BestSoFar::reset() {
+  comparison_ = configured_;
+  has_best_ = false;
+  best_ = {};
+  best_epoch_ = -1;
+}
+
+BestSoFar::Outcome BestSoFar::update(const Trainer& trainer) {
+  const std::optional<MonitoredValue> now = comparison_.read(trainer);
+  if (!now) return Outcome::unjudged;
+  if (has_best_ && !comparison_.improves(*now, best_)) return Outcome::not_better;
+  has_best_ = true;
+  best_ = *now;
+  best_epoch_ = trainer.epoch;
+  return Outcome::new_best;
+}
+
+void BestSoFar::save_to(TensorDict& dict) const {
+  const auto scalar = [&](const char* name, double value) {
+    dict.insert(name, scalar_tensor(value, kFloat64));
+  };
+  scalar("has_best", has_best_ ? 1 : 0);
+  scalar("best", best_.value);
+  scalar("best_tie_breaker", best_.tie_breaker);
+  scalar("best_epoch", static_cast<double>(best_epoch_));
+  scalar("monitor", static_cast<double>(comparison_.monitor()));
+}
+
+BestSoFar BestSoFar::restored_from(const TensorDict& dict) const {
+  const double monitor = scalar_entry(dict, "monitor", who_);
+  TS_CHECK(monitor >= 0 && monitor <= static_cast<double>(Monitor::train_loss) &&
+               monitor == std::floor(monitor),
+           who_, ".load_state_dict: 'monitor' should be 0..3, got ", monitor);
+  BestSoFar restored = *this;
+  restored.has_best_ = scalar_entry(dict, "has_best", who_) != 0;
+  restored.best_ = {scalar_entry(dict, "best", who_), scalar_entry(dict, "best_tie_breaker", who_)};
+  restored.best_epoch_ = static_cast<int64_t>(scalar_entry(dict, "best_epoch", who_));
+  restored.comparison_ = configured_;
+  restored.comparison_.restore_monitor(static_cast<Monitor>(static_cast<int>(monitor)));
+  return restored;
 }
 
 double scalar_entry(const TensorDict& dict, const std::string& key, const std::string& who) {

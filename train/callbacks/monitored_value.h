@@ -2,6 +2,8 @@
 // The value that EarlyStopping and CheckpointCallback watch to decide what is
 // "best", read at after_epoch: the trainer's score (higher is better), its
 // validation loss or its training loss (lower is better).
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -57,6 +59,50 @@ class MonitoredComparison {
   MonitorMode mode_;
   double min_delta_;
   std::string who_;
+};
+
+// The best epoch so far by a MonitoredComparison, as EarlyStopping and
+// CheckpointCallback keep it, and its saved entries: "monitor", "has_best",
+// "best", "best_tie_breaker" and "best_epoch" (float64 scalars).
+class BestSoFar {
+ public:
+  // The arguments of MonitoredComparison; `who` names the owner in Errors.
+  BestSoFar(const std::string& monitor, const std::string& mode, double min_delta, std::string who);
+
+  // No best yet, and the monitor as configured ("auto" unresolved again).
+  void reset();
+  // What update() made of an epoch.
+  enum class Outcome {
+    unjudged,    // no reading (MonitoredComparison::read gave nullopt)
+    new_best,    // the first reading, or it improves on the best
+    not_better,  // a reading that does not improve on the best
+  };
+  // Reads the monitored value at this epoch's end and, when it is a new
+  // best, records it with trainer.epoch.
+  Outcome update(const Trainer& trainer);
+
+  bool has_best() const { return has_best_; }
+  const MonitoredValue& best() const { return best_; }
+  int64_t best_epoch() const { return best_epoch_; }
+  const MonitoredComparison& comparison() const { return comparison_; }
+  Monitor monitor() const { return comparison_.monitor(); }
+
+  // How many entries save_to writes.
+  static constexpr std::size_t kEntries = 5;
+  void save_to(TensorDict& dict) const;
+  // A copy of this one with the state saved in `dict`, checked entry by
+  // entry (Error naming `who`); this one is left as it is, so that an owner
+  // that checks its own entries too can assign all of it or nothing.
+  // Entries other than save_to's are ignored.
+  BestSoFar restored_from(const TensorDict& dict) const;
+
+ private:
+  MonitoredComparison configured_;  // as constructed, never read
+  MonitoredComparison comparison_;
+  std::string who_;
+  bool has_best_ = false;
+  MonitoredValue best_;
+  int64_t best_epoch_ = -1;
 };
 
 const char* monitor_name(Monitor monitor);
