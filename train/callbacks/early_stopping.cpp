@@ -56,10 +56,12 @@ void EarlyStopping::after_epoch(Trainer& trainer) {
     stopped_epoch_ = trainer.epoch;
     trainer.stop_training = true;
     if (options_.verbose) {
-      std::clog << "EarlyStopping: stopping after epoch " << trainer.epoch << ": "
-                << monitor_name(best_.monitor()) << " has not improved for " << wait_
-                << (wait_ == 1 ? " epoch" : " epochs") << " (best " << best_.best().value
-                << " at epoch " << best_.best_epoch() << ")\n";
+      // Epochs counted from 1 here, as the monitors print them.
+      std::clog << "EarlyStopping: stopping after epoch " << trainer.epoch + 1 << "/"
+                << trainer.epochs << ": " << monitor_name(best_.monitor())
+                << " has not improved for " << wait_ << (wait_ == 1 ? " epoch" : " epochs")
+                << " (best " << best_.best().value << " at epoch " << best_.best_epoch() + 1
+                << ")\n";
     }
   }
 }
