@@ -266,7 +266,7 @@ CheckpointInfo read_checkpoint_info(const std::string& folder) {
 
 CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
   // 1. Read and check everything.
-  const CheckpointInfo info = read_checkpoint_info(folder);
+  CheckpointInfo info = read_checkpoint_info(folder);
   const std::string json_file = (fs::path(folder) / kTrainerFile).string();
   std::string ours;
   for (const auto& callback : trainer.callbacks)
@@ -296,7 +296,10 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
   for (size_t i = 0; i < trainer.callbacks.size(); ++i) {
     prefixes.push_back(callback_prefix(i, *trainer.callbacks[i]));
   }
-  for (const auto& [key, tensor] : state) {
+  for (const auto& entry : state) {
+    // Named references, not a structured binding: a lambda may capture these.
+    const std::string& key = entry.first;
+    const Tensor& tensor = entry.second;
     const auto take = [&](const std::string& prefix, TensorDict& into) {
       if (key.rfind(prefix, 0) != 0) return false;
       into.insert(key.substr(prefix.size()), tensor);

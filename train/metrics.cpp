@@ -20,7 +20,7 @@ Tensor binary_targets(const char* op, const Tensor& y_pred, const Tensor& y) {
            op, ": binary y must hold one 0/1 label per prediction ([N] or [N, 1]); got y ",
            y.defined() ? y.shape() : Shape{}, " for y_pred ", y_pred.shape());
   const Tensor labels = y.reshape({y.numel()});
-  const Tensor is_one = labels == Scalar(1);
+  Tensor is_one = labels == Scalar(1);
   TS_CHECK(all(logical_or(is_one, labels == Scalar(0))).item<bool>(), op,
            ": binary labels must be 0 or 1 (y ", y.shape(), ", dtype ", y.dtype(), ")");
   return is_one;

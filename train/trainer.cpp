@@ -79,7 +79,8 @@ Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
 }
 
 Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
-                 std::shared_ptr<optim::Optimizer> optimizer_, std::shared_ptr<nn::Loss> loss_fn_,
+                 std::shared_ptr<optim::Optimizer> optimizer_,
+                 const std::shared_ptr<nn::Loss>& loss_fn_,
                  std::vector<std::shared_ptr<Callback>> callbacks_, TrainerOptions options_)
     : Trainer(std::move(model_), std::move(optimizer_),
               loss_fn_ ? LossFn([loss = loss_fn_](const Tensor& y_pred, const Tensor& target) {

@@ -54,8 +54,8 @@ class Trainer {
           LossFn loss_fn, std::vector<std::shared_ptr<Callback>> callbacks = {},
           TrainerOptions options = {});
   Trainer(std::shared_ptr<nn::UnaryModule> model, std::shared_ptr<optim::Optimizer> optimizer,
-          std::shared_ptr<nn::Loss> loss_fn, std::vector<std::shared_ptr<Callback>> callbacks = {},
-          TrainerOptions options = {});
+          const std::shared_ptr<nn::Loss>& loss_fn,
+          std::vector<std::shared_ptr<Callback>> callbacks = {}, TrainerOptions options = {});
 
   // Trains until `epochs` epochs are done in total (a resumed run, whose
   // checkpoint callback set `epoch` at begin_fit, continues from there),

@@ -113,45 +113,60 @@ int run(const cxxopts::ParseResult& args) {
   return 0;
 }
 
+// The command line; each flag's default is in its help text.
+cxxopts::Options make_options() {
+  cxxopts::Options options("fashion_mnist",
+                           "Trains an MLP on Fashion-MNIST with the Toadstool trainer");
+  auto add = options.add_options();
+  add("data",
+      "folder with the Fashion-MNIST IDX files (default: $TOADSTOOL_FASHION_MNIST or "
+      "/usr/share/datasets/fashion-mnist)",
+      cxxopts::value<std::string>());
+  add("epochs", "maximum epochs (early stopping may end sooner)",
+      cxxopts::value<int64_t>()->default_value("20"));
+  add("batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("128"));
+  add("lr", "Adam learning rate", cxxopts::value<double>()->default_value("1e-3"));
+  add("dropout", "dropout after each hidden layer", cxxopts::value<double>()->default_value("0.2"));
+  add("patience", "epochs without a better validation accuracy before stopping",
+      cxxopts::value<int64_t>()->default_value("3"));
+  add("valid-size", "training images held out for validation",
+      cxxopts::value<int64_t>()->default_value("5000"));
+  // The data is in memory and a batch is one index_select: worker threads
+  // would only compete with the compute threads for the cores.
+  add("workers", "data loader worker threads", cxxopts::value<int>()->default_value("0"));
+  add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
+  add("seed", "seed of the split, the shuffling, init and dropout",
+      cxxopts::value<uint64_t>()->default_value("0"));
+  add("out", "folder for checkpoints",
+      cxxopts::value<std::string>()->default_value("out/fashion_mnist"));
+  add("resume", "continue from the newest checkpoint in --out");
+  add("min-accuracy", "exit with 1 when the test accuracy is lower",
+      cxxopts::value<double>()->default_value("0"));
+  add("h,help", "this help");
+  return options;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  cxxopts::Options options("fashion_mnist",
-                           "Trains an MLP on Fashion-MNIST with the Toadstool trainer");
-  options.add_options()(
-      "data",
-      "folder with the Fashion-MNIST IDX files (default: $TOADSTOOL_FASHION_MNIST or "
-      "/usr/share/datasets/fashion-mnist)",
-      cxxopts::value<std::string>())("epochs", "maximum epochs (early stopping may end sooner)",
-                                     cxxopts::value<int64_t>()->default_value("20"))(
-      "batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("128"))(
-      "lr", "Adam learning rate", cxxopts::value<double>()->default_value("1e-3"))(
-      "dropout", "dropout after each hidden layer", cxxopts::value<double>()->default_value("0.2"))(
-      "patience", "epochs without a better validation accuracy before stopping",
-      cxxopts::value<int64_t>()->default_value("3"))(
-      "valid-size", "training images held out for validation",
-      cxxopts::value<int64_t>()->default_value("5000"))("workers", "data loader worker threads",
-                                                        cxxopts::value<int>()->default_value("1"))(
-      "threads", "compute threads (default: all cores)", cxxopts::value<int>())(
-      "seed", "seed of the split, the shuffling, init and dropout",
-      cxxopts::value<uint64_t>()->default_value("0"))(
-      "out", "folder for checkpoints",
-      cxxopts::value<std::string>()->default_value("out/fashion_mnist"))(
-      "resume", "continue from the newest checkpoint in --out")(
-      "min-accuracy", "exit with 1 when the test accuracy is lower",
-      cxxopts::value<double>()->default_value("0"))("h,help", "this help");
   try {
-    const cxxopts::ParseResult args = options.parse(argc, argv);
+    cxxopts::Options options = make_options();
+    cxxopts::ParseResult args;
+    try {
+      args = options.parse(argc, argv);
+    } catch (const cxxopts::exceptions::exception& error) {
+      std::cerr << "fashion_mnist: " << error.what() << "\n" << options.help() << "\n";
+      return 2;
+    }
     if (args.count("help")) {
       std::cout << options.help() << "\n";
       return 0;
     }
     return run(args);
-  } catch (const cxxopts::exceptions::exception& error) {
-    std::cerr << "fashion_mnist: " << error.what() << "\n" << options.help() << "\n";
-    return 2;
   } catch (const std::exception& error) {
     std::cerr << "fashion_mnist: " << error.what() << "\n";
+    return 1;
+  } catch (...) {
     return 1;
   }
 }

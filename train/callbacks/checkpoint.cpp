@@ -223,7 +223,7 @@ std::string CheckpointCallback::new_folder_name(const ResumePoint& at) const {
 
 std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& at, bool is_best) {
   const std::string name = new_folder_name(at);
-  const std::string folder = (fs::path(outdir_) / name).string();
+  std::string folder = (fs::path(outdir_) / name).string();
   save_checkpoint(folder, trainer, at);
   saved_epoch_ = at.epoch;
   saved_skip_ = at.skip_batches;

@@ -24,7 +24,7 @@ bool is_file(const std::string& path) {
 
 // dir/name, or dir/name.gz; an Error naming both when neither exists.
 std::string find_file(const std::string& dir, const std::string& name) {
-  const std::string plain = dir + "/" + name;
+  std::string plain = dir + "/" + name;
   if (is_file(plain)) return plain;
   if (is_file(plain + ".gz")) return plain + ".gz";
   TS_CHECK(false, "load_fashion_mnist: no '", name, "' or '", name, ".gz' in '", dir,

@@ -122,6 +122,7 @@ void convert(const uint8_t* data, int64_t n, T* out) {
     if constexpr (kernels::is_16bit_float_v<T>) {
       out[i] = T(static_cast<float>(v));
     } else {
+      // NOLINTNEXTLINE(bugprone-signed-char-misuse): sbyte data is signed by definition
       out[i] = static_cast<T>(v);
     }
   }
