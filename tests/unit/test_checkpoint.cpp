@@ -272,16 +272,6 @@ TEST(CheckpointCallback, KeepsTheLastKAndPointsLatestAtTheNewest) {
   EXPECT_EQ(train::read_checkpoint_info(dir.file("ckpt-e0005-s00000025")).epoch, 5);
 }
 
-// Sets trainer.score from a list at after_validate, as a metric would.
-class ScriptedScore : public train::CallbackBase<ScriptedScore> {
- public:
-  explicit ScriptedScore(std::vector<double> scores) : scores_(std::move(scores)) {}
-  void after_validate(Trainer& t) override { t.score = scores_.at(t.epoch); }
-
- private:
-  std::vector<double> scores_;
-};
-
 TEST(CheckpointCallback, KeepsTheBestBesideTheLast) {
   TempDir dir;
   DropoutRun run;

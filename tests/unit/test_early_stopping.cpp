@@ -17,16 +17,6 @@ using train::EarlyStopping;
 using train::EarlyStoppingOptions;
 using train::Trainer;
 
-// Sets trainer.score from a list at after_validate, as a metric would.
-class ScriptedScore : public train::CallbackBase<ScriptedScore> {
- public:
-  explicit ScriptedScore(std::vector<double> scores) : scores_(std::move(scores)) {}
-  void after_validate(Trainer& t) override { t.score = scores_.at(t.epoch); }
-
- private:
-  std::vector<double> scores_;
-};
-
 // Copies the weights and the validation loss of every epoch.
 class WeightsLog : public train::CallbackBase<WeightsLog> {
  public:
