@@ -26,12 +26,6 @@ constexpr const char* kModelFile = "model.safetensors";
 constexpr const char* kStateFile = "state.safetensors";
 constexpr const char* kTrainerFile = "trainer.json";
 
-TensorDict cloned(const TensorDict& dict) {
-  TensorDict copy;
-  for (const auto& [name, tensor] : dict) copy.insert(name, tensor.detach().clone());
-  return copy;
-}
-
 // safetensors holds CPU tensors; state on another device is copied over.
 void add_prefixed(TensorDict& out, const std::string& prefix, const TensorDict& dict) {
   for (const auto& [name, tensor] : dict) {
@@ -163,6 +157,12 @@ class TrainerSnapshot {
 };
 
 }  // namespace
+
+TensorDict cloned(const TensorDict& dict) {
+  TensorDict copy;
+  for (const auto& [name, tensor] : dict) copy.insert(name, tensor.detach().clone());
+  return copy;
+}
 
 ResumePoint resume_point_after_epoch(const Trainer& trainer) {
   ResumePoint at;

@@ -79,4 +79,9 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer);
 // the names and shapes must match), for inference. Error naming the file.
 void load_checkpoint_weights(const std::string& folder, nn::Module& model);
 
+// A deep copy of saved state (every tensor detached and cloned): what a
+// checkpoint, EarlyStopping's best weights and the LR finder's snapshot keep,
+// since a module's state_dict shares storage with its parameters.
+TensorDict cloned(const TensorDict& dict);
+
 }  // namespace toadstool::train

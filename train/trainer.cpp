@@ -205,9 +205,12 @@ void Trainer::run_pass(Stage pass_stage, DataLoader& pass_loader,
   window_batches_ = 0;
   run_hook(Hook::all_batches);
   batches = loader->size();
-  if (stage == Stage::train) epoch_loader_state = loader->state_dict();
-  const int64_t skip = stage == Stage::train ? skip_batches : 0;
-  if (stage == Stage::train) skip_batches = 0;
+  int64_t skip = 0;
+  if (stage == Stage::train) {
+    epoch_loader_state = loader->state_dict();
+    skip = skip_batches;
+    skip_batches = 0;
+  }
   for (const Batch& data : *loader) {
     if (batch < skip) {  // done before the checkpoint this run resumed from
       ++batch;

@@ -28,6 +28,14 @@ void add_train_batch(Events& e, bool step) {
   e.emplace_back("after_batch:train");
 }
 
+// The events of one training epoch of `batches` batches, each stepping.
+void add_train_epoch(Events& e, int batches) {
+  e.emplace_back("begin_epoch");
+  e.emplace_back("all_batches:train");
+  for (int b = 0; b < batches; ++b) add_train_batch(e, true);
+  e.emplace_back("after_epoch");
+}
+
 void add_eval_batches(Events& e, const std::string& stage, int batches) {
   e.push_back("all_batches:" + stage);
   for (int b = 0; b < batches; ++b) {
@@ -70,13 +78,8 @@ TEST(Trainer, FitHookSequenceWithoutValidation) {
   trainer.fit(2, *train_loader);
 
   Events expected = {"begin_fit"};
-  for (int epoch = 0; epoch < 2; ++epoch) {
-    expected.emplace_back("begin_epoch");
-    expected.emplace_back("all_batches:train");
-    add_train_batch(expected, true);
-    add_train_batch(expected, true);
-    expected.emplace_back("after_epoch");
-  }
+  add_train_epoch(expected, 2);
+  add_train_epoch(expected, 2);
   expected.emplace_back("after_fit");
   EXPECT_EQ(recorder->events, expected);
   EXPECT_EQ(trainer.step, 4);
@@ -268,10 +271,8 @@ TEST(Trainer, CancelTrainingRunsCancelledTrainingThenAfterFit) {
   auto train_loader = loader_of(regression_data(4), 2);
   trainer.fit(3, *train_loader);
 
-  Events expected = {"begin_fit", "begin_epoch", "all_batches:train"};
-  add_train_batch(expected, true);
-  add_train_batch(expected, true);
-  expected.emplace_back("after_epoch");
+  Events expected = {"begin_fit"};
+  add_train_epoch(expected, 2);
   expected.emplace_back("begin_epoch");
   expected.emplace_back("all_batches:train");
   add_train_batch(expected, true);
@@ -295,13 +296,8 @@ TEST(Trainer, StopTrainingEndsTheFitAfterTheEpochWithoutACancel) {
   // Epoch 1 runs to its end (both batches, after_epoch), then the fit ends
   // as a complete one: no cancelled_training.
   Events expected = {"begin_fit"};
-  for (int epoch = 0; epoch < 2; ++epoch) {
-    expected.emplace_back("begin_epoch");
-    expected.emplace_back("all_batches:train");
-    add_train_batch(expected, true);
-    add_train_batch(expected, true);
-    expected.emplace_back("after_epoch");
-  }
+  add_train_epoch(expected, 2);
+  add_train_epoch(expected, 2);
   expected.emplace_back("after_fit");
   EXPECT_EQ(recorder->events, expected);
   EXPECT_EQ(trainer.epoch, 2);

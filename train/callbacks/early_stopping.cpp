@@ -5,6 +5,7 @@
 
 #include "tensor/error.h"
 #include "tensor/factory.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace toadstool::train {
@@ -44,10 +45,7 @@ void EarlyStopping::after_epoch(Trainer& trainer) {
   if (outcome == BestSoFar::Outcome::new_best) {
     wait_ = 0;
     if (options_.restore_best_weights) {
-      best_weights_ = TensorDict();
-      for (const auto& [name, tensor] : trainer.model->state_dict()) {
-        best_weights_.insert(name, tensor.clone());
-      }
+      best_weights_ = cloned(trainer.model->state_dict());
     }
     return;
   }

@@ -6,9 +6,9 @@
 #include <iostream>
 #include <limits>
 
-#include "autograd/grad_mode.h"
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace toadstool::train {
@@ -39,13 +39,7 @@ void LRFinderCallback::begin_fit(Trainer& trainer) {
   average_ = 0;
   best_ = std::numeric_limits<double>::infinity();
   // Copies: the model's state_dict shares storage with its parameters.
-  model_state_ = TensorDict();
-  {
-    const NoGradGuard no_grad;
-    for (const auto& [key, tensor] : trainer.model->state_dict()) {
-      model_state_.insert(key, tensor.clone());
-    }
-  }
+  model_state_ = cloned(trainer.model->state_dict());
   optimizer_state_ = trainer.optimizer->state_dict();  // already copies
   generator_state_ = default_generator().state();
   check_finite_loss_ = trainer.options.check_finite_loss;
