@@ -1,7 +1,9 @@
-// Eigen's GEMM, single-threaded, partitioned over our one OpenMP team.
-// Eigen's own threading scales poorly on this kind of machine, and a second
-// thread pool would oversubscribe the cores, so each thread of our team
-// runs Eigen on its own block of C.
+// GEMM on one OpenMP team. Float products big enough to repay packing go
+// through our own packed kernel (gemm_packed.cpp); the rest (double, and
+// float products with fewer than kPackedMinSize rows or columns) through
+// Eigen's GEMM, single-threaded on each thread's block of C. Eigen's own
+// threading scales poorly on this kind of machine, and a second thread pool
+// would oversubscribe the cores.
 #ifndef EIGEN_DONT_PARALLELIZE
 #define EIGEN_DONT_PARALLELIZE
 #endif
@@ -11,6 +13,10 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <type_traits>
+
+#include "kernels/cpu/gemm_args.h"
+#include "kernels/cpu/gemm_packed.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -55,65 +61,63 @@ void scale_rows(T beta, int64_t M, int64_t N, T* C, int64_t ldc) {
   }
 }
 
-// One GEMM's arguments, C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C.
+// g through Eigen, single-threaded, on the calling thread.
 template <class T>
-struct Gemm {
-  bool trans_a, trans_b;
-  int64_t M, N, K;
-  T alpha;
-  const T* A;
-  int64_t lda;
-  const T* B;
-  int64_t ldb;
-  T beta;
-  T* C;
-  int64_t ldc;
+void run_eigen(const GemmArgs<T>& g) {
+  MatrixMap<T, Eigen::RowMajor> c(g.C, g.M, g.N, Eigen::OuterStride<>(g.ldc));
+  with_operand(g.trans_a, g.A, g.M, g.K, g.lda, [&](const auto& a) {
+    with_operand(g.trans_b, g.B, g.K, g.N, g.ldb,
+                 [&](const auto& b) { c.noalias() += g.alpha * a * b; });
+  });
+}
 
-  // Single-threaded, on the calling thread.
-  void run() const {
-    if (M == 0 || N == 0) return;
-    scale_rows(beta, M, N, C, ldc);
-    if (K == 0 || alpha == T(0)) return;
-    MatrixMap<T, Eigen::RowMajor> c(C, M, N, Eigen::OuterStride<>(ldc));
-    with_operand(trans_a, A, M, K, lda, [&](const auto& a) {
-      with_operand(trans_b, B, K, N, ldb, [&](const auto& b) { c.noalias() += alpha * a * b; });
-    });
-  }
+// Block `index` of `parts` blocks of C through Eigen. The longer of M and N
+// is cut: each thread then repacks only the smaller operand (B when cutting
+// rows, A when cutting columns), e.g. 4096x256x256 on 2 threads is two
+// 2048x256x256 products sharing B. Cuts fall on multiples of 16 so that
+// Eigen's register blocks (16-float packets) are not split.
+template <class T>
+void run_eigen_part(const GemmArgs<T>& g, int index, int parts) {
+  constexpr int64_t kAlign = 16;
+  const bool by_rows = g.M >= g.N;
+  const int64_t size = by_rows ? g.M : g.N;
+  const int64_t blocks = (size + kAlign - 1) / kAlign;
+  const int64_t begin = std::min(size, blocks * index / parts * kAlign);
+  const int64_t end = std::min(size, blocks * (index + 1) / parts * kAlign);
+  if (begin >= end) return;
+  run_eigen(by_rows ? g.rows(begin, end) : g.cols(begin, end));
+}
 
-  // Rows [begin, end) of op(A) and C.
-  Gemm rows(int64_t begin, int64_t end) const {
-    Gemm part = *this;
-    part.M = end - begin;
-    part.A = trans_a ? A + begin : A + begin * lda;
-    part.C = C + begin * ldc;
-    return part;
-  }
+// Float products with fewer rows or columns than this stay with Eigen: our
+// register tile is 14 x 32, and on thinner products Eigen's 48 x 4 wastes
+// less of its work on padding.
+constexpr int64_t kPackedMinSize = 32;
 
-  // Columns [begin, end) of op(B) and C.
-  Gemm cols(int64_t begin, int64_t end) const {
-    Gemm part = *this;
-    part.N = end - begin;
-    part.B = trans_b ? B + begin * ldb : B + begin;
-    part.C = C + begin;
-    return part;
-  }
+template <class T>
+bool packed_suits(const GemmArgs<T>& g) {
+  return std::is_same_v<T, float> && g.M >= kPackedMinSize && g.N >= kPackedMinSize;
+}
 
-  // Block `index` of `parts` blocks of C, run single-threaded. The longer of
-  // M and N is cut: each thread then repacks only the smaller operand (B when
-  // cutting rows, A when cutting columns), e.g. 4096x256x256 on 2 threads is
-  // two 2048x256x256 products sharing B. Cuts fall on multiples of 16 so
-  // that Eigen's register blocks (16-float packets) are not split.
-  void run_part(int index, int parts) const {
-    constexpr int64_t kAlign = 16;
-    const bool by_rows = M >= N;
-    const int64_t size = by_rows ? M : N;
-    const int64_t blocks = (size + kAlign - 1) / kAlign;
-    const int64_t begin = std::min(size, blocks * index / parts * kAlign);
-    const int64_t end = std::min(size, blocks * (index + 1) / parts * kAlign);
-    if (begin >= end) return;
-    (by_rows ? rows(begin, end) : cols(begin, end)).run();
+// g on `threads` threads (1: the calling thread). C is scaled first unless
+// the packed kernel does it.
+template <class T>
+void run(const GemmArgs<T>& g, int threads) {
+  if (g.M == 0 || g.N == 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.K > 0 && g.alpha != 0.0f && packed_suits(g)) {
+      gemm_packed(g, threads);
+      return;
+    }
   }
-};
+  scale_rows(g.beta, g.M, g.N, g.C, g.ldc);
+  if (g.K == 0 || g.alpha == T(0)) return;
+  if (threads == 1) {
+    run_eigen(g);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  run_eigen_part(g, omp_get_thread_num(), omp_get_num_threads());
+}
 
 // Below this many multiply-adds (64^3) a GEMM, or a whole batch, stays on the
 // calling thread: the team's start-up would cost more than it saves.
@@ -127,14 +131,13 @@ int team_size(int64_t work) {
 }
 
 template <class T>
-void gemm_impl(const Gemm<T>& g) {
-  const int threads = team_size(g.M * g.N * std::max<int64_t>(g.K, 1));
-  if (threads == 1) {
-    g.run();
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  g.run_part(omp_get_thread_num(), omp_get_num_threads());
+int64_t work(const GemmArgs<T>& g) {
+  return g.M * g.N * std::max<int64_t>(g.K, 1);
+}
+
+template <class T>
+void gemm_impl(const GemmArgs<T>& g) {
+  run(g, team_size(work(g)));
 }
 
 // A batch with at least this many products per thread is split by whole
@@ -143,49 +146,37 @@ void gemm_impl(const Gemm<T>& g) {
 constexpr int64_t kWholeProductsPerThread = 8;
 
 template <class T>
-void gemm_batched_impl(int64_t batch, const Gemm<T>& first, int64_t stride_a, int64_t stride_b,
+void gemm_batched_impl(int64_t batch, const GemmArgs<T>& first, int64_t stride_a, int64_t stride_b,
                        int64_t stride_c) {
   auto product = [&](int64_t i) {
-    Gemm<T> g = first;
+    GemmArgs<T> g = first;
     g.A += i * stride_a;
     g.B += i * stride_b;
     g.C += i * stride_c;
     return g;
   };
-  const int threads = team_size(batch * first.M * first.N * std::max<int64_t>(first.K, 1));
-  if (threads == 1) {
-    for (int64_t i = 0; i < batch; ++i) product(i).run();
-    return;
-  }
-  if (batch % threads == 0 || batch >= kWholeProductsPerThread * threads) {
-    // Attention's 128 heads x batch: whole products, no repacking of shared operands.
+  const int threads = team_size(batch * work(first));
+  if (threads > 1 && (batch % threads == 0 || batch >= kWholeProductsPerThread * threads)) {
+    // Attention's 128 heads x batch: whole products, each on one thread.
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < batch; ++i) product(i).run();
+    for (int64_t i = 0; i < batch; ++i) run(product(i), 1);
     return;
   }
-  // Few products (e.g. 3 on 2 threads, or 1): cut every product into one
-  // block per thread and deal the batch * threads blocks out evenly, so each
-  // thread does exactly batch / threads products' worth of work.
-#pragma omp parallel num_threads(threads)
-  {
-    const int nt = omp_get_num_threads();
-    const int64_t t = omp_get_thread_num();
-    for (int64_t unit = t * batch; unit < (t + 1) * batch; ++unit) {
-      product(unit / nt).run_part(static_cast<int>(unit % nt), nt);
-    }
-  }
+  // One thread, or few products (e.g. 3 on 2 threads): one after another,
+  // each on the whole team.
+  for (int64_t i = 0; i < batch; ++i) run(product(i), threads);
 }
 
 }  // namespace
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_impl(Gemm<float>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+  gemm_impl(GemmArgs<float>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
 }
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
           int64_t ldc) {
-  gemm_impl(Gemm<double>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+  gemm_impl(GemmArgs<double>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
 }
 
 void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -193,16 +184,16 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                   int64_t ldb, int64_t stride_b, float beta, float* C, int64_t ldc,
                   int64_t stride_c) {
   gemm_batched_impl(batch,
-                    Gemm<float>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
+                    GemmArgs<float>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
                     stride_a, stride_b, stride_c);
 }
 void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
                   double alpha, const double* A, int64_t lda, int64_t stride_a, const double* B,
                   int64_t ldb, int64_t stride_b, double beta, double* C, int64_t ldc,
                   int64_t stride_c) {
-  gemm_batched_impl(batch,
-                    Gemm<double>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
-                    stride_a, stride_b, stride_c);
+  gemm_batched_impl(
+      batch, GemmArgs<double>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
+      stride_a, stride_b, stride_c);
 }
 
 }  // namespace toadstool::kernels::cpu

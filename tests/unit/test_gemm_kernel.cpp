@@ -118,6 +118,32 @@ TEST(GemmKernel, AllTransposesAndShapes) {
   }
 }
 
+// Float products of 32 or more rows and columns take our packed kernel
+// (gemm_packed.cpp: 14 x 32 register tiles with AVX-512, B packed in
+// 256-deep, 1024-wide blocks). These cross each of its edges.
+TEST(GemmKernel, PackedPathEdges) {
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      // Every partial height of the last row tile (32 = 2 * 14 + 4 ... 45).
+      for (int64_t M = 32; M <= 45; ++M) check_gemm<float>(ta, tb, M, 40, 20, 1.0f, 0.0f, 0, 1);
+      // The last column tile cut short, with and without reading C.
+      for (int64_t N : {33, 47, 63, 65}) {
+        check_gemm<float>(ta, tb, 70, N, 24, 1.0f, 0.0f, 1, 1);
+        check_gemm<float>(ta, tb, 70, N, 24, -0.5f, 2.0f, 1, 1);
+      }
+      // K across two 256-deep blocks (beta applied once), with a remainder
+      // of the 16 x 16 transposes; N across two 1024-wide blocks.
+      check_gemm<float>(ta, tb, 60, 70, 300, 0.5f, 0.5f, 2, 1);
+      check_gemm<float>(ta, tb, 33, 1030, 20, 1.0f, 0.0f, 0, 1);
+      // Two threads: rows split (B packed by both), columns split (few rows).
+      check_gemm<float>(ta, tb, 130, 64, 40, 1.0f, 1.0f, 0, 2);
+      check_gemm<float>(ta, tb, 60, 300, 40, 1.0f, 0.0f, 0, 2);
+      // Rows of A 2 KB apart (lda 512): packed although stored [M, K].
+      check_gemm<float>(ta, tb, 40, 40, 500, 1.0f, 0.0f, 12, 1);
+    }
+  }
+}
+
 TEST(GemmKernel, BetaScalesC) {
   for (int threads : {1, 2}) {
     check_gemm<float>(false, false, 20, 30, 10, 2.0f, 0.5f, 1, threads);

@@ -1,0 +1,50 @@
+#pragma once
+// One GEMM's arguments, as gemm.h takes them:
+//
+//   C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C
+//
+// and the sub-problems for a block of rows or columns of C, which is how
+// both GEMM paths (gemm.cpp's Eigen, gemm_packed.cpp's own) share work out.
+#include <cstdint>
+
+namespace toadstool::kernels::cpu {
+
+template <class T>
+struct GemmArgs {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T beta;
+  T* C;
+  int64_t ldc;
+
+  // op(A)[i, k] and op(B)[k, j] as strides over the stored buffers.
+  int64_t a_row_stride() const { return trans_a ? 1 : lda; }
+  int64_t a_k_stride() const { return trans_a ? lda : 1; }
+  int64_t b_k_stride() const { return trans_b ? 1 : ldb; }
+  int64_t b_col_stride() const { return trans_b ? ldb : 1; }
+
+  // Rows [begin, end) of op(A) and C.
+  GemmArgs rows(int64_t begin, int64_t end) const {
+    GemmArgs part = *this;
+    part.M = end - begin;
+    part.A = A + begin * a_row_stride();
+    part.C = C + begin * ldc;
+    return part;
+  }
+
+  // Columns [begin, end) of op(B) and C.
+  GemmArgs cols(int64_t begin, int64_t end) const {
+    GemmArgs part = *this;
+    part.N = end - begin;
+    part.B = B + begin * b_col_stride();
+    part.C = C + begin;
+    return part;
+  }
+};
+
+}  // namespace toadstool::kernels::cpu
