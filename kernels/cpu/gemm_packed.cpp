@@ -260,6 +260,14 @@ void pack_a_panel(const float* a, int64_t a_row, int64_t a_k, int64_t rows, int6
   }
 }
 
+// Thread `thread`'s share [begin, end) of `size` items dealt out in whole
+// units of `unit` (the last unit may be short), as evenly as units allow.
+std::pair<int64_t, int64_t> share(int64_t size, int64_t unit, int64_t thread, int64_t threads) {
+  const int64_t units = ceil_div(size, unit);
+  return {std::min(size, units * thread / threads * unit),
+          std::min(size, units * (thread + 1) / threads * unit)};
+}
+
 void team_barrier(int threads) {
   if (threads > 1) {
 #pragma omp barrier
@@ -270,9 +278,7 @@ void team_barrier(int threads) {
 // each B panel together (panel p by thread p % threads) into `packed_b`,
 // then each thread multiplies its own rows by all of it.
 void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads) {
-  const int64_t per_thread = round_up(ceil_div(g.M, threads), kMR);
-  const int64_t row_begin = std::min(g.M, thread * per_thread);
-  const int64_t row_end = std::min(g.M, row_begin + per_thread);
+  const auto [row_begin, row_end] = share(g.M, kMR, thread, threads);
   const int64_t a_row = g.a_row_stride(), a_k = g.a_k_stride();
   alignas(64) float packed_a[kMR * kKC + kLanes];
   // The micro-kernel reads rows of A [M, K] where they are, unless they are
@@ -335,9 +341,7 @@ void gemm_packed(const GemmArgs<float>& g, int threads) {
   {
     const int64_t t = omp_get_thread_num();
     const int64_t nt = omp_get_num_threads();
-    const int64_t per_thread = round_up(ceil_div(g.N, nt), kNR);
-    const int64_t begin = std::min(g.N, t * per_thread);
-    const int64_t end = std::min(g.N, begin + per_thread);
+    const auto [begin, end] = share(g.N, kNR, t, nt);
     if (begin < end) {
       const GemmArgs<float> part = g.cols(begin, end);
       gemm_rows_share(part, packed_b_buffer(part), 0, 1);
