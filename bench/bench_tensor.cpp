@@ -30,8 +30,9 @@ void BM_sgemm(benchmark::State& state) {
   set_num_threads(threads_of(state, 5));
   const Tensor a = operand(M, K, state.range(3) != 0);
   const Tensor b = operand(K, N, state.range(4) != 0);
+  const double peak = measure_adjacent_fma_peak_gflops(threads_of(state, 5));
   for (auto _ : state) benchmark::DoNotOptimize(matmul(a, b).data_ptr());
-  report_flops(state, 2.0 * M * N * K);
+  report_flops_and_adjacent_peak(state, 2.0 * M * N * K, peak);
 }
 
 // Args: batch, M, N, K, threads: [batch, M, K] @ [batch, K, N].
@@ -40,8 +41,9 @@ void BM_batched_gemm(benchmark::State& state) {
   set_num_threads(threads_of(state, 4));
   const Tensor a = randn({B, M, K});
   const Tensor b = randn({B, K, N});
+  const double peak = measure_adjacent_fma_peak_gflops(threads_of(state, 4));
   for (auto _ : state) benchmark::DoNotOptimize(matmul(a, b).data_ptr());
-  report_flops(state, 2.0 * B * M * N * K);
+  report_flops_and_adjacent_peak(state, 2.0 * B * M * N * K, peak);
 }
 
 // Element-wise over 16M floats; bytes counted as STREAM does (each array

@@ -21,6 +21,17 @@ inline void report_flops(benchmark::State& state, double flops_per_iter) {
       benchmark::Counter(flops_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// report_flops, plus the rate as a fraction of the FMA peak measured just
+// before the timed loop (`adjacent_peak_gflops`, from
+// measure_adjacent_fma_peak_gflops): bench/report.py shows it next to the
+// fraction of the run's own peak.
+inline void report_flops_and_adjacent_peak(benchmark::State& state, double flops_per_iter,
+                                           double adjacent_peak_gflops) {
+  report_flops(state, flops_per_iter);
+  state.counters["of_adjacent_peak"] = benchmark::Counter(
+      flops_per_iter * 1e-9 / adjacent_peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 inline void report_bytes(benchmark::State& state, double bytes_per_iter) {
   state.counters["GBs"] =
       benchmark::Counter(bytes_per_iter * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

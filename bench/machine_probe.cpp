@@ -58,21 +58,30 @@ double fma_chains(int64_t iterations) {
   return 2.0 * kWidth * kChains * static_cast<double>(iterations);
 }
 
-}  // namespace
-
-double measure_fma_peak_gflops(int threads) {
-  constexpr int64_t kIterations = 10'000'000;  // about 0.05 s per thread
-  // Best of many short runs: on a shared machine a neighbour may hold a core
-  // for a while, and the peak is what the core does when it is ours.
+// Best of `repetitions` runs of `iterations` FMA steps per thread.
+double best_fma_rate(int threads, int repetitions, int64_t iterations) {
   double best = 0;
-  for (int rep = 0; rep < 20; ++rep) {
+  for (int rep = 0; rep < repetitions; ++rep) {
     double flops = 0;
     const auto start = Clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
-    flops += fma_chains(kIterations);
+    flops += fma_chains(iterations);
     best = std::max(best, flops / seconds_since(start) * 1e-9);
   }
   return best;
+}
+
+}  // namespace
+
+double measure_fma_peak_gflops(int threads) {
+  // Best of many short runs (about 0.05 s per thread each): on a shared
+  // machine a neighbour may hold a core for a while, and the peak is what
+  // the core does when it is ours.
+  return best_fma_rate(threads, 20, 10'000'000);
+}
+
+double measure_adjacent_fma_peak_gflops(int threads) {
+  return best_fma_rate(threads, 5, 2'000'000);
 }
 
 double measure_stream_triad_gbs(int threads) {

@@ -85,7 +85,7 @@ def main():
             entry.update({"real_time": bench["real_time"], "time_unit": bench["time_unit"]})
         else:
             entry.update({k: v for k, v in bench.items()
-                          if k in ("GFLOPs", "GBs", "page_faults_per_iter",
+                          if k in ("GFLOPs", "GBs", "of_adjacent_peak", "page_faults_per_iter",
                                    "system_allocs_per_iter", "peak_rss_growth_MB",
                                    "allocator_peak_MB")})
 
@@ -97,6 +97,8 @@ def main():
         if "GFLOPs" in bench:
             row["gflops"] = bench["GFLOPs"]
             row["fraction_of_fma_peak"] = bench["GFLOPs"] / peak[threads]
+        if "of_adjacent_peak" in bench:
+            row["fraction_of_adjacent_fma_peak"] = bench["of_adjacent_peak"]
         if "GBs" in bench:
             row["gbs"] = bench["GBs"]
             row["fraction_of_stream"] = bench["GBs"] / stream[threads]
@@ -158,6 +160,8 @@ def main():
                     f"{r['system_allocs_per_iter']:.2f} system allocations per step")
         elif "gflops" in r:
             ours_txt, frac = f"{r['gflops']:.1f} GFLOP/s", f"{100 * r['fraction_of_fma_peak']:.0f}% FMA"
+            if "fraction_of_adjacent_fma_peak" in r:
+                frac += f" ({100 * r['fraction_of_adjacent_fma_peak']:.0f}% adjacent)"
         elif "gbs" in r:
             ours_txt, frac = f"{r['gbs']:.1f} GB/s", f"{100 * r['fraction_of_stream']:.0f}% STREAM"
         elif "page_faults_per_iter" in r:

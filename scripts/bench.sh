@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh build/release -DTOADSTOOL_BUILD_TESTS=OFF
+scripts/setup.sh build/release -DTOADSTOOL_BUILD_TESTS=OFF -DTOADSTOOL_BUILD_BENCH=ON
 out=out/bench
 mkdir -p "$out"
 
