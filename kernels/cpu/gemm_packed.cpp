@@ -3,14 +3,17 @@
 //
 //   jc: columns of C in blocks of kNC
 //     pc: the K dimension in blocks of kKC
-//       pack op(B)[pc:+kc, jc:+nc] into kNR-wide panels      L2, shared by the team
-//       ir: this thread's rows of C, kMR at a time              A rows in L1
-//         jr: one kNR-wide B panel -> micro_kernel, a kMR x kNR tile of C
+//       pack op(B)[pc:+kc, jc:+nc] into kNR-wide panels     L2, shared by the team
+//       ic: this thread's rows of C in blocks of kMC
+//         pack op(A)[ic:+mc, pc:+kc] into kMR-high panels   L2 (unless read in place)
+//         ir: kMR rows of C                                  A panel in L1
+//           jr: one kNR-wide B panel -> micro_kernel, a kMR x kNR tile of C
 //
-// Only B is packed: its panel is read once per kMR rows of C, in the order
-// the micro-kernel reads it, whatever op(B)'s layout. A is read where it is
-// stored (kMR values a step, one per row of the tile, broadcast), as rows
-// [M, K] or as columns [K, M], which needs no copy.
+// B is always packed: each panel is read once per kMR rows of C, in the
+// order the micro-kernel reads it, whatever op(B)'s layout. A stored [M, K]
+// is read where it is (kMR values a step, one per row of the tile,
+// broadcast) unless its rows alias in L1; otherwise, and when stored [K, M],
+// it is packed a block at a time.
 #include "kernels/cpu/gemm_packed.h"
 
 #include <omp.h>
@@ -58,6 +61,8 @@ constexpr int64_t kMR = (kVectorRegisters - 4) / kVectorsPerRow;
 // rows of A (kMR x kKC, 14 KB) stay in L1.
 constexpr int64_t kKC = 256;
 constexpr int64_t kNC = 1024;
+// A packed (when it is) kMC rows at a time: 16 panels, 224 KB, in L2.
+constexpr int64_t kMC = 16 * kMR;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -87,6 +92,7 @@ class Scratch {
   int64_t size_ = 0;
 };
 
+thread_local Scratch t_packed_a;
 thread_local Scratch t_packed_b;
 
 // One stage of transpose_block on the pair (low, high) = (row r, row r + H):
@@ -260,6 +266,27 @@ void pack_a_panel(const float* a, int64_t a_row, int64_t a_k, int64_t rows, int6
   }
 }
 
+// Rows [0, mc) of op(A) over kc steps as ceil(mc / kMR) panels, panel p at
+// out + p * kMR * kc (the last one zero-padded). For A stored [K, M] each
+// step reads the block's mc values of one row of A^T at once rather than
+// kMR values per panel from rows a whole row of A apart (a page each for a
+// 4096-wide A). `out` has kLanes floats of slack at the end.
+void pack_a_block(const float* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t kc, float* out) {
+  int64_t first_partial = 0;  // panels before this one are done
+  if (a_row == 1) {
+    first_partial = mc / kMR;
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t p = 0; p < first_partial; ++p) {
+        std::memcpy(out + (p * kc + k) * kMR, a + k * a_k + p * kMR, kMR * sizeof(float));
+      }
+    }
+  }
+  for (int64_t p = first_partial; p * kMR < mc; ++p) {
+    pack_a_panel(a + p * kMR * a_row, a_row, a_k, std::min(kMR, mc - p * kMR), kc,
+                 out + p * kMR * kc);
+  }
+}
+
 // Thread `thread`'s share [begin, end) of `size` items dealt out in whole
 // units of `unit` (the last unit may be short), as evenly as units allow.
 std::pair<int64_t, int64_t> share(int64_t size, int64_t unit, int64_t thread, int64_t threads) {
@@ -280,7 +307,7 @@ void team_barrier(int threads) {
 void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads) {
   const auto [row_begin, row_end] = share(g.M, kMR, thread, threads);
   const int64_t a_row = g.a_row_stride(), a_k = g.a_k_stride();
-  alignas(64) float packed_a[kMR * kKC + kLanes];
+  float* packed_a = t_packed_a.get(kMC * kKC + kLanes);
   // The micro-kernel reads rows of A [M, K] where they are, unless they are
   // a multiple of 2 KB apart: then its kMR rows would share a few L1 cache
   // sets and evict each other, so they are packed like A [K, M]'s.
@@ -293,21 +320,29 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
       pack_panels(g.B + pc * g.b_k_stride() + jc * g.b_col_stride(), g.b_col_stride(),
                   g.b_k_stride(), nc, kc, packed_b, thread, threads);
       team_barrier(threads);
-      for (int64_t ir = row_begin; ir < row_end; ir += kMR) {
-        const float* a = g.A + ir * a_row + pc * a_k;
-        const int64_t rows = std::min(kMR, row_end - ir);
-        float* c = g.C + ir * g.ldc + jc;
-        if (!read_a_in_place || rows < kMR) {
-          pack_a_panel(a, a_row, a_k, rows, kc, packed_a);
+      for (int64_t ic = row_begin; ic < row_end; ic += kMC) {
+        const int64_t mc = std::min(kMC, row_end - ic);
+        const float* a_block = g.A + ic * a_row + pc * a_k;
+        if (!read_a_in_place) pack_a_block(a_block, a_row, a_k, mc, kc, packed_a);
+        for (int64_t ir = 0; ir < mc; ir += kMR) {
+          const int64_t rows = std::min(kMR, mc - ir);
+          float* c = g.C + (ic + ir) * g.ldc + jc;
+          if (read_a_in_place && rows == kMR) {
+            for (int64_t jr = 0; jr < nc; jr += kNR) {
+              micro_kernel<true, kMR>(kc, a_block + ir * a_row, a_row, packed_b + jr * kc, g.alpha,
+                                      beta, c + jr, g.ldc, std::min(kNR, nc - jr));
+            }
+            continue;
+          }
+          const float* panel = packed_a + ir * kc;
+          if (read_a_in_place) {  // the last few rows, zero-padded
+            pack_a_panel(a_block + ir * a_row, a_row, a_k, rows, kc, packed_a);
+            panel = packed_a;
+          }
           const PackedKernel kernel = kPackedKernels[rows - 1];
           for (int64_t jr = 0; jr < nc; jr += kNR) {
-            kernel(kc, packed_a, kMR, packed_b + jr * kc, g.alpha, beta, c + jr, g.ldc,
+            kernel(kc, panel, kMR, packed_b + jr * kc, g.alpha, beta, c + jr, g.ldc,
                    std::min(kNR, nc - jr));
-          }
-        } else {
-          for (int64_t jr = 0; jr < nc; jr += kNR) {
-            micro_kernel<true, kMR>(kc, a, a_row, packed_b + jr * kc, g.alpha, beta, c + jr, g.ldc,
-                                    std::min(kNR, nc - jr));
           }
         }
       }
