@@ -137,8 +137,18 @@ void pack_panel(const float* src, int64_t stride_j, int64_t stride_k, int64_t w,
                 float* out) {
   if (w < kNR) std::fill_n(out, kc * kNR, 0.0f);
   if (stride_j == 1) {  // B stored [K, N]: each k's w values are contiguous
-    for (int64_t k = 0; k < kc; ++k)
+    if (w == kNR) {     // whole vectors (a libc memcpy call per k costs ~10% of a small GEMM)
+      for (int64_t k = 0; k < kc; ++k) {
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectorsPerRow; ++v) {
+          store(out + k * kNR + v * kLanes, load(src + k * stride_k + v * kLanes));
+        }
+      }
+      return;
+    }
+    for (int64_t k = 0; k < kc; ++k) {
       std::memcpy(out + k * kNR, src + k * stride_k, w * sizeof(float));
+    }
     return;
   }
   // B stored [N, K] (stride_k == 1): transpose kLanes x kLanes blocks.
