@@ -200,6 +200,9 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float
   }
   const int64_t a_row = kARowMajor ? lda : 1;
   const int64_t a_k = kARowMajor ? 1 : kMR;
+// Two steps per loop trip: fewer loop-control and reload instructions
+// between the FMAs (a few % on most shapes).
+#pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) {
     Vec bv[kVectorsPerRow];
 #pragma GCC unroll 4
