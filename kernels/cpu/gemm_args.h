@@ -3,8 +3,9 @@
 //
 //   C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C
 //
-// and the sub-problems for a block of rows or columns of C, which is how
-// both GEMM paths (gemm.cpp's Eigen, gemm_packed.cpp's own) share work out.
+// and the sub-problems for a block of rows or columns of C or a range of K,
+// which is how both GEMM paths (gemm.cpp's Eigen, gemm_packed.cpp's own)
+// share work out.
 #include <cstdint>
 
 namespace toadstool::kernels::cpu {
@@ -34,6 +35,15 @@ struct GemmArgs {
     part.M = end - begin;
     part.A = A + begin * a_row_stride();
     part.C = C + begin * ldc;
+    return part;
+  }
+
+  // Steps [begin, end) of the K dimension (C as it is).
+  GemmArgs k_range(int64_t begin, int64_t end) const {
+    GemmArgs part = *this;
+    part.K = end - begin;
+    part.A = A + begin * a_k_stride();
+    part.B = B + begin * b_k_stride();
     return part;
   }
 

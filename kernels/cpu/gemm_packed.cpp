@@ -94,6 +94,7 @@ class Scratch {
 
 thread_local Scratch t_packed_a;
 thread_local Scratch t_packed_b;
+thread_local Scratch t_partial_c;
 
 // One stage of transpose_block on the pair (low, high) = (row r, row r + H):
 // lane l of the new low row takes low[l] if bit H of l is clear, else
@@ -372,11 +373,52 @@ float* packed_b_buffer(const GemmArgs<float>& g) {
 // thread then reads all of A's (few) rows and packs its own B panels.
 constexpr int64_t kMinRowsPerThread = 4 * kMR;
 
+// Long K, few rows (weight gradients, [in, out] = X^T dY over a batch of
+// thousands of rows): splitting rows would leave each thread a thin slice
+// per shared B block and a barrier every 256 steps of k, so the team splits
+// K instead. Thread 0 multiplies its range of K into C (applying beta),
+// thread t > 0 into its own [M, N] scratch; then the team adds the partial
+// products into C, each thread a share of the rows.
+bool split_k_suits(const GemmArgs<float>& g, int threads) {
+  return g.K >= 4 * g.M && g.K >= threads * kKC;
+}
+
+void gemm_split_k(const GemmArgs<float>& g, int threads) {
+  float* partial = t_partial_c.get(g.M * g.N * (threads - 1));
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    const auto [k_begin, k_end] = share(g.K, kKC, t, nt);  // never empty: K >= threads * kKC
+    GemmArgs<float> part = g.k_range(k_begin, k_end);
+    if (t > 0) {
+      part.C = partial + (t - 1) * g.M * g.N;
+      part.ldc = g.N;
+      part.beta = 0.0f;
+    }
+    gemm_rows_share(part, packed_b_buffer(part), 0, 1);
+#pragma omp barrier
+    const auto [row_begin, row_end] = share(g.M, 1, t, nt);
+    for (int64_t s = 1; s < nt; ++s) {
+      const float* from = partial + (s - 1) * g.M * g.N;
+      for (int64_t i = row_begin; i < row_end; ++i) {
+        float* c = g.C + i * g.ldc;
+        const float* p = from + i * g.N;
+        for (int64_t j = 0; j < g.N; ++j) c[j] += p[j];
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void gemm_packed(const GemmArgs<float>& g, int threads) {
   if (threads == 1) {
     gemm_rows_share(g, packed_b_buffer(g), 0, 1);
+    return;
+  }
+  if (split_k_suits(g, threads)) {
+    gemm_split_k(g, threads);
     return;
   }
   if (g.M >= threads * kMinRowsPerThread) {

@@ -136,7 +136,10 @@ TEST(GemmKernel, PackedPathEdges) {
       // of the 16 x 16 transposes; N across two 1024-wide blocks.
       check_gemm<float>(ta, tb, 60, 70, 300, 0.5f, 0.5f, 2, 1);
       check_gemm<float>(ta, tb, 33, 1030, 20, 1.0f, 0.0f, 0, 1);
-      // Two threads: rows split (B packed by both), columns split (few rows).
+      // Two threads: K split (long K, few rows; beta applied once),
+      check_gemm<float>(ta, tb, 40, 50, 700, 0.5f, 0.5f, 1, 2);
+      check_gemm<float>(ta, tb, 130, 64, 600, 1.0f, 0.0f, 0, 2);
+      // rows split (B packed by both), columns split (few rows, short K).
       check_gemm<float>(ta, tb, 130, 64, 40, 1.0f, 1.0f, 0, 2);
       check_gemm<float>(ta, tb, 60, 300, 40, 1.0f, 0.0f, 0, 2);
       // Rows of A 2 KB apart (lda 512): packed although stored [M, K].
