@@ -4,7 +4,7 @@
 //   jc: columns of C in blocks of kNC
 //     pc: the K dimension in blocks of kKC
 //       pack op(B)[pc:+kc, jc:+nc] into kNR-wide panels     L2, shared by the team
-//       ic: this thread's rows of C in blocks of kMC
+//       ic: blocks of up to kMC rows of C, taken by whichever thread is free
 //         pack op(A)[ic:+mc, pc:+kc] into kMR-high panels   L2 (unless read in place)
 //         ir: kMR rows of C                                  A panel in L1
 //           jr: one kNR-wide B panel -> micro_kernel, a kMR x kNR tile of C
@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -61,8 +62,9 @@ constexpr int64_t kMR = (kVectorRegisters - 4) / kVectorsPerRow;
 // rows of A (kMR x kKC, 14 KB) stay in L1.
 constexpr int64_t kKC = 256;
 constexpr int64_t kNC = 1024;
-// A packed (when it is) kMC rows at a time: 16 panels, 224 KB, in L2.
-constexpr int64_t kMC = 16 * kMR;
+// Rows of C are taken, and A packed (when it is), up to kMC rows at a
+// time: 8 panels, 112 KB of packed A, in L2.
+constexpr int64_t kMC = 8 * kMR;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -315,11 +317,36 @@ void team_barrier(int threads) {
   }
 }
 
-// Thread `thread`'s share of g when the team splits rows: the team packs
+// The next rows [begin, end) of C for this thread to multiply, empty when
+// none are left. Alone (next_row null) a thread takes kMC rows at a time in
+// order, counting in `own_next`. In a team, threads take blocks from the
+// shared counter `next_row`, guided-style: an even share of what is left
+// (between kMR and kMC rows, whole tiles), so a thread slowed by a
+// neighbour on a shared machine simply ends up with fewer rows.
+std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& own_next, int64_t M,
+                                      int threads) {
+  if (next_row == nullptr) {
+    const int64_t begin = own_next;
+    own_next = std::min(M, begin + kMC);
+    return {begin, own_next};
+  }
+  int64_t begin = next_row->load(std::memory_order_relaxed);
+  while (begin < M) {
+    const int64_t rows =
+        std::clamp(round_up(ceil_div(M - begin, 2 * int64_t{threads}), kMR), kMR, kMC);
+    if (next_row->compare_exchange_weak(begin, begin + rows, std::memory_order_relaxed)) {
+      return {begin, std::min(M, begin + rows)};
+    }
+  }
+  return {M, M};
+}
+
+// Thread `thread`'s part of g when the team splits rows: the team packs
 // each B panel together (panel p by thread p % threads) into `packed_b`,
-// then each thread multiplies its own rows by all of it.
-void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads) {
-  const auto [row_begin, row_end] = share(g.M, kMR, thread, threads);
+// then each thread multiplies the rows it takes (take_rows) by all of it.
+// `next_row` is the team's shared row counter, null when threads == 1.
+void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads,
+                     std::atomic<int64_t>* next_row) {
   const int64_t a_row = g.a_row_stride(), a_k = g.a_k_stride();
   float* packed_a = t_packed_a.get(kMC * kKC + kLanes);
   // The micro-kernel reads rows of A [M, K] where they are, unless they are
@@ -334,8 +361,11 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
       pack_panels(g.B + pc * g.b_k_stride() + jc * g.b_col_stride(), g.b_col_stride(),
                   g.b_k_stride(), nc, kc, packed_b, thread, threads);
       team_barrier(threads);
-      for (int64_t ic = row_begin; ic < row_end; ic += kMC) {
-        const int64_t mc = std::min(kMC, row_end - ic);
+      int64_t own_next = 0;
+      while (true) {
+        const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, threads);
+        if (ic >= ic_end) break;
+        const int64_t mc = ic_end - ic;
         const float* a_block = g.A + ic * a_row + pc * a_k;
         if (!read_a_in_place) pack_a_block(a_block, a_row, a_k, mc, kc, packed_a);
         for (int64_t ir = 0; ir < mc; ir += kMR) {
@@ -360,7 +390,10 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
           }
         }
       }
-      team_barrier(threads);  // before the next pc overwrites packed_b
+      team_barrier(threads);  // all rows done: the next pc may overwrite packed_b
+      // Only thread 0 resets the counter, and nobody takes rows again before
+      // the next block's first barrier.
+      if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
     }
   }
 }
@@ -396,7 +429,7 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
       part.ldc = g.N;
       part.beta = 0.0f;
     }
-    gemm_rows_share(part, packed_b_buffer(part), 0, 1);
+    gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);
 #pragma omp barrier
     const auto [row_begin, row_end] = share(g.M, 1, t, nt);
     for (int64_t s = 1; s < nt; ++s) {
@@ -414,7 +447,7 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
 
 void gemm_packed(const GemmArgs<float>& g, int threads) {
   if (threads == 1) {
-    gemm_rows_share(g, packed_b_buffer(g), 0, 1);
+    gemm_rows_share(g, packed_b_buffer(g), 0, 1, nullptr);
     return;
   }
   if (split_k_suits(g, threads)) {
@@ -423,8 +456,9 @@ void gemm_packed(const GemmArgs<float>& g, int threads) {
   }
   if (g.M >= threads * kMinRowsPerThread) {
     float* packed_b = packed_b_buffer(g);
+    std::atomic<int64_t> next_row{0};
 #pragma omp parallel num_threads(threads)
-    gemm_rows_share(g, packed_b, omp_get_thread_num(), omp_get_num_threads());
+    gemm_rows_share(g, packed_b, omp_get_thread_num(), omp_get_num_threads(), &next_row);
     return;
   }
 #pragma omp parallel num_threads(threads)
@@ -434,7 +468,7 @@ void gemm_packed(const GemmArgs<float>& g, int threads) {
     const auto [begin, end] = share(g.N, kNR, t, nt);
     if (begin < end) {
       const GemmArgs<float> part = g.cols(begin, end);
-      gemm_rows_share(part, packed_b_buffer(part), 0, 1);
+      gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);
     }
   }
 }

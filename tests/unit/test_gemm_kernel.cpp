@@ -120,7 +120,7 @@ TEST(GemmKernel, AllTransposesAndShapes) {
 
 // Float products of 32 or more rows and columns take our packed kernel
 // (gemm_packed.cpp: 14 x 32 register tiles with AVX-512, B packed in
-// 256-deep, 1024-wide blocks, A when packed in 224-row blocks). These cross
+// 256-deep, 1024-wide blocks, A when packed in 112-row blocks). These cross
 // each of its edges.
 TEST(GemmKernel, PackedPathEdges) {
   for (bool ta : {false, true}) {
@@ -144,7 +144,7 @@ TEST(GemmKernel, PackedPathEdges) {
       check_gemm<float>(ta, tb, 60, 300, 40, 1.0f, 0.0f, 0, 2);
       // Rows of A 2 KB apart (lda 512): packed although stored [M, K].
       check_gemm<float>(ta, tb, 40, 40, 500, 1.0f, 0.0f, 12, 1);
-      // A packed 224 rows at a time: a second block of one panel and 2 rows.
+      // A packed 112 rows at a time: two blocks and 16 rows.
       check_gemm<float>(ta, tb, 240, 40, 30, 1.0f, 0.0f, 0, 1);
       check_gemm<float>(ta, tb, 240, 33, 500, 1.0f, 0.5f, 12, 1);
     }
