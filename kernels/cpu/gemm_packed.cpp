@@ -81,8 +81,11 @@ class Scratch {
   float* get(int64_t floats) {
     if (floats > size_) {
       std::free(data_);
+      size_ = 0;
       const auto bytes = static_cast<size_t>(round_up(floats * int64_t{sizeof(float)}, 64));
       data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      // Inside a team this ends the process (no exception leaves an OpenMP
+      // region); the buffers are at most a few MB.
       if (data_ == nullptr) throw std::bad_alloc();
       size_ = floats;
     }
@@ -203,8 +206,8 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float
   }
   const int64_t a_row = kARowMajor ? lda : 1;
   const int64_t a_k = kARowMajor ? 1 : kMR;
-// Two steps per loop trip: fewer loop-control and reload instructions
-// between the FMAs (a few % on most shapes).
+  // (Unrolled by two: fewer loop-control and reload instructions between
+  // the FMAs, a few % on most shapes.)
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) {
     Vec bv[kVectorsPerRow];
