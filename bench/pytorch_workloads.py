@@ -25,25 +25,39 @@ GEMM_SHAPES = [(4096, 256, 256), (4096, 1024, 256), (4096, 256, 1024), (256, 256
                (1024, 1024, 1024)]
 
 
-def seconds_per_call(fn, min_time=0.2):
-    """Best of five timed batches, each long enough to be measurable."""
+def calls_per_batch(fn, min_time=0.2):
+    """How many calls make one timed batch long enough to measure (min_time / 5)."""
     fn()
     calls = 1
     while True:
         start = time.perf_counter()
         for _ in range(calls):
             fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time / 5:
-            break
+        if time.perf_counter() - start >= min_time / 5:
+            return calls
         calls *= 2
-    best = elapsed / calls
-    for _ in range(4):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls)
+
+
+def best_seconds_per_call(named_fns, rounds=5):
+    """Best of `rounds` timed batches per workload, the workloads taken in turn
+    each round: each workload's batches are spread over the whole run, so a
+    stretch in which the machine is slow (a shared VM) does not decide one
+    workload's figure. bench.sh runs Toadstool's side the same way (Google
+    Benchmark's random interleaving)."""
+    calls = {name: calls_per_batch(fn) for name, fn in named_fns}
+    best = {name: float("inf") for name, _ in named_fns}
+    for _ in range(rounds):
+        for name, fn in named_fns:
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls[name])
     return best
+
+
+def seconds_per_call(fn):
+    """Best of five timed batches of one workload."""
+    return best_seconds_per_call([("fn", fn)])["fn"]
 
 
 def operand(rows, cols, transposed):
@@ -239,9 +253,8 @@ def main():
     torch.manual_seed(0)
     results = {}
     with torch.no_grad():
-        for name, fn in workloads(args.threads):
-            if re.search(args.filter, name):
-                results[name] = seconds_per_call(fn)
+        results.update(best_seconds_per_call(
+            [(name, fn) for name, fn in workloads(args.threads) if re.search(args.filter, name)]))
     for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
                      adamw_workload, transformer_step_workload):
         for name, fn in workload(args.threads):

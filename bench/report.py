@@ -76,7 +76,10 @@ def main():
     # Each benchmark ran five times; keep the best: its "min" time and the
     # "max" of its rate counters.
     best = {}
-    for bench in ours["benchmarks"]:
+    # Registration order (bench.sh runs the benchmarks randomly interleaved).
+    ordered = sorted(ours["benchmarks"],
+                     key=lambda b: (b.get("family_index", 0), b.get("per_family_instance_index", 0)))
+    for bench in ordered:
         kind = bench.get("aggregate_name")
         if kind not in ("min", "max"):
             continue

@@ -43,7 +43,10 @@ if [ "${TOADSTOOL_BENCH_PYTORCH:-1}" = "1" ]; then
 fi
 
 echo "bench: Toadstool workloads"
+# Random interleaving: the five repetitions of each benchmark are spread
+# over the whole run, as pytorch_workloads.py spreads PyTorch's, so a slow
+# stretch of this shared machine does not decide one workload's figure.
 build/release/bench/toadstool_bench --benchmark_out="$out/toadstool.json" \
-  --benchmark_out_format=json "$@" >/dev/null
+  --benchmark_out_format=json --benchmark_enable_random_interleaving=true "$@" >/dev/null
 python3 bench/report.py --toadstool "$out/toadstool.json" --pytorch "${pytorch_files[@]}" \
   --out "$out/report.json" | tee "$out/report.md"
