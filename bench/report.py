@@ -173,7 +173,7 @@ def main():
                     f"{r['system_allocs_per_iter']:.2f} system allocations per iteration")
         else:
             ours_txt, frac = f"{r['seconds'] * 1e6:.3f} us", ""
-        if r["seconds"] >= 0.01 and "gflops" not in r:
+        if r["seconds"] >= 0.01 and "gflops" not in r and "gbs" not in r:
             ours_txt = f"{r['seconds'] * 1e3:.1f} ms"
         torch_txt = f"{r['pytorch_seconds'] * 1e6:.1f} us" if "pytorch_seconds" in r else "-"
         ratio = f"{r['time_vs_pytorch']:.2f}x" if "time_vs_pytorch" in r else "-"
