@@ -415,8 +415,12 @@ constexpr int64_t kMinRowsPerThread = 4 * kMR;
 // K instead. Thread 0 multiplies its range of K into C (applying beta),
 // thread t > 0 into its own [M, N] scratch; then the team adds the partial
 // products into C, each thread a share of the rows.
+// The partial products cost M * N floats per extra thread: kept to 4 MB
+// (a [1024, 1024] weight's gradient).
+constexpr int64_t kSplitKMaxOutput = 1024 * 1024;
+
 bool split_k_suits(const GemmArgs<float>& g, int threads) {
-  return g.K >= 4 * g.M && g.K >= threads * kKC;
+  return g.K >= 4 * g.M && g.K >= threads * kKC && g.M * g.N <= kSplitKMaxOutput;
 }
 
 void gemm_split_k(const GemmArgs<float>& g, int threads) {
