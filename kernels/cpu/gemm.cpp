@@ -93,9 +93,8 @@ void run_eigen_part(const GemmArgs<T>& g, int index, int parts) {
 // less of its work on padding.
 constexpr int64_t kPackedMinSize = 32;
 
-template <class T>
-bool packed_suits(const GemmArgs<T>& g) {
-  return std::is_same_v<T, float> && g.M >= kPackedMinSize && g.N >= kPackedMinSize;
+bool packed_suits(const GemmArgs<float>& g) {
+  return g.K > 0 && g.alpha != 0.0f && g.M >= kPackedMinSize && g.N >= kPackedMinSize;
 }
 
 // g on `threads` threads (1: the calling thread). C is scaled first unless
@@ -104,7 +103,7 @@ template <class T>
 void run(const GemmArgs<T>& g, int threads) {
   if (g.M == 0 || g.N == 0) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (g.K > 0 && g.alpha != 0.0f && packed_suits(g)) {
+    if (packed_suits(g)) {
       gemm_packed(g, threads);
       return;
     }
