@@ -151,6 +151,18 @@ TEST(GemmKernel, PackedPathEdges) {
   }
 }
 
+// More threads than cores: row blocks taken from the shared counter over
+// several k blocks (the counter reset between them), split K over 3 and 5
+// ranges, columns split 3 and 5 ways.
+TEST(GemmKernel, PackedPathManyThreads) {
+  for (int threads : {3, 5}) {
+    check_gemm<float>(false, false, 400, 70, 600, 1.0f, 0.5f, 1, threads);
+    check_gemm<float>(true, true, 300, 90, 300, -1.0f, 0.0f, 0, threads);
+    check_gemm<float>(true, false, 60, 40, 1500, 0.5f, 1.0f, 2, threads);
+    check_gemm<float>(false, true, 100, 333, 40, 1.0f, 0.0f, 0, threads);
+  }
+}
+
 TEST(GemmKernel, BetaScalesC) {
   for (int threads : {1, 2}) {
     check_gemm<float>(false, false, 20, 30, 10, 2.0f, 0.5f, 1, threads);
