@@ -9,11 +9,11 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 #include "tensor/safetensors.h"
+#include "train/json_file.h"
 #include "train/trainer.h"
 
 namespace toadstool::train {
@@ -227,14 +227,7 @@ CheckpointInfo read_checkpoint_info(const std::string& folder) {
   std::ifstream in(file, std::ios::binary);
   TS_CHECK(in.good(), "load_checkpoint: cannot open ", file,
            fs::is_directory(folder) ? "" : " (no such checkpoint folder)");
-  std::stringstream text;
-  text << in.rdbuf();
-  Json j;
-  try {
-    j = Json::parse(text.str());
-  } catch (const Json::exception& e) {
-    throw Error(detail::concat("load_checkpoint: ", file, " is not valid JSON: ", e.what()));
-  }
+  const Json j = parse_json_file(in, file, "load_checkpoint");
   TS_CHECK(j.is_object(), "load_checkpoint: ", file, " should hold a JSON object");
   const JsonReader r{file, j};
   TS_CHECK(r.field("format") == "toadstool-checkpoint", "load_checkpoint: ", file,

@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/gemm_args.h"
 #include "kernels/cpu/gemm_packed.h"
+#include "kernels/cpu/parallel.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -80,10 +81,7 @@ template <class T>
 void run_eigen_part(const GemmArgs<T>& g, int index, int parts) {
   constexpr int64_t kAlign = 16;
   const bool by_rows = g.M >= g.N;
-  const int64_t size = by_rows ? g.M : g.N;
-  const int64_t blocks = (size + kAlign - 1) / kAlign;
-  const int64_t begin = std::min(size, blocks * index / parts * kAlign);
-  const int64_t end = std::min(size, blocks * (index + 1) / parts * kAlign);
+  const auto [begin, end] = even_share(by_rows ? g.M : g.N, kAlign, index, parts);
   if (begin >= end) return;
   run_eigen(by_rows ? g.rows(begin, end) : g.cols(begin, end));
 }

@@ -26,6 +26,8 @@
 #include <new>
 #include <utility>
 
+#include "kernels/cpu/parallel.h"
+
 namespace toadstool::kernels::cpu {
 
 namespace {
@@ -306,14 +308,6 @@ void pack_a_block(const float* a, int64_t a_row, int64_t a_k, int64_t mc, int64_
   }
 }
 
-// Thread `thread`'s share [begin, end) of `size` items dealt out in whole
-// units of `unit` (the last unit may be short), as evenly as units allow.
-std::pair<int64_t, int64_t> share(int64_t size, int64_t unit, int64_t thread, int64_t threads) {
-  const int64_t units = ceil_div(size, unit);
-  return {std::min(size, units * thread / threads * unit),
-          std::min(size, units * (thread + 1) / threads * unit)};
-}
-
 void team_barrier(int threads) {
   if (threads > 1) {
 #pragma omp barrier
@@ -429,7 +423,7 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
   {
     const int64_t t = omp_get_thread_num();
     const int64_t nt = omp_get_num_threads();
-    const auto [k_begin, k_end] = share(g.K, kKC, t, nt);  // never empty: K >= threads * kKC
+    const auto [k_begin, k_end] = even_share(g.K, kKC, t, nt);  // never empty: K >= threads * kKC
     GemmArgs<float> part = g.k_range(k_begin, k_end);
     if (t > 0) {
       part.C = partial + (t - 1) * g.M * g.N;
@@ -438,7 +432,7 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
     }
     gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);
 #pragma omp barrier
-    const auto [row_begin, row_end] = share(g.M, 1, t, nt);
+    const auto [row_begin, row_end] = even_share(g.M, 1, t, nt);
     for (int64_t s = 1; s < nt; ++s) {
       const float* from = partial + (s - 1) * g.M * g.N;
       for (int64_t i = row_begin; i < row_end; ++i) {
@@ -472,7 +466,7 @@ void gemm_packed(const GemmArgs<float>& g, int threads) {
   {
     const int64_t t = omp_get_thread_num();
     const int64_t nt = omp_get_num_threads();
-    const auto [begin, end] = share(g.N, kNR, t, nt);
+    const auto [begin, end] = even_share(g.N, kNR, t, nt);
     if (begin < end) {
       const GemmArgs<float> part = g.cols(begin, end);
       gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);

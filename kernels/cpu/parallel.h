@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 namespace toadstool::kernels::cpu {
 
@@ -34,6 +35,16 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const Fn& fn) {
     const int64_t e = std::min(end, b + per);
     if (b < e) fn(b, e);
   }
+}
+
+// Part `index` of `parts` of [0, size) dealt out in whole units of `unit`
+// (the last unit may be short), as evenly as the units allow: {begin, end},
+// empty for some parts when there are fewer units than parts.
+inline std::pair<int64_t, int64_t> even_share(int64_t size, int64_t unit, int64_t index,
+                                              int64_t parts) {
+  const int64_t units = (size + unit - 1) / unit;
+  return {std::min(size, units * index / parts * unit),
+          std::min(size, units * (index + 1) / parts * unit)};
 }
 
 }  // namespace toadstool::kernels::cpu

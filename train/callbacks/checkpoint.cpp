@@ -7,11 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "tensor/atomic_file.h"
 #include "tensor/error.h"
 #include "tensor/factory.h"
+#include "train/json_file.h"
 #include "train/trainer.h"
 
 namespace toadstool::train {
@@ -41,14 +41,7 @@ Pointer read_pointer(const std::string& outdir, const char* which) {
   if (!fs::exists(file, ec)) return {};
   std::ifstream in(file, std::ios::binary);
   TS_CHECK(in.good(), "CheckpointCallback: cannot open ", file);
-  std::stringstream text;
-  text << in.rdbuf();
-  Json j;
-  try {
-    j = Json::parse(text.str());
-  } catch (const Json::exception& e) {
-    throw Error(detail::concat("CheckpointCallback: ", file, " is not valid JSON: ", e.what()));
-  }
+  const Json j = parse_json_file(in, file, "CheckpointCallback");
   TS_CHECK(j.is_object() && j.value("format", "") == kPointerFormat, "CheckpointCallback: ", file,
            " is not a checkpoint pointer (no \"format\": \"", kPointerFormat, "\")");
   TS_CHECK(j.value("format_version", -1) == kCheckpointFormatVersion, "CheckpointCallback: ", file,
