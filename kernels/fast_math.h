@@ -8,6 +8,7 @@
 //   fast_exp   ~2 ulp; 0 below -87.3 (no subnormal results), inf above 88.72
 //   fast_tanh  ~3e-7 absolute; exactly +-1 beyond 9
 //   fast_erf   ~3e-7 absolute
+//   fast_exp_nonpositive (x <= 0) ~2 ulp; erfc_nonnegative ~4e-7 absolute
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -27,31 +28,52 @@ TS_HOST_DEVICE float bits_to_float(int32_t bits) {
 #endif
 }
 
-// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial
-// (Cephes' expf coefficients), 2^n assembled in the exponent bits.
-TS_HOST_DEVICE float fast_exp(float x) {
+// e^x = 2^n e^r with n = round(x / ln2), |r| <= ln2 / 2; e^r by a degree-6
+// polynomial (Cephes' expf coefficients). For x within fast_exp's clamp.
+struct ExpSplit {
+  float n;            // a whole number
+  float exp_of_rest;  // e^r
+};
+TS_HOST_DEVICE ExpSplit exp_split(float x) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;  // ln2 split in two so n * hi is exact
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float clamped = x < -87.3f ? -87.3f : (x > 88.72f ? 88.72f : x);
-  const float n = (clamped * kLog2e + kRoundMagic) - kRoundMagic;
-  const float r = (clamped - n * kLn2Hi) - n * kLn2Lo;
+  const float n = (x * kLog2e + kRoundMagic) - kRoundMagic;
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  return {n, p * r * r + r + 1.0f};
+}
+
+// 2^n as a float, for whole n in [-126, 127] (the normal exponents).
+TS_HOST_DEVICE float exp2_whole(int32_t n) { return bits_to_float((n + 127) << 23); }
+
+TS_HOST_DEVICE float fast_exp(float x) {
+  const float clamped = x < -87.3f ? -87.3f : (x > 88.72f ? 88.72f : x);
+  const ExpSplit e = exp_split(clamped);
   // 2^n as 2^h * 2^(n-h) with h = n / 2: both halves stay normal floats for
   // every n the clamp allows (-126 ... 128), where 2^n alone would not.
-  const int32_t whole = static_cast<int32_t>(n);
+  const auto whole = static_cast<int32_t>(e.n);
   const int32_t half = whole >> 1;
-  float result = p * bits_to_float((half + 127) << 23) * bits_to_float((whole - half + 127) << 23);
+  float result = e.exp_of_rest * exp2_whole(half) * exp2_whole(whole - half);
   result = x < -87.3f ? 0.0f : result;
   result = x > 88.72f ? std::numeric_limits<float>::infinity() : result;
   return x != x ? x : result;  // NaN stays NaN
+}
+
+// e^x for x <= 0 only (a Gaussian's e^(-x^2 / 2)): fast_exp without the
+// overflow side, so 2^n is one normal float and NaN needs no select (it
+// reaches the polynomial). A third fewer instructions than fast_exp.
+TS_HOST_DEVICE float fast_exp_nonpositive(float x) {
+  const float clamped = x < -87.3f ? -87.3f : x;
+  const ExpSplit e = exp_split(clamped);
+  const float result = e.exp_of_rest * exp2_whole(static_cast<int32_t>(e.n));
+  return x < -87.3f ? 0.0f : result;
 }
 
 // tanh as an odd rational minimax approximation on [-7.99, 7.99] (outside it
@@ -97,8 +119,21 @@ TS_HOST_DEVICE float fast_erf(float x) {
   q = q * x2 - 1.68282697438203e-03f;
   q = q * x2 - 7.37332916720468e-03f;
   q = q * x2 - 1.42647390514189e-02f;
-  const float result = p / q;
-  return x != x ? x : result;
+  return p / q;  // NaN passes through the clamp and the polynomials
+}
+
+// erfc(z) for z >= 0, given g = e^(-z^2) (a caller that needs the Gaussian
+// anyway, as GELU's derivative does, then pays for no second exponential):
+// Abramowitz & Stegun 7.1.26, erfc(z) = g * t * P(t) with t = 1 / (1 + p z),
+// absolute error under 1.5e-7 before rounding.
+TS_HOST_DEVICE float erfc_nonnegative(float z, float g) {
+  const float t = 1.0f / (1.0f + 0.3275911f * z);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  return p * t * g;
 }
 
 // Overloads the element-wise functors call: float gets the vectorizable
@@ -107,6 +142,10 @@ TS_HOST_DEVICE float vexp(float x) { return fast_exp(x); }
 TS_HOST_DEVICE float vtanh(float x) { return fast_tanh(x); }
 TS_HOST_DEVICE float verf(float x) { return fast_erf(x); }
 TS_HOST_DEVICE double vexp(double x) { return std::exp(x); }
+// e^x where x <= 0 by construction (x - max, x - logsumexp, -|u|): the
+// softmax, cross-entropy and attention loops, a third fewer instructions.
+TS_HOST_DEVICE float vexp_nonpositive(float x) { return fast_exp_nonpositive(x); }
+TS_HOST_DEVICE double vexp_nonpositive(double x) { return std::exp(x); }
 TS_HOST_DEVICE double vtanh(double x) { return std::tanh(x); }
 TS_HOST_DEVICE double verf(double x) { return std::erf(x); }
 

@@ -22,7 +22,7 @@ struct LogSumExp {
 template <class T>
 TS_HOST_DEVICE void lse_rebase(LogSumExp<T>& s, T m) {
   if (m > s.max) {
-    s.sum *= vexp(s.max - m);
+    s.sum *= vexp_nonpositive(s.max - m);
     s.max = m;
   }
 }
@@ -51,7 +51,7 @@ TS_HOST_DEVICE T cross_entropy_smooth(T lse, T weight_sum, T weighted_x_sum) {
 // off = g b w_c; the target's extra - g a w_t is applied separately.
 template <class T>
 TS_HOST_DEVICE T cross_entropy_grad(T x, T lse, T coef, T off) {
-  return coef * vexp(x - lse) - off;
+  return coef * vexp_nonpositive(x - lse) - off;
 }
 
 }  // namespace toadstool::kernels

@@ -117,7 +117,7 @@ T exp_in_place(T* x, int64_t n, T shift) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < n; ++i) {
-    x[i] = vexp(x[i] - shift);
+    x[i] = vexp_nonpositive(x[i] - shift);
     sum += x[i];
   }
   return sum;
@@ -218,7 +218,7 @@ struct Backward {
       T* pr = p + r * cols;
       const T row_lse = lse[h * a.L + i0 + r];
 #pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) pr[c] = vexp(pr[c] - row_lse);
+      for (int64_t c = 0; c < cols; ++c) pr[c] = vexp_nonpositive(pr[c] - row_lse);
     }
     const bool dropout = a.dropout_p > 0;
     const T* go = grad_out + (h * a.L + i0) * a.Ev;  // [rows, Ev]

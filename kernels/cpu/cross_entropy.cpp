@@ -53,7 +53,7 @@ void row_stats(const T* x, const T* w, int64_t n, bool smooth, T& lse, T& wx) {
     const T shift = shift_of(s.max);
     T sum = 0;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t i = 0; i < len; ++i) sum += vexp(xb[i] - shift);
+    for (int64_t i = 0; i < len; ++i) sum += vexp_nonpositive(xb[i] - shift);
     s.sum += sum;
     if (smooth && w != nullptr) {
 #pragma omp simd reduction(+ : weighted)
@@ -87,7 +87,7 @@ void column_stats(const T* x, const T* w, int64_t classes, int64_t inner, int64_
     const T wc = w != nullptr ? w[c] : T(1);
 #pragma omp simd
     for (int64_t k = 0; k < width; ++k) {
-      sum[k] += vexp(xc[k] - max[k]);
+      sum[k] += vexp_nonpositive(xc[k] - max[k]);
       wx[k] += wc * xc[k];
     }
   }

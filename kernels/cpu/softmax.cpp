@@ -12,9 +12,10 @@ namespace toadstool::kernels::cpu {
 namespace {
 
 // `omp simd reduction` lets the compiler vectorize a float sum or max
-// (reassociating it) without -ffast-math; vexp is the branch-free exp of
-// kernels/fast_math.h for float (libm for double), so every loop below runs
-// 16 floats per AVX-512 instruction.
+// (reassociating it) without -ffast-math; vexp_nonpositive is the
+// branch-free exp of kernels/fast_math.h for float (libm for double; every
+// argument here is x - max or a log-probability, never positive), so every
+// loop below runs 16 floats per AVX-512 instruction.
 
 // ---------------------------------------------------------------------------
 // inner == 1: each softmax line is a contiguous row of `n` elements.
@@ -36,7 +37,7 @@ T store_exp(const T* x, T* y, int64_t n, T shift) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t i = 0; i < n; ++i) {
-    y[i] = vexp(x[i] - shift);
+    y[i] = vexp_nonpositive(x[i] - shift);
     sum += y[i];
   }
   return sum;
@@ -47,7 +48,7 @@ template <class T>
 T sum_exp(const T* x, int64_t n, T shift) {
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t i = 0; i < n; ++i) sum += vexp(x[i] - shift);
+  for (int64_t i = 0; i < n; ++i) sum += vexp_nonpositive(x[i] - shift);
   return sum;
 }
 
@@ -79,7 +80,7 @@ void softmax_backward_row(const T* gy, const T* y, T* gx, int64_t n, bool log) {
 #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) sum += gy[i];
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] - vexp(y[i]) * sum;
+    for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] - vexp_nonpositive(y[i]) * sum;
   } else {
 #pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < n; ++i) sum += gy[i] * y[i];
@@ -114,11 +115,11 @@ void softmax_columns(const T* x, T* y, int64_t dim, int64_t inner, int64_t width
     T* yd = y + d * inner;
     if (log) {
 #pragma omp simd
-      for (int64_t k = 0; k < width; ++k) sum[k] += vexp(xd[k] - max[k]);
+      for (int64_t k = 0; k < width; ++k) sum[k] += vexp_nonpositive(xd[k] - max[k]);
     } else {
 #pragma omp simd
       for (int64_t k = 0; k < width; ++k) {
-        yd[k] = vexp(xd[k] - max[k]);
+        yd[k] = vexp_nonpositive(xd[k] - max[k]);
         sum[k] += yd[k];
       }
     }
@@ -162,7 +163,7 @@ void softmax_backward_columns(const T* gy, const T* y, T* gx, int64_t dim, int64
     T* gxd = gx + d * inner;
     if (log) {
 #pragma omp simd
-      for (int64_t k = 0; k < width; ++k) gxd[k] = gyd[k] - vexp(yd[k]) * sum[k];
+      for (int64_t k = 0; k < width; ++k) gxd[k] = gyd[k] - vexp_nonpositive(yd[k]) * sum[k];
     } else {
 #pragma omp simd
       for (int64_t k = 0; k < width; ++k) gxd[k] = yd[k] * (gyd[k] - sum[k]);

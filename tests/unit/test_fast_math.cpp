@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/fast_math.h"
+#include "kernels/math.h"
 
 namespace toadstool::kernels {
 namespace {
@@ -34,6 +35,44 @@ TEST(FastMath, ExpEdges) {
   EXPECT_EQ(fast_exp(0.0f), 1.0f);
   EXPECT_TRUE(std::isnan(fast_exp(std::nanf(""))));
   EXPECT_TRUE(std::isfinite(fast_exp(88.7f)));
+}
+
+TEST(FastMath, ExpNonpositiveWithinTwoUlp) {
+  double worst = 0;
+  for (double x = -87.0; x <= 0.0; x += 0.000731) {
+    const float xf = static_cast<float>(x);
+    worst = std::max(worst, ulp_error(fast_exp_nonpositive(xf), std::exp(static_cast<double>(xf))));
+  }
+  EXPECT_LT(worst, 2.0);
+  EXPECT_EQ(fast_exp_nonpositive(0.0f), 1.0f);
+  EXPECT_EQ(fast_exp_nonpositive(-100.0f), 0.0f);
+  EXPECT_EQ(fast_exp_nonpositive(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_TRUE(std::isnan(fast_exp_nonpositive(std::nanf(""))));
+}
+
+TEST(FastMath, ErfcFromTheGaussianAbsoluteError) {
+  double worst = 0;
+  for (double z = 0.0; z < 10.0; z += 0.000377) {
+    const float zf = static_cast<float>(z);
+    const double zd = zf;
+    worst = std::max(
+        worst, std::fabs(erfc_nonnegative(zf, fast_exp_nonpositive(-zf * zf)) - std::erfc(zd)));
+  }
+  EXPECT_LT(worst, 5e-7);  // 1.5e-7 of the formula, the rest float rounding
+}
+
+// GELU's derivative in float (from one exponential) against the double
+// formula (libm's erf and exp), including the tails where it is 0 or 1.
+TEST(FastMath, GeluErfSlopeAbsoluteError) {
+  double worst = 0;
+  for (double x = -15.0; x < 15.0; x += 0.000377) {
+    const float xf = static_cast<float>(x);
+    worst =
+        std::max(worst, std::fabs(gelu_erf_slope(xf) - gelu_erf_slope(static_cast<double>(xf))));
+  }
+  EXPECT_LT(worst, 4e-7);
+  EXPECT_TRUE(std::isnan(gelu_erf_slope(std::nanf(""))));
+  EXPECT_EQ(gelu_erf_slope(0.0f), 0.5f);
 }
 
 TEST(FastMath, TanhAndErfAbsoluteError) {
