@@ -94,7 +94,7 @@ TS_HOST_DEVICE float fast_tanh(float x) {
   q = q * x2 + 1.18534705686654e-04f;
   q = q * x2 + 2.26843463243900e-03f;
   q = q * x2 + 4.89352518554385e-03f;
-  const float ax = x < 0 ? -x : x;
+  const float ax = std::fabs(x);
   // Past 9, tanh rounds to exactly +-1 in float; the rational form stops a
   // hair short, which 1 - tanh^2 (GELU's derivative) would magnify.
   const float result = ax > 9.0f ? (x < 0 ? -1.0f : 1.0f) : p / q;

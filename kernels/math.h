@@ -284,7 +284,7 @@ struct ReluBackwardOp {
 TS_HOST_DEVICE float gelu_erf_slope(float x) {
   const float gaussian = fast_exp_nonpositive(-0.5f * x * x);  // e^(-z^2), z = |x| / sqrt(2)
   const float half_tail =
-      0.5f * erfc_nonnegative((x < 0 ? -x : x) * 0.70710678118654752440f, gaussian);
+      0.5f * erfc_nonnegative(std::fabs(x) * 0.70710678118654752440f, gaussian);
   const float cdf = x < 0 ? half_tail : 1.0f - half_tail;
   return cdf + x * (0.39894228040143267794f * gaussian);
 }
@@ -311,7 +311,7 @@ struct GeluTanhBackwardOp {
     const T k = T(0.79788456080286535588);
     const T x2 = x * x;
     const T u = k * (x + T(0.044715) * x2 * x);
-    const T e = vexp_nonpositive(T(-2) * (u < T(0) ? -u : u));
+    const T e = vexp_nonpositive(T(-2) * std::fabs(u));
     const T inv = T(1) / (T(1) + e);
     const T one_plus_tanh = T(2) * inv * (u < T(0) ? e : T(1));
     const T sech2 = T(4) * e * inv * inv;
