@@ -66,9 +66,11 @@ TS_HOST_DEVICE float fast_exp(float x) {
   return x != x ? x : result;  // NaN stays NaN
 }
 
-// e^x for x <= 0 only (a Gaussian's e^(-x^2 / 2)): fast_exp without the
+// e^x for x <= 0 (a Gaussian's e^(-x^2 / 2), x - max): fast_exp without the
 // overflow side, so 2^n is one normal float and NaN needs no select (it
-// reaches the polynomial). A third fewer instructions than fast_exp.
+// reaches the polynomial). A third fewer instructions than fast_exp. Still
+// right for a rounding-sized positive x (attention's recomputed scores
+// minus their logsumexp), up to x = 88; beyond that the result is garbage.
 TS_HOST_DEVICE float fast_exp_nonpositive(float x) {
   const float clamped = x < -87.3f ? -87.3f : x;
   const ExpSplit e = exp_split(clamped);

@@ -283,8 +283,7 @@ struct ReluBackwardOp {
 // gelu_backward bound by memory rather than arithmetic; ~3e-7 absolute.
 TS_HOST_DEVICE float gelu_erf_slope(float x) {
   const float gaussian = fast_exp_nonpositive(-0.5f * x * x);  // e^(-z^2), z = |x| / sqrt(2)
-  const float half_tail =
-      0.5f * erfc_nonnegative(std::fabs(x) * 0.70710678118654752440f, gaussian);
+  const float half_tail = 0.5f * erfc_nonnegative(std::fabs(x) * 0.70710678118654752440f, gaussian);
   const float cdf = x < 0 ? half_tail : 1.0f - half_tail;
   return cdf + x * (0.39894228040143267794f * gaussian);
 }
