@@ -50,19 +50,25 @@ TS_HOST_DEVICE ExpSplit exp_split(float x) {
   return {n, p * r * r + r + 1.0f};
 }
 
+// Below kExpLowest e^x is under float's normal range (both exps return 0);
+// above kExpHighest it overflows (fast_exp returns inf).
+constexpr float kExpLowest = -87.3f;
+constexpr float kExpHighest = 88.72f;
+
 // 2^n as a float, for whole n in [-126, 127] (the normal exponents).
 TS_HOST_DEVICE float exp2_whole(int32_t n) { return bits_to_float((n + 127) << 23); }
 
+// e^x for any float.
 TS_HOST_DEVICE float fast_exp(float x) {
-  const float clamped = x < -87.3f ? -87.3f : (x > 88.72f ? 88.72f : x);
+  const float clamped = x < kExpLowest ? kExpLowest : (x > kExpHighest ? kExpHighest : x);
   const ExpSplit e = exp_split(clamped);
   // 2^n as 2^h * 2^(n-h) with h = n / 2: both halves stay normal floats for
   // every n the clamp allows (-126 ... 128), where 2^n alone would not.
   const auto whole = static_cast<int32_t>(e.n);
   const int32_t half = whole >> 1;
   float result = e.exp_of_rest * exp2_whole(half) * exp2_whole(whole - half);
-  result = x < -87.3f ? 0.0f : result;
-  result = x > 88.72f ? std::numeric_limits<float>::infinity() : result;
+  result = x < kExpLowest ? 0.0f : result;
+  result = x > kExpHighest ? std::numeric_limits<float>::infinity() : result;
   return x != x ? x : result;  // NaN stays NaN
 }
 
@@ -72,10 +78,10 @@ TS_HOST_DEVICE float fast_exp(float x) {
 // right for a rounding-sized positive x (attention's recomputed scores
 // minus their logsumexp), up to x = 88; beyond that the result is garbage.
 TS_HOST_DEVICE float fast_exp_nonpositive(float x) {
-  const float clamped = x < -87.3f ? -87.3f : x;
+  const float clamped = x < kExpLowest ? kExpLowest : x;
   const ExpSplit e = exp_split(clamped);
   const float result = e.exp_of_rest * exp2_whole(static_cast<int32_t>(e.n));
-  return x < -87.3f ? 0.0f : result;
+  return x < kExpLowest ? 0.0f : result;
 }
 
 // tanh as an odd rational minimax approximation on [-7.99, 7.99] (outside it
@@ -144,11 +150,11 @@ TS_HOST_DEVICE float vexp(float x) { return fast_exp(x); }
 TS_HOST_DEVICE float vtanh(float x) { return fast_tanh(x); }
 TS_HOST_DEVICE float verf(float x) { return fast_erf(x); }
 TS_HOST_DEVICE double vexp(double x) { return std::exp(x); }
+TS_HOST_DEVICE double vtanh(double x) { return std::tanh(x); }
+TS_HOST_DEVICE double verf(double x) { return std::erf(x); }
 // e^x where x <= 0 by construction (x - max, x - logsumexp, -|u|): the
 // softmax, cross-entropy and attention loops, a third fewer instructions.
 TS_HOST_DEVICE float vexp_nonpositive(float x) { return fast_exp_nonpositive(x); }
 TS_HOST_DEVICE double vexp_nonpositive(double x) { return std::exp(x); }
-TS_HOST_DEVICE double vtanh(double x) { return std::tanh(x); }
-TS_HOST_DEVICE double verf(double x) { return std::erf(x); }
 
 }  // namespace toadstool::kernels
