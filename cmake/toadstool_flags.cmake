@@ -21,8 +21,13 @@ target_compile_options(toadstool_flags INTERFACE
   $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
   $<$<CONFIG:Release>:-O3>)
 
+# float-cast-overflow is not part of -fsanitize=undefined (GCC's or
+# clang's): a float converted to an integer it does not fit (NaN, inf, 1e30)
+# is undefined behaviour that only it reports.
 if(TOADSTOOL_SANITIZE)
+  set(TOADSTOOL_SANITIZERS address,undefined,float-cast-overflow)
   target_compile_options(toadstool_flags INTERFACE
-    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(toadstool_flags INTERFACE -fsanitize=address,undefined)
+    -fsanitize=${TOADSTOOL_SANITIZERS} -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined,float-cast-overflow)
+  target_link_options(toadstool_flags INTERFACE -fsanitize=${TOADSTOOL_SANITIZERS})
 endif()

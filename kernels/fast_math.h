@@ -28,10 +28,20 @@ TS_HOST_DEVICE float bits_to_float(int32_t bits) {
 #endif
 }
 
+TS_HOST_DEVICE uint32_t float_to_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint32_t>(__float_as_int(f));
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+#endif
+}
+
 // e^x = 2^n e^r with n = round(x / ln2), |r| <= ln2 / 2; e^r by a degree-6
 // polynomial (Cephes' expf coefficients). For x within fast_exp's clamp.
 struct ExpSplit {
-  float n;            // a whole number
+  int32_t n;          // the power of two
   float exp_of_rest;  // e^r
 };
 TS_HOST_DEVICE ExpSplit exp_split(float x) {
@@ -39,7 +49,11 @@ TS_HOST_DEVICE ExpSplit exp_split(float x) {
   constexpr float kLn2Hi = 0.693359375f;  // ln2 split in two so n * hi is exact
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (x * kLog2e + kRoundMagic) - kRoundMagic;
+  // In [2^23, 2^24) a float's last mantissa bit is worth 1, so `shifted`
+  // holds n in its low bits: n is read from the bits, with no float-to-int
+  // conversion (undefined for NaN, which fast_exp_nonpositive lets through).
+  const float shifted = x * kLog2e + kRoundMagic;
+  const float n = shifted - kRoundMagic;
   const float r = (x - n * kLn2Hi) - n * kLn2Lo;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -47,7 +61,8 @@ TS_HOST_DEVICE ExpSplit exp_split(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  return {n, p * r * r + r + 1.0f};
+  return {static_cast<int32_t>(float_to_bits(shifted) - float_to_bits(kRoundMagic)),
+          p * r * r + r + 1.0f};
 }
 
 // Below kExpLowest e^x is under float's normal range (both exps return 0);
@@ -55,8 +70,11 @@ TS_HOST_DEVICE ExpSplit exp_split(float x) {
 constexpr float kExpLowest = -87.3f;
 constexpr float kExpHighest = 88.72f;
 
-// 2^n as a float, for whole n in [-126, 127] (the normal exponents).
-TS_HOST_DEVICE float exp2_whole(int32_t n) { return bits_to_float((n + 127) << 23); }
+// 2^n as a float, for whole n in [-126, 127] (the normal exponents); in
+// unsigned arithmetic, so that the garbage n of a NaN input cannot overflow.
+TS_HOST_DEVICE float exp2_whole(int32_t n) {
+  return bits_to_float(static_cast<int32_t>((static_cast<uint32_t>(n) + 127u) << 23));
+}
 
 // e^x for any float.
 TS_HOST_DEVICE float fast_exp(float x) {
@@ -64,9 +82,8 @@ TS_HOST_DEVICE float fast_exp(float x) {
   const ExpSplit e = exp_split(clamped);
   // 2^n as 2^h * 2^(n-h) with h = n / 2: both halves stay normal floats for
   // every n the clamp allows (-126 ... 128), where 2^n alone would not.
-  const auto whole = static_cast<int32_t>(e.n);
-  const int32_t half = whole >> 1;
-  float result = e.exp_of_rest * exp2_whole(half) * exp2_whole(whole - half);
+  const int32_t half = e.n >> 1;
+  float result = e.exp_of_rest * exp2_whole(half) * exp2_whole(e.n - half);
   result = x < kExpLowest ? 0.0f : result;
   result = x > kExpHighest ? std::numeric_limits<float>::infinity() : result;
   return x != x ? x : result;  // NaN stays NaN
@@ -74,13 +91,14 @@ TS_HOST_DEVICE float fast_exp(float x) {
 
 // e^x for x <= 0 (a Gaussian's e^(-x^2 / 2), x - max): fast_exp without the
 // overflow side, so 2^n is one normal float and NaN needs no select (it
-// reaches the polynomial). A third fewer instructions than fast_exp. Still
-// right for a rounding-sized positive x (attention's recomputed scores
-// minus their logsumexp), up to x = 88; beyond that the result is garbage.
+// reaches the polynomial, whose NaN the product keeps). A third fewer
+// instructions than fast_exp. Still right for a rounding-sized positive x
+// (attention's recomputed scores minus their logsumexp), up to x = 88;
+// beyond that the result is garbage.
 TS_HOST_DEVICE float fast_exp_nonpositive(float x) {
   const float clamped = x < kExpLowest ? kExpLowest : x;
   const ExpSplit e = exp_split(clamped);
-  const float result = e.exp_of_rest * exp2_whole(static_cast<int32_t>(e.n));
+  const float result = e.exp_of_rest * exp2_whole(e.n);
   return x < kExpLowest ? 0.0f : result;
 }
 

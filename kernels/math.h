@@ -5,6 +5,7 @@
 // the same code, so the CPU tests cover the math the GPU runs.
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/fast_math.h"
@@ -322,8 +323,24 @@ struct GeluTanhBackwardOp {
 template <class T>
 inline constexpr bool is_16bit_float_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
 
+// A float as an integer, defined for every input (C++ leaves NaN and values
+// out of the integer's range undefined, and PyTorch's result for them varies
+// with the CPU): truncation toward zero, saturated at the integer's limits,
+// NaN to 0. These are the semantics of CUDA's cvt.rzi instructions, so both
+// backends give the same integers.
+template <class To, class From>
+TS_HOST_DEVICE To saturating_float_to_int(From x) {
+  // -2^(bits-1) is exact in float and double, and so is its negation.
+  constexpr From kLowest = static_cast<From>(std::numeric_limits<To>::min());
+  if (x != x) return To(0);
+  if (x >= -kLowest) return std::numeric_limits<To>::max();
+  if (x <= kLowest) return std::numeric_limits<To>::min();
+  return static_cast<To>(x);
+}
+
 // Type conversion, used by to(dtype) and copy_ between dtypes. The 16-bit
-// floats convert through float32; anything non-zero becomes true.
+// floats convert through float32; anything non-zero becomes true; floats
+// become integers by saturating_float_to_int.
 template <class To>
 struct CastOp {
   template <class From>
@@ -334,6 +351,8 @@ struct CastOp {
       return x != From(0);
     } else if constexpr (is_16bit_float_v<To>) {
       return To(static_cast<float>(x));
+    } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+      return saturating_float_to_int<To>(x);
     } else {
       return static_cast<To>(x);
     }

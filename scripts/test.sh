@@ -26,7 +26,9 @@ for b in $builds; do
     release) run_suite build/test-release -DCMAKE_BUILD_TYPE=Release ;;
     asan)
       # halt_on_error: a sanitizer report fails the test that caused it.
-      export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1"
+      # allocator_may_return_null: an impossible allocation returns null, as
+      # malloc does without ASan, so the out-of-memory Errors can be tested.
+      export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1"
       export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
       # -O1 -g1 (line tables): sanitizer reports keep file:line stack traces,
       # and the build takes about 40% less time than -O2 -g.

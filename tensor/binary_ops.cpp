@@ -82,7 +82,7 @@ Tensor binary_scalar(const char* op, const Tensor& t, const Scalar& s, ResultKin
   dispatch_compute(compute, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using F = decltype(make(tag));
-    const T value = s.to<T>();
+    const T value = s.to<T>(op);
     auto run = [&](const auto& f) {
       if (kind == ResultKind::Bool) {
         detail::run_elementwise<bool, T>(f, out, in);
@@ -100,16 +100,16 @@ Tensor binary_scalar(const char* op, const Tensor& t, const Scalar& s, ResultKin
 }
 
 // Functor factories: given a TypeTag<T>, the kernels::*Op to run.
-auto make_add(const Scalar& alpha) {
-  return [alpha](auto tag) {
+auto make_add(const char* op, const Scalar& alpha) {
+  return [op, alpha](auto tag) {
     using T = typename decltype(tag)::type;
-    return kernels::AddOp<T>{alpha.to<T>()};
+    return kernels::AddOp<T>{alpha.to<T>(op)};
   };
 }
-auto make_sub(const Scalar& alpha) {
-  return [alpha](auto tag) {
+auto make_sub(const char* op, const Scalar& alpha) {
+  return [op, alpha](auto tag) {
     using T = typename decltype(tag)::type;
-    return kernels::SubOp<T>{alpha.to<T>()};
+    return kernels::SubOp<T>{alpha.to<T>(op)};
   };
 }
 template <class Op>
@@ -174,26 +174,26 @@ Tensor& binary_scalar_inplace(const char* op, Tensor& self, const Scalar& s, Res
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   check_operands("add", a, b);
   check_alpha("add", promote_types(a.dtype(), b.dtype()), alpha);
-  return binary("add", a, b, ResultKind::Same, make_add(alpha));
+  return binary("add", a, b, ResultKind::Same, make_add("add", alpha));
 }
 Tensor add(const Tensor& a, const Scalar& b) {
-  return binary_scalar("add", a, b, ResultKind::Same, false, make_add(1));
+  return binary_scalar("add", a, b, ResultKind::Same, false, make_add("add", 1));
 }
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   check_operands("sub", a, b);
   check_not_bool_sub("sub", a.dtype(), b.dtype());
   check_alpha("sub", promote_types(a.dtype(), b.dtype()), alpha);
-  return binary("sub", a, b, ResultKind::Same, make_sub(alpha));
+  return binary("sub", a, b, ResultKind::Same, make_sub("sub", alpha));
 }
 Tensor sub(const Tensor& a, const Scalar& b) {
   detail::check_defined(a, "sub");
   check_not_bool_sub("sub", a.dtype(), promote_with_scalar(a.dtype(), b));
-  return binary_scalar("sub", a, b, ResultKind::Same, false, make_sub(1));
+  return binary_scalar("sub", a, b, ResultKind::Same, false, make_sub("sub", 1));
 }
 Tensor rsub(const Tensor& a, const Scalar& b) {
   detail::check_defined(a, "rsub");
   check_not_bool_sub("rsub", a.dtype(), promote_with_scalar(a.dtype(), b));
-  return binary_scalar("rsub", a, b, ResultKind::Same, true, make_sub(1));
+  return binary_scalar("rsub", a, b, ResultKind::Same, true, make_sub("rsub", 1));
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
   return binary("mul", a, b, ResultKind::Same, make_plain<kernels::MulOp>());
@@ -300,7 +300,8 @@ Tensor& masked_fill_(Tensor& self, const Tensor& mask, const Scalar& value) {
   const Tensor m = detail::expand_to(mask, shape, "masked_fill");
   dispatch_compute(compute, "masked_fill", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    detail::run_elementwise<T, T, bool>(kernels::MaskedFillOp<T>{value.to<T>()}, target, target, m);
+    detail::run_elementwise<T, T, bool>(kernels::MaskedFillOp<T>{value.to<T>("masked_fill")},
+                                        target, target, m);
   });
   if (!target.is_same(self)) return copy_(self, target);
   self.bump_version();
@@ -319,7 +320,7 @@ Tensor clamp(const Tensor& t, std::optional<Scalar> min, std::optional<Scalar> m
   Tensor out = detail::make_tensor(t.shape(), compute);
   dispatch_compute(compute, "clamp", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const kernels::ClampOp<T> op{min ? min->to<T>() : T(0), max ? max->to<T>() : T(0),
+    const kernels::ClampOp<T> op{min ? min->to<T>("clamp") : T(0), max ? max->to<T>("clamp") : T(0),
                                  min.has_value(), max.has_value()};
     detail::run_elementwise<T, T>(op, out, in);
   });
@@ -339,19 +340,19 @@ Tensor& clamp_(Tensor& self, std::optional<Scalar> min, std::optional<Scalar> ma
 Tensor& add_(Tensor& self, const Tensor& other, const Scalar& alpha) {
   check_operands("add_", self, other);
   check_alpha("add_", promote_types(self.dtype(), other.dtype()), alpha);
-  return binary_inplace("add_", self, other, ResultKind::Same, make_add(alpha));
+  return binary_inplace("add_", self, other, ResultKind::Same, make_add("add_", alpha));
 }
 Tensor& add_(Tensor& self, const Scalar& other) {
-  return binary_scalar_inplace("add_", self, other, ResultKind::Same, make_add(1));
+  return binary_scalar_inplace("add_", self, other, ResultKind::Same, make_add("add_", 1));
 }
 Tensor& sub_(Tensor& self, const Tensor& other, const Scalar& alpha) {
   check_operands("sub_", self, other);
   check_not_bool_sub("sub_", self.dtype(), other.dtype());
   check_alpha("sub_", promote_types(self.dtype(), other.dtype()), alpha);
-  return binary_inplace("sub_", self, other, ResultKind::Same, make_sub(alpha));
+  return binary_inplace("sub_", self, other, ResultKind::Same, make_sub("sub_", alpha));
 }
 Tensor& sub_(Tensor& self, const Scalar& other) {
-  return binary_scalar_inplace("sub_", self, other, ResultKind::Same, make_sub(1));
+  return binary_scalar_inplace("sub_", self, other, ResultKind::Same, make_sub("sub_", 1));
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {
   return binary_inplace("mul_", self, other, ResultKind::Same, make_plain<kernels::MulOp>());

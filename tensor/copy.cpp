@@ -34,11 +34,11 @@ namespace {
 
 // Element type U converted to T, going through float for the 16-bit types.
 template <class T>
-T scalar_as(const Scalar& s) {
+T scalar_as(const Scalar& s, const char* op) {
   if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
     return T(static_cast<float>(s.to_double()));
   } else {
-    return s.to<T>();
+    return s.to<T>(op);
   }
 }
 
@@ -76,7 +76,7 @@ Tensor& fill_(Tensor& self, const Scalar& value) {
   detail::check_cpu(self, "fill_");
   dispatch_all(self.dtype(), "fill_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    detail::run_elementwise<T>(FillOp<T>{scalar_as<T>(value)}, self);
+    detail::run_elementwise<T>(FillOp<T>{scalar_as<T>(value, "fill_")}, self);
   });
   self.bump_version();
   return self;

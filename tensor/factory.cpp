@@ -4,21 +4,33 @@
 #include <cmath>
 #include <cstring>
 
+#include "tensor/checked_math.h"
 #include "tensor/native_ops.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool {
+namespace {
 
-Tensor empty(const Shape& shape, TensorOptions options) {
-  return detail::make_tensor(shape, options.dtype_, options.device_);
+// `shape` filled with `value`; `op` (the factory the user called) names
+// itself in size and out-of-memory Errors.
+Tensor filled(const char* op, const Shape& shape, const Scalar& value, TensorOptions options) {
+  Tensor out = detail::make_tensor(shape, options.dtype_, options.device_, op);
+  return native::fill_(out, value);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1, options); }
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  return detail::make_tensor(shape, options.dtype_, options.device_, "empty");
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  return filled("zeros", shape, 0, options);
+}
+Tensor ones(const Shape& shape, TensorOptions options) { return filled("ones", shape, 1, options); }
 
 Tensor full(const Shape& shape, const Scalar& value, TensorOptions options) {
-  Tensor out = empty(shape, options);
-  return native::fill_(out, value);
+  return filled("full", shape, value, options);
 }
 
 Tensor scalar_tensor(const Scalar& value) { return scalar_tensor(value, value.default_dtype()); }
@@ -37,8 +49,11 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, Tensor
            ") is inconsistent with step ", step);
   TS_CHECK(is_floating(options.dtype_) || options.dtype_ == DType::Int64,
            "arange: dtype must be int64 or floating, got ", dtype_name(options.dtype_));
-  const auto n = static_cast<int64_t>(std::ceil((e - s) / d));
-  Tensor out = detail::make_tensor({n}, DType::Float64);
+  const double count = std::ceil((e - s) / d);
+  TS_CHECK(fits_int64(count), "arange: the range [", start, ", ", end, ") with step ", step,
+           " has ", count, " elements, more than a tensor can hold");
+  const auto n = static_cast<int64_t>(count);
+  Tensor out = detail::make_tensor({n}, DType::Float64, kCPU, "arange");
   auto* data = out.data_ptr<double>();
   for (int64_t i = 0; i < n; ++i) data[i] = s + static_cast<double>(i) * d;
   return native::to_device(native::to_dtype(out, options.dtype_), options.device_);
@@ -47,7 +62,7 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, Tensor
 Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   if (m < 0) m = n;
   TS_CHECK(n >= 0, "eye: n must be non-negative, got ", n);
-  Tensor out = zeros({n, m}, options);
+  Tensor out = filled("eye", {n, m}, 0, options);
   // The diagonal is a strided view with step m + 1 through the flat buffer.
   if (n > 0 && m > 0) {
     Tensor diagonal = detail::make_view(out, {std::min(n, m)}, {m + 1}, 0);
@@ -74,8 +89,8 @@ Tensor full_like(const Tensor& like, const Scalar& value, TensorOptions options)
 }
 
 Tensor from_blob(const void* data, const Shape& shape, DType dtype) {
-  Tensor out = detail::make_tensor(shape, dtype);
-  const size_t nbytes = detail::shape_numel(shape) * element_size(dtype);
+  Tensor out = detail::make_tensor(shape, dtype, kCPU, "from_blob");
+  const size_t nbytes = detail::storage_bytes(shape, dtype, "from_blob");
   TS_CHECK(data != nullptr || nbytes == 0, "from_blob: null data for shape ", shape);
   if (nbytes > 0) std::memcpy(out.data_ptr(), data, nbytes);
   return out;
@@ -92,7 +107,7 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape) {
            "from_vector: ", values.size(), " values do not fill shape ", shape);
   if constexpr (std::is_same_v<T, bool>) {
     // std::vector<bool> is packed; unpack into one byte per element.
-    Tensor out = detail::make_tensor(shape, DType::Bool);
+    Tensor out = detail::make_tensor(shape, DType::Bool, kCPU, "from_vector");
     auto* data = out.data_ptr<bool>();
     for (size_t i = 0; i < values.size(); ++i) data[i] = values[i];
     return out;

@@ -105,9 +105,13 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   check_index_tensor(indices, "embedding");
   TS_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
            detail::describe(weight));
+  // Checked here too, so that a bad id is reported against the op the user
+  // called (index_select checks it again).
+  const Tensor ids = contiguous(indices);
+  check_index_range(ids, weight.shape()[0], "embedding", weight.shape());
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
-  return reshape(index_select(weight, 0, reshape(indices, {-1})), out_shape);
+  return reshape(index_select(weight, 0, reshape(ids, {-1})), out_shape);
 }
 
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
@@ -136,7 +140,7 @@ Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor
     TS_CHECK(is_floating(compute) || !alpha.is_floating(), op, ": alpha ", alpha,
              " is a float but the input has dtype ", dtype_name(t.dtype()));
     kernels::cpu::index_add(static_cast<T*>(out.data_ptr()), idx.data_ptr<int64_t>(),
-                            static_cast<const T*>(src.data_ptr()), alpha.to<T>(), s.outer, s.size,
+                            static_cast<const T*>(src.data_ptr()), alpha.to<T>(op), s.outer, s.size,
                             idx.numel(), s.inner);
   });
   return detail::finish_result(out, t.dtype());

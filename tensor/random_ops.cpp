@@ -25,7 +25,7 @@ template <class Fill>
 Tensor draw_float(const Shape& shape, TensorOptions options, Generator* generator, const char* op,
                   bool normal, const Fill& fill) {
   const DType dt = draw_dtype(options.dtype_, op);
-  Tensor out = detail::make_tensor(shape, dt, options.device_);
+  Tensor out = detail::make_tensor(shape, dt, options.device_, op);
   const RandomKind kind = dt == DType::Float64
                               ? (normal ? RandomKind::NormalDouble : RandomKind::UniformDouble)
                               : (normal ? RandomKind::NormalFloat : RandomKind::UniformFloat);
@@ -65,7 +65,7 @@ Tensor randn_like(const Tensor& like, Generator* generator) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,
                Generator* generator) {
   TS_CHECK(low < high, "randint: expected low < high, got low=", low, " high=", high);
-  Tensor out = detail::make_tensor(shape, DType::Int64, options.device_);
+  Tensor out = detail::make_tensor(shape, DType::Int64, options.device_, "randint");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Int64));
   kernels::cpu::fill_randint(out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset,
@@ -75,7 +75,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
 
 Tensor randperm(int64_t n, Generator* generator) {
   TS_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
-  Tensor out = detail::make_tensor({n}, DType::Int64);
+  Tensor out = detail::make_tensor({n}, DType::Int64, kCPU, "randperm");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(n, RandomKind::Int64));
   kernels::cpu::fill_randperm(out.data_ptr<int64_t>(), n, pick(generator).seed(), offset);
@@ -84,7 +84,7 @@ Tensor randperm(int64_t n, Generator* generator) {
 
 Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator* generator) {
   TS_CHECK(p >= 0 && p <= 1, "bernoulli: p must be in [0, 1], got ", p);
-  Tensor out = detail::make_tensor(shape, options.dtype_, options.device_);
+  Tensor out = detail::make_tensor(shape, options.dtype_, options.device_, "bernoulli");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
   dispatch_all(out.dtype(), "bernoulli", [&](auto tag) {

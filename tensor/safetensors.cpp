@@ -16,6 +16,7 @@
 #include "tensor/error.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
+#include "tensor/shape_utils.h"
 
 namespace toadstool {
 
@@ -156,14 +157,14 @@ Entry parse_entry(const std::string& name, const Json& info, const std::string& 
               "unsupported dtype " + dtype.dump() + " (supported: F32, F64, I64, BOOL, BF16, F16)");
   const Json& shape = info["shape"];
   fail_unless(shape.is_array(), "shape must be an array, got " + shape.dump());
-  uint64_t numel = 1;
-  bool overflow = false;
   for (const Json& d : shape) {
     const uint64_t size = unsigned_value(d, path, name, "shape");
     fail_unless(size <= static_cast<uint64_t>(INT64_MAX), "shape dim too large");
-    overflow = overflow || __builtin_mul_overflow(numel, size, &numel);
     e.shape.push_back(static_cast<int64_t>(size));
   }
+  // Element count, bytes and strides, all overflow-checked.
+  const size_t bytes = detail::storage_bytes(
+      e.shape, e.dtype, "load_safetensors: '" + path + "': entry '" + name + "'");
   const Json& offsets = info["data_offsets"];
   fail_unless(offsets.is_array() && offsets.size() == 2,
               "data_offsets must be [begin, end], got " + offsets.dump());
@@ -172,12 +173,10 @@ Entry parse_entry(const std::string& name, const Json& info, const std::string& 
   fail_unless(e.begin <= e.end && e.end <= data_size,
               "data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                   "] out of range of the " + std::to_string(data_size) + "-byte data section");
-  uint64_t bytes = 0;
-  overflow = overflow || __builtin_mul_overflow(numel, element_size(e.dtype), &bytes);
-  fail_unless(!overflow && bytes == e.end - e.begin,
-              "shape " + shape.dump() + " of " + dtype.get<std::string>() + " needs " +
-                  (overflow ? std::string("more than 2^64") : std::to_string(bytes)) +
-                  " bytes, data_offsets give " + std::to_string(e.end - e.begin));
+  fail_unless(bytes == e.end - e.begin, "shape " + shape.dump() + " of " +
+                                            dtype.get<std::string>() + " needs " +
+                                            std::to_string(bytes) + " bytes, data_offsets give " +
+                                            std::to_string(e.end - e.begin));
   return e;
 }
 
@@ -253,12 +252,32 @@ TensorDict load_safetensors(const std::string& path) {
   return load_safetensors_with_metadata(path).tensors;
 }
 
+namespace {
+
+// The header is JSON, whose strings are UTF-8; checked before anything is
+// written (nlohmann's dump would throw its own type_error part way).
+void check_utf8(const std::string& text, const std::string& path, const char* what) {
+  try {
+    (void)Json(text).dump();
+  } catch (const Json::type_error&) {
+    const std::string shown = Json(text).dump(-1, ' ', true, Json::error_handler_t::replace);
+    TS_CHECK(false, "save_safetensors: '", path, "': ", what, " ", shown,
+             " is not valid UTF-8 (safetensors headers are JSON)");
+  }
+}
+
+}  // namespace
+
 void save_safetensors(const std::string& path, const TensorDict& tensors,
                       const SafetensorsMetadata& metadata) {
   Json header = Json::object();
   if (!metadata.empty()) {
     Json meta = Json::object();
-    for (const auto& [key, value] : metadata) meta[key] = value;
+    for (const auto& [key, value] : metadata) {
+      check_utf8(key, path, "metadata key");
+      check_utf8(value, path, "metadata value");
+      meta[key] = value;
+    }
     header[kMetadataKey] = std::move(meta);
   }
   std::vector<Tensor> data;  // contiguous, in order
@@ -267,6 +286,7 @@ void save_safetensors(const std::string& path, const TensorDict& tensors,
   for (const auto& [name, t] : tensors) {
     TS_CHECK(name != kMetadataKey, "save_safetensors: '", path, "': the name '", kMetadataKey,
              "' is reserved for metadata");
+    check_utf8(name, path, "tensor name");
     TS_CHECK(t.defined(), "save_safetensors: '", path, "': tensor '", name, "' is undefined");
     TS_CHECK(t.device().is_cpu(), "save_safetensors: '", path, "': tensor '", name, "' is on ",
              t.device(), "; move it to the CPU first");

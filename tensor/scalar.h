@@ -6,7 +6,9 @@
 #include <ostream>
 #include <type_traits>
 
+#include "tensor/checked_math.h"
 #include "tensor/dtype.h"
+#include "tensor/error.h"
 
 namespace toadstool {
 
@@ -20,26 +22,30 @@ class Scalar {
       : kind_(Kind::Int),
         int_(static_cast<int64_t>(v)),
         float_(static_cast<double>(v)) {}  // NOLINT
+  // A float keeps only its double: its integer value exists only on request
+  // (to<T>()), checked, since NaN, infinities and 1e30 have none.
   template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-  Scalar(T v)
-      : kind_(Kind::Float),
-        int_(static_cast<int64_t>(v)),
-        float_(static_cast<double>(v)) {}  // NOLINT
+  Scalar(T v) : kind_(Kind::Float), int_(0), float_(static_cast<double>(v)) {}  // NOLINT
 
   Kind kind() const { return kind_; }
   bool is_floating() const { return kind_ == Kind::Float; }
   double to_double() const { return float_; }
-  int64_t to_int() const { return int_; }
 
-  // The value converted to the element type T of a kernel.
+  // The value converted to the element type T of the kernel of `op`. A float
+  // becomes an integer by truncation toward zero, as in PyTorch's fill_; one
+  // with no int64 value (NaN, infinities, |v| >= 2^63) is an Error naming op.
   template <class T>
-  T to() const {
-    if constexpr (std::is_same_v<T, bool>)
+  T to(const char* op) const {
+    if constexpr (std::is_same_v<T, bool>) {
       return float_ != 0.0;
-    else if constexpr (std::is_integral_v<T>)
-      return static_cast<T>(int_);
-    else
+    } else if constexpr (std::is_integral_v<T>) {
+      if (kind_ != Kind::Float) return static_cast<T>(int_);
+      TS_CHECK(fits_int64(float_), op, ": value ", float_, " cannot be converted to ",
+               dtype_name(dtype_of<T>), " without overflow");
       return static_cast<T>(float_);
+    } else {
+      return static_cast<T>(float_);
+    }
   }
 
   // The dtype a tensor made from this scalar alone gets (bool, int64, float32).
@@ -60,7 +66,7 @@ class Scalar {
 
 inline std::ostream& operator<<(std::ostream& out, const Scalar& s) {
   if (s.kind() == Scalar::Kind::Float) return out << s.to_double();
-  return out << s.to_int();
+  return out << s.to<int64_t>("operator<<");
 }
 
 // Result dtype of an op between a tensor of dtype `t` and a scalar.

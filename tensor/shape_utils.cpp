@@ -1,6 +1,9 @@
 #include "tensor/shape_utils.h"
 
 #include <algorithm>
+#include <optional>
+
+#include "tensor/checked_math.h"
 
 namespace toadstool::detail {
 
@@ -12,20 +15,57 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   return dim < 0 ? dim + n : dim;
 }
 
-Shape contiguous_strides(const Shape& shape) {
+namespace {
+
+// Row-major strides, or nothing when one overflows int64. Size-0 dims count
+// as 1, as in PyTorch: [0, 2^32, 2^32] has no element but its dim-0 stride
+// is 2^64.
+std::optional<Shape> strides_if_they_fit(const Shape& shape) {
   Shape strides(shape.size());
   int64_t stride = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= std::max<int64_t>(shape[i], 1);
+    if (i == 0) break;
+    const std::optional<int64_t> next = checked_mul(stride, std::max<int64_t>(shape[i], 1));
+    if (!next) return std::nullopt;
+    stride = *next;
   }
   return strides;
 }
 
+}  // namespace
+
+Shape contiguous_strides(const Shape& shape) {
+  std::optional<Shape> strides = strides_if_they_fit(shape);
+  TS_CHECK(strides.has_value(), "shape ", shape, ": its strides overflow int64");
+  return *std::move(strides);
+}
+
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    const std::optional<int64_t> next = checked_mul(n, s);
+    TS_CHECK(next.has_value(), "shape ", shape, ": its element count overflows int64");
+    n = *next;
+  }
   return n;
+}
+
+size_t storage_bytes(const Shape& shape, DType dtype, std::string_view what) {
+  int64_t numel = 1;
+  for (int64_t s : shape) {
+    TS_CHECK(s >= 0, what, ": negative size in shape ", shape);
+    const std::optional<int64_t> next = checked_mul(numel, s);
+    TS_CHECK(next.has_value(), what, ": shape ", shape, " has more than 2^63 elements");
+    numel = *next;
+  }
+  const std::optional<int64_t> bytes =
+      checked_mul(numel, static_cast<int64_t>(element_size(dtype)));
+  TS_CHECK(bytes.has_value(), what, ": shape ", shape, " of ", dtype_name(dtype),
+           " needs more than 2^63 bytes");
+  TS_CHECK(strides_if_they_fit(shape).has_value(), what, ": the strides of shape ", shape,
+           " overflow int64");
+  return static_cast<size_t>(*bytes);
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
@@ -56,12 +96,16 @@ std::vector<int64_t> reduction_dims(const Shape& dims, int64_t ndim, const char*
   return out;
 }
 
-Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
-  for (int64_t s : shape) TS_CHECK(s >= 0, "empty: negative size in shape ", shape);
+Tensor make_tensor(const Shape& shape, DType dtype, Device device, std::string_view op) {
+  const size_t nbytes = storage_bytes(shape, dtype, op);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(dtype), device);
-  impl->shape = shape;
   impl->strides = contiguous_strides(shape);
+  try {
+    impl->storage = std::make_shared<Storage>(nbytes, device);
+  } catch (const Error& e) {
+    throw Error(concat(op, ": cannot allocate ", shape, " ", dtype_name(dtype), ": ", e.what()));
+  }
+  impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }

@@ -52,7 +52,7 @@ TEST(Errors, OutOfRangeDimsAndIndices) {
       [] {
         embedding(ones({4, 2}), from_vector(std::vector<int64_t>{4}));
       },
-      {"index_select", "index 4", "size 4"});
+      {"embedding", "index 4", "size 4"});
   expect_error([] { ones({3}).narrow(0, 2, 2); }, {"narrow", "start 2", "length 2"});
 }
 

@@ -153,6 +153,32 @@ TEST(Safetensors, SaveIsAtomic) {
   EXPECT_EQ(dir.files(), std::vector<std::string>{"w.safetensors"});
 }
 
+// Names and metadata are JSON strings, which must be UTF-8: a name that is
+// not is an Error naming it, and the old file stays (issue 18, D2: it threw
+// nlohmann's type_error 316).
+TEST(Safetensors, StringsThatAreNotUtf8AreErrors) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  TensorDict good;
+  good.insert("a", ones({2}));
+  save_safetensors(path, good);
+  const std::string before = read_all(path);
+  const std::string bad = "caf\xe9";  // Latin-1, not UTF-8
+  TensorDict bad_name;
+  bad_name.insert(bad, ones({2}));
+  EXPECT_ERROR(save_safetensors(path, bad_name),
+               (std::vector<std::string>{"save_safetensors", "tensor name", "not valid UTF-8"}));
+  EXPECT_ERROR(save_safetensors(path, good, {{bad, "x"}}), "metadata key");
+  EXPECT_ERROR(save_safetensors(path, good, {{"k", bad}}), "metadata value");
+  EXPECT_EQ(read_all(path), before);
+  EXPECT_EQ(dir.files(), std::vector<std::string>{"w.safetensors"});
+  // Valid UTF-8 beyond ASCII round-trips.
+  TensorDict accented;
+  accented.insert("caf\xc3\xa9", ones({2}));
+  save_safetensors(path, accented, {{"\xe2\x9c\x93", "\xc3\xa9t\xc3\xa9"}});
+  expect_same(load_safetensors(path), accented);
+}
+
 // ---- hostile files -------------------------------------------------------------------
 
 // 8-byte little-endian length + header + data; `length` overrides the length.
@@ -205,7 +231,13 @@ TEST(Safetensors, HostileFilesAreErrors) {
        file_bytes(
            R"({"x": {"dtype": "F64", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})",
            std::string(8, '\0')),
-       {"entry 'x'", "more than 2^64"}},
+       {"entry 'x'", "more than 2^63"}},
+      // No element, but the dim-0 stride is 2^64 (issue 18, D4).
+      {"stride_overflow",
+       file_bytes(
+           R"({"x": {"dtype": "F32", "shape": [0, 4294967296, 4294967296], "data_offsets": [0, 0]}})",
+           ""),
+       {"entry 'x'", "strides", "[0, 4294967296, 4294967296]"}},
       {"offsets_out_of_range",
        file_bytes(R"({"x": {"dtype": "F32", "shape": [100], "data_offsets": [0, 400]}})", data24),
        {"entry 'x'", "out of range", "24-byte data section"}},

@@ -182,6 +182,9 @@ Tensor read_idx(const std::string& path, DType dtype) {
              "read_idx: '", path, "' has an impossible size in its header: dim ", d, " of ", size);
   }
   if (detail::shape_numel(shape) == 0) bytes = 0;
+  // The tensor's own sizes (its dtype's bytes, its strides: a size-0 dim
+  // does not stop the others from overflowing them), before any data is read.
+  detail::storage_bytes(shape, dtype, "read_idx: '" + path + "'");
 
   // The data, in chunks: the buffer grows only as far as the file goes.
   constexpr size_t kChunk = size_t{64} << 20;
