@@ -75,32 +75,6 @@ std::string trainer_json(const Trainer& trainer, const ResumePoint& at) {
 
 // --- reading trainer.json ------------------------------------------------------
 
-struct JsonReader {
-  const std::string& file;
-  const Json& j;
-
-  const Json& field(const char* key) const {
-    TS_CHECK(j.contains(key), "load_checkpoint: ", file, ": no field \"", key, "\"");
-    return j.at(key);
-  }
-  int64_t integer(const char* key, int64_t min) const {
-    const Json& v = field(key);
-    TS_CHECK(v.is_number_integer(), "load_checkpoint: ", file, ": \"", key,
-             "\" should be an integer, got ", v.dump());
-    const auto value = v.get<int64_t>();
-    TS_CHECK(value >= min, "load_checkpoint: ", file, ": \"", key, "\" should be >= ", min,
-             ", got ", value);
-    return value;
-  }
-  double number_or_nan(const char* key) const {
-    const Json& v = field(key);
-    if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    TS_CHECK(v.is_number(), "load_checkpoint: ", file, ": \"", key,
-             "\" should be a number or null, got ", v.dump());
-    return v.get<double>();
-  }
-};
-
 uint64_t uint64_from(const std::string& file, const Json& generator, const char* key) {
   const std::string where = std::string("\"generator\".\"") + key + "\"";
   TS_CHECK(generator.contains(key) && generator.at(key).is_string(), "load_checkpoint: ", file,
@@ -228,12 +202,11 @@ CheckpointInfo read_checkpoint_info(const std::string& folder) {
   TS_CHECK(in.good(), "load_checkpoint: cannot open ", file,
            fs::is_directory(folder) ? "" : " (no such checkpoint folder)");
   const Json j = parse_json_file(in, file, "load_checkpoint");
-  TS_CHECK(j.is_object(), "load_checkpoint: ", file, " should hold a JSON object");
-  const JsonReader r{file, j};
+  const JsonFields r(j, file, "load_checkpoint");
   TS_CHECK(r.field("format") == "toadstool-checkpoint", "load_checkpoint: ", file,
            " is not a Toadstool checkpoint (\"format\" is ", r.field("format").dump(), ")");
   CheckpointInfo info;
-  const int64_t version = r.integer("format_version", 0);
+  const int64_t version = r.integer("format_version", 0, std::numeric_limits<int>::max());
   TS_CHECK(version == kCheckpointFormatVersion, "load_checkpoint: ", file, " has format version ",
            version, "; this Toadstool reads version ", kCheckpointFormatVersion);
   info.format_version = static_cast<int>(version);

@@ -81,8 +81,8 @@ void LRScheduler::load_state_dict(const TensorDict& dict) {
   const std::string op = std::string(name_) + ".load_state_dict";
   const size_t groups = base_lrs_.size();
   detail::check_keys(dict, op, {"last_epoch", "_step_count", "base_lrs", "_last_lr"});
-  const int64_t last_epoch = read_int(dict, op, "last_epoch");
-  const int64_t step_count = read_int(dict, op, "_step_count");
+  const int64_t last_epoch = read_int(dict, op, "last_epoch", -1);
+  const int64_t step_count = read_int(dict, op, "_step_count", 0);
   std::vector<double> base_lrs = read_list(dict, op, "base_lrs", groups);
   std::vector<double> last_lr = read_list(dict, op, "_last_lr", groups);
   last_epoch_ = last_epoch;
@@ -348,7 +348,7 @@ void SequentialLR::load_state_dict(const TensorDict& dict) {
              ", there are ", schedulers_.size());
     parts[index].insert(key.substr(dot + 1), tensor);
   }
-  const int64_t last_epoch = read_int(dict, op, "last_epoch");
+  const int64_t last_epoch = read_int(dict, op, "last_epoch", -1);
   std::vector<double> last_lr = read_list(dict, op, "_last_lr", base_lrs().size());
   for (size_t i = 0; i < schedulers_.size(); ++i) {
     TS_CHECK(!parts[i].empty(), op, ": no entries for scheduler ", i);

@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "tensor/error.h"
 #include "tensor/factory.h"
+#include "tensor/saved_values.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool::optim {
@@ -210,11 +211,8 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
       if (counts_steps()) {
         const auto step_it = entries.find("step");
         TS_CHECK(step_it != entries.end(), op, ": no 'state.", id, ".step' entry");
-        const double step =
-            scalar_value(op, "state." + std::to_string(id) + ".step", *step_it->second);
-        TS_CHECK(step >= 0 && step == static_cast<double>(static_cast<int64_t>(step)), op,
-                 ": 'state.", id, ".step' should be a whole number >= 0, got ", step);
-        state.step = static_cast<int64_t>(step);
+        state.step =
+            saved_integer(*step_it->second, op + ": 'state." + std::to_string(id) + ".step'", 0);
         entries.erase(step_it);
       }
       for (const auto& name : names) {

@@ -76,9 +76,9 @@ void ReduceLROnPlateau::load_state_dict(const TensorDict& dict) {
   detail::check_keys(dict, op,
                      {"best", "num_bad_epochs", "cooldown_counter", "last_epoch", "_last_lr"});
   const double best = detail::read_double(dict, op, "best");
-  const int64_t bad = detail::read_int(dict, op, "num_bad_epochs");
-  const int64_t cooldown = detail::read_int(dict, op, "cooldown_counter");
-  const int64_t last_epoch = detail::read_int(dict, op, "last_epoch");
+  const int64_t bad = detail::read_int(dict, op, "num_bad_epochs", 0);
+  const int64_t cooldown = detail::read_int(dict, op, "cooldown_counter", 0);
+  const int64_t last_epoch = detail::read_int(dict, op, "last_epoch", -1);
   std::vector<double> last_lr =
       detail::read_list(dict, op, "_last_lr", optimizer_->param_groups().size());
   best_ = best;

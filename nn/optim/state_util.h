@@ -7,6 +7,7 @@
 
 #include "tensor/error.h"
 #include "tensor/factory.h"
+#include "tensor/saved_values.h"
 #include "tensor/shape_utils.h"
 #include "tensor/tensor_dict.h"
 
@@ -21,12 +22,14 @@ inline const Tensor& entry(const TensorDict& dict, const std::string& op, const 
   return *t;
 }
 
-// A 0-d integer tensor.
-inline int64_t read_int(const TensorDict& dict, const std::string& op, const std::string& key) {
+// A 0-d integer tensor whose value lies in [lo, hi] (a count by default:
+// tensor/saved_values.h).
+inline int64_t read_int(const TensorDict& dict, const std::string& op, const std::string& key,
+                        int64_t lo, int64_t hi = kMaxSavedCount) {
   const Tensor& t = entry(dict, op, key);
   TS_CHECK(t.dim() == 0 && !t.is_floating_point() && t.dtype() != kBool, op, ": '", key,
            "' should be a 0-d integer tensor, got ", toadstool::detail::describe(t));
-  return t.to(kInt64).item<int64_t>();
+  return saved_integer(t, op + ": '" + key + "'", lo, hi);
 }
 
 // A 0-d float tensor.

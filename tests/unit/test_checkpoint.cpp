@@ -11,7 +11,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
+#include <utility>
 
 #include "checkpoint_fixtures.h"
 #include "temp_dir.h"
@@ -222,6 +224,55 @@ TEST_F(BadCheckpoint, MistypedField) {
   expect_load_error({"trainer.json", "\"step\" should be an integer"});
 }
 
+// Issue 18, D7 / D8: each field is checked for type and range before it is
+// converted: a float version was undefined behaviour (1e300) or read as 1
+// (1.5); a step of INT64_MAX overflowed at the next ++step.
+TEST_F(BadCheckpoint, FieldsOutOfRange) {
+  const std::string original = read_text(folder + "/trainer.json");
+  const auto with = [&](const std::string& field, const std::string& value) {
+    std::string text = original;
+    const auto at = text.find("\"" + field + "\": ");
+    EXPECT_NE(at, std::string::npos) << field;
+    const auto begin = at + field.size() + 4;
+    text.replace(begin, text.find_first_of(",\n", begin) - begin, value);
+    write_text(folder + "/trainer.json", text);
+  };
+  for (const std::string value : {"1e300", "1.5", "\"1\"", "-1", "18446744073709551615"}) {
+    SCOPED_TRACE(value);
+    with("format_version", value);
+    expect_load_error({"trainer.json", "\"format_version\" should be"});
+  }
+  with("step", "9223372036854775807");
+  expect_load_error({"trainer.json", "\"step\" should be a whole number in [0, 9007199254740992]"});
+  with("epoch", "1e300");
+  expect_load_error({"trainer.json", "\"epoch\" should be an integer"});
+  with("skip_batches", "-3");
+  expect_load_error({"trainer.json", "\"skip_batches\" should be a whole number"});
+  write_text(folder + "/trainer.json", "[1, 2]");
+  expect_load_error({"trainer.json", "should hold a JSON object"});
+}
+
+// Issue 18, D8: a counter in state.safetensors (the Adam step, an LR
+// schedule's last_epoch, EarlyStopping's wait) out of range is an Error
+// naming the file, the part and the entry, and the trainer stays as it was.
+TEST_F(BadCheckpoint, StateCountersOutOfRange) {
+  const std::string file = folder + "/state.safetensors";
+  const TensorDict original = load_safetensors(file);
+  const auto with = [&](const std::string& key, const Tensor& value) {
+    TensorDict edited = original;
+    ASSERT_TRUE(edited.contains(key)) << key;
+    edited.set(key, value);
+    save_safetensors(file, edited);
+  };
+  with("optimizer.state.0.step", scalar_tensor(9.3e18, kFloat32));
+  expect_load_error({"state.safetensors", "'state.0.step' should be a whole number"});
+  with("callbacks.0.EarlyStopping.wait", scalar_tensor(1e300, kFloat64));
+  expect_load_error({"state.safetensors", "'wait' should be a whole number"});
+  with("callbacks.0.EarlyStopping.best_epoch",
+       scalar_tensor(std::numeric_limits<double>::quiet_NaN(), kFloat64));
+  expect_load_error({"state.safetensors", "'best_epoch' should be a whole number"});
+}
+
 TEST_F(BadCheckpoint, TruncatedWeights) {
   const std::string file = folder + "/model.safetensors";
   const std::string bytes = read_text(file);
@@ -308,6 +359,53 @@ TEST(CheckpointCallback, LeftoverTemporaryFolderIsIgnoredThenRemoved) {
   EXPECT_EQ(weights, straight_run(2));
 }
 
+// Issue 18, D9: what kills left behind stayed for ever. A resuming callback
+// removes the checkpoint folders no pointer names (a complete one from a kill
+// between its rename and the pointer write, a half-deleted one from a kill
+// during a removal) and every start removes the temporaries; a fresh run
+// leaves checkpoint folders alone.
+TEST(CheckpointCallback, CrashLeftoversAreRemovedAtTheNextStart) {
+  TempDir dir;
+  {
+    DropoutRun run;
+    auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+                                std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+    run.fit(trainer, 1);
+  }
+  const std::string named = "ckpt-e0001-s00000005";
+  // A complete folder that no pointer names yet, and a half-deleted one.
+  fs::copy(dir.file(named), dir.file("ckpt-e0002-s00000010"));
+  fs::create_directory(dir.file("ckpt-e0000-s00000002"));
+  write_text(dir.file("ckpt-e0000-s00000002/state.safetensors"), "partial");
+  // A removal interrupted after its rename, and a pointer's temporary file.
+  fs::create_directory(dir.file(".tmp-removing-ckpt-e0000-s00000001"));
+  write_text(dir.file("latest.json.tmp-Ab12Cd"), "{\"format\": ");
+  const std::vector<std::string> everything = {
+      ".tmp-removing-ckpt-e0000-s00000001", "ckpt-e0000-s00000002", named, "ckpt-e0002-s00000010"};
+  ASSERT_EQ(folders_in(dir.path()), everything);
+
+  {  // A fresh run into the folder removes only the temporaries.
+    TempDir other;
+    fs::copy(dir.path(), other.path(), fs::copy_options::recursive);
+    DropoutRun run;
+    auto trainer = run.trainer({std::make_shared<CheckpointCallback>(
+        other.path(), quiet({.keep_last = 1, .save_best = false}))});
+    run.fit(trainer, 1);
+    EXPECT_EQ(folders_in(other.path()),
+              (std::vector<std::string>{"ckpt-e0000-s00000002", named, named + "-2",
+                                        "ckpt-e0002-s00000010"}));
+    EXPECT_FALSE(fs::exists(other.file("latest.json.tmp-Ab12Cd")));
+  }
+
+  const auto weights = resumed_run(dir.path(), 2);
+  EXPECT_EQ(weights, straight_run(2));
+  // Resumed from `named`, saved epoch 2's checkpoint (its name free again);
+  // keep_last 2 keeps both.
+  EXPECT_EQ(folders_in(dir.path()), (std::vector<std::string>{named, "ckpt-e0002-s00000010"}));
+  EXPECT_FALSE(fs::exists(dir.file("latest.json.tmp-Ab12Cd")));
+  EXPECT_EQ(train::latest_checkpoint(dir.path()), dir.file("ckpt-e0002-s00000010"));
+}
+
 // A callback whose state cannot be saved at epoch 2: the save fails, its
 // temporary folder goes, and latest.json still names the epoch-1 checkpoint.
 class FailingState : public train::CallbackBase<FailingState> {
@@ -343,6 +441,34 @@ TEST(CheckpointCallback, CorruptPointerIsAnError) {
              "{\"format\": \"toadstool-checkpoint-pointer\", \"format_version\": 1, "
              "\"checkpoint\": \"ckpt-gone\"}");
   EXPECT_ERROR(train::latest_checkpoint(dir.path()), "which is not in");
+  // Issue 18, D7: fields of the wrong JSON type threw nlohmann's type_error
+  // out of fit(); a float version was undefined behaviour or read as 1.
+  const std::vector<std::pair<std::string, std::string>> mistyped = {
+      {R"({"format":0})", "is not a checkpoint pointer"},
+      {R"([])", "should hold a JSON object"},
+      {R"({"format": "toadstool-checkpoint-pointer"})", "no field \"format_version\""},
+      {R"({"format": "toadstool-checkpoint-pointer", "format_version": 1e300})",
+       "\"format_version\" should be an integer"},
+      {R"({"format": "toadstool-checkpoint-pointer", "format_version": 1.5})",
+       "\"format_version\" should be an integer"},
+      {R"({"format": "toadstool-checkpoint-pointer", "format_version": 18446744073709551615})",
+       "\"format_version\" should be a whole number"},
+      {R"({"format": "toadstool-checkpoint-pointer", "format_version": 1, "checkpoint": 7})",
+       "should name a folder inside"},
+  };
+  for (const auto& [text, message] : mistyped) {
+    SCOPED_TRACE(text);
+    write_text(dir.file("latest.json"), text);
+    EXPECT_ERROR(train::latest_checkpoint(dir.path()),
+                 (std::vector<std::string>{"latest.json", message}));
+    write_text(dir.file("best.json"), text);
+    EXPECT_ERROR(train::best_checkpoint(dir.path()),
+                 (std::vector<std::string>{"best.json", message}));
+    fs::remove(dir.file("best.json"));
+  }
+  write_text(dir.file("latest.json"),
+             "{\"format\": \"toadstool-checkpoint-pointer\", \"format_version\": 1, "
+             "\"checkpoint\": \"ckpt-gone\"}");
   DropoutRun run;
   auto trainer =
       run.trainer({std::make_shared<CheckpointCallback>(dir.path(), quiet({.resume = true}))});

@@ -204,6 +204,27 @@ TEST(EarlyStopping, StateRoundTripAndBadState) {
   EXPECT_ERROR(on_loss.load_state_dict(state), "saved state monitors \"score\"");
 }
 
+// Issue 18, D8: counters of 1e300 or NaN went through float-to-int casts;
+// each is now an Error naming the entry, and nothing changes.
+TEST(EarlyStopping, RestoredCountersAreRangeChecked) {
+  StopRun r({0.5, 0.9, 0.6}, {.patience = 5}, 3);
+  const TensorDict state = r.stopping->state_dict();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const char* key : {"wait", "stopped_epoch", "best_epoch", "monitor", "has_best"}) {
+    for (double bad : {1e300, nan, -2.0, 0.5}) {
+      SCOPED_TRACE(std::string(key) + " = " + std::to_string(bad));
+      TensorDict edited = state;
+      edited.set(key, scalar_tensor(bad, kFloat64));
+      EarlyStopping other(quiet({.patience = 5}));
+      EXPECT_ERROR(other.load_state_dict(edited),
+                   (std::vector<std::string>{"EarlyStopping.load_state_dict", key,
+                                             "should be a whole number"}));
+      EXPECT_EQ(other.wait(), 0);
+      EXPECT_EQ(other.best_epoch(), -1);
+    }
+  }
+}
+
 // 3 epochs, a checkpoint, then a new run resumes to 10: it stops at the
 // same epoch, with the same weights, as one run of 10 epochs.
 TEST(EarlyStopping, ResumesWithCheckpointCallback) {

@@ -3,6 +3,7 @@
 // zero_grad, state_dict contents and round trips, load errors, and the fused
 // kernel against the same update written with tensor ops. Values against
 // PyTorch are in test_optim_golden.cpp.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -374,6 +375,18 @@ TEST(Optim, LoadMismatchedStateDictIsAnError) {
   const Tensor half_step = scalar_tensor(1.5, kFloat32);
   EXPECT_ERROR(target.load_state_dict(edited("state.0.step", &half_step)),
                "'state.0.step' should be a whole number");
+  // Issue 18, D6: 1e30, inf and 9.3e18 passed a check that was itself
+  // undefined, loaded as INT64_MIN, and the next step() made every weight NaN.
+  for (double bad : {1e30, std::numeric_limits<double>::infinity(), 9.3e18,
+                     std::numeric_limits<double>::quiet_NaN(), -1.0, 0x1p53 + 2}) {
+    SCOPED_TRACE(bad);
+    const Tensor step = scalar_tensor(bad, kFloat64);
+    EXPECT_ERROR(target.load_state_dict(edited("state.0.step", &step)),
+                 "'state.0.step' should be a whole number in [0, 9007199254740992]");
+    check_unchanged();
+  }
+  const Tensor huge_int = scalar_tensor(std::numeric_limits<int64_t>::max(), kInt64);
+  EXPECT_ERROR(target.load_state_dict(edited("state.0.step", &huge_int)), "whole number");
   const Tensor extra = zeros({4});
   EXPECT_ERROR(target.load_state_dict(edited("state.1.momentum_buffer", &extra)),
                "unexpected entry 'state.1.momentum_buffer'");

@@ -3,6 +3,7 @@
 // as an uninterrupted run) and load errors. Values per step against PyTorch
 // are in test_optim_golden.cpp.
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -205,6 +206,14 @@ TEST(OptimSchedules, LoadMismatchedStateDictIsAnError) {
   TensorDict float_epoch;
   for (const auto& [k, t] : sd) float_epoch.insert(k, k == "last_epoch" ? t.to(kFloat32) : t);
   EXPECT_ERROR(step.load_state_dict(float_epoch), "'last_epoch' should be a 0-d integer tensor");
+  // Issue 18, D8: last_epoch = INT64_MAX loaded, and the next step() overflowed.
+  TensorDict huge_epoch = sd;
+  huge_epoch.set("last_epoch", scalar_tensor(std::numeric_limits<int64_t>::max(), kInt64));
+  EXPECT_ERROR(step.load_state_dict(huge_epoch),
+               "StepLR.load_state_dict: 'last_epoch' should be a whole number in [-1, ");
+  TensorDict negative_count = sd;
+  negative_count.set("_step_count", scalar_tensor(int64_t{-5}, kInt64));
+  EXPECT_ERROR(step.load_state_dict(negative_count), "'_step_count' should be a whole number");
 
   // SequentialLR: a failed part leaves every scheduler as it was.
   auto a = std::make_shared<StepLR>(*opt, 2);

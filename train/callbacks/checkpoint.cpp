@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tensor/atomic_file.h"
@@ -42,11 +43,14 @@ Pointer read_pointer(const std::string& outdir, const char* which) {
   std::ifstream in(file, std::ios::binary);
   TS_CHECK(in.good(), "CheckpointCallback: cannot open ", file);
   const Json j = parse_json_file(in, file, "CheckpointCallback");
-  TS_CHECK(j.is_object() && j.value("format", "") == kPointerFormat, "CheckpointCallback: ", file,
-           " is not a checkpoint pointer (no \"format\": \"", kPointerFormat, "\")");
-  TS_CHECK(j.value("format_version", -1) == kCheckpointFormatVersion, "CheckpointCallback: ", file,
-           " has format version ", j.value("format_version", Json()).dump(),
-           "; this Toadstool reads version ", kCheckpointFormatVersion);
+  const JsonFields fields(j, file, "CheckpointCallback");
+  TS_CHECK(fields.has("format") && fields.field("format") == kPointerFormat,
+           "CheckpointCallback: ", file, " is not a checkpoint pointer (no \"format\": \"",
+           kPointerFormat, "\")");
+  const int64_t version = fields.integer("format_version", 0, std::numeric_limits<int>::max());
+  TS_CHECK(version == kCheckpointFormatVersion, "CheckpointCallback: ", file,
+           " has format version ", version, "; this Toadstool reads version ",
+           kCheckpointFormatVersion);
   const auto name_at = [&](const Json& v) {
     TS_CHECK(v.is_string() && plain_folder_name(v.get<std::string>()), "CheckpointCallback: ", file,
              " should name a folder inside ", outdir, ", got ", v.dump());
@@ -75,6 +79,49 @@ Json pointer_json(const std::string& checkpoint) {
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool starts_with(const std::string& name, const std::string& prefix) {
+  return name.rfind(prefix, 0) == 0;
+}
+
+// Removes the checkpoint folder `name` of `outdir` by renaming it to a
+// temporary name first: a crash during the removal then leaves a
+// ".tmp-" folder that the next start removes, never a half-deleted
+// checkpoint under a checkpoint's name. Best effort: a folder left behind is
+// only disk space.
+void remove_checkpoint_folder(const std::string& outdir, const std::string& name) {
+  const fs::path doomed = fs::path(outdir) / (".tmp-removing-" + name);
+  std::error_code ec;
+  fs::remove_all(doomed, ec);  // a leftover of an earlier crash
+  fs::rename(fs::path(outdir) / name, doomed, ec);
+  fs::remove_all(ec ? fs::path(outdir) / name : doomed, ec);
+}
+
+// Checkpoint folders that neither pointer names: a complete folder that a
+// crash left between its rename and the pointer update, or a half-deleted
+// one from a crash during a removal by an earlier Toadstool. Only when
+// resuming: the pointers have then been read and checked, and the run
+// continues this folder's history (a fresh run leaves every folder alone).
+void remove_unnamed_checkpoints(const std::string& outdir, const Pointer& latest,
+                                const Pointer& best, bool verbose) {
+  std::vector<std::string> unnamed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(outdir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory(ec) || !starts_with(name, "ckpt-")) continue;
+    if (name == latest.checkpoint || name == best.checkpoint || contains(latest.recent, name)) {
+      continue;
+    }
+    unnamed.push_back(name);
+  }
+  for (const std::string& name : unnamed) {
+    if (verbose) {
+      std::clog << "CheckpointCallback: removing " << name
+                << " (no pointer names it: left by an interrupted save or removal)\n";
+    }
+    remove_checkpoint_folder(outdir, name);
+  }
 }
 
 }  // namespace
@@ -120,6 +167,7 @@ void CheckpointCallback::begin_fit(Trainer& trainer) {
       }
     } else {
       const Pointer best = read_pointer(outdir_, kBest);  // checked before anything loads
+      remove_unnamed_checkpoints(outdir_, latest, best, options_.verbose);
       const std::string folder = (fs::path(outdir_) / latest.checkpoint).string();
       const CheckpointInfo info = load_checkpoint(folder, trainer);  // sets our state too
       recent_ = latest.recent;
@@ -243,21 +291,25 @@ std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& 
     write_file_atomic((fs::path(outdir_) / kBest).string(), best.dump(2) + "\n");
   }
   for (const std::string& old : dropped) {
-    if (old == best_folder_ || contains(recent_, old)) continue;
-    std::error_code ec;
-    fs::remove_all(fs::path(outdir_) / old, ec);  // a folder left behind is only disk space
+    if (old != best_folder_ && !contains(recent_, old)) remove_checkpoint_folder(outdir_, old);
   }
   return folder;
 }
 
-// Temporaries of saves that a crash interrupted; only one writer uses an
-// output folder at a time, so none of them is in progress.
+// Temporaries that a crash left: folders of interrupted saves
+// (".tmp-ckpt-*") and removals (".tmp-removing-*"), and the pointers'
+// temporary files ("latest.json.tmp-*"). Only one writer uses an output
+// folder at a time, so none of them is in progress.
 void CheckpointCallback::remove_leftover_temporaries() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(outdir_, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(".tmp-ckpt-", 0) == 0 && entry.is_directory(ec))
-      fs::remove_all(entry.path(), ec);
+    const bool folder = entry.is_directory(ec);
+    const bool leftover =
+        folder ? starts_with(name, ".tmp-ckpt-") || starts_with(name, ".tmp-removing-")
+               : starts_with(name, std::string(kLatest) + ".tmp-") ||
+                     starts_with(name, std::string(kBest) + ".tmp-");
+    if (leftover) fs::remove_all(entry.path(), ec);
   }
 }
 

@@ -100,14 +100,12 @@ void EarlyStopping::load_state_dict(const TensorDict& dict) {
   TS_CHECK(dict.size() == weights.size() + kScalars, who, ".load_state_dict: expected ", kScalars,
            " scalars and best_weights.* entries, got ", dict.size(), " entries");
   BestSoFar best = best_.restored_from(dict);
-  const double wait = scalar_entry(dict, "wait", who);
-  TS_CHECK(wait >= 0 && wait == std::floor(wait), who,
-           ".load_state_dict: 'wait' should be a count, got ", wait);
-  const double stopped_epoch = scalar_entry(dict, "stopped_epoch", who);
+  const int64_t wait = integer_entry(dict, "wait", who, 0);
+  const int64_t stopped_epoch = integer_entry(dict, "stopped_epoch", who, -1);
 
   best_ = std::move(best);
-  wait_ = static_cast<int64_t>(wait);
-  stopped_epoch_ = static_cast<int64_t>(stopped_epoch);
+  wait_ = wait;
+  stopped_epoch_ = stopped_epoch;
   // A copy kept only if this callback restores weights.
   best_weights_ = options_.restore_best_weights ? weights : TensorDict();
   restored_ = true;

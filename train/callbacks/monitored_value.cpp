@@ -4,6 +4,7 @@
 
 #include "tensor/error.h"
 #include "tensor/factory.h"
+#include "tensor/saved_values.h"
 #include "tensor/shape_utils.h"
 #include "train/trainer.h"
 
@@ -126,16 +127,14 @@ void BestSoFar::save_to(TensorDict& dict) const {
 }
 
 BestSoFar BestSoFar::restored_from(const TensorDict& dict) const {
-  const double monitor = scalar_entry(dict, "monitor", who_);
-  TS_CHECK(monitor >= 0 && monitor <= static_cast<double>(Monitor::train_loss) &&
-               monitor == std::floor(monitor),
-           who_, ".load_state_dict: 'monitor' should be 0..3, got ", monitor);
+  const int64_t monitor =
+      integer_entry(dict, "monitor", who_, 0, static_cast<int64_t>(Monitor::train_loss));
   BestSoFar restored = *this;
-  restored.has_best_ = scalar_entry(dict, "has_best", who_) != 0;
+  restored.has_best_ = integer_entry(dict, "has_best", who_, 0, 1) != 0;
   restored.best_ = {scalar_entry(dict, "best", who_), scalar_entry(dict, "best_tie_breaker", who_)};
-  restored.best_epoch_ = static_cast<int64_t>(scalar_entry(dict, "best_epoch", who_));
+  restored.best_epoch_ = integer_entry(dict, "best_epoch", who_, -1);
   restored.comparison_ = configured_;
-  restored.comparison_.restore_monitor(static_cast<Monitor>(static_cast<int>(monitor)));
+  restored.comparison_.restore_monitor(static_cast<Monitor>(monitor));
   return restored;
 }
 
@@ -145,6 +144,13 @@ double scalar_entry(const TensorDict& dict, const std::string& key, const std::s
   TS_CHECK(tensor->numel() == 1, who, ".load_state_dict: '", key, "' should be a scalar, got ",
            detail::describe(*tensor));
   return tensor->item<double>();
+}
+
+int64_t integer_entry(const TensorDict& dict, const std::string& key, const std::string& who,
+                      int64_t lo, int64_t hi) {
+  const Tensor* tensor = dict.find(key);
+  TS_CHECK(tensor != nullptr, who, ".load_state_dict: no entry '", key, "'");
+  return saved_integer(*tensor, who + ".load_state_dict: '" + key + "'", lo, hi);
 }
 
 }  // namespace toadstool::train

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tensor/checked_math.h"
 #include "tensor/tensor_dict.h"
 
 namespace toadstool::train {
@@ -110,5 +111,9 @@ const char* monitor_name(Monitor monitor);
 // Saved state: the value of a 0-d entry `key` of `dict`, or an Error naming
 // `who` and the key.
 double scalar_entry(const TensorDict& dict, const std::string& key, const std::string& who);
+// The saved integer `key` of `dict`, checked to lie in [lo, hi]
+// (tensor/saved_values.h); Errors name `who`.
+int64_t integer_entry(const TensorDict& dict, const std::string& key, const std::string& who,
+                      int64_t lo, int64_t hi = kMaxSavedCount);
 
 }  // namespace toadstool::train

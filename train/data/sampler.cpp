@@ -5,6 +5,7 @@
 #include "train/data/sampler.h"
 
 #include <bit>
+#include <limits>
 
 #include "nn/optim/state_util.h"
 #include "tensor/error.h"
@@ -61,8 +62,11 @@ TensorDict RandomSampler::state_dict() const {
 void RandomSampler::load_state_dict(const TensorDict& dict) {
   const std::string op = "RandomSampler.load_state_dict";
   check_keys(dict, op, {"seed", "offset"});
-  const int64_t seed = read_int(dict, op, "seed");
-  const int64_t offset = read_int(dict, op, "offset");
+  // Bit patterns of uint64 values: every int64 is valid.
+  constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kHighest = std::numeric_limits<int64_t>::max();
+  const int64_t seed = read_int(dict, op, "seed", kLowest, kHighest);
+  const int64_t offset = read_int(dict, op, "offset", kLowest, kHighest);
   generator_.set_state({std::bit_cast<uint64_t>(seed), std::bit_cast<uint64_t>(offset)});
 }
 
@@ -127,7 +131,7 @@ TensorDict DistributedSampler::state_dict() const {
 void DistributedSampler::load_state_dict(const TensorDict& dict) {
   const std::string op = "DistributedSampler.load_state_dict";
   check_keys(dict, op, {"epoch"});
-  epoch_ = read_int(dict, op, "epoch");
+  epoch_ = read_int(dict, op, "epoch", 0);
 }
 
 }  // namespace toadstool::train
