@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <numbers>
+#include <optional>
 
+#include "tensor/checked_math.h"
 #include "tensor/error.h"
 
 namespace toadstool::optim {
@@ -27,7 +29,10 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& o)
     TS_CHECK(o.epochs > 0 && o.steps_per_epoch > 0,
              "OneCycleLR: give total_steps, or epochs and steps_per_epoch (both > 0); got epochs ",
              o.epochs, ", steps_per_epoch ", o.steps_per_epoch);
-    total_steps_ = o.epochs * o.steps_per_epoch;
+    const std::optional<int64_t> total = checked_mul(o.epochs, o.steps_per_epoch);
+    TS_CHECK(total.has_value(), "OneCycleLR: epochs ", o.epochs, " x steps_per_epoch ",
+             o.steps_per_epoch, " overflows int64");
+    total_steps_ = *total;
   }
   TS_CHECK(o.pct_start >= 0 && o.pct_start <= 1, "OneCycleLR: pct_start must be in [0, 1], got ",
            o.pct_start);

@@ -33,7 +33,9 @@ TEST(HostileTensors, FloatScalarsWithNoIntegerValueWorkInFloatOps) {
   // Attention's key-padding mask becomes -inf scores.
   const Tensor q = ones({1, 1, 2, 4});
   const Tensor keep = from_vector(std::vector<bool>{true, false}).view({1, 1, 1, 2});
-  const Tensor out = scaled_dot_product_attention(q, q, q, {.attn_mask = keep});
+  AttentionOptions masked_keys;
+  masked_keys.attn_mask = keep;
+  const Tensor out = scaled_dot_product_attention(q, q, q, masked_keys);
   EXPECT_FALSE(std::isnan(out.sum().item<double>()));
 }
 

@@ -45,6 +45,10 @@ TEST(OptimSchedules, BadArgumentsAreErrors) {
   OneCycleLROptions o;
   o.max_lr = {1.0};
   EXPECT_ERROR(OneCycleLR(*opt, o), "give total_steps, or epochs and steps_per_epoch");
+  o.epochs = int64_t{1} << 40;
+  o.steps_per_epoch = int64_t{1} << 40;
+  EXPECT_ERROR(OneCycleLR(*opt, o), "overflows int64");
+  o.epochs = o.steps_per_epoch = 0;
   o.total_steps = -3;
   EXPECT_ERROR(OneCycleLR(*opt, o), "expected a positive total_steps, got -3");
   o.total_steps = 10;
