@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build libeigen3-dev libgtest-dev libgmock-dev
-          libbenchmark-dev nlohmann-json3-dev zlib1g-dev libcxxopts-dev clang-format clang-tidy
+          libbenchmark-dev nlohmann-json3-dev zlib1g-dev libarchive-dev libcxxopts-dev clang-format
+          clang-tidy
           python3)
 
 missing=()

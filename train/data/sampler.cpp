@@ -4,8 +4,10 @@
 // seed and the epoch only, never on the thread count.
 #include "train/data/sampler.h"
 
+#include <algorithm>
 #include <bit>
 #include <limits>
+#include <string>
 
 #include "nn/optim/state_util.h"
 #include "tensor/error.h"
@@ -31,6 +33,27 @@ std::vector<int64_t> permutation(int64_t n, Generator& generator) {
   return {data, data + n};
 }
 
+// A sampler's own generator as its state: the uint64 seed and offset stored
+// as int64 0-d tensors holding the same 64 bits (std::bit_cast both ways),
+// since the dtypes have no uint64.
+TensorDict generator_state_dict(const Generator& generator) {
+  const Generator::State state = generator.state();
+  TensorDict dict;
+  dict.insert("seed", int_scalar(std::bit_cast<int64_t>(state.seed)));
+  dict.insert("offset", int_scalar(std::bit_cast<int64_t>(state.offset)));
+  return dict;
+}
+
+void load_generator_state(const TensorDict& dict, const std::string& op, Generator& generator) {
+  check_keys(dict, op, {"seed", "offset"});
+  // Bit patterns of uint64 values: every int64 is valid.
+  constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kHighest = std::numeric_limits<int64_t>::max();
+  const int64_t seed = read_int(dict, op, "seed", kLowest, kHighest);
+  const int64_t offset = read_int(dict, op, "offset", kLowest, kHighest);
+  generator.set_state({std::bit_cast<uint64_t>(seed), std::bit_cast<uint64_t>(offset)});
+}
+
 }  // namespace
 
 // ---- SequentialSampler ------------------------------------------------------
@@ -49,25 +72,10 @@ RandomSampler::RandomSampler(int64_t n, uint64_t seed) : n_(n), generator_(seed)
 
 std::vector<int64_t> RandomSampler::next_epoch() { return permutation(n_, generator_); }
 
-// The uint64 seed and offset are stored as int64 0-d tensors holding the same
-// 64 bits (std::bit_cast both ways), since the dtypes have no uint64.
-TensorDict RandomSampler::state_dict() const {
-  const Generator::State state = generator_.state();
-  TensorDict dict;
-  dict.insert("seed", int_scalar(std::bit_cast<int64_t>(state.seed)));
-  dict.insert("offset", int_scalar(std::bit_cast<int64_t>(state.offset)));
-  return dict;
-}
+TensorDict RandomSampler::state_dict() const { return generator_state_dict(generator_); }
 
 void RandomSampler::load_state_dict(const TensorDict& dict) {
-  const std::string op = "RandomSampler.load_state_dict";
-  check_keys(dict, op, {"seed", "offset"});
-  // Bit patterns of uint64 values: every int64 is valid.
-  constexpr int64_t kLowest = std::numeric_limits<int64_t>::min();
-  constexpr int64_t kHighest = std::numeric_limits<int64_t>::max();
-  const int64_t seed = read_int(dict, op, "seed", kLowest, kHighest);
-  const int64_t offset = read_int(dict, op, "offset", kLowest, kHighest);
-  generator_.set_state({std::bit_cast<uint64_t>(seed), std::bit_cast<uint64_t>(offset)});
+  load_generator_state(dict, "RandomSampler.load_state_dict", generator_);
 }
 
 // ---- DistributedSampler -----------------------------------------------------
@@ -132,6 +140,49 @@ void DistributedSampler::load_state_dict(const TensorDict& dict) {
   const std::string op = "DistributedSampler.load_state_dict";
   check_keys(dict, op, {"epoch"});
   epoch_ = read_int(dict, op, "epoch", 0);
+}
+
+// ---- BucketSampler ----------------------------------------------------------
+
+BucketSampler::BucketSampler(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed,
+                             int64_t pool_batches)
+    : lengths_(std::move(lengths)),
+      batch_size_(batch_size),
+      pool_batches_(pool_batches),
+      generator_(seed) {
+  TS_CHECK(batch_size >= 1, "BucketSampler: batch_size must be at least 1, got ", batch_size);
+  TS_CHECK(pool_batches >= 1, "BucketSampler: pool_batches must be at least 1, got ", pool_batches);
+}
+
+std::vector<int64_t> BucketSampler::next_epoch() {
+  const auto n = static_cast<int64_t>(lengths_.size());
+  std::vector<int64_t> order = permutation(n, generator_);
+  // Each pool sorted by length; ties keep their random order.
+  const int64_t pool = pool_batches_ * batch_size_;
+  for (int64_t begin = 0; begin < n; begin += pool) {
+    const auto first = order.begin() + begin;
+    std::stable_sort(first, first + std::min(pool, n - begin), [&](int64_t a, int64_t b) {
+      return lengths_[static_cast<size_t>(a)] < lengths_[static_cast<size_t>(b)];
+    });
+  }
+  // Every pool but the last is a whole number of batches, so cutting the
+  // sorted list into batches leaves at most one partial batch, at the end.
+  const int64_t full = n / batch_size_;
+  const std::vector<int64_t> batch_order = permutation(full, generator_);
+  std::vector<int64_t> out;
+  out.reserve(order.size());
+  for (int64_t b : batch_order) {
+    const auto first = order.begin() + b * batch_size_;
+    out.insert(out.end(), first, first + batch_size_);
+  }
+  out.insert(out.end(), order.begin() + full * batch_size_, order.end());
+  return out;
+}
+
+TensorDict BucketSampler::state_dict() const { return generator_state_dict(generator_); }
+
+void BucketSampler::load_state_dict(const TensorDict& dict) {
+  load_generator_state(dict, "BucketSampler.load_state_dict", generator_);
 }
 
 }  // namespace toadstool::train

@@ -76,4 +76,28 @@ class DistributedSampler : public Sampler {
   int64_t epoch_ = 0;
 };
 
+// Length-bucketed shuffling for sequences (DataLoader batches then pad to
+// their own longest member, so similar lengths waste little compute on
+// padding): each epoch, a random permutation is cut into pools of
+// `pool_batches` batches, each pool sorted by length and cut into batches of
+// `batch_size`, and the full batches are shuffled; a last partial batch (if
+// n is not a multiple of batch_size) comes last. Use it with a DataLoader of
+// the same batch_size. Every index appears once per epoch; the order depends
+// only on the seed and the epoch (state: the generator's seed and offset,
+// as RandomSampler).
+class BucketSampler : public Sampler {
+ public:
+  BucketSampler(std::vector<int64_t> lengths, int64_t batch_size, uint64_t seed,
+                int64_t pool_batches = 50);
+  int64_t size() const override { return static_cast<int64_t>(lengths_.size()); }
+  std::vector<int64_t> next_epoch() override;
+  TensorDict state_dict() const override;
+  void load_state_dict(const TensorDict& dict) override;
+
+ private:
+  std::vector<int64_t> lengths_;
+  int64_t batch_size_, pool_batches_;
+  Generator generator_;
+};
+
 }  // namespace toadstool::train
