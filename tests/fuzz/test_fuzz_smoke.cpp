@@ -35,15 +35,13 @@ struct Reader {
   void (Mutator::*mutate)(std::string&);
   const char* extension;  // of saved failing inputs
   // Sized so that each reader's mutations take a few seconds at most in the
-  // ASan build on one core (docs/fuzzing.md has the timings). IDX gets few:
-  // read_idx zero-fills a 64 MB buffer for any header that claims that much
-  // data, as about a quarter of the mutations do, and that sets its pace.
+  // ASan build on one core (docs/fuzzing.md has the timings).
   uint64_t iterations;
 };
 
 const Reader kSafetensors{"safetensors", fuzz_safetensors, &Mutator::mutate_safetensors,
                           ".safetensors", 5000};
-const Reader kIdx{"idx", fuzz_idx, &Mutator::mutate, ".idx", 200};
+const Reader kIdx{"idx", fuzz_idx, &Mutator::mutate, ".idx", 2000};
 const Reader kCheckpoint{"checkpoint", fuzz_checkpoint, &Mutator::mutate_archive, ".ckpt", 1000};
 
 constexpr uint64_t kDefaultSeed = 20261127;
