@@ -1,7 +1,9 @@
 // View ops: new shape, strides and offset over the same storage.
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
+#include "tensor/checked_math.h"
 #include "tensor/elementwise.h"
 #include "tensor/native_ops.h"
 
@@ -20,7 +22,9 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
       unknown = i;
     } else {
       TS_CHECK(out[i] >= 0, op, ": invalid size ", out[i], " in shape ", shape);
-      known *= out[i];
+      const std::optional<int64_t> product = checked_mul(known, out[i]);
+      TS_CHECK(product.has_value(), op, ": shape ", shape, " has more than 2^63 elements");
+      known = *product;
     }
   }
   if (unknown) {
@@ -142,8 +146,9 @@ Tensor slice(const Tensor& t, int64_t dim, std::optional<int64_t> start, std::op
   const int64_t b = clamp_bound(start.value_or(0));
   const int64_t e = std::max(b, clamp_bound(end.value_or(size)));
   Shape shape = t.shape(), strides = t.strides();
-  shape[d] = (e - b + step - 1) / step;
-  strides[d] *= step;
+  shape[d] = e == b ? 0 : 1 + (e - b - 1) / step;  // no overflow for a step near 2^63
+  // With two or more elements, step < size: the stride stays within the dim.
+  if (shape[d] > 1) strides[d] *= step;
   return detail::make_view(t, shape, strides, t.storage_offset() + b * t.strides()[d]);
 }
 
