@@ -1,0 +1,381 @@
+// IMDB sentiment with the Toadstool trainer: a small Transformer trained from
+// scratch to tell positive movie reviews from negative ones (the Large Movie
+// Review Dataset, 25,000 labelled training reviews).
+//
+//   reviews (archive or folder) -> word tokens -> vocabulary ids (train split only)
+//   -> length-bucketed batches, each padded to its own longest review
+//   -> TransformerClassifier -> logits [B, 2] -> cross-entropy
+//
+// 2,500 of the training reviews (a fixed, seeded choice) are held out for
+// validation: every decision (early stopping, the best checkpoint) uses them.
+// With --test (or when the data has the official test split) the final
+// model is scored on it, and the last line printed is
+// "test: loss L, accuracy A".
+//
+//   scripts/imdb.sh                                      # set-up, data, build, train
+//   build/release/examples/imdb/imdb --data aclImdb_v1.tar.gz --epochs 4
+//   build/release/examples/imdb/imdb --predict "A wonderful, moving film."
+//   cat reviews.txt | build/release/examples/imdb/imdb --predict -
+//
+// Everything a saved model needs to classify new text is in --out:
+// vocabulary.json, model.json (the architecture) and checkpoints/.
+//
+// Exit codes: 0 done, 1 an error or --min-accuracy not reached, 2 bad flags,
+// 77 no data found, 130 interrupted (the checkpoint is complete).
+#include <algorithm>
+#include <chrono>
+#include <cxxopts.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tensor/atomic_file.h"
+#include "toadstool.h"
+
+namespace {
+
+using namespace toadstool;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The architecture and input options: saved as model.json, so that
+// --predict rebuilds exactly the trained model.
+struct ModelConfig {
+  nn::TransformerClassifierOptions model;
+  train::SequenceOptions sequence;
+};
+
+ModelConfig config_from(const cxxopts::ParseResult& args, int64_t vocab_size) {
+  ModelConfig c;
+  c.model.vocab_size = vocab_size;
+  c.model.d_model = args["d-model"].as<int64_t>();
+  c.model.nhead = args["heads"].as<int64_t>();
+  c.model.num_layers = args["layers"].as<int64_t>();
+  c.model.dim_feedforward = args["ff"].as<int64_t>();
+  c.model.dropout = args["dropout"].as<double>();
+  c.model.pooling = args["pooling"].as<std::string>();
+  c.sequence.max_len = args["max-len"].as<int64_t>();
+  c.sequence.truncation = args["truncation"].as<std::string>();
+  c.model.max_len = c.sequence.max_len;
+  return c;
+}
+
+void save_config(const ModelConfig& c, const std::string& path) {
+  const Json j = {{"vocab_size", c.model.vocab_size},
+                  {"d_model", c.model.d_model},
+                  {"nhead", c.model.nhead},
+                  {"num_layers", c.model.num_layers},
+                  {"dim_feedforward", c.model.dim_feedforward},
+                  {"dropout", c.model.dropout},
+                  {"pooling", c.model.pooling},
+                  {"max_len", c.sequence.max_len},
+                  {"truncation", c.sequence.truncation}};
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+ModelConfig load_config(const std::string& path) {
+  std::ifstream in(path);
+  TS_CHECK(in.good(), "cannot open ", path, " (train a model first, with the same --out)");
+  try {
+    const Json j = Json::parse(in);
+    ModelConfig c;
+    c.model.vocab_size = j.at("vocab_size").get<int64_t>();
+    c.model.d_model = j.at("d_model").get<int64_t>();
+    c.model.nhead = j.at("nhead").get<int64_t>();
+    c.model.num_layers = j.at("num_layers").get<int64_t>();
+    c.model.dim_feedforward = j.at("dim_feedforward").get<int64_t>();
+    c.model.dropout = j.at("dropout").get<double>();
+    c.model.pooling = j.at("pooling").get<std::string>();
+    c.sequence.max_len = j.at("max_len").get<int64_t>();
+    c.sequence.truncation = j.at("truncation").get<std::string>();
+    c.model.max_len = c.sequence.max_len;
+    return c;
+  } catch (const Json::exception& e) {
+    throw Error(std::string(path) + ": not a model configuration: " + e.what());
+  }
+}
+
+struct Encoded {
+  std::vector<std::vector<int64_t>> ids;
+  std::vector<int64_t> labels;
+};
+
+Encoded encode(const std::vector<train::ImdbReview>& reviews, const std::vector<int64_t>& rows,
+               const train::Vocabulary& vocabulary) {
+  Encoded out;
+  for (int64_t r : rows) {
+    const train::ImdbReview& review = reviews[static_cast<size_t>(r)];
+    out.ids.push_back(vocabulary.encode(review.text));
+    out.labels.push_back(review.label);
+  }
+  return out;
+}
+
+std::vector<int64_t> all_rows(size_t n) {
+  std::vector<int64_t> rows(n);
+  for (size_t i = 0; i < n; ++i) rows[i] = static_cast<int64_t>(i);
+  return rows;
+}
+
+// Validation and test batches in length order: accuracy does not depend on
+// the order, and sorted batches carry the least padding.
+train::DataLoader sorted_loader(const Encoded& data, const train::SequenceOptions& options,
+                                int64_t batch_size) {
+  std::vector<size_t> order(data.ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return data.ids[a].size() < data.ids[b].size(); });
+  Encoded sorted;
+  for (size_t i : order) {
+    sorted.ids.push_back(data.ids[i]);
+    sorted.labels.push_back(data.labels[i]);
+  }
+  return train::DataLoader(
+      std::make_shared<train::SequenceDataset>(sorted.ids, sorted.labels, options),
+      {.batch_size = batch_size});
+}
+
+int train_and_test(const cxxopts::ParseResult& args) {
+  const std::string data_path =
+      train::find_imdb(args.count("data") ? args["data"].as<std::string>() : "");
+  if (data_path.empty()) {
+    std::cerr << "imdb: no IMDB data found. Pass --data PATH (aclImdb_v1.tar.gz, the train-only "
+                 "archive, or an aclImdb/ folder), set $TOADSTOOL_IMDB, or run "
+                 "scripts/get_imdb.sh to download the official archive. Looked in:\n";
+    for (const std::string& p : train::imdb_search_paths()) std::cerr << "  " << p << "\n";
+    return 77;
+  }
+  if (args.count("threads")) set_num_threads(args["threads"].as<int>());
+  const auto seed = args["seed"].as<uint64_t>();
+  manual_seed(seed);
+
+  auto start = Clock::now();
+  const std::vector<train::ImdbReview> reviews = train::read_imdb(data_path, "train");
+  std::cout << "read " << reviews.size() << " training reviews from " << data_path << " in "
+            << std::fixed << std::setprecision(2) << seconds_since(start) << " s\n";
+
+  // The fixed validation split: the first valid_size of a seeded permutation.
+  const auto valid_size = args["valid-size"].as<int64_t>();
+  TS_CHECK(valid_size > 0 && valid_size < static_cast<int64_t>(reviews.size()),
+           "--valid-size must be in [1, ", reviews.size() - 1, "], got ", valid_size);
+  Generator split_generator(seed);
+  const Tensor order = randperm(static_cast<int64_t>(reviews.size()), &split_generator);
+  const int64_t* o = order.data_ptr<int64_t>();
+  const std::vector<int64_t> valid_rows(o, o + valid_size);
+  std::vector<int64_t> train_rows(o + valid_size, o + order.numel());
+  if (args.count("limit")) {
+    train_rows.resize(std::min(train_rows.size(), args["limit"].as<size_t>()));
+  }
+
+  const std::string out_dir = args["out"].as<std::string>();
+  std::filesystem::create_directories(out_dir);
+  const std::string vocabulary_path = out_dir + "/vocabulary.json";
+  start = Clock::now();
+  std::vector<std::string> train_texts;
+  for (int64_t r : train_rows) train_texts.push_back(reviews[static_cast<size_t>(r)].text);
+  const train::Vocabulary vocabulary = train::Vocabulary::build(
+      train_texts,
+      {.max_size = args["vocab-size"].as<int64_t>(), .min_count = args["min-count"].as<int64_t>()});
+  vocabulary.save(vocabulary_path);
+  const Encoded train_data = encode(reviews, train_rows, vocabulary);
+  const Encoded valid_data = encode(reviews, valid_rows, vocabulary);
+  std::cout << "vocabulary of " << vocabulary.size() << " tokens (" << vocabulary_path
+            << "); tokenised and encoded in " << seconds_since(start) << " s\n";
+
+  const ModelConfig config = config_from(args, vocabulary.size());
+  save_config(config, out_dir + "/model.json");
+  const auto batch_size = args["batch-size"].as<int64_t>();
+  auto train_set =
+      std::make_shared<train::SequenceDataset>(train_data.ids, train_data.labels, config.sequence);
+  train::DataLoader train_loader(train_set, {.batch_size = batch_size,
+                                             .sampler = std::make_shared<train::BucketSampler>(
+                                                 train_set->lengths(), batch_size, seed)});
+  train::DataLoader valid_loader = sorted_loader(valid_data, config.sequence, 128);
+
+  auto model = std::make_shared<nn::TransformerClassifier>(config.model);
+  optim::AdamWOptions adam;
+  adam.lr = args["lr"].as<double>();
+  adam.weight_decay = args["weight-decay"].as<double>();
+  auto optimizer = std::make_shared<optim::AdamW>(model->parameters(), adam);
+  const auto epochs = args["epochs"].as<int64_t>();
+  auto schedule = std::make_shared<optim::OneCycleLR>(
+      *optimizer, optim::OneCycleLROptions{.max_lr = {adam.lr},
+                                           .epochs = epochs,
+                                           .steps_per_epoch = train_loader.size(),
+                                           .pct_start = args["warmup"].as<double>()});
+  auto loss_fn = std::make_shared<nn::CrossEntropyLoss>();
+
+  train::CheckpointOptions checkpoint_options;
+  checkpoint_options.resume = args.count("resume") > 0;
+  std::vector<std::shared_ptr<train::Callback>> callbacks = {
+      std::make_shared<train::AccuracyScorerCallback>(),
+      std::make_shared<train::GradClipCallback>(args["clip"].as<double>()),
+      std::make_shared<train::LRSchedulerCallback>(schedule, "step"),
+      std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
+          .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
+      std::make_shared<train::CSVLogger>(out_dir + "/log.csv"),
+      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
+      std::make_shared<train::MonitorCallback>(),
+  };
+  train::Trainer trainer(model, optimizer, loss_fn, callbacks);
+  std::cout << model->summary() << "\n" << trainer.describe() << "\n";
+
+  start = Clock::now();
+  trainer.fit(epochs, train_loader, &valid_loader);
+  if (trainer.interrupted()) {
+    std::cout << "interrupted: the checkpoint in " << out_dir
+              << "/checkpoints is complete; --resume continues from it\n";
+    return 130;
+  }
+  const double valid_loss = trainer.eval(valid_loader);
+  const double valid_accuracy = trainer.score;
+  std::cout << "trained in " << seconds_since(start) << " s; best weights: validation loss "
+            << std::setprecision(4) << valid_loss << ", accuracy " << valid_accuracy << "\n";
+
+  const std::string test_path = args.count("test") ? args["test"].as<std::string>()
+                                : train::imdb_has_split(data_path, "test") ? data_path
+                                                                           : "";
+  if (test_path.empty()) {
+    std::cout << "no test split in " << data_path << " (pass --test PATH to score one)\n";
+  } else {
+    const auto test = train::read_imdb(test_path, "test");
+    train::DataLoader test_loader =
+        sorted_loader(encode(test, all_rows(test.size()), vocabulary), config.sequence, 128);
+    const double test_loss = trainer.eval(test_loader);
+    std::cout << "test: loss " << test_loss << ", accuracy " << trainer.score << "\n";
+  }
+  const auto min_accuracy = args["min-accuracy"].as<double>();
+  if (valid_accuracy < min_accuracy) {
+    std::cerr << "validation accuracy " << valid_accuracy << " is below --min-accuracy "
+              << min_accuracy << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+// --predict: each text (the flag's value, or each line of standard input
+// for "-") with its probability of being a positive review.
+int predict(const cxxopts::ParseResult& args) {
+  const std::string out_dir = args["out"].as<std::string>();
+  const train::Vocabulary vocabulary = train::Vocabulary::load(out_dir + "/vocabulary.json");
+  ModelConfig config = load_config(out_dir + "/model.json");
+  config.model.dropout = 0;
+  nn::TransformerClassifier model(config.model);
+  const std::string checkpoints = out_dir + "/checkpoints";
+  std::string folder = train::best_checkpoint(checkpoints);
+  if (folder.empty()) folder = train::latest_checkpoint(checkpoints);
+  TS_CHECK(!folder.empty(), "no checkpoint in ", checkpoints, " (train a model first)");
+  train::load_checkpoint_weights(folder, model);
+  model.eval();
+
+  std::vector<std::string> texts;
+  const std::string text = args["predict"].as<std::string>();
+  if (text == "-") {
+    for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
+  } else {
+    texts.push_back(text);
+  }
+  NoGradGuard no_grad;
+  for (const std::string& t : texts) {
+    std::vector<int64_t> ids = vocabulary.encode(t);
+    if (ids.empty()) {
+      std::cout << "nan\t" << t << "\n";  // nothing to classify
+      continue;
+    }
+    const train::SequenceDataset one({ids}, {}, config.sequence);
+    const Tensor logits = model.forward(one.get_batch({0}).x);  // [1, 2]
+    const double positive = softmax(logits, 1).select(1, 1).item<double>();
+    std::cout << std::fixed << std::setprecision(4) << positive << "\t" << t << "\n";
+  }
+  return 0;
+}
+
+// The command line; each flag's default is the tuned recipe (docs/imdb.md).
+cxxopts::Options make_options() {
+  cxxopts::Options options("imdb",
+                           "Trains a Transformer on IMDB reviews with the Toadstool "
+                           "trainer, or classifies text with a trained one");
+  auto add = options.add_options();
+  add("data",
+      "the IMDB data: aclImdb_v1.tar.gz, the train-only archive or an aclImdb/ folder (default: "
+      "$TOADSTOOL_IMDB, then the usual places)",
+      cxxopts::value<std::string>());
+  add("test",
+      "an archive or folder with test/pos and test/neg to score the final model on "
+      "(default: the data's own test split, if it has one)",
+      cxxopts::value<std::string>());
+  add("out", "folder for the vocabulary, model.json, checkpoints and log.csv",
+      cxxopts::value<std::string>()->default_value("out/imdb"));
+  add("resume", "continue from the newest checkpoint in --out");
+  add("predict", "classify this text (\"-\": each line of standard input) with the model in --out",
+      cxxopts::value<std::string>());
+  add("epochs", "maximum epochs (early stopping may end sooner)",
+      cxxopts::value<int64_t>()->default_value("4"));
+  add("batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("32"));
+  add("lr", "AdamW peak learning rate (one-cycle schedule)",
+      cxxopts::value<double>()->default_value("1e-3"));
+  add("warmup", "fraction of the steps spent warming the learning rate up",
+      cxxopts::value<double>()->default_value("0.1"));
+  add("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.01"));
+  add("clip", "gradient norm clipping threshold", cxxopts::value<double>()->default_value("1.0"));
+  add("dropout", "dropout in the model", cxxopts::value<double>()->default_value("0.1"));
+  add("patience", "epochs without a better validation accuracy before stopping",
+      cxxopts::value<int64_t>()->default_value("2"));
+  add("vocab-size", "vocabulary size, <pad> and <unk> included",
+      cxxopts::value<int64_t>()->default_value("20000"));
+  add("min-count", "fewest occurrences for a token to get an id",
+      cxxopts::value<int64_t>()->default_value("2"));
+  add("max-len", "tokens kept per review", cxxopts::value<int64_t>()->default_value("256"));
+  add("truncation", "which tokens a long review keeps: head or head_tail",
+      cxxopts::value<std::string>()->default_value("head"));
+  add("d-model", "model width", cxxopts::value<int64_t>()->default_value("128"));
+  add("heads", "attention heads", cxxopts::value<int64_t>()->default_value("4"));
+  add("layers", "encoder layers", cxxopts::value<int64_t>()->default_value("2"));
+  add("ff", "feed-forward width", cxxopts::value<int64_t>()->default_value("512"));
+  add("pooling", "mean or cls", cxxopts::value<std::string>()->default_value("mean"));
+  add("valid-size", "training reviews held out for validation",
+      cxxopts::value<int64_t>()->default_value("2500"));
+  add("limit", "train on at most this many reviews (quick runs, tests)",
+      cxxopts::value<size_t>());
+  add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
+  add("seed", "seed of the split, the shuffling, init and dropout",
+      cxxopts::value<uint64_t>()->default_value("0"));
+  add("min-accuracy", "exit with 1 when the validation accuracy is lower",
+      cxxopts::value<double>()->default_value("0"));
+  add("h,help", "this help");
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    cxxopts::Options options = make_options();
+    cxxopts::ParseResult args;
+    try {
+      args = options.parse(argc, argv);
+    } catch (const cxxopts::exceptions::exception& error) {
+      std::cerr << "imdb: " << error.what() << "\n" << options.help() << "\n";
+      return 2;
+    }
+    if (args.count("help")) {
+      std::cout << options.help() << "\n";
+      return 0;
+    }
+    return args.count("predict") ? predict(args) : train_and_test(args);
+  } catch (const std::exception& error) {
+    std::cerr << "imdb: " << error.what() << "\n";
+    return 1;
+  } catch (...) {
+    return 1;
+  }
+}
