@@ -38,6 +38,7 @@ using native::logical_or;
 using native::logical_xor;
 using native::lt;
 using native::ne;
+using native::hashed_bigrams;
 using native::one_hot;
 using native::relu_backward;
 

@@ -1,4 +1,5 @@
-// Indexing ops: index_select, embedding, gather, scatter_add, index_add, one_hot.
+// Indexing ops: index_select, embedding, gather, scatter_add, index_add, one_hot,
+// hashed_bigrams.
 #include <algorithm>
 
 #include "kernels/cpu/indexing.h"
@@ -204,6 +205,19 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   const int64_t* in = idx.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i) o[i * num_classes + in[i]] = 1;
+  return out;
+}
+
+Tensor hashed_bigrams(const Tensor& ids, int64_t buckets, int64_t padding_idx) {
+  const char* op = "hashed_bigrams";
+  check_index_tensor(ids, op);
+  TS_CHECK(ids.dim() >= 1, op, ": ids must have a sequence dim, got ", detail::describe(ids));
+  TS_CHECK(buckets >= 2, op, ": buckets must be at least 2 (0 is padding), got ", buckets);
+  const Tensor in = contiguous(ids);
+  Tensor out = detail::make_tensor(ids.shape(), DType::Int64, kCPU, op);
+  const int64_t cols = ids.shape().back();
+  kernels::cpu::hashed_bigrams(in.data_ptr<int64_t>(), out.data_ptr<int64_t>(),
+                               cols == 0 ? 0 : in.numel() / cols, cols, buckets, padding_idx);
   return out;
 }
 

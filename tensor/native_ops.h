@@ -212,6 +212,12 @@ Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor
                  const Scalar& alpha = 1);
 // int64 class indices -> int64 one-hot [..., num_classes]; -1 infers it.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
+// Hashed token bigrams (fastText's n-gram features): ids [..., L] int64 ->
+// [..., L] int64, element j the bucket in [1, buckets) of the pair
+// (ids[..., j-1], ids[..., j]) (the first token pairs with padding_idx), or
+// 0 where ids[..., j] is padding_idx. For an Embedding(buckets, d,
+// padding_idx 0) beside the token embedding.
+Tensor hashed_bigrams(const Tensor& ids, int64_t buckets, int64_t padding_idx = 0);
 
 // ---- joining and splitting ----------------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

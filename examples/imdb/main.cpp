@@ -63,6 +63,7 @@ ModelConfig config_from(const cxxopts::ParseResult& args, int64_t vocab_size) {
   c.model.dim_feedforward = args["ff"].as<int64_t>();
   c.model.dropout = args["dropout"].as<double>();
   c.model.pooling = args["pooling"].as<std::string>();
+  c.model.bigram_buckets = args["bigrams"].as<int64_t>();
   c.sequence.max_len = args["max-len"].as<int64_t>();
   c.sequence.truncation = args["truncation"].as<std::string>();
   c.model.max_len = c.sequence.max_len;
@@ -77,6 +78,7 @@ void save_config(const ModelConfig& c, const std::string& path) {
                   {"dim_feedforward", c.model.dim_feedforward},
                   {"dropout", c.model.dropout},
                   {"pooling", c.model.pooling},
+                  {"bigram_buckets", c.model.bigram_buckets},
                   {"max_len", c.sequence.max_len},
                   {"truncation", c.sequence.truncation}};
   write_file_atomic(path, j.dump(2) + "\n");
@@ -95,6 +97,7 @@ ModelConfig load_config(const std::string& path) {
     c.model.dim_feedforward = j.at("dim_feedforward").get<int64_t>();
     c.model.dropout = j.at("dropout").get<double>();
     c.model.pooling = j.at("pooling").get<std::string>();
+    c.model.bigram_buckets = j.at("bigram_buckets").get<int64_t>();
     c.sequence.max_len = j.at("max_len").get<int64_t>();
     c.sequence.truncation = j.at("truncation").get<std::string>();
     c.model.max_len = c.sequence.max_len;
@@ -342,10 +345,11 @@ cxxopts::Options make_options() {
   add("layers", "encoder layers", cxxopts::value<int64_t>()->default_value("2"));
   add("ff", "feed-forward width", cxxopts::value<int64_t>()->default_value("512"));
   add("pooling", "mean or cls", cxxopts::value<std::string>()->default_value("mean"));
+  add("bigrams", "hashed bigram embedding buckets beside the token embedding (0: none)",
+      cxxopts::value<int64_t>()->default_value("0"));
   add("valid-size", "training reviews held out for validation",
       cxxopts::value<int64_t>()->default_value("2500"));
-  add("limit", "train on at most this many reviews (quick runs, tests)",
-      cxxopts::value<size_t>());
+  add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());
   add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
   add("seed", "seed of the split, the shuffling, init and dropout",
       cxxopts::value<uint64_t>()->default_value("0"));

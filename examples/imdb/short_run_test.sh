@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The `models` test of examples/imdb: a short training run on 2,000 reviews
-# with a small model (it must reach 70% validation accuracy), then the
+# The `models` test of examples/imdb: a short training run on 4,000 reviews
+# with a small model (it must reach 70% validation accuracy; about 75% in
+# 15 s), then the
 # predict path with the saved model: a clearly positive and a clearly
 # negative review must land on the right sides of 0.5.
 #
@@ -10,8 +11,8 @@ program="$1"
 out="$2"
 rm -rf "$out"
 status=0
-"$program" --limit 2000 --valid-size 500 --epochs 3 --max-len 128 --d-model 64 --heads 2 \
-  --layers 1 --ff 128 --min-accuracy 0.70 --out "$out" || status=$?
+"$program" --limit 4000 --valid-size 500 --epochs 6 --patience 6 --lr 3e-3 --max-len 128 \
+  --d-model 64 --heads 2 --layers 1 --ff 128 --min-accuracy 0.70 --out "$out" || status=$?
 [ "$status" -eq 0 ] || exit "$status"
 
 printf '%s\n%s\n' \

@@ -111,4 +111,33 @@ void scatter_add(const IndexGeometry& g, T* self, const int64_t* index, const T*
                });
 }
 
+// The bucket in [1, buckets) of the token bigram (prev, cur): a 64-bit mix
+// (splitmix64's finaliser) of the pair, so (a, b) and (b, a) differ. 0 is
+// left for padding.
+inline int64_t bigram_bucket(int64_t prev, int64_t cur, int64_t buckets) {
+  uint64_t h = static_cast<uint64_t>(prev) * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(cur);
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return 1 + static_cast<int64_t>(h % static_cast<uint64_t>(buckets - 1));
+}
+
+// out[r, j] = the bucket of the bigram (ids[r, j-1], ids[r, j]), the row's
+// first token pairing with `padding_idx`; 0 where ids[r, j] is padding.
+// ids, out: [rows, cols]; buckets >= 2.
+inline void hashed_bigrams(const int64_t* ids, int64_t* out, int64_t rows, int64_t cols,
+                           int64_t buckets, int64_t padding_idx) {
+  parallel_for(0, rows, std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(cols, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t r = begin; r < end; ++r) {
+                   const int64_t* row = ids + r * cols;
+                   for (int64_t j = 0; j < cols; ++j) {
+                     const int64_t prev = j == 0 ? padding_idx : row[j - 1];
+                     out[r * cols + j] =
+                         row[j] == padding_idx ? 0 : bigram_bucket(prev, row[j], buckets);
+                   }
+                 }
+               });
+}
+
 }  // namespace toadstool::kernels::cpu

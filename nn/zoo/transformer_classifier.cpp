@@ -19,6 +19,14 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
   embedding = register_module(
       "embedding",
       std::make_shared<Embedding>(options.vocab_size, options.d_model, options.padding_idx));
+  TS_CHECK(options.bigram_buckets == 0 || options.bigram_buckets >= 2,
+           "TransformerClassifier: bigram_buckets must be 0 (off) or at least 2, got ",
+           options.bigram_buckets);
+  if (options.bigram_buckets > 0) {
+    bigram_embedding = register_module(
+        "bigram_embedding",
+        std::make_shared<Embedding>(options.bigram_buckets, options.d_model, /*padding_idx=*/0));
+  }
   if (options.positional == "sinusoidal") {
     pos_encoding = register_module("pos_encoding", std::make_shared<SinusoidalPositionalEncoding>(
                                                        options.d_model, options.max_len));
@@ -51,7 +59,12 @@ Tensor TransformerClassifier::forward(const Tensor& ids) {
            ids.dtype());
   const int64_t batch = ids.size(0);
   Tensor padding = eq(ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
-  Tensor x = dropout->forward(pos_encoding->forward(embedding->forward(ids)));  // [B, L, d]
+  Tensor x = embedding->forward(ids);                            // [B, L, d]
+  if (bigram_embedding) {
+    x = x +
+        bigram_embedding->forward(hashed_bigrams(ids, options.bigram_buckets, options.padding_idx));
+  }
+  x = dropout->forward(pos_encoding->forward(x));
   if (cls_token.defined()) {
     x = cat({cls_token.expand({batch, 1, options.d_model}), x}, 1);  // [B, 1 + L, d]
     padding = cat({zeros({batch, 1}, kBool), padding}, 1);
@@ -72,7 +85,10 @@ Tensor TransformerClassifier::forward(const Tensor& ids) {
 }
 
 std::string TransformerClassifier::extra_repr() const {
-  return detail::concat("pooling=", options.pooling, ", positional=", options.positional);
+  return detail::concat("pooling=", options.pooling, ", positional=", options.positional,
+                        options.bigram_buckets > 0
+                            ? detail::concat(", bigram_buckets=", options.bigram_buckets)
+                            : "");
 }
 
 }  // namespace toadstool::nn

@@ -2,7 +2,9 @@
 // TransformerClassifier: sequence classification from token ids.
 //
 //   ids [B, L] int64 (padding_idx marks padding)
-//   -> embedding [B, L, d] + positional encoding, dropout
+//   -> embedding [B, L, d] (+ hashed bigram embedding [B, L, d] with
+//      bigram_buckets: fastText's n-gram features) + positional encoding,
+//      dropout
 //   -> (pooling "cls": a learned class token prepended: [B, 1 + L, d])
 //   -> TransformerEncoder (key-padding mask from the ids)
 //   -> pooling: "mean" over non-padding tokens, or the class token: [B, d]
@@ -31,7 +33,10 @@ struct TransformerClassifierOptions {
   std::string positional = "sinusoidal";  // or "learned"
   std::string activation = "relu";        // or "gelu"
   bool norm_first = false;                // pre-norm layers get a final norm
-  Generator* generator = nullptr;         // for dropout (default: the global one)
+  // > 0: each token's embedding also gets the embedding of the bigram it
+  // ends, hashed into this many buckets (hashed_bigrams; 0 is padding).
+  int64_t bigram_buckets = 0;
+  Generator* generator = nullptr;  // for dropout (default: the global one)
 };
 
 class TransformerClassifier : public UnaryModule {
@@ -42,6 +47,7 @@ class TransformerClassifier : public UnaryModule {
 
   TransformerClassifierOptions options;
   std::shared_ptr<Embedding> embedding;
+  std::shared_ptr<Embedding> bigram_embedding;  // bigram_buckets > 0 only
   std::shared_ptr<UnaryModule> pos_encoding;
   std::shared_ptr<Dropout> dropout;
   std::shared_ptr<TransformerEncoder> encoder;

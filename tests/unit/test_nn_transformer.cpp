@@ -198,6 +198,50 @@ TEST(NnZoo, TransformerClassifierShapesPaddingAndPooling) {
   EXPECT_THROW(model(zeros({2, 13}, kInt64)), Error);
 }
 
+// fastText-style bigram features: each token's embedding gets the bucket of
+// the bigram it ends; padding stays padding (same logits with more of it).
+TEST(NnZoo, TransformerClassifierWithHashedBigrams) {
+  const Tensor ids = from_vector(std::vector<int64_t>{5, 7, 5, 0, 7, 5, 0, 0}).view({2, 4});
+  const Tensor buckets = hashed_bigrams(ids, 11);
+  const int64_t* b = buckets.data_ptr<int64_t>();
+  EXPECT_EQ(b[3], 0);  // padding
+  EXPECT_EQ(b[6], 0);
+  EXPECT_EQ(b[7], 0);
+  for (int i : {0, 1, 2, 4, 5}) {
+    EXPECT_GE(b[i], 1);
+    EXPECT_LT(b[i], 11);
+  }
+  EXPECT_EQ(b[2], b[5]);  // both (7, 5)
+  // A row's first token pairs with padding.
+  EXPECT_EQ(b[0],
+            hashed_bigrams(from_vector(std::vector<int64_t>{5}).view({1, 1}), 11).item<int64_t>());
+  // Order matters: (5, 7) and (7, 5) fall in different buckets of many.
+  const Tensor wide = hashed_bigrams(ids, 1 << 20);
+  EXPECT_NE(wide.data_ptr<int64_t>()[1], wide.data_ptr<int64_t>()[2]);
+  EXPECT_ERROR(hashed_bigrams(ids, 1), "at least 2");
+  EXPECT_ERROR(hashed_bigrams(ones({2, 2}), 5), "int64");
+
+  nn::TransformerClassifierOptions options;
+  options.vocab_size = 30;
+  options.d_model = 16;
+  options.nhead = 2;
+  options.num_layers = 1;
+  options.dim_feedforward = 32;
+  options.max_len = 12;
+  options.bigram_buckets = 64;
+  nn::TransformerClassifier model(options);
+  model.eval();
+  EXPECT_EQ(model.bigram_embedding->weight.shape(), (Shape{64, 16}));
+  EXPECT_TRUE(model.state_dict().contains("bigram_embedding.weight"));
+  Tensor longer = zeros({2, 6}, kInt64);
+  longer.narrow(1, 0, 4).copy_(ids);
+  expect_close(model(longer), model(ids), 1e-5, 1e-5);
+  model(ids).sum().backward();
+  expect_close(model.bigram_embedding->weight.grad().select(0, 0), zeros({16}), 0, 0);
+  EXPECT_THROW(nn::TransformerClassifier(nn::TransformerClassifierOptions{.bigram_buckets = 1}),
+               Error);
+}
+
 TEST(NnZoo, MlpLayersAndNames) {
   nn::MLP mlp({4, 8, 8, 2}, "gelu", 0.1);
   EXPECT_EQ(mlp.state_dict().keys(),
