@@ -181,6 +181,13 @@ int train_and_test(const cxxopts::ParseResult& args) {
 
   const std::string out_dir = args["out"].as<std::string>();
   std::filesystem::create_directories(out_dir);
+  // Which reviews validate, as (label, id) pairs: what a comparison run (the
+  // PyTorch twin, examples/imdb/pytorch_twin.py) needs to use the same split.
+  Json split = Json::array();
+  for (int64_t r : valid_rows) {
+    split.push_back({reviews[static_cast<size_t>(r)].label, reviews[static_cast<size_t>(r)].id});
+  }
+  write_file_atomic(out_dir + "/validation_split.json", split.dump() + "\n");
   const std::string vocabulary_path = out_dir + "/vocabulary.json";
   start = Clock::now();
   std::vector<std::string> train_texts;

@@ -26,6 +26,12 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
     bigram_embedding = register_module(
         "bigram_embedding",
         std::make_shared<Embedding>(options.bigram_buckets, options.d_model, /*padding_idx=*/0));
+    // From zero: the model starts as the one without bigrams and learns
+    // bigram features as their gradients call for them. (With PyTorch's
+    // N(0, 1) init, each position got a random vector as large as its
+    // token's, and the model memorised them: 85.9% validation after 3
+    // epochs, the plain model's figure, with a third of its training loss.)
+    init::zeros_(bigram_embedding->weight);
   }
   if (options.positional == "sinusoidal") {
     pos_encoding = register_module("pos_encoding", std::make_shared<SinusoidalPositionalEncoding>(

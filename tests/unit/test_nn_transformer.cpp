@@ -162,7 +162,9 @@ TEST(NnTransformer, PositionalEncodings) {
   expect_close(learned.weight.grad().narrow(0, 4, 6), zeros({6, 6}), 0, 0);
 }
 
-TEST(NnZoo, TransformerClassifierShapesPaddingAndPooling) {
+// A classifier small enough for unit tests: vocabulary 30, d 16, 2 heads,
+// 1 layer, sequences up to 12.
+nn::TransformerClassifierOptions small_classifier() {
   nn::TransformerClassifierOptions options;
   options.vocab_size = 30;
   options.d_model = 16;
@@ -170,6 +172,11 @@ TEST(NnZoo, TransformerClassifierShapesPaddingAndPooling) {
   options.num_layers = 1;
   options.dim_feedforward = 32;
   options.max_len = 12;
+  return options;
+}
+
+TEST(NnZoo, TransformerClassifierShapesPaddingAndPooling) {
+  nn::TransformerClassifierOptions options = small_classifier();
   options.num_classes = 3;
   for (const std::string pooling : {"mean", "cls"}) {
     options.pooling = pooling;
@@ -221,13 +228,7 @@ TEST(NnZoo, TransformerClassifierWithHashedBigrams) {
   EXPECT_ERROR(hashed_bigrams(ids, 1), "at least 2");
   EXPECT_ERROR(hashed_bigrams(ones({2, 2}), 5), "int64");
 
-  nn::TransformerClassifierOptions options;
-  options.vocab_size = 30;
-  options.d_model = 16;
-  options.nhead = 2;
-  options.num_layers = 1;
-  options.dim_feedforward = 32;
-  options.max_len = 12;
+  nn::TransformerClassifierOptions options = small_classifier();
   options.bigram_buckets = 64;
   nn::TransformerClassifier model(options);
   model.eval();
