@@ -17,28 +17,31 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
 
 namespace {
 
-// Row-major strides, or nothing when one overflows int64. Size-0 dims count
-// as 1, as in PyTorch: [0, 2^32, 2^32] has no element but its dim-0 stride
-// is 2^64.
-std::optional<Shape> strides_if_they_fit(const Shape& shape) {
-  Shape strides(shape.size());
+// Dim 0's row-major stride, the product of max(size, 1) over the other dims
+// (size-0 dims count as 1, as in PyTorch: [0, 2^32, 2^32] has no element but
+// a dim-0 stride of 2^64), or nothing when it overflows int64. Every other
+// stride divides it, so when it fits they all do.
+std::optional<int64_t> leading_stride(const Shape& shape) {
   int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    if (i == 0) break;
+  for (size_t i = 1; i < shape.size(); ++i) {
     const std::optional<int64_t> next = checked_mul(stride, std::max<int64_t>(shape[i], 1));
     if (!next) return std::nullopt;
     stride = *next;
   }
-  return strides;
+  return stride;
 }
 
 }  // namespace
 
 Shape contiguous_strides(const Shape& shape) {
-  std::optional<Shape> strides = strides_if_they_fit(shape);
-  TS_CHECK(strides.has_value(), "shape ", shape, ": its strides overflow int64");
-  return *std::move(strides);
+  TS_CHECK(leading_stride(shape).has_value(), "shape ", shape, ": its strides overflow int64");
+  Shape strides(shape.size());
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    if (i > 0) stride *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
 }
 
 int64_t shape_numel(const Shape& shape) {
@@ -63,7 +66,7 @@ size_t storage_bytes(const Shape& shape, DType dtype, std::string_view what) {
       checked_mul(numel, static_cast<int64_t>(element_size(dtype)));
   TS_CHECK(bytes.has_value(), what, ": shape ", shape, " of ", dtype_name(dtype),
            " needs more than 2^63 bytes");
-  TS_CHECK(strides_if_they_fit(shape).has_value(), what, ": the strides of shape ", shape,
+  TS_CHECK(leading_stride(shape).has_value(), what, ": the strides of shape ", shape,
            " overflow int64");
   return static_cast<size_t>(*bytes);
 }

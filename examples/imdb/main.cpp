@@ -329,22 +329,22 @@ cxxopts::Options make_options() {
   add("predict", "classify this text (\"-\": each line of standard input) with the model in --out",
       cxxopts::value<std::string>());
   add("epochs", "maximum epochs (early stopping may end sooner)",
-      cxxopts::value<int64_t>()->default_value("4"));
+      cxxopts::value<int64_t>()->default_value("3"));
   add("batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("32"));
   add("lr", "AdamW peak learning rate (one-cycle schedule)",
       cxxopts::value<double>()->default_value("1e-3"));
   add("warmup", "fraction of the steps spent warming the learning rate up",
       cxxopts::value<double>()->default_value("0.1"));
-  add("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.01"));
+  add("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.05"));
   add("clip", "gradient norm clipping threshold", cxxopts::value<double>()->default_value("1.0"));
-  add("dropout", "dropout in the model", cxxopts::value<double>()->default_value("0.1"));
+  add("dropout", "dropout in the model", cxxopts::value<double>()->default_value("0.2"));
   add("patience", "epochs without a better validation accuracy before stopping",
       cxxopts::value<int64_t>()->default_value("2"));
   add("vocab-size", "vocabulary size, <pad> and <unk> included",
       cxxopts::value<int64_t>()->default_value("20000"));
   add("min-count", "fewest occurrences for a token to get an id",
       cxxopts::value<int64_t>()->default_value("2"));
-  add("max-len", "tokens kept per review", cxxopts::value<int64_t>()->default_value("256"));
+  add("max-len", "tokens kept per review", cxxopts::value<int64_t>()->default_value("400"));
   add("truncation", "which tokens a long review keeps: head or head_tail",
       cxxopts::value<std::string>()->default_value("head"));
   add("d-model", "model width", cxxopts::value<int64_t>()->default_value("128"));
@@ -353,7 +353,7 @@ cxxopts::Options make_options() {
   add("ff", "feed-forward width", cxxopts::value<int64_t>()->default_value("512"));
   add("pooling", "mean or cls", cxxopts::value<std::string>()->default_value("mean"));
   add("bigrams", "hashed bigram embedding buckets beside the token embedding (0: none)",
-      cxxopts::value<int64_t>()->default_value("0"));
+      cxxopts::value<int64_t>()->default_value("32768"));
   add("valid-size", "training reviews held out for validation",
       cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());

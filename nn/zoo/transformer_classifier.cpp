@@ -59,6 +59,18 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
   }
 }
 
+namespace {
+
+// Mean over the real tokens of t [B, L, d] -> [B, d], padding [B, L] (true =
+// padding) giving weights of 0; an all-padding row gives 0.
+Tensor mean_over_tokens(const Tensor& t, const Tensor& padding) {
+  const Tensor keep = logical_not(padding).to(t.dtype()).unsqueeze(2);  // [B, L, 1]
+  const Tensor count = keep.sum({1}).clamp(1.0, std::nullopt);          // [B, 1]
+  return (t * keep).sum({1}) / count;
+}
+
+}  // namespace
+
 Tensor TransformerClassifier::forward(const Tensor& ids) {
   TS_CHECK(ids.dim() == 2 && ids.dtype() == kInt64,
            "TransformerClassifier: ids must be int64 [batch, seq], got ", ids.shape(), " ",
@@ -78,15 +90,8 @@ Tensor TransformerClassifier::forward(const Tensor& ids) {
   MultiheadAttentionMasks masks;
   masks.key_padding_mask = padding;
   x = encoder->forward(x, masks);
-  Tensor pooled;  // [B, d]
-  if (cls_token.defined()) {
-    pooled = x.select(1, 0);
-  } else {
-    // Mean over the real tokens: [B, L, 1] weights of 1 (token) or 0 (padding).
-    const Tensor keep = logical_not(padding).to(x.dtype()).unsqueeze(2);
-    const Tensor count = keep.sum({1}).clamp(1.0, std::nullopt);  // [B, 1]; all-padding rows -> 0
-    pooled = (x * keep).sum({1}) / count;
-  }
+  const Tensor pooled =
+      cls_token.defined() ? x.select(1, 0) : mean_over_tokens(x, padding);  // [B, d]
   return head->forward(pooled);
 }
 
