@@ -191,6 +191,7 @@ int train_and_test(const cxxopts::ParseResult& args) {
   const std::string vocabulary_path = out_dir + "/vocabulary.json";
   start = Clock::now();
   std::vector<std::string> train_texts;
+  train_texts.reserve(train_rows.size());
   for (int64_t r : train_rows) train_texts.push_back(reviews[static_cast<size_t>(r)].text);
   const train::Vocabulary vocabulary = train::Vocabulary::build(
       train_texts,
