@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   register_optim_benchmarks();
   register_nn_benchmarks();
   register_trainer_benchmarks();
+  register_text_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -84,5 +84,6 @@ void register_attention_benchmarks();
 void register_optim_benchmarks();
 void register_nn_benchmarks();
 void register_trainer_benchmarks();
+void register_text_benchmarks();
 
 }  // namespace toadstool::bench
