@@ -7,8 +7,13 @@ Toadstool.
 
     apt-get install python3-torch                          # or: pip install torch (a venv)
     build/release/examples/imdb/imdb --out out/imdb        # writes validation_split.json
-    python3 examples/imdb/pytorch_twin.py \\
+    OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 /usr/bin/python3 \\
+        examples/imdb/pytorch_twin.py --threads 2 \\
         --data ../shared/data/imdb/aclImdb_train.tar.gz --split out/imdb/validation_split.json
+
+Debian's OpenBLAS (0.3.21) falls back to its generic kernels on CPUs it does
+not know, as this project's Xeons: OPENBLAS_CORETYPE pins the AVX-512 ones
+(SkylakeX; Haswell on an AVX2-only CPU), as scripts/bench.sh does.
 
 Everything the recipe fixes is the same as the C++ example's defaults: the
 validation reviews (read from the example's validation_split.json), the
