@@ -31,6 +31,7 @@ using native::eq;
 using native::ge;
 using native::gelu_backward;
 using native::gt;
+using native::hashed_bigrams;
 using native::le;
 using native::logical_and;
 using native::logical_not;
@@ -38,7 +39,6 @@ using native::logical_or;
 using native::logical_xor;
 using native::lt;
 using native::ne;
-using native::hashed_bigrams;
 using native::one_hot;
 using native::relu_backward;
 

@@ -79,8 +79,11 @@ void check_gather_shapes(const Tensor& self, const Tensor& index, int64_t dim, c
 
 }  // namespace
 
-Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
-  const char* op = "index_select";
+namespace {
+
+// index_select's work, with `op` (index_select, or embedding, the op the
+// user called) in every Error; the indices are range-checked once, here.
+Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const char* op) {
   detail::check_cpu(t, op);
   check_index_tensor(index, op);
   TS_CHECK(index.dim() <= 1, op, ": index must be 0-d or 1-d, got ", detail::describe(index));
@@ -101,18 +104,20 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
   return out;
 }
 
+}  // namespace
+
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
+  return select_along(t, dim, index, "index_select");
+}
+
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
   detail::check_cpu(weight, "embedding");
   check_index_tensor(indices, "embedding");
   TS_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
            detail::describe(weight));
-  // Checked here too, so that a bad id is reported against the op the user
-  // called (index_select checks it again).
-  const Tensor ids = contiguous(indices);
-  check_index_range(ids, weight.shape()[0], "embedding", weight.shape());
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
-  return reshape(index_select(weight, 0, reshape(ids, {-1})), out_shape);
+  return reshape(select_along(weight, 0, reshape(indices, {-1}), "embedding"), out_shape);
 }
 
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
