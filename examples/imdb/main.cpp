@@ -62,8 +62,10 @@ ModelConfig config_from(const cxxopts::ParseResult& args, int64_t vocab_size) {
   c.model.num_layers = args["layers"].as<int64_t>();
   c.model.dim_feedforward = args["ff"].as<int64_t>();
   c.model.dropout = args["dropout"].as<double>();
+  c.model.token_dropout = args["token-dropout"].as<double>();
   c.model.pooling = args["pooling"].as<std::string>();
   c.model.bigram_buckets = args["bigrams"].as<int64_t>();
+  c.model.bigram_dim = args["bigram-dim"].as<int64_t>();
   c.sequence.max_len = args["max-len"].as<int64_t>();
   c.sequence.truncation = args["truncation"].as<std::string>();
   c.model.max_len = c.sequence.max_len;
@@ -79,6 +81,7 @@ void save_config(const ModelConfig& c, const std::string& path) {
                   {"dropout", c.model.dropout},
                   {"pooling", c.model.pooling},
                   {"bigram_buckets", c.model.bigram_buckets},
+                  {"bigram_dim", c.model.bigram_dim},
                   {"max_len", c.sequence.max_len},
                   {"truncation", c.sequence.truncation}};
   write_file_atomic(path, j.dump(2) + "\n");
@@ -98,6 +101,7 @@ ModelConfig load_config(const std::string& path) {
     c.model.dropout = j.at("dropout").get<double>();
     c.model.pooling = j.at("pooling").get<std::string>();
     c.model.bigram_buckets = j.at("bigram_buckets").get<int64_t>();
+    c.model.bigram_dim = j.at("bigram_dim").get<int64_t>();
     c.sequence.max_len = j.at("max_len").get<int64_t>();
     c.sequence.truncation = j.at("truncation").get<std::string>();
     c.model.max_len = c.sequence.max_len;
@@ -339,6 +343,8 @@ cxxopts::Options make_options() {
   add("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.05"));
   add("clip", "gradient norm clipping threshold", cxxopts::value<double>()->default_value("1.0"));
   add("dropout", "dropout in the model", cxxopts::value<double>()->default_value("0.2"));
+  add("token-dropout", "probability that training replaces a word by <unk>",
+      cxxopts::value<double>()->default_value("0"));
   add("patience", "epochs without a better validation accuracy before stopping",
       cxxopts::value<int64_t>()->default_value("2"));
   add("vocab-size", "vocabulary size, <pad> and <unk> included",
@@ -355,6 +361,9 @@ cxxopts::Options make_options() {
   add("pooling", "mean or cls", cxxopts::value<std::string>()->default_value("mean"));
   add("bigrams", "hashed bigram embedding buckets beside the token embedding (0: none)",
       cxxopts::value<int64_t>()->default_value("32768"));
+  add("bigram-dim",
+      "width of the bigram vectors, projected to --d-model when narrower (0: d-model)",
+      cxxopts::value<int64_t>()->default_value("0"));
   add("valid-size", "training reviews held out for validation",
       cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());

@@ -14,6 +14,8 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
   TS_CHECK(options.positional == "sinusoidal" || options.positional == "learned",
            "TransformerClassifier: positional must be 'sinusoidal' or 'learned', got '",
            options.positional, "'");
+  TS_CHECK(options.token_dropout >= 0 && options.token_dropout < 1,
+           "TransformerClassifier: token_dropout must be in [0, 1), got ", options.token_dropout);
   TS_CHECK(options.num_classes > 0, "TransformerClassifier: num_classes must be positive, got ",
            options.num_classes);
   embedding = register_module(
@@ -22,10 +24,19 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
   TS_CHECK(options.bigram_buckets == 0 || options.bigram_buckets >= 2,
            "TransformerClassifier: bigram_buckets must be 0 (off) or at least 2, got ",
            options.bigram_buckets);
+  TS_CHECK(options.bigram_dim >= 0 && options.bigram_dim <= options.d_model,
+           "TransformerClassifier: bigram_dim must be in [0, d_model = ", options.d_model,
+           "], got ", options.bigram_dim);
   if (options.bigram_buckets > 0) {
+    const int64_t bigram_dim = options.bigram_dim > 0 ? options.bigram_dim : options.d_model;
     bigram_embedding = register_module(
         "bigram_embedding",
-        std::make_shared<Embedding>(options.bigram_buckets, options.d_model, /*padding_idx=*/0));
+        std::make_shared<Embedding>(options.bigram_buckets, bigram_dim, /*padding_idx=*/0));
+    if (bigram_dim < options.d_model) {
+      bigram_projection =
+          register_module("bigram_projection",
+                          std::make_shared<Linear>(bigram_dim, options.d_model, /*bias=*/false));
+    }
     // From zero: the model starts as the one without bigrams and learns
     // bigram features as their gradients call for them. (With PyTorch's
     // N(0, 1) init, each position got a random vector as large as its
@@ -71,16 +82,24 @@ Tensor mean_over_tokens(const Tensor& t, const Tensor& padding) {
 
 }  // namespace
 
-Tensor TransformerClassifier::forward(const Tensor& ids) {
-  TS_CHECK(ids.dim() == 2 && ids.dtype() == kInt64,
-           "TransformerClassifier: ids must be int64 [batch, seq], got ", ids.shape(), " ",
-           ids.dtype());
-  const int64_t batch = ids.size(0);
-  Tensor padding = eq(ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
-  Tensor x = embedding->forward(ids);                            // [B, L, d]
+Tensor TransformerClassifier::forward(const Tensor& input_ids) {
+  TS_CHECK(input_ids.dim() == 2 && input_ids.dtype() == kInt64,
+           "TransformerClassifier: ids must be int64 [batch, seq], got ", input_ids.shape(), " ",
+           input_ids.dtype());
+  const int64_t batch = input_ids.size(0);
+  Tensor padding = eq(input_ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
+  Tensor ids = input_ids;
+  if (is_training() && options.token_dropout > 0) {
+    const Tensor dropped = logical_and(
+        lt(rand(ids.shape(), {}, options.generator), options.token_dropout), logical_not(padding));
+    ids = where(dropped, scalar_tensor(options.unk_idx), ids);
+  }
+  Tensor x = embedding->forward(ids);  // [B, L, d]
   if (bigram_embedding) {
-    x = x +
+    Tensor bigrams =
         bigram_embedding->forward(hashed_bigrams(ids, options.bigram_buckets, options.padding_idx));
+    if (bigram_projection) bigrams = bigram_projection->forward(bigrams);
+    x = x + bigrams;
   }
   x = dropout->forward(pos_encoding->forward(x));
   if (cls_token.defined()) {

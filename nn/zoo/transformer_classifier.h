@@ -1,10 +1,11 @@
 #pragma once
 // TransformerClassifier: sequence classification from token ids.
 //
-//   ids [B, L] int64 (padding_idx marks padding)
+//   ids [B, L] int64 (padding_idx marks padding; in training, token_dropout
+//      replaces real tokens by unk_idx)
 //   -> embedding [B, L, d] (+ hashed bigram embedding [B, L, d] with
-//      bigram_buckets: fastText's n-gram features) + positional encoding,
-//      dropout
+//      bigram_buckets: fastText's n-gram features; [B, L, bigram_dim]
+//      projected to d when narrower) + positional encoding, dropout
 //   -> (pooling "cls": a learned class token prepended: [B, 1 + L, d])
 //   -> TransformerEncoder (key-padding mask from the ids)
 //   -> pooling: "mean" over non-padding tokens, or the class token: [B, d]
@@ -36,6 +37,15 @@ struct TransformerClassifierOptions {
   // > 0: each token's embedding also gets the embedding of the bigram it
   // ends, hashed into this many buckets (hashed_bigrams; 0 is padding).
   int64_t bigram_buckets = 0;
+  // Width of the bigram vectors; narrower than d_model, they are projected
+  // to d_model by a Linear without bias (0: d_model, no projection). Many
+  // narrow buckets cost the optimizer less than few wide ones.
+  int64_t bigram_dim = 0;
+  // Word dropout: in training, each real token is replaced by unk_idx with
+  // this probability (before the bigrams are formed), so the model cannot
+  // lean on any single word.
+  double token_dropout = 0.0;
+  int64_t unk_idx = 1;
   Generator* generator = nullptr;  // for dropout (default: the global one)
 };
 
@@ -48,6 +58,7 @@ class TransformerClassifier : public UnaryModule {
   TransformerClassifierOptions options;
   std::shared_ptr<Embedding> embedding;
   std::shared_ptr<Embedding> bigram_embedding;  // bigram_buckets > 0 only
+  std::shared_ptr<Linear> bigram_projection;    // bigram_dim < d_model only
   std::shared_ptr<UnaryModule> pos_encoding;
   std::shared_ptr<Dropout> dropout;
   std::shared_ptr<TransformerEncoder> encoder;

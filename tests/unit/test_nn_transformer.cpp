@@ -241,6 +241,64 @@ TEST(NnZoo, TransformerClassifierWithHashedBigrams) {
   expect_close(model.bigram_embedding->weight.grad().select(0, 0), zeros({16}), 0, 0);
   EXPECT_THROW(nn::TransformerClassifier(nn::TransformerClassifierOptions{.bigram_buckets = 1}),
                Error);
+
+  // Narrow bigram vectors are projected to d_model by a Linear without bias.
+  options.bigram_dim = 4;
+  nn::TransformerClassifier narrow(options);
+  narrow.eval();
+  EXPECT_EQ(narrow.bigram_embedding->weight.shape(), (Shape{64, 4}));
+  EXPECT_EQ(narrow.bigram_projection->weight.shape(), (Shape{16, 4}));
+  EXPECT_FALSE(narrow.state_dict().contains("bigram_projection.bias"));
+  expect_close(narrow(longer), narrow(ids), 1e-5, 1e-5);
+  // From zero, the bigrams change nothing until trained.
+  const Tensor before = narrow(ids);
+  {
+    NoGradGuard no_grad;
+    narrow.bigram_projection->weight.fill_(1.0);
+    EXPECT_EQ((narrow(ids) - before).abs().sum().item<double>(), 0.0);
+    narrow.bigram_embedding->weight.narrow(0, 1, 63).fill_(0.5);
+  }
+  EXPECT_GT((narrow(ids) - before).abs().sum().item<double>(), 1e-3);
+  EXPECT_ERROR(nn::TransformerClassifier(nn::TransformerClassifierOptions{
+                   .d_model = 16, .nhead = 2, .bigram_buckets = 8, .bigram_dim = 17}),
+               "bigram_dim must be in [0, d_model = 16], got 17");
+}
+
+// Word dropout: in training, each real token becomes unk_idx with
+// probability token_dropout, drawn from the model's generator; padding
+// stays; evaluation sees the words as they are.
+TEST(NnZoo, TransformerClassifierTokenDropout) {
+  Generator generator(7);
+  nn::TransformerClassifierOptions options = small_classifier();
+  options.dropout = 0;  // so that only the words differ between the passes below
+  options.bigram_buckets = 32;
+  options.token_dropout = 0.5;
+  options.generator = &generator;
+  nn::TransformerClassifier model(options);
+  nn::init::normal_(model.bigram_embedding->weight);
+  const Tensor ids =
+      from_vector(std::vector<int64_t>{5, 7, 9, 11, 13, 0, 8, 6, 4, 2, 0, 0}).view({2, 6});
+  generator.manual_seed(3);
+  const Tensor trained = model(ids);
+  // The same draws, by hand: rand [2, 6] < 0.5 on the real tokens -> 1.
+  generator.manual_seed(3);
+  const Tensor draws = rand({2, 6}, {}, &generator);
+  std::vector<int64_t> expected(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+  const std::vector<double> u = testing::values(draws);
+  int64_t dropped = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i] != 0 && u[i] < 0.5) {
+      expected[i] = 1;
+      ++dropped;
+    }
+  }
+  ASSERT_GT(dropped, 0);
+  ASSERT_LT(dropped, 9);
+  model.eval();
+  expect_close(trained, model(from_vector(expected).view({2, 6})), 1e-5, 1e-5);
+  EXPECT_GT((model(ids) - trained).abs().sum().item<double>(), 1e-4);
+  EXPECT_THROW(nn::TransformerClassifier(nn::TransformerClassifierOptions{.token_dropout = 1.0}),
+               Error);
 }
 
 TEST(NnZoo, MlpLayersAndNames) {
