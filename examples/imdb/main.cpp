@@ -227,7 +227,9 @@ int train_and_test(const cxxopts::ParseResult& args) {
                                            .epochs = epochs,
                                            .steps_per_epoch = train_loader.size(),
                                            .pct_start = args["warmup"].as<double>()});
-  auto loss_fn = std::make_shared<nn::CrossEntropyLoss>();
+  CrossEntropyOptions loss_options;
+  loss_options.label_smoothing = args["label-smoothing"].as<double>();
+  auto loss_fn = std::make_shared<nn::CrossEntropyLoss>(loss_options);
 
   train::CheckpointOptions checkpoint_options;
   checkpoint_options.resume = args.count("resume") > 0;
@@ -334,17 +336,19 @@ cxxopts::Options make_options() {
   add("predict", "classify this text (\"-\": each line of standard input) with the model in --out",
       cxxopts::value<std::string>());
   add("epochs", "maximum epochs (early stopping may end sooner)",
-      cxxopts::value<int64_t>()->default_value("3"));
+      cxxopts::value<int64_t>()->default_value("2"));
   add("batch-size", "training batch size", cxxopts::value<int64_t>()->default_value("32"));
   add("lr", "AdamW peak learning rate (one-cycle schedule)",
       cxxopts::value<double>()->default_value("1e-3"));
   add("warmup", "fraction of the steps spent warming the learning rate up",
       cxxopts::value<double>()->default_value("0.1"));
   add("weight-decay", "AdamW weight decay", cxxopts::value<double>()->default_value("0.05"));
+  add("label-smoothing", "cross-entropy label smoothing",
+      cxxopts::value<double>()->default_value("0"));
   add("clip", "gradient norm clipping threshold", cxxopts::value<double>()->default_value("1.0"));
   add("dropout", "dropout in the model", cxxopts::value<double>()->default_value("0.2"));
   add("token-dropout", "probability that training replaces a word by <unk>",
-      cxxopts::value<double>()->default_value("0"));
+      cxxopts::value<double>()->default_value("0.1"));
   add("patience", "epochs without a better validation accuracy before stopping",
       cxxopts::value<int64_t>()->default_value("2"));
   add("vocab-size", "vocabulary size, <pad> and <unk> included",
@@ -360,10 +364,10 @@ cxxopts::Options make_options() {
   add("ff", "feed-forward width", cxxopts::value<int64_t>()->default_value("512"));
   add("pooling", "mean or cls", cxxopts::value<std::string>()->default_value("mean"));
   add("bigrams", "hashed bigram embedding buckets beside the token embedding (0: none)",
-      cxxopts::value<int64_t>()->default_value("32768"));
+      cxxopts::value<int64_t>()->default_value("1048576"));
   add("bigram-dim",
       "width of the bigram vectors, projected to --d-model when narrower (0: d-model)",
-      cxxopts::value<int64_t>()->default_value("0"));
+      cxxopts::value<int64_t>()->default_value("16"));
   add("valid-size", "training reviews held out for validation",
       cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());

@@ -12,7 +12,8 @@ out="$2"
 rm -rf "$out"
 status=0
 "$program" --limit 4000 --valid-size 500 --epochs 6 --patience 6 --lr 3e-3 --max-len 128 \
-  --d-model 64 --heads 2 --layers 1 --ff 128 --min-accuracy 0.70 --out "$out" || status=$?
+  --d-model 64 --heads 2 --layers 1 --ff 128 --bigrams 65536 --bigram-dim 16 --min-accuracy 0.70 \
+  --out "$out" || status=$?
 [ "$status" -eq 0 ] || exit "$status"
 
 printf '%s\n%s\n' \
