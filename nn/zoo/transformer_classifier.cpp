@@ -16,6 +16,11 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
            options.positional, "'");
   TS_CHECK(options.token_dropout >= 0 && options.token_dropout < 1,
            "TransformerClassifier: token_dropout must be in [0, 1), got ", options.token_dropout);
+  TS_CHECK(
+      options.token_dropout == 0 || (options.unk_idx >= 0 && options.unk_idx < options.vocab_size &&
+                                     options.unk_idx != options.padding_idx),
+      "TransformerClassifier: unk_idx must be an id of the vocabulary [0, ", options.vocab_size,
+      ") other than padding_idx ", options.padding_idx, ", got ", options.unk_idx);
   TS_CHECK(options.num_classes > 0, "TransformerClassifier: num_classes must be positive, got ",
            options.num_classes);
   embedding = register_module(
@@ -115,10 +120,10 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
 }
 
 std::string TransformerClassifier::extra_repr() const {
-  return detail::concat("pooling=", options.pooling, ", positional=", options.positional,
-                        options.bigram_buckets > 0
-                            ? detail::concat(", bigram_buckets=", options.bigram_buckets)
-                            : "");
+  return detail::concat(
+      "pooling=", options.pooling, ", positional=", options.positional,
+      options.bigram_buckets > 0 ? detail::concat(", bigram_buckets=", options.bigram_buckets) : "",
+      options.token_dropout > 0 ? detail::concat(", token_dropout=", options.token_dropout) : "");
 }
 
 }  // namespace toadstool::nn

@@ -299,6 +299,9 @@ TEST(NnZoo, TransformerClassifierTokenDropout) {
   EXPECT_GT((model(ids) - trained).abs().sum().item<double>(), 1e-4);
   EXPECT_THROW(nn::TransformerClassifier(nn::TransformerClassifierOptions{.token_dropout = 1.0}),
                Error);
+  EXPECT_ERROR(nn::TransformerClassifier(
+                   nn::TransformerClassifierOptions{.token_dropout = 0.1, .unk_idx = 0}),
+               "unk_idx must be an id of the vocabulary [0, 20000) other than padding_idx 0");
 }
 
 TEST(NnZoo, MlpLayersAndNames) {
