@@ -49,7 +49,8 @@ def describe(name):
                  "transformer_step": "TransformerClassifier AdamW step, batch 32 x 256 (IMDB config)",
                  "transformer_gemms": "  its Linear matmuls alone, fwd + bwd",
                  "transformer_attention": "  its attention op alone, fwd + bwd, 2 layers",
-                 "transformer_adamw": "  its AdamW step alone"}.get(op, op)
+                 "transformer_adamw": "  its AdamW step alone",
+                 "imdb_tokenize_encode": "IMDB: tokenise + encode the 25,000 training reviews"}.get(op, op)
     return op, label, threads
 
 
