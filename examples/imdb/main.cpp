@@ -101,7 +101,7 @@ ModelConfig load_config(const std::string& path) {
     c.model.dropout = j.at("dropout").get<double>();
     c.model.pooling = j.at("pooling").get<std::string>();
     c.model.bigram_buckets = j.at("bigram_buckets").get<int64_t>();
-    c.model.bigram_dim = j.at("bigram_dim").get<int64_t>();
+    c.model.bigram_dim = j.value("bigram_dim", int64_t{0});  // absent before: full width
     c.sequence.max_len = j.at("max_len").get<int64_t>();
     c.sequence.truncation = j.at("truncation").get<std::string>();
     c.model.max_len = c.sequence.max_len;

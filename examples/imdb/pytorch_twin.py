@@ -187,7 +187,7 @@ def main():
     parser.add_argument("--split", required=True, help="the example's validation_split.json")
     # The recipe: the C++ example's defaults (examples/imdb/main.cpp).
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.05)

@@ -29,7 +29,8 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
   TS_CHECK(options.bigram_buckets == 0 || options.bigram_buckets >= 2,
            "TransformerClassifier: bigram_buckets must be 0 (off) or at least 2, got ",
            options.bigram_buckets);
-  TS_CHECK(options.bigram_dim >= 0 && options.bigram_dim <= options.d_model,
+  TS_CHECK(options.bigram_buckets == 0 ||
+               (options.bigram_dim >= 0 && options.bigram_dim <= options.d_model),
            "TransformerClassifier: bigram_dim must be in [0, d_model = ", options.d_model,
            "], got ", options.bigram_dim);
   if (options.bigram_buckets > 0) {

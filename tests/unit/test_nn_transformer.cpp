@@ -233,6 +233,7 @@ TEST(NnZoo, TransformerClassifierWithHashedBigrams) {
   nn::TransformerClassifier model(options);
   model.eval();
   EXPECT_EQ(model.bigram_embedding->weight.shape(), (Shape{64, 16}));
+  EXPECT_FALSE(model.bigram_projection);  // full width (bigram_dim 0): no projection
   EXPECT_TRUE(model.state_dict().contains("bigram_embedding.weight"));
   Tensor longer = zeros({2, 6}, kInt64);
   longer.narrow(1, 0, 4).copy_(ids);
@@ -258,10 +259,16 @@ TEST(NnZoo, TransformerClassifierWithHashedBigrams) {
     EXPECT_EQ((narrow(ids) - before).abs().sum().item<double>(), 0.0);
     narrow.bigram_embedding->weight.narrow(0, 1, 63).fill_(0.5);
   }
+  expect_close(narrow(longer), narrow(ids), 1e-5, 1e-5);  // padding still changes nothing
   EXPECT_GT((narrow(ids) - before).abs().sum().item<double>(), 1e-3);
   EXPECT_ERROR(nn::TransformerClassifier(nn::TransformerClassifierOptions{
                    .d_model = 16, .nhead = 2, .bigram_buckets = 8, .bigram_dim = 17}),
                "bigram_dim must be in [0, d_model = 16], got 17");
+  options.bigram_dim = 16;  // = d_model: no projection
+  EXPECT_FALSE(nn::TransformerClassifier(options).bigram_projection);
+  // Without bigrams, bigram_dim is not used (nor checked).
+  EXPECT_NO_THROW(nn::TransformerClassifier(nn::TransformerClassifierOptions{
+      .d_model = 16, .nhead = 2, .bigram_buckets = 0, .bigram_dim = 32}));
 }
 
 // Word dropout: in training, each real token becomes unk_idx with
