@@ -10,25 +10,11 @@ namespace toadstool::train {
 
 const char* hook_name(Hook hook) {
   switch (hook) {
-    case Hook::begin_fit: return "begin_fit";
-    case Hook::begin_epoch: return "begin_epoch";
-    case Hook::all_batches: return "all_batches";
-    case Hook::begin_batch: return "begin_batch";
-    case Hook::after_pred: return "after_pred";
-    case Hook::after_loss: return "after_loss";
-    case Hook::after_backward: return "after_backward";
-    case Hook::begin_optim: return "begin_optim";
-    case Hook::after_step: return "after_step";
-    case Hook::after_batch: return "after_batch";
-    case Hook::begin_validate: return "begin_validate";
-    case Hook::after_validate: return "after_validate";
-    case Hook::after_epoch: return "after_epoch";
-    case Hook::cancelled_training: return "cancelled_training";
-    case Hook::after_fit: return "after_fit";
-    case Hook::begin_eval: return "begin_eval";
-    case Hook::after_eval: return "after_eval";
-    case Hook::begin_predict: return "begin_predict";
-    case Hook::after_predict: return "after_predict";
+#define TOADSTOOL_HOOK(name) \
+  case Hook::name:           \
+    return #name;
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
   }
   return "?";
 }

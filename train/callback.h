@@ -22,27 +22,15 @@ class Trainer;
 
 // Every hook, in the order they first fire in a fit with validation.
 enum class Hook {
-  begin_fit,
-  begin_epoch,
-  all_batches,
-  begin_batch,
-  after_pred,
-  after_loss,
-  after_backward,
-  begin_optim,
-  after_step,
-  after_batch,
-  begin_validate,
-  after_validate,
-  after_epoch,
-  cancelled_training,
-  after_fit,
-  begin_eval,
-  after_eval,
-  begin_predict,
-  after_predict,
+#define TOADSTOOL_HOOK(name) name,
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
 };
-inline constexpr int kHookCount = static_cast<int>(Hook::after_predict) + 1;
+inline constexpr int kHookCount = 0
+#define TOADSTOOL_HOOK(name) +1
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
+    ;
 const char* hook_name(Hook hook);
 
 // Control flow. Thrown from a hook (or from the model or loss), each ends a
@@ -71,25 +59,11 @@ class Callback {
   // default is the class name.
   virtual std::string name() const;
 
-  virtual void begin_fit(Trainer& /*trainer*/) {}
-  virtual void after_fit(Trainer& /*trainer*/) {}
-  virtual void begin_epoch(Trainer& /*trainer*/) {}
-  virtual void after_epoch(Trainer& /*trainer*/) {}
-  virtual void all_batches(Trainer& /*trainer*/) {}
-  virtual void begin_batch(Trainer& /*trainer*/) {}
-  virtual void after_pred(Trainer& /*trainer*/) {}
-  virtual void after_loss(Trainer& /*trainer*/) {}
-  virtual void after_backward(Trainer& /*trainer*/) {}
-  virtual void begin_optim(Trainer& /*trainer*/) {}
-  virtual void after_step(Trainer& /*trainer*/) {}
-  virtual void after_batch(Trainer& /*trainer*/) {}
-  virtual void begin_validate(Trainer& /*trainer*/) {}
-  virtual void after_validate(Trainer& /*trainer*/) {}
-  virtual void begin_eval(Trainer& /*trainer*/) {}
-  virtual void after_eval(Trainer& /*trainer*/) {}
-  virtual void begin_predict(Trainer& /*trainer*/) {}
-  virtual void after_predict(Trainer& /*trainer*/) {}
-  virtual void cancelled_training(Trainer& /*trainer*/) {}
+  // One virtual per hook: void begin_fit(Trainer&), ... (train/hook_list.h).
+#define TOADSTOOL_HOOK(name) \
+  virtual void name(Trainer& /*trainer*/) {}
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
 
   // The hooks this callback's class overrides, for describe(). A callback
   // that derives from CallbackBase<Self> gets them filled in; one that
@@ -117,25 +91,9 @@ std::vector<Hook> overridden_hooks() {
   const auto add = [&](bool overridden, Hook hook) {
     if (overridden) hooks.push_back(hook);
   };
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_fit), Hook::begin_fit);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_epoch), Hook::begin_epoch);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, all_batches), Hook::all_batches);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_batch), Hook::begin_batch);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_pred), Hook::after_pred);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_loss), Hook::after_loss);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_backward), Hook::after_backward);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_optim), Hook::begin_optim);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_step), Hook::after_step);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_batch), Hook::after_batch);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_validate), Hook::begin_validate);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_validate), Hook::after_validate);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_epoch), Hook::after_epoch);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, cancelled_training), Hook::cancelled_training);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_fit), Hook::after_fit);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_eval), Hook::begin_eval);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_eval), Hook::after_eval);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, begin_predict), Hook::begin_predict);
-  add(TOADSTOOL_OVERRIDES_HOOK(Self, after_predict), Hook::after_predict);
+#define TOADSTOOL_HOOK(name) add(TOADSTOOL_OVERRIDES_HOOK(Self, name), Hook::name);
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
   return hooks;
 }
 #undef TOADSTOOL_OVERRIDES_HOOK

@@ -17,13 +17,10 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The hooks as member pointers, indexed by Hook, so that run_hook is a loop.
 using HookMethod = void (Callback::*)(Trainer&);
 constexpr HookMethod kHookMethods[kHookCount] = {
-    &Callback::begin_fit,      &Callback::begin_epoch,        &Callback::all_batches,
-    &Callback::begin_batch,    &Callback::after_pred,         &Callback::after_loss,
-    &Callback::after_backward, &Callback::begin_optim,        &Callback::after_step,
-    &Callback::after_batch,    &Callback::begin_validate,     &Callback::after_validate,
-    &Callback::after_epoch,    &Callback::cancelled_training, &Callback::after_fit,
-    &Callback::begin_eval,     &Callback::after_eval,         &Callback::begin_predict,
-    &Callback::after_predict};
+#define TOADSTOOL_HOOK(name) &Callback::name,
+#include "train/hook_list.h"
+#undef TOADSTOOL_HOOK
+};
 
 // Puts the model in training or eval mode for a scope and restores its mode
 // after, also when the scope ends by an exception.
