@@ -81,22 +81,19 @@ class Callback {
 };
 
 namespace callback_detail {
-// Whether Self declares (or inherits from a class below Callback) `hook`:
-// &Self::hook then names a member of that class, not of Callback.
-#define TOADSTOOL_OVERRIDES_HOOK(Self, hook) \
-  (!std::is_same_v<decltype(&Self::hook), void (Callback::*)(Trainer&)>)
+// The hooks Self declares (or inherits from a class below Callback): for
+// those, &Self::hook names a member of that class, not of Callback.
 template <class Self>
 std::vector<Hook> overridden_hooks() {
   std::vector<Hook> hooks;
-  const auto add = [&](bool overridden, Hook hook) {
-    if (overridden) hooks.push_back(hook);
-  };
-#define TOADSTOOL_HOOK(name) add(TOADSTOOL_OVERRIDES_HOOK(Self, name), Hook::name);
+#define TOADSTOOL_HOOK(name)                                                            \
+  if constexpr (!std::is_same_v<decltype(&Self::name), void (Callback::*)(Trainer&)>) { \
+    hooks.push_back(Hook::name);                                                        \
+  }
 #include "train/hook_list.h"
 #undef TOADSTOOL_HOOK
   return hooks;
 }
-#undef TOADSTOOL_OVERRIDES_HOOK
 }  // namespace callback_detail
 
 // Derive from CallbackBase<YourCallback> (rather than Callback) and the
