@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The cache of CMakePresets.json's `bench` preset (kept equal to it).
 scripts/setup.sh build/release -DTOADSTOOL_BUILD_TESTS=OFF -DTOADSTOOL_BUILD_BENCH=ON
 out=out/bench
 mkdir -p "$out"
