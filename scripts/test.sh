@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command (CI runs it through .ci/run): set-up, then a Release build
 # and an AddressSanitizer + UndefinedBehaviorSanitizer build, running the
-# `unit` suite in both.
+# `unit` suite in both, and the lint step (formatting, clang-tidy on the
+# changed files) once the Release build is configured.
 #
-#   scripts/test.sh              # both builds
+#   scripts/test.sh              # both builds and the lint step (scripts/lint.sh)
 #   TOADSTOOL_TEST_BUILDS=release scripts/test.sh   # one of: release asan
+#   TOADSTOOL_LINT=0 scripts/test.sh                # without the lint step
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,18 +19,27 @@ jobs="$(nproc)"
 # for asan, the sanitizer options (ASAN_OPTIONS: LeakSanitizer on, a report
 # fails the test that caused it, an impossible allocation returns null as
 # malloc does without ASan so the out-of-memory Errors can be tested).
-run_suite() {
-  local preset="$1"
-  echo "=== configure + build: preset $preset"
-  cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
-  echo "=== unit tests: preset $preset"
-  ctest --preset "$preset" -j "$jobs"
-}
-
+# Once the release build is configured (its compile_commands.json is what
+# clang-tidy reads), scripts/lint.sh checks the formatting and tidies the
+# changed files; a lint failure fails the command after the tests have run.
+lint_status=0
 for b in $builds; do
   case "$b" in
-    release|asan) run_suite "$b" ;;
+    release|asan) ;;
     *) echo "unknown build '$b' (expected release or asan)"; exit 2 ;;
   esac
+  echo "=== configure: preset $b"
+  cmake --preset "$b" >/dev/null
+  if [ "$b" = release ] && [ "${TOADSTOOL_LINT:-1}" = "1" ]; then
+    echo "=== lint"
+    scripts/lint.sh || lint_status=$?
+  fi
+  echo "=== build: preset $b"
+  cmake --build --preset "$b" -j "$jobs"
+  echo "=== unit tests: preset $b"
+  ctest --preset "$b" -j "$jobs"
 done
+if [ "$lint_status" -ne 0 ]; then
+  echo "=== lint failed (scripts/lint.sh exit $lint_status, output above)"
+  exit "$lint_status"
+fi
