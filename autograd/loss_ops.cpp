@@ -43,7 +43,7 @@ Tensor softplus_neg(const Tensor& x) {
 // broadcastable to input's shape without growing it.
 void check_broadcasts_to(const Tensor& t, const Tensor& input, const char* name, const char* op) {
   if (!t.defined()) return;
-  detail::check_cpu(t, op);
+  detail::common_device(op, {&input, &t});
   TS_CHECK(t.dtype() == input.dtype(), op, ": ", name, " ", detail::describe(t),
            " must have the input's dtype, input is ", detail::describe(input));
   // NumPy rules, aligned at the last dim: each of t's dims is 1 or input's.
@@ -58,8 +58,8 @@ void check_broadcasts_to(const Tensor& t, const Tensor& input, const char* name,
 
 // input and target of an element-wise loss: floating, same dtype, same shape.
 void check_same(const Tensor& input, const Tensor& target, const char* op) {
-  detail::check_cpu(input, op);
-  detail::check_cpu(target, op);
+  detail::check_defined(target, op);
+  detail::common_device(op, {&input, &target});
   TS_CHECK(is_floating(input.dtype()) && target.dtype() == input.dtype(), op,
            ": expected floating input and target of one dtype, got input ", detail::describe(input),
            " and target ", detail::describe(target));

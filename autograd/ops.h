@@ -41,6 +41,11 @@ using native::lt;
 using native::ne;
 using native::one_hot;
 using native::relu_backward;
+// Fused optimizer steps: in place, under no_grad, on parameters and state.
+using native::adam_step_;
+using native::AdamStep;
+using native::sgd_step_;
+using native::SgdStep;
 
 // ---- views: share storage with the input -------------------------------------
 Tensor view(const Tensor& t, const Shape& shape);     // one dim may be -1

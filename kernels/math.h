@@ -1,8 +1,14 @@
 #pragma once
 // Per-element math, written once for both backends. Each functor is a small
-// struct with a TS_HOST_DEVICE call operator templated on the element type;
-// the CPU loops (kernels/cpu/loops.h) and the CUDA grid-stride kernels call
-// the same code, so the CPU tests cover the math the GPU runs.
+// class template over its compute type T with a TS_HOST_DEVICE call
+// operator; the backends instantiate the ones listed in
+// kernels/elementwise_list.h (the CPU in kernels/cpu/elementwise.cpp), so
+// the CPU tests cover the math the GPU runs.
+//
+// One idiom for parameters: a parameterised functor (add's alpha, clamp's
+// bounds, softplus's beta and threshold) holds `OpScalars<T> p` and reads
+// p.a and p.b; the front-end passes the values, already checked, in the
+// kernel call (kernels/kernel_args.h).
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,25 +20,32 @@
 
 namespace toadstool::kernels {
 
+// The scalar parameters of a functor, in its compute type.
+template <class T>
+struct OpScalars {
+  T a{};
+  T b{};
+};
+
 // ---- binary arithmetic ------------------------------------------------------
 
 template <class T>
-struct AddOp {  // a + alpha * b; for bool: a or (alpha and b)
-  T alpha;
+struct AddOp {  // a + alpha * b, alpha = p.a; for bool: a or (alpha and b)
+  OpScalars<T> p;
   TS_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>)
-      return a || (alpha && b);
+      return a || (p.a && b);
     else
-      return a + alpha * b;
+      return a + p.a * b;
   }
 };
 template <class T>
-struct SubOp {  // a - alpha * b
-  T alpha;
-  TS_HOST_DEVICE T operator()(T a, T b) const { return a - alpha * b; }
+struct SubOp {  // a - alpha * b, alpha = p.a
+  OpScalars<T> p;
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a - p.a * b; }
 };
+template <class T>
 struct MulOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_same_v<T, bool>)
       return a && b;
@@ -41,15 +54,13 @@ struct MulOp {
   }
 };
 // Only floats divide: div is true division, so integers reach it as float32.
+template <class T>
 struct DivOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T a, T b) const {
-    return a / b;
-  }
+  TS_HOST_DEVICE T operator()(T a, T b) const { return a / b; }
 };
 
+template <class T>
 struct PowOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T base, T exponent) const {
     if constexpr (std::is_same_v<T, bool>) {
       return base || !exponent;  // x^0 = 1, x^1 = x
@@ -69,8 +80,8 @@ struct PowOp {
 };
 
 // NaN propagates through maximum/minimum, as in PyTorch.
+template <class T>
 struct MaximumOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) {
       if (a != a) return a;
@@ -79,8 +90,8 @@ struct MaximumOp {
     return a > b ? a : b;
   }
 };
+template <class T>
 struct MinimumOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) {
       if (a != a) return a;
@@ -92,177 +103,137 @@ struct MinimumOp {
 
 // ---- comparisons and logic (results are bool) --------------------------------
 
+template <class T>
 struct EqOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a == b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a == b; }
 };
+template <class T>
 struct NeOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a != b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a != b; }
 };
+template <class T>
 struct LtOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a < b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a < b; }
 };
+template <class T>
 struct LeOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a <= b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a <= b; }
 };
+template <class T>
 struct GtOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a > b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a > b; }
 };
+template <class T>
 struct GeOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return a >= b;
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return a >= b; }
 };
+template <class T>
 struct LogicalAndOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return (a != T(0)) && (b != T(0));
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) && (b != T(0)); }
 };
+template <class T>
 struct LogicalOrOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return (a != T(0)) || (b != T(0));
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) || (b != T(0)); }
 };
+template <class T>
 struct LogicalXorOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a, T b) const {
-    return (a != T(0)) != (b != T(0));
-  }
+  TS_HOST_DEVICE bool operator()(T a, T b) const { return (a != T(0)) != (b != T(0)); }
 };
+template <class T>
 struct LogicalNotOp {
-  template <class T>
-  TS_HOST_DEVICE bool operator()(T a) const {
-    return a == T(0);
-  }
+  TS_HOST_DEVICE bool operator()(T a) const { return a == T(0); }
 };
 
 // ---- selection ---------------------------------------------------------------
 
+template <class T>
 struct WhereOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(bool condition, T a, T b) const {
-    return condition ? a : b;
-  }
+  TS_HOST_DEVICE T operator()(bool condition, T a, T b) const { return condition ? a : b; }
 };
 template <class T>
-struct MaskedFillOp {
-  T value;
-  TS_HOST_DEVICE T operator()(T x, bool mask) const { return mask ? value : x; }
+struct MaskedFillOp {  // the value p.a where the mask is set
+  OpScalars<T> p;
+  TS_HOST_DEVICE T operator()(T x, bool mask) const { return mask ? p.a : x; }
 };
-// clamp(x, lo, hi) with optional bounds; NaN stays NaN.
+// clamp(x, lo = p.a, hi = p.b); a missing bound is the type's lowest or
+// highest value (-inf / +inf for floats). NaN stays NaN.
 template <class T>
 struct ClampOp {
-  T lo, hi;
-  bool has_lo, has_hi;
+  OpScalars<T> p;
   TS_HOST_DEVICE T operator()(T x) const {
-    if (has_lo && x < lo) x = lo;
-    if (has_hi && x > hi) x = hi;
+    if (x < p.a) x = p.a;
+    if (x > p.b) x = p.b;
     return x;
   }
+};
+// Every element set to p.a (fill_, zero_).
+template <class T>
+struct FillOp {
+  OpScalars<T> p;
+  TS_HOST_DEVICE T operator()() const { return p.a; }
 };
 
 // ---- unary math (floating types unless noted) ----------------------------------
 
+template <class T>
 struct NegOp {  // all numeric types
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return -x;
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return -x; }
 };
+template <class T>
 struct AbsOp {  // all numeric types
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return x < T(0) ? -x : x;
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? -x : x; }
 };
+template <class T>
 struct ExpOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return vexp(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return vexp(x); }
 };
+template <class T>
 struct LogOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return std::log(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return std::log(x); }
 };
+template <class T>
 struct Log1pOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return std::log1p(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return std::log1p(x); }
 };
+template <class T>
 struct SqrtOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return std::sqrt(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return std::sqrt(x); }
 };
+template <class T>
 struct RsqrtOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return T(1) / std::sqrt(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return T(1) / std::sqrt(x); }
 };
+template <class T>
 struct TanhOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return vtanh(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return vtanh(x); }
 };
+template <class T>
 struct SigmoidOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return T(1) / (T(1) + vexp(-x));
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return T(1) / (T(1) + vexp(-x)); }
 };
+template <class T>
 struct ReluOp {  // all numeric types; NaN stays NaN
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return x < T(0) ? T(0) : x;
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return x < T(0) ? T(0) : x; }
 };
+template <class T>
 struct SinOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return std::sin(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return std::sin(x); }
 };
+template <class T>
 struct CosOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T x) const {
-    return std::cos(x);
-  }
+  TS_HOST_DEVICE T operator()(T x) const { return std::cos(x); }
 };
 
 // GELU, exact form: x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))).
+template <class T>
 struct GeluErfOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T x) const {
     return T(0.5) * x * (T(1) + verf(x * T(0.70710678118654752440)));
   }
 };
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+template <class T>
 struct GeluTanhOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T x) const {
     const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
     return T(0.5) * x * (T(1) + vtanh(inner));
@@ -271,11 +242,9 @@ struct GeluTanhOp {
 
 // relu's derivative times the incoming gradient, from relu's output y:
 // the gradient passes where y > 0 (as PyTorch's threshold_backward).
+template <class T>
 struct ReluBackwardOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T grad, T y) const {
-    return y > T(0) ? grad : T(0);
-  }
+  TS_HOST_DEVICE T operator()(T grad, T y) const { return y > T(0) ? grad : T(0); }
 };
 
 // d/dx of GELU (erf form): Phi(x) + x phi(x), phi the standard normal
@@ -294,19 +263,17 @@ TS_HOST_DEVICE double gelu_erf_slope(double x) {
 }
 
 // GELU (erf form)'s derivative times the incoming gradient.
+template <class T>
 struct GeluErfBackwardOp {
-  template <class T>
-  TS_HOST_DEVICE T operator()(T grad, T x) const {
-    return grad * gelu_erf_slope(x);
-  }
+  TS_HOST_DEVICE T operator()(T grad, T x) const { return grad * gelu_erf_slope(x); }
 };
 // d/dx of GELU (tanh form) times the incoming gradient. With
 // u = sqrt(2/pi) (x + 0.044715 x^3) and e = exp(-2|u|):
 //   1 + tanh(u) = 2 / (1 + e) for u >= 0, 2e / (1 + e) for u < 0,
 //   1 - tanh(u)^2 = 4e / (1 + e)^2,
 // which keep their precision where |tanh(u)| is close to 1 (the tails).
+template <class T>
 struct GeluTanhBackwardOp {
-  template <class T>
   TS_HOST_DEVICE T operator()(T grad, T x) const {
     const T k = T(0.79788456080286535588);
     const T x2 = x * x;

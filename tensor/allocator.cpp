@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdlib>
+#include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
 
+#include "tensor/dispatch.h"
 #include "tensor/error.h"
 
 namespace toadstool {
@@ -26,8 +27,12 @@ size_t round_size(size_t nbytes) {
   return (nbytes + step - 1) / step * step;
 }
 
-class CpuCachingAllocator {
+// One per device; its blocks come from the device's backend (the kernel
+// table's allocate / deallocate entries).
+class CachingAllocator {
  public:
+  explicit CachingAllocator(Device device) : device_(device) {}
+
   void* allocate(size_t nbytes) {
     const size_t size = round_size(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -69,67 +74,61 @@ class CpuCachingAllocator {
     release_cached_locked();
   }
 
-  ~CpuCachingAllocator() { release_cached_locked(); }
+  ~CachingAllocator() { release_cached_locked(); }
 
  private:
   // Called with mutex_ held. On failure the cache is given back and the
   // request retried once before reporting out-of-memory.
   void* system_allocate(size_t size) {
+    auto& system_allocate = TS_KERNEL(device_, allocate);
     ++stats_.system_allocations;
-    void* ptr = std::aligned_alloc(kAlignment, size);
+    void* ptr = system_allocate(size);
     if (!ptr) {
       release_cached_locked();
-      ptr = std::aligned_alloc(kAlignment, size);
+      ptr = system_allocate(size);
     }
-    TS_CHECK(ptr, "CPU allocator: out of memory allocating ", size, " bytes (",
+    TS_CHECK(ptr, "allocator: out of memory on ", device_, " allocating ", size, " bytes (",
              stats_.current_bytes, " bytes in use)");
     return ptr;
   }
 
   void release_cached_locked() {
     for (auto& [size, blocks] : free_blocks_) {
-      for (void* ptr : blocks) std::free(ptr);
+      for (void* ptr : blocks) detail::backend_of(device_).deallocate(ptr, size);
     }
     free_blocks_.clear();
     stats_.cached_bytes = 0;
   }
 
+  Device device_;
   std::mutex mutex_;
   std::unordered_map<size_t, std::vector<void*>> free_blocks_;
   MemoryStats stats_;
 };
 
-// Never destroyed: tensors held in static objects may be freed after main.
-CpuCachingAllocator& cpu_allocator() {
-  static auto* allocator = new CpuCachingAllocator();
+// The allocator of a device, created on first use. Never destroyed: tensors
+// held in static objects may be freed after main.
+CachingAllocator& allocator_of(Device device) {
+  TS_KERNEL(device, allocate);  // a device without memory is an Error here
+  static std::mutex mutex;
+  static auto* allocators = new std::map<std::pair<DeviceType, int>, CachingAllocator*>();
+  std::lock_guard<std::mutex> lock(mutex);
+  CachingAllocator*& allocator = (*allocators)[{device.type, device.index}];
+  if (!allocator) allocator = new CachingAllocator(device);
   return *allocator;
-}
-
-void check_cpu(Device device, const char* what) {
-  TS_CHECK(device.is_cpu(), what, ": no allocator for device ", device,
-           " (this build has the CPU backend only)");
 }
 
 }  // namespace
 
-MemoryStats memory_stats(Device device) {
-  check_cpu(device, "memory_stats");
-  return cpu_allocator().stats();
-}
+MemoryStats memory_stats(Device device) { return allocator_of(device).stats(); }
 
-void reset_peak_memory_stats(Device device) {
-  check_cpu(device, "reset_peak_memory_stats");
-  cpu_allocator().reset_peak();
-}
+void reset_peak_memory_stats(Device device) { allocator_of(device).reset_peak(); }
 
-void empty_cache(Device device) {
-  check_cpu(device, "empty_cache");
-  cpu_allocator().empty_cache();
-}
+void empty_cache(Device device) { allocator_of(device).empty_cache(); }
 
 namespace detail {
-void* cpu_allocate(size_t nbytes) { return cpu_allocator().allocate(nbytes); }
-void cpu_free(void* ptr, size_t nbytes) { cpu_allocator().free(ptr, nbytes); }
+void* allocate(Device device, size_t nbytes) { return allocator_of(device).allocate(nbytes); }
+void deallocate(Device device, void* ptr, size_t nbytes) { allocator_of(device).free(ptr, nbytes); }
 }  // namespace detail
 
 }  // namespace toadstool

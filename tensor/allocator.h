@@ -17,17 +17,18 @@ struct MemoryStats {
   int64_t system_allocations = 0;  // of those, the ones that went to the system
 };
 
-// Statistics for one device (CPU only for now).
+// Statistics for one device.
 MemoryStats memory_stats(Device device = kCPU);
 void reset_peak_memory_stats(Device device = kCPU);
 // Returns all cached blocks to the system.
 void empty_cache(Device device = kCPU);
 
 namespace detail {
-// 64-byte aligned blocks of at least `nbytes` (a zero-byte request still
-// returns a unique, freeable pointer).
-void* cpu_allocate(size_t nbytes);
-void cpu_free(void* ptr, size_t nbytes);
+// 64-byte aligned blocks of at least `nbytes` on `device`, from its
+// backend's memory (a zero-byte request still returns a unique, freeable
+// pointer).
+void* allocate(Device device, size_t nbytes);
+void deallocate(Device device, void* ptr, size_t nbytes);
 }  // namespace detail
 
 }  // namespace toadstool

@@ -1,14 +1,14 @@
 // Front-ends of the fused scaled-dot-product attention: argument checks,
 // layout (strided heads are read in place), mask conversion, dispatch to
-// kernels/cpu/attention.
+// the kernel table's attention entries.
 #include "tensor/attention.h"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/attention.h"
 #include "kernels/philox.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -58,32 +58,31 @@ struct Prepared {
   std::vector<int64_t> mask_offsets;
   double scale = 1;
 
-  template <class T>
-  kernels::cpu::AttentionArgs<T> args(const AttentionOptions& options,
-                                      const Generator::State& state) const {
-    kernels::cpu::AttentionArgs<T> a;
+  kernels::AttentionCall call(const AttentionOptions& options,
+                              const Generator::State& state) const {
+    kernels::AttentionCall a;
     a.heads = heads;
     a.L = L;
     a.S = S;
     a.E = E;
     a.Ev = Ev;
-    a.q = static_cast<const T*>(q.t.data_ptr());
+    a.q = q.t.data_ptr();
     a.q_offsets = q.offsets.data();
     a.q_row = q.row;
-    a.k = static_cast<const T*>(k.t.data_ptr());
+    a.k = k.t.data_ptr();
     a.k_offsets = k.offsets.data();
     a.k_row = k.row;
-    a.v = static_cast<const T*>(v.t.data_ptr());
+    a.v = v.t.data_ptr();
     a.v_offsets = v.offsets.data();
     a.v_row = v.row;
     if (mask.defined()) {
-      a.mask = static_cast<const T*>(mask.data_ptr());
+      a.mask = mask.data_ptr();
       a.mask_offsets = mask_offsets.data();
       a.mask_row = mask.stride(-2);
       a.mask_col = mask.stride(-1);
     }
     a.causal = options.is_causal;
-    a.scale = static_cast<T>(scale);
+    a.scale = scale;
     a.dropout_p = options.dropout_p;
     a.seed = state.seed;
     a.offset = state.offset;
@@ -93,10 +92,8 @@ struct Prepared {
 
 Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
                  const char* op) {
-  for (const Tensor* t : {&q, &k, &v}) {
-    detail::check_defined(*t, op);
-    detail::check_cpu(*t, op);
-  }
+  for (const Tensor* t : {&q, &k, &v}) detail::check_defined(*t, op);
+  detail::common_device(op, {&q, &k, &v, &options.attn_mask});
   TS_CHECK(is_floating(q.dtype()) && q.dtype() == k.dtype() && q.dtype() == v.dtype(), op,
            ": q, k and v must have one floating dtype, got q ", detail::describe(q), ", k ",
            detail::describe(k), ", v ", detail::describe(v));
@@ -133,7 +130,6 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
 
   if (options.attn_mask.defined()) {
     const Tensor& m = options.attn_mask;
-    detail::check_cpu(m, op);
     TS_CHECK(m.dtype() == DType::Bool || is_floating(m.dtype()), op,
              ": attn_mask must be bool or floating, got ", detail::describe(m));
     Shape scores = p.batch;
@@ -147,10 +143,10 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     TS_CHECK(fits, op, ": attn_mask ", detail::describe(m),
              " does not broadcast to the scores [..., L, S] = ", scores);
     // A bool mask becomes additive: 0 where the key takes part, -inf where not.
-    const Tensor additive =
-        m.dtype() == DType::Bool
-            ? where(m, zeros({}, p.compute), -std::numeric_limits<double>::infinity())
-            : to_dtype(m, p.compute);
+    const Tensor additive = m.dtype() == DType::Bool
+                                ? where(m, zeros({}, TensorOptions(p.compute).device(m.device())),
+                                        -std::numeric_limits<double>::infinity())
+                                : to_dtype(m, p.compute);
     p.mask = expand(additive, scores);
     p.mask_offsets = head_offsets(p.mask, static_cast<int64_t>(p.batch.size()));
   }
@@ -182,14 +178,10 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
   }
   Shape lse_shape = p.batch;
   lse_shape.push_back(p.L);
-  result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute);
-  result.lse = detail::make_tensor(lse_shape, p.compute);
-  dispatch_float(p.compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::attention_forward(p.args<T>(options, result.dropout_state),
-                                    static_cast<T*>(result.out.data_ptr()),
-                                    static_cast<T*>(result.lse.data_ptr()));
-  });
+  result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute, q.device());
+  result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
+  TS_KERNEL(q.device(), attention_forward)
+  (p.compute, p.call(options, result.dropout_state), result.out.data_ptr(), result.lse.data_ptr());
   return result;
 }
 
@@ -215,17 +207,13 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   const Tensor go = contiguous(to_dtype(grad_out, p.compute));
   const Tensor out = contiguous(forward.out);
   const Tensor lse = contiguous(forward.lse);
-  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute)};
-  dispatch_float(p.compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::attention_backward(
-        p.args<T>(options, forward.dropout_state), static_cast<const T*>(out.data_ptr()),
-        static_cast<const T*>(lse.data_ptr()), static_cast<const T*>(go.data_ptr()),
-        static_cast<T*>(grads.q.data_ptr()), static_cast<T*>(grads.k.data_ptr()),
-        static_cast<T*>(grads.v.data_ptr()));
-  });
+  const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
+  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute, device)};
+  TS_KERNEL(device, attention_backward)
+  (p.compute, p.call(options, forward.dropout_state), out.data_ptr(), lse.data_ptr(), go.data_ptr(),
+   grads.q.data_ptr(), grads.k.data_ptr(), grads.v.data_ptr());
   grads.q = detail::finish_result(grads.q, p.dtype);
   grads.k = detail::finish_result(grads.k, p.dtype);
   grads.v = detail::finish_result(grads.v, p.dtype);

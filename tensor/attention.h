@@ -7,7 +7,8 @@
 //   q [..., L, E], k [..., S, E], v [..., S, Ev]  (same leading dims)
 //   out [..., L, Ev]
 //
-// Kernel and algorithm: kernels/cpu/attention.h; decisions: docs/attention.md.
+// The CPU kernel and its algorithm: kernels/cpu/attention.h; decisions:
+// docs/attention.md.
 #include <optional>
 
 #include "tensor/generator.h"

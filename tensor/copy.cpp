@@ -1,5 +1,7 @@
 // Copies, dtype conversions and fills.
-#include "kernels/math.h"
+#include <array>
+
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -32,22 +34,6 @@ namespace native {
 
 namespace {
 
-// Element type U converted to T, going through float for the 16-bit types.
-template <class T>
-T scalar_as(const Scalar& s, const char* op) {
-  if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) {
-    return T(static_cast<float>(s.to_double()));
-  } else {
-    return s.to<T>(op);
-  }
-}
-
-template <class T>
-struct FillOp {
-  T value;
-  TS_HOST_DEVICE T operator()() const { return value; }
-};
-
 // Two views overlap in memory in a way an element-wise copy cannot handle.
 bool needs_staging(const Tensor& dst, const Tensor& src) {
   return dst.shares_storage(src) &&
@@ -57,27 +43,25 @@ bool needs_staging(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 Tensor& copy_(Tensor& self, const Tensor& src) {
-  detail::check_cpu(self, "copy_");
-  detail::check_cpu(src, "copy_");
+  detail::check_defined(src, "copy_");
+  const Device device = detail::common_device("copy_", {&self, &src});
   const Tensor source = needs_staging(self, src) ? clone(src) : src;
   const Tensor expanded = detail::expand_to(source, self.shape(), "copy_");
-  dispatch_all(self.dtype(), "copy_", [&](auto dst_tag) {
-    using Dst = typename decltype(dst_tag)::type;
-    dispatch_all(source.dtype(), "copy_", [&](auto src_tag) {
-      using Src = typename decltype(src_tag)::type;
-      detail::run_elementwise<Dst, Src>(kernels::CastOp<Dst>{}, self, expanded);
-    });
-  });
+  if (self.numel() > 0) {
+    const std::array<const Tensor*, 2> operands{&self, &expanded};
+    TS_KERNEL(device, convert)
+    (self.dtype(), source.dtype(), detail::make_plan(operands), self.data_ptr(),
+     expanded.data_ptr());
+  }
   self.bump_version();
   return self;
 }
 
 Tensor& fill_(Tensor& self, const Scalar& value) {
-  detail::check_cpu(self, "fill_");
-  dispatch_all(self.dtype(), "fill_", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    detail::run_elementwise<T>(FillOp<T>{scalar_as<T>(value, "fill_")}, self);
-  });
+  detail::check_defined(self, "fill_");
+  kernels::ElementwiseCall call{.op = kernels::ElementwiseOp::Fill, .dtype = self.dtype()};
+  call.a = detail::kernel_scalar(value, self.dtype(), "fill_");
+  detail::run_elementwise(call, self);
   self.bump_version();
   return self;
 }
@@ -102,7 +86,7 @@ Tensor to_dtype(const Tensor& t, DType dtype) {
 Tensor to_device(const Tensor& t, Device device) {
   detail::check_defined(t, "to");
   if (t.device() == device) return t;
-  Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);  // throws for CUDA here
+  Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);
   return copy_(out, t);
 }
 

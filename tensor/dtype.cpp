@@ -4,18 +4,6 @@
 
 namespace toadstool {
 
-const char* dtype_name(DType dt) {
-  switch (dt) {
-    case DType::Bool: return "bool";
-    case DType::Int64: return "int64";
-    case DType::Float16: return "float16";
-    case DType::BFloat16: return "bfloat16";
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-  }
-  return "unknown";
-}
-
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   if (is_reduced_float(a) && is_reduced_float(b)) return DType::Float32;

@@ -5,12 +5,11 @@
 #include <cstdint>
 #include <ostream>
 
+#include "kernels/dtype.h"
 #include "kernels/half.h"
 #include "tensor/error.h"
 
 namespace toadstool {
-
-enum class DType : uint8_t { Bool, Int64, Float16, BFloat16, Float32, Float64 };
 
 inline constexpr DType kBool = DType::Bool;
 inline constexpr DType kInt64 = DType::Int64;
@@ -19,20 +18,6 @@ inline constexpr DType kBFloat16 = DType::BFloat16;
 inline constexpr DType kFloat32 = DType::Float32;
 inline constexpr DType kFloat64 = DType::Float64;
 
-constexpr size_t element_size(DType dt) {
-  switch (dt) {
-    case DType::Bool: return 1;
-    case DType::Float16:
-    case DType::BFloat16: return 2;
-    case DType::Float32: return 4;
-    case DType::Int64:
-    case DType::Float64: return 8;
-  }
-  return 0;
-}
-
-// "float32", "int64", ... as PyTorch names them (without the "torch." prefix).
-const char* dtype_name(DType dt);
 inline std::ostream& operator<<(std::ostream& out, DType dt) { return out << dtype_name(dt); }
 
 constexpr bool is_floating(DType dt) {

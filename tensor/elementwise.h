@@ -1,10 +1,12 @@
 #pragma once
-// Internal to tensor/: the bridge from tensors to the element-wise CPU loop.
-// Front-ends check and broadcast, allocate the output, then call
-// run_elementwise with a functor from kernels/math.h.
-#include <array>
+// Internal to tensor/: the bridge from tensors to the kernel table's
+// element-wise entries. Front-ends check and broadcast, allocate the output,
+// then call run_elementwise with a functor of kernels/elementwise_list.h.
+#include <initializer_list>
+#include <span>
 
-#include "kernels/cpu/loops.h"
+#include "kernels/kernel_args.h"
+#include "tensor/scalar.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool::detail {
@@ -15,49 +17,18 @@ Tensor expand_to(const Tensor& t, const Shape& shape, const char* op);
 // Geometry of operands that all have the output's shape: innermost dim first,
 // size-1 dims dropped, dims merged where every operand is contiguous across
 // them. operands[0] is the output.
-template <int N>
-kernels::cpu::StridedPlan<N> make_plan(const std::array<const Tensor*, N>& operands) {
-  kernels::cpu::StridedPlan<N> plan;
-  const Tensor& out = *operands[0];
-  plan.numel = out.numel();
-  int nd = 0;
-  for (int64_t d = out.dim() - 1; d >= 0; --d) {
-    const int64_t size = out.shape()[d];
-    if (size == 1) continue;
-    // Merge into the previous (inner) dim when that is contiguous with this one.
-    bool merge = nd > 0;
-    for (int k = 0; k < N && merge; ++k) {
-      merge = operands[k]->strides()[d] == plan.strides[k][nd - 1] * plan.sizes[nd - 1];
-    }
-    if (merge) {
-      plan.sizes[nd - 1] *= size;
-      continue;
-    }
-    TS_CHECK(nd < kernels::cpu::kMaxLoopDims, "element-wise op: tensor ", out.shape(),
-             " has more than ", kernels::cpu::kMaxLoopDims, " non-mergeable dims");
-    plan.sizes[nd] = size;
-    for (int k = 0; k < N; ++k) plan.strides[k][nd] = operands[k]->strides()[d];
-    ++nd;
-  }
-  if (nd == 0) {  // a single element
-    plan.sizes[0] = 1;
-    for (int k = 0; k < N; ++k) plan.strides[k][0] = 1;
-    nd = 1;
-  }
-  plan.ndim = nd;
-  return plan;
-}
+kernels::StridedPlan make_plan(std::span<const Tensor* const> operands);
 
-// out[i] = f(inputs[i]...), where every input already has out's shape.
-// Out and In... are the element types the functor works in.
-template <class Out, class... In, class F, class... Tensors>
-void run_elementwise(const F& f, const Tensor& out, const Tensors&... inputs) {
-  static_assert(sizeof...(In) == sizeof...(Tensors), "one element type per input");
-  if (out.numel() == 0) return;
-  const auto plan = make_plan<1 + sizeof...(Tensors)>({&out, &inputs...});
-  kernels::cpu::elementwise(plan, f, static_cast<Out*>(out.data_ptr()),
-                            static_cast<const In*>(inputs.data_ptr())...);
-}
+// out[i] = f(inputs[i]...) for the functor call.op in dtype call.dtype,
+// where every input already has out's shape and the dtype the functor's
+// signature takes; call carries the functor's scalars and binding. Runs on
+// out's device.
+void run_elementwise(kernels::ElementwiseCall call, const Tensor& out,
+                     std::initializer_list<const Tensor*> inputs = {});
+
+// `s` for a kernel computing in `dtype`, checked as Scalar::to does
+// (a float for an integer dtype is an error naming `op`).
+kernels::KernelScalar kernel_scalar(const Scalar& s, DType dtype, const char* op);
 
 // The dtype kernels compute a result of dtype `dt` in (float16/bfloat16 are
 // computed in float32 and rounded once at the end).

@@ -2,7 +2,7 @@
 // hashed_bigrams.
 #include <algorithm>
 
-#include "kernels/cpu/indexing.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -12,7 +12,7 @@ namespace toadstool::native {
 namespace {
 
 void check_index_tensor(const Tensor& index, const char* op) {
-  detail::check_cpu(index, op);
+  detail::check_defined(index, op);
   TS_CHECK(index.dtype() == DType::Int64, op, ": indices must be an int64 tensor, got ",
            detail::describe(index));
 }
@@ -20,7 +20,7 @@ void check_index_tensor(const Tensor& index, const char* op) {
 // Every index in [0, size): checked before any kernel runs. Negative
 // indices count from the end only where PyTorch allows it (not here).
 void check_index_range(const Tensor& index, int64_t size, const char* op, const Shape& shape) {
-  const Tensor flat = contiguous(index);
+  const Tensor flat = to_device(contiguous(index), kCPU);
   const int64_t* data = flat.data_ptr<int64_t>();
   for (int64_t i = 0; i < flat.numel(); ++i) {
     TS_CHECK(data[i] >= 0 && data[i] < size, op, ": index ", data[i],
@@ -45,10 +45,10 @@ OuterInner split_at(const Shape& shape, int64_t dim) {
   return s;
 }
 
-kernels::cpu::IndexGeometry index_geometry(const Tensor& index, const Tensor& self,
-                                           const Tensor& other, int64_t dim, const char* op) {
-  kernels::cpu::IndexGeometry g;
-  TS_CHECK(index.dim() <= kernels::cpu::IndexGeometry::kMaxDims, op, ": too many dims");
+kernels::IndexGeometry index_geometry(const Tensor& index, const Tensor& self, const Tensor& other,
+                                      int64_t dim, const char* op) {
+  kernels::IndexGeometry g;
+  TS_CHECK(index.dim() <= kernels::IndexGeometry::kMaxDims, op, ": too many dims");
   g.ndim = static_cast<int>(std::max<int64_t>(index.dim(), 1));
   g.dim = static_cast<int>(dim);
   for (int d = 0; d < g.ndim; ++d) {
@@ -84,8 +84,8 @@ namespace {
 // index_select's work, with `op` (index_select, or embedding, the op the
 // user called) in every Error; the indices are range-checked once, here.
 Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const char* op) {
-  detail::check_cpu(t, op);
   check_index_tensor(index, op);
+  const Device device = detail::common_device(op, {&t, &index});
   TS_CHECK(index.dim() <= 1, op, ": index must be 0-d or 1-d, got ", detail::describe(index));
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
   const Tensor src = contiguous(t);
@@ -94,13 +94,10 @@ Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const cha
   check_index_range(idx, s.size, op, t.shape());
   Shape out_shape = t.shape();
   if (t.dim() > 0) out_shape[d] = idx.numel();
-  Tensor out = detail::make_tensor(out_shape, t.dtype());
-  dispatch_all(t.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::index_select(static_cast<const T*>(src.data_ptr()), idx.data_ptr<int64_t>(),
-                               static_cast<T*>(out.data_ptr()), s.outer, s.size, idx.numel(),
-                               s.inner);
-  });
+  Tensor out = detail::make_tensor(out_shape, t.dtype(), device);
+  TS_KERNEL(device, index_select)
+  (t.dtype(), src.data_ptr(), idx.data_ptr<int64_t>(), out.data_ptr(), s.outer, s.size, idx.numel(),
+   s.inner);
   return out;
 }
 
@@ -111,7 +108,7 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
-  detail::check_cpu(weight, "embedding");
+  detail::check_defined(weight, "embedding");
   check_index_tensor(indices, "embedding");
   TS_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
            detail::describe(weight));
@@ -123,9 +120,9 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
                  const Scalar& alpha) {
   const char* op = "index_add";
-  detail::check_cpu(t, op);
-  detail::check_cpu(source, op);
+  detail::check_defined(source, op);
   check_index_tensor(index, op);
+  const Device device = detail::common_device(op, {&t, &source, &index});
   TS_CHECK(index.dim() <= 1, op, ": index must be 0-d or 1-d, got ", detail::describe(index));
   TS_CHECK(source.dtype() == t.dtype(), op, ": source ", detail::describe(source),
            " must have the dtype of the input ", detail::describe(t));
@@ -141,40 +138,34 @@ Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor
   const DType compute = detail::compute_dtype(t.dtype());
   Tensor out = clone(to_dtype(t, compute));
   const Tensor src = contiguous(to_dtype(source, compute));
-  dispatch_compute(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    TS_CHECK(is_floating(compute) || !alpha.is_floating(), op, ": alpha ", alpha,
-             " is a float but the input has dtype ", dtype_name(t.dtype()));
-    kernels::cpu::index_add(static_cast<T*>(out.data_ptr()), idx.data_ptr<int64_t>(),
-                            static_cast<const T*>(src.data_ptr()), alpha.to<T>(op), s.outer, s.size,
-                            idx.numel(), s.inner);
-  });
+  TS_CHECK(is_floating(compute) || !alpha.is_floating(), op, ": alpha ", alpha,
+           " is a float but the input has dtype ", dtype_name(t.dtype()));
+  TS_KERNEL(device, index_add)
+  (compute, out.data_ptr(), idx.data_ptr<int64_t>(), src.data_ptr(),
+   detail::kernel_scalar(alpha, compute, op), s.outer, s.size, idx.numel(), s.inner);
   return detail::finish_result(out, t.dtype());
 }
 
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   const char* op = "gather";
-  detail::check_cpu(t, op);
   check_index_tensor(index, op);
+  const Device device = detail::common_device(op, {&t, &index});
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
   check_gather_shapes(t, index, d, nullptr, op);
   check_index_range(index, t.dim() == 0 ? 1 : t.shape()[d], op, t.shape());
-  Tensor out = detail::make_tensor(index.shape(), t.dtype());
+  Tensor out = detail::make_tensor(index.shape(), t.dtype(), device);
   if (out.numel() == 0) return out;
   const auto g = index_geometry(index, t, out, d, op);
-  dispatch_all(t.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::gather(g, static_cast<const T*>(t.data_ptr()), index.data_ptr<int64_t>(),
-                         static_cast<T*>(out.data_ptr()), out.numel());
-  });
+  TS_KERNEL(device, gather)
+  (t.dtype(), g, t.data_ptr(), index.data_ptr<int64_t>(), out.data_ptr(), out.numel());
   return out;
 }
 
 Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& src) {
   const char* op = "scatter_add";
-  detail::check_cpu(t, op);
-  detail::check_cpu(src, op);
+  detail::check_defined(src, op);
   check_index_tensor(index, op);
+  const Device device = detail::common_device(op, {&t, &src, &index});
   TS_CHECK(src.dtype() == t.dtype(), op, ": src ", detail::describe(src),
            " must have the dtype of the input ", detail::describe(t));
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
@@ -187,18 +178,16 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
   const Tensor source = to_dtype(src, compute);
   if (index.numel() == 0) return detail::finish_result(out, t.dtype());
   const auto g = index_geometry(index, out, source, d, op);
-  dispatch_compute(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::scatter_add(g, static_cast<T*>(out.data_ptr()), index.data_ptr<int64_t>(),
-                              static_cast<const T*>(source.data_ptr()), index.numel());
-  });
+  TS_KERNEL(device, scatter_add)
+  (compute, g, out.data_ptr(), index.data_ptr<int64_t>(), source.data_ptr(), index.numel());
   return detail::finish_result(out, t.dtype());
 }
 
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   const char* op = "one_hot";
   check_index_tensor(indices, op);
-  const Tensor idx = contiguous(indices);
+  // Written on the host, then moved to the indices' device.
+  const Tensor idx = to_device(contiguous(indices), kCPU);
   if (num_classes < 0) {
     TS_CHECK(idx.numel() > 0, op, ": cannot infer num_classes from an empty tensor");
     num_classes = max(idx).item<int64_t>() + 1;
@@ -210,7 +199,7 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   const int64_t* in = idx.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
   for (int64_t i = 0; i < idx.numel(); ++i) o[i * num_classes + in[i]] = 1;
-  return out;
+  return to_device(out, indices.device());
 }
 
 Tensor hashed_bigrams(const Tensor& ids, int64_t buckets, int64_t padding_idx) {
@@ -219,10 +208,11 @@ Tensor hashed_bigrams(const Tensor& ids, int64_t buckets, int64_t padding_idx) {
   TS_CHECK(ids.dim() >= 1, op, ": ids must have a sequence dim, got ", detail::describe(ids));
   TS_CHECK(buckets >= 2, op, ": buckets must be at least 2 (0 is padding), got ", buckets);
   const Tensor in = contiguous(ids);
-  Tensor out = detail::make_tensor(ids.shape(), DType::Int64, kCPU, op);
+  Tensor out = detail::make_tensor(ids.shape(), DType::Int64, ids.device(), op);
   const int64_t cols = ids.shape().back();
-  kernels::cpu::hashed_bigrams(in.data_ptr<int64_t>(), out.data_ptr<int64_t>(),
-                               cols == 0 ? 0 : in.numel() / cols, cols, buckets, padding_idx);
+  TS_KERNEL(ids.device(), hashed_bigrams)
+  (in.data_ptr<int64_t>(), out.data_ptr<int64_t>(), cols == 0 ? 0 : in.numel() / cols, cols,
+   buckets, padding_idx);
   return out;
 }
 

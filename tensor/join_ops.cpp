@@ -1,8 +1,7 @@
 // Joining and splitting (cat, stack, split, chunk) and triangles (tril, triu).
 #include <algorithm>
-#include <cstring>
 
-#include "kernels/cpu/parallel.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -15,11 +14,12 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   std::vector<Tensor> parts;
   DType dtype = tensors.front().dtype();
   for (const Tensor& t : tensors) {
-    detail::check_cpu(t, "cat");
+    detail::common_device("cat", {&tensors.front(), &t});
     dtype = promote_types(dtype, t.dtype());
     if (!(t.dim() == 1 && t.numel() == 0)) parts.push_back(t);
   }
-  if (parts.empty()) return empty({0}, dtype);
+  const Device device = tensors.front().device();
+  if (parts.empty()) return empty({0}, TensorOptions(dtype).device(device));
   const Tensor& first = parts.front();
   TS_CHECK(first.dim() > 0, "cat: zero-dimensional tensors cannot be concatenated");
   const int64_t d = detail::wrap_dim(dim, first.dim(), "cat");
@@ -35,7 +35,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     }
     shape[d] += t.shape()[d];
   }
-  Tensor out = detail::make_tensor(shape, dtype);
+  Tensor out = detail::make_tensor(shape, dtype, device);
   int64_t offset = 0;
   for (const Tensor& t : parts) {
     Tensor region = narrow(out, d, offset, t.shape()[d]);
@@ -107,24 +107,13 @@ namespace {
 // Zeroes the elements of the last two dims outside the kept triangle:
 // lower keeps col - row <= diagonal, upper keeps col - row >= diagonal.
 Tensor triangle(const Tensor& t, int64_t diagonal, bool lower, const char* op) {
-  detail::check_cpu(t, op);
+  detail::check_defined(t, op);
   TS_CHECK(t.dim() >= 2, op, ": expected a tensor with at least 2 dims, got ", detail::describe(t));
   Tensor out = clone(t);  // contiguous
   const int64_t rows = t.shape()[t.dim() - 2], cols = t.shape()[t.dim() - 1];
   const int64_t matrices = rows * cols == 0 ? 0 : out.numel() / (rows * cols);
-  const size_t elem = out.element_size();
-  auto* base = static_cast<char*>(out.data_ptr());
-  kernels::cpu::parallel_for(0, matrices * rows, 256, [&](int64_t begin, int64_t end) {
-    for (int64_t m = begin; m < end; ++m) {
-      const int64_t r = m % rows;
-      // Columns [zero_begin, zero_end) of this row are outside the triangle.
-      const int64_t zero_begin = lower ? std::clamp<int64_t>(r + diagonal + 1, 0, cols) : 0;
-      const int64_t zero_end = lower ? cols : std::clamp<int64_t>(r + diagonal, 0, cols);
-      if (zero_end > zero_begin) {
-        std::memset(base + (m * cols + zero_begin) * elem, 0, (zero_end - zero_begin) * elem);
-      }
-    }
-  });
+  TS_KERNEL(t.device(), triangle)
+  (out.data_ptr(), out.element_size(), matrices, rows, cols, diagonal, lower);
   return out;
 }
 

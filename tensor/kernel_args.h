@@ -1,5 +1,6 @@
 #pragma once
-// What front-ends use to hand tensors to raw-pointer kernels.
+// What front-ends use to hand tensors to the kernel table (tensor/dispatch.h).
+#include "tensor/dispatch.h"
 #include "tensor/native_ops.h"
 
 namespace toadstool::native {
@@ -11,13 +12,7 @@ inline Tensor contiguous_as(const Tensor& t, DType dtype) {
 }
 
 // The data of an optional tensor, or nullptr when it is undefined.
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<const T*>(t.data_ptr()) : nullptr;
-}
-template <class T>
-T* mutable_ptr_or_null(const Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.data_ptr()) : nullptr;
-}
+inline const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+inline void* mutable_ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 }  // namespace toadstool::native

@@ -2,7 +2,7 @@
 // transposed views are passed as transposed GEMM operands, not copied.
 #include <optional>
 
-#include "kernels/cpu/gemm.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -83,8 +83,8 @@ BatchedOperand batched_operand(const Tensor& t, const Shape& batch) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_cpu(a, "matmul");
-  detail::check_cpu(b, "matmul");
+  detail::check_defined(b, "matmul");
+  const Device device = detail::common_device("matmul", {&a, &b});
   TS_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
            detail::describe(a), " and ", detail::describe(b));
   TS_CHECK(a.dtype() == b.dtype(), "matmul: operands must have one dtype, got ",
@@ -108,7 +108,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   if (a.dim() > 1) out_shape.push_back(M);
   if (b.dim() > 1) out_shape.push_back(N);
-  Tensor out = detail::make_tensor(out_shape, a.dtype());
+  Tensor out = detail::make_tensor(out_shape, a.dtype(), device);
   if (out.numel() == 0) return out;
 
   // [..., M, K] @ [K, N] with a collapsible batch: fold the batch into M, one GEMM.
@@ -121,21 +121,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
   const BatchedOperand A = batched_operand(a2, batch);
   const BatchedOperand B = batched_operand(b2, batch);
-  const int64_t batch_numel = detail::shape_numel(batch);
-  dispatch_float(a.dtype(), "matmul", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto* c = static_cast<T*>(out.data_ptr());
-    const auto* pa = static_cast<const T*>(A.tensor.data_ptr());
-    const auto* pb = static_cast<const T*>(B.tensor.data_ptr());
-    if (batch_numel == 1) {
-      kernels::cpu::gemm(A.matrix.transposed, B.matrix.transposed, M, N, K, T(1), pa, A.matrix.ld,
-                         pb, B.matrix.ld, T(0), c, N);
-    } else {
-      kernels::cpu::gemm_batched(A.matrix.transposed, B.matrix.transposed, batch_numel, M, N, K,
-                                 T(1), pa, A.matrix.ld, A.batch_stride, pb, B.matrix.ld,
-                                 B.batch_stride, T(0), c, N, M * N);
-    }
-  });
+  kernels::GemmCall gemm;
+  gemm.trans_a = A.matrix.transposed, gemm.trans_b = B.matrix.transposed;
+  gemm.batch = detail::shape_numel(batch), gemm.M = M, gemm.N = N, gemm.K = K;
+  gemm.A = A.tensor.data_ptr(), gemm.lda = A.matrix.ld, gemm.stride_a = A.batch_stride;
+  gemm.B = B.tensor.data_ptr(), gemm.ldb = B.matrix.ld, gemm.stride_b = B.batch_stride;
+  gemm.C = out.data_ptr(), gemm.ldc = N, gemm.stride_c = M * N;
+  TS_KERNEL(device, gemm)(a.dtype(), gemm);
   return out;
 }
 

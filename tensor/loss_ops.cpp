@@ -1,8 +1,8 @@
 // Loss front-ends: the class-target checks shared by cross_entropy and
-// nll_loss, and the fused cross_entropy (kernels/cpu/cross_entropy.*).
+// nll_loss, and the fused cross_entropy (the kernel table's cross_entropy
+// entries, kernels/backend.h).
 #include <cmath>
 
-#include "kernels/cpu/cross_entropy.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/kernel_args.h"
@@ -57,8 +57,8 @@ double sum_of(const Tensor& t) {
 
 double check_class_targets(const Tensor& input, const Tensor& target, const Tensor& weight,
                            int64_t ignore_index, const char* op) {
-  detail::check_cpu(input, op);
-  detail::check_cpu(target, op);
+  detail::check_defined(target, op);
+  detail::common_device(op, {&input, &target, &weight});
   TS_CHECK(is_floating(input.dtype()), op, ": expected floating input, got ",
            detail::describe(input));
   TS_CHECK(input.dim() >= 1, op, ": expected input [C], [N, C] or [N, C, d1, ...], got ",
@@ -72,17 +72,18 @@ double check_class_targets(const Tensor& input, const Tensor& target, const Tens
            expected);
   const int64_t classes = input.dim() == 1 ? input.size(0) : input.size(1);
   if (weight.defined()) {
-    detail::check_cpu(weight, op);
     TS_CHECK(weight.dim() == 1 && weight.size(0) == classes && weight.dtype() == input.dtype(), op,
              ": weight must be [", classes, "] ", dtype_name(input.dtype()),
              " (one per class of input ", detail::describe(input), "), got ",
              detail::describe(weight));
   }
-  // Every target is checked here, before any kernel runs (kernels never throw).
-  const Tensor t = contiguous(target);
+  // Every target is checked here, on the host, before any kernel runs
+  // (kernels never throw).
+  const Tensor t = to_device(contiguous(target), kCPU);
   const int64_t* tp = t.data_ptr<int64_t>();
-  const Tensor w = contiguous_as(weight, DType::Float64);
-  const double* wp = ptr_or_null<double>(w);
+  const Tensor w =
+      weight.defined() ? contiguous_as(to_device(weight, kCPU), DType::Float64) : Tensor();
+  const auto* wp = static_cast<const double*>(ptr_or_null(w));
   double total = 0;
   for (int64_t i = 0; i < t.numel(); ++i) {
     const int64_t v = tp[i];
@@ -108,17 +109,13 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
   const Tensor t = contiguous(target);
   const Tensor w = contiguous_as(options.weight, compute);
   CrossEntropyForward result;
-  result.lse = detail::make_tensor({lines}, compute);
-  Tensor nll = detail::make_tensor({lines}, compute);
-  Tensor smooth = eps > 0 ? detail::make_tensor({lines}, compute) : Tensor();
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::cross_entropy_forward(
-        ptr_or_null<T>(x), t.data_ptr<int64_t>(), ptr_or_null<T>(w), l.outer, l.classes, l.inner,
-        options.ignore_index, static_cast<T*>(result.lse.data_ptr()),
-        static_cast<T*>(nll.data_ptr()),
-        smooth.defined() ? static_cast<T*>(smooth.data_ptr()) : nullptr);
-  });
+  const Device device = logits.device();
+  result.lse = detail::make_tensor({lines}, compute, device);
+  Tensor nll = detail::make_tensor({lines}, compute, device);
+  Tensor smooth = eps > 0 ? detail::make_tensor({lines}, compute, device) : Tensor();
+  TS_KERNEL(device, cross_entropy_forward)
+  (compute, x.data_ptr(), t.data_ptr<int64_t>(), ptr_or_null(w), l.outer, l.classes, l.inner,
+   options.ignore_index, result.lse.data_ptr(), nll.data_ptr(), mutable_ptr_or_null(smooth));
   // loss = (1 - eps) * nll + (eps / C) * smooth per line (torch 1.13's
   // cross_entropy_loss_label_smoothing). The mean divides both parts by the
   // weight of the targets that are not ignored (their count when unweighted).
@@ -139,9 +136,11 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
     using T = typename decltype(tag)::type;
     // 0 * anything is 0 here: with no smoothing the smooth part is absent,
     // and the nll part of an empty or all-ignored mean is 0 / 0 = NaN.
-    total = a * sum_of<T>(nll) + (smooth.defined() ? b * sum_of<T>(smooth) : 0.0);
+    total = a * sum_of<T>(to_device(nll, kCPU)) +
+            (smooth.defined() ? b * sum_of<T>(to_device(smooth, kCPU)) : 0.0);
   });
-  result.loss = detail::finish_result(full({}, total, compute), logits.dtype());
+  result.loss =
+      detail::finish_result(full({}, total, TensorOptions(compute).device(device)), logits.dtype());
   return result;
 }
 
@@ -154,7 +153,10 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
                               const Tensor& lse, const CrossEntropyOptions& options,
                               double nll_scale, double smooth_scale) {
   const char* op = "cross_entropy_backward";
-  detail::check_cpu(logits, op);
+  detail::check_defined(grad, op);
+  detail::check_defined(target, op);
+  detail::check_defined(lse, op);
+  const Device device = detail::common_device(op, {&logits, &grad, &target, &lse, &options.weight});
   const ClassLayout l = class_layout(logits);
   const int64_t lines = l.outer * l.inner;
   const DType compute = detail::compute_dtype(logits.dtype());
@@ -168,15 +170,11 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
   const Tensor w = contiguous_as(options.weight, compute);
   const Tensor g = contiguous_as(grad, compute);
   const Tensor s = contiguous(lse);
-  Tensor grad_x = detail::make_tensor(logits.shape(), compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::cross_entropy_backward(ptr_or_null<T>(x), t.data_ptr<int64_t>(),
-                                         ptr_or_null<T>(w), ptr_or_null<T>(s), ptr_or_null<T>(g),
-                                         per_line ? 1 : 0, static_cast<T>(nll_scale),
-                                         static_cast<T>(smooth_scale), l.outer, l.classes, l.inner,
-                                         options.ignore_index, static_cast<T*>(grad_x.data_ptr()));
-  });
+  Tensor grad_x = detail::make_tensor(logits.shape(), compute, device);
+  TS_KERNEL(device, cross_entropy_backward)
+  (compute, x.data_ptr(), t.data_ptr<int64_t>(), ptr_or_null(w), s.data_ptr(), g.data_ptr(),
+   per_line ? 1 : 0, nll_scale, smooth_scale, l.outer, l.classes, l.inner, options.ignore_index,
+   grad_x.data_ptr());
   return detail::finish_result(grad_x, logits.dtype());
 }
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/kernel_args.h"
 #include "tensor/loss_options.h"
 #include "tensor/tensor.h"
 
@@ -228,5 +229,18 @@ std::vector<Tensor> chunk(const Tensor& t, int64_t chunks, int64_t dim = 0);
 // Lower / upper triangle of the last two dims; diagonal shifts the cut.
 Tensor tril(const Tensor& t, int64_t diagonal = 0);
 Tensor triu(const Tensor& t, int64_t diagonal = 0);
+
+// ---- fused optimizer steps ----------------------------------------------------------------
+// One pass over a parameter and its state, in place (the per-element math:
+// kernels/optim_math.h). param, grad and the buffers: one shape, one
+// floating dtype (float32 or float64), one device, contiguous.
+
+using kernels::AdamStep;
+using kernels::SgdStep;
+// momentum_buffer may be undefined only when hp.momentum is 0.
+void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SgdStep& hp);
+// max_exp_avg_sq is used (and must be defined) only with hp.amsgrad.
+void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                const Tensor& max_exp_avg_sq, const AdamStep& hp);
 
 }  // namespace toadstool::native

@@ -1,6 +1,4 @@
 // Fused NN kernels: softmax, log_softmax, layer_norm.
-#include "kernels/cpu/layer_norm.h"
-#include "kernels/cpu/softmax.h"
 #include "tensor/elementwise.h"
 #include "tensor/kernel_args.h"
 #include "tensor/native_ops.h"
@@ -28,25 +26,22 @@ Around around_dim(const Shape& shape, int64_t d) {
 }
 
 Tensor softmax_impl(const Tensor& t, int64_t dim, bool log, const char* op) {
-  detail::check_cpu(t, op);
+  detail::check_defined(t, op);
   const int64_t d = detail::wrap_dim(dim, t.dim(), op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
   // A contiguous copy in the compute dtype when needed.
   const Tensor in = contiguous(to_dtype(t, detail::compute_dtype(result)));
   const Around a = around_dim(t.shape(), d);
-  Tensor out = detail::make_tensor(t.shape(), in.dtype());
-  dispatch_float(in.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::softmax_forward(static_cast<const T*>(in.data_ptr()),
-                                  static_cast<T*>(out.data_ptr()), a.outer, a.size, a.inner, log);
-  });
+  Tensor out = detail::make_tensor(t.shape(), in.dtype(), t.device());
+  TS_KERNEL(t.device(), softmax_forward)
+  (in.dtype(), in.data_ptr(), out.data_ptr(), a.outer, a.size, a.inner, log);
   return detail::finish_result(out, result);
 }
 
 // The argument checks of layer_norm and its backward.
 void check_layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                       const Tensor& bias, const char* op) {
-  detail::check_cpu(x, op);
+  detail::common_device(op, {&x, &weight, &bias});
   TS_CHECK(is_floating(x.dtype()), op, ": expected a floating input, got ", detail::describe(x));
   const int64_t nd = static_cast<int64_t>(normalized_shape.size());
   TS_CHECK(
@@ -55,7 +50,6 @@ void check_layer_norm(const Tensor& x, const Shape& normalized_shape, const Tens
       detail::describe(x));
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
-    detail::check_cpu(*p, op);
     TS_CHECK(p->shape() == normalized_shape && p->dtype() == x.dtype(), op,
              ": weight and bias must be ", normalized_shape, " ", dtype_name(x.dtype()), ", got ",
              detail::describe(*p));
@@ -71,7 +65,8 @@ Tensor log_softmax(const Tensor& t, int64_t dim) {
 
 Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool log) {
   const char* op = log ? "log_softmax_backward" : "softmax_backward";
-  detail::check_cpu(y, op);
+  detail::check_defined(grad_y, op);
+  detail::common_device(op, {&y, &grad_y});
   TS_CHECK(is_floating(y.dtype()) && grad_y.shape() == y.shape(), op,
            ": expected a floating output and a gradient of its shape, got ", detail::describe(y),
            " and ", detail::describe(grad_y));
@@ -80,12 +75,9 @@ Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool
   const Tensor gy = contiguous_as(grad_y, compute);
   const Tensor out = contiguous_as(y, compute);
   const Around a = around_dim(y.shape(), d);
-  Tensor grad_x = detail::make_tensor(y.shape(), compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::softmax_backward(ptr_or_null<T>(gy), ptr_or_null<T>(out),
-                                   mutable_ptr_or_null<T>(grad_x), a.outer, a.size, a.inner, log);
-  });
+  Tensor grad_x = detail::make_tensor(y.shape(), compute, y.device());
+  TS_KERNEL(y.device(), softmax_backward)
+  (compute, gy.data_ptr(), out.data_ptr(), grad_x.data_ptr(), a.outer, a.size, a.inner, log);
   return detail::finish_result(grad_x, y.dtype());
 }
 
@@ -100,16 +92,12 @@ LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_sha
   const Tensor b = contiguous_as(bias, compute);
   const int64_t cols = detail::shape_numel(normalized_shape);
   const int64_t rows = cols == 0 ? 0 : x.numel() / cols;
-  LayerNormForward result{detail::make_tensor(x.shape(), compute),
-                          detail::make_tensor({rows}, compute),
-                          detail::make_tensor({rows}, compute)};
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::layer_norm_forward(ptr_or_null<T>(in), ptr_or_null<T>(w), ptr_or_null<T>(b),
-                                     mutable_ptr_or_null<T>(result.out),
-                                     mutable_ptr_or_null<T>(result.mean),
-                                     mutable_ptr_or_null<T>(result.rstd), rows, cols, eps);
-  });
+  LayerNormForward result{detail::make_tensor(x.shape(), compute, x.device()),
+                          detail::make_tensor({rows}, compute, x.device()),
+                          detail::make_tensor({rows}, compute, x.device())};
+  TS_KERNEL(x.device(), layer_norm_forward)
+  (compute, in.data_ptr(), ptr_or_null(w), ptr_or_null(b), result.out.data_ptr(),
+   result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
   result.out = detail::finish_result(result.out, x.dtype());
   return result;
 }
@@ -125,6 +113,10 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    bool weight_and_bias) {
   const char* op = "layer_norm_backward";
   check_layer_norm(x, normalized_shape, weight, bias, op);
+  detail::check_defined(grad_y, op);
+  detail::check_defined(mean, op);
+  detail::check_defined(rstd, op);
+  detail::common_device(op, {&x, &grad_y, &mean, &rstd});
   TS_CHECK(grad_y.shape() == x.shape(), op, ": gradient ", detail::describe(grad_y),
            " does not match the input ", detail::describe(x));
   const DType compute = detail::compute_dtype(x.dtype());
@@ -138,18 +130,15 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
   const Tensor in = contiguous_as(x, compute);
   const Tensor w = contiguous_as(weight, compute);
   LayerNormGrads grads;
-  grads.x = detail::make_tensor(x.shape(), compute);
+  grads.x = detail::make_tensor(x.shape(), compute, x.device());
   if (weight_and_bias && weight.defined())
-    grads.weight = detail::make_tensor(normalized_shape, compute);
+    grads.weight = detail::make_tensor(normalized_shape, compute, x.device());
   if (weight_and_bias && bias.defined())
-    grads.bias = detail::make_tensor(normalized_shape, compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::layer_norm_backward(
-        ptr_or_null<T>(gy), ptr_or_null<T>(in), ptr_or_null<T>(contiguous(mean)),
-        ptr_or_null<T>(contiguous(rstd)), ptr_or_null<T>(w), mutable_ptr_or_null<T>(grads.x),
-        mutable_ptr_or_null<T>(grads.weight), mutable_ptr_or_null<T>(grads.bias), rows, cols);
-  });
+    grads.bias = detail::make_tensor(normalized_shape, compute, x.device());
+  TS_KERNEL(x.device(), layer_norm_backward)
+  (compute, gy.data_ptr(), in.data_ptr(), contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(),
+   ptr_or_null(w), grads.x.data_ptr(), mutable_ptr_or_null(grads.weight),
+   mutable_ptr_or_null(grads.bias), rows, cols);
   grads.x = detail::finish_result(grads.x, x.dtype());
   if (grads.weight.defined()) grads.weight = detail::finish_result(grads.weight, x.dtype());
   if (grads.bias.defined()) grads.bias = detail::finish_result(grads.bias, x.dtype());

@@ -1,8 +1,7 @@
 // Random factories: each reserves its counter blocks from the generator,
 // then fills element i from block offset + i / k (kernels/philox.h).
-#include "kernels/cpu/random.h"
-#include "kernels/math.h"
 #include "kernels/philox.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -21,38 +20,32 @@ DType draw_dtype(DType requested, const char* op) {
   return requested == DType::Float64 ? DType::Float64 : DType::Float32;
 }
 
-template <class Fill>
+// Uniform in [0, 1) or standard normal.
 Tensor draw_float(const Shape& shape, TensorOptions options, Generator* generator, const char* op,
-                  bool normal, const Fill& fill) {
+                  bool normal) {
   const DType dt = draw_dtype(options.dtype_, op);
   Tensor out = detail::make_tensor(shape, dt, options.device_, op);
   const RandomKind kind = dt == DType::Float64
                               ? (normal ? RandomKind::NormalDouble : RandomKind::UniformDouble)
                               : (normal ? RandomKind::NormalFloat : RandomKind::UniformFloat);
   const uint64_t offset = pick(generator).reserve(kernels::philox_blocks_used(out.numel(), kind));
-  dispatch_float(dt, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    fill(static_cast<T*>(out.data_ptr()), out.numel(), pick(generator).seed(), offset);
-  });
+  const uint64_t seed = pick(generator).seed();
+  if (normal) {
+    TS_KERNEL(out.device(), fill_normal)(dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
+  } else {
+    TS_KERNEL(out.device(), fill_uniform)(dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
+  }
   return detail::finish_result(out, options.dtype_);
 }
 
 }  // namespace
 
 Tensor rand(const Shape& shape, TensorOptions options, Generator* generator) {
-  return draw_float(shape, options, generator, "rand", false,
-                    [](auto* out, int64_t n, uint64_t seed, uint64_t offset) {
-                      using T = std::remove_pointer_t<decltype(out)>;
-                      kernels::cpu::fill_uniform(out, n, seed, offset, T(0), T(1));
-                    });
+  return draw_float(shape, options, generator, "rand", false);
 }
 
 Tensor randn(const Shape& shape, TensorOptions options, Generator* generator) {
-  return draw_float(shape, options, generator, "randn", true,
-                    [](auto* out, int64_t n, uint64_t seed, uint64_t offset) {
-                      using T = std::remove_pointer_t<decltype(out)>;
-                      kernels::cpu::fill_normal(out, n, seed, offset, T(0), T(1));
-                    });
+  return draw_float(shape, options, generator, "randn", true);
 }
 
 Tensor rand_like(const Tensor& like, Generator* generator) {
@@ -68,8 +61,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
   Tensor out = detail::make_tensor(shape, DType::Int64, options.device_, "randint");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Int64));
-  kernels::cpu::fill_randint(out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset,
-                             low, high);
+  TS_KERNEL(out.device(), fill_randint)
+  (out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset, low, high);
   return native::to_dtype(out, options.dtype_);
 }
 
@@ -78,7 +71,8 @@ Tensor randperm(int64_t n, Generator* generator) {
   Tensor out = detail::make_tensor({n}, DType::Int64, kCPU, "randperm");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(n, RandomKind::Int64));
-  kernels::cpu::fill_randperm(out.data_ptr<int64_t>(), n, pick(generator).seed(), offset);
+  TS_KERNEL(out.device(), fill_randperm)
+  (out.data_ptr<int64_t>(), n, pick(generator).seed(), offset);
   return out;
 }
 
@@ -87,33 +81,24 @@ Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator*
   Tensor out = detail::make_tensor(shape, options.dtype_, options.device_, "bernoulli");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
-  dispatch_all(out.dtype(), "bernoulli", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::cpu::fill_bernoulli(static_cast<T*>(out.data_ptr()), out.numel(),
-                                 pick(generator).seed(), offset, p);
-  });
+  TS_KERNEL(out.device(), fill_bernoulli)
+  (out.dtype(), out.data_ptr(), out.numel(), pick(generator).seed(), offset, p);
   return out;
 }
 
 Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
-  detail::check_cpu(probabilities, "bernoulli");
+  detail::check_defined(probabilities, "bernoulli");
   TS_CHECK(is_floating(probabilities.dtype()), "bernoulli: probabilities must be floating, got ",
            detail::describe(probabilities));
   const Tensor probs = native::contiguous(probabilities);
   TS_CHECK(
       native::all(native::logical_and(native::ge(probs, 0.0), native::le(probs, 1.0))).item<bool>(),
       "bernoulli: probabilities must be in [0, 1]");
-  Tensor out = detail::make_tensor(probs.shape(), probs.dtype());
+  Tensor out = detail::make_tensor(probs.shape(), probs.dtype(), probs.device());
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
-  dispatch_all(out.dtype(), "bernoulli", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_floating_point_v<T> || kernels::is_16bit_float_v<T>) {
-      kernels::cpu::fill_bernoulli(static_cast<T*>(out.data_ptr()),
-                                   static_cast<const T*>(probs.data_ptr()), out.numel(),
-                                   pick(generator).seed(), offset);
-    }
-  });
+  TS_KERNEL(out.device(), fill_bernoulli_tensor)
+  (out.dtype(), out.data_ptr(), probs.data_ptr(), out.numel(), pick(generator).seed(), offset);
   return out;
 }
 

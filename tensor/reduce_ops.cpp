@@ -1,10 +1,8 @@
 // Reductions over any set of dims, with keepdim.
-#include "kernels/reduce_ops.h"
-
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/reduce.h"
+#include "tensor/dispatch.h"
 #include "tensor/elementwise.h"
 #include "tensor/factory.h"
 #include "tensor/native_ops.h"
@@ -13,7 +11,9 @@ namespace toadstool::native {
 
 namespace {
 
-using kernels::cpu::ReduceGeometry;
+using kernels::ReduceCall;
+using kernels::ReduceGeometry;
+using kernels::ReduceKind;
 
 struct ReducePlan {
   ReduceGeometry geometry;
@@ -22,15 +22,15 @@ struct ReducePlan {
 
 // Appends dim d (size, stride) to a list kept innermost first, merging it
 // into the previous entry when contiguous with it; size-1 dims are dropped.
-void push_dim(int& ndim, std::array<int64_t, kernels::cpu::kMaxReduceDims>& sizes,
-              std::array<int64_t, kernels::cpu::kMaxReduceDims>& strides, int64_t size,
-              int64_t stride, const char* op) {
+void push_dim(int& ndim, std::array<int64_t, kernels::kMaxReduceDims>& sizes,
+              std::array<int64_t, kernels::kMaxReduceDims>& strides, int64_t size, int64_t stride,
+              const char* op) {
   if (size == 1) return;
   if (ndim > 0 && stride == strides[ndim - 1] * sizes[ndim - 1]) {
     sizes[ndim - 1] *= size;
     return;
   }
-  TS_CHECK(ndim < kernels::cpu::kMaxReduceDims, op, ": too many non-mergeable dims");
+  TS_CHECK(ndim < kernels::kMaxReduceDims, op, ": too many non-mergeable dims");
   sizes[ndim] = size;
   strides[ndim] = stride;
   ++ndim;
@@ -61,19 +61,21 @@ ReducePlan plan_reduction(const Tensor& t, const std::vector<int64_t>& dims, boo
   return plan;
 }
 
-// Runs `op` over `t` (already in its compute dtype) into a new tensor of
-// dtype `out_dtype`.
-template <class In, class Out, class Op>
-Tensor run_reduce(const Tensor& t, const ReducePlan& plan, DType out_dtype, const Op& op) {
-  Tensor out = detail::make_tensor(plan.out_shape, out_dtype);
-  kernels::cpu::reduce(plan.geometry, op, static_cast<const In*>(t.data_ptr()),
-                       static_cast<Out*>(out.data_ptr()));
+// Runs call.kind over `t` (already in its compute dtype) into a new tensor
+// of dtype `out_dtype`.
+Tensor run_reduce(const Tensor& t, const ReducePlan& plan, DType out_dtype, ReduceCall call) {
+  Tensor out = detail::make_tensor(plan.out_shape, out_dtype, t.device());
+  call.dtype = t.dtype();
+  call.geometry = plan.geometry;
+  call.in = t.data_ptr();
+  call.out = out.data_ptr();
+  TS_KERNEL(t.device(), reduce)(call);
   return out;
 }
 
 // The input converted for computing: 16-bit floats go to float32.
 Tensor compute_input(const Tensor& t, const char* op) {
-  detail::check_cpu(t, op);
+  detail::check_defined(t, op);
   return to_dtype(t, detail::compute_dtype(t.dtype()));
 }
 
@@ -84,18 +86,13 @@ void check_nonempty(const Tensor& t, const ReducePlan& plan, const char* op) {
 }
 
 // sum and prod: bool and int64 give int64, floats keep their dtype.
-template <template <class, class> class Reduce>
-Tensor sum_like(const Tensor& t, const Shape& dims, bool keepdim, const char* op) {
+Tensor sum_like(const Tensor& t, const Shape& dims, bool keepdim, ReduceKind kind, const char* op) {
   const Tensor in = compute_input(t, op);
   const ReducePlan plan =
       plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Int64;
-  return dispatch_compute(in.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using Out = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
-    return detail::finish_result(run_reduce<T, Out>(in, plan, dtype_of<Out>, Reduce<T, Out>{}),
-                                 result);
-  });
+  const DType out = is_floating(in.dtype()) ? in.dtype() : DType::Int64;
+  return detail::finish_result(run_reduce(in, plan, out, {.kind = kind}), result);
 }
 
 void check_floating(const Tensor& t, const char* op) {
@@ -109,11 +106,8 @@ Tensor extremum(const Tensor& t, const Shape& dims, bool keepdim, const char* op
   const ReducePlan plan =
       plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   check_nonempty(t, plan, op);
-  return dispatch_compute(in.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    return detail::finish_result(
-        run_reduce<T, T>(in, plan, in.dtype(), kernels::ExtremumReduce<T, kMax>{}), t.dtype());
-  });
+  const ReduceCall call{.kind = kMax ? ReduceKind::Max : ReduceKind::Min};
+  return detail::finish_result(run_reduce(in, plan, in.dtype(), call), t.dtype());
 }
 
 // Values and indices of the extreme element along one dim.
@@ -124,21 +118,10 @@ std::pair<Tensor, Tensor> arg_extremum(const Tensor& t, int64_t dim, bool keepdi
   const ReducePlan plan = plan_reduction(
       in, t.dim() == 0 ? std::vector<int64_t>{} : std::vector<int64_t>{d}, keepdim, op);
   check_nonempty(t, plan, op);
-  Tensor values = detail::make_tensor(plan.out_shape, in.dtype());
-  Tensor indices = detail::make_tensor(plan.out_shape, DType::Int64);
-  dispatch_compute(in.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    using Acc = kernels::ValueIndex<T>;
-    std::vector<Acc> result(plan.geometry.outputs);
-    kernels::cpu::reduce(plan.geometry, kernels::ArgExtremumReduce<T, kMax>{},
-                         static_cast<const T*>(in.data_ptr()), result.data());
-    auto* v = static_cast<T*>(values.data_ptr());
-    auto* i = indices.data_ptr<int64_t>();
-    for (size_t k = 0; k < result.size(); ++k) {
-      v[k] = result[k].value;
-      i[k] = std::max<int64_t>(result[k].index, 0);
-    }
-  });
+  Tensor indices = detail::make_tensor(plan.out_shape, DType::Int64, t.device());
+  ReduceCall call{.kind = kMax ? ReduceKind::ArgMax : ReduceKind::ArgMin};
+  call.indices = indices.data_ptr<int64_t>();
+  const Tensor values = run_reduce(in, plan, in.dtype(), call);
   return {detail::finish_result(values, t.dtype()), indices};
 }
 
@@ -148,11 +131,10 @@ Tensor var_like(const Tensor& t, const Shape& dims, int64_t correction, bool kee
   const Tensor in = compute_input(t, op);
   const ReducePlan plan =
       plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
-  return dispatch_float(in.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    kernels::VarReduce<T, T> reduce{static_cast<double>(correction), take_sqrt};
-    return detail::finish_result(run_reduce<T, T>(in, plan, in.dtype(), reduce), t.dtype());
-  });
+  const ReduceCall call{.kind = ReduceKind::Var,
+                        .correction = static_cast<double>(correction),
+                        .take_sqrt = take_sqrt};
+  return detail::finish_result(run_reduce(in, plan, in.dtype(), call), t.dtype());
 }
 
 // argmax / argmin without a dim: the flat index, as a 0-d tensor or, with
@@ -164,11 +146,11 @@ Tensor flat_index_result(const Tensor& index, const Tensor& input, bool keepdim)
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
-  return sum_like<kernels::SumReduce>(t, dims, keepdim, "sum");
+  return sum_like(t, dims, keepdim, ReduceKind::Sum, "sum");
 }
 
 Tensor prod(const Tensor& t, const Shape& dims, bool keepdim) {
-  return sum_like<kernels::ProdReduce>(t, dims, keepdim, "prod");
+  return sum_like(t, dims, keepdim, ReduceKind::Prod, "prod");
 }
 
 Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
@@ -176,14 +158,12 @@ Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
   const Tensor in = compute_input(t, "mean");
   const ReducePlan plan =
       plan_reduction(in, detail::reduction_dims(dims, t.dim(), "mean"), keepdim, "mean");
-  return dispatch_float(in.dtype(), "mean", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    // The mean of nothing is NaN, as in PyTorch.
-    const double count = static_cast<double>(plan.geometry.reduce_numel);
-    kernels::SumReduce<T, T> reduce{count > 0 ? 1.0 / count
-                                              : std::numeric_limits<double>::quiet_NaN()};
-    return detail::finish_result(run_reduce<T, T>(in, plan, in.dtype(), reduce), t.dtype());
-  });
+  // The mean of nothing is NaN, as in PyTorch.
+  const double count = static_cast<double>(plan.geometry.reduce_numel);
+  const ReduceCall call{
+      .kind = ReduceKind::Sum,
+      .scale = count > 0 ? 1.0 / count : std::numeric_limits<double>::quiet_NaN()};
+  return detail::finish_result(run_reduce(in, plan, in.dtype(), call), t.dtype());
 }
 
 Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {

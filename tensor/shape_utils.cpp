@@ -127,15 +127,14 @@ void check_defined(const Tensor& t, const char* op) {
   TS_CHECK(t.defined(), op, ": got an undefined tensor");
 }
 
-void check_cpu(const Tensor& t, const char* op) {
-  check_defined(t, op);
-  TS_CHECK(t.device().is_cpu(), op, ": tensor ", describe(t), " is on ", t.device(),
-           ", but this build of Toadstool has the CPU backend only");
-}
-
-void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  TS_CHECK(a.device() == b.device(), op, ": expected tensors on one device, got ", a.device(),
-           " and ", b.device());
+Device common_device(const char* op, std::initializer_list<const Tensor*> operands) {
+  const Tensor& first = **operands.begin();
+  check_defined(first, op);
+  for (const Tensor* t : operands) {
+    TS_CHECK(!t->defined() || t->device() == first.device(), op,
+             ": expected tensors on the same device, got ", first.device(), " and ", t->device());
+  }
+  return first.device();
 }
 
 std::string describe(const Tensor& t) {

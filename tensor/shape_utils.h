@@ -1,6 +1,7 @@
 #pragma once
 // Shape arithmetic shared by the op front-ends.
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -33,12 +34,11 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device = kCPU,
 // A view of `base`'s storage with the given geometry.
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset);
 
-// Every op with a kernel runs on the CPU for now; a CUDA tensor cannot exist
-// in this build, but the check names the op and device if one ever arrives.
-void check_cpu(const Tensor& t, const char* op);
 void check_defined(const Tensor& t, const char* op);
-// Same device for every operand, naming them.
-void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+// The device an op runs on: that of its operands, which must all be on the
+// same one (the error names both devices). The first operand must be
+// defined; undefined ones after it (an absent weight) are skipped.
+Device common_device(const char* op, std::initializer_list<const Tensor*> operands);
 
 // "[2, 3] float32" for error messages.
 std::string describe(const Tensor& t);

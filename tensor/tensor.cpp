@@ -1,17 +1,15 @@
 #include "tensor/tensor.h"
 
 #include "tensor/allocator.h"
+#include "tensor/dispatch.h"
 #include "tensor/shape_utils.h"
 
 namespace toadstool {
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  TS_CHECK(device.is_cpu(), "allocation of ", nbytes, " bytes on ", device,
-           ": this build of Toadstool has the CPU backend only");
-  data_ = detail::cpu_allocate(nbytes);
-}
+Storage::Storage(size_t nbytes, Device device)
+    : data_(detail::allocate(device, nbytes)), nbytes_(nbytes), device_(device) {}
 
-Storage::~Storage() { detail::cpu_free(data_, nbytes_); }
+Storage::~Storage() { detail::deallocate(device_, data_, nbytes_); }
 
 const TensorImpl& Tensor::impl() const {
   TS_CHECK(impl_ != nullptr, "Tensor: use of an undefined tensor");
@@ -47,10 +45,10 @@ void* Tensor::data_ptr() const {
 template <class T>
 T Tensor::item() const {
   TS_CHECK(numel() == 1, "item: expected a tensor with one element, got ", detail::describe(*this));
-  detail::check_cpu(*this, "item");
   return dispatch_all(dtype(), "item", [&](auto tag) -> T {
     using Src = typename decltype(tag)::type;
-    const Src value = *static_cast<const Src*>(data_ptr());
+    Src value;
+    TS_KERNEL(device(), copy_to_host)(&value, data_ptr(), sizeof(Src));
     if constexpr (std::is_same_v<Src, Half> || std::is_same_v<Src, BFloat16>) {
       return static_cast<T>(static_cast<float>(value));
     } else {

@@ -1,5 +1,4 @@
 // Unary element-wise ops.
-#include "kernels/math.h"
 #include "tensor/elementwise.h"
 #include "tensor/native_ops.h"
 
@@ -7,103 +6,101 @@ namespace toadstool::native {
 
 namespace {
 
+using kernels::ElementwiseCall;
+using kernels::ElementwiseOp;
+
 // Float ops (exp, tanh...) turn integer and bool inputs into float32; the
 // 16-bit floats compute in float32 and round once at the end.
-template <class Op>
-Tensor float_unary(const char* op, const Tensor& t) {
-  detail::check_cpu(t, op);
+Tensor float_unary(const char* op, const Tensor& t, ElementwiseCall call) {
+  detail::check_defined(t, op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
-  const DType compute = detail::compute_dtype(result);
-  const Tensor in = to_dtype(t, compute);
-  Tensor out = detail::make_tensor(t.shape(), compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    detail::run_elementwise<T, T>(Op{}, out, in);
-  });
+  call.dtype = detail::compute_dtype(result);
+  const Tensor in = to_dtype(t, call.dtype);
+  Tensor out = detail::make_tensor(t.shape(), call.dtype, t.device());
+  detail::run_elementwise(call, out, {&in});
   return detail::finish_result(out, result);
 }
 
+Tensor float_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
+  return float_unary(op, t, ElementwiseCall{.op = kernel});
+}
+
 // Ops that keep the dtype (neg, abs, relu); bool is rejected.
-template <class Op>
-Tensor numeric_unary(const char* op, const Tensor& t) {
-  detail::check_cpu(t, op);
+Tensor numeric_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
+  detail::check_defined(t, op);
   TS_CHECK(t.dtype() != DType::Bool, op, ": bool tensors are not supported");
   const DType compute = detail::compute_dtype(t.dtype());
   const Tensor in = to_dtype(t, compute);
-  Tensor out = detail::make_tensor(t.shape(), compute);
-  dispatch_compute(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    detail::run_elementwise<T, T>(Op{}, out, in);
-  });
+  Tensor out = detail::make_tensor(t.shape(), compute, t.device());
+  detail::run_elementwise({.op = kernel, .dtype = compute}, out, {&in});
   return detail::finish_result(out, t.dtype());
 }
 
 }  // namespace
 
-Tensor neg(const Tensor& t) { return numeric_unary<kernels::NegOp>("neg", t); }
-Tensor abs(const Tensor& t) { return numeric_unary<kernels::AbsOp>("abs", t); }
-Tensor relu(const Tensor& t) { return numeric_unary<kernels::ReluOp>("relu", t); }
-Tensor exp(const Tensor& t) { return float_unary<kernels::ExpOp>("exp", t); }
-Tensor log(const Tensor& t) { return float_unary<kernels::LogOp>("log", t); }
-Tensor log1p(const Tensor& t) { return float_unary<kernels::Log1pOp>("log1p", t); }
-Tensor sqrt(const Tensor& t) { return float_unary<kernels::SqrtOp>("sqrt", t); }
-Tensor rsqrt(const Tensor& t) { return float_unary<kernels::RsqrtOp>("rsqrt", t); }
-Tensor tanh(const Tensor& t) { return float_unary<kernels::TanhOp>("tanh", t); }
-Tensor sigmoid(const Tensor& t) { return float_unary<kernels::SigmoidOp>("sigmoid", t); }
-Tensor sin(const Tensor& t) { return float_unary<kernels::SinOp>("sin", t); }
-Tensor cos(const Tensor& t) { return float_unary<kernels::CosOp>("cos", t); }
+Tensor neg(const Tensor& t) { return numeric_unary("neg", t, ElementwiseOp::Neg); }
+Tensor abs(const Tensor& t) { return numeric_unary("abs", t, ElementwiseOp::Abs); }
+Tensor relu(const Tensor& t) { return numeric_unary("relu", t, ElementwiseOp::Relu); }
+Tensor exp(const Tensor& t) { return float_unary("exp", t, ElementwiseOp::Exp); }
+Tensor log(const Tensor& t) { return float_unary("log", t, ElementwiseOp::Log); }
+Tensor log1p(const Tensor& t) { return float_unary("log1p", t, ElementwiseOp::Log1p); }
+Tensor sqrt(const Tensor& t) { return float_unary("sqrt", t, ElementwiseOp::Sqrt); }
+Tensor rsqrt(const Tensor& t) { return float_unary("rsqrt", t, ElementwiseOp::Rsqrt); }
+Tensor tanh(const Tensor& t) { return float_unary("tanh", t, ElementwiseOp::Tanh); }
+Tensor sigmoid(const Tensor& t) { return float_unary("sigmoid", t, ElementwiseOp::Sigmoid); }
+Tensor sin(const Tensor& t) { return float_unary("sin", t, ElementwiseOp::Sin); }
+Tensor cos(const Tensor& t) { return float_unary("cos", t, ElementwiseOp::Cos); }
 
 Tensor gelu(const Tensor& t, const std::string& approximate) {
-  if (approximate == "none") return float_unary<kernels::GeluErfOp>("gelu", t);
+  if (approximate == "none") return float_unary("gelu", t, ElementwiseOp::GeluErf);
   TS_CHECK(approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approximate,
            "'");
-  return float_unary<kernels::GeluTanhOp>("gelu", t);
+  return float_unary("gelu", t, ElementwiseOp::GeluTanh);
 }
 
 namespace {
 
-// grad * f'(x) for an element-wise f, by the functor Op(grad, x); `op` names
-// it in errors. grad and x: one shape, one floating dtype.
-template <class Op>
-Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x) {
-  detail::check_cpu(grad, op);
-  detail::check_cpu(x, op);
+// grad * f'(x) for an element-wise f, by the functor kernel(grad, x); `op`
+// names it in errors. grad and x: one shape, one floating dtype.
+Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x,
+                          ElementwiseCall call) {
+  detail::common_device(op, {&grad, &x});
+  detail::check_defined(x, op);
   TS_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype() && is_floating(x.dtype()), op,
            ": expected a floating gradient and input of one shape and dtype, got ",
            detail::describe(grad), " and ", detail::describe(x));
-  const DType compute = detail::compute_dtype(x.dtype());
-  const Tensor g = to_dtype(grad, compute), in = to_dtype(x, compute);
-  Tensor out = detail::make_tensor(x.shape(), compute);
-  dispatch_float(compute, op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    detail::run_elementwise<T, T, T>(Op{}, out, g, in);
-  });
+  call.dtype = detail::compute_dtype(x.dtype());
+  const Tensor g = to_dtype(grad, call.dtype), in = to_dtype(x, call.dtype);
+  Tensor out = detail::make_tensor(x.shape(), call.dtype, x.device());
+  detail::run_elementwise(call, out, {&g, &in});
   return detail::finish_result(out, x.dtype());
+}
+
+Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x,
+                          ElementwiseOp kernel) {
+  return pointwise_backward(op, grad, x, ElementwiseCall{.op = kernel});
 }
 
 }  // namespace
 
 Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& approximate) {
   if (approximate == "none")
-    return pointwise_backward<kernels::GeluErfBackwardOp>("gelu_backward", grad, x);
+    return pointwise_backward("gelu_backward", grad, x, ElementwiseOp::GeluErfBackward);
   TS_CHECK(approximate == "tanh", "gelu_backward: approximate must be 'none' or 'tanh', got '",
            approximate, "'");
-  return pointwise_backward<kernels::GeluTanhBackwardOp>("gelu_backward", grad, x);
+  return pointwise_backward("gelu_backward", grad, x, ElementwiseOp::GeluTanhBackward);
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& y) {
-  return pointwise_backward<kernels::ReluBackwardOp>("relu_backward", grad, y);
+  return pointwise_backward("relu_backward", grad, y, ElementwiseOp::ReluBackward);
 }
 
 Tensor logical_not(const Tensor& t) {
-  detail::check_cpu(t, "logical_not");
+  detail::check_defined(t, "logical_not");
   const DType compute = detail::compute_dtype(t.dtype());
   const Tensor in = to_dtype(t, compute);
-  Tensor out = detail::make_tensor(t.shape(), DType::Bool);
-  dispatch_compute(compute, "logical_not", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    detail::run_elementwise<bool, T>(kernels::LogicalNotOp{}, out, in);
-  });
+  Tensor out = detail::make_tensor(t.shape(), DType::Bool, t.device());
+  detail::run_elementwise({.op = ElementwiseOp::LogicalNot, .dtype = compute}, out, {&in});
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/kernel_args.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -47,20 +48,6 @@ void index_add(T* out, const int64_t* index, const T* src, T alpha, int64_t oute
     }
   });
 }
-
-// Geometry of gather / scatter_add: the index tensor's shape, and the
-// strides of the three tensors involved (index, the indexed tensor `self`,
-// and the other one: out for gather, src for scatter_add). All have
-// index's number of dims; `dim` is the indexed dim.
-struct IndexGeometry {
-  static constexpr int kMaxDims = 16;
-  int ndim = 0;
-  int dim = 0;
-  int64_t sizes[kMaxDims] = {};
-  int64_t index_strides[kMaxDims] = {};
-  int64_t self_strides[kMaxDims] = {};
-  int64_t other_strides[kMaxDims] = {};
-};
 
 // out[i] = self[i with coordinate dim replaced by index[i]]. Each output is
 // independent, so this splits over all elements.

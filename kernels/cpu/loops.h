@@ -1,7 +1,7 @@
 #pragma once
 // The element-wise loop that every per-element CPU kernel runs through.
 //
-// The front-end (tensor/elementwise.cpp) broadcasts the operands, drops
+// The front-end (tensor/elementwise.h) broadcasts the operands, drops
 // size-1 dims and merges dims that are contiguous in every operand, then
 // hands over a StridedPlan: sizes[d] and, for each operand, strides[k][d] in
 // elements, innermost dim first. Operand 0 is the output.
@@ -15,25 +15,9 @@
 #include <utility>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/kernel_args.h"
 
 namespace toadstool::kernels::cpu {
-
-inline constexpr int kMaxLoopDims = 16;
-
-template <int NArgs>
-struct StridedPlan {
-  int ndim = 0;  // at least 1 after planning (a scalar is one dim of size 1)
-  int64_t numel = 0;
-  std::array<int64_t, kMaxLoopDims> sizes{};
-  std::array<std::array<int64_t, kMaxLoopDims>, NArgs> strides{};
-
-  bool inner_contiguous() const {
-    for (int k = 0; k < NArgs; ++k) {
-      if (strides[k][0] != 1) return false;
-    }
-    return true;
-  }
-};
 
 namespace detail {
 
@@ -62,9 +46,9 @@ inline std::tuple<const In*...> offset_inputs(const std::tuple<const In*...>& in
 }  // namespace detail
 
 // out[idx] = f(in_0[idx], ..., in_n[idx]) over the plan, in parallel.
+// The plan has 1 + sizeof...(In) operands.
 template <class F, class Out, class... In>
-void elementwise(const StridedPlan<1 + sizeof...(In)>& plan, const F& f, Out* out,
-                 const In*... in) {
+void elementwise(const StridedPlan& plan, const F& f, Out* out, const In*... in) {
   constexpr int kArgs = 1 + sizeof...(In);
   const bool contiguous = plan.inner_contiguous();
   const int64_t inner = plan.sizes[0];

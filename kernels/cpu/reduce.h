@@ -25,21 +25,9 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/kernel_args.h"
 
 namespace toadstool::kernels::cpu {
-
-inline constexpr int kMaxReduceDims = 16;
-
-struct ReduceGeometry {
-  int kept_ndim = 0;
-  std::array<int64_t, kMaxReduceDims> kept_sizes{};
-  std::array<int64_t, kMaxReduceDims> kept_strides{};
-  int reduced_ndim = 0;
-  std::array<int64_t, kMaxReduceDims> reduced_sizes{};
-  std::array<int64_t, kMaxReduceDims> reduced_strides{};
-  int64_t outputs = 1;       // product of kept sizes
-  int64_t reduce_numel = 1;  // product of reduced sizes
-};
 
 namespace detail {
 

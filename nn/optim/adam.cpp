@@ -1,6 +1,6 @@
 #include "nn/optim/adam.h"
 
-#include "kernels/cpu/optim.h"
+#include "autograd/ops.h"
 #include "tensor/error.h"
 
 namespace toadstool::optim {
@@ -58,7 +58,7 @@ std::vector<std::string> Adam::buffer_names(const Options& o) const {
 }
 
 void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state) {
-  kernels::cpu::AdamStep hp;
+  AdamStep hp;
   hp.lr = o.at("lr");
   hp.beta1 = o.at("beta1");
   hp.beta2 = o.at("beta2");
@@ -72,17 +72,9 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
     if (!state.buffers.contains(name)) state.buffers.insert(name, zeros_buffer(param));
   }
   hp.step = ++state.step;
-  const Tensor& m = state.buffers.at("exp_avg");
-  const Tensor& v = state.buffers.at("exp_avg_sq");
-  const Tensor* vmax = hp.amsgrad ? &state.buffers.at("max_exp_avg_sq") : nullptr;
-  const int64_t n = param.numel();
-  if (param.dtype() == kFloat32) {
-    kernels::cpu::adam_step(param.data_ptr<float>(), grad.data_ptr<float>(), m.data_ptr<float>(),
-                            v.data_ptr<float>(), vmax ? vmax->data_ptr<float>() : nullptr, n, hp);
-  } else {
-    kernels::cpu::adam_step(param.data_ptr<double>(), grad.data_ptr<double>(), m.data_ptr<double>(),
-                            v.data_ptr<double>(), vmax ? vmax->data_ptr<double>() : nullptr, n, hp);
-  }
+  Tensor p = param;
+  adam_step_(p, grad, state.buffers.at("exp_avg"), state.buffers.at("exp_avg_sq"),
+             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp);
 }
 
 }  // namespace toadstool::optim

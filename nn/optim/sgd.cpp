@@ -1,6 +1,6 @@
 #include "nn/optim/sgd.h"
 
-#include "kernels/cpu/optim.h"
+#include "autograd/ops.h"
 #include "tensor/error.h"
 
 namespace toadstool::optim {
@@ -47,7 +47,7 @@ std::vector<std::string> SGD::buffer_names(const Options& o) const {
 }
 
 void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state) {
-  kernels::cpu::SgdStep hp;
+  SgdStep hp;
   hp.lr = o.at("lr");
   hp.momentum = o.at("momentum");
   hp.dampening = o.at("dampening");
@@ -62,14 +62,8 @@ void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, Para
     buffer = hp.first_step ? zeros_buffer(param) : *existing;
     if (hp.first_step) state.buffers.insert("momentum_buffer", buffer);
   }
-  const int64_t n = param.numel();
-  if (param.dtype() == kFloat32) {
-    kernels::cpu::sgd_step(param.data_ptr<float>(), grad.data_ptr<float>(),
-                           buffer.defined() ? buffer.data_ptr<float>() : nullptr, n, hp);
-  } else {
-    kernels::cpu::sgd_step(param.data_ptr<double>(), grad.data_ptr<double>(),
-                           buffer.defined() ? buffer.data_ptr<double>() : nullptr, n, hp);
-  }
+  Tensor p = param;
+  sgd_step_(p, grad, buffer, hp);
 }
 
 }  // namespace toadstool::optim

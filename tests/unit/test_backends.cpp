@@ -1,0 +1,109 @@
+// The kernel table (kernels/backend.h): which entries each backend of this
+// build provides, and what a missing one does.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "test_util.h"
+#include "toadstool.h"
+
+namespace toadstool {
+namespace {
+
+using kernels::Backend;
+
+// (entry name, provided) for every entry of the table, in list order.
+std::vector<std::pair<std::string, bool>> coverage(const Backend& b) {
+  return {
+#define TOADSTOOL_KERNEL(name, Fn) {#name, b.name != nullptr},
+#include "kernels/kernel_list.h"
+#undef TOADSTOOL_KERNEL
+  };
+}
+
+void print_coverage(const Backend& b) {
+  int provided = 0;
+  std::string missing;
+  for (const auto& [name, has] : coverage(b)) {
+    provided += has ? 1 : 0;
+    if (!has) missing += " " + name;
+  }
+  std::cout << b.device << ": " << provided << " of " << coverage(b).size() << " entries"
+            << (missing.empty() ? "" : "; missing:" + missing) << "\n";
+}
+
+TEST(Backends, CpuProvidesEveryEntry) {
+  print_coverage(kernels::cpu_backend());
+  EXPECT_STREQ(kernels::cpu_backend().device, "cpu");
+  for (const auto& [name, has] : coverage(kernels::cpu_backend())) {
+    EXPECT_TRUE(has) << "the CPU backend has no " << name;
+  }
+}
+
+TEST(Backends, CudaCoverageAndMissingEntries) {
+  const Backend& cuda = kernels::cuda_backend();
+  print_coverage(cuda);
+  EXPECT_STREQ(cuda.device, "cuda");
+  if (cuda_is_built()) GTEST_SKIP() << "this build has CUDA";
+  for (const auto& [name, has] : coverage(cuda)) {
+    EXPECT_FALSE(has) << "a CPU-only build's CUDA table has " << name;
+  }
+  // Every tensor on the device needs memory first: the error names the entry.
+  EXPECT_ERROR(zeros({2}, Device("cuda:0")), "allocate: not built for cuda:0");
+}
+
+// Every row of kernels/elementwise_list.h runs on the CPU for every dtype of
+// its TypeSet (a row whose instantiation was missed throws instead).
+TEST(Backends, CpuElementwiseRunsEveryRowAndDtype) {
+  using kernels::ElementwiseOp;
+  using kernels::TypeSet;
+  const auto dtypes = [](TypeSet set) -> std::vector<DType> {
+    switch (set) {
+      case TypeSet::Float: return {kFloat32, kFloat64};
+      case TypeSet::Numeric: return {kInt64, kFloat32, kFloat64};
+      case TypeSet::Compute: return {kBool, kInt64, kFloat32, kFloat64};
+      case TypeSet::All: break;
+    }
+    return {kBool, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64};
+  };
+  struct Row {
+    const char* name;
+    ElementwiseOp op;
+    TypeSet types;
+    int inputs;
+  };
+  const std::vector<Row> rows = {
+#define TOADSTOOL_ELEMENTWISE(name, Functor, signature, types)                  \
+  {#name, ElementwiseOp::name, TypeSet::types,                                  \
+   kernels::Signature::signature == kernels::Signature::Nullary ? 0             \
+   : kernels::Signature::signature == kernels::Signature::Where ? 3             \
+   : kernels::Signature::signature == kernels::Signature::Binary ||             \
+           kernels::Signature::signature == kernels::Signature::BinaryToBool || \
+           kernels::Signature::signature == kernels::Signature::MaskedFill      \
+       ? 2                                                                      \
+       : 1},
+#include "kernels/elementwise_list.h"
+#undef TOADSTOOL_ELEMENTWISE
+  };
+  // Eight bytes per element covers every dtype; four elements, one dim.
+  std::vector<int64_t> out(4), a(4, 1), b(4, 1), c(4, 1);
+  for (const Row& row : rows) {
+    for (DType dtype : dtypes(row.types)) {
+      kernels::ElementwiseCall call{.op = row.op, .dtype = dtype};
+      call.plan.ndim = 1;
+      call.plan.operands = 1 + row.inputs;
+      call.plan.numel = 4;
+      call.plan.sizes[0] = 4;
+      for (int k = 0; k < call.plan.operands; ++k) call.plan.strides[k][0] = 1;
+      call.out = out.data();
+      call.in = {a.data(), b.data(), c.data()};
+      EXPECT_NO_THROW(kernels::cpu_backend().elementwise(call)) << row.name << " " << dtype;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace toadstool
