@@ -1,5 +1,7 @@
 // Element-wise ops with their derivatives. Gradients are returned in the
 // broadcast shape of the output; the engine sums them back to each input.
+#include <cmath>
+
 #include "autograd/ops.h"
 #include "autograd/record.h"
 #include "tensor/factory.h"
@@ -239,6 +241,22 @@ Tensor clamp(const Tensor& t, std::optional<Scalar> min, std::optional<Scalar> m
   return out;
 }
 
+Tensor atan2(const Tensor& a, const Tensor& b) {
+  Tensor out = native::float_binary("atan2", kernels::ElementwiseOp::Atan2, a, b);
+  if (needs_grad(a, b)) {
+    // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+    record(Op::atan2, out, {a, b},
+           [a = SavedTensor(a), b = SavedTensor(b), need_a = a.requires_grad(),
+            need_b = b.requires_grad()](const Tensor& g) -> Grads {
+             const Tensor& av = a.get();
+             const Tensor& bv = b.get();
+             const Tensor scale = g / (av * av + bv * bv);
+             return {need_a ? scale * bv : Tensor(), need_b ? -scale * av : Tensor()};
+           });
+  }
+  return out;
+}
+
 // ---- unary --------------------------------------------------------------------------
 
 namespace {
@@ -317,6 +335,19 @@ Tensor gelu(const Tensor& t, const std::string& approximate) {
                [approximate](const Tensor& g, const Tensor& x, const Tensor&) {
                  return gelu_backward(g, x, approximate);
                });
+}
+
+Tensor softplus(const Tensor& t, double beta, double threshold) {
+  TS_CHECK(beta != 0 && std::isfinite(beta), "softplus: beta must be finite and non-zero, got ",
+           beta);
+  // d/dx = sigmoid(beta x), and 1 in the linear regime beta x > threshold.
+  return unary(
+      Op::softplus,
+      native::float_unary("softplus", kernels::ElementwiseOp::Softplus, t, beta, threshold), t,
+      Saves::input, [beta, threshold](const Tensor& g, const Tensor& x, const Tensor&) {
+        const Tensor bx = x * beta;
+        return g * masked_fill(sigmoid(bx), bx > threshold, 1);
+      });
 }
 
 // ---- in place: not recorded ----------------------------------------------------------

@@ -85,6 +85,8 @@ Tensor pow(const Tensor& base, const Scalar& exponent);
 Tensor pow(const Scalar& base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
+// The angle of the point (b, a) in [-pi, pi], as torch.atan2(a, b).
+Tensor atan2(const Tensor& a, const Tensor& b);
 
 // where(condition, a, b): a where condition is true, else b (all broadcast).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
@@ -107,6 +109,9 @@ Tensor sin(const Tensor& t);
 Tensor cos(const Tensor& t);
 // approximate: "none" (erf form, the default) or "tanh".
 Tensor gelu(const Tensor& t, const std::string& approximate = "none");
+// log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (as
+// torch.nn.functional.softplus). beta must be non-zero.
+Tensor softplus(const Tensor& t, double beta = 1, double threshold = 20);
 
 // ---- in place: write into `self`, bump its version, return it --------------------
 // The result must have self's shape (no broadcasting of the destination) and

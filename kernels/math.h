@@ -79,6 +79,12 @@ struct PowOp {
   }
 };
 
+// The angle of the point (b, a): atan2(a, b), in [-pi, pi].
+template <class T>
+struct Atan2Op {
+  TS_HOST_DEVICE T operator()(T a, T b) const { return std::atan2(a, b); }
+};
+
 // NaN propagates through maximum/minimum, as in PyTorch.
 template <class T>
 struct MaximumOp {
@@ -237,6 +243,17 @@ struct GeluTanhOp {
   TS_HOST_DEVICE T operator()(T x) const {
     const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
     return T(0.5) * x * (T(1) + vtanh(inner));
+  }
+};
+
+// softplus(x) = log(1 + exp(beta x)) / beta, beta = p.a; x itself where
+// beta x > threshold = p.b (the linear regime, as PyTorch).
+template <class T>
+struct SoftplusOp {
+  OpScalars<T> p;
+  TS_HOST_DEVICE T operator()(T x) const {
+    const T bx = x * p.a;
+    return bx > p.b ? x : std::log1p(vexp(bx)) / p.a;
   }
 };
 

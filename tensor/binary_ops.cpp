@@ -16,9 +16,9 @@ using kernels::ElementwiseOp;
 
 // How an op's result dtype follows from the promoted operand dtype.
 enum class ResultKind {
-  Same,        // add, mul, maximum...: the promoted dtype
-  TrueDivide,  // div: integers and bool give float32
-  Bool,        // comparisons and logic: bool
+  Same,   // add, mul, maximum...: the promoted dtype
+  Float,  // div, atan2: integers and bool give float32
+  Bool,   // comparisons and logic: bool
 };
 
 // A binary op: its functor, result kind and, for add and sub, alpha.
@@ -31,7 +31,7 @@ struct BinaryOp {
 DType result_dtype(DType promoted, ResultKind kind) {
   switch (kind) {
     case ResultKind::Same: return promoted;
-    case ResultKind::TrueDivide: return is_floating(promoted) ? promoted : DType::Float32;
+    case ResultKind::Float: return is_floating(promoted) ? promoted : DType::Float32;
     case ResultKind::Bool: break;
   }
   return DType::Bool;
@@ -140,7 +140,7 @@ Tensor& binary_scalar_inplace(const char* op, Tensor& self, const Scalar& s, con
 
 namespace {
 const BinaryOp kMul{ElementwiseOp::Mul};
-const BinaryOp kDiv{ElementwiseOp::Div, ResultKind::TrueDivide};
+const BinaryOp kDiv{ElementwiseOp::Div, ResultKind::Float};
 const BinaryOp kPow{ElementwiseOp::Pow};
 BinaryOp add_op(const Scalar& alpha) { return {ElementwiseOp::Add, ResultKind::Same, alpha}; }
 BinaryOp sub_op(const Scalar& alpha) { return {ElementwiseOp::Sub, ResultKind::Same, alpha}; }
@@ -183,6 +183,9 @@ Tensor pow(const Tensor& base, const Scalar& exponent) {
 }
 Tensor pow(const Scalar& base, const Tensor& exponent) {
   return binary_scalar("pow", exponent, base, true, kPow);
+}
+Tensor float_binary(const char* op, ElementwiseOp kernel, const Tensor& a, const Tensor& b) {
+  return binary(op, a, b, {kernel, ResultKind::Float});
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
   return binary("maximum", a, b, {ElementwiseOp::Maximum});

@@ -100,6 +100,17 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& app
 // grad where the relu output y is positive, else 0: relu's derivative.
 Tensor relu_backward(const Tensor& grad, const Tensor& y);
 
+// ---- element-wise by functor -----------------------------------------------------------
+// The front-ends of ops that need nothing beyond their row of
+// kernels/elementwise_list.h (docs/design.md, "Adding an op"). Integer and
+// bool inputs give float32; float16/bfloat16 compute in float32. a and b are
+// the functor's parameters (its OpScalars p); `op` names the op in errors.
+Tensor float_unary(const char* op, kernels::ElementwiseOp kernel, const Tensor& t, double a = 0,
+                   double b = 0);
+// Broadcasts a and b.
+Tensor float_binary(const char* op, kernels::ElementwiseOp kernel, const Tensor& a,
+                    const Tensor& b);
+
 // ---- in place: write into `self`, bump its version, return it --------------------
 // The result must have self's shape (no broadcasting of the destination) and
 // a dtype that casts to self's (no float result into an integer tensor).

@@ -4,10 +4,10 @@
 
 namespace toadstool::native {
 
-namespace {
-
 using kernels::ElementwiseCall;
 using kernels::ElementwiseOp;
+
+namespace {
 
 // Float ops (exp, tanh...) turn integer and bool inputs into float32; the
 // 16-bit floats compute in float32 and round once at the end.
@@ -37,6 +37,10 @@ Tensor numeric_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
 }
 
 }  // namespace
+
+Tensor float_unary(const char* op, ElementwiseOp kernel, const Tensor& t, double a, double b) {
+  return float_unary(op, t, ElementwiseCall{.op = kernel, .a = {.f = a}, .b = {.f = b}});
+}
 
 Tensor neg(const Tensor& t) { return numeric_unary("neg", t, ElementwiseOp::Neg); }
 Tensor abs(const Tensor& t) { return numeric_unary("abs", t, ElementwiseOp::Abs); }

@@ -205,6 +205,21 @@ def elementwise():
         tail, ones = torch.linspace(-8, -3, 11), torch.ones(11)  # tiny derivatives
         g.add(op, [ones, tail], torch.ops.aten.gelu_backward(ones, tail, approximate=approximate))
 
+    # softplus (beta, threshold) and atan2: the worked example of "Adding an op".
+    for beta, threshold in [(1.0, 20.0), (2.0, 1.0), (0.5, 5.0)]:
+        for domain in (wide, wide.double(), special):
+            g.add("softplus", [domain], F.softplus(domain, beta, threshold),
+                  beta=beta, threshold=threshold)
+    g.add("softplus", [ints], F.softplus(ints.float()), beta=1.0, threshold=20.0)
+    grid = torch.linspace(-3, 3, 7)
+    ys, xs = grid.repeat_interleave(7), grid.repeat(7)  # every (y, x) of the grid, 0 included
+    g.add("atan2", [ys, xs], torch.atan2(ys, xs))
+    g.add("atan2", [ys.double(), xs.double()], torch.atan2(ys.double(), xs.double()))
+    g.add("atan2", [special.repeat_interleave(5), special.repeat(5)],
+          torch.atan2(special.repeat_interleave(5), special.repeat(5)))
+    g.add("atan2", [grid.view(7, 1), grid], torch.atan2(grid.view(7, 1), grid))  # broadcast
+    g.add("atan2", [ints, ints.flip(-1)], torch.atan2(ints, ints.flip(-1)))
+
     # In place: results written into the first input (whatever its strides).
     g.add("add_", [x32, b[:1, :3]], x32.clone().add_(b[:1, :3], alpha=2), alpha=2)
     g.add("add_", [ints], ints.clone().add_(5), other=5)

@@ -65,6 +65,8 @@ TEST(Errors, WrongDtypes) {
   expect_error([] { where(ones({2}), ones({2}), ones({2})); }, {"where", "bool"});
   expect_error([] { ones({2}, kBool) - ones({2}, kBool); }, {"sub", "bool"});
   expect_error([] { rand({2}, kInt64); }, {"rand", "int64"});
+  expect_error([] { softplus(ones({2}), 0); }, {"softplus", "beta", "non-zero"});
+  expect_error([] { atan2(ones({2}), ones({3})); }, {"atan2", "[2]", "[3]"});
   expect_error([ints] { ints.data_ptr<float>(); }, {"data_ptr", "int64", "float32"});
 }
 

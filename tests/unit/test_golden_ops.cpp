@@ -188,6 +188,12 @@ Runners elementwise_runners() {
       {"gelu", unary([](const Tensor& t) { return gelu(t); })},
       {"gelu_tanh", unary([](const Tensor& t) { return gelu(t, "tanh"); })},
       {"gelu_backward", [](Case& c) { return Tensors{gelu_backward(c.in(0), c.in(1))}; }},
+      {"softplus",
+       [](Case& c) {
+         return Tensors{
+             softplus(c.in(0), c.scalar("beta").to_double(), c.scalar("threshold").to_double())};
+       }},
+      {"atan2", binary([](const Tensor& a, const Tensor& b) { return atan2(a, b); })},
       {"gelu_tanh_backward",
        [](Case& c) { return Tensors{gelu_backward(c.in(0), c.in(1), "tanh")}; }},
       // In place: the result is the first input itself, whatever its strides.

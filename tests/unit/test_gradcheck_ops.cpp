@@ -221,6 +221,14 @@ std::vector<GradCase> all_cases() {
         return std::vector{(leaf({3, 4}) * 3).detach().requires_grad_()};
       },
       x0([](const Tensor& t) { return gelu(t, "tanh"); }));
+  add_unary(c, "softplus", [](const Tensor& t) { return softplus(t); });
+  // beta 2, threshold 1: elements above x = 0.5 are in the linear regime.
+  one(
+      "softplus_beta_threshold", {"softplus"},
+      [] {
+        return std::vector{leaf({4, 3})};
+      },
+      x0([](const Tensor& t) { return softplus(t, 2, 1); }));
   add_unary(c, "clamp", [](const Tensor& t) { return t.clamp(-0.5, 0.7); });
   one(
       "clamp_min_only", {"clamp"},
@@ -261,6 +269,7 @@ std::vector<GradCase> all_cases() {
       c, "pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, true);
   add_binary(c, "maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); });
   add_binary(c, "minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
+  add_binary(c, "atan2", [](const Tensor& a, const Tensor& b) { return atan2(a, b); });
 
   one(
       "where", {"where"},
