@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "bench/bench_util.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

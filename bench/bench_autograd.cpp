@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "bench/bench_util.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

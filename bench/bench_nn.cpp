@@ -10,7 +10,7 @@
 #include <string>
 
 #include "bench/bench_util.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

@@ -5,8 +5,8 @@
 // STREAM triad measured in the same run. bench/pytorch_workloads.py times
 // torch.optim.AdamW on the same tensor (foreach=False, and the default).
 #include "bench/bench_util.h"
-#include "nn/optim/adam.h"
-#include "toadstool.h"
+#include "toadstool/nn/optim/adam.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

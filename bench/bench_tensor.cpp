@@ -11,7 +11,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/machine_probe.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

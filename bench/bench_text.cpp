@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::bench {
 

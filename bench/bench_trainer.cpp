@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "toadstool.h"
-#include "train/data/dataloader.h"
+#include "toadstool/toadstool.h"
+#include "toadstool/train/data/dataloader.h"
 
 namespace toadstool::bench {
 

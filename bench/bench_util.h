@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "tensor/allocator.h"
+#include "toadstool/tensor/allocator.h"
 
 namespace toadstool::bench {
 

@@ -1,6 +1,9 @@
 # Compile flags shared by the library, tests and benchmarks, carried by an
 # INTERFACE target so that every consumer inside the tree sees the same ISA.
 add_library(toadstool_flags INTERFACE)
+# OpenMP is private to the library; in-tree tests and benchmarks that call
+# kernels directly get it here.
+target_link_libraries(toadstool_flags INTERFACE OpenMP::OpenMP_CXX)
 
 if(TOADSTOOL_ARCH STREQUAL "native")
   target_compile_options(toadstool_flags INTERFACE -march=native)

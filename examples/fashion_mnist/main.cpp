@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace {
 

@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/atomic_file.h"
-#include "toadstool.h"
+#include "toadstool/tensor/atomic_file.h"
+#include "toadstool/toadstool.h"
 
 namespace {
 

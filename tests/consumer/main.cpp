@@ -1,4 +1,7 @@
-// Prints the product of two small matrices; the install test checks the text.
+// Prints the product of two small matrices and a Linear layer's output
+// size; the install test checks the text. Only <toadstool/...> includes.
+#include <toadstool/config.h>
+#include <toadstool/nn/linear.h>
 #include <toadstool/toadstool.h>
 
 #include <iostream>
@@ -8,6 +11,8 @@ int main() {
   const Tensor a = arange(6, kFloat32).view({2, 3});
   const Tensor b = ones({3, 2});
   const Tensor c = matmul(a, b);
-  std::cout << "sum=" << c.sum().item<float>() << "\n";
+  nn::Linear linear(3, 4);
+  std::cout << "toadstool " << TOADSTOOL_VERSION << " cuda=" << TOADSTOOL_WITH_CUDA
+            << " sum=" << c.sum().item<float>() << " linear=" << linear.forward(a).size(1) << "\n";
   return c.sum().item<float>() == 30.0f ? 0 : 1;
 }

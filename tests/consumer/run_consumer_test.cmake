@@ -6,6 +6,17 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${TOADSTOOL_BINARY_DIR} --pre
 if(rc)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
+# Only public headers are installed: none of the kernels' or the front-ends'
+# internals.
+foreach(internal kernels/cpu/gemm.h kernels/backend.h tensor/dispatch.h tensor/elementwise.h
+                 train/json_file.h)
+  if(EXISTS ${WORK_DIR}/prefix/include/toadstool/${internal})
+    message(FATAL_ERROR "the internal header toadstool/${internal} was installed")
+  endif()
+endforeach()
+if(NOT EXISTS ${WORK_DIR}/prefix/include/toadstool/config.h)
+  message(FATAL_ERROR "toadstool/config.h was not installed")
+endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc)
@@ -18,6 +29,6 @@ if(rc)
 endif()
 execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 message(STATUS "consumer printed: ${out}")
-if(rc OR NOT out MATCHES "sum=30")
+if(rc OR NOT out MATCHES "sum=30 linear=4")
   message(FATAL_ERROR "the consumer failed (${rc}): ${out}")
 endif()

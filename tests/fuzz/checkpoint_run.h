@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 #include "trainer_fixtures.h"
 
 namespace toadstool::fuzz {

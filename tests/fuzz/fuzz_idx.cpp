@@ -1,8 +1,8 @@
 // fuzz_idx: the bytes are an IDX file, plain or gzip-compressed.
 #include "fuzz_targets.h"
 #include "scratch.h"
-#include "tensor/error.h"
-#include "train/data/idx.h"
+#include "toadstool/tensor/error.h"
+#include "toadstool/train/data/idx.h"
 
 namespace toadstool::fuzz {
 

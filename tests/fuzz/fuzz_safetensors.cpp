@@ -1,8 +1,8 @@
 // fuzz_safetensors: the bytes are a safetensors file.
 #include "fuzz_targets.h"
 #include "scratch.h"
-#include "tensor/error.h"
-#include "tensor/safetensors.h"
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/safetensors.h"
 
 namespace toadstool::fuzz {
 

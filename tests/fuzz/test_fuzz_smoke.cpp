@@ -22,7 +22,7 @@
 
 #include "fuzz_targets.h"
 #include "mutator.h"
-#include "tensor/error.h"
+#include "toadstool/tensor/error.h"
 
 namespace toadstool::fuzz {
 namespace {

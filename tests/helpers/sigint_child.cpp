@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "checkpoint_fixtures.h"
-#include "train/sigint.h"
+#include "toadstool/train/sigint.h"
 
 int main(int argc, char** argv) {
   using namespace toadstool;

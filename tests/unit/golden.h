@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::testing {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/backend.h"
 #include "test_util.h"
-#include "toadstool.h"
+#include "toadstool/kernels/backend.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool {
 namespace {
@@ -19,7 +19,7 @@ using kernels::Backend;
 std::vector<std::pair<std::string, bool>> coverage(const Backend& b) {
   return {
 #define TOADSTOOL_KERNEL(name, Fn) {#name, b.name != nullptr},
-#include "kernels/kernel_list.h"
+#include "toadstool/kernels/kernel_list.h"
 #undef TOADSTOOL_KERNEL
   };
 }
@@ -85,7 +85,7 @@ TEST(Backends, CpuElementwiseRunsEveryRowAndDtype) {
            kernels::Signature::signature == kernels::Signature::MaskedFill      \
        ? 2                                                                      \
        : 1},
-#include "kernels/elementwise_list.h"
+#include "toadstool/kernels/elementwise_list.h"
 #undef TOADSTOOL_ELEMENTWISE
   };
   // Eight bytes per element covers every dtype; four elements, one dim.

@@ -7,7 +7,7 @@
 
 #include "temp_dir.h"
 #include "test_util.h"
-#include "train/callbacks/summary_line.h"
+#include "toadstool/train/callbacks/summary_line.h"
 #include "trainer_fixtures.h"
 
 namespace toadstool::testing {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "golden.h"
-#include "nn/clip_grad.h"
 #include "test_util.h"
+#include "toadstool/nn/clip_grad.h"
 
 namespace toadstool {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/fast_math.h"
-#include "kernels/math.h"
+#include "toadstool/kernels/fast_math.h"
+#include "toadstool/kernels/math.h"
 
 namespace toadstool::kernels {
 namespace {

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
+#include "toadstool/kernels/cpu/gemm.h"
 
 namespace toadstool::kernels::cpu {
 namespace {

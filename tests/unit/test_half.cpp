@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "kernels/half.h"
+#include "toadstool/kernels/half.h"
 
 #if defined(__F16C__)
 #include <immintrin.h>

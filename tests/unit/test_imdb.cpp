@@ -13,7 +13,7 @@
 
 #include "temp_dir.h"
 #include "test_util.h"
-#include "toadstool.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::testing {
 namespace {

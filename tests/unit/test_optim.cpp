@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/optim/optim.h"
 #include "test_util.h"
+#include "toadstool/nn/optim/optim.h"
 
 namespace toadstool {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "golden.h"
-#include "nn/optim/optim.h"
 #include "test_util.h"
+#include "toadstool/nn/optim/optim.h"
 
 namespace toadstool {
 namespace {

@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/cpu/random.h"
-#include "kernels/philox.h"
+#include "toadstool/kernels/cpu/random.h"
+#include "toadstool/kernels/philox.h"
 
 namespace toadstool::kernels {
 namespace {

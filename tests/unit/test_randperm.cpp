@@ -5,8 +5,8 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/philox.h"
 #include "test_util.h"
+#include "toadstool/kernels/philox.h"
 
 namespace toadstool {
 namespace {

@@ -13,9 +13,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/layer_norm.h"
-#include "kernels/cpu/softmax.h"
-#include "kernels/fast_math.h"
+#include "toadstool/kernels/cpu/layer_norm.h"
+#include "toadstool/kernels/cpu/softmax.h"
+#include "toadstool/kernels/fast_math.h"
 
 namespace toadstool::kernels::cpu {
 namespace {

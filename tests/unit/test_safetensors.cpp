@@ -8,9 +8,9 @@
 #include <string>
 
 #include "temp_dir.h"
-#include "tensor/atomic_file.h"
-#include "tensor/safetensors.h"
 #include "test_util.h"
+#include "toadstool/tensor/atomic_file.h"
+#include "toadstool/tensor/safetensors.h"
 
 namespace toadstool {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "test_util.h"
-#include "train/callbacks/sampler.h"
+#include "toadstool/train/callbacks/sampler.h"
 #include "trainer_fixtures.h"
 
 namespace toadstool::testing {

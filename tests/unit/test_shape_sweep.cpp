@@ -3,8 +3,8 @@
 // and the values equal the same op on plain contiguous copies.
 #include <functional>
 
-#include "tensor/shape_utils.h"
 #include "test_util.h"
+#include "toadstool/tensor/shape_utils.h"
 
 namespace toadstool {
 namespace {

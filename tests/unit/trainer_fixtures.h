@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "toadstool.h"
-#include "train/callback.h"
-#include "train/data/dataloader.h"
-#include "train/trainer.h"
+#include "toadstool/toadstool.h"
+#include "toadstool/train/callback.h"
+#include "toadstool/train/data/dataloader.h"
+#include "toadstool/train/trainer.h"
 
 namespace toadstool::testing {
 

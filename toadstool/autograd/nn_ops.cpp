@@ -1,0 +1,150 @@
+// matmul and the NN ops with their derivatives.
+#include "toadstool/autograd/ops.h"
+#include "toadstool/autograd/record.h"
+#include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool {
+
+using autograd::Grads;
+using autograd::needs_grad;
+using autograd::Op;
+using autograd::record;
+using autograd::SavedTensor;
+
+namespace {
+
+// d(a @ b): grad_a = g @ b^T, grad_b = a^T @ g, with 1-D operands treated as
+// a row [1, K] (a) or a column [K, 1] (b) and the extra dim dropped again.
+// Only the gradients that are needed are computed.
+Grads matmul_grads(const Tensor& g, const Tensor& a, const Tensor& b, bool need_a, bool need_b) {
+  if (a.dim() == 1 && b.dim() == 1) {  // dot product: g is 0-d
+    return {need_a ? g * b : Tensor(), need_b ? g * a : Tensor()};
+  }
+  const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;  // [..., M, K]
+  const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;  // [..., K, N]
+  Tensor g2 = g;                                         // [..., M, N]
+  if (a.dim() == 1) g2 = unsqueeze(g2, -2);
+  if (b.dim() == 1) g2 = unsqueeze(g2, -1);
+  Tensor grad_a, grad_b;
+  if (need_a) {
+    grad_a = matmul(g2, transpose(b2, -1, -2));
+    if (a.dim() == 1) grad_a = squeeze(grad_a, -2);
+  }
+  if (need_b) {
+    if (b2.dim() == 2 && a2.dim() > 2) {
+      // A weight shared over the batch ([..., M, K] @ [K, N], as in Linear):
+      // one GEMM over the folded batch, a2^T [K, B*M] @ g2 [B*M, N], instead of
+      // a batched GEMM and a sum.
+      const int64_t k = a2.size(-1);
+      grad_b = matmul(transpose(reshape(a2, {-1, k}), 0, 1), reshape(g2, {-1, g2.size(-1)}));
+    } else {
+      grad_b = matmul(transpose(a2, -1, -2), g2);
+    }
+    if (b.dim() == 1) grad_b = squeeze(grad_b, -1);
+  }
+  return {grad_a, grad_b};
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  Tensor out = native::matmul(a, b);
+  if (needs_grad(a, b)) {
+    record(Op::matmul, out, {a, b},
+           [a = SavedTensor(a), b = SavedTensor(b), need_a = a.requires_grad(),
+            need_b = b.requires_grad()](const Tensor& g) -> Grads {
+             return matmul_grads(g, a.get(), b.get(), need_a, need_b);
+           });
+  }
+  return out;
+}
+
+Tensor softmax(const Tensor& t, int64_t dim) {
+  Tensor out = native::softmax(t, dim);
+  if (needs_grad(t)) {
+    record(Op::softmax, out, {t}, [y = SavedTensor(out), dim](const Tensor& g) -> Grads {
+      return {native::softmax_backward(g, y.get(), dim, /*log=*/false)};
+    });
+  }
+  return out;
+}
+
+Tensor log_softmax(const Tensor& t, int64_t dim) {
+  Tensor out = native::log_softmax(t, dim);
+  if (needs_grad(t)) {
+    record(Op::log_softmax, out, {t}, [y = SavedTensor(out), dim](const Tensor& g) -> Grads {
+      return {native::softmax_backward(g, y.get(), dim, /*log=*/true)};
+    });
+  }
+  return out;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  if (!needs_grad(x, weight, bias))
+    return native::layer_norm(x, normalized_shape, weight, bias, eps);
+  // The fused kernel's forward keeps each row's mean and 1/std for its backward.
+  native::LayerNormForward forward =
+      native::layer_norm_forward(x, normalized_shape, weight, bias, eps);
+  Tensor out = forward.out;
+  record(
+      Op::layer_norm, out, {x, weight, bias},
+      [normalized_shape, x = SavedTensor(x), weight = SavedTensor(weight), bias = SavedTensor(bias),
+       mean = SavedTensor(forward.mean), rstd = SavedTensor(forward.rstd),
+       need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
+        native::LayerNormGrads grads =
+            native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
+                                        weight.get(), bias.get(), need_affine);
+        return {grads.x, grads.weight, grads.bias};
+      });
+  return out;
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int64_t> padding_idx) {
+  Tensor out = native::embedding(weight, indices);
+  if (padding_idx) {
+    const int64_t num = weight.size(0);
+    TS_CHECK(*padding_idx >= -num && *padding_idx < num, "embedding: padding_idx ", *padding_idx,
+             " is out of range for ", num, " embeddings");
+    if (*padding_idx < 0) *padding_idx += num;
+  }
+  if (needs_grad(weight)) {
+    // Each looked-up row's gradient is added into its row of weight
+    // (repeated ids accumulate); the padding row gets none.
+    record(Op::embedding, out, {weight},
+           [shape = weight.shape(), dtype = weight.dtype(), indices = SavedTensor(indices),
+            padding_idx](const Tensor& g) -> Grads {
+             Tensor grad = native::index_add(zeros(shape, dtype), 0, reshape(indices.get(), {-1}),
+                                             reshape(g, {-1, shape[1]}));
+             if (padding_idx) {
+               Tensor padding_row = native::select(grad, 0, *padding_idx);
+               native::zero_(padding_row);
+             }
+             return {grad};
+           });
+  }
+  return out;
+}
+
+Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
+  TS_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
+  if (!training || p == 0) return t;
+  // mask: 0 with probability p, else 1 / (1 - p), in t's dtype (scaled in
+  // place: one mask-sized buffer, not two).
+  Tensor mask;
+  if (p == 1) {
+    mask = zeros(t.shape(), t.dtype());
+  } else {
+    mask = bernoulli(t.shape(), 1 - p, t.dtype(), generator);
+    native::mul_(mask, 1 / (1 - p));
+  }
+  Tensor out = native::mul(t, mask);
+  if (needs_grad(t)) {
+    record(Op::dropout, out, {t},
+           [mask = SavedTensor(mask)](const Tensor& g) -> Grads { return {g * mask.get()}; });
+  }
+  return out;
+}
+
+}  // namespace toadstool

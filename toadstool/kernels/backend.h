@@ -1,0 +1,128 @@
+#pragma once
+// The kernel table: every device fills one Backend with its implementation
+// of each entry (kernels/kernel_list.h); front-ends in tensor/ check their
+// arguments, allocate on the inputs' device and call that device's entry
+// (tensor/dispatch.h). A null entry is a kernel the backend does not have:
+// calling it through the dispatcher is an Error naming kernel and device.
+//
+// Entries take raw pointers of the dtype they are given, sizes and strides.
+// Kernels do not check user input: the front-end has validated shapes,
+// dtypes, indices and probabilities before the call. Float kernels take
+// float32 and float64 (the 16-bit floats compute in float32).
+#include <cstddef>
+#include <cstdint>
+
+#include "toadstool/kernels/kernel_args.h"
+
+namespace toadstool::kernels {
+
+// ---- memory ----
+// nbytes of device memory, 64-byte aligned (nullptr when out of memory; a
+// zero-byte request still returns a unique pointer).
+using AllocateFn = void*(size_t nbytes);
+using DeallocateFn = void(void* ptr, size_t nbytes);
+// nbytes between this device and host memory (the CPU: a memcpy).
+using CopyBytesFn = void(void* dst, const void* src, size_t nbytes);
+
+// ---- element-wise ----
+// out = in converted from dtype `from` to `to` over a two-operand plan
+// (kernels/math.h's CastOp: saturating float-to-int, non-zero to true).
+using ConvertFn = void(DType to, DType from, const StridedPlan& plan, void* out, const void* in);
+// Runs functor call.op of kernels/elementwise_list.h over call.plan.
+using ElementwiseFn = void(const ElementwiseCall& call);
+// Zeroes the elements outside a triangle of each of `matrices` contiguous
+// [rows, cols] matrices of element_size-byte elements: lower keeps
+// col - row <= diagonal, upper keeps col - row >= diagonal.
+using TriangleFn = void(void* data, size_t element_size, int64_t matrices, int64_t rows,
+                        int64_t cols, int64_t diagonal, bool lower);
+
+// ---- reductions, GEMM ----
+using ReduceFn = void(const ReduceCall& call);
+using GemmFn = void(DType dtype, const GemmCall& call);
+
+// ---- row kernels over contiguous buffers ----
+// softmax (log_softmax when `log`) over the middle dim of x viewed as
+// [outer, dim, inner]; y may be x. The backward takes the forward's output y.
+using SoftmaxForwardFn = void(DType dtype, const void* x, void* y, int64_t outer, int64_t dim,
+                              int64_t inner, bool log);
+using SoftmaxBackwardFn = void(DType dtype, const void* grad_y, const void* y, void* grad_x,
+                               int64_t outer, int64_t dim, int64_t inner, bool log);
+// Layer norm over the last `cols` of [rows, cols]: y = (x - mean) * rstd *
+// gamma + beta; gamma, beta, mean, rstd may be null. The backward writes
+// grad_x [rows, cols], grad_gamma and grad_beta [cols] (any may be null).
+using LayerNormForwardFn = void(DType dtype, const void* x, const void* gamma, const void* beta,
+                                void* y, void* mean, void* rstd, int64_t rows, int64_t cols,
+                                double eps);
+using LayerNormBackwardFn = void(DType dtype, const void* grad_y, const void* x, const void* mean,
+                                 const void* rstd, const void* gamma, void* grad_x,
+                                 void* grad_gamma, void* grad_beta, int64_t rows, int64_t cols);
+// Cross-entropy over logits x [outer, classes, inner] (kernels/cpu/
+// cross_entropy.h has the formulas): per line lse, nll and, when not null,
+// the label-smoothing term; the backward's grad_x of a * nll + b * smooth.
+using CrossEntropyForwardFn = void(DType dtype, const void* x, const int64_t* target,
+                                   const void* weight, int64_t outer, int64_t classes,
+                                   int64_t inner, int64_t ignore_index, void* lse, void* nll,
+                                   void* smooth);
+using CrossEntropyBackwardFn = void(DType dtype, const void* x, const int64_t* target,
+                                    const void* weight, const void* lse, const void* grad,
+                                    int64_t grad_stride, double a, double b, int64_t outer,
+                                    int64_t classes, int64_t inner, int64_t ignore_index,
+                                    void* grad_x);
+// out [heads, L, Ev] and lse [heads, L]; the backward writes grad_q
+// [heads, L, E], grad_k [heads, S, E], grad_v [heads, S, Ev].
+using AttentionForwardFn = void(DType dtype, const AttentionCall& call, void* out, void* lse);
+using AttentionBackwardFn = void(DType dtype, const AttentionCall& call, const void* out,
+                                 const void* lse, const void* grad_out, void* grad_q, void* grad_k,
+                                 void* grad_v);
+
+// ---- indexing (every index already checked) ----
+// out[o, j, :] = in[o, index[j], :]; in [outer, in_dim, inner], out [outer, n, inner].
+using IndexSelectFn = void(DType dtype, const void* in, const int64_t* index, void* out,
+                           int64_t outer, int64_t in_dim, int64_t n, int64_t inner);
+// out[o, index[j], :] += alpha * src[o, j, :], duplicates in order j.
+using IndexAddFn = void(DType dtype, void* out, const int64_t* index, const void* src,
+                        KernelScalar alpha, int64_t outer, int64_t out_dim, int64_t n,
+                        int64_t inner);
+using GatherFn = void(DType dtype, const IndexGeometry& geometry, const void* self,
+                      const int64_t* index, void* out, int64_t numel);
+using ScatterAddFn = void(DType dtype, const IndexGeometry& geometry, void* self,
+                          const int64_t* index, const void* src, int64_t numel);
+// out[r, j] = the bucket in [1, buckets) of the bigram (ids[r, j-1], ids[r, j]),
+// 0 where ids[r, j] is padding; ids, out [rows, cols].
+using HashedBigramsFn = void(const int64_t* ids, int64_t* out, int64_t rows, int64_t cols,
+                             int64_t buckets, int64_t padding_idx);
+
+// ---- random numbers: element i of a fill depends on (seed, offset, i) only ----
+using FillUniformFn = void(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                           double low, double high);
+using FillNormalFn = void(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                          double mean, double std);
+using FillRandintFn = void(int64_t* out, int64_t n, uint64_t seed, uint64_t offset, int64_t low,
+                           int64_t high);
+// 1 with probability p (every dtype); the tensor form takes probs [n] of a
+// float dtype (out may be probs).
+using FillBernoulliFn = void(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                             double p);
+using FillBernoulliTensorFn = void(DType dtype, void* out, const void* probs, int64_t n,
+                                   uint64_t seed, uint64_t offset);
+using FillRandpermFn = void(int64_t* out, int64_t n, uint64_t seed, uint64_t offset);
+
+// ---- fused optimizer steps over contiguous buffers of n elements ----
+using SgdStepFn = void(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
+                       const SgdStep& hp);
+using AdamStepFn = void(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
+                        void* max_exp_avg_sq, int64_t n, const AdamStep& hp);
+
+struct Backend {
+  const char* device = "";  // "cpu", "cuda"
+#define TOADSTOOL_KERNEL(name, Fn) Fn* name = nullptr;
+#include "toadstool/kernels/kernel_list.h"
+#undef TOADSTOOL_KERNEL
+};
+
+// The tables this build carries: the CPU's always; the CUDA one is empty
+// (every entry null) unless the CUDA backend is built.
+const Backend& cpu_backend();
+const Backend& cuda_backend();
+
+}  // namespace toadstool::kernels

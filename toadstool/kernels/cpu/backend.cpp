@@ -1,0 +1,363 @@
+// The CPU's kernel table: each entry casts the raw pointers to the dtype's
+// C++ type and calls the typed kernel of kernels/cpu/.
+#include "toadstool/kernels/backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "toadstool/kernels/cpu/attention.h"
+#include "toadstool/kernels/cpu/cross_entropy.h"
+#include "toadstool/kernels/cpu/dtype_dispatch.h"
+#include "toadstool/kernels/cpu/elementwise.h"
+#include "toadstool/kernels/cpu/gemm.h"
+#include "toadstool/kernels/cpu/indexing.h"
+#include "toadstool/kernels/cpu/layer_norm.h"
+#include "toadstool/kernels/cpu/optim.h"
+#include "toadstool/kernels/cpu/parallel.h"
+#include "toadstool/kernels/cpu/random.h"
+#include "toadstool/kernels/cpu/reduce.h"
+#include "toadstool/kernels/cpu/softmax.h"
+#include "toadstool/kernels/reduce_ops.h"
+
+namespace toadstool::kernels::cpu {
+
+namespace {
+
+template <class T>
+T* typed(void* p) {
+  return static_cast<T*>(p);
+}
+template <class T>
+const T* typed(const void* p) {
+  return static_cast<const T*>(p);
+}
+
+// ---- memory ----
+
+constexpr size_t kAlignment = 64;
+
+void* allocate(size_t nbytes) {
+  // aligned_alloc wants a multiple of the alignment, and a unique pointer
+  // for zero bytes.
+  return std::aligned_alloc(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment +
+                                            (nbytes == 0 ? kAlignment : 0));
+}
+void deallocate(void* ptr, size_t /*nbytes*/) { std::free(ptr); }
+void copy_bytes(void* dst, const void* src, size_t nbytes) {
+  if (nbytes > 0) std::memcpy(dst, src, nbytes);
+}
+
+void triangle(void* data, size_t element_size, int64_t matrices, int64_t rows, int64_t cols,
+              int64_t diagonal, bool lower) {
+  auto* base = static_cast<char*>(data);
+  parallel_for(0, matrices * rows, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t m = begin; m < end; ++m) {
+      const int64_t r = m % rows;
+      // Columns [zero_begin, zero_end) of this row are outside the triangle.
+      const int64_t zero_begin = lower ? std::clamp<int64_t>(r + diagonal + 1, 0, cols) : 0;
+      const int64_t zero_end = lower ? cols : std::clamp<int64_t>(r + diagonal, 0, cols);
+      if (zero_end > zero_begin) {
+        std::memset(base + (m * cols + zero_begin) * element_size, 0,
+                    (zero_end - zero_begin) * element_size);
+      }
+    }
+  });
+}
+
+// ---- reductions ----
+
+// Values and indices of the extreme element of each output.
+template <class T, bool kMax>
+void arg_extremum(const ReduceCall& c) {
+  std::vector<ValueIndex<T>> result(c.geometry.outputs);
+  reduce(c.geometry, ArgExtremumReduce<T, kMax>{}, typed<T>(c.in), result.data());
+  auto* values = typed<T>(c.out);
+  for (size_t k = 0; k < result.size(); ++k) {
+    values[k] = result[k].value;
+    c.indices[k] = std::max<int64_t>(result[k].index, 0);
+  }
+}
+
+void reduce_entry(const ReduceCall& c) {
+  if (c.kind == ReduceKind::Var) {
+    return for_dtype<TypeSet::Float>(c.dtype, "reduce", [&](auto zero) {
+      using T = decltype(zero);
+      reduce(c.geometry, VarReduce<T, T>{c.correction, c.take_sqrt}, typed<T>(c.in),
+             typed<T>(c.out));
+    });
+  }
+  for_dtype<TypeSet::Compute>(c.dtype, "reduce", [&](auto zero) {
+    using T = decltype(zero);
+    using SumOut = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+    switch (c.kind) {
+      case ReduceKind::Sum:
+        return reduce(c.geometry, SumReduce<T, SumOut>{c.scale}, typed<T>(c.in),
+                      typed<SumOut>(c.out));
+      case ReduceKind::Prod:
+        return reduce(c.geometry, ProdReduce<T, SumOut>{}, typed<T>(c.in), typed<SumOut>(c.out));
+      case ReduceKind::Max:
+        return reduce(c.geometry, ExtremumReduce<T, true>{}, typed<T>(c.in), typed<T>(c.out));
+      case ReduceKind::Min:
+        return reduce(c.geometry, ExtremumReduce<T, false>{}, typed<T>(c.in), typed<T>(c.out));
+      case ReduceKind::ArgMax: return arg_extremum<T, true>(c);
+      case ReduceKind::ArgMin: return arg_extremum<T, false>(c);
+      case ReduceKind::Var: break;
+    }
+  });
+}
+
+// ---- GEMM ----
+
+void gemm_entry(DType dtype, const GemmCall& c) {
+  for_dtype<TypeSet::Float>(dtype, "gemm", [&](auto zero) {
+    using T = decltype(zero);
+    if (c.batch == 1) {
+      gemm(c.trans_a, c.trans_b, c.M, c.N, c.K, T(c.alpha), typed<T>(c.A), c.lda, typed<T>(c.B),
+           c.ldb, T(c.beta), typed<T>(c.C), c.ldc);
+    } else {
+      gemm_batched(c.trans_a, c.trans_b, c.batch, c.M, c.N, c.K, T(c.alpha), typed<T>(c.A), c.lda,
+                   c.stride_a, typed<T>(c.B), c.ldb, c.stride_b, T(c.beta), typed<T>(c.C), c.ldc,
+                   c.stride_c);
+    }
+  });
+}
+
+// ---- row kernels ----
+
+void softmax_forward_entry(DType dtype, const void* x, void* y, int64_t outer, int64_t dim,
+                           int64_t inner, bool log) {
+  for_dtype<TypeSet::Float>(dtype, "softmax_forward", [&](auto zero) {
+    using T = decltype(zero);
+    softmax_forward(typed<T>(x), typed<T>(y), outer, dim, inner, log);
+  });
+}
+
+void softmax_backward_entry(DType dtype, const void* grad_y, const void* y, void* grad_x,
+                            int64_t outer, int64_t dim, int64_t inner, bool log) {
+  for_dtype<TypeSet::Float>(dtype, "softmax_backward", [&](auto zero) {
+    using T = decltype(zero);
+    softmax_backward(typed<T>(grad_y), typed<T>(y), typed<T>(grad_x), outer, dim, inner, log);
+  });
+}
+
+void layer_norm_forward_entry(DType dtype, const void* x, const void* gamma, const void* beta,
+                              void* y, void* mean, void* rstd, int64_t rows, int64_t cols,
+                              double eps) {
+  for_dtype<TypeSet::Float>(dtype, "layer_norm_forward", [&](auto zero) {
+    using T = decltype(zero);
+    layer_norm_forward(typed<T>(x), typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean),
+                       typed<T>(rstd), rows, cols, eps);
+  });
+}
+
+void layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x, const void* mean,
+                               const void* rstd, const void* gamma, void* grad_x, void* grad_gamma,
+                               void* grad_beta, int64_t rows, int64_t cols) {
+  for_dtype<TypeSet::Float>(dtype, "layer_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    layer_norm_backward(typed<T>(grad_y), typed<T>(x), typed<T>(mean), typed<T>(rstd),
+                        typed<T>(gamma), typed<T>(grad_x), typed<T>(grad_gamma),
+                        typed<T>(grad_beta), rows, cols);
+  });
+}
+
+void cross_entropy_forward_entry(DType dtype, const void* x, const int64_t* target,
+                                 const void* weight, int64_t outer, int64_t classes, int64_t inner,
+                                 int64_t ignore_index, void* lse, void* nll, void* smooth) {
+  for_dtype<TypeSet::Float>(dtype, "cross_entropy_forward", [&](auto zero) {
+    using T = decltype(zero);
+    cross_entropy_forward(typed<T>(x), target, typed<T>(weight), outer, classes, inner,
+                          ignore_index, typed<T>(lse), typed<T>(nll), typed<T>(smooth));
+  });
+}
+
+void cross_entropy_backward_entry(DType dtype, const void* x, const int64_t* target,
+                                  const void* weight, const void* lse, const void* grad,
+                                  int64_t grad_stride, double a, double b, int64_t outer,
+                                  int64_t classes, int64_t inner, int64_t ignore_index,
+                                  void* grad_x) {
+  for_dtype<TypeSet::Float>(dtype, "cross_entropy_backward", [&](auto zero) {
+    using T = decltype(zero);
+    cross_entropy_backward(typed<T>(x), target, typed<T>(weight), typed<T>(lse), typed<T>(grad),
+                           grad_stride, T(a), T(b), outer, classes, inner, ignore_index,
+                           typed<T>(grad_x));
+  });
+}
+
+template <class T>
+AttentionArgs<T> attention_args(const AttentionCall& c) {
+  AttentionArgs<T> a;
+  a.heads = c.heads, a.L = c.L, a.S = c.S, a.E = c.E, a.Ev = c.Ev;
+  a.q = typed<T>(c.q), a.q_offsets = c.q_offsets, a.q_row = c.q_row;
+  a.k = typed<T>(c.k), a.k_offsets = c.k_offsets, a.k_row = c.k_row;
+  a.v = typed<T>(c.v), a.v_offsets = c.v_offsets, a.v_row = c.v_row;
+  a.mask = typed<T>(c.mask), a.mask_offsets = c.mask_offsets;
+  a.mask_row = c.mask_row, a.mask_col = c.mask_col;
+  a.causal = c.causal;
+  a.scale = T(c.scale);
+  a.dropout_p = c.dropout_p;
+  a.seed = c.seed, a.offset = c.offset;
+  return a;
+}
+
+void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
+  for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
+    using T = decltype(zero);
+    attention_forward(attention_args<T>(call), typed<T>(out), typed<T>(lse));
+  });
+}
+
+void attention_backward_entry(DType dtype, const AttentionCall& call, const void* out,
+                              const void* lse, const void* grad_out, void* grad_q, void* grad_k,
+                              void* grad_v) {
+  for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
+    using T = decltype(zero);
+    attention_backward(attention_args<T>(call), typed<T>(out), typed<T>(lse), typed<T>(grad_out),
+                       typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
+  });
+}
+
+// ---- indexing ----
+
+void index_select_entry(DType dtype, const void* in, const int64_t* index, void* out, int64_t outer,
+                        int64_t in_dim, int64_t n, int64_t inner) {
+  for_dtype<TypeSet::All>(dtype, "index_select", [&](auto zero) {
+    using T = decltype(zero);
+    index_select(typed<T>(in), index, typed<T>(out), outer, in_dim, n, inner);
+  });
+}
+
+void index_add_entry(DType dtype, void* out, const int64_t* index, const void* src,
+                     KernelScalar alpha, int64_t outer, int64_t out_dim, int64_t n, int64_t inner) {
+  for_dtype<TypeSet::Compute>(dtype, "index_add", [&](auto zero) {
+    using T = decltype(zero);
+    index_add(typed<T>(out), index, typed<T>(src), alpha.as<T>(), outer, out_dim, n, inner);
+  });
+}
+
+void gather_entry(DType dtype, const IndexGeometry& g, const void* self, const int64_t* index,
+                  void* out, int64_t numel) {
+  for_dtype<TypeSet::All>(dtype, "gather", [&](auto zero) {
+    using T = decltype(zero);
+    gather(g, typed<T>(self), index, typed<T>(out), numel);
+  });
+}
+
+void scatter_add_entry(DType dtype, const IndexGeometry& g, void* self, const int64_t* index,
+                       const void* src, int64_t numel) {
+  for_dtype<TypeSet::Compute>(dtype, "scatter_add", [&](auto zero) {
+    using T = decltype(zero);
+    scatter_add(g, typed<T>(self), index, typed<T>(src), numel);
+  });
+}
+
+// ---- random numbers ----
+
+void fill_uniform_entry(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                        double low, double high) {
+  for_dtype<TypeSet::Float>(dtype, "fill_uniform", [&](auto zero) {
+    using T = decltype(zero);
+    fill_uniform(typed<T>(out), n, seed, offset, T(low), T(high));
+  });
+}
+
+void fill_normal_entry(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                       double mean, double std) {
+  for_dtype<TypeSet::Float>(dtype, "fill_normal", [&](auto zero) {
+    using T = decltype(zero);
+    fill_normal(typed<T>(out), n, seed, offset, T(mean), T(std));
+  });
+}
+
+void fill_bernoulli_entry(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
+                          double p) {
+  for_dtype<TypeSet::All>(dtype, "fill_bernoulli", [&](auto zero) {
+    using T = decltype(zero);
+    fill_bernoulli(typed<T>(out), n, seed, offset, p);
+  });
+}
+
+void fill_bernoulli_tensor_entry(DType dtype, void* out, const void* probs, int64_t n,
+                                 uint64_t seed, uint64_t offset) {
+  switch (dtype) {
+    case DType::Float16:
+      return fill_bernoulli(typed<Half>(out), typed<Half>(probs), n, seed, offset);
+    case DType::BFloat16:
+      return fill_bernoulli(typed<BFloat16>(out), typed<BFloat16>(probs), n, seed, offset);
+    case DType::Float32:
+      return fill_bernoulli(typed<float>(out), typed<float>(probs), n, seed, offset);
+    case DType::Float64:
+      return fill_bernoulli(typed<double>(out), typed<double>(probs), n, seed, offset);
+    default: unsupported_dtype("fill_bernoulli_tensor", dtype);
+  }
+}
+
+// ---- fused optimizer steps ----
+
+void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
+                    const SgdStep& hp) {
+  for_dtype<TypeSet::Float>(dtype, "sgd_step", [&](auto zero) {
+    using T = decltype(zero);
+    sgd_step(typed<T>(param), typed<T>(grad), typed<T>(momentum_buffer), n, hp);
+  });
+}
+
+void adam_step_entry(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
+                     void* max_exp_avg_sq, int64_t n, const AdamStep& hp) {
+  for_dtype<TypeSet::Float>(dtype, "adam_step", [&](auto zero) {
+    using T = decltype(zero);
+    adam_step(typed<T>(param), typed<T>(grad), typed<T>(exp_avg), typed<T>(exp_avg_sq),
+              typed<T>(max_exp_avg_sq), n, hp);
+  });
+}
+
+Backend make_cpu_backend() {
+  Backend b;
+  b.device = "cpu";
+  b.allocate = allocate;
+  b.deallocate = deallocate;
+  b.copy_to_host = copy_bytes;
+  b.copy_from_host = copy_bytes;
+  b.convert = convert;
+  b.elementwise = elementwise;
+  b.triangle = triangle;
+  b.reduce = reduce_entry;
+  b.gemm = gemm_entry;
+  b.softmax_forward = softmax_forward_entry;
+  b.softmax_backward = softmax_backward_entry;
+  b.layer_norm_forward = layer_norm_forward_entry;
+  b.layer_norm_backward = layer_norm_backward_entry;
+  b.cross_entropy_forward = cross_entropy_forward_entry;
+  b.cross_entropy_backward = cross_entropy_backward_entry;
+  b.attention_forward = attention_forward_entry;
+  b.attention_backward = attention_backward_entry;
+  b.index_select = index_select_entry;
+  b.index_add = index_add_entry;
+  b.gather = gather_entry;
+  b.scatter_add = scatter_add_entry;
+  b.hashed_bigrams = hashed_bigrams;
+  b.fill_uniform = fill_uniform_entry;
+  b.fill_normal = fill_normal_entry;
+  b.fill_randint = fill_randint;
+  b.fill_bernoulli = fill_bernoulli_entry;
+  b.fill_bernoulli_tensor = fill_bernoulli_tensor_entry;
+  b.fill_randperm = fill_randperm;
+  b.sgd_step = sgd_step_entry;
+  b.adam_step = adam_step_entry;
+  return b;
+}
+
+}  // namespace
+
+}  // namespace toadstool::kernels::cpu
+
+namespace toadstool::kernels {
+
+const Backend& cpu_backend() {
+  static const Backend backend = cpu::make_cpu_backend();
+  return backend;
+}
+
+}  // namespace toadstool::kernels

@@ -1,0 +1,477 @@
+// The packed GEMM (gemm_packed.h). Loop nest, outermost first, with the
+// cache each block is sized for:
+//
+//   jc: columns of C in blocks of kNC
+//     pc: the K dimension in blocks of kKC
+//       pack op(B)[pc:+kc, jc:+nc] into kNR-wide panels     L2, shared by the team
+//       ic: blocks of up to kMC rows of C, taken by whichever thread is free
+//         pack op(A)[ic:+mc, pc:+kc] into kMR-high panels   L2 (unless read in place)
+//         ir: kMR rows of C                                  A panel in L1
+//           jr: one kNR-wide B panel -> micro_kernel, a kMR x kNR tile of C
+//
+// B is always packed: each panel is read once per kMR rows of C, in the
+// order the micro-kernel reads it, whatever op(B)'s layout. A stored [M, K]
+// is read where it is (kMR values a step, one per row of the tile,
+// broadcast) unless its rows alias in L1; otherwise, and when stored [K, M],
+// it is packed a block at a time.
+#include "toadstool/kernels/cpu/gemm_packed.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "toadstool/kernels/cpu/parallel.h"
+
+namespace toadstool::kernels::cpu {
+
+namespace {
+
+// One SIMD register of floats, as a GCC vector: the compiler picks the
+// instructions (AVX-512, AVX or SSE) of the build's target.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+constexpr int kVectorRegisters = 32;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+constexpr int kVectorRegisters = 16;
+#else
+constexpr int kLanes = 4;
+constexpr int kVectorRegisters = 16;
+#endif
+using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(Vec));
+  return v;
+}
+void store(float* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
+
+// The register tile: kMR rows by kNR = 2 vectors of columns. Its kMR * 2
+// accumulators, the two B vectors and one broadcast A value fill the vector
+// registers (14 x 32 floats with AVX-512's 32 registers).
+constexpr int kVectorsPerRow = 2;
+constexpr int64_t kNR = kVectorsPerRow * kLanes;
+constexpr int64_t kMR = (kVectorRegisters - 4) / kVectorsPerRow;
+
+// Cache blocks: the kKC x kNC panel of B (1 MB) stays in L2 while the tile
+// rows of A (kMR x kKC, 14 KB) stay in L1.
+constexpr int64_t kKC = 256;
+constexpr int64_t kNC = 1024;
+// Rows of C are taken, and A packed (when it is), up to kMC rows at a
+// time: 8 panels, 112 KB of packed A, in L2.
+constexpr int64_t kMC = 8 * kMR;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// A growable 64-byte-aligned float buffer, one per thread, kept between
+// calls so that repeated GEMMs allocate nothing.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(data_); }
+
+  float* get(int64_t floats) {
+    if (floats > size_) {
+      std::free(data_);
+      size_ = 0;
+      const auto bytes = static_cast<size_t>(round_up(floats * int64_t{sizeof(float)}, 64));
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      // Inside a team this ends the process (no exception leaves an OpenMP
+      // region); the buffers are at most a few MB.
+      if (data_ == nullptr) throw std::bad_alloc();
+      size_ = floats;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  int64_t size_ = 0;
+};
+
+thread_local Scratch t_packed_a;
+thread_local Scratch t_packed_b;
+thread_local Scratch t_partial_c;
+
+// One stage of transpose_block on the pair (low, high) = (row r, row r + H):
+// lane l of the new low row takes low[l] if bit H of l is clear, else
+// high[l ^ H]; the new high row takes the other two.
+template <int H, size_t... L>
+Vec stage_low_row(Vec low, Vec high, std::index_sequence<L...> /*lanes*/) {
+  return __builtin_shufflevector(low, high, ((L & H) != 0 ? kLanes + (L ^ H) : L)...);
+}
+template <int H, size_t... L>
+Vec stage_high_row(Vec low, Vec high, std::index_sequence<L...> /*lanes*/) {
+  return __builtin_shufflevector(low, high, ((L & H) != 0 ? kLanes + L : (L ^ H))...);
+}
+
+// Swaps bit H of the row index with bit H of the lane index.
+template <int H>
+[[gnu::always_inline]] inline void transpose_stage(Vec (&rows)[kLanes]) {
+  constexpr auto lanes = std::make_index_sequence<kLanes>();
+#pragma GCC unroll 16
+  for (int r = 0; r < kLanes; ++r) {
+    if ((r & H) != 0) continue;
+    const Vec low = rows[r], high = rows[r + H];
+    rows[r] = stage_low_row<H>(low, high, lanes);
+    rows[r + H] = stage_high_row<H>(low, high, lanes);
+  }
+}
+
+// Transposes a kLanes x kLanes block held as kLanes vectors (rows), one
+// stage per bit of the index.
+[[gnu::always_inline]] inline void transpose_block(Vec (&rows)[kLanes]) {
+  transpose_stage<1>(rows);
+  transpose_stage<2>(rows);
+  if constexpr (kLanes > 4) transpose_stage<4>(rows);
+  if constexpr (kLanes > 8) transpose_stage<8>(rows);
+}
+
+// One kNR-wide panel of op(B) over kc steps of k:
+//   out[k * kNR + j] = src[j * stride_j + k * stride_k]  for j < w,
+//   out[k * kNR + j] = 0                                 for w <= j < kNR,
+// so a partial panel at the matrix's edge multiplies as zeros.
+void pack_panel(const float* src, int64_t stride_j, int64_t stride_k, int64_t w, int64_t kc,
+                float* out) {
+  if (w < kNR) std::fill_n(out, kc * kNR, 0.0f);
+  if (stride_j == 1) {  // B stored [K, N]: each k's w values are contiguous
+    if (w == kNR) {     // whole vectors (a libc memcpy call per k costs ~10% of a small GEMM)
+      for (int64_t k = 0; k < kc; ++k) {
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectorsPerRow; ++v) {
+          store(out + k * kNR + v * kLanes, load(src + k * stride_k + v * kLanes));
+        }
+      }
+      return;
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(out + k * kNR, src + k * stride_k, w * sizeof(float));
+    }
+    return;
+  }
+  // B stored [N, K] (stride_k == 1): transpose kLanes x kLanes blocks.
+  int64_t j = 0;
+  if (stride_k == 1) {
+    for (; j + kLanes <= w; j += kLanes) {
+      int64_t k = 0;
+      for (; k + kLanes <= kc; k += kLanes) {
+        Vec block[kLanes];
+#pragma GCC unroll 16
+        for (int r = 0; r < kLanes; ++r) block[r] = load(src + (j + r) * stride_j + k);
+        transpose_block(block);
+#pragma GCC unroll 16
+        for (int r = 0; r < kLanes; ++r) store(out + (k + r) * kNR + j, block[r]);
+      }
+      for (; k < kc; ++k) {
+        for (int64_t jj = j; jj < j + kLanes; ++jj) out[k * kNR + jj] = src[jj * stride_j + k];
+      }
+    }
+  }
+  for (; j < w; ++j) {
+    for (int64_t k = 0; k < kc; ++k) out[k * kNR + j] = src[j * stride_j + k * stride_k];
+  }
+}
+
+// Panels first_panel, first_panel + panel_step, ... of op(B)'s [kc, size]
+// block, panel p at out + p * kNR * kc.
+void pack_panels(const float* src, int64_t stride_j, int64_t stride_k, int64_t size, int64_t kc,
+                 float* out, int64_t first_panel, int64_t panel_step) {
+  for (int64_t p = first_panel; p * kNR < size; p += panel_step) {
+    pack_panel(src + p * kNR * stride_j, stride_j, stride_k, std::min(kNR, size - p * kNR), kc,
+               out + p * kNR * kc);
+  }
+}
+
+// C tile [kRows, cols] (kRows <= kMR, cols <= kNR, row stride ldc) =
+//   alpha * op(A)[kRows, kc] b_panel[kc, kNR] + beta * C tile,
+// C not read when beta == 0. op(A) is read either from a packed panel,
+// a[k * kMR + i], or (kARowMajor) straight from rows of A, a[i * lda + k].
+template <bool kARowMajor, int kRows>
+void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float alpha, float beta,
+                  float* c, int64_t ldc, int64_t cols) {
+  Vec acc[kRows][kVectorsPerRow] = {};
+  // Start fetching the C tile now; the k loop hides the latency.
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    __builtin_prefetch(c + i * ldc, 1);
+    __builtin_prefetch(c + i * ldc + kNR - 1, 1);
+  }
+  const int64_t a_row = kARowMajor ? lda : 1;
+  const int64_t a_k = kARowMajor ? 1 : kMR;
+  // (Unrolled by two: fewer loop-control and reload instructions between
+  // the FMAs, a few % on most shapes.)
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) {
+    Vec bv[kVectorsPerRow];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load(b + v * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const float ai = a[i * a_row];
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectorsPerRow; ++v) acc[i][v] += ai * bv[v];
+    }
+  }
+  // A tile cut short on the right goes through a full one on the stack.
+  const bool full = cols == kNR;
+  float tile[kRows * kNR];
+  float* out = full ? c : tile;
+  const int64_t ld = full ? ldc : kNR;
+  if (!full && beta != 0.0f) {
+    for (int i = 0; i < kRows; ++i) std::memcpy(tile + i * kNR, c + i * ldc, cols * sizeof(float));
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) {
+      float* p = out + i * ld + v * kLanes;
+      Vec r = alpha * acc[i][v];
+      if (beta != 0.0f) r += beta * load(p);
+      store(p, r);
+    }
+  }
+  if (!full) {
+    for (int i = 0; i < kRows; ++i) std::memcpy(c + i * ldc, tile + i * kNR, cols * sizeof(float));
+  }
+}
+
+// micro_kernel on a packed A panel, by its number of rows (index rows - 1):
+// the last rows of a matrix use a shorter tile rather than multiply zeros.
+using PackedKernel = void (*)(int64_t, const float*, int64_t, const float*, float, float, float*,
+                              int64_t, int64_t);
+template <size_t... R>
+constexpr std::array<PackedKernel, sizeof...(R)> packed_kernels(
+    std::index_sequence<R...> /*rows*/) {
+  return {&micro_kernel<false, static_cast<int>(R) + 1>...};
+}
+constexpr auto kPackedKernels = packed_kernels(std::make_index_sequence<kMR>());
+
+// `rows` (<= kMR) rows of op(A) over kc steps as a zero-padded [kc, kMR]
+// panel: out[k * kMR + i] = a[i * a_row + k * a_k]. `out` has kLanes floats
+// of slack at the end.
+void pack_a_panel(const float* a, int64_t a_row, int64_t a_k, int64_t rows, int64_t kc,
+                  float* out) {
+  if (rows < kMR) std::fill_n(out, kc * kMR, 0.0f);
+  if (a_row == 1) {  // A stored [K, M]: each k's rows are contiguous
+    for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * kMR, a + k * a_k, rows * sizeof(float));
+    return;
+  }
+  int64_t k = 0;
+  if constexpr (kMR <= kLanes) {
+    // A stored [M, K]: transpose kLanes x kLanes blocks (rows >= kMR zero);
+    // each k's store spills kLanes - kMR lanes into the next k's, which
+    // overwrites them.
+    if (rows == kMR && a_k == 1) {
+      for (; k + kLanes <= kc; k += kLanes) {
+        Vec block[kLanes] = {};
+#pragma GCC unroll 16
+        for (int r = 0; r < kMR; ++r) block[r] = load(a + r * a_row + k);
+        transpose_block(block);
+#pragma GCC unroll 16
+        for (int r = 0; r < kLanes; ++r) store(out + (k + r) * kMR, block[r]);
+      }
+    }
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t kk = k; kk < kc; ++kk) out[kk * kMR + i] = a[i * a_row + kk * a_k];
+  }
+}
+
+// Rows [0, mc) of op(A) over kc steps as ceil(mc / kMR) panels, panel p at
+// out + p * kMR * kc (the last one zero-padded). For A stored [K, M] each
+// step reads the block's mc values of one row of A^T at once rather than
+// kMR values per panel from rows a whole row of A apart (a page each for a
+// 4096-wide A). `out` has kLanes floats of slack at the end.
+void pack_a_block(const float* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t kc, float* out) {
+  int64_t first_partial = 0;  // panels before this one are done
+  if (a_row == 1) {
+    first_partial = mc / kMR;
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t p = 0; p < first_partial; ++p) {
+        std::memcpy(out + (p * kc + k) * kMR, a + k * a_k + p * kMR, kMR * sizeof(float));
+      }
+    }
+  }
+  for (int64_t p = first_partial; p * kMR < mc; ++p) {
+    pack_a_panel(a + p * kMR * a_row, a_row, a_k, std::min(kMR, mc - p * kMR), kc,
+                 out + p * kMR * kc);
+  }
+}
+
+void team_barrier(int threads) {
+  if (threads > 1) {
+#pragma omp barrier
+  }
+}
+
+// The next rows [begin, end) of C for this thread to multiply, empty when
+// none are left. Alone (next_row null) a thread takes kMC rows at a time in
+// order, counting in `own_next`. In a team, threads take blocks from the
+// shared counter `next_row`, guided-style: an even share of what is left
+// (between kMR and kMC rows, whole tiles), so a thread slowed by a
+// neighbour on a shared machine simply ends up with fewer rows.
+std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& own_next, int64_t M,
+                                      int threads) {
+  if (next_row == nullptr) {
+    const int64_t begin = own_next;
+    own_next = std::min(M, begin + kMC);
+    return {begin, own_next};
+  }
+  int64_t begin = next_row->load(std::memory_order_relaxed);
+  while (begin < M) {
+    const int64_t rows =
+        std::clamp(round_up(ceil_div(M - begin, 2 * int64_t{threads}), kMR), kMR, kMC);
+    if (next_row->compare_exchange_weak(begin, begin + rows, std::memory_order_relaxed)) {
+      return {begin, std::min(M, begin + rows)};
+    }
+  }
+  return {M, M};
+}
+
+// Thread `thread`'s part of g when the team splits rows: the team packs
+// each B panel together (panel p by thread p % threads) into `packed_b`,
+// then each thread multiplies the rows it takes (take_rows) by all of it.
+// `next_row` is the team's shared row counter, null when threads == 1.
+void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads,
+                     std::atomic<int64_t>* next_row) {
+  const int64_t a_row = g.a_row_stride(), a_k = g.a_k_stride();
+  float* packed_a = t_packed_a.get(kMC * kKC + kLanes);
+  // The micro-kernel reads rows of A [M, K] where they are, unless they are
+  // a multiple of 2 KB apart: then its kMR rows would share a few L1 cache
+  // sets and evict each other, so they are packed like A [K, M]'s.
+  const bool read_a_in_place = !g.trans_a && (g.lda * int64_t{sizeof(float)}) % 2048 != 0;
+  for (int64_t jc = 0; jc < g.N; jc += kNC) {
+    const int64_t nc = std::min(kNC, g.N - jc);
+    for (int64_t pc = 0; pc < g.K; pc += kKC) {
+      const int64_t kc = std::min(kKC, g.K - pc);
+      const float beta = pc == 0 ? g.beta : 1.0f;  // later k blocks add to C
+      pack_panels(g.B + pc * g.b_k_stride() + jc * g.b_col_stride(), g.b_col_stride(),
+                  g.b_k_stride(), nc, kc, packed_b, thread, threads);
+      team_barrier(threads);
+      int64_t own_next = 0;
+      while (true) {
+        const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, threads);
+        if (ic >= ic_end) break;
+        const int64_t mc = ic_end - ic;
+        const float* a_block = g.A + ic * a_row + pc * a_k;
+        if (!read_a_in_place) pack_a_block(a_block, a_row, a_k, mc, kc, packed_a);
+        for (int64_t ir = 0; ir < mc; ir += kMR) {
+          const int64_t rows = std::min(kMR, mc - ir);
+          float* c = g.C + (ic + ir) * g.ldc + jc;
+          if (read_a_in_place && rows == kMR) {
+            for (int64_t jr = 0; jr < nc; jr += kNR) {
+              micro_kernel<true, kMR>(kc, a_block + ir * a_row, a_row, packed_b + jr * kc, g.alpha,
+                                      beta, c + jr, g.ldc, std::min(kNR, nc - jr));
+            }
+            continue;
+          }
+          const float* panel = packed_a + ir * kc;
+          if (read_a_in_place) {  // the last few rows, zero-padded
+            pack_a_panel(a_block + ir * a_row, a_row, a_k, rows, kc, packed_a);
+            panel = packed_a;
+          }
+          const PackedKernel kernel = kPackedKernels[rows - 1];
+          for (int64_t jr = 0; jr < nc; jr += kNR) {
+            kernel(kc, panel, kMR, packed_b + jr * kc, g.alpha, beta, c + jr, g.ldc,
+                   std::min(kNR, nc - jr));
+          }
+        }
+      }
+      team_barrier(threads);  // all rows done: the next pc may overwrite packed_b
+      // Only thread 0 resets the counter, and nobody takes rows again before
+      // the next block's first barrier.
+      if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
+    }
+  }
+}
+
+float* packed_b_buffer(const GemmArgs<float>& g) {
+  return t_packed_b.get(std::min(kKC, g.K) * round_up(std::min(kNC, g.N), kNR));
+}
+
+// Rows of C per thread below which the team splits columns instead: each
+// thread then reads all of A's (few) rows and packs its own B panels.
+constexpr int64_t kMinRowsPerThread = 4 * kMR;
+
+// Long K, few rows (weight gradients, [in, out] = X^T dY over a batch of
+// thousands of rows): splitting rows would leave each thread a thin slice
+// per shared B block and a barrier every 256 steps of k, so the team splits
+// K instead. Thread 0 multiplies its range of K into C (applying beta),
+// thread t > 0 into its own [M, N] scratch; then the team adds the partial
+// products into C, each thread a share of the rows.
+// The partial products cost M * N floats per extra thread: kept to 4 MB
+// (a [1024, 1024] weight's gradient).
+constexpr int64_t kSplitKMaxOutput = 1024 * 1024;
+
+bool split_k_suits(const GemmArgs<float>& g, int threads) {
+  return g.K >= 4 * g.M && g.K >= threads * kKC && g.M * g.N <= kSplitKMaxOutput;
+}
+
+void gemm_split_k(const GemmArgs<float>& g, int threads) {
+  float* partial = t_partial_c.get(g.M * g.N * (threads - 1));
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    const auto [k_begin, k_end] = even_share(g.K, kKC, t, nt);  // never empty: K >= threads * kKC
+    GemmArgs<float> part = g.k_range(k_begin, k_end);
+    if (t > 0) {
+      part.C = partial + (t - 1) * g.M * g.N;
+      part.ldc = g.N;
+      part.beta = 0.0f;
+    }
+    gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);
+#pragma omp barrier
+    const auto [row_begin, row_end] = even_share(g.M, 1, t, nt);
+    for (int64_t s = 1; s < nt; ++s) {
+      const float* from = partial + (s - 1) * g.M * g.N;
+      for (int64_t i = row_begin; i < row_end; ++i) {
+        float* c = g.C + i * g.ldc;
+        const float* p = from + i * g.N;
+        for (int64_t j = 0; j < g.N; ++j) c[j] += p[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_packed(const GemmArgs<float>& g, int threads) {
+  if (threads == 1) {
+    gemm_rows_share(g, packed_b_buffer(g), 0, 1, nullptr);
+    return;
+  }
+  if (split_k_suits(g, threads)) {
+    gemm_split_k(g, threads);
+    return;
+  }
+  if (g.M >= threads * kMinRowsPerThread) {
+    float* packed_b = packed_b_buffer(g);
+    std::atomic<int64_t> next_row{0};
+#pragma omp parallel num_threads(threads)
+    gemm_rows_share(g, packed_b, omp_get_thread_num(), omp_get_num_threads(), &next_row);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num();
+    const int64_t nt = omp_get_num_threads();
+    const auto [begin, end] = even_share(g.N, kNR, t, nt);
+    if (begin < end) {
+      const GemmArgs<float> part = g.cols(begin, end);
+      gemm_rows_share(part, packed_b_buffer(part), 0, 1, nullptr);
+    }
+  }
+}
+
+}  // namespace toadstool::kernels::cpu

@@ -1,0 +1,229 @@
+#pragma once
+// The argument types of the kernel table (kernels/backend.h): raw pointers,
+// sizes and strides, no Tensor. Front-ends in tensor/ fill them; every
+// backend reads them.
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+#include "toadstool/kernels/dtype.h"
+#include "toadstool/kernels/half.h"
+
+namespace toadstool::kernels {
+
+// ---- element-wise -------------------------------------------------------------
+
+// The functors of kernels/elementwise_list.h, by name.
+enum class ElementwiseOp : uint8_t {
+#define TOADSTOOL_ELEMENTWISE(name, Functor, signature, types) name,
+#include "toadstool/kernels/elementwise_list.h"
+#undef TOADSTOOL_ELEMENTWISE
+};
+
+// A functor's operand layout (T its compute type; operand 0 is the output).
+enum class Signature : uint8_t {
+  Nullary,       // T f()                      fill
+  Unary,         // T f(T x)
+  UnaryToBool,   // bool f(T x)
+  Binary,        // T f(T a, T b), or with a or b a bound scalar (Bind)
+  BinaryToBool,  // bool f(T a, T b), likewise
+  Where,         // T f(bool condition, T a, T b)
+  MaskedFill,    // T f(T x, bool mask)
+};
+
+// The compute dtypes a functor is built for.
+enum class TypeSet : uint8_t {
+  Float,    // float32, float64
+  Numeric,  // int64, float32, float64
+  Compute,  // bool, int64, float32, float64
+  All,      // every dtype (fill)
+};
+
+inline constexpr int kMaxLoopDims = 16;
+inline constexpr int kMaxOperands = 4;
+
+// The geometry of an element-wise op over operands that all have the
+// output's shape (broadcast dims have stride 0): sizes innermost first,
+// size-1 dims dropped, dims merged where every operand is contiguous across
+// them, and strides[k][d] in elements for operand k (0 is the output).
+struct StridedPlan {
+  int ndim = 0;      // at least 1 (a scalar is one dim of size 1)
+  int operands = 0;  // the output and the tensor inputs
+  int64_t numel = 0;
+  std::array<int64_t, kMaxLoopDims> sizes{};
+  std::array<std::array<int64_t, kMaxLoopDims>, kMaxOperands> strides{};
+
+  bool inner_contiguous() const {
+    for (int k = 0; k < operands; ++k) {
+      if (strides[k][0] != 1) return false;
+    }
+    return true;
+  }
+};
+
+// One scalar for a kernel, already checked and converted by the front-end
+// for the compute dtype: floats read f, int64 and bool read i.
+struct KernelScalar {
+  double f = 0;
+  int64_t i = 0;
+
+  template <class T>
+  T as() const {
+    if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>)
+      return T(static_cast<float>(f));
+    else if constexpr (std::is_floating_point_v<T>)
+      return static_cast<T>(f);
+    else if constexpr (std::is_same_v<T, bool>)
+      return i != 0;
+    else
+      return static_cast<T>(i);
+  }
+};
+
+// A binary functor run over one tensor operand, the other a bound scalar:
+// the scalar forms (t * 2, 2 - t) run as unary loops, which vectorize,
+// instead of broadcasting a 0-d tensor.
+enum class Bind : uint8_t { None, First, Second };
+
+struct ElementwiseCall {
+  ElementwiseOp op{};
+  DType dtype = DType::Float32;  // the compute dtype T (bool operands aside)
+  KernelScalar a{}, b{};         // the functor's OpScalars<T> p
+  Bind bind = Bind::None;
+  KernelScalar bound{};  // the bound operand, with bind
+  StridedPlan plan{};
+  void* out = nullptr;
+  std::array<const void*, kMaxOperands - 1> in{};
+};
+
+// ---- reductions ------------------------------------------------------------------
+
+inline constexpr int kMaxReduceDims = 16;
+
+// The input's dims split into kept dims (one output element per index) and
+// reduced dims, each listed innermost first with sizes and element strides,
+// in the tensor's logical order, so that the reduced linear index is the
+// row-major index over the reduced dims (argmax needs it).
+struct ReduceGeometry {
+  int kept_ndim = 0;
+  std::array<int64_t, kMaxReduceDims> kept_sizes{};
+  std::array<int64_t, kMaxReduceDims> kept_strides{};
+  int reduced_ndim = 0;
+  std::array<int64_t, kMaxReduceDims> reduced_sizes{};
+  std::array<int64_t, kMaxReduceDims> reduced_strides{};
+  int64_t outputs = 1;       // product of kept sizes
+  int64_t reduce_numel = 1;  // product of reduced sizes
+};
+
+enum class ReduceKind : uint8_t {
+  Sum,     // out: the input's type for floats, int64 otherwise; times `scale`
+  Prod,    // likewise
+  Max,     // out: the input's type
+  Min,     // likewise
+  Var,     // floats: with `correction`, its square root when take_sqrt
+  ArgMax,  // values (the input's type) and indices (int64); ties: first
+  ArgMin,  // likewise
+};
+
+struct ReduceCall {
+  ReduceKind kind = ReduceKind::Sum;
+  DType dtype = DType::Float32;  // the input's compute dtype
+  ReduceGeometry geometry{};
+  const void* in = nullptr;
+  void* out = nullptr;
+  int64_t* indices = nullptr;  // ArgMax / ArgMin only
+  double scale = 1.0;          // Sum (mean passes 1 / count)
+  double correction = 1.0;     // Var
+  bool take_sqrt = false;      // Var
+};
+
+// ---- GEMM -------------------------------------------------------------------------
+
+// C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C, for each of
+// `batch` matrices. A is stored row-major as [M, K] with leading dim lda, or
+// as [K, M] when trans_a (a transposed view without a copy); B likewise as
+// [K, N] or [N, K]. When beta == 0, C is not read (it may hold NaN). Matrix
+// i of X starts at X + i * stride_x (a stride of 0 reuses one matrix).
+struct GemmCall {
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  double alpha = 1, beta = 0;
+  const void* A = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* B = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* C = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+};
+
+// ---- attention --------------------------------------------------------------------
+
+// Fused scaled-dot-product attention, per head h of `heads` (the flattened
+// leading dims): q [L, E], k [S, E], v [S, Ev], rows at any stride, elements
+// contiguous; the optional additive mask's element (i, j) at
+// mask_row i + mask_col j (strides may be 0: broadcast masks).
+// out = dropout(softmax(scale q k^T + mask (+ causal))) v. The pointers are
+// of the call's dtype. Algorithm and layout: kernels/cpu/attention.h.
+struct AttentionCall {
+  int64_t heads = 0, L = 0, S = 0, E = 0, Ev = 0;
+  const void* q = nullptr;
+  const int64_t* q_offsets = nullptr;  // [heads]: element offset of each head
+  int64_t q_row = 0;                   // stride between query rows
+  const void* k = nullptr;
+  const int64_t* k_offsets = nullptr;
+  int64_t k_row = 0;
+  const void* v = nullptr;
+  const int64_t* v_offsets = nullptr;
+  int64_t v_row = 0;
+  const void* mask = nullptr;  // additive, or null
+  const int64_t* mask_offsets = nullptr;
+  int64_t mask_row = 0, mask_col = 0;
+  bool causal = false;  // key j takes part in query i only when j <= i
+  double scale = 1;
+  double dropout_p = 0;  // in [0, 1)
+  uint64_t seed = 0, offset = 0;
+};
+
+// ---- indexing ---------------------------------------------------------------------
+
+// Geometry of gather / scatter_add: the index tensor's shape, and the
+// strides of the three tensors involved (index, the indexed tensor `self`,
+// and the other one: out for gather, src for scatter_add). All have
+// index's number of dims; `dim` is the indexed dim.
+struct IndexGeometry {
+  static constexpr int kMaxDims = 16;
+  int ndim = 0;
+  int dim = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t index_strides[kMaxDims] = {};
+  int64_t self_strides[kMaxDims] = {};
+  int64_t other_strides[kMaxDims] = {};
+};
+
+// ---- fused optimizer steps --------------------------------------------------------
+
+// SGD hyper-parameters for one step, as the optimizer holds them (double).
+struct SgdStep {
+  double lr = 0;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;
+  bool nesterov = false;
+  bool maximize = false;
+  bool first_step = false;  // the momentum buffer is created (set to d) this step
+};
+
+// Adam / AdamW hyper-parameters for one step.
+struct AdamStep {
+  double lr = 0;
+  double beta1 = 0;
+  double beta2 = 0;
+  double eps = 0;
+  double weight_decay = 0;
+  bool decoupled = false;  // AdamW: p *= 1 - lr * wd, instead of g += wd * p
+  bool amsgrad = false;
+  bool maximize = false;
+  int64_t step = 1;  // this step's number, counted from 1 (bias correction)
+};
+
+}  // namespace toadstool::kernels

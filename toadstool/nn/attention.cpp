@@ -1,0 +1,152 @@
+#include "toadstool/nn/attention.h"
+
+#include <limits>
+
+#include "toadstool/autograd/ops.h"
+#include "toadstool/nn/init.h"
+#include "toadstool/tensor/attention.h"
+#include "toadstool/tensor/factory.h"
+
+namespace toadstool::nn {
+
+namespace {
+
+// A PyTorch MultiheadAttention mask (bool: true = blocked; float: added) as
+// an additive float mask of `dtype`.
+Tensor as_additive(const Tensor& mask, DType dtype) {
+  if (mask.dtype() != kBool) return mask.to(dtype);
+  return masked_fill(zeros(mask.shape(), dtype), mask, -std::numeric_limits<double>::infinity());
+}
+
+// The two MultiheadAttention masks as one scaled_dot_product_attention mask
+// broadcastable to [B, H, L, S] (bool: true = takes part, or additive float).
+// key_padding_mask [B, S] -> [B, 1, 1, S]; attn_mask [L, S] stays, [B*H, L, S]
+// -> [B, H, L, S].
+Tensor merge_masks(const MultiheadAttentionMasks& masks, int64_t batch, int64_t heads,
+                   int64_t query_len, int64_t key_len, DType dtype) {
+  Tensor padding = masks.key_padding_mask;
+  Tensor attn = masks.attn_mask;
+  if (padding.defined()) {
+    TS_CHECK(padding.shape() == (Shape{batch, key_len}),
+             "MultiheadAttention: key_padding_mask must be [batch, key_len] = [", batch, ", ",
+             key_len, "], got ", padding.shape());
+    padding = padding.view({batch, 1, 1, key_len});
+  }
+  if (attn.defined()) {
+    if (attn.dim() == 3) {
+      TS_CHECK(attn.shape() == (Shape{batch * heads, query_len, key_len}),
+               "MultiheadAttention: a 3-D attn_mask must be [batch * num_heads, L, S] = [",
+               batch * heads, ", ", query_len, ", ", key_len, "], got ", attn.shape());
+      attn = attn.view({batch, heads, query_len, key_len});
+    } else {
+      TS_CHECK(attn.shape() == (Shape{query_len, key_len}),
+               "MultiheadAttention: attn_mask must be [L, S] = [", query_len, ", ", key_len,
+               "] or [batch * num_heads, L, S], got ", attn.shape());
+    }
+  }
+  if (!padding.defined() && !attn.defined()) return {};
+  const bool all_bool = (!padding.defined() || padding.dtype() == kBool) &&
+                        (!attn.defined() || attn.dtype() == kBool);
+  if (all_bool) {
+    // Blocked by either mask -> does not take part.
+    if (!padding.defined()) return logical_not(attn);
+    if (!attn.defined()) return logical_not(padding);
+    return logical_not(logical_or(padding, attn));
+  }
+  if (!padding.defined()) return as_additive(attn, dtype);
+  if (!attn.defined()) return as_additive(padding, dtype);
+  return as_additive(padding, dtype) + as_additive(attn, dtype);
+}
+
+}  // namespace
+
+MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout,
+                                       bool bias, Generator* generator)
+    : Module("MultiheadAttention"),
+      embed_dim(embed_dim),
+      num_heads(num_heads),
+      head_dim(num_heads > 0 ? embed_dim / num_heads : 0),
+      dropout(dropout),
+      generator(generator) {
+  TS_CHECK(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
+           "MultiheadAttention: embed_dim (", embed_dim, ") must be a positive multiple of ",
+           "num_heads (", num_heads, ")");
+  TS_CHECK(dropout >= 0.0 && dropout < 1.0, "MultiheadAttention: dropout must be in [0, 1), got ",
+           dropout);
+  in_proj_weight = register_parameter("in_proj_weight", empty({3 * embed_dim, embed_dim}));
+  if (bias) in_proj_bias = register_parameter("in_proj_bias", empty({3 * embed_dim}));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias));
+  reset_parameters();
+}
+
+void MultiheadAttention::reset_parameters() {
+  init::xavier_uniform_(in_proj_weight);
+  if (in_proj_bias.defined()) {
+    init::zeros_(in_proj_bias);
+    init::zeros_(out_proj->bias);
+  }
+}
+
+Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMasks& masks) {
+  TS_CHECK(x.dim() == 3 && x.size(2) == embed_dim, "MultiheadAttention: input must be [batch, ",
+           "seq, embed_dim=", embed_dim, "], got ", x.shape());
+  // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E], split as views.
+  Tensor qkv = matmul(x, in_proj_weight.t());
+  if (in_proj_bias.defined()) qkv = qkv + in_proj_bias;
+  return out_proj->forward(attend(qkv.narrow(2, 0, embed_dim), qkv.narrow(2, embed_dim, embed_dim),
+                                  qkv.narrow(2, 2 * embed_dim, embed_dim), masks));
+}
+
+Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const MultiheadAttentionMasks& masks) {
+  TS_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3 && query.size(2) == embed_dim &&
+               key.size(2) == embed_dim && value.size(2) == embed_dim &&
+               key.size(0) == query.size(0) && value.size(0) == query.size(0) &&
+               key.size(1) == value.size(1),
+           "MultiheadAttention: query [B, L, E], key and value [B, S, E] with E=", embed_dim,
+           ", got ", query.shape(), ", ", key.shape(), ", ", value.shape());
+  auto project = [this](const Tensor& input, int64_t part) {
+    const Tensor out = matmul(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim).t());
+    return in_proj_bias.defined() ? out + in_proj_bias.narrow(0, part * embed_dim, embed_dim) : out;
+  };
+  return out_proj->forward(attend(project(query, 0), project(key, 1), project(value, 2), masks));
+}
+
+Tensor MultiheadAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const MultiheadAttentionMasks& masks) {
+  const int64_t batch = q.size(0);
+  const int64_t query_len = q.size(1);
+  const int64_t key_len = k.size(1);
+  // [B, L, E] -> [B, L, H, D] -> [B, H, L, D]: strided views, no copies.
+  auto heads = [this, batch](const Tensor& t, int64_t len) {
+    return t.view({batch, len, num_heads, head_dim}).transpose(1, 2);
+  };
+  AttentionOptions options;
+  options.attn_mask = merge_masks(masks, batch, num_heads, query_len, key_len, q.dtype());
+  TS_CHECK(!masks.is_causal || !options.attn_mask.defined() || !masks.attn_mask.defined(),
+           "MultiheadAttention: is_causal and attn_mask cannot both be given");
+  if (masks.is_causal) {
+    // A causal mask combined with key padding: fold causality into the mask.
+    const Tensor causal = tril(ones({query_len, key_len}, kBool));
+    if (options.attn_mask.defined()) {
+      options.attn_mask = options.attn_mask.dtype() == kBool
+                              ? logical_and(options.attn_mask, causal)
+                              : options.attn_mask + as_additive(logical_not(causal), q.dtype());
+    } else {
+      options.is_causal = true;
+    }
+  }
+  options.dropout_p = is_training() ? dropout : 0.0;
+  options.generator = generator;
+  const Tensor out = scaled_dot_product_attention(heads(q, query_len), heads(k, key_len),
+                                                  heads(v, key_len), options);
+  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E] (one copy to merge the heads).
+  return out.transpose(1, 2).reshape({batch, query_len, embed_dim});
+}
+
+std::string MultiheadAttention::extra_repr() const {
+  return detail::concat("embed_dim=", embed_dim, ", num_heads=", num_heads, ", dropout=", dropout,
+                        ", batch_first=true");
+}
+
+}  // namespace toadstool::nn

@@ -1,0 +1,243 @@
+#include "toadstool/nn/optim/optimizer.h"
+
+#include <set>
+#include <utility>
+
+#include "toadstool/autograd/grad_mode.h"
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/saved_values.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool::optim {
+
+namespace {
+
+// "state.<i>.<name>" or "param_groups.<g>.<name>": the prefix's number and the
+// name after it; false when `key` is not of that form.
+bool split_key(const std::string& key, const std::string& prefix, int64_t& index,
+               std::string& name) {
+  if (key.rfind(prefix, 0) != 0) return false;
+  const size_t start = prefix.size();
+  const size_t dot = key.find('.', start);
+  if (dot == std::string::npos || dot == start || dot + 1 == key.size()) return false;
+  index = 0;
+  for (size_t i = start; i < dot; ++i) {
+    if (key[i] < '0' || key[i] > '9' || i - start > 9) return false;
+    index = index * 10 + (key[i] - '0');
+  }
+  name = key.substr(dot + 1);
+  return true;
+}
+
+// A saved scalar (a 0-d or one-element tensor of any real dtype) as a double.
+double scalar_value(const std::string& op, const std::string& key, const Tensor& t) {
+  TS_CHECK(t.numel() == 1 && t.dim() <= 1 && t.dtype() != kBool, op, ": '", key,
+           "' should be a scalar, got ", detail::describe(t));
+  return t.to(kFloat64).item<double>();
+}
+
+}  // namespace
+
+double ParamGroup::get(const std::string& name) const {
+  const auto it = options.find(name);
+  TS_CHECK(it != options.end(), "ParamGroup: no hyper-parameter '", name, "'");
+  return it->second;
+}
+
+Tensor zeros_buffer(const Tensor& like) { return zeros(like.shape(), like.dtype()); }
+
+Optimizer::Optimizer(std::string name, Options defaults)
+    : name_(std::move(name)), defaults_(std::move(defaults)) {}
+
+void Optimizer::add_param_group(ParamGroup group) {
+  TS_CHECK(!group.params.empty(), name_, ": a parameter group needs at least one parameter");
+  std::set<const TensorImpl*> seen;
+  for (const auto& group_before : groups_) {
+    for (const auto& p : group_before.params) seen.insert(p.impl_ptr().get());
+  }
+  for (size_t i = 0; i < group.params.size(); ++i) {
+    const Tensor& p = group.params[i];
+    TS_CHECK(p.defined(), name_, ": parameter ", i, " of the group is undefined");
+    TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, name_, ": parameter ", i, " is ",
+             detail::describe(p), "; only float32 and float64 parameters are supported");
+    TS_CHECK(p.is_leaf(), name_, ": parameter ", i, " (", detail::describe(p),
+             ") is not a leaf (it is the result of an op); optimize the leaf it came from");
+    TS_CHECK(seen.insert(p.impl_ptr().get()).second, name_, ": parameter ", i, " (",
+             detail::describe(p), ") appears in more than one parameter group");
+  }
+  for (const auto& [key, value] : group.options) {
+    TS_CHECK(defaults_.count(key) != 0, name_, ": unknown hyper-parameter '", key, "'");
+  }
+  for (const auto& [key, value] : defaults_) group.options.emplace(key, value);
+  validate(group.options);
+  groups_.push_back(std::move(group));
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) p.zero_grad(set_to_none);
+  }
+}
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      const Tensor& grad = p.grad();
+      if (!grad.defined()) continue;
+      TS_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype(), name_,
+               ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
+               detail::describe(p));
+      TS_CHECK(p.device() == kCPU && grad.device() == kCPU, name_,
+               ".step: only CPU parameters are supported, got ", p.device());
+      ParamState& state = state_[p.impl_ptr().get()];
+      // The kernel works on contiguous memory: a strided parameter is updated
+      // in a contiguous copy that is copied back.
+      if (p.is_contiguous()) {
+        update(group.options, p, grad.contiguous(), state);
+        p.bump_version();
+      } else {
+        Tensor dense = p.contiguous();
+        update(group.options, dense, grad.contiguous(), state);
+        Tensor(p).copy_(dense);
+      }
+    }
+  }
+}
+
+const ParamState* Optimizer::state(const Tensor& param) const {
+  const auto it = state_.find(param.impl_ptr().get());
+  return it == state_.end() ? nullptr : &it->second;
+}
+
+TensorDict Optimizer::state_dict() const {
+  TensorDict dict;
+  int64_t index = 0;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      const ParamState* s = state(p);
+      if (s != nullptr) {
+        const std::string prefix = "state." + std::to_string(index) + ".";
+        if (counts_steps()) {
+          dict.insert(prefix + "step", scalar_tensor(static_cast<double>(s->step), kFloat32));
+        }
+        for (const auto& [name, buffer] : s->buffers) dict.insert(prefix + name, buffer.clone());
+      }
+      ++index;
+    }
+  }
+  index = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::string prefix = "param_groups." + std::to_string(g) + ".";
+    for (const auto& [name, value] : groups_[g].options) {
+      dict.insert(prefix + name, scalar_tensor(value, kFloat64));
+    }
+    std::vector<int64_t> ids(groups_[g].params.size());
+    for (auto& id : ids) id = index++;
+    dict.insert(prefix + "params", from_vector(ids));
+  }
+  return dict;
+}
+
+void Optimizer::load_state_dict(const TensorDict& dict) {
+  const std::string op = name_ + ".load_state_dict";
+  // Sort the entries: group hyper-parameters, group parameter lists, state.
+  std::map<int64_t, Options> saved_options;
+  std::map<int64_t, const Tensor*> saved_params;
+  std::map<int64_t, std::map<std::string, const Tensor*>> saved_state;
+  for (const auto& [key, tensor] : dict) {
+    int64_t index = 0;
+    std::string name;
+    if (split_key(key, "param_groups.", index, name)) {
+      if (name == "params") {
+        saved_params[index] = &tensor;
+      } else {
+        saved_options[index][name] = scalar_value(op, key, tensor);
+      }
+    } else if (split_key(key, "state.", index, name)) {
+      saved_state[index][name] = &tensor;
+    } else {
+      TS_CHECK(false, op, ": unexpected entry '", key,
+               "' (expected state.<i>.<name> or param_groups.<g>.<name>)");
+    }
+  }
+
+  // Groups: the same count, each with its parameter list and its parameters.
+  TS_CHECK(saved_params.size() == groups_.size() && saved_options.size() <= groups_.size(), op,
+           ": the state dict has ", saved_params.size(), " parameter groups, the optimizer has ",
+           groups_.size());
+  std::map<int64_t, const Tensor*> param_of_id;  // saved parameter number -> parameter
+  std::vector<Options> new_options(groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const auto ids_it = saved_params.find(static_cast<int64_t>(g));
+    TS_CHECK(ids_it != saved_params.end(), op, ": no 'param_groups.", g, ".params' entry");
+    const Tensor& ids = *ids_it->second;
+    TS_CHECK(ids.dim() == 1 && ids.dtype() == kInt64, op, ": 'param_groups.", g,
+             ".params' should be 1-D int64, got ", detail::describe(ids));
+    const auto& params = groups_[g].params;
+    TS_CHECK(ids.numel() == static_cast<int64_t>(params.size()), op, ": group ", g, " has ",
+             ids.numel(), " parameters in the state dict, ", params.size(), " in the optimizer");
+    // Saved numbers map to this optimizer's parameters by position, as PyTorch's do.
+    const int64_t* id = ids.contiguous().data_ptr<int64_t>();
+    for (size_t i = 0; i < params.size(); ++i) {
+      TS_CHECK(param_of_id.emplace(id[i], &params[i]).second, op, ": parameter number ", id[i],
+               " appears twice in the state dict's groups");
+    }
+    const auto options_it = saved_options.find(static_cast<int64_t>(g));
+    TS_CHECK(options_it != saved_options.end(), op, ": group ", g,
+             " has no hyper-parameters in the state dict");
+    for (const auto& [name, value] : defaults_) {
+      TS_CHECK(options_it->second.count(name) != 0, op, ": group ", g, " has no hyper-parameter '",
+               name, "' in the state dict");
+    }
+    validate(options_it->second);
+    new_options[g] = options_it->second;
+  }
+
+  // Per-parameter state: complete, with the parameter's shape.
+  std::unordered_map<const TensorImpl*, ParamState> new_state;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::vector<std::string> names = buffer_names(new_options[g]);
+    const Tensor& ids = *saved_params.at(static_cast<int64_t>(g));
+    const Tensor id_list = ids.contiguous();
+    for (int64_t i = 0; i < id_list.numel(); ++i) {
+      const int64_t id = id_list.data_ptr<int64_t>()[i];
+      const auto entries_it = saved_state.find(id);
+      if (entries_it == saved_state.end()) continue;
+      const Tensor& p = *param_of_id.at(id);
+      auto entries = entries_it->second;
+      ParamState state;
+      if (counts_steps()) {
+        const auto step_it = entries.find("step");
+        TS_CHECK(step_it != entries.end(), op, ": no 'state.", id, ".step' entry");
+        state.step =
+            saved_integer(*step_it->second, op + ": 'state." + std::to_string(id) + ".step'", 0);
+        entries.erase(step_it);
+      }
+      for (const auto& name : names) {
+        const auto it = entries.find(name);
+        TS_CHECK(it != entries.end(), op, ": no 'state.", id, ".", name, "' entry");
+        const Tensor& buffer = *it->second;
+        TS_CHECK(buffer.shape() == p.shape() && buffer.is_floating_point(), op, ": 'state.", id,
+                 ".", name, "' is ", detail::describe(buffer), ", its parameter is ",
+                 detail::describe(p));
+        state.buffers.insert(name, buffer.to(p.dtype()).contiguous().clone());
+        entries.erase(it);
+      }
+      TS_CHECK(entries.empty(), op, ": unexpected entry 'state.", id, ".",
+               entries.empty() ? "" : entries.begin()->first, "'");
+      new_state.emplace(p.impl_ptr().get(), std::move(state));
+    }
+  }
+  for (const auto& [id, entries] : saved_state) {
+    TS_CHECK(param_of_id.count(id) != 0, op, ": 'state.", id, ".", entries.begin()->first,
+             "' names no parameter of the state dict's groups");
+  }
+
+  // Everything checked: commit.
+  for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(new_options[g]);
+  state_ = std::move(new_state);
+}
+
+}  // namespace toadstool::optim

@@ -1,0 +1,118 @@
+#pragma once
+// Optimizer base: parameter groups with their own hyper-parameters, zero_grad,
+// step, and state_dict / load_state_dict as a TensorDict (PyTorch's
+// torch.optim.Optimizer, docs/optim.md).
+//
+// Hyper-parameters are named doubles (booleans as 0 / 1), so LR schedules and
+// the trainer read and set them by name: group.lr(), group.set_lr(x),
+// group.get("momentum"). Adam's `betas` pair is held as `beta1` and `beta2`.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "toadstool/tensor/tensor.h"
+#include "toadstool/tensor/tensor_dict.h"
+
+namespace toadstool::optim {
+
+using Options = std::map<std::string, double>;
+
+// A set of parameters and the hyper-parameters they are updated with. Given
+// to an optimizer, `options` holds overrides of its defaults (a name the
+// optimizer does not know is an Error); once added, it holds every
+// hyper-parameter, plus whatever a schedule stores there (`initial_lr`, ...).
+struct ParamGroup {
+  std::vector<Tensor> params;
+  Options options;
+
+  ParamGroup() = default;
+  ParamGroup(std::vector<Tensor> params, Options options = {})  // NOLINT: implicit by design
+      : params(std::move(params)), options(std::move(options)) {}
+
+  double lr() const { return get("lr"); }
+  void set_lr(double lr) { options["lr"] = lr; }
+  bool has(const std::string& name) const { return options.count(name) != 0; }
+  // The hyper-parameter `name`, or an Error naming it.
+  double get(const std::string& name) const;
+  void set(const std::string& name, double value) { options[name] = value; }
+};
+
+// What an optimizer keeps per parameter: a step count (Adam's bias
+// correction) and named buffers of the parameter's shape and dtype.
+struct ParamState {
+  int64_t step = 0;
+  TensorDict buffers;
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // The optimizer's name ("SGD", "Adam", "AdamW"), for messages.
+  const std::string& name() const { return name_; }
+  // The hyper-parameters a group gets when it does not override them.
+  const Options& defaults() const { return defaults_; }
+
+  // Adds a group: missing hyper-parameters come from the defaults. Errors: an
+  // unknown hyper-parameter, a bad value, an empty group, a parameter that is
+  // undefined, not a float32 / float64 tensor, not a leaf, or already in a
+  // group (of this one or another).
+  void add_param_group(ParamGroup group);
+  std::vector<ParamGroup>& param_groups() { return groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+
+  // Sets every parameter's gradient to none (default) or to zeros.
+  void zero_grad(bool set_to_none = true);
+
+  // One update of every parameter that has a gradient (the others are
+  // skipped): one fused pass over its elements, not recorded by autograd; it
+  // bumps the parameter's version counter.
+  void step();
+
+  // The per-parameter state, or nullptr before the parameter's first step.
+  const ParamState* state(const Tensor& param) const;
+
+  // Copies of the state, under PyTorch-like names, parameters numbered in
+  // group order from 0:
+  //   state.<i>.step              0-d float32 (Adam, AdamW; as PyTorch)
+  //   state.<i>.<buffer>          exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer
+  //   param_groups.<g>.<name>     0-d float64, every hyper-parameter
+  //   param_groups.<g>.params     1-D int64, the numbers of the group's parameters
+  // Parameters that have not stepped have no state entries.
+  TensorDict state_dict() const;
+  // Loads what state_dict() wrote into an optimizer with the same group
+  // structure: the hyper-parameters are replaced by the saved ones (as in
+  // PyTorch) and the state is copied in. The group count, each group's
+  // parameter count, every state name and shape, and the hyper-parameters
+  // are checked before anything changes; a mismatch is an Error saying what.
+  void load_state_dict(const TensorDict& dict);
+
+ protected:
+  Optimizer(std::string name, Options defaults);
+
+  // Throws an Error naming the first bad hyper-parameter of `options`.
+  virtual void validate(const Options& options) const = 0;
+  // The buffers a parameter of a group with `options` keeps, in order.
+  virtual std::vector<std::string> buffer_names(const Options& options) const = 0;
+  // Whether the state has a step count.
+  virtual bool counts_steps() const = 0;
+  // Updates `param` (contiguous, float32 or float64) from `grad` (contiguous,
+  // same shape and dtype) with the group's hyper-parameters and the state.
+  virtual void update(const Options& options, const Tensor& param, const Tensor& grad,
+                      ParamState& state) = 0;
+
+ private:
+  std::string name_;
+  Options defaults_;
+  std::vector<ParamGroup> groups_;
+  std::unordered_map<const TensorImpl*, ParamState> state_;
+};
+
+// A zero-filled contiguous buffer of `like`'s shape and dtype.
+Tensor zeros_buffer(const Tensor& like);
+
+}  // namespace toadstool::optim

@@ -1,0 +1,223 @@
+// Front-ends of the fused scaled-dot-product attention: argument checks,
+// layout (strided heads are read in place), mask conversion, dispatch to
+// the kernel table's attention entries.
+#include "toadstool/tensor/attention.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "toadstool/kernels/philox.h"
+#include "toadstool/tensor/dispatch.h"
+#include "toadstool/tensor/elementwise.h"
+#include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/native_ops.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool::native {
+
+namespace {
+
+// Element offset of every head (index of the flattened leading dims) of t.
+std::vector<int64_t> head_offsets(const Tensor& t, int64_t batch_dims) {
+  int64_t heads = 1;
+  for (int64_t d = 0; d < batch_dims; ++d) heads *= t.size(d);
+  std::vector<int64_t> offsets(heads);
+  for (int64_t h = 0; h < heads; ++h) {
+    int64_t rest = h, offset = 0;
+    for (int64_t d = batch_dims - 1; d >= 0; --d) {
+      offset += (rest % t.size(d)) * t.stride(d);
+      rest /= t.size(d);
+    }
+    offsets[h] = offset;
+  }
+  return offsets;
+}
+
+// An operand the kernel reads in place: rows at any stride, elements
+// contiguous. Head-split projections ([B, L, H, E] viewed as [B, H, L, E])
+// qualify as they are; anything else (a transposed last dim) is copied.
+struct Operand {
+  Tensor t;  // in the compute dtype
+  std::vector<int64_t> offsets;
+  int64_t row = 0;
+};
+Operand operand(const Tensor& t, DType compute) {
+  Tensor c = to_dtype(t, compute);
+  if (c.size(-1) > 1 && c.stride(-1) != 1) c = contiguous(c);
+  return {c, head_offsets(c, c.dim() - 2), c.stride(-2)};
+}
+
+// The checked, laid-out arguments shared by the forward and the backward.
+struct Prepared {
+  DType dtype, compute;
+  Shape batch;  // the leading dims
+  int64_t heads = 1, L = 0, S = 0, E = 0, Ev = 0;
+  Operand q, k, v;
+  Tensor mask;  // additive, expanded to [..., L, S] (stride-0 broadcast dims), or undefined
+  std::vector<int64_t> mask_offsets;
+  double scale = 1;
+
+  kernels::AttentionCall call(const AttentionOptions& options,
+                              const Generator::State& state) const {
+    kernels::AttentionCall a;
+    a.heads = heads;
+    a.L = L;
+    a.S = S;
+    a.E = E;
+    a.Ev = Ev;
+    a.q = q.t.data_ptr();
+    a.q_offsets = q.offsets.data();
+    a.q_row = q.row;
+    a.k = k.t.data_ptr();
+    a.k_offsets = k.offsets.data();
+    a.k_row = k.row;
+    a.v = v.t.data_ptr();
+    a.v_offsets = v.offsets.data();
+    a.v_row = v.row;
+    if (mask.defined()) {
+      a.mask = mask.data_ptr();
+      a.mask_offsets = mask_offsets.data();
+      a.mask_row = mask.stride(-2);
+      a.mask_col = mask.stride(-1);
+    }
+    a.causal = options.is_causal;
+    a.scale = scale;
+    a.dropout_p = options.dropout_p;
+    a.seed = state.seed;
+    a.offset = state.offset;
+    return a;
+  }
+};
+
+Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
+                 const char* op) {
+  for (const Tensor* t : {&q, &k, &v}) detail::check_defined(*t, op);
+  detail::common_device(op, {&q, &k, &v, &options.attn_mask});
+  TS_CHECK(is_floating(q.dtype()) && q.dtype() == k.dtype() && q.dtype() == v.dtype(), op,
+           ": q, k and v must have one floating dtype, got q ", detail::describe(q), ", k ",
+           detail::describe(k), ", v ", detail::describe(v));
+  TS_CHECK(q.dim() >= 2 && q.dim() == k.dim() && q.dim() == v.dim(), op,
+           ": expected q [..., L, E], k [..., S, E] and v [..., S, Ev] with the same number of "
+           "dims (at least 2), got q ",
+           detail::describe(q), ", k ", detail::describe(k), ", v ", detail::describe(v));
+  Prepared p;
+  p.batch = Shape(q.shape().begin(), q.shape().end() - 2);
+  TS_CHECK(Shape(k.shape().begin(), k.shape().end() - 2) == p.batch &&
+               Shape(v.shape().begin(), v.shape().end() - 2) == p.batch,
+           op, ": q, k and v must have the same leading (batch, head) dims, got q ",
+           detail::describe(q), ", k ", detail::describe(k), ", v ", detail::describe(v));
+  p.L = q.size(-2);
+  p.S = k.size(-2);
+  p.E = q.size(-1);
+  p.Ev = v.size(-1);
+  TS_CHECK(k.size(-1) == p.E, op, ": q and k must have the same last dim E, got q ",
+           detail::describe(q), " and k ", detail::describe(k));
+  TS_CHECK(v.size(-2) == p.S, op, ": k and v must have the same number of keys S, got k ",
+           detail::describe(k), " and v ", detail::describe(v));
+  TS_CHECK(options.dropout_p >= 0 && options.dropout_p < 1, op,
+           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+  TS_CHECK(!(options.is_causal && options.attn_mask.defined()), op,
+           ": attn_mask must not be given together with is_causal");
+  p.scale = options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(p.E));
+  TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
+  p.dtype = q.dtype();
+  p.compute = detail::compute_dtype(q.dtype());
+  p.heads = detail::shape_numel(p.batch);
+  p.q = operand(q, p.compute);
+  p.k = operand(k, p.compute);
+  p.v = operand(v, p.compute);
+
+  if (options.attn_mask.defined()) {
+    const Tensor& m = options.attn_mask;
+    TS_CHECK(m.dtype() == DType::Bool || is_floating(m.dtype()), op,
+             ": attn_mask must be bool or floating, got ", detail::describe(m));
+    Shape scores = p.batch;
+    scores.push_back(p.L);
+    scores.push_back(p.S);
+    bool fits = m.dim() <= static_cast<int64_t>(scores.size());
+    for (int64_t d = 1; fits && d <= m.dim(); ++d) {
+      const int64_t size = m.size(-d);
+      fits = size == 1 || size == scores[scores.size() - d];
+    }
+    TS_CHECK(fits, op, ": attn_mask ", detail::describe(m),
+             " does not broadcast to the scores [..., L, S] = ", scores);
+    // A bool mask becomes additive: 0 where the key takes part, -inf where not.
+    const Tensor additive = m.dtype() == DType::Bool
+                                ? where(m, zeros({}, TensorOptions(p.compute).device(m.device())),
+                                        -std::numeric_limits<double>::infinity())
+                                : to_dtype(m, p.compute);
+    p.mask = expand(additive, scores);
+    p.mask_offsets = head_offsets(p.mask, static_cast<int64_t>(p.batch.size()));
+  }
+  return p;
+}
+
+Shape with_last_two(Shape batch, int64_t a, int64_t b) {
+  batch.push_back(a);
+  batch.push_back(b);
+  return batch;
+}
+
+}  // namespace
+
+AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
+                                                      const Tensor& v,
+                                                      const AttentionOptions& options) {
+  const char* op = "scaled_dot_product_attention";
+  const Prepared p = prepare(q, k, v, options, op);
+  AttentionForward result;
+  if (options.dropout_p > 0) {
+    // The mask of score element i (flat over [..., L, S]) is the i-th draw of
+    // a Bernoulli fill of that shape: reserve its blocks now.
+    Generator& g = options.generator != nullptr ? *options.generator : default_generator();
+    const uint64_t blocks =
+        kernels::philox_blocks_used(p.heads * p.L * p.S, kernels::RandomKind::Bernoulli);
+    result.dropout_state.offset = g.reserve(blocks);
+    result.dropout_state.seed = g.seed();
+  }
+  Shape lse_shape = p.batch;
+  lse_shape.push_back(p.L);
+  result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute, q.device());
+  result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
+  TS_KERNEL(q.device(), attention_forward)
+  (p.compute, p.call(options, result.dropout_state), result.out.data_ptr(), result.lse.data_ptr());
+  return result;
+}
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& options) {
+  const Tensor out = scaled_dot_product_attention_forward(q, k, v, options).out;
+  return detail::finish_result(out, q.dtype());
+}
+
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const AttentionForward& forward,
+                                                     const AttentionOptions& options) {
+  const char* op = "scaled_dot_product_attention_backward";
+  const Prepared p = prepare(q, k, v, options, op);
+  const Shape out_shape = with_last_two(p.batch, p.L, p.Ev);
+  TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
+           detail::describe(grad_out), " does not match the output ", out_shape);
+  TS_CHECK(forward.out.shape() == out_shape && forward.out.dtype() == p.compute &&
+               forward.lse.numel() == p.heads * p.L && forward.lse.dtype() == p.compute,
+           op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
+           detail::describe(forward.lse));
+  const Tensor go = contiguous(to_dtype(grad_out, p.compute));
+  const Tensor out = contiguous(forward.out);
+  const Tensor lse = contiguous(forward.lse);
+  const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
+  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute, device)};
+  TS_KERNEL(device, attention_backward)
+  (p.compute, p.call(options, forward.dropout_state), out.data_ptr(), lse.data_ptr(), go.data_ptr(),
+   grads.q.data_ptr(), grads.k.data_ptr(), grads.v.data_ptr());
+  grads.q = detail::finish_result(grads.q, p.dtype);
+  grads.k = detail::finish_result(grads.k, p.dtype);
+  grads.v = detail::finish_result(grads.v, p.dtype);
+  return grads;
+}
+
+}  // namespace toadstool::native

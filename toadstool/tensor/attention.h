@@ -1,0 +1,63 @@
+#pragma once
+// scaled_dot_product_attention's options and its native front-ends (no
+// gradients; the differentiable op is toadstool::scaled_dot_product_attention
+// in autograd/ops.h). Semantics of torch.nn.functional.
+// scaled_dot_product_attention (PyTorch 2.x), shapes:
+//
+//   q [..., L, E], k [..., S, E], v [..., S, Ev]  (same leading dims)
+//   out [..., L, Ev]
+//
+// The CPU kernel and its algorithm: kernels/cpu/attention.h; decisions:
+// docs/attention.md.
+#include <optional>
+
+#include "toadstool/tensor/generator.h"
+#include "toadstool/tensor/tensor.h"
+
+namespace toadstool {
+
+struct AttentionOptions {
+  // Optional, broadcastable to [..., L, S]: bool (true = the key takes part)
+  // or floating (added to the scores). E.g. a key-padding mask [B, 1, 1, S]
+  // or a causal [L, S]. Receives no gradient.
+  Tensor attn_mask;
+  // Query i attends to keys j <= i (top-left aligned, as PyTorch). An Error
+  // together with attn_mask.
+  bool is_causal = false;
+  // Probability in [0, 1) of dropping each attention weight (survivors scale
+  // by 1 / (1 - p)), drawn from `generator` (default: the global one).
+  double dropout_p = 0;
+  std::optional<double> scale;  // default 1 / sqrt(E)
+  Generator* generator = nullptr;
+};
+
+namespace native {
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const AttentionOptions& options = {});
+
+// The forward with what its backward needs: out in the compute dtype
+// (float32 or float64; float16 / bfloat16 inputs compute in float32), the
+// log-sum-exp of each score row lse [..., L] (+inf on rows whose every key is
+// masked) and the generator state its dropout mask was drawn from.
+struct AttentionForward {
+  Tensor out, lse;
+  Generator::State dropout_state;
+};
+AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
+                                                      const Tensor& v,
+                                                      const AttentionOptions& options);
+
+// Gradients of q, k and v (in their dtypes) from grad_out [..., L, Ev] and
+// the forward's results; options as given to the forward (its generator is
+// not used: the mask comes back from dropout_state).
+struct AttentionGrads {
+  Tensor q, k, v;
+};
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const AttentionForward& forward,
+                                                     const AttentionOptions& options);
+
+}  // namespace native
+}  // namespace toadstool

@@ -1,0 +1,94 @@
+// Copies, dtype conversions and fills.
+#include <array>
+
+#include "toadstool/tensor/dispatch.h"
+#include "toadstool/tensor/elementwise.h"
+#include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/native_ops.h"
+
+namespace toadstool {
+
+namespace detail {
+
+Tensor expand_to(const Tensor& t, const Shape& shape, const char* op) {
+  if (t.shape() == shape) return t;
+  const int64_t offset = static_cast<int64_t>(shape.size()) - t.dim();
+  TS_CHECK(offset >= 0, op, ": cannot broadcast shape ", t.shape(), " to ", shape);
+  Shape strides(shape.size(), 0);
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t size = t.shape()[d];
+    TS_CHECK(size == shape[d + offset] || size == 1, op, ": cannot broadcast shape ", t.shape(),
+             " to ", shape);
+    strides[d + offset] = size == 1 ? 0 : t.strides()[d];
+  }
+  return make_view(t, shape, strides, t.storage_offset());
+}
+
+Tensor finish_result(const Tensor& computed, DType dt) {
+  return computed.dtype() == dt ? computed : native::to_dtype(computed, dt);
+}
+
+}  // namespace detail
+
+namespace native {
+
+namespace {
+
+// Two views overlap in memory in a way an element-wise copy cannot handle.
+bool needs_staging(const Tensor& dst, const Tensor& src) {
+  return dst.shares_storage(src) &&
+         !(dst.storage_offset() == src.storage_offset() && dst.strides() == src.strides());
+}
+
+}  // namespace
+
+Tensor& copy_(Tensor& self, const Tensor& src) {
+  detail::check_defined(src, "copy_");
+  const Device device = detail::common_device("copy_", {&self, &src});
+  const Tensor source = needs_staging(self, src) ? clone(src) : src;
+  const Tensor expanded = detail::expand_to(source, self.shape(), "copy_");
+  if (self.numel() > 0) {
+    const std::array<const Tensor*, 2> operands{&self, &expanded};
+    TS_KERNEL(device, convert)
+    (self.dtype(), source.dtype(), detail::make_plan(operands), self.data_ptr(),
+     expanded.data_ptr());
+  }
+  self.bump_version();
+  return self;
+}
+
+Tensor& fill_(Tensor& self, const Scalar& value) {
+  detail::check_defined(self, "fill_");
+  kernels::ElementwiseCall call{.op = kernels::ElementwiseOp::Fill, .dtype = self.dtype()};
+  call.a = detail::kernel_scalar(value, self.dtype(), "fill_");
+  detail::run_elementwise(call, self);
+  self.bump_version();
+  return self;
+}
+
+Tensor& zero_(Tensor& self) { return fill_(self, 0); }
+
+Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
+
+Tensor clone(const Tensor& t) {
+  detail::check_defined(t, "clone");
+  Tensor out = detail::make_tensor(t.shape(), t.dtype(), t.device());
+  return copy_(out, t);
+}
+
+Tensor to_dtype(const Tensor& t, DType dtype) {
+  detail::check_defined(t, "to");
+  if (t.dtype() == dtype) return t;
+  Tensor out = detail::make_tensor(t.shape(), dtype, t.device());
+  return copy_(out, t);
+}
+
+Tensor to_device(const Tensor& t, Device device) {
+  detail::check_defined(t, "to");
+  if (t.device() == device) return t;
+  Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);
+  return copy_(out, t);
+}
+
+}  // namespace native
+}  // namespace toadstool

@@ -1,0 +1,31 @@
+#include "toadstool/tensor/device.h"
+
+#include "toadstool/config.h"
+#include "toadstool/tensor/error.h"
+
+namespace toadstool {
+
+Device::Device(const std::string& spec) {
+  if (spec == "cpu") {
+    *this = Device(DeviceType::CPU, 0);
+    return;
+  }
+  const std::string cuda = "cuda";
+  TS_CHECK(spec.rfind(cuda, 0) == 0, "Device: expected 'cpu', 'cuda' or 'cuda:N', got '", spec,
+           "'");
+  int index = 0;
+  if (spec.size() > cuda.size()) {
+    const std::string digits = spec.substr(cuda.size() + 1);
+    TS_CHECK(spec[cuda.size()] == ':' && !digits.empty() &&
+                 digits.find_first_not_of("0123456789") == std::string::npos && digits.size() < 6,
+             "Device: expected 'cpu', 'cuda' or 'cuda:N', got '", spec, "'");
+    index = std::stoi(digits);
+  }
+  *this = Device(DeviceType::CUDA, index);
+}
+
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+
+bool cuda_is_built() { return TOADSTOOL_WITH_CUDA; }
+
+}  // namespace toadstool

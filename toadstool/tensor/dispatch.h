@@ -1,0 +1,27 @@
+#pragma once
+// Internal to tensor/: how front-ends reach a device's kernel table
+// (kernels/backend.h).
+//
+//   TS_KERNEL(device, softmax_forward)(dtype, x, y, ...);
+//
+// calls the entry of that device's backend, or throws toadstool::Error
+// "softmax_forward: not built for cuda:0" when the backend lacks it.
+#include "toadstool/kernels/backend.h"
+#include "toadstool/tensor/device.h"
+#include "toadstool/tensor/error.h"
+
+namespace toadstool::detail {
+
+// The table of a device type (the CUDA one is empty in a CPU-only build).
+const kernels::Backend& backend_of(Device device);
+
+template <class Fn>
+Fn& require_kernel(Fn* entry, const char* kernel, Device device) {
+  TS_CHECK(entry != nullptr, kernel, ": not built for ", device);
+  return *entry;
+}
+
+}  // namespace toadstool::detail
+
+#define TS_KERNEL(device, name) \
+  ::toadstool::detail::require_kernel(::toadstool::detail::backend_of(device).name, #name, (device))

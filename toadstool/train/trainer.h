@@ -1,0 +1,157 @@
+#pragma once
+// The Toadstool trainer: the boilerplate of running data through a model for
+// training (fit), evaluation (eval) and prediction (predict), with a callback
+// at every stage. It is shallow on purpose: Trainer::fit in trainer.cpp is the
+// whole loop, and everything it works with is public state that callbacks
+// read and change. docs/trainer.md lists the hooks in order.
+//
+//   Trainer trainer(model, optimizer, loss_fn,
+//                   {std::make_shared<MonitorCallback>(), std::make_shared<EarlyStopping>(3)});
+//   trainer.fit(10, train_loader, &valid_loader);
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "toadstool/nn/loss.h"
+#include "toadstool/nn/module.h"
+#include "toadstool/nn/optim/optimizer.h"
+#include "toadstool/tensor/tensor.h"
+#include "toadstool/train/callback.h"
+#include "toadstool/train/data/dataloader.h"
+
+namespace toadstool::train {
+
+// loss(y_pred, y) -> 0-d tensor. An nn::Loss module converts to one.
+using LossFn = std::function<Tensor(const Tensor& y_pred, const Tensor& y)>;
+
+struct TrainerOptions {
+  // Gradient accumulation: the optimizer steps every `accumulate` training
+  // batches, and after the last batch of an epoch (a partial window). Before
+  // a step the summed gradients are divided by the number of batches in the
+  // window, so k accumulated batches give the gradient of one k times larger.
+  int64_t accumulate = 1;
+  // After each step, set the gradients to none (true) or to zeros (false).
+  bool zero_grad_to_none = true;
+  // Read every training loss and throw an Error at the first that is NaN or
+  // infinite, before its backward. Off: a non-finite loss is still an Error,
+  // found from the pass's running loss sum when the epoch's training ends.
+  bool check_finite_loss = true;
+  // Treat Ctrl-C (SIGINT) during fit() as CancelTraining: cancelled_training
+  // and after_fit run, then fit() returns with interrupted() true. A second
+  // Ctrl-C ends the process as usual.
+  bool handle_sigint = true;
+};
+
+// What the trainer is running now.
+enum class Stage { idle, train, validate, eval, predict };
+const char* stage_name(Stage stage);
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<nn::UnaryModule> model, std::shared_ptr<optim::Optimizer> optimizer,
+          LossFn loss_fn, std::vector<std::shared_ptr<Callback>> callbacks = {},
+          TrainerOptions options = {});
+  Trainer(std::shared_ptr<nn::UnaryModule> model, std::shared_ptr<optim::Optimizer> optimizer,
+          const std::shared_ptr<nn::Loss>& loss_fn,
+          std::vector<std::shared_ptr<Callback>> callbacks = {}, TrainerOptions options = {});
+
+  // Trains until `epochs` epochs are done in total (a resumed run, whose
+  // checkpoint callback set `epoch` at begin_fit, continues from there),
+  // validating after each epoch when `valid_loader` is given. Errors:
+  // epochs < 1, an empty training loader, no optimizer; any Error from the
+  // model, the loss or a callback ends the fit (after_fit still runs) and
+  // is rethrown.
+  void fit(int64_t epochs, DataLoader& train_loader, DataLoader* valid_loader = nullptr);
+  // One pass without gradients in eval mode (the mode is restored after);
+  // returns the mean loss over the examples.
+  double eval(DataLoader& loader);
+  // One pass without gradients in eval mode; the loader's y is not used and
+  // may be absent. Returns the predictions of all batches, concatenated along
+  // the first dimension (on the CPU).
+  Tensor predict(DataLoader& loader);
+
+  // The fit loop as text, with the callbacks that implement each hook, in
+  // the order they run.
+  std::string describe() const;
+
+  // The first callback of type T, or nullptr.
+  template <class T>
+  T* find_callback() const {
+    for (const auto& callback : callbacks) {
+      if (auto* found = dynamic_cast<T*>(callback.get())) return found;
+    }
+    return nullptr;
+  }
+
+  // Mean loss of the current (or last) pass over the examples seen so far;
+  // NaN before any batch. Reading it syncs with the device.
+  double mean_loss() const;
+  // Mean training / validation loss of the last finished epoch (NaN if none).
+  double train_loss() const { return train_loss_; }
+  double valid_loss() const { return valid_loss_; }
+  bool interrupted() const { return interrupted_; }
+
+  // --- exposed state: callbacks read and change these ---------------------------
+  std::shared_ptr<nn::UnaryModule> model;
+  std::shared_ptr<optim::Optimizer> optimizer;
+  LossFn loss_fn;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  TrainerOptions options;
+
+  int64_t epochs = 0;   // of the current fit
+  int64_t epoch = 0;    // the current epoch, from 0; a resuming callback sets it at begin_fit
+  int64_t step = 0;     // optimizer steps taken over the whole training
+  int64_t batch = 0;    // index of the current batch in the current pass
+  int64_t batches = 0;  // batches in the current pass (the loader's size)
+  Stage stage = Stage::idle;
+  DataLoader* loader = nullptr;  // of the current pass; all_batches may replace it
+  DataLoader* train_loader = nullptr;
+  DataLoader* valid_loader = nullptr;
+
+  // Resuming from a checkpoint taken in the middle of an epoch: the number of
+  // training batches at the start of the next training pass to draw from the
+  // loader (so its order and state advance as before) without running them.
+  // Set by a resuming callback at begin_fit; the pass resets it to 0.
+  int64_t skip_batches = 0;
+  // A callback sets this (at after_epoch, say) to end the fit after the
+  // current epoch, as Keras' model.stop_training: the loop stops once
+  // after_epoch is done, and after_fit runs as after a complete fit (it is
+  // not a cancel: cancelled_training does not run). fit() resets it.
+  bool stop_training = false;
+  // The training loader's state (state_dict()) from just before the current
+  // training pass drew its order: with `epoch` and `batch`, what a checkpoint
+  // taken inside an epoch saves so that a resumed run sees the same batches.
+  TensorDict epoch_loader_state;
+
+  // The current batch: x and y from the loader, the model's prediction, the
+  // loss (0-d). A callback may replace any of them before it is used.
+  Tensor x, y, y_pred, loss;
+  // The learning rate of the optimizer's first group, read before each batch.
+  double lr = 0;
+  // Set by metric callbacks (MetricScoreCallback); NaN until then.
+  double score;
+
+ private:
+  void run_hook(Hook hook);
+  // One pass over `*loader` at `stage` (train, validate, eval or predict).
+  void run_pass(Stage pass_stage, DataLoader& pass_loader, std::vector<Tensor>* predictions);
+  void run_batch(const Batch& data, std::vector<Tensor>* predictions);
+  void compute_loss();
+  void optimizer_step();
+  void discard_gradients();
+  void run_validation();
+
+  // The pass's running sum of loss * batch size: of the losses the finite
+  // check read, as a number; of the others, as a 0-d tensor (no device sync).
+  double read_loss_sum_ = 0;
+  Tensor loss_sum_;
+  int64_t examples_seen_ = 0;
+  int64_t window_batches_ = 0;        // batches whose gradients are in the current window
+  bool batch_backward_done_ = false;  // the current batch's backward has run
+  double train_loss_, valid_loss_;
+  bool interrupted_ = false;
+};
+
+}  // namespace toadstool::train
