@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command (CI runs it through .ci/run): set-up, then a Release build
 # and an AddressSanitizer + UndefinedBehaviorSanitizer build, running the
-# `unit` suite in both, and the lint step (formatting, clang-tidy on the
-# changed files) once the Release build is configured.
+# `unit` label in both (every test but the examples' `models`: the per-layer
+# suites, the fuzz smoke test, the install test), and the lint step
+# (formatting, clang-tidy on the changed files) once the Release build is
+# configured.
 #
 #   scripts/test.sh              # both builds and the lint step (scripts/lint.sh)
 #   TOADSTOOL_TEST_BUILDS=release scripts/test.sh   # one of: release asan

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/golden/data/attention.txt, replayed by Golden.Attention in
-tests/unit/test_attention.cpp: scaled-dot-product attention in float32,
+tests/tensor/test_attention.cpp: scaled-dot-product attention in float32,
 its output and the gradients of sum(out * r) with respect to q, k and v.
 
 PyTorch 1.13 (Debian's, /usr/bin/python3) has no

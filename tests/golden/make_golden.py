@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the golden files that tests/unit/test_golden_ops.cpp replays, and
-autograd.txt, which tests/unit/test_golden_autograd.cpp replays.
+"""Writes the golden files that tests/golden/test_golden_ops.cpp replays, and
+autograd.txt, which tests/golden/test_golden_autograd.cpp replays.
 
 PyTorch is a development-time reference only; the files are committed.
 Regenerate with Debian's PyTorch (/usr/bin/python3 has it):
@@ -528,7 +528,7 @@ def attention_causal(q, k, v, weight, bias, mask, r):
 
 def autograd():
     """Gradients of composite expressions: the leaves, PyTorch's results and
-    the gradients of the leaves (tests/unit/test_golden_autograd.cpp)."""
+    the gradients of the leaves (tests/golden/test_golden_autograd.cpp)."""
     torch.manual_seed(1)
     g = Group("autograd.txt")
     f64 = torch.float64

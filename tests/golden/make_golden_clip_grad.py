@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/golden/data/clip_grad.txt, replayed by
-tests/unit/test_clip_grad.cpp (Golden.ClipGrad).
+tests/nn/test_clip_grad.cpp (Golden.ClipGrad).
 
 Each case: gradients g0 [3, 4] (float32), g1 [5] (float32 or float64) and
 g2 [2, 2] (float32), the arguments, and PyTorch's results (torch 1.13):

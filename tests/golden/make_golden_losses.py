@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/golden/data/losses.txt: values and gradients of the loss ops
-in PyTorch, replayed by tests/unit/test_golden_losses.cpp.
+in PyTorch, replayed by tests/golden/test_golden_losses.cpp.
 
     /usr/bin/python3 tests/golden/make_golden_losses.py
 

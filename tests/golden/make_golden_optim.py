@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/golden/data/optim.txt and lr_schedules.txt, replayed by
-tests/unit/test_optim_golden.cpp.
+tests/golden/test_optim_golden.cpp.
 
 optim.txt: for each optimizer configuration, fixed initial parameters and
 fixed per-step gradients, the hyper-parameters, and PyTorch's parameters after

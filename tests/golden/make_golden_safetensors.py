@@ -3,7 +3,7 @@
 
 1. Writes tests/golden/data/all_dtypes.safetensors with Python's safetensors:
    one tensor per dtype Toadstool has, plus a 0-d and an empty tensor, and
-   metadata. tests/unit/test_safetensors.cpp (Safetensors.ReadsPythonFile)
+   metadata. tests/tensor/test_safetensors.cpp (Safetensors.ReadsPythonFile)
    checks that our loader reads the same values.
 2. With --check-ours BUILD_DIR: runs the unit test that writes the same
    tensors with Toadstool's save_safetensors into a temporary folder and
@@ -73,7 +73,7 @@ def main():
     if args.check_ours:
         with tempfile.TemporaryDirectory() as tmp:
             ours = os.path.join(tmp, "toadstool.safetensors")
-            binary = os.path.join(args.check_ours, "tests", "toadstool_unit_tests")
+            binary = os.path.join(args.check_ours, "tests", "toadstool_tensor_tests")
             env = dict(os.environ, TOADSTOOL_SAFETENSORS_KEEP=ours)
             subprocess.run([binary, "--gtest_filter=Safetensors.RoundTripEveryDtype"],
                            env=env, check=True, stdout=subprocess.DEVNULL)

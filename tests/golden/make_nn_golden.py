@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/data/nn_modules.txt, replayed by tests/unit/test_nn_parity.cpp:
+"""Writes tests/golden/data/nn_modules.txt, replayed by tests/golden/test_nn_parity.cpp:
 PyTorch's own modules with their own weights, which the C++ test loads into
 the matching Toadstool modules (same parameter names) to compare.
 
@@ -157,7 +157,7 @@ def check_ours(build_dir):
     from safetensors.torch import load_file
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "toadstool_layer.safetensors")
-        subprocess.run([os.path.join(build_dir, "tests", "toadstool_unit_tests"),
+        subprocess.run([os.path.join(build_dir, "tests", "toadstool_nn_tests"),
                         "--gtest_filter=NnParity.SavesALayerPyTorchLoads"],
                        env=dict(os.environ, TOADSTOOL_SAVE_LAYER=path), check=True)
         state = load_file(path)

@@ -2,7 +2,7 @@
 // The op table: every differentiable op that records a node on the tape,
 // from the one list in autograd/op_list.h. A node names its op from this
 // table, so an op cannot take part in autograd without an entry there, and
-// tests/unit/test_gradcheck_ops.cpp fails when an entry has no gradient
+// tests/autograd/test_gradcheck_ops.cpp fails when an entry has no gradient
 // check.
 #include <array>
 #include <cstddef>

@@ -4,7 +4,7 @@
 // time). Each is a range reduction or clamp plus polynomials, with selects
 // instead of branches. Written once for both backends.
 //
-// Accuracy, checked against double-precision libm by tests/unit/test_fast_math.cpp:
+// Accuracy, checked against double-precision libm by tests/tensor/test_fast_math.cpp:
 //   fast_exp   ~2 ulp; 0 below -87.3 (no subnormal results), inf above 88.72
 //   fast_tanh  ~3e-7 absolute; exactly +-1 beyond 9
 //   fast_erf   ~3e-7 absolute

@@ -1,6 +1,6 @@
 #pragma once
 // Shared by the checkpoint tests and the Ctrl-C child process
-// (tests/helpers/sigint_child.cpp): a training run that checkpoints must
+// (tests/common/sigint_child.cpp): a training run that checkpoints must
 // reproduce exactly (dropout, a shuffled loader, Adam), built the same way
 // each time as a new process would build it.
 #include <functional>

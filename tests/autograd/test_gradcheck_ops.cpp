@@ -514,7 +514,7 @@ std::vector<GradCase> all_cases() {
         return scaled_dot_product_attention(x[0], x[1], x[2], o);
       });
 
-  // ---- losses (tests/unit/test_losses.cpp checks values against PyTorch)
+  // ---- losses (tests/nn/test_losses.cpp checks values against PyTorch)
   one(
       "cross_entropy_mean", {"cross_entropy"},
       [] {
