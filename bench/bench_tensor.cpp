@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("stream_triad_gbs_t" + std::to_string(threads),
                                 std::to_string(measure_stream_triad_gbs(threads)));
   }
+  benchmark::AddCustomContext("cpu_isa", toadstool::cpu_isa());
   register_tensor_benchmarks();
   register_autograd_benchmarks();
   register_attention_benchmarks();

@@ -1,23 +1,30 @@
-# Compile flags shared by the library, tests and benchmarks, carried by an
-# INTERFACE target so that every consumer inside the tree sees the same ISA.
+# Compile flags shared by the library, tests and benchmarks, carried by
+# INTERFACE targets so that every consumer inside the tree sees the same ones:
+# toadstool_flags is toadstool_common_flags (warnings, math flags,
+# sanitizers, OpenMP) with TOADSTOOL_ARCH's instruction set; the CPU kernel
+# variants of cmake/toadstool_cpu_isas.cmake take the common flags and set
+# their own instruction set.
+add_library(toadstool_common_flags INTERFACE)
+add_library(toadstool_arch INTERFACE)
 add_library(toadstool_flags INTERFACE)
+target_link_libraries(toadstool_flags INTERFACE toadstool_common_flags toadstool_arch)
 # OpenMP is private to the library; in-tree tests and benchmarks that call
 # kernels directly get it here.
-target_link_libraries(toadstool_flags INTERFACE OpenMP::OpenMP_CXX)
+target_link_libraries(toadstool_common_flags INTERFACE OpenMP::OpenMP_CXX)
 
 if(TOADSTOOL_ARCH STREQUAL "native")
-  target_compile_options(toadstool_flags INTERFACE -march=native)
+  target_compile_options(toadstool_arch INTERFACE -march=native)
 elseif(TOADSTOOL_ARCH STREQUAL "avx2")
   # x86-64-v3: AVX2 + FMA, no AVX-512 (valgrind can run it).
-  target_compile_options(toadstool_flags INTERFACE -march=x86-64-v3)
+  target_compile_options(toadstool_arch INTERFACE -march=x86-64-v3)
 elseif(NOT TOADSTOOL_ARCH STREQUAL "portable")
-  message(FATAL_ERROR "TOADSTOOL_ARCH must be native, avx2 or portable, not '${TOADSTOOL_ARCH}'")
+  message(FATAL_ERROR "TOADSTOOL_ARCH must be portable, native or avx2, not '${TOADSTOOL_ARCH}'")
 endif()
 
 # -fno-math-errno / -fno-trapping-math (as PyTorch builds): sqrt becomes an
 # instruction and the selects in kernels/fast_math.h may be if-converted, so
 # those loops vectorize on AVX2 too. Neither changes a single result bit.
-target_compile_options(toadstool_flags INTERFACE
+target_compile_options(toadstool_common_flags INTERFACE
   -fno-math-errno -fno-trapping-math
   -Wall -Wextra -Wno-unknown-pragmas
   # GCC 12 reports false positives inside its own AVX-512 intrinsics headers.
@@ -29,8 +36,8 @@ target_compile_options(toadstool_flags INTERFACE
 # is undefined behaviour that only it reports.
 if(TOADSTOOL_SANITIZE)
   set(TOADSTOOL_SANITIZERS address,undefined,float-cast-overflow)
-  target_compile_options(toadstool_flags INTERFACE
+  target_compile_options(toadstool_common_flags INTERFACE
     -fsanitize=${TOADSTOOL_SANITIZERS} -fno-omit-frame-pointer
     -fno-sanitize-recover=undefined,float-cast-overflow)
-  target_link_options(toadstool_flags INTERFACE -fsanitize=${TOADSTOOL_SANITIZERS})
+  target_link_options(toadstool_common_flags INTERFACE -fsanitize=${TOADSTOOL_SANITIZERS})
 endif()

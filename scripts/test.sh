@@ -38,8 +38,18 @@ for b in $builds; do
   fi
   echo "=== build: preset $b"
   cmake --build --preset "$b" -j "$jobs"
-  echo "=== unit tests: preset $b"
+  echo "=== unit tests: preset $b (CPU kernels chosen from this CPU)"
   ctest --preset "$b" -j "$jobs"
+  # The release suite again on each lesser build of the CPU kernels, forced
+  # (docs/design.md, "CPU kernels chosen at run time"): the AVX2 path and
+  # the baseline one that any x86-64 runs.
+  if [ "$b" = release ]; then
+    for isa in avx2 baseline; do
+      if [ "$isa" = avx2 ] && ! grep -qw avx2 /proc/cpuinfo; then continue; fi
+      echo "=== unit tests: preset $b, TOADSTOOL_CPU_ISA=$isa"
+      TOADSTOOL_CPU_ISA="$isa" ctest --preset "$b" -j "$jobs"
+    done
+  fi
 done
 if [ "$lint_status" -ne 0 ]; then
   echo "=== lint failed (scripts/lint.sh exit $lint_status, output above)"

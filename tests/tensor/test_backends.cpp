@@ -2,11 +2,13 @@
 // build provides, and what a missing one does.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "test_util.h"
+#include "toadstool/config.h"
 #include "toadstool/kernels/backend.h"
 #include "toadstool/toadstool.h"
 
@@ -53,6 +55,27 @@ TEST(Backends, CudaCoverageAndMissingEntries) {
   }
   // Every tensor on the device needs memory first: the error names the entry.
   EXPECT_ERROR(zeros({2}, Device("cuda:0")), "allocate: not built for cuda:0");
+}
+
+// The CPU kernels in use are the best build the CPU can run, unless the
+// environment forces one (scripts/test.sh runs the suite forced to each).
+TEST(Backends, CpuKernelsAreTheBestBuildTheCpuRuns) {
+  const char* forced = std::getenv("TOADSTOOL_CPU_ISA");
+  std::cout << "CPU kernels: " << cpu_isa() << (forced ? " (forced)" : "") << "\n";
+  EXPECT_STREQ(kernels::cpu_backend().isa, cpu_isa());
+  if (forced != nullptr && *forced != '\0') {
+    EXPECT_STREQ(cpu_isa(), forced);
+    return;
+  }
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq");
+  const std::string expected = avx512 && TOADSTOOL_WITH_CPU_AVX512 ? "avx512"
+                               : avx2 && TOADSTOOL_WITH_CPU_AVX2   ? "avx2"
+                                                                   : "baseline";
+  EXPECT_EQ(cpu_isa(), expected);
 }
 
 // Every row of kernels/elementwise_list.h runs on the CPU for every dtype of

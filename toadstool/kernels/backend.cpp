@@ -1,8 +1,79 @@
 #include "toadstool/kernels/backend.h"
 
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 #include "toadstool/config.h"
 
+// The builds of the CPU kernels (kernels/cpu/backend.cpp): the library's
+// own, and the variants of cmake/toadstool_cpu_isas.cmake.
+extern "C" const toadstool::kernels::Backend* toadstool_cpu_backend_baseline();
+#if TOADSTOOL_WITH_CPU_AVX2
+extern "C" const toadstool::kernels::Backend* toadstool_cpu_backend_avx2();
+#endif
+#if TOADSTOOL_WITH_CPU_AVX512
+extern "C" const toadstool::kernels::Backend* toadstool_cpu_backend_avx512();
+#endif
+
 namespace toadstool::kernels {
+
+namespace {
+
+struct CpuBuild {
+  const char* isa;
+  const Backend* (*table)();  // null when not built
+  bool supported;             // the CPU has every instruction it uses
+};
+
+// Best first.
+std::vector<CpuBuild> cpu_builds() {
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("bmi2");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+  return {
+#if TOADSTOOL_WITH_CPU_AVX512
+    {"avx512", toadstool_cpu_backend_avx512, avx512},
+#else
+    {"avx512", nullptr, avx512},
+#endif
+#if TOADSTOOL_WITH_CPU_AVX2
+        {"avx2", toadstool_cpu_backend_avx2, avx2},
+#else
+        {"avx2", nullptr, avx2},
+#endif
+        {"baseline", toadstool_cpu_backend_baseline, true},
+  };
+}
+
+const Backend* choose_cpu_backend() {
+  const char* forced = std::getenv("TOADSTOOL_CPU_ISA");
+  for (const CpuBuild& build : cpu_builds()) {
+    if (forced != nullptr && *forced != '\0') {
+      if (std::string(forced) != build.isa) continue;
+      if (build.table == nullptr || !build.supported) {
+        throw std::invalid_argument(std::string("TOADSTOOL_CPU_ISA=") + forced + ": " +
+                                    (build.table == nullptr ? "this build has no such CPU kernels"
+                                                            : "this CPU lacks its instructions"));
+      }
+      return build.table();
+    }
+    if (build.table != nullptr && build.supported) return build.table();
+  }
+  throw std::invalid_argument(std::string("TOADSTOOL_CPU_ISA=") + forced +
+                              ": expected baseline, avx2 or avx512");
+}
+
+}  // namespace
+
+const Backend& cpu_backend() {
+  static const Backend* const backend = choose_cpu_backend();
+  return *backend;
+}
 
 #if !TOADSTOOL_WITH_CUDA
 // This build has no CUDA backend: its table is empty, so every CUDA kernel

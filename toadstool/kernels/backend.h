@@ -115,13 +115,18 @@ using AdamStepFn = void(DType dtype, void* param, const void* grad, void* exp_av
 
 struct Backend {
   const char* device = "";  // "cpu", "cuda"
+  const char* isa = "";     // the CPU kernels' build: "baseline", "avx2", "avx512"
 #define TOADSTOOL_KERNEL(name, Fn) Fn* name = nullptr;
 #include "toadstool/kernels/kernel_list.h"
 #undef TOADSTOOL_KERNEL
 };
 
-// The tables this build carries: the CPU's always; the CUDA one is empty
-// (every entry null) unless the CUDA backend is built.
+// The tables this build carries: the CPU's always, the build of its kernels
+// chosen when first asked for (the best instruction set the CPU has among
+// those built, or TOADSTOOL_CPU_ISA=baseline|avx2|avx512 from the
+// environment; std::invalid_argument when that one is not built or the CPU
+// lacks it); the CUDA one is empty (every entry null) unless the CUDA
+// backend is built.
 const Backend& cpu_backend();
 const Backend& cuda_backend();
 

@@ -1,6 +1,7 @@
 #include "toadstool/tensor/device.h"
 
 #include "toadstool/config.h"
+#include "toadstool/kernels/backend.h"
 #include "toadstool/tensor/error.h"
 
 namespace toadstool {
@@ -27,5 +28,7 @@ Device::Device(const std::string& spec) {
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
 bool cuda_is_built() { return TOADSTOOL_WITH_CUDA; }
+
+const char* cpu_isa() { return kernels::cpu_backend().isa; }
 
 }  // namespace toadstool

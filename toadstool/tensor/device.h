@@ -29,4 +29,10 @@ inline std::ostream& operator<<(std::ostream& out, const Device& d) { return out
 // Whether this build carries the CUDA backend (TOADSTOOL_CUDA at configure time).
 bool cuda_is_built();
 
+// The build of the CPU kernels in use, chosen from the CPU's features when
+// the first kernel runs: "avx512", "avx2" or "baseline" (any x86-64). The
+// environment variable TOADSTOOL_CPU_ISA forces one (an error if this
+// build or this CPU does not have it).
+const char* cpu_isa();
+
 }  // namespace toadstool

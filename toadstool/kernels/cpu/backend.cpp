@@ -313,9 +313,10 @@ void adam_step_entry(DType dtype, void* param, const void* grad, void* exp_avg, 
   });
 }
 
-Backend make_cpu_backend() {
+Backend make_cpu_backend(const char* isa) {
   Backend b;
   b.device = "cpu";
+  b.isa = isa;
   b.allocate = allocate;
   b.deallocate = deallocate;
   b.copy_to_host = copy_bytes;
@@ -353,11 +354,20 @@ Backend make_cpu_backend() {
 
 }  // namespace toadstool::kernels::cpu
 
-namespace toadstool::kernels {
+// This compile's table, named after its instruction set: baseline (the
+// library's own compile), or a variant of cmake/toadstool_cpu_isas.cmake,
+// which keeps this extern "C" function as the variant's one global symbol.
+// kernels/backend.cpp chooses among them.
+#ifndef TOADSTOOL_CPU_ISA
+#define TOADSTOOL_CPU_ISA baseline
+#endif
+#define TOADSTOOL_CPU_NAME(isa) #isa
+#define TOADSTOOL_CPU_BACKEND(isa) toadstool_cpu_backend_##isa
+#define TOADSTOOL_CPU_EXPAND(macro, isa) macro(isa)
 
-const Backend& cpu_backend() {
-  static const Backend backend = cpu::make_cpu_backend();
-  return backend;
+extern "C" const toadstool::kernels::Backend* TOADSTOOL_CPU_EXPAND(TOADSTOOL_CPU_BACKEND,
+                                                                   TOADSTOOL_CPU_ISA)() {
+  static const toadstool::kernels::Backend backend = toadstool::kernels::cpu::make_cpu_backend(
+      TOADSTOOL_CPU_EXPAND(TOADSTOOL_CPU_NAME, TOADSTOOL_CPU_ISA));
+  return &backend;
 }
-
-}  // namespace toadstool::kernels
