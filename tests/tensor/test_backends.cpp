@@ -116,14 +116,15 @@ TEST(Backends, CpuElementwiseRunsEveryRowAndDtype) {
   for (const Row& row : rows) {
     for (DType dtype : dtypes(row.types)) {
       kernels::ElementwiseCall call{.op = row.op, .dtype = dtype};
-      call.plan.ndim = 1;
-      call.plan.operands = 1 + row.inputs;
-      call.plan.numel = 4;
-      call.plan.sizes[0] = 4;
-      for (int k = 0; k < call.plan.operands; ++k) call.plan.strides[k][0] = 1;
+      kernels::StridedPlan plan;
+      plan.ndim = 1;
+      plan.operands = 1 + row.inputs;
+      plan.numel = 4;
+      plan.sizes[0] = 4;
+      for (int k = 0; k < plan.operands; ++k) plan.strides[k][0] = 1;
       call.out = out.data();
       call.in = {a.data(), b.data(), c.data()};
-      EXPECT_NO_THROW(kernels::cpu_backend().elementwise(call)) << row.name << " " << dtype;
+      EXPECT_NO_THROW(kernels::cpu_backend().elementwise(call, plan)) << row.name << " " << dtype;
     }
   }
 }

@@ -28,8 +28,8 @@ using CopyBytesFn = void(void* dst, const void* src, size_t nbytes);
 // out = in converted from dtype `from` to `to` over a two-operand plan
 // (kernels/math.h's CastOp: saturating float-to-int, non-zero to true).
 using ConvertFn = void(DType to, DType from, const StridedPlan& plan, void* out, const void* in);
-// Runs functor call.op of kernels/elementwise_list.h over call.plan.
-using ElementwiseFn = void(const ElementwiseCall& call);
+// Runs functor call.op of kernels/elementwise_list.h over `plan`.
+using ElementwiseFn = void(const ElementwiseCall& call, const StridedPlan& plan);
 // Zeroes the elements outside a triangle of each of `matrices` contiguous
 // [rows, cols] matrices of element_size-byte elements: lower keeps
 // col - row <= diagonal, upper keeps col - row >= diagonal.

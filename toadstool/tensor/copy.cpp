@@ -49,9 +49,10 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
   const Tensor expanded = detail::expand_to(source, self.shape(), "copy_");
   if (self.numel() > 0) {
     const std::array<const Tensor*, 2> operands{&self, &expanded};
+    kernels::StridedPlan plan;
+    detail::make_plan(operands, plan);
     TS_KERNEL(device, convert)
-    (self.dtype(), source.dtype(), detail::make_plan(operands), self.data_ptr(),
-     expanded.data_ptr());
+    (self.dtype(), source.dtype(), plan, self.data_ptr(), expanded.data_ptr());
   }
   self.bump_version();
   return self;

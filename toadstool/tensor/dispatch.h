@@ -13,7 +13,9 @@
 namespace toadstool::detail {
 
 // The table of a device type (the CUDA one is empty in a CPU-only build).
-const kernels::Backend& backend_of(Device device);
+inline const kernels::Backend& backend_of(Device device) {
+  return device.is_cuda() ? kernels::cuda_backend() : kernels::cpu_backend();
+}
 
 template <class Fn>
 Fn& require_kernel(Fn* entry, const char* kernel, Device device) {

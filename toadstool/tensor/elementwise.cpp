@@ -6,8 +6,7 @@
 
 namespace toadstool::detail {
 
-kernels::StridedPlan make_plan(std::span<const Tensor* const> operands) {
-  kernels::StridedPlan plan;
+void make_plan(std::span<const Tensor* const> operands, kernels::StridedPlan& plan) {
   plan.operands = static_cast<int>(operands.size());
   TS_CHECK(plan.operands <= kernels::kMaxOperands, "element-wise op: ", plan.operands,
            " operands, at most ", kernels::kMaxOperands);
@@ -41,7 +40,6 @@ kernels::StridedPlan make_plan(std::span<const Tensor* const> operands) {
     nd = 1;
   }
   plan.ndim = nd;
-  return plan;
 }
 
 void run_elementwise(kernels::ElementwiseCall call, const Tensor& out,
@@ -51,14 +49,14 @@ void run_elementwise(kernels::ElementwiseCall call, const Tensor& out,
            " inputs, at most ", kernels::kMaxOperands - 1);
   std::array<const Tensor*, kernels::kMaxOperands> operands{&out};
   size_t n = 1;
-  for (const Tensor* t : inputs) {
-    common_device("element-wise op", {&out, t});
+  for (const Tensor* t : inputs) {  // on out's device: the front-end has checked
     call.in[n - 1] = t->data_ptr();
     operands[n++] = t;
   }
   call.out = out.data_ptr();
-  call.plan = make_plan(std::span(operands.data(), n));
-  TS_KERNEL(out.device(), elementwise)(call);
+  kernels::StridedPlan plan;
+  make_plan(std::span(operands.data(), n), plan);
+  TS_KERNEL(out.device(), elementwise)(call, plan);
 }
 
 kernels::KernelScalar kernel_scalar(const Scalar& s, DType dtype, const char* op) {

@@ -14,15 +14,15 @@ namespace toadstool::detail {
 // Broadcast view of `t` with `shape` (stride 0 on broadcast dims).
 Tensor expand_to(const Tensor& t, const Shape& shape, const char* op);
 
-// Geometry of operands that all have the output's shape: innermost dim first,
-// size-1 dims dropped, dims merged where every operand is contiguous across
-// them. operands[0] is the output.
-kernels::StridedPlan make_plan(std::span<const Tensor* const> operands);
+// Writes the geometry of operands that all have the output's shape into
+// `plan`: innermost dim first, size-1 dims dropped, dims merged where every
+// operand is contiguous across them. operands[0] is the output.
+void make_plan(std::span<const Tensor* const> operands, kernels::StridedPlan& plan);
 
 // out[i] = f(inputs[i]...) for the functor call.op in dtype call.dtype,
 // where every input already has out's shape and the dtype the functor's
-// signature takes; call carries the functor's scalars and binding. Runs on
-// out's device.
+// signature takes; call carries the functor's scalars and binding (pass it
+// as a temporary: it is large). Runs on out's device.
 void run_elementwise(kernels::ElementwiseCall call, const Tensor& out,
                      std::initializer_list<const Tensor*> inputs = {});
 

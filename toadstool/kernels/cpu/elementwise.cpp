@@ -28,49 +28,48 @@ const T* input(const ElementwiseCall& call, int k) {
 // A binary functor over two tensors, or over one with the other operand
 // bound to call.bound.
 template <class Out, class T, class F>
-void run_binary(const ElementwiseCall& call, const F& f) {
+void run_binary(const ElementwiseCall& call, const StridedPlan& plan, const F& f) {
   auto* out = static_cast<Out*>(call.out);
   switch (call.bind) {
-    case Bind::None: return elementwise(call.plan, f, out, input<T>(call, 0), input<T>(call, 1));
+    case Bind::None: return elementwise(plan, f, out, input<T>(call, 0), input<T>(call, 1));
     case Bind::First:
-      return elementwise(call.plan, BindFirst<F, T>{f, call.bound.as<T>()}, out, input<T>(call, 0));
+      return elementwise(plan, BindFirst<F, T>{f, call.bound.as<T>()}, out, input<T>(call, 0));
     case Bind::Second:
-      return elementwise(call.plan, BindSecond<F, T>{f, call.bound.as<T>()}, out,
-                         input<T>(call, 0));
+      return elementwise(plan, BindSecond<F, T>{f, call.bound.as<T>()}, out, input<T>(call, 0));
   }
 }
 
 template <template <class> class Functor, Signature signature, TypeSet types>
-void run(const ElementwiseCall& call) {
+void run(const ElementwiseCall& call, const StridedPlan& plan) {
   for_dtype<types>(call.dtype, "elementwise", [&](auto zero) {
     using T = decltype(zero);
     const Functor<T> f = make_functor<Functor, T>(call);
     auto* out = static_cast<T*>(call.out);
     if constexpr (signature == Signature::Nullary) {
-      elementwise(call.plan, f, out);
+      elementwise(plan, f, out);
     } else if constexpr (signature == Signature::Unary) {
-      elementwise(call.plan, f, out, input<T>(call, 0));
+      elementwise(plan, f, out, input<T>(call, 0));
     } else if constexpr (signature == Signature::UnaryToBool) {
-      elementwise(call.plan, f, static_cast<bool*>(call.out), input<T>(call, 0));
+      elementwise(plan, f, static_cast<bool*>(call.out), input<T>(call, 0));
     } else if constexpr (signature == Signature::Binary) {
-      run_binary<T, T>(call, f);
+      run_binary<T, T>(call, plan, f);
     } else if constexpr (signature == Signature::BinaryToBool) {
-      run_binary<bool, T>(call, f);
+      run_binary<bool, T>(call, plan, f);
     } else if constexpr (signature == Signature::Where) {
-      elementwise(call.plan, f, out, input<bool>(call, 0), input<T>(call, 1), input<T>(call, 2));
+      elementwise(plan, f, out, input<bool>(call, 0), input<T>(call, 1), input<T>(call, 2));
     } else if constexpr (signature == Signature::MaskedFill) {
-      elementwise(call.plan, f, out, input<T>(call, 0), input<bool>(call, 1));
+      elementwise(plan, f, out, input<T>(call, 0), input<bool>(call, 1));
     }
   });
 }
 
 }  // namespace
 
-void elementwise(const ElementwiseCall& call) {
+void elementwise(const ElementwiseCall& call, const StridedPlan& plan) {
   switch (call.op) {
 #define TOADSTOOL_ELEMENTWISE(name, Functor, signature, types) \
   case ElementwiseOp::name:                                    \
-    return run<Functor, Signature::signature, TypeSet::types>(call);
+    return run<Functor, Signature::signature, TypeSet::types>(call, plan);
 #include "toadstool/kernels/elementwise_list.h"
 #undef TOADSTOOL_ELEMENTWISE
   }
