@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake ninja-build libeigen3-dev libgtest-dev libgmock-dev
           libbenchmark-dev nlohmann-json3-dev zlib1g-dev libarchive-dev libcxxopts-dev clang-format
           clang-tidy
+          qemu-user  # the install test runs the consumer on emulated older CPUs
           python3)
 
 missing=()

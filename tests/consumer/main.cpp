@@ -13,6 +13,7 @@ int main() {
   const Tensor c = matmul(a, b);
   nn::Linear linear(3, 4);
   std::cout << "toadstool " << TOADSTOOL_VERSION << " cuda=" << TOADSTOOL_WITH_CUDA
-            << " sum=" << c.sum().item<float>() << " linear=" << linear.forward(a).size(1) << "\n";
+            << " cpu_isa=" << cpu_isa() << " sum=" << c.sum().item<float>()
+            << " linear=" << linear.forward(a).size(1) << "\n";
   return c.sum().item<float>() == 30.0f ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 # Installs the build tree into WORK_DIR/prefix, then configures, builds and
 # runs the consumer project against it.
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...)
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${TOADSTOOL_BINARY_DIR} --prefix ${WORK_DIR}/prefix
                 RESULT_VARIABLE rc)
@@ -31,4 +32,23 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VAR
 message(STATUS "consumer printed: ${out}")
 if(rc OR NOT out MATCHES "sum=30 linear=4")
   message(FATAL_ERROR "the consumer failed (${rc}): ${out}")
+endif()
+
+# The same program on older CPUs, emulated: Haswell (AVX2, no AVX-512) and
+# Nehalem (no AVX at all).
+if(QEMU)
+  foreach(cpu_and_isa Haswell:avx2 Nehalem:baseline)
+    string(REPLACE ":" ";" pair ${cpu_and_isa})
+    list(GET pair 0 cpu)
+    list(GET pair 1 isa)
+    if(NOT isa IN_LIST CPU_ISAS)
+      set(isa baseline)  # that build of the CPU kernels is not there
+    endif()
+    execute_process(COMMAND ${QEMU} -cpu ${cpu} ${WORK_DIR}/build/consumer RESULT_VARIABLE rc
+                    OUTPUT_VARIABLE out ERROR_QUIET)
+    message(STATUS "consumer on an emulated ${cpu}: ${out}")
+    if(rc OR NOT out MATCHES "cpu_isa=${isa} sum=30 linear=4")
+      message(FATAL_ERROR "the consumer failed on an emulated ${cpu} (${rc}): ${out}")
+    endif()
+  endforeach()
 endif()
