@@ -166,20 +166,25 @@ struct GemmCall {
 // leading dims): q [L, E], k [S, E], v [S, Ev], rows at any stride, elements
 // contiguous; the optional additive mask's element (i, j) at
 // mask_row i + mask_col j (strides may be 0: broadcast masks).
-// out = dropout(softmax(scale q k^T + mask (+ causal))) v. The pointers are
-// of the call's dtype. Algorithm and layout: kernels/cpu/attention.h.
-struct AttentionCall {
+// out = dropout(softmax(scale q k^T + mask (+ causal))) v. The offsets are
+// host arrays. Algorithm and layout: kernels/cpu/attention.h.
+//
+// Elem is void in the table's call (AttentionCall: pointers of the call's
+// dtype); a backend reads the same call typed, AttentionArgs<T>, through
+// std::bit_cast (one layout for every Elem).
+template <class Elem>
+struct AttentionArgs {
   int64_t heads = 0, L = 0, S = 0, E = 0, Ev = 0;
-  const void* q = nullptr;
+  const Elem* q = nullptr;
   const int64_t* q_offsets = nullptr;  // [heads]: element offset of each head
   int64_t q_row = 0;                   // stride between query rows
-  const void* k = nullptr;
+  const Elem* k = nullptr;
   const int64_t* k_offsets = nullptr;
   int64_t k_row = 0;
-  const void* v = nullptr;
+  const Elem* v = nullptr;
   const int64_t* v_offsets = nullptr;
   int64_t v_row = 0;
-  const void* mask = nullptr;  // additive, or null
+  const Elem* mask = nullptr;  // additive, or null
   const int64_t* mask_offsets = nullptr;
   int64_t mask_row = 0, mask_col = 0;
   bool causal = false;  // key j takes part in query i only when j <= i
@@ -187,6 +192,7 @@ struct AttentionCall {
   double dropout_p = 0;  // in [0, 1)
   uint64_t seed = 0, offset = 0;
 };
+using AttentionCall = AttentionArgs<void>;
 
 // ---- indexing ---------------------------------------------------------------------
 

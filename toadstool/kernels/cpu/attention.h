@@ -24,33 +24,14 @@
 // gradients (PyTorch gives NaN there).
 #include <cstdint>
 
+#include "toadstool/kernels/kernel_args.h"
+
 namespace toadstool::kernels::cpu {
 
 // Tile sizes: at E = 32 a query tile (8 KiB float), a key and a value tile
 // (16 KiB each) and the score tile (32 KiB) stay within L1 + a little L2.
 inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 128;
-
-template <class T>
-struct AttentionArgs {
-  int64_t heads = 0, L = 0, S = 0, E = 0, Ev = 0;
-  const T* q = nullptr;
-  const int64_t* q_offsets = nullptr;  // [heads]: element offset of each head
-  int64_t q_row = 0;                   // stride between query rows
-  const T* k = nullptr;
-  const int64_t* k_offsets = nullptr;
-  int64_t k_row = 0;
-  const T* v = nullptr;
-  const int64_t* v_offsets = nullptr;
-  int64_t v_row = 0;
-  const T* mask = nullptr;  // additive, or null
-  const int64_t* mask_offsets = nullptr;
-  int64_t mask_row = 0, mask_col = 0;
-  bool causal = false;  // key j takes part in query i only when j <= i
-  T scale = 1;
-  double dropout_p = 0;  // in [0, 1)
-  uint64_t seed = 0, offset = 0;
-};
 
 // out [heads, L, Ev], lse [heads, L].
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse);

@@ -3,6 +3,7 @@
 #include "toadstool/kernels/backend.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -186,26 +187,10 @@ void cross_entropy_backward_entry(DType dtype, const void* x, const int64_t* tar
   });
 }
 
-template <class T>
-AttentionArgs<T> attention_args(const AttentionCall& c) {
-  AttentionArgs<T> a;
-  a.heads = c.heads, a.L = c.L, a.S = c.S, a.E = c.E, a.Ev = c.Ev;
-  a.q = typed<T>(c.q), a.q_offsets = c.q_offsets, a.q_row = c.q_row;
-  a.k = typed<T>(c.k), a.k_offsets = c.k_offsets, a.k_row = c.k_row;
-  a.v = typed<T>(c.v), a.v_offsets = c.v_offsets, a.v_row = c.v_row;
-  a.mask = typed<T>(c.mask), a.mask_offsets = c.mask_offsets;
-  a.mask_row = c.mask_row, a.mask_col = c.mask_col;
-  a.causal = c.causal;
-  a.scale = T(c.scale);
-  a.dropout_p = c.dropout_p;
-  a.seed = c.seed, a.offset = c.offset;
-  return a;
-}
-
 void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
   for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
-    attention_forward(attention_args<T>(call), typed<T>(out), typed<T>(lse));
+    attention_forward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out), typed<T>(lse));
   });
 }
 
@@ -214,8 +199,8 @@ void attention_backward_entry(DType dtype, const AttentionCall& call, const void
                               void* grad_v) {
   for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
-    attention_backward(attention_args<T>(call), typed<T>(out), typed<T>(lse), typed<T>(grad_out),
-                       typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
+    attention_backward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out), typed<T>(lse),
+                       typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
   });
 }
 
