@@ -57,6 +57,17 @@ TEST(Backends, CudaCoverageAndMissingEntries) {
   EXPECT_ERROR(zeros({2}, Device("cuda:0")), "allocate: not built for cuda:0");
 }
 
+// The host copies every device provides, on the CPU a plain copy (to(device)
+// and item() go through them).
+TEST(Backends, CpuHostCopiesCopyBytes) {
+  const std::vector<int64_t> src = {1, -2, 3};
+  std::vector<int64_t> there(3), back(3);
+  kernels::cpu_backend().copy_from_host(there.data(), src.data(), 3 * sizeof(int64_t));
+  kernels::cpu_backend().copy_to_host(back.data(), there.data(), 3 * sizeof(int64_t));
+  EXPECT_EQ(back, src);
+  kernels::cpu_backend().copy_to_host(back.data(), nullptr, 0);  // nothing to copy
+}
+
 // The CPU kernels in use are the best build the CPU can run, unless the
 // environment forces one (scripts/test.sh runs the suite forced to each).
 TEST(Backends, CpuKernelsAreTheBestBuildTheCpuRuns) {

@@ -168,6 +168,17 @@ TEST(Device, ParsesAndRejects) {
   EXPECT_THROW(Device("cuda:x"), Error);
 }
 
+// item<integer>() converts as to(int64) does: saturating, NaN to 0, never
+// undefined behaviour (the sanitizer build checks float-cast-overflow).
+TEST(Item, FloatToIntegerSaturates) {
+  EXPECT_EQ(full({}, 2.75).item<int64_t>(), 2);
+  EXPECT_EQ(full({}, -2.75).item<int>(), -2);
+  EXPECT_EQ(full({}, std::nan("")).item<int64_t>(), 0);
+  EXPECT_EQ(full({}, 1e30).item<int64_t>(), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(full({}, -1e30).item<int>(), std::numeric_limits<int>::min());
+  EXPECT_TRUE(full({}, 0.5).item<bool>());
+}
+
 TEST(Threads, SetAndGet) {
   const int before = get_num_threads();
   set_num_threads(1);

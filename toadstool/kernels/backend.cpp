@@ -1,5 +1,7 @@
 #include "toadstool/kernels/backend.h"
 
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -27,11 +29,25 @@ struct CpuBuild {
   bool supported;             // the CPU has every instruction it uses
 };
 
-// Best first.
+// The features of x86-64-v3 that __builtin_cpu_supports does not name in
+// every compiler: LZCNT (CPUID 0x80000001 ECX bit 5), MOVBE and F16C (CPUID
+// 1 ECX bits 22 and 29). A virtual CPU may mask them even with AVX2.
+bool has_lzcnt_movbe_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool movbe_f16c = (ecx & (1u << 22)) != 0 && (ecx & (1u << 29)) != 0;
+  if (__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return movbe_f16c && (ecx & (1u << 5)) != 0;
+}
+
+// Best first: each build needs every feature of the -march level it was
+// compiled for (x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, MOVBE, F16C; x86-64-v4:
+// v3 and AVX-512 F, BW, CD, DQ, VL).
 std::vector<CpuBuild> cpu_builds() {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("bmi2");
+                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+                    has_lzcnt_movbe_f16c();
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");

@@ -80,7 +80,7 @@ class CachingAllocator {
   // Called with mutex_ held. On failure the cache is given back and the
   // request retried once before reporting out-of-memory.
   void* system_allocate(size_t size) {
-    auto& system_allocate = TS_KERNEL(device_, allocate);
+    auto& system_allocate = TS_KERNEL_ENTRY(device_, allocate);
     ++stats_.system_allocations;
     void* ptr = system_allocate(size);
     if (!ptr) {
@@ -112,7 +112,7 @@ CachingAllocator& allocator_of(Device device) {
   // The CPU's, on every tensor's allocation and free: no lock, no lookup.
   static auto* const cpu = new CachingAllocator(kCPU);
   if (device.is_cpu()) return *cpu;
-  TS_KERNEL(device, allocate);  // a device without memory is an Error here
+  TS_KERNEL_ENTRY(device, allocate);  // a device without memory is an Error here
   static std::mutex mutex;
   static auto* allocators = new std::map<std::pair<DeviceType, int>, CachingAllocator*>();
   std::lock_guard<std::mutex> lock(mutex);

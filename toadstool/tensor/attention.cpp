@@ -180,8 +180,8 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
   lse_shape.push_back(p.L);
   result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute, q.device());
   result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
-  TS_KERNEL(q.device(), attention_forward)
-  (p.compute, p.call(options, result.dropout_state), result.out.data_ptr(), result.lse.data_ptr());
+  TS_KERNEL(q.device(), attention_forward, p.compute, p.call(options, result.dropout_state),
+            result.out.data_ptr(), result.lse.data_ptr());
   return result;
 }
 
@@ -211,9 +211,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),
                        detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute, device),
                        detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute, device)};
-  TS_KERNEL(device, attention_backward)
-  (p.compute, p.call(options, forward.dropout_state), out.data_ptr(), lse.data_ptr(), go.data_ptr(),
-   grads.q.data_ptr(), grads.k.data_ptr(), grads.v.data_ptr());
+  TS_KERNEL(device, attention_backward, p.compute, p.call(options, forward.dropout_state),
+            out.data_ptr(), lse.data_ptr(), go.data_ptr(), grads.q.data_ptr(), grads.k.data_ptr(),
+            grads.v.data_ptr());
   grads.q = detail::finish_result(grads.q, p.dtype);
   grads.k = detail::finish_result(grads.k, p.dtype);
   grads.v = detail::finish_result(grads.v, p.dtype);

@@ -243,7 +243,9 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 
 Tensor where(const Tensor& condition, const Tensor& a, const Scalar& b) {
   detail::check_defined(a, "where");
-  return where(condition, a, scalar_tensor(b, promote_with_scalar(a.dtype(), b)));
+  return where(
+      condition, a,
+      scalar_tensor(b, TensorOptions(promote_with_scalar(a.dtype(), b)).device(a.device())));
 }
 
 Tensor masked_fill(const Tensor& t, const Tensor& mask, const Scalar& value) {

@@ -51,8 +51,8 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
     const std::array<const Tensor*, 2> operands{&self, &expanded};
     kernels::StridedPlan plan;
     detail::make_plan(operands, plan);
-    TS_KERNEL(device, convert)
-    (self.dtype(), source.dtype(), plan, self.data_ptr(), expanded.data_ptr());
+    TS_KERNEL(device, convert, self.dtype(), source.dtype(), plan, self.data_ptr(),
+              expanded.data_ptr());
   }
   self.bump_version();
   return self;
@@ -87,8 +87,18 @@ Tensor to_dtype(const Tensor& t, DType dtype) {
 Tensor to_device(const Tensor& t, Device device) {
   detail::check_defined(t, "to");
   if (t.device() == device) return t;
+  // The bytes go through host memory, so one side is the CPU: between two
+  // other devices, in two steps.
+  if (!t.device().is_cpu() && !device.is_cpu()) return to_device(to_device(t, kCPU), device);
+  const Tensor src = contiguous(t);
   Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);
-  return copy_(out, t);
+  const size_t nbytes = static_cast<size_t>(src.numel()) * src.element_size();
+  if (device.is_cpu()) {
+    TS_KERNEL(src.device(), copy_to_host, out.data_ptr(), src.data_ptr(), nbytes);
+  } else {
+    TS_KERNEL(device, copy_from_host, out.data_ptr(), src.data_ptr(), nbytes);
+  }
+  return out;
 }
 
 }  // namespace native

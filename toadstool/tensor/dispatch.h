@@ -2,10 +2,12 @@
 // Internal to tensor/: how front-ends reach a device's kernel table
 // (kernels/backend.h).
 //
-//   TS_KERNEL(device, softmax_forward)(dtype, x, y, ...);
+//   TS_KERNEL(device, softmax_forward, dtype, x, y, ...);
 //
-// calls the entry of that device's backend, or throws toadstool::Error
-// "softmax_forward: not built for cuda:0" when the backend lacks it.
+// calls the entry of that device's backend with the arguments after its
+// name, or throws toadstool::Error "softmax_forward: not built for cuda:0"
+// when the backend lacks it. TS_KERNEL_ENTRY(device, name) is the entry
+// itself (the same check, no call).
 #include "toadstool/kernels/backend.h"
 #include "toadstool/tensor/device.h"
 #include "toadstool/tensor/error.h"
@@ -25,5 +27,6 @@ Fn& require_kernel(Fn* entry, const char* kernel, Device device) {
 
 }  // namespace toadstool::detail
 
-#define TS_KERNEL(device, name) \
+#define TS_KERNEL_ENTRY(device, name) \
   ::toadstool::detail::require_kernel(::toadstool::detail::backend_of(device).name, #name, (device))
+#define TS_KERNEL(device, name, ...) TS_KERNEL_ENTRY(device, name)(__VA_ARGS__)

@@ -56,7 +56,7 @@ void run_elementwise(kernels::ElementwiseCall call, const Tensor& out,
   call.out = out.data_ptr();
   kernels::StridedPlan plan;
   make_plan(std::span(operands.data(), n), plan);
-  TS_KERNEL(out.device(), elementwise)(call, plan);
+  TS_KERNEL(out.device(), elementwise, call, plan);
 }
 
 kernels::KernelScalar kernel_scalar(const Scalar& s, DType dtype, const char* op) {

@@ -95,9 +95,8 @@ Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const cha
   Shape out_shape = t.shape();
   if (t.dim() > 0) out_shape[d] = idx.numel();
   Tensor out = detail::make_tensor(out_shape, t.dtype(), device);
-  TS_KERNEL(device, index_select)
-  (t.dtype(), src.data_ptr(), idx.data_ptr<int64_t>(), out.data_ptr(), s.outer, s.size, idx.numel(),
-   s.inner);
+  TS_KERNEL(device, index_select, t.dtype(), src.data_ptr(), idx.data_ptr<int64_t>(),
+            out.data_ptr(), s.outer, s.size, idx.numel(), s.inner);
   return out;
 }
 
@@ -140,9 +139,8 @@ Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor
   const Tensor src = contiguous(to_dtype(source, compute));
   TS_CHECK(is_floating(compute) || !alpha.is_floating(), op, ": alpha ", alpha,
            " is a float but the input has dtype ", dtype_name(t.dtype()));
-  TS_KERNEL(device, index_add)
-  (compute, out.data_ptr(), idx.data_ptr<int64_t>(), src.data_ptr(),
-   detail::kernel_scalar(alpha, compute, op), s.outer, s.size, idx.numel(), s.inner);
+  TS_KERNEL(device, index_add, compute, out.data_ptr(), idx.data_ptr<int64_t>(), src.data_ptr(),
+            detail::kernel_scalar(alpha, compute, op), s.outer, s.size, idx.numel(), s.inner);
   return detail::finish_result(out, t.dtype());
 }
 
@@ -156,8 +154,8 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   Tensor out = detail::make_tensor(index.shape(), t.dtype(), device);
   if (out.numel() == 0) return out;
   const auto g = index_geometry(index, t, out, d, op);
-  TS_KERNEL(device, gather)
-  (t.dtype(), g, t.data_ptr(), index.data_ptr<int64_t>(), out.data_ptr(), out.numel());
+  TS_KERNEL(device, gather, t.dtype(), g, t.data_ptr(), index.data_ptr<int64_t>(), out.data_ptr(),
+            out.numel());
   return out;
 }
 
@@ -178,8 +176,8 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
   const Tensor source = to_dtype(src, compute);
   if (index.numel() == 0) return detail::finish_result(out, t.dtype());
   const auto g = index_geometry(index, out, source, d, op);
-  TS_KERNEL(device, scatter_add)
-  (compute, g, out.data_ptr(), index.data_ptr<int64_t>(), source.data_ptr(), index.numel());
+  TS_KERNEL(device, scatter_add, compute, g, out.data_ptr(), index.data_ptr<int64_t>(),
+            source.data_ptr(), index.numel());
   return detail::finish_result(out, t.dtype());
 }
 
@@ -210,9 +208,8 @@ Tensor hashed_bigrams(const Tensor& ids, int64_t buckets, int64_t padding_idx) {
   const Tensor in = contiguous(ids);
   Tensor out = detail::make_tensor(ids.shape(), DType::Int64, ids.device(), op);
   const int64_t cols = ids.shape().back();
-  TS_KERNEL(ids.device(), hashed_bigrams)
-  (in.data_ptr<int64_t>(), out.data_ptr<int64_t>(), cols == 0 ? 0 : in.numel() / cols, cols,
-   buckets, padding_idx);
+  TS_KERNEL(ids.device(), hashed_bigrams, in.data_ptr<int64_t>(), out.data_ptr<int64_t>(),
+            cols == 0 ? 0 : in.numel() / cols, cols, buckets, padding_idx);
   return out;
 }
 

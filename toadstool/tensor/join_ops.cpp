@@ -12,8 +12,10 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   TS_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   // Like PyTorch, 1-D empty tensors are skipped (legacy behaviour users rely on).
   std::vector<Tensor> parts;
+  detail::check_defined(tensors.front(), "cat");
   DType dtype = tensors.front().dtype();
   for (const Tensor& t : tensors) {
+    detail::check_defined(t, "cat");
     detail::common_device("cat", {&tensors.front(), &t});
     dtype = promote_types(dtype, t.dtype());
     if (!(t.dim() == 1 && t.numel() == 0)) parts.push_back(t);
@@ -112,8 +114,8 @@ Tensor triangle(const Tensor& t, int64_t diagonal, bool lower, const char* op) {
   Tensor out = clone(t);  // contiguous
   const int64_t rows = t.shape()[t.dim() - 2], cols = t.shape()[t.dim() - 1];
   const int64_t matrices = rows * cols == 0 ? 0 : out.numel() / (rows * cols);
-  TS_KERNEL(t.device(), triangle)
-  (out.data_ptr(), out.element_size(), matrices, rows, cols, diagonal, lower);
+  TS_KERNEL(t.device(), triangle, out.data_ptr(), out.element_size(), matrices, rows, cols,
+            diagonal, lower);
   return out;
 }
 

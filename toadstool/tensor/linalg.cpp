@@ -127,7 +127,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   gemm.A = A.tensor.data_ptr(), gemm.lda = A.matrix.ld, gemm.stride_a = A.batch_stride;
   gemm.B = B.tensor.data_ptr(), gemm.ldb = B.matrix.ld, gemm.stride_b = B.batch_stride;
   gemm.C = out.data_ptr(), gemm.ldc = N, gemm.stride_c = M * N;
-  TS_KERNEL(device, gemm)(a.dtype(), gemm);
+  TS_KERNEL(device, gemm, a.dtype(), gemm);
   return out;
 }
 

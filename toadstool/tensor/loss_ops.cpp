@@ -113,9 +113,9 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
   result.lse = detail::make_tensor({lines}, compute, device);
   Tensor nll = detail::make_tensor({lines}, compute, device);
   Tensor smooth = eps > 0 ? detail::make_tensor({lines}, compute, device) : Tensor();
-  TS_KERNEL(device, cross_entropy_forward)
-  (compute, x.data_ptr(), t.data_ptr<int64_t>(), ptr_or_null(w), l.outer, l.classes, l.inner,
-   options.ignore_index, result.lse.data_ptr(), nll.data_ptr(), mutable_ptr_or_null(smooth));
+  TS_KERNEL(device, cross_entropy_forward, compute, x.data_ptr(), t.data_ptr<int64_t>(),
+            ptr_or_null(w), l.outer, l.classes, l.inner, options.ignore_index,
+            result.lse.data_ptr(), nll.data_ptr(), mutable_ptr_or_null(smooth));
   // loss = (1 - eps) * nll + (eps / C) * smooth per line (torch 1.13's
   // cross_entropy_loss_label_smoothing). The mean divides both parts by the
   // weight of the targets that are not ignored (their count when unweighted).
@@ -171,10 +171,9 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
   const Tensor g = contiguous_as(grad, compute);
   const Tensor s = contiguous(lse);
   Tensor grad_x = detail::make_tensor(logits.shape(), compute, device);
-  TS_KERNEL(device, cross_entropy_backward)
-  (compute, x.data_ptr(), t.data_ptr<int64_t>(), ptr_or_null(w), s.data_ptr(), g.data_ptr(),
-   per_line ? 1 : 0, nll_scale, smooth_scale, l.outer, l.classes, l.inner, options.ignore_index,
-   grad_x.data_ptr());
+  TS_KERNEL(device, cross_entropy_backward, compute, x.data_ptr(), t.data_ptr<int64_t>(),
+            ptr_or_null(w), s.data_ptr(), g.data_ptr(), per_line ? 1 : 0, nll_scale, smooth_scale,
+            l.outer, l.classes, l.inner, options.ignore_index, grad_x.data_ptr());
   return detail::finish_result(grad_x, logits.dtype());
 }
 

@@ -15,21 +15,21 @@ enum class Reduction { none, mean, sum };
 const char* reduction_name(Reduction r);
 
 struct CrossEntropyOptions {
-  Tensor weight;                 // [C] per-class weights (logits' dtype), or undefined
+  Tensor weight{};               // [C] per-class weights (logits' dtype), or undefined
   int64_t ignore_index = -100;   // targets equal to it add nothing (loss and gradient 0)
   double label_smoothing = 0.0;  // in [0, 1]: mixes the target with the uniform distribution
   Reduction reduction = Reduction::mean;
 };
 
 struct NLLLossOptions {
-  Tensor weight;  // [C] per-class weights (input's dtype), or undefined
+  Tensor weight{};  // [C] per-class weights (input's dtype), or undefined
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::mean;
 };
 
 struct BCEWithLogitsOptions {
-  Tensor weight;      // broadcast to the input: rescales each element's loss
-  Tensor pos_weight;  // broadcast to the input (usually [C], the last dim): weight of positives
+  Tensor weight{};      // broadcast to the input: rescales each element's loss
+  Tensor pos_weight{};  // broadcast to the input (usually [C], the last dim): weight of positives
   Reduction reduction = Reduction::mean;
 };
 

@@ -33,8 +33,8 @@ Tensor softmax_impl(const Tensor& t, int64_t dim, bool log, const char* op) {
   const Tensor in = contiguous(to_dtype(t, detail::compute_dtype(result)));
   const Around a = around_dim(t.shape(), d);
   Tensor out = detail::make_tensor(t.shape(), in.dtype(), t.device());
-  TS_KERNEL(t.device(), softmax_forward)
-  (in.dtype(), in.data_ptr(), out.data_ptr(), a.outer, a.size, a.inner, log);
+  TS_KERNEL(t.device(), softmax_forward, in.dtype(), in.data_ptr(), out.data_ptr(), a.outer, a.size,
+            a.inner, log);
   return detail::finish_result(out, result);
 }
 
@@ -76,8 +76,8 @@ Tensor softmax_backward(const Tensor& grad_y, const Tensor& y, int64_t dim, bool
   const Tensor out = contiguous_as(y, compute);
   const Around a = around_dim(y.shape(), d);
   Tensor grad_x = detail::make_tensor(y.shape(), compute, y.device());
-  TS_KERNEL(y.device(), softmax_backward)
-  (compute, gy.data_ptr(), out.data_ptr(), grad_x.data_ptr(), a.outer, a.size, a.inner, log);
+  TS_KERNEL(y.device(), softmax_backward, compute, gy.data_ptr(), out.data_ptr(), grad_x.data_ptr(),
+            a.outer, a.size, a.inner, log);
   return detail::finish_result(grad_x, y.dtype());
 }
 
@@ -95,9 +95,8 @@ LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_sha
   LayerNormForward result{detail::make_tensor(x.shape(), compute, x.device()),
                           detail::make_tensor({rows}, compute, x.device()),
                           detail::make_tensor({rows}, compute, x.device())};
-  TS_KERNEL(x.device(), layer_norm_forward)
-  (compute, in.data_ptr(), ptr_or_null(w), ptr_or_null(b), result.out.data_ptr(),
-   result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
+  TS_KERNEL(x.device(), layer_norm_forward, compute, in.data_ptr(), ptr_or_null(w), ptr_or_null(b),
+            result.out.data_ptr(), result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
   result.out = detail::finish_result(result.out, x.dtype());
   return result;
 }
@@ -135,10 +134,10 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
     grads.weight = detail::make_tensor(normalized_shape, compute, x.device());
   if (weight_and_bias && bias.defined())
     grads.bias = detail::make_tensor(normalized_shape, compute, x.device());
-  TS_KERNEL(x.device(), layer_norm_backward)
-  (compute, gy.data_ptr(), in.data_ptr(), contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(),
-   ptr_or_null(w), grads.x.data_ptr(), mutable_ptr_or_null(grads.weight),
-   mutable_ptr_or_null(grads.bias), rows, cols);
+  TS_KERNEL(x.device(), layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
+            contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w),
+            grads.x.data_ptr(), mutable_ptr_or_null(grads.weight), mutable_ptr_or_null(grads.bias),
+            rows, cols);
   grads.x = detail::finish_result(grads.x, x.dtype());
   if (grads.weight.defined()) grads.weight = detail::finish_result(grads.weight, x.dtype());
   if (grads.bias.defined()) grads.bias = detail::finish_result(grads.bias, x.dtype());

@@ -37,9 +37,8 @@ void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
   const Device device = momentum_buffer.defined()
                             ? check_step_operands(op, param, {&grad, &momentum_buffer})
                             : check_step_operands(op, param, {&grad});
-  TS_KERNEL(device, sgd_step)
-  (param.dtype(), param.data_ptr(), grad.data_ptr(), mutable_ptr_or_null(momentum_buffer),
-   param.numel(), hp);
+  TS_KERNEL(device, sgd_step, param.dtype(), param.data_ptr(), grad.data_ptr(),
+            mutable_ptr_or_null(momentum_buffer), param.numel(), hp);
   param.bump_version();
 }
 
@@ -49,9 +48,9 @@ void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const 
   const Device device =
       hp.amsgrad ? check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq})
                  : check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq});
-  TS_KERNEL(device, adam_step)
-  (param.dtype(), param.data_ptr(), grad.data_ptr(), exp_avg.data_ptr(), exp_avg_sq.data_ptr(),
-   hp.amsgrad ? max_exp_avg_sq.data_ptr() : nullptr, param.numel(), hp);
+  TS_KERNEL(device, adam_step, param.dtype(), param.data_ptr(), grad.data_ptr(), exp_avg.data_ptr(),
+            exp_avg_sq.data_ptr(), hp.amsgrad ? max_exp_avg_sq.data_ptr() : nullptr, param.numel(),
+            hp);
   param.bump_version();
 }
 

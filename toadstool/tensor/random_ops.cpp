@@ -31,9 +31,9 @@ Tensor draw_float(const Shape& shape, TensorOptions options, Generator* generato
   const uint64_t offset = pick(generator).reserve(kernels::philox_blocks_used(out.numel(), kind));
   const uint64_t seed = pick(generator).seed();
   if (normal) {
-    TS_KERNEL(out.device(), fill_normal)(dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
+    TS_KERNEL(out.device(), fill_normal, dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
   } else {
-    TS_KERNEL(out.device(), fill_uniform)(dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
+    TS_KERNEL(out.device(), fill_uniform, dt, out.data_ptr(), out.numel(), seed, offset, 0, 1);
   }
   return detail::finish_result(out, options.dtype_);
 }
@@ -61,8 +61,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
   Tensor out = detail::make_tensor(shape, DType::Int64, options.device_, "randint");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Int64));
-  TS_KERNEL(out.device(), fill_randint)
-  (out.data_ptr<int64_t>(), out.numel(), pick(generator).seed(), offset, low, high);
+  TS_KERNEL(out.device(), fill_randint, out.data_ptr<int64_t>(), out.numel(),
+            pick(generator).seed(), offset, low, high);
   return native::to_dtype(out, options.dtype_);
 }
 
@@ -71,8 +71,8 @@ Tensor randperm(int64_t n, Generator* generator) {
   Tensor out = detail::make_tensor({n}, DType::Int64, kCPU, "randperm");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(n, RandomKind::Int64));
-  TS_KERNEL(out.device(), fill_randperm)
-  (out.data_ptr<int64_t>(), n, pick(generator).seed(), offset);
+  TS_KERNEL(out.device(), fill_randperm, out.data_ptr<int64_t>(), n, pick(generator).seed(),
+            offset);
   return out;
 }
 
@@ -81,8 +81,8 @@ Tensor bernoulli(const Shape& shape, double p, TensorOptions options, Generator*
   Tensor out = detail::make_tensor(shape, options.dtype_, options.device_, "bernoulli");
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
-  TS_KERNEL(out.device(), fill_bernoulli)
-  (out.dtype(), out.data_ptr(), out.numel(), pick(generator).seed(), offset, p);
+  TS_KERNEL(out.device(), fill_bernoulli, out.dtype(), out.data_ptr(), out.numel(),
+            pick(generator).seed(), offset, p);
   return out;
 }
 
@@ -97,8 +97,8 @@ Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
   Tensor out = detail::make_tensor(probs.shape(), probs.dtype(), probs.device());
   const uint64_t offset =
       pick(generator).reserve(kernels::philox_blocks_used(out.numel(), RandomKind::Bernoulli));
-  TS_KERNEL(out.device(), fill_bernoulli_tensor)
-  (out.dtype(), out.data_ptr(), probs.data_ptr(), out.numel(), pick(generator).seed(), offset);
+  TS_KERNEL(out.device(), fill_bernoulli_tensor, out.dtype(), out.data_ptr(), probs.data_ptr(),
+            out.numel(), pick(generator).seed(), offset);
   return out;
 }
 

@@ -69,7 +69,7 @@ Tensor run_reduce(const Tensor& t, const ReducePlan& plan, DType out_dtype, Redu
   call.geometry = plan.geometry;
   call.in = t.data_ptr();
   call.out = out.data_ptr();
-  TS_KERNEL(t.device(), reduce)(call);
+  TS_KERNEL(t.device(), reduce, call);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "toadstool/tensor/tensor.h"
 
+#include "toadstool/kernels/math.h"
 #include "toadstool/tensor/allocator.h"
 #include "toadstool/tensor/dispatch.h"
 #include "toadstool/tensor/shape_utils.h"
@@ -48,12 +49,10 @@ T Tensor::item() const {
   return dispatch_all(dtype(), "item", [&](auto tag) -> T {
     using Src = typename decltype(tag)::type;
     Src value;
-    TS_KERNEL(device(), copy_to_host)(&value, data_ptr(), sizeof(Src));
-    if constexpr (std::is_same_v<Src, Half> || std::is_same_v<Src, BFloat16>) {
-      return static_cast<T>(static_cast<float>(value));
-    } else {
-      return static_cast<T>(value);
-    }
+    TS_KERNEL(device(), copy_to_host, &value, data_ptr(), sizeof(Src));
+    // As to(dtype) converts: a float that no integer holds (NaN, 1e30)
+    // saturates instead of being undefined behaviour.
+    return kernels::CastOp<T>{}(value);
   });
 }
 

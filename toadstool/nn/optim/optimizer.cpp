@@ -45,7 +45,9 @@ double ParamGroup::get(const std::string& name) const {
   return it->second;
 }
 
-Tensor zeros_buffer(const Tensor& like) { return zeros(like.shape(), like.dtype()); }
+Tensor zeros_buffer(const Tensor& like) {
+  return zeros(like.shape(), TensorOptions(like.dtype()).device(like.device()));
+}
 
 Optimizer::Optimizer(std::string name, Options defaults)
     : name_(std::move(name)), defaults_(std::move(defaults)) {}
@@ -89,14 +91,12 @@ void Optimizer::step() {
       TS_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype(), name_,
                ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
                detail::describe(p));
-      TS_CHECK(p.device() == kCPU && grad.device() == kCPU, name_,
-               ".step: only CPU parameters are supported, got ", p.device());
       ParamState& state = state_[p.impl_ptr().get()];
-      // The kernel works on contiguous memory: a strided parameter is updated
-      // in a contiguous copy that is copied back.
+      // The fused step works on contiguous memory (and bumps the version of
+      // what it updates): a strided parameter is updated in a contiguous copy
+      // that is copied back.
       if (p.is_contiguous()) {
         update(group.options, p, grad.contiguous(), state);
-        p.bump_version();
       } else {
         Tensor dense = p.contiguous();
         update(group.options, dense, grad.contiguous(), state);
