@@ -12,11 +12,13 @@ target_link_libraries(toadstool_flags INTERFACE toadstool_common_flags toadstool
 # kernels directly get it here.
 target_link_libraries(toadstool_common_flags INTERFACE OpenMP::OpenMP_CXX)
 
+# Every option here is for the C++ compiler only (nvcc takes its own, in
+# cmake/toadstool_cuda.cmake).
 if(TOADSTOOL_ARCH STREQUAL "native")
-  target_compile_options(toadstool_arch INTERFACE -march=native)
+  target_compile_options(toadstool_arch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
 elseif(TOADSTOOL_ARCH STREQUAL "avx2")
   # x86-64-v3: AVX2 + FMA, no AVX-512 (valgrind can run it).
-  target_compile_options(toadstool_arch INTERFACE -march=x86-64-v3)
+  target_compile_options(toadstool_arch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-march=x86-64-v3>)
 elseif(NOT TOADSTOOL_ARCH STREQUAL "portable")
   message(FATAL_ERROR "TOADSTOOL_ARCH must be portable, native or avx2, not '${TOADSTOOL_ARCH}'")
 endif()
@@ -25,11 +27,10 @@ endif()
 # instruction and the selects in kernels/fast_math.h may be if-converted, so
 # those loops vectorize on AVX2 too. Neither changes a single result bit.
 target_compile_options(toadstool_common_flags INTERFACE
-  -fno-math-errno -fno-trapping-math
-  -Wall -Wextra -Wno-unknown-pragmas
+  $<$<COMPILE_LANGUAGE:CXX>:-fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unknown-pragmas>
   # GCC 12 reports false positives inside its own AVX-512 intrinsics headers.
-  $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>
-  $<$<CONFIG:Release>:-O3>)
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-maybe-uninitialized>
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CONFIG:Release>>:-O3>)
 
 # float-cast-overflow is not part of -fsanitize=undefined (GCC's or
 # clang's): a float converted to an integer it does not fit (NaN, inf, 1e30)
@@ -37,7 +38,7 @@ target_compile_options(toadstool_common_flags INTERFACE
 if(TOADSTOOL_SANITIZE)
   set(TOADSTOOL_SANITIZERS address,undefined,float-cast-overflow)
   target_compile_options(toadstool_common_flags INTERFACE
-    -fsanitize=${TOADSTOOL_SANITIZERS} -fno-omit-frame-pointer
-    -fno-sanitize-recover=undefined,float-cast-overflow)
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=${TOADSTOOL_SANITIZERS} -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined,float-cast-overflow>)
   target_link_options(toadstool_common_flags INTERFACE -fsanitize=${TOADSTOOL_SANITIZERS})
 endif()

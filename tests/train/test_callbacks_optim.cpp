@@ -119,6 +119,11 @@ TEST(DeviceCallback, CudaWithoutTheCudaBackendIsAClearError) {
   EXPECT_ERROR(train::CudaCallback(Device("cuda:1"), false), "device cuda:1 requested");
 }
 
+TEST(DeviceCallback, CudaWithoutAGpuIsAClearError) {
+  if (!cuda_is_built() || cuda_is_available()) GTEST_SKIP() << "needs CUDA built and no GPU";
+  EXPECT_ERROR(train::CudaCallback(), "CudaCallback: device cuda:0 requested, but no CUDA device");
+}
+
 TEST(DeviceCallback, CudaCallbackIsTheSameUnderItsOwnName) {
   TinySetup setup;
   auto cuda = std::make_shared<train::CudaCallback>(kCPU);

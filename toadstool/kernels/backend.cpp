@@ -98,6 +98,8 @@ const Backend& cuda_backend() {
   static const Backend backend{.device = "cuda"};
   return backend;
 }
+
+int cuda_device_count() { return 0; }
 #endif
 
 }  // namespace toadstool::kernels

@@ -129,5 +129,8 @@ struct Backend {
 // backend is built.
 const Backend& cpu_backend();
 const Backend& cuda_backend();
+// The GPUs the CUDA runtime sees (0 without the CUDA backend, a driver or a
+// GPU), counted once.
+int cuda_device_count();
 
 }  // namespace toadstool::kernels

@@ -14,7 +14,7 @@
 #include "toadstool/kernels/host_device.h"
 
 #if !defined(__CUDA_ARCH__)
-#include <bit>
+#include <cstring>
 #endif
 
 namespace toadstool {
@@ -25,7 +25,9 @@ TS_HOST_DEVICE uint32_t bits_of(float f) {
 #if defined(__CUDA_ARCH__)
   return __float_as_uint(f);
 #else
-  return std::bit_cast<uint32_t>(f);
+  uint32_t bits;  // memcpy, not std::bit_cast: nvcc compiles the host side as C++17
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
 #endif
 }
 
@@ -33,7 +35,9 @@ TS_HOST_DEVICE float float_of(uint32_t bits) {
 #if defined(__CUDA_ARCH__)
   return __uint_as_float(bits);
 #else
-  return std::bit_cast<float>(bits);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
 #endif
 }
 

@@ -29,6 +29,8 @@ std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_st
 
 bool cuda_is_built() { return TOADSTOOL_WITH_CUDA; }
 
+bool cuda_is_available() { return kernels::cuda_device_count() > 0; }
+
 const char* cpu_isa() { return kernels::cpu_backend().isa; }
 
 }  // namespace toadstool

@@ -28,6 +28,8 @@ inline std::ostream& operator<<(std::ostream& out, const Device& d) { return out
 
 // Whether this build carries the CUDA backend (TOADSTOOL_CUDA at configure time).
 bool cuda_is_built();
+// Whether it is built and the CUDA runtime sees at least one GPU.
+bool cuda_is_available();
 
 // The build of the CPU kernels in use, chosen from the CPU's features when
 // the first kernel runs: "avx512", "avx2" or "baseline" (any x86-64). The

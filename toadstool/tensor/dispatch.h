@@ -14,9 +14,13 @@
 
 namespace toadstool::detail {
 
+// The CUDA table, after checking that the device exists when the backend is
+// built (an Error naming the device otherwise).
+const kernels::Backend& cuda_backend_of(Device device);
+
 // The table of a device type (the CUDA one is empty in a CPU-only build).
 inline const kernels::Backend& backend_of(Device device) {
-  return device.is_cuda() ? kernels::cuda_backend() : kernels::cpu_backend();
+  return device.is_cuda() ? cuda_backend_of(device) : kernels::cpu_backend();
 }
 
 template <class Fn>

@@ -11,6 +11,8 @@ DeviceCallback::DeviceCallback(Device device, bool move_y, const char* who)
   TS_CHECK(!device_.is_cuda() || cuda_is_built(), who, ": device ", device_,
            " requested, but this build of Toadstool has no CUDA backend (configure with "
            "TOADSTOOL_CUDA=ON where nvcc is installed)");
+  TS_CHECK(!device_.is_cuda() || cuda_is_available(), who, ": device ", device_,
+           " requested, but no CUDA device is available (cuda_is_available() is false)");
 }
 
 void DeviceCallback::check_model(const Trainer& trainer) const {
