@@ -4,26 +4,9 @@
 
 namespace toadstool::native {
 
-using kernels::ElementwiseCall;
 using kernels::ElementwiseOp;
 
 namespace {
-
-// Float ops (exp, tanh...) turn integer and bool inputs into float32; the
-// 16-bit floats compute in float32 and round once at the end.
-Tensor float_unary(const char* op, const Tensor& t, ElementwiseCall call) {
-  detail::check_defined(t, op);
-  const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
-  call.dtype = detail::compute_dtype(result);
-  const Tensor in = to_dtype(t, call.dtype);
-  Tensor out = detail::make_tensor(t.shape(), call.dtype, t.device());
-  detail::run_elementwise(call, out, {&in});
-  return detail::finish_result(out, result);
-}
-
-Tensor float_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
-  return float_unary(op, t, ElementwiseCall{.op = kernel});
-}
 
 // Ops that keep the dtype (neg, abs, relu); bool is rejected.
 Tensor numeric_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
@@ -38,28 +21,36 @@ Tensor numeric_unary(const char* op, const Tensor& t, ElementwiseOp kernel) {
 
 }  // namespace
 
+// Integer and bool inputs give float32; the 16-bit floats compute in float32
+// and round once at the end.
 Tensor float_unary(const char* op, ElementwiseOp kernel, const Tensor& t, double a, double b) {
-  return float_unary(op, t, ElementwiseCall{.op = kernel, .a = {.f = a}, .b = {.f = b}});
+  detail::check_defined(t, op);
+  const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
+  const DType compute = detail::compute_dtype(result);
+  const Tensor in = to_dtype(t, compute);
+  Tensor out = detail::make_tensor(t.shape(), compute, t.device());
+  detail::run_elementwise({.op = kernel, .dtype = compute, .a = {.f = a}, .b = {.f = b}}, out,
+                          {&in});
+  return detail::finish_result(out, result);
 }
-
 Tensor neg(const Tensor& t) { return numeric_unary("neg", t, ElementwiseOp::Neg); }
 Tensor abs(const Tensor& t) { return numeric_unary("abs", t, ElementwiseOp::Abs); }
 Tensor relu(const Tensor& t) { return numeric_unary("relu", t, ElementwiseOp::Relu); }
-Tensor exp(const Tensor& t) { return float_unary("exp", t, ElementwiseOp::Exp); }
-Tensor log(const Tensor& t) { return float_unary("log", t, ElementwiseOp::Log); }
-Tensor log1p(const Tensor& t) { return float_unary("log1p", t, ElementwiseOp::Log1p); }
-Tensor sqrt(const Tensor& t) { return float_unary("sqrt", t, ElementwiseOp::Sqrt); }
-Tensor rsqrt(const Tensor& t) { return float_unary("rsqrt", t, ElementwiseOp::Rsqrt); }
-Tensor tanh(const Tensor& t) { return float_unary("tanh", t, ElementwiseOp::Tanh); }
-Tensor sigmoid(const Tensor& t) { return float_unary("sigmoid", t, ElementwiseOp::Sigmoid); }
-Tensor sin(const Tensor& t) { return float_unary("sin", t, ElementwiseOp::Sin); }
-Tensor cos(const Tensor& t) { return float_unary("cos", t, ElementwiseOp::Cos); }
+Tensor exp(const Tensor& t) { return float_unary("exp", ElementwiseOp::Exp, t); }
+Tensor log(const Tensor& t) { return float_unary("log", ElementwiseOp::Log, t); }
+Tensor log1p(const Tensor& t) { return float_unary("log1p", ElementwiseOp::Log1p, t); }
+Tensor sqrt(const Tensor& t) { return float_unary("sqrt", ElementwiseOp::Sqrt, t); }
+Tensor rsqrt(const Tensor& t) { return float_unary("rsqrt", ElementwiseOp::Rsqrt, t); }
+Tensor tanh(const Tensor& t) { return float_unary("tanh", ElementwiseOp::Tanh, t); }
+Tensor sigmoid(const Tensor& t) { return float_unary("sigmoid", ElementwiseOp::Sigmoid, t); }
+Tensor sin(const Tensor& t) { return float_unary("sin", ElementwiseOp::Sin, t); }
+Tensor cos(const Tensor& t) { return float_unary("cos", ElementwiseOp::Cos, t); }
 
 Tensor gelu(const Tensor& t, const std::string& approximate) {
-  if (approximate == "none") return float_unary("gelu", t, ElementwiseOp::GeluErf);
+  if (approximate == "none") return float_unary("gelu", ElementwiseOp::GeluErf, t);
   TS_CHECK(approximate == "tanh", "gelu: approximate must be 'none' or 'tanh', got '", approximate,
            "'");
-  return float_unary("gelu", t, ElementwiseOp::GeluTanh);
+  return float_unary("gelu", ElementwiseOp::GeluTanh, t);
 }
 
 namespace {
@@ -67,22 +58,17 @@ namespace {
 // grad * f'(x) for an element-wise f, by the functor kernel(grad, x); `op`
 // names it in errors. grad and x: one shape, one floating dtype.
 Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x,
-                          ElementwiseCall call) {
+                          ElementwiseOp kernel) {
   detail::common_device(op, {&grad, &x});
   detail::check_defined(x, op);
   TS_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype() && is_floating(x.dtype()), op,
            ": expected a floating gradient and input of one shape and dtype, got ",
            detail::describe(grad), " and ", detail::describe(x));
-  call.dtype = detail::compute_dtype(x.dtype());
-  const Tensor g = to_dtype(grad, call.dtype), in = to_dtype(x, call.dtype);
-  Tensor out = detail::make_tensor(x.shape(), call.dtype, x.device());
-  detail::run_elementwise(call, out, {&g, &in});
+  const DType compute = detail::compute_dtype(x.dtype());
+  const Tensor g = to_dtype(grad, compute), in = to_dtype(x, compute);
+  Tensor out = detail::make_tensor(x.shape(), compute, x.device());
+  detail::run_elementwise({.op = kernel, .dtype = compute}, out, {&g, &in});
   return detail::finish_result(out, x.dtype());
-}
-
-Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x,
-                          ElementwiseOp kernel) {
-  return pointwise_backward(op, grad, x, ElementwiseCall{.op = kernel});
 }
 
 }  // namespace
