@@ -33,5 +33,8 @@ function(toadstool_add_cuda library)
   # C++17 for the .cu files (CMake 3.25 knows no C++20 flag for nvcc): the
   # headers they share with the CPU kernels stay C++17.
   set_target_properties(${library} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
+  # The functors of kernels/math.h call constexpr host functions
+  # (std::numeric_limits) from device code.
+  target_compile_options(${library} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr>)
   target_link_libraries(${library} PRIVATE CUDA::cudart_static CUDA::cublas CUDA::cublasLt)
 endfunction()

@@ -100,6 +100,7 @@ const Backend& cuda_backend() {
 }
 
 int cuda_device_count() { return 0; }
+void cuda_use_device(int /*index*/) {}
 #endif
 
 }  // namespace toadstool::kernels

@@ -132,5 +132,8 @@ const Backend& cuda_backend();
 // The GPUs the CUDA runtime sees (0 without the CUDA backend, a driver or a
 // GPU), counted once.
 int cuda_device_count();
+// Makes GPU `index` the calling thread's current device, on which the CUDA
+// table's entries run (cheap when it already is; no-op without the backend).
+void cuda_use_device(int index);
 
 }  // namespace toadstool::kernels

@@ -12,6 +12,7 @@ const kernels::Backend& cuda_backend_of(Device device) {
     TS_CHECK(device.index < count, device, ": no such CUDA device (", count,
              count == 1 ? " device is" : " devices are",
              " available; cuda_is_available() tells whether there is any)");
+    kernels::cuda_use_device(device.index);
   }
   return kernels::cuda_backend();
 }

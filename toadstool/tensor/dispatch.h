@@ -6,8 +6,13 @@
 //
 // calls the entry of that device's backend with the arguments after its
 // name, or throws toadstool::Error "softmax_forward: not built for cuda:0"
-// when the backend lacks it. TS_KERNEL_ENTRY(device, name) is the entry
-// itself (the same check, no call).
+// when the backend lacks it. A kernel's own failure (a CUDA or cuBLAS error,
+// which kernels throw as std::runtime_error naming the call) becomes a
+// toadstool::Error naming the entry and the device as well.
+// TS_KERNEL_ENTRY(device, name) is the entry itself (the same check, no
+// call, no translation).
+#include <stdexcept>
+
 #include "toadstool/kernels/backend.h"
 #include "toadstool/tensor/device.h"
 #include "toadstool/tensor/error.h"
@@ -29,8 +34,38 @@ Fn& require_kernel(Fn* entry, const char* kernel, Device device) {
   return *entry;
 }
 
+// Calls a table entry; a std::runtime_error or std::logic_error from the
+// kernel becomes "<entry> on <device>: <what>".
+template <class Fn>
+struct KernelCall;
+template <class R, class... Args>
+struct KernelCall<R(Args...)> {
+  R (*entry)(Args...);
+  const char* kernel;
+  Device device;
+
+  R operator()(Args... args) const {
+    try {
+      return entry(args...);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      throw Error(concat(kernel, " on ", device, ": ", e.what()));
+    } catch (const std::logic_error& e) {
+      throw Error(concat(kernel, " on ", device, ": ", e.what()));
+    }
+  }
+};
+
+template <class Fn>
+KernelCall<Fn> kernel_call(Fn* entry, const char* kernel, Device device) {
+  return {&require_kernel(entry, kernel, device), kernel, device};
+}
+
 }  // namespace toadstool::detail
 
 #define TS_KERNEL_ENTRY(device, name) \
   ::toadstool::detail::require_kernel(::toadstool::detail::backend_of(device).name, #name, (device))
-#define TS_KERNEL(device, name, ...) TS_KERNEL_ENTRY(device, name)(__VA_ARGS__)
+#define TS_KERNEL(device, name, ...)                                                    \
+  ::toadstool::detail::kernel_call(::toadstool::detail::backend_of(device).name, #name, \
+                                   (device))(__VA_ARGS__)

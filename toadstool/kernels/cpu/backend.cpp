@@ -10,7 +10,7 @@
 
 #include "toadstool/kernels/cpu/attention.h"
 #include "toadstool/kernels/cpu/cross_entropy.h"
-#include "toadstool/kernels/cpu/dtype_dispatch.h"
+#include "toadstool/kernels/dtype_dispatch.h"
 #include "toadstool/kernels/cpu/elementwise.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/indexing.h"

@@ -1,45 +1,50 @@
-// The CUDA kernel table. Built so far: device memory and the host copies
-// (so CUDA tensors exist and move to and from the CPU); every other entry is
+// The CUDA kernel table: device memory and the host copies here, every
+// other entry from its kernel file (registry.h). An entry not built yet is
 // null, which the dispatcher reports as "<entry>: not built for cuda:N".
-// Entries run on the current device (cudaSetDevice); a CUDA error throws
-// std::runtime_error naming the call (the front-end has checked its input).
-#include <cuda_runtime.h>
-
-#include <stdexcept>
-#include <string>
-
-#include "toadstool/kernels/backend.h"
+// Entries run on the calling thread's current device (cuda_use_device) and
+// stream (current_stream).
+#include "toadstool/kernels/cuda/common.cuh"
+#include "toadstool/kernels/cuda/registry.h"
 
 namespace toadstool::kernels::cuda {
 
-namespace {
-
-void check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess) {
-    throw std::runtime_error(std::string(call) + ": " + cudaGetErrorString(status));
-  }
+cudaStream_t current_stream() {
+  // The legacy default stream: it orders with every other stream's work,
+  // so host copies and kernels need no events until streams are exposed.
+  return nullptr;
 }
+
+namespace {
 
 // nullptr when out of memory (the caching allocator empties its cache and
 // retries once, then reports it); a zero-byte request still gets a block.
 void* allocate(size_t nbytes) {
   void* ptr = nullptr;
   if (cudaMalloc(&ptr, nbytes == 0 ? 1 : nbytes) != cudaSuccess) {
-    (void)cudaGetLastError();  // clear the sticky error of a failed cudaMalloc
+    (void)cudaGetLastError();  // clear the error of the failed cudaMalloc
     return nullptr;
   }
   return ptr;
 }
 
+// cudaFree waits for the device's work; the caching allocator calls it only
+// when emptying its cache.
 void deallocate(void* ptr, size_t /*nbytes*/) { (void)cudaFree(ptr); }
 
-// Synchronous: a host read sees the device's finished work.
+// Synchronous: a host read sees the device's finished work, and host memory
+// written to the device may be reused as soon as the call returns.
 void copy_to_host(void* dst, const void* src, size_t nbytes) {
-  if (nbytes > 0) check(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost), "cudaMemcpy");
+  if (nbytes == 0) return;
+  check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, current_stream()),
+        "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(current_stream()), "cudaStreamSynchronize");
 }
 
 void copy_from_host(void* dst, const void* src, size_t nbytes) {
-  if (nbytes > 0) check(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+  if (nbytes == 0) return;
+  check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, current_stream()),
+        "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(current_stream()), "cudaStreamSynchronize");
 }
 
 Backend make_cuda_backend() {
@@ -73,6 +78,13 @@ int cuda_device_count() {
     return n;
   }();
   return count;
+}
+
+void cuda_use_device(int index) {
+  thread_local int current = -1;
+  if (index == current) return;
+  cuda::check(cudaSetDevice(index), "cudaSetDevice");
+  current = index;
 }
 
 }  // namespace toadstool::kernels

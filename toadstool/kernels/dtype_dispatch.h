@@ -1,5 +1,6 @@
 #pragma once
-// Calls fn(T{}) with the C++ type of a dtype, for the CPU's table entries.
+// Calls fn(T{}) with the C++ type of a dtype, for every backend's table
+// entries (host code; the CUDA ones launch their kernels for T inside fn).
 // The front-ends have checked the dtype, so an unsupported one is a bug in
 // the caller: it throws std::invalid_argument naming the kernel.
 #include <stdexcept>
@@ -9,11 +10,11 @@
 #include "toadstool/kernels/half.h"
 #include "toadstool/kernels/kernel_args.h"
 
-namespace toadstool::kernels::cpu {
+namespace toadstool::kernels {
 
 [[noreturn]] inline void unsupported_dtype(const char* kernel, DType dtype) {
   throw std::invalid_argument(std::string(kernel) + ": dtype " + dtype_name(dtype) +
-                              " is not built for cpu");
+                              " is not built");
 }
 
 // The dtypes of `types` only.
@@ -41,4 +42,4 @@ void for_dtype(DType dtype, const char* kernel, Fn&& fn) {
   unsupported_dtype(kernel, dtype);
 }
 
-}  // namespace toadstool::kernels::cpu
+}  // namespace toadstool::kernels

@@ -1,0 +1,58 @@
+#pragma once
+// What every CUDA kernel file shares: error checks, the stream the entries
+// run on, and the launch geometry of grid-stride loops.
+//
+// Kernels do not check user input (the front-end has, kernels/backend.h). A
+// failed CUDA or cuBLAS call throws std::runtime_error "<call>: <message>";
+// the dispatcher (tensor/dispatch.h) turns it into a toadstool::Error that
+// also names the entry and the device.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "toadstool/kernels/backend.h"
+#include "toadstool/kernels/dtype_dispatch.h"
+
+namespace toadstool::kernels::cuda {
+
+inline void check(cudaError_t status, const char* call) {
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string(call) + ": " + cudaGetErrorString(status));
+  }
+}
+
+// After a launch: a bad configuration or an earlier asynchronous fault.
+inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+// The stream every entry launches on and the host copies order with: the
+// calling thread's current stream (backend.cu).
+cudaStream_t current_stream();
+
+template <class T>
+T* typed(void* p) {
+  return static_cast<T*>(p);
+}
+template <class T>
+const T* typed(const void* p) {
+  return static_cast<const T*>(p);
+}
+
+inline constexpr int kThreads = 256;
+
+// Blocks for a grid-stride loop over n items: one item per thread up to a
+// cap that fills any current GPU several times over (at least one block).
+inline unsigned blocks_for(int64_t n, int threads = kThreads) {
+  constexpr int64_t kMaxBlocks = 65535;
+  return static_cast<unsigned>(std::clamp<int64_t>((n + threads - 1) / threads, 1, kMaxBlocks));
+}
+
+// Grid-stride loop bounds: for (i = first_index(); i < n; i += index_step()).
+__device__ inline int64_t first_index() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ inline int64_t index_step() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+}  // namespace toadstool::kernels::cuda
