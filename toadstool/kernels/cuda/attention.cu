@@ -1,0 +1,315 @@
+// attention_forward / attention_backward on CUDA, float and double, with
+// the CPU kernel's algorithm and row math (kernels/cpu/attention.h,
+// kernels/attention_math.h): scores s = scale q.k + mask (-inf where the
+// causal mask hides a key), an online softmax over key tiles in the forward
+// (out and lse = m + log l; a row with every key masked gets out = 0 and
+// lse = +inf), probabilities recomputed from lse in the backward, and the
+// dropout keep bit of score (h, i, j) drawn from Philox at flat index
+// (h L + i) S + j with (seed, offset), so the CPU and the GPU drop the same
+// elements.
+//
+// Written for correctness and a fixed order, not speed: one block per query
+// row (forward, grad_q) or per key row (grad_k, grad_v), kTile threads, each
+// thread computing one score of the current tile with a serial dot product;
+// the block then sums the tile into its own output row, which it alone
+// writes. No atomics, so the same bits every run. Every block re-reads K and
+// V (from L2). A tensor-core version would instead give a block a tile of
+// queries, stage q, k and v tiles in shared memory, compute score tiles and
+// the P V / dS K / dS^T Q products with mma (wmma or wgmma, bf16/fp16 inputs
+// with fp32 accumulation), keep the output tile in registers, and split the
+// backward's grad_k / grad_v over query tiles with a deterministic
+// reduction of the partials.
+#include <cstring>
+#include <limits>
+
+#include "toadstool/kernels/attention_math.h"
+#include "toadstool/kernels/cuda/block_reduce.cuh"
+#include "toadstool/kernels/cuda/common.cuh"
+#include "toadstool/kernels/cuda/registry.h"
+#include "toadstool/kernels/cuda/scratch.cuh"
+#include "toadstool/kernels/fast_math.h"
+
+namespace toadstool::kernels::cuda {
+
+namespace {
+
+constexpr int kTile = 128;  // keys (forward, grad_q) or queries (grad_k, grad_v) per step
+static_assert(kTile <= kThreads && (kTile & (kTile - 1)) == 0, "block_reduce needs a power of two");
+
+template <class T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+
+// Dropout of score element `index`: its scale 1 / (1 - p) when kept, else 0.
+struct Dropout {
+  bool active;
+  uint64_t threshold;  // bernoulli_threshold(1 - p)
+  uint64_t seed, offset;
+
+  template <class T>
+  __device__ T scale(uint64_t index, T keep_scale) const {
+    const Philox4x32 block = attention_dropout_block(index, seed, offset);
+    return attention_keep(block, index, threshold) ? keep_scale : T(0);
+  }
+};
+
+template <class T>
+__device__ T dot(const T* x, const T* y, int64_t n) {
+  T sum = 0;
+  for (int64_t e = 0; e < n; ++e) sum += x[e] * y[e];
+  return sum;
+}
+
+// The pointers of one head; the offsets were copied to the device.
+template <class T>
+struct HeadView {
+  const T *q, *k, *v, *mask;
+};
+
+template <class T>
+__device__ HeadView<T> head_view(const AttentionArgs<T>& a, int64_t h) {
+  return {a.q + a.q_offsets[h], a.k + a.k_offsets[h], a.v + a.v_offsets[h],
+          a.mask != nullptr ? a.mask + a.mask_offsets[h] : nullptr};
+}
+
+// Score (i, j) of a head: scale q_i . k_j + mask(i, j), -inf when causal hides j.
+template <class T>
+__device__ T score(const AttentionArgs<T>& a, const HeadView<T>& hv, int64_t i, int64_t j) {
+  if (a.causal && j > i) return kNegInf<T>;
+  T s = static_cast<T>(a.scale) * dot(hv.q + i * a.q_row, hv.k + j * a.k_row, a.E);
+  if (hv.mask != nullptr) s += hv.mask[i * a.mask_row + j * a.mask_col];
+  return s;
+}
+
+__device__ uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {
+  return (static_cast<uint64_t>(h) * L + i) * S + j;
+}
+
+// A NaN score never becomes the max (as the CPU's row_max).
+template <class T>
+__device__ T max_ignoring_nan(T m, T x) {
+  return x > m ? x : m;
+}
+
+// ---- forward: one block per (head, query row) ----
+
+template <class T>
+__global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* out, T* lse) {
+  __shared__ T p[kTile];
+  __shared__ BlockScratch<T> scratch;
+  const T keep_scale = T(1) / T(1 - a.dropout_p);
+  const int c = threadIdx.x;
+  for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
+    const int64_t h = row / a.L, i = row % a.L;
+    const HeadView<T> hv = head_view(a, h);
+    T* o = out + row * a.Ev;  // accumulated unnormalised, then scaled by 1 / l
+    for (int64_t e = c; e < a.Ev; e += blockDim.x) o[e] = T(0);
+    T m = kNegInf<T>, l = T(0);
+    // Causal: key tiles past query i hold only hidden keys.
+    for (int64_t j0 = 0; j0 < a.S && (!a.causal || j0 <= i); j0 += kTile) {
+      const int64_t cols = std::min<int64_t>(kTile, a.S - j0);
+      const T s = c < cols ? score(a, hv, i, j0 + c) : kNegInf<T>;
+      const T tile_max =
+          block_reduce(s, scratch.get(), [](T x, T y) { return max_ignoring_nan(x, y); });
+      const T m_new = max_ignoring_nan(m, tile_max);
+      if (m_new == kNegInf<T>) continue;  // every key so far masked (the same in every thread)
+      const T rescale = online_softmax_rescale(m, m_new);
+      T e_s = c < cols ? vexp_nonpositive(s - m_new) : T(0);
+      l = l * rescale + block_reduce(e_s, scratch.get(), [](T x, T y) { return x + y; });
+      m = m_new;
+      if (dropout.active && c < cols)
+        e_s *= dropout.scale(flat_index(h, i, j0 + c, a.L, a.S), keep_scale);
+      p[c] = e_s;
+      __syncthreads();
+      for (int64_t e = c; e < a.Ev; e += blockDim.x) {
+        T acc = 0;
+        for (int64_t k = 0; k < cols; ++k) acc += p[k] * hv.v[(j0 + k) * a.v_row + e];
+        o[e] = o[e] * rescale + acc;
+      }
+      __syncthreads();  // p is rewritten by the next tile
+    }
+    const T inv_l = l > T(0) ? T(1) / l : T(0);
+    for (int64_t e = c; e < a.Ev; e += blockDim.x) o[e] *= inv_l;
+    if (c == 0) lse[row] = attention_lse(m, l);
+  }
+}
+
+// ---- backward ----
+
+// D [heads, L] = rowsum(grad_out * out): one thread per row.
+template <class T>
+__global__ void attention_row_dots(const T* grad_out, const T* out, T* d, int64_t rows,
+                                   int64_t Ev) {
+  for (int64_t row = first_index(); row < rows; row += index_step()) {
+    d[row] = dot(grad_out + row * Ev, out + row * Ev, Ev);
+  }
+}
+
+// Per score (i, j): p = exp(s - lse_i), z its dropout scale, and
+// dS = p (z grad_out_i . v_j - D_i).
+template <class T>
+struct ScoreGrad {
+  T p_kept;  // p z: what grad_v sums
+  T ds;
+};
+
+template <class T>
+__device__ ScoreGrad<T> score_grad(const AttentionArgs<T>& a, const HeadView<T>& hv,
+                                   const Dropout& dropout, T keep_scale, const T* lse,
+                                   const T* grad_out, const T* d, int64_t h, int64_t i, int64_t j) {
+  const int64_t row = h * a.L + i;
+  const T p = vexp_nonpositive(score(a, hv, i, j) - lse[row]);
+  const T z = dropout.active ? dropout.scale(flat_index(h, i, j, a.L, a.S), keep_scale) : T(1);
+  T dp = dot(grad_out + row * a.Ev, hv.v + j * a.v_row, a.Ev);
+  if (dropout.active) dp *= z;
+  return {dropout.active ? p * z : p, p * (dp - d[row])};
+}
+
+// grad_q row (h, i) = scale sum_j dS_ij k_j: one block per query row.
+template <class T>
+__global__ void attention_grad_q_rows(AttentionArgs<T> a, Dropout dropout, const T* lse,
+                                      const T* grad_out, const T* d, T* grad_q) {
+  __shared__ T ds[kTile];
+  const T keep_scale = T(1) / T(1 - a.dropout_p);
+  const T scale = static_cast<T>(a.scale);
+  const int c = threadIdx.x;
+  for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
+    const int64_t h = row / a.L, i = row % a.L;
+    const HeadView<T> hv = head_view(a, h);
+    T* gq = grad_q + row * a.E;
+    for (int64_t e = c; e < a.E; e += blockDim.x) gq[e] = T(0);
+    for (int64_t j0 = 0; j0 < a.S && (!a.causal || j0 <= i); j0 += kTile) {
+      const int64_t cols = std::min<int64_t>(kTile, a.S - j0);
+      ds[c] = c < cols ? score_grad(a, hv, dropout, keep_scale, lse, grad_out, d, h, i, j0 + c).ds
+                       : T(0);
+      __syncthreads();
+      for (int64_t e = c; e < a.E; e += blockDim.x) {
+        T acc = 0;
+        for (int64_t k = 0; k < cols; ++k) acc += ds[k] * hv.k[(j0 + k) * a.k_row + e];
+        gq[e] += scale * acc;
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// grad_k row (h, j) = scale sum_i dS_ij q_i and grad_v row (h, j) =
+// sum_i p_ij z_ij grad_out_i: one block per key row.
+template <class T>
+__global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, const T* lse,
+                                       const T* grad_out, const T* d, T* grad_k, T* grad_v) {
+  __shared__ T ds[kTile];
+  __shared__ T p_kept[kTile];
+  const T keep_scale = T(1) / T(1 - a.dropout_p);
+  const T scale = static_cast<T>(a.scale);
+  const int c = threadIdx.x;
+  for (int64_t key = blockIdx.x; key < a.heads * a.S; key += gridDim.x) {
+    const int64_t h = key / a.S, j = key % a.S;
+    const HeadView<T> hv = head_view(a, h);
+    T* gk = grad_k + key * a.E;
+    T* gv = grad_v + key * a.Ev;
+    for (int64_t e = c; e < a.E; e += blockDim.x) gk[e] = T(0);
+    for (int64_t e = c; e < a.Ev; e += blockDim.x) gv[e] = T(0);
+    // Causal: the queries before key j do not see it; start at its tile.
+    for (int64_t i0 = a.causal ? j / kTile * kTile : 0; i0 < a.L; i0 += kTile) {
+      const int64_t rows = std::min<int64_t>(kTile, a.L - i0);
+      ScoreGrad<T> g{T(0), T(0)};
+      if (c < rows) g = score_grad(a, hv, dropout, keep_scale, lse, grad_out, d, h, i0 + c, j);
+      ds[c] = g.ds;
+      p_kept[c] = g.p_kept;
+      __syncthreads();
+      for (int64_t e = c; e < a.E; e += blockDim.x) {
+        T acc = 0;
+        for (int64_t k = 0; k < rows; ++k) acc += ds[k] * hv.q[(i0 + k) * a.q_row + e];
+        gk[e] += scale * acc;
+      }
+      for (int64_t e = c; e < a.Ev; e += blockDim.x) {
+        T acc = 0;
+        for (int64_t k = 0; k < rows; ++k)
+          acc += p_kept[k] * grad_out[(h * a.L + i0 + k) * a.Ev + e];
+        gv[e] += acc;
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// ---- entries ----
+
+// The call typed (one layout for every Elem), with its host offset arrays
+// copied to `offsets` on the device ([4, heads]: q, k, v, mask).
+template <class T>
+AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offsets) {
+  static_assert(sizeof(AttentionArgs<T>) == sizeof(AttentionCall));
+  AttentionArgs<T> a;
+  std::memcpy(static_cast<void*>(&a), &call, sizeof a);  // std::bit_cast is C++20; nvcc is C++17
+  const int64_t heads = call.heads;
+  const int64_t* host[4] = {call.q_offsets, call.k_offsets, call.v_offsets, call.mask_offsets};
+  int64_t* device = offsets.get();
+  for (int n = 0; n < 4; ++n) {
+    if (host[n] == nullptr || heads == 0) continue;
+    check(cudaMemcpyAsync(device + n * heads, host[n], heads * sizeof(int64_t),
+                          cudaMemcpyHostToDevice, current_stream()),
+          "cudaMemcpyAsync");
+  }
+  a.q_offsets = device;
+  a.k_offsets = device + heads;
+  a.v_offsets = device + 2 * heads;
+  a.mask_offsets = call.mask_offsets != nullptr ? device + 3 * heads : nullptr;
+  return a;
+}
+
+Dropout dropout_of(const AttentionCall& call) {
+  return {call.dropout_p > 0, bernoulli_threshold(1.0 - call.dropout_p), call.seed, call.offset};
+}
+
+void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
+  if (call.heads == 0 || call.L == 0) return;
+  for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
+    using T = decltype(zero);
+    Scratch<int64_t> offsets(static_cast<size_t>(4 * call.heads));
+    const AttentionArgs<T> a = device_args<T>(call, offsets);
+    attention_forward_rows<T><<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(
+        a, dropout_of(call), typed<T>(out), typed<T>(lse));
+    check_launch("attention_forward_rows");
+  });
+}
+
+void attention_backward_entry(DType dtype, const AttentionCall& call, const void* out,
+                              const void* lse, const void* grad_out, void* grad_q, void* grad_k,
+                              void* grad_v) {
+  if (call.heads == 0) return;
+  for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
+    using T = decltype(zero);
+    cudaStream_t stream = current_stream();
+    Scratch<int64_t> offsets(static_cast<size_t>(4 * call.heads));
+    const AttentionArgs<T> a = device_args<T>(call, offsets);
+    const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
+    Scratch<T> d(static_cast<size_t>(rows));
+    const Dropout dropout = dropout_of(call);
+    if (rows > 0) {
+      attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(
+          typed<T>(grad_out), typed<T>(out), d.get(), rows, a.Ev);
+      check_launch("attention_row_dots");
+      // With S = 0 the key loop is empty and grad_q comes out zero.
+      attention_grad_q_rows<T><<<grid_for(rows), kTile, 0, stream>>>(
+          a, dropout, typed<T>(lse), typed<T>(grad_out), d.get(), typed<T>(grad_q));
+      check_launch("attention_grad_q_rows");
+    }
+    if (keys > 0) {
+      // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
+      attention_grad_kv_rows<T>
+          <<<grid_for(keys), kTile, 0, stream>>>(a, dropout, typed<T>(lse), typed<T>(grad_out),
+                                                 d.get(), typed<T>(grad_k), typed<T>(grad_v));
+      check_launch("attention_grad_kv_rows");
+    }
+  });
+}
+
+}  // namespace
+
+void register_attention(Backend& b) {
+  b.attention_forward = attention_forward_entry;
+  b.attention_backward = attention_backward_entry;
+}
+
+}  // namespace toadstool::kernels::cuda
