@@ -19,6 +19,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include "toadstool/kernels/cuda/common.cuh"
