@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "toadstool/kernels/bigram_hash.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/kernel_args.h"
 
@@ -96,17 +97,6 @@ void scatter_add(const IndexGeometry& g, T* self, const int64_t* index, const T*
                    }
                  }
                });
-}
-
-// The bucket in [1, buckets) of the token bigram (prev, cur): a 64-bit mix
-// (splitmix64's finaliser) of the pair, so (a, b) and (b, a) differ. 0 is
-// left for padding.
-inline int64_t bigram_bucket(int64_t prev, int64_t cur, int64_t buckets) {
-  uint64_t h = static_cast<uint64_t>(prev) * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(cur);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return 1 + static_cast<int64_t>(h % static_cast<uint64_t>(buckets - 1));
 }
 
 // out[r, j] = the bucket of the bigram (ids[r, j-1], ids[r, j]), the row's

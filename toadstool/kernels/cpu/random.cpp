@@ -1,13 +1,12 @@
 #include "toadstool/kernels/cpu/random.h"
 
 #include <algorithm>
-#include <array>
-#include <cmath>
 #include <type_traits>
 #include <utility>
 
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/philox.h"
+#include "toadstool/kernels/random_values.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -42,17 +41,17 @@ void for_each_block(int64_t n, uint64_t seed, uint64_t offset, const Fn& fn) {
   });
 }
 
-// The common case: values(bits) turns one block into its values_per_block
-// outputs, which are stored in order.
-template <RandomKind kKind, class T, class BlockValues>
-void fill_blocks(T* out, int64_t n, uint64_t seed, uint64_t offset, const BlockValues& values) {
+// The common case: values(bits) turns one block into the BlockValues of its
+// values_per_block outputs (kernels/random_values.h), stored in order.
+template <RandomKind kKind, class T, class ValuesOf>
+void fill_blocks(T* out, int64_t n, uint64_t seed, uint64_t offset, const ValuesOf& values) {
   for_each_block<kKind>(n, seed, offset, [&](const Philox4x32& bits, int64_t first, int count) {
     constexpr int k = values_per_block(kKind);
-    const std::array<T, k> v = values(bits);
+    const BlockValues<T, k> v = values(bits);
     if (count == k) {  // a constant trip count: plain stores, not a memcpy call
-      for (int j = 0; j < k; ++j) out[first + j] = v[j];
+      for (int j = 0; j < k; ++j) out[first + j] = v.value[j];
     } else {
-      for (int j = 0; j < count; ++j) out[first + j] = v[j];
+      for (int j = 0; j < count; ++j) out[first + j] = v.value[j];
     }
   });
 }
@@ -60,27 +59,19 @@ void fill_blocks(T* out, int64_t n, uint64_t seed, uint64_t offset, const BlockV
 template <class T>
 void uniform(T* out, int64_t n, uint64_t seed, uint64_t offset, T low, T high) {
   if constexpr (std::is_same_v<T, float>) {
-    fill_blocks<RandomKind::UniformFloat>(out, n, seed, offset, [=](const Philox4x32& b) {
-      std::array<float, 4> v;
-      for (int j = 0; j < 4; ++j) v[j] = scale_uniform(uniform_float(b.v[j]), low, high);
-      return v;
-    });
+    fill_blocks<RandomKind::UniformFloat>(
+        out, n, seed, offset, [=](const Philox4x32& b) { return uniform_values(b, low, high); });
   } else {
-    fill_blocks<RandomKind::UniformDouble>(out, n, seed, offset, [=](const Philox4x32& b) {
-      return std::array<double, 2>{scale_uniform(uniform_double(b.v[0], b.v[1]), low, high),
-                                   scale_uniform(uniform_double(b.v[2], b.v[3]), low, high)};
-    });
+    fill_blocks<RandomKind::UniformDouble>(
+        out, n, seed, offset, [=](const Philox4x32& b) { return uniform_values(b, low, high); });
   }
 }
 
 template <class T>
 void bernoulli(T* out, int64_t n, uint64_t seed, uint64_t offset, double p) {
   const uint64_t threshold = bernoulli_threshold(p);
-  fill_blocks<RandomKind::Bernoulli>(out, n, seed, offset, [=](const Philox4x32& b) {
-    std::array<T, 4> v;
-    for (int j = 0; j < 4; ++j) v[j] = static_cast<T>(b.v[j] < threshold ? 1.0f : 0.0f);
-    return v;
-  });
+  fill_blocks<RandomKind::Bernoulli>(
+      out, n, seed, offset, [=](const Philox4x32& b) { return bernoulli_values<T>(b, threshold); });
 }
 
 template <class T>
@@ -89,7 +80,7 @@ void bernoulli(T* out, const T* probs, int64_t n, uint64_t seed, uint64_t offset
       n, seed, offset, [=](const Philox4x32& b, int64_t first, int count) {
         for (int j = 0; j < count; ++j) {
           const auto p = static_cast<double>(probs[first + j]);
-          out[first + j] = static_cast<T>(b.v[j] < bernoulli_threshold(p) ? 1.0f : 0.0f);
+          out[first + j] = bernoulli_value<T>(b.v[j], bernoulli_threshold(p));
         }
       });
 }
@@ -115,19 +106,12 @@ void fill_uniform(double* out, int64_t n, uint64_t seed, uint64_t offset, double
 }
 
 void fill_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
-  fill_blocks<RandomKind::NormalFloat>(out, n, seed, offset, [=](const Philox4x32& b) {
-    const NormalPairF z01 = box_muller(b.v[0], b.v[1]);
-    const NormalPairF z23 = box_muller(b.v[2], b.v[3]);
-    return std::array<float, 4>{
-        std::fma(z01.cos_part, std, mean), std::fma(z01.sin_part, std, mean),
-        std::fma(z23.cos_part, std, mean), std::fma(z23.sin_part, std, mean)};
-  });
+  fill_blocks<RandomKind::NormalFloat>(
+      out, n, seed, offset, [=](const Philox4x32& b) { return normal_values(b, mean, std); });
 }
 void fill_normal(double* out, int64_t n, uint64_t seed, uint64_t offset, double mean, double std) {
-  fill_blocks<RandomKind::NormalDouble>(out, n, seed, offset, [=](const Philox4x32& b) {
-    const NormalPairD z = box_muller(b);
-    return std::array<double, 2>{std::fma(z.cos_part, std, mean), std::fma(z.sin_part, std, mean)};
-  });
+  fill_blocks<RandomKind::NormalDouble>(
+      out, n, seed, offset, [=](const Philox4x32& b) { return normal_values(b, mean, std); });
 }
 
 void fill_randint(int64_t* out, int64_t n, uint64_t seed, uint64_t offset, int64_t low,
@@ -135,12 +119,8 @@ void fill_randint(int64_t* out, int64_t n, uint64_t seed, uint64_t offset, int64
   // Unsigned arithmetic: high - low can exceed INT64_MAX, and wraps back
   // into range when added to low.
   const uint64_t span = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
-  const auto value = [=](uint32_t lo, uint32_t hi) {
-    return static_cast<int64_t>(static_cast<uint64_t>(low) + random_below(lo, hi, span));
-  };
-  fill_blocks<RandomKind::Int64>(out, n, seed, offset, [=](const Philox4x32& b) {
-    return std::array<int64_t, 2>{value(b.v[0], b.v[1]), value(b.v[2], b.v[3])};
-  });
+  fill_blocks<RandomKind::Int64>(out, n, seed, offset,
+                                 [=](const Philox4x32& b) { return randint_values(b, low, span); });
 }
 
 void fill_randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t offset) {
