@@ -1,0 +1,138 @@
+// The CUDA fused optimizer steps: sgd_step and adam_step over contiguous
+// buffers of n elements, float32 and float64, one thread per element. The
+// per-element updates are kernels/optim_math.h's, and the per-step
+// coefficients are computed on the host exactly as the CPU's
+// kernels/cpu/optim.cpp computes them (in double, rounded to T once), so
+// both backends run the same formulas in the same order.
+#include <cmath>
+#include <cstdint>
+
+#include "toadstool/kernels/cuda/common.cuh"
+#include "toadstool/kernels/cuda/registry.h"
+#include "toadstool/kernels/optim_math.h"
+
+namespace toadstool::kernels::cuda {
+
+namespace {
+
+// ---- SGD -----------------------------------------------------------------------
+
+// One kernel per combination of flags, as the CPU's loops: the flags are
+// compile-time, so each kernel is branch-free. buf is null without momentum.
+template <class T, WeightDecay kDecay, bool kMomentum, bool kNesterov, bool kFirst>
+__global__ void sgd_kernel(T* param, const T* grad, T* buf, int64_t n, SgdCoeffs<T> c) {
+  for (int64_t i = first_index(); i < n; i += index_step()) {
+    sgd_update<T, kDecay, kMomentum, kNesterov, kFirst>(param[i], grad[i],
+                                                        kMomentum ? buf + i : nullptr, c);
+  }
+}
+
+template <class T, WeightDecay kDecay, bool kMomentum, bool kNesterov, bool kFirst>
+void sgd_launch(T* param, const T* grad, T* buf, int64_t n, const SgdCoeffs<T>& c) {
+  sgd_kernel<T, kDecay, kMomentum, kNesterov, kFirst>
+      <<<blocks_for(n), kThreads, 0, current_stream()>>>(param, grad, buf, n, c);
+  check_launch("sgd_step");
+}
+
+template <class T, WeightDecay kDecay>
+void sgd_dispatch(T* param, const T* grad, T* buf, int64_t n, const SgdStep& hp,
+                  const SgdCoeffs<T>& c) {
+  if (hp.momentum == 0) return sgd_launch<T, kDecay, false, false, false>(param, grad, buf, n, c);
+  if (hp.nesterov) {
+    if (hp.first_step) return sgd_launch<T, kDecay, true, true, true>(param, grad, buf, n, c);
+    return sgd_launch<T, kDecay, true, true, false>(param, grad, buf, n, c);
+  }
+  if (hp.first_step) return sgd_launch<T, kDecay, true, false, true>(param, grad, buf, n, c);
+  return sgd_launch<T, kDecay, true, false, false>(param, grad, buf, n, c);
+}
+
+// The coefficients as kernels/cpu/optim.cpp's sgd_impl builds them.
+template <class T>
+void sgd_typed(T* param, const T* grad, T* buf, int64_t n, const SgdStep& hp) {
+  const SgdCoeffs<T> c{static_cast<T>(hp.lr), static_cast<T>(hp.maximize ? -1 : 1),
+                       static_cast<T>(hp.weight_decay), static_cast<T>(hp.momentum),
+                       static_cast<T>(1 - hp.dampening)};
+  if (hp.weight_decay != 0) return sgd_dispatch<T, WeightDecay::kL2>(param, grad, buf, n, hp, c);
+  sgd_dispatch<T, WeightDecay::kNone>(param, grad, buf, n, hp, c);
+}
+
+void sgd_step(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
+              const SgdStep& hp) {
+  if (n <= 0) return;
+  for_dtype<TypeSet::Float>(dtype, "sgd_step", [&](auto zero) {
+    using T = decltype(zero);
+    sgd_typed(typed<T>(param), typed<T>(grad), typed<T>(momentum_buffer), n, hp);
+  });
+}
+
+// ---- Adam / AdamW ----------------------------------------------------------------
+
+// vmax is null without AMSGrad.
+template <class T, WeightDecay kDecay, bool kAmsgrad>
+__global__ void adam_kernel(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n,
+                            AdamCoeffs<T> c) {
+  for (int64_t i = first_index(); i < n; i += index_step()) {
+    adam_update<T, kDecay, kAmsgrad>(param[i], grad[i], m[i], v[i], kAmsgrad ? vmax + i : nullptr,
+                                     c);
+  }
+}
+
+template <class T, WeightDecay kDecay>
+void adam_dispatch(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, bool amsgrad,
+                   const AdamCoeffs<T>& c) {
+  const unsigned blocks = blocks_for(n);
+  if (amsgrad) {
+    adam_kernel<T, kDecay, true>
+        <<<blocks, kThreads, 0, current_stream()>>>(param, grad, m, v, vmax, n, c);
+  } else {
+    adam_kernel<T, kDecay, false>
+        <<<blocks, kThreads, 0, current_stream()>>>(param, grad, m, v, vmax, n, c);
+  }
+  check_launch("adam_step");
+}
+
+// The coefficients as kernels/cpu/optim.cpp's adam_impl builds them: the
+// scalar part of the step in double, as torch 1.13 computes it in Python.
+template <class T>
+void adam_typed(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamStep& hp) {
+  const double step = static_cast<double>(hp.step);
+  const double bias_correction1 = 1 - std::pow(hp.beta1, step);
+  const double bias_correction2 = 1 - std::pow(hp.beta2, step);
+  const double step_size = hp.lr / bias_correction1;
+  const AdamCoeffs<T> c{static_cast<T>(hp.maximize ? -1 : 1),
+                        static_cast<T>(hp.weight_decay),
+                        static_cast<T>(1 - hp.lr * hp.weight_decay),
+                        static_cast<T>(hp.beta1),
+                        static_cast<T>(1 - hp.beta1),
+                        static_cast<T>(hp.beta2),
+                        static_cast<T>(1 - hp.beta2),
+                        static_cast<T>(std::sqrt(bias_correction2)),
+                        static_cast<T>(hp.eps),
+                        static_cast<T>(-step_size)};
+  if (hp.weight_decay == 0) {
+    return adam_dispatch<T, WeightDecay::kNone>(param, grad, m, v, vmax, n, hp.amsgrad, c);
+  }
+  if (hp.decoupled) {
+    return adam_dispatch<T, WeightDecay::kDecoupled>(param, grad, m, v, vmax, n, hp.amsgrad, c);
+  }
+  adam_dispatch<T, WeightDecay::kL2>(param, grad, m, v, vmax, n, hp.amsgrad, c);
+}
+
+void adam_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
+               void* max_exp_avg_sq, int64_t n, const AdamStep& hp) {
+  if (n <= 0) return;
+  for_dtype<TypeSet::Float>(dtype, "adam_step", [&](auto zero) {
+    using T = decltype(zero);
+    adam_typed(typed<T>(param), typed<T>(grad), typed<T>(exp_avg), typed<T>(exp_avg_sq),
+               typed<T>(max_exp_avg_sq), n, hp);
+  });
+}
+
+}  // namespace
+
+void register_optim(Backend& b) {
+  b.sgd_step = sgd_step;
+  b.adam_step = adam_step;
+}
+
+}  // namespace toadstool::kernels::cuda
