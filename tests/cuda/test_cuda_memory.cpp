@@ -1,14 +1,11 @@
 // CUDA tensors: memory and the moves between host and device. Every test
 // that needs a GPU skips without one (cuda_is_available()).
-#include "test_util.h"
+#include "cuda_test_util.h"
 
 namespace toadstool {
 namespace {
 
-#define SKIP_WITHOUT_GPU() \
-  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device available"
-
-const Device kCuda("cuda:0");
+using testing::kCuda;
 
 TEST(CudaMemory, TensorsRoundTripThroughTheDevice) {
   SKIP_WITHOUT_GPU();

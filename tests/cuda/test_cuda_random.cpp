@@ -1,0 +1,134 @@
+// CUDA random fills against the CPU's: the same generator seed gives the
+// same numbers on both backends (kernels/philox.h's block map), bit for bit
+// for uniform, randint, Bernoulli and randperm. The normals go through
+// log, sin and cos, whose last bit may differ between libm and the CUDA
+// math library, so they match to an ulp or two.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cuda_test_util.h"
+#include "toadstool/kernels/backend.h"
+
+namespace toadstool {
+namespace {
+
+using testing::expect_identical;
+using testing::expect_matches_cpu;
+using testing::kCuda;
+using testing::Tolerance;
+
+// Sizes around the 2 and 4 values a counter block gives, and several grids.
+const std::vector<Shape> kShapes = {{1}, {3}, {5}, {7, 9}, {1001}, {2, 3, 333}, {0}};
+
+TEST(CudaRandom, UniformIsBitIdenticalToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    Generator cpu_gen(123), cuda_gen(123);
+    for (const Shape& shape : kShapes) {
+      // Consecutive draws: each one starts at the offset the last left.
+      const Tensor expected = rand(shape, dtype, &cpu_gen);
+      const Tensor actual = rand(shape, TensorOptions(dtype).device(kCuda), &cuda_gen);
+      expect_identical(actual, expected, std::string("rand ") + dtype_name(dtype));
+    }
+  }
+}
+
+TEST(CudaRandom, NormalMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Generator cpu_gen(7), cuda_gen(7);
+    const Tolerance tol = dtype == kFloat32 ? Tolerance{1e-6, 1e-6} : Tolerance{1e-14, 1e-14};
+    for (const Shape& shape : kShapes) {
+      const Tensor expected = randn(shape, dtype, &cpu_gen);
+      const Tensor actual = randn(shape, TensorOptions(dtype).device(kCuda), &cuda_gen);
+      expect_matches_cpu(actual, expected, std::string("randn ") + dtype_name(dtype), tol);
+    }
+  }
+}
+
+TEST(CudaRandom, RandintIsBitIdenticalToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  // A span past INT64_MAX wraps through unsigned arithmetic.
+  const std::vector<std::pair<int64_t, int64_t>> ranges = {
+      {0, 2}, {-5, 6}, {0, 1000003}, {kMin / 2, kMax / 2}, {kMin, kMax}};
+  for (const auto& [low, high] : ranges) {
+    Generator cpu_gen(99), cuda_gen(99);
+    for (const Shape& shape : kShapes) {
+      const Tensor expected = randint(low, high, shape, kInt64, &cpu_gen);
+      const Tensor actual =
+          randint(low, high, shape, TensorOptions(kInt64).device(kCuda), &cuda_gen);
+      ASSERT_EQ(actual.device(), kCuda);
+      // Compared as int64: doubles would round the large values.
+      const Tensor back = actual.to(kCPU);
+      ASSERT_EQ(back.shape(), expected.shape());
+      const int64_t* a = back.data_ptr<int64_t>();
+      const int64_t* e = expected.data_ptr<int64_t>();
+      for (int64_t i = 0; i < expected.numel(); ++i) {
+        ASSERT_EQ(a[i], e[i]) << "randint [" << low << ", " << high << ") element " << i;
+      }
+    }
+  }
+}
+
+TEST(CudaRandom, BernoulliIsBitIdenticalToTheCpuForEveryDtype) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kBool, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64}) {
+    for (double p : {0.0, 0.1, 0.5, 0.97, 1.0}) {
+      Generator cpu_gen(5), cuda_gen(5);
+      for (const Shape& shape : kShapes) {
+        const Tensor expected = bernoulli(shape, p, dtype, &cpu_gen);
+        const Tensor actual = bernoulli(shape, p, TensorOptions(dtype).device(kCuda), &cuda_gen);
+        expect_identical(actual, expected,
+                         std::string("bernoulli ") + dtype_name(dtype) + " p " + std::to_string(p));
+      }
+    }
+  }
+}
+
+TEST(CudaRandom, BernoulliOfATensorIsBitIdenticalToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    Generator probs_gen(8);
+    Generator cpu_gen(9), cuda_gen(9);
+    for (const Shape& shape : kShapes) {
+      const Tensor probs = rand(shape, dtype, &probs_gen);
+      const Tensor expected = bernoulli(probs, &cpu_gen);
+      const Tensor actual = bernoulli(probs.to(kCuda), &cuda_gen);
+      expect_identical(actual, expected, std::string("bernoulli(probs) ") + dtype_name(dtype));
+    }
+  }
+}
+
+// Dropout draws its mask through the Bernoulli fill.
+TEST(CudaRandom, DropoutMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Generator cpu_gen(11), cuda_gen(11);
+  const Tensor x = rand({37, 29}, kFloat32, &cpu_gen);
+  cpu_gen.manual_seed(12);
+  cuda_gen.manual_seed(12);
+  expect_matches_cpu(dropout(x.to(kCuda), 0.3, true, &cuda_gen), dropout(x, 0.3, true, &cpu_gen),
+                     "dropout");
+}
+
+// randperm is drawn on the CPU by the front-end; the table's CUDA entry is
+// checked directly against the CPU's entry for the same (seed, offset).
+TEST(CudaRandom, RandpermEntryIsBitIdenticalToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const kernels::Backend& cuda = kernels::cuda_backend();
+  ASSERT_NE(cuda.fill_randperm, nullptr);
+  kernels::cuda_use_device(0);
+  for (int64_t n : {0, 1, 2, 3, 10, 1000, 100001}) {
+    const Tensor expected = empty({n}, kInt64);
+    kernels::cpu_backend().fill_randperm(expected.data_ptr<int64_t>(), n, 77, 5);
+    const Tensor actual = empty({n}, TensorOptions(kInt64).device(kCuda));
+    cuda.fill_randperm(actual.data_ptr<int64_t>(), n, 77, 5);
+    expect_identical(actual, expected, "randperm " + std::to_string(n));
+  }
+}
+
+}  // namespace
+}  // namespace toadstool
