@@ -1,5 +1,6 @@
 #pragma once
 // Toadstool: one include for the whole public API.
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/engine.h"
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/autograd/gradcheck.h"

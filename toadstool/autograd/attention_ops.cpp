@@ -1,5 +1,6 @@
 // scaled_dot_product_attention: the fused kernel forward, and its fused
 // backward (recomputing the probabilities from the saved log-sum-exp).
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 
@@ -13,6 +14,11 @@ using autograd::SavedTensor;
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options) {
+  if (autocast::casts(autocast::Op::scaled_dot_product_attention, q, k, v))
+    return scaled_dot_product_attention(
+        autocast::input(autocast::Op::scaled_dot_product_attention, q),
+        autocast::input(autocast::Op::scaled_dot_product_attention, k),
+        autocast::input(autocast::Op::scaled_dot_product_attention, v), options);
   if (!needs_grad(q, k, v)) return native::scaled_dot_product_attention(q, k, v, options);
   // The mask is data (padding, causality), not a parameter: a float mask that
   // requires grad would need the [..., L, S] score gradient, which the fused

@@ -2,6 +2,7 @@
 // broadcast shape of the output; the engine sums them back to each input.
 #include <cmath>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/factory.h"
@@ -124,6 +125,9 @@ Tensor pow_exponent_grad(const Tensor& g, const Tensor& base, const Tensor& out,
 }  // namespace
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
+  if (autocast::casts(autocast::Op::pow, base, exponent))
+    return pow(autocast::input(autocast::Op::pow, base),
+               autocast::input(autocast::Op::pow, exponent));
   Tensor out = native::pow(base, exponent);
   if (needs_grad(base, exponent)) {
     record(Op::pow, out, {base, exponent},
@@ -138,6 +142,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor pow(const Tensor& base, const Scalar& exponent) {
+  if (autocast::casts(autocast::Op::pow, base))
+    return pow(autocast::input(autocast::Op::pow, base), exponent);
   Tensor out = native::pow(base, exponent);
   if (needs_grad(base)) {
     record(Op::pow_scalar, out, {base},
@@ -151,6 +157,8 @@ Tensor pow(const Tensor& base, const Scalar& exponent) {
 }
 
 Tensor pow(const Scalar& base, const Tensor& exponent) {
+  if (autocast::casts(autocast::Op::pow, exponent))
+    return pow(base, autocast::input(autocast::Op::pow, exponent));
   Tensor out = native::pow(base, exponent);
   if (needs_grad(exponent)) {
     record(
@@ -288,14 +296,18 @@ Tensor abs(const Tensor& t) {
                });
 }
 Tensor exp(const Tensor& t) {
+  if (autocast::casts(autocast::Op::exp, t)) return exp(autocast::input(autocast::Op::exp, t));
   return unary(Op::exp, native::exp(t), t, Saves::output,
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
 }
 Tensor log(const Tensor& t) {
+  if (autocast::casts(autocast::Op::log, t)) return log(autocast::input(autocast::Op::log, t));
   return unary(Op::log, native::log(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return g / x; });
 }
 Tensor log1p(const Tensor& t) {
+  if (autocast::casts(autocast::Op::log1p, t))
+    return log1p(autocast::input(autocast::Op::log1p, t));
   return unary(Op::log1p, native::log1p(t), t, Saves::input,
                [](const Tensor& g, const Tensor& x, const Tensor&) { return g / (x + 1); });
 }
@@ -304,6 +316,8 @@ Tensor sqrt(const Tensor& t) {
                [](const Tensor& g, const Tensor&, const Tensor& y) { return g / (2 * y); });
 }
 Tensor rsqrt(const Tensor& t) {
+  if (autocast::casts(autocast::Op::rsqrt, t))
+    return rsqrt(autocast::input(autocast::Op::rsqrt, t));
   // d(x^-1/2)/dx = -1/2 x^-3/2 = -1/2 y^3.
   return unary(
       Op::rsqrt, native::rsqrt(t), t, Saves::output,
@@ -338,6 +352,8 @@ Tensor gelu(const Tensor& t, const std::string& approximate) {
 }
 
 Tensor softplus(const Tensor& t, double beta, double threshold) {
+  if (autocast::casts(autocast::Op::softplus, t))
+    return softplus(autocast::input(autocast::Op::softplus, t), beta, threshold);
   TS_CHECK(beta != 0 && std::isfinite(beta), "softplus: beta must be finite and non-zero, got ",
            beta);
   // d/dx = sigmoid(beta x), and 1 in the linear regime beta x > threshold.

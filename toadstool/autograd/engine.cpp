@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/node.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/factory.h"
@@ -145,6 +146,10 @@ void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
     seed = ones_like(root);
   }
   NoGradGuard no_grad;
+  // Derivatives run in the dtypes their forward ran in, even when backward
+  // is called inside an Autocast scope.
+  const Autocast no_cpu_autocast(DeviceType::CPU, std::nullopt, /*enabled=*/false);
+  const Autocast no_cuda_autocast(DeviceType::CUDA, std::nullopt, /*enabled=*/false);
   const std::shared_ptr<Node> root_node = gradient_sink(root);
   collect(root_node.get());
   root_node->pending_grad = std::move(seed);

@@ -1,6 +1,7 @@
 // The loss ops with their derivatives (docs/losses.md): cross_entropy and
 // binary_cross_entropy_with_logits record one node each; nll_loss and
 // mse_loss are composites of other differentiable ops.
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/shape_utils.h"
@@ -71,6 +72,8 @@ void check_same(const Tensor& input, const Tensor& target, const char* op) {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      const CrossEntropyOptions& options) {
+  if (autocast::casts(autocast::Op::cross_entropy, logits))
+    return cross_entropy(autocast::input(autocast::Op::cross_entropy, logits), target, options);
   check_no_weight_grad(options.weight, "weight", "cross_entropy");
   if (!needs_grad(logits)) return native::cross_entropy(logits, target, options);
   // The forward keeps each line's log-sum-exp; the backward recomputes
@@ -90,6 +93,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target,
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NLLLossOptions& options) {
+  if (autocast::casts(autocast::Op::nll_loss, log_probs))
+    return nll_loss(autocast::input(autocast::Op::nll_loss, log_probs), target, options);
   const char* op = "nll_loss";
   check_no_weight_grad(options.weight, "weight", op);
   const double denominator =
@@ -121,6 +126,10 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NLLLossOpti
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BCEWithLogitsOptions& options) {
+  if (autocast::casts(autocast::Op::binary_cross_entropy_with_logits, input, target))
+    return binary_cross_entropy_with_logits(
+        autocast::input(autocast::Op::binary_cross_entropy_with_logits, input),
+        autocast::input(autocast::Op::binary_cross_entropy_with_logits, target), options);
   const char* op = "binary_cross_entropy_with_logits";
   check_same(input, target, op);
   check_broadcasts_to(options.weight, input, "weight", op);
@@ -177,6 +186,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  if (autocast::casts(autocast::Op::mse_loss, input, target))
+    return mse_loss(autocast::input(autocast::Op::mse_loss, input),
+                    autocast::input(autocast::Op::mse_loss, target), reduction);
   check_same(input, target, "mse_loss");
   const Tensor diff = sub(input, target);
   return reduce(mul(diff, diff), reduction);

@@ -1,4 +1,5 @@
 // matmul and the NN ops with their derivatives.
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/factory.h"
@@ -49,6 +50,9 @@ Grads matmul_grads(const Tensor& g, const Tensor& a, const Tensor& b, bool need_
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (autocast::casts(autocast::Op::matmul, a, b))
+    return matmul(autocast::input(autocast::Op::matmul, a),
+                  autocast::input(autocast::Op::matmul, b));
   Tensor out = native::matmul(a, b);
   if (needs_grad(a, b)) {
     record(Op::matmul, out, {a, b},
@@ -60,7 +64,19 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  if (autocast::casts(autocast::Op::linear, input, weight, bias))
+    return linear(autocast::input(autocast::Op::linear, input),
+                  autocast::input(autocast::Op::linear, weight),
+                  autocast::input(autocast::Op::linear, bias));
+  // weight.t() is a transposed view: matmul reads it in place.
+  const Tensor out = matmul(input, weight.t());
+  return bias.defined() ? add(out, bias) : out;
+}
+
 Tensor softmax(const Tensor& t, int64_t dim) {
+  if (autocast::casts(autocast::Op::softmax, t))
+    return softmax(autocast::input(autocast::Op::softmax, t), dim);
   Tensor out = native::softmax(t, dim);
   if (needs_grad(t)) {
     record(Op::softmax, out, {t}, [y = SavedTensor(out), dim](const Tensor& g) -> Grads {
@@ -71,6 +87,8 @@ Tensor softmax(const Tensor& t, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& t, int64_t dim) {
+  if (autocast::casts(autocast::Op::log_softmax, t))
+    return log_softmax(autocast::input(autocast::Op::log_softmax, t), dim);
   Tensor out = native::log_softmax(t, dim);
   if (needs_grad(t)) {
     record(Op::log_softmax, out, {t}, [y = SavedTensor(out), dim](const Tensor& g) -> Grads {
@@ -82,6 +100,10 @@ Tensor log_softmax(const Tensor& t, int64_t dim) {
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
+  if (autocast::casts(autocast::Op::layer_norm, x, weight, bias))
+    return layer_norm(autocast::input(autocast::Op::layer_norm, x), normalized_shape,
+                      autocast::input(autocast::Op::layer_norm, weight),
+                      autocast::input(autocast::Op::layer_norm, bias), eps);
   if (!needs_grad(x, weight, bias))
     return native::layer_norm(x, normalized_shape, weight, bias, eps);
   // The fused kernel's forward keeps each row's mean and 1/std for its backward.

@@ -154,6 +154,10 @@ Tensor min(const Tensor& t);
 // torch.matmul: 1-D x 1-D dot, 2-D x 2-D, and batched with broadcast batch
 // dims; transposed operands are read in place, without copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// torch.nn.functional.linear: input [..., in] @ weight [out, in]^T + bias
+// [out] (bias may be undefined); one op for autocast, so the bias is added
+// in the autocast dtype as well.
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
 
 // ---- NN kernels -------------------------------------------------------------------------
 Tensor softmax(const Tensor& t, int64_t dim);

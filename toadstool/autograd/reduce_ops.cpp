@@ -3,6 +3,7 @@
 // size 1 and expanded (a broadcast view, not a copy).
 #include <utility>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/factory.h"
@@ -73,6 +74,8 @@ Tensor evenly_to_extremum(const Tensor& g, const ReducedDims& r, const Tensor& x
 }  // namespace
 
 Tensor sum(const Tensor& t, const Shape& dims, bool keepdim) {
+  if (autocast::casts(autocast::Op::sum, t))
+    return sum(autocast::input(autocast::Op::sum, t), dims, keepdim);
   return reduced(Op::sum, native::sum(t, dims, keepdim), t, ReducedDims(t, dims, keepdim, "sum"),
                  Saves::nothing,
                  [](const Tensor& g, const ReducedDims& r, const Tensor&, const Tensor&) {
@@ -144,6 +147,8 @@ Tensor std(const Tensor& t, const Shape& dims, int64_t correction, bool keepdim)
 }
 
 Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim) {
+  if (autocast::casts(autocast::Op::logsumexp, t))
+    return logsumexp(autocast::input(autocast::Op::logsumexp, t), dims, keepdim);
   // d/dx_i = exp(x_i - logsumexp) = softmax over the reduced dims.
   return reduced(Op::logsumexp, native::logsumexp(t, dims, keepdim), t,
                  ReducedDims(t, dims, keepdim, "logsumexp"), Saves::both,

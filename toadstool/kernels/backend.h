@@ -38,6 +38,8 @@ using TriangleFn = void(void* data, size_t element_size, int64_t matrices, int64
 
 // ---- reductions, GEMM ----
 using ReduceFn = void(const ReduceCall& call);
+// dtype float32 or float64, or float16 / bfloat16 operands and result with
+// float32 accumulation (autocast's matmuls).
 using GemmFn = void(DType dtype, const GemmCall& call);
 
 // ---- row kernels over contiguous buffers ----

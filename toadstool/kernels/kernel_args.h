@@ -221,6 +221,9 @@ struct SgdStep {
   bool nesterov = false;
   bool maximize = false;
   bool first_step = false;  // the momentum buffer is created (set to d) this step
+  // A gated step (GradScaler): a float on the device that, when non-zero,
+  // makes the step write nothing. Read by the kernel, not the host.
+  const float* skip = nullptr;
 };
 
 // Adam / AdamW hyper-parameters for one step.
@@ -233,7 +236,8 @@ struct AdamStep {
   bool decoupled = false;  // AdamW: p *= 1 - lr * wd, instead of g += wd * p
   bool amsgrad = false;
   bool maximize = false;
-  int64_t step = 1;  // this step's number, counted from 1 (bias correction)
+  int64_t step = 1;             // this step's number, counted from 1 (bias correction)
+  const float* skip = nullptr;  // as SgdStep::skip
 };
 
 }  // namespace toadstool::kernels

@@ -30,9 +30,7 @@ void Linear::reset_parameters() {
 Tensor Linear::forward(const Tensor& input) {
   TS_CHECK(input.dim() >= 1 && input.size(-1) == in_features, "Linear: input of shape ",
            input.shape(), " does not end in in_features=", in_features);
-  // weight.t() is a transposed view: matmul reads it in place.
-  const Tensor out = matmul(input, weight.t());
-  return bias.defined() ? out + bias : out;
+  return linear(input, weight, bias);
 }
 
 std::string Linear::extra_repr() const {

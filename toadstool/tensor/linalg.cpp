@@ -89,9 +89,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
            detail::describe(a), " and ", detail::describe(b));
   TS_CHECK(a.dtype() == b.dtype(), "matmul: operands must have one dtype, got ",
            detail::describe(a), " and ", detail::describe(b));
-  TS_CHECK(a.dtype() == DType::Float32 || a.dtype() == DType::Float64,
-           "matmul: expected float32 or float64 operands, got ", detail::describe(a), " and ",
-           detail::describe(b));
+  TS_CHECK(is_floating(a.dtype()), "matmul: expected floating operands, got ", detail::describe(a),
+           " and ", detail::describe(b));
   // 1-D operands become a row (left) or column (right) and lose it at the end.
   const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
   const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;

@@ -10,9 +10,9 @@
 
 #include "toadstool/kernels/cpu/attention.h"
 #include "toadstool/kernels/cpu/cross_entropy.h"
-#include "toadstool/kernels/dtype_dispatch.h"
 #include "toadstool/kernels/cpu/elementwise.h"
 #include "toadstool/kernels/cpu/gemm.h"
+#include "toadstool/kernels/cpu/gemm_widened.h"
 #include "toadstool/kernels/cpu/indexing.h"
 #include "toadstool/kernels/cpu/layer_norm.h"
 #include "toadstool/kernels/cpu/optim.h"
@@ -20,6 +20,7 @@
 #include "toadstool/kernels/cpu/random.h"
 #include "toadstool/kernels/cpu/reduce.h"
 #include "toadstool/kernels/cpu/softmax.h"
+#include "toadstool/kernels/dtype_dispatch.h"
 #include "toadstool/kernels/reduce_ops.h"
 
 namespace toadstool::kernels::cpu {
@@ -112,6 +113,8 @@ void reduce_entry(const ReduceCall& c) {
 // ---- GEMM ----
 
 void gemm_entry(DType dtype, const GemmCall& c) {
+  if (dtype == DType::Float16) return gemm_widened(c, static_cast<const Half*>(nullptr));
+  if (dtype == DType::BFloat16) return gemm_widened(c, static_cast<const BFloat16*>(nullptr));
   for_dtype<TypeSet::Float>(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);
     if (c.batch == 1) {
@@ -283,6 +286,7 @@ void fill_bernoulli_tensor_entry(DType dtype, void* out, const void* probs, int6
 
 void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
                     const SgdStep& hp) {
+  if (hp.skip != nullptr && *hp.skip != 0) return;
   for_dtype<TypeSet::Float>(dtype, "sgd_step", [&](auto zero) {
     using T = decltype(zero);
     sgd_step(typed<T>(param), typed<T>(grad), typed<T>(momentum_buffer), n, hp);
@@ -291,6 +295,7 @@ void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_b
 
 void adam_step_entry(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
                      void* max_exp_avg_sq, int64_t n, const AdamStep& hp) {
+  if (hp.skip != nullptr && *hp.skip != 0) return;
   for_dtype<TypeSet::Float>(dtype, "adam_step", [&](auto zero) {
     using T = decltype(zero);
     adam_step(typed<T>(param), typed<T>(grad), typed<T>(exp_avg), typed<T>(exp_avg_sq),
