@@ -74,7 +74,7 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
   hp.step = ++state.step;
   Tensor p = param;
   adam_step_(p, grad, state.buffers.at("exp_avg"), state.buffers.at("exp_avg_sq"),
-             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp);
+             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp, skip_flag());
 }
 
 }  // namespace toadstool::optim

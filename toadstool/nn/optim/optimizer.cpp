@@ -83,6 +83,52 @@ void Optimizer::zero_grad(bool set_to_none) {
 }
 
 void Optimizer::step() {
+  settle_gate();
+  run_step();
+}
+
+void Optimizer::step(const Tensor& skip_if_nonzero) {
+  settle_gate();
+  TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
+               skip_if_nonzero.dtype() == kFloat32,
+           name_, ".step: the skip flag must be one float32 value, got ",
+           detail::describe(skip_if_nonzero));
+  PendingGate gate{skip_if_nonzero.detach(), {}};
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      const auto it = state_.find(p.impl_ptr().get());
+      gate.touched.emplace_back(p.impl_ptr().get(), it == state_.end()
+                                                        ? std::nullopt
+                                                        : std::optional<int64_t>(it->second.step));
+    }
+  }
+  skip_flag_ = gate.flag;
+  try {
+    run_step();
+  } catch (...) {
+    skip_flag_ = Tensor();
+    throw;
+  }
+  skip_flag_ = Tensor();
+  pending_gate_ = std::move(gate);
+}
+
+void Optimizer::settle_gate() const {
+  if (!pending_gate_) return;
+  const PendingGate gate = std::move(*pending_gate_);
+  pending_gate_.reset();
+  if (gate.flag.item<float>() == 0) return;
+  for (const auto& [impl, previous_step] : gate.touched) {
+    if (previous_step) {
+      state_.at(impl).step = *previous_step;
+    } else {
+      state_.erase(impl);
+    }
+  }
+}
+
+void Optimizer::run_step() {
   NoGradGuard no_grad;
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
@@ -107,11 +153,13 @@ void Optimizer::step() {
 }
 
 const ParamState* Optimizer::state(const Tensor& param) const {
+  settle_gate();
   const auto it = state_.find(param.impl_ptr().get());
   return it == state_.end() ? nullptr : &it->second;
 }
 
 TensorDict Optimizer::state_dict() const {
+  settle_gate();
   TensorDict dict;
   int64_t index = 0;
   for (const auto& group : groups_) {
@@ -222,7 +270,7 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
         TS_CHECK(buffer.shape() == p.shape() && buffer.is_floating_point(), op, ": 'state.", id,
                  ".", name, "' is ", detail::describe(buffer), ", its parameter is ",
                  detail::describe(p));
-        state.buffers.insert(name, buffer.to(p.dtype()).contiguous().clone());
+        state.buffers.insert(name, buffer.to(p.dtype()).to(p.device()).contiguous().clone());
         entries.erase(it);
       }
       TS_CHECK(entries.empty(), op, ": unexpected entry 'state.", id, ".",
@@ -235,7 +283,9 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
              "' names no parameter of the state dict's groups");
   }
 
-  // Everything checked: commit.
+  // Everything checked: commit (the loaded state replaces whatever a pending
+  // gated step left).
+  pending_gate_.reset();
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(new_options[g]);
   state_ = std::move(new_state);
 }

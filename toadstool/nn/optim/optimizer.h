@@ -8,6 +8,7 @@
 // group.get("momentum"). Adam's `betas` pair is held as `beta1` and `beta2`.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,6 +73,15 @@ class Optimizer {
   // skipped): one fused pass over its elements, not recorded by autograd; it
   // bumps the parameter's version counter.
   void step();
+  // The same update gated on `skip_if_nonzero`, a 0-d float32 tensor on the
+  // parameters' device (GradScaler's found-inf flag): where it is non-zero,
+  // the kernels leave every parameter and its state as they were. The
+  // kernels read the flag on the device, so this call does not wait for it;
+  // the host reads it at the next step, state(), state_dict() or
+  // load_state_dict() (long computed by then) and takes back a skipped
+  // step's counts and new state: a skipped step counts as none, as when
+  // PyTorch's GradScaler does not call step().
+  void step(const Tensor& skip_if_nonzero);
 
   // The per-parameter state, or nullptr before the parameter's first step.
   const ParamState* state(const Tensor& param) const;
@@ -94,6 +104,10 @@ class Optimizer {
  protected:
   Optimizer(std::string name, Options defaults);
 
+  // The gate of the step in progress (undefined when ungated), for update()
+  // to pass to the fused step.
+  const Tensor& skip_flag() const { return skip_flag_; }
+
   // Throws an Error naming the first bad hyper-parameter of `options`.
   virtual void validate(const Options& options) const = 0;
   // The buffers a parameter of a group with `options` keeps, in order.
@@ -106,10 +120,25 @@ class Optimizer {
                       ParamState& state) = 0;
 
  private:
+  // A gated step the host has not read the flag of yet: each parameter it
+  // touched with its step count before (none: its state was created).
+  struct PendingGate {
+    Tensor flag;
+    std::vector<std::pair<const TensorImpl*, std::optional<int64_t>>> touched;
+  };
+
+  void run_step();
+  // Reads a pending gate's flag; a skipped step's counts and state go back.
+  // Const because state() and state_dict() call it: what they report is the
+  // state as the device left it.
+  void settle_gate() const;
+
   std::string name_;
   Options defaults_;
   std::vector<ParamGroup> groups_;
-  std::unordered_map<const TensorImpl*, ParamState> state_;
+  mutable std::unordered_map<const TensorImpl*, ParamState> state_;
+  Tensor skip_flag_;
+  mutable std::optional<PendingGate> pending_gate_;
 };
 
 // A zero-filled contiguous buffer of `like`'s shape and dtype.

@@ -63,7 +63,7 @@ void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, Para
     if (hp.first_step) state.buffers.insert("momentum_buffer", buffer);
   }
   Tensor p = param;
-  sgd_step_(p, grad, buffer, hp);
+  sgd_step_(p, grad, buffer, hp, skip_flag());
 }
 
 }  // namespace toadstool::optim
