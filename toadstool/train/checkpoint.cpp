@@ -99,6 +99,7 @@ class TrainerSnapshot {
   explicit TrainerSnapshot(const Trainer& trainer)
       : model_(cloned(trainer.model->state_dict())), generator_(default_generator().state()) {
     if (trainer.optimizer) optimizer_ = trainer.optimizer->state_dict();
+    if (trainer.grad_scaler) grad_scaler_ = trainer.grad_scaler->state_dict();
     if (trainer.train_loader != nullptr) loader_ = cloned(trainer.train_loader->state_dict());
     for (const auto& callback : trainer.callbacks)
       callbacks_.push_back(cloned(callback->state_dict()));
@@ -115,6 +116,7 @@ class TrainerSnapshot {
     };
     attempt([&] { trainer.model->load_state_dict(model_); });
     if (trainer.optimizer) attempt([&] { trainer.optimizer->load_state_dict(optimizer_); });
+    if (trainer.grad_scaler) attempt([&] { trainer.grad_scaler->load_state_dict(grad_scaler_); });
     if (trainer.train_loader != nullptr) {
       attempt([&] { trainer.train_loader->load_state_dict(loader_); });
     }
@@ -125,7 +127,7 @@ class TrainerSnapshot {
   }
 
  private:
-  TensorDict model_, optimizer_, loader_;
+  TensorDict model_, optimizer_, grad_scaler_, loader_;
   std::vector<TensorDict> callbacks_;
   Generator::State generator_;
 };
@@ -178,6 +180,9 @@ void save_checkpoint(const std::string& folder, const Trainer& trainer, const Re
     save_safetensors((temp / kModelFile).string(), on_cpu(trainer.model->state_dict()), metadata);
     TensorDict state;
     if (trainer.optimizer) add_prefixed(state, "optimizer.", trainer.optimizer->state_dict());
+    if (trainer.grad_scaler) {
+      add_prefixed(state, "grad_scaler.", trainer.grad_scaler->state_dict());
+    }
     for (size_t i = 0; i < trainer.callbacks.size(); ++i) {
       const Callback& callback = *trainer.callbacks[i];
       add_prefixed(state, callback_prefix(i, callback), callback.state_dict());
@@ -256,7 +261,7 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
   const std::string state_file = (fs::path(folder) / kStateFile).string();
   const TensorDict weights = load_safetensors(model_file);
   const TensorDict state = load_safetensors(state_file);
-  TensorDict optimizer_state, loader_state;
+  TensorDict optimizer_state, grad_scaler_state, loader_state;
   std::vector<TensorDict> callback_states(trainer.callbacks.size());
   std::vector<std::string> prefixes;
   for (size_t i = 0; i < trainer.callbacks.size(); ++i) {
@@ -271,15 +276,22 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
       into.insert(key.substr(prefix.size()), tensor);
       return true;
     };
-    bool taken = take("optimizer.", optimizer_state) || take("loader.", loader_state);
+    bool taken = take("optimizer.", optimizer_state) || take("loader.", loader_state) ||
+                 take("grad_scaler.", grad_scaler_state);
     for (size_t i = 0; !taken && i < prefixes.size(); ++i)
       taken = take(prefixes[i], callback_states[i]);
-    TS_CHECK(
-        taken, "load_checkpoint: ", state_file, ": unexpected entry '", key,
-        "' (expected optimizer.*, loader.* or callbacks.<i>.<name>.* of the trainer's callbacks)");
+    TS_CHECK(taken, "load_checkpoint: ", state_file, ": unexpected entry '", key,
+             "' (expected optimizer.*, grad_scaler.*, loader.* or callbacks.<i>.<name>.* of the ",
+             "trainer's callbacks)");
   }
   TS_CHECK(!trainer.optimizer || !optimizer_state.empty(), "load_checkpoint: ", state_file,
            ": no optimizer state (optimizer.*) for the trainer's ", trainer.optimizer->name());
+
+  // A float16 run's scaler state needs a trainer with one; a trainer with a
+  // scaler resuming a run without one starts its scale afresh.
+  TS_CHECK(grad_scaler_state.empty() || trainer.grad_scaler, "load_checkpoint: ", state_file,
+           ": holds a GradScaler's state (grad_scaler.*), but the trainer's precision is \"",
+           trainer.options.precision, "\" (the run was trained with \"16-mixed\")");
 
   // 2. Load, putting everything back if a part fails.
   const TrainerSnapshot snapshot(trainer);
@@ -289,6 +301,10 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
     if (trainer.optimizer) {
       part = state_file + " (optimizer.*)";
       trainer.optimizer->load_state_dict(optimizer_state);
+    }
+    if (trainer.grad_scaler && !grad_scaler_state.empty()) {
+      part = state_file + " (grad_scaler.*)";
+      trainer.grad_scaler->load_state_dict(grad_scaler_state);
     }
     if (trainer.train_loader != nullptr) {
       part = state_file + " (loader.*)";

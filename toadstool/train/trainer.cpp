@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/tensor/error.h"
@@ -70,6 +71,15 @@ Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
   TS_CHECK(model, "Trainer: the model is null");
   TS_CHECK(loss_fn, "Trainer: the loss function is empty");
   TS_CHECK(options.accumulate >= 1, "Trainer: accumulate must be >= 1, got ", options.accumulate);
+  if (options.precision == "bf16-mixed") {
+    autocast_dtype_ = kBFloat16;
+  } else if (options.precision == "16-mixed") {
+    autocast_dtype_ = kFloat16;
+    grad_scaler = std::make_shared<optim::GradScaler>();
+  } else {
+    TS_CHECK(options.precision == "32", "Trainer: precision must be \"32\", \"bf16-mixed\" or ",
+             "\"16-mixed\", got \"", options.precision, "\"");
+  }
   for (size_t i = 0; i < callbacks.size(); ++i) {
     TS_CHECK(callbacks[i], "Trainer: callback ", i, " is null");
   }
@@ -85,6 +95,24 @@ Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
               })
                        : LossFn(),
               std::move(callbacks_), options_) {}
+
+namespace {
+
+// Autocast on both device types for the forward pass and the loss, when the
+// precision is mixed; nothing otherwise (an Autocast scope of the caller
+// stays as it is). The batch's device decides which of the two applies.
+class MixedPrecision {
+ public:
+  explicit MixedPrecision(std::optional<DType> dtype) {
+    if (!dtype) return;
+    cpu_.emplace(DeviceType::CPU, *dtype);
+    cuda_.emplace(DeviceType::CUDA, *dtype);
+  }
+
+ private:
+  std::optional<Autocast> cpu_, cuda_;
+};
+}  // namespace
 
 void Trainer::run_hook(Hook hook) {
   const HookMethod method = kHookMethods[static_cast<int>(hook)];
@@ -243,16 +271,22 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
   batch_backward_done_ = false;
   if (optimizer) lr = optimizer->param_groups().front().lr();
   run_hook(Hook::begin_batch);
-  y_pred = model->forward(x);
+  {
+    const MixedPrecision mixed(autocast_dtype_);
+    y_pred = model->forward(x);
+  }
   run_hook(Hook::after_pred);
   if (stage == Stage::predict) {
     predictions->push_back(y_pred.detach());
     return;
   }
-  compute_loss();
+  {
+    const MixedPrecision mixed(autocast_dtype_);
+    compute_loss();
+  }
   run_hook(Hook::after_loss);
   if (stage != Stage::train) return;
-  loss.backward();
+  (grad_scaler ? grad_scaler->scale(loss) : loss).backward();
   batch_backward_done_ = true;
   ++window_batches_;
   run_hook(Hook::after_backward);
@@ -306,8 +340,14 @@ void Trainer::optimizer_step() {
       }
     }
   }
+  if (grad_scaler) grad_scaler->unscale_(*optimizer);
   run_hook(Hook::begin_optim);
-  optimizer->step();
+  if (grad_scaler) {
+    grad_scaler->step(*optimizer);  // skipped on the device after an overflow
+    grad_scaler->update();
+  } else {
+    optimizer->step();
+  }
   ++step;
   run_hook(Hook::after_step);
   optimizer->zero_grad(options.zero_grad_to_none);

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "toadstool/nn/loss.h"
 #include "toadstool/nn/module.h"
+#include "toadstool/nn/optim/grad_scaler.h"
 #include "toadstool/nn/optim/optimizer.h"
 #include "toadstool/tensor/tensor.h"
 #include "toadstool/train/callback.h"
@@ -42,6 +44,15 @@ struct TrainerOptions {
   // and after_fit run, then fit() returns with interrupted() true. A second
   // Ctrl-C ends the process as usual.
   bool handle_sigint = true;
+  // Numeric precision of training (PyTorch Lightning's names):
+  //   "32"          float32 throughout
+  //   "bf16-mixed"  forward and loss under Autocast with bfloat16
+  //                 (autograd/autocast.h): matmuls, linear layers and
+  //                 attention in bfloat16, the rest and the weights float32
+  //   "16-mixed"    the same with float16, and a GradScaler (the trainer's
+  //                 grad_scaler) scaling the loss before backward
+  // Autocast applies to whichever device the batch is on (CPU or CUDA).
+  std::string precision = "32";
 };
 
 // What the trainer is running now.
@@ -132,6 +143,10 @@ class Trainer {
   double lr = 0;
   // Set by metric callbacks (MetricScoreCallback); NaN until then.
   double score;
+  // With precision "16-mixed": the loss scaler (its state is in checkpoints);
+  // null otherwise. Gradients are unscaled before begin_optim, so callbacks
+  // there (gradient clipping) see their true values.
+  std::shared_ptr<optim::GradScaler> grad_scaler;
 
  private:
   void run_hook(Hook hook);
@@ -152,6 +167,7 @@ class Trainer {
   bool batch_backward_done_ = false;  // the current batch's backward has run
   double train_loss_, valid_loss_;
   bool interrupted_ = false;
+  std::optional<DType> autocast_dtype_;  // from options.precision; none for "32"
 };
 
 }  // namespace toadstool::train
