@@ -2,6 +2,7 @@
 
 #include <cpuid.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -91,6 +92,13 @@ const Backend& cpu_backend() {
   return *backend;
 }
 
+namespace {
+std::atomic<bool> g_allow_tf32{false};
+}  // namespace
+
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_relaxed); }
+bool allow_tf32() { return g_allow_tf32.load(std::memory_order_relaxed); }
+
 #if !TOADSTOOL_WITH_CUDA
 // This build has no CUDA backend: its table is empty, so every CUDA kernel
 // call is the dispatcher's "not built for cuda" error.
@@ -101,6 +109,7 @@ const Backend& cuda_backend() {
 
 int cuda_device_count() { return 0; }
 void cuda_use_device(int /*index*/) {}
+void cuda_synchronize() {}
 #endif
 
 }  // namespace toadstool::kernels

@@ -134,6 +134,15 @@ const Backend& cuda_backend();
 // The GPUs the CUDA runtime sees (0 without the CUDA backend, a driver or a
 // GPU), counted once.
 int cuda_device_count();
+// The process-wide switch of float32 GEMM precision on the GPU (PyTorch's
+// torch.backends.cuda.matmul.allow_tf32): when true, float32 matmuls may
+// round their inputs to TF32 (10 mantissa bits) on tensor cores; false by
+// default. Read at every GEMM call; the CPU ignores it.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
+// Waits until the current GPU has finished all work queued so far (no-op
+// without the backend).
+void cuda_synchronize();
 // Makes GPU `index` the calling thread's current device, on which the CUDA
 // table's entries run (cheap when it already is; no-op without the backend).
 void cuda_use_device(int index);

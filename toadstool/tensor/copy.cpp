@@ -44,8 +44,12 @@ bool needs_staging(const Tensor& dst, const Tensor& src) {
 
 Tensor& copy_(Tensor& self, const Tensor& src) {
   detail::check_defined(src, "copy_");
-  const Device device = detail::common_device("copy_", {&self, &src});
-  const Tensor source = needs_staging(self, src) ? clone(src) : src;
+  detail::check_defined(self, "copy_");
+  // Across devices (a CPU state dict into CUDA parameters) the source moves
+  // to self's device first, as PyTorch's copy_ allows.
+  const Device device = self.device();
+  const Tensor moved = src.device() == device ? src : to_device(src, device);
+  const Tensor source = needs_staging(self, moved) ? clone(moved) : moved;
   const Tensor expanded = detail::expand_to(source, self.shape(), "copy_");
   if (self.numel() > 0) {
     const std::array<const Tensor*, 2> operands{&self, &expanded};

@@ -31,6 +31,13 @@ bool cuda_is_built() { return TOADSTOOL_WITH_CUDA; }
 
 bool cuda_is_available() { return kernels::cuda_device_count() > 0; }
 
+void cuda_synchronize() {
+  if (cuda_is_available()) kernels::cuda_synchronize();
+}
+
+void set_allow_tf32(bool allow) { kernels::set_allow_tf32(allow); }
+bool allow_tf32() { return kernels::allow_tf32(); }
+
 const char* cpu_isa() { return kernels::cpu_backend().isa; }
 
 }  // namespace toadstool

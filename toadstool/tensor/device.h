@@ -30,6 +30,15 @@ inline std::ostream& operator<<(std::ostream& out, const Device& d) { return out
 bool cuda_is_built();
 // Whether it is built and the CUDA runtime sees at least one GPU.
 bool cuda_is_available();
+// torch.cuda.synchronize(): waits for the current GPU's queued work (kernels
+// run asynchronously; host reads such as item() and to(kCPU) wait anyway).
+// A no-op without a GPU.
+void cuda_synchronize();
+// PyTorch's torch.backends.cuda.matmul.allow_tf32: float32 matmuls on a GPU
+// may round their inputs to TF32 (tensor cores, 10 mantissa bits) when
+// true. False by default; the CPU ignores it.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 // The build of the CPU kernels in use, chosen from the CPU's features when
 // the first kernel runs: "avx512", "avx2" or "baseline" (any x86-64). The

@@ -1,6 +1,5 @@
 // The CUDA kernel table: device memory and the host copies here, every
-// other entry from its kernel file (registry.h). An entry not built yet is
-// null, which the dispatcher reports as "<entry>: not built for cuda:N".
+// other entry from its kernel file (registry.h).
 // Entries run on the calling thread's current device (cuda_use_device) and
 // stream (current_stream).
 #include "toadstool/kernels/cuda/common.cuh"
@@ -54,6 +53,14 @@ Backend make_cuda_backend() {
   b.deallocate = deallocate;
   b.copy_to_host = copy_to_host;
   b.copy_from_host = copy_from_host;
+  register_elementwise(b);
+  register_indexing(b);
+  register_random(b);
+  register_optim(b);
+  register_reduce(b);
+  register_gemm(b);
+  register_rows(b);
+  register_attention(b);
   return b;
 }
 
@@ -79,6 +86,8 @@ int cuda_device_count() {
   }();
   return count;
 }
+
+void cuda_synchronize() { cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 void cuda_use_device(int index) {
   thread_local int current = -1;

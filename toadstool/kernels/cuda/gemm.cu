@@ -16,21 +16,17 @@
 // compute type. cuBLAS does not read C when beta == 0.
 #include <cublas_v2.h>
 
-#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
 
 #include "toadstool/kernels/cuda/common.cuh"
-#include "toadstool/kernels/cuda/gemm.h"
 #include "toadstool/kernels/cuda/registry.h"
 
 namespace toadstool::kernels::cuda {
 
 namespace {
-
-std::atomic<bool> g_allow_tf32{false};
 
 void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS) {
@@ -157,9 +153,6 @@ void gemm_entry(DType dtype, const GemmCall& c) {
 }
 
 }  // namespace
-
-void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_relaxed); }
-bool allow_tf32() { return g_allow_tf32.load(std::memory_order_relaxed); }
 
 void register_gemm(Backend& b) { b.gemm = gemm_entry; }
 
