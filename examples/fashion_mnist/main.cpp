@@ -76,6 +76,9 @@ int run(const cxxopts::ParseResult& args) {
 
   auto model = std::make_shared<nn::MLP>(std::vector<int64_t>{784, 512, 256, 10}, "relu",
                                          args["dropout"].as<double>());
+  // The model moves before the optimizer is built; DeviceCallback moves each batch.
+  const Device device(args["device"].as<std::string>());
+  model->to(device);
   auto optimizer = std::make_shared<optim::Adam>(model->parameters(),
                                                  optim::AdamOptions{.lr = args["lr"].as<double>()});
   auto loss_fn = std::make_shared<nn::CrossEntropyLoss>();
@@ -90,7 +93,10 @@ int run(const cxxopts::ParseResult& args) {
       std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
       std::make_shared<train::MonitorCallback>(),
   };
-  train::Trainer trainer(model, optimizer, loss_fn, callbacks);
+  if (!device.is_cpu())
+    callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
+  train::Trainer trainer(model, optimizer, loss_fn, callbacks,
+                         {.precision = args["precision"].as<std::string>()});
   std::cout << model->summary() << "\n" << trainer.describe() << "\n";
 
   trainer.fit(args["epochs"].as<int64_t>(), train_loader, &valid_loader);
@@ -135,6 +141,9 @@ cxxopts::Options make_options() {
   // would only compete with the compute threads for the cores.
   add("workers", "data loader worker threads", cxxopts::value<int>()->default_value("0"));
   add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
+  add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
+  add("precision", "32, bf16-mixed or 16-mixed (mixed precision: docs/mixed_precision.md)",
+      cxxopts::value<std::string>()->default_value("32"));
   add("seed", "seed of the split, the shuffling, init and dropout",
       cxxopts::value<uint64_t>()->default_value("0"));
   add("out", "folder for checkpoints",

@@ -217,6 +217,9 @@ int train_and_test(const cxxopts::ParseResult& args) {
   train::DataLoader valid_loader = sorted_loader(valid_data, config.sequence, 128);
 
   auto model = std::make_shared<nn::TransformerClassifier>(config.model);
+  // The model moves before the optimizer is built; DeviceCallback moves each batch.
+  const Device device(args["device"].as<std::string>());
+  model->to(device);
   optim::AdamWOptions adam;
   adam.lr = args["lr"].as<double>();
   adam.weight_decay = args["weight-decay"].as<double>();
@@ -243,7 +246,10 @@ int train_and_test(const cxxopts::ParseResult& args) {
       std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
       std::make_shared<train::MonitorCallback>(),
   };
-  train::Trainer trainer(model, optimizer, loss_fn, callbacks);
+  if (!device.is_cpu())
+    callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
+  train::Trainer trainer(model, optimizer, loss_fn, callbacks,
+                         {.precision = args["precision"].as<std::string>()});
   std::cout << model->summary() << "\n" << trainer.describe() << "\n";
 
   start = Clock::now();
@@ -372,6 +378,9 @@ cxxopts::Options make_options() {
       cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());
   add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
+  add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
+  add("precision", "32, bf16-mixed or 16-mixed (mixed precision: docs/mixed_precision.md)",
+      cxxopts::value<std::string>()->default_value("32"));
   add("seed", "seed of the split, the shuffling, init and dropout",
       cxxopts::value<uint64_t>()->default_value("0"));
   add("min-accuracy", "exit with 1 when the validation accuracy is lower",

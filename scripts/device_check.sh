@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The GPU check (issue 15), in two halves, because the GPU machine has the
+# CUDA driver and libraries but no network and none of our build
+# dependencies:
+#
+#   scripts/device_check.sh prepare   # here: build with CUDA, pack build/device-kit
+#   scripts/device_check.sh run       # on the GPU machine, build/device-kit carried
+#
+# The kit holds the CUDA test binary, the CUDA benchmarks and the C++
+# runtime libraries they were linked against (libstdc++, libgomp, libgcc_s:
+# the GPU machine's may be older); glibc, the CUDA driver and cuBLAS come
+# from that machine. `run` runs the `cuda` tests (their GoogleTest binary
+# directly: no ctest there), then the benchmarks, and writes
+# device_report.md and bench.json into $OUT (or out/device). Through the
+# device tool:
+#
+#   run(command="bash scripts/device_check.sh run", carry=["build/device-kit"], timeout_s=420)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kit=build/device-kit
+
+prepare() {
+  TOADSTOOL_SKIP_BUILD=1 scripts/setup.sh  # the packages
+  cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOADSTOOL_CUDA=ON \
+    -DTOADSTOOL_BUILD_BENCH=ON -DTOADSTOOL_BUILD_EXAMPLES=OFF
+  cmake --build build/device --target toadstool_cuda_tests toadstool_cuda_bench -j "$(nproc)"
+  rm -rf "$kit"
+  mkdir -p "$kit/lib"
+  cp build/device/tests/toadstool_cuda_tests build/device/bench/cuda/toadstool_cuda_bench "$kit/"
+  strip "$kit/toadstool_cuda_tests" "$kit/toadstool_cuda_bench"
+  for binary in "$kit"/toadstool_*; do
+    ldd "$binary" | awk '/libstdc\+\+|libgomp|libgcc_s/ {print $3}'
+  done | sort -u | xargs -I{} cp -L {} "$kit/lib/"
+  git rev-parse HEAD >"$kit/commit"
+  du -sh "$kit"
+  echo "device_check: kit ready in $kit (commit $(cat "$kit/commit"))"
+}
+
+run() {
+  [ -x "$kit/toadstool_cuda_tests" ] || { echo "device_check: no $kit (run prepare, carry it)"; exit 2; }
+  local out="${OUT:-out/device}"
+  mkdir -p "$out"
+  export LD_LIBRARY_PATH="$PWD/$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local report="$out/device_report.md"
+  {
+    echo "# Device check, commit $(cat "$kit/commit"), $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo
+    echo '```'
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
+    echo '```'
+  } >"$report"
+  local tests_rc=0 bench_rc=0
+  echo "device_check: cuda tests"
+  timeout 240 "$kit/toadstool_cuda_tests" --gtest_brief=1 >"$out/tests.log" 2>&1 || tests_rc=$?
+  {
+    echo
+    echo "## ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)"
+    echo '```'
+    tail -n 60 "$out/tests.log"
+    echo '```'
+  } >>"$report"
+  echo "device_check: benchmarks"
+  timeout 240 "$kit/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
+  {
+    echo
+    echo "## toadstool_cuda_bench (exit $bench_rc)"
+    echo '```'
+    cat "$out/bench.log"
+    echo '```'
+  } >>"$report"
+  cat "$report"
+  [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: scripts/device_check.sh prepare|run"; exit 2 ;;
+esac
