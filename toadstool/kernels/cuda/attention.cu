@@ -108,8 +108,10 @@ __global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* o
     for (int64_t j0 = 0; j0 < a.S && (!a.causal || j0 <= i); j0 += kTile) {
       const int64_t cols = std::min<int64_t>(kTile, a.S - j0);
       const T s = c < cols ? score(a, hv, i, j0 + c) : kNegInf<T>;
-      const T tile_max =
-          block_reduce(s, scratch.get(), [](T x, T y) { return max_ignoring_nan(x, y); });
+      // Seeded with -inf, not s: a NaN seed would win the tree wherever it
+      // sits on the left, and a NaN tile_max would skip the tile below.
+      const T tile_max = block_reduce(max_ignoring_nan(kNegInf<T>, s), scratch.get(),
+                                      [](T x, T y) { return max_ignoring_nan(x, y); });
       const T m_new = max_ignoring_nan(m, tile_max);
       if (m_new == kNegInf<T>) continue;  // every key so far masked (the same in every thread)
       const T rescale = online_softmax_rescale(m, m_new);
