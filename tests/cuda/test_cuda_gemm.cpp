@@ -5,17 +5,12 @@
 // operands with float32 accumulation.
 #include <string>
 
-#include "test_util.h"
+#include "cuda_test_util.h"
 
 namespace toadstool {
 namespace {
 
-#ifndef SKIP_WITHOUT_GPU
-#define SKIP_WITHOUT_GPU() \
-  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device available"
-#endif
-
-const Device kCuda("cuda:0");
+using testing::kCuda;
 
 Generator& gen() {
   static Generator g(12);

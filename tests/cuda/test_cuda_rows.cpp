@@ -8,17 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "cuda_test_util.h"
 
 namespace toadstool {
 namespace {
 
-#ifndef SKIP_WITHOUT_GPU
-#define SKIP_WITHOUT_GPU() \
-  if (!cuda_is_available()) GTEST_SKIP() << "no CUDA device available"
-#endif
-
-const Device kCuda("cuda:0");
+using testing::kCuda;
 
 Generator& gen() {
   static Generator g(13);
@@ -69,8 +64,9 @@ TEST(CudaRows, SoftmaxAndLogSoftmaxMatchTheCpu) {
   for (DType dtype : {kFloat32, kFloat64}) {
     // Last dim: rows of 10 (a 32-thread block) and 1000 (a 256-thread block);
     // dim 1 of [3, 50, 7]: one thread per (outer, inner) line.
-    for (const auto& [shape, dim] : std::vector<std::pair<Shape, int64_t>>{
+    for (const auto& [shape, softmax_dim] : std::vector<std::pair<Shape, int64_t>>{
              {{6, 10}, 1}, {{5, 1000}, -1}, {{3, 50, 7}, 1}, {{40, 3}, 0}}) {
+      const int64_t dim = softmax_dim;  // a lambda cannot capture a binding (C++20, clang)
       const Tensor x = randn(shape, dtype, &gen()) * 3.0;
       expect_parity(
           {x}, [&](const auto& in) { return weighted_sum(softmax(in[0], dim), 1); }, "softmax");

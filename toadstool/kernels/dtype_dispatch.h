@@ -17,6 +17,16 @@ namespace toadstool::kernels {
                               " is not built");
 }
 
+// A table entry's raw pointer as the T that for_dtype chose.
+template <class T>
+T* typed(void* p) {
+  return static_cast<T*>(p);
+}
+template <class T>
+const T* typed(const void* p) {
+  return static_cast<const T*>(p);
+}
+
 // The dtypes of `types` only.
 template <TypeSet types, class Fn>
 void for_dtype(DType dtype, const char* kernel, Fn&& fn) {

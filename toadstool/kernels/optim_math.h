@@ -1,6 +1,6 @@
 #pragma once
 // Per-element optimizer updates, written once for both backends: the CPU
-// loops (kernels/cpu/optim.cpp) and, later, the CUDA grid-stride kernels call
+// loops (kernels/cpu/optim.cpp) and the CUDA grid-stride kernels (kernels/cuda/optim.cu) call
 // these functions, so the CPU tests cover the math the GPU runs.
 //
 // The formulas are torch 1.13's `_single_tensor_sgd` / `_single_tensor_adam`
@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "toadstool/kernels/host_device.h"
+#include "toadstool/kernels/kernel_args.h"
 
 namespace toadstool::kernels {
 
@@ -27,6 +28,14 @@ struct SgdCoeffs {
   T momentum;
   T one_minus_dampening;
 };
+
+// The coefficients of a step with hyper-parameters hp (host code).
+template <class T>
+SgdCoeffs<T> sgd_coeffs(const SgdStep& hp) {
+  return {static_cast<T>(hp.lr), static_cast<T>(hp.maximize ? -1 : 1),
+          static_cast<T>(hp.weight_decay), static_cast<T>(hp.momentum),
+          static_cast<T>(1 - hp.dampening)};
+}
 
 // p -= lr * d, with d = sign * g (+ wd * p), and with momentum the buffer
 // buf = d on the first step (PyTorch clones d: no dampening), else
@@ -65,6 +74,26 @@ struct AdamCoeffs {
   T eps;
   T neg_step_size;  // -lr / (1 - beta1^step)
 };
+
+// The coefficients of step hp.step (host code): the scalar part of the step
+// in double, as torch 1.13 computes it in Python.
+template <class T>
+AdamCoeffs<T> adam_coeffs(const AdamStep& hp) {
+  const double step = static_cast<double>(hp.step);
+  const double bias_correction1 = 1 - std::pow(hp.beta1, step);
+  const double bias_correction2 = 1 - std::pow(hp.beta2, step);
+  const double step_size = hp.lr / bias_correction1;
+  return {static_cast<T>(hp.maximize ? -1 : 1),
+          static_cast<T>(hp.weight_decay),
+          static_cast<T>(1 - hp.lr * hp.weight_decay),
+          static_cast<T>(hp.beta1),
+          static_cast<T>(1 - hp.beta1),
+          static_cast<T>(hp.beta2),
+          static_cast<T>(1 - hp.beta2),
+          static_cast<T>(std::sqrt(bias_correction2)),
+          static_cast<T>(hp.eps),
+          static_cast<T>(-step_size)};
+}
 
 // One Adam / AdamW update of one element:
 //   g = sign * g (+ wd * p for Adam); p *= 1 - lr * wd (AdamW)

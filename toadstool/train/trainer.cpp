@@ -64,7 +64,7 @@ Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
       optimizer(std::move(optimizer_)),
       loss_fn(std::move(loss_fn_)),
       callbacks(std::move(callbacks_)),
-      options(options_),
+      options(std::move(options_)),
       score(kNaN),
       train_loss_(kNaN),
       valid_loss_(kNaN) {
@@ -94,7 +94,7 @@ Trainer::Trainer(std::shared_ptr<nn::UnaryModule> model_,
                 return loss->forward(y_pred, target);
               })
                        : LossFn(),
-              std::move(callbacks_), options_) {}
+              std::move(callbacks_), std::move(options_)) {}
 
 namespace {
 

@@ -27,15 +27,6 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-template <class T>
-T* typed(void* p) {
-  return static_cast<T*>(p);
-}
-template <class T>
-const T* typed(const void* p) {
-  return static_cast<const T*>(p);
-}
-
 // ---- memory ----
 
 constexpr size_t kAlignment = 64;

@@ -2,8 +2,8 @@
 // instantiated for its dtypes over the loop of kernels/cpu/loops.h.
 #include "toadstool/kernels/cpu/elementwise.h"
 
-#include "toadstool/kernels/dtype_dispatch.h"
 #include "toadstool/kernels/cpu/loops.h"
+#include "toadstool/kernels/dtype_dispatch.h"
 #include "toadstool/kernels/math.h"
 
 namespace toadstool::kernels::cpu {

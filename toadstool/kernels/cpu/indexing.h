@@ -9,6 +9,7 @@
 #include "toadstool/kernels/bigram_hash.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/kernel_args.h"
+#include "toadstool/kernels/scatter_add_line.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -80,22 +81,7 @@ void scatter_add(const IndexGeometry& g, T* self, const int64_t* index, const T*
   const int64_t lines = numel / line;
   parallel_for(0, lines, std::max<int64_t>(1, kDefaultGrain / line),
                [&](int64_t begin, int64_t end) {
-                 for (int64_t l = begin; l < end; ++l) {
-                   int64_t rest = l, idx_off = 0, self_off = 0, src_off = 0;
-                   for (int d = g.ndim - 1; d >= 0; --d) {
-                     if (d == g.dim) continue;
-                     const int64_t c = rest % g.sizes[d];
-                     rest /= g.sizes[d];
-                     idx_off += c * g.index_strides[d];
-                     self_off += c * g.self_strides[d];
-                     src_off += c * g.other_strides[d];
-                   }
-                   for (int64_t j = 0; j < line; ++j) {
-                     const int64_t target = index[idx_off + j * g.index_strides[g.dim]];
-                     self[self_off + target * g.self_strides[g.dim]] +=
-                         src[src_off + j * g.other_strides[g.dim]];
-                   }
-                 }
+                 for (int64_t l = begin; l < end; ++l) scatter_add_line(g, self, index, src, l);
                });
 }
 

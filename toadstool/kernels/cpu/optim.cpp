@@ -39,9 +39,7 @@ void sgd_dispatch(T* param, const T* grad, T* buf, int64_t n, const SgdStep& hp,
 
 template <class T>
 void sgd_impl(T* param, const T* grad, T* buf, int64_t n, const SgdStep& hp) {
-  const SgdCoeffs<T> c{static_cast<T>(hp.lr), static_cast<T>(hp.maximize ? -1 : 1),
-                       static_cast<T>(hp.weight_decay), static_cast<T>(hp.momentum),
-                       static_cast<T>(1 - hp.dampening)};
+  const SgdCoeffs<T> c = sgd_coeffs<T>(hp);
   if (hp.weight_decay != 0) return sgd_dispatch<T, WeightDecay::kL2>(param, grad, buf, n, hp, c);
   sgd_dispatch<T, WeightDecay::kNone>(param, grad, buf, n, hp, c);
 }
@@ -66,21 +64,7 @@ void adam_dispatch(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, bool
 
 template <class T>
 void adam_impl(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamStep& hp) {
-  // The scalar part of the step, in double as torch 1.13 computes it in Python.
-  const double step = static_cast<double>(hp.step);
-  const double bias_correction1 = 1 - std::pow(hp.beta1, step);
-  const double bias_correction2 = 1 - std::pow(hp.beta2, step);
-  const double step_size = hp.lr / bias_correction1;
-  const AdamCoeffs<T> c{static_cast<T>(hp.maximize ? -1 : 1),
-                        static_cast<T>(hp.weight_decay),
-                        static_cast<T>(1 - hp.lr * hp.weight_decay),
-                        static_cast<T>(hp.beta1),
-                        static_cast<T>(1 - hp.beta1),
-                        static_cast<T>(hp.beta2),
-                        static_cast<T>(1 - hp.beta2),
-                        static_cast<T>(std::sqrt(bias_correction2)),
-                        static_cast<T>(hp.eps),
-                        static_cast<T>(-step_size)};
+  const AdamCoeffs<T> c = adam_coeffs<T>(hp);
   if (hp.weight_decay == 0) {
     return adam_dispatch<T, WeightDecay::kNone>(param, grad, m, v, vmax, n, hp.amsgrad, c);
   }

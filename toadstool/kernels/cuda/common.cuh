@@ -31,15 +31,6 @@ inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel)
 // calling thread's current stream (backend.cu).
 cudaStream_t current_stream();
 
-template <class T>
-T* typed(void* p) {
-  return static_cast<T*>(p);
-}
-template <class T>
-const T* typed(const void* p) {
-  return static_cast<const T*>(p);
-}
-
 inline constexpr int kThreads = 256;
 
 // Blocks for a grid-stride loop over n items: one item per thread up to a

@@ -24,6 +24,7 @@
 #include "toadstool/kernels/bigram_hash.h"
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
+#include "toadstool/kernels/scatter_add_line.h"
 
 namespace toadstool::kernels::cuda {
 
@@ -200,28 +201,13 @@ void gather(DType dtype, const IndexGeometry& g, const void* self, const int64_t
 
 // ---- scatter_add -------------------------------------------------------------
 
-// self[i with coordinate dim replaced by index[i]] += src[i]. One thread per
-// line along dim (lines = numel / line, the other coordinates in row-major
-// order): a line's writes stay in its own line of self, and it adds them in
-// order j, as the CPU does.
+// One thread per line along dim (kernels/scatter_add_line.h), as the CPU's
+// threads: duplicates add in index order.
 template <class T>
 __global__ void scatter_add_kernel(const IndexGeometry g, T* self, const int64_t* index,
                                    const T* src, int64_t lines) {
-  const int64_t line = g.sizes[g.dim];
   for (int64_t l = first_index(); l < lines; l += index_step()) {
-    int64_t rest = l, idx_off = 0, self_off = 0, src_off = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      if (d == g.dim) continue;
-      const int64_t c = rest % g.sizes[d];
-      rest /= g.sizes[d];
-      idx_off += c * g.index_strides[d];
-      self_off += c * g.self_strides[d];
-      src_off += c * g.other_strides[d];
-    }
-    for (int64_t j = 0; j < line; ++j) {
-      const int64_t target = index[idx_off + j * g.index_strides[g.dim]];
-      self[self_off + target * g.self_strides[g.dim]] += src[src_off + j * g.other_strides[g.dim]];
-    }
+    scatter_add_line(g, self, index, src, l);
   }
 }
 
