@@ -33,10 +33,12 @@ using LossFn = std::function<Tensor(const std::vector<Tensor>&)>;
 std::vector<Tensor> value_and_grads(const std::vector<Tensor>& inputs, const LossFn& fn,
                                     const Device& device) {
   std::vector<Tensor> leaves;
+  leaves.reserve(inputs.size());
   for (const Tensor& t : inputs) leaves.push_back(t.detach().to(device).requires_grad_());
   const Tensor loss = fn(leaves);
   loss.backward();
   std::vector<Tensor> result{loss.detach().to(kCPU)};
+  result.reserve(1 + leaves.size());
   for (const Tensor& leaf : leaves) result.push_back(leaf.grad().to(kCPU));
   return result;
 }
