@@ -14,7 +14,9 @@
 //
 // Nothing here reads a device value on the host: the overflow flag, the
 // scale and its update stay on the loss's device, and the optimizer's
-// kernels read the flag themselves (Optimizer::step(skip_if_nonzero)).
+// kernels read the flag themselves (Optimizer::step(skip_if_nonzero)); the
+// optimizer reads it a step later to settle its step counts
+// (docs/mixed_precision.md).
 #include <cstdint>
 #include <unordered_map>
 

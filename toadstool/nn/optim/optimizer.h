@@ -78,9 +78,10 @@ class Optimizer {
   // the kernels leave every parameter and its state as they were. The
   // kernels read the flag on the device, so this call does not wait for it;
   // the host reads it at the next step, state(), state_dict() or
-  // load_state_dict() (long computed by then) and takes back a skipped
-  // step's counts and new state: a skipped step counts as none, as when
-  // PyTorch's GradScaler does not call step().
+  // load_state_dict() and takes back a skipped step's counts and new state:
+  // a skipped step counts as none, as when PyTorch's GradScaler does not
+  // call step(). (On a GPU that read waits for the work queued before it:
+  // docs/mixed_precision.md.)
   void step(const Tensor& skip_if_nonzero);
 
   // The per-parameter state, or nullptr before the parameter's first step.
