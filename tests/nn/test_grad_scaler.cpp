@@ -174,5 +174,31 @@ TEST(OptimizerGate, ANonZeroFlagSkipsTheStep) {
   EXPECT_ERROR(gated.step(zeros({2})), "the skip flag must be one float32 value");
 }
 
+// The fused step's gate, below the optimizer: a skipped step only counts
+// itself in `skipped`; a taken one numbers itself step - skipped, so after
+// one skip, gated step 2 equals an ungated first step.
+TEST(OptimizerGate, TheKernelCountsSkipsAndNumbersTakenSteps) {
+  const Tensor grad = make({0.5, -1.0, 2.0}, {3});
+  Tensor gated = make({1.0, 2.0, 3.0}, {3}), plain = gated.clone();
+  Tensor m = zeros({3}), v = zeros({3}), m_plain = zeros({3}), v_plain = zeros({3});
+  const StepGateTensors gate{ones({}), zeros({})};
+  AdamStep hp{.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+  hp.gate.step = 1;
+  adam_step_(gated, grad, m, v, Tensor(), hp, gate);
+  EXPECT_EQ(gate.skipped.item<float>(), 1);
+  EXPECT_EQ(values(gated), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(values(m), (std::vector<double>{0, 0, 0}));
+  Tensor(gate.skip).fill_(0);
+  hp.gate.step = 2;
+  adam_step_(gated, grad, m, v, Tensor(), hp, gate);
+  EXPECT_EQ(gate.skipped.item<float>(), 1);
+  hp.step = 1;
+  hp.gate = {};
+  adam_step_(plain, grad, m_plain, v_plain, Tensor(), hp);
+  EXPECT_EQ(values(gated), values(plain));
+  EXPECT_ERROR(adam_step_(gated, grad, m, v, Tensor(), hp, StepGateTensors{ones({}), Tensor()}),
+               "adam_step_");
+}
+
 }  // namespace
 }  // namespace toadstool::testing

@@ -46,6 +46,7 @@ using native::adam_step_;
 using native::AdamStep;
 using native::sgd_step_;
 using native::SgdStep;
+using native::StepGateTensors;
 
 // ---- views: share storage with the input -------------------------------------
 Tensor view(const Tensor& t, const Shape& shape);     // one dim may be -1

@@ -8,6 +8,7 @@
 
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/half.h"
+#include "toadstool/kernels/host_device.h"
 
 namespace toadstool::kernels {
 
@@ -212,6 +213,17 @@ struct IndexGeometry {
 
 // ---- fused optimizer steps --------------------------------------------------------
 
+// A step gated on the device (GradScaler's found-inf flag,
+// Optimizer::step(skip_if_nonzero)): every value is read by the kernel, so
+// the host never waits for the flag. Without `skip` the step is ungated.
+struct StepGate {
+  const float* skip = nullptr;  // non-zero: the step writes nothing but ++*skipped
+  float* skipped = nullptr;     // the parameter's gated steps skipped so far
+  int64_t step = 0;             // the parameter's steps so far, this one included
+  // The step's number among the steps taken (not skipped), from 1.
+  TS_HOST_DEVICE int64_t taken_step() const { return step - static_cast<int64_t>(*skipped); }
+};
+
 // SGD hyper-parameters for one step, as the optimizer holds them (double).
 struct SgdStep {
   double lr = 0;
@@ -221,9 +233,8 @@ struct SgdStep {
   bool nesterov = false;
   bool maximize = false;
   bool first_step = false;  // the momentum buffer is created (set to d) this step
-  // A gated step (GradScaler): a float on the device that, when non-zero,
-  // makes the step write nothing. Read by the kernel, not the host.
-  const float* skip = nullptr;
+  // Gated, first_step is read on the device instead: gate.taken_step() == 1.
+  StepGate gate{};
 };
 
 // Adam / AdamW hyper-parameters for one step.
@@ -236,8 +247,9 @@ struct AdamStep {
   bool decoupled = false;  // AdamW: p *= 1 - lr * wd, instead of g += wd * p
   bool amsgrad = false;
   bool maximize = false;
-  int64_t step = 1;             // this step's number, counted from 1 (bias correction)
-  const float* skip = nullptr;  // as SgdStep::skip
+  int64_t step = 1;  // this step's number, counted from 1 (bias correction)
+  // Gated, the bias correction uses gate.taken_step() instead of step.
+  StepGate gate{};
 };
 
 }  // namespace toadstool::kernels

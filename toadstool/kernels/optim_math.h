@@ -29,9 +29,9 @@ struct SgdCoeffs {
   T one_minus_dampening;
 };
 
-// The coefficients of a step with hyper-parameters hp (host code).
+// The coefficients of a step with hyper-parameters hp.
 template <class T>
-SgdCoeffs<T> sgd_coeffs(const SgdStep& hp) {
+TS_HOST_DEVICE SgdCoeffs<T> sgd_coeffs(const SgdStep& hp) {
   return {static_cast<T>(hp.lr), static_cast<T>(hp.maximize ? -1 : 1),
           static_cast<T>(hp.weight_decay), static_cast<T>(hp.momentum),
           static_cast<T>(1 - hp.dampening)};
@@ -75,11 +75,12 @@ struct AdamCoeffs {
   T neg_step_size;  // -lr / (1 - beta1^step)
 };
 
-// The coefficients of step hp.step (host code): the scalar part of the step
-// in double, as torch 1.13 computes it in Python.
+// The coefficients of step number `step_number` (hp.step, or a gated
+// step's taken_step()): the scalar part of the step in double, as torch
+// 1.13 computes it in Python.
 template <class T>
-AdamCoeffs<T> adam_coeffs(const AdamStep& hp) {
-  const double step = static_cast<double>(hp.step);
+TS_HOST_DEVICE AdamCoeffs<T> adam_coeffs(const AdamStep& hp, int64_t step_number) {
+  const double step = static_cast<double>(step_number);
   const double bias_correction1 = 1 - std::pow(hp.beta1, step);
   const double bias_correction2 = 1 - std::pow(hp.beta2, step);
   const double step_size = hp.lr / bias_correction1;
@@ -93,6 +94,16 @@ AdamCoeffs<T> adam_coeffs(const AdamStep& hp) {
           static_cast<T>(std::sqrt(bias_correction2)),
           static_cast<T>(hp.eps),
           static_cast<T>(-step_size)};
+}
+
+// A gated step's start, run by each kernel before its loop (by every thread
+// on the GPU, `counter` true in exactly one): true when the step is
+// skipped, and then the counter adds it to the parameter's skipped steps.
+// An ungated step runs.
+TS_HOST_DEVICE bool gate_skips(const StepGate& gate, bool counter) {
+  if (gate.skip == nullptr || *gate.skip == 0) return false;
+  if (counter) *gate.skipped += 1;
+  return true;
 }
 
 // One Adam / AdamW update of one element:

@@ -244,17 +244,26 @@ Tensor triu(const Tensor& t, int64_t diagonal = 0);
 // ---- fused optimizer steps ----------------------------------------------------------------
 // One pass over a parameter and its state, in place (the per-element math:
 // kernels/optim_math.h). param, grad and the buffers: one shape, one
-// floating dtype (float32 or float64), one device, contiguous. A defined
-// skip_if_nonzero (a 0-d float32 on the same device; its hp.skip is set
-// here) gates the step on the device: non-zero, nothing is written.
+// floating dtype (float32 or float64), one device, contiguous.
+//
+// A gate (GradScaler's found-inf flag) makes the step conditional on the
+// device: `skip`, a float32 value, non-zero to skip; `skipped`, the
+// parameter's float32 count of skipped gated steps, which a skipped step
+// increments; hp.gate.step, the caller's count of the parameter's steps
+// (this one included). A taken step counts hp.gate.step - skipped as its
+// number (Adam's bias correction, SGD's first step). Both tensors one
+// element on the parameter's device; hp.gate's pointers are set here.
+struct StepGateTensors {
+  Tensor skip, skipped;
+};
 
 using kernels::AdamStep;
 using kernels::SgdStep;
 // momentum_buffer may be undefined only when hp.momentum is 0.
 void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, SgdStep hp,
-               const Tensor& skip_if_nonzero = {});
+               const StepGateTensors& gate = {});
 // max_exp_avg_sq is used (and must be defined) only with hp.amsgrad.
 void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const Tensor& max_exp_avg_sq, AdamStep hp, const Tensor& skip_if_nonzero = {});
+                const Tensor& max_exp_avg_sq, AdamStep hp, const StepGateTensors& gate = {});
 
 }  // namespace toadstool::native

@@ -27,38 +27,45 @@ Device check_step_operands(const char* op, const Tensor& param,
   return param.device();
 }
 
-// The gate's device pointer, or null without one.
-const float* skip_flag(const char* op, const Tensor& param, const Tensor& skip_if_nonzero) {
-  if (!skip_if_nonzero.defined()) return nullptr;
-  detail::common_device(op, {&param, &skip_if_nonzero});
-  TS_CHECK(skip_if_nonzero.numel() == 1 && skip_if_nonzero.dtype() == DType::Float32, op,
-           ": the skip flag must be one float32 value, got ", detail::describe(skip_if_nonzero));
-  return skip_if_nonzero.data_ptr<float>();  // one element: contiguous
+// hp_gate's pointers from the gate's tensors (none without a skip flag).
+void set_gate(const char* op, const Tensor& param, const StepGateTensors& gate,
+              kernels::StepGate& hp_gate) {
+  if (!gate.skip.defined()) return;
+  for (const Tensor* t : {&gate.skip, &gate.skipped}) {
+    detail::check_defined(*t, op);
+    detail::common_device(op, {&param, t});
+    TS_CHECK(t->numel() == 1 && t->dtype() == DType::Float32, op,
+             ": the gate's skip flag and skipped count must be one float32 value each, got ",
+             detail::describe(*t));
+  }
+  TS_CHECK(hp_gate.step >= 1, op, ": a gated step needs its step count (>= 1), got ", hp_gate.step);
+  hp_gate.skip = gate.skip.data_ptr<float>();  // one element: contiguous
+  hp_gate.skipped = gate.skipped.data_ptr<float>();
 }
 
 }  // namespace
 
 void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, SgdStep hp,
-               const Tensor& skip_if_nonzero) {
+               const StepGateTensors& gate) {
   const char* op = "sgd_step_";
   TS_CHECK(hp.momentum == 0 || momentum_buffer.defined(), op, ": momentum ", hp.momentum,
            " needs a momentum buffer");
   const Device device = momentum_buffer.defined()
                             ? check_step_operands(op, param, {&grad, &momentum_buffer})
                             : check_step_operands(op, param, {&grad});
-  hp.skip = skip_flag(op, param, skip_if_nonzero);
+  set_gate(op, param, gate, hp.gate);
   TS_KERNEL(device, sgd_step, param.dtype(), param.data_ptr(), grad.data_ptr(),
             mutable_ptr_or_null(momentum_buffer), param.numel(), hp);
   param.bump_version();
 }
 
 void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-                const Tensor& max_exp_avg_sq, AdamStep hp, const Tensor& skip_if_nonzero) {
+                const Tensor& max_exp_avg_sq, AdamStep hp, const StepGateTensors& gate) {
   const char* op = "adam_step_";
   const Device device =
       hp.amsgrad ? check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq})
                  : check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq});
-  hp.skip = skip_flag(op, param, skip_if_nonzero);
+  set_gate(op, param, gate, hp.gate);
   TS_KERNEL(device, adam_step, param.dtype(), param.data_ptr(), grad.data_ptr(), exp_avg.data_ptr(),
             exp_avg_sq.data_ptr(), hp.amsgrad ? max_exp_avg_sq.data_ptr() : nullptr, param.numel(),
             hp);

@@ -21,6 +21,7 @@
 #include "toadstool/kernels/cpu/reduce.h"
 #include "toadstool/kernels/cpu/softmax.h"
 #include "toadstool/kernels/dtype_dispatch.h"
+#include "toadstool/kernels/optim_math.h"
 #include "toadstool/kernels/reduce_ops.h"
 
 namespace toadstool::kernels::cpu {
@@ -276,8 +277,10 @@ void fill_bernoulli_tensor_entry(DType dtype, void* out, const void* probs, int6
 // ---- fused optimizer steps ----
 
 void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
-                    const SgdStep& hp) {
-  if (hp.skip != nullptr && *hp.skip != 0) return;
+                    const SgdStep& gated) {
+  if (gate_skips(gated.gate, /*counter=*/true)) return;
+  SgdStep hp = gated;
+  if (hp.gate.skip != nullptr) hp.first_step = hp.gate.taken_step() == 1;
   for_dtype<TypeSet::Float>(dtype, "sgd_step", [&](auto zero) {
     using T = decltype(zero);
     sgd_step(typed<T>(param), typed<T>(grad), typed<T>(momentum_buffer), n, hp);
@@ -285,8 +288,10 @@ void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_b
 }
 
 void adam_step_entry(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
-                     void* max_exp_avg_sq, int64_t n, const AdamStep& hp) {
-  if (hp.skip != nullptr && *hp.skip != 0) return;
+                     void* max_exp_avg_sq, int64_t n, const AdamStep& gated) {
+  if (gate_skips(gated.gate, /*counter=*/true)) return;
+  AdamStep hp = gated;
+  if (hp.gate.skip != nullptr) hp.step = hp.gate.taken_step();
   for_dtype<TypeSet::Float>(dtype, "adam_step", [&](auto zero) {
     using T = decltype(zero);
     adam_step(typed<T>(param), typed<T>(grad), typed<T>(exp_avg), typed<T>(exp_avg_sq),

@@ -64,7 +64,7 @@ void adam_dispatch(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, bool
 
 template <class T>
 void adam_impl(T* param, const T* grad, T* m, T* v, T* vmax, int64_t n, const AdamStep& hp) {
-  const AdamCoeffs<T> c = adam_coeffs<T>(hp);
+  const AdamCoeffs<T> c = adam_coeffs<T>(hp, hp.step);
   if (hp.weight_decay == 0) {
     return adam_dispatch<T, WeightDecay::kNone>(param, grad, m, v, vmax, n, hp.amsgrad, c);
   }

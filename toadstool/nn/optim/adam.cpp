@@ -72,9 +72,10 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
     if (!state.buffers.contains(name)) state.buffers.insert(name, zeros_buffer(param));
   }
   hp.step = ++state.step;
+  hp.gate.step = hp.step;
   Tensor p = param;
   adam_step_(p, grad, state.buffers.at("exp_avg"), state.buffers.at("exp_avg_sq"),
-             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp, skip_flag());
+             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp, gate_of(state));
 }
 
 }  // namespace toadstool::optim

@@ -14,9 +14,8 @@
 //
 // Nothing here reads a device value on the host: the overflow flag, the
 // scale and its update stay on the loss's device, and the optimizer's
-// kernels read the flag themselves (Optimizer::step(skip_if_nonzero)); the
-// optimizer reads it a step later to settle its step counts
-// (docs/mixed_precision.md).
+// kernels read the flag themselves and count skipped steps on the device
+// (Optimizer::step(skip_if_nonzero), docs/mixed_precision.md).
 #include <cstdint>
 #include <unordered_map>
 

@@ -88,22 +88,19 @@ void Optimizer::step() {
 }
 
 void Optimizer::step(const Tensor& skip_if_nonzero) {
-  settle_gate();
   TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
                skip_if_nonzero.dtype() == kFloat32,
            name_, ".step: the skip flag must be one float32 value, got ",
            detail::describe(skip_if_nonzero));
-  PendingGate gate{skip_if_nonzero.detach(), {}};
+  // Each parameter stepped gets its device count of skipped steps.
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
-      const auto it = state_.find(p.impl_ptr().get());
-      gate.touched.emplace_back(p.impl_ptr().get(), it == state_.end()
-                                                        ? std::nullopt
-                                                        : std::optional<int64_t>(it->second.step));
+      Tensor& skipped = state_[p.impl_ptr().get()].skipped;
+      if (!skipped.defined()) skipped = zeros({}, TensorOptions(kFloat32).device(p.device()));
     }
   }
-  skip_flag_ = gate.flag;
+  skip_flag_ = skip_if_nonzero.detach();
   try {
     run_step();
   } catch (...) {
@@ -111,20 +108,24 @@ void Optimizer::step(const Tensor& skip_if_nonzero) {
     throw;
   }
   skip_flag_ = Tensor();
-  pending_gate_ = std::move(gate);
+}
+
+StepGateTensors Optimizer::gate_of(const ParamState& state) const {
+  if (!skip_flag_.defined()) return {};
+  return {skip_flag_, state.skipped};
 }
 
 void Optimizer::settle_gate() const {
-  if (!pending_gate_) return;
-  const PendingGate gate = std::move(*pending_gate_);
-  pending_gate_.reset();
-  if (gate.flag.item<float>() == 0) return;
-  for (const auto& [impl, previous_step] : gate.touched) {
-    if (previous_step) {
-      state_.at(impl).step = *previous_step;
-    } else {
-      state_.erase(impl);
+  for (auto it = state_.begin(); it != state_.end();) {
+    ParamState& state = it->second;
+    if (!state.skipped.defined()) {
+      ++it;
+      continue;
     }
+    state.step -= static_cast<int64_t>(state.skipped.item<float>());
+    state.skipped = Tensor();
+    // A state whose every step was skipped was created by a skipped step.
+    it = state.step <= 0 ? state_.erase(it) : std::next(it);
   }
 }
 
@@ -283,9 +284,8 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
              "' names no parameter of the state dict's groups");
   }
 
-  // Everything checked: commit (the loaded state replaces whatever a pending
-  // gated step left).
-  pending_gate_.reset();
+  // Everything checked: commit (the loaded state, without skipped counts,
+  // replaces whatever gated steps left).
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(new_options[g]);
   state_ = std::move(new_state);
 }

@@ -8,11 +8,11 @@
 // group.get("momentum"). Adam's `betas` pair is held as `beta1` and `beta2`.
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "toadstool/autograd/ops.h"
 #include "toadstool/tensor/tensor.h"
 #include "toadstool/tensor/tensor_dict.h"
 
@@ -45,6 +45,9 @@ struct ParamGroup {
 struct ParamState {
   int64_t step = 0;
   TensorDict buffers;
+  // After gated steps: how many of them the device skipped (0-d float32 on
+  // the parameter's device; `step` counts them until the host reads it).
+  Tensor skipped;
 };
 
 class Optimizer {
@@ -75,13 +78,14 @@ class Optimizer {
   void step();
   // The same update gated on `skip_if_nonzero`, a 0-d float32 tensor on the
   // parameters' device (GradScaler's found-inf flag): where it is non-zero,
-  // the kernels leave every parameter and its state as they were. The
-  // kernels read the flag on the device, so this call does not wait for it;
-  // the host reads it at the next step, state(), state_dict() or
-  // load_state_dict() and takes back a skipped step's counts and new state:
-  // a skipped step counts as none, as when PyTorch's GradScaler does not
-  // call step(). (On a GPU that read waits for the work queued before it:
-  // docs/mixed_precision.md.)
+  // the kernels leave every parameter and its state as they were. The host
+  // never reads the flag: each parameter keeps a device count of its skipped
+  // steps, which the kernels use for the step number (Adam's bias
+  // correction, SGD's first step) and which state(), state_dict(),
+  // load_state_dict() and an ungated step() read and fold into the step
+  // counts. A skipped step therefore counts as none, as when PyTorch's
+  // GradScaler does not call step(); a state only skipped steps made is
+  // dropped.
   void step(const Tensor& skip_if_nonzero);
 
   // The per-parameter state, or nullptr before the parameter's first step.
@@ -105,9 +109,9 @@ class Optimizer {
  protected:
   Optimizer(std::string name, Options defaults);
 
-  // The gate of the step in progress (undefined when ungated), for update()
-  // to pass to the fused step.
-  const Tensor& skip_flag() const { return skip_flag_; }
+  // The gate of the step in progress for a parameter's state (empty when
+  // ungated), for update() to pass to the fused step.
+  StepGateTensors gate_of(const ParamState& state) const;
 
   // Throws an Error naming the first bad hyper-parameter of `options`.
   virtual void validate(const Options& options) const = 0;
@@ -121,25 +125,17 @@ class Optimizer {
                       ParamState& state) = 0;
 
  private:
-  // A gated step the host has not read the flag of yet: each parameter it
-  // touched with its step count before (none: its state was created).
-  struct PendingGate {
-    Tensor flag;
-    std::vector<std::pair<const TensorImpl*, std::optional<int64_t>>> touched;
-  };
-
   void run_step();
-  // Reads a pending gate's flag; a skipped step's counts and state go back.
-  // Const because state() and state_dict() call it: what they report is the
-  // state as the device left it.
+  // Folds the device's skipped counts into the step counts (a host read per
+  // parameter that has them). Const because state() and state_dict() call
+  // it: what they report is the state as the device left it.
   void settle_gate() const;
 
   std::string name_;
   Options defaults_;
   std::vector<ParamGroup> groups_;
   mutable std::unordered_map<const TensorImpl*, ParamState> state_;
-  Tensor skip_flag_;
-  mutable std::optional<PendingGate> pending_gate_;
+  Tensor skip_flag_;  // the flag of the gated step in progress
 };
 
 // A zero-filled contiguous buffer of `like`'s shape and dtype.

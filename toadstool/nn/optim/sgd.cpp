@@ -63,7 +63,8 @@ void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, Para
     if (hp.first_step) state.buffers.insert("momentum_buffer", buffer);
   }
   Tensor p = param;
-  sgd_step_(p, grad, buffer, hp, skip_flag());
+  hp.gate.step = ++state.step;  // SGD saves no step count; a gated step needs it
+  sgd_step_(p, grad, buffer, hp, gate_of(state));
 }
 
 }  // namespace toadstool::optim
