@@ -57,6 +57,16 @@ TEST(Backends, CudaCoverageAndMissingEntries) {
   EXPECT_ERROR(zeros({2}, Device("cuda:0")), "allocate: not built for cuda:0");
 }
 
+// A build with CUDA fills every entry of the CUDA table (registry.h's
+// register functions, wired in kernels/cuda/backend.cu); building the table
+// needs no GPU.
+TEST(Backends, ACudaBuildFillsEveryCudaEntry) {
+  if (!cuda_is_built()) GTEST_SKIP() << "this build has no CUDA";
+  for (const auto& [name, has] : coverage(kernels::cuda_backend())) {
+    EXPECT_TRUE(has) << "the CUDA table lacks " << name;
+  }
+}
+
 // The host copies every device provides, on the CPU a plain copy (to(device)
 // and item() go through them).
 TEST(Backends, CpuHostCopiesCopyBytes) {
