@@ -8,8 +8,8 @@
 
 #include "toadstool/kernels/bigram_hash.h"
 #include "toadstool/kernels/cpu/parallel.h"
+#include "toadstool/kernels/gather_scatter.h"
 #include "toadstool/kernels/kernel_args.h"
-#include "toadstool/kernels/scatter_add_line.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -56,17 +56,7 @@ void index_add(T* out, const int64_t* index, const T* src, T alpha, int64_t oute
 template <class T>
 void gather(const IndexGeometry& g, const T* self, const int64_t* index, T* out, int64_t numel) {
   parallel_for(0, numel, kDefaultGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      int64_t rest = i, idx_off = 0, self_off = 0, out_off = 0;
-      for (int d = g.ndim - 1; d >= 0; --d) {
-        const int64_t c = rest % g.sizes[d];
-        rest /= g.sizes[d];
-        idx_off += c * g.index_strides[d];
-        out_off += c * g.other_strides[d];
-        if (d != g.dim) self_off += c * g.self_strides[d];
-      }
-      out[out_off] = self[self_off + index[idx_off] * g.self_strides[g.dim]];
-    }
+    for (int64_t i = begin; i < end; ++i) gather_element(g, self, index, out, i);
   });
 }
 

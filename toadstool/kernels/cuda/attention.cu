@@ -84,12 +84,6 @@ __device__ uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64
   return (static_cast<uint64_t>(h) * L + i) * S + j;
 }
 
-// A NaN score never becomes the max (as the CPU's row_max).
-template <class T>
-__device__ T max_ignoring_nan(T m, T x) {
-  return x > m ? x : m;
-}
-
 // ---- forward: one block per (head, query row) ----
 
 template <class T>

@@ -12,6 +12,15 @@ namespace toadstool::kernels::cuda {
 // thread t + s's, s = blockDim.x / 2, ..., 1. Every thread gets the result.
 // `shared` holds blockDim.x values; it may be reused after the call returns.
 // Every thread of the block must call it (it synchronizes).
+// The max merge of the row kernels: a NaN x never becomes the max (x > m is
+// false), as in the CPU's loops; it still poisons the row's sum of exps, so
+// the row turns NaN there. Seed a reduction with -inf, not with a value
+// that may be NaN.
+template <class T>
+__device__ T max_ignoring_nan(T m, T x) {
+  return x > m ? x : m;
+}
+
 template <class T, class Merge>
 __device__ T block_reduce(T value, T* shared, const Merge& merge) {
   const unsigned t = threadIdx.x;

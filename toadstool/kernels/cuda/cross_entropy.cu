@@ -19,11 +19,6 @@ namespace toadstool::kernels::cuda {
 
 namespace {
 
-template <class T>
-__device__ T max_ignoring_nan(T m, T x) {
-  return x > m ? x : m;
-}
-
 // The shift for exp(x - shift): the max, or 0 while it is -inf, so that an
 // all -inf line gives lse = -inf and NaN logits still poison the sum (as
 // the CPU's shift_of).

@@ -24,7 +24,7 @@
 #include "toadstool/kernels/bigram_hash.h"
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
-#include "toadstool/kernels/scatter_add_line.h"
+#include "toadstool/kernels/gather_scatter.h"
 
 namespace toadstool::kernels::cuda {
 
@@ -176,15 +176,7 @@ template <class T>
 __global__ void gather_kernel(const IndexGeometry g, const T* self, const int64_t* index, T* out,
                               int64_t numel) {
   for (int64_t i = first_index(); i < numel; i += index_step()) {
-    int64_t rest = i, idx_off = 0, self_off = 0, out_off = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      const int64_t c = rest % g.sizes[d];
-      rest /= g.sizes[d];
-      idx_off += c * g.index_strides[d];
-      out_off += c * g.other_strides[d];
-      if (d != g.dim) self_off += c * g.self_strides[d];
-    }
-    out[out_off] = self[self_off + index[idx_off] * g.self_strides[g.dim]];
+    gather_element(g, self, index, out, i);
   }
 }
 
@@ -201,7 +193,7 @@ void gather(DType dtype, const IndexGeometry& g, const void* self, const int64_t
 
 // ---- scatter_add -------------------------------------------------------------
 
-// One thread per line along dim (kernels/scatter_add_line.h), as the CPU's
+// One thread per line along dim (kernels/gather_scatter.h), as the CPU's
 // threads: duplicates add in index order.
 template <class T>
 __global__ void scatter_add_kernel(const IndexGeometry g, T* self, const int64_t* index,

@@ -20,13 +20,6 @@ namespace toadstool::kernels::cuda {
 
 namespace {
 
-// A NaN x never becomes the max (x > m is false), as in the CPU's loop; it
-// still poisons the sum of exps, so the line turns NaN.
-template <class T>
-__device__ T max_ignoring_nan(T m, T x) {
-  return x > m ? x : m;
-}
-
 template <class T>
 __global__ void softmax_rows(const T* x, T* y, int64_t rows, int64_t dim, bool log) {
   __shared__ BlockScratch<T> scratch;
