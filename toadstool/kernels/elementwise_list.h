@@ -10,7 +10,7 @@
 // types      TypeSet: the compute dtypes it is built for
 //
 // Every backend's element-wise entry instantiates the whole list
-// (kernels/cpu/elementwise.cpp for the CPU), so adding a row is all a new
+// (kernels/elementwise_dispatch.h, with the backend's loop), so adding a row is all a new
 // per-element kernel needs below the front-end. No include guard: every
 // expansion defines TOADSTOOL_ELEMENTWISE, includes this file and undefines it.
 #ifndef TOADSTOOL_ELEMENTWISE

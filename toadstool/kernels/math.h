@@ -2,7 +2,7 @@
 // Per-element math, written once for both backends. Each functor is a small
 // class template over its compute type T with a TS_HOST_DEVICE call
 // operator; the backends instantiate the ones listed in
-// kernels/elementwise_list.h (the CPU in kernels/cpu/elementwise.cpp), so
+// kernels/elementwise_list.h (kernels/elementwise_dispatch.h), so
 // the CPU tests cover the math the GPU runs.
 //
 // One idiom for parameters: a parameterised functor (add's alpha, clamp's

@@ -11,12 +11,11 @@
 // plan with all strides 1 (the front-end merges contiguous dims), which takes
 // the plain out[i] = f(in[i]...) kernel instead.
 #include <cstdint>
-#include <type_traits>
 #include <utility>
 
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
-#include "toadstool/kernels/math.h"
+#include "toadstool/kernels/elementwise_dispatch.h"
 
 namespace toadstool::kernels::cuda {
 
@@ -78,94 +77,21 @@ void launch(const char* kernel, const StridedPlan& plan, const F& f, Out* out, c
   check_launch(kernel);
 }
 
-// ---- the functors of elementwise_list.h ------------------------------------
-
-// Whether Functor<T> holds OpScalars<T> p (C++17 for the requires-expression
-// of the CPU's make_functor: nvcc compiles this file as C++17).
-template <template <class> class Functor, class T, class = void>
-struct TakesScalars : std::false_type {};
-template <template <class> class Functor, class T>
-struct TakesScalars<Functor, T, std::void_t<decltype(Functor<T>{OpScalars<T>{}})>>
-    : std::true_type {};
-
-template <template <class> class Functor, class T>
-Functor<T> make_functor(const ElementwiseCall& call) {
-  if constexpr (TakesScalars<Functor, T>::value) {
-    return Functor<T>{OpScalars<T>{call.a.as<T>(), call.b.as<T>()}};
-  } else {
-    return Functor<T>{};
+// The loop kernels/elementwise_dispatch.h runs the list's functors with.
+struct CudaLoop {
+  template <class F, class Out, class... In>
+  static void run(const char* kernel, const StridedPlan& plan, const F& f, Out* out,
+                  const In*... in) {
+    launch(kernel, plan, f, out, in...);
   }
-}
-
-template <class T>
-const T* input(const ElementwiseCall& call, int k) {
-  return static_cast<const T*>(call.in[k]);
-}
-
-// A binary functor over two tensors, or over one with the other operand
-// bound to call.bound.
-template <class Out, class T, class F>
-void run_binary(const ElementwiseCall& call, const StridedPlan& plan, const F& f) {
-  auto* out = static_cast<Out*>(call.out);
-  switch (call.bind) {
-    case Bind::None:
-      return launch("elementwise", plan, f, out, input<T>(call, 0), input<T>(call, 1));
-    case Bind::First:
-      return launch("elementwise", plan, BindFirst<F, T>{f, call.bound.as<T>()}, out,
-                    input<T>(call, 0));
-    case Bind::Second:
-      return launch("elementwise", plan, BindSecond<F, T>{f, call.bound.as<T>()}, out,
-                    input<T>(call, 0));
-  }
-}
-
-template <template <class> class Functor, Signature kSignature, TypeSet kTypes>
-void run(const ElementwiseCall& call, const StridedPlan& plan) {
-  for_dtype<kTypes>(call.dtype, "elementwise", [&](auto zero) {
-    using T = decltype(zero);
-    const Functor<T> f = make_functor<Functor, T>(call);
-    T* const out = static_cast<T*>(call.out);  // unused by the bool-valued signatures
-    (void)out;
-    if constexpr (kSignature == Signature::Nullary) {
-      launch("elementwise", plan, f, out);
-    } else if constexpr (kSignature == Signature::Unary) {
-      launch("elementwise", plan, f, out, input<T>(call, 0));
-    } else if constexpr (kSignature == Signature::UnaryToBool) {
-      launch("elementwise", plan, f, static_cast<bool*>(call.out), input<T>(call, 0));
-    } else if constexpr (kSignature == Signature::Binary) {
-      run_binary<T, T>(call, plan, f);
-    } else if constexpr (kSignature == Signature::BinaryToBool) {
-      run_binary<bool, T>(call, plan, f);
-    } else if constexpr (kSignature == Signature::Where) {
-      launch("elementwise", plan, f, out, input<bool>(call, 0), input<T>(call, 1),
-             input<T>(call, 2));
-    } else if constexpr (kSignature == Signature::MaskedFill) {
-      launch("elementwise", plan, f, out, input<T>(call, 0), input<bool>(call, 1));
-    }
-  });
-}
+};
 
 void elementwise(const ElementwiseCall& call, const StridedPlan& plan) {
-  switch (call.op) {
-#define TOADSTOOL_ELEMENTWISE(name, Functor, signature, types) \
-  case ElementwiseOp::name:                                    \
-    return run<Functor, Signature::signature, TypeSet::types>(call, plan);
-#include "toadstool/kernels/elementwise_list.h"
-#undef TOADSTOOL_ELEMENTWISE
-  }
+  elementwise_dispatch::elementwise<CudaLoop>(call, plan);
 }
 
-// ---- convert ---------------------------------------------------------------
-
-// Every (to, from) pair of the six dtypes: 36 instantiations of CastOp.
 void convert(DType to, DType from, const StridedPlan& plan, void* out, const void* in) {
-  for_dtype<TypeSet::All>(to, "convert", [&](auto to_zero) {
-    using To = decltype(to_zero);
-    for_dtype<TypeSet::All>(from, "convert", [&](auto from_zero) {
-      using From = decltype(from_zero);
-      launch("convert", plan, CastOp<To>{}, static_cast<To*>(out), static_cast<const From*>(in));
-    });
-  });
+  elementwise_dispatch::convert<CudaLoop>(to, from, plan, out, in);
 }
 
 // ---- triangle --------------------------------------------------------------
