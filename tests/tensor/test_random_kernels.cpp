@@ -13,6 +13,7 @@
 
 #include "toadstool/kernels/cpu/random.h"
 #include "toadstool/kernels/philox.h"
+#include "toadstool/toadstool.h"
 
 namespace toadstool::kernels {
 namespace {
@@ -387,6 +388,23 @@ TEST(RandomKernels, SeedsAndOffsetsGiveDifferentStreams) {
   cpu::fill_uniform(c.data(), 64, 1, 16, 0.0f, 1.0f);
   EXPECT_NE(a, b);
   EXPECT_NE(a, c);
+}
+
+// Through the kernel table, so the build chosen for this CPU runs (the cpu::
+// calls above run the baseline build, whose Philox loop differs from the
+// AVX-512 one): every word of a long fill, whose counters carry into the
+// counter's second word (2^32 - 20 + b), against the scalar philox4x32_10.
+TEST(RandomKernels, ChosenCpuBuildDrawsTheScalarWords) {
+  Generator gen(kSeed);
+  const uint64_t first_block = (uint64_t{1} << 32) - 20;
+  gen.set_state({kSeed, first_block});
+  const int64_t n = 4 * 53 + 3;  // several 16-block groups, a partial group and block
+  const Tensor bits = rand({n}, kFloat32, &gen);
+  const float* got = bits.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const Philox4x32 block = philox4x32_10(first_block + static_cast<uint64_t>(i / 4), 0, kSeed);
+    ASSERT_EQ(got[i], uniform_float(block.v[i % 4])) << "element " << i << " (" << cpu_isa() << ")";
+  }
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "toadstool/kernels/cpu/random.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <type_traits>
 #include <utility>
@@ -85,11 +89,93 @@ void bernoulli(T* out, const T* probs, int64_t n, uint64_t seed, uint64_t offset
       });
 }
 
+#if defined(__AVX512F__)
+// Sixteen blocks at once, one counter word of every block per register
+// (structure of arrays). GCC's vectorization of the scalar loop builds each
+// 32 x 32 -> 64 bit product with shuffles; here the even and odd lanes go
+// through vpmuludq directly (a 64-bit product of each even 32-bit lane) and
+// are blended back, about 3x faster.
+constexpr int64_t kPhiloxLanes = 16;
+
+// hi and lo 32-bit halves of the lane-wise products multiplier * x.
+struct WideProduct {
+  __m512i hi, lo;
+};
+WideProduct multiply_wide(__m512i x, __m512i multiplier) {
+  constexpr __mmask16 kOddLanes = 0xAAAA;
+  const __m512i even = _mm512_mul_epu32(x, multiplier);  // lanes 0, 2, ... as 64-bit
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(x, 32), multiplier);
+  return {_mm512_mask_blend_epi32(kOddLanes, _mm512_srli_epi64(even, 32), odd),
+          _mm512_mask_blend_epi32(kOddLanes, even, _mm512_slli_epi64(odd, 32))};
+}
+
+// words[64]: blocks first_block .. first_block + 15, four words each, as the
+// scalar philox4x32_10 gives them.
+void philox_words_16(uint64_t first_block, uint64_t seed, uint32_t* words) {
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i base = _mm512_set1_epi64(static_cast<int64_t>(first_block));
+  // The 64-bit counters of blocks 0-7 and 8-15, split into their 32-bit words.
+  const __m512i lo_half = _mm512_add_epi64(base, lane);
+  const __m512i hi_half = _mm512_add_epi64(base, _mm512_add_epi64(lane, _mm512_set1_epi64(8)));
+  const __m512i low_words =
+      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i high_words = _mm512_add_epi32(low_words, _mm512_set1_epi32(1));
+  __m512i c0 = _mm512_permutex2var_epi32(lo_half, low_words, hi_half);
+  __m512i c1 = _mm512_permutex2var_epi32(lo_half, high_words, hi_half);
+  __m512i c2 = _mm512_setzero_si512();
+  __m512i c3 = _mm512_setzero_si512();
+  const __m512i mul0 = _mm512_set1_epi32(static_cast<int>(philox_detail::kMul0));
+  const __m512i mul1 = _mm512_set1_epi32(static_cast<int>(philox_detail::kMul1));
+  auto k0 = static_cast<uint32_t>(seed);
+  auto k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += philox_detail::kWeyl0;
+      k1 += philox_detail::kWeyl1;
+    }
+    // philox_detail::round, lane-wise.
+    const WideProduct p0 = multiply_wide(c0, mul0);
+    const WideProduct p1 = multiply_wide(c2, mul1);
+    const __m512i n0 =
+        _mm512_xor_si512(_mm512_xor_si512(p1.hi, c1), _mm512_set1_epi32(static_cast<int>(k0)));
+    const __m512i n2 =
+        _mm512_xor_si512(_mm512_xor_si512(p0.hi, c3), _mm512_set1_epi32(static_cast<int>(k1)));
+    c0 = n0;
+    c1 = p1.lo;
+    c2 = n2;
+    c3 = p0.lo;
+  }
+  // Back to block after block: a 4 x 4 transpose in each 128-bit lane
+  // leaves blocks {0, 4, 8, 12} in r0, {1, 5, 9, 13} in r1, ...; the
+  // 128-bit shuffles then put the blocks in order.
+  const __m512i c01_lo = _mm512_unpacklo_epi32(c0, c1), c01_hi = _mm512_unpackhi_epi32(c0, c1);
+  const __m512i c23_lo = _mm512_unpacklo_epi32(c2, c3), c23_hi = _mm512_unpackhi_epi32(c2, c3);
+  const __m512i r0 = _mm512_unpacklo_epi64(c01_lo, c23_lo);
+  const __m512i r1 = _mm512_unpackhi_epi64(c01_lo, c23_lo);
+  const __m512i r2 = _mm512_unpacklo_epi64(c01_hi, c23_hi);
+  const __m512i r3 = _mm512_unpackhi_epi64(c01_hi, c23_hi);
+  const __m512i t0 = _mm512_shuffle_i32x4(r0, r1, 0x44);                // blocks 0, 4, 1, 5
+  const __m512i t1 = _mm512_shuffle_i32x4(r2, r3, 0x44);                // 2, 6, 3, 7
+  const __m512i t2 = _mm512_shuffle_i32x4(r0, r1, 0xEE);                // 8, 12, 9, 13
+  const __m512i t3 = _mm512_shuffle_i32x4(r2, r3, 0xEE);                // 10, 14, 11, 15
+  _mm512_storeu_si512(words, _mm512_shuffle_i32x4(t0, t1, 0x88));       // 0, 1, 2, 3
+  _mm512_storeu_si512(words + 16, _mm512_shuffle_i32x4(t0, t1, 0xDD));  // 4, 5, 6, 7
+  _mm512_storeu_si512(words + 32, _mm512_shuffle_i32x4(t2, t3, 0x88));  // 8, 9, 10, 11
+  _mm512_storeu_si512(words + 48, _mm512_shuffle_i32x4(t2, t3, 0xDD));  // 12, 13, 14, 15
+}
+#endif
+
 }  // namespace
 
 void philox_words(uint64_t first_block, int64_t n, uint64_t seed, uint32_t* words) {
+  int64_t vectorized = 0;  // blocks done 16 at a time
+#if defined(__AVX512F__)
+  for (; vectorized + kPhiloxLanes <= n; vectorized += kPhiloxLanes) {
+    philox_words_16(first_block + static_cast<uint64_t>(vectorized), seed, words + 4 * vectorized);
+  }
+#endif
 #pragma omp simd
-  for (int64_t b = 0; b < n; ++b) {
+  for (int64_t b = vectorized; b < n; ++b) {
     const Philox4x32 r = philox4x32_10(first_block + static_cast<uint64_t>(b), 0, seed);
     words[4 * b] = r.v[0];
     words[4 * b + 1] = r.v[1];
