@@ -257,10 +257,50 @@ TEST(Autograd, DropoutIsTheIdentityWhenNotTrainingAndScalesWhenTraining) {
     kept += e != 0;
   }
   EXPECT_NEAR(kept, 750, 60);
+  (void)rand({100}, kFloat32, &g);  // the backward regenerates the mask from its own state
   y.sum().backward();
   testing::expect_close(x.grad(), y.detach());
   expect_values(dropout(ones({3}), 1.0), {0, 0, 0}, {3});
   EXPECT_THROW(dropout(x, 1.5), Error);
+  EXPECT_THROW(dropout(ones({3}, kInt64), 0.5), Error);
+}
+
+// The mask is never stored, but it is exactly bernoulli(1 - p) / (1 - p)
+// drawn from the same generator state, in every floating dtype, and the
+// generator moves on by as much.
+TEST(Autograd, DropoutDrawsTheBernoulliMask) {
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    Generator data(1);
+    const Tensor x = randn({7, 33}, dtype, &data);
+    Generator g1(9), g2(9);
+    const Tensor y = dropout(x, 0.3, true, &g1);
+    const Tensor mask = bernoulli(x.shape(), 0.7, dtype, &g2) * (1 / 0.7);
+    const Tensor expected = x * mask;
+    EXPECT_EQ(testing::values(y), testing::values(expected)) << dtype_name(dtype);
+    EXPECT_EQ(g1.state().offset, g2.state().offset);
+  }
+}
+
+// dropout_add is residual + dropout in one pass, with the same draws, and
+// its gradients are the mask for t and the identity for the residual.
+TEST(Autograd, DropoutAddIsTheResidualPlusDropout) {
+  Generator data(2);
+  const Tensor t = randn({5, 64}, kFloat32, &data).requires_grad_();
+  const Tensor r = randn({5, 64}, kFloat32, &data).requires_grad_();
+  Generator g1(4), g2(4);
+  const Tensor fused = dropout_add(t, r, 0.25, true, &g1);
+  const Tensor dropped = dropout(t.detach(), 0.25, true, &g2);
+  testing::expect_close(fused, r.detach() + dropped);
+  EXPECT_EQ(g1.state().offset, g2.state().offset);
+  fused.sum().backward();
+  testing::expect_close(t.grad(), dropped / t.detach());
+  testing::expect_close(r.grad(), ones({5, 64}));
+  // A broadcast residual, or no training: the composition.
+  Generator g3(4);
+  const Tensor row = randn({64}, kFloat32, &data);
+  testing::expect_close(dropout_add(t.detach(), row, 0.25, true, &g3), row + dropped);
+  testing::expect_close(dropout_add(t.detach(), r.detach(), 0.25, false), r.detach() + t.detach());
+  EXPECT_THROW(dropout_add(t, r, -0.1), Error);
 }
 
 TEST(Autograd, ErrorsInsideABackwardNameTheOp) {

@@ -503,6 +503,15 @@ std::vector<GradCase> all_cases() {
         return dropout(x[0], 0.3, true, &g);
       });
   one(
+      "dropout_add", {"dropout_add"},
+      [] {
+        return std::vector{leaf({4, 5}), leaf({4, 5})};
+      },
+      [](const auto& x) {
+        Generator g(6);
+        return dropout_add(x[0].pow(2), x[1], 0.4, true, &g);
+      });
+  one(
       "scaled_dot_product_attention", {"scaled_dot_product_attention"},
       [] {
         // q [2, 3, 4] and v [2, 5, 3] as transposed buffers, a key-padding mask.

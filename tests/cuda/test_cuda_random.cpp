@@ -103,15 +103,29 @@ TEST(CudaRandom, BernoulliOfATensorIsBitIdenticalToTheCpu) {
   }
 }
 
-// Dropout draws its mask through the Bernoulli fill.
+// The dropout entry regenerates the Bernoulli mask from the generator state
+// in the forward and the backward: the same kept elements as the CPU, with
+// and without the fused residual, in every floating dtype.
 TEST(CudaRandom, DropoutMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  Generator cpu_gen(11), cuda_gen(11);
-  const Tensor x = rand({37, 29}, kFloat32, &cpu_gen);
-  cpu_gen.manual_seed(12);
-  cuda_gen.manual_seed(12);
-  expect_matches_cpu(dropout(x.to(kCuda), 0.3, true, &cuda_gen), dropout(x, 0.3, true, &cpu_gen),
-                     "dropout");
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    Generator data(11);
+    const Tensor x = rand({37, 29}, dtype, &data), r = rand({37, 29}, dtype, &data);
+    const Tensor xc = x.to(kCuda).requires_grad_(), rc = r.to(kCuda).requires_grad_();
+    const Tensor xh = x.clone().requires_grad_(), rh = r.clone().requires_grad_();
+    Generator cpu_gen(12), cuda_gen(12);
+    const std::string what = std::string("dropout ") + dtype_name(dtype);
+    const Tensor expected = dropout(xh, 0.3, true, &cpu_gen);
+    const Tensor actual = dropout(xc, 0.3, true, &cuda_gen);
+    expect_matches_cpu(actual, expected, what);
+    const Tensor expected_sum = dropout_add(xh, rh, 0.3, true, &cpu_gen);
+    const Tensor actual_sum = dropout_add(xc, rc, 0.3, true, &cuda_gen);
+    expect_matches_cpu(actual_sum, expected_sum, what + " + residual");
+    (expected.sum() + expected_sum.sum()).backward();
+    (actual.sum() + actual_sum.sum()).backward();
+    expect_matches_cpu(xc.grad(), xh.grad(), what + " backward");
+    expect_matches_cpu(rc.grad(), rh.grad(), what + " residual backward");
+  }
 }
 
 // randperm is drawn on the CPU by the front-end; the table's CUDA entry is

@@ -2,6 +2,7 @@
 #include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
+#include "toadstool/kernels/philox.h"
 #include "toadstool/tensor/factory.h"
 #include "toadstool/tensor/shape_utils.h"
 
@@ -149,24 +150,54 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
   return out;
 }
 
-Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
-  TS_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
-  if (!training || p == 0) return t;
-  // mask: 0 with probability p, else 1 / (1 - p), in t's dtype (scaled in
-  // place: one mask-sized buffer, not two).
-  Tensor mask;
-  if (p == 1) {
-    mask = zeros(t.shape(), t.dtype());
-  } else {
-    mask = bernoulli(t.shape(), 1 - p, t.dtype(), generator);
-    native::mul_(mask, 1 / (1 - p));
-  }
-  Tensor out = native::mul(t, mask);
-  if (needs_grad(t)) {
-    record(Op::dropout, out, {t},
-           [mask = SavedTensor(mask)](const Tensor& g) -> Grads { return {g * mask.get()}; });
+namespace {
+
+// The generator state of a dropout mask over n elements: the counter blocks
+// bernoulli(n, 1 - p) would take from `generator`.
+kernels::DropoutMask reserve_dropout_mask(int64_t n, double p, Generator* generator) {
+  Generator& g = generator != nullptr ? *generator : default_generator();
+  const uint64_t offset = g.reserve(kernels::philox_blocks_used(n, kernels::RandomKind::Bernoulli));
+  return {p, g.seed(), offset};
+}
+
+// in * mask (+ residual), recorded. The mask is linear, so the backward is
+// the same op on the gradient (recorded again: it differentiates further).
+Tensor apply_dropout_mask(const Tensor& in, const Tensor& residual,
+                          const kernels::DropoutMask& mask) {
+  Tensor out = native::dropout_masked(in, residual, mask);
+  if (needs_grad(in, residual)) {
+    const bool has_residual = residual.defined();
+    record(has_residual ? Op::dropout_add : Op::dropout, out, {in, residual},
+           [mask, has_residual](const Tensor& g) -> Grads {
+             return {apply_dropout_mask(g, Tensor(), mask), has_residual ? g : Tensor()};
+           });
   }
   return out;
+}
+
+void check_dropout_p(double p) {
+  TS_CHECK(p >= 0 && p <= 1, "dropout: p must be in [0, 1], got ", p);
+}
+
+}  // namespace
+
+// The mask is the one bernoulli(t.shape(), 1 - p) would draw from the
+// generator, but never stored: the backward regenerates it from the same
+// Philox state (kernels::DropoutMask), so training keeps no mask tensors.
+Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
+  check_dropout_p(p);
+  if (!training || p == 0) return t;
+  if (p == 1) return t * zeros_like(t);
+  return apply_dropout_mask(t, Tensor(), reserve_dropout_mask(t.numel(), p, generator));
+}
+
+Tensor dropout_add(const Tensor& t, const Tensor& residual, double p, bool training,
+                   Generator* generator) {
+  check_dropout_p(p);
+  const bool fused = training && p > 0 && p < 1 && residual.defined() &&
+                     residual.shape() == t.shape() && residual.dtype() == t.dtype();
+  if (!fused) return residual + dropout(t, p, training, generator);
+  return apply_dropout_mask(t, residual, reserve_dropout_mask(t.numel(), p, generator));
 }
 
 }  // namespace toadstool

@@ -175,6 +175,11 @@ Tensor embedding(const Tensor& weight, const Tensor& indices,
 // when training; the identity otherwise. The mask is drawn from `generator`
 // (default: the global one).
 Tensor dropout(const Tensor& t, double p, bool training = true, Generator* generator = nullptr);
+// residual + dropout(t, p, training, generator), the same values from the
+// same generator state, in one pass over memory when t and residual have
+// one shape and dtype (the composition otherwise).
+Tensor dropout_add(const Tensor& t, const Tensor& residual, double p, bool training = true,
+                   Generator* generator = nullptr);
 // torch.nn.functional.scaled_dot_product_attention: q [..., L, E], k [..., S, E],
 // v [..., S, Ev] (same leading dims) -> [..., L, Ev],
 //   dropout(softmax(q k^T * scale + mask), p) v,

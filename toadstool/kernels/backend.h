@@ -108,6 +108,10 @@ using FillBernoulliFn = void(DType dtype, void* out, int64_t n, uint64_t seed, u
 using FillBernoulliTensorFn = void(DType dtype, void* out, const void* probs, int64_t n,
                                    uint64_t seed, uint64_t offset);
 using FillRandpermFn = void(int64_t* out, int64_t n, uint64_t seed, uint64_t offset);
+// out[i] = in[i] * mask_i (+ residual[i] when residual is not null), the
+// mask of DropoutMask; contiguous buffers of n elements of a float dtype.
+using DropoutFn = void(DType dtype, void* out, const void* in, const void* residual, int64_t n,
+                       const DropoutMask& mask);
 
 // ---- fused optimizer steps over contiguous buffers of n elements ----
 using SgdStepFn = void(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,

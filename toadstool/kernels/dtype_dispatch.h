@@ -31,8 +31,8 @@ const T* typed(const void* p) {
 template <TypeSet types, class Fn>
 void for_dtype(DType dtype, const char* kernel, Fn&& fn) {
   constexpr bool kBool = types == TypeSet::Compute || types == TypeSet::All;
-  constexpr bool kInt64 = types != TypeSet::Float;
-  constexpr bool kHalves = types == TypeSet::All;
+  constexpr bool kInt64 = types != TypeSet::Float && types != TypeSet::Floating;
+  constexpr bool kHalves = types == TypeSet::All || types == TypeSet::Floating;
   switch (dtype) {
     case DType::Float32: return fn(float{});
     case DType::Float64: return fn(double{});

@@ -34,10 +34,11 @@ enum class Signature : uint8_t {
 
 // The compute dtypes a functor is built for.
 enum class TypeSet : uint8_t {
-  Float,    // float32, float64
-  Numeric,  // int64, float32, float64
-  Compute,  // bool, int64, float32, float64
-  All,      // every dtype (fill)
+  Float,     // float32, float64
+  Floating,  // float16, bfloat16, float32, float64
+  Numeric,   // int64, float32, float64
+  Compute,   // bool, int64, float32, float64
+  All,       // every dtype (fill)
 };
 
 inline constexpr int kMaxLoopDims = 16;
@@ -209,6 +210,18 @@ struct IndexGeometry {
   int64_t index_strides[kMaxDims] = {};
   int64_t self_strides[kMaxDims] = {};
   int64_t other_strides[kMaxDims] = {};
+};
+
+// ---- dropout -----------------------------------------------------------------------
+
+// Dropout's mask, never stored: element i is kept (and scaled by 1 / (1 - p))
+// when draw i of bernoulli(n, 1 - p) at the generator state (seed, offset)
+// is 1, so the forward and the backward each regenerate it, and it equals
+// the mask a bernoulli fill with that state would give. 0 < p < 1.
+struct DropoutMask {
+  double p = 0;
+  uint64_t seed = 0;
+  uint64_t offset = 0;
 };
 
 // ---- fused optimizer steps --------------------------------------------------------

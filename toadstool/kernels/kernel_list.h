@@ -42,6 +42,7 @@ TOADSTOOL_KERNEL(fill_randint, FillRandintFn)
 TOADSTOOL_KERNEL(fill_bernoulli, FillBernoulliFn)
 TOADSTOOL_KERNEL(fill_bernoulli_tensor, FillBernoulliTensorFn)
 TOADSTOOL_KERNEL(fill_randperm, FillRandpermFn)
+TOADSTOOL_KERNEL(dropout, DropoutFn)
 // fused optimizer steps
 TOADSTOOL_KERNEL(sgd_step, SgdStepFn)
 TOADSTOOL_KERNEL(adam_step, AdamStepFn)

@@ -63,6 +63,17 @@ template <class T>
 TS_HOST_DEVICE T bernoulli_value(uint32_t word, uint64_t threshold) {
   return static_cast<T>(word < threshold ? 1.0f : 0.0f);
 }
+// Dropout's multiplier for one element: keep_scale when `word` draws a keep
+// (bernoulli_value with the keep probability's threshold), else 0. The
+// multiplication by 0 (not a select) keeps in * mask's NaN for an infinite
+// or NaN input, as the mask tensor did.
+template <class T>
+TS_HOST_DEVICE T dropout_value(T in, uint32_t word, uint64_t threshold, T keep_scale) {
+  // 16-bit values are multiplied in float and rounded once, as MulOp does.
+  using Compute = decltype(static_cast<float>(in) * keep_scale);
+  const Compute scale = word < threshold ? static_cast<Compute>(keep_scale) : Compute(0);
+  return static_cast<T>(static_cast<Compute>(in) * scale);
+}
 // The four draws of one block for one probability.
 template <class T>
 TS_HOST_DEVICE BlockValues<T, 4> bernoulli_values(const Philox4x32& b, uint64_t threshold) {

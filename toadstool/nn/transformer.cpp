@@ -1,5 +1,7 @@
 #include "toadstool/nn/transformer.h"
 
+#include "toadstool/autograd/ops.h"
+
 namespace toadstool::nn {
 
 TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOptions& options)
@@ -35,24 +37,34 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOp
   }
 }
 
+namespace {
+
+// residual + drop(block_out) in one pass over memory (dropout_add), the same
+// values and generator draws as the two modules.
+Tensor add_dropped(const Tensor& residual, const Tensor& block_out, const Dropout& drop) {
+  return dropout_add(block_out, residual, drop.p, drop.is_training(), drop.generator);
+}
+
+}  // namespace
+
 Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x,
                                                      const MultiheadAttentionMasks& masks) {
-  return dropout1->forward(self_attn->forward(x, masks));
+  return self_attn->forward(x, masks);
 }
 
 Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
   // [B, L, d_model] -> [B, L, dim_feedforward] -> [B, L, d_model]
-  return dropout2->forward(
-      linear2->forward(dropout->forward(activation->forward(linear1->forward(x)))));
+  return linear2->forward(dropout->forward(activation->forward(linear1->forward(x))));
 }
 
+// Each block's dropout (dropout1, dropout2) is applied with its residual add.
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const MultiheadAttentionMasks& masks) {
   if (options.norm_first) {
-    Tensor x = src + self_attention_block(norm1->forward(src), masks);
-    return x + feed_forward_block(norm2->forward(x));
+    Tensor x = add_dropped(src, self_attention_block(norm1->forward(src), masks), *dropout1);
+    return add_dropped(x, feed_forward_block(norm2->forward(x)), *dropout2);
   }
-  Tensor x = norm1->forward(src + self_attention_block(src, masks));
-  return norm2->forward(x + feed_forward_block(x));
+  Tensor x = norm1->forward(add_dropped(src, self_attention_block(src, masks), *dropout1));
+  return norm2->forward(add_dropped(x, feed_forward_block(x), *dropout2));
 }
 
 std::string TransformerEncoderLayer::extra_repr() const {

@@ -186,6 +186,10 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    bool weight_and_bias);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
+// in * mask (+ residual, when defined: same shape, dtype and device as in),
+// the dropout mask of kernels::DropoutMask, regenerated rather than stored;
+// floating dtypes.
+Tensor dropout_masked(const Tensor& in, const Tensor& residual, const kernels::DropoutMask& mask);
 
 // ---- losses (options in tensor/loss_options.h) -----------------------------------------
 // The class-index checks of cross_entropy and nll_loss (named `op` in errors):

@@ -102,4 +102,28 @@ Tensor bernoulli(const Tensor& probabilities, Generator* generator) {
   return out;
 }
 
+namespace native {
+
+Tensor dropout_masked(const Tensor& in, const Tensor& residual, const kernels::DropoutMask& mask) {
+  detail::check_defined(in, "dropout");
+  TS_CHECK(is_floating(in.dtype()), "dropout: expected a floating tensor, got ",
+           detail::describe(in));
+  TS_CHECK(mask.p > 0 && mask.p < 1, "dropout: the mask needs 0 < p < 1, got ", mask.p);
+  const Tensor x = contiguous(in);
+  Tensor r;
+  if (residual.defined()) {
+    detail::common_device("dropout", {&in, &residual});
+    TS_CHECK(residual.shape() == in.shape() && residual.dtype() == in.dtype(),
+             "dropout: the residual must have the input's shape and dtype, got ",
+             detail::describe(residual), " for ", detail::describe(in));
+    r = contiguous(residual);
+  }
+  Tensor out = detail::make_tensor(x.shape(), x.dtype(), x.device());
+  TS_KERNEL(out.device(), dropout, out.dtype(), out.data_ptr(), x.data_ptr(),
+            r.defined() ? r.data_ptr() : nullptr, out.numel(), mask);
+  return out;
+}
+
+}  // namespace native
+
 }  // namespace toadstool

@@ -10,6 +10,7 @@
 
 #include "toadstool/kernels/cpu/attention.h"
 #include "toadstool/kernels/cpu/cross_entropy.h"
+#include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/elementwise.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/gemm_widened.h"
@@ -261,17 +262,18 @@ void fill_bernoulli_entry(DType dtype, void* out, int64_t n, uint64_t seed, uint
 
 void fill_bernoulli_tensor_entry(DType dtype, void* out, const void* probs, int64_t n,
                                  uint64_t seed, uint64_t offset) {
-  switch (dtype) {
-    case DType::Float16:
-      return fill_bernoulli(typed<Half>(out), typed<Half>(probs), n, seed, offset);
-    case DType::BFloat16:
-      return fill_bernoulli(typed<BFloat16>(out), typed<BFloat16>(probs), n, seed, offset);
-    case DType::Float32:
-      return fill_bernoulli(typed<float>(out), typed<float>(probs), n, seed, offset);
-    case DType::Float64:
-      return fill_bernoulli(typed<double>(out), typed<double>(probs), n, seed, offset);
-    default: unsupported_dtype("fill_bernoulli_tensor", dtype);
-  }
+  for_dtype<TypeSet::Floating>(dtype, "fill_bernoulli_tensor", [&](auto zero) {
+    using T = decltype(zero);
+    fill_bernoulli(typed<T>(out), typed<T>(probs), n, seed, offset);
+  });
+}
+
+void dropout_entry(DType dtype, void* out, const void* in, const void* residual, int64_t n,
+                   const DropoutMask& mask) {
+  for_dtype<TypeSet::Floating>(dtype, "dropout", [&](auto zero) {
+    using T = decltype(zero);
+    dropout(typed<T>(out), typed<T>(in), typed<T>(residual), n, mask);
+  });
 }
 
 // ---- fused optimizer steps ----
@@ -330,6 +332,7 @@ Backend make_cpu_backend(const char* isa) {
   b.fill_randint = fill_randint;
   b.fill_bernoulli = fill_bernoulli_entry;
   b.fill_bernoulli_tensor = fill_bernoulli_tensor_entry;
+  b.dropout = dropout_entry;
   b.fill_randperm = fill_randperm;
   b.sgd_step = sgd_step_entry;
   b.adam_step = adam_step_entry;

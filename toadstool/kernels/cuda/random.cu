@@ -134,20 +134,41 @@ void fill_bernoulli_tensor(DType dtype, void* out, const void* probs, int64_t n,
                            uint64_t offset) {
   if (n <= 0) return;
   // The float dtypes only, as the CPU's entry (probabilities are floats).
-  const auto run = [&](auto zero) {
+  for_dtype<TypeSet::Floating>(dtype, "fill_bernoulli_tensor", [&](auto zero) {
     using T = decltype(zero);
     const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::Bernoulli));
     bernoulli_tensor_kernel<<<blocks_for(blocks), kThreads, 0, current_stream()>>>(
         typed<T>(out), typed<T>(probs), n, blocks, seed, offset);
     check_launch("fill_bernoulli_tensor");
-  };
-  switch (dtype) {
-    case DType::Float16: return run(Half{});
-    case DType::BFloat16: return run(BFloat16{});
-    case DType::Float32: return run(float{});
-    case DType::Float64: return run(double{});
-    default: unsupported_dtype("fill_bernoulli_tensor", dtype);
+  });
+}
+
+// Dropout (DropoutMask): a thread per counter block, its four elements.
+template <class T>
+__global__ void dropout_kernel(T* out, const T* in, const T* residual, int64_t n, int64_t blocks,
+                               DropoutMask mask, uint64_t threshold, T keep_scale) {
+  for (int64_t b = first_index(); b < blocks; b += index_step()) {
+    const Philox4x32 bits = philox4x32_10(mask.offset + static_cast<uint64_t>(b), 0, mask.seed);
+    const int64_t first = b * 4;
+    for (int j = 0; j < 4 && first + j < n; ++j) {
+      const T dropped = dropout_value(in[first + j], bits.v[j], threshold, keep_scale);
+      out[first + j] =
+          residual != nullptr ? static_cast<T>(residual[first + j] + dropped) : dropped;
+    }
   }
+}
+
+void dropout(DType dtype, void* out, const void* in, const void* residual, int64_t n,
+             const DropoutMask& mask) {
+  if (n <= 0) return;
+  for_dtype<TypeSet::Floating>(dtype, "dropout", [&](auto zero) {
+    using T = decltype(zero);
+    const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::Bernoulli));
+    dropout_kernel<<<blocks_for(blocks), kThreads, 0, current_stream()>>>(
+        typed<T>(out), typed<T>(in), typed<T>(residual), n, blocks, mask,
+        bernoulli_threshold(1.0 - mask.p), static_cast<T>(1.0 / (1.0 - mask.p)));
+    check_launch("dropout");
+  });
 }
 
 // randperm is a sequential Fisher-Yates (each swap depends on the previous
@@ -174,6 +195,7 @@ void register_random(Backend& b) {
   b.fill_bernoulli = fill_bernoulli;
   b.fill_bernoulli_tensor = fill_bernoulli_tensor;
   b.fill_randperm = fill_randperm;
+  b.dropout = dropout;
 }
 
 }  // namespace toadstool::kernels::cuda

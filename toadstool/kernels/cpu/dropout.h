@@ -1,0 +1,20 @@
+#pragma once
+// Dropout without a stored mask (kernels/kernel_args.h, DropoutMask): the
+// forward and the backward regenerate the keep draws from the Philox state.
+#include <cstdint>
+
+#include "toadstool/kernels/half.h"
+#include "toadstool/kernels/kernel_args.h"
+
+namespace toadstool::kernels::cpu {
+
+// out[i] = in[i] * mask_i (+ residual[i] unless residual is null).
+void dropout(Half* out, const Half* in, const Half* residual, int64_t n, const DropoutMask& mask);
+void dropout(BFloat16* out, const BFloat16* in, const BFloat16* residual, int64_t n,
+             const DropoutMask& mask);
+void dropout(float* out, const float* in, const float* residual, int64_t n,
+             const DropoutMask& mask);
+void dropout(double* out, const double* in, const double* residual, int64_t n,
+             const DropoutMask& mask);
+
+}  // namespace toadstool::kernels::cpu
