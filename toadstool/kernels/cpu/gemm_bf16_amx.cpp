@@ -57,8 +57,10 @@ TOADSTOOL_AMX_BF16 void configure_tiles() {
 
 TOADSTOOL_AMX_BF16 void release_tiles() { _tile_release(); }
 
+// A packed into rows (a_pair == 2, a_row the padded k), 32 of them.
 TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, int64_t lda,
-                                   const uint16_t* b, int64_t cols, const Bf16Out& out) {
+                                   int64_t /*a_pair*/, const uint16_t* b, int64_t cols,
+                                   const Bf16Out& out) {
   const int64_t a_stride = lda * int64_t{sizeof(uint16_t)};
   constexpr int64_t kBStride = 2 * kBf16NR * int64_t{sizeof(uint16_t)};  // one pair row
   _tile_zero(0);

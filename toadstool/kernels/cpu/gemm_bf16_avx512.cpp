@@ -7,8 +7,9 @@
 // The tile is the float32 kernel's, 14 rows x 32 columns: 28 accumulators,
 // the two B vectors of a pair row (64 bfloat16) and one broadcast A pair fill
 // the 32 vector registers. A is read as 32-bit pairs (a[i, 2q], a[i, 2q + 1])
-// straight from its rows; an odd last step takes a[i, kc - 1] alone (the
-// high half zero, as B's padding is).
+// at any strides (straight from rows of A [M, K], or from pair rows packed
+// from A [K, M]); an odd last step takes a[i, kc - 1] alone (the high half
+// zero, as B's padding is).
 #include "toadstool/kernels/cpu/gemm_bf16_packed.h"
 
 #if TOADSTOOL_BF16_KERNELS
@@ -39,8 +40,9 @@ constexpr int64_t kMR = 14;
 }
 
 template <int kRows>
-TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t lda,
-                                        const uint16_t* b, int64_t cols, const Bf16Out& out) {
+TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t a_row,
+                                        int64_t a_pair, const uint16_t* b, int64_t cols,
+                                        const Bf16Out& out) {
   __m512 acc[kRows][2];
 #pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -51,7 +53,7 @@ TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t l
     const auto b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + kBf16NR));
 #pragma GCC unroll 16
     for (int i = 0; i < kRows; ++i) {
-      const __m512bh ai = pair(a + i * lda + 2 * q);
+      const __m512bh ai = pair(a + i * a_row + q * a_pair);
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
@@ -61,7 +63,7 @@ TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t l
     const auto b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + kBf16NR));
 #pragma GCC unroll 16
     for (int i = 0; i < kRows; ++i) {
-      const auto ai = reinterpret_cast<__m512bh>(_mm512_set1_epi32(a[i * lda + kc - 1]));
+      const auto ai = reinterpret_cast<__m512bh>(_mm512_set1_epi32(a[i * a_row + pairs * a_pair]));
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
@@ -74,7 +76,7 @@ TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t l
   }
 }
 
-using Kernel = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, int64_t,
+using Kernel = void (*)(int64_t, const uint16_t*, int64_t, int64_t, const uint16_t*, int64_t,
                         const Bf16Out&);
 template <size_t... R>
 constexpr std::array<Kernel, sizeof...(R)> kernels(std::index_sequence<R...> /*rows*/) {
@@ -83,9 +85,9 @@ constexpr std::array<Kernel, sizeof...(R)> kernels(std::index_sequence<R...> /*r
 // One instantiation per height: the last rows of a matrix use a shorter tile.
 constexpr auto kKernels = kernels(std::make_index_sequence<kMR>());
 
-void avx512_kernel(int64_t rows, int64_t kc, const uint16_t* a, int64_t lda, const uint16_t* b,
-                   int64_t cols, const Bf16Out& out) {
-  kKernels[rows - 1](kc, a, lda, b, cols, out);
+void avx512_kernel(int64_t rows, int64_t kc, const uint16_t* a, int64_t a_row, int64_t a_pair,
+                   const uint16_t* b, int64_t cols, const Bf16Out& out) {
+  kKernels[rows - 1](kc, a, a_row, a_pair, b, cols, out);
 }
 
 // ---- the probe: independent chains of each instruction, in registers ----

@@ -107,37 +107,48 @@ struct Product {
   }
 };
 
+// Rows 2q and 2q + 1 of a [kc, w] block (element (k, j) at src[k * stride_k
+// + j], each k's values contiguous) interleaved into pair rows: word (q, j)
+// at out + q * pitch + 2 j, for j < width (a multiple of 32; zeros past w
+// and past kc), q < kcp / 2. B [K, N]'s panels (width 32, pitch 64) and A
+// [K, M]'s blocks for AVX-512 (pitch 2 * width) are packed so.
+void interleave_pairs(const uint16_t* src, int64_t stride_k, int64_t w, int64_t width, int64_t kc,
+                      int64_t kcp, int64_t pitch, uint16_t* out) {
+  alignas(64) static constexpr uint16_t kLow[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
+                                                    37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
+                                                    11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  alignas(64) static constexpr uint16_t kHigh[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
+                                                     53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
+                                                     27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+  const __m512i low = _mm512_load_si512(kLow), high = _mm512_load_si512(kHigh);
+  for (int64_t j = 0; j < width; j += 32) {
+    const int64_t n = std::clamp<int64_t>(w - j, 0, 32);
+    const __mmask32 mask = n == 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+    for (int64_t q = 0; q < kcp / 2; ++q) {
+      const int64_t k = 2 * q;
+      const __m512i even =
+          k < kc ? _mm512_maskz_loadu_epi16(mask, src + k * stride_k + j) : _mm512_setzero_si512();
+      const __m512i odd = k + 1 < kc ? _mm512_maskz_loadu_epi16(mask, src + (k + 1) * stride_k + j)
+                                     : _mm512_setzero_si512();
+      uint16_t* row = out + q * pitch + 2 * j;
+      _mm512_storeu_si512(row, _mm512_permutex2var_epi16(even, low, odd));
+      _mm512_storeu_si512(row + 32, _mm512_permutex2var_epi16(even, high, odd));
+    }
+  }
+}
+
 // One panel of op(B): its [kc, w] block (w <= kBf16NR), element (k, j) at
 // src[k * stride_k + j * stride_j], into kcp / 2 rows of 32 pair words
 // (zeros past kc and w).
 void pack_b_panel(const uint16_t* src, int64_t stride_k, int64_t stride_j, int64_t w, int64_t kc,
                   int64_t kcp, uint16_t* out) {
-  const int64_t pairs = kcp / 2;
-  if (stride_j == 1) {
-    // B stored [K, N]: rows 2q and 2q + 1 interleaved, 16 columns per vector.
-    const __mmask32 mask = w == kBf16NR ? ~__mmask32{0} : (__mmask32{1} << w) - 1;
-    alignas(64) static constexpr uint16_t kLow[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
-                                                      37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
-                                                      11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
-    alignas(64) static constexpr uint16_t kHigh[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
-                                                       53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
-                                                       27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
-    const __m512i low = _mm512_load_si512(kLow), high = _mm512_load_si512(kHigh);
-    for (int64_t q = 0; q < pairs; ++q) {
-      const int64_t k = 2 * q;
-      const __m512i even =
-          k < kc ? _mm512_maskz_loadu_epi16(mask, src + k * stride_k) : _mm512_setzero_si512();
-      const __m512i odd = k + 1 < kc ? _mm512_maskz_loadu_epi16(mask, src + (k + 1) * stride_k)
-                                     : _mm512_setzero_si512();
-      _mm512_storeu_si512(out + q * 2 * kBf16NR, _mm512_permutex2var_epi16(even, low, odd));
-      _mm512_storeu_si512(out + q * 2 * kBf16NR + kBf16NR,
-                          _mm512_permutex2var_epi16(even, high, odd));
-    }
+  if (stride_j == 1) {  // B stored [K, N]
+    interleave_pairs(src, stride_k, w, kBf16NR, kc, kcp, 2 * kBf16NR, out);
     return;
   }
   // B stored [N, K]: a pair is the two values of one column (a row of the
   // stored B) at 2q, 2q + 1, a 32-bit word copied as it is.
-  std::fill_n(out, pairs * 2 * kBf16NR, uint16_t{0});
+  std::fill_n(out, kcp * kBf16NR, uint16_t{0});
   for (int64_t j = 0; j < w; ++j) {
     const uint16_t* column = src + j * stride_j;
     int64_t k = 0;
@@ -206,18 +217,36 @@ std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& o
   return {M, M};
 }
 
+// Where a block of A is read: pairs (i, q) at a + i * row + q * pair.
+struct ABlock {
+  const uint16_t* a;
+  int64_t row, pair;
+};
+
+// Rows [0, mc) of op(A) over kc steps (element (i, k) at a[i * a_row + k *
+// a_k]) as `tile` reads them: in place when it can (A [M, K], rows not a
+// multiple of 2 KB apart: those would share a few L1 sets), pair rows for
+// AVX-512 from A [K, M], zero-padded rows of kcp otherwise (AMX).
+ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t kc,
+                  int64_t kcp, const Bf16Tile& tile, uint16_t* packed) {
+  if (tile.a_pairs && a_k == 1 && (a_row * 2) % 2048 != 0) return {a, a_row, 2};
+  if (tile.a_pairs && a_row == 1) {
+    const int64_t width = round_up(mc, 32);
+    interleave_pairs(a, a_k, mc, width, kc, kcp, 2 * width, packed);
+    return {packed, 2, 2 * width};
+  }
+  pack_a_block(a, a_row, a_k, mc, tile.mr, kc, kcp, packed);
+  return {packed, kcp, 2};
+}
+
 // Thread `thread`'s part of g: the team packs each B block together (panel
 // p by thread p % threads), then each thread multiplies the rows it takes.
 // `next_row` is the team's row counter, null when threads == 1.
 void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, int thread,
                    int threads, std::atomic<int64_t>* next_row) {
-  // Rows of A [M, K] a multiple of 2 KB apart would share a few L1 sets:
-  // packed like A [K, M]'s.
-  const bool in_place = tile.a_in_place && !g.trans_a && (g.lda * 2) % 2048 != 0;
   const int64_t block_rows = kTilesPerBlock * tile.mr;
   uint16_t* packed_a =
-      in_place ? nullptr
-               : t_packed_a.get<uint16_t>(block_rows * round_up(std::min(kKC, g.K), tile.k_pad));
+      t_packed_a.get<uint16_t>(round_up(block_rows, 32) * round_up(std::min(kKC, g.K), tile.k_pad));
   if (tile.begin != nullptr) tile.begin();
   for (int64_t jc = 0; jc < g.N; jc += kNC) {
     const int64_t nc = std::min(kNC, g.N - jc);
@@ -233,17 +262,12 @@ void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, i
         const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, tile.mr, threads);
         if (ic >= ic_end) break;
         const int64_t mc = ic_end - ic;
-        const uint16_t* a = g.A + ic * g.a_row() + pc * g.a_k();
-        int64_t lda = g.lda;
-        if (!in_place) {
-          pack_a_block(a, g.a_row(), g.a_k(), mc, tile.mr, kc, kcp, packed_a);
-          a = packed_a;
-          lda = kcp;
-        }
+        const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,
+                                    kcp, tile, packed_a);
         for (int64_t ir = 0; ir < mc; ir += tile.mr) {
           const int64_t rows = std::min(tile.mr, mc - ir);
           for (int64_t jr = 0; jr < nc; jr += kBf16NR) {
-            tile.kernel(rows, kc, a + ir * lda, lda, packed_b + jr * kcp,
+            tile.kernel(rows, kc, a.a + ir * a.row, a.row, a.pair, packed_b + jr * kcp,
                         std::min(kBf16NR, nc - jr), Product::out_at(out, ic + ir, jc + jr));
           }
         }

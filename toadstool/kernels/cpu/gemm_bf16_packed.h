@@ -10,9 +10,11 @@
 //      16 bits, a panel row of 32 words (128 bytes) per pair; pairs past K
 //      and columns past N are zeros. AMX reads it as two 16-column tiles
 //      (stride 128 bytes), VDPBF16PS as two vectors per pair.
-//   A: rows of op(A), k contiguous (row-major [rows, >= kc]): read where it
-//      is stored when it already is so (AVX-512, A stored [M, K]), otherwise
-//      packed into zero-padded rows.
+//   A: the pair (op(A)[i, 2q], op(A)[i, 2q + 1]) as one 32-bit word at
+//      a + i * a_row + q * a_pair (in bfloat16 units). AVX-512 reads A [M, K]
+//      where it is stored (a_row = lda, a_pair = 2) and packs A [K, M] into
+//      pair rows as B's (a_row = 2); AMX reads tiles of rows, so A is always
+//      packed into zero-padded rows (a_row = k padded, a_pair = 2).
 // The code exists only in the build of the CPU kernels for AVX-512
 // (cmake/toadstool_cpu_isas.cmake); the micro-kernels add their own
 // instructions (avx512bf16, amx) per function, and run only where the CPU has
@@ -43,17 +45,19 @@ struct Bf16Out {
 };
 
 // A tile of `rows` (<= Bf16Tile::mr) rows and `cols` (<= kBf16NR) columns:
-// acc = a[rows, kc] * b_panel[kc, cols] with a[i, k] at a[i * lda + k] and the
-// panel as above, then written through `out`.
-using Bf16MicroKernel = void (*)(int64_t rows, int64_t kc, const uint16_t* a, int64_t lda,
-                                 const uint16_t* b, int64_t cols, const Bf16Out& out);
+// acc = op(A)[rows, kc] * b_panel[kc, cols] with A's pairs as above (with an
+// odd kc the last "pair" holds op(A)[i, kc - 1] in its low 16 bits and is
+// read as that value alone), then written through `out`.
+using Bf16MicroKernel = void (*)(int64_t rows, int64_t kc, const uint16_t* a, int64_t a_row,
+                                 int64_t a_pair, const uint16_t* b, int64_t cols,
+                                 const Bf16Out& out);
 
 // One instruction set's tile and its needs.
 struct Bf16Tile {
   const char* name;
   int64_t mr;              // rows of a tile
   int64_t k_pad;           // packed blocks of k are zero-padded to a multiple of this
-  bool a_in_place;         // the kernel may read A [M, K] where it is stored
+  bool a_pairs;            // reads A's pairs at any a_row, a_pair (else: packed rows)
   void (*begin)();         // per thread, before its first tile (AMX: tile config); may be null
   void (*end)();           // per thread, after its last tile; may be null
   Bf16MicroKernel kernel;  // any rows in [1, mr]
