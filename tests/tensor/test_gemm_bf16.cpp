@@ -161,6 +161,8 @@ std::vector<Shape> shapes() {
       // K over one 512-deep block (float32 sums, rounded once; beta once).
       out.push_back({ta, tb, 1, 40, 50, 701, 0.5, 0.5, 1, false, false});
       out.push_back({ta, tb, 1, 37, 35, 1100, 1.0, 0.0, 0, false, false});
+      // Long K, few rows: split across the team (partial sums added, beta once).
+      out.push_back({ta, tb, 1, 24, 40, 1500, 0.5, 0.5, 2, false, false});
       // N over one 1024-wide block.
       out.push_back({ta, tb, 1, 33, 1030, 20, 1.0, 0.0, 0, false, false});
       // Rows of A 2 KB apart (packed rather than read in place).

@@ -308,13 +308,15 @@ void multiply(const Product& g, const Bf16Tile& tile, int threads) {
   }
 }
 
-// C (bfloat16, [M, N] at ldc) = sums + beta * C, rounded once.
-void round_sums(const float* sums, int64_t M, int64_t N, float beta, uint16_t* c, int64_t ldc,
-                int threads) {
+// C (bfloat16, [M, N] at ldc) = the sum of `parts` float32 [M, N] partial
+// sums + beta * C, rounded once.
+void round_sums(const float* sums, int64_t parts, int64_t M, int64_t N, float beta, uint16_t* c,
+                int64_t ldc, int threads) {
   auto rows = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t j = 0; j < N; ++j) {
         float v = sums[i * N + j];
+        for (int64_t p = 1; p < parts; ++p) v += sums[(p * M + i) * N + j];
         if (beta != 0.0f) v += beta * static_cast<float>(BFloat16::from_bits(c[i * ldc + j]));
         c[i * ldc + j] = BFloat16(v).bits;
       }
@@ -331,18 +333,49 @@ void round_sums(const float* sums, int64_t M, int64_t N, float beta, uint16_t* c
   }
 }
 
+// Long K, few rows, small C (a weight gradient dW = dY^T X over thousands of
+// tokens): the team splits K, each thread summing its range into its own
+// float32 [M, N] (no barrier until the end: sharing B blocks would cost two
+// barriers per 512 steps, and a neighbour holding one core for a moment
+// stalls the other at each), as gemm_packed.cpp's split; up to 4 MB of sums
+// a thread.
+bool split_k_suits(const Product& g, int threads) {
+  return threads > 1 && g.K >= 4 * g.M && g.K >= threads * kKC && g.M * g.N <= 1024 * 1024;
+}
+
 // One product with bfloat16 C: straight into C when K fits one block, else
-// through float32 sums.
+// through float32 sums (one set, or one per thread when K is split).
 void multiply_product(const Product& g, const Bf16Tile& tile, int threads) {
   if (g.K <= kKC) {
     multiply(g, tile, threads);
     return;
   }
-  Product sums = g;
-  sums.out = Bf16Out{t_sums.get<float>(g.M * g.N), g.N, true, g.out.alpha, 0.0f};
-  multiply(sums, tile, threads);
-  round_sums(static_cast<const float*>(sums.out.c), g.M, g.N, g.out.beta,
-             static_cast<uint16_t*>(g.out.c), g.out.ldc, threads);
+  const int parts = split_k_suits(g, threads) ? threads : 1;
+  float* sums = t_sums.get<float>(g.M * g.N * parts);
+  if (parts == 1) {
+    Product all = g;
+    all.out = Bf16Out{sums, g.N, true, g.out.alpha, 0.0f};
+    multiply(all, tile, threads);
+  } else {
+#pragma omp parallel num_threads(parts)
+    {
+      const int t = omp_get_thread_num();
+      const auto [begin, end] = even_share(g.K, kKC, t, omp_get_num_threads());
+      float* own = sums + t * g.M * g.N;
+      if (begin < end) {
+        Product part = g;
+        part.K = end - begin;
+        part.A = g.A + begin * g.a_k();
+        part.B = g.B + begin * g.b_k();
+        part.out = Bf16Out{own, g.N, true, g.out.alpha, 0.0f};
+        multiply(part, tile, 1);
+      } else {
+        std::fill_n(own, g.M * g.N, 0.0f);
+      }
+    }
+  }
+  round_sums(sums, parts, g.M, g.N, g.out.beta, static_cast<uint16_t*>(g.out.c), g.out.ldc,
+             threads);
 }
 
 // C = beta * C (or zeros, C not read, when beta == 0): a product with K == 0
