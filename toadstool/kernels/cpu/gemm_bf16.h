@@ -11,7 +11,7 @@
 // environment when set (an error if this build or CPU lacks it); else AMX
 // where the CPU has it and Linux grants the tile state; else AVX512-BF16
 // where the CPU has it *and* its VDPBF16PS throughput measures at least
-// kAvx512Bf16MinRate times its FMA throughput (docs/mixed_precision.md:
+// its FMA throughput (a probe of about 2 ms on the first call) (docs/mixed_precision.md:
 // where it is not, the float32 path is faster); else fp32.
 #include "toadstool/kernels/kernel_args.h"
 
