@@ -163,8 +163,13 @@ int main(int argc, char** argv) {
                                 std::to_string(measure_fma_peak_gflops(threads)));
     benchmark::AddCustomContext("stream_triad_gbs_t" + std::to_string(threads),
                                 std::to_string(measure_stream_triad_gbs(threads)));
+    benchmark::AddCustomContext("avx512_bf16_peak_gflops_t" + std::to_string(threads),
+                                std::to_string(measure_avx512_bf16_peak_gflops(threads)));
+    benchmark::AddCustomContext("amx_bf16_peak_gflops_t" + std::to_string(threads),
+                                std::to_string(measure_amx_bf16_peak_gflops(threads)));
   }
   benchmark::AddCustomContext("cpu_isa", toadstool::cpu_isa());
+  benchmark::AddCustomContext("cpu_bf16_gemm", toadstool::cpu_bf16_gemm());
   register_tensor_benchmarks();
   register_autograd_benchmarks();
   register_attention_benchmarks();
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
   register_nn_benchmarks();
   register_trainer_benchmarks();
   register_text_benchmarks();
+  register_bf16_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -85,5 +85,6 @@ void register_optim_benchmarks();
 void register_nn_benchmarks();
 void register_trainer_benchmarks();
 void register_text_benchmarks();
+void register_bf16_benchmarks();
 
 }  // namespace toadstool::bench

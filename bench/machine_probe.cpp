@@ -1,7 +1,10 @@
 #include "bench/machine_probe.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -71,7 +74,114 @@ double best_fma_rate(int threads, int repetitions, int64_t iterations) {
   return best;
 }
 
+// ---- bfloat16 ----
+
+// 24 chains: VDPBF16PS's latency (5-6 cycles here) times its ports, with
+// room. Returns the flops done (16 lanes x 2 products x 2 per instruction).
+__attribute__((target("avx512f,avx512bf16"))) double dpbf16_chains(int64_t iterations) {
+  constexpr int kChains = 24;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  // 2^-10 in bfloat16 in both halves of each 32-bit lane.
+  const auto x = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3A803A80));
+  for (int64_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], x, x);
+  }
+  __m512 total = acc[0];
+  for (int i = 1; i < kChains; ++i) total = _mm512_add_ps(total, acc[i]);
+  volatile float sink = _mm512_cvtss_f32(total);
+  (void)sink;
+  return 64.0 * kChains * static_cast<double>(iterations);
+}
+
+bool cpu_has_avx512_bf16() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || eax < 1) return false;
+  const bool avx512f = (ebx & (1u << 16)) != 0;
+  __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx);
+  return avx512f && (eax & (1u << 5)) != 0 && __builtin_cpu_supports("avx512f");
+}
+
+// AMX-TILE and AMX-BF16 in cpuid, and Linux's permission for the tile data
+// state (arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18).
+bool amx_usable() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  if ((edx & (1u << 22)) == 0 || (edx & (1u << 24)) == 0) return false;
+#ifdef SYS_arch_prctl
+  return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+  return false;
+#endif
+}
+
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// tmm0-3 accumulate tmm4/5 (A) times tmm6/7 (B), the GEMM kernel's pattern:
+// four independent chains. Returns the flops done (16 x 16 x 32 x 2 each).
+__attribute__((target("amx-tile,amx-bf16"))) double amx_chains(int64_t iterations) {
+  TileConfig config{};
+  config.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+  alignas(
+      64) static const uint16_t kOperand[16 * 32] = {};  // zeros: the rate does not depend on them
+  alignas(64) float out[16 * 16];
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, kOperand, 64);
+  _tile_loadd(5, kOperand, 64);
+  _tile_loadd(6, kOperand, 64);
+  _tile_loadd(7, kOperand, 64);
+  for (int64_t it = 0; it < iterations; ++it) {
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 64);
+  _tile_release();
+  volatile float sink = out[0];
+  (void)sink;
+  return 4.0 * 16 * 16 * 32 * 2 * static_cast<double>(iterations);
+}
+
+// Best of `repetitions` runs of `chains(iterations)` on every thread.
+double best_rate(double (*chains)(int64_t), int threads, int repetitions, int64_t iterations) {
+  double best = 0;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    double flops = 0;
+    const auto start = Clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+    flops += chains(iterations);
+    best = std::max(best, flops / seconds_since(start) * 1e-9);
+  }
+  return best;
+}
+
 }  // namespace
+
+double measure_avx512_bf16_peak_gflops(int threads, int repetitions) {
+  if (!cpu_has_avx512_bf16()) return 0;
+  return best_rate(dpbf16_chains, threads, repetitions, 1'000'000);  // ~10 ms at 90 GFLOP/s
+}
+
+double measure_amx_bf16_peak_gflops(int threads, int repetitions) {
+  static const bool usable = amx_usable();
+  if (!usable) return 0;
+  return best_rate(amx_chains, threads, repetitions, 200'000);  // ~10 ms at 2 TFLOP/s
+}
 
 double measure_fma_peak_gflops(int threads) {
   // Best of many short runs (about 0.05 s per thread each): on a shared

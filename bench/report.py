@@ -28,6 +28,10 @@ def describe(name):
     if op == "sgemm":
         m, n, k, ta, tb = args
         label = f"sgemm {m}x{n}x{k} {'T' if ta == '1' else 'N'}{'T' if tb == '1' else 'N'}"
+    elif op.startswith("bf16_gemm_"):
+        m, n, k, ta, tb = args
+        label = (f"bf16 gemm ({op[len('bf16_gemm_'):]} path) {m}x{n}x{k} "
+                 f"{'T' if ta == '1' else 'N'}{'T' if tb == '1' else 'N'}")
     elif op == "batched_gemm":
         b, m, n, k = args
         label = f"batched gemm {b} x ({m}x{n}x{k})"
@@ -89,7 +93,8 @@ def main():
             entry.update({"real_time": bench["real_time"], "time_unit": bench["time_unit"]})
         else:
             entry.update({k: v for k, v in bench.items()
-                          if k in ("GFLOPs", "GBs", "of_adjacent_peak", "page_faults_per_iter",
+                          if k in ("GFLOPs", "GBs", "of_adjacent_peak", "of_path_peak",
+                                   "page_faults_per_iter",
                                    "system_allocs_per_iter", "peak_rss_growth_MB",
                                    "allocator_peak_MB")})
 
@@ -103,6 +108,8 @@ def main():
             row["fraction_of_fma_peak"] = bench["GFLOPs"] / peak[threads]
         if "of_adjacent_peak" in bench:
             row["fraction_of_adjacent_fma_peak"] = bench["of_adjacent_peak"]
+        if "of_path_peak" in bench:  # bf16 GEMM: of its path's own peak (VDPBF16PS, AMX or FMA)
+            row["fraction_of_adjacent_path_peak"] = bench["of_path_peak"]
         if "GBs" in bench:
             row["gbs"] = bench["GBs"]
             row["fraction_of_stream"] = bench["GBs"] / stream[threads]
@@ -166,6 +173,8 @@ def main():
             ours_txt, frac = f"{r['gflops']:.1f} GFLOP/s", f"{100 * r['fraction_of_fma_peak']:.0f}% FMA"
             if "fraction_of_adjacent_fma_peak" in r:
                 frac += f" ({100 * r['fraction_of_adjacent_fma_peak']:.0f}% adjacent)"
+            if "fraction_of_adjacent_path_peak" in r:
+                frac += f"; {100 * r['fraction_of_adjacent_path_peak']:.0f}% of its path's peak"
         elif "gbs" in r:
             ours_txt, frac = f"{r['gbs']:.1f} GB/s", f"{100 * r['fraction_of_stream']:.0f}% STREAM"
         elif "page_faults_per_iter" in r:

@@ -122,6 +122,10 @@ using AdamStepFn = void(DType dtype, void* param, const void* grad, void* exp_av
 struct Backend {
   const char* device = "";  // "cpu", "cuda"
   const char* isa = "";     // the CPU kernels' build: "baseline", "avx2", "avx512"
+  // The CPU's bfloat16 GEMM path and its override (kernels/cpu/gemm_bf16.h);
+  // null in the CUDA table.
+  const char* (*bf16_gemm_path)() = nullptr;
+  void (*set_bf16_gemm_path)(const char* path) = nullptr;
 #define TOADSTOOL_KERNEL(name, Fn) Fn* name = nullptr;
 #include "toadstool/kernels/kernel_list.h"
 #undef TOADSTOOL_KERNEL

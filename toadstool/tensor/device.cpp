@@ -1,5 +1,7 @@
 #include "toadstool/tensor/device.h"
 
+#include <stdexcept>
+
 #include "toadstool/config.h"
 #include "toadstool/kernels/backend.h"
 #include "toadstool/tensor/error.h"
@@ -39,5 +41,21 @@ void set_allow_tf32(bool allow) { kernels::set_allow_tf32(allow); }
 bool allow_tf32() { return kernels::allow_tf32(); }
 
 const char* cpu_isa() { return kernels::cpu_backend().isa; }
+
+const char* cpu_bf16_gemm() {
+  try {
+    return kernels::cpu_backend().bf16_gemm_path();
+  } catch (const std::invalid_argument& e) {  // TOADSTOOL_BF16_GEMM names a path it lacks
+    throw Error(detail::concat("cpu_bf16_gemm: ", e.what()));
+  }
+}
+
+void set_cpu_bf16_gemm(const std::string& path) {
+  try {
+    kernels::cpu_backend().set_bf16_gemm_path(path.c_str());
+  } catch (const std::invalid_argument& e) {
+    throw Error(detail::concat("set_cpu_bf16_gemm: ", e.what()));
+  }
+}
 
 }  // namespace toadstool

@@ -46,4 +46,17 @@ bool allow_tf32();
 // build or this CPU does not have it).
 const char* cpu_isa();
 
+// The CPU's bfloat16 GEMM (bfloat16 matmuls: autocast's "bf16-mixed"), all
+// with float32 accumulation: "amx" (AMX tiles), "avx512bf16" (VDPBF16PS) or
+// "fp32" (operands widened to float32, the float32 GEMM, one rounding).
+// Chosen when first used: AMX where the CPU has it; AVX512-BF16 where the
+// CPU has it and measures it faster than float32 FMAs (not on an Intel Xeon
+// without AMX, where VDPBF16PS runs at half the FMA rate); else fp32. The
+// environment variable TOADSTOOL_BF16_GEMM=amx|avx512bf16|fp32 forces one
+// (an Error if the CPU or the build lacks it).
+const char* cpu_bf16_gemm();
+// Forces a path for the matmuls that follow ("" returns to the automatic
+// choice); an Error naming what is missing when it cannot run here.
+void set_cpu_bf16_gemm(const std::string& path);
+
 }  // namespace toadstool

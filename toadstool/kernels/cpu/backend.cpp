@@ -13,6 +13,7 @@
 #include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/elementwise.h"
 #include "toadstool/kernels/cpu/gemm.h"
+#include "toadstool/kernels/cpu/gemm_bf16.h"
 #include "toadstool/kernels/cpu/gemm_widened.h"
 #include "toadstool/kernels/cpu/indexing.h"
 #include "toadstool/kernels/cpu/layer_norm.h"
@@ -107,7 +108,7 @@ void reduce_entry(const ReduceCall& c) {
 
 void gemm_entry(DType dtype, const GemmCall& c) {
   if (dtype == DType::Float16) return gemm_widened(c, static_cast<const Half*>(nullptr));
-  if (dtype == DType::BFloat16) return gemm_widened(c, static_cast<const BFloat16*>(nullptr));
+  if (dtype == DType::BFloat16) return gemm_bf16(c);
   for_dtype<TypeSet::Float>(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);
     if (c.batch == 1) {
@@ -305,6 +306,8 @@ Backend make_cpu_backend(const char* isa) {
   Backend b;
   b.device = "cpu";
   b.isa = isa;
+  b.bf16_gemm_path = bf16_gemm_path;
+  b.set_bf16_gemm_path = set_bf16_gemm_path;
   b.allocate = allocate;
   b.deallocate = deallocate;
   b.copy_to_host = copy_bytes;

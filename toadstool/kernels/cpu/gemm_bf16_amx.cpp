@@ -1,0 +1,105 @@
+// The AMX micro-kernel of the packed bfloat16 GEMM (gemm_bf16_packed.h):
+// TDPBF16PS on tiles, a 32 x 32 tile of C as four 16 x 16 float32 tiles.
+//
+//   tmm0 tmm1   C rows 0-15,  columns 0-15 | 16-31
+//   tmm2 tmm3   C rows 16-31, columns 0-15 | 16-31
+//   tmm4 tmm5   A rows 0-15 | 16-31, 32 steps of k (16 rows x 64 bytes)
+//   tmm6 tmm7   B 16 pairs of k, columns 0-15 | 16-31 (16 rows x 64 bytes)
+//
+// B is the shared pair panel (a pair row of 32 words is 128 bytes: the two
+// B tiles are its halves, loaded at a stride of 128 bytes); A is always
+// packed, into zero-padded rows of k padded to 32, so every tile is whole.
+// The tiles are stored to a 32 x 32 float block on the stack and written out
+// through the shared epilogue (gemm_bf16_store.h).
+//
+// Not run on the machine this was written on (no AMX there): the layouts
+// are the ones the AVX512-BF16 kernel uses and tests, and the AMX test
+// (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX.
+#include "toadstool/kernels/cpu/gemm_bf16_packed.h"
+
+#if TOADSTOOL_BF16_KERNELS
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "toadstool/kernels/cpu/gemm_bf16_store.h"
+
+#define TOADSTOOL_AMX_BF16 __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
+
+namespace toadstool::kernels::cpu {
+
+namespace {
+
+constexpr int64_t kMR = 32;
+constexpr int64_t kTileK = 32;  // bfloat16 steps of k per A tile row (64 bytes)
+
+// LDTILECFG's 64-byte operand, palette 1.
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];  // bytes per row of tmm0..15
+  uint8_t rows[16];
+};
+
+// Every tile this kernel uses is 16 rows of 64 bytes. The configuration is
+// per thread: set before a thread's first tile, released after its last.
+TOADSTOOL_AMX_BF16 void configure_tiles() {
+  TileConfig config{};
+  config.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+}
+
+TOADSTOOL_AMX_BF16 void release_tiles() { _tile_release(); }
+
+// A packed into rows (a_pair == 2, a_row the padded k), 32 of them.
+TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, int64_t lda,
+                                   int64_t /*a_pair*/, const uint16_t* b, int64_t cols,
+                                   const Bf16Out& out) {
+  const int64_t a_stride = lda * int64_t{sizeof(uint16_t)};
+  constexpr int64_t kBStride = 2 * kBf16NR * int64_t{sizeof(uint16_t)};  // one pair row
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t k = 0; k < kc; k += kTileK) {
+    // Pair row k / 2 of the panel starts k / 2 * 64 = k * 32 values in.
+    const uint16_t* bk = b + k * kBf16NR;
+    _tile_loadd(4, a + k, a_stride);
+    _tile_loadd(5, a + 16 * lda + k, a_stride);
+    _tile_loadd(6, bk, kBStride);
+    _tile_loadd(7, bk + kBf16NR, kBStride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) float c[kMR][kBf16NR];
+  constexpr int64_t kCStride = kBf16NR * int64_t{sizeof(float)};
+  _tile_stored(0, &c[0][0], kCStride);
+  _tile_stored(1, &c[0][16], kCStride);
+  _tile_stored(2, &c[16][0], kCStride);
+  _tile_stored(3, &c[16][16], kCStride);
+  const __mmask16 low = bf16_lanes(cols, 0), high = bf16_lanes(cols, 16);
+  for (int64_t i = 0; i < rows; ++i) {
+    bf16_store_row(_mm512_load_ps(&c[i][0]), out, i, 0, low);
+    if (high != 0) bf16_store_row(_mm512_load_ps(&c[i][16]), out, i, 16, high);
+  }
+}
+
+}  // namespace
+
+const Bf16Tile& amx_bf16_tile() {
+  // k padded to whole A tiles; A always packed (the tiles read 32 whole rows).
+  static const Bf16Tile tile{"amx", kMR, kTileK, false, configure_tiles, release_tiles, amx_kernel};
+  return tile;
+}
+
+}  // namespace toadstool::kernels::cpu
+
+#endif  // TOADSTOOL_BF16_KERNELS

@@ -1,0 +1,437 @@
+// The packed bfloat16 GEMM's loop nest (gemm_bf16_packed.h), outermost
+// first, as gemm_packed.cpp's:
+//
+//   jc: columns of C in blocks of kNC
+//     pc: K in blocks of kKC
+//       pack op(B)[pc:+kc, jc:+nc] into kBf16NR-wide pair panels   L2, shared by the team
+//       ic: blocks of up to 8 tiles of rows, taken by whichever thread is free
+//         pack op(A)[ic:+mc, pc:+kc] into zero-padded rows (unless read in place)
+//         ir: one tile of rows
+//           jr: one panel -> the micro-kernel
+//
+// Float32 accumulation everywhere: a product with K <= kKC rounds each tile
+// to bfloat16 once, in the micro-kernel; a longer K sums its blocks in a
+// float32 [M, N] buffer and rounds that once at the end.
+#include "toadstool/kernels/cpu/gemm_bf16_packed.h"
+
+#if TOADSTOOL_BF16_KERNELS
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "toadstool/kernels/cpu/parallel.h"
+#include "toadstool/kernels/half.h"
+
+namespace toadstool::kernels::cpu {
+
+namespace {
+
+// A B panel of kKC steps is 256 pairs x 32 words = 32 KB (L1), as the
+// float32 kernel's 256-step panel; a B block of kKC x kNC is 1 MB (L2).
+constexpr int64_t kKC = 512;
+constexpr int64_t kNC = 1024;
+// Rows taken (and A packed) up to this many tiles at a time.
+constexpr int64_t kTilesPerBlock = 8;
+// Rows per thread below which the team splits the columns instead.
+constexpr int64_t kMinTilesPerThread = 4;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// A growable 64-byte-aligned buffer per thread, kept between calls.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(data_); }
+
+  template <class T>
+  T* get(int64_t count) {
+    const int64_t bytes = round_up(count * int64_t{sizeof(T)}, 64);
+    if (bytes > size_) {
+      std::free(data_);
+      size_ = 0;
+      data_ = std::aligned_alloc(64, static_cast<size_t>(bytes));
+      if (data_ == nullptr) throw std::bad_alloc();
+      size_ = bytes;
+    }
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  void* data_ = nullptr;
+  int64_t size_ = 0;
+};
+
+thread_local Scratch t_packed_a;
+thread_local Scratch t_packed_b;
+thread_local Scratch t_sums;
+
+// One product of the call: op(A)[M, K] op(B)[K, N] written through `out`.
+struct Product {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  const uint16_t* A;
+  int64_t lda;
+  const uint16_t* B;
+  int64_t ldb;
+  Bf16Out out;
+
+  int64_t a_row() const { return trans_a ? 1 : lda; }
+  int64_t a_k() const { return trans_a ? lda : 1; }
+  int64_t b_k() const { return trans_b ? 1 : ldb; }
+  int64_t b_col() const { return trans_b ? ldb : 1; }
+
+  Product cols(int64_t begin, int64_t end) const {
+    Product part = *this;
+    part.N = end - begin;
+    part.B = B + begin * b_col();
+    part.out = out_at(out, 0, begin);
+    return part;
+  }
+
+  static Bf16Out out_at(const Bf16Out& o, int64_t i, int64_t j) {
+    Bf16Out at = o;
+    const int64_t offset = i * o.ldc + j;
+    at.c = o.fp32 ? static_cast<void*>(static_cast<float*>(o.c) + offset)
+                  : static_cast<void*>(static_cast<uint16_t*>(o.c) + offset);
+    return at;
+  }
+};
+
+// Rows 2q and 2q + 1 of a [kc, w] block (element (k, j) at src[k * stride_k
+// + j], each k's values contiguous) interleaved into pair rows: word (q, j)
+// at out + q * pitch + 2 j, for j < width (a multiple of 32; zeros past w
+// and past kc), q < kcp / 2. B [K, N]'s panels (width 32, pitch 64) and A
+// [K, M]'s blocks for AVX-512 (pitch 2 * width) are packed so.
+void interleave_pairs(const uint16_t* src, int64_t stride_k, int64_t w, int64_t width, int64_t kc,
+                      int64_t kcp, int64_t pitch, uint16_t* out) {
+  alignas(64) static constexpr uint16_t kLow[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
+                                                    37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
+                                                    11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  alignas(64) static constexpr uint16_t kHigh[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
+                                                     53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
+                                                     27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+  const __m512i low = _mm512_load_si512(kLow), high = _mm512_load_si512(kHigh);
+  for (int64_t j = 0; j < width; j += 32) {
+    const int64_t n = std::clamp<int64_t>(w - j, 0, 32);
+    const __mmask32 mask = n == 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+    for (int64_t q = 0; q < kcp / 2; ++q) {
+      const int64_t k = 2 * q;
+      const __m512i even =
+          k < kc ? _mm512_maskz_loadu_epi16(mask, src + k * stride_k + j) : _mm512_setzero_si512();
+      const __m512i odd = k + 1 < kc ? _mm512_maskz_loadu_epi16(mask, src + (k + 1) * stride_k + j)
+                                     : _mm512_setzero_si512();
+      uint16_t* row = out + q * pitch + 2 * j;
+      _mm512_storeu_si512(row, _mm512_permutex2var_epi16(even, low, odd));
+      _mm512_storeu_si512(row + 32, _mm512_permutex2var_epi16(even, high, odd));
+    }
+  }
+}
+
+// One panel of op(B): its [kc, w] block (w <= kBf16NR), element (k, j) at
+// src[k * stride_k + j * stride_j], into kcp / 2 rows of 32 pair words
+// (zeros past kc and w).
+void pack_b_panel(const uint16_t* src, int64_t stride_k, int64_t stride_j, int64_t w, int64_t kc,
+                  int64_t kcp, uint16_t* out) {
+  if (stride_j == 1) {  // B stored [K, N]
+    interleave_pairs(src, stride_k, w, kBf16NR, kc, kcp, 2 * kBf16NR, out);
+    return;
+  }
+  // B stored [N, K]: a pair is the two values of one column (a row of the
+  // stored B) at 2q, 2q + 1, a 32-bit word copied as it is.
+  std::fill_n(out, kcp * kBf16NR, uint16_t{0});
+  for (int64_t j = 0; j < w; ++j) {
+    const uint16_t* column = src + j * stride_j;
+    int64_t k = 0;
+    for (; k + 1 < kc; k += 2) std::memcpy(out + k * kBf16NR + 2 * j, column + k, 4);
+    if (k < kc) out[k * kBf16NR + 2 * j] = column[k];
+  }
+}
+
+// Panels first, first + step, ... of op(B)'s [kc, size] block; panel p at
+// out + p * kBf16NR * kcp.
+void pack_b_block(const Product& g, int64_t pc, int64_t jc, int64_t nc, int64_t kc, int64_t kcp,
+                  uint16_t* out, int64_t first, int64_t step) {
+  const uint16_t* src = g.B + pc * g.b_k() + jc * g.b_col();
+  for (int64_t p = first; p * kBf16NR < nc; p += step) {
+    pack_b_panel(src + p * kBf16NR * g.b_col(), g.b_k(), g.b_col(),
+                 std::min(kBf16NR, nc - p * kBf16NR), kc, kcp, out + p * kBf16NR * kcp);
+  }
+}
+
+// Rows [0, mc) of op(A) over kc steps, element (i, k) at a[i * a_row + k *
+// a_k], into row-major [round_up(mc, mr), ld] (ld >= kc), zero-padded.
+void pack_a_block(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t mr, int64_t kc,
+                  int64_t ld, uint16_t* out) {
+  const int64_t rows = round_up(mc, mr);
+  std::fill_n(out + mc * ld, (rows - mc) * ld, uint16_t{0});
+  for (int64_t i = 0; i < mc; ++i) std::fill_n(out + i * ld + kc, ld - kc, uint16_t{0});
+  if (a_k == 1) {  // A stored [M, K]: each row's kc values are contiguous
+    for (int64_t i = 0; i < mc; ++i) {
+      std::memcpy(out + i * ld, a + i * a_row, kc * sizeof(uint16_t));
+    }
+    return;
+  }
+  // A stored [K, M]: read each k's mc values (a row of the stored A) at once.
+  for (int64_t k = 0; k < kc; ++k) {
+    const uint16_t* src = a + k * a_k;
+    for (int64_t i = 0; i < mc; ++i) out[i * ld + k] = src[i];
+  }
+}
+
+void team_barrier(int threads) {
+  if (threads > 1) {
+#pragma omp barrier
+  }
+}
+
+// The next rows [begin, end) of C for this thread (empty when none are
+// left): alone, `block` rows at a time in order; in a team, from the shared
+// counter, an even share of what is left (1 to kTilesPerBlock tiles), so a
+// thread slowed by a neighbour takes fewer (gemm_packed.cpp's take_rows).
+std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& own_next, int64_t M,
+                                      int64_t mr, int threads) {
+  const int64_t block = kTilesPerBlock * mr;
+  if (next_row == nullptr) {
+    const int64_t begin = own_next;
+    own_next = std::min(M, begin + block);
+    return {begin, own_next};
+  }
+  int64_t begin = next_row->load(std::memory_order_relaxed);
+  while (begin < M) {
+    const int64_t rows =
+        std::clamp(round_up(ceil_div(M - begin, 2 * int64_t{threads}), mr), mr, block);
+    if (next_row->compare_exchange_weak(begin, begin + rows, std::memory_order_relaxed)) {
+      return {begin, std::min(M, begin + rows)};
+    }
+  }
+  return {M, M};
+}
+
+// Where a block of A is read: pairs (i, q) at a + i * row + q * pair.
+struct ABlock {
+  const uint16_t* a;
+  int64_t row, pair;
+};
+
+// Rows [0, mc) of op(A) over kc steps (element (i, k) at a[i * a_row + k *
+// a_k]) as `tile` reads them: in place when it can (A [M, K], rows not a
+// multiple of 2 KB apart: those would share a few L1 sets), pair rows for
+// AVX-512 from A [K, M], zero-padded rows of kcp otherwise (AMX).
+ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t kc,
+                  int64_t kcp, const Bf16Tile& tile, uint16_t* packed) {
+  if (tile.a_pairs && a_k == 1 && (a_row * 2) % 2048 != 0) return {a, a_row, 2};
+  if (tile.a_pairs && a_row == 1) {
+    const int64_t width = round_up(mc, 32);
+    interleave_pairs(a, a_k, mc, width, kc, kcp, 2 * width, packed);
+    return {packed, 2, 2 * width};
+  }
+  pack_a_block(a, a_row, a_k, mc, tile.mr, kc, kcp, packed);
+  return {packed, kcp, 2};
+}
+
+// Thread `thread`'s part of g: the team packs each B block together (panel
+// p by thread p % threads), then each thread multiplies the rows it takes.
+// `next_row` is the team's row counter, null when threads == 1.
+void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, int thread,
+                   int threads, std::atomic<int64_t>* next_row) {
+  const int64_t block_rows = kTilesPerBlock * tile.mr;
+  uint16_t* packed_a =
+      t_packed_a.get<uint16_t>(round_up(block_rows, 32) * round_up(std::min(kKC, g.K), tile.k_pad));
+  if (tile.begin != nullptr) tile.begin();
+  for (int64_t jc = 0; jc < g.N; jc += kNC) {
+    const int64_t nc = std::min(kNC, g.N - jc);
+    for (int64_t pc = 0; pc < g.K; pc += kKC) {
+      const int64_t kc = std::min(kKC, g.K - pc);
+      const int64_t kcp = round_up(kc, tile.k_pad);
+      Bf16Out out = g.out;
+      if (pc > 0) out.beta = 1.0f;  // later blocks add to the float32 sums
+      pack_b_block(g, pc, jc, nc, kc, kcp, packed_b, thread, threads);
+      team_barrier(threads);
+      int64_t own_next = 0;
+      while (true) {
+        const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, tile.mr, threads);
+        if (ic >= ic_end) break;
+        const int64_t mc = ic_end - ic;
+        const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,
+                                    kcp, tile, packed_a);
+        for (int64_t ir = 0; ir < mc; ir += tile.mr) {
+          const int64_t rows = std::min(tile.mr, mc - ir);
+          for (int64_t jr = 0; jr < nc; jr += kBf16NR) {
+            tile.kernel(rows, kc, a.a + ir * a.row, a.row, a.pair, packed_b + jr * kcp,
+                        std::min(kBf16NR, nc - jr), Product::out_at(out, ic + ir, jc + jr));
+          }
+        }
+      }
+      team_barrier(threads);  // all rows done: the next block may overwrite packed_b
+      if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
+    }
+  }
+  if (tile.end != nullptr) tile.end();
+}
+
+uint16_t* packed_b_buffer(const Product& g, const Bf16Tile& tile) {
+  return t_packed_b.get<uint16_t>(round_up(std::min(kKC, g.K), tile.k_pad) *
+                                  round_up(std::min(kNC, g.N), kBf16NR));
+}
+
+// g on `threads` threads: rows shared out when there are enough, else columns
+// (each thread packing its own B panels).
+void multiply(const Product& g, const Bf16Tile& tile, int threads) {
+  if (threads == 1) {
+    multiply_rows(g, tile, packed_b_buffer(g, tile), 0, 1, nullptr);
+    return;
+  }
+  if (g.M >= threads * kMinTilesPerThread * tile.mr) {
+    uint16_t* packed_b = packed_b_buffer(g, tile);
+    std::atomic<int64_t> next_row{0};
+#pragma omp parallel num_threads(threads)
+    multiply_rows(g, tile, packed_b, omp_get_thread_num(), omp_get_num_threads(), &next_row);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const auto [begin, end] = even_share(g.N, kBf16NR, omp_get_thread_num(), omp_get_num_threads());
+    if (begin < end) {
+      const Product part = g.cols(begin, end);
+      multiply_rows(part, tile, packed_b_buffer(part, tile), 0, 1, nullptr);
+    }
+  }
+}
+
+// C (bfloat16, [M, N] at ldc) = the sum of `parts` float32 [M, N] partial
+// sums + beta * C, rounded once.
+void round_sums(const float* sums, int64_t parts, int64_t M, int64_t N, float beta, uint16_t* c,
+                int64_t ldc, int threads) {
+  auto rows = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < N; ++j) {
+        float v = sums[i * N + j];
+        for (int64_t p = 1; p < parts; ++p) v += sums[(p * M + i) * N + j];
+        if (beta != 0.0f) v += beta * static_cast<float>(BFloat16::from_bits(c[i * ldc + j]));
+        c[i * ldc + j] = BFloat16(v).bits;
+      }
+    }
+  };
+  if (threads == 1) {
+    rows(0, M);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const auto [begin, end] = even_share(M, 1, omp_get_thread_num(), omp_get_num_threads());
+    rows(begin, end);
+  }
+}
+
+// Long K, few rows, small C (a weight gradient dW = dY^T X over thousands of
+// tokens): the team splits K, each thread summing its range into its own
+// float32 [M, N] (no barrier until the end: sharing B blocks would cost two
+// barriers per 512 steps, and a neighbour holding one core for a moment
+// stalls the other at each), as gemm_packed.cpp's split; up to 4 MB of sums
+// a thread.
+bool split_k_suits(const Product& g, int threads) {
+  return threads > 1 && g.K >= 4 * g.M && g.K >= threads * kKC && g.M * g.N <= 1024 * 1024;
+}
+
+// One product with bfloat16 C: straight into C when K fits one block, else
+// through float32 sums (one set, or one per thread when K is split).
+void multiply_product(const Product& g, const Bf16Tile& tile, int threads) {
+  if (g.K <= kKC) {
+    multiply(g, tile, threads);
+    return;
+  }
+  const int parts = split_k_suits(g, threads) ? threads : 1;
+  float* sums = t_sums.get<float>(g.M * g.N * parts);
+  if (parts == 1) {
+    Product all = g;
+    all.out = Bf16Out{sums, g.N, true, g.out.alpha, 0.0f};
+    multiply(all, tile, threads);
+  } else {
+#pragma omp parallel num_threads(parts)
+    {
+      const int t = omp_get_thread_num();
+      const auto [begin, end] = even_share(g.K, kKC, t, omp_get_num_threads());
+      float* own = sums + t * g.M * g.N;
+      if (begin < end) {
+        Product part = g;
+        part.K = end - begin;
+        part.A = g.A + begin * g.a_k();
+        part.B = g.B + begin * g.b_k();
+        part.out = Bf16Out{own, g.N, true, g.out.alpha, 0.0f};
+        multiply(part, tile, 1);
+      } else {
+        std::fill_n(own, g.M * g.N, 0.0f);
+      }
+    }
+  }
+  round_sums(sums, parts, g.M, g.N, g.out.beta, static_cast<uint16_t*>(g.out.c), g.out.ldc,
+             threads);
+}
+
+// C = beta * C (or zeros, C not read, when beta == 0): a product with K == 0
+// or alpha == 0.
+void scale(uint16_t* c, int64_t M, int64_t N, int64_t ldc, float beta) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      const float old =
+          beta == 0.0f ? 0.0f : static_cast<float>(BFloat16::from_bits(c[i * ldc + j]));
+      c[i * ldc + j] = BFloat16(beta * old).bits;
+    }
+  }
+}
+
+// As gemm.cpp: below 64^3 multiply-adds a product (or batch) stays on the
+// calling thread; a batch with at least this many products per thread is
+// split by whole products.
+constexpr int64_t kParallelWork = 64 * 64 * 64;
+constexpr int64_t kWholeProductsPerThread = 8;
+
+}  // namespace
+
+void gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {
+  if (c.M == 0 || c.N == 0 || c.batch == 0) return;
+  auto product = [&](int64_t i) {
+    const auto* a = static_cast<const uint16_t*>(c.A) + i * c.stride_a;
+    const auto* b = static_cast<const uint16_t*>(c.B) + i * c.stride_b;
+    auto* out = static_cast<uint16_t*>(c.C) + i * c.stride_c;
+    return Product{
+        c.trans_a,
+        c.trans_b,
+        c.M,
+        c.N,
+        c.K,
+        a,
+        c.lda,
+        b,
+        c.ldb,
+        Bf16Out{out, c.ldc, false, static_cast<float>(c.alpha), static_cast<float>(c.beta)}};
+  };
+  if (c.K == 0 || c.alpha == 0) {
+    for (int64_t i = 0; i < c.batch; ++i) {
+      scale(static_cast<uint16_t*>(product(i).out.c), c.M, c.N, c.ldc, static_cast<float>(c.beta));
+    }
+    return;
+  }
+  const int64_t work = c.batch * c.M * c.N * c.K;
+  const int threads = omp_in_parallel() || work < kParallelWork ? 1 : omp_get_max_threads();
+  if (threads > 1 && (c.batch % threads == 0 || c.batch >= kWholeProductsPerThread * threads)) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < c.batch; ++i) multiply_product(product(i), tile, 1);
+    return;
+  }
+  for (int64_t i = 0; i < c.batch; ++i) multiply_product(product(i), tile, threads);
+}
+
+}  // namespace toadstool::kernels::cpu
+
+#endif  // TOADSTOOL_BF16_KERNELS

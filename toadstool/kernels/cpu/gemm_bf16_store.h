@@ -1,0 +1,50 @@
+#pragma once
+// The micro-kernels' epilogue (gemm_bf16_avx512.cpp, gemm_bf16_amx.cpp):
+// 16 float32 sums of one tile row into the output of gemm_bf16_packed.h.
+// Only in the AVX-512 build of the CPU kernels, and only called from
+// functions compiled for AVX512-BF16 (VCVTNEPS2BF16 rounds to nearest even,
+// as BFloat16(float) does, but flushes subnormal results to zero).
+#include "toadstool/kernels/cpu/gemm_bf16_packed.h"
+
+#if TOADSTOOL_BF16_KERNELS
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace toadstool::kernels::cpu {
+
+// out[i, j + l] = alpha * acc[l] + beta * out[i, j + l] for the lanes l of
+// `mask` (out not read when beta == 0).
+[[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline void bf16_store_row(
+    __m512 acc, const Bf16Out& out, int64_t i, int64_t j, __mmask16 mask) {
+  __m512 r = _mm512_mul_ps(acc, _mm512_set1_ps(out.alpha));
+  const int64_t offset = i * out.ldc + j;
+  if (out.fp32) {
+    float* p = static_cast<float*>(out.c) + offset;
+    if (out.beta != 0.0f)
+      r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), _mm512_maskz_loadu_ps(mask, p), r);
+    _mm512_mask_storeu_ps(p, mask, r);
+    return;
+  }
+  uint16_t* p = static_cast<uint16_t*>(out.c) + offset;
+  if (out.beta != 0.0f) {
+    // bfloat16 -> float32 is exact: the 16 bits become the top half.
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
+    r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)),
+                        r);
+  }
+  _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(r)));
+}
+
+// The lanes of a 16-column segment that starts `first` columns into a tile
+// of `cols` columns.
+inline __mmask16 bf16_lanes(int64_t cols, int64_t first) {
+  const int64_t n = cols - first;
+  if (n >= 16) return static_cast<__mmask16>(0xFFFF);
+  return n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+}  // namespace toadstool::kernels::cpu
+
+#endif  // TOADSTOOL_BF16_KERNELS
