@@ -74,6 +74,7 @@ class BlockCacheTest : public ::testing::Test {
   void TearDown() override {
     cache_.reset();  // gives back every cached block
     EXPECT_TRUE(fake_.events.empty()) << "events leaked";
+    EXPECT_TRUE(fake_.blocks.empty()) << "a block was neither freed by the test nor given back";
     g_fake = nullptr;
   }
   // The work queued so far on `stream` has finished.
@@ -103,10 +104,13 @@ TEST_F(BlockCacheTest, AFreedBlockIsReusedOnlyOnItsOwnStream) {
   void* b = cache_->allocate(1000, kB);
   EXPECT_NE(b, a) << "stream B got the block stream A freed";
   EXPECT_EQ(cache_->stats().system_allocations, 2);
-  EXPECT_EQ(cache_->allocate(1000, kA), a);  // back to its own stream
+  void* again = cache_->allocate(1000, kA);
+  EXPECT_EQ(again, a) << "back to its own stream";
   EXPECT_EQ(cache_->stats().system_allocations, 2);
   EXPECT_EQ(cache_->stats().current_bytes, 2048);
   EXPECT_TRUE(fake_.events.empty()) << "no other stream used them: no event";
+  cache_->free(again);
+  cache_->free(b);
 }
 
 TEST_F(BlockCacheTest, ABlockUsedByAnotherStreamWaitsForItsEvent) {
@@ -143,9 +147,13 @@ TEST_F(BlockCacheTest, PinnedBlocksBelongToNoStream) {
   cache_->free(p);
   EXPECT_EQ(fake_.events.size(), 2u);
   finish(kA);
-  EXPECT_NE(cache_->allocate(256, StreamRef{}), p) << "stream B has not finished";
+  void* other = cache_->allocate(256, StreamRef{});
+  EXPECT_NE(other, p) << "stream B has not finished";
   finish(kB);
-  EXPECT_EQ(cache_->allocate(256, StreamRef{}), p);
+  void* again = cache_->allocate(256, StreamRef{});
+  EXPECT_EQ(again, p);
+  cache_->free(other);
+  cache_->free(again);
 }
 
 TEST_F(BlockCacheTest, OutOfMemoryWaitsEmptiesTheCacheAndRetriesOnce) {
