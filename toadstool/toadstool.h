@@ -30,6 +30,7 @@
 #include "toadstool/tensor/generator.h"
 #include "toadstool/tensor/safetensors.h"
 #include "toadstool/tensor/scalar.h"
+#include "toadstool/tensor/stream.h"
 #include "toadstool/tensor/tensor.h"
 #include "toadstool/tensor/tensor_dict.h"
 #include "toadstool/tensor/threads.h"

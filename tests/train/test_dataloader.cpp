@@ -255,5 +255,14 @@ TEST(DataLoader, OptionErrors) {
   EXPECT_ERROR(*loader.end(), "end of a pass");
 }
 
+// Pinned batches need a GPU (tests/cuda/test_cuda_streams.cpp checks them
+// there): without one the option is refused when the loader is built.
+TEST(DataLoader, PinMemoryWithoutAGpuIsAnError) {
+  if (cuda_is_available()) GTEST_SKIP() << "a CUDA device is available";
+  EXPECT_ERROR(DataLoader(rows(4), {.pin_memory = true}),
+               "DataLoader: pin_memory=true needs a CUDA device");
+  EXPECT_FALSE(DataLoader(rows(4)).options().pin_memory);
+}
+
 }  // namespace
 }  // namespace toadstool::train

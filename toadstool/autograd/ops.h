@@ -68,7 +68,8 @@ Tensor flatten(const Tensor& t, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor contiguous(const Tensor& t);
 Tensor clone(const Tensor& t);
 Tensor to_dtype(const Tensor& t, DType dtype);
-Tensor to_device(const Tensor& t, Device device);
+Tensor to_device(const Tensor& t, Device device, bool non_blocking = false);
+Tensor pin_memory(const Tensor& t);
 
 // ---- element-wise, binary ----------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = 1);  // a + alpha * b

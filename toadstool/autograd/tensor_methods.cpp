@@ -5,7 +5,8 @@
 namespace toadstool {
 
 Tensor Tensor::to(DType dt) const { return to_dtype(*this, dt); }
-Tensor Tensor::to(Device d) const { return to_device(*this, d); }
+Tensor Tensor::to(Device d, bool non_blocking) const { return to_device(*this, d, non_blocking); }
+Tensor Tensor::pin_memory() const { return toadstool::pin_memory(*this); }
 Tensor Tensor::contiguous() const { return toadstool::contiguous(*this); }
 Tensor Tensor::clone() const { return toadstool::clone(*this); }
 

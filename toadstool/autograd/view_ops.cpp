@@ -127,12 +127,23 @@ Tensor to_dtype(const Tensor& t, DType dtype) {
   return out;
 }
 
-Tensor to_device(const Tensor& t, Device device) {
-  Tensor out = native::to_device(t, device);
+Tensor to_device(const Tensor& t, Device device, bool non_blocking) {
+  Tensor out = native::to_device(t, device, non_blocking);
   if (out.is_same(t)) return out;
   if (needs_grad(t)) {
     record(Op::to_device, out, {t},
            [from = t.device()](const Tensor& g) -> Grads { return {to_device(g, from)}; });
+  }
+  return out;
+}
+
+// A copy on the same device (the CPU): recorded as a move to the CPU, whose
+// gradient is the gradient itself.
+Tensor pin_memory(const Tensor& t) {
+  Tensor out = native::pin_memory(t);
+  if (out.is_same(t)) return out;
+  if (needs_grad(t)) {
+    record(Op::to_device, out, {t}, [](const Tensor& g) -> Grads { return {to_device(g, kCPU)}; });
   }
   return out;
 }

@@ -1,40 +1,31 @@
 #include "toadstool/tensor/allocator.h"
 
 #include <algorithm>
-#include <bit>
 #include <map>
 #include <mutex>
-#include <new>
+#include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
+#include "toadstool/kernels/streams.h"
+#include "toadstool/tensor/block_cache.h"
 #include "toadstool/tensor/dispatch.h"
 #include "toadstool/tensor/error.h"
+#include "toadstool/tensor/stream_checks.h"
 
 namespace toadstool {
 namespace {
 
-constexpr size_t kAlignment = 64;
+using detail::round_allocation_size;
 
-// Size classes: multiples of 64 bytes up to 1 KiB, then four classes per
-// power of two (1, 1.25, 1.5, 1.75 x 2^k), so rounding wastes at most 25%
-// while a repeated request always lands in the same class.
-size_t round_size(size_t nbytes) {
-  if (nbytes <= 1024)
-    return std::max<size_t>(kAlignment, (nbytes + kAlignment - 1) / kAlignment * kAlignment);
-  const size_t power = std::bit_floor(nbytes);
-  const size_t step = power / 4;
-  return (nbytes + step - 1) / step * step;
-}
-
-// One per device; its blocks come from the device's backend (the kernel
-// table's allocate / deallocate entries).
+// The CPU's: blocks from the CPU backend's allocate / deallocate entries,
+// one free list per size class (no streams, so nothing waits).
 class CachingAllocator {
  public:
   explicit CachingAllocator(Device device) : device_(device) {}
 
   void* allocate(size_t nbytes) {
-    const size_t size = round_size(nbytes);
+    const size_t size = round_allocation_size(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.allocations;
     void* ptr = nullptr;
@@ -52,7 +43,7 @@ class CachingAllocator {
   }
 
   void free(void* ptr, size_t nbytes) {
-    const size_t size = round_size(nbytes);
+    const size_t size = round_allocation_size(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     free_blocks_[size].push_back(ptr);
     stats_.current_bytes -= static_cast<int64_t>(size);
@@ -106,32 +97,108 @@ class CachingAllocator {
   MemoryStats stats_;
 };
 
-// The allocator of a device, created on first use. Never destroyed: tensors
-// held in static objects may be freed after main.
-CachingAllocator& allocator_of(Device device) {
-  // The CPU's, on every tensor's allocation and free: no lock, no lookup.
-  static auto* const cpu = new CachingAllocator(kCPU);
-  if (device.is_cpu()) return *cpu;
-  TS_KERNEL_ENTRY(device, allocate);  // a device without memory is an Error here
-  static std::mutex mutex;
-  static auto* allocators = new std::map<std::pair<DeviceType, int>, CachingAllocator*>();
-  std::lock_guard<std::mutex> lock(mutex);
-  CachingAllocator*& allocator = (*allocators)[{device.type, device.index}];
-  if (!allocator) allocator = new CachingAllocator(device);
-  return *allocator;
+// The CUDA runtime as the block caches use it.
+void* record_event(detail::StreamRef stream) {
+  return kernels::cuda_event_record_new(stream.device, stream.stream);
 }
+detail::BlockRuntime cuda_runtime(const kernels::Backend& backend) {
+  return {.allocate = backend.allocate,
+          .deallocate = backend.deallocate,
+          .record_event = record_event,
+          .event_done = kernels::cuda_event_query,
+          .event_synchronize = kernels::cuda_event_synchronize,
+          .event_destroy = kernels::cuda_event_destroy};
+}
+
+// The allocators, created on first use and never destroyed: tensors held in
+// static objects may be freed after main.
+CachingAllocator& cpu_allocator() {
+  static auto* const cpu = new CachingAllocator(kCPU);
+  return *cpu;
+}
+
+// Created by the first call for the device, which is an Error for a device
+// this build or machine lacks; later calls (every free) only look it up.
+detail::BlockCache& device_cache(Device device) {
+  static std::mutex mutex;
+  static auto* caches = new std::map<std::pair<DeviceType, int>, detail::BlockCache*>();
+  std::lock_guard<std::mutex> lock(mutex);
+  detail::BlockCache*& cache = (*caches)[{device.type, device.index}];
+  if (!cache) {
+    TS_KERNEL_ENTRY(device, allocate);  // a device without memory is an Error here
+    cache = new detail::BlockCache(device.str(), cuda_runtime(detail::backend_of(device)));
+  }
+  return *cache;
+}
+
+detail::BlockCache& pinned_cache() {
+  static auto* const cache = new detail::BlockCache(
+      "pinned host memory",
+      {.allocate = kernels::cuda_host_allocate,
+       .deallocate = [](void* ptr, size_t /*nbytes*/) { kernels::cuda_host_free(ptr); },
+       .record_event = record_event,
+       .event_done = kernels::cuda_event_query,
+       .event_synchronize = kernels::cuda_event_synchronize,
+       .event_destroy = kernels::cuda_event_destroy});
+  return *cache;
+}
+
+// Pinned blocks belong to no stream: every stream that copies from or to
+// one records its use.
+constexpr detail::StreamRef kNoStream{};
 
 }  // namespace
 
-MemoryStats memory_stats(Device device) { return allocator_of(device).stats(); }
+MemoryStats memory_stats(Device device) {
+  if (device.is_cpu()) return cpu_allocator().stats();
+  return device_cache(device).stats();
+}
 
-void reset_peak_memory_stats(Device device) { allocator_of(device).reset_peak(); }
+void reset_peak_memory_stats(Device device) {
+  if (device.is_cpu()) return cpu_allocator().reset_peak();
+  device_cache(device).reset_peak();
+}
 
-void empty_cache(Device device) { allocator_of(device).empty_cache(); }
+void empty_cache(Device device) {
+  if (device.is_cpu()) return cpu_allocator().empty_cache();
+  detail::cuda_call("empty_cache", device, [&] { device_cache(device).empty_cache(); });
+}
+
+MemoryStats pinned_memory_stats() { return pinned_cache().stats(); }
+void reset_peak_pinned_memory_stats() { pinned_cache().reset_peak(); }
+void empty_pinned_cache() {
+  detail::cuda_call("empty_pinned_cache", kCPU, [] { pinned_cache().empty_cache(); });
+}
 
 namespace detail {
-void* allocate(Device device, size_t nbytes) { return allocator_of(device).allocate(nbytes); }
-void deallocate(Device device, void* ptr, size_t nbytes) { allocator_of(device).free(ptr, nbytes); }
+
+void* allocate(Device device, size_t nbytes) {
+  // The CPU's path, on every tensor's allocation and free: no lookup.
+  if (device.is_cpu()) return cpu_allocator().allocate(nbytes);
+  detail::backend_of(device);  // checks the device and makes it the current GPU
+  return detail::cuda_call("allocate", device, [&] {
+    BlockCache& cache = device_cache(device);
+    return cache.allocate(nbytes, {device.index, kernels::cuda_current_stream(device.index)});
+  });
+}
+
+void deallocate(Device device, void* ptr, size_t nbytes) {
+  if (device.is_cpu()) return cpu_allocator().free(ptr, nbytes);
+  device_cache(device).free(ptr);
+}
+
+void* allocate_pinned(size_t nbytes) {
+  return detail::cuda_call("pin_memory", kCPU,
+                           [&] { return pinned_cache().allocate(nbytes, kNoStream); });
+}
+
+void deallocate_pinned(void* ptr) { pinned_cache().free(ptr); }
+
+void record_block_use(Device device, void* ptr, int stream_device, void* stream) {
+  BlockCache& cache = device.is_cpu() ? pinned_cache() : device_cache(device);
+  cache.record_use(ptr, {stream_device, stream});
+}
+
 }  // namespace detail
 
 }  // namespace toadstool

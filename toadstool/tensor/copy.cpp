@@ -5,6 +5,7 @@
 #include "toadstool/tensor/elementwise.h"
 #include "toadstool/tensor/factory.h"
 #include "toadstool/tensor/native_ops.h"
+#include "toadstool/tensor/pinned.h"
 
 namespace toadstool {
 
@@ -88,13 +89,18 @@ Tensor to_dtype(const Tensor& t, DType dtype) {
   return copy_(out, t);
 }
 
-Tensor to_device(const Tensor& t, Device device) {
+Tensor to_device(const Tensor& t, Device device, bool non_blocking) {
   detail::check_defined(t, "to");
   if (t.device() == device) return t;
   // The bytes go through host memory, so one side is the CPU: between two
-  // other devices, in two steps.
+  // other devices, in two steps (which wait).
   if (!t.device().is_cpu() && !device.is_cpu()) return to_device(to_device(t, kCPU), device);
+  // A strided pinned tensor is gathered into pageable memory here, so its
+  // copy waits.
   const Tensor src = contiguous(t);
+  if (non_blocking) {
+    if (Tensor out = detail::copy_non_blocking(src, device); out.defined()) return out;
+  }
   Tensor out = detail::make_tensor(t.shape(), t.dtype(), device);
   const size_t nbytes = static_cast<size_t>(src.numel()) * src.element_size();
   if (device.is_cpu()) {

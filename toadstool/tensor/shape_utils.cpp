@@ -99,18 +99,32 @@ std::vector<int64_t> reduction_dims(const Shape& dims, int64_t ndim, const char*
   return out;
 }
 
-Tensor make_tensor(const Shape& shape, DType dtype, Device device, std::string_view op) {
+namespace {
+
+// A contiguous tensor over the storage Storage(nbytes, where) gives.
+template <class Where>
+Tensor make_contiguous(const Shape& shape, DType dtype, Where where, std::string_view op) {
   const size_t nbytes = storage_bytes(shape, dtype, op);
   auto impl = std::make_shared<TensorImpl>();
   impl->strides = contiguous_strides(shape);
   try {
-    impl->storage = std::make_shared<Storage>(nbytes, device);
+    impl->storage = std::make_shared<Storage>(nbytes, where);
   } catch (const Error& e) {
     throw Error(concat(op, ": cannot allocate ", shape, " ", dtype_name(dtype), ": ", e.what()));
   }
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+
+}  // namespace
+
+Tensor make_tensor(const Shape& shape, DType dtype, Device device, std::string_view op) {
+  return make_contiguous(shape, dtype, device, op);
+}
+
+Tensor make_pinned_tensor(const Shape& shape, DType dtype, std::string_view op) {
+  return make_contiguous(shape, dtype, Storage::Pinned{}, op);
 }
 
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {

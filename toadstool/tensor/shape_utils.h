@@ -31,6 +31,9 @@ std::vector<int64_t> reduction_dims(const Shape& dims, int64_t ndim, const char*
 // in an out-of-memory one.
 Tensor make_tensor(const Shape& shape, DType dtype, Device device = kCPU,
                    std::string_view op = "new tensor");
+// The same in pinned host memory (a CPU tensor; the caller has checked that
+// a CUDA device is available).
+Tensor make_pinned_tensor(const Shape& shape, DType dtype, std::string_view op);
 // A view of `base`'s storage with the given geometry.
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset);
 

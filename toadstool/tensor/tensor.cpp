@@ -10,7 +10,16 @@ namespace toadstool {
 Storage::Storage(size_t nbytes, Device device)
     : data_(detail::allocate(device, nbytes)), nbytes_(nbytes), device_(device) {}
 
-Storage::~Storage() { detail::deallocate(device_, data_, nbytes_); }
+Storage::Storage(size_t nbytes, Pinned)
+    : data_(detail::allocate_pinned(nbytes)), nbytes_(nbytes), device_(kCPU), pinned_(true) {}
+
+Storage::~Storage() {
+  if (pinned_) {
+    detail::deallocate_pinned(data_);
+  } else {
+    detail::deallocate(device_, data_, nbytes_);
+  }
+}
 
 const TensorImpl& Tensor::impl() const {
   TS_CHECK(impl_ != nullptr, "Tensor: use of an undefined tensor");

@@ -55,6 +55,9 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   int64_t storage_offset() const { return impl().offset; }
+  // Whether the memory is pinned (page-locked) host memory: pin_memory()'s
+  // result, or a non-blocking copy to the host.
+  bool is_pinned() const { return impl().storage->is_pinned(); }
   size_t element_size() const { return toadstool::element_size(dtype()); }
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
@@ -81,7 +84,15 @@ class Tensor {
 
   // --- conversions ----------------------------------------------------------
   Tensor to(DType dtype) const;  // a copy unless the dtype already matches
-  Tensor to(Device device) const;
+  // non_blocking (PyTorch's): from pinned host memory to a GPU, or from a
+  // GPU to the host, the copy is queued on the current stream and this
+  // returns at once (to the host into a new pinned tensor, which must not be
+  // read before the stream is synchronised: Stream::synchronize, an Event).
+  // Other copies, or non_blocking false, wait until the data has arrived.
+  Tensor to(Device device, bool non_blocking = false) const;
+  // A copy in pinned host memory, itself when already pinned: GPU copies
+  // from it may then be non-blocking (needs a CUDA device; an Error without).
+  Tensor pin_memory() const;
   Tensor contiguous() const;  // itself when already contiguous
   Tensor clone() const;
 

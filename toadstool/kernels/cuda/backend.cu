@@ -1,17 +1,11 @@
 // The CUDA kernel table: device memory and the host copies here, every
 // other entry from its kernel file (registry.h).
 // Entries run on the calling thread's current device (cuda_use_device) and
-// stream (current_stream).
+// stream (current_stream); both live in streams.cu.
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
 
 namespace toadstool::kernels::cuda {
-
-cudaStream_t current_stream() {
-  // The legacy default stream: it orders with every other stream's work,
-  // so host copies and kernels need no events until streams are exposed.
-  return nullptr;
-}
 
 namespace {
 
@@ -30,8 +24,10 @@ void* allocate(size_t nbytes) {
 // when emptying its cache.
 void deallocate(void* ptr, size_t /*nbytes*/) { (void)cudaFree(ptr); }
 
-// Synchronous: a host read sees the device's finished work, and host memory
-// written to the device may be reused as soon as the call returns.
+// Synchronous: a host read sees the finished work of the current stream (work
+// queued on another stream must be waited for with an Event first, as in
+// PyTorch), and host memory written to the device may be reused as soon as
+// the call returns. The non-blocking copies are in host_memory.cu.
 void copy_to_host(void* dst, const void* src, size_t nbytes) {
   if (nbytes == 0) return;
   check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, current_stream()),
@@ -88,12 +84,5 @@ int cuda_device_count() {
 }
 
 void cuda_synchronize() { cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
-
-void cuda_use_device(int index) {
-  thread_local int current = -1;
-  if (index == current) return;
-  cuda::check(cudaSetDevice(index), "cudaSetDevice");
-  current = index;
-}
 
 }  // namespace toadstool::kernels

@@ -28,7 +28,8 @@ inline void check(cudaError_t status, const char* call) {
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
 
 // The stream every entry launches on and the host copies order with: the
-// calling thread's current stream (backend.cu).
+// calling thread's current stream on its current device (streams.cu; the
+// default stream until the user sets another, tensor/stream.h).
 cudaStream_t current_stream();
 
 inline constexpr int kThreads = 256;

@@ -27,10 +27,13 @@ void DeviceCallback::begin_fit(Trainer& trainer) { check_model(trainer); }
 void DeviceCallback::begin_eval(Trainer& trainer) { check_model(trainer); }
 void DeviceCallback::begin_predict(Trainer& trainer) { check_model(trainer); }
 
+// Non-blocking: a batch in pinned memory (DataLoader's pin_memory) is queued
+// on the current stream, which the model's kernels then run after, so the
+// host goes on without waiting; any other batch is copied and waited for.
 void DeviceCallback::begin_batch(Trainer& trainer) {
-  trainer.x = trainer.x.to(device_);
+  trainer.x = trainer.x.to(device_, /*non_blocking=*/true);
   // Predict batches may have no y.
-  if (move_y_ && trainer.y.defined()) trainer.y = trainer.y.to(device_);
+  if (move_y_ && trainer.y.defined()) trainer.y = trainer.y.to(device_, /*non_blocking=*/true);
 }
 
 void DeviceCallback::after_pred(Trainer& trainer) {

@@ -1,6 +1,7 @@
 #pragma once
 // DeviceCallback: moves each batch to a device. At begin_batch it moves x,
-// and y when move_y is set; with move_y false it instead moves the
+// and y when move_y is set (without waiting when they are in pinned memory:
+// DataLoaderOptions::pin_memory); with move_y false it instead moves the
 // prediction back to the host (the CPU) at after_pred, so the loss runs
 // there against the y the loader gave (Toadstool's original semantics).
 //

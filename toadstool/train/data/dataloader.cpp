@@ -24,12 +24,13 @@ namespace toadstool::train {
 class DataLoader::Pass {
  public:
   Pass(std::shared_ptr<const Dataset> dataset, std::vector<int64_t> order, int64_t batch_size,
-       int64_t num_batches, int num_workers, int prefetch_factor)
+       int64_t num_batches, int num_workers, int prefetch_factor, bool pin_memory)
       : dataset_(std::move(dataset)),
         order_(std::move(order)),
         batch_size_(batch_size),
         num_batches_(num_batches),
-        window_(static_cast<int64_t>(num_workers) * prefetch_factor) {
+        window_(static_cast<int64_t>(num_workers) * prefetch_factor),
+        pin_memory_(pin_memory) {
     if (num_workers == 0 || num_batches_ == 0) return;
     slots_.resize(static_cast<size_t>(num_batches_));
     // No more threads than batches.
@@ -89,13 +90,23 @@ class DataLoader::Pass {
             order_.begin() + static_cast<std::ptrdiff_t>(last)};
   }
 
+  // Batch b, in pinned memory when asked for.
+  Batch build(int64_t b) const {
+    Batch batch = dataset_->get_batch(batch_indices(b));
+    if (pin_memory_) {
+      if (batch.x.defined()) batch.x = batch.x.pin_memory();
+      if (batch.y.defined()) batch.y = batch.y.pin_memory();
+    }
+    return batch;
+  }
+
   // Makes batch position_ current: builds it here, or waits for its slot. An
   // exception from building it ends the pass and is rethrown.
   void fetch() {
     if (workers_.empty()) {
       try {
         NoGradGuard no_grad;
-        current_ = dataset_->get_batch(batch_indices(position_));
+        current_ = build(position_);
       } catch (...) {
         stop();
         throw;
@@ -137,7 +148,7 @@ class DataLoader::Pass {
       }
       Slot slot;
       try {
-        slot.batch = dataset_->get_batch(batch_indices(b));
+        slot.batch = build(b);
       } catch (...) {
         slot.error = std::current_exception();
       }
@@ -153,6 +164,7 @@ class DataLoader::Pass {
   const std::shared_ptr<const Dataset> dataset_;
   const std::vector<int64_t> order_;
   const int64_t batch_size_, num_batches_, window_;
+  const bool pin_memory_;
 
   // The consumer's side (the thread iterating).
   int64_t position_ = 0;
@@ -181,6 +193,11 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
            options_.num_workers);
   TS_CHECK(options_.prefetch_factor >= 1, "DataLoader: prefetch_factor must be at least 1, got ",
            options_.prefetch_factor);
+  // Checked here rather than at the first batch, so the message points at
+  // the set-up.
+  TS_CHECK(!options_.pin_memory || cuda_is_available(),
+           "DataLoader: pin_memory=true needs a CUDA device, and none is available ",
+           "(cuda_is_available() is false); set pin_memory = cuda_is_available()");
   if (options_.sampler) {
     // As PyTorch: an explicit sampler decides the order itself.
     TS_CHECK(!options_.shuffle,
@@ -217,7 +234,7 @@ DataLoader::Iterator DataLoader::begin() {
   const int64_t b = options_.batch_size;
   const int64_t batches = options_.drop_last ? count / b : (count + b - 1) / b;
   auto pass = std::make_shared<Pass>(dataset_, std::move(order), b, batches, options_.num_workers,
-                                     options_.prefetch_factor);
+                                     options_.prefetch_factor, options_.pin_memory);
   live_pass_ = pass;
   pass->start();
   Iterator it;

@@ -36,6 +36,12 @@ struct DataLoaderOptions {
   int num_workers = 0;
   // Batches each worker keeps ready ahead of the consumer.
   int prefetch_factor = 2;
+  // Copy each batch's tensors into pinned host memory (in the thread that
+  // builds it), so that a non-blocking move to the GPU (DeviceCallback's)
+  // overlaps with work queued there. Needs a CUDA device: an Error without
+  // one (PyTorch warns and ignores it; set pin_memory = cuda_is_available()
+  // for a script that runs on both).
+  bool pin_memory = false;
   // Overrides shuffle / seed (a DistributedSampler, for instance).
   std::shared_ptr<Sampler> sampler = nullptr;
 };
