@@ -446,6 +446,25 @@ std::vector<GradCase> all_cases() {
         return std::vector{leaf({3, 4}), leaf({4, 2}).detach()};
       },
       [](const auto& x) { return matmul(x[0], x[1]); });
+  // The fused Linear: each activation of the epilogue, a 3-D input, a
+  // strided weight, no bias on a 1-D input.
+  for (auto [name, activation] : {std::pair{"", LinearActivation::None},
+                                  {"_relu", LinearActivation::ReLU},
+                                  {"_gelu", LinearActivation::GELU},
+                                  {"_gelu_tanh", LinearActivation::GELUTanh}}) {
+    one(
+        std::string("linear") + name, {"linear"},
+        [] {
+          return std::vector{leaf({2, 3, 4}), strided_leaf({5, 4}), leaf({5})};
+        },
+        [activation](const auto& x) { return linear(x[0], x[1], x[2], activation); });
+  }
+  one(
+      "linear_vector_no_bias", {"linear"},
+      [] {
+        return std::vector{leaf({4}), leaf({3, 4})};
+      },
+      [](const auto& x) { return linear(x[0], x[1], Tensor(), LinearActivation::ReLU); });
 
   one(
       "softmax", {"softmax"},

@@ -1,4 +1,6 @@
 // matmul and the NN ops with their derivatives.
+#include <array>
+
 #include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
@@ -66,13 +68,63 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  return linear(input, weight, bias, LinearActivation::None);
+}
+
+namespace {
+
+kernels::GemmActivation gemm_activation(LinearActivation activation) {
+  switch (activation) {
+    case LinearActivation::ReLU: return kernels::GemmActivation::Relu;
+    case LinearActivation::GELU: return kernels::GemmActivation::GeluErf;
+    case LinearActivation::GELUTanh: return kernels::GemmActivation::GeluTanh;
+    case LinearActivation::None: break;
+  }
+  return kernels::GemmActivation::None;
+}
+
+// d(activation(x w^T + b)) for out [..., out_features]: the gradient at the
+// pre-activation (relu from the output, GELU from the saved pre), then
+// grad_x = gp w, grad_w = gp^T x over the folded rows, grad_b = row sums.
+Grads linear_grads(const Tensor& g, const Tensor& input, const Tensor& weight, bool has_bias,
+                   LinearActivation activation, const Tensor& out, const Tensor& pre,
+                   std::array<bool, 3> needed) {
+  Tensor gp = g;
+  if (activation == LinearActivation::ReLU) gp = native::relu_backward(g, out);
+  if (activation == LinearActivation::GELU) gp = gelu_backward(g, pre, "none");
+  if (activation == LinearActivation::GELUTanh) gp = gelu_backward(g, pre, "tanh");
+  const int64_t in = weight.size(1), out_features = weight.size(0);
+  const Tensor gp2 = reshape(gp, {-1, out_features});
+  Grads grads(3);
+  if (needed[0]) grads[0] = matmul(gp, weight);
+  if (needed[1]) grads[1] = matmul(transpose(gp2, 0, 1), reshape(input, {-1, in}));
+  if (needed[2] && has_bias) grads[2] = sum(gp2, {0});
+  return grads;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              LinearActivation activation) {
   if (autocast::casts(autocast::Op::linear, input, weight, bias))
     return linear(autocast::input(autocast::Op::linear, input),
                   autocast::input(autocast::Op::linear, weight),
-                  autocast::input(autocast::Op::linear, bias));
-  // weight.t() is a transposed view: matmul reads it in place.
-  const Tensor out = matmul(input, weight.t());
-  return bias.defined() ? add(out, bias) : out;
+                  autocast::input(autocast::Op::linear, bias), activation);
+  native::LinearForward forward = native::linear(input, weight, bias, gemm_activation(activation));
+  Tensor out = forward.out;
+  if (needs_grad(input, weight, bias)) {
+    // relu's backward reads the output, GELU's the pre-activation.
+    const Tensor relu_out = activation == LinearActivation::ReLU ? out : Tensor();
+    record(Op::linear, out, {input, weight, bias},
+           [input = SavedTensor(input), weight = SavedTensor(weight), has_bias = bias.defined(),
+            activation, out = SavedTensor(relu_out), pre = SavedTensor(forward.pre),
+            needed = std::array<bool, 3>{input.requires_grad(), weight.requires_grad(),
+                                         bias.requires_grad()}](const Tensor& g) -> Grads {
+             return linear_grads(g, input.get(), weight.get(), has_bias, activation, out.get(),
+                                 pre.get(), needed);
+           });
+  }
+  return out;
 }
 
 Tensor softmax(const Tensor& t, int64_t dim) {

@@ -71,6 +71,7 @@ TOADSTOOL_OP(max)
 TOADSTOOL_OP(min)
 // linear algebra and NN
 TOADSTOOL_OP(matmul)
+TOADSTOOL_OP(linear)
 TOADSTOOL_OP(softmax)
 TOADSTOOL_OP(log_softmax)
 TOADSTOOL_OP(layer_norm)

@@ -158,8 +158,15 @@ Tensor min(const Tensor& t);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // torch.nn.functional.linear: input [..., in] @ weight [out, in]^T + bias
 // [out] (bias may be undefined); one op for autocast, so the bias is added
-// in the autocast dtype as well.
+// in the autocast dtype as well. One GEMM: the bias is added as each tile
+// of the output is stored.
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+// An activation fused into linear's GEMM epilogue.
+enum class LinearActivation { None, ReLU, GELU, GELUTanh };
+// activation(linear(input, weight, bias)) in one pass over the output (the
+// values of relu(), gelu(t) and gelu(t, "tanh") after linear()).
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              LinearActivation activation);
 
 // ---- NN kernels -------------------------------------------------------------------------
 Tensor softmax(const Tensor& t, int64_t dim);

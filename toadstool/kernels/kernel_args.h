@@ -145,6 +145,26 @@ struct ReduceCall {
 
 // ---- GEMM -------------------------------------------------------------------------
 
+// The activation a fused Linear applies in the GEMM's epilogue
+// (kernels/math.h's functors, so the values equal the separate ops').
+enum class GemmActivation : uint8_t { None, Relu, GeluErf, GeluTanh };
+
+// What the GEMM does to each element of C after alpha and beta: a fused
+// Linear's out = act(x w^T + bias). With T the call's dtype:
+//   pre[i, j] = C[i, j] + bias[j]   (bias null: C[i, j]; rounded to T)
+//   C[i, j]   = activation(pre[i, j])
+// and, when pre_activation is not null, pre is also stored there (GELU's
+// backward needs it), at C's layout (ldc, stride_c).
+struct GemmEpilogue {
+  const void* bias = nullptr;  // [N], or null
+  GemmActivation activation = GemmActivation::None;
+  void* pre_activation = nullptr;
+
+  TS_HOST_DEVICE bool any() const {
+    return bias != nullptr || activation != GemmActivation::None || pre_activation != nullptr;
+  }
+};
+
 // C[M, N] = alpha * op(A)[M, K] * op(B)[K, N] + beta * C, for each of
 // `batch` matrices. A is stored row-major as [M, K] with leading dim lda, or
 // as [K, M] when trans_a (a transposed view without a copy); B likewise as
@@ -160,6 +180,7 @@ struct GemmCall {
   int64_t ldb = 0, stride_b = 0;
   void* C = nullptr;
   int64_t ldc = 0, stride_c = 0;
+  GemmEpilogue epilogue;
 };
 
 // ---- attention --------------------------------------------------------------------

@@ -52,9 +52,14 @@ Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x,
   return self_attn->forward(x, masks);
 }
 
+// linear1 and the activation are one GEMM (its epilogue adds the bias and
+// applies the activation): the values of linear1 then activation.
 Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
   // [B, L, d_model] -> [B, L, dim_feedforward] -> [B, L, d_model]
-  return linear2->forward(dropout->forward(activation->forward(linear1->forward(x))));
+  const LinearActivation fused =
+      options.activation == "relu" ? LinearActivation::ReLU : LinearActivation::GELU;
+  const Tensor hidden = linear(x, linear1->weight, linear1->bias, fused);
+  return linear2->forward(dropout->forward(hidden));
 }
 
 // Each block's dropout (dropout1, dropout2) is applied with its residual add.

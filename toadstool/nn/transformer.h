@@ -50,6 +50,8 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<LayerNorm> norm2;
   std::shared_ptr<Dropout> dropout1;
   std::shared_ptr<Dropout> dropout2;
+  // forward applies options.activation inside linear1's GEMM (a fused
+  // linear); this module is kept for PyTorch's layout and summary().
   std::shared_ptr<UnaryModule> activation;
 
  private:

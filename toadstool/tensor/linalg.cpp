@@ -130,4 +130,48 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+LinearForward linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     kernels::GemmActivation activation) {
+  detail::check_defined(input, "linear");
+  detail::check_defined(weight, "linear");
+  const Device device = bias.defined() ? detail::common_device("linear", {&input, &weight, &bias})
+                                       : detail::common_device("linear", {&input, &weight});
+  TS_CHECK(input.dim() >= 1 && weight.dim() == 2 && input.size(-1) == weight.size(1),
+           "linear: expected input [..., in] and weight [out, in], got ", detail::describe(input),
+           " and ", detail::describe(weight));
+  TS_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)),
+           "linear: expected bias [", weight.size(0), "], got ", detail::describe(bias));
+  TS_CHECK(input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == input.dtype()),
+           "linear: operands must have one dtype, got ", detail::describe(input), ", ",
+           detail::describe(weight), (bias.defined() ? ", " + detail::describe(bias) : ""));
+  TS_CHECK(is_floating(input.dtype()), "linear: expected floating operands, got ",
+           detail::describe(input));
+  const int64_t in = weight.size(1), out_features = weight.size(0);
+  Shape out_shape(input.shape().begin(), input.shape().end() - 1);
+  const int64_t rows = detail::shape_numel(out_shape);
+  out_shape.push_back(out_features);
+  LinearForward result;
+  result.out = detail::make_tensor(out_shape, input.dtype(), device);
+  const bool keeps_pre = activation == kernels::GemmActivation::GeluErf ||
+                         activation == kernels::GemmActivation::GeluTanh;
+  if (keeps_pre) result.pre = detail::make_tensor(out_shape, input.dtype(), device);
+  if (result.out.numel() == 0) return result;
+  // x [rows, in] with unit column stride; w [out, in] read as op(B) = w^T.
+  Tensor x = reshape(input, {rows, in});
+  if (x.stride(1) != 1 && in > 1) x = contiguous(x);
+  const Tensor w = weight.stride(1) == 1 || in == 1 ? weight : contiguous(weight);
+  const Tensor b = bias.defined() ? contiguous(bias) : Tensor();
+  kernels::GemmCall gemm;
+  gemm.trans_a = false, gemm.trans_b = true;
+  gemm.M = rows, gemm.N = out_features, gemm.K = in;
+  gemm.A = x.data_ptr(), gemm.lda = std::max<int64_t>(rows == 1 ? in : x.stride(0), in);
+  gemm.B = w.data_ptr(), gemm.ldb = std::max<int64_t>(w.stride(0), in);
+  gemm.C = result.out.data_ptr(), gemm.ldc = out_features;
+  gemm.epilogue.bias = b.defined() ? b.data_ptr() : nullptr;
+  gemm.epilogue.activation = activation;
+  gemm.epilogue.pre_activation = keeps_pre ? result.pre.data_ptr() : nullptr;
+  TS_KERNEL(device, gemm, input.dtype(), gemm);
+  return result;
+}
+
 }  // namespace toadstool::native

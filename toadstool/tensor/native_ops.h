@@ -158,6 +158,15 @@ Tensor argmin(const Tensor& t, std::optional<int64_t> dim = std::nullopt, bool k
 // torch.matmul: 1-D x 1-D dot, 2-D x 2-D, and batched with broadcast batch
 // dims; transposed operands are read in place, without copies.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// A fused Linear: out = activation(input @ weight^T + bias), input [..., in],
+// weight [out, in], bias [out] or undefined -> [..., out], as one GEMM whose
+// epilogue adds the bias and applies the activation. `pre` (defined for the
+// GELU activations, whose backward needs it) holds input @ weight^T + bias.
+struct LinearForward {
+  Tensor out, pre;
+};
+LinearForward linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     kernels::GemmActivation activation);
 
 // ---- NN kernels -------------------------------------------------------------------------
 Tensor softmax(const Tensor& t, int64_t dim);

@@ -14,6 +14,7 @@
 #include "toadstool/kernels/cpu/elementwise.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/gemm_bf16.h"
+#include "toadstool/kernels/cpu/gemm_epilogue.h"
 #include "toadstool/kernels/cpu/gemm_widened.h"
 #include "toadstool/kernels/cpu/indexing.h"
 #include "toadstool/kernels/cpu/layer_norm.h"
@@ -106,19 +107,20 @@ void reduce_entry(const ReduceCall& c) {
 
 // ---- GEMM ----
 
+// float and double fuse the epilogue (the packed kernel per tile); the
+// 16-bit GEMMs are followed by it as a pass over C.
 void gemm_entry(DType dtype, const GemmCall& c) {
-  if (dtype == DType::Float16) return gemm_widened(c, static_cast<const Half*>(nullptr));
-  if (dtype == DType::BFloat16) return gemm_bf16(c);
+  if (dtype == DType::Float16) {
+    gemm_widened(c, static_cast<const Half*>(nullptr));
+    return apply_epilogue<Half>(c);
+  }
+  if (dtype == DType::BFloat16) {
+    gemm_bf16(c);
+    return apply_epilogue<BFloat16>(c);
+  }
   for_dtype<TypeSet::Float>(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);
-    if (c.batch == 1) {
-      gemm(c.trans_a, c.trans_b, c.M, c.N, c.K, T(c.alpha), typed<T>(c.A), c.lda, typed<T>(c.B),
-           c.ldb, T(c.beta), typed<T>(c.C), c.ldc);
-    } else {
-      gemm_batched(c.trans_a, c.trans_b, c.batch, c.M, c.N, c.K, T(c.alpha), typed<T>(c.A), c.lda,
-                   c.stride_a, typed<T>(c.B), c.ldb, c.stride_b, T(c.beta), typed<T>(c.C), c.ldc,
-                   c.stride_c);
-    }
+    gemm(c, static_cast<const T*>(nullptr));
   });
 }
 

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "toadstool/kernels/cpu/gemm_args.h"
+#include "toadstool/kernels/cpu/gemm_epilogue.h"
 #include "toadstool/kernels/cpu/gemm_packed.h"
 #include "toadstool/kernels/cpu/parallel.h"
 
@@ -95,8 +96,22 @@ bool packed_suits(const GemmArgs<float>& g) {
   return g.K > 0 && g.alpha != 0.0f && g.M >= kPackedMinSize && g.N >= kPackedMinSize;
 }
 
-// g on `threads` threads (1: the calling thread). C is scaled first unless
-// the packed kernel does it.
+// g through Eigen on `threads` threads, without the epilogue. C is scaled
+// first.
+template <class T>
+void run_eigen_team(const GemmArgs<T>& g, int threads) {
+  scale_rows(g.beta, g.M, g.N, g.C, g.ldc);
+  if (g.K == 0 || g.alpha == T(0)) return;
+  if (threads == 1) {
+    run_eigen(g);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  run_eigen_part(g, omp_get_thread_num(), omp_get_num_threads());
+}
+
+// g on `threads` threads (1: the calling thread). The packed kernel applies
+// the epilogue to each tile as it stores it; after Eigen it is a pass over C.
 template <class T>
 void run(const GemmArgs<T>& g, int threads) {
   if (g.M == 0 || g.N == 0) return;
@@ -106,14 +121,8 @@ void run(const GemmArgs<T>& g, int threads) {
       return;
     }
   }
-  scale_rows(g.beta, g.M, g.N, g.C, g.ldc);
-  if (g.K == 0 || g.alpha == T(0)) return;
-  if (threads == 1) {
-    run_eigen(g);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  run_eigen_part(g, omp_get_thread_num(), omp_get_num_threads());
+  run_eigen_team(g, threads);
+  apply_epilogue(g.epilogue, g.C, g.ldc, g.M, g.N);
 }
 
 // Below this many multiply-adds (64^3) a GEMM, or a whole batch, stays on the
@@ -150,6 +159,7 @@ void gemm_batched_impl(int64_t batch, const GemmArgs<T>& first, int64_t stride_a
     g.A += i * stride_a;
     g.B += i * stride_b;
     g.C += i * stride_c;
+    if (g.epilogue.pre != nullptr) g.epilogue.pre += i * stride_c;  // C's layout
     return g;
   };
   const int threads = team_size(batch * work(first));
@@ -164,7 +174,34 @@ void gemm_batched_impl(int64_t batch, const GemmArgs<T>& first, int64_t stride_a
   for (int64_t i = 0; i < batch; ++i) run(product(i), threads);
 }
 
+template <class T>
+void gemm_call(const GemmCall& c) {
+  GemmArgs<T> g{c.trans_a,
+                c.trans_b,
+                c.M,
+                c.N,
+                c.K,
+                static_cast<T>(c.alpha),
+                static_cast<const T*>(c.A),
+                c.lda,
+                static_cast<const T*>(c.B),
+                c.ldb,
+                static_cast<T>(c.beta),
+                static_cast<T*>(c.C),
+                c.ldc,
+                {static_cast<const T*>(c.epilogue.bias), c.epilogue.activation,
+                 static_cast<T*>(c.epilogue.pre_activation), c.ldc}};
+  if (c.batch == 1) {
+    gemm_impl(g);
+  } else {
+    gemm_batched_impl(c.batch, g, c.stride_a, c.stride_b, c.stride_c);
+  }
+}
+
 }  // namespace
+
+void gemm(const GemmCall& call, const float* /*tag*/) { gemm_call<float>(call); }
+void gemm(const GemmCall& call, const double* /*tag*/) { gemm_call<double>(call); }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

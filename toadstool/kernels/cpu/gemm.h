@@ -10,7 +10,14 @@
 // one matrix for the whole batch).
 #include <cstdint>
 
+#include "toadstool/kernels/kernel_args.h"
+
 namespace toadstool::kernels::cpu {
+
+// The kernel table's call for float and double: a batch of products with
+// the call's epilogue (kernel_args.h, GemmEpilogue).
+void gemm(const GemmCall& call, const float* /*tag*/);
+void gemm(const GemmCall& call, const double* /*tag*/);
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

@@ -8,7 +8,31 @@
 // share work out.
 #include <cstdint>
 
+#include "toadstool/kernels/kernel_args.h"
+
 namespace toadstool::kernels::cpu {
+
+// The call's epilogue (kernel_args.h GemmEpilogue), typed, for the block of
+// C a GemmArgs covers: bias[j] for its column j, pre at [i, j] (ldp apart).
+// Applied by kernels/cpu/gemm_epilogue.h.
+template <class T>
+struct GemmEpilogueArgs {
+  const T* bias = nullptr;
+  GemmActivation activation = GemmActivation::None;
+  T* pre = nullptr;
+  int64_t ldp = 0;
+
+  bool any() const {
+    return bias != nullptr || activation != GemmActivation::None || pre != nullptr;
+  }
+  // The part from row `row` and column `col` on.
+  GemmEpilogueArgs at(int64_t row, int64_t col) const {
+    GemmEpilogueArgs part = *this;
+    if (bias != nullptr) part.bias += col;
+    if (pre != nullptr) part.pre += row * ldp + col;
+    return part;
+  }
+};
 
 template <class T>
 struct GemmArgs {
@@ -22,6 +46,7 @@ struct GemmArgs {
   T beta;
   T* C;
   int64_t ldc;
+  GemmEpilogueArgs<T> epilogue = {};
 
   // op(A)[i, k] and op(B)[k, j] as strides over the stored buffers.
   int64_t a_row_stride() const { return trans_a ? 1 : lda; }
@@ -35,6 +60,7 @@ struct GemmArgs {
     part.M = end - begin;
     part.A = A + begin * a_row_stride();
     part.C = C + begin * ldc;
+    part.epilogue = epilogue.at(begin, 0);
     return part;
   }
 
@@ -53,6 +79,7 @@ struct GemmArgs {
     part.N = end - begin;
     part.B = B + begin * b_col_stride();
     part.C = C + begin;
+    part.epilogue = epilogue.at(0, begin);
     return part;
   }
 };

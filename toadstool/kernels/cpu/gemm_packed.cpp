@@ -26,6 +26,7 @@
 #include <new>
 #include <utility>
 
+#include "toadstool/kernels/cpu/gemm_epilogue.h"
 #include "toadstool/kernels/cpu/parallel.h"
 
 namespace toadstool::kernels::cpu {
@@ -355,6 +356,8 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
     for (int64_t pc = 0; pc < g.K; pc += kKC) {
       const int64_t kc = std::min(kKC, g.K - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;  // later k blocks add to C
+      // The epilogue goes with the last k block, on each tile as it is stored.
+      const bool epilogue = pc + kc == g.K && g.epilogue.any();
       pack_panels(g.B + pc * g.b_k_stride() + jc * g.b_col_stride(), g.b_col_stride(),
                   g.b_k_stride(), nc, kc, packed_b, thread, threads);
       team_barrier(threads);
@@ -368,10 +371,17 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
         for (int64_t ir = 0; ir < mc; ir += kMR) {
           const int64_t rows = std::min(kMR, mc - ir);
           float* c = g.C + (ic + ir) * g.ldc + jc;
+          const auto finish_tile = [&](int64_t jr) {
+            if (epilogue) {
+              apply_epilogue(g.epilogue.at(ic + ir, jc + jr), c + jr, g.ldc, rows,
+                             std::min(kNR, nc - jr));
+            }
+          };
           if (read_a_in_place && rows == kMR) {
             for (int64_t jr = 0; jr < nc; jr += kNR) {
               micro_kernel<true, kMR>(kc, a_block + ir * a_row, a_row, packed_b + jr * kc, g.alpha,
                                       beta, c + jr, g.ldc, std::min(kNR, nc - jr));
+              finish_tile(jr);
             }
             continue;
           }
@@ -384,6 +394,7 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
           for (int64_t jr = 0; jr < nc; jr += kNR) {
             kernel(kc, panel, kMR, packed_b + jr * kc, g.alpha, beta, c + jr, g.ldc,
                    std::min(kNR, nc - jr));
+            finish_tile(jr);
           }
         }
       }
@@ -425,6 +436,7 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
     const int64_t nt = omp_get_num_threads();
     const auto [k_begin, k_end] = even_share(g.K, kKC, t, nt);  // never empty: K >= threads * kKC
     GemmArgs<float> part = g.k_range(k_begin, k_end);
+    part.epilogue = {};  // after the partial products are added up
     if (t > 0) {
       part.C = partial + (t - 1) * g.M * g.N;
       part.ldc = g.N;
@@ -441,6 +453,8 @@ void gemm_split_k(const GemmArgs<float>& g, int threads) {
         for (int64_t j = 0; j < g.N; ++j) c[j] += p[j];
       }
     }
+    apply_epilogue(g.epilogue.at(row_begin, 0), g.C + row_begin * g.ldc, g.ldc, row_end - row_begin,
+                   g.N);
   }
 }
 

@@ -23,6 +23,7 @@
 
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
+#include "toadstool/kernels/gemm_epilogue.h"
 
 namespace toadstool::kernels::cuda {
 
@@ -96,6 +97,32 @@ __global__ void scale_output(T* C, int64_t batch, int64_t M, int64_t N, int64_t 
   }
 }
 
+// The call's epilogue (kernels/gemm_epilogue.h) after cuBLAS: one thread
+// per element of the batch x [M, N] outputs.
+template <GemmActivation kActivation, class T>
+__global__ void epilogue_kernel(T* C, const T* bias, T* pre_out, int64_t batch, int64_t M,
+                                int64_t N, int64_t ldc, int64_t stride_c) {
+  const int64_t total = batch * M * N;
+  for (int64_t i = first_index(); i < total; i += index_step()) {
+    const int64_t b = i / (M * N), m = (i / N) % M, n = i % N;
+    const int64_t at = b * stride_c + m * ldc + n;
+    const T pre = add_bias(C[at], bias != nullptr ? bias + n : nullptr);
+    if (pre_out != nullptr) pre_out[at] = pre;
+    C[at] = activate_value<kActivation>(pre);
+  }
+}
+
+template <class T>
+void launch_epilogue(const GemmCall& c) {
+  const int64_t total = c.batch * c.M * c.N;
+  with_activation(c.epilogue.activation, [&]<GemmActivation kActivation>() {
+    epilogue_kernel<kActivation, T><<<blocks_for(total), kThreads, 0, current_stream()>>>(
+        typed<T>(c.C), typed<T>(c.epilogue.bias), typed<T>(c.epilogue.pre_activation), c.batch, c.M,
+        c.N, c.ldc, c.stride_c);
+  });
+  check_launch("gemm epilogue");
+}
+
 // The cuBLAS description of one dtype's GEMM.
 struct GemmTypes {
   cudaDataType data;
@@ -122,16 +149,13 @@ void launch_scale_output(const GemmCall& c) {
   check_launch("scale_output");
 }
 
-void gemm_entry(DType dtype, const GemmCall& c) {
-  const GemmTypes types = gemm_types(dtype);  // rejects other dtypes first
-  if (c.batch <= 0 || c.M <= 0 || c.N <= 0) return;
+// The product alone: cuBLAS, or a scaling of C for K = 0.
+void gemm_product(DType dtype, const GemmCall& c) {
+  const GemmTypes types = gemm_types(dtype);
   if (c.K <= 0) {
-    switch (dtype) {
-      case DType::Float32: return launch_scale_output<float>(c);
-      case DType::Float64: return launch_scale_output<double>(c);
-      case DType::Float16: return launch_scale_output<Half>(c);
-      default: return launch_scale_output<BFloat16>(c);
-    }
+    for_dtype<TypeSet::Floating>(dtype, "gemm",
+                                 [&](auto zero) { launch_scale_output<decltype(zero)>(c); });
+    return;
   }
   // Column-major views (see the top): B^T or B is the first operand.
   const cublasOperation_t op_first = c.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -150,6 +174,18 @@ void gemm_entry(DType dtype, const GemmCall& c) {
                    c.stride_b, c.A, types.data, ld(c.lda), c.stride_a, beta, c.C, types.data,
                    ld(c.ldc), c.stride_c, c.batch, types.compute, CUBLAS_GEMM_DEFAULT),
                "cublasGemmStridedBatchedEx_64");
+}
+
+// A fused Linear's epilogue is a second kernel over C (cuBLASLt's epilogues
+// would save that pass; not used yet).
+void gemm_entry(DType dtype, const GemmCall& c) {
+  (void)gemm_types(dtype);  // rejects other dtypes first
+  if (c.batch <= 0 || c.M <= 0 || c.N <= 0) return;
+  gemm_product(dtype, c);
+  if (c.epilogue.any()) {
+    for_dtype<TypeSet::Floating>(dtype, "gemm",
+                                 [&](auto zero) { launch_epilogue<decltype(zero)>(c); });
+  }
 }
 
 }  // namespace

@@ -1,0 +1,161 @@
+// The fused Linear (linear with a LinearActivation): one GEMM whose epilogue
+// adds the bias and applies the activation, against the composition it
+// replaces, on every GEMM path of the CPU (the packed kernel's tiles, its
+// split-K and column-split schedules, Eigen for thin products, the 16-bit
+// GEMMs) and dtype. Its gradients are gradchecked in test_gradcheck_ops.cpp.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "toadstool/kernels/backend.h"
+
+namespace toadstool::testing {
+namespace {
+
+Tensor activated(const Tensor& t, LinearActivation activation) {
+  switch (activation) {
+    case LinearActivation::ReLU: return relu(t);
+    case LinearActivation::GELU: return gelu(t);
+    case LinearActivation::GELUTanh: return gelu(t, "tanh");
+    case LinearActivation::None: break;
+  }
+  return t;
+}
+
+// The separate ops the fused Linear replaces, in the operands' dtype.
+Tensor composition(const Tensor& x, const Tensor& w, const Tensor& b, LinearActivation activation) {
+  Tensor out = matmul(x, w.t());
+  if (b.defined()) out = out + b;
+  return activated(out, activation);
+}
+
+struct Case {
+  std::string name;
+  int64_t rows, in, out;
+};
+
+// Rows x in -> out, chosen for the schedule each takes at 2 threads.
+const std::vector<Case> kCases = {
+    {"packed_rows_split", 300, 96, 80},  // tiles of 14 rows, a partial tile, a partial panel
+    {"split_k", 40, 1024, 64},           // K >= 4 M: partial products added, then the epilogue
+    {"column_split", 50, 64, 300},       // too few rows per thread: columns shared out
+    {"thin_eigen", 7, 33, 5},            // below the packed kernel's minimum size
+    {"long_k_blocks", 64, 600, 48},      // three k blocks: only the last applies it
+};
+
+const std::vector<LinearActivation> kActivations = {LinearActivation::None, LinearActivation::ReLU,
+                                                    LinearActivation::GELU,
+                                                    LinearActivation::GELUTanh};
+
+TEST(FusedLinear, MatchesTheCompositionOnEveryCpuPath) {
+  const int saved = get_num_threads();
+  Generator gen(3);
+  for (const Case& c : kCases) {
+    const Tensor x = randn({c.rows, c.in}, kFloat32, &gen);
+    const Tensor w = randn({c.out, c.in}, kFloat32, &gen) * 0.1;
+    const Tensor b = randn({c.out}, kFloat32, &gen);
+    for (LinearActivation activation : kActivations) {
+      const Tensor want = composition(x, w, b, activation);
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE(c.name + " threads " + std::to_string(threads) + " activation " +
+                     std::to_string(static_cast<int>(activation)));
+        set_num_threads(threads);
+        expect_close(linear(x, w, b, activation), want, 1e-5, 1e-5);
+        expect_close(linear(x, w, Tensor(), activation), composition(x, w, Tensor(), activation),
+                     1e-5, 1e-5);
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
+// float64 through Eigen, the 16-bit types through their GEMM and the
+// epilogue pass: the same roundings as the separate ops.
+TEST(FusedLinear, MatchesTheCompositionInEveryDtype) {
+  Generator gen(4);
+  for (DType dtype : {kFloat64, kFloat16, kBFloat16}) {
+    const Tensor x = randn({70, 40}, dtype, &gen);
+    const Tensor w = (randn({36, 40}, kFloat32, &gen) * 0.2).to(dtype);
+    const Tensor b = randn({36}, dtype, &gen);
+    for (LinearActivation activation : kActivations) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " activation " +
+                   std::to_string(static_cast<int>(activation)));
+      const Tensor got = linear(x, w, b, activation);
+      EXPECT_EQ(got.dtype(), dtype);
+      const double tol = dtype == kFloat64 ? 1e-12 : 1e-2;
+      expect_close(got, composition(x, w, b, activation), tol, tol);
+    }
+  }
+}
+
+TEST(FusedLinear, GradientsMatchTheComposition) {
+  Generator gen(5);
+  const Tensor x0 = randn({3, 20, 48}, kFloat32, &gen);
+  const Tensor w0 = randn({40, 48}, kFloat32, &gen) * 0.1;
+  const Tensor b0 = randn({40}, kFloat32, &gen);
+  const Tensor r = randn({3, 20, 40}, kFloat32, &gen);
+  for (LinearActivation activation : kActivations) {
+    SCOPED_TRACE(static_cast<int>(activation));
+    std::vector<Tensor> grads[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      const Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+      const Tensor b = b0.clone().requires_grad_();
+      const Tensor y = fused ? linear(x, w, b, activation) : composition(x, w, b, activation);
+      (y * r).sum().backward();
+      grads[fused] = {x.grad(), w.grad(), b.grad()};
+    }
+    for (int i = 0; i < 3; ++i) expect_close(grads[1][i], grads[0][i], 1e-5, 1e-5);
+  }
+}
+
+// The kernel table's call directly: a batch of 3 products sharing the bias,
+// each with its own pre-activation matrix at C's layout (ldc > N).
+TEST(FusedLinear, BatchedEpilogueWritesEachMatrixPreActivation) {
+  Generator gen(6);
+  const int64_t batch = 3, M = 33, N = 20, K = 17, ldc = 24;
+  const Tensor a = randn({batch, M, K}, kFloat32, &gen);
+  const Tensor bt = randn({K, N}, kFloat32, &gen);
+  const Tensor bias = randn({N}, kFloat32, &gen);
+  Tensor c = full({batch, M, ldc}, std::nan(""), kFloat32);
+  Tensor pre = full({batch, M, ldc}, 7.0, kFloat32);
+  kernels::GemmCall call;
+  call.batch = batch, call.M = M, call.N = N, call.K = K;
+  call.A = a.data_ptr(), call.lda = K, call.stride_a = M * K;
+  call.B = bt.data_ptr(), call.ldb = N, call.stride_b = 0;
+  call.C = c.data_ptr(), call.ldc = ldc, call.stride_c = M * ldc;
+  call.epilogue.bias = bias.data_ptr();
+  call.epilogue.activation = kernels::GemmActivation::GeluErf;
+  call.epilogue.pre_activation = pre.data_ptr();
+  kernels::cpu_backend().gemm(DType::Float32, call);
+  const Tensor want_pre = matmul(a, bt) + bias;
+  expect_close(pre.narrow(2, 0, N), want_pre, 1e-5, 1e-5);
+  expect_close(c.narrow(2, 0, N), gelu(want_pre), 1e-5, 1e-5);
+  // The padding columns of pre are left alone.
+  expect_close(pre.narrow(2, N, ldc - N), full({batch, M, ldc - N}, 7.0, kFloat32));
+}
+
+TEST(FusedLinear, BadShapesAndDtypesAreErrors) {
+  const Tensor x = randn({4, 3}), w = randn({5, 3}), b = randn({5});
+  expect_error([&] { linear(x, randn({5, 2}), b, LinearActivation::ReLU); }, {"linear", "[5, 2]"});
+  expect_error([&] { linear(x, w, randn({4}), LinearActivation::ReLU); }, {"linear", "bias"});
+  expect_error([&] { linear(x, w.to(kFloat64), b, LinearActivation::GELU); },
+               {"linear", "one dtype"});
+  expect_error(
+      [&] {
+        linear(randn({4, 3}).to(kInt64), w.to(kInt64), Tensor());
+      },
+      {"linear", "floating"});
+}
+
+// Under CPU autocast to bfloat16 the fused GEMM runs in bfloat16.
+TEST(FusedLinear, RunsInTheAutocastDtype) {
+  const Tensor x = randn({8, 16}), w = randn({12, 16}), b = randn({12});
+  Autocast autocast(DeviceType::CPU, kBFloat16);
+  const Tensor y = linear(x, w, b, LinearActivation::GELU);
+  EXPECT_EQ(y.dtype(), kBFloat16);
+  expect_close(y.to(kFloat32), gelu(matmul(x, w.t()) + b), 5e-2, 5e-2);
+}
+
+}  // namespace
+}  // namespace toadstool::testing
