@@ -80,9 +80,17 @@ struct TransformerStep {
     Generator gen(4);
     labels = randint(0, kClasses, {kBatch}, kInt64, &gen);
   }
+  // bf16: the forward and the loss under CPU autocast to bfloat16 (the
+  // trainer's precision = "bf16-mixed"), float32 weights and optimizer.
+  bool bf16 = false;
+
   void operator()() {
     optimizer->zero_grad();
-    const Tensor loss = loss_fn(model->forward(ids), labels);
+    Tensor loss;
+    {
+      Autocast autocast(DeviceType::CPU, kBFloat16, /*enabled=*/bf16);
+      loss = loss_fn(model->forward(ids), labels);
+    }
     loss.backward();
     optimizer->step();
   }
@@ -92,9 +100,10 @@ struct TransformerStep {
 // system allocations per step, the peak RSS growth over one step with the
 // allocator's cache emptied and glibc trimmed first (PyTorch: glibc trimmed),
 // and the allocator's peak bytes over that step.
-void BM_transformer_step(benchmark::State& state) {
+void run_transformer_step(benchmark::State& state, bool bf16) {
   set_num_threads(threads_of(state, 0));
   TransformerStep step;
+  step.bf16 = bf16;
   step();  // warm-up: optimizer state, the allocator's cache
   step();
   empty_cache();
@@ -110,6 +119,11 @@ void BM_transformer_step(benchmark::State& state) {
   state.counters["peak_rss_growth_MB"] = rss / (1 << 20);
   state.counters["allocator_peak_MB"] = allocator_peak / (1 << 20);
 }
+
+void BM_transformer_step(benchmark::State& state) { run_transformer_step(state, false); }
+// The same step in bf16-mixed; its GEMMs take the bf16 path chosen for this
+// CPU (cpu_bf16_gemm(), recorded in the run's context).
+void BM_transformer_step_bf16(benchmark::State& state) { run_transformer_step(state, true); }
 
 // --- The step's pieces, timed alone with the model's shapes ---------------------
 
@@ -185,6 +199,7 @@ void register_nn_benchmarks() {
   for (int threads : {1, 2}) {
     for (auto [name, fn] : std::vector<std::pair<const char*, void (*)(benchmark::State&)>>{
              {"transformer_step", BM_transformer_step},
+             {"transformer_step_bf16", BM_transformer_step_bf16},
              {"transformer_gemms", BM_transformer_gemms},
              {"transformer_attention", BM_transformer_attention},
              {"transformer_adamw", BM_transformer_adamw}}) {

@@ -234,10 +234,19 @@ def transformer_step_workload(threads):
         torch.nn.functional.cross_entropy(model(ids), labels).backward()
         optimizer.step()
 
+    def step_bf16():  # torch.autocast("cpu", bfloat16) around forward and loss
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = torch.nn.functional.cross_entropy(model(ids), labels)
+        loss.backward()
+        optimizer.step()
+
     step()
     step()
     memory[f"transformer_step/{threads}"] = peak_rss_growth(step)
     yield f"transformer_step/{threads}", step
+    step_bf16()
+    yield f"transformer_step_bf16/{threads}", step_bf16
 
 
 memory = {}  # name -> peak RSS growth over one step, bytes

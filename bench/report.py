@@ -51,6 +51,7 @@ def describe(name):
                  "adamw_step": "AdamW step, 16M float32 params (PyTorch foreach=False)",
                  "steady_state": "repeated matmul+gelu+softmax+sum [4096, 256]",
                  "transformer_step": "TransformerClassifier AdamW step, batch 32 x 256 (IMDB config)",
+                 "transformer_step_bf16": "the same step in bf16-mixed (CPU autocast to bfloat16)",
                  "transformer_gemms": "  its Linear matmuls alone, fwd + bwd",
                  "transformer_attention": "  its attention op alone, fwd + bwd, 2 layers",
                  "transformer_adamw": "  its AdamW step alone",

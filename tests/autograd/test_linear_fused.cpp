@@ -135,6 +135,37 @@ TEST(FusedLinear, BatchedEpilogueWritesEachMatrixPreActivation) {
   expect_close(pre.narrow(2, N, ldc - N), full({batch, M, ldc - N}, 7.0, kFloat32));
 }
 
+// Operands whose rows are not `in` apart: broadcast rows (stride 0, also
+// with in == 1) and a transposed buffer are copied before the GEMM.
+TEST(FusedLinear, BroadcastAndTransposedOperands) {
+  Generator gen(7);
+  const Tensor v = randn({1, 6}, kFloat32, &gen), wt = randn({6, 40}, kFloat32, &gen);
+  const Tensor b = randn({40}, kFloat32, &gen);
+  const Tensor x = v.expand({50, 6}), w = wt.t();  // x rows 0 apart, w stored [in, out]
+  expect_close(linear(x, w, b, LinearActivation::ReLU),
+               composition(x.contiguous(), w.contiguous(), b, LinearActivation::ReLU), 1e-5, 1e-5);
+  const Tensor column = randn({1, 1}, kFloat32, &gen).expand({9, 1});
+  const Tensor w1 = randn({1, 1}, kFloat32, &gen).expand({3, 1});
+  expect_close(linear(column, w1, Tensor()), matmul(column.contiguous(), w1.contiguous().t()));
+}
+
+// No input features (out = bias) or no output features: forward and backward.
+TEST(FusedLinear, EmptyFeatureDims) {
+  const Tensor x = zeros({4, 0}).requires_grad_(), w = zeros({3, 0}).requires_grad_();
+  const Tensor b = from_vector<float>({1, 2, 3}).requires_grad_();
+  const Tensor y = linear(x, w, b, LinearActivation::GELU);
+  expect_close(y, gelu(b.detach()).expand({4, 3}));
+  y.sum().backward();
+  EXPECT_EQ(x.grad().shape(), Shape({4, 0}));
+  EXPECT_EQ(w.grad().shape(), Shape({3, 0}));
+  expect_close(b.grad(), (gelu_backward(ones({3}), b.detach(), "none") * 4));
+  const Tensor x2 = randn({2, 5, 4}).requires_grad_(), w2 = zeros({0, 4}).requires_grad_();
+  const Tensor y2 = linear(x2, w2, Tensor(), LinearActivation::ReLU);
+  EXPECT_EQ(y2.shape(), Shape({2, 5, 0}));
+  y2.sum().backward();
+  expect_close(x2.grad(), zeros({2, 5, 4}));
+}
+
 TEST(FusedLinear, BadShapesAndDtypesAreErrors) {
   const Tensor x = randn({4, 3}), w = randn({5, 3}), b = randn({5});
   expect_error([&] { linear(x, randn({5, 2}), b, LinearActivation::ReLU); }, {"linear", "[5, 2]"});

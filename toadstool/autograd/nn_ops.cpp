@@ -94,10 +94,12 @@ Grads linear_grads(const Tensor& g, const Tensor& input, const Tensor& weight, b
   if (activation == LinearActivation::GELU) gp = gelu_backward(g, pre, "none");
   if (activation == LinearActivation::GELUTanh) gp = gelu_backward(g, pre, "tanh");
   const int64_t in = weight.size(1), out_features = weight.size(0);
-  const Tensor gp2 = reshape(gp, {-1, out_features});
+  // Explicit row counts: a -1 cannot be inferred when in or out_features is 0.
+  const int64_t rows = detail::shape_numel(Shape(input.shape().begin(), input.shape().end() - 1));
+  const Tensor gp2 = reshape(gp, {rows, out_features});
   Grads grads(3);
   if (needed[0]) grads[0] = matmul(gp, weight);
-  if (needed[1]) grads[1] = matmul(transpose(gp2, 0, 1), reshape(input, {-1, in}));
+  if (needed[1]) grads[1] = matmul(transpose(gp2, 0, 1), reshape(input, {rows, in}));
   if (needed[2] && has_bias) grads[2] = sum(gp2, {0});
   return grads;
 }
@@ -110,9 +112,11 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
     return linear(autocast::input(autocast::Op::linear, input),
                   autocast::input(autocast::Op::linear, weight),
                   autocast::input(autocast::Op::linear, bias), activation);
-  native::LinearForward forward = native::linear(input, weight, bias, gemm_activation(activation));
+  const bool grad = needs_grad(input, weight, bias);
+  native::LinearForward forward =
+      native::linear(input, weight, bias, gemm_activation(activation), /*keep_pre=*/grad);
   Tensor out = forward.out;
-  if (needs_grad(input, weight, bias)) {
+  if (grad) {
     // relu's backward reads the output, GELU's the pre-activation.
     const Tensor relu_out = activation == LinearActivation::ReLU ? out : Tensor();
     record(Op::linear, out, {input, weight, bias},

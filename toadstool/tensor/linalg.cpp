@@ -131,7 +131,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 LinearForward linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                     kernels::GemmActivation activation) {
+                     kernels::GemmActivation activation, bool keep_pre) {
   detail::check_defined(input, "linear");
   detail::check_defined(weight, "linear");
   const Device device = bias.defined() ? detail::common_device("linear", {&input, &weight, &bias})
@@ -152,20 +152,28 @@ LinearForward linear(const Tensor& input, const Tensor& weight, const Tensor& bi
   out_shape.push_back(out_features);
   LinearForward result;
   result.out = detail::make_tensor(out_shape, input.dtype(), device);
-  const bool keeps_pre = activation == kernels::GemmActivation::GeluErf ||
-                         activation == kernels::GemmActivation::GeluTanh;
+  const bool keeps_pre = keep_pre && (activation == kernels::GemmActivation::GeluErf ||
+                                      activation == kernels::GemmActivation::GeluTanh);
   if (keeps_pre) result.pre = detail::make_tensor(out_shape, input.dtype(), device);
   if (result.out.numel() == 0) return result;
-  // x [rows, in] with unit column stride; w [out, in] read as op(B) = w^T.
-  Tensor x = reshape(input, {rows, in});
-  if (x.stride(1) != 1 && in > 1) x = contiguous(x);
-  const Tensor w = weight.stride(1) == 1 || in == 1 ? weight : contiguous(weight);
+  // x [rows, in] and w [out, in] (read as op(B) = w^T) as row-major
+  // matrices: unit column stride and rows at least `in` apart; anything else
+  // (a broadcast row of stride 0, a transposed buffer) is copied first.
+  const auto as_rows = [in](const Tensor& t) {
+    const bool fits = (t.size(0) == 1 || t.stride(0) >= in) && (in <= 1 || t.stride(1) == 1);
+    return fits ? t : contiguous(t);
+  };
+  const Tensor x = as_rows(reshape(input, {rows, in}));
+  const Tensor w = as_rows(weight);
+  const auto leading_dim = [in](const Tensor& t) {
+    return std::max<int64_t>(t.size(0) == 1 ? in : t.stride(0), std::max<int64_t>(in, 1));
+  };
   const Tensor b = bias.defined() ? contiguous(bias) : Tensor();
   kernels::GemmCall gemm;
   gemm.trans_a = false, gemm.trans_b = true;
   gemm.M = rows, gemm.N = out_features, gemm.K = in;
-  gemm.A = x.data_ptr(), gemm.lda = std::max<int64_t>(rows == 1 ? in : x.stride(0), in);
-  gemm.B = w.data_ptr(), gemm.ldb = std::max<int64_t>(w.stride(0), in);
+  gemm.A = x.data_ptr(), gemm.lda = leading_dim(x);
+  gemm.B = w.data_ptr(), gemm.ldb = leading_dim(w);
   gemm.C = result.out.data_ptr(), gemm.ldc = out_features;
   gemm.epilogue.bias = b.defined() ? b.data_ptr() : nullptr;
   gemm.epilogue.activation = activation;

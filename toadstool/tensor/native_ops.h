@@ -160,13 +160,14 @@ Tensor argmin(const Tensor& t, std::optional<int64_t> dim = std::nullopt, bool k
 Tensor matmul(const Tensor& a, const Tensor& b);
 // A fused Linear: out = activation(input @ weight^T + bias), input [..., in],
 // weight [out, in], bias [out] or undefined -> [..., out], as one GEMM whose
-// epilogue adds the bias and applies the activation. `pre` (defined for the
-// GELU activations, whose backward needs it) holds input @ weight^T + bias.
+// epilogue adds the bias and applies the activation. With keep_pre, `pre`
+// holds input @ weight^T + bias for the GELU activations (their backward
+// reads it; undefined otherwise).
 struct LinearForward {
   Tensor out, pre;
 };
 LinearForward linear(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                     kernels::GemmActivation activation);
+                     kernels::GemmActivation activation, bool keep_pre = false);
 
 // ---- NN kernels -------------------------------------------------------------------------
 Tensor softmax(const Tensor& t, int64_t dim);

@@ -350,16 +350,20 @@ void multiply_product(const Product& g, const Bf16Tile& tile, int threads) {
     multiply(g, tile, threads);
     return;
   }
-  const int parts = split_k_suits(g, threads) ? threads : 1;
+  int parts = split_k_suits(g, threads) ? threads : 1;
   float* sums = t_sums.get<float>(g.M * g.N * parts);
   if (parts == 1) {
     Product all = g;
     all.out = Bf16Out{sums, g.N, true, g.out.alpha, 0.0f};
     multiply(all, tile, threads);
   } else {
-#pragma omp parallel num_threads(parts)
+    const int requested = parts;
+#pragma omp parallel num_threads(requested)
     {
       const int t = omp_get_thread_num();
+      // OpenMP may give fewer threads than asked: only theirs are summed.
+#pragma omp single
+      parts = omp_get_num_threads();
       const auto [begin, end] = even_share(g.K, kKC, t, omp_get_num_threads());
       float* own = sums + t * g.M * g.N;
       if (begin < end) {

@@ -363,7 +363,9 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
       team_barrier(threads);
       int64_t own_next = 0;
       while (true) {
-        const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, threads);
+        // (Not a structured binding: finish_tile below captures ic.)
+        const std::pair<int64_t, int64_t> taken = take_rows(next_row, own_next, g.M, threads);
+        const int64_t ic = taken.first, ic_end = taken.second;
         if (ic >= ic_end) break;
         const int64_t mc = ic_end - ic;
         const float* a_block = g.A + ic * a_row + pc * a_k;
