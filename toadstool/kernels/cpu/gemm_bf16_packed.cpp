@@ -26,6 +26,7 @@
 #include <new>
 #include <utility>
 
+#include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/half.h"
 
@@ -194,29 +195,6 @@ void team_barrier(int threads) {
   }
 }
 
-// The next rows [begin, end) of C for this thread (empty when none are
-// left): alone, `block` rows at a time in order; in a team, from the shared
-// counter, an even share of what is left (1 to kTilesPerBlock tiles), so a
-// thread slowed by a neighbour takes fewer (gemm_packed.cpp's take_rows).
-std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& own_next, int64_t M,
-                                      int64_t mr, int threads) {
-  const int64_t block = kTilesPerBlock * mr;
-  if (next_row == nullptr) {
-    const int64_t begin = own_next;
-    own_next = std::min(M, begin + block);
-    return {begin, own_next};
-  }
-  int64_t begin = next_row->load(std::memory_order_relaxed);
-  while (begin < M) {
-    const int64_t rows =
-        std::clamp(round_up(ceil_div(M - begin, 2 * int64_t{threads}), mr), mr, block);
-    if (next_row->compare_exchange_weak(begin, begin + rows, std::memory_order_relaxed)) {
-      return {begin, std::min(M, begin + rows)};
-    }
-  }
-  return {M, M};
-}
-
 // Where a block of A is read: pairs (i, q) at a + i * row + q * pair.
 struct ABlock {
   const uint16_t* a;
@@ -259,7 +237,8 @@ void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, i
       team_barrier(threads);
       int64_t own_next = 0;
       while (true) {
-        const auto [ic, ic_end] = take_rows(next_row, own_next, g.M, tile.mr, threads);
+        const auto [ic, ic_end] =
+            take_rows(next_row, own_next, g.M, tile.mr, kTilesPerBlock * tile.mr, threads);
         if (ic >= ic_end) break;
         const int64_t mc = ic_end - ic;
         const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,

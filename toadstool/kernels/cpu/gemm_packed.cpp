@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "toadstool/kernels/cpu/gemm_epilogue.h"
+#include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
 
 namespace toadstool::kernels::cpu {
@@ -315,30 +316,6 @@ void team_barrier(int threads) {
   }
 }
 
-// The next rows [begin, end) of C for this thread to multiply, empty when
-// none are left. Alone (next_row null) a thread takes kMC rows at a time in
-// order, counting in `own_next`. In a team, threads take blocks from the
-// shared counter `next_row`, guided-style: an even share of what is left
-// (between kMR and kMC rows, whole tiles), so a thread slowed by a
-// neighbour on a shared machine simply ends up with fewer rows.
-std::pair<int64_t, int64_t> take_rows(std::atomic<int64_t>* next_row, int64_t& own_next, int64_t M,
-                                      int threads) {
-  if (next_row == nullptr) {
-    const int64_t begin = own_next;
-    own_next = std::min(M, begin + kMC);
-    return {begin, own_next};
-  }
-  int64_t begin = next_row->load(std::memory_order_relaxed);
-  while (begin < M) {
-    const int64_t rows =
-        std::clamp(round_up(ceil_div(M - begin, 2 * int64_t{threads}), kMR), kMR, kMC);
-    if (next_row->compare_exchange_weak(begin, begin + rows, std::memory_order_relaxed)) {
-      return {begin, std::min(M, begin + rows)};
-    }
-  }
-  return {M, M};
-}
-
 // Thread `thread`'s part of g when the team splits rows: the team packs
 // each B panel together (panel p by thread p % threads) into `packed_b`,
 // then each thread multiplies the rows it takes (take_rows) by all of it.
@@ -364,7 +341,8 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
       int64_t own_next = 0;
       while (true) {
         // (Not a structured binding: finish_tile below captures ic.)
-        const std::pair<int64_t, int64_t> taken = take_rows(next_row, own_next, g.M, threads);
+        const std::pair<int64_t, int64_t> taken =
+            take_rows(next_row, own_next, g.M, kMR, kMC, threads);
         const int64_t ic = taken.first, ic_end = taken.second;
         if (ic >= ic_end) break;
         const int64_t mc = ic_end - ic;
