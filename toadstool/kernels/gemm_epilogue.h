@@ -23,11 +23,11 @@ TS_HOST_DEVICE C activate(C x) {
   if constexpr (kActivation == GemmActivation::None) return x;
 }
 
-// c + bias (when bias is not null), rounded to T.
+// c + bias, rounded to T.
 template <class T>
-TS_HOST_DEVICE T add_bias(T c, const T* bias) {
+TS_HOST_DEVICE T add_bias(T c, T bias) {
   using C = EpilogueCompute<T>;
-  return bias != nullptr ? static_cast<T>(static_cast<C>(c) + static_cast<C>(*bias)) : c;
+  return static_cast<T>(static_cast<C>(c) + static_cast<C>(bias));
 }
 
 template <GemmActivation kActivation, class T>

@@ -106,7 +106,7 @@ __global__ void epilogue_kernel(T* C, const T* bias, T* pre_out, int64_t batch, 
   for (int64_t i = first_index(); i < total; i += index_step()) {
     const int64_t b = i / (M * N), m = (i / N) % M, n = i % N;
     const int64_t at = b * stride_c + m * ldc + n;
-    const T pre = add_bias(C[at], bias != nullptr ? bias + n : nullptr);
+    const T pre = bias != nullptr ? add_bias(C[at], bias[n]) : C[at];
     if (pre_out != nullptr) pre_out[at] = pre;
     C[at] = activate_value<kActivation>(pre);
   }
