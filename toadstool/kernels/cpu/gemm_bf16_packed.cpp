@@ -28,6 +28,7 @@
 
 #include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
+#include "toadstool/kernels/cpu/scratch.h"
 #include "toadstool/kernels/half.h"
 
 namespace toadstool::kernels::cpu {
@@ -42,35 +43,6 @@ constexpr int64_t kNC = 1024;
 constexpr int64_t kTilesPerBlock = 8;
 // Rows per thread below which the team splits the columns instead.
 constexpr int64_t kMinTilesPerThread = 4;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// A growable 64-byte-aligned buffer per thread, kept between calls.
-class Scratch {
- public:
-  Scratch() = default;
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(data_); }
-
-  template <class T>
-  T* get(int64_t count) {
-    const int64_t bytes = round_up(count * int64_t{sizeof(T)}, 64);
-    if (bytes > size_) {
-      std::free(data_);
-      size_ = 0;
-      data_ = std::aligned_alloc(64, static_cast<size_t>(bytes));
-      if (data_ == nullptr) throw std::bad_alloc();
-      size_ = bytes;
-    }
-    return static_cast<T*>(data_);
-  }
-
- private:
-  void* data_ = nullptr;
-  int64_t size_ = 0;
-};
 
 thread_local Scratch t_packed_a;
 thread_local Scratch t_packed_b;

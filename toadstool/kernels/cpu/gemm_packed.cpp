@@ -29,6 +29,7 @@
 #include "toadstool/kernels/cpu/gemm_epilogue.h"
 #include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
+#include "toadstool/kernels/cpu/scratch.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -69,37 +70,6 @@ constexpr int64_t kNC = 1024;
 // Rows of C are taken, and A packed (when it is), up to kMC rows at a
 // time: 8 panels, 112 KB of packed A, in L2.
 constexpr int64_t kMC = 8 * kMR;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// A growable 64-byte-aligned float buffer, one per thread, kept between
-// calls so that repeated GEMMs allocate nothing.
-class Scratch {
- public:
-  Scratch() = default;
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(data_); }
-
-  float* get(int64_t floats) {
-    if (floats > size_) {
-      std::free(data_);
-      size_ = 0;
-      const auto bytes = static_cast<size_t>(round_up(floats * int64_t{sizeof(float)}, 64));
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      // Inside a team this ends the process (no exception leaves an OpenMP
-      // region); the buffers are at most a few MB.
-      if (data_ == nullptr) throw std::bad_alloc();
-      size_ = floats;
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  int64_t size_ = 0;
-};
 
 thread_local Scratch t_packed_a;
 thread_local Scratch t_packed_b;
@@ -323,7 +293,7 @@ void team_barrier(int threads) {
 void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int threads,
                      std::atomic<int64_t>* next_row) {
   const int64_t a_row = g.a_row_stride(), a_k = g.a_k_stride();
-  float* packed_a = t_packed_a.get(kMC * kKC + kLanes);
+  float* packed_a = t_packed_a.get<float>(kMC * kKC + kLanes);
   // The micro-kernel reads rows of A [M, K] where they are, unless they are
   // a multiple of 2 KB apart: then its kMR rows would share a few L1 cache
   // sets and evict each other, so they are packed like A [K, M]'s.
@@ -387,7 +357,7 @@ void gemm_rows_share(const GemmArgs<float>& g, float* packed_b, int thread, int 
 }
 
 float* packed_b_buffer(const GemmArgs<float>& g) {
-  return t_packed_b.get(std::min(kKC, g.K) * round_up(std::min(kNC, g.N), kNR));
+  return t_packed_b.get<float>(std::min(kKC, g.K) * round_up(std::min(kNC, g.N), kNR));
 }
 
 // Rows of C per thread below which the team splits columns instead: each
@@ -409,7 +379,7 @@ bool split_k_suits(const GemmArgs<float>& g, int threads) {
 }
 
 void gemm_split_k(const GemmArgs<float>& g, int threads) {
-  float* partial = t_partial_c.get(g.M * g.N * (threads - 1));
+  float* partial = t_partial_c.get<float>(g.M * g.N * (threads - 1));
 #pragma omp parallel num_threads(threads)
   {
     const int64_t t = omp_get_thread_num();
