@@ -1,15 +1,14 @@
 #include "bench/machine_probe.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+
+#include "toadstool/kernels/cpu/bf16_features.h"
 
 namespace toadstool::bench {
 
@@ -94,27 +93,6 @@ __attribute__((target("avx512f,avx512bf16"))) double dpbf16_chains(int64_t itera
   return 64.0 * kChains * static_cast<double>(iterations);
 }
 
-bool cpu_has_avx512_bf16() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || eax < 1) return false;
-  const bool avx512f = (ebx & (1u << 16)) != 0;
-  __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx);
-  return avx512f && (eax & (1u << 5)) != 0 && __builtin_cpu_supports("avx512f");
-}
-
-// AMX-TILE and AMX-BF16 in cpuid, and Linux's permission for the tile data
-// state (arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18).
-bool amx_usable() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  if ((edx & (1u << 22)) == 0 || (edx & (1u << 24)) == 0) return false;
-#ifdef SYS_arch_prctl
-  return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-#else
-  return false;
-#endif
-}
-
 struct alignas(64) TileConfig {
   uint8_t palette_id;
   uint8_t start_row;
@@ -173,12 +151,12 @@ double best_rate(double (*chains)(int64_t), int threads, int repetitions, int64_
 }  // namespace
 
 double measure_avx512_bf16_peak_gflops(int threads, int repetitions) {
-  if (!cpu_has_avx512_bf16()) return 0;
+  if (!__builtin_cpu_supports("avx512f") || !kernels::cpu::cpu_has_avx512_bf16()) return 0;
   return best_rate(dpbf16_chains, threads, repetitions, 1'000'000);  // ~10 ms at 90 GFLOP/s
 }
 
 double measure_amx_bf16_peak_gflops(int threads, int repetitions) {
-  static const bool usable = amx_usable();
+  static const bool usable = kernels::cpu::cpu_has_amx_bf16() && kernels::cpu::amx_permitted();
   if (!usable) return 0;
   return best_rate(amx_chains, threads, repetitions, 200'000);  // ~10 ms at 2 TFLOP/s
 }

@@ -12,22 +12,18 @@ namespace toadstool::kernels::cpu {
 namespace {
 
 // Element i takes word i % 4 of block offset + i / 4 (RandomKind::Bernoulli),
-// so the words of consecutive blocks, made kChunkBlocks at a time by
+// so the words of consecutive blocks, made kPhiloxChunkBlocks at a time by
 // philox_words, line up with consecutive elements.
-constexpr int64_t kChunkBlocks = 64;
-// A block (four elements) costs about one Philox evaluation: as random.cpp,
-// fewer blocks than kDefaultGrain elements already pay for a thread.
-constexpr int64_t kBlockGrain = 2048;
 
 template <class T>
 void dropout_impl(T* out, const T* in, const T* residual, int64_t n, const DropoutMask& mask) {
   const uint64_t threshold = bernoulli_threshold(1.0 - mask.p);
   const auto keep_scale = static_cast<T>(1.0 / (1.0 - mask.p));
   const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::Bernoulli));
-  parallel_for(0, blocks, kBlockGrain, [&](int64_t begin, int64_t end) {
-    uint32_t words[4 * kChunkBlocks];
-    for (int64_t b0 = begin; b0 < end; b0 += kChunkBlocks) {
-      const int64_t count = std::min(kChunkBlocks, end - b0);
+  parallel_for(0, blocks, kPhiloxBlockGrain, [&](int64_t begin, int64_t end) {
+    uint32_t words[4 * kPhiloxChunkBlocks];
+    for (int64_t b0 = begin; b0 < end; b0 += kPhiloxChunkBlocks) {
+      const int64_t count = std::min(kPhiloxChunkBlocks, end - b0);
       philox_words(mask.offset + static_cast<uint64_t>(b0), count, mask.seed, words);
       const int64_t first = 4 * b0;
       const int64_t len = std::min(4 * count, n - first);

@@ -16,24 +16,19 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-// A Philox block costs ~10x a simple element op, so fewer blocks than
-// kDefaultGrain elements already pay for a thread.
-constexpr int64_t kBlockGrain = 2048;
-
 // Calls fn(bits, first, count) for every counter block of a fill of n values
 // of kKind: bits is block `offset + b`, first the index of its first value,
 // count (<= values_per_block) how many of its values fall inside the fill.
 // Chunks are whole blocks, so the split never changes what an element gets.
-// The words are made kWordBlocks blocks at a time by philox_words (SIMD).
-constexpr int64_t kWordBlocks = 64;
+// The words are made kPhiloxChunkBlocks blocks at a time (philox_words).
 template <RandomKind kKind, class Fn>
 void for_each_block(int64_t n, uint64_t seed, uint64_t offset, const Fn& fn) {
   constexpr int64_t k = values_per_block(kKind);
   const auto blocks = static_cast<int64_t>(philox_blocks_used(n, kKind));
-  parallel_for(0, blocks, kBlockGrain, [&](int64_t begin, int64_t end) {
-    uint32_t words[4 * kWordBlocks];
-    for (int64_t b0 = begin; b0 < end; b0 += kWordBlocks) {
-      const int64_t count_blocks = std::min(kWordBlocks, end - b0);
+  parallel_for(0, blocks, kPhiloxBlockGrain, [&](int64_t begin, int64_t end) {
+    uint32_t words[4 * kPhiloxChunkBlocks];
+    for (int64_t b0 = begin; b0 < end; b0 += kPhiloxChunkBlocks) {
+      const int64_t count_blocks = std::min(kPhiloxChunkBlocks, end - b0);
       philox_words(offset + static_cast<uint64_t>(b0), count_blocks, seed, words);
       for (int64_t i = 0; i < count_blocks; ++i) {
         const int64_t first = (b0 + i) * k;
@@ -211,11 +206,11 @@ void fill_randint(int64_t* out, int64_t n, uint64_t seed, uint64_t offset, int64
 
 void fill_randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t offset) {
   for (int64_t i = 0; i < n; ++i) out[i] = i;
-  // Draws come kWordBlocks blocks (2 draws each) at a time.
-  uint32_t words[4 * kWordBlocks];
+  // Draws come kPhiloxChunkBlocks blocks (2 draws each) at a time.
+  uint32_t words[4 * kPhiloxChunkBlocks];
   const int64_t draws = n > 1 ? n - 1 : 0;
-  for (int64_t t0 = 0; t0 < draws; t0 += 2 * kWordBlocks) {
-    const int64_t count = std::min(2 * kWordBlocks, draws - t0);
+  for (int64_t t0 = 0; t0 < draws; t0 += 2 * kPhiloxChunkBlocks) {
+    const int64_t count = std::min(2 * kPhiloxChunkBlocks, draws - t0);
     philox_words(offset + static_cast<uint64_t>(t0 / 2), (count + 1) / 2, seed, words);
     for (int64_t k = 0; k < count; ++k) {
       const int64_t i = n - 1 - (t0 + k);
