@@ -303,6 +303,68 @@ TEST(Autograd, DropoutAddIsTheResidualPlusDropout) {
   EXPECT_THROW(dropout_add(t, r, -0.1), Error);
 }
 
+// dropout_add_layer_norm is layer_norm(residual + dropout(t)) in one pass:
+// the composition's values, gradients (t, residual, weight, bias) and
+// generator draws, for rows whose length is not a multiple of a Philox
+// block's four draws and for a normalized shape of two dims.
+TEST(Autograd, DropoutAddLayerNormIsTheComposition) {
+  struct Case {
+    Shape shape, normalized;
+    DType dtype;
+  };
+  for (const Case& c : {Case{{3, 7, 13}, {13}, kFloat32}, Case{{5, 2, 3}, {2, 3}, kFloat64},
+                        Case{{64, 128}, {128}, kFloat32}}) {
+    Generator data(3);
+    const Tensor t = randn(c.shape, c.dtype, &data), r = randn(c.shape, c.dtype, &data);
+    const Tensor w = randn(c.normalized, c.dtype, &data), b = randn(c.normalized, c.dtype, &data);
+    const Tensor g = randn(c.shape, c.dtype, &data);
+    const auto leaves = [](std::initializer_list<Tensor> ts) {
+      std::vector<Tensor> out;
+      for (const Tensor& x : ts) out.push_back(x.clone().requires_grad_());
+      return out;
+    };
+    const std::vector<Tensor> fused_in = leaves({t, r, w, b}), plain_in = leaves({t, r, w, b});
+    Generator g1(9), g2(9);
+    const Tensor fused = dropout_add_layer_norm(fused_in[0], fused_in[1], 0.3, true, &g1,
+                                                c.normalized, fused_in[2], fused_in[3]);
+    const Tensor plain = layer_norm(dropout_add(plain_in[0], plain_in[1], 0.3, true, &g2),
+                                    c.normalized, plain_in[2], plain_in[3]);
+    EXPECT_EQ(fused.grad_fn()->name(), "dropout_add_layer_norm");
+    EXPECT_EQ(g1.state().offset, g2.state().offset);
+    const double rtol = c.dtype == kFloat32 ? 1e-5 : 1e-12;
+    testing::expect_close(fused, plain, rtol, rtol);
+    (fused * g).sum().backward();
+    (plain * g).sum().backward();
+    for (size_t i = 0; i < fused_in.size(); ++i) {
+      SCOPED_TRACE(i);
+      testing::expect_close(fused_in[i].grad(), plain_in[i].grad(), rtol, rtol);
+    }
+  }
+}
+
+// Outside training, with p = 0 or a broadcast residual it is the
+// composition; bad shapes are an Error naming the op.
+TEST(Autograd, DropoutAddLayerNormFallsBackAndChecks) {
+  Generator data(4);
+  const Tensor t = randn({4, 6}, kFloat32, &data), r = randn({4, 6}, kFloat32, &data);
+  const Tensor row = randn({6}, kFloat32, &data);
+  testing::expect_close(dropout_add_layer_norm(t, r, 0.5, false, nullptr, {6}),
+                        layer_norm(t + r, {6}));
+  testing::expect_close(dropout_add_layer_norm(t, r, 0.0, true, nullptr, {6}),
+                        layer_norm(t + r, {6}));
+  Generator g1(2), g2(2);
+  testing::expect_close(dropout_add_layer_norm(t, row, 0.5, true, &g1, {6}),
+                        layer_norm(row + dropout(t, 0.5, true, &g2), {6}));
+  try {
+    Generator g(1);
+    dropout_add_layer_norm(t, r, 0.5, true, &g, {5});
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dropout_add_layer_norm"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(dropout_add_layer_norm(t, r, 1.5, true, nullptr, {6}), Error);
+}
+
 TEST(Autograd, ErrorsInsideABackwardNameTheOp) {
   Tensor x = from_vector<float>({1, 2}).requires_grad_();
   Tensor y = x.exp();

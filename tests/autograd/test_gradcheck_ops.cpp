@@ -531,6 +531,16 @@ std::vector<GradCase> all_cases() {
         return dropout_add(x[0].pow(2), x[1], 0.4, true, &g);
       });
   one(
+      "dropout_add_layer_norm", {"dropout_add_layer_norm"},
+      [] {
+        // Rows of 7: the mask's Philox blocks straddle rows.
+        return std::vector{leaf({3, 7}), leaf({3, 7}), leaf({7}), leaf({7})};
+      },
+      [](const auto& x) {
+        Generator g(7);
+        return dropout_add_layer_norm(x[0].pow(2), x[1], 0.4, true, &g, {7}, x[2], x[3]);
+      });
+  one(
       "scaled_dot_product_attention", {"scaled_dot_product_attention"},
       [] {
         // q [2, 3, 4] and v [2, 5, 3] as transposed buffers, a key-padding mask.

@@ -128,6 +128,35 @@ TEST(CudaRandom, DropoutMatchesTheCpu) {
   }
 }
 
+// dropout_add_layer_norm's CUDA kernels (each element makes its own Philox
+// block) drop the elements the CPU's do, forward and backward.
+TEST(CudaRandom, DropoutAddLayerNormMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Generator data(13);
+    const Tensor x = rand({37, 29}, dtype, &data), r = rand({37, 29}, dtype, &data);
+    const Tensor w = rand({29}, dtype, &data), b = rand({29}, dtype, &data);
+    std::vector<Tensor> host, device;
+    for (const Tensor& t : {x, r, w, b}) {
+      host.push_back(t.clone().requires_grad_());
+      device.push_back(t.to(kCuda).requires_grad_());
+    }
+    Generator cpu_gen(14), cuda_gen(14);
+    const std::string what = std::string("dropout_add_layer_norm ") + dtype_name(dtype);
+    const Tensor expected =
+        dropout_add_layer_norm(host[0], host[1], 0.3, true, &cpu_gen, {29}, host[2], host[3]);
+    const Tensor actual = dropout_add_layer_norm(device[0], device[1], 0.3, true, &cuda_gen, {29},
+                                                 device[2], device[3]);
+    expect_matches_cpu(actual, expected, what);
+    const Tensor weights = rand({37, 29}, dtype, &data);
+    (expected * weights).sum().backward();
+    (actual * weights.to(kCuda)).sum().backward();
+    for (size_t i = 0; i < host.size(); ++i) {
+      expect_matches_cpu(device[i].grad(), host[i].grad(), what + " grad " + std::to_string(i));
+    }
+  }
+}
+
 // randperm is drawn on the CPU by the front-end; the table's CUDA entry is
 // checked directly against the CPU's entry for the same (seed, offset).
 TEST(CudaRandom, RandpermEntryIsBitIdenticalToTheCpu) {

@@ -256,4 +256,41 @@ Tensor dropout_add(const Tensor& t, const Tensor& residual, double p, bool train
   return apply_dropout_mask(t, residual, reserve_dropout_mask(t.numel(), p, generator));
 }
 
+Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p, bool training,
+                              Generator* generator, const Shape& normalized_shape,
+                              const Tensor& weight, const Tensor& bias, double eps) {
+  constexpr auto kAutocast = autocast::Op::dropout_add_layer_norm;
+  if (autocast::casts(kAutocast, t, residual, weight, bias)) {
+    return dropout_add_layer_norm(autocast::input(kAutocast, t),
+                                  autocast::input(kAutocast, residual), p, training, generator,
+                                  normalized_shape, autocast::input(kAutocast, weight),
+                                  autocast::input(kAutocast, bias), eps);
+  }
+  check_dropout_p(p);
+  const bool fused = training && p > 0 && p < 1 && t.defined() && residual.defined() &&
+                     residual.shape() == t.shape() && residual.dtype() == t.dtype();
+  if (!fused) {
+    return layer_norm(dropout_add(t, residual, p, training, generator), normalized_shape, weight,
+                      bias, eps);
+  }
+  const kernels::DropoutMask mask = reserve_dropout_mask(t.numel(), p, generator);
+  native::DropoutAddLayerNormForward forward = native::dropout_add_layer_norm_forward(
+      t, residual, mask, normalized_shape, weight, bias, eps);
+  Tensor out = forward.out;
+  if (!needs_grad(t, residual, weight, bias)) return out;
+  // x = residual + dropout(t) is kept (as layer_norm keeps its input); the
+  // mask is regenerated. The residual's gradient is x's, t's the masked one.
+  record(
+      Op::dropout_add_layer_norm, out, {t, residual, weight, bias},
+      [normalized_shape, mask, x = SavedTensor(forward.x), weight = SavedTensor(weight),
+       bias = SavedTensor(bias), mean = SavedTensor(forward.mean), rstd = SavedTensor(forward.rstd),
+       need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
+        native::LayerNormGrads grads =
+            native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
+                                        weight.get(), bias.get(), need_affine, &mask);
+        return {grads.block, grads.x, grads.weight, grads.bias};
+      });
+  return out;
+}
+
 }  // namespace toadstool

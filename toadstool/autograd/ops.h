@@ -188,6 +188,15 @@ Tensor dropout(const Tensor& t, double p, bool training = true, Generator* gener
 // one shape and dtype (the composition otherwise).
 Tensor dropout_add(const Tensor& t, const Tensor& residual, double p, bool training = true,
                    Generator* generator = nullptr);
+// layer_norm(residual + dropout(t, p), normalized_shape, weight, bias, eps):
+// a post-norm Transformer layer's "add & norm", with the values and
+// generator draws of that composition, in one pass over the rows forward and
+// one backward (when training with 0 < p < 1 and t, residual of one shape
+// and dtype; the composition otherwise).
+Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p, bool training,
+                              Generator* generator, const Shape& normalized_shape,
+                              const Tensor& weight = {}, const Tensor& bias = {},
+                              double eps = 1e-5);
 // torch.nn.functional.scaled_dot_product_attention: q [..., L, E], k [..., S, E],
 // v [..., S, Ev] (same leading dims) -> [..., L, Ev],
 //   dropout(softmax(q k^T * scale + mask), p) v,

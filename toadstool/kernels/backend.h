@@ -58,6 +58,21 @@ using LayerNormForwardFn = void(DType dtype, const void* x, const void* gamma, c
 using LayerNormBackwardFn = void(DType dtype, const void* grad_y, const void* x, const void* mean,
                                  const void* rstd, const void* gamma, void* grad_x,
                                  void* grad_gamma, void* grad_beta, int64_t rows, int64_t cols);
+// The same with dropout and a residual add in front (post-norm Transformer
+// layers: layer_norm(residual + dropout(block))): the forward writes x =
+// residual + dropout(block) (the backward's input) and normalises it in the
+// same pass over each row; the backward is layer_norm_backward's (grad_x is
+// the residual's gradient, not null) and also writes grad_block =
+// dropout(grad_x). block, residual, x, grad_x, grad_block are [rows, cols].
+using DropoutAddLayerNormForwardFn = void(DType dtype, const void* block, const void* residual,
+                                          const DropoutMask& mask, void* x, const void* gamma,
+                                          const void* beta, void* y, void* mean, void* rstd,
+                                          int64_t rows, int64_t cols, double eps);
+using DropoutAddLayerNormBackwardFn = void(DType dtype, const void* grad_y, const void* x,
+                                           const void* mean, const void* rstd, const void* gamma,
+                                           const DropoutMask& mask, void* grad_x, void* grad_block,
+                                           void* grad_gamma, void* grad_beta, int64_t rows,
+                                           int64_t cols);
 // Cross-entropy over logits x [outer, classes, inner] (kernels/cpu/
 // cross_entropy.h has the formulas): per line lse, nll and, when not null,
 // the label-smoothing term; the backward's grad_x of a * nll + b * smooth.

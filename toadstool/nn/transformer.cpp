@@ -45,6 +45,14 @@ Tensor add_dropped(const Tensor& residual, const Tensor& block_out, const Dropou
   return dropout_add(block_out, residual, drop.p, drop.is_training(), drop.generator);
 }
 
+// norm(residual + drop(block_out)) in one pass (dropout_add_layer_norm), the
+// values and generator draws of the three modules.
+Tensor add_dropped_norm(const Tensor& residual, const Tensor& block_out, const Dropout& drop,
+                        const LayerNorm& norm) {
+  return dropout_add_layer_norm(block_out, residual, drop.p, drop.is_training(), drop.generator,
+                                norm.normalized_shape, norm.weight, norm.bias, norm.eps);
+}
+
 }  // namespace
 
 Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x,
@@ -62,14 +70,15 @@ Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
   return linear2->forward(dropout->forward(hidden));
 }
 
-// Each block's dropout (dropout1, dropout2) is applied with its residual add.
+// Each block's dropout (dropout1, dropout2) is applied with its residual add,
+// and in a post-norm layer with the norm after it.
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const MultiheadAttentionMasks& masks) {
   if (options.norm_first) {
     Tensor x = add_dropped(src, self_attention_block(norm1->forward(src), masks), *dropout1);
     return add_dropped(x, feed_forward_block(norm2->forward(x)), *dropout2);
   }
-  Tensor x = norm1->forward(add_dropped(src, self_attention_block(src, masks), *dropout1));
-  return norm2->forward(add_dropped(x, feed_forward_block(x), *dropout2));
+  Tensor x = add_dropped_norm(src, self_attention_block(src, masks), *dropout1, *norm1);
+  return add_dropped_norm(x, feed_forward_block(x), *dropout2, *norm2);
 }
 
 std::string TransformerEncoderLayer::extra_repr() const {

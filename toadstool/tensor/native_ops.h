@@ -188,15 +188,28 @@ struct LayerNormForward {
 };
 LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_shape,
                                     const Tensor& weight, const Tensor& bias, double eps);
+// layer_norm(residual + dropout(block)) in one pass over the rows
+// (kernels/backend.h, DropoutAddLayerNormForwardFn); block and residual of
+// one shape and floating dtype, 0 < mask.p < 1. Also returns x = residual +
+// dropout(block), in the compute dtype, for the backward.
+struct DropoutAddLayerNormForward {
+  Tensor out, x, mean, rstd;
+};
+DropoutAddLayerNormForward dropout_add_layer_norm_forward(
+    const Tensor& block, const Tensor& residual, const kernels::DropoutMask& mask,
+    const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps);
 // Gradients of x, weight and bias (the latter two undefined unless
-// `weight_and_bias` is set and weight / bias are defined).
+// `weight_and_bias` is set and weight / bias are defined). With `dropout`
+// (the backward of dropout_add_layer_norm_forward, x its returned x), also
+// the block's gradient dropout(grad x); the residual's is grad x.
 struct LayerNormGrads {
-  Tensor x, weight, bias;
+  Tensor x, weight, bias, block;
 };
 LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    const Shape& normalized_shape, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, const Tensor& bias,
-                                   bool weight_and_bias);
+                                   bool weight_and_bias,
+                                   const kernels::DropoutMask* dropout = nullptr);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 // in * mask (+ residual, when defined: same shape, dtype and device as in),

@@ -1,4 +1,4 @@
-// Fused NN kernels: softmax, log_softmax, layer_norm.
+// Fused NN kernels: softmax, log_softmax, layer_norm, dropout_add_layer_norm.
 #include "toadstool/tensor/elementwise.h"
 #include "toadstool/tensor/kernel_args.h"
 #include "toadstool/tensor/native_ops.h"
@@ -106,10 +106,42 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   return layer_norm_forward(x, normalized_shape, weight, bias, eps).out;
 }
 
+DropoutAddLayerNormForward dropout_add_layer_norm_forward(
+    const Tensor& block, const Tensor& residual, const kernels::DropoutMask& mask,
+    const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
+  const char* op = "dropout_add_layer_norm";
+  detail::check_defined(block, op);
+  detail::check_defined(residual, op);
+  detail::common_device(op, {&block, &residual});
+  TS_CHECK(residual.shape() == block.shape() && residual.dtype() == block.dtype(), op,
+           ": the residual must have the block's shape and dtype, got ", detail::describe(residual),
+           " for ", detail::describe(block));
+  check_layer_norm(block, normalized_shape, weight, bias, op);
+  TS_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
+  TS_CHECK(mask.p > 0 && mask.p < 1, op, ": the mask needs 0 < p < 1, got ", mask.p);
+  const DType compute = detail::compute_dtype(block.dtype());
+  const Tensor in = contiguous_as(block, compute);
+  const Tensor res = contiguous_as(residual, compute);
+  const Tensor w = contiguous_as(weight, compute);
+  const Tensor b = contiguous_as(bias, compute);
+  const int64_t cols = detail::shape_numel(normalized_shape);
+  const int64_t rows = cols == 0 ? 0 : block.numel() / cols;
+  const Device device = block.device();
+  DropoutAddLayerNormForward result{detail::make_tensor(block.shape(), compute, device),
+                                    detail::make_tensor(block.shape(), compute, device),
+                                    detail::make_tensor({rows}, compute, device),
+                                    detail::make_tensor({rows}, compute, device)};
+  TS_KERNEL(device, dropout_add_layer_norm_forward, compute, in.data_ptr(), res.data_ptr(), mask,
+            result.x.data_ptr(), ptr_or_null(w), ptr_or_null(b), result.out.data_ptr(),
+            result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
+  result.out = detail::finish_result(result.out, block.dtype());
+  return result;
+}
+
 LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    const Shape& normalized_shape, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, const Tensor& bias,
-                                   bool weight_and_bias) {
+                                   bool weight_and_bias, const kernels::DropoutMask* dropout) {
   const char* op = "layer_norm_backward";
   check_layer_norm(x, normalized_shape, weight, bias, op);
   detail::check_defined(grad_y, op);
@@ -134,10 +166,19 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
     grads.weight = detail::make_tensor(normalized_shape, compute, x.device());
   if (weight_and_bias && bias.defined())
     grads.bias = detail::make_tensor(normalized_shape, compute, x.device());
-  TS_KERNEL(x.device(), layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
-            contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w),
-            grads.x.data_ptr(), mutable_ptr_or_null(grads.weight), mutable_ptr_or_null(grads.bias),
-            rows, cols);
+  if (dropout != nullptr) {
+    grads.block = detail::make_tensor(x.shape(), compute, x.device());
+    TS_KERNEL(x.device(), dropout_add_layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
+              contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w), *dropout,
+              grads.x.data_ptr(), grads.block.data_ptr(), mutable_ptr_or_null(grads.weight),
+              mutable_ptr_or_null(grads.bias), rows, cols);
+    grads.block = detail::finish_result(grads.block, x.dtype());
+  } else {
+    TS_KERNEL(x.device(), layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
+              contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w),
+              grads.x.data_ptr(), mutable_ptr_or_null(grads.weight),
+              mutable_ptr_or_null(grads.bias), rows, cols);
+  }
   grads.x = detail::finish_result(grads.x, x.dtype());
   if (grads.weight.defined()) grads.weight = detail::finish_result(grads.weight, x.dtype());
   if (grads.bias.defined()) grads.bias = detail::finish_result(grads.bias, x.dtype());

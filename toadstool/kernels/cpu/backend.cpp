@@ -163,6 +163,31 @@ void layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x, c
   });
 }
 
+void dropout_add_layer_norm_forward_entry(DType dtype, const void* block, const void* residual,
+                                          const DropoutMask& mask, void* x, const void* gamma,
+                                          const void* beta, void* y, void* mean, void* rstd,
+                                          int64_t rows, int64_t cols, double eps) {
+  for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_forward", [&](auto zero) {
+    using T = decltype(zero);
+    dropout_add_layer_norm_forward(typed<T>(block), typed<T>(residual), mask, typed<T>(x),
+                                   typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean),
+                                   typed<T>(rstd), rows, cols, eps);
+  });
+}
+
+void dropout_add_layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x,
+                                           const void* mean, const void* rstd, const void* gamma,
+                                           const DropoutMask& mask, void* grad_x, void* grad_block,
+                                           void* grad_gamma, void* grad_beta, int64_t rows,
+                                           int64_t cols) {
+  for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    dropout_add_layer_norm_backward(typed<T>(grad_y), typed<T>(x), typed<T>(mean), typed<T>(rstd),
+                                    typed<T>(gamma), mask, typed<T>(grad_x), typed<T>(grad_block),
+                                    typed<T>(grad_gamma), typed<T>(grad_beta), rows, cols);
+  });
+}
+
 void cross_entropy_forward_entry(DType dtype, const void* x, const int64_t* target,
                                  const void* weight, int64_t outer, int64_t classes, int64_t inner,
                                  int64_t ignore_index, void* lse, void* nll, void* smooth) {
@@ -323,6 +348,8 @@ Backend make_cpu_backend(const char* isa) {
   b.softmax_backward = softmax_backward_entry;
   b.layer_norm_forward = layer_norm_forward_entry;
   b.layer_norm_backward = layer_norm_backward_entry;
+  b.dropout_add_layer_norm_forward = dropout_add_layer_norm_forward_entry;
+  b.dropout_add_layer_norm_backward = dropout_add_layer_norm_backward_entry;
   b.cross_entropy_forward = cross_entropy_forward_entry;
   b.cross_entropy_backward = cross_entropy_backward_entry;
   b.attention_forward = attention_forward_entry;

@@ -17,4 +17,12 @@ void dropout(float* out, const float* in, const float* residual, int64_t n,
 void dropout(double* out, const double* in, const double* residual, int64_t n,
              const DropoutMask& mask);
 
+// Elements [first, first + n) of the above, for a kernel that fuses dropout
+// into its own pass over rows (dropout_add_layer_norm): out, in and residual
+// point at element `first`, whose mask words are those of the whole tensor.
+// T is Half, BFloat16, float or double.
+template <class T>
+void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
+                  const DropoutMask& mask);
+
 }  // namespace toadstool::kernels::cpu

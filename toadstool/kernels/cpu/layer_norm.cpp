@@ -4,11 +4,25 @@
 #include <cmath>
 #include <vector>
 
+#include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/parallel.h"
 
 namespace toadstool::kernels::cpu {
 
 namespace {
+
+// dropout_add_layer_norm's dropout and residual add, fused into layer norm's
+// row loops: the forward's rows x = residual + dropout(block) are made just
+// before they are normalised, the backward's grad_block = dropout(grad_x)
+// just after grad_x. Null for a plain layer norm.
+template <class T>
+struct FusedDropout {
+  const T* block = nullptr;     // forward, [rows, cols]
+  const T* residual = nullptr;  // forward, [rows, cols]
+  T* x = nullptr;               // forward: where the rows of x go (the `x` it normalises)
+  T* grad_block = nullptr;      // backward, [rows, cols]
+  DropoutMask mask;
+};
 
 // ---------------------------------------------------------------------------
 // Forward
@@ -71,11 +85,15 @@ void normalize_row(const T* x, const T* gamma, const T* beta, T* y, int64_t n, R
 
 template <class T>
 void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean_out, T* rstd_out,
-             int64_t rows, int64_t cols, double eps) {
+             int64_t rows, int64_t cols, double eps, const FusedDropout<T>* fused = nullptr) {
   if (rows <= 0 || cols <= 0) return;
   const int64_t grain = std::max<int64_t>(1, kDefaultGrain / cols);
   parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
+      if (fused) {
+        const int64_t at = r * cols;
+        dropout_span(fused->x + at, fused->block + at, fused->residual + at, at, cols, fused->mask);
+      }
       const RowStats stats = row_stats(x + r * cols, cols, eps);
       if (mean_out) mean_out[r] = static_cast<T>(stats.mean + stats.residual);
       if (rstd_out) rstd_out[r] = static_cast<T>(stats.rstd);
@@ -183,12 +201,18 @@ void flush_block(ColumnPartials<T> p, int64_t n) {
 // gx and (when `sums` is given) the column sums of rows [r0, r1).
 template <class T>
 void backward_rows(const T* gy, const T* x, const T* mean, const T* rstd, const T* gamma, T* gx,
-                   const ColumnPartials<T>* sums, int64_t r0, int64_t r1, int64_t cols) {
+                   const ColumnPartials<T>* sums, const FusedDropout<T>* fused, int64_t r0,
+                   int64_t r1, int64_t cols) {
   for (int64_t r = r0; r < r1; ++r) {
     const T* gyr = gy + r * cols;
     const T* xr = x + r * cols;
     const RowGrad g = row_grad(gyr, xr, gamma, mean[r], rstd[r], cols);
     if (gx) grad_x_row(gyr, xr, gamma, mean[r], rstd[r], g, gx + r * cols, cols);
+    if (fused) {
+      const int64_t at = r * cols;
+      dropout_span(fused->grad_block + at, gx + at, static_cast<const T*>(nullptr), at, cols,
+                   fused->mask);
+    }
     if (!sums) continue;
     add_row(gyr, xr, mean[r], rstd[r], g.delta, *sums, cols);
     if ((r - r0) % kRowBlock == kRowBlock - 1 || r == r1 - 1) flush_block(*sums, cols);
@@ -199,9 +223,11 @@ void backward_rows(const T* gy, const T* x, const T* mean, const T* rstd, const 
 constexpr int64_t kMaxChunks = 64;
 constexpr int64_t kMinChunkRows = 16;
 
+// With `fused`, gx must not be null (grad_block is made from it).
 template <class T>
 void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* gamma, T* gx,
-              T* ggamma, T* gbeta, int64_t rows, int64_t cols) {
+              T* ggamma, T* gbeta, int64_t rows, int64_t cols,
+              const FusedDropout<T>* fused = nullptr) {
   if (cols <= 0) return;
   rows = std::max<int64_t>(rows, 0);
   const bool column_sums = ggamma || gbeta;
@@ -220,7 +246,7 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
       const int64_t at = chunk * cols;
       const ColumnPartials<T> sums{block_gamma.data() + at, block_beta.data() + at,
                                    partial_gamma.data() + at, partial_beta.data() + at};
-      backward_rows(gy, x, mean, rstd, gamma, gx, column_sums ? &sums : nullptr,
+      backward_rows(gy, x, mean, rstd, gamma, gx, column_sums ? &sums : nullptr, fused,
                     rows * chunk / chunks, rows * (chunk + 1) / chunks, cols);
     }
   });
@@ -255,6 +281,36 @@ void layer_norm_backward(const double* grad_y, const double* x, const double* me
                          const double* rstd, const double* gamma, double* grad_x,
                          double* grad_gamma, double* grad_beta, int64_t rows, int64_t cols) {
   backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols);
+}
+
+void dropout_add_layer_norm_forward(const float* block, const float* residual,
+                                    const DropoutMask& mask, float* x, const float* gamma,
+                                    const float* beta, float* y, float* mean, float* rstd,
+                                    int64_t rows, int64_t cols, double eps) {
+  const FusedDropout<float> fused{block, residual, x, nullptr, mask};
+  forward<float>(x, gamma, beta, y, mean, rstd, rows, cols, eps, &fused);
+}
+void dropout_add_layer_norm_forward(const double* block, const double* residual,
+                                    const DropoutMask& mask, double* x, const double* gamma,
+                                    const double* beta, double* y, double* mean, double* rstd,
+                                    int64_t rows, int64_t cols, double eps) {
+  const FusedDropout<double> fused{block, residual, x, nullptr, mask};
+  forward<double>(x, gamma, beta, y, mean, rstd, rows, cols, eps, &fused);
+}
+void dropout_add_layer_norm_backward(const float* grad_y, const float* x, const float* mean,
+                                     const float* rstd, const float* gamma, const DropoutMask& mask,
+                                     float* grad_x, float* grad_block, float* grad_gamma,
+                                     float* grad_beta, int64_t rows, int64_t cols) {
+  const FusedDropout<float> fused{nullptr, nullptr, nullptr, grad_block, mask};
+  backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols, &fused);
+}
+void dropout_add_layer_norm_backward(const double* grad_y, const double* x, const double* mean,
+                                     const double* rstd, const double* gamma,
+                                     const DropoutMask& mask, double* grad_x, double* grad_block,
+                                     double* grad_gamma, double* grad_beta, int64_t rows,
+                                     int64_t cols) {
+  const FusedDropout<double> fused{nullptr, nullptr, nullptr, grad_block, mask};
+  backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols, &fused);
 }
 
 }  // namespace toadstool::kernels::cpu

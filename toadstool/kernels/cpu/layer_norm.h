@@ -6,6 +6,8 @@
 // still normalizes to within a few float ulps.
 #include <cstdint>
 
+#include "toadstool/kernels/kernel_args.h"
+
 namespace toadstool::kernels::cpu {
 
 // y = (x - mean) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps) with the
@@ -27,5 +29,28 @@ void layer_norm_backward(const float* grad_y, const float* x, const float* mean,
 void layer_norm_backward(const double* grad_y, const double* x, const double* mean,
                          const double* rstd, const double* gamma, double* grad_x,
                          double* grad_gamma, double* grad_beta, int64_t rows, int64_t cols);
+
+// Dropout, residual add and layer norm in one pass over the rows
+// (kernels/backend.h, DropoutAddLayerNormForwardFn): x = residual +
+// dropout(block) is written row by row and normalised while in L1. The
+// backward is layer_norm_backward's, and also writes grad_block =
+// dropout(grad_x) from the regenerated mask (grad_x is the residual's).
+void dropout_add_layer_norm_forward(const float* block, const float* residual,
+                                    const DropoutMask& mask, float* x, const float* gamma,
+                                    const float* beta, float* y, float* mean, float* rstd,
+                                    int64_t rows, int64_t cols, double eps);
+void dropout_add_layer_norm_forward(const double* block, const double* residual,
+                                    const DropoutMask& mask, double* x, const double* gamma,
+                                    const double* beta, double* y, double* mean, double* rstd,
+                                    int64_t rows, int64_t cols, double eps);
+void dropout_add_layer_norm_backward(const float* grad_y, const float* x, const float* mean,
+                                     const float* rstd, const float* gamma, const DropoutMask& mask,
+                                     float* grad_x, float* grad_block, float* grad_gamma,
+                                     float* grad_beta, int64_t rows, int64_t cols);
+void dropout_add_layer_norm_backward(const double* grad_y, const double* x, const double* mean,
+                                     const double* rstd, const double* gamma,
+                                     const DropoutMask& mask, double* grad_x, double* grad_block,
+                                     double* grad_gamma, double* grad_beta, int64_t rows,
+                                     int64_t cols);
 
 }  // namespace toadstool::kernels::cpu

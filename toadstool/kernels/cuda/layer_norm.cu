@@ -13,12 +13,20 @@
 //      chunk's rows in order, in double;
 //   3. one thread per column adds the chunks' partials in chunk order.
 // Every order is fixed by the shape, no atomics: the same bits every run.
+//
+// dropout_add_layer_norm (FusedDropout) adds to the forward's row kernel a
+// first loop that writes x = residual + dropout(block), and to step 1 of the
+// backward grad_block = dropout(grad_x). Each element makes its own Philox
+// block (four times the counter work of dropout's kernel, which is cheap next
+// to the memory traffic saved) so the rows keep their layout.
 #include <cmath>
 
 #include "toadstool/kernels/cuda/block_reduce.cuh"
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/rows.h"
 #include "toadstool/kernels/cuda/scratch.cuh"
+#include "toadstool/kernels/philox.h"
+#include "toadstool/kernels/random_values.h"
 
 namespace toadstool::kernels::cuda {
 
@@ -31,6 +39,30 @@ struct DoubleTriple {
   double a, b, c;
 };
 
+// dropout_add_layer_norm's part; `block` null for a plain layer norm.
+template <class T>
+struct FusedDropout {
+  const T* block = nullptr;     // forward: x = residual + dropout(block), [rows, cols]
+  const T* residual = nullptr;  // forward
+  T* x = nullptr;               // forward: where x goes (the buffer the kernel normalises)
+  T* grad_block = nullptr;      // backward: dropout(grad_x)
+  DropoutMask mask;
+  uint64_t threshold = 0;  // bernoulli_threshold(1 - p)
+  T keep_scale = T(1);     // 1 / (1 - p)
+
+  FusedDropout() = default;
+  explicit FusedDropout(const DropoutMask& m)
+      : mask(m),
+        threshold(bernoulli_threshold(1.0 - m.p)),
+        keep_scale(static_cast<T>(1.0 / (1.0 - m.p))) {}
+
+  // Element g of the whole tensor, dropped: word g % 4 of block offset + g / 4.
+  __device__ T drop(T in, int64_t g) const {
+    const Philox4x32 bits = philox4x32_10(mask.offset + static_cast<uint64_t>(g / 4), 0, mask.seed);
+    return dropout_value(in, bits.v[g % 4], threshold, keep_scale);
+  }
+};
+
 // ---------------------------------------------------------------------------
 // Forward
 // ---------------------------------------------------------------------------
@@ -38,11 +70,18 @@ struct DoubleTriple {
 template <class T>
 __global__ void layer_norm_forward_rows(const T* x, const T* gamma, const T* beta, T* y,
                                         T* mean_out, T* rstd_out, int64_t rows, int64_t cols,
-                                        double eps) {
+                                        double eps, FusedDropout<T> fused) {
   __shared__ BlockScratch<DoublePair> scratch;
   const auto add = [](DoublePair p, DoublePair q) { return DoublePair{p.a + q.a, p.b + q.b}; };
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const T* xr = x + row * cols;
+    if (fused.block) {
+      // Each thread reads back only the elements it wrote.
+      for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+        const int64_t g = row * cols + i;
+        fused.x[g] = static_cast<T>(fused.residual[g] + fused.drop(fused.block[g], g));
+      }
+    }
     T* yr = y + row * cols;
     DoublePair sum{0, 0};
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum.a += static_cast<double>(xr[i]);
@@ -87,7 +126,7 @@ __global__ void layer_norm_forward_rows(const T* x, const T* gamma, const T* bet
 template <class T>
 __global__ void layer_norm_backward_rows(const T* gy, const T* x, const T* mean, const T* rstd,
                                          const T* gamma, T* gx, double* delta_out, int64_t rows,
-                                         int64_t cols) {
+                                         int64_t cols, FusedDropout<T> fused) {
   __shared__ BlockScratch<DoubleTriple> scratch;
   const auto add = [](DoubleTriple p, DoubleTriple q) {
     return DoubleTriple{p.a + q.a, p.b + q.b, p.c + q.c};
@@ -116,7 +155,9 @@ __global__ void layer_norm_backward_rows(const T* gy, const T* x, const T* mean,
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
       const T xhat = ((x[at + i] - m) - shift) * s;
       const T dxhat = gamma ? gy[at + i] * gamma[i] : gy[at + i];
-      gx[at + i] = s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+      const T g = s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+      gx[at + i] = g;
+      if (fused.grad_block) fused.grad_block[at + i] = fused.drop(g, at + i);
     }
   }
 }
@@ -162,9 +203,11 @@ __global__ void layer_norm_column_sums(const double* partial_gamma, const double
 constexpr int64_t kMinChunkRows = 16;
 constexpr int64_t kMaxChunks = 128;
 
+// With fused.grad_block, gx must not be null.
 template <class T>
 void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* gamma, T* gx,
-              T* grad_gamma, T* grad_beta, int64_t rows, int64_t cols) {
+              T* grad_gamma, T* grad_beta, int64_t rows, int64_t cols,
+              const FusedDropout<T>& fused = {}) {
   if (cols <= 0) return;
   rows = std::max<int64_t>(rows, 0);
   cudaStream_t stream = current_stream();
@@ -172,7 +215,7 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
   Scratch<double> delta(column_sums ? static_cast<size_t>(rows) : 0);
   if (rows > 0 && (gx || column_sums)) {
     layer_norm_backward_rows<T><<<grid_for(rows), block_size_for(cols), 0, stream>>>(
-        gy, x, mean, rstd, gamma, gx, delta.get(), rows, cols);
+        gy, x, mean, rstd, gamma, gx, delta.get(), rows, cols, fused);
     check_launch("layer_norm_backward_rows");
   }
   if (!column_sums) return;
@@ -190,16 +233,22 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
   check_launch("layer_norm_column_sums");
 }
 
+template <class T>
+void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t rows,
+             int64_t cols, double eps, const FusedDropout<T>& fused = {}) {
+  if (rows <= 0 || cols <= 0) return;
+  layer_norm_forward_rows<T><<<grid_for(rows), block_size_for(cols), 0, current_stream()>>>(
+      x, gamma, beta, y, mean, rstd, rows, cols, eps, fused);
+  check_launch("layer_norm_forward_rows");
+}
+
 void layer_norm_forward_entry(DType dtype, const void* x, const void* gamma, const void* beta,
                               void* y, void* mean, void* rstd, int64_t rows, int64_t cols,
                               double eps) {
-  if (rows <= 0 || cols <= 0) return;
   for_dtype<TypeSet::Float>(dtype, "layer_norm_forward", [&](auto zero) {
     using T = decltype(zero);
-    layer_norm_forward_rows<T><<<grid_for(rows), block_size_for(cols), 0, current_stream()>>>(
-        typed<T>(x), typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean), typed<T>(rstd),
-        rows, cols, eps);
-    check_launch("layer_norm_forward_rows");
+    forward(typed<T>(x), typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean),
+            typed<T>(rstd), rows, cols, eps);
   });
 }
 
@@ -213,11 +262,42 @@ void layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x, c
   });
 }
 
+void dropout_add_layer_norm_forward_entry(DType dtype, const void* block, const void* residual,
+                                          const DropoutMask& mask, void* x, const void* gamma,
+                                          const void* beta, void* y, void* mean, void* rstd,
+                                          int64_t rows, int64_t cols, double eps) {
+  for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_forward", [&](auto zero) {
+    using T = decltype(zero);
+    FusedDropout<T> fused(mask);
+    fused.block = typed<T>(block);
+    fused.residual = typed<T>(residual);
+    fused.x = typed<T>(x);
+    forward(typed<T>(x), typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean),
+            typed<T>(rstd), rows, cols, eps, fused);
+  });
+}
+
+void dropout_add_layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x,
+                                           const void* mean, const void* rstd, const void* gamma,
+                                           const DropoutMask& mask, void* grad_x, void* grad_block,
+                                           void* grad_gamma, void* grad_beta, int64_t rows,
+                                           int64_t cols) {
+  for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    FusedDropout<T> fused(mask);
+    fused.grad_block = typed<T>(grad_block);
+    backward(typed<T>(grad_y), typed<T>(x), typed<T>(mean), typed<T>(rstd), typed<T>(gamma),
+             typed<T>(grad_x), typed<T>(grad_gamma), typed<T>(grad_beta), rows, cols, fused);
+  });
+}
+
 }  // namespace
 
 void register_layer_norm(Backend& b) {
   b.layer_norm_forward = layer_norm_forward_entry;
   b.layer_norm_backward = layer_norm_backward_entry;
+  b.dropout_add_layer_norm_forward = dropout_add_layer_norm_forward_entry;
+  b.dropout_add_layer_norm_backward = dropout_add_layer_norm_backward_entry;
 }
 
 }  // namespace toadstool::kernels::cuda
