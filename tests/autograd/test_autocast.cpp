@@ -111,6 +111,69 @@ TEST(Autocast, BackwardInsideAScopeEqualsBackwardAfterIt) {
   EXPECT_EQ(values(w1.grad()), values(w2.grad()));
 }
 
+// A parameter is cast once: its 16-bit copy serves every use while the
+// parameter is unchanged, the optimizer step rewrites it in place, and a
+// parameter changed otherwise is cast again. Gradients still reach the
+// float32 leaf.
+TEST(Autocast, ParametersKeepTheirSixteenBitCopy) {
+  nn::Linear layer(8, 5);
+  const Tensor x = random({4, 8}, 1);
+  optim::SGD sgd(layer.parameters(), optim::SGDOptions{.lr = 0.1});
+  const Tensor& w = layer.weight;
+  const auto cast = [&] {
+    const Autocast autocast(DeviceType::CPU, kBFloat16);
+    return autocast::input(autocast::Op::linear, w);
+  };
+  const Tensor first = cast(), second = cast();
+  EXPECT_EQ(first.dtype(), kBFloat16);
+  EXPECT_EQ(first.data_ptr(), second.data_ptr());  // one copy, not a cast per use
+  expect_close(first, w.detach().to(kBFloat16), 0, 0);
+  // The gradient through the copy reaches the leaf in float32.
+  {
+    const Autocast autocast(DeviceType::CPU, kBFloat16);
+    layer(x).sum().backward();
+  }
+  EXPECT_EQ(w.grad().dtype(), kFloat32);
+  expect_close(w.grad(), x.sum({0}, true).expand({5, 8}), 1e-2, 1e-2);
+  // The step rewrites the same copy with the new values.
+  sgd.step();
+  const Tensor after_step = cast();
+  EXPECT_EQ(after_step.data_ptr(), first.data_ptr());
+  expect_close(after_step, w.detach().to(kBFloat16), 0, 0);
+  // An update outside the optimizer: cast again from the new values.
+  {
+    NoGradGuard no_grad;
+    Tensor(w).add_(1.0);
+  }
+  expect_close(cast(), w.detach().to(kBFloat16), 0, 0);
+  // A write into a handed-out copy is never served again.
+  {
+    NoGradGuard no_grad;
+    Tensor written = cast();
+    written.fill_(0.0);
+  }
+  expect_close(cast(), w.detach().to(kBFloat16), 0, 0);
+  // Tensors that are not parameters are cast per use.
+  const Autocast autocast(DeviceType::CPU, kBFloat16);
+  EXPECT_NE(autocast::input(autocast::Op::linear, x).data_ptr(),
+            autocast::input(autocast::Op::linear, x).data_ptr());
+}
+
+// A graph saved before a step holds the old copy: its backward after the
+// step is refused, as for a float32 weight changed in place.
+TEST(Autocast, ABackwardAfterTheStepThatRewroteTheCopyIsRefused) {
+  nn::Linear layer(8, 5);
+  optim::SGD sgd(layer.parameters(), optim::SGDOptions{.lr = 0.1});
+  Tensor loss;
+  {
+    const Autocast autocast(DeviceType::CPU, kBFloat16);
+    layer(random({4, 8}, 2)).sum().backward();
+    loss = layer(random({4, 8}, 3)).sum();
+  }
+  sgd.step();
+  EXPECT_THROW(loss.backward(), Error);
+}
+
 TEST(Autocast, RejectsAFullPrecisionDtype) {
   EXPECT_ERROR(Autocast(DeviceType::CPU, kFloat32), "Autocast: expected float16 or bfloat16");
 }

@@ -2,7 +2,11 @@
 
 #include <array>
 
+#include "toadstool/autograd/grad_mode.h"
+#include "toadstool/autograd/node.h"
 #include "toadstool/autograd/ops.h"
+#include "toadstool/autograd/record.h"
+#include "toadstool/tensor/native_ops.h"
 
 namespace toadstool {
 
@@ -71,11 +75,54 @@ DType target_dtype(Op op, const Tensor& t) {
   return t.dtype();
 }
 
+bool is_current(const autograd::LowPrecisionCopy& copy, const Tensor& leaf, DType dtype) {
+  return copy.value.defined() && copy.value.dtype() == dtype &&
+         copy.value.shape() == leaf.shape() && copy.source_version == leaf.version() &&
+         copy.value_version == copy.value.version();
+}
+
+// A parameter's cast through its kept copy: the output aliases the copy and
+// is recorded as to_dtype (the gradient goes back to the float32 leaf).
+Tensor cached_cast(const Tensor& leaf, DType dtype) {
+  autograd::LowPrecisionCopy& copy = leaf.impl_ptr()->autograd->low_precision;
+  if (!is_current(copy, leaf, dtype)) {
+    copy.value = native::to_dtype(leaf.detach(), dtype);
+    copy.source_version = leaf.version();
+    copy.value_version = copy.value.version();
+  }
+  Tensor out = copy.value.detach();
+  if (autograd::is_grad_enabled()) {
+    autograd::record(autograd::Op::to_dtype, out, {leaf},
+                     [](const Tensor& g) -> autograd::Grads { return {g}; });
+  }
+  return out;
+}
+
 }  // namespace
 
 bool casts(Op op, const Tensor& t) { return t.defined() && target_dtype(op, t) != t.dtype(); }
 
-Tensor input(Op op, const Tensor& t) { return casts(op, t) ? to_dtype(t, target_dtype(op, t)) : t; }
+Tensor input(Op op, const Tensor& t) {
+  if (!casts(op, t)) return t;
+  const DType dtype = target_dtype(op, t);
+  if (is_reduced_float(dtype) && t.dtype() == kFloat32 && t.is_leaf() && t.requires_grad())
+    return cached_cast(t, dtype);
+  return to_dtype(t, dtype);
+}
+
+void refresh_cached_copy(const Tensor& leaf) {
+  if (!leaf.defined() || !leaf.impl_ptr()->autograd) return;
+  autograd::LowPrecisionCopy& copy = leaf.impl_ptr()->autograd->low_precision;
+  if (!copy.value.defined()) return;
+  if (copy.value.shape() != leaf.shape() || copy.value.device() != leaf.device()) {
+    copy = {};
+    return;
+  }
+  NoGradGuard no_grad;
+  copy.value.copy_(leaf);  // bumps the copy's version: graphs saved before see the write
+  copy.source_version = leaf.version();
+  copy.value_version = copy.value.version();
+}
 
 }  // namespace autocast
 }  // namespace toadstool

@@ -58,6 +58,13 @@ enum class Op : uint8_t {
 // it on its floating inputs first; it costs one thread-local read when
 // autocast is off.
 Tensor input(Op op, const Tensor& t);
+// A float32 leaf that requires grad (a parameter) is cast once and its
+// 16-bit copy kept (in its autograd state) while the leaf is unchanged:
+// every later use, in this forward or the next ones, takes the copy.
+// refresh_cached_copy rewrites the copy after an in-place update of the
+// leaf, so the optimizer step keeps it current (nn/optim/optimizer.h); a
+// leaf changed otherwise is cast again at its next use.
+void refresh_cached_copy(const Tensor& leaf);
 
 // Whether input(op, t) would cast any of `ts`: a listed op starts with
 //   if (autocast::casts(Op::x, a, b)) return x(input(Op::x, a), input(Op::x, b), ...);

@@ -30,6 +30,16 @@ class HookList {
   size_t next_id_ = 0;
 };
 
+// A leaf's (a float32 parameter's) 16-bit copy for autocast's
+// LowerPrecision ops (autograd/autocast.h, "cached copies"): current while
+// the leaf's storage version is `source_version` and nothing wrote into the
+// copy since it was made (its version still `value_version`).
+struct LowPrecisionCopy {
+  Tensor value;
+  uint64_t source_version = 0;
+  uint64_t value_version = 0;
+};
+
 // Autograd state of one tensor (not shared by its views).
 struct Meta {
   bool requires_grad = false;       // leaves: set by requires_grad_()
@@ -37,6 +47,7 @@ struct Meta {
   std::shared_ptr<Node> grad_fn;    // non-leaves: the op that produced the tensor
   std::weak_ptr<Node> accumulator;  // leaves: the node that adds into `grad`
   HookList leaf_hooks;              // leaves (a non-leaf's hooks live on its grad_fn)
+  LowPrecisionCopy low_precision;   // leaves under autocast
   bool retains_grad = false;
 };
 

@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/factory.h"
@@ -149,6 +150,9 @@ void Optimizer::run_step() {
         update(group.options, dense, grad.contiguous(), state);
         Tensor(p).copy_(dense);
       }
+      // The 16-bit copy autocast keeps of p is rewritten now, while p is in
+      // cache, instead of cast again at its next use.
+      autocast::refresh_cached_copy(p);
     }
   }
 }
