@@ -378,11 +378,45 @@ TEST(Attention, ReducedFloatsComputeInFloat32) {
                         1e-2, 1e-2);
 }
 
+// The backward reads the forward's dropout keep bits on the CPU; without
+// them (beyond their memory bound) it draws the same bits again from the
+// Philox state: the same gradients, bit for bit. Rows of 200 keys end
+// inside a 64-bit word, causal tiles are skipped, row 0 of head 1 is fully
+// masked.
+TEST(Attention, KeptDropoutBitsEqualTheDrawnOnes) {
+  Generator g(3);
+  const Tensor q = randn({2, 130, 16}, kFloat32, &g), k = randn({2, 200, 16}, kFloat32, &g);
+  const Tensor v = randn({2, 200, 8}, kFloat32, &g), go = randn({2, 130, 8}, kFloat32, &g);
+  Tensor mask = ones({2, 130, 200}, kBool);
+  native::select(native::select(mask, 0, 1), 0, 0).fill_(false);
+  for (bool causal : {false, true}) {
+    AttentionOptions o;
+    o.dropout_p = 0.3;
+    o.generator = &g;
+    if (causal) {
+      o.is_causal = true;
+    } else {
+      o.attn_mask = mask;
+    }
+    native::AttentionForward forward = native::scaled_dot_product_attention_forward(q, k, v, o);
+    ASSERT_TRUE(forward.keep_bits.defined());
+    const native::AttentionGrads kept =
+        native::scaled_dot_product_attention_backward(go, q, k, v, forward, o);
+    forward.keep_bits = Tensor();
+    const native::AttentionGrads drawn =
+        native::scaled_dot_product_attention_backward(go, q, k, v, forward, o);
+    testing::expect_close(kept.q, drawn.q, 0, 0);
+    testing::expect_close(kept.k, drawn.k, 0, 0);
+    testing::expect_close(kept.v, drawn.v, 0, 0);
+  }
+}
+
 // ---- memory -----------------------------------------------------------------
 
 // L = S = 2048, 2 heads: one [L, S] float score matrix per head would be
 // 16 MiB (32 MiB for both); the fused op holds q, k, v, out, lse and their
-// gradients (~0.5 MiB each) and per-thread tiles that are not [L, S]-sized.
+// gradients (~0.5 MiB each), per-thread tiles that are not [L, S]-sized and
+// the dropout's keep bits (a bit per score, 1 MiB).
 TEST(Attention, PeakMemoryStaysFarBelowTheScoreMatrix) {
   const int64_t L = 2048, E = 32;
   Generator g(2);
@@ -399,8 +433,9 @@ TEST(Attention, PeakMemoryStaysFarBelowTheScoreMatrix) {
   Tensor out = scaled_dot_product_attention(q, k, v, o);
   (out * r).sum().backward();
   const int64_t peak = memory_stats().peak_bytes - before;
-  const int64_t score_matrix = L * L * 4;  // one head's
-  EXPECT_LT(peak, score_matrix / 4) << "peak " << peak << " bytes";
+  const int64_t score_matrix = L * L * 4;   // one head's
+  const int64_t keep_bits = 2 * L * L / 8;  // the dropout's keep bits, both heads
+  EXPECT_LT(peak, score_matrix / 4 + keep_bits) << "peak " << peak << " bytes";
   RecordProperty("peak_bytes", static_cast<int>(peak));
   EXPECT_TRUE(q.grad().defined() && k.grad().defined() && v.grad().defined());
 }

@@ -30,19 +30,21 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   const SavedTensor saved_out(forward.out);
   Tensor out = native::to_dtype(forward.out, q.dtype());  // itself unless float16 / bfloat16
   // Saved: the inputs, the mask, out and lse in the compute dtype, and the
-  // generator state of the dropout mask; nothing [L, S]-sized.
+  // generator state of the dropout mask (on the CPU also its keep bits, one
+  // bit per score); nothing [L, S]-sized in floats.
   AttentionOptions saved = options;
   saved.generator = nullptr;
   saved.attn_mask = Tensor();  // saved apart, with its version
   record(Op::scaled_dot_product_attention, out, {q, k, v},
          [q = SavedTensor(q), k = SavedTensor(k), v = SavedTensor(v),
           mask = SavedTensor(options.attn_mask), saved_out, lse = SavedTensor(forward.lse),
-          state = forward.dropout_state, saved](const Tensor& g) -> Grads {
+          state = forward.dropout_state, keep_bits = forward.keep_bits,
+          saved](const Tensor& g) -> Grads {
            AttentionOptions opts = saved;
            opts.attn_mask = mask.get();
            const native::AttentionGrads grads = native::scaled_dot_product_attention_backward(
                g, q.get(), k.get(), v.get(),
-               native::AttentionForward{saved_out.get(), lse.get(), state}, opts);
+               native::AttentionForward{saved_out.get(), lse.get(), state, keep_bits}, opts);
            return {grads.q, grads.k, grads.v};
          });
   return out;

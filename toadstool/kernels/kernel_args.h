@@ -214,8 +214,16 @@ struct AttentionArgs {
   double scale = 1;
   double dropout_p = 0;  // in [0, 1)
   uint64_t seed = 0, offset = 0;
+  // Optional, with dropout: one keep bit per score, [heads, L, ceil(S / 64)]
+  // words (bit j % 64 of word j / 64 of row i is key j's). The forward writes
+  // the bits it draws and the backward reads them instead of drawing again;
+  // a backend may leave them unused (CUDA draws again: Philox is cheap there).
+  uint64_t* keep_bits = nullptr;
 };
 using AttentionCall = AttentionArgs<void>;
+
+// The words of AttentionArgs::keep_bits for one score row of S keys.
+TS_HOST_DEVICE constexpr int64_t attention_keep_words(int64_t S) { return (S + 63) / 64; }
 
 // ---- indexing ---------------------------------------------------------------------
 

@@ -48,6 +48,10 @@ Operand operand(const Tensor& t, DType compute) {
   return {c, head_offsets(c, c.dim() - 2), c.stride(-2)};
 }
 
+// The most memory a forward keeps its dropout keep bits in (1 MiB per layer
+// of the IMDB model, 16 MiB = 2^27 scores).
+constexpr int64_t kMaxKeepBitsBytes = int64_t{16} << 20;
+
 // The checked, laid-out arguments shared by the forward and the backward.
 struct Prepared {
   DType dtype, compute;
@@ -58,8 +62,8 @@ struct Prepared {
   std::vector<int64_t> mask_offsets;
   double scale = 1;
 
-  kernels::AttentionCall call(const AttentionOptions& options,
-                              const Generator::State& state) const {
+  kernels::AttentionCall call(const AttentionOptions& options, const Generator::State& state,
+                              const Tensor& keep_bits) const {
     kernels::AttentionCall a;
     a.heads = heads;
     a.L = L;
@@ -86,6 +90,7 @@ struct Prepared {
     a.dropout_p = options.dropout_p;
     a.seed = state.seed;
     a.offset = state.offset;
+    if (keep_bits.defined()) a.keep_bits = static_cast<uint64_t*>(keep_bits.data_ptr());
     return a;
   }
 };
@@ -175,13 +180,20 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
         kernels::philox_blocks_used(p.heads * p.L * p.S, kernels::RandomKind::Bernoulli);
     result.dropout_state.offset = g.reserve(blocks);
     result.dropout_state.seed = g.seed();
+    // One bit per score is quadratic in the sequence: kept up to a bound,
+    // drawn again beyond it (as on CUDA), so long sequences stay O(L).
+    const int64_t words = p.heads * p.L * kernels::attention_keep_words(p.S);
+    if (q.device().type == DeviceType::CPU && words * 8 <= kMaxKeepBitsBytes) {
+      result.keep_bits = detail::make_tensor({words}, DType::Int64, q.device());
+    }
   }
   Shape lse_shape = p.batch;
   lse_shape.push_back(p.L);
   result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute, q.device());
   result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
-  TS_KERNEL(q.device(), attention_forward, p.compute, p.call(options, result.dropout_state),
-            result.out.data_ptr(), result.lse.data_ptr());
+  TS_KERNEL(q.device(), attention_forward, p.compute,
+            p.call(options, result.dropout_state, result.keep_bits), result.out.data_ptr(),
+            result.lse.data_ptr());
   return result;
 }
 
@@ -211,8 +223,12 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),
                        detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute, device),
                        detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute, device)};
-  TS_KERNEL(device, attention_backward, p.compute, p.call(options, forward.dropout_state),
-            out.data_ptr(), lse.data_ptr(), go.data_ptr(), grads.q.data_ptr(), grads.k.data_ptr(),
+  TS_CHECK(!forward.keep_bits.defined() ||
+               forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
+           op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
+  TS_KERNEL(device, attention_backward, p.compute,
+            p.call(options, forward.dropout_state, forward.keep_bits), out.data_ptr(),
+            lse.data_ptr(), go.data_ptr(), grads.q.data_ptr(), grads.k.data_ptr(),
             grads.v.data_ptr());
   grads.q = detail::finish_result(grads.q, p.dtype);
   grads.k = detail::finish_result(grads.k, p.dtype);

@@ -103,6 +103,43 @@ uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {
   return (static_cast<uint64_t>(h) * L + i) * S + j;
 }
 
+// The keep_bits words of score row i of head h from key j0 (a multiple of
+// 64: key tiles start at multiples of kBk).
+static_assert(kBk % 64 == 0);
+template <class T>
+uint64_t* keep_words(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0) {
+  return a.keep_bits + (h * a.L + i) * attention_keep_words(a.S) + j0 / 64;
+}
+
+// The forward's draw: z as dropout_row makes it, and its keep bits kept for
+// the backward when the call has keep_bits.
+template <class T>
+void draw_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
+                   T* z) {
+  dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
+  if (a.keep_bits == nullptr) return;
+  uint64_t* words = keep_words(a, h, i, j0);
+  for (int64_t w = 0; w * 64 < cols; ++w) {
+    uint64_t bits = 0;
+    const int64_t end = std::min<int64_t>(64, cols - w * 64);
+    for (int64_t c = 0; c < end; ++c) bits |= static_cast<uint64_t>(z[w * 64 + c] != T(0)) << c;
+    words[w] = bits;
+  }
+}
+
+// The backward's: z from the forward's keep bits, or drawn again.
+template <class T>
+void load_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
+                   T* z) {
+  if (a.keep_bits == nullptr) return dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
+  const T keep_scale = T(1) / T(1 - a.dropout_p);
+  const uint64_t* words = keep_words(a, h, i, j0);
+#pragma omp simd
+  for (int64_t c = 0; c < cols; ++c) {
+    z[c] = (words[c / 64] >> (c % 64)) & 1 ? keep_scale : T(0);
+  }
+}
+
 template <class T>
 T row_max(const T* x, int64_t n) {
   T m = kNegInf<T>;
@@ -153,6 +190,10 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
       const T m_new = std::max(m[r], row_max(pr, cols));
       if (m_new == kNegInf<T>) {  // every key so far masked: nothing to add
         std::fill_n(pr, cols, T(0));
+        // The backward reads these bits but multiplies them by p = 0.
+        if (a.dropout_p > 0 && a.keep_bits != nullptr) {
+          std::fill_n(keep_words(a, h, i0 + r, j0), (cols + 63) / 64, uint64_t{0});
+        }
         continue;
       }
       const T rescale = online_softmax_rescale(m[r], m_new);
@@ -160,7 +201,7 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
       m[r] = m_new;
       if (rescale != T(1)) scale_row(o + r * a.Ev, a.Ev, rescale);
       if (a.dropout_p > 0) {
-        dropout_row(a, flat_index(h, i0 + r, j0, a.L, a.S), cols, z);
+        draw_keep_row(a, h, i0 + r, j0, cols, z);
 #pragma omp simd
         for (int64_t c = 0; c < cols; ++c) pr[c] *= z[c];
       }
@@ -226,7 +267,7 @@ struct Backward {
       const T* kept = p;  // the probabilities after dropout
       if (dropout) {
         for (int64_t r = 0; r < rows; ++r) {
-          dropout_row(a, flat_index(h, i0 + r, j0, a.L, a.S), cols, z + r * cols);
+          load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
         }
         for (int64_t e = 0; e < rows * cols; ++e) b[e] = p[e] * z[e];
         kept = b;
@@ -236,7 +277,7 @@ struct Backward {
            grad_v + (h * a.S + j0) * a.Ev, a.Ev);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
-        dropout_row(a, flat_index(h, i0 + r, j0, a.L, a.S), cols, z + r * cols);
+        load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
       }
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
