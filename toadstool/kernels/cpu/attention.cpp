@@ -7,8 +7,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "toadstool/kernels/attention_math.h"
 #include "toadstool/kernels/cpu/gemm.h"
@@ -111,20 +117,50 @@ uint64_t* keep_words(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0
   return a.keep_bits + (h * a.L + i) * attention_keep_words(a.S) + j0 / 64;
 }
 
+// Keep scales z [cols] <-> keep bits (bit c % 64 of words[c / 64]): with
+// AVX-512, 16 floats are one mask register, i.e. two bytes of the words
+// (x86 is little-endian); one element at a time elsewhere.
+template <class T>
+void pack_keep_bits(const T* z, int64_t cols, uint64_t* words) {
+  std::fill_n(words, (cols + 63) / 64, uint64_t{0});
+  int64_t c = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    auto* bytes = reinterpret_cast<unsigned char*>(words);
+    for (; c + 16 <= cols; c += 16) {
+      const __mmask16 kept =
+          _mm512_cmp_ps_mask(_mm512_loadu_ps(z + c), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      std::memcpy(bytes + c / 8, &kept, sizeof kept);
+    }
+  }
+#endif
+  for (; c < cols; ++c) words[c / 64] |= static_cast<uint64_t>(z[c] != T(0)) << (c % 64);
+}
+
+template <class T>
+void unpack_keep_bits(const uint64_t* words, int64_t cols, T keep_scale, T* z) {
+  int64_t c = 0;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(words);
+    const __m512 keep = _mm512_set1_ps(keep_scale);
+    for (; c + 16 <= cols; c += 16) {
+      __mmask16 kept = 0;
+      std::memcpy(&kept, bytes + c / 8, sizeof kept);
+      _mm512_storeu_ps(z + c, _mm512_maskz_mov_ps(kept, keep));
+    }
+  }
+#endif
+  for (; c < cols; ++c) z[c] = (words[c / 64] >> (c % 64)) & 1 ? keep_scale : T(0);
+}
+
 // The forward's draw: z as dropout_row makes it, and its keep bits kept for
 // the backward when the call has keep_bits.
 template <class T>
 void draw_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
                    T* z) {
   dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
-  if (a.keep_bits == nullptr) return;
-  uint64_t* words = keep_words(a, h, i, j0);
-  for (int64_t w = 0; w * 64 < cols; ++w) {
-    uint64_t bits = 0;
-    const int64_t end = std::min<int64_t>(64, cols - w * 64);
-    for (int64_t c = 0; c < end; ++c) bits |= static_cast<uint64_t>(z[w * 64 + c] != T(0)) << c;
-    words[w] = bits;
-  }
+  if (a.keep_bits != nullptr) pack_keep_bits(z, cols, keep_words(a, h, i, j0));
 }
 
 // The backward's: z from the forward's keep bits, or drawn again.
@@ -132,12 +168,7 @@ template <class T>
 void load_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
                    T* z) {
   if (a.keep_bits == nullptr) return dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
-  const T keep_scale = T(1) / T(1 - a.dropout_p);
-  const uint64_t* words = keep_words(a, h, i, j0);
-#pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) {
-    z[c] = (words[c / 64] >> (c % 64)) & 1 ? keep_scale : T(0);
-  }
+  unpack_keep_bits(keep_words(a, h, i, j0), cols, T(1) / T(1 - a.dropout_p), z);
 }
 
 template <class T>
