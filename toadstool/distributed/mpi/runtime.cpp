@@ -96,6 +96,12 @@ void Runtime::init() {
   check(MPI_Initialized(&initialized), "MPI_Initialized");
   int provided = MPI_THREAD_SINGLE;
   if (initialized == 0) {
+    // Open MPI's non-blocking all-reduce (coll/libnbc) picks recursive
+    // doubling for fewer than 4 ranks and for small messages, at 0.4x the
+    // bus bandwidth of its blocking MPI_Allreduce from 1 MiB up; its ring
+    // matches it (docs/distributed.md, "Benchmark"). A user's own setting
+    // of the parameter wins (overwrite 0); other MPIs ignore the variable.
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "ring", 0);
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
     owns_mpi_ = true;
   } else {
