@@ -206,8 +206,8 @@ TEST(Collectives, OutstandingOpsWaitedOutOfOrder) {
   for (auto& w : works) EXPECT_TRUE(w->is_completed());
   for (int k = 0; k < 8; ++k) expect_exact(tensors[k], expected_sum(1 + 4099 * k, s));
   expect_exact(b, std::vector<double>(3, s - 1.0));
-  std::vector<double> sevens;
-  for (int r = 0; r < s; ++r) sevens.push_back(7.0 * r);
+  std::vector<double> sevens(s);
+  for (int r = 0; r < s; ++r) sevens[r] = 7.0 * r;
   expect_exact(gathered, sevens);
 }
 

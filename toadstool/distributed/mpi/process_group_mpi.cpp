@@ -160,7 +160,7 @@ std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, const std:
 
 std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op) {
   const int count = mpi_count(where("all_reduce"), tensor, tensor.numel(), "elements");
-  const MPI_Datatype type = reduce_type(tensor.dtype());
+  MPI_Datatype type = reduce_type(tensor.dtype());
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
   return submit(
@@ -202,7 +202,7 @@ std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const T
                                                          ReduceOp op) {
   const int count = mpi_count(where("reduce_scatter"), output, output.numel(), "elements");
   mpi_count(where("reduce_scatter"), input, input.numel(), "elements");
-  const MPI_Datatype type = reduce_type(input.dtype());
+  MPI_Datatype type = reduce_type(input.dtype());
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [output, n = size()] { divide(output, n); };
   return submit(
