@@ -12,6 +12,7 @@ packages=(build-essential cmake ninja-build libeigen3-dev libgtest-dev libgmock-
           libbenchmark-dev nlohmann-json3-dev zlib1g-dev libarchive-dev libcxxopts-dev clang-format
           clang-tidy
           qemu-user  # the install test runs the consumer on emulated older CPUs
+          openmpi-bin libopenmpi-dev  # the MPI process group and its tests (mpirun)
           python3)
 
 missing=()

@@ -7,6 +7,8 @@
 #include "toadstool/autograd/node.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/config.h"
+#include "toadstool/distributed/process_group.h"
+#include "toadstool/distributed/work.h"
 #include "toadstool/nn/activation.h"
 #include "toadstool/nn/attention.h"
 #include "toadstool/nn/clip_grad.h"

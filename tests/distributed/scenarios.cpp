@@ -1,0 +1,65 @@
+// Failure scenarios, each run by every rank of an mpirun that
+// test_failures.cpp starts and watches: the job must end non-zero, in
+// bounded time, with a message naming the rank and the collective.
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+#include "dist_test_util.h"
+
+namespace toadstool::testing {
+namespace {
+
+using distributed::ProcessGroup;
+
+// Rank 1 throws out of main after a first all_reduce, while rank 0 waits in
+// a second one: std::terminate aborts rank 1, and mpirun ends the job.
+int rank_throws(ProcessGroup& pg) {
+  Tensor t = ones({3});
+  pg.all_reduce(t)->wait();
+  if (pg.rank() == 1) throw std::runtime_error("rank 1 fails on purpose");
+  pg.all_reduce(t)->wait();
+  return 0;
+}
+
+// Rank 1 catches its failure and returns 1 from main (MPI is finalised at
+// exit) while rank 0 waits in an all_reduce: only the timeout
+// ($TOADSTOOL_DIST_TIMEOUT_S, set short by the test) ends rank 0's wait (and
+// would end rank 1's barrier at exit) with MPI_Abort.
+int rank_returns(ProcessGroup& pg) {
+  Tensor t = ones({3});
+  pg.all_reduce(t)->wait();
+  if (pg.rank() == 1) {
+    // Later than rank 0's timeout, so that its message comes first.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::fprintf(stderr, "rank 1 returns 1 on purpose\n");
+    return 1;
+  }
+  pg.all_reduce(t)->wait();
+  return 0;
+}
+
+// Every rank succeeds: the control, which must exit 0.
+int all_succeed(ProcessGroup& pg) {
+  Tensor t = ones({3});
+  pg.all_reduce(t)->wait();
+  return t.sum().item<double>() == 3.0 * pg.size() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_scenario(const std::string& name) {
+  static const std::map<std::string, std::function<int(ProcessGroup&)>> scenarios = {
+      {"rank_throws", rank_throws},
+      {"rank_returns", rank_returns},
+      {"all_succeed", all_succeed},
+  };
+  const auto it = scenarios.find(name);
+  TS_CHECK(it != scenarios.end(), "unknown scenario '", name, "'");
+  return it->second(world());
+}
+
+}  // namespace toadstool::testing

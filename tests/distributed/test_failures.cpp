@@ -1,0 +1,80 @@
+// A failing rank ends the whole job, non-zero and in bounded time: each
+// test starts `mpirun -np 2` on a scenario of scenarios.cpp and checks the
+// exit status, the time and the message. These tests run outside mpirun
+// (ctest's distributed_failures).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "dist_test_util.h"
+
+#if TOADSTOOL_WITH_MPI
+namespace {
+
+struct JobResult {
+  int status = -1;  // mpirun's exit status (-1: it did not exit normally)
+  double seconds = 0;
+  std::string output;  // stdout and stderr of every rank
+};
+
+std::string self_path() {
+  std::array<char, 4096> path{};
+  const ssize_t n = readlink("/proc/self/exe", path.data(), path.size() - 1);
+  return n > 0 ? std::string(path.data(), static_cast<size_t>(n)) : std::string();
+}
+
+// `timeout` is the last guard: a hang shows as status 124 after 120 s.
+JobResult run_job(const std::string& scenario, const std::string& timeout_s) {
+  const std::string command = std::string("timeout -k 5 120 ") + TOADSTOOL_MPIEXEC +
+                              " --oversubscribe -np 2 --mca btl self,vader"
+                              " -x TOADSTOOL_DIST_TIMEOUT_S=" +
+                              timeout_s + " " + self_path() + " --scenario " + scenario + " 2>&1";
+  JobResult result;
+  const auto start = std::chrono::steady_clock::now();
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
+  return result;
+}
+
+TEST(FailureLaunch, AllRanksSucceedExitsZero) {
+  const JobResult job = run_job("all_succeed", "30");
+  EXPECT_EQ(job.status, 0) << job.output;
+}
+
+// The timeout is 300 s: only mpirun's reaction to the aborted rank can end
+// the job within the bound.
+TEST(FailureLaunch, RankThatThrowsEndsTheJob) {
+  const JobResult job = run_job("rank_throws", "300");
+  EXPECT_NE(job.status, 0) << job.output;
+  EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
+  EXPECT_LT(job.seconds, 30) << job.output;
+  EXPECT_NE(job.output.find("rank 1 fails on purpose"), std::string::npos) << job.output;
+}
+
+// Rank 1 leaves cleanly while rank 0 waits: rank 0's 2 s timeout aborts the
+// job with a message naming the rank, the collective and the shape.
+TEST(FailureLaunch, RankThatLeavesEndsTheJobByTimeout) {
+  const JobResult job = run_job("rank_returns", "2");
+  EXPECT_NE(job.status, 0) << job.output;
+  EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
+  EXPECT_LT(job.seconds, 30) << job.output;
+  EXPECT_NE(job.output.find("toadstool.distributed: all_reduce (sum) of [3] float32 (collective "
+                            "#2 of group 1, rank 0 of 2): timed out after 2 s"),
+            std::string::npos)
+      << job.output;
+}
+
+}  // namespace
+#endif  // TOADSTOOL_WITH_MPI

@@ -1,0 +1,224 @@
+#include "toadstool/distributed/mpi/process_group_mpi.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool::distributed {
+
+using detail::concat;
+using detail::describe;
+
+namespace {
+
+// A Work whose waiter, should the communication thread never report (it is
+// stuck inside MPI), ends the process when the group aborts on timeouts:
+// mpirun then ends the job, as it does for any rank that exits without
+// MPI_Finalize.
+class MpiWork final : public Work {
+ public:
+  MpiWork(std::string description, Clock::time_point deadline, bool abort_on_timeout)
+      : Work(std::move(description), deadline), abort_on_timeout_(abort_on_timeout) {}
+
+ protected:
+  void on_stuck() override {
+    if (!abort_on_timeout_) return;
+    std::fprintf(stderr,
+                 "toadstool.distributed: %s: not finished %lld s past its deadline and the "
+                 "communication thread is unresponsive; ending this process\n",
+                 description().c_str(), static_cast<long long>(kStuckGrace.count()));
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+
+ private:
+  const bool abort_on_timeout_;
+};
+
+MPI_Datatype reduce_type(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return MPI_FLOAT;
+    case DType::Float64: return MPI_DOUBLE;
+    default: return MPI_INT64_T;  // the front-end admits float32, float64, int64
+  }
+}
+
+// MPI counts are ints: a tensor of more elements (or bytes, for the
+// byte-wise collectives) is refused rather than truncated.
+int mpi_count(const std::string& where, const Tensor& tensor, int64_t count, const char* unit) {
+  TS_CHECK(count <= INT_MAX, where, ": ", describe(tensor), " is ", count, " ", unit,
+           ", more than MPI's count limit (2^31 - 1); split it");
+  return static_cast<int>(count);
+}
+
+// tensor /= n in place (floating dtypes), once a sum is complete.
+void divide(const Tensor& tensor, int n) {
+  const int64_t count = tensor.numel();
+  if (tensor.dtype() == kFloat32) {
+    auto* p = static_cast<float*>(tensor.data_ptr());
+    const auto d = static_cast<float>(n);
+    for (int64_t i = 0; i < count; ++i) p[i] /= d;
+  } else {
+    auto* p = static_cast<double*>(tensor.data_ptr());
+    const auto d = static_cast<double>(n);
+    for (int64_t i = 0; i < count; ++i) p[i] /= d;
+  }
+}
+
+int next_group_id() {
+  static std::atomic<int> id{0};
+  return ++id;
+}
+
+}  // namespace
+
+std::shared_ptr<ProcessGroupMpi> ProcessGroupMpi::create(const ProcessGroupOptions& options) {
+  const std::chrono::duration<double> timeout = resolve_timeout(options);
+  mpi::Runtime& runtime = mpi::Runtime::get(timeout);
+  std::shared_ptr<ProcessGroupMpi> group(
+      new ProcessGroupMpi(runtime, next_group_id(), timeout, options.abort_on_timeout));
+  ProcessGroupMpi* self = group.get();
+  // The communicator: a non-blocking duplicate of the world, so that its
+  // creation is bounded by the timeout too.
+  auto comm = std::make_shared<MPI_Comm>(MPI_COMM_NULL);
+  group
+      ->submit(
+          "init_process_group", "MPI_Comm_idup of MPI_COMM_WORLD",
+          [comm](MPI_Comm, MPI_Request* request) {
+            return MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), request);
+          },
+          [self, comm] { self->comm_ = *comm; })
+      ->wait();
+  group->issued_ = 0;  // the user's collectives are numbered from 1
+  return group;
+}
+
+ProcessGroupMpi::ProcessGroupMpi(mpi::Runtime& runtime, int id,
+                                 std::chrono::duration<double> timeout, bool abort_on_timeout)
+    : ProcessGroup(runtime.rank(), runtime.size(), runtime.local_rank(), timeout),
+      runtime_(runtime),
+      id_(id),
+      abort_on_timeout_(abort_on_timeout) {}
+
+ProcessGroupMpi::~ProcessGroupMpi() {
+  // Collectives still queued or active keep their tensors alive and finish
+  // on the communication thread; the communicator is freed after them
+  // (MPI_Comm_free lets pending operations complete). A timed-out group's
+  // operations may never complete: its communicator is left to MPI.
+  if (comm_ == MPI_COMM_NULL || broken_->load()) return;
+  auto work = std::make_shared<Work>(concat("MPI_Comm_free of group ", id_),
+                                     Work::Clock::now() + Work::kStuckGrace);
+  mpi::Op op;
+  op.work = work;
+  op.start = [comm = comm_](MPI_Request*) mutable { return MPI_Comm_free(&comm); };
+  op.timeout = timeout();
+  if (!runtime_.submit(op)) return;  // shut down (at exit): MPI is finalised
+  try {
+    work->wait();
+  } catch (const Error&) {
+    // A destructor does not throw; the communicator is MPI's problem now.
+  }
+}
+
+void ProcessGroupMpi::check_device(const char* collective, const Tensor& tensor) const {
+  TS_CHECK(tensor.device().is_cpu(), where(collective),
+           ": the MPI process group takes CPU tensors, got ", describe(tensor), " on ",
+           tensor.device());
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, const std::string& what,
+                                              std::function<int(MPI_Comm, MPI_Request*)> start,
+                                              std::function<void()> finish) {
+  TS_CHECK(!broken_->load(), where(collective),
+           ": this process group is unusable: an earlier collective on it timed out");
+  std::lock_guard<std::mutex> lock(issue_mutex_);
+  ++issued_;
+  const auto now = Work::Clock::now();
+  auto work = std::make_shared<MpiWork>(
+      concat(what, " (collective #", issued_, " of group ", id_, ", rank ", rank(), " of ", size(),
+             ")"),
+      now + std::chrono::duration_cast<Work::Clock::duration>(timeout()), abort_on_timeout_);
+  mpi::Op op;
+  op.work = work;
+  // The communicator by value: the group may be gone by the time a queued
+  // operation starts (a timed-out group's destructor does not wait).
+  op.start = [comm = comm_, start = std::move(start)](MPI_Request* request) {
+    return start(comm, request);
+  };
+  op.finish = std::move(finish);
+  op.timeout = timeout();
+  op.abort_on_timeout = abort_on_timeout_;
+  op.on_timeout = [broken = broken_] { broken->store(true); };
+  TS_CHECK(runtime_.submit(op), where(collective),
+           ": MPI has been shut down (the process is exiting)");
+  return work;
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op) {
+  const int count = mpi_count(where("all_reduce"), tensor, tensor.numel(), "elements");
+  MPI_Datatype type = reduce_type(tensor.dtype());
+  std::function<void()> finish;
+  if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
+  return submit(
+      "all_reduce", concat("all_reduce (", reduce_op_name(op), ") of ", describe(tensor)),
+      [tensor, count, type](MPI_Comm comm, MPI_Request* request) {
+        return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, MPI_SUM, comm, request);
+      },
+      std::move(finish));
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::do_broadcast(Tensor& tensor, int root) {
+  // Byte-wise: any dtype travels unchanged.
+  const int bytes =
+      mpi_count(where("broadcast"), tensor,
+                tensor.numel() * static_cast<int64_t>(tensor.element_size()), "bytes");
+  return submit("broadcast", concat("broadcast from root ", root, " of ", describe(tensor)),
+                [tensor, bytes, root](MPI_Comm comm, MPI_Request* request) {
+                  return MPI_Ibcast(tensor.data_ptr(), bytes, MPI_BYTE, root, comm, request);
+                });
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::do_all_gather(Tensor& output, const Tensor& input) {
+  const int64_t element = static_cast<int64_t>(input.element_size());
+  const int bytes = mpi_count(where("all_gather"), input, input.numel() * element, "bytes");
+  mpi_count(where("all_gather"), output, output.numel() * element, "bytes");
+  // The front-end admits an overlap only when input is this rank's slice
+  // of output: MPI's in-place form.
+  const bool in_place =
+      input.numel() > 0 && input.data_ptr() == static_cast<char*>(output.data_ptr()) +
+                                                   static_cast<int64_t>(rank()) * bytes;
+  return submit("all_gather", concat("all_gather of ", describe(input), " into ", describe(output)),
+                [output, input, bytes, in_place](MPI_Comm comm, MPI_Request* request) {
+                  return MPI_Iallgather(in_place ? MPI_IN_PLACE : input.data_ptr(), bytes, MPI_BYTE,
+                                        output.data_ptr(), bytes, MPI_BYTE, comm, request);
+                });
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const Tensor& input,
+                                                         ReduceOp op) {
+  const int count = mpi_count(where("reduce_scatter"), output, output.numel(), "elements");
+  mpi_count(where("reduce_scatter"), input, input.numel(), "elements");
+  MPI_Datatype type = reduce_type(input.dtype());
+  std::function<void()> finish;
+  if (op == ReduceOp::Average) finish = [output, n = size()] { divide(output, n); };
+  return submit(
+      "reduce_scatter",
+      concat("reduce_scatter (", reduce_op_name(op), ") of ", describe(input), " into ",
+             describe(output)),
+      [output, input, count, type](MPI_Comm comm, MPI_Request* request) {
+        return MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(), count, type, MPI_SUM,
+                                         comm, request);
+      },
+      std::move(finish));
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::do_barrier() {
+  return submit("barrier", "barrier",
+                [](MPI_Comm comm, MPI_Request* request) { return MPI_Ibarrier(comm, request); });
+}
+
+}  // namespace toadstool::distributed

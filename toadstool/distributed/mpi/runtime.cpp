@@ -1,0 +1,279 @@
+#include "toadstool/distributed/mpi/runtime.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <future>
+#include <utility>
+
+#include "toadstool/tensor/error.h"
+
+namespace toadstool::distributed::mpi {
+
+using detail::concat;
+
+namespace {
+
+const char* thread_level_name(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    default: return "an unknown thread level";
+  }
+}
+
+// Throws an Error naming the MPI call for a failure during set-up (the
+// runtime's errors return once MPI_ERRORS_RETURN is set on the world).
+void check(int rc, const char* call) {
+  TS_CHECK(rc == MPI_SUCCESS, "init_process_group: ", call, " failed: ", Runtime::error_string(rc));
+}
+
+}  // namespace
+
+struct Runtime::Active {
+  Op op;
+  MPI_Request request = MPI_REQUEST_NULL;
+  bool timed_out = false;  // failed already (abort_on_timeout off); dropped on completion
+};
+
+Runtime& Runtime::get(std::chrono::duration<double> exit_timeout) {
+  static std::mutex mutex;
+  static Runtime* runtime = nullptr;      // never freed: see the header
+  static std::string* failure = nullptr;  // why the first start failed
+  std::lock_guard<std::mutex> lock(mutex);
+  if (failure != nullptr) throw Error(*failure);
+  if (runtime == nullptr) {
+    auto* created = new Runtime();
+    std::promise<void> ready;
+    std::future<void> started = ready.get_future();
+    created->thread_ = std::thread([created, &ready] {
+      try {
+        created->init();
+      } catch (...) {
+        ready.set_exception(std::current_exception());
+        return;
+      }
+      ready.set_value();
+      created->loop();
+    });
+    try {
+      started.get();
+    } catch (const std::exception& e) {
+      created->thread_.join();
+      delete created;
+      failure = new std::string(e.what());
+      throw;
+    }
+    runtime = created;
+    std::atexit([] { runtime->shutdown(); });
+  }
+  {
+    std::lock_guard<std::mutex> state(runtime->mutex_);
+    runtime->exit_timeout_ = std::max(runtime->exit_timeout_, exit_timeout);
+  }
+  return *runtime;
+}
+
+std::string Runtime::error_string(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return concat("MPI error ", code);
+  return concat(std::string(text, static_cast<size_t>(length)), " (MPI error ", code, ")");
+}
+
+void Runtime::abort_job(const std::string& message) {
+  std::fprintf(stderr, "toadstool.distributed: %s\n", message.c_str());
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);  // MPI_Abort does not return; should it, the rank still ends
+}
+
+void Runtime::init() {
+  int initialized = 0;
+  check(MPI_Initialized(&initialized), "MPI_Initialized");
+  int provided = MPI_THREAD_SINGLE;
+  if (initialized == 0) {
+    // Open MPI's non-blocking all-reduce (coll/libnbc) picks recursive
+    // doubling for fewer than 4 ranks and for small messages, at 0.4x the
+    // bus bandwidth of its blocking MPI_Allreduce from 1 MiB up; its ring
+    // matches it (docs/distributed.md, "Benchmark"). A user's own setting
+    // of the parameter wins (overwrite 0); other MPIs ignore the variable.
+    setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "ring", 0);
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+    owns_mpi_ = true;
+  } else {
+    int finalized = 0;
+    check(MPI_Finalized(&finalized), "MPI_Finalized");
+    TS_CHECK(finalized == 0, "init_process_group: MPI has already been finalised");
+    check(MPI_Query_thread(&provided), "MPI_Query_thread");
+  }
+  TS_CHECK(
+      provided >= MPI_THREAD_SERIALIZED, "init_process_group: MPI provides ",
+      thread_level_name(provided), "; the communication thread needs MPI_THREAD_SERIALIZED or more",
+      owns_mpi_ ? "" : " (initialise MPI with MPI_Init_thread(..., MPI_THREAD_SERIALIZED, ...))");
+  // Errors come back as codes, which become messages naming the rank and
+  // the collective (then MPI_Abort), rather than MPI's own abort.
+  check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
+  // The local rank: this process's rank among those sharing its memory
+  // (its machine), whatever the launcher.
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  check(MPI_Comm_rank(node, &local_rank_), "MPI_Comm_rank");
+  check(MPI_Comm_free(&node), "MPI_Comm_free");
+}
+
+bool Runtime::submit(Op& op) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(op));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Runtime::start(Op& op, std::vector<Active>& active) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  const int rc = op.start(&request);
+  if (rc != MPI_SUCCESS) {
+    abort_job(
+        concat(op.work->description(), ": MPI error: ", error_string(rc), "; aborting the job"));
+  }
+  if (request == MPI_REQUEST_NULL) {
+    if (op.finish) op.finish();
+    op.work->mark_completed();
+    return;
+  }
+  active.push_back(Active{std::move(op), request, false});
+}
+
+bool Runtime::poll(std::vector<Active>& active) {
+  const int n = static_cast<int>(active.size());
+  requests_.resize(n);
+  indices_.resize(n);
+  statuses_.resize(n);
+  for (int i = 0; i < n; ++i) requests_[i] = active[i].request;
+  int count = 0;
+  const int rc = MPI_Testsome(n, requests_.data(), &count, indices_.data(), statuses_.data());
+  if (rc == MPI_ERR_IN_STATUS) {
+    for (int k = 0; k < count; ++k) {
+      const int code = statuses_[k].MPI_ERROR;
+      if (code != MPI_SUCCESS) {
+        abort_job(concat(active[indices_[k]].op.work->description(),
+                         ": MPI error: ", error_string(code), "; aborting the job"));
+      }
+    }
+  } else if (rc != MPI_SUCCESS) {
+    std::string what;
+    for (const Active& a : active) what += concat("\n  ", a.op.work->description());
+    abort_job(concat("MPI_Testsome failed: ", error_string(rc), ", with active:", what,
+                     "\naborting the job"));
+  }
+  if (count == MPI_UNDEFINED) count = 0;
+  for (int k = 0; k < count; ++k) {
+    Active& a = active[indices_[k]];
+    a.request = MPI_REQUEST_NULL;
+    if (!a.timed_out) {
+      if (a.op.finish) a.op.finish();
+      a.op.work->mark_completed();
+    }
+  }
+  if (count > 0) {
+    // Dropping an Op releases its tensors (here, on this thread).
+    std::erase_if(active, [](const Active& a) { return a.request == MPI_REQUEST_NULL; });
+  }
+
+  const Work::Clock::time_point now = Work::Clock::now();
+  for (Active& a : active) {
+    if (a.timed_out || now < a.op.work->deadline()) continue;
+    const std::string message =
+        concat(a.op.work->description(), ": timed out after ", a.op.timeout.count(),
+               " s: not every rank has joined it (a rank may have died or hung, or the ranks "
+               "issued their collectives in different orders)");
+    if (a.op.abort_on_timeout) abort_job(message + "; aborting the job");
+    a.timed_out = true;
+    if (a.op.on_timeout) a.op.on_timeout();
+    a.op.work->mark_failed(message + "; the process group is unusable from now on");
+  }
+  return count > 0;
+}
+
+void Runtime::loop() {
+  std::vector<Active> active;
+  std::deque<Op> incoming;
+  for (;;) {
+    const bool stalled =
+        std::all_of(active.begin(), active.end(), [](const Active& a) { return a.timed_out; });
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (active.empty()) wake_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      incoming.swap(queue_);
+      // At shutdown: once the queue is empty and every active operation has
+      // completed (or timed out, never to complete).
+      if (stopping_ && incoming.empty() && stalled) break;
+    }
+    for (Op& op : incoming) start(op, active);
+    incoming.clear();
+    if (active.empty()) continue;
+    if (!poll(active)) {
+      // Nothing completed: let the threads that compute run, then poll
+      // again. Only timed-out operations left: poll rarely.
+      if (std::all_of(active.begin(), active.end(), [](const Active& a) { return a.timed_out; })) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+  if (owns_mpi_) {
+    exit_barrier();
+    MPI_Finalize();
+  }
+}
+
+void Runtime::exit_barrier() {
+  // A rank that reaches MPI_Finalize while another still waits in a
+  // collective would wait there for ever (Open MPI's finalisation meets
+  // every rank): meet them here first, within the timeout.
+  MPI_Request request = MPI_REQUEST_NULL;
+  int rc = MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  const auto deadline =
+      Work::Clock::now() + std::chrono::duration_cast<Work::Clock::duration>(exit_timeout_);
+  for (int done = 0; rc == MPI_SUCCESS;) {
+    rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS || done != 0) break;
+    if (Work::Clock::now() > deadline) {
+      abort_job(concat("rank ", rank_, " of ", size_,
+                       ": at exit, not every rank reached the end "
+                       "within ",
+                       exit_timeout_.count(),
+                       " s (a rank may still wait in a "
+                       "collective this one never issued, or have hung); aborting the job"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (rc != MPI_SUCCESS) {
+    abort_job(concat("rank ", rank_, " of ", size_,
+                     ": the barrier at exit failed: ", error_string(rc), "; aborting the job"));
+  }
+}
+
+void Runtime::shutdown() {
+  // exit() called on the thread itself (MPI_Abort may exit that way): it
+  // cannot join itself, and the job is ending anyway.
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace toadstool::distributed::mpi

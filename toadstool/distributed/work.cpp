@@ -1,0 +1,53 @@
+#include "toadstool/distributed/work.h"
+
+#include <utility>
+
+#include "toadstool/tensor/error.h"
+
+namespace toadstool::distributed {
+
+Work::Work(std::string description, Clock::time_point deadline)
+    : description_(std::move(description)), deadline_(deadline) {}
+
+bool Work::is_completed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ != State::Pending;
+}
+
+void Work::wait() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const bool finished =
+        done_.wait_until(lock, deadline_ + kStuckGrace, [&] { return state_ != State::Pending; });
+    if (finished) {
+      if (state_ == State::Failed) throw Error(error_);
+      return;
+    }
+  }
+  on_stuck();
+  throw Error(detail::concat(description_, ": still not finished ", kStuckGrace.count(),
+                             " s past its deadline, and the backend has not reported a timeout"));
+}
+
+void Work::on_stuck() {}
+
+void Work::mark_completed() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != State::Pending) return;
+    state_ = State::Completed;
+  }
+  done_.notify_all();
+}
+
+void Work::mark_failed(std::string message) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ != State::Pending) return;
+    state_ = State::Failed;
+    error_ = std::move(message);
+  }
+  done_.notify_all();
+}
+
+}  // namespace toadstool::distributed
