@@ -207,6 +207,11 @@ struct AttentionArgs {
   const Elem* v = nullptr;
   const int64_t* v_offsets = nullptr;
   int64_t v_row = 0;
+  // out's layout, which the backward's grad_out shares: row i of head h at
+  // element out_offsets[h] + i * out_row, elements contiguous (the front-end
+  // lays out [B, H, L, Ev] as [B, L, H, Ev], so merging the heads is a view).
+  const int64_t* out_offsets = nullptr;
+  int64_t out_row = 0;
   const Elem* mask = nullptr;  // additive, or null
   const int64_t* mask_offsets = nullptr;
   int64_t mask_row = 0, mask_col = 0;

@@ -90,9 +90,9 @@ void MultiheadAttention::reset_parameters() {
 Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMasks& masks) {
   TS_CHECK(x.dim() == 3 && x.size(2) == embed_dim, "MultiheadAttention: input must be [batch, ",
            "seq, embed_dim=", embed_dim, "], got ", x.shape());
-  // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E], split as views.
-  Tensor qkv = matmul(x, in_proj_weight.t());
-  if (in_proj_bias.defined()) qkv = qkv + in_proj_bias;
+  // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E], split as
+  // views; the bias is added by the GEMM's epilogue (linear).
+  const Tensor qkv = linear(x, in_proj_weight, in_proj_bias);
   return out_proj->forward(attend(qkv.narrow(2, 0, embed_dim), qkv.narrow(2, embed_dim, embed_dim),
                                   qkv.narrow(2, 2 * embed_dim, embed_dim), masks));
 }
@@ -106,8 +106,9 @@ Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const
            "MultiheadAttention: query [B, L, E], key and value [B, S, E] with E=", embed_dim,
            ", got ", query.shape(), ", ", key.shape(), ", ", value.shape());
   auto project = [this](const Tensor& input, int64_t part) {
-    const Tensor out = matmul(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim).t());
-    return in_proj_bias.defined() ? out + in_proj_bias.narrow(0, part * embed_dim, embed_dim) : out;
+    const Tensor bias =
+        in_proj_bias.defined() ? in_proj_bias.narrow(0, part * embed_dim, embed_dim) : Tensor();
+    return linear(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim), bias);
   };
   return out_proj->forward(attend(project(query, 0), project(key, 1), project(value, 2), masks));
 }
@@ -140,7 +141,8 @@ Tensor MultiheadAttention::attend(const Tensor& q, const Tensor& k, const Tensor
   options.generator = generator;
   const Tensor out = scaled_dot_product_attention(heads(q, query_len), heads(k, key_len),
                                                   heads(v, key_len), options);
-  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E] (one copy to merge the heads).
+  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: a view, since the attention
+  // writes its output as [B, L, H, D] (tensor/attention.h).
   return out.transpose(1, 2).reshape({batch, query_len, embed_dim});
 }
 

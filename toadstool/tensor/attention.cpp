@@ -60,7 +60,15 @@ struct Prepared {
   Operand q, k, v;
   Tensor mask;  // additive, expanded to [..., L, S] (stride-0 broadcast dims), or undefined
   std::vector<int64_t> mask_offsets;
+  std::vector<int64_t> out_offsets;  // of the tensor given to use_out_layout
+  int64_t out_row = 0;
   double scale = 1;
+
+  // out (and grad_out) as the kernel gets them.
+  void use_out_layout(const Tensor& out) {
+    out_offsets = head_offsets(out, static_cast<int64_t>(batch.size()));
+    out_row = out.stride(-2);
+  }
 
   kernels::AttentionCall call(const AttentionOptions& options, const Generator::State& state,
                               const Tensor& keep_bits) const {
@@ -79,6 +87,8 @@ struct Prepared {
     a.v = v.t.data_ptr();
     a.v_offsets = v.offsets.data();
     a.v_row = v.row;
+    a.out_offsets = out_offsets.data();
+    a.out_row = out_row;
     if (mask.defined()) {
       a.mask = mask.data_ptr();
       a.mask_offsets = mask_offsets.data();
@@ -164,13 +174,38 @@ Shape with_last_two(Shape batch, int64_t a, int64_t b) {
   return batch;
 }
 
+// A new out [..., L, Ev] in the layout the kernel writes: with two or more
+// leading dims (batch, heads), L sits before the last of them ([B, L, H,
+// Ev] viewed as [B, H, L, Ev]), so that merging the heads
+// (transpose(1, 2).reshape([B, L, H Ev])) is a view, not a copy.
+Tensor new_output(const Prepared& p, DType dtype, Device device) {
+  if (p.batch.size() < 2)
+    return detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), dtype, device);
+  Shape physical(p.batch.begin(), p.batch.end() - 1);
+  physical.push_back(p.L);
+  physical.push_back(p.batch.back());
+  physical.push_back(p.Ev);
+  return transpose(detail::make_tensor(physical, dtype, device), -3, -2);
+}
+
+// t [..., L, Ev] in the compute dtype and in new_output's layout: itself
+// when it has it (the forward's out; a gradient that comes from merging
+// the heads), else a copy.
+Tensor in_output_layout(const Tensor& t, const Prepared& p) {
+  Tensor c = to_dtype(t, p.compute);
+  Tensor layout = new_output(p, p.compute, c.device());
+  if (c.strides() == layout.strides()) return c;
+  copy_(layout, c);
+  return layout;
+}
+
 }  // namespace
 
 AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
                                                       const Tensor& v,
                                                       const AttentionOptions& options) {
   const char* op = "scaled_dot_product_attention";
-  const Prepared p = prepare(q, k, v, options, op);
+  Prepared p = prepare(q, k, v, options, op);
   AttentionForward result;
   if (options.dropout_p > 0) {
     // The mask of score element i (flat over [..., L, S]) is the i-th draw of
@@ -189,7 +224,8 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
   }
   Shape lse_shape = p.batch;
   lse_shape.push_back(p.L);
-  result.out = detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), p.compute, q.device());
+  result.out = new_output(p, p.compute, q.device());
+  p.use_out_layout(result.out);
   result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
   TS_KERNEL(q.device(), attention_forward, p.compute,
             p.call(options, result.dropout_state, result.keep_bits), result.out.data_ptr(),
@@ -208,7 +244,7 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const AttentionForward& forward,
                                                      const AttentionOptions& options) {
   const char* op = "scaled_dot_product_attention_backward";
-  const Prepared p = prepare(q, k, v, options, op);
+  Prepared p = prepare(q, k, v, options, op);
   const Shape out_shape = with_last_two(p.batch, p.L, p.Ev);
   TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
            detail::describe(grad_out), " does not match the output ", out_shape);
@@ -216,8 +252,9 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                forward.lse.numel() == p.heads * p.L && forward.lse.dtype() == p.compute,
            op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
            detail::describe(forward.lse));
-  const Tensor go = contiguous(to_dtype(grad_out, p.compute));
-  const Tensor out = contiguous(forward.out);
+  const Tensor go = in_output_layout(grad_out, p);
+  const Tensor out = in_output_layout(forward.out, p);
+  p.use_out_layout(out);
   const Tensor lse = contiguous(forward.lse);
   const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
   AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),

@@ -37,7 +37,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const AttentionOptions& options = {});
 
 // The forward with what its backward needs: out in the compute dtype
-// (float32 or float64; float16 / bfloat16 inputs compute in float32), the
+// (float32 or float64; float16 / bfloat16 inputs compute in float32; with
+// two or more leading dims [B, H, ...] laid out as [B, L, H, Ev], so that
+// merging the heads is a view), the
 // log-sum-exp of each score row lse [..., L] (+inf on rows whose every key is
 // masked) and the generator state its dropout mask was drawn from.
 struct AttentionForward {

@@ -211,8 +211,8 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
   T* l = m + kBq;
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
-  T* o = out + (h * a.L + i0) * a.Ev;  // [rows, Ev], accumulated unnormalised
-  std::fill_n(o, rows * a.Ev, T(0));
+  T* o = out + a.out_offsets[h] + i0 * a.out_row;  // [rows, Ev] at out_row, unnormalised
+  for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * a.out_row, a.Ev, T(0));
   for (int64_t j0 = 0; j0 < a.S && tile_visible(a, i0, rows, j0); j0 += kBk) {
     const int64_t cols = std::min(kBk, a.S - j0);
     score_tile(a, hd, i0, rows, j0, cols, p);
@@ -230,7 +230,7 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
       const T rescale = online_softmax_rescale(m[r], m_new);
       l[r] = l[r] * rescale + exp_in_place(pr, cols, m_new);
       m[r] = m_new;
-      if (rescale != T(1)) scale_row(o + r * a.Ev, a.Ev, rescale);
+      if (rescale != T(1)) scale_row(o + r * a.out_row, a.Ev, rescale);
       if (a.dropout_p > 0) {
         draw_keep_row(a, h, i0 + r, j0, cols, z);
 #pragma omp simd
@@ -239,10 +239,10 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
     }
     // o [rows, Ev] += p [rows, cols] v [cols, Ev]
     gemm(false, false, rows, a.Ev, cols, T(1), p, cols, hd.v + j0 * a.v_row, a.v_row, T(1), o,
-         a.Ev);
+         a.out_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
-    scale_row(o + r * a.Ev, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
+    scale_row(o + r * a.out_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
     lse[h * a.L + i0 + r] = attention_lse(m[r], l[r]);
   }
 }
@@ -269,7 +269,7 @@ template <class T>
 struct Backward {
   const AttentionArgs<T>& a;
   const T* lse;       // [heads, L]
-  const T* grad_out;  // [heads, L, Ev]
+  const T* grad_out;  // [heads, L, Ev] in out's layout (out_offsets, out_row)
   const T* d;         // [heads, L]: rowsum(grad_out * out)
   T *grad_q, *grad_k, *grad_v;
 
@@ -293,7 +293,7 @@ struct Backward {
       for (int64_t c = 0; c < cols; ++c) pr[c] = vexp_nonpositive(pr[c] - row_lse);
     }
     const bool dropout = a.dropout_p > 0;
-    const T* go = grad_out + (h * a.L + i0) * a.Ev;  // [rows, Ev]
+    const T* go = grad_out + a.out_offsets[h] + i0 * a.out_row;  // [rows, Ev] at out_row
     if (what & kGradKV) {
       const T* kept = p;  // the probabilities after dropout
       if (dropout) {
@@ -304,7 +304,7 @@ struct Backward {
         kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, a.Ev, T(1),
+      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, a.out_row, T(1),
            grad_v + (h * a.S + j0) * a.Ev, a.Ev);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
@@ -313,7 +313,7 @@ struct Backward {
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
     // dropout), then dS = p (dP - D).
-    gemm(false, true, rows, cols, a.Ev, T(1), go, a.Ev, hd.v + j0 * a.v_row, a.v_row, T(0), b,
+    gemm(false, true, rows, cols, a.Ev, T(1), go, a.out_row, hd.v + j0 * a.v_row, a.v_row, T(0), b,
          cols);
     for (int64_t r = 0; r < rows; ++r) {
       T* br = b + r * cols;
@@ -355,8 +355,9 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
   parallel_for(0, a.heads * a.L, std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(a.Ev, 1)),
                [&](int64_t begin, int64_t end) {
                  for (int64_t row = begin; row < end; ++row) {
-                   const T* go = grad_out + row * a.Ev;
-                   const T* o = out + row * a.Ev;
+                   const int64_t at = a.out_offsets[row / a.L] + (row % a.L) * a.out_row;
+                   const T* go = grad_out + at;
+                   const T* o = out + at;
                    T sum = 0;
 #pragma omp simd reduction(+ : sum)
                    for (int64_t e = 0; e < a.Ev; ++e) sum += go[e] * o[e];

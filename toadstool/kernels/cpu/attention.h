@@ -6,7 +6,8 @@
 //   q [L, E], k [S, E], v [S, Ev]    rows at any stride, elements contiguous
 //   mask [L, S] (optional, additive) element (i, j) at mask_row i + mask_col j
 //                                    (strides may be 0: broadcast masks)
-//   out [L, Ev], lse [L]             contiguous, head h at h * L * Ev, h * L
+//   out [L, Ev]                      rows at out_row from out_offsets[h]
+//   lse [L]                          contiguous, head h at h * L
 //
 //   out = dropout(softmax(scale q k^T + mask (+ causal))) v
 //
@@ -33,11 +34,12 @@ namespace toadstool::kernels::cpu {
 inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 128;
 
-// out [heads, L, Ev], lse [heads, L].
+// out [heads, L, Ev] (in the call's out layout), lse [heads, L].
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse);
 void attention_forward(const AttentionArgs<double>& a, double* out, double* lse);
 
-// From the forward's out and lse and grad_out [heads, L, Ev] (contiguous):
+// From the forward's out and lse and grad_out [heads, L, Ev] (both in the
+// call's out layout):
 // grad_q [heads, L, E], grad_k [heads, S, E], grad_v [heads, S, Ev],
 // contiguous, overwritten.
 void attention_backward(const AttentionArgs<float>& a, const float* out, const float* lse,

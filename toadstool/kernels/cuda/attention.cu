@@ -95,7 +95,7 @@ __global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* o
   for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
     const int64_t h = row / a.L, i = row % a.L;
     const HeadView<T> hv = head_view(a, h);
-    T* o = out + row * a.Ev;  // accumulated unnormalised, then scaled by 1 / l
+    T* o = out + a.out_offsets[h] + i * a.out_row;  // unnormalised, then scaled by 1 / l
     for (int64_t e = c; e < a.Ev; e += blockDim.x) o[e] = T(0);
     T m = kNegInf<T>, l = T(0);
     // Causal: key tiles past query i hold only hidden keys.
@@ -133,10 +133,10 @@ __global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* o
 
 // D [heads, L] = rowsum(grad_out * out): one thread per row.
 template <class T>
-__global__ void attention_row_dots(const T* grad_out, const T* out, T* d, int64_t rows,
-                                   int64_t Ev) {
-  for (int64_t row = first_index(); row < rows; row += index_step()) {
-    d[row] = dot(grad_out + row * Ev, out + row * Ev, Ev);
+__global__ void attention_row_dots(AttentionArgs<T> a, const T* grad_out, const T* out, T* d) {
+  for (int64_t row = first_index(); row < a.heads * a.L; row += index_step()) {
+    const int64_t at = a.out_offsets[row / a.L] + (row % a.L) * a.out_row;
+    d[row] = dot(grad_out + at, out + at, a.Ev);
   }
 }
 
@@ -155,7 +155,7 @@ __device__ ScoreGrad<T> score_grad(const AttentionArgs<T>& a, const HeadView<T>&
   const int64_t row = h * a.L + i;
   const T p = vexp_nonpositive(score(a, hv, i, j) - lse[row]);
   const T z = dropout.active ? dropout.scale(flat_index(h, i, j, a.L, a.S), keep_scale) : T(1);
-  T dp = dot(grad_out + row * a.Ev, hv.v + j * a.v_row, a.Ev);
+  T dp = dot(grad_out + a.out_offsets[h] + i * a.out_row, hv.v + j * a.v_row, a.Ev);
   if (dropout.active) dp *= z;
   return {dropout.active ? p * z : p, p * (dp - d[row])};
 }
@@ -221,7 +221,7 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
       for (int64_t e = c; e < a.Ev; e += blockDim.x) {
         T acc = 0;
         for (int64_t k = 0; k < rows; ++k)
-          acc += p_kept[k] * grad_out[(h * a.L + i0 + k) * a.Ev + e];
+          acc += p_kept[k] * grad_out[a.out_offsets[h] + (i0 + k) * a.out_row + e];
         gv[e] += acc;
       }
       __syncthreads();
@@ -232,16 +232,19 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
 // ---- entries ----
 
 // The call typed (one layout for every Elem), with its host offset arrays
-// copied to `offsets` on the device ([4, heads]: q, k, v, mask).
+// copied to `offsets` on the device ([kOffsetArrays, heads]: q, k, v, out,
+// mask).
+constexpr int kOffsetArrays = 5;
 template <class T>
 AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offsets) {
   static_assert(sizeof(AttentionArgs<T>) == sizeof(AttentionCall));
   AttentionArgs<T> a;
   std::memcpy(static_cast<void*>(&a), &call, sizeof a);  // std::bit_cast is C++20; nvcc is C++17
   const int64_t heads = call.heads;
-  const int64_t* host[4] = {call.q_offsets, call.k_offsets, call.v_offsets, call.mask_offsets};
+  const int64_t* host[kOffsetArrays] = {call.q_offsets, call.k_offsets, call.v_offsets,
+                                        call.out_offsets, call.mask_offsets};
   int64_t* device = offsets.get();
-  for (int n = 0; n < 4; ++n) {
+  for (int n = 0; n < kOffsetArrays; ++n) {
     if (host[n] == nullptr || heads == 0) continue;
     check(cudaMemcpyAsync(device + n * heads, host[n], heads * sizeof(int64_t),
                           cudaMemcpyHostToDevice, current_stream()),
@@ -250,7 +253,8 @@ AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offset
   a.q_offsets = device;
   a.k_offsets = device + heads;
   a.v_offsets = device + 2 * heads;
-  a.mask_offsets = call.mask_offsets != nullptr ? device + 3 * heads : nullptr;
+  a.out_offsets = device + 3 * heads;
+  a.mask_offsets = call.mask_offsets != nullptr ? device + 4 * heads : nullptr;
   return a;
 }
 
@@ -262,7 +266,7 @@ void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, 
   if (call.heads == 0 || call.L == 0) return;
   for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
-    Scratch<int64_t> offsets(static_cast<size_t>(4 * call.heads));
+    Scratch<int64_t> offsets(static_cast<size_t>(kOffsetArrays * call.heads));
     const AttentionArgs<T> a = device_args<T>(call, offsets);
     attention_forward_rows<T><<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(
         a, dropout_of(call), typed<T>(out), typed<T>(lse));
@@ -277,14 +281,14 @@ void attention_backward_entry(DType dtype, const AttentionCall& call, const void
   for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
     cudaStream_t stream = current_stream();
-    Scratch<int64_t> offsets(static_cast<size_t>(4 * call.heads));
+    Scratch<int64_t> offsets(static_cast<size_t>(kOffsetArrays * call.heads));
     const AttentionArgs<T> a = device_args<T>(call, offsets);
     const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
     Scratch<T> d(static_cast<size_t>(rows));
     const Dropout dropout = dropout_of(call);
     if (rows > 0) {
-      attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(
-          typed<T>(grad_out), typed<T>(out), d.get(), rows, a.Ev);
+      attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(a, typed<T>(grad_out),
+                                                                       typed<T>(out), d.get());
       check_launch("attention_row_dots");
       // With S = 0 the key loop is empty and grad_q comes out zero.
       attention_grad_q_rows<T><<<grid_for(rows), kTile, 0, stream>>>(
