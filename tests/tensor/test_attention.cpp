@@ -203,6 +203,44 @@ TEST_P(AttentionLarge, MatchesCompositeAtOneAndTwoThreads) {
   set_num_threads(saved);
 }
 
+// bfloat16 / float16 inputs run the CPU's 16-bit kernel (each head widened
+// once per thread, each finished row rounded once): its output and
+// gradients are float32 attention's on the same rounded inputs, rounded to
+// the 16-bit dtype, on both backward schedules (1 and 2 threads) and with
+// dropout (the same keep bits).
+TEST_P(AttentionLarge, SixteenBitKernelMatchesFloat32) {
+  const int saved = get_num_threads();
+  const Inputs in = make_inputs(GetParam());
+  for (DType dtype : {kBFloat16, kFloat16}) {
+    const double tol = dtype == kBFloat16 ? 2e-2 : 3e-3;
+    // The inputs and the output weights r rounded to dtype, then run in
+    // dtype and (from the same rounded values) in float32.
+    const auto run_in = [&](DType run_dtype) {
+      Tensor q = in.q.detach().to(dtype).to(run_dtype).requires_grad_();
+      Tensor k = in.k.detach().to(dtype).to(run_dtype).requires_grad_();
+      Tensor v = in.v.detach().to(dtype).to(run_dtype).requires_grad_();
+      AttentionOptions o = in.options;
+      Generator dropout_gen(5);
+      o.dropout_p = 0.2;
+      o.generator = &dropout_gen;
+      Tensor out = scaled_dot_product_attention(q, k, v, o);
+      EXPECT_EQ(out.dtype(), run_dtype);
+      Generator g(99);
+      const Tensor r = randn(out.shape(), kFloat64, &g).to(dtype).to(run_dtype);
+      (out * r).sum().backward();
+      return Grads{out.detach().to(kFloat32), q.grad().to(kFloat32), k.grad().to(kFloat32),
+                   v.grad().to(kFloat32)};
+    };
+    const Grads want = run_in(kFloat32);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " threads " + std::to_string(threads));
+      set_num_threads(threads);
+      expect_runs_match(run_in(dtype), want, tol, tol);
+    }
+  }
+  set_num_threads(saved);
+}
+
 // Each tile product and each accumulation runs in the same order whichever
 // backward schedule the thread count picks (key tiles ascending into grad_q,
 // query tiles ascending into grad_k and grad_v), so the results are bitwise

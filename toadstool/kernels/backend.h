@@ -85,8 +85,11 @@ using CrossEntropyBackwardFn = void(DType dtype, const void* x, const int64_t* t
                                     int64_t grad_stride, double a, double b, int64_t outer,
                                     int64_t classes, int64_t inner, int64_t ignore_index,
                                     void* grad_x);
-// out [heads, L, Ev] and lse [heads, L]; the backward writes grad_q
-// [heads, L, E], grad_k [heads, S, E], grad_v [heads, S, Ev].
+// out [heads, L, Ev] (in the call's out layout) and lse [heads, L]; the
+// backward writes grad_q [heads, L, E], grad_k [heads, S, E], grad_v [heads,
+// S, Ev]. dtype float32 or float64; a backend may also take float16 /
+// bfloat16 (the CPU does): q, k, v, out, grad_out and the gradients in that
+// dtype, the mask and lse in float32, float32 compute.
 using AttentionForwardFn = void(DType dtype, const AttentionCall& call, void* out, void* lse);
 using AttentionBackwardFn = void(DType dtype, const AttentionCall& call, const void* out,
                                  const void* lse, const void* grad_out, void* grad_q, void* grad_k,

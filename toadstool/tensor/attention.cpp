@@ -38,12 +38,12 @@ std::vector<int64_t> head_offsets(const Tensor& t, int64_t batch_dims) {
 // contiguous. Head-split projections ([B, L, H, E] viewed as [B, H, L, E])
 // qualify as they are; anything else (a transposed last dim) is copied.
 struct Operand {
-  Tensor t;  // in the compute dtype
+  Tensor t;  // in the kernel's dtype (Prepared::storage)
   std::vector<int64_t> offsets;
   int64_t row = 0;
 };
-Operand operand(const Tensor& t, DType compute) {
-  Tensor c = to_dtype(t, compute);
+Operand operand(const Tensor& t, DType storage) {
+  Tensor c = to_dtype(t, storage);
   if (c.size(-1) > 1 && c.stride(-1) != 1) c = contiguous(c);
   return {c, head_offsets(c, c.dim() - 2), c.stride(-2)};
 }
@@ -55,6 +55,11 @@ constexpr int64_t kMaxKeepBitsBytes = int64_t{16} << 20;
 // The checked, laid-out arguments shared by the forward and the backward.
 struct Prepared {
   DType dtype, compute;
+  // What q, k, v, out, grad_out and the gradients are passed to the kernel
+  // in: 16-bit inputs of one dtype stay 16-bit on the CPU (its kernel
+  // widens them tile by tile, kernels/cpu/attention.h); everything else in
+  // the compute dtype. The mask and lse are always in the compute dtype.
+  DType storage;
   Shape batch;  // the leading dims
   int64_t heads = 1, L = 0, S = 0, E = 0, Ev = 0;
   Operand q, k, v;
@@ -138,10 +143,14 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
   p.dtype = q.dtype();
   p.compute = detail::compute_dtype(q.dtype());
+  p.storage = is_reduced_float(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype() &&
+                      q.device().type == DeviceType::CPU
+                  ? q.dtype()
+                  : p.compute;
   p.heads = detail::shape_numel(p.batch);
-  p.q = operand(q, p.compute);
-  p.k = operand(k, p.compute);
-  p.v = operand(v, p.compute);
+  p.q = operand(q, p.storage);
+  p.k = operand(k, p.storage);
+  p.v = operand(v, p.storage);
 
   if (options.attn_mask.defined()) {
     const Tensor& m = options.attn_mask;
@@ -188,12 +197,12 @@ Tensor new_output(const Prepared& p, DType dtype, Device device) {
   return transpose(detail::make_tensor(physical, dtype, device), -3, -2);
 }
 
-// t [..., L, Ev] in the compute dtype and in new_output's layout: itself
+// t [..., L, Ev] in the kernel's dtype and in new_output's layout: itself
 // when it has it (the forward's out; a gradient that comes from merging
 // the heads), else a copy.
 Tensor in_output_layout(const Tensor& t, const Prepared& p) {
-  Tensor c = to_dtype(t, p.compute);
-  Tensor layout = new_output(p, p.compute, c.device());
+  Tensor c = to_dtype(t, p.storage);
+  Tensor layout = new_output(p, p.storage, c.device());
   if (c.strides() == layout.strides()) return c;
   copy_(layout, c);
   return layout;
@@ -224,10 +233,10 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
   }
   Shape lse_shape = p.batch;
   lse_shape.push_back(p.L);
-  result.out = new_output(p, p.compute, q.device());
+  result.out = new_output(p, p.storage, q.device());
   p.use_out_layout(result.out);
   result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
-  TS_KERNEL(q.device(), attention_forward, p.compute,
+  TS_KERNEL(q.device(), attention_forward, p.storage,
             p.call(options, result.dropout_state, result.keep_bits), result.out.data_ptr(),
             result.lse.data_ptr());
   return result;
@@ -248,7 +257,7 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   const Shape out_shape = with_last_two(p.batch, p.L, p.Ev);
   TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
            detail::describe(grad_out), " does not match the output ", out_shape);
-  TS_CHECK(forward.out.shape() == out_shape && forward.out.dtype() == p.compute &&
+  TS_CHECK(forward.out.shape() == out_shape && forward.out.dtype() == p.storage &&
                forward.lse.numel() == p.heads * p.L && forward.lse.dtype() == p.compute,
            op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
            detail::describe(forward.lse));
@@ -257,13 +266,13 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
   p.use_out_layout(out);
   const Tensor lse = contiguous(forward.lse);
   const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
-  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.compute, device),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.compute, device),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.compute, device)};
+  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.storage, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.storage, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.storage, device)};
   TS_CHECK(!forward.keep_bits.defined() ||
                forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
            op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
-  TS_KERNEL(device, attention_backward, p.compute,
+  TS_KERNEL(device, attention_backward, p.storage,
             p.call(options, forward.dropout_state, forward.keep_bits), out.data_ptr(),
             lse.data_ptr(), go.data_ptr(), grads.q.data_ptr(), grads.k.data_ptr(),
             grads.v.data_ptr());

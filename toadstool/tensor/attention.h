@@ -37,7 +37,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const AttentionOptions& options = {});
 
 // The forward with what its backward needs: out in the compute dtype
-// (float32 or float64; float16 / bfloat16 inputs compute in float32; with
+// (float32 or float64; float16 / bfloat16 inputs compute in float32, and on
+// the CPU out stays in their dtype; with
 // two or more leading dims [B, H, ...] laid out as [B, L, H, Ev], so that
 // merging the heads is a view), the
 // log-sum-exp of each score row lse [..., L] (+inf on rows whose every key is

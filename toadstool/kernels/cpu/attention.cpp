@@ -42,16 +42,99 @@ int64_t grain(int64_t multiply_adds_per_item) {
   return std::max<int64_t>(1, kMinChunkWork / std::max<int64_t>(1, multiply_adds_per_item));
 }
 
-// The pointers of one head.
+// Calls store q, k, v, out, grad_out and the gradients in S and compute in
+// T = ComputeOf<S>: float32 and float64 in themselves, bfloat16 and float16
+// (autocast) in float32, with the additive mask and lse in float32.
+template <class S>
+using ComputeOf = std::conditional_t<std::is_same_v<S, double>, double, float>;
+
+// One head as the tile math reads it, in T: q [L, E], k [S, E], v [S, Ev]
+// at their row strides, the mask at the call's mask_row / mask_col.
 template <class T>
-struct Head {
+struct HeadView {
+  int64_t h;  // the head's index: dropout's flat index, keep bits
   const T *q, *k, *v, *mask;
+  int64_t q_row, k_row, v_row;
 };
 
-template <class T>
-Head<T> head(const AttentionArgs<T>& a, int64_t h) {
-  return {a.q + a.q_offsets[h], a.k + a.k_offsets[h], a.v + a.v_offsets[h],
-          a.mask != nullptr ? a.mask + a.mask_offsets[h] : nullptr};
+// The heads of a call as HeadViews: in place when S is T; else each head's
+// q, k, v (and, for the backward, grad_out [L, Ev]) widened once into this
+// thread's buffers and kept while the thread's items stay on that head
+// (items are numbered head-major, so a thread widens each head it touches
+// once per pass: L (E + Ev) + S (E + Ev) conversions against the L S (E +
+// Ev) multiply-adds of its tiles).
+template <class T, class S>
+class HeadReader {
+ public:
+  explicit HeadReader(const AttentionArgs<S>& a, const S* grad_out = nullptr)
+      : a_(a), grad_out_(grad_out) {}
+
+  HeadView<T> head(int64_t h) {
+    const T* mask =
+        a_.mask != nullptr ? reinterpret_cast<const T*>(a_.mask) + a_.mask_offsets[h] : nullptr;
+    if constexpr (std::is_same_v<S, T>) {
+      return {h,
+              a_.q + a_.q_offsets[h],
+              a_.k + a_.k_offsets[h],
+              a_.v + a_.v_offsets[h],
+              mask,
+              a_.q_row,
+              a_.k_row,
+              a_.v_row};
+    } else {
+      widen(h);
+      return {h, q_.data(), k_.data(), v_.data(), mask, a_.E, a_.E, a_.Ev};
+    }
+  }
+
+  // grad_out's rows of head h: pointer and row stride.
+  std::pair<const T*, int64_t> grad_out(int64_t h) {
+    if constexpr (std::is_same_v<S, T>) {
+      return {grad_out_ + a_.out_offsets[h], a_.out_row};
+    } else {
+      widen(h);
+      return {go_.data(), a_.Ev};
+    }
+  }
+
+ private:
+  static void widen_rows(const S* src, int64_t row_stride, int64_t rows, int64_t cols,
+                         std::vector<T>& dst) {
+    dst.resize(rows * cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      const S* in = src + r * row_stride;
+      T* o = dst.data() + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<T>(in[c]);
+    }
+  }
+
+  void widen(int64_t h) {
+    if (h == widened_) return;
+    widen_rows(a_.q + a_.q_offsets[h], a_.q_row, a_.L, a_.E, q_);
+    widen_rows(a_.k + a_.k_offsets[h], a_.k_row, a_.S, a_.E, k_);
+    widen_rows(a_.v + a_.v_offsets[h], a_.v_row, a_.S, a_.Ev, v_);
+    if (grad_out_ != nullptr)
+      widen_rows(grad_out_ + a_.out_offsets[h], a_.out_row, a_.L, a_.Ev, go_);
+    widened_ = h;
+  }
+
+  const AttentionArgs<S>& a_;
+  const S* grad_out_;
+  int64_t widened_ = -1;
+  std::vector<T> q_, k_, v_, go_;
+};
+
+// rows x cols of T (row stride src_row) rounded into S (row stride dst_row).
+template <class S, class T>
+void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* dst,
+                 int64_t dst_row) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* in = src + r * src_row;
+    S* o = dst + r * dst_row;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<S>(in[c]);
+  }
 }
 
 // Whether the causal mask leaves any key of [j0, ...) to the queries
@@ -63,14 +146,14 @@ bool tile_visible(const AttentionArgs<T>& a, int64_t i0, int64_t rows, int64_t j
 
 // s [rows, cols] = scale q[i0 + r] . k[j0 + c] + mask(i0 + r, j0 + c), and
 // -inf where the causal mask hides key j0 + c from query i0 + r.
-template <class T>
-void score_tile(const AttentionArgs<T>& a, const Head<T>& hd, int64_t i0, int64_t rows, int64_t j0,
-                int64_t cols, T* s) {
-  gemm(false, true, rows, cols, a.E, a.scale, hd.q + i0 * a.q_row, a.q_row, hd.k + j0 * a.k_row,
-       a.k_row, T(0), s, cols);
-  if (hd.mask != nullptr) {
+template <class T, class S>
+void score_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, int64_t rows,
+                int64_t j0, int64_t cols, T* s) {
+  gemm(false, true, rows, cols, a.E, static_cast<T>(a.scale), hv.q + i0 * hv.q_row, hv.q_row,
+       hv.k + j0 * hv.k_row, hv.k_row, T(0), s, cols);
+  if (hv.mask != nullptr) {
     for (int64_t r = 0; r < rows; ++r) {
-      const T* m = hd.mask + (i0 + r) * a.mask_row + j0 * a.mask_col;
+      const T* m = hv.mask + (i0 + r) * a.mask_row + j0 * a.mask_col;
       T* sr = s + r * cols;
       if (a.mask_col == 1) {
 #pragma omp simd
@@ -93,8 +176,8 @@ void score_tile(const AttentionArgs<T>& a, const Head<T>& hd, int64_t i0, int64_
 // is kept by dropout, else 0: word first + c of the Philox blocks from
 // attention_dropout_block (block index / 4 serves four elements), made
 // together by philox_words.
-template <class T>
-void dropout_row(const AttentionArgs<T>& a, uint64_t first, int64_t cols, T* z) {
+template <class T, class S>
+void dropout_row(const AttentionArgs<S>& a, uint64_t first, int64_t cols, T* z) {
   const uint64_t threshold = bernoulli_threshold(1.0 - a.dropout_p);
   const T keep_scale = T(1) / T(1 - a.dropout_p);
   const int64_t skip = static_cast<int64_t>(first % 4);
@@ -156,16 +239,16 @@ void unpack_keep_bits(const uint64_t* words, int64_t cols, T keep_scale, T* z) {
 
 // The forward's draw: z as dropout_row makes it, and its keep bits kept for
 // the backward when the call has keep_bits.
-template <class T>
-void draw_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
+template <class T, class S>
+void draw_keep_row(const AttentionArgs<S>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
                    T* z) {
   dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
   if (a.keep_bits != nullptr) pack_keep_bits(z, cols, keep_words(a, h, i, j0));
 }
 
 // The backward's: z from the forward's keep bits, or drawn again.
-template <class T>
-void load_keep_row(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
+template <class T, class S>
+void load_keep_row(const AttentionArgs<S>& a, int64_t h, int64_t i, int64_t j0, int64_t cols,
                    T* z) {
   if (a.keep_bits == nullptr) return dropout_row(a, flat_index(h, i, j0, a.L, a.S), cols, z);
   unpack_keep_bits(keep_words(a, h, i, j0), cols, T(1) / T(1 - a.dropout_p), z);
@@ -199,11 +282,13 @@ void scale_row(T* x, int64_t n, T factor) {
 
 // ---- forward --------------------------------------------------------------
 
-// Queries [i0, i0 + rows) of head h: out rows and lse. scratch holds
-// kBq * kBk (scores / probabilities) + kBk (dropout scales) + 2 kBq (m, l).
-template <class T>
-void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* lse, T* scratch) {
-  const Head<T> hd = head(a, h);
+// Queries [i0, i0 + rows) of head hv.h: out rows o [rows, Ev] at o_row and
+// their lse. scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
+// scales) + 2 kBq (m, l).
+template <class T, class S, class Lse>
+void forward_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, T* o, int64_t o_row,
+                  Lse* lse, T* scratch) {
+  const int64_t h = hv.h;
   const int64_t rows = std::min(kBq, a.L - i0);
   T* p = scratch;
   T* z = p + kBq * kBk;
@@ -211,11 +296,10 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
   T* l = m + kBq;
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
-  T* o = out + a.out_offsets[h] + i0 * a.out_row;  // [rows, Ev] at out_row, unnormalised
-  for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * a.out_row, a.Ev, T(0));
+  for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
   for (int64_t j0 = 0; j0 < a.S && tile_visible(a, i0, rows, j0); j0 += kBk) {
     const int64_t cols = std::min(kBk, a.S - j0);
-    score_tile(a, hd, i0, rows, j0, cols, p);
+    score_tile(a, hv, i0, rows, j0, cols, p);
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
       const T m_new = std::max(m[r], row_max(pr, cols));
@@ -230,7 +314,7 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
       const T rescale = online_softmax_rescale(m[r], m_new);
       l[r] = l[r] * rescale + exp_in_place(pr, cols, m_new);
       m[r] = m_new;
-      if (rescale != T(1)) scale_row(o + r * a.out_row, a.Ev, rescale);
+      if (rescale != T(1)) scale_row(o + r * o_row, a.Ev, rescale);
       if (a.dropout_p > 0) {
         draw_keep_row(a, h, i0 + r, j0, cols, z);
 #pragma omp simd
@@ -238,24 +322,34 @@ void forward_tile(const AttentionArgs<T>& a, int64_t h, int64_t i0, T* out, T* l
       }
     }
     // o [rows, Ev] += p [rows, cols] v [cols, Ev]
-    gemm(false, false, rows, a.Ev, cols, T(1), p, cols, hd.v + j0 * a.v_row, a.v_row, T(1), o,
-         a.out_row);
+    gemm(false, false, rows, a.Ev, cols, T(1), p, cols, hv.v + j0 * hv.v_row, hv.v_row, T(1), o,
+         o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
-    scale_row(o + r * a.out_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
-    lse[h * a.L + i0 + r] = attention_lse(m[r], l[r]);
+    scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
+    lse[i0 + r] = static_cast<Lse>(attention_lse(m[r], l[r]));
   }
 }
 
-template <class T>
-void forward(const AttentionArgs<T>& a, T* out, T* lse) {
+template <class S, class Lse>
+void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
+  using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0) return;
   const int64_t q_tiles = tiles(a.L, kBq);
   const int64_t work = std::min(kBq, a.L) * a.S * (a.E + a.Ev);
   parallel_for(0, a.heads * q_tiles, grain(work), [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
+    std::vector<T> rows_out(std::is_same_v<S, T> ? 0 : kBq * a.Ev);
+    HeadReader<T, S> reader(a);
     for (int64_t item = begin; item < end; ++item) {
-      forward_tile(a, item / q_tiles, (item % q_tiles) * kBq, out, lse, scratch.data());
+      const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+      S* o = out + a.out_offsets[h] + i0 * a.out_row;
+      if constexpr (std::is_same_v<S, T>) {
+        forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data());
+      } else {  // computed in T, rounded into out once
+        forward_tile(a, reader.head(h), i0, rows_out.data(), a.Ev, lse + h * a.L, scratch.data());
+        narrow_rows(rows_out.data(), a.Ev, std::min(kBq, a.L - i0), a.Ev, o, a.out_row);
+      }
     }
   });
 }
@@ -265,19 +359,26 @@ void forward(const AttentionArgs<T>& a, T* out, T* lse) {
 // What the backward's tile step accumulates.
 enum Accumulate : unsigned { kGradQ = 1, kGradKV = 2 };
 
+// Where one head's gradients accumulate, in T: grad_q [L, E], grad_k [S,
+// E], grad_v [S, Ev], contiguous (the call's own gradients when S is T,
+// else this thread's buffers, rounded into them when a row range is done).
 template <class T>
-struct Backward {
-  const AttentionArgs<T>& a;
-  const T* lse;       // [heads, L]
-  const T* grad_out;  // [heads, L, Ev] in out's layout (out_offsets, out_row)
-  const T* d;         // [heads, L]: rowsum(grad_out * out)
-  T *grad_q, *grad_k, *grad_v;
+struct HeadGrads {
+  T *q, *k, *v;
+};
 
-  // One [rows, cols] tile of head h: queries from i0, keys from j0. scratch
-  // holds 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP,
-  // then dS).
-  void tile(int64_t h, int64_t i0, int64_t j0, unsigned what, T* scratch) const {
-    const Head<T> hd = head(a, h);
+template <class T, class S, class Lse>
+struct Backward {
+  const AttentionArgs<S>& a;
+  const Lse* lse;  // [heads, L]
+  const T* d;      // [heads, L]: rowsum(grad_out * out)
+
+  // One [rows, cols] tile of head hv.h: queries from i0, keys from j0, with
+  // the head's grad_out rows go (row stride go_row). scratch holds
+  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS).
+  void tile(const HeadView<T>& hv, const T* go_head, int64_t go_row, const HeadGrads<T>& g,
+            int64_t i0, int64_t j0, unsigned what, T* scratch) const {
+    const int64_t h = hv.h;
     const int64_t rows = std::min(kBq, a.L - i0);
     const int64_t cols = std::min(kBk, a.S - j0);
     T* p = scratch;
@@ -285,15 +386,15 @@ struct Backward {
     T* b = z + kBq * kBk;
     // p = exp(s - lse): the forward's probabilities (0 on masked keys and on
     // rows without any key, whose lse is +inf).
-    score_tile(a, hd, i0, rows, j0, cols, p);
+    score_tile(a, hv, i0, rows, j0, cols, p);
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
-      const T row_lse = lse[h * a.L + i0 + r];
+      const T row_lse = static_cast<T>(lse[h * a.L + i0 + r]);
 #pragma omp simd
       for (int64_t c = 0; c < cols; ++c) pr[c] = vexp_nonpositive(pr[c] - row_lse);
     }
     const bool dropout = a.dropout_p > 0;
-    const T* go = grad_out + a.out_offsets[h] + i0 * a.out_row;  // [rows, Ev] at out_row
+    const T* go = go_head + i0 * go_row;  // [rows, Ev]
     if (what & kGradKV) {
       const T* kept = p;  // the probabilities after dropout
       if (dropout) {
@@ -304,8 +405,8 @@ struct Backward {
         kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, a.out_row, T(1),
-           grad_v + (h * a.S + j0) * a.Ev, a.Ev);
+      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1), g.v + j0 * a.Ev,
+           a.Ev);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
         load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
@@ -313,7 +414,7 @@ struct Backward {
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
     // dropout), then dS = p (dP - D).
-    gemm(false, true, rows, cols, a.Ev, T(1), go, a.out_row, hd.v + j0 * a.v_row, a.v_row, T(0), b,
+    gemm(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row, hv.v_row, T(0), b,
          cols);
     for (int64_t r = 0; r < rows; ++r) {
       T* br = b + r * cols;
@@ -328,24 +429,67 @@ struct Backward {
         for (int64_t c = 0; c < cols; ++c) br[c] = pr[c] * (br[c] - dr);
       }
     }
+    const T scale = static_cast<T>(a.scale);
     if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
-      gemm(false, false, rows, a.E, cols, a.scale, b, cols, hd.k + j0 * a.k_row, a.k_row, T(1),
-           grad_q + (h * a.L + i0) * a.E, a.E);
+      gemm(false, false, rows, a.E, cols, scale, b, cols, hv.k + j0 * hv.k_row, hv.k_row, T(1),
+           g.q + i0 * a.E, a.E);
     }
     if (what & kGradKV) {  // grad_k [cols, E] += scale dS^T [cols, rows] q [rows, E]
-      gemm(true, false, cols, a.E, rows, a.scale, b, cols, hd.q + i0 * a.q_row, a.q_row, T(1),
-           grad_k + (h * a.S + j0) * a.E, a.E);
+      gemm(true, false, cols, a.E, rows, scale, b, cols, hv.q + i0 * hv.q_row, hv.q_row, T(1),
+           g.k + j0 * a.E, a.E);
     }
   }
 };
 
-template <class T>
-void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* grad_out, T* grad_q,
-              T* grad_k, T* grad_v) {
+// The gradients of head h as HeadGrads: the call's own (S is T), or this
+// thread's T buffers, whose rows done() rounds into the call's.
+template <class T, class S>
+class GradWriter {
+ public:
+  GradWriter(const AttentionArgs<S>& a, S* grad_q, S* grad_k, S* grad_v)
+      : a_(a), grad_q_(grad_q), grad_k_(grad_k), grad_v_(grad_v) {
+    if constexpr (!std::is_same_v<S, T>) {
+      q_.resize(a.L * a.E);
+      k_.resize(a.S * a.E);
+      v_.resize(a.S * a.Ev);
+    }
+  }
+
+  HeadGrads<T> head(int64_t h) {
+    if constexpr (std::is_same_v<S, T>) {
+      return {grad_q_ + h * a_.L * a_.E, grad_k_ + h * a_.S * a_.E, grad_v_ + h * a_.S * a_.Ev};
+    } else {
+      return {q_.data(), k_.data(), v_.data()};
+    }
+  }
+
+  // Query rows [i0, i1) of grad_q and key rows [j0, j1) of grad_k, grad_v
+  // of head h are complete.
+  void done(int64_t h, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    if constexpr (!std::is_same_v<S, T>) {
+      narrow_rows(q_.data() + i0 * a_.E, a_.E, i1 - i0, a_.E, grad_q_ + (h * a_.L + i0) * a_.E,
+                  a_.E);
+      narrow_rows(k_.data() + j0 * a_.E, a_.E, j1 - j0, a_.E, grad_k_ + (h * a_.S + j0) * a_.E,
+                  a_.E);
+      narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, j1 - j0, a_.Ev, grad_v_ + (h * a_.S + j0) * a_.Ev,
+                  a_.Ev);
+    }
+  }
+
+ private:
+  const AttentionArgs<S>& a_;
+  S *grad_q_, *grad_k_, *grad_v_;
+  std::vector<T> q_, k_, v_;
+};
+
+template <class S, class Lse>
+void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* grad_out, S* grad_q,
+              S* grad_k, S* grad_v) {
+  using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
-    std::fill_n(grad_q, a.heads * a.L * a.E, T(0));
-    std::fill_n(grad_k, a.heads * a.S * a.E, T(0));
-    std::fill_n(grad_v, a.heads * a.S * a.Ev, T(0));
+    std::fill_n(grad_q, a.heads * a.L * a.E, S(0.0f));
+    std::fill_n(grad_k, a.heads * a.S * a.E, S(0.0f));
+    std::fill_n(grad_v, a.heads * a.S * a.Ev, S(0.0f));
     return;
   }
   // D [heads, L] = rowsum(grad_out * out): the sum over keys of p dP, which
@@ -356,65 +500,86 @@ void backward(const AttentionArgs<T>& a, const T* out, const T* lse, const T* gr
                [&](int64_t begin, int64_t end) {
                  for (int64_t row = begin; row < end; ++row) {
                    const int64_t at = a.out_offsets[row / a.L] + (row % a.L) * a.out_row;
-                   const T* go = grad_out + at;
-                   const T* o = out + at;
+                   const S* go = grad_out + at;
+                   const S* o = out + at;
                    T sum = 0;
 #pragma omp simd reduction(+ : sum)
-                   for (int64_t e = 0; e < a.Ev; ++e) sum += go[e] * o[e];
+                   for (int64_t e = 0; e < a.Ev; ++e) {
+                     sum += static_cast<T>(go[e]) * static_cast<T>(o[e]);
+                   }
                    d[row] = sum;
                  }
                });
-  const Backward<T> bw{a, lse, grad_out, d.data(), grad_q, grad_k, grad_v};
+  const Backward<T, S, Lse> bw{a, lse, d.data()};
   const int64_t q_tiles = tiles(a.L, kBq), k_tiles = tiles(a.S, kBk);
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  auto with_scratch = [](auto&& body) {
-    return [body](int64_t begin, int64_t end) {
+  // Each thread's scratch, head reader and gradient writer around body(item).
+  auto per_thread = [&](auto&& body) {
+    return [&, body](int64_t begin, int64_t end) {
       std::vector<T> scratch(3 * kBq * kBk);
-      for (int64_t item = begin; item < end; ++item) body(item, scratch.data());
+      HeadReader<T, S> reader(a, grad_out);
+      GradWriter<T, S> writer(a, grad_q, grad_k, grad_v);
+      for (int64_t item = begin; item < end; ++item) body(item, reader, writer, scratch.data());
     };
   };
   if (a.heads % threads == 0 || a.heads >= 4 * threads) {
     // One pass, a whole head per item: the thread owns the head's grad_q,
     // grad_k and grad_v, so every tile adds into all three without races.
-    parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
-                 with_scratch([&](int64_t h, T* scratch) {
-                   // Each item zeroes the gradient rows it owns before adding into them.
-                   std::fill_n(grad_q + h * a.L * a.E, a.L * a.E, T(0));
-                   std::fill_n(grad_k + h * a.S * a.E, a.S * a.E, T(0));
-                   std::fill_n(grad_v + h * a.S * a.Ev, a.S * a.Ev, T(0));
-                   for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-                     for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-                       if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                       bw.tile(h, i0, j0, kGradQ | kGradKV, scratch);
-                     }
-                   }
-                 }));
+    parallel_for(
+        0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
+        per_thread([&](int64_t h, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
+          const HeadView<T> hv = reader.head(h);
+          const auto [go, go_row] = reader.grad_out(h);
+          const HeadGrads<T> g = writer.head(h);
+          // Each item zeroes the gradient rows it owns before adding into them.
+          std::fill_n(g.q, a.L * a.E, T(0));
+          std::fill_n(g.k, a.S * a.E, T(0));
+          std::fill_n(g.v, a.S * a.Ev, T(0));
+          for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+            for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+              if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+              bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch);
+            }
+          }
+          writer.done(h, 0, a.L, 0, a.S);
+        }));
     return;
   }
   // Too few heads to share out: two passes, each parallel over tiles. The
   // first owns a key tile (grad_k, grad_v rows) and walks the queries, the
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
-  parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
-               with_scratch([&](int64_t item, T* scratch) {
-                 const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
-                 const int64_t cols = std::min(kBk, a.S - j0);
-                 std::fill_n(grad_k + (h * a.S + j0) * a.E, cols * a.E, T(0));
-                 std::fill_n(grad_v + (h * a.S + j0) * a.Ev, cols * a.Ev, T(0));
-                 for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-                   if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                   bw.tile(h, i0, j0, kGradKV, scratch);
-                 }
-               }));
-  parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
-               with_scratch([&](int64_t item, T* scratch) {
-                 const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-                 std::fill_n(grad_q + (h * a.L + i0) * a.E, std::min(kBq, a.L - i0) * a.E, T(0));
-                 for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-                   if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) break;
-                   bw.tile(h, i0, j0, kGradQ, scratch);
-                 }
-               }));
+  parallel_for(
+      0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
+      per_thread([&](int64_t item, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
+        const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
+        const int64_t cols = std::min(kBk, a.S - j0);
+        const HeadView<T> hv = reader.head(h);
+        const auto [go, go_row] = reader.grad_out(h);
+        const HeadGrads<T> g = writer.head(h);
+        std::fill_n(g.k + j0 * a.E, cols * a.E, T(0));
+        std::fill_n(g.v + j0 * a.Ev, cols * a.Ev, T(0));
+        for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+          if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+          bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch);
+        }
+        writer.done(h, 0, 0, j0, j0 + cols);
+      }));
+  parallel_for(
+      0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
+      per_thread([&](int64_t item, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
+        const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+        const int64_t rows = std::min(kBq, a.L - i0);
+        const HeadView<T> hv = reader.head(h);
+        const auto [go, go_row] = reader.grad_out(h);
+        const HeadGrads<T> g = writer.head(h);
+        std::fill_n(g.q + i0 * a.E, rows * a.E, T(0));
+        for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+          if (!tile_visible(a, i0, rows, j0)) break;
+          bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch);
+        }
+        writer.done(h, i0, i0 + rows, 0, 0);
+      }));
 }
 
 }  // namespace
@@ -431,6 +596,21 @@ void attention_backward(const AttentionArgs<float>& a, const float* out, const f
 }
 void attention_backward(const AttentionArgs<double>& a, const double* out, const double* lse,
                         const double* grad_out, double* grad_q, double* grad_k, double* grad_v) {
+  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+}
+void attention_forward(const AttentionArgs<BFloat16>& a, BFloat16* out, float* lse) {
+  forward(a, out, lse);
+}
+void attention_forward(const AttentionArgs<Half>& a, Half* out, float* lse) {
+  forward(a, out, lse);
+}
+void attention_backward(const AttentionArgs<BFloat16>& a, const BFloat16* out, const float* lse,
+                        const BFloat16* grad_out, BFloat16* grad_q, BFloat16* grad_k,
+                        BFloat16* grad_v) {
+  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+}
+void attention_backward(const AttentionArgs<Half>& a, const Half* out, const float* lse,
+                        const Half* grad_out, Half* grad_q, Half* grad_k, Half* grad_v) {
   backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
 

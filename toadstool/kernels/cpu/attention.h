@@ -25,6 +25,7 @@
 // gradients (PyTorch gives NaN there).
 #include <cstdint>
 
+#include "toadstool/kernels/half.h"
 #include "toadstool/kernels/kernel_args.h"
 
 namespace toadstool::kernels::cpu {
@@ -34,9 +35,17 @@ namespace toadstool::kernels::cpu {
 inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 128;
 
+// bfloat16 and float16 calls (autocast) keep q, k, v, out, grad_out and
+// the gradients in 16 bits and compute in float32: each thread widens the
+// head it works on once (its q, k, v and grad_out rows) and rounds each
+// finished output or gradient row once; the mask (additive) and lse are
+// float32. So no float32 copy of a 16-bit tensor is ever made whole.
+//
 // out [heads, L, Ev] (in the call's out layout), lse [heads, L].
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse);
 void attention_forward(const AttentionArgs<double>& a, double* out, double* lse);
+void attention_forward(const AttentionArgs<BFloat16>& a, BFloat16* out, float* lse);
+void attention_forward(const AttentionArgs<Half>& a, Half* out, float* lse);
 
 // From the forward's out and lse and grad_out [heads, L, Ev] (both in the
 // call's out layout):
@@ -46,5 +55,10 @@ void attention_backward(const AttentionArgs<float>& a, const float* out, const f
                         const float* grad_out, float* grad_q, float* grad_k, float* grad_v);
 void attention_backward(const AttentionArgs<double>& a, const double* out, const double* lse,
                         const double* grad_out, double* grad_q, double* grad_k, double* grad_v);
+void attention_backward(const AttentionArgs<BFloat16>& a, const BFloat16* out, const float* lse,
+                        const BFloat16* grad_out, BFloat16* grad_q, BFloat16* grad_k,
+                        BFloat16* grad_v);
+void attention_backward(const AttentionArgs<Half>& a, const Half* out, const float* lse,
+                        const Half* grad_out, Half* grad_q, Half* grad_k, Half* grad_v);
 
 }  // namespace toadstool::kernels::cpu

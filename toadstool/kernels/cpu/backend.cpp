@@ -211,20 +211,26 @@ void cross_entropy_backward_entry(DType dtype, const void* x, const int64_t* tar
   });
 }
 
+// lse is float64 for float64 calls, else float32 (16-bit calls too).
+template <class T>
+using AttentionLse = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
 void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
-  for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
+  for_dtype<TypeSet::Floating>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
-    attention_forward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out), typed<T>(lse));
+    attention_forward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out),
+                      static_cast<AttentionLse<T>*>(lse));
   });
 }
 
 void attention_backward_entry(DType dtype, const AttentionCall& call, const void* out,
                               const void* lse, const void* grad_out, void* grad_q, void* grad_k,
                               void* grad_v) {
-  for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
+  for_dtype<TypeSet::Floating>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
-    attention_backward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out), typed<T>(lse),
-                       typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
+    attention_backward(std::bit_cast<AttentionArgs<T>>(call), typed<T>(out),
+                       static_cast<const AttentionLse<T>*>(lse), typed<T>(grad_out),
+                       typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
   });
 }
 
