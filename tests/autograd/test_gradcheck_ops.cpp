@@ -417,7 +417,7 @@ std::vector<GradCase> all_cases() {
       x0([](const Tensor& t) { return t.logsumexp({1}); }));
 
   // ---- linear algebra and NN
-  auto mm = [&](std::string name, Shape a, Shape b) {
+  auto mm = [&](const std::string& name, const Shape& a, const Shape& b) {
     one(
         "matmul_" + name, {"matmul"},
         [a, b] {
@@ -448,12 +448,13 @@ std::vector<GradCase> all_cases() {
       [](const auto& x) { return matmul(x[0], x[1]); });
   // The fused Linear: each activation of the epilogue, a 3-D input, a
   // strided weight, no bias on a 1-D input.
-  for (auto [name, activation] : {std::pair{"", LinearActivation::None},
-                                  {"_relu", LinearActivation::ReLU},
-                                  {"_gelu", LinearActivation::GELU},
-                                  {"_gelu_tanh", LinearActivation::GELUTanh}}) {
+  for (const auto& variant : {std::pair{"", LinearActivation::None},
+                              {"_relu", LinearActivation::ReLU},
+                              {"_gelu", LinearActivation::GELU},
+                              {"_gelu_tanh", LinearActivation::GELUTanh}}) {
+    const LinearActivation activation = variant.second;
     one(
-        std::string("linear") + name, {"linear"},
+        std::string("linear") + variant.first, {"linear"},
         [] {
           return std::vector{leaf({2, 3, 4}), strided_leaf({5, 4}), leaf({5})};
         },
