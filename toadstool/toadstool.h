@@ -8,6 +8,7 @@
 #include "toadstool/autograd/ops.h"
 #include "toadstool/config.h"
 #include "toadstool/distributed/ddp.h"
+#include "toadstool/distributed/gather_rows.h"
 #include "toadstool/distributed/module_sync.h"
 #include "toadstool/distributed/process_group.h"
 #include "toadstool/distributed/reducer.h"

@@ -69,6 +69,8 @@ class DistributedDataParallel : public nn::UnaryModule {
   std::vector<std::vector<std::string>> bucket_parameter_names() const;
   // Timings of the last synchronized backward (reducer.h).
   const SyncStats& last_sync_stats() const { return reducer_->last_stats(); }
+  // How many backwards have reduced the gradients (not those under no_sync).
+  int64_t synchronized_backwards() const { return reducer_->synchronized_backwards(); }
 
   std::shared_ptr<nn::UnaryModule> module;  // the wrapped module ("module." in state_dict)
 

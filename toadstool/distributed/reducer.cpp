@@ -147,8 +147,9 @@ void Reducer::finalize() {
     fill(i, had_grad);
   }
   issue_ready_buckets();
+  for (Bucket& b : buckets_) b.work->wait();
+  stats_.waited_s = since_start(Clock::now());
   for (Bucket& b : buckets_) {
-    b.work->wait();
     b.work.reset();
     for (size_t slot = 0; slot < b.params.size(); ++slot) {
       const Tensor& p = params_[b.params[slot]];
@@ -169,6 +170,7 @@ void Reducer::finalize() {
   in_pass_ = false;
   finalizing_ = false;
   stats_.synced_s = since_start(Clock::now());
+  ++synchronized_backwards_;
 }
 
 }  // namespace toadstool::distributed

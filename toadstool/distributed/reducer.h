@@ -41,7 +41,8 @@ struct SyncStats {
   int buckets_issued_in_backward = 0;  // started before the backward ended
   double first_issue_s = 0;            // the first bucket's all_reduce issued
   double backward_end_s = 0;           // the engine's end-of-backward callback started
-  double synced_s = 0;                 // every bucket waited and copied back
+  double waited_s = 0;                 // every bucket's all_reduce complete
+  double synced_s = 0;                 // and the averages copied into grad()
   int64_t unused_parameters = 0;       // this rank's parameters without a gradient
 };
 
@@ -65,6 +66,8 @@ class Reducer {
   // bucket order (the order their all_reduces are issued).
   std::vector<std::vector<size_t>> bucket_assignment() const;
   const SyncStats& last_stats() const { return stats_; }
+  // Backwards that reduced the gradients so far (no_sync ones do not count).
+  int64_t synchronized_backwards() const { return synchronized_backwards_; }
 
  private:
   struct Bucket {
@@ -104,6 +107,7 @@ class Reducer {
   bool finalizing_ = false;  // finalize() is running (its issues are not overlapped)
   Clock::time_point pass_start_;
   SyncStats stats_;
+  int64_t synchronized_backwards_ = 0;
 };
 
 }  // namespace toadstool::distributed
