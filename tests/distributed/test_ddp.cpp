@@ -232,6 +232,14 @@ TEST(DistributedDataParallel, MismatchedModelsGiveAnErrorOnEveryRank) {
   EXPECT_ERROR(DistributedDataParallel(std::make_shared<PartlyUsed>(pg->rank() == last), pg),
                (std::vector<std::string>{"rank 0 has 3 parameters but rank " + last_s +
                                          " has 4; the first extra is 'extra' [1] float64"}));
+  // A frozen parameter on one rank only (its buckets would not pair up).
+  auto frozen = make_mlp(7);
+  if (pg->rank() == last) frozen->parameters()[1].requires_grad_(false);
+  EXPECT_ERROR(
+      DistributedDataParallel(frozen, pg),
+      (std::vector<std::string>{"parameter #1 is 'layers.0.bias' [8] float64 on rank 0 but "
+                                "'layers.0.bias' [8] float64 (frozen) on rank " +
+                                last_s}));
   // Still in step: a matching model wraps fine afterwards.
   EXPECT_NO_THROW(DistributedDataParallel(make_mlp(7), pg));
 }

@@ -11,9 +11,12 @@ namespace toadstool::distributed {
 
 namespace {
 
-// "'layers.0.weight' [4, 8] float32": what must agree across ranks.
-std::string describe_entry(const std::string& name, const Tensor& t) {
-  return detail::concat("'", name, "' ", t.shape(), " ", t.dtype());
+// "'layers.0.weight' [4, 8] float32": what must agree across ranks. A
+// frozen parameter (no requires_grad) says so: DDP buckets only the others,
+// so the ranks' buckets would not pair up.
+std::string describe_entry(const std::string& name, const Tensor& t, bool parameters) {
+  const bool frozen = parameters && !t.requires_grad();
+  return detail::concat("'", name, "' ", t.shape(), " ", t.dtype(), frozen ? " (frozen)" : "");
 }
 
 std::vector<std::string> split_lines(const std::string& text) {
@@ -50,7 +53,9 @@ std::vector<std::string> gather_texts(ProcessGroup& pg, const std::string& text)
 void check_same_tensors(ProcessGroup& pg, const NamedTensorList& tensors, const std::string& who,
                         const std::string& kind) {
   std::string text;
-  for (const auto& [name, tensor] : tensors) text += describe_entry(name, tensor) + "\n";
+  for (const auto& [name, tensor] : tensors) {
+    text += describe_entry(name, tensor, kind == "parameter") + "\n";
+  }
   const std::vector<std::string> texts = gather_texts(pg, text);
   const std::vector<std::string> reference = split_lines(texts[0]);
   // Every rank scans the same texts in the same order, so every rank finds

@@ -17,7 +17,8 @@ using NamedTensorList = std::vector<std::pair<std::string, Tensor>>;
 
 // Throws the same toadstool::Error on every rank when some rank's list
 // differs from rank 0's: the message names `who` and `kind` ("parameter",
-// "buffer"), the first differing entry (number, name, shape, dtype) on rank 0
+// "buffer"), the first differing entry (number, name, shape, dtype, and for
+// parameters whether it is frozen: requires_grad off) on rank 0
 // and on the lowest differing rank, or the two counts. Two all_gathers (the
 // descriptions' lengths, then the descriptions); returns when they match.
 void check_same_tensors(ProcessGroup& pg, const NamedTensorList& tensors, const std::string& who,
