@@ -98,6 +98,7 @@ void Reducer::on_grad_ready(size_t i) {
     in_pass_ = true;
     pass_start_ = Clock::now();
     stats_ = SyncStats{};
+    stats_.start = pass_start_;
     stats_.buckets = static_cast<int>(buckets_.size());
     autograd::queue_callback([this] { finalize(); });
   }

@@ -35,8 +35,11 @@ struct ReducerOptions {
 };
 
 // Times of the last synchronized backward, in seconds from its first
-// post-accumulate hook (the first gradient of a DDP parameter ready).
+// post-accumulate hook (the first gradient of a DDP parameter ready), which
+// was at `start` (steady clock: comparable across the processes of one
+// machine, as the benchmark does).
 struct SyncStats {
+  std::chrono::steady_clock::time_point start;
   int buckets = 0;
   int buckets_issued_in_backward = 0;  // started before the backward ended
   double first_issue_s = 0;            // the first bucket's all_reduce issued
