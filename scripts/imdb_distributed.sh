@@ -20,7 +20,30 @@ if [ -n "${HOSTFILE:-}" ]; then launcher+=(--hostfile "$HOSTFILE"); fi
 if [ "$(id -u)" = 0 ]; then launcher+=(--allow-run-as-root); fi
 # shellcheck disable=SC2206 # MPIRUN_ARGS is a list of flags, split on purpose
 if [ -n "${MPIRUN_ARGS:-}" ]; then launcher+=($MPIRUN_ARGS); fi
-run() { "${launcher[@]}" "$program" --distributed --threads "${THREADS:-1}" "$@"; }
+
+# Ctrl-C: mpirun's own answer to a SIGINT is SIGTERM then SIGKILL (1 s
+# later) to every rank, too soon for a checkpoint. So mpirun runs in its own
+# session (the terminal's Ctrl-C does not reach it) and the first Ctrl-C
+# here becomes a SIGUSR1, which mpirun forwards to every rank: the trainer
+# stops every rank after the same batch and the checkpoint callback saves
+# (--resume continues). A second Ctrl-C interrupts mpirun itself.
+run() {
+  setsid "${launcher[@]}" "$program" --distributed --threads "${THREADS:-1}" "$@" &
+  local pid=$! stops=0 rc=0
+  trap 'stops=$((stops + 1))
+        if [ "$stops" -eq 1 ]; then
+          echo "imdb_distributed: stopping every rank after its batch (Ctrl-C again to kill)" >&2
+          kill -USR1 "$pid"
+        else
+          kill -INT "$pid"
+        fi' INT
+  while true; do
+    wait "$pid" && rc=0 || rc=$?
+    kill -0 "$pid" 2>/dev/null || break  # wait returned for a trapped Ctrl-C
+  done
+  trap - INT
+  return "$rc"
+}
 status=0
 run "$@" || status=$?
 if [ "$status" -eq 77 ]; then  # no data found: download it once, then run again

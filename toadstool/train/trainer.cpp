@@ -138,7 +138,9 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
   valid_loader = valid_data;
   interrupted_ = false;
   stop_training = false;
-  const SigintGuard sigint(options.handle_sigint);
+  // Data parallel: SIGUSR1 (which mpirun forwards to every rank) and
+  // SIGTERM (mpirun's answer to its own Ctrl-C) request the stop as well.
+  const SigintGuard sigint(options.handle_sigint, options.process_group != nullptr);
   optimizer->zero_grad(options.zero_grad_to_none);
   try {
     run_hook(Hook::begin_fit);
