@@ -134,9 +134,11 @@ std::vector<int64_t> all_rows(size_t n) {
 }
 
 // Validation and test batches in length order: accuracy does not depend on
-// the order, and sorted batches carry the least padding.
+// the order, and sorted batches carry the least padding. Data parallel: each
+// rank takes every N-th review of that order (a DistributedSampler without
+// shuffling), batches of batch_size / N.
 train::DataLoader sorted_loader(const Encoded& data, const train::SequenceOptions& options,
-                                int64_t batch_size) {
+                                int64_t batch_size, const distributed::ProcessGroup* pg) {
   std::vector<size_t> order(data.ids.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -146,9 +148,11 @@ train::DataLoader sorted_loader(const Encoded& data, const train::SequenceOption
     sorted.ids.push_back(data.ids[i]);
     sorted.labels.push_back(data.labels[i]);
   }
-  return train::DataLoader(
-      std::make_shared<train::SequenceDataset>(sorted.ids, sorted.labels, options),
-      {.batch_size = batch_size});
+  auto dataset = std::make_shared<train::SequenceDataset>(sorted.ids, sorted.labels, options);
+  if (pg == nullptr) return train::DataLoader(dataset, {.batch_size = batch_size});
+  return train::DataLoader(dataset, {.batch_size = std::max<int64_t>(1, batch_size / pg->size()),
+                                     .sampler = std::make_shared<train::DistributedSampler>(
+                                         dataset->size(), pg->size(), pg->rank(), false)});
 }
 
 int train_and_test(const cxxopts::ParseResult& args) {
@@ -164,11 +168,22 @@ int train_and_test(const cxxopts::ParseResult& args) {
   if (args.count("threads")) set_num_threads(args["threads"].as<int>());
   const auto seed = args["seed"].as<uint64_t>();
   manual_seed(seed);
+  // --distributed (under mpirun): every rank reads the data, builds the same
+  // vocabulary and model, and trains on its share of each global batch;
+  // rank 0 alone prints and writes files.
+  std::shared_ptr<distributed::ProcessGroup> pg;
+  if (args.count("distributed")) pg = distributed::init_process_group("mpi");
+  const bool main_rank = pg == nullptr || pg->rank() == 0;
+  std::ostream quiet(nullptr);  // no buffer: what the other ranks print goes nowhere
+  std::ostream& out = main_rank ? std::cout : quiet;
+  if (pg) {
+    out << "data parallel: " << pg->size() << " ranks, " << get_num_threads() << " threads each\n";
+  }
 
   auto start = Clock::now();
   const std::vector<train::ImdbReview> reviews = train::read_imdb(data_path, "train");
-  std::cout << "read " << reviews.size() << " training reviews from " << data_path << " in "
-            << std::fixed << std::setprecision(2) << seconds_since(start) << " s\n";
+  out << "read " << reviews.size() << " training reviews from " << data_path << " in " << std::fixed
+      << std::setprecision(2) << seconds_since(start) << " s\n";
 
   // The fixed validation split: the first valid_size of a seeded permutation.
   const auto valid_size = args["valid-size"].as<int64_t>();
@@ -191,7 +206,7 @@ int train_and_test(const cxxopts::ParseResult& args) {
   for (int64_t r : valid_rows) {
     split.push_back({reviews[static_cast<size_t>(r)].label, reviews[static_cast<size_t>(r)].id});
   }
-  write_file_atomic(out_dir + "/validation_split.json", split.dump() + "\n");
+  if (main_rank) write_file_atomic(out_dir + "/validation_split.json", split.dump() + "\n");
   const std::string vocabulary_path = out_dir + "/vocabulary.json";
   start = Clock::now();
   std::vector<std::string> train_texts;
@@ -200,26 +215,38 @@ int train_and_test(const cxxopts::ParseResult& args) {
   const train::Vocabulary vocabulary = train::Vocabulary::build(
       train_texts,
       {.max_size = args["vocab-size"].as<int64_t>(), .min_count = args["min-count"].as<int64_t>()});
-  vocabulary.save(vocabulary_path);
+  if (main_rank) vocabulary.save(vocabulary_path);
   const Encoded train_data = encode(reviews, train_rows, vocabulary);
   const Encoded valid_data = encode(reviews, valid_rows, vocabulary);
-  std::cout << "vocabulary of " << vocabulary.size() << " tokens (" << vocabulary_path
-            << "); tokenised and encoded in " << seconds_since(start) << " s\n";
+  out << "vocabulary of " << vocabulary.size() << " tokens (" << vocabulary_path
+      << "); tokenised and encoded in " << seconds_since(start) << " s\n";
 
   const ModelConfig config = config_from(args, vocabulary.size());
-  save_config(config, out_dir + "/model.json");
+  if (main_rank) save_config(config, out_dir + "/model.json");
   const auto batch_size = args["batch-size"].as<int64_t>();
   auto train_set =
       std::make_shared<train::SequenceDataset>(train_data.ids, train_data.labels, config.sequence);
-  train::DataLoader train_loader(train_set, {.batch_size = batch_size,
-                                             .sampler = std::make_shared<train::BucketSampler>(
-                                                 train_set->lengths(), batch_size, seed)});
-  train::DataLoader valid_loader = sorted_loader(valid_data, config.sequence, 128);
+  // Length-bucketed global batches of batch_size; with N ranks each takes
+  // batch_size / N reviews of every one (the same batches as one process).
+  const int64_t ranks = pg ? pg->size() : 1;
+  TS_CHECK(batch_size % ranks == 0, "--batch-size ", batch_size, " must divide by the ", ranks,
+           " ranks");
+  std::shared_ptr<train::Sampler> sampler =
+      std::make_shared<train::BucketSampler>(train_set->lengths(), batch_size, seed);
+  if (pg) {
+    sampler = std::make_shared<train::ShardedBatchSampler>(sampler, batch_size, ranks, pg->rank());
+  }
+  train::DataLoader train_loader(train_set, {.batch_size = batch_size / ranks, .sampler = sampler});
+  train::DataLoader valid_loader = sorted_loader(valid_data, config.sequence, 128, pg.get());
 
   auto model = std::make_shared<nn::TransformerClassifier>(config.model);
   // The model moves before the optimizer is built; DeviceCallback moves each batch.
   const Device device(args["device"].as<std::string>());
   model->to(device);
+  // What the trainer runs: the model, or its data-parallel wrapper (rank 0's
+  // weights everywhere, gradients averaged during backward).
+  std::shared_ptr<nn::UnaryModule> trained = model;
+  if (pg) trained = std::make_shared<distributed::DistributedDataParallel>(model, pg);
   optim::AdamWOptions adam;
   adam.lr = args["lr"].as<double>();
   adam.weight_decay = args["weight-decay"].as<double>();
@@ -248,38 +275,39 @@ int train_and_test(const cxxopts::ParseResult& args) {
   };
   if (!device.is_cpu())
     callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
-  train::Trainer trainer(model, optimizer, loss_fn, callbacks,
-                         {.precision = args["precision"].as<std::string>()});
-  std::cout << model->summary() << "\n" << trainer.describe() << "\n";
+  train::Trainer trainer(trained, optimizer, loss_fn, callbacks,
+                         {.precision = args["precision"].as<std::string>(), .process_group = pg});
+  out << model->summary() << "\n" << trainer.describe() << "\n";
 
   start = Clock::now();
   trainer.fit(epochs, train_loader, &valid_loader);
   if (trainer.interrupted()) {
-    std::cout << "interrupted: the checkpoint in " << out_dir
-              << "/checkpoints is complete; --resume continues from it\n";
+    out << "interrupted: the checkpoint in " << out_dir
+        << "/checkpoints is complete; --resume continues from it\n";
     return 130;
   }
   const double valid_loss = trainer.eval(valid_loader);
   const double valid_accuracy = trainer.score;
-  std::cout << "trained in " << seconds_since(start) << " s; best weights: validation loss "
-            << std::setprecision(4) << valid_loss << ", accuracy " << valid_accuracy << "\n";
+  out << "trained in " << seconds_since(start) << " s; best weights: validation loss "
+      << std::setprecision(4) << valid_loss << ", accuracy " << valid_accuracy << "\n";
 
   const std::string test_path = args.count("test") ? args["test"].as<std::string>()
                                 : train::imdb_has_split(data_path, "test") ? data_path
                                                                            : "";
   if (test_path.empty()) {
-    std::cout << "no test split in " << data_path << " (pass --test PATH to score one)\n";
+    out << "no test split in " << data_path << " (pass --test PATH to score one)\n";
   } else {
     const auto test = train::read_imdb(test_path, "test");
-    train::DataLoader test_loader =
-        sorted_loader(encode(test, all_rows(test.size()), vocabulary), config.sequence, 128);
+    train::DataLoader test_loader = sorted_loader(encode(test, all_rows(test.size()), vocabulary),
+                                                  config.sequence, 128, pg.get());
     const double test_loss = trainer.eval(test_loader);
-    std::cout << "test: loss " << test_loss << ", accuracy " << trainer.score << "\n";
+    out << "test: loss " << test_loss << ", accuracy " << trainer.score << "\n";
   }
   const auto min_accuracy = args["min-accuracy"].as<double>();
   if (valid_accuracy < min_accuracy) {
-    std::cerr << "validation accuracy " << valid_accuracy << " is below --min-accuracy "
-              << min_accuracy << "\n";
+    if (main_rank)
+      std::cerr << "validation accuracy " << valid_accuracy << " is below --min-accuracy "
+                << min_accuracy << "\n";
     return 1;
   }
   return 0;
@@ -377,7 +405,11 @@ cxxopts::Options make_options() {
   add("valid-size", "training reviews held out for validation",
       cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews (quick runs, tests)", cxxopts::value<size_t>());
-  add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
+  add("threads", "compute threads (default: all cores; per rank with --distributed)",
+      cxxopts::value<int>());
+  add("distributed",
+      "data parallel under mpirun: each rank trains on batch-size / N reviews of every batch "
+      "(scripts/imdb_distributed.sh)");
   add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
   add("precision", "32, bf16-mixed or 16-mixed (mixed precision: docs/mixed_precision.md)",
       cxxopts::value<std::string>()->default_value("32"));

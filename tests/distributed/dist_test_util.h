@@ -15,10 +15,12 @@ namespace toadstool::testing {
 // Every test under mpirun runs on every rank, in the same order: a test
 // issues the same collectives on every rank, checks with EXPECT_ (an
 // ASSERT_ that returns early on one rank would desynchronise the ranks).
-inline distributed::ProcessGroup& world() {
-  static std::shared_ptr<distributed::ProcessGroup> group = distributed::init_process_group("mpi");
-  return *group;
+using ProcessGroupRef = std::shared_ptr<distributed::ProcessGroup>;
+inline ProcessGroupRef world_ptr() {
+  static ProcessGroupRef group = distributed::init_process_group("mpi");
+  return group;
 }
+inline distributed::ProcessGroup& world() { return *world_ptr(); }
 
 // Runs the failure scenario `name` (scenarios.cpp) on this rank; returns
 // main's exit status. An unknown name is an Error.

@@ -7,6 +7,7 @@
 #include <map>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "dist_test_util.h"
 
@@ -42,6 +43,26 @@ int rank_returns(ProcessGroup& pg) {
   return 0;
 }
 
+// Rank 1 throws from inside a DistributedDataParallel backward (a hook on
+// the first layer's weight, whose gradient comes last), after its earlier
+// buckets' all_reduces have been issued; rank 0 waits for every bucket at
+// the end of its backward. The exception leaves rank 1's main, and mpirun
+// ends the job long before the 300 s timeout.
+int ddp_rank_throws_in_backward(ProcessGroup& pg) {
+  manual_seed(0);
+  auto model = std::make_shared<nn::MLP>(std::vector<int64_t>{4, 8, 2});
+  distributed::DistributedDataParallelOptions options;
+  options.bucket_cap_mb = 64.0 / (1024 * 1024);  // a bucket per parameter
+  distributed::DistributedDataParallel ddp(model, world_ptr(), options);
+  if (pg.rank() == 1) {
+    model->parameters()[0].register_hook([](const Tensor&) -> Tensor {
+      throw std::runtime_error("rank 1 fails in backward on purpose");
+    });
+  }
+  ddp(randn({3, 4})).sum().backward();
+  return 0;
+}
+
 // Every rank succeeds: the control, which must exit 0.
 int all_succeed(ProcessGroup& pg) {
   Tensor t = ones({3});
@@ -56,6 +77,7 @@ int run_scenario(const std::string& name) {
       {"rank_throws", rank_throws},
       {"rank_returns", rank_returns},
       {"all_succeed", all_succeed},
+      {"ddp_rank_throws_in_backward", ddp_rank_throws_in_backward},
   };
   const auto it = scenarios.find(name);
   TS_CHECK(it != scenarios.end(), "unknown scenario '", name, "'");

@@ -63,6 +63,17 @@ TEST(FailureLaunch, RankThatThrowsEndsTheJob) {
   EXPECT_NE(job.output.find("rank 1 fails on purpose"), std::string::npos) << job.output;
 }
 
+// Rank 1 throws inside a DistributedDataParallel backward while rank 0
+// waits for its gradient buckets: the job ends, by mpirun, not the timeout.
+TEST(FailureLaunch, RankThatThrowsInADdpBackwardEndsTheJob) {
+  const JobResult job = run_job("ddp_rank_throws_in_backward", "300");
+  EXPECT_NE(job.status, 0) << job.output;
+  EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
+  EXPECT_LT(job.seconds, 30) << job.output;
+  EXPECT_NE(job.output.find("rank 1 fails in backward on purpose"), std::string::npos)
+      << job.output;
+}
+
 // Rank 1 leaves cleanly while rank 0 waits: rank 0's 2 s timeout aborts the
 // job with a message naming the rank, the collective and the shape.
 TEST(FailureLaunch, RankThatLeavesEndsTheJobByTimeout) {

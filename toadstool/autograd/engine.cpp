@@ -4,6 +4,9 @@
 #include "toadstool/autograd/engine.h"
 
 #include <atomic>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/node.h"
@@ -80,8 +83,9 @@ std::vector<Node*> collect(Node* root) {
   return nodes;
 }
 
-// Runs the tensor's hooks on its gradient, then adds it into a leaf's grad,
-// or keeps a copy for a non-leaf that retains grad.
+// Runs the tensor's hooks on its gradient, then adds it into a leaf's grad
+// (and runs the leaf's post-accumulate hooks on it), or keeps a copy for a
+// non-leaf that retains grad.
 void visit_owner(const Node& node, Tensor& grad) {
   node.hooks.run(grad);
   const std::shared_ptr<Meta> meta = node.owner.lock();
@@ -89,6 +93,12 @@ void visit_owner(const Node& node, Tensor& grad) {
   if (node.is_accumulator) {
     meta->leaf_hooks.run(grad);
     accumulate(meta->grad, std::move(grad));
+    if (meta->post_accumulate_hooks.empty()) return;
+    // The leaf handle may be gone (a graph outliving its parameter): then
+    // no one can read its grad() and the hooks have nothing to see.
+    if (std::shared_ptr<TensorImpl> leaf = meta->leaf_impl.lock()) {
+      meta->post_accumulate_hooks.run(Tensor(std::move(leaf)));
+    }
   } else if (meta->retains_grad) {
     accumulate(meta->grad, native::clone(grad));
   }
@@ -109,7 +119,61 @@ std::vector<Tensor> run_node(Node& node, const Tensor& grad) {
   return grads;
 }
 
+// The callbacks queued during the backward() running on this thread
+// (queue_callback). A backward started from inside a hook or callback gets
+// its own list and restores the outer one when it ends, however it ends.
+class BackwardPass {
+ public:
+  BackwardPass() : outer_(current_) { current_ = this; }
+  ~BackwardPass() { current_ = outer_; }
+  BackwardPass(const BackwardPass&) = delete;
+  BackwardPass& operator=(const BackwardPass&) = delete;
+
+  static BackwardPass* current() { return current_; }
+  void queue(std::function<void()> callback) { callbacks_.push_back(std::move(callback)); }
+  // Runs the callbacks in order, including those they queue themselves.
+  void run_callbacks() {
+    for (size_t i = 0; i < callbacks_.size(); ++i) {
+      std::function<void()> callback = std::move(callbacks_[i]);
+      callback();
+    }
+    callbacks_.clear();
+  }
+
+ private:
+  static thread_local BackwardPass* current_;
+  BackwardPass* outer_;
+  std::vector<std::function<void()>> callbacks_;
+};
+
+thread_local BackwardPass* BackwardPass::current_ = nullptr;
+
 }  // namespace
+
+void queue_callback(std::function<void()> callback) {
+  BackwardPass* pass = BackwardPass::current();
+  TS_CHECK(pass != nullptr, "queue_callback: no backward() is running on this thread; queue ",
+           "end-of-backward callbacks from a hook that backward runs");
+  TS_CHECK(callback != nullptr, "queue_callback: the callback is empty");
+  pass->queue(std::move(callback));
+}
+
+bool in_backward() { return BackwardPass::current() != nullptr; }
+
+size_t PostAccumulateHookList::add(PostAccumulateHook hook) {
+  hooks_.emplace_back(next_id_, std::move(hook));
+  return next_id_++;
+}
+
+void PostAccumulateHookList::remove(size_t id) {
+  std::erase_if(hooks_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void PostAccumulateHookList::run(const Tensor& leaf) const {
+  // A copy: a hook may register or remove hooks of this leaf while it runs.
+  const auto hooks = hooks_;
+  for (const auto& [id, hook] : hooks) hook(leaf);
+}
 
 size_t HookList::add(Hook hook) {
   hooks_.emplace_back(next_id_, std::move(hook));
@@ -150,6 +214,7 @@ void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
   // is called inside an Autocast scope.
   const Autocast no_cpu_autocast(DeviceType::CPU, std::nullopt, /*enabled=*/false);
   const Autocast no_cuda_autocast(DeviceType::CUDA, std::nullopt, /*enabled=*/false);
+  BackwardPass pass;
   const std::shared_ptr<Node> root_node = gradient_sink(root);
   collect(root_node.get());
   root_node->pending_grad = std::move(seed);
@@ -178,6 +243,7 @@ void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
       if (--edge.node->waiting_for == 0) ready.push_back(edge.node.get());
     }
   }
+  pass.run_callbacks();
 }
 
 }  // namespace toadstool::autograd

@@ -30,6 +30,24 @@ class HookList {
   size_t next_id_ = 0;
 };
 
+// Hooks run after a leaf's gradient has been accumulated into its grad()
+// (Tensor::register_post_accumulate_grad_hook), in registration order. Each
+// gets the leaf itself and returns nothing: it may read grad() but not
+// replace the gradient in flight (HookList's hooks do that, before).
+using PostAccumulateHook = std::function<void(const Tensor& leaf)>;
+
+class PostAccumulateHookList {
+ public:
+  size_t add(PostAccumulateHook hook);
+  void remove(size_t id);
+  bool empty() const { return hooks_.empty(); }
+  void run(const Tensor& leaf) const;
+
+ private:
+  std::vector<std::pair<size_t, PostAccumulateHook>> hooks_;
+  size_t next_id_ = 0;
+};
+
 // A leaf's (a float32 parameter's) 16-bit copy for autocast's
 // LowerPrecision ops (autograd/autocast.h, "cached copies"): current while
 // the leaf's storage version is `source_version` and nothing wrote into the
@@ -47,7 +65,11 @@ struct Meta {
   std::shared_ptr<Node> grad_fn;    // non-leaves: the op that produced the tensor
   std::weak_ptr<Node> accumulator;  // leaves: the node that adds into `grad`
   HookList leaf_hooks;              // leaves (a non-leaf's hooks live on its grad_fn)
-  LowPrecisionCopy low_precision;   // leaves under autocast
+  // Leaves: hooks run after accumulation, and the leaf they are handed
+  // (held weakly: the Meta is owned by that TensorImpl).
+  PostAccumulateHookList post_accumulate_hooks;
+  std::weak_ptr<TensorImpl> leaf_impl;
+  LowPrecisionCopy low_precision;  // leaves under autocast
   bool retains_grad = false;
 };
 

@@ -118,6 +118,20 @@ size_t Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
   return ensure_meta(*this).leaf_hooks.add(std::move(hook));
 }
 
+size_t Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const {
+  TS_CHECK(requires_grad() && is_leaf(), "register_post_accumulate_grad_hook: only a leaf that ",
+           "requires grad accumulates a gradient; got ", detail::describe(*this),
+           requires_grad() ? " (the result of an op)" : " (does not require grad)");
+  TS_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: the hook is empty");
+  autograd::Meta& meta = ensure_meta(*this);
+  meta.leaf_impl = impl_ptr();
+  return meta.post_accumulate_hooks.add(std::move(hook));
+}
+
+void Tensor::remove_post_accumulate_grad_hook(size_t id) const {
+  if (autograd::Meta* meta = meta_of(*this)) meta->post_accumulate_hooks.remove(id);
+}
+
 void Tensor::remove_hook(size_t id) const {
   if (!is_leaf()) {
     grad_fn()->hooks.remove(id);

@@ -201,6 +201,12 @@ class Tensor {
   // that returns a defined tensor replaces the gradient. Returns an id.
   size_t register_hook(std::function<Tensor(const Tensor&)> hook) const;
   void remove_hook(size_t id) const;
+  // Runs `hook(leaf)` each time backward has added a gradient into this
+  // leaf's grad(), so the hook reads the accumulated grad() (PyTorch's
+  // register_post_accumulate_grad_hook; data parallel starts a bucket's
+  // all-reduce from it). Leaves that require grad only. Returns an id.
+  size_t register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
+  void remove_post_accumulate_grad_hook(size_t id) const;
 
  private:
   const TensorImpl& impl() const;

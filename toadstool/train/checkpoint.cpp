@@ -10,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "toadstool/distributed/ddp.h"
 #include "toadstool/tensor/atomic_file.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/safetensors.h"
@@ -23,6 +24,16 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 constexpr const char* kModelFile = "model.safetensors";
+
+// The module whose weights a checkpoint holds: a DistributedDataParallel's
+// wrapped module (its plain names, without "module."), so one checkpoint
+// loads in one process, in a data-parallel job, and in --predict.
+nn::Module& checkpointed_module(const Trainer& trainer) {
+  if (auto* ddp = dynamic_cast<distributed::DistributedDataParallel*>(trainer.model.get())) {
+    return *ddp->module;
+  }
+  return *trainer.model;
+}
 constexpr const char* kStateFile = "state.safetensors";
 constexpr const char* kTrainerFile = "trainer.json";
 
@@ -97,7 +108,8 @@ uint64_t uint64_from(const std::string& file, const Json& generator, const char*
 class TrainerSnapshot {
  public:
   explicit TrainerSnapshot(const Trainer& trainer)
-      : model_(cloned(trainer.model->state_dict())), generator_(default_generator().state()) {
+      : model_(cloned(checkpointed_module(trainer).state_dict())),
+        generator_(default_generator().state()) {
     if (trainer.optimizer) optimizer_ = trainer.optimizer->state_dict();
     if (trainer.grad_scaler) grad_scaler_ = trainer.grad_scaler->state_dict();
     if (trainer.train_loader != nullptr) loader_ = cloned(trainer.train_loader->state_dict());
@@ -114,7 +126,7 @@ class TrainerSnapshot {
       } catch (...) {  // NOLINT(bugprone-empty-catch): the load's own error is reported
       }
     };
-    attempt([&] { trainer.model->load_state_dict(model_); });
+    attempt([&] { checkpointed_module(trainer).load_state_dict(model_); });
     if (trainer.optimizer) attempt([&] { trainer.optimizer->load_state_dict(optimizer_); });
     if (trainer.grad_scaler) attempt([&] { trainer.grad_scaler->load_state_dict(grad_scaler_); });
     if (trainer.train_loader != nullptr) {
@@ -177,7 +189,8 @@ void save_checkpoint(const std::string& folder, const Trainer& trainer, const Re
     const SafetensorsMetadata metadata = {
         {"format", "toadstool-checkpoint"},
         {"format_version", std::to_string(kCheckpointFormatVersion)}};
-    save_safetensors((temp / kModelFile).string(), on_cpu(trainer.model->state_dict()), metadata);
+    save_safetensors((temp / kModelFile).string(),
+                     on_cpu(checkpointed_module(trainer).state_dict()), metadata);
     TensorDict state;
     if (trainer.optimizer) add_prefixed(state, "optimizer.", trainer.optimizer->state_dict());
     if (trainer.grad_scaler) {
@@ -297,7 +310,7 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
   const TrainerSnapshot snapshot(trainer);
   std::string part = model_file;
   try {
-    trainer.model->load_state_dict(weights);
+    checkpointed_module(trainer).load_state_dict(weights);
     if (trainer.optimizer) {
       part = state_file + " (optimizer.*)";
       trainer.optimizer->load_state_dict(optimizer_state);

@@ -2,12 +2,15 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/autograd/ops.h"
+#include "toadstool/distributed/ddp.h"
 #include "toadstool/tensor/error.h"
+#include "toadstool/tensor/factory.h"
 #include "toadstool/train/sigint.h"
 
 namespace toadstool::train {
@@ -135,7 +138,9 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
   valid_loader = valid_data;
   interrupted_ = false;
   stop_training = false;
-  const SigintGuard sigint(options.handle_sigint);
+  // Data parallel: SIGUSR1 (which mpirun forwards to every rank) and
+  // SIGTERM (mpirun's answer to its own Ctrl-C) request the stop as well.
+  const SigintGuard sigint(options.handle_sigint, options.process_group != nullptr);
   optimizer->zero_grad(options.zero_grad_to_none);
   try {
     run_hook(Hook::begin_fit);
@@ -157,6 +162,10 @@ void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_da
         discard_gradients();
       }
       run_hook(Hook::after_epoch);
+      // Every rank ends the fit after the same epoch (EarlyStopping reads
+      // losses that are the same on every rank; this also covers a callback
+      // that decided on this rank's data alone).
+      stop_training = on_any_rank(stop_training);
     }
   } catch (const CancelTraining&) {
     discard_gradients();
@@ -230,6 +239,7 @@ void Trainer::run_pass(Stage pass_stage, DataLoader& pass_loader,
   window_batches_ = 0;
   run_hook(Hook::all_batches);
   batches = loader->size();
+  if (stage != Stage::predict) check_same_batch_count();
   int64_t skip = 0;
   if (stage == Stage::train) {
     epoch_loader_state = loader->state_dict();
@@ -253,13 +263,49 @@ void Trainer::run_pass(Stage pass_stage, DataLoader& pass_loader,
     } catch (const CancelBatch&) {  // NOLINT(bugprone-empty-catch): the batch is over
     }
     ++batch;
-    if (SigintGuard::received() && (stage == Stage::train || stage == Stage::validate)) {
+    // A Ctrl-C on any rank stops every rank after the same batch.
+    if ((stage == Stage::train || stage == Stage::validate) &&
+        on_any_rank(SigintGuard::received())) {
       interrupted_ = true;
       throw CancelTraining();
     }
   }
   // A window left open (its closing batch cancelled) is not stepped.
   if (stage == Stage::train) discard_gradients();
+  if (stage != Stage::predict) reduce_pass_loss();
+}
+
+void Trainer::reduce_pass_loss() {
+  if (!options.process_group) return;
+  const double local_sum = read_loss_sum_ + (loss_sum_.defined() ? loss_sum_.item<double>() : 0.0);
+  Tensor totals = from_vector<double>({local_sum, static_cast<double>(examples_seen_)});
+  options.process_group->all_reduce(totals, distributed::ReduceOp::Sum)->wait();
+  const double* t = totals.data_ptr<double>();
+  read_loss_sum_ = t[0];
+  loss_sum_ = Tensor();
+  examples_seen_ = static_cast<int64_t>(t[1]);
+}
+
+bool Trainer::on_any_rank(bool flag) {
+  if (!options.process_group) return flag;
+  Tensor count = full({1}, static_cast<int64_t>(flag ? 1 : 0), kInt64);
+  options.process_group->all_reduce(count, distributed::ReduceOp::Sum)->wait();
+  return count.item<int64_t>() > 0;
+}
+
+void Trainer::check_same_batch_count() {
+  if (!options.process_group) return;
+  distributed::ProcessGroup& pg = *options.process_group;
+  Tensor mine = full({1}, batches, kInt64);
+  Tensor all = empty({pg.size()}, kInt64);
+  pg.all_gather(all, mine)->wait();
+  for (int r = 1; r < pg.size(); ++r) {
+    TS_CHECK(all.data_ptr<int64_t>()[r] == all.data_ptr<int64_t>()[0], "Trainer (rank ", pg.rank(),
+             " of ", pg.size(), "): the ", stage_name(stage), " loader has ",
+             all.data_ptr<int64_t>()[0], " batches on rank 0 but ", all.data_ptr<int64_t>()[r],
+             " on rank ", r, "; data-parallel ranks must run the same number of batches (give ",
+             "each loader a DistributedSampler)");
+  }
 }
 
 // One batch: the per-batch hooks around forward, loss, backward and step.
@@ -273,6 +319,11 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
   run_hook(Hook::begin_batch);
   {
     const MixedPrecision mixed(autocast_dtype_);
+    // Inside an accumulation window the gradients stay local: only the
+    // backward of the batch that closes the window is reduced.
+    std::optional<distributed::DistributedDataParallel::NoSync> no_sync;
+    auto* ddp = dynamic_cast<distributed::DistributedDataParallel*>(model.get());
+    if (ddp != nullptr && stage == Stage::train && !closes_window()) no_sync.emplace(*ddp);
     y_pred = model->forward(x);
   }
   run_hook(Hook::after_pred);
@@ -291,6 +342,10 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
   ++window_batches_;
   run_hook(Hook::after_backward);
   if (window_batches_ == options.accumulate || batch + 1 == batches) optimizer_step();
+}
+
+bool Trainer::closes_window() const {
+  return window_batches_ + 1 == options.accumulate || batch + 1 == batches;
 }
 
 void Trainer::compute_loss() {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "toadstool/distributed/process_group.h"
 #include "toadstool/nn/loss.h"
 #include "toadstool/nn/module.h"
 #include "toadstool/nn/optim/grad_scaler.h"
@@ -53,6 +54,17 @@ struct TrainerOptions {
   //                 grad_scaler) scaling the loss before backward
   // Autocast applies to whichever device the batch is on (CPU or CUDA).
   std::string precision = "32";
+  // Data-parallel training (docs/distributed.md, "The trainer"): the job's
+  // process group, the model a distributed::DistributedDataParallel and
+  // each rank's loaders its own shard (a DistributedSampler, which gives
+  // every rank the same number of batches). Then the pass losses
+  // (train_loss, valid_loss, eval's result, mean_loss() once a pass has
+  // ended) and MetricScoreCallback's scores are over every rank's
+  // examples; a Ctrl-C on any rank and stop_training are agreed by all;
+  // batches inside an accumulation window run under no_sync; only rank 0
+  // prints (MonitorCallback, SimpleMonitorCallback), logs (CSVLogger) and
+  // writes checkpoints. Null: one process.
+  std::shared_ptr<distributed::ProcessGroup> process_group;
 };
 
 // What the trainer is running now.
@@ -103,6 +115,12 @@ class Trainer {
   double train_loss() const { return train_loss_; }
   double valid_loss() const { return valid_loss_; }
   bool interrupted() const { return interrupted_; }
+
+  // This process's rank and the number of ranks (0 and 1 without a process
+  // group); rank 0 is the one that prints, logs and writes checkpoints.
+  int rank() const { return options.process_group ? options.process_group->rank() : 0; }
+  int world_size() const { return options.process_group ? options.process_group->size() : 1; }
+  bool is_main_process() const { return rank() == 0; }
 
   // --- exposed state: callbacks read and change these ---------------------------
   std::shared_ptr<nn::UnaryModule> model;
@@ -157,6 +175,14 @@ class Trainer {
   void optimizer_step();
   void discard_gradients();
   void run_validation();
+  // Data parallel (no-ops without a process group): the pass's loss sum and
+  // example count summed over the ranks; whether `flag` is set on any rank;
+  // an Error on every rank when the ranks' loaders differ in batch count.
+  void reduce_pass_loss();
+  bool on_any_rank(bool flag);
+  void check_same_batch_count();
+  // Whether the current training batch's step closes its accumulation window.
+  bool closes_window() const;
 
   // The pass's running sum of loss * batch size: of the losses the finite
   // check read, as a number; of the others, as a 0-d tensor (no device sync).

@@ -153,21 +153,27 @@ void CheckpointCallback::begin_fit(Trainer& trainer) {
   best_folder_.clear();
   resumed_from_.clear();
   saved_epoch_ = saved_skip_ = saved_step_ = -1;
-  std::error_code ec;
-  fs::create_directories(outdir_, ec);
-  TS_CHECK(fs::is_directory(outdir_), "CheckpointCallback: cannot create the folder ", outdir_);
-  remove_leftover_temporaries();
-  warn_about_later_stateful_callbacks(trainer);
+  // Data parallel: every rank reads a checkpoint to resume from, only rank
+  // 0 writes and tidies the folder (the model and optimizer are the same on
+  // every rank).
+  main_process_ = trainer.is_main_process();
+  if (main_process_) {
+    std::error_code ec;
+    fs::create_directories(outdir_, ec);
+    TS_CHECK(fs::is_directory(outdir_), "CheckpointCallback: cannot create the folder ", outdir_);
+    remove_leftover_temporaries();
+    warn_about_later_stateful_callbacks(trainer);
+  }
 
   if (options_.resume) {
     const Pointer latest = read_pointer(outdir_, kLatest);
     if (latest.checkpoint.empty()) {
-      if (options_.verbose) {
+      if (options_.verbose && main_process_) {
         std::clog << "CheckpointCallback: no checkpoint in " << outdir_ << ", starting fresh\n";
       }
     } else {
       const Pointer best = read_pointer(outdir_, kBest);  // checked before anything loads
-      remove_unnamed_checkpoints(outdir_, latest, best, options_.verbose);
+      if (main_process_) remove_unnamed_checkpoints(outdir_, latest, best, options_.verbose);
       const std::string folder = (fs::path(outdir_) / latest.checkpoint).string();
       const CheckpointInfo info = load_checkpoint(folder, trainer);  // sets our state too
       recent_ = latest.recent;
@@ -177,7 +183,7 @@ void CheckpointCallback::begin_fit(Trainer& trainer) {
       saved_epoch_ = info.epoch;
       saved_skip_ = info.skip_batches;
       saved_step_ = info.step;
-      if (options_.verbose) {
+      if (options_.verbose && main_process_) {
         std::clog << "CheckpointCallback: resumed from " << folder << " (epoch " << info.epoch
                   << ", step " << info.step;
         if (info.skip_batches > 0) std::clog << ", after batch " << info.skip_batches;
@@ -226,7 +232,7 @@ void CheckpointCallback::after_fit(Trainer& trainer) {
     // A callback before this one cancelled at after_step: the model has
     // stepped past the last point this callback knows, so no checkpoint can
     // say where to resume. The newest one stays.
-    if (options_.verbose) {
+    if (options_.verbose && main_process_) {
       std::clog << "CheckpointCallback: not saving on exit (the fit ended inside step "
                 << trainer.step << ")\n";
     }
@@ -239,7 +245,7 @@ void CheckpointCallback::after_fit(Trainer& trainer) {
   at.loader_state = progress_.inside_epoch ? trainer.epoch_loader_state : progress_.loader_state;
   at.generator = progress_.generator;
   const std::string folder = save(trainer, at, false);
-  if (options_.verbose) {
+  if (options_.verbose && main_process_) {
     std::clog << "CheckpointCallback: " << (trainer.interrupted() ? "interrupted" : "cancelled")
               << ", saved " << folder << "\n";
   }
@@ -263,12 +269,13 @@ std::string CheckpointCallback::new_folder_name(const ResumePoint& at) const {
 }
 
 std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& at, bool is_best) {
-  const std::string name = new_folder_name(at);
-  std::string folder = (fs::path(outdir_) / name).string();
-  save_checkpoint(folder, trainer, at);
   saved_epoch_ = at.epoch;
   saved_skip_ = at.skip_batches;
   saved_step_ = at.step;
+  if (!main_process_) return "";  // rank 0 writes
+  const std::string name = new_folder_name(at);
+  std::string folder = (fs::path(outdir_) / name).string();
+  save_checkpoint(folder, trainer, at);
 
   // Pointers first, removals after: a crash anywhere leaves pointers that
   // name complete folders.

@@ -93,6 +93,7 @@ class CheckpointCallback : public CallbackBase<CheckpointCallback> {
   Progress progress_;
   int64_t saved_epoch_ = -1, saved_skip_ = -1, saved_step_ = -1;  // the last save's position
   bool cancelled_ = false;
+  bool main_process_ = true;  // rank 0 (or no process group): writes checkpoints
 };
 
 // The checkpoint folder that <outdir>/latest.json or best.json names, or ""

@@ -52,7 +52,8 @@ void CSVLogger::begin_fit(Trainer& /*trainer*/) { close(); }
 // every callback's begin_fit has run, so a resuming checkpoint callback,
 // wherever it is in the list, has set the epoch the fit starts from.
 void CSVLogger::begin_epoch(Trainer& trainer) {
-  if (fd_ < 0) open(trainer.epoch);
+  // Data parallel: rank 0 writes the file (the losses are the same on every rank).
+  if (fd_ < 0 && trainer.is_main_process()) open(trainer.epoch);
   epoch_start_ = steady_seconds();
 }
 
@@ -96,6 +97,7 @@ void CSVLogger::open(int64_t first_epoch) {
 }
 
 void CSVLogger::after_epoch(Trainer& trainer) {
+  if (!trainer.is_main_process()) return;
   TS_CHECK(fd_ >= 0, "CSVLogger: after_epoch without begin_epoch (", path_, " is not open)");
   const std::string row = std::to_string(trainer.epoch) + "," + std::to_string(trainer.step) + "," +
                           field(trainer.train_loss()) + "," +

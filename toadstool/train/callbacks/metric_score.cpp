@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "toadstool/autograd/ops.h"
+#include "toadstool/distributed/gather_rows.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/train/metrics.h"
 
@@ -61,9 +62,15 @@ void MetricScoreCallback::finish(Trainer& trainer, Stage stage) {
   last_score_ = kNaN;
   if (!predictions_.empty()) {
     // Free the pass's tensors whatever the metric does.
-    const Tensor y_pred = cat(predictions_, 0), y = cat(targets_, 0);
+    Tensor y_pred = cat(predictions_, 0), y = cat(targets_, 0);
     predictions_.clear();
     targets_.clear();
+    // Data parallel: the score is over every rank's examples (the ranks run
+    // the same number of batches, so each one has some to send).
+    if (const auto& pg = trainer.options.process_group) {
+      y_pred = distributed::all_gather_rows(*pg, y_pred.contiguous());
+      y = distributed::all_gather_rows(*pg, y.contiguous());
+    }
     last_score_ = metric_(y_pred, y);
   }
   trainer.score = last_score_;

@@ -58,6 +58,7 @@ void MonitorCallback::all_batches(Trainer& /*trainer*/) {
 // The only place that reads the loss: when the refresh interval has passed.
 void MonitorCallback::after_batch(Trainer& trainer) {
   ++done_;
+  if (!trainer.is_main_process()) return;  // data parallel: rank 0 prints
   const double now = options_.clock();
   const double interval = terminal_ ? options_.refresh_s : options_.line_interval_s;
   if (now - last_draw_ < interval) return;
@@ -119,17 +120,20 @@ void MonitorCallback::write_line(const std::string& line) {
 }
 
 void MonitorCallback::after_epoch(Trainer& trainer) {
+  if (!trainer.is_main_process()) return;
   write_line(
       monitor_text::epoch_summary(trainer, options_.clock() - epoch_start_, options_.track_lr));
 }
 
 void MonitorCallback::after_eval(Trainer& trainer) {
+  if (!trainer.is_main_process()) return;
   std::string line = "eval  loss " + monitor_text::number(trainer.mean_loss());
   if (!std::isnan(trainer.score)) line += "  score " + monitor_text::number(trainer.score);
   write_line(line + "  time " + monitor_text::duration(options_.clock() - pass_start_));
 }
 
-void MonitorCallback::after_predict(Trainer& /*trainer*/) {
+void MonitorCallback::after_predict(Trainer& trainer) {
+  if (!trainer.is_main_process()) return;
   write_line("predict  " + std::to_string(done_) + " batches  time " +
              monitor_text::duration(options_.clock() - pass_start_));
 }

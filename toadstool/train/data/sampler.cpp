@@ -185,4 +185,44 @@ void BucketSampler::load_state_dict(const TensorDict& dict) {
   load_generator_state(dict, "BucketSampler.load_state_dict", generator_);
 }
 
+// ---- ShardedBatchSampler ----------------------------------------------------
+
+ShardedBatchSampler::ShardedBatchSampler(std::shared_ptr<Sampler> base, int64_t global_batch,
+                                         int64_t num_replicas, int64_t rank)
+    : base_(std::move(base)),
+      global_batch_(global_batch),
+      num_replicas_(num_replicas),
+      rank_(rank) {
+  TS_CHECK(base_ != nullptr, "ShardedBatchSampler: the base sampler is null");
+  TS_CHECK(num_replicas >= 1, "ShardedBatchSampler: num_replicas must be at least 1, got ",
+           num_replicas);
+  TS_CHECK(rank >= 0 && rank < num_replicas, "ShardedBatchSampler: invalid rank ", rank,
+           ", rank should be in the interval [0, ", num_replicas - 1, "]");
+  TS_CHECK(global_batch >= 1 && global_batch % num_replicas == 0, "ShardedBatchSampler: the ",
+           "global batch (", global_batch, ") must be a positive multiple of num_replicas (",
+           num_replicas, ")");
+}
+
+int64_t ShardedBatchSampler::size() const {
+  const int64_t n = base_->size();
+  const int64_t last = n % global_batch_;
+  return n / global_batch_ * (global_batch_ / num_replicas_) +
+         (last + num_replicas_ - 1) / num_replicas_;
+}
+
+std::vector<int64_t> ShardedBatchSampler::next_epoch() {
+  const std::vector<int64_t> all = base_->next_epoch();
+  const auto n = static_cast<int64_t>(all.size());
+  std::vector<int64_t> mine;
+  mine.reserve(static_cast<size_t>(size()));
+  for (int64_t start = 0; start < n; start += global_batch_) {
+    const int64_t m = std::min(global_batch_, n - start);
+    const int64_t share = (m + num_replicas_ - 1) / num_replicas_;  // B / N but for the last
+    for (int64_t i = rank_ * share; i < (rank_ + 1) * share; ++i) {
+      mine.push_back(all[static_cast<size_t>(start + i % m)]);  // i >= m: padding from the start
+    }
+  }
+  return mine;
+}
+
 }  // namespace toadstool::train

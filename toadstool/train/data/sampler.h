@@ -4,6 +4,7 @@
 // epochs it has produced (or, for DistributedSampler, the epoch it was set
 // to), so checkpoints save its state and a resumed run sees the same order.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "toadstool/tensor/generator.h"
@@ -98,6 +99,30 @@ class BucketSampler : public Sampler {
   std::vector<int64_t> lengths_;
   int64_t batch_size_, pool_batches_;
   Generator generator_;
+};
+
+// Data parallel with batches another sampler shapes (BucketSampler's
+// length buckets): every rank runs `base` with the same seed, so all see
+// the same order, and each takes its share of every global batch of
+// `global_batch` indices: rank r gets elements [r B / N, (r + 1) B / N) of
+// each (B = global_batch, N = num_replicas; B must divide by N). A
+// DataLoader with batch_size B / N then gives rank r its share of the same
+// global batches one process with batch_size B would see. The last global
+// batch, when shorter (m indices), is padded by repeating its first indices
+// to a multiple of N, so every rank gets ceil(m / N) and the same number of
+// batches (as DistributedSampler pads). State: the base sampler's.
+class ShardedBatchSampler : public Sampler {
+ public:
+  ShardedBatchSampler(std::shared_ptr<Sampler> base, int64_t global_batch, int64_t num_replicas,
+                      int64_t rank);
+  int64_t size() const override;
+  std::vector<int64_t> next_epoch() override;
+  TensorDict state_dict() const override { return base_->state_dict(); }
+  void load_state_dict(const TensorDict& dict) override { base_->load_state_dict(dict); }
+
+ private:
+  std::shared_ptr<Sampler> base_;
+  int64_t global_batch_, num_replicas_, rank_;
 };
 
 }  // namespace toadstool::train

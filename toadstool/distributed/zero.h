@@ -1,0 +1,101 @@
+#pragma once
+// ZeroRedundancyOptimizer: ZeRO stage 1, the optimizer state sharded across
+// the ranks of a process group (PyTorch's
+// torch.distributed.optim.ZeroRedundancyOptimizer; DeepSpeed's stage 1).
+//
+//   auto pg = distributed::init_process_group("mpi");
+//   distributed::ZeroRedundancyOptimizer opt(model->parameters(), pg,
+//       [](std::vector<optim::ParamGroup> groups) {
+//         return std::make_unique<optim::AdamW>(std::move(groups), optim::AdamWOptions{});
+//       });
+//   model_forward_and_loss(x_local).backward();   // the model is NOT wrapped in DDP
+//   opt.step();                                    // average grads, step this rank's shard, share
+//
+// The parameters (one dtype, float32 or float64) are laid end to end in
+// group order in one flat vector of P elements, padded to N * S (S =
+// ceil(P / N), N ranks); rank r owns the elements [r S, (r + 1) S). The
+// parameters become views into that vector (Tensor::set_data), so the
+// all_gather of the updated shards writes them in place. step():
+//   1. flat_grad [N S] <- each parameter's grad() (zeros where it has none);
+//   2. reduce_scatter(Average): this rank's shard_grad [S] = the mean over
+//      ranks of its part (plus a small all_reduce of which parameters had a
+//      gradient anywhere: one that had none on any rank is not stepped,
+//      as in the plain optimizer);
+//   3. the wrapped optimizer steps this rank's pieces of the parameters
+//      (1-D views of the flat vector, one piece per parameter overlapping
+//      the shard, in the parameter's group), so its state (AdamW's two
+//      moments) is S elements per buffer instead of P;
+//   4. all_gather(flat, shard) in place: every rank has every update.
+// Construction (a collective) checks that the ranks' parameters agree in
+// shape and dtype and broadcasts rank 0's values, as DDP does.
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "toadstool/distributed/process_group.h"
+#include "toadstool/nn/optim/optimizer.h"
+
+namespace toadstool::distributed {
+
+// Makes the optimizer that steps this rank's pieces: one group per user
+// group that has pieces here, with that group's options.
+using OptimizerFactory =
+    std::function<std::unique_ptr<optim::Optimizer>(std::vector<optim::ParamGroup> groups)>;
+
+class ZeroRedundancyOptimizer {
+ public:
+  ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> groups,
+                          std::shared_ptr<ProcessGroup> group, const OptimizerFactory& factory);
+  ZeroRedundancyOptimizer(std::vector<Tensor> params, std::shared_ptr<ProcessGroup> group,
+                          const OptimizerFactory& factory);
+
+  // A collective (every rank calls it): the four stages above.
+  void step();
+  void zero_grad(bool set_to_none = true);
+
+  // The optimizer over this rank's pieces (for LR schedules: its groups hold
+  // the hyper-parameters; set the same lr on every rank); null on a rank
+  // whose shard holds only padding (more ranks than elements).
+  optim::Optimizer* local_optimizer() const { return local_.get(); }
+  // This rank's shard: elements [shard_begin(), shard_begin() + shard_size())
+  // of the flat parameter vector (P real elements, shard_size() * N padded).
+  int64_t shard_begin() const { return shard_begin_; }
+  int64_t shard_size() const { return shard_size_; }
+  int64_t total_elements() const { return total_; }
+  // Bytes of optimizer state this rank holds (every buffer of every piece;
+  // AdamW: about 2 x 4 x P / N for float32 after the first step).
+  int64_t local_state_bytes() const;
+
+  // Per-rank state (each rank saves its own file): the local optimizer's
+  // state_dict() (its pieces numbered in its group order) plus
+  // zero.world_size, zero.rank, zero.shard_begin, zero.shard_size (0-d
+  // int64). load_state_dict() takes what the same rank of a job with the
+  // same world size and parameters saved (an Error naming the mismatch
+  // otherwise); resharding to another world size is not built.
+  TensorDict state_dict() const;
+  void load_state_dict(const TensorDict& dict);
+
+ private:
+  struct Piece {
+    size_t param;       // parameter number (group order)
+    int64_t begin = 0;  // element of the parameter where the piece starts
+    Tensor values;      // [length] view of the flat parameters
+  };
+  void check_and_flatten();
+
+  std::vector<optim::ParamGroup> groups_;
+  std::vector<Tensor> params_;      // group order
+  std::vector<size_t> group_of_;    // parameter -> its group
+  std::vector<int64_t> offset_of_;  // parameter -> its first element in flat_
+  std::shared_ptr<ProcessGroup> group_;
+  int64_t total_ = 0;
+  int64_t shard_size_ = 0;
+  int64_t shard_begin_ = 0;
+  Tensor flat_;        // [N S] parameters (the parameters are views of it)
+  Tensor flat_grad_;   // [N S] gradients, filled each step
+  Tensor shard_grad_;  // [S] this rank's averaged gradients
+  std::vector<Piece> pieces_;
+  std::unique_ptr<optim::Optimizer> local_;
+};
+
+}  // namespace toadstool::distributed
