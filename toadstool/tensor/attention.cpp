@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "toadstool/kernels/philox.h"
@@ -183,18 +184,32 @@ Shape with_last_two(Shape batch, int64_t a, int64_t b) {
   return batch;
 }
 
-// A new out [..., L, Ev] in the layout the kernel writes: with two or more
+// out [..., L, Ev] in the layout the kernel writes: with two or more
 // leading dims (batch, heads), L sits before the last of them ([B, L, H,
 // Ev] viewed as [B, H, L, Ev]), so that merging the heads
 // (transpose(1, 2).reshape([B, L, H Ev])) is a view, not a copy.
-Tensor new_output(const Prepared& p, DType dtype, Device device) {
-  if (p.batch.size() < 2)
-    return detail::make_tensor(with_last_two(p.batch, p.L, p.Ev), dtype, device);
+bool heads_interleaved(const Prepared& p) { return p.batch.size() >= 2; }
+
+// The memory order of that layout: [..., L, Ev], or [..., L, H, Ev].
+Shape physical_output_shape(const Prepared& p) {
+  if (!heads_interleaved(p)) return with_last_two(p.batch, p.L, p.Ev);
   Shape physical(p.batch.begin(), p.batch.end() - 1);
   physical.push_back(p.L);
   physical.push_back(p.batch.back());
   physical.push_back(p.Ev);
-  return transpose(detail::make_tensor(physical, dtype, device), -3, -2);
+  return physical;
+}
+
+Tensor new_output(const Prepared& p, DType dtype, Device device) {
+  const Tensor t = detail::make_tensor(physical_output_shape(p), dtype, device);
+  return heads_interleaved(p) ? transpose(t, -3, -2) : t;
+}
+
+// The strides of new_output's tensors, without allocating one.
+Shape output_strides(const Prepared& p) {
+  Shape strides = detail::contiguous_strides(physical_output_shape(p));
+  if (heads_interleaved(p)) std::swap(strides[strides.size() - 3], strides[strides.size() - 2]);
+  return strides;
 }
 
 // t [..., L, Ev] in the kernel's dtype and in new_output's layout: itself
@@ -202,8 +217,8 @@ Tensor new_output(const Prepared& p, DType dtype, Device device) {
 // the heads), else a copy.
 Tensor in_output_layout(const Tensor& t, const Prepared& p) {
   Tensor c = to_dtype(t, p.storage);
+  if (c.strides() == output_strides(p)) return c;
   Tensor layout = new_output(p, p.storage, c.device());
-  if (c.strides() == layout.strides()) return c;
   copy_(layout, c);
   return layout;
 }
