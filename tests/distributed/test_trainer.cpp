@@ -31,15 +31,16 @@ Data make_data() {
 }
 
 // A loader of this rank's share (data parallel: the interleaved
-// DistributedSampler share, batch B / N) or of everything (batch B).
+// DistributedSampler share, batch B / N) or of everything (one process: a
+// DistributedSampler of one replica, batch B; the same sampler state, so
+// that checkpoints move between the two).
 std::unique_ptr<DataLoader> loader(const std::shared_ptr<train::TensorDataset>& data,
                                    const distributed::ProcessGroup* pg) {
+  const int world = pg ? pg->size() : 1;
   DataLoaderOptions o;
-  o.batch_size = pg ? kGlobalBatch / pg->size() : kGlobalBatch;
-  if (pg) {
-    o.sampler = std::make_shared<train::DistributedSampler>(data->size(), pg->size(), pg->rank(),
-                                                            /*shuffle=*/false);
-  }
+  o.batch_size = kGlobalBatch / world;
+  o.sampler = std::make_shared<train::DistributedSampler>(data->size(), world,
+                                                          pg ? pg->rank() : 0, /*shuffle=*/false);
   return std::make_unique<DataLoader>(data, o);
 }
 
@@ -56,8 +57,15 @@ struct FitResult {
   int64_t synchronized_backwards = 0;
 };
 
-// Two epochs, accumulate 2 (two steps an epoch), validation with a score.
-FitResult fit(const ProcessGroupRef& pg) {
+// How fit() runs: by default two epochs, accumulate 2 (two steps an
+// epoch), validation with a score, no checkpoints.
+struct FitOptions {
+  int epochs = 2;
+  std::string checkpoint_dir;  // a CheckpointCallback's folder, if set
+  bool resume = false;         // ... which resumes from its newest checkpoint
+};
+
+FitResult fit(const ProcessGroupRef& pg, const FitOptions& fit_options = {}) {
   const Data data = make_data();
   FitResult run;
   run.model = make_mlp(pg ? 7 + pg->rank() : 7);  // DDP replaces rank > 0's weights
@@ -72,11 +80,19 @@ FitResult fit(const ProcessGroupRef& pg) {
   TrainerOptions options;
   options.accumulate = 2;
   options.process_group = pg;
-  Trainer trainer(model, optimizer, mse, {std::make_shared<train::MonitorCallback>(monitor), score},
-                  options);
+  std::vector<std::shared_ptr<train::Callback>> callbacks = {
+      std::make_shared<train::MonitorCallback>(monitor), score};
+  if (!fit_options.checkpoint_dir.empty()) {
+    train::CheckpointOptions checkpoint;
+    checkpoint.verbose = false;
+    checkpoint.resume = fit_options.resume;
+    callbacks.push_back(
+        std::make_shared<train::CheckpointCallback>(fit_options.checkpoint_dir, checkpoint));
+  }
+  Trainer trainer(model, optimizer, mse, callbacks, options);
   auto train_loader = loader(data.train, pg.get());
   auto valid_loader = loader(data.valid, pg.get());
-  trainer.fit(2, *train_loader, valid_loader.get());
+  trainer.fit(fit_options.epochs, *train_loader, valid_loader.get());
   run.train_loss = trainer.train_loss();
   run.valid_loss = trainer.valid_loss();
   run.score = trainer.score;
@@ -100,6 +116,33 @@ TEST(DistributedTrainer, MatchesOneProcessWithAccumulationAndSharesLossesAndScor
     EXPECT_NE(ddp.printed.find("epoch"), std::string::npos) << ddp.printed;
   } else {
     EXPECT_EQ(ddp.printed, "");
+  }
+}
+
+// A checkpoint resumes with another number of ranks than wrote it: the
+// model, the optimizer and the trainer's state are the same on every rank,
+// and the samplers' shares of each global batch depend only on the
+// current world. Each rank gives the one-process run its own folder.
+TEST(DistributedTrainer, ResumesACheckpointWrittenByAnotherNumberOfRanks) {
+  ProcessGroupRef pg = world_ptr();
+  const FitResult uninterrupted = fit(nullptr);
+
+  // Written by one process after epoch 1, resumed by N ranks for epoch 2.
+  const TempDir one_process;
+  fit(nullptr, {.epochs = 1, .checkpoint_dir = one_process.path()});
+  const FitResult on_n_ranks =
+      fit(pg, {.epochs = 2, .checkpoint_dir = one_process.path(), .resume = true});
+  EXPECT_LT(max_param_diff(*on_n_ranks.model, *uninterrupted.model), 1e-6);
+  EXPECT_NEAR(on_n_ranks.valid_loss, uninterrupted.valid_loss, 1e-9);
+
+  // Written by N ranks (rank 0 writes) after epoch 1, resumed by one.
+  const TempDir n_ranks;
+  fit(pg, {.epochs = 1, .checkpoint_dir = n_ranks.path()});
+  if (pg->rank() == 0) {
+    const FitResult on_one =
+        fit(nullptr, {.epochs = 2, .checkpoint_dir = n_ranks.path(), .resume = true});
+    EXPECT_LT(max_param_diff(*on_one.model, *uninterrupted.model), 1e-6);
+    EXPECT_NEAR(on_one.valid_loss, uninterrupted.valid_loss, 1e-9);
   }
 }
 

@@ -7,7 +7,11 @@
 namespace toadstool::distributed {
 
 Work::Work(std::string description, Clock::time_point deadline)
-    : description_(std::move(description)), deadline_(deadline) {}
+    : describe_([description = std::move(description)] { return description; }),
+      deadline_(deadline) {}
+
+Work::Work(Describer describe, Clock::time_point deadline)
+    : describe_(std::move(describe)), deadline_(deadline) {}
 
 bool Work::is_completed() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -25,7 +29,7 @@ void Work::wait() {
     }
   }
   on_stuck();
-  throw Error(detail::concat(description_, ": still not finished ", kStuckGrace.count(),
+  throw Error(detail::concat(description(), ": still not finished ", kStuckGrace.count(),
                              " s past its deadline, and the backend has not reported a timeout"));
 }
 

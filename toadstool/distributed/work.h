@@ -6,6 +6,7 @@
 // its own thread; wait() blocks the caller until then.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -18,10 +19,15 @@ class Work {
   // report the timeout itself; past that the backend is stuck (on_stuck()).
   static constexpr std::chrono::seconds kStuckGrace{5};
 
+  using Describer = std::function<std::string()>;
+
   // description names the collective for messages, e.g. "all_reduce (sum)
   // #12 of [4, 8] float32 on rank 1 of 2"; deadline is when the backend
   // gives up on it (the issue time plus the group's timeout).
   Work(std::string description, Clock::time_point deadline);
+  // The same, with the description made only when a message asks for it:
+  // formatting it costs about as much as a small all-reduce itself.
+  Work(Describer describe, Clock::time_point deadline);
   virtual ~Work() = default;
   Work(const Work&) = delete;
   Work& operator=(const Work&) = delete;
@@ -34,7 +40,7 @@ class Work {
   // (or throws) the same way.
   virtual void wait();
 
-  const std::string& description() const { return description_; }
+  std::string description() const { return describe_(); }
   Clock::time_point deadline() const { return deadline_; }
 
   // For backends: the collective finished, or failed with `message`. The
@@ -51,7 +57,7 @@ class Work {
 
  private:
   enum class State { Pending, Completed, Failed };
-  const std::string description_;
+  const Describer describe_;
   const Clock::time_point deadline_;
   mutable std::mutex mutex_;
   std::condition_variable done_;

@@ -15,27 +15,37 @@ using detail::describe;
 
 namespace {
 
-// A Work whose waiter, should the communication thread never report (it is
-// stuck inside MPI), ends the process when the group aborts on timeouts:
-// mpirun then ends the job, as it does for any rank that exits without
-// MPI_Finalize.
+// A Work whose waiter polls MPI itself (mpi/runtime.h: no thread wake-up
+// between a small collective and its waiter) and, should the collective
+// still not finish (another thread is stuck inside MPI), ends the process
+// when the group aborts on timeouts: mpirun then ends the job, as it does
+// for any rank that exits without MPI_Finalize.
 class MpiWork final : public Work {
  public:
-  MpiWork(std::string description, Clock::time_point deadline, bool abort_on_timeout)
-      : Work(std::move(description), deadline), abort_on_timeout_(abort_on_timeout) {}
+  MpiWork(mpi::Runtime& runtime, Describer describe, Clock::time_point deadline,
+          bool abort_on_timeout)
+      : Work(std::move(describe), deadline),
+        runtime_(runtime),
+        abort_on_timeout_(abort_on_timeout) {}
+
+  void wait() override {
+    runtime_.drive(*this);
+    Work::wait();
+  }
 
  protected:
   void on_stuck() override {
     if (!abort_on_timeout_) return;
     std::fprintf(stderr,
                  "toadstool.distributed: %s: not finished %lld s past its deadline and the "
-                 "communication thread is unresponsive; ending this process\n",
+                 "thread in MPI is unresponsive; ending this process\n",
                  description().c_str(), static_cast<long long>(kStuckGrace.count()));
     std::fflush(stderr);
     std::_Exit(1);
   }
 
  private:
+  mpi::Runtime& runtime_;
   const bool abort_on_timeout_;
 };
 
@@ -87,7 +97,7 @@ std::shared_ptr<ProcessGroupMpi> ProcessGroupMpi::create(const ProcessGroupOptio
   auto comm = std::make_shared<MPI_Comm>(MPI_COMM_NULL);
   group
       ->submit(
-          "init_process_group", "MPI_Comm_idup of MPI_COMM_WORLD",
+          "init_process_group", [] { return std::string("MPI_Comm_idup of MPI_COMM_WORLD"); },
           [comm](MPI_Comm, MPI_Request* request) {
             return MPI_Comm_idup(MPI_COMM_WORLD, comm.get(), request);
           },
@@ -130,7 +140,7 @@ void ProcessGroupMpi::check_device(const char* collective, const Tensor& tensor)
            tensor.device());
 }
 
-std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, const std::string& what,
+std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Describer what,
                                               std::function<int(MPI_Comm, MPI_Request*)> start,
                                               std::function<void()> finish) {
   TS_CHECK(!broken_->load(), where(collective),
@@ -138,9 +148,13 @@ std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, const std:
   std::lock_guard<std::mutex> lock(issue_mutex_);
   ++issued_;
   const auto now = Work::Clock::now();
+  auto describe = [what = std::move(what), number = issued_, id = id_, rank = rank(),
+                   size = size()] {
+    return concat(what(), " (collective #", number, " of group ", id, ", rank ", rank, " of ", size,
+                  ")");
+  };
   auto work = std::make_shared<MpiWork>(
-      concat(what, " (collective #", issued_, " of group ", id_, ", rank ", rank(), " of ", size(),
-             ")"),
+      runtime_, std::move(describe),
       now + std::chrono::duration_cast<Work::Clock::duration>(timeout()), abort_on_timeout_);
   mpi::Op op;
   op.work = work;
@@ -164,7 +178,10 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
   return submit(
-      "all_reduce", concat("all_reduce (", reduce_op_name(op), ") of ", describe(tensor)),
+      "all_reduce",
+      [tensor, op] {
+        return concat("all_reduce (", reduce_op_name(op), ") of ", describe(tensor));
+      },
       [tensor, count, type](MPI_Comm comm, MPI_Request* request) {
         return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, MPI_SUM, comm, request);
       },
@@ -176,10 +193,12 @@ std::shared_ptr<Work> ProcessGroupMpi::do_broadcast(Tensor& tensor, int root) {
   const int bytes =
       mpi_count(where("broadcast"), tensor,
                 tensor.numel() * static_cast<int64_t>(tensor.element_size()), "bytes");
-  return submit("broadcast", concat("broadcast from root ", root, " of ", describe(tensor)),
-                [tensor, bytes, root](MPI_Comm comm, MPI_Request* request) {
-                  return MPI_Ibcast(tensor.data_ptr(), bytes, MPI_BYTE, root, comm, request);
-                });
+  return submit(
+      "broadcast",
+      [tensor, root] { return concat("broadcast from root ", root, " of ", describe(tensor)); },
+      [tensor, bytes, root](MPI_Comm comm, MPI_Request* request) {
+        return MPI_Ibcast(tensor.data_ptr(), bytes, MPI_BYTE, root, comm, request);
+      });
 }
 
 std::shared_ptr<Work> ProcessGroupMpi::do_all_gather(Tensor& output, const Tensor& input) {
@@ -191,11 +210,15 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_gather(Tensor& output, const Tenso
   const bool in_place =
       input.numel() > 0 && input.data_ptr() == static_cast<char*>(output.data_ptr()) +
                                                    static_cast<int64_t>(rank()) * bytes;
-  return submit("all_gather", concat("all_gather of ", describe(input), " into ", describe(output)),
-                [output, input, bytes, in_place](MPI_Comm comm, MPI_Request* request) {
-                  return MPI_Iallgather(in_place ? MPI_IN_PLACE : input.data_ptr(), bytes, MPI_BYTE,
-                                        output.data_ptr(), bytes, MPI_BYTE, comm, request);
-                });
+  return submit(
+      "all_gather",
+      [output, input] {
+        return concat("all_gather of ", describe(input), " into ", describe(output));
+      },
+      [output, input, bytes, in_place](MPI_Comm comm, MPI_Request* request) {
+        return MPI_Iallgather(in_place ? MPI_IN_PLACE : input.data_ptr(), bytes, MPI_BYTE,
+                              output.data_ptr(), bytes, MPI_BYTE, comm, request);
+      });
 }
 
 std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const Tensor& input,
@@ -207,8 +230,10 @@ std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const T
   if (op == ReduceOp::Average) finish = [output, n = size()] { divide(output, n); };
   return submit(
       "reduce_scatter",
-      concat("reduce_scatter (", reduce_op_name(op), ") of ", describe(input), " into ",
-             describe(output)),
+      [output, input, op] {
+        return concat("reduce_scatter (", reduce_op_name(op), ") of ", describe(input), " into ",
+                      describe(output));
+      },
       [output, input, count, type](MPI_Comm comm, MPI_Request* request) {
         return MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(), count, type, MPI_SUM,
                                          comm, request);
@@ -217,8 +242,9 @@ std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const T
 }
 
 std::shared_ptr<Work> ProcessGroupMpi::do_barrier() {
-  return submit("barrier", "barrier",
-                [](MPI_Comm comm, MPI_Request* request) { return MPI_Ibarrier(comm, request); });
+  return submit(
+      "barrier", [] { return std::string("barrier"); },
+      [](MPI_Comm comm, MPI_Request* request) { return MPI_Ibarrier(comm, request); });
 }
 
 }  // namespace toadstool::distributed

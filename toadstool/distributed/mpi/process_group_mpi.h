@@ -43,10 +43,11 @@ class ProcessGroupMpi final : public ProcessGroup {
  private:
   ProcessGroupMpi(mpi::Runtime& runtime, int id, std::chrono::duration<double> timeout,
                   bool abort_on_timeout);
-  // Queues a collective described as `what` ("all_reduce (sum) of [4]
-  // float32"): start(comm, request) makes the non-blocking call, finish
-  // runs once it has completed. Error once the group is unusable.
-  std::shared_ptr<Work> submit(const char* collective, const std::string& what,
+  // Queues a collective that `what` describes ("all_reduce (sum) of [4]
+  // float32", made only for a message): start(comm, request) makes the
+  // non-blocking call, finish runs once it has completed. Error once the
+  // group is unusable.
+  std::shared_ptr<Work> submit(const char* collective, Work::Describer what,
                                std::function<int(MPI_Comm, MPI_Request*)> start,
                                std::function<void()> finish = {});
 

@@ -1,6 +1,7 @@
 #include "toadstool/distributed/mpi/runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -84,7 +85,15 @@ std::string Runtime::error_string(int code) {
   return concat(std::string(text, static_cast<size_t>(length)), " (MPI error ", code, ")");
 }
 
+namespace {
+// Set before MPI_Abort: should it end the process through exit(), the
+// atexit shutdown must not wait for the communication thread, which may be
+// blocked on the MPI mutex that the aborting thread holds.
+std::atomic<bool> aborting{false};
+}  // namespace
+
 void Runtime::abort_job(const std::string& message) {
+  aborting = true;
   std::fprintf(stderr, "toadstool.distributed: %s\n", message.c_str());
   std::fflush(stderr);
   MPI_Abort(MPI_COMM_WORLD, 1);
@@ -129,16 +138,54 @@ void Runtime::init() {
 }
 
 bool Runtime::submit(Op& op) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return false;
     queue_.push_back(std::move(op));
+    last_submit_ = Work::Clock::now();
+    wake = deep_sleep_;
   }
-  wake_.notify_one();
+  {
+    // Busy: the thread in MPI starts the queue on its next progress().
+    std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
+    if (mpi.owns_lock()) progress();
+  }
+  // A thread wake-up costs more than a small collective: the communication
+  // thread, unless in its deep sleep, finds the operation on its next tick.
+  if (wake) wake_.notify_one();
   return true;
 }
 
-void Runtime::start(Op& op, std::vector<Active>& active) {
+void Runtime::drive(const Work& work) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++waiters_;
+  }
+  const Work::Clock::time_point give_up = work.deadline() + Work::kStuckGrace;
+  // Polls back to back at first, as MPI's own blocking calls do (a yield is
+  // a system call, longer than a small message's round trip); then yields
+  // between polls, so that a long wait leaves the core to others.
+  for (int polls = 0; !work.is_completed() && Work::Clock::now() < give_up; ++polls) {
+    bool completed = false;
+    {
+      std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
+      if (mpi.owns_lock()) completed = progress();
+    }
+    if (!completed && polls >= kPollsBeforeYield) std::this_thread::yield();
+  }
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --waiters_;
+    wake = deep_sleep_ && has_active_;
+  }
+  // Operations still active (issued by others, or never to complete): the
+  // communication thread takes them over.
+  if (wake) wake_.notify_one();
+}
+
+void Runtime::start(Op& op) {
   MPI_Request request = MPI_REQUEST_NULL;
   const int rc = op.start(&request);
   if (rc != MPI_SUCCESS) {
@@ -150,34 +197,34 @@ void Runtime::start(Op& op, std::vector<Active>& active) {
     op.work->mark_completed();
     return;
   }
-  active.push_back(Active{std::move(op), request, false});
+  active_.push_back(Active{std::move(op), request, false});
 }
 
-bool Runtime::poll(std::vector<Active>& active) {
-  const int n = static_cast<int>(active.size());
+bool Runtime::poll() {
+  const int n = static_cast<int>(active_.size());
   requests_.resize(n);
   indices_.resize(n);
   statuses_.resize(n);
-  for (int i = 0; i < n; ++i) requests_[i] = active[i].request;
+  for (int i = 0; i < n; ++i) requests_[i] = active_[i].request;
   int count = 0;
   const int rc = MPI_Testsome(n, requests_.data(), &count, indices_.data(), statuses_.data());
   if (rc == MPI_ERR_IN_STATUS) {
     for (int k = 0; k < count; ++k) {
       const int code = statuses_[k].MPI_ERROR;
       if (code != MPI_SUCCESS) {
-        abort_job(concat(active[indices_[k]].op.work->description(),
+        abort_job(concat(active_[indices_[k]].op.work->description(),
                          ": MPI error: ", error_string(code), "; aborting the job"));
       }
     }
   } else if (rc != MPI_SUCCESS) {
     std::string what;
-    for (const Active& a : active) what += concat("\n  ", a.op.work->description());
+    for (const Active& a : active_) what += concat("\n  ", a.op.work->description());
     abort_job(concat("MPI_Testsome failed: ", error_string(rc), ", with active:", what,
                      "\naborting the job"));
   }
   if (count == MPI_UNDEFINED) count = 0;
   for (int k = 0; k < count; ++k) {
-    Active& a = active[indices_[k]];
+    Active& a = active_[indices_[k]];
     a.request = MPI_REQUEST_NULL;
     if (!a.timed_out) {
       if (a.op.finish) a.op.finish();
@@ -186,11 +233,11 @@ bool Runtime::poll(std::vector<Active>& active) {
   }
   if (count > 0) {
     // Dropping an Op releases its tensors (here, on this thread).
-    std::erase_if(active, [](const Active& a) { return a.request == MPI_REQUEST_NULL; });
+    std::erase_if(active_, [](const Active& a) { return a.request == MPI_REQUEST_NULL; });
   }
 
   const Work::Clock::time_point now = Work::Clock::now();
-  for (Active& a : active) {
+  for (Active& a : active_) {
     if (a.timed_out || now < a.op.work->deadline()) continue;
     const std::string message =
         concat(a.op.work->description(), ": timed out after ", a.op.timeout.count(),
@@ -204,34 +251,64 @@ bool Runtime::poll(std::vector<Active>& active) {
   return count > 0;
 }
 
+bool Runtime::progress() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    incoming_.swap(queue_);  // incoming_ is empty between calls
+  }
+  for (Op& op : incoming_) start(op);
+  incoming_.clear();
+  const bool completed = !active_.empty() && poll();
+  const bool stalled =
+      std::all_of(active_.begin(), active_.end(), [](const Active& a) { return a.timed_out; });
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    has_active_ = !active_.empty();
+    stalled_ = stalled;
+  }
+  return completed;
+}
+
 void Runtime::loop() {
-  std::vector<Active> active;
-  std::deque<Op> incoming;
   for (;;) {
-    const bool stalled =
-        std::all_of(active.begin(), active.end(), [](const Active& a) { return a.timed_out; });
+    bool stalled = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      if (active.empty()) wake_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      incoming.swap(queue_);
+      const auto needed = [&] {
+        return stopping_ || ((!queue_.empty() || has_active_) && waiters_ == 0);
+      };
+      while (!needed()) {
+        // Ticks while collectives come often (submit() then need not wake
+        // this thread); deep sleep, woken by submit(), after a quiet spell.
+        if (Work::Clock::now() - last_submit_ < kLinger) {
+          wake_.wait_for(lock, kTick);
+        } else {
+          deep_sleep_ = true;
+          wake_.wait(lock);
+          deep_sleep_ = false;
+        }
+      }
       // At shutdown: once the queue is empty and every active operation has
       // completed (or timed out, never to complete).
-      if (stopping_ && incoming.empty() && stalled) break;
+      if (stopping_ && queue_.empty() && stalled_) break;
+      stalled = stalled_ && queue_.empty();
     }
-    for (Op& op : incoming) start(op, active);
-    incoming.clear();
-    if (active.empty()) continue;
-    if (!poll(active)) {
-      // Nothing completed: let the threads that compute run, then poll
-      // again. Only timed-out operations left: poll rarely.
-      if (std::all_of(active.begin(), active.end(), [](const Active& a) { return a.timed_out; })) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      } else {
-        std::this_thread::yield();
-      }
+    bool completed = false;
+    {
+      std::lock_guard<std::mutex> mpi(mpi_mutex_);
+      completed = progress();
+    }
+    if (completed) continue;
+    // Nothing completed: let the threads that compute run, then poll again.
+    // Only timed-out operations left: poll rarely.
+    if (stalled) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } else {
+      std::this_thread::yield();
     }
   }
   if (owns_mpi_) {
+    std::lock_guard<std::mutex> mpi(mpi_mutex_);
     exit_barrier();
     MPI_Finalize();
   }
@@ -265,9 +342,9 @@ void Runtime::exit_barrier() {
 }
 
 void Runtime::shutdown() {
-  // exit() called on the thread itself (MPI_Abort may exit that way): it
-  // cannot join itself, and the job is ending anyway.
-  if (std::this_thread::get_id() == thread_.get_id()) return;
+  // exit() called on the thread itself, or during MPI_Abort (which may exit
+  // that way): it cannot join itself, and the job is ending anyway.
+  if (aborting || std::this_thread::get_id() == thread_.get_id()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;

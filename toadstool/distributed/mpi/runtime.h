@@ -1,19 +1,26 @@
 #pragma once
-// The MPI runtime of a process: one communication thread that makes every
-// MPI call after (and including) MPI_Init_thread, for every MPI process
-// group of the process. Internal header: includes <mpi.h>.
+// The MPI runtime of a process: the MPI calls of every MPI process group
+// of the process, made by a communication thread and by the threads that
+// wait for a collective. Internal header: includes <mpi.h>.
 //
-// Why one thread: Open MPI progresses a non-blocking collective only inside
-// MPI calls. The thread starts each queued operation (MPI_Iallreduce, ...)
-// and polls the active ones with MPI_Testsome until they complete, so the
-// threads that issue collectives never block, and backward can run while
-// gradients travel. It spins while an operation is active (as Open MPI's
-// own blocking waits do) and sleeps on a condition variable when none is.
+// Why a thread: Open MPI progresses a non-blocking collective only inside
+// MPI calls. While operations are active and nobody waits for one, the
+// thread polls them with MPI_Testsome until they complete, so that backward
+// can run while gradients travel. It spins while an operation is active (as
+// Open MPI's own blocking waits do) and sleeps on a condition variable when
+// none is, or while a waiter polls instead.
 //
-// Thread level: MPI_THREAD_SERIALIZED (as PyTorch's MPI backend). When
-// Toadstool initialises MPI, the thread also calls MPI_Init_thread and
-// MPI_Finalize, so FUNNELED would do; SERIALIZED lets it adopt an MPI that
-// the application initialised itself (from its main thread): the
+// Why the callers too: handing each collective to the thread and waking the
+// waiter afterwards costs two thread wake-ups, more than a small
+// all-reduce itself (3 us in raw MPI). So the thread that issues a
+// collective starts it itself when no other thread is in MPI (in issue
+// order: it starts the queue before it), and the thread that waits for one
+// polls MPI itself (the communication thread sleeping meanwhile), as a
+// blocking MPI_Allreduce would. One mutex serialises every MPI call.
+//
+// Thread level: MPI_THREAD_SERIALIZED (as PyTorch's MPI backend): any
+// thread may call MPI, never two at once. It also lets the runtime adopt an
+// MPI that the application initialised itself (from its main thread): the
 // application may then make its own MPI calls while no Toadstool
 // collective is outstanding, and must destroy its groups before calling
 // MPI_Finalize.
@@ -70,9 +77,15 @@ class Runtime {
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }
 
-  // Queues op; the thread starts operations in queue order. False (and op
-  // untouched) once the runtime has shut down.
+  // Queues op, and starts the queue at once when no other thread is in MPI
+  // (else the thread in MPI starts it); operations start in queue order.
+  // False (and op untouched) once the runtime has shut down.
   bool submit(Op& op);
+
+  // Polls MPI on the calling thread (the communication thread sleeping
+  // meanwhile) until `work` has completed or failed, or its deadline plus
+  // Work::kStuckGrace has passed (then another thread is stuck inside MPI).
+  void drive(const Work& work);
 
   // Drains the queue and the active operations, meets every rank at a
   // barrier (bounded by the exit timeout: a rank that never arrives aborts
@@ -81,7 +94,7 @@ class Runtime {
   void shutdown();
 
   // "toadstool.distributed: <message>" on stderr, then MPI_Abort: for what
-  // cannot be recovered. Callable from the communication thread only.
+  // cannot be recovered. Callable with the MPI mutex held only.
   [[noreturn]] static void abort_job(const std::string& message);
   // MPI's text for an error code.
   static std::string error_string(int code);
@@ -91,26 +104,44 @@ class Runtime {
   Runtime() = default;
   void init();  // on the thread, before the loop
   void loop();
-  // Starts a dequeued operation; one with a request joins `active`.
-  void start(Op& op, std::vector<Active>& active);
-  // One MPI_Testsome over the active operations, then the timeouts. True
-  // when one completed.
-  bool poll(std::vector<Active>& active);
+  // With mpi_mutex_ held: starts the queued operations, then one
+  // MPI_Testsome over the active ones and the timeouts. True when one
+  // completed.
+  bool progress();
+  // Starts a dequeued operation; one with a request joins active_.
+  void start(Op& op);
+  bool poll();
   void exit_barrier();
 
   std::thread thread_;
-  // MPI_Testsome's arrays, kept between polls.
-  std::vector<MPI_Request> requests_;
-  std::vector<int> indices_;
-  std::vector<MPI_Status> statuses_;
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;
   bool owns_mpi_ = false;  // Toadstool called MPI_Init_thread, so it finalises
 
-  std::mutex mutex_;
+  // Held around every MPI call; guards what follows. Taken before mutex_.
+  std::mutex mpi_mutex_;
+  std::vector<Active> active_;
+  std::deque<Op> incoming_;
+  // MPI_Testsome's arrays, kept between polls.
+  std::vector<MPI_Request> requests_;
+  std::vector<int> indices_;
+  std::vector<MPI_Status> statuses_;
+
+  std::mutex mutex_;  // guards what follows
   std::condition_variable wake_;
   std::deque<Op> queue_;
+  bool has_active_ = false;  // active_ is not empty (for the thread's sleep)
+  bool stalled_ = true;      // every active operation has timed out (or none is active)
+  int waiters_ = 0;          // threads in drive(): the communication thread sleeps
+  // The communication thread sleeps in ticks of kTick until kLinger has
+  // passed since the last submit(), then until woken (deep_sleep_).
+  static constexpr std::chrono::milliseconds kTick{1};
+  static constexpr std::chrono::milliseconds kLinger{4};
+  // drive()'s polls before it starts yielding between them (about 50 us).
+  static constexpr int kPollsBeforeYield = 1000;
+  Work::Clock::time_point last_submit_;
+  bool deep_sleep_ = false;
   bool stopping_ = false;
   std::chrono::duration<double> exit_timeout_{0};
 };
