@@ -39,8 +39,8 @@ std::unique_ptr<DataLoader> loader(const std::shared_ptr<train::TensorDataset>& 
   const int world = pg ? pg->size() : 1;
   DataLoaderOptions o;
   o.batch_size = kGlobalBatch / world;
-  o.sampler = std::make_shared<train::DistributedSampler>(data->size(), world,
-                                                          pg ? pg->rank() : 0, /*shuffle=*/false);
+  o.sampler = std::make_shared<train::DistributedSampler>(data->size(), world, pg ? pg->rank() : 0,
+                                                          /*shuffle=*/false);
   return std::make_unique<DataLoader>(data, o);
 }
 
