@@ -552,6 +552,17 @@ std::vector<GradCase> all_cases() {
         o.attn_mask = from_vector(std::vector<bool>{1, 1, 1, 1, 0, 1, 1, 1, 0, 0}, {2, 1, 5});
         return scaled_dot_product_attention(x[0], x[1], x[2], o);
       });
+  one(
+      "scaled_dot_product_attention_packed", {"scaled_dot_product_attention_packed"},
+      [] {
+        // qkv [2, 3, 3 x 4]: two heads of 2, a key-padding mask.
+        return std::vector{leaf({2, 3, 12})};
+      },
+      [](const auto& x) {
+        AttentionOptions o;
+        o.attn_mask = from_vector(std::vector<bool>{1, 1, 1, 1, 1, 0}, {2, 1, 1, 3});
+        return scaled_dot_product_attention_packed(x[0], 2, o);
+      });
 
   // ---- losses (tests/nn/test_losses.cpp checks values against PyTorch)
   one(

@@ -5,6 +5,7 @@
 // must be the CPU's exactly for the same generator state; and the same bits
 // twice.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_test_util.h"
@@ -98,6 +99,31 @@ TEST(CudaAttention, DropoutMatchesTheCpu) {
     expect_parity(in, "dropout");
     in.options.is_causal = true;
     expect_parity(in, "dropout, causal");
+  }
+}
+
+// The packed self-attention form: its gradient is written through views of
+// one [B, L, 3E] tensor (the kernel's gradient layouts).
+TEST(CudaAttention, PackedMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kFloat32, kFloat64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    Generator g(8);
+    const Tensor qkv0 = randn({2, 37, 3 * 32}, dtype, &g);
+    const Tensor weights = randn({2, 37, 32}, dtype, &g);
+    auto run = [&](const Device& device) {
+      Tensor qkv = qkv0.to(device).requires_grad_();
+      AttentionOptions o;
+      o.is_causal = true;
+      const Tensor out = scaled_dot_product_attention_packed(qkv, 4, o);
+      (out * weights.to(device)).sum().backward();
+      return std::pair{out.detach().to(kCPU), qkv.grad().to(kCPU)};
+    };
+    const auto [out, grad] = run(kCuda);
+    const auto [want_out, want_grad] = run(kCPU);
+    const double tol = dtype == kFloat32 ? 5e-5 : 1e-10;
+    testing::expect_close(out, want_out, tol, tol);
+    testing::expect_close(grad, want_grad, tol, tol);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "golden.h"
 #include "test_util.h"
@@ -447,6 +448,78 @@ TEST(Attention, KeptDropoutBitsEqualTheDrawnOnes) {
     testing::expect_close(kept.k, drawn.k, 0, 0);
     testing::expect_close(kept.v, drawn.v, 0, 0);
   }
+}
+
+// ---- the packed form -----------------------------------------------------------
+
+// scaled_dot_product_attention_packed(qkv, H) against the three head views
+// of qkv through scaled_dot_product_attention, heads merged: the same
+// kernel, so the same output and the same qkv gradient (the views' path
+// sums zero-padded parts, which adds only zeros), bit for bit; with a
+// key-padding mask, causality and dropout drawn from equal generators, in
+// float64, float32 and the CPU's bfloat16 kernel.
+TEST(AttentionPacked, EqualsTheThreeHeadViews) {
+  const int64_t B = 2, L = 37, H = 2, D = 8, E = H * D;
+  Tensor padding = ones({B, 1, 1, L}, kBool);
+  padding.slice(3, 30, L).select(0, 1).fill_(false);
+  for (DType dtype : {kFloat64, kFloat32, kBFloat16}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " variant " + std::to_string(variant));
+      Generator data(11);
+      const Tensor qkv0 = randn({B, L, 3 * E}, kFloat64, &data).to(dtype);
+      const Tensor weights = randn({B, L, E}, kFloat64, &data).to(dtype);
+      auto run = [&](bool packed) {
+        Generator g(21);
+        AttentionOptions o;
+        if (variant == 0) o.attn_mask = padding;
+        if (variant == 1) o.is_causal = true;
+        if (variant == 2) {
+          o.attn_mask = padding;
+          o.dropout_p = 0.25;
+          o.generator = &g;
+        }
+        Tensor qkv = qkv0.detach().requires_grad_();
+        Tensor out;
+        if (packed) {
+          out = scaled_dot_product_attention_packed(qkv, H, o);
+        } else {
+          auto heads = [&](int64_t part) {
+            return qkv.narrow(2, part * E, E).view({B, L, H, D}).transpose(1, 2);
+          };
+          out = scaled_dot_product_attention(heads(0), heads(1), heads(2), o)
+                    .transpose(1, 2)
+                    .reshape({B, L, E});
+        }
+        (out * weights).sum().backward();
+        return std::pair{out.detach(), qkv.grad()};
+      };
+      const auto [out, grad] = run(true);
+      const auto [want_out, want_grad] = run(false);
+      EXPECT_EQ(out.shape(), (Shape{B, L, E}));
+      EXPECT_EQ(out.dtype(), dtype);
+      testing::expect_close(out, want_out, 0, 0);
+      testing::expect_close(grad, want_grad, 0, 0);
+    }
+  }
+}
+
+TEST(AttentionPacked, BadInputsThrow) {
+  const std::string op = "scaled_dot_product_attention_packed";
+  testing::expect_error(
+      [] {
+        scaled_dot_product_attention_packed(randn({2, 5, 12}), 3);
+      },
+      std::vector<std::string>{op, "multiple of num_heads=3", "[2, 5, 12]"});
+  testing::expect_error(
+      [] {
+        scaled_dot_product_attention_packed(randn({5, 12}), 2);
+      },
+      std::vector<std::string>{op, "[batch, length, 3 * embed_dim]"});
+  testing::expect_error(
+      [] {
+        scaled_dot_product_attention_packed(randn({2, 5, 12}), 0);
+      },
+      std::vector<std::string>{op, "num_heads=0"});
 }
 
 // ---- memory -----------------------------------------------------------------

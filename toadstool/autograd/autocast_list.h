@@ -20,6 +20,7 @@
 TOADSTOOL_AUTOCAST(matmul, LowerPrecision)
 TOADSTOOL_AUTOCAST(linear, LowerPrecision)
 TOADSTOOL_AUTOCAST(scaled_dot_product_attention, LowerPrecision)
+TOADSTOOL_AUTOCAST(scaled_dot_product_attention_packed, LowerPrecision)
 
 TOADSTOOL_AUTOCAST(exp, Float32)
 TOADSTOOL_AUTOCAST(log, Float32)

@@ -80,6 +80,7 @@ TOADSTOOL_OP(dropout)
 TOADSTOOL_OP(dropout_add)
 TOADSTOOL_OP(dropout_add_layer_norm)
 TOADSTOOL_OP(scaled_dot_product_attention)
+TOADSTOOL_OP(scaled_dot_product_attention_packed)
 TOADSTOOL_OP(cross_entropy)
 TOADSTOOL_OP(binary_cross_entropy_with_logits)
 // indexing, joining

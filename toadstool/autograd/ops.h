@@ -205,6 +205,12 @@ Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p,
 // every key is masked gives 0 and no gradient (PyTorch: NaN).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {});
+// Self-attention over a packed projection: qkv [B, L, 3E] holds q, k and v
+// side by side, each split into num_heads heads -> [B, L, E], the heads
+// merged. scaled_dot_product_attention of the three head views, with one
+// [B, L, 3E] gradient written by the kernel (tensor/attention.h).
+Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
+                                           const AttentionOptions& options = {});
 
 // ---- losses (options in tensor/loss_options.h; docs/losses.md) -------------------------
 // torch.nn.functional.cross_entropy with class-index targets: logits [N, C]

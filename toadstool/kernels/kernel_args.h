@@ -212,6 +212,16 @@ struct AttentionArgs {
   // lays out [B, H, L, Ev] as [B, L, H, Ev], so merging the heads is a view).
   const int64_t* out_offsets = nullptr;
   int64_t out_row = 0;
+  // The backward's gradients' layouts, likewise: row i of head h of grad_q
+  // at grad_q_offsets[h] + i * grad_q_row (grad_k, grad_v alike), elements
+  // contiguous, so that they may be slices of one [B, L, 3E] gradient of a
+  // packed q, k, v projection (tensor/attention.h).
+  const int64_t* grad_q_offsets = nullptr;
+  int64_t grad_q_row = 0;
+  const int64_t* grad_k_offsets = nullptr;
+  int64_t grad_k_row = 0;
+  const int64_t* grad_v_offsets = nullptr;
+  int64_t grad_v_row = 0;
   const Elem* mask = nullptr;  // additive, or null
   const int64_t* mask_offsets = nullptr;
   int64_t mask_row = 0, mask_col = 0;

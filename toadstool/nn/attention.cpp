@@ -90,11 +90,13 @@ void MultiheadAttention::reset_parameters() {
 Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMasks& masks) {
   TS_CHECK(x.dim() == 3 && x.size(2) == embed_dim, "MultiheadAttention: input must be [batch, ",
            "seq, embed_dim=", embed_dim, "], got ", x.shape());
-  // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E], split as
-  // views; the bias is added by the GEMM's epilogue (linear).
+  // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E] (the bias
+  // added by the GEMM's epilogue), attended as it is: the packed op splits
+  // it into heads as views, and its backward writes one [B, L, 3E] gradient.
   const Tensor qkv = linear(x, in_proj_weight, in_proj_bias);
-  return out_proj->forward(attend(qkv.narrow(2, 0, embed_dim), qkv.narrow(2, embed_dim, embed_dim),
-                                  qkv.narrow(2, 2 * embed_dim, embed_dim), masks));
+  const int64_t len = x.size(1);
+  return out_proj->forward(scaled_dot_product_attention_packed(
+      qkv, num_heads, attention_options(masks, x.size(0), len, len, qkv.dtype())));
 }
 
 Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -110,20 +112,26 @@ Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const
         in_proj_bias.defined() ? in_proj_bias.narrow(0, part * embed_dim, embed_dim) : Tensor();
     return linear(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim), bias);
   };
-  return out_proj->forward(attend(project(query, 0), project(key, 1), project(value, 2), masks));
-}
-
-Tensor MultiheadAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v,
-                                  const MultiheadAttentionMasks& masks) {
-  const int64_t batch = q.size(0);
-  const int64_t query_len = q.size(1);
-  const int64_t key_len = k.size(1);
+  const int64_t batch = query.size(0), query_len = query.size(1), key_len = key.size(1);
   // [B, L, E] -> [B, L, H, D] -> [B, H, L, D]: strided views, no copies.
   auto heads = [this, batch](const Tensor& t, int64_t len) {
     return t.view({batch, len, num_heads, head_dim}).transpose(1, 2);
   };
+  const Tensor q = project(query, 0);
+  const AttentionOptions options = attention_options(masks, batch, query_len, key_len, q.dtype());
+  const Tensor out =
+      scaled_dot_product_attention(heads(q, query_len), heads(project(key, 1), key_len),
+                                   heads(project(value, 2), key_len), options);
+  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: a view, since the attention
+  // writes its output as [B, L, H, D] (tensor/attention.h).
+  return out_proj->forward(out.transpose(1, 2).reshape({batch, query_len, embed_dim}));
+}
+
+AttentionOptions MultiheadAttention::attention_options(const MultiheadAttentionMasks& masks,
+                                                       int64_t batch, int64_t query_len,
+                                                       int64_t key_len, DType dtype) const {
   AttentionOptions options;
-  options.attn_mask = merge_masks(masks, batch, num_heads, query_len, key_len, q.dtype());
+  options.attn_mask = merge_masks(masks, batch, num_heads, query_len, key_len, dtype);
   TS_CHECK(!masks.is_causal || !options.attn_mask.defined() || !masks.attn_mask.defined(),
            "MultiheadAttention: is_causal and attn_mask cannot both be given");
   if (masks.is_causal) {
@@ -132,18 +140,14 @@ Tensor MultiheadAttention::attend(const Tensor& q, const Tensor& k, const Tensor
     if (options.attn_mask.defined()) {
       options.attn_mask = options.attn_mask.dtype() == kBool
                               ? logical_and(options.attn_mask, causal)
-                              : options.attn_mask + as_additive(logical_not(causal), q.dtype());
+                              : options.attn_mask + as_additive(logical_not(causal), dtype);
     } else {
       options.is_causal = true;
     }
   }
   options.dropout_p = is_training() ? dropout : 0.0;
   options.generator = generator;
-  const Tensor out = scaled_dot_product_attention(heads(q, query_len), heads(k, key_len),
-                                                  heads(v, key_len), options);
-  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: a view, since the attention
-  // writes its output as [B, L, H, D] (tensor/attention.h).
-  return out.transpose(1, 2).reshape({batch, query_len, embed_dim});
+  return options;
 }
 
 std::string MultiheadAttention::extra_repr() const {

@@ -6,13 +6,15 @@
 //
 // q, k, v = x W_q^T + b_q ... (one packed in_proj_weight [3E, E]), split into
 // heads [B, H, L, E/H], attention by the fused scaled_dot_product_attention
-// op (flash-style, docs/attention.md), heads merged, then out_proj. Masks
+// op (flash-style, docs/attention.md; self-attention by its packed form over
+// the one [B, L, 3E] projection), heads merged, then out_proj. Masks
 // follow PyTorch's MultiheadAttention: true (bool) means "may not attend",
 // floating masks are added to the scores.
 #include <memory>
 
 #include "toadstool/nn/linear.h"
 #include "toadstool/nn/module.h"
+#include "toadstool/tensor/attention.h"
 #include "toadstool/tensor/generator.h"
 
 namespace toadstool::nn {
@@ -49,9 +51,10 @@ class MultiheadAttention : public Module {
   std::shared_ptr<Linear> out_proj;
 
  private:
-  // q [B, L, E], k and v [B, S, E] (projected) -> [B, L, E] before out_proj.
-  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v,
-                const MultiheadAttentionMasks& masks);
+  // The attention's options for `batch` queries of length query_len over
+  // key_len keys: the masks merged, dropout while training.
+  AttentionOptions attention_options(const MultiheadAttentionMasks& masks, int64_t batch,
+                                     int64_t query_len, int64_t key_len, DType dtype) const;
 };
 
 }  // namespace toadstool::nn

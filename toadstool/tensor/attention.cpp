@@ -68,12 +68,26 @@ struct Prepared {
   std::vector<int64_t> mask_offsets;
   std::vector<int64_t> out_offsets;  // of the tensor given to use_out_layout
   int64_t out_row = 0;
+  // The backward's gradients (use_grad_layouts).
+  std::vector<int64_t> grad_q_offsets, grad_k_offsets, grad_v_offsets;
+  int64_t grad_q_row = 0, grad_k_row = 0, grad_v_row = 0;
   double scale = 1;
 
   // out (and grad_out) as the kernel gets them.
   void use_out_layout(const Tensor& out) {
     out_offsets = head_offsets(out, static_cast<int64_t>(batch.size()));
     out_row = out.stride(-2);
+  }
+  // The gradients the backward writes: rows at any stride, elements
+  // contiguous.
+  void use_grad_layouts(const AttentionGrads& g) {
+    const auto n = static_cast<int64_t>(batch.size());
+    grad_q_offsets = head_offsets(g.q, n);
+    grad_k_offsets = head_offsets(g.k, n);
+    grad_v_offsets = head_offsets(g.v, n);
+    grad_q_row = g.q.stride(-2);
+    grad_k_row = g.k.stride(-2);
+    grad_v_row = g.v.stride(-2);
   }
 
   kernels::AttentionCall call(const AttentionOptions& options, const Generator::State& state,
@@ -95,6 +109,12 @@ struct Prepared {
     a.v_row = v.row;
     a.out_offsets = out_offsets.data();
     a.out_row = out_row;
+    a.grad_q_offsets = grad_q_offsets.data();
+    a.grad_q_row = grad_q_row;
+    a.grad_k_offsets = grad_k_offsets.data();
+    a.grad_k_row = grad_k_row;
+    a.grad_v_offsets = grad_v_offsets.data();
+    a.grad_v_row = grad_v_row;
     if (mask.defined()) {
       a.mask = mask.data_ptr();
       a.mask_offsets = mask_offsets.data();
@@ -263,12 +283,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return detail::finish_result(out, q.dtype());
 }
 
-AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
-                                                     const Tensor& k, const Tensor& v,
-                                                     const AttentionForward& forward,
-                                                     const AttentionOptions& options) {
-  const char* op = "scaled_dot_product_attention_backward";
-  Prepared p = prepare(q, k, v, options, op);
+namespace {
+
+// The backward into `into` (p.storage, the shapes of q, k, v; any row
+// strides, elements contiguous: AttentionGrads or views of one packed
+// gradient).
+void backward_into(Prepared& p, const Tensor& grad_out, const Tensor& q,
+                   const AttentionForward& forward, const AttentionOptions& options,
+                   const AttentionGrads& into, const char* op) {
   const Shape out_shape = with_last_two(p.batch, p.L, p.Ev);
   TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
            detail::describe(grad_out), " does not match the output ", out_shape);
@@ -276,25 +298,89 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                forward.lse.numel() == p.heads * p.L && forward.lse.dtype() == p.compute,
            op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
            detail::describe(forward.lse));
-  const Tensor go = in_output_layout(grad_out, p);
-  const Tensor out = in_output_layout(forward.out, p);
-  p.use_out_layout(out);
-  const Tensor lse = contiguous(forward.lse);
-  const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
-  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.storage, device),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.storage, device),
-                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.storage, device)};
   TS_CHECK(!forward.keep_bits.defined() ||
                forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
            op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
+  const Tensor go = in_output_layout(grad_out, p);
+  const Tensor out = in_output_layout(forward.out, p);
+  p.use_out_layout(out);
+  p.use_grad_layouts(into);
+  const Tensor lse = contiguous(forward.lse);
+  const Device device = detail::common_device(op, {&q, &grad_out, &forward.out, &forward.lse});
   TS_KERNEL(device, attention_backward, p.storage,
             p.call(options, forward.dropout_state, forward.keep_bits), out.data_ptr(),
-            lse.data_ptr(), go.data_ptr(), grads.q.data_ptr(), grads.k.data_ptr(),
-            grads.v.data_ptr());
+            lse.data_ptr(), go.data_ptr(), into.q.data_ptr(), into.k.data_ptr(), into.v.data_ptr());
+}
+
+// qkv [B, L, 3E] (q, k and v side by side, as one projection GEMM makes
+// them) -> q, k, v [B, H, L, E / H]: views.
+AttentionGrads packed_heads(const Tensor& qkv, int64_t num_heads, const char* op) {
+  detail::check_defined(qkv, op);
+  TS_CHECK(qkv.dim() == 3 && num_heads > 0 && qkv.size(2) % (3 * num_heads) == 0, op,
+           ": expected qkv [batch, length, 3 * embed_dim] with embed_dim a multiple of num_heads=",
+           num_heads, ", got ", detail::describe(qkv));
+  const int64_t batch = qkv.size(0), len = qkv.size(1), embed = qkv.size(2) / 3;
+  auto part = [&](int64_t n) {
+    return transpose(
+        view(narrow(qkv, 2, n * embed, embed), {batch, len, num_heads, embed / num_heads}), 1, 2);
+  };
+  return {part(0), part(1), part(2)};
+}
+
+}  // namespace
+
+Tensor merge_heads(const Tensor& out) {
+  return reshape(transpose(out, 1, 2), {out.size(0), out.size(2), out.size(1) * out.size(3)});
+}
+
+AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, const Tensor& q,
+                                                     const Tensor& k, const Tensor& v,
+                                                     const AttentionForward& forward,
+                                                     const AttentionOptions& options) {
+  const char* op = "scaled_dot_product_attention_backward";
+  Prepared p = prepare(q, k, v, options, op);
+  const Device device = q.device();
+  AttentionGrads grads{detail::make_tensor(with_last_two(p.batch, p.L, p.E), p.storage, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.E), p.storage, device),
+                       detail::make_tensor(with_last_two(p.batch, p.S, p.Ev), p.storage, device)};
+  backward_into(p, grad_out, q, forward, options, grads, op);
   grads.q = detail::finish_result(grads.q, p.dtype);
   grads.k = detail::finish_result(grads.k, p.dtype);
   grads.v = detail::finish_result(grads.v, p.dtype);
   return grads;
+}
+
+AttentionForward scaled_dot_product_attention_packed_forward(const Tensor& qkv, int64_t num_heads,
+                                                             const AttentionOptions& options) {
+  const AttentionGrads heads = packed_heads(qkv, num_heads, "scaled_dot_product_attention_packed");
+  return scaled_dot_product_attention_forward(heads.q, heads.k, heads.v, options);
+}
+
+Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
+                                           const AttentionOptions& options) {
+  const Tensor out = scaled_dot_product_attention_packed_forward(qkv, num_heads, options).out;
+  return detail::finish_result(merge_heads(out), qkv.dtype());
+}
+
+Tensor scaled_dot_product_attention_packed_backward(const Tensor& grad_out, const Tensor& qkv,
+                                                    int64_t num_heads,
+                                                    const AttentionForward& forward,
+                                                    const AttentionOptions& options) {
+  const char* op = "scaled_dot_product_attention_packed_backward";
+  const AttentionGrads heads = packed_heads(qkv, num_heads, op);
+  Prepared p = prepare(heads.q, heads.k, heads.v, options, op);
+  const int64_t batch = qkv.size(0), len = qkv.size(1), embed = qkv.size(2) / 3;
+  const Shape out_shape{batch, len, embed};
+  TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
+           detail::describe(grad_out), " does not match the output ", out_shape);
+  // [B, L, E] -> [B, H, L, E / H]: a view of a contiguous gradient.
+  const Tensor go_heads =
+      transpose(reshape(grad_out, {batch, len, num_heads, embed / num_heads}), 1, 2);
+  // One [B, L, 3E] gradient, which the kernel fills through the views of
+  // its three parts: no per-part gradients to zero-pad and sum.
+  const Tensor grad = detail::make_tensor(qkv.shape(), p.storage, qkv.device());
+  backward_into(p, go_heads, heads.q, forward, options, packed_heads(grad, num_heads, op), op);
+  return detail::finish_result(grad, qkv.dtype());
 }
 
 }  // namespace toadstool::native

@@ -66,5 +66,26 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
                                                      const AttentionForward& forward,
                                                      const AttentionOptions& options);
 
+// Self-attention over a packed projection: qkv [B, L, 3E] holds q, k and v
+// side by side (MultiheadAttention's one in-projection GEMM), each split
+// into num_heads heads of E / num_heads; the result is [B, L, E], the heads
+// merged (a view of the kernel's output). The same values as
+// scaled_dot_product_attention on the three [B, H, L, E / H] views; the
+// backward writes one [B, L, 3E] gradient through views of its parts,
+// instead of three gradients that the views' backwards would zero-pad to
+// [B, L, 3E] and sum.
+Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
+                                           const AttentionOptions& options = {});
+// out [B, H, L, Ev] -> [B, L, H Ev] (a view of the forwards' outputs).
+Tensor merge_heads(const Tensor& out);
+// out [B, H, L, E / H] (laid out [B, L, H, E / H]) and the rest, as above.
+AttentionForward scaled_dot_product_attention_packed_forward(const Tensor& qkv, int64_t num_heads,
+                                                             const AttentionOptions& options);
+// grad_out [B, L, E] -> the gradient of qkv [B, L, 3E].
+Tensor scaled_dot_product_attention_packed_backward(const Tensor& grad_out, const Tensor& qkv,
+                                                    int64_t num_heads,
+                                                    const AttentionForward& forward,
+                                                    const AttentionOptions& options);
+
 }  // namespace native
 }  // namespace toadstool

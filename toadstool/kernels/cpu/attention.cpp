@@ -360,12 +360,20 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
 enum Accumulate : unsigned { kGradQ = 1, kGradKV = 2 };
 
 // Where one head's gradients accumulate, in T: grad_q [L, E], grad_k [S,
-// E], grad_v [S, Ev], contiguous (the call's own gradients when S is T,
-// else this thread's buffers, rounded into them when a row range is done).
+// E], grad_v [S, Ev] with rows q_row, k_row, v_row apart (the call's own
+// gradients when S is T, else this thread's contiguous buffers, rounded
+// into them when a row range is done).
 template <class T>
 struct HeadGrads {
   T *q, *k, *v;
+  int64_t q_row, k_row, v_row;
 };
+
+// rows x cols elements, rows `row` apart, set to zero.
+template <class T>
+void zero_rows(T* p, int64_t rows, int64_t cols, int64_t row) {
+  for (int64_t r = 0; r < rows; ++r) std::fill_n(p + r * row, cols, T(0.0f));
+}
 
 template <class T, class S, class Lse>
 struct Backward {
@@ -405,8 +413,8 @@ struct Backward {
         kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1), g.v + j0 * a.Ev,
-           a.Ev);
+      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1), g.v + j0 * g.v_row,
+           g.v_row);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
         load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
@@ -432,11 +440,11 @@ struct Backward {
     const T scale = static_cast<T>(a.scale);
     if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
       gemm(false, false, rows, a.E, cols, scale, b, cols, hv.k + j0 * hv.k_row, hv.k_row, T(1),
-           g.q + i0 * a.E, a.E);
+           g.q + i0 * g.q_row, g.q_row);
     }
     if (what & kGradKV) {  // grad_k [cols, E] += scale dS^T [cols, rows] q [rows, E]
       gemm(true, false, cols, a.E, rows, scale, b, cols, hv.q + i0 * hv.q_row, hv.q_row, T(1),
-           g.k + j0 * a.E, a.E);
+           g.k + j0 * g.k_row, g.k_row);
     }
   }
 };
@@ -457,9 +465,14 @@ class GradWriter {
 
   HeadGrads<T> head(int64_t h) {
     if constexpr (std::is_same_v<S, T>) {
-      return {grad_q_ + h * a_.L * a_.E, grad_k_ + h * a_.S * a_.E, grad_v_ + h * a_.S * a_.Ev};
+      return {grad_q_ + a_.grad_q_offsets[h],
+              grad_k_ + a_.grad_k_offsets[h],
+              grad_v_ + a_.grad_v_offsets[h],
+              a_.grad_q_row,
+              a_.grad_k_row,
+              a_.grad_v_row};
     } else {
-      return {q_.data(), k_.data(), v_.data()};
+      return {q_.data(), k_.data(), v_.data(), a_.E, a_.E, a_.Ev};
     }
   }
 
@@ -467,12 +480,12 @@ class GradWriter {
   // of head h are complete.
   void done(int64_t h, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if constexpr (!std::is_same_v<S, T>) {
-      narrow_rows(q_.data() + i0 * a_.E, a_.E, i1 - i0, a_.E, grad_q_ + (h * a_.L + i0) * a_.E,
-                  a_.E);
-      narrow_rows(k_.data() + j0 * a_.E, a_.E, j1 - j0, a_.E, grad_k_ + (h * a_.S + j0) * a_.E,
-                  a_.E);
-      narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, j1 - j0, a_.Ev, grad_v_ + (h * a_.S + j0) * a_.Ev,
-                  a_.Ev);
+      narrow_rows(q_.data() + i0 * a_.E, a_.E, i1 - i0, a_.E,
+                  grad_q_ + a_.grad_q_offsets[h] + i0 * a_.grad_q_row, a_.grad_q_row);
+      narrow_rows(k_.data() + j0 * a_.E, a_.E, j1 - j0, a_.E,
+                  grad_k_ + a_.grad_k_offsets[h] + j0 * a_.grad_k_row, a_.grad_k_row);
+      narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, j1 - j0, a_.Ev,
+                  grad_v_ + a_.grad_v_offsets[h] + j0 * a_.grad_v_row, a_.grad_v_row);
     }
   }
 
@@ -487,9 +500,11 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
               S* grad_k, S* grad_v) {
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
-    std::fill_n(grad_q, a.heads * a.L * a.E, S(0.0f));
-    std::fill_n(grad_k, a.heads * a.S * a.E, S(0.0f));
-    std::fill_n(grad_v, a.heads * a.S * a.Ev, S(0.0f));
+    for (int64_t h = 0; h < a.heads; ++h) {
+      zero_rows(grad_q + a.grad_q_offsets[h], a.L, a.E, a.grad_q_row);
+      zero_rows(grad_k + a.grad_k_offsets[h], a.S, a.E, a.grad_k_row);
+      zero_rows(grad_v + a.grad_v_offsets[h], a.S, a.Ev, a.grad_v_row);
+    }
     return;
   }
   // D [heads, L] = rowsum(grad_out * out): the sum over keys of p dP, which
@@ -532,9 +547,9 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
           const auto [go, go_row] = reader.grad_out(h);
           const HeadGrads<T> g = writer.head(h);
           // Each item zeroes the gradient rows it owns before adding into them.
-          std::fill_n(g.q, a.L * a.E, T(0));
-          std::fill_n(g.k, a.S * a.E, T(0));
-          std::fill_n(g.v, a.S * a.Ev, T(0));
+          zero_rows(g.q, a.L, a.E, g.q_row);
+          zero_rows(g.k, a.S, a.E, g.k_row);
+          zero_rows(g.v, a.S, a.Ev, g.v_row);
           for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
             for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
               if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
@@ -557,8 +572,8 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const HeadView<T> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
-        std::fill_n(g.k + j0 * a.E, cols * a.E, T(0));
-        std::fill_n(g.v + j0 * a.Ev, cols * a.Ev, T(0));
+        zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
+        zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
         for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
           if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
           bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch);
@@ -573,7 +588,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const HeadView<T> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
-        std::fill_n(g.q + i0 * a.E, rows * a.E, T(0));
+        zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
         for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
           if (!tile_visible(a, i0, rows, j0)) break;
           bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch);

@@ -171,7 +171,7 @@ __global__ void attention_grad_q_rows(AttentionArgs<T> a, Dropout dropout, const
   for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
     const int64_t h = row / a.L, i = row % a.L;
     const HeadView<T> hv = head_view(a, h);
-    T* gq = grad_q + row * a.E;
+    T* gq = grad_q + a.grad_q_offsets[h] + i * a.grad_q_row;
     for (int64_t e = c; e < a.E; e += blockDim.x) gq[e] = T(0);
     for (int64_t j0 = 0; j0 < a.S && (!a.causal || j0 <= i); j0 += kTile) {
       const int64_t cols = std::min<int64_t>(kTile, a.S - j0);
@@ -201,8 +201,8 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
   for (int64_t key = blockIdx.x; key < a.heads * a.S; key += gridDim.x) {
     const int64_t h = key / a.S, j = key % a.S;
     const HeadView<T> hv = head_view(a, h);
-    T* gk = grad_k + key * a.E;
-    T* gv = grad_v + key * a.Ev;
+    T* gk = grad_k + a.grad_k_offsets[h] + j * a.grad_k_row;
+    T* gv = grad_v + a.grad_v_offsets[h] + j * a.grad_v_row;
     for (int64_t e = c; e < a.E; e += blockDim.x) gk[e] = T(0);
     for (int64_t e = c; e < a.Ev; e += blockDim.x) gv[e] = T(0);
     // Causal: the queries before key j do not see it; start at its tile.
@@ -233,16 +233,17 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
 
 // The call typed (one layout for every Elem), with its host offset arrays
 // copied to `offsets` on the device ([kOffsetArrays, heads]: q, k, v, out,
-// mask).
-constexpr int kOffsetArrays = 5;
+// mask, grad_q, grad_k, grad_v).
+constexpr int kOffsetArrays = 8;
 template <class T>
 AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offsets) {
   static_assert(sizeof(AttentionArgs<T>) == sizeof(AttentionCall));
   AttentionArgs<T> a;
   std::memcpy(static_cast<void*>(&a), &call, sizeof a);  // std::bit_cast is C++20; nvcc is C++17
   const int64_t heads = call.heads;
-  const int64_t* host[kOffsetArrays] = {call.q_offsets, call.k_offsets, call.v_offsets,
-                                        call.out_offsets, call.mask_offsets};
+  const int64_t* host[kOffsetArrays] = {
+      call.q_offsets,    call.k_offsets,      call.v_offsets,      call.out_offsets,
+      call.mask_offsets, call.grad_q_offsets, call.grad_k_offsets, call.grad_v_offsets};
   int64_t* device = offsets.get();
   for (int n = 0; n < kOffsetArrays; ++n) {
     if (host[n] == nullptr || heads == 0) continue;
@@ -255,6 +256,9 @@ AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offset
   a.v_offsets = device + 2 * heads;
   a.out_offsets = device + 3 * heads;
   a.mask_offsets = call.mask_offsets != nullptr ? device + 4 * heads : nullptr;
+  a.grad_q_offsets = device + 5 * heads;  // the forward's call has none: unused there
+  a.grad_k_offsets = device + 6 * heads;
+  a.grad_v_offsets = device + 7 * heads;
   return a;
 }
 
