@@ -65,6 +65,29 @@ find_nccl() {
   [ -z "$dir" ] || dirname "$dir"
 }
 
+# The exit status of a test binary whose log is $1 and status $2: skipped
+# GPU tests on the GPU machine are a failure (3): the binary saw no device
+# (a driver older than the CUDA 13 runtime it links, say).
+fail_skipped() {
+  if grep -q "no CUDA device available" "$1"; then
+    echo "device_check: the GPU tests skipped: the binary sees no CUDA device" | tee -a "$1" >&2
+    [ "$2" -ne 0 ] && echo "$2" || echo 3
+  else
+    echo "$2"
+  fi
+}
+
+# Appends a section to the report: title $1, the last 60 lines of log $2.
+report_log() {
+  {
+    echo
+    echo "## $1"
+    echo '```'
+    tail -n 60 "$2"
+    echo '```'
+  } >>"$report"
+}
+
 run() {
   [ -f "$kit/toadstool_cuda_tests.gz" ] || { echo "device_check: no $kit (run prepare, carry it)"; exit 2; }
   local out="${OUT:-out/device}"
@@ -85,19 +108,8 @@ run() {
   local tests_rc=0 bench_rc=0
   echo "device_check: cuda tests"
   timeout 240 "$bin/toadstool_cuda_tests" --gtest_brief=1 >"$out/tests.log" 2>&1 || tests_rc=$?
-  # Skipped GPU tests on the GPU machine are a failure: the binary saw no
-  # device (a driver older than the CUDA 13 runtime it links, say).
-  if grep -q "no CUDA device available" "$out/tests.log"; then
-    echo "device_check: the GPU tests skipped: the binaries see no CUDA device" | tee -a "$out/tests.log"
-    [ "$tests_rc" -ne 0 ] || tests_rc=3
-  fi
-  {
-    echo
-    echo "## ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)"
-    echo '```'
-    tail -n 60 "$out/tests.log"
-    echo '```'
-  } >>"$report"
+  tests_rc=$(fail_skipped "$out/tests.log" "$tests_rc")
+  report_log "ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)" "$out/tests.log"
   # The NCCL group (one rank), with the machine's libnccl.so.2; NCCL's own
   # warnings go to the log. Skipped tests fail here too.
   local nccl_rc=0
@@ -112,18 +124,9 @@ run() {
       echo "device_check: libnccl.so.2 from $nccl_dir" >"$out/nccl_tests.log"
       LD_LIBRARY_PATH="$nccl_dir:$LD_LIBRARY_PATH" NCCL_DEBUG=WARN timeout 120 \
         "$bin/toadstool_nccl_tests" --gtest_brief=1 >>"$out/nccl_tests.log" 2>&1 || nccl_rc=$?
-      if grep -q "no CUDA device available" "$out/nccl_tests.log"; then
-        echo "device_check: the NCCL tests skipped: no CUDA device seen" | tee -a "$out/nccl_tests.log"
-        [ "$nccl_rc" -ne 0 ] || nccl_rc=3
-      fi
+      nccl_rc=$(fail_skipped "$out/nccl_tests.log" "$nccl_rc")
     fi
-    {
-      echo
-      echo "## toadstool_nccl_tests (exit $nccl_rc)"
-      echo '```'
-      tail -n 60 "$out/nccl_tests.log"
-      echo '```'
-    } >>"$report"
+    report_log "toadstool_nccl_tests (exit $nccl_rc)" "$out/nccl_tests.log"
   fi
   echo "device_check: benchmarks"
   timeout 240 "$bin/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
