@@ -30,8 +30,9 @@ namespace {
 
 }  // namespace
 
-std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend,
-                                                 const ProcessGroupOptions& options) {
+// options is unused in a build without MPI.
+std::shared_ptr<ProcessGroup> init_process_group(
+    const std::string& backend, [[maybe_unused]] const ProcessGroupOptions& options) {
   if (backend == "mpi") {
 #if TOADSTOOL_WITH_MPI
     return ProcessGroupMpi::create(options);
