@@ -253,8 +253,9 @@ void watch(State& s) {
   }
 }
 
-// One collective: `call` queues it on the NCCL stream (a no-op for empty
-// tensors is the caller's: NCCL may reject null buffers).
+// One collective: `run` queues it on the NCCL stream (for empty tensors it
+// returns ncclSuccess without calling NCCL, which may reject their null
+// buffers); `call` names that NCCL function in messages.
 struct Request {
   std::string where;  // "all_reduce (rank 0 of 2)"
   std::string what;   // "all_reduce (sum) of [4] float32"
