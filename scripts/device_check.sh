@@ -6,19 +6,24 @@
 #   scripts/device_check.sh prepare   # here: build with CUDA, pack build/device-kit
 #   scripts/device_check.sh run       # on the GPU machine, build/device-kit carried
 #
-# The kit holds the CUDA test binary, the CUDA benchmarks and the C++
-# runtime libraries they were linked against (libstdc++, libgomp, libgcc_s:
-# the GPU machine's may be older); glibc, the CUDA driver and cuBLAS come
-# from that machine. `run` runs the `cuda` tests (their GoogleTest binary
-# directly: no ctest there), then the benchmarks, and writes
-# device_report.md and bench.json into $OUT (or out/device). Through the
-# device tool:
+# The kit holds the CUDA test binary, the NCCL group's test binary (when
+# the build has NCCL), the CUDA benchmarks, each gzipped (the carry limit is
+# 64 MiB; a binary is 23 MB, 5 MB gzipped), and the C++ runtime libraries
+# they were linked against (libstdc++, libgomp, libgcc_s: the GPU machine's
+# may be older); glibc, the CUDA driver and cuBLAS come from that machine,
+# and NCCL too (libnccl.so.2 of PyTorch's nvidia-nccl package: ours is
+# 218 MB). `run` unpacks the binaries, runs the `cuda` tests (their
+# GoogleTest binaries directly: no ctest there), then the benchmarks, and
+# writes device_report.md and bench.json into $OUT (or out/device). Through
+# the device tool:
 #
 #   run(command="bash scripts/device_check.sh run", carry=["build/device-kit"], timeout_s=420)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kit=build/device-kit
+# Where `run` unpacks the kit's binaries.
+bin=build/device-run
 
 prepare() {
   TOADSTOOL_SKIP_BUILD=1 scripts/setup.sh  # the packages
@@ -26,14 +31,22 @@ prepare() {
   # limit is 64 MiB (with sm_80 and PTX too each binary is 34 MB).
   cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOADSTOOL_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90-real -DTOADSTOOL_BUILD_BENCH=ON -DTOADSTOOL_BUILD_EXAMPLES=OFF
-  cmake --build build/device --target toadstool_cuda_tests toadstool_cuda_bench -j "$(nproc)"
+  local targets=(toadstool_cuda_tests toadstool_cuda_bench)
+  local binaries=(build/device/tests/toadstool_cuda_tests build/device/bench/cuda/toadstool_cuda_bench)
+  # The NCCL group's tests exist in a build that found NCCL (TOADSTOOL_NCCL).
+  if grep -q '#define TOADSTOOL_WITH_NCCL 1' build/device/include/toadstool/config.h; then
+    targets+=(toadstool_nccl_tests)
+    binaries+=(build/device/tests/toadstool_nccl_tests)
+  fi
+  cmake --build build/device --target "${targets[@]}" -j "$(nproc)"
   rm -rf "$kit"
   mkdir -p "$kit/lib"
-  cp build/device/tests/toadstool_cuda_tests build/device/bench/cuda/toadstool_cuda_bench "$kit/"
-  strip "$kit/toadstool_cuda_tests" "$kit/toadstool_cuda_bench"
+  cp "${binaries[@]}" "$kit/"
+  strip "$kit"/toadstool_*
   for binary in "$kit"/toadstool_*; do
     ldd "$binary" | awk '/libstdc\+\+|libgomp|libgcc_s/ {print $3}'
   done | sort -u | xargs -I{} cp -L {} "$kit/lib/"
+  gzip -9 "$kit"/toadstool_*
   git rev-parse HEAD >"$kit/commit"
   du -sh "$kit"
   local kib
@@ -42,10 +55,47 @@ prepare() {
   echo "device_check: kit ready in $kit (commit $(cat "$kit/commit"))"
 }
 
+# The directory of a libnccl.so.2 on this machine (PyTorch's nvidia-nccl
+# package, else a system copy), or nothing.
+find_nccl() {
+  local dir
+  dir=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null || true)
+  if [ -n "$dir" ] && [ -e "$dir/libnccl.so.2" ]; then echo "$dir"; return; fi
+  dir=$(find /usr /opt -name libnccl.so.2 2>/dev/null | head -n 1 || true)
+  [ -z "$dir" ] || dirname "$dir"
+}
+
+# The exit status of a test binary whose log is $1 and status $2: skipped
+# GPU tests on the GPU machine are a failure (3): the binary saw no device
+# (a driver older than the CUDA 13 runtime it links, say).
+fail_skipped() {
+  if grep -q "no CUDA device available" "$1"; then
+    echo "device_check: the GPU tests skipped: the binary sees no CUDA device" | tee -a "$1" >&2
+    [ "$2" -ne 0 ] && echo "$2" || echo 3
+  else
+    echo "$2"
+  fi
+}
+
+# Appends a section to the report: title $1, the last 60 lines of log $2.
+report_log() {
+  {
+    echo
+    echo "## $1"
+    echo '```'
+    tail -n 60 "$2"
+    echo '```'
+  } >>"$report"
+}
+
 run() {
-  [ -x "$kit/toadstool_cuda_tests" ] || { echo "device_check: no $kit (run prepare, carry it)"; exit 2; }
+  [ -f "$kit/toadstool_cuda_tests.gz" ] || { echo "device_check: no $kit (run prepare, carry it)"; exit 2; }
   local out="${OUT:-out/device}"
-  mkdir -p "$out"
+  mkdir -p "$out" "$bin"
+  for packed in "$kit"/toadstool_*.gz; do
+    gunzip -c "$packed" >"$bin/$(basename "$packed" .gz)"
+    chmod +x "$bin/$(basename "$packed" .gz)"
+  done
   export LD_LIBRARY_PATH="$PWD/$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   local report="$out/device_report.md"
   {
@@ -57,22 +107,29 @@ run() {
   } >"$report"
   local tests_rc=0 bench_rc=0
   echo "device_check: cuda tests"
-  timeout 240 "$kit/toadstool_cuda_tests" --gtest_brief=1 >"$out/tests.log" 2>&1 || tests_rc=$?
-  # Skipped GPU tests on the GPU machine are a failure: the binary saw no
-  # device (a driver older than the CUDA 13 runtime it links, say).
-  if grep -q "no CUDA device available" "$out/tests.log"; then
-    echo "device_check: the GPU tests skipped: the binaries see no CUDA device" | tee -a "$out/tests.log"
-    [ "$tests_rc" -ne 0 ] || tests_rc=3
+  timeout 240 "$bin/toadstool_cuda_tests" --gtest_brief=1 >"$out/tests.log" 2>&1 || tests_rc=$?
+  tests_rc=$(fail_skipped "$out/tests.log" "$tests_rc")
+  report_log "ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)" "$out/tests.log"
+  # The NCCL group (one rank), with the machine's libnccl.so.2; NCCL's own
+  # warnings go to the log. Skipped tests fail here too.
+  local nccl_rc=0
+  if [ -x "$bin/toadstool_nccl_tests" ]; then
+    echo "device_check: nccl tests"
+    local nccl_dir
+    nccl_dir=$(find_nccl)
+    if [ -z "$nccl_dir" ]; then
+      echo "device_check: no libnccl.so.2 on this machine: the NCCL tests cannot run" | tee "$out/nccl_tests.log"
+      nccl_rc=4
+    else
+      echo "device_check: libnccl.so.2 from $nccl_dir" >"$out/nccl_tests.log"
+      LD_LIBRARY_PATH="$nccl_dir:$LD_LIBRARY_PATH" NCCL_DEBUG=WARN timeout 120 \
+        "$bin/toadstool_nccl_tests" --gtest_brief=1 >>"$out/nccl_tests.log" 2>&1 || nccl_rc=$?
+      nccl_rc=$(fail_skipped "$out/nccl_tests.log" "$nccl_rc")
+    fi
+    report_log "toadstool_nccl_tests (exit $nccl_rc)" "$out/nccl_tests.log"
   fi
-  {
-    echo
-    echo "## ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)"
-    echo '```'
-    tail -n 60 "$out/tests.log"
-    echo '```'
-  } >>"$report"
   echo "device_check: benchmarks"
-  timeout 240 "$kit/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
+  timeout 240 "$bin/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
   {
     echo
     echo "## toadstool_cuda_bench (exit $bench_rc)"
@@ -81,7 +138,7 @@ run() {
     echo '```'
   } >>"$report"
   cat "$report"
-  [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
+  [ "$tests_rc" -eq 0 ] && [ "$nccl_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
 }
 
 case "${1:-}" in

@@ -108,9 +108,27 @@ TEST(Errors, TimeoutWithoutAbortFailsTheWork) {
 // Without MPI in the picture: backend names and the timeout's sources.
 TEST(LocalErrors, BackendNames) {
   EXPECT_ERROR(distributed::init_process_group("gloo"), "unknown backend 'gloo'");
-  EXPECT_ERROR(distributed::init_process_group("nccl"), "'nccl' is not built yet");
 #if !TOADSTOOL_WITH_MPI
   EXPECT_ERROR(distributed::init_process_group("mpi"), "built without MPI");
+#endif
+}
+
+// init_process_group("nccl") says why it cannot run: what the build lacks,
+// or (checked before MPI starts) that this machine has no GPU. With one,
+// tests/cuda/nccl/ runs the group.
+TEST(LocalErrors, NcclWithoutItsRequirements) {
+#if !TOADSTOOL_WITH_CUDA
+  EXPECT_ERROR(distributed::init_process_group("nccl"),
+               "'nccl': this Toadstool was built "
+               "without CUDA");
+#elif !TOADSTOOL_WITH_MPI
+  EXPECT_ERROR(distributed::init_process_group("nccl"), "built without MPI, which launches");
+#elif !TOADSTOOL_WITH_NCCL
+  EXPECT_ERROR(distributed::init_process_group("nccl"), "built without NCCL");
+#else
+  if (cuda_is_available()) GTEST_SKIP() << "a GPU is present: tests/cuda/nccl/ runs the group";
+  EXPECT_ERROR(distributed::init_process_group("nccl"),
+               "backend 'nccl' needs a CUDA GPU, and this process sees none");
 #endif
 }
 

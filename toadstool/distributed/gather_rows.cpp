@@ -25,8 +25,13 @@ Tensor all_gather_rows(ProcessGroup& group, const Tensor& local) {
   m[0] = static_cast<int64_t>(local.dtype());
   m[1] = local.dim();
   for (int64_t d = 0; d < local.dim(); ++d) m[2 + d] = local.size(d);
-  Tensor shapes = empty({n, width}, kInt64);
+  // The rows travel on the group's device (the result lives there too);
+  // the shapes are read on the CPU.
+  const Device device = group.device();
+  mine = mine.to(device);
+  Tensor shapes = empty({n, width}, TensorOptions(kInt64).device(device));
   group.all_gather(shapes, mine)->wait();
+  shapes = shapes.to(kCPU);
   const int64_t* all = shapes.data_ptr<int64_t>();
   std::vector<int64_t> rows(n);
   for (int64_t r = 0; r < n; ++r) {
@@ -42,11 +47,11 @@ Tensor all_gather_rows(ProcessGroup& group, const Tensor& local) {
   const int64_t longest = *std::max_element(rows.begin(), rows.end());
   Shape padded_shape = local.shape();
   padded_shape[0] = longest;
-  Tensor padded = zeros(padded_shape, local.dtype());
+  Tensor padded = zeros(padded_shape, TensorOptions(local.dtype()).device(device));
   if (local.size(0) > 0) padded.narrow(0, 0, local.size(0)).copy_(local);
   Shape gathered_shape = padded_shape;
   gathered_shape[0] = n * longest;
-  Tensor gathered = empty(gathered_shape, local.dtype());
+  Tensor gathered = empty(gathered_shape, TensorOptions(local.dtype()).device(device));
   group.all_gather(gathered, padded)->wait();
   std::vector<Tensor> parts;
   for (int64_t r = 0; r < n; ++r) {

@@ -28,17 +28,23 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 // Every rank's text (the same on every rank): the lengths first, so that
 // each rank pads its own to the longest for one all_gather of int64 codes.
+// The tensors travel on the group's device and are read on the CPU.
 std::vector<std::string> gather_texts(ProcessGroup& pg, const std::string& text) {
   const int64_t n = pg.size();
-  Tensor length = full({1}, static_cast<int64_t>(text.size()), kInt64);
-  Tensor lengths = empty({n}, kInt64);
+  const Device device = pg.device();
+  Tensor length =
+      full({1}, static_cast<int64_t>(text.size()), TensorOptions(kInt64).device(device));
+  Tensor lengths = empty({n}, TensorOptions(kInt64).device(device));
   pg.all_gather(lengths, length)->wait();
+  lengths = lengths.to(kCPU);
   const int64_t* len = lengths.data_ptr<int64_t>();
   const int64_t longest = *std::max_element(len, len + n);
   Tensor mine = zeros({longest}, kInt64);
   std::copy(text.begin(), text.end(), mine.data_ptr<int64_t>());
-  Tensor all = empty({n * longest}, kInt64);
+  mine = mine.to(device);
+  Tensor all = empty({n * longest}, TensorOptions(kInt64).device(device));
   pg.all_gather(all, mine)->wait();
+  all = all.to(kCPU);
   std::vector<std::string> texts(n);
   const int64_t* codes = all.data_ptr<int64_t>();
   for (int64_t r = 0; r < n; ++r) {

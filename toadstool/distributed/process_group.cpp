@@ -76,13 +76,21 @@ void ProcessGroup::check_tensor(const char* collective, const char* name,
            describe(tensor), " with strides ", tensor.strides());
 }
 
+bool ProcessGroup::reduces(DType dtype) const {
+  return dtype == kFloat32 || dtype == kFloat64 || dtype == kInt64;
+}
+
+std::string ProcessGroup::reducible_dtypes() const { return "float32, float64 or int64"; }
+
 void ProcessGroup::check_reducible(const char* collective, const Tensor& tensor,
                                    ReduceOp op) const {
   const DType dt = tensor.dtype();
-  TS_CHECK(dt == kFloat32 || dt == kFloat64 || dt == kInt64, where(collective),
-           ": reduces float32, float64 or int64 tensors, got ", describe(tensor));
-  TS_CHECK(op != ReduceOp::Average || dt != kInt64, where(collective),
-           ": ReduceOp::Average needs a float32 or float64 tensor, got ", describe(tensor));
+  TS_CHECK(reduces(dt), where(collective), ": the ", backend(), " process group reduces ",
+           reducible_dtypes(), " tensors, got ", describe(tensor));
+  TS_CHECK(op != ReduceOp::Average || is_floating(dt), where(collective),
+           ": ReduceOp::Average needs a ",
+           reduces(kBFloat16) ? "float32, float64, bfloat16 or float16" : "float32 or float64",
+           " tensor, got ", describe(tensor));
 }
 
 std::shared_ptr<Work> ProcessGroup::all_reduce(Tensor& tensor, ReduceOp op) {

@@ -19,7 +19,8 @@
 // The public methods check what every backend needs (defined, contiguous
 // tensors of a supported dtype, the shape contracts below) and throw
 // toadstool::Error naming the collective, the rank and the shapes; the
-// backend (MPI now, NCCL later) checks the device and runs the collective.
+// backend (MPI: CPU tensors; NCCL: CUDA tensors on the group's GPU) checks
+// the device and runs the collective.
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -56,15 +57,20 @@ class ProcessGroup {
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
-  virtual std::string backend() const = 0;  // "mpi"
-  int rank() const { return rank_; }        // 0 .. size() - 1
-  int size() const { return size_; }        // the world size
+  virtual std::string backend() const = 0;  // "mpi", "nccl"
+  // Where this group's tensors live: the CPU (MPI) or its GPU (NCCL, the
+  // local rank's). Code that works with any group (DDP, ZeRO, the trainer)
+  // makes its own small tensors here.
+  virtual Device device() const = 0;
+  int rank() const { return rank_; }  // 0 .. size() - 1
+  int size() const { return size_; }  // the world size
   // The rank among the processes on this machine (which GPU to take).
   int local_rank() const { return local_rank_; }
   std::chrono::duration<double> timeout() const { return timeout_; }
 
-  // tensor (any shape, float32/float64/int64) <- the element-wise reduction
-  // of every rank's tensor. Average: float32/float64 only.
+  // tensor (any shape, float32/float64/int64; NCCL also bfloat16/float16)
+  // <- the element-wise reduction of every rank's tensor. Average: floating
+  // dtypes only.
   std::shared_ptr<Work> all_reduce(Tensor& tensor, ReduceOp op = ReduceOp::Sum);
   // tensor (any shape and dtype) <- root's tensor, on every rank.
   std::shared_ptr<Work> broadcast(Tensor& tensor, int root = 0);
@@ -75,8 +81,8 @@ class ProcessGroup {
   // exactly that slice of output (output.view({-1}).narrow(0, rank * n, n));
   // any other overlap is an Error.
   std::shared_ptr<Work> all_gather(Tensor& output, const Tensor& input);
-  // input: size() * n elements; output: n elements, same dtype
-  // (float32/float64/int64), any shapes. output <- the reduction over ranks
+  // input: size() * n elements; output: n elements, same dtype (those of
+  // all_reduce), any shapes. output <- the reduction over ranks
   // of input's elements [rank * n, (rank + 1) * n). input and output must
   // not overlap.
   std::shared_ptr<Work> reduce_scatter(Tensor& output, const Tensor& input,
@@ -93,6 +99,11 @@ class ProcessGroup {
   // The backend's device rule (MPI: CPU tensors only); throws Error naming
   // the collective.
   virtual void check_device(const char* collective, const Tensor& tensor) const = 0;
+  // Whether all_reduce and reduce_scatter take `dtype` (the default:
+  // float32, float64 and int64, what every backend reduces), and the list
+  // for messages ("float32, float64 or int64").
+  virtual bool reduces(DType dtype) const;
+  virtual std::string reducible_dtypes() const;
   // The collectives, called with checked arguments.
   virtual std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op) = 0;
   virtual std::shared_ptr<Work> do_broadcast(Tensor& tensor, int root) = 0;
@@ -113,9 +124,12 @@ class ProcessGroup {
 
 // A process group over every rank of the job. backend: "mpi" (needs a build
 // with MPI, TOADSTOOL_MPI, and a launch by mpirun or another MPI launcher;
-// the first call initialises MPI, which is finalised at exit). Each call is
-// a collective that creates a new group with its own communicator: every
-// rank makes the same calls in the same order.
+// the first call initialises MPI, which is finalised at exit) or "nccl"
+// (CUDA tensors; needs a build with NCCL, TOADSTOOL_NCCL, a GPU, and the
+// same launch: MPI carries NCCL's unique id; each rank takes GPU
+// local_rank % device count). Each call is a collective that creates a new
+// group with its own communicator: every rank makes the same calls in the
+// same order.
 std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend = "mpi",
                                                  const ProcessGroupOptions& options = {});
 

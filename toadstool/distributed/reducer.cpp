@@ -40,9 +40,11 @@ Reducer::~Reducer() {
 }
 
 // Reverse registration order (a model's last layers get their gradients
-// first), a new bucket when the dtype changes or the next parameter would
-// take the bucket past the cap: a parameter larger than the cap is a bucket
-// of its own. The same model gives the same buckets on every rank.
+// first), a new bucket when the dtype or device changes or the next
+// parameter would take the bucket past the cap: a parameter larger than the
+// cap is a bucket of its own. The same model gives the same buckets on
+// every rank. A bucket lives on its parameters' device (the process group
+// checks that it is one it can reduce on).
 void Reducer::build_buckets(double bucket_cap_mb) {
   const auto cap_bytes = static_cast<int64_t>(bucket_cap_mb * 1024 * 1024);
   bucket_of_.assign(params_.size(), 0);
@@ -51,8 +53,9 @@ void Reducer::build_buckets(double bucket_cap_mb) {
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
     const int64_t p_bytes = p.numel() * static_cast<int64_t>(p.element_size());
-    const bool fits = !buckets_.empty() && bytes + p_bytes <= cap_bytes &&
-                      params_[buckets_.back().params.front()].dtype() == p.dtype();
+    const Tensor* last = buckets_.empty() ? nullptr : &params_[buckets_.back().params.front()];
+    const bool fits = last != nullptr && bytes + p_bytes <= cap_bytes &&
+                      last->dtype() == p.dtype() && last->device() == p.device();
     if (!fits) {
       buckets_.emplace_back();
       bytes = 0;
@@ -66,8 +69,9 @@ void Reducer::build_buckets(double bucket_cap_mb) {
     bytes += p_bytes;
   }
   for (Bucket& b : buckets_) {
-    const DType dtype = params_[b.params.front()].dtype();
-    b.flat = zeros({b.numel + static_cast<int64_t>(b.params.size())}, dtype);
+    const Tensor& first = params_[b.params.front()];
+    b.flat = zeros({b.numel + static_cast<int64_t>(b.params.size())},
+                   TensorOptions(first.dtype()).device(first.device()));
     b.pending = b.params.size();
   }
 }
@@ -152,11 +156,14 @@ void Reducer::finalize() {
   stats_.waited_s = since_start(Clock::now());
   for (Bucket& b : buckets_) {
     b.work.reset();
+    // The flags on the CPU, one copy per bucket (on a GPU, one transfer
+    // rather than one per parameter).
+    const Tensor flags =
+        b.flat.narrow(0, b.numel, static_cast<int64_t>(b.params.size())).to(kCPU).to(kFloat64);
+    const double* any_rank_had_grad = flags.data_ptr<double>();
     for (size_t slot = 0; slot < b.params.size(); ++slot) {
       const Tensor& p = params_[b.params[slot]];
-      const double any_rank_had_grad =
-          b.flat.narrow(0, b.numel + static_cast<int64_t>(slot), 1).item<double>();
-      if (any_rank_had_grad == 0) continue;
+      if (any_rank_had_grad[slot] == 0) continue;
       const Tensor avg = b.flat.narrow(0, b.offsets[slot], p.numel()).view(p.shape());
       if (p.grad().defined()) {
         p.mutable_grad().copy_(avg);

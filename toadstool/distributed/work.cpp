@@ -1,5 +1,7 @@
 #include "toadstool/distributed/work.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "toadstool/tensor/error.h"
@@ -34,6 +36,15 @@ void Work::wait() {
 }
 
 void Work::on_stuck() {}
+
+void Work::exit_stuck(const char* why) const {
+  std::fprintf(stderr,
+               "toadstool.distributed: %s: not finished %lld s past its deadline and %s; "
+               "ending this process\n",
+               description().c_str(), static_cast<long long>(kStuckGrace.count()), why);
+  std::fflush(stderr);
+  std::_Exit(1);
+}
 
 void Work::mark_completed() {
   {

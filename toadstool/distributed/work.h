@@ -54,6 +54,11 @@ class Work {
   // The default does nothing; a backend may end the process instead (so
   // that no rank hangs).
   virtual void on_stuck();
+  // For a backend's on_stuck(): prints that this collective is not finished
+  // kStuckGrace past its deadline and that `why` ("the communication thread
+  // is unresponsive"), then ends the process (std::_Exit(1)): mpirun then
+  // ends the job, as for any rank that exits without MPI_Finalize.
+  [[noreturn]] void exit_stuck(const char* why) const;
 
  private:
   enum class State { Pending, Completed, Failed };

@@ -62,6 +62,7 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> 
 void ZeroRedundancyOptimizer::check_and_flatten() {
   TS_CHECK(!params_.empty(), kWho, ": got an empty parameter list");
   const DType dtype = params_[0].dtype();
+  const Device device = params_[0].device();
   NamedTensorList named;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
@@ -69,6 +70,8 @@ void ZeroRedundancyOptimizer::check_and_flatten() {
     TS_CHECK(p.dtype() == dtype && (dtype == kFloat32 || dtype == kFloat64), kWho,
              ": every parameter must have one dtype, float32 or float64; parameter 0 is ", dtype,
              ", parameter ", i, " is ", detail::describe(p));
+    TS_CHECK(p.device() == device, kWho, ": every parameter must be on one device; parameter 0 ",
+             "is on ", device, ", parameter ", i, " on ", p.device());
     named.emplace_back(detail::concat("group ", group_of_[i], " parameter ", i), p);
     total_ += p.numel();
   }
@@ -79,9 +82,11 @@ void ZeroRedundancyOptimizer::check_and_flatten() {
   const int64_t n = group_->size();
   shard_size_ = (total_ + n - 1) / n;
   shard_begin_ = group_->rank() * shard_size_;
-  flat_ = zeros({n * shard_size_}, dtype);
-  flat_grad_ = zeros({n * shard_size_}, dtype);
-  shard_grad_ = zeros({shard_size_}, dtype);
+  // On the parameters' device (which the process group must take).
+  const TensorOptions options = TensorOptions(dtype).device(device);
+  flat_ = zeros({n * shard_size_}, options);
+  flat_grad_ = zeros({n * shard_size_}, options);
+  shard_grad_ = zeros({shard_size_}, options);
   NoGradGuard no_grad;
   int64_t offset = 0;
   for (const Tensor& p : params_) {
@@ -95,7 +100,8 @@ void ZeroRedundancyOptimizer::check_and_flatten() {
 
 void ZeroRedundancyOptimizer::step() {
   NoGradGuard no_grad;
-  // 1. The gradients, end to end; which parameters have one on this rank.
+  // 1. The gradients, end to end; which parameters have one on this rank
+  //    (counted on the CPU, summed on the group's device).
   Tensor had_grad = zeros({static_cast<int64_t>(params_.size())}, kInt64);
   int64_t* had = had_grad.data_ptr<int64_t>();
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -109,10 +115,13 @@ void ZeroRedundancyOptimizer::step() {
     }
   }
   // 2. This rank's shard of the mean gradient; how many ranks had each.
+  Tensor had_anywhere = had_grad.to(group_->device());
   auto scatter = group_->reduce_scatter(shard_grad_, flat_grad_, ReduceOp::Average);
-  auto flags = group_->all_reduce(had_grad, ReduceOp::Sum);
+  auto flags = group_->all_reduce(had_anywhere, ReduceOp::Sum);
   scatter->wait();
   flags->wait();
+  had_grad = had_anywhere.to(kCPU);
+  had = had_grad.data_ptr<int64_t>();
   // 3. Step the pieces; a parameter no rank had a gradient for is skipped,
   //    as the plain optimizer skips a parameter without one.
   for (const Piece& piece : pieces_) {

@@ -278,8 +278,11 @@ void Trainer::run_pass(Stage pass_stage, DataLoader& pass_loader,
 void Trainer::reduce_pass_loss() {
   if (!options.process_group) return;
   const double local_sum = read_loss_sum_ + (loss_sum_.defined() ? loss_sum_.item<double>() : 0.0);
-  Tensor totals = from_vector<double>({local_sum, static_cast<double>(examples_seen_)});
+  // On the group's device (a GPU for NCCL), read back on the CPU.
+  Tensor totals = from_vector<double>({local_sum, static_cast<double>(examples_seen_)})
+                      .to(options.process_group->device());
   options.process_group->all_reduce(totals, distributed::ReduceOp::Sum)->wait();
+  totals = totals.to(kCPU);
   const double* t = totals.data_ptr<double>();
   read_loss_sum_ = t[0];
   loss_sum_ = Tensor();
@@ -288,7 +291,8 @@ void Trainer::reduce_pass_loss() {
 
 bool Trainer::on_any_rank(bool flag) {
   if (!options.process_group) return flag;
-  Tensor count = full({1}, static_cast<int64_t>(flag ? 1 : 0), kInt64);
+  Tensor count = full({1}, static_cast<int64_t>(flag ? 1 : 0),
+                      TensorOptions(kInt64).device(options.process_group->device()));
   options.process_group->all_reduce(count, distributed::ReduceOp::Sum)->wait();
   return count.item<int64_t>() > 0;
 }
@@ -296,9 +300,11 @@ bool Trainer::on_any_rank(bool flag) {
 void Trainer::check_same_batch_count() {
   if (!options.process_group) return;
   distributed::ProcessGroup& pg = *options.process_group;
-  Tensor mine = full({1}, batches, kInt64);
-  Tensor all = empty({pg.size()}, kInt64);
+  const TensorOptions on_group = TensorOptions(kInt64).device(pg.device());
+  Tensor mine = full({1}, batches, on_group);
+  Tensor all = empty({pg.size()}, on_group);
   pg.all_gather(all, mine)->wait();
+  all = all.to(kCPU);
   for (int r = 1; r < pg.size(); ++r) {
     TS_CHECK(all.data_ptr<int64_t>()[r] == all.data_ptr<int64_t>()[0], "Trainer (rank ", pg.rank(),
              " of ", pg.size(), "): the ", stage_name(stage), " loader has ",

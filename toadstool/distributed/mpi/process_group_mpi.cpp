@@ -1,8 +1,6 @@
 #include "toadstool/distributed/mpi/process_group_mpi.h"
 
 #include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include "toadstool/tensor/error.h"
@@ -35,13 +33,7 @@ class MpiWork final : public Work {
 
  protected:
   void on_stuck() override {
-    if (!abort_on_timeout_) return;
-    std::fprintf(stderr,
-                 "toadstool.distributed: %s: not finished %lld s past its deadline and the "
-                 "thread in MPI is unresponsive; ending this process\n",
-                 description().c_str(), static_cast<long long>(kStuckGrace.count()));
-    std::fflush(stderr);
-    std::_Exit(1);
+    if (abort_on_timeout_) exit_stuck("the thread in MPI is unresponsive");
   }
 
  private:

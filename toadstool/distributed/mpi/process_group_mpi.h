@@ -30,6 +30,7 @@ class ProcessGroupMpi final : public ProcessGroup {
   ~ProcessGroupMpi() override;
 
   std::string backend() const override { return "mpi"; }
+  Device device() const override { return kCPU; }
 
  protected:
   void check_device(const char* collective, const Tensor& tensor) const override;
