@@ -65,10 +65,13 @@ def check_scalars(acc, rows):
             continue
         if tag not in tags:
             fail(f"{tag} is missing (CSV column {column} has {len(expected)} values)")
-        events = {e.step: e.value for e in acc.Scalars(tag)}
-        if sorted(events) != sorted(expected):
-            fail(f"{tag} at steps {sorted(events)}, the CSV has {column} at epochs "
+        # A list, not a dict: an epoch read twice (the orphan of a resumed run
+        # that was not dropped) must fail.
+        steps = [e.step for e in acc.Scalars(tag)]
+        if sorted(steps) != sorted(expected):
+            fail(f"{tag} at steps {sorted(steps)}, the CSV has {column} at epochs "
                  f"{sorted(expected)}")
+        events = {e.step: e.value for e in acc.Scalars(tag)}
         for epoch, value in expected.items():
             got = events[epoch]
             if column in EXACT:

@@ -129,6 +129,9 @@ TEST(PlotCsvLogs, ReadsBothKindsAndNamesTheLineOfABadRow) {
   write_text(log, std::string(train::CSVLogger::header()) + "\n0,2,1.5\n");
   EXPECT_NE(error_of([&] { plot::read_epoch_log(log); }).find("line 2 has 3 fields"),
             std::string::npos);
+  write_text(log, std::string(train::CSVLogger::header()) + "\n1e300,2,1.5,,,0.01,0.5\n");
+  EXPECT_NE(error_of([&] { plot::read_epoch_log(log); }).find("line 2 has no epoch number"),
+            std::string::npos);
   write_text(log, "a,b\n1,2\n");
   EXPECT_NE(error_of([&] { plot::csv_log_kind(log); }).find("neither a CSVLogger log"),
             std::string::npos);
