@@ -40,33 +40,43 @@ int run(const cxxopts::ParseResult& args) {
   return 0;
 }
 
+cxxopts::Options make_options() {
+  cxxopts::Options options("plot_csv", "Charts (PNG and SVG) from a Toadstool CSV log");
+  const LRFinderOptions finder;
+  auto add = options.add_options();
+  add("csv", "a CSVLogger log or an LR finder curve", cxxopts::value<std::string>());
+  add("out", "folder for the charts (default: the CSV's folder)", cxxopts::value<std::string>());
+  add("skip-start", "LR finder: points left out at the start when looking for the suggestion",
+      cxxopts::value<int64_t>()->default_value(std::to_string(finder.skip_start)));
+  add("skip-end", "LR finder: points left out at the end",
+      cxxopts::value<int64_t>()->default_value(std::to_string(finder.skip_end)));
+  add("h,help", "this help");
+  options.parse_positional({"csv"});
+  options.positional_help("LOG.csv");
+  return options;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  cxxopts::Options options("plot_csv", "Charts (PNG and SVG) from a Toadstool CSV log");
-  const LRFinderOptions finder;
-  options.add_options()("csv", "a CSVLogger log or an LR finder curve",
-                        cxxopts::value<std::string>())(
-      "out", "folder for the charts (default: the CSV's folder)", cxxopts::value<std::string>())(
-      "skip-start", "LR finder: points left out at the start when looking for the suggestion",
-      cxxopts::value<int64_t>()->default_value(std::to_string(finder.skip_start)))(
-      "skip-end", "LR finder: points left out at the end",
-      cxxopts::value<int64_t>()->default_value(std::to_string(finder.skip_end)))("h,help",
-                                                                                 "this help");
-  options.parse_positional({"csv"});
-  options.positional_help("LOG.csv");
   try {
-    const auto args = options.parse(argc, argv);
+    cxxopts::Options options = make_options();
+    cxxopts::ParseResult args;
+    try {
+      args = options.parse(argc, argv);
+    } catch (const cxxopts::exceptions::exception& error) {
+      std::cerr << "plot_csv: " << error.what() << "\n" << options.help() << "\n";
+      return 2;
+    }
     if (args.count("help") || !args.count("csv")) {
       std::cout << options.help() << "\n";
       return args.count("help") ? 0 : 2;
     }
     return run(args);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::cerr << "plot_csv: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "plot_csv: " << e.what() << "\n";
+  } catch (const std::exception& error) {
+    std::cerr << "plot_csv: " << error.what() << "\n";
+    return 1;
+  } catch (...) {
     return 1;
   }
 }
