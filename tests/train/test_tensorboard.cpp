@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -244,6 +245,35 @@ TEST(TensorBoardCallback, BadOptionsAndAnUnwritableFolderAreErrors) {
     FAIL() << "fit into an unwritable folder did not throw";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(log_dir), std::string::npos) << e.what();
+  }
+}
+
+// What the examples' --log-dir sets up: the folder made at once, then a CSV
+// log, an event file and (with cairo) the charts in it.
+TEST(LogDirCallbacks, PutTheCsvLogEventsAndChartsInOneFolder) {
+  TempDir dir;
+  const std::string log_dir = dir.file("runs/a");
+  auto callbacks = train::log_dir_callbacks(log_dir, {.histogram_every = 0});
+  EXPECT_TRUE(std::filesystem::is_directory(log_dir));
+  ASSERT_EQ(callbacks.size(), train::plot::plots_available() ? 3u : 2u);
+  TinySetup setup;
+  Trainer trainer = setup.trainer(callbacks);
+  auto loader = loader_of(regression_data(6), 3);
+  trainer.fit(2, *loader);
+  EXPECT_EQ(csv_rows(log_dir + "/log.csv").size(), 3u);
+  size_t event_files_found = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(log_dir)) {
+    event_files_found += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  }
+  EXPECT_EQ(event_files_found, 1u);
+  EXPECT_EQ(std::filesystem::exists(log_dir + "/loss.png"), train::plot::plots_available());
+
+  std::ofstream(dir.file("file")) << "x";
+  try {
+    train::log_dir_callbacks(dir.file("file/runs"));
+    FAIL() << "a folder under a file did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir.file("file/runs")), std::string::npos) << e.what();
   }
 }
 
