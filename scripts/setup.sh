@@ -13,6 +13,7 @@ packages=(build-essential cmake ninja-build libeigen3-dev libgtest-dev libgmock-
           clang-tidy
           qemu-user  # the install test runs the consumer on emulated older CPUs
           openmpi-bin libopenmpi-dev  # the MPI process group and its tests (mpirun)
+          pkg-config libcairo2-dev fonts-dejavu-core  # charts (PlotCallback, scripts/plot.sh)
           python3)
 
 missing=()

@@ -90,9 +90,15 @@ int run(const cxxopts::ParseResult& args) {
       std::make_shared<train::AccuracyScorerCallback>(),
       std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
           .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
-      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
-      std::make_shared<train::MonitorCallback>(),
   };
+  // --log-dir: a CSV log, TensorBoard events and charts there.
+  if (args.count("log-dir")) {
+    for (auto& callback : train::log_dir_callbacks(args["log-dir"].as<std::string>()))
+      callbacks.push_back(std::move(callback));
+  }
+  callbacks.push_back(
+      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options));
+  callbacks.push_back(std::make_shared<train::MonitorCallback>());
   if (!device.is_cpu())
     callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
   train::Trainer trainer(model, optimizer, loss_fn, callbacks,
@@ -148,6 +154,8 @@ cxxopts::Options make_options() {
       cxxopts::value<uint64_t>()->default_value("0"));
   add("out", "folder for checkpoints",
       cxxopts::value<std::string>()->default_value("out/fashion_mnist"));
+  add("log-dir", "folder for log.csv, TensorBoard events and charts (loss.png...; default: none)",
+      cxxopts::value<std::string>());
   add("resume", "continue from the newest checkpoint in --out");
   add("min-accuracy", "exit with 1 when the test accuracy is lower",
       cxxopts::value<double>()->default_value("0"));

@@ -155,6 +155,38 @@ train::DataLoader sorted_loader(const Encoded& data, const train::SequenceOption
                                          dataset->size(), pg->size(), pg->rank(), false)});
 }
 
+// --find-lr: the learning-rate range test (LRFinderCallback) instead of
+// training, with the run's gradient clipping. It prints the suggestion;
+// with --log-dir the curve (lr_finder.csv) and its chart (lr_finder.png,
+// the suggestion marked) land there.
+int find_lr(const cxxopts::ParseResult& args, const std::shared_ptr<nn::UnaryModule>& model,
+            const std::shared_ptr<optim::Optimizer>& optimizer,
+            const std::shared_ptr<nn::Loss>& loss_fn, train::DataLoader& train_loader,
+            const Device& device) {
+  TS_CHECK(!args.count("distributed"), "--find-lr runs in one process (not with --distributed)");
+  train::LRFinderOptions options;
+  std::vector<std::shared_ptr<train::Callback>> callbacks;
+  if (args.count("log-dir")) {
+    const std::string log_dir = args["log-dir"].as<std::string>();
+    std::filesystem::create_directories(log_dir);
+    options.csv_path = log_dir + "/lr_finder.csv";
+    if (train::plot::plots_available()) {
+      callbacks.push_back(std::make_shared<train::PlotCallback>(log_dir));
+    }
+  }
+  callbacks.insert(callbacks.begin(),
+                   {std::make_shared<train::LRFinderCallback>(options),
+                    std::make_shared<train::GradClipCallback>(args["clip"].as<double>())});
+  if (!device.is_cpu()) {
+    callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
+  }
+  train::TrainerOptions trainer_options;
+  trainer_options.precision = args["precision"].as<std::string>();
+  train::Trainer trainer(model, optimizer, loss_fn, callbacks, trainer_options);
+  trainer.fit(options.max_iter / train_loader.size() + 1, train_loader);
+  return 0;
+}
+
 int train_and_test(const cxxopts::ParseResult& args) {
   const std::string data_path =
       train::find_imdb(args.count("data") ? args["data"].as<std::string>() : "");
@@ -260,6 +292,8 @@ int train_and_test(const cxxopts::ParseResult& args) {
   CrossEntropyOptions loss_options;
   loss_options.label_smoothing = args["label-smoothing"].as<double>();
   auto loss_fn = std::make_shared<nn::CrossEntropyLoss>(loss_options);
+  if (args.count("find-lr"))
+    return find_lr(args, trained, optimizer, loss_fn, train_loader, device);
 
   train::CheckpointOptions checkpoint_options;
   checkpoint_options.resume = args.count("resume") > 0;
@@ -269,10 +303,18 @@ int train_and_test(const cxxopts::ParseResult& args) {
       std::make_shared<train::LRSchedulerCallback>(schedule, "step"),
       std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
           .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
-      std::make_shared<train::CSVLogger>(out_dir + "/log.csv"),
-      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options),
-      std::make_shared<train::MonitorCallback>(),
   };
+  // --log-dir: the CSV log, TensorBoard events and charts there; without
+  // it, the CSV log in --out as before.
+  if (args.count("log-dir")) {
+    for (auto& callback : train::log_dir_callbacks(args["log-dir"].as<std::string>()))
+      callbacks.push_back(std::move(callback));
+  } else {
+    callbacks.push_back(std::make_shared<train::CSVLogger>(out_dir + "/log.csv"));
+  }
+  callbacks.push_back(
+      std::make_shared<train::CheckpointCallback>(out_dir + "/checkpoints", checkpoint_options));
+  callbacks.push_back(std::make_shared<train::MonitorCallback>());
   if (!device.is_cpu())
     callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
   train::Trainer trainer(trained, optimizer, loss_fn, callbacks,
@@ -366,7 +408,14 @@ cxxopts::Options make_options() {
       cxxopts::value<std::string>());
   add("out", "folder for the vocabulary, model.json, checkpoints and log.csv",
       cxxopts::value<std::string>()->default_value("out/imdb"));
+  add("log-dir",
+      "folder for log.csv, TensorBoard events and charts (loss.png...; default: log.csv in "
+      "--out)",
+      cxxopts::value<std::string>());
   add("resume", "continue from the newest checkpoint in --out");
+  add("find-lr",
+      "run the learning-rate range test instead of training and print its suggestion (with "
+      "--log-dir: lr_finder.csv and lr_finder.png there)");
   add("predict", "classify this text (\"-\": each line of standard input) with the model in --out",
       cxxopts::value<std::string>());
   add("epochs", "maximum epochs (early stopping may end sooner)",

@@ -101,14 +101,17 @@ void LRFinderCallback::restore(Trainer& trainer) {
   saved_ = false;
 }
 
-std::optional<size_t> LRFinderCallback::suggested_index() const {
-  const auto skip_start = static_cast<size_t>(options_.skip_start);
-  const auto skip_end = static_cast<size_t>(options_.skip_end);
-  if (history_.size() < skip_start + skip_end + 2) return std::nullopt;
+std::optional<size_t> steepest_descent_index(const std::vector<LRFinderPoint>& curve,
+                                             int64_t skip_start, int64_t skip_end) {
+  TS_CHECK(skip_start >= 0 && skip_end >= 0, "steepest_descent_index: negative skip (", skip_start,
+           ", ", skip_end, ")");
+  const auto skip_front = static_cast<size_t>(skip_start);
+  const auto skip_back = static_cast<size_t>(skip_end);
+  if (curve.size() < skip_front + skip_back + 2) return std::nullopt;
   // numpy.gradient over the window: one-sided differences at its ends,
   // central ones inside. Indices are into the window, then shifted back.
-  const size_t first = skip_start, count = history_.size() - skip_start - skip_end;
-  const auto s = [&](size_t i) { return history_[first + i].smoothed_loss; };
+  const size_t first = skip_front, count = curve.size() - skip_front - skip_back;
+  const auto s = [&](size_t i) { return curve[first + i].smoothed_loss; };
   size_t best = 0;
   double steepest = std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < count; ++i) {
@@ -126,6 +129,10 @@ std::optional<size_t> LRFinderCallback::suggested_index() const {
     }
   }
   return first + best;
+}
+
+std::optional<size_t> LRFinderCallback::suggested_index() const {
+  return steepest_descent_index(history_, options_.skip_start, options_.skip_end);
 }
 
 std::optional<double> LRFinderCallback::suggested_lr() const {

@@ -54,6 +54,14 @@ struct LRFinderPoint {
   double lr, loss, smoothed_loss;
 };
 
+// The index of the steepest descent of the smoothed loss along `curve`:
+// the point whose gradient (numpy.gradient over the smoothed losses between
+// skip_start and the last skip_end points; uniform steps in log lr) is the
+// most negative. None when fewer than two points are left after the skips.
+// LRFinderCallback::suggested_index, for a curve read back from its CSV.
+std::optional<size_t> steepest_descent_index(const std::vector<LRFinderPoint>& curve,
+                                             int64_t skip_start, int64_t skip_end);
+
 class LRFinderCallback : public CallbackBase<LRFinderCallback> {
  public:
   // Errors: min_lr <= 0, max_lr <= min_lr, max_iter < 2, smoothing outside
@@ -66,10 +74,9 @@ class LRFinderCallback : public CallbackBase<LRFinderCallback> {
   // Whether the run stopped on divergence (rather than after max_iter points
   // or at the end of the fit).
   bool diverged() const { return diverged_; }
-  // The lr at the steepest descent of the smoothed loss: the point whose
-  // gradient (numpy.gradient over the smoothed losses between skip_start and
-  // the last skip_end points; uniform steps in log lr) is the most negative.
-  // None when fewer than two points are left after the skips.
+  // The lr at the steepest descent of the smoothed loss
+  // (steepest_descent_index with the options' skips); none when fewer than
+  // two points are left after the skips.
   std::optional<double> suggested_lr() const;
   // The index of that point in history().
   std::optional<size_t> suggested_index() const;
