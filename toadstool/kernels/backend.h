@@ -87,9 +87,9 @@ using CrossEntropyBackwardFn = void(DType dtype, const void* x, const int64_t* t
                                     void* grad_x);
 // out [heads, L, Ev] (in the call's out layout) and lse [heads, L]; the
 // backward writes grad_q [heads, L, E], grad_k [heads, S, E], grad_v [heads,
-// S, Ev] in the call's gradient layouts. dtype float32 or float64; a backend may also take float16 /
-// bfloat16 (the CPU does): q, k, v, out, grad_out and the gradients in that
-// dtype, the mask and lse in float32, float32 compute.
+// S, Ev] in the call's gradient layouts. dtype float32 or float64; a backend may also take float16
+// / bfloat16 (the CPU does): q, k, v, out, grad_out and the gradients in that dtype, the mask and
+// lse in float32, float32 compute.
 using AttentionForwardFn = void(DType dtype, const AttentionCall& call, void* out, void* lse);
 using AttentionBackwardFn = void(DType dtype, const AttentionCall& call, const void* out,
                                  const void* lse, const void* grad_out, void* grad_q, void* grad_k,
