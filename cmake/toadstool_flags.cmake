@@ -30,7 +30,10 @@ target_compile_options(toadstool_common_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-fno-math-errno -fno-trapping-math -Wall -Wextra -Wno-unknown-pragmas>
   # GCC 12 reports false positives inside its own AVX-512 intrinsics headers.
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CXX_COMPILER_ID:GNU>>:-Wno-maybe-uninitialized>
-  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CONFIG:Release>>:-O3>)
+  # (not for the test programs: toadstool_test_flags below sets their level,
+  # and an interface's options come after the target's own, so this -O3
+  # would win)
+  $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<CONFIG:Release>,$<NOT:$<IN_LIST:toadstool_test_flags,$<TARGET_PROPERTY:LINK_LIBRARIES>>>>:-O3>)
 
 # float-cast-overflow is not part of -fsanitize=undefined (GCC's or
 # clang's): a float converted to an integer it does not fit (NaN, inf, 1e30)
@@ -45,7 +48,8 @@ endif()
 
 # toadstool_test_flags: toadstool_flags for the test programs, at a lower
 # optimisation level than the library they test (-O1 in Release, -O0 under
-# the sanitizers; the option comes after the library's -O, so it wins). A
+# the sanitizers; the option comes after CMAKE_CXX_FLAGS_<CONFIG>'s -O, so
+# it wins). A
 # test body is assertions and small loops; most of its compile time goes to
 # optimising GoogleTest's macro expansions (tests/train/test_checkpoint.cpp:
 # 7.9 s at -O3, 5.3 s at -O1; under the sanitizers 15.7 s at -O1, 8.7 s at

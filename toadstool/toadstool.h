@@ -47,6 +47,7 @@
 #include "toadstool/train/callbacks/csv_logger.h"
 #include "toadstool/train/callbacks/debug.h"
 #include "toadstool/train/callbacks/device.h"
+#include "toadstool/train/callbacks/divergence.h"
 #include "toadstool/train/callbacks/early_stopping.h"
 #include "toadstool/train/callbacks/grad_clip.h"
 #include "toadstool/train/callbacks/log_dir.h"

@@ -342,6 +342,10 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
     compute_loss();
   }
   run_hook(Hook::after_loss);
+  // Checked and counted once after_loss is done: a batch cancelled there (a
+  // divergence guard skipping a NaN loss) stays out of the pass's mean, and
+  // a loss a callback replaced is the one checked and counted.
+  count_loss();
   if (stage != Stage::train) return;
   (grad_scaler ? grad_scaler->scale(loss) : loss).backward();
   batch_backward_done_ = true;
@@ -367,6 +371,9 @@ void Trainer::compute_loss() {
   TS_CHECK(loss.defined() && loss.numel() == 1,
            "Trainer: the loss function must return one value, got ", shape_text(loss),
            " from y_pred ", shape_text(y_pred), " and y ", shape_text(y));
+}
+
+void Trainer::count_loss() {
   // Each batch weighs by its size in the running sum, so the mean is over
   // examples.
   const int64_t count = y.dim() > 0 ? y.size(0) : 1;

@@ -37,9 +37,9 @@ struct TrainerOptions {
   int64_t accumulate = 1;
   // After each step, set the gradients to none (true) or to zeros (false).
   bool zero_grad_to_none = true;
-  // Read every training loss and throw an Error at the first that is NaN or
-  // infinite, before its backward. Off: a non-finite loss is still an Error,
-  // found from the pass's running loss sum when the epoch's training ends.
+  // Read every training loss (as the callbacks left it at after_loss) and
+  // throw an Error at the first that is NaN or infinite, before its backward. Off: a non-finite
+  // loss is still an Error, found from the pass's running loss sum when the epoch's training ends.
   bool check_finite_loss = true;
   // Treat Ctrl-C (SIGINT) during fit() as CancelTraining: cancelled_training
   // and after_fit run, then fit() returns with interrupted() true. A second
@@ -171,7 +171,10 @@ class Trainer {
   // One pass over `*loader` at `stage` (train, validate, eval or predict).
   void run_pass(Stage pass_stage, DataLoader& pass_loader, std::vector<Tensor>* predictions);
   void run_batch(const Batch& data, std::vector<Tensor>* predictions);
+  // loss = loss_fn(y_pred, y); after after_loss, count_loss() checks it
+  // (check_finite_loss) and adds it to the pass's running sum.
   void compute_loss();
+  void count_loss();
   void optimizer_step();
   void discard_gradients();
   void run_validation();
