@@ -107,6 +107,7 @@ TEST(Backends, CpuElementwiseRunsEveryRowAndDtype) {
   const auto dtypes = [](TypeSet set) -> std::vector<DType> {
     switch (set) {
       case TypeSet::Float: return {kFloat32, kFloat64};
+      case TypeSet::Floating: return {kFloat16, kBFloat16, kFloat32, kFloat64};
       case TypeSet::Numeric: return {kInt64, kFloat32, kFloat64};
       case TypeSet::Compute: return {kBool, kInt64, kFloat32, kFloat64};
       case TypeSet::All: break;

@@ -64,7 +64,7 @@ struct TrainerOptions {
   // batches inside an accumulation window run under no_sync; only rank 0
   // prints (MonitorCallback, SimpleMonitorCallback), logs (CSVLogger) and
   // writes checkpoints. Null: one process.
-  std::shared_ptr<distributed::ProcessGroup> process_group;
+  std::shared_ptr<distributed::ProcessGroup> process_group{};
 };
 
 // What the trainer is running now.
