@@ -42,6 +42,7 @@
 #include "toadstool/tensor/tensor_dict.h"
 #include "toadstool/tensor/threads.h"
 #include "toadstool/train/callback.h"
+#include "toadstool/train/calibration.h"
 #include "toadstool/train/callbacks/batch_accumulator.h"
 #include "toadstool/train/callbacks/checkpoint.h"
 #include "toadstool/train/callbacks/csv_logger.h"

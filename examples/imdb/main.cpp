@@ -328,10 +328,20 @@ int train_and_test(const cxxopts::ParseResult& args) {
         << "/checkpoints is complete; --resume continues from it\n";
     return 130;
   }
+  // The validation logits, for temperature scaling (added after the fit:
+  // the checkpoints' list of callbacks stays as it was).
+  auto eval_logits = std::make_shared<train::BatchAccumulator>(train::Stage::eval);
+  trainer.callbacks.push_back(eval_logits);
   const double valid_loss = trainer.eval(valid_loader);
   const double valid_accuracy = trainer.score;
   out << "trained in " << seconds_since(start) << " s; best weights: validation loss "
       << std::setprecision(4) << valid_loss << ", accuracy " << valid_accuracy << "\n";
+  if (!pg) {  // data parallel: each rank holds only its share of the logits
+    const train::TemperatureFit fit =
+        train::fit_temperature(eval_logits->predictions(), eval_logits->targets());
+    out << "calibration (validation): temperature " << fit.temperature << ", ECE " << fit.ece_before
+        << " -> " << fit.ece_after << ", NLL " << fit.nll_before << " -> " << fit.nll_after << "\n";
+  }
 
   const std::string test_path = args.count("test") ? args["test"].as<std::string>()
                                 : train::imdb_has_split(data_path, "test") ? data_path

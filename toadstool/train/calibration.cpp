@@ -1,0 +1,155 @@
+#include "toadstool/train/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool::train {
+
+namespace {
+
+// The logits as rows of C float64 (binary logits: C = 1) and the targets.
+struct Examples {
+  std::vector<double> logits;  // [n, classes]
+  std::vector<int64_t> targets;
+  int64_t n = 0, classes = 0;
+  bool binary = false;
+};
+
+Examples examples_of(const Tensor& logits, const Tensor& targets, const char* op) {
+  TS_CHECK(logits.defined() && targets.defined(), op, ": logits and targets must be defined");
+  const bool binary = logits.dim() == 1 || (logits.dim() == 2 && logits.size(1) == 1);
+  TS_CHECK(logits.dim() == 1 || logits.dim() == 2, op,
+           ": logits must be [N, C] or binary [N] / [N, 1], got ", detail::describe(logits));
+  TS_CHECK(is_floating(logits.dtype()), op, ": logits must be floating, got ",
+           detail::describe(logits));
+  Examples e;
+  e.n = logits.size(0);
+  e.classes = binary ? 1 : logits.size(1);
+  e.binary = binary;
+  TS_CHECK(targets.numel() == e.n && (targets.dim() == 1 || targets.dim() == 2), op,
+           ": targets must hold one class per row of logits ", detail::describe(logits), ", got ",
+           detail::describe(targets));
+  TS_CHECK(e.n > 0, op, ": no examples (logits ", detail::describe(logits), ")");
+  const Tensor l = logits.detach().to(kCPU).to(kFloat64).contiguous();
+  const Tensor t = targets.detach().to(kCPU).to(kFloat64).contiguous();
+  e.logits.assign(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+  const double* tp = t.data_ptr<double>();
+  const int64_t limit = binary ? 2 : e.classes;
+  e.targets.resize(e.n);
+  for (int64_t i = 0; i < e.n; ++i) {
+    TS_CHECK(tp[i] == std::floor(tp[i]) && tp[i] >= 0 && tp[i] < static_cast<double>(limit), op,
+             ": target ", tp[i], " of example ", i, " is not a class in [0, ", limit, ")");
+    e.targets[i] = static_cast<int64_t>(tp[i]);
+  }
+  return e;
+}
+
+// Example i's probability of each class under temperature t: p[0 .. K).
+// Binary: K = 2 (1 - sigmoid, sigmoid).
+void probabilities(const Examples& e, int64_t i, double t, std::vector<double>& p) {
+  const double* z = e.logits.data() + i * e.classes;
+  if (e.binary) {
+    const double s = 1 / (1 + std::exp(-z[0] / t));
+    p.assign({1 - s, s});
+    return;
+  }
+  p.resize(e.classes);
+  const double top = *std::max_element(z, z + e.classes) / t;
+  double sum = 0;
+  for (int64_t c = 0; c < e.classes; ++c) sum += p[c] = std::exp(z[c] / t - top);
+  for (double& v : p) v /= sum;
+}
+
+double nll(const Examples& e, double t) {
+  double total = 0;
+  for (int64_t i = 0; i < e.n; ++i) {
+    const double* z = e.logits.data() + i * e.classes;
+    if (e.binary) {
+      // -log sigmoid(+-z / t), stably: softplus(-+z / t).
+      const double x = (e.targets[i] == 1 ? -z[0] : z[0]) / t;
+      total += x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+      continue;
+    }
+    const double top = *std::max_element(z, z + e.classes) / t;
+    double sum = 0;
+    for (int64_t c = 0; c < e.classes; ++c) sum += std::exp(z[c] / t - top);
+    total += top + std::log(sum) - z[e.targets[i]] / t;
+  }
+  return total / static_cast<double>(e.n);
+}
+
+double ece(const Examples& e, int64_t bins, double t) {
+  std::vector<double> confidence(bins, 0.0), correct(bins, 0.0), count(bins, 0.0);
+  std::vector<double> p;
+  for (int64_t i = 0; i < e.n; ++i) {
+    probabilities(e, i, t, p);
+    const auto best = std::max_element(p.begin(), p.end());
+    const double conf = *best;
+    const auto bin = std::min<int64_t>(bins - 1, static_cast<int64_t>(conf * bins));
+    confidence[bin] += conf;
+    correct[bin] += (best - p.begin()) == e.targets[i] ? 1.0 : 0.0;
+    count[bin] += 1;
+  }
+  double total = 0;
+  for (int64_t b = 0; b < bins; ++b) total += std::abs(correct[b] - confidence[b]);
+  return total / static_cast<double>(e.n);
+}
+
+void check_temperature(double t, const char* op) {
+  TS_CHECK(std::isfinite(t) && t > 0, op, ": the temperature must be positive and finite, got ", t);
+}
+
+}  // namespace
+
+double expected_calibration_error(const Tensor& logits, const Tensor& targets, int64_t bins,
+                                  double temperature) {
+  const char* op = "expected_calibration_error";
+  TS_CHECK(bins >= 1, op, ": bins must be at least 1, got ", bins);
+  check_temperature(temperature, op);
+  return ece(examples_of(logits, targets, op), bins, temperature);
+}
+
+double calibration_nll(const Tensor& logits, const Tensor& targets, double temperature) {
+  const char* op = "calibration_nll";
+  check_temperature(temperature, op);
+  return nll(examples_of(logits, targets, op), temperature);
+}
+
+TemperatureFit fit_temperature(const Tensor& logits, const Tensor& targets, int64_t bins) {
+  const char* op = "fit_temperature";
+  TS_CHECK(bins >= 1, op, ": bins must be at least 1, got ", bins);
+  const Examples e = examples_of(logits, targets, op);
+  // Golden-section search for the minimum of nll(exp(u)) over u = log T.
+  const double ratio = (std::sqrt(5.0) - 1) / 2;
+  double lo = std::log(0.01), hi = std::log(100.0);
+  double a = hi - ratio * (hi - lo), b = lo + ratio * (hi - lo);
+  double fa = nll(e, std::exp(a)), fb = nll(e, std::exp(b));
+  while (hi - lo > 1e-6) {
+    if (fa <= fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - ratio * (hi - lo);
+      fa = nll(e, std::exp(a));
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + ratio * (hi - lo);
+      fb = nll(e, std::exp(b));
+    }
+  }
+  TemperatureFit fit;
+  fit.temperature = std::exp((lo + hi) / 2);
+  fit.nll_before = nll(e, 1.0);
+  fit.nll_after = nll(e, fit.temperature);
+  fit.ece_before = ece(e, bins, 1.0);
+  fit.ece_after = ece(e, bins, fit.temperature);
+  return fit;
+}
+
+}  // namespace toadstool::train
