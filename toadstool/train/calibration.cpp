@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "toadstool/autograd/ops.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/shape_utils.h"
 
@@ -11,11 +12,12 @@ namespace toadstool::train {
 
 namespace {
 
-// The logits as rows of C float64 (binary logits: C = 1) and the targets.
+// The logits ([N, C], or [N] when binary) in float64 on the CPU, and the
+// targets, checked.
 struct Examples {
-  std::vector<double> logits;  // [n, classes]
-  std::vector<int64_t> targets;
-  int64_t n = 0, classes = 0;
+  Tensor logits;
+  Tensor targets;  // int64 [N]
+  int64_t n = 0;
   bool binary = false;
 };
 
@@ -28,71 +30,53 @@ Examples examples_of(const Tensor& logits, const Tensor& targets, const char* op
            detail::describe(logits));
   Examples e;
   e.n = logits.size(0);
-  e.classes = binary ? 1 : logits.size(1);
   e.binary = binary;
   TS_CHECK(targets.numel() == e.n && (targets.dim() == 1 || targets.dim() == 2), op,
            ": targets must hold one class per row of logits ", detail::describe(logits), ", got ",
            detail::describe(targets));
   TS_CHECK(e.n > 0, op, ": no examples (logits ", detail::describe(logits), ")");
-  const Tensor l = logits.detach().to(kCPU).to(kFloat64).contiguous();
+  e.logits = logits.detach().to(kCPU).to(kFloat64).contiguous();
+  if (binary) e.logits = e.logits.reshape({e.n});
   const Tensor t = targets.detach().to(kCPU).to(kFloat64).contiguous();
-  e.logits.assign(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
   const double* tp = t.data_ptr<double>();
-  const int64_t limit = binary ? 2 : e.classes;
-  e.targets.resize(e.n);
+  const int64_t limit = binary ? 2 : logits.size(1);
   for (int64_t i = 0; i < e.n; ++i) {
     TS_CHECK(tp[i] == std::floor(tp[i]) && tp[i] >= 0 && tp[i] < static_cast<double>(limit), op,
              ": target ", tp[i], " of example ", i, " is not a class in [0, ", limit, ")");
-    e.targets[i] = static_cast<int64_t>(tp[i]);
   }
+  e.targets = t.reshape({e.n}).to(kInt64);
   return e;
 }
 
-// Example i's probability of each class under temperature t: p[0 .. K).
-// Binary: K = 2 (1 - sigmoid, sigmoid).
-void probabilities(const Examples& e, int64_t i, double t, std::vector<double>& p) {
-  const double* z = e.logits.data() + i * e.classes;
-  if (e.binary) {
-    const double s = 1 / (1 + std::exp(-z[0] / t));
-    p.assign({1 - s, s});
-    return;
-  }
-  p.resize(e.classes);
-  const double top = *std::max_element(z, z + e.classes) / t;
-  double sum = 0;
-  for (int64_t c = 0; c < e.classes; ++c) sum += p[c] = std::exp(z[c] / t - top);
-  for (double& v : p) v /= sum;
-}
-
 double nll(const Examples& e, double t) {
-  double total = 0;
-  for (int64_t i = 0; i < e.n; ++i) {
-    const double* z = e.logits.data() + i * e.classes;
-    if (e.binary) {
-      // -log sigmoid(+-z / t), stably: softplus(-+z / t).
-      const double x = (e.targets[i] == 1 ? -z[0] : z[0]) / t;
-      total += x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-      continue;
-    }
-    const double top = *std::max_element(z, z + e.classes) / t;
-    double sum = 0;
-    for (int64_t c = 0; c < e.classes; ++c) sum += std::exp(z[c] / t - top);
-    total += top + std::log(sum) - z[e.targets[i]] / t;
-  }
-  return total / static_cast<double>(e.n);
+  const Tensor scaled = e.logits / t;
+  return (e.binary ? binary_cross_entropy_with_logits(scaled, e.targets.to(kFloat64))
+                   : cross_entropy(scaled, e.targets))
+      .item<double>();
 }
 
 double ece(const Examples& e, int64_t bins, double t) {
-  std::vector<double> confidence(bins, 0.0), correct(bins, 0.0), count(bins, 0.0);
-  std::vector<double> p;
+  // Each example's confidence and predicted class: the top probability
+  // (the first on a tie), for binary logits of (1 - p, p).
+  const Tensor p = (e.binary ? sigmoid(e.logits / t) : softmax(e.logits / t, 1)).contiguous();
+  const double* pp = p.data_ptr<double>();
+  const int64_t* target = e.targets.data_ptr<int64_t>();
+  const int64_t classes = e.binary ? 1 : p.size(1);
+  std::vector<double> confidence(bins, 0.0), correct(bins, 0.0);
   for (int64_t i = 0; i < e.n; ++i) {
-    probabilities(e, i, t, p);
-    const auto best = std::max_element(p.begin(), p.end());
-    const double conf = *best;
+    double conf = 0;
+    int64_t predicted = 0;
+    if (e.binary) {
+      predicted = pp[i] > 0.5 ? 1 : 0;
+      conf = std::max(pp[i], 1 - pp[i]);
+    } else {
+      const double* row = pp + i * classes;
+      predicted = std::max_element(row, row + classes) - row;
+      conf = row[predicted];
+    }
     const auto bin = std::min<int64_t>(bins - 1, static_cast<int64_t>(conf * bins));
     confidence[bin] += conf;
-    correct[bin] += (best - p.begin()) == e.targets[i] ? 1.0 : 0.0;
-    count[bin] += 1;
+    correct[bin] += predicted == target[i] ? 1.0 : 0.0;
   }
   double total = 0;
   for (int64_t b = 0; b < bins; ++b) total += std::abs(correct[b] - confidence[b]);

@@ -121,6 +121,10 @@ class Trainer {
   int rank() const { return options.process_group ? options.process_group->rank() : 0; }
   int world_size() const { return options.process_group ? options.process_group->size() : 1; }
   bool is_main_process() const { return rank() == 0; }
+  // Whether `flag` is set on any rank (a small all-reduce, every rank must
+  // call it; `flag` itself without a process group): for decisions the
+  // ranks must agree on.
+  bool on_any_rank(bool flag);
 
   // --- exposed state: callbacks read and change these ---------------------------
   std::shared_ptr<nn::UnaryModule> model;
@@ -179,10 +183,9 @@ class Trainer {
   void discard_gradients();
   void run_validation();
   // Data parallel (no-ops without a process group): the pass's loss sum and
-  // example count summed over the ranks; whether `flag` is set on any rank;
-  // an Error on every rank when the ranks' loaders differ in batch count.
+  // example count summed over the ranks; an Error on every rank when the
+  // ranks' loaders differ in batch count.
   void reduce_pass_loss();
-  bool on_any_rank(bool flag);
   void check_same_batch_count();
   // Whether the current training batch's step closes its accumulation window.
   bool closes_window() const;

@@ -3,9 +3,7 @@
 #include <cmath>
 #include <iostream>
 
-#include "toadstool/distributed/process_group.h"
 #include "toadstool/tensor/error.h"
-#include "toadstool/tensor/factory.h"
 
 namespace toadstool::train {
 
@@ -57,15 +55,6 @@ bool DivergenceCallback::diverged(double loss) const {
          loss > options_.explode_factor * mean_;
 }
 
-bool DivergenceCallback::agreed(Trainer& trainer, bool diverged) const {
-  const auto& pg = trainer.options.process_group;
-  if (!pg) return diverged;
-  Tensor flag =
-      full({1}, static_cast<int64_t>(diverged ? 1 : 0), TensorOptions(kInt64).device(pg->device()));
-  pg->all_reduce(flag, distributed::ReduceOp::Sum)->wait();
-  return flag.item<int64_t>() > 0;
-}
-
 void DivergenceCallback::take_snapshot(Trainer& trainer) {
   model_snapshot_ = cloned(trainer.model->state_dict());
   optimizer_snapshot_ = trainer.optimizer ? trainer.optimizer->state_dict() : TensorDict{};
@@ -75,7 +64,7 @@ void DivergenceCallback::take_snapshot(Trainer& trainer) {
 void DivergenceCallback::after_loss(Trainer& trainer) {
   if (trainer.stage != Stage::train) return;
   const double loss = trainer.loss.item<double>();
-  if (!agreed(trainer, diverged(loss))) {
+  if (!trainer.on_any_rank(diverged(loss))) {
     mean_ = seen_ == 0 ? loss : (1 - options_.smoothing) * mean_ + options_.smoothing * loss;
     ++seen_;
     if (options_.action == DivergenceOptions::Action::rollback &&

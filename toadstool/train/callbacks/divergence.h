@@ -60,7 +60,6 @@ class DivergenceCallback : public CallbackBase<DivergenceCallback> {
 
  private:
   bool diverged(double loss) const;
-  bool agreed(Trainer& trainer, bool diverged) const;
   void take_snapshot(Trainer& trainer);
   void act(Trainer& trainer, double loss);
 
