@@ -3,7 +3,8 @@
 // reported as a fraction of what this machine can do at that moment.
 namespace toadstool::bench {
 
-// fp32 FMA throughput: independent FMA chains in vector registers, one per
+// fp32 FMA throughput (the library's probe, kernels/cpu/fma_peak.h, with the
+// vectors of the CPU kernels in use): independent FMA chains, one per
 // thread of an OpenMP team of `threads`. GFLOP/s (an FMA counts 2).
 double measure_fma_peak_gflops(int threads);
 

@@ -91,6 +91,10 @@ int run(const cxxopts::ParseResult& args) {
       std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
           .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
   };
+  // --profile: a table of each epoch's stage and op-kind times and MFU
+  // (first, so that TensorBoard's events get the epoch's profile).
+  if (args.count("profile"))
+    callbacks.insert(callbacks.begin(), std::make_shared<train::ProfileCallback>());
   // --log-dir: a CSV log, TensorBoard events and charts there.
   if (args.count("log-dir")) {
     for (auto& callback : train::log_dir_callbacks(args["log-dir"].as<std::string>()))
@@ -156,6 +160,7 @@ cxxopts::Options make_options() {
       cxxopts::value<std::string>()->default_value("out/fashion_mnist"));
   add("log-dir", "folder for log.csv, TensorBoard events and charts (loss.png...; default: none)",
       cxxopts::value<std::string>());
+  add("profile", "print where each epoch's training time goes (stages, op kinds) and the MFU");
   add("resume", "continue from the newest checkpoint in --out");
   add("min-accuracy", "exit with 1 when the test accuracy is lower",
       cxxopts::value<double>()->default_value("0"));

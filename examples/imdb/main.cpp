@@ -304,6 +304,10 @@ int train_and_test(const cxxopts::ParseResult& args) {
       std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{
           .patience = args["patience"].as<int64_t>(), .restore_best_weights = true}),
   };
+  // --profile: a table of each epoch's stage and op-kind times and MFU
+  // (first, so that TensorBoard's events get the epoch's profile).
+  if (args.count("profile"))
+    callbacks.insert(callbacks.begin(), std::make_shared<train::ProfileCallback>());
   // --log-dir: the CSV log, TensorBoard events and charts there; without
   // it, the CSV log in --out as before.
   if (args.count("log-dir")) {
@@ -422,6 +426,7 @@ cxxopts::Options make_options() {
       "folder for log.csv, TensorBoard events and charts (loss.png...; default: log.csv in "
       "--out)",
       cxxopts::value<std::string>());
+  add("profile", "print where each epoch's training time goes (stages, op kinds) and the MFU");
   add("resume", "continue from the newest checkpoint in --out");
   add("find-lr",
       "run the learning-rate range test instead of training and print its suggestion (with "

@@ -15,6 +15,7 @@
 
 #include "event_reader.h"
 #include "temp_dir.h"
+#include "toadstool/train/callbacks/profile.h"
 #include "toadstool/train/tensorboard/event.h"
 #include "toadstool/train/tensorboard/event_file.h"
 #include "toadstool/train/tensorboard/protobuf_writer.h"
@@ -200,6 +201,29 @@ TEST(TensorBoardCallback, WritesTheScalarsOfTheCsvLogAndHistograms) {
   EXPECT_DOUBLE_EQ(last.min, min(weight).item<double>());
   EXPECT_DOUBLE_EQ(last.max, max(weight).item<double>());
   EXPECT_NEAR(last.sum, sum(weight).item<double>(), 1e-6);
+}
+
+TEST(TensorBoardCallback, LogsTheProfileOfAProfileCallbackBeforeIt) {
+  TempDir dir;
+  TinySetup setup;
+  auto profile = std::make_shared<train::ProfileCallback>(
+      train::ProfileOptions{.verbose = false, .peak_gflops = 100});
+  auto board = std::make_shared<train::TensorBoardCallback>(
+      dir.path(), train::TensorBoardOptions{.histogram_every = 0});
+  Trainer trainer = setup.trainer({profile, board});
+  auto train_loader = loader_of(regression_data(6), 3);
+  trainer.fit(2, *train_loader);  // no validation: the profile ends at its after_epoch
+
+  const auto events = read_events(event_files(dir).at(0));
+  ASSERT_EQ(events.size(), 2u + 2u);  // version, START, one event per epoch
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const auto& scalars = events[2 + epoch].scalars;
+    const train::EpochProfile& p = profile->epochs().at(epoch);
+    EXPECT_EQ(scalars.at("profile/mfu"), static_cast<float>(p.mfu));
+    EXPECT_EQ(scalars.at("profile/backward_s"),
+              static_cast<float>(p.stage_seconds[static_cast<int>(train::TrainStage::backward)]));
+    EXPECT_EQ(scalars.count("profile/data_s"), 1u);
+  }
 }
 
 TEST(TensorBoardCallback, EachFitWritesItsOwnFileStartingAtItsFirstEpoch) {

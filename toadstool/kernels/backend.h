@@ -144,6 +144,9 @@ struct Backend {
   // null in the CUDA table.
   const char* (*bf16_gemm_path)() = nullptr;
   void (*set_bf16_gemm_path)(const char* path) = nullptr;
+  // The CPU's float32 FMA throughput with this build's vectors
+  // (kernels/cpu/fma_peak.h); null in the CUDA table.
+  double (*fma_peak_gflops)(int threads, int repetitions, int64_t iterations) = nullptr;
 #define TOADSTOOL_KERNEL(name, Fn) Fn* name = nullptr;
 #include "toadstool/kernels/kernel_list.h"
 #undef TOADSTOOL_KERNEL

@@ -42,6 +42,13 @@ bool allow_tf32() { return kernels::allow_tf32(); }
 
 const char* cpu_isa() { return kernels::cpu_backend().isa; }
 
+double cpu_fma_peak_gflops(int threads, int repetitions) {
+  TS_CHECK(threads >= 1 && repetitions >= 1,
+           "cpu_fma_peak_gflops: threads and repetitions must be >= 1, got ", threads, " and ",
+           repetitions);
+  return kernels::cpu_backend().fma_peak_gflops(threads, repetitions, 2'000'000);
+}
+
 const char* cpu_bf16_gemm() {
   try {
     return kernels::cpu_backend().bf16_gemm_path();

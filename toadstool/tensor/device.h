@@ -45,6 +45,11 @@ bool allow_tf32();
 // environment variable TOADSTOOL_CPU_ISA forces one (an error if this
 // build or this CPU does not have it).
 const char* cpu_isa();
+// The CPU's float32 peak with those kernels' vectors, measured now: the
+// best of `repetitions` runs (about 2 ms each at AVX-512 rates) of
+// independent multiply-add chains on `threads` threads, in GFLOP/s (a
+// multiply-add counts 2). What model FLOPs utilisation is measured against.
+double cpu_fma_peak_gflops(int threads, int repetitions = 5);
 
 // The CPU's bfloat16 GEMM (bfloat16 matmuls: autocast's "bf16-mixed"), all
 // with float32 accumulation: "amx" (AMX tiles), "avx512bf16" (VDPBF16PS) or

@@ -119,7 +119,9 @@ class MixedPrecision {
 
 void Trainer::run_hook(Hook hook) {
   const HookMethod method = kHookMethods[static_cast<int>(hook)];
+  charge(TrainStage::other);
   for (const auto& callback : callbacks) ((*callback).*method)(*this);
+  charge(TrainStage::callbacks);
 }
 
 // ---------------------------------------------------------------------------
@@ -322,6 +324,7 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
   loss = Tensor();
   batch_backward_done_ = false;
   if (optimizer) lr = optimizer->param_groups().front().lr();
+  charge(TrainStage::data);
   run_hook(Hook::begin_batch);
   {
     const MixedPrecision mixed(autocast_dtype_);
@@ -332,6 +335,7 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
     if (ddp != nullptr && stage == Stage::train && !closes_window()) no_sync.emplace(*ddp);
     y_pred = model->forward(x);
   }
+  charge(TrainStage::forward);
   run_hook(Hook::after_pred);
   if (stage == Stage::predict) {
     predictions->push_back(y_pred.detach());
@@ -341,13 +345,16 @@ void Trainer::run_batch(const Batch& data, std::vector<Tensor>* predictions) {
     const MixedPrecision mixed(autocast_dtype_);
     compute_loss();
   }
+  charge(TrainStage::loss);
   run_hook(Hook::after_loss);
   // Checked and counted once after_loss is done: a batch cancelled there (a
   // divergence guard skipping a NaN loss) stays out of the pass's mean, and
   // a loss a callback replaced is the one checked and counted.
   count_loss();
+  charge(TrainStage::loss);
   if (stage != Stage::train) return;
   (grad_scaler ? grad_scaler->scale(loss) : loss).backward();
+  charge(TrainStage::backward);
   batch_backward_done_ = true;
   ++window_batches_;
   run_hook(Hook::after_backward);
@@ -409,6 +416,7 @@ void Trainer::optimizer_step() {
     }
   }
   if (grad_scaler) grad_scaler->unscale_(*optimizer);
+  charge(TrainStage::optimizer);
   run_hook(Hook::begin_optim);
   if (grad_scaler) {
     grad_scaler->step(*optimizer);  // skipped on the device after an overflow
@@ -417,8 +425,10 @@ void Trainer::optimizer_step() {
     optimizer->step();
   }
   ++step;
+  charge(TrainStage::optimizer);
   run_hook(Hook::after_step);
   optimizer->zero_grad(options.zero_grad_to_none);
+  charge(TrainStage::optimizer);
   window_batches_ = 0;
 }
 

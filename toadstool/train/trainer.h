@@ -23,6 +23,7 @@
 #include "toadstool/tensor/tensor.h"
 #include "toadstool/train/callback.h"
 #include "toadstool/train/data/dataloader.h"
+#include "toadstool/train/stage_timer.h"
 
 namespace toadstool::train {
 
@@ -169,9 +170,16 @@ class Trainer {
   // null otherwise. Gradients are unscaled before begin_optim, so callbacks
   // there (gradient clipping) see their true values.
   std::shared_ptr<optim::GradScaler> grad_scaler;
+  // When set, the trainer charges its time to the stages of training
+  // (train/stage_timer.h); ProfileCallback sets it for its training passes.
+  // The timer must outlive the time it is set.
+  StageTimer* stage_timer = nullptr;
 
  private:
   void run_hook(Hook hook);
+  void charge(TrainStage stage) {
+    if (stage_timer != nullptr) stage_timer->charge(stage);
+  }
   // One pass over `*loader` at `stage` (train, validate, eval or predict).
   void run_pass(Stage pass_stage, DataLoader& pass_loader, std::vector<Tensor>* predictions);
   void run_batch(const Batch& data, std::vector<Tensor>* predictions);

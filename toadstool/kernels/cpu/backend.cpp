@@ -12,6 +12,7 @@
 #include "toadstool/kernels/cpu/cross_entropy.h"
 #include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/elementwise.h"
+#include "toadstool/kernels/cpu/fma_peak.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/gemm_bf16.h"
 #include "toadstool/kernels/cpu/gemm_epilogue.h"
@@ -341,6 +342,7 @@ Backend make_cpu_backend(const char* isa) {
   b.isa = isa;
   b.bf16_gemm_path = bf16_gemm_path;
   b.set_bf16_gemm_path = set_bf16_gemm_path;
+  b.fma_peak_gflops = fma_peak_gflops;
   b.allocate = allocate;
   b.deallocate = deallocate;
   b.copy_to_host = copy_bytes;

@@ -5,6 +5,7 @@
 
 #include "toadstool/tensor/error.h"
 #include "toadstool/train/callbacks/grad_clip.h"
+#include "toadstool/train/callbacks/profile.h"
 #include "toadstool/train/tensorboard/event_file.h"
 #include "toadstool/train/tensorboard/histogram.h"
 #include "toadstool/train/trainer.h"
@@ -20,8 +21,26 @@ double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-void add_scalar(std::vector<tensorboard::SummaryValue>& values, const char* tag, double value) {
+void add_scalar(std::vector<tensorboard::SummaryValue>& values, const std::string& tag,
+                double value) {
   if (!std::isnan(value)) values.push_back({tag, static_cast<float>(value)});
+}
+
+// The epoch's profile, when a ProfileCallback has finished it (at
+// begin_validate, or at its own after_epoch when it comes before this one).
+void add_profile(const Trainer& trainer, std::vector<tensorboard::SummaryValue>& scalars) {
+  const auto* profile = trainer.find_callback<ProfileCallback>();
+  if (profile == nullptr || profile->epochs().empty() ||
+      profile->epochs().back().epoch != trainer.epoch) {
+    return;
+  }
+  const EpochProfile& p = profile->epochs().back();
+  add_scalar(scalars, "profile/mfu", p.mfu);
+  for (int s = 0; s < kTrainStageCount; ++s) {
+    add_scalar(scalars,
+               std::string("profile/") + train_stage_name(static_cast<TrainStage>(s)) + "_s",
+               p.stage_seconds[s]);
+  }
 }
 
 }  // namespace
@@ -92,6 +111,7 @@ void TensorBoardCallback::after_epoch(Trainer& trainer) {
   add_scalar(scalars, "optim/grad_norm",
              grad_norm_count_ > 0 ? grad_norm_sum_ / static_cast<double>(grad_norm_count_) : NAN);
   add_scalar(scalars, "time/epoch_s", steady_seconds() - epoch_start_);
+  add_profile(trainer, scalars);
   const double now = unix_seconds();
   writer_->add(tensorboard::summary_event(now, trainer.epoch, scalars));
 

@@ -15,6 +15,11 @@
 //                             norm before clipping, when the trainer has a
 //                             GradClipCallback clipping by norm
 //   time/epoch_s              the epoch's wall time
+//   profile/mfu, profile/<stage>_s
+//                             with a ProfileCallback: the training pass's
+//                             model FLOPs utilisation and stage times (it
+//                             must come before this callback in the list
+//                             when there is no validation)
 // and, every `histogram_every` epochs (epoch % every == 0), one event with
 // a histogram of each parameter ("weights/<name>") and of its gradient at
 // the epoch's last step ("gradients/<name>", as the callbacks before this
