@@ -193,6 +193,26 @@ void BM_transformer_adamw(benchmark::State& state) {
   for (auto _ : state) step.optimizer->step();
 }
 
+// Conv2d forward + backward on a ResNet stage's shape (issue 20's target):
+// x [32, 64, 56, 56] -> 64 channels, 3 x 3, padding 1, the gradients of
+// input, weight and bias. bench/pytorch_workloads.py (conv2d_workload) is
+// the twin.
+void BM_conv2d_resnet(benchmark::State& state) {
+  set_num_threads(threads_of(state, 0));
+  manual_seed(7);
+  nn::Conv2d conv(64, 64, {3}, {.padding = {1}});
+  Generator gen(8);
+  const Tensor x = randn({32, 64, 56, 56}, kFloat32, &gen).requires_grad_();
+  const Tensor grad_out = randn({32, 64, 56, 56}, kFloat32, &gen);
+  auto run = [&] {
+    conv.forward(x).backward(grad_out);
+    x.zero_grad();
+    conv.zero_grad();
+  };
+  run();
+  for (auto _ : state) run();
+}
+
 }  // namespace
 
 void register_nn_benchmarks() {
@@ -202,7 +222,8 @@ void register_nn_benchmarks() {
              {"transformer_step_bf16", BM_transformer_step_bf16},
              {"transformer_gemms", BM_transformer_gemms},
              {"transformer_attention", BM_transformer_attention},
-             {"transformer_adamw", BM_transformer_adamw}}) {
+             {"transformer_adamw", BM_transformer_adamw},
+             {"conv2d_resnet", BM_conv2d_resnet}}) {
       timed(benchmark::RegisterBenchmark(name, fn))->Arg(threads);
     }
   }

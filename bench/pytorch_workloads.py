@@ -135,6 +135,24 @@ def attention_workload(threads):
     yield f"attention_composite/{threads}", step
 
 
+def conv2d_workload(threads):
+    """nn.Conv2d(64, 64, 3, padding=1) forward + backward on x [32, 64, 56, 56]
+    (a ResNet stage), the gradients of input, weight and bias, as
+    BM_conv2d_resnet in bench/bench_nn.cpp."""
+    torch.manual_seed(7)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(32, 64, 56, 56, generator=g).requires_grad_()
+    grad_out = torch.randn(32, 64, 56, 56, generator=g)
+
+    def step():
+        conv(x).backward(grad_out)
+        x.grad = None
+        conv.zero_grad(set_to_none=True)
+
+    yield f"conv2d_resnet/{threads}", step
+
+
 def cross_entropy_workload(threads):
     """F.cross_entropy forward + backward on float32 logits [2048, 8192], as
     BM_cross_entropy in bench/bench_autograd.cpp."""
@@ -265,7 +283,7 @@ def main():
         results.update(best_seconds_per_call(
             [(name, fn) for name, fn in workloads(args.threads) if re.search(args.filter, name)]))
     for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
-                     adamw_workload, transformer_step_workload):
+                     adamw_workload, transformer_step_workload, conv2d_workload):
         for name, fn in workload(args.threads):
             if re.search(args.filter, name):
                 results[name] = seconds_per_call(fn)

@@ -40,15 +40,16 @@ for b in $builds; do
   cmake --build --preset "$b" -j "$jobs"
   echo "=== unit tests: preset $b (CPU kernels chosen from this CPU)"
   ctest --preset "$b" -j "$jobs"
-  # The release suite again on each lesser build of the CPU kernels, forced
+  # The kernels' suites again on each lesser build of the CPU kernels, forced
   # (docs/design.md, "CPU kernels chosen at run time"): the AVX2 path and
-  # the baseline one that any x86-64 runs. Not the `distributed` tests: MPI
-  # moves the bytes, no CPU kernel of ours runs in them (CI time).
+  # the baseline one that any x86-64 runs. The labels whose tests call the
+  # kernels directly or check their values (tensor, autograd, nn, golden);
+  # the trainer's, the files', the fuzz smoke and MPI's run once (CI time).
   if [ "$b" = release ]; then
     for isa in avx2 baseline; do
       if [ "$isa" = avx2 ] && ! grep -qw avx2 /proc/cpuinfo; then continue; fi
-      echo "=== unit tests: preset $b, TOADSTOOL_CPU_ISA=$isa"
-      TOADSTOOL_CPU_ISA="$isa" ctest --preset "$b" -j "$jobs" -LE distributed
+      echo "=== unit tests: preset $b, TOADSTOOL_CPU_ISA=$isa (kernel labels)"
+      TOADSTOOL_CPU_ISA="$isa" ctest --preset "$b" -j "$jobs" -L 'tensor|autograd|nn|golden'
     done
   fi
 done

@@ -18,6 +18,7 @@
 #include "toadstool/nn/attention.h"
 #include "toadstool/nn/clip_grad.h"
 #include "toadstool/nn/container.h"
+#include "toadstool/nn/conv.h"
 #include "toadstool/nn/embedding.h"
 #include "toadstool/nn/init.h"
 #include "toadstool/nn/layer_norm.h"

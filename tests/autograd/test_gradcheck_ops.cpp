@@ -758,6 +758,40 @@ std::vector<GradCase> all_cases() {
         return std::vector{leaf({4, 3})};
       },
       x0([](const Tensor& t) { return triu(t, -1); }));
+
+  // ---- convolutions: the window ops, and conv1d / conv2d built on them
+  one(
+      "im2col_2d_stride_padding_dilation", {"im2col"},
+      [] {
+        return std::vector{leaf({2, 2, 5, 4})};
+      },
+      x0([](const Tensor& t) {
+        return im2col(
+            t, {.kernel_size = {2, 3}, .stride = {2, 1}, .padding = {1}, .dilation = {1, 2}});
+      }));
+  one(
+      "col2im_1d_overlapping", {"col2im"},
+      [] {
+        // [N 2, C 2 x K 3, P 4]: windows of 3 with stride 2 over 9 inputs.
+        return std::vector{leaf({2, 6, 4})};
+      },
+      x0([](const Tensor& t) {
+        return col2im(t, {9}, {.kernel_size = {3}, .stride = {2}}).pow(2);
+      }));
+  one(
+      "conv1d_groups_same_padding", {"im2col", "matmul", "add"},
+      [] {
+        return std::vector{leaf({2, 4, 7}), leaf({6, 2, 4}), leaf({6})};
+      },
+      [](const auto& x) { return conv1d(x[0], x[1], x[2], {.padding_same = true, .groups = 2}); });
+  one(
+      "conv2d_stride_dilation_unbatched", {"im2col", "matmul"},
+      [] {
+        return std::vector{leaf({3, 6, 5}), leaf({2, 3, 2, 2})};
+      },
+      [](const auto& x) {
+        return conv2d(x[0], x[1], {}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+      });
   return c;
 }
 

@@ -134,6 +134,12 @@ inline std::map<std::string, GoldenCase> load_golden(const std::string& file) {
   return detail::GoldenParser(std::string(TOADSTOOL_GOLDEN_DIR) + "/" + file).parse();
 }
 
+// A 1-D int64 golden tensor (an int list argument) as a Shape.
+inline Shape int_values(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  return Shape(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
 // A case that records which labels a runner read, so that a stored tensor
 // the runner ignores can fail the test (unused() lists them).
 class TrackedCase {

@@ -1,6 +1,7 @@
 // CUDA index kernels against the CPU's: index_select / embedding, index_add
 // (both of its kernels: one thread per column, and the sorted segments for
-// few columns and many indices), gather, scatter_add and hashed_bigrams.
+// few columns and many indices), gather, scatter_add, hashed_bigrams and the
+// convolution windows (im2col, col2im).
 // The accumulating ops add duplicates in index order on both backends, so
 // with exact products (alpha 1 or 0.5) their float results are identical,
 // not merely close.
@@ -176,6 +177,24 @@ TEST(CudaIndexing, HashedBigramsMatchTheCpu) {
   }
   expect_identical(hashed_bigrams(ids.to(kCuda), 64, 7), hashed_bigrams(ids, 64, 7),
                    "padding_idx 7");
+}
+
+// The convolution windows: im2col copies, and col2im sums each input
+// element's taps in the CPU's order, so both are identical, not close.
+TEST(CudaIndexing, Im2colAndCol2imMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const ConvWindowOptions windows = {.kernel_size = {3, 2},
+                                     .stride = {2, 1},
+                                     .padding = {1, 0},
+                                     .padding_end = {2, 1},
+                                     .dilation = {1, 2}};
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const Tensor x = values_of({2, 3, 7, 6}, dtype, 60);
+    const Tensor cols = native::im2col(x, windows);
+    expect_identical(native::im2col(x.to(kCuda), windows), cols, "im2col");
+    expect_identical(native::col2im(cols.to(kCuda), {7, 6}, windows),
+                     native::col2im(cols, {7, 6}, windows), "col2im");
+  }
 }
 
 }  // namespace

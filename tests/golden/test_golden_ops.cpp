@@ -33,10 +33,7 @@ class Case {
   int64_t integer(const std::string& label) { return get(label).item<int64_t>(); }
   double number(const std::string& label) { return get(label).item<double>(); }
   bool flag(const std::string& label) { return get(label).item<bool>(); }
-  Shape list(const std::string& label) {
-    const Tensor& t = get(label);
-    return Shape(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
-  }
+  Shape list(const std::string& label) { return testing::int_values(get(label)); }
   // The argument's dtype says what PyTorch got: a Python bool, int or float.
   Scalar scalar(const std::string& label) {
     const Tensor& t = get(label);

@@ -70,6 +70,49 @@ TEST(NnParity, TransformerEncoderLayerOutputAndEveryGradientMatchPyTorch) {
   EXPECT_EQ(checked, 2);
 }
 
+// PyTorch's Conv1d / Conv2d (tests/golden/make_conv_golden.py: stride,
+// padding, "same", dilation, groups, no bias) with their weights loaded into
+// ours: the output and the gradients of input, weight and bias.
+TEST(NnParity, ConvolutionsOutputAndEveryGradientMatchPyTorch) {
+  const auto cases = testing::load_golden("conv.txt");
+  int checked = 0;
+  for (const auto& [name, c] : cases) {
+    SCOPED_TRACE(name);
+    ConvOptions options;
+    options.stride = testing::int_values(c.at("stride"));
+    options.padding = testing::int_values(c.at("padding"));
+    options.padding_same = scalar(c, "same") != 0;
+    options.dilation = testing::int_values(c.at("dilation"));
+    options.groups = static_cast<int64_t>(scalar(c, "groups"));
+    const auto in = static_cast<int64_t>(scalar(c, "in_channels"));
+    const auto out_channels = static_cast<int64_t>(scalar(c, "out_channels"));
+    const Shape kernel = testing::int_values(c.at("kernel_size"));
+    const bool bias = scalar(c, "bias") != 0;
+    std::shared_ptr<nn::ConvNd> conv;
+    if (name.rfind("conv1d/", 0) == 0) {
+      conv = std::make_shared<nn::Conv1d>(in, out_channels, kernel.at(0), options, bias);
+    } else {
+      conv = std::make_shared<nn::Conv2d>(in, out_channels, kernel, options, bias);
+    }
+    const TensorDict params = golden_params(c);
+    auto ours = conv->state_dict().keys();
+    std::sort(ours.begin(), ours.end());
+    EXPECT_EQ(ours, params.keys());
+    conv->load_state_dict(params);
+
+    const Tensor x = c.at("x").clone().requires_grad_(true);
+    const Tensor out = conv->forward(x);
+    expect_matches(out, c.at("out"), 1e-5, "out");
+    (out * c.at("r")).sum().backward();
+    expect_matches(x.grad(), c.at("grad_x"), 1e-5, "grad of x");
+    for (const auto& [param_name, param] : conv->named_parameters()) {
+      expect_matches(param.grad(), c.at("grad." + param_name), 1e-5, "grad of " + param_name);
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 6);
+}
+
 }  // namespace
 }  // namespace toadstool
 

@@ -92,3 +92,6 @@ TOADSTOOL_OP(cat)
 TOADSTOOL_OP(stack)
 TOADSTOOL_OP(tril)
 TOADSTOOL_OP(triu)
+// convolution windows
+TOADSTOOL_OP(im2col)
+TOADSTOOL_OP(col2im)

@@ -16,6 +16,7 @@
 
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/tensor/attention.h"
+#include "toadstool/tensor/conv_windows.h"
 #include "toadstool/tensor/generator.h"
 #include "toadstool/tensor/native_ops.h"
 #include "toadstool/tensor/tensor.h"
@@ -211,6 +212,30 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 // [B, L, 3E] gradient written by the kernel (tensor/attention.h).
 Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
                                            const AttentionOptions& options = {});
+
+// ---- convolutions (docs/nn.md, "Convolutions") -----------------------------------------
+// The windows (tensor/conv_windows.h): im2col input [N, C, *in] -> [N, C K,
+// P]; col2im, its adjoint, [N, C K, P] -> [N, C, *input_size]. Each is the
+// other's derivative.
+Tensor im2col(const Tensor& input, const ConvWindowOptions& options);
+Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOptions& options);
+// torch.nn.functional.conv1d / conv2d: input [N, C, L] / [N, C, H, W] (or
+// without N), weight [O, C / groups, k...], bias [O] -> [N, O, out...], as
+// weight (O / groups rows of each group) times im2col's columns. stride,
+// padding and dilation: one value for every dim or one per dim.
+struct ConvOptions {
+  Shape stride{1};
+  Shape padding{0};
+  // PyTorch's padding="same": the output as long as the input (stride 1),
+  // an odd total padding's extra zero at the end; `padding` is then unused.
+  bool padding_same = false;
+  Shape dilation{1};
+  int64_t groups = 1;
+};
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+              const ConvOptions& options = {});
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
+              const ConvOptions& options = {});
 
 // ---- losses (options in tensor/loss_options.h; docs/losses.md) -------------------------
 // torch.nn.functional.cross_entropy with class-index targets: logits [N, C]

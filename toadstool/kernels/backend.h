@@ -112,6 +112,13 @@ using ScatterAddFn = void(DType dtype, const IndexGeometry& geometry, void* self
 using HashedBigramsFn = void(const int64_t* ids, int64_t* out, int64_t rows, int64_t cols,
                              int64_t buckets, int64_t padding_idx);
 
+// ---- convolution windows (kernel_args.h's ConvWindows), float dtypes ----
+// im2col copies each window of input into columns (zeros for padding);
+// col2im is its adjoint: input[n, c, i, j] = the sum, in a fixed order, of
+// every column element that im2col copied from (n, c, i, j).
+using Im2colFn = void(DType dtype, const ConvWindows& windows, const void* input, void* columns);
+using Col2imFn = void(DType dtype, const ConvWindows& windows, const void* columns, void* input);
+
 // ---- random numbers: element i of a fill depends on (seed, offset, i) only ----
 using FillUniformFn = void(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
                            double low, double high);

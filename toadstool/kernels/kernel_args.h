@@ -183,6 +183,20 @@ struct GemmCall {
   GemmEpilogue epilogue;
 };
 
+// ---- convolution windows ------------------------------------------------------------
+
+// The sliding windows of a 2-D convolution (a 1-D one is H = 1, kernel 1 x
+// K), PyTorch's geometry: window (oh, ow) of channel c reads input element
+// (oh * stride[0] - pad_begin[0] + kh * dilation[0], ow * stride[1] -
+// pad_begin[1] + kw * dilation[1]), zero outside the input. Buffers are
+// contiguous: input [batch, channels, in[0], in[1]], columns [batch,
+// channels, kernel[0], kernel[1], out[0], out[1]] (im2col: [N, C K, P]).
+struct ConvWindows {
+  int64_t batch = 0, channels = 0;
+  std::array<int64_t, 2> in{1, 1}, out{1, 1}, kernel{1, 1};
+  std::array<int64_t, 2> stride{1, 1}, pad_begin{0, 0}, dilation{1, 1};
+};
+
 // ---- attention --------------------------------------------------------------------
 
 // Fused scaled-dot-product attention, per head h of `heads` (the flattened

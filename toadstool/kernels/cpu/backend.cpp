@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "toadstool/kernels/cpu/attention.h"
+#include "toadstool/kernels/cpu/conv_windows.h"
 #include "toadstool/kernels/cpu/cross_entropy.h"
 #include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/elementwise.h"
@@ -245,6 +246,20 @@ void index_select_entry(DType dtype, const void* in, const int64_t* index, void*
   });
 }
 
+void im2col_entry(DType dtype, const ConvWindows& windows, const void* input, void* columns) {
+  for_dtype<TypeSet::Float>(dtype, "im2col", [&](auto zero) {
+    using T = decltype(zero);
+    im2col(windows, typed<T>(input), typed<T>(columns));
+  });
+}
+
+void col2im_entry(DType dtype, const ConvWindows& windows, const void* columns, void* input) {
+  for_dtype<TypeSet::Float>(dtype, "col2im", [&](auto zero) {
+    using T = decltype(zero);
+    col2im(windows, typed<T>(columns), typed<T>(input));
+  });
+}
+
 void index_add_entry(DType dtype, void* out, const int64_t* index, const void* src,
                      KernelScalar alpha, int64_t outer, int64_t out_dim, int64_t n, int64_t inner) {
   for_dtype<TypeSet::Compute>(dtype, "index_add", [&](auto zero) {
@@ -367,6 +382,8 @@ Backend make_cpu_backend(const char* isa) {
   b.gather = gather_entry;
   b.scatter_add = scatter_add_entry;
   b.hashed_bigrams = hashed_bigrams;
+  b.im2col = im2col_entry;
+  b.col2im = col2im_entry;
   b.fill_uniform = fill_uniform_entry;
   b.fill_normal = fill_normal_entry;
   b.fill_randint = fill_randint;

@@ -1,5 +1,5 @@
-// The CUDA index kernels: index_select, index_add, gather, scatter_add and
-// hashed_bigrams, with the semantics and dtypes of the CPU's
+// The CUDA index kernels: index_select, index_add, gather, scatter_add,
+// hashed_bigrams and the convolution windows (im2col, col2im), with the semantics and dtypes of the CPU's
 // (kernels/cpu/indexing.h, cpu/backend.cpp). Every index has been checked by
 // the front-end.
 //
@@ -22,6 +22,7 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include "toadstool/kernels/bigram_hash.h"
+#include "toadstool/kernels/conv_windows.h"
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
 #include "toadstool/kernels/gather_scatter.h"
@@ -237,6 +238,56 @@ void hashed_bigrams(const int64_t* ids, int64_t* out, int64_t rows, int64_t cols
   check_launch("hashed_bigrams");
 }
 
+// ---- im2col, col2im ----------------------------------------------------------
+
+// One thread per column element: columns [N, C, kh, kw, oh, ow].
+template <class T>
+__global__ void im2col_kernel(ConvWindows w, const T* input, T* columns, int64_t total) {
+  const int64_t plane = w.out[0] * w.out[1];
+  const int64_t block = w.kernel[0] * w.kernel[1] * plane;
+  for (int64_t e = first_index(); e < total; e += index_step()) {
+    const int64_t nc = e / block, r = e % block;
+    const int64_t tap = r / plane, o = r % plane;
+    const int64_t source =
+        window_source(w, tap / w.kernel[1], tap % w.kernel[1], o / w.out[1], o % w.out[1]);
+    columns[e] = source < 0 ? T(0) : input[nc * w.in[0] * w.in[1] + source];
+  }
+}
+
+// One thread per input element, summing its taps in the CPU's order (no
+// atomics: the same bits every run).
+template <class T>
+__global__ void col2im_kernel(ConvWindows w, const T* columns, T* input, int64_t total) {
+  const int64_t in_plane = w.in[0] * w.in[1];
+  const int64_t block = w.kernel[0] * w.kernel[1] * w.out[0] * w.out[1];
+  for (int64_t e = first_index(); e < total; e += index_step()) {
+    const int64_t nc = e / in_plane, r = e % in_plane;
+    input[e] = window_sum<T, T>(w, columns + nc * block, r / w.in[1], r % w.in[1]);
+  }
+}
+
+void im2col(DType dtype, const ConvWindows& w, const void* input, void* columns) {
+  const int64_t total = w.batch * w.channels * w.kernel[0] * w.kernel[1] * w.out[0] * w.out[1];
+  if (total <= 0) return;
+  for_dtype<TypeSet::Float>(dtype, "im2col", [&](auto zero) {
+    using T = decltype(zero);
+    im2col_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(w, typed<T>(input),
+                                                                        typed<T>(columns), total);
+    check_launch("im2col");
+  });
+}
+
+void col2im(DType dtype, const ConvWindows& w, const void* columns, void* input) {
+  const int64_t total = w.batch * w.channels * w.in[0] * w.in[1];
+  if (total <= 0) return;
+  for_dtype<TypeSet::Float>(dtype, "col2im", [&](auto zero) {
+    using T = decltype(zero);
+    col2im_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(w, typed<T>(columns),
+                                                                        typed<T>(input), total);
+    check_launch("col2im");
+  });
+}
+
 }  // namespace
 
 void register_indexing(Backend& b) {
@@ -245,6 +296,8 @@ void register_indexing(Backend& b) {
   b.gather = gather;
   b.scatter_add = scatter_add;
   b.hashed_bigrams = hashed_bigrams;
+  b.im2col = im2col;
+  b.col2im = col2im;
 }
 
 }  // namespace toadstool::kernels::cuda

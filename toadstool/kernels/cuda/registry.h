@@ -6,7 +6,8 @@
 namespace toadstool::kernels::cuda {
 
 void register_elementwise(Backend& b);  // convert, elementwise, triangle
-void register_indexing(Backend& b);     // index_select, index_add, gather, scatter_add, bigrams
+void register_indexing(Backend& b);     // index_select, index_add, gather, scatter_add, bigrams,
+                                        // im2col, col2im
 void register_random(Backend& b);       // the Philox fills
 void register_optim(Backend& b);        // sgd_step, adam_step
 void register_reduce(Backend& b);       // reduce

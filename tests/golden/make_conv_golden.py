@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Writes tests/golden/data/conv.txt, replayed by tests/golden/test_conv_parity.cpp:
+PyTorch's nn.Conv1d / nn.Conv2d with their own weights, which the C++ test
+loads into the matching Toadstool modules (same parameter names) to compare
+the output and every gradient.
+
+  conv1d/<n>, conv2d/<n>: input x, projection r, out = conv(x), then
+    "param.<name>", "grad.<name>" (gradients of sum(out * r)) and grad_x;
+    the options as 0-d or 1-D int64 tensors (same: 1 for padding="same").
+
+PyTorch is a development-time reference only; the file is committed:
+
+    /work/venv-torch/bin/python tests/golden/make_conv_golden.py
+"""
+import torch
+from torch import nn
+
+from make_golden import Group
+
+
+def case(g, name, module, x, same):
+    with torch.no_grad():
+        if module.bias is not None:
+            module.bias.add_(0.1 * torch.randn_like(module.bias))
+    x = x.clone().requires_grad_(True)
+    out = module(x)
+    r = torch.randn_like(out)
+    (out * r).sum().backward()
+    tensors = {
+        "x": x.detach(),
+        "r": r,
+        "out": out.detach(),
+        "grad_x": x.grad,
+        "stride": torch.tensor(list(module.stride), dtype=torch.int64),
+        "padding": torch.tensor([0] * len(module.stride) if same else list(module.padding),
+                                dtype=torch.int64),
+        "same": torch.tensor(int(same), dtype=torch.int64),
+        "dilation": torch.tensor(list(module.dilation), dtype=torch.int64),
+        "groups": torch.tensor(module.groups, dtype=torch.int64),
+        "bias": torch.tensor(int(module.bias is not None), dtype=torch.int64),
+        "kernel_size": torch.tensor(list(module.kernel_size), dtype=torch.int64),
+        "in_channels": torch.tensor(module.in_channels, dtype=torch.int64),
+        "out_channels": torch.tensor(module.out_channels, dtype=torch.int64),
+    }
+    for pname, p in module.named_parameters():
+        tensors["param." + pname] = p.detach()
+        tensors["grad." + pname] = p.grad
+    g.add_named(name, tensors)
+
+
+def main():
+    torch.manual_seed(0)
+    g = Group("conv.txt")
+    case(g, "conv1d", nn.Conv1d(3, 4, 3), torch.randn(2, 3, 10), False)
+    case(g, "conv1d", nn.Conv1d(4, 6, 4, stride=2, padding=2, dilation=2, groups=2, bias=False),
+         torch.randn(3, 4, 17), False)
+    case(g, "conv1d", nn.Conv1d(2, 3, 4, padding="same", dilation=3), torch.randn(2, 2, 9), True)
+    case(g, "conv2d", nn.Conv2d(3, 5, 3, padding=1), torch.randn(2, 3, 8, 7), False)
+    case(g, "conv2d", nn.Conv2d(4, 4, (2, 3), stride=(2, 1), padding=(0, 2), dilation=(1, 2),
+                                groups=4), torch.randn(2, 4, 9, 6), False)
+    case(g, "conv2d", nn.Conv2d(2, 3, (4, 2), padding="same"), torch.randn(1, 2, 6, 5), True)
+    g.write()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+// Convolutions: the window ops (im2col, col2im), conv1d / conv2d and the
+// Conv1d / Conv2d modules, on cases small enough to count by hand; PyTorch
+// parity is in tests/golden/test_nn_parity.cpp, the gradient checks in
+// tests/autograd/test_gradcheck_ops.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+#include "toadstool/nn/conv.h"
+
+namespace toadstool {
+namespace {
+
+using testing::expect_values;
+using testing::make;
+
+// The Error's text, for checking that it names the op and the shapes.
+template <class Call>
+std::string error_of(const Call& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no Error)";
+}
+
+TEST(Im2col, CopiesEachWindowWithZeroPadding) {
+  // [1, 1, 4] padded to 0 1 2 3 4 0: windows of 2 with stride 2.
+  const Tensor x = make({1, 2, 3, 4}, {1, 1, 4});
+  const Tensor cols = im2col(x, {.kernel_size = {2}, .stride = {2}, .padding = {1}});
+  // [N, C K, P]: tap rows, window columns.
+  expect_values(cols, {0, 2, 4, 1, 3, 0}, {1, 2, 3});
+}
+
+TEST(Im2col, TwoDimsWithDilation) {
+  // [1, 1, 3, 3] = 0..8; a 2 x 2 kernel dilated by 2 fits once.
+  const Tensor x = arange(0, 9).to(kFloat32).reshape({1, 1, 3, 3});
+  const Tensor cols = im2col(x, {.kernel_size = {2, 2}, .dilation = {2}});
+  expect_values(cols, {0, 2, 6, 8}, {1, 4, 1});
+}
+
+TEST(Col2im, SumsOverlappingWindowsBackOntoTheInput) {
+  // Windows of 2 with stride 1 over 3 inputs: the middle one is in both.
+  const Tensor cols = make({1, 1, 1, 1}, {1, 2, 2});
+  expect_values(col2im(cols, {3}, {.kernel_size = {2}}), {1, 2, 1}, {1, 1, 3});
+}
+
+TEST(Conv1d, MatchesAHandComputedCorrelation) {
+  // Cross-correlation, as PyTorch: out[i] = sum_k w[k] x[i + k] + b.
+  const Tensor x = make({1, 2, 3, 4, 5}, {1, 1, 5});
+  const Tensor w = make({1, 0, -1}, {1, 1, 3});
+  expect_values(conv1d(x, w, make({10}, {1})), {8, 8, 8}, {1, 1, 3});
+  // "same": one zero at each end.
+  expect_values(conv1d(x, w, {}, {.padding_same = true}), {-2, -2, -2, -2, 4}, {1, 1, 5});
+}
+
+TEST(Conv2d, GroupsKeepTheirChannelsApart) {
+  // Two groups of one channel each, 1 x 1 kernels scaling by 2 and 3.
+  const Tensor x = make({1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 2, 2});
+  const Tensor w = make({2, 3}, {2, 1, 1, 1});
+  expect_values(conv2d(x, w, {}, {.groups = 2}), {2, 4, 6, 8, 15, 18, 21, 24}, {1, 2, 2, 2});
+}
+
+TEST(Conv2d, UnbatchedInputGivesUnbatchedOutput) {
+  const Tensor out = conv2d(randn({3, 5, 6}), randn({4, 3, 3, 2}), {}, {.stride = {2}});
+  EXPECT_EQ(out.shape(), (Shape{4, 2, 3}));
+}
+
+TEST(Conv2d, BadInputsAreErrorsNamingTheShapes) {
+  const Tensor x = randn({2, 3, 5, 5});
+  std::string what = error_of([&] { conv2d(x, randn({4, 2, 3, 3})); });
+  EXPECT_NE(what.find("conv2d: the weight [4, 2, 3, 3] float32 expects 2 input channels"),
+            std::string::npos)
+      << what;
+  what = error_of([&] { conv2d(x, randn({4, 3, 7, 7})); });
+  EXPECT_NE(what.find("is larger than the padded input [5, 5]"), std::string::npos) << what;
+  what = error_of([&] { conv2d(randn({2, 3}), randn({4, 3, 3, 3})); });
+  EXPECT_NE(what.find("conv2d: input must be [N, C, H, W] or [C, H, W], got [2, 3] float32"),
+            std::string::npos)
+      << what;
+  what = error_of([&] { conv2d(x, randn({4, 3, 3, 3}), {}, {.groups = 2}); });
+  EXPECT_NE(what.find("groups 2 must divide the input's 3 channels"), std::string::npos) << what;
+  what = error_of([&] {
+    conv2d(x, randn({4, 3, 3, 3}), {}, {.stride = {2}, .padding_same = true});
+  });
+  EXPECT_NE(what.find("padding \"same\" needs stride 1"), std::string::npos) << what;
+  what = error_of([&] { conv2d(x, randn({4, 3, 3, 3}), randn({3})); });
+  EXPECT_NE(what.find("bias must be [4]"), std::string::npos) << what;
+  what = error_of([&] { conv2d(x, randn({4, 3, 3, 3}), {}, {.stride = {1, 2, 3}}); });
+  EXPECT_NE(what.find("stride has 3 values for a kernel of 2 dims"), std::string::npos) << what;
+  what = error_of([&] { conv2d(x.to(kInt64), randn({4, 3, 3, 3})); });
+  EXPECT_NE(what.find("must share dtype and device"), std::string::npos) << what;
+}
+
+TEST(ConvModules, ParametersNamesShapesAndInitAsPyTorch) {
+  manual_seed(3);
+  nn::Conv2d conv(4, 6, {3, 2}, {.groups = 2});
+  EXPECT_EQ(conv.weight.shape(), (Shape{6, 2, 3, 2}));
+  EXPECT_EQ(conv.bias.shape(), (Shape{6}));
+  const auto names = conv.state_dict().keys();
+  EXPECT_EQ(names, (std::vector<std::string>{"weight", "bias"}));
+  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = 4 / 2 x 3 x 2 = 12.
+  const double bound = 1.0 / std::sqrt(12.0);
+  EXPECT_LE(conv.weight.abs().amax().item<double>(), bound);
+  EXPECT_LE(conv.bias.abs().amax().item<double>(), bound);
+  EXPECT_EQ(conv.extra_repr(), "4, 6, kernel_size=(3, 2), stride=(1, 1), groups=2");
+
+  nn::Conv1d conv1(3, 5, 4, {.stride = {2}, .padding_same = false, .dilation = {2}}, false);
+  EXPECT_FALSE(conv1.bias.defined());
+  EXPECT_EQ(conv1.extra_repr(), "3, 5, kernel_size=(4,), stride=(2,), dilation=(2,), bias=False");
+  EXPECT_EQ(conv1.forward(randn({2, 3, 20})).shape(), (Shape{2, 5, 7}));
+}
+
+TEST(ConvModules, BadOptionsAreErrors) {
+  EXPECT_THROW(nn::Conv2d(3, 4, {3}, {.groups = 2}), Error);
+  EXPECT_THROW(nn::Conv2d(3, 4, {3, 3, 3}), Error);
+  EXPECT_THROW(nn::Conv1d(0, 4, 3), Error);
+  EXPECT_THROW(nn::Conv1d(3, 4, 0), Error);
+}
+
+}  // namespace
+}  // namespace toadstool

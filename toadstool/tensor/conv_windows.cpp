@@ -1,0 +1,120 @@
+#include "toadstool/tensor/conv_windows.h"
+
+#include "toadstool/kernels/kernel_args.h"
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/kernel_args.h"
+#include "toadstool/tensor/shape_utils.h"
+
+namespace toadstool {
+
+namespace {
+
+// One option list as one value per spatial dim: empty -> `fallback`, one
+// value -> repeated.
+Shape per_dim(const Shape& values, size_t dims, int64_t fallback, const char* op,
+              const char* name) {
+  if (values.empty()) return Shape(dims, fallback);
+  if (values.size() == 1) return Shape(dims, values[0]);
+  TS_CHECK(values.size() == dims, op, ": ", name, " has ", values.size(),
+           " values for a kernel of ", dims, " dims ", values);
+  return values;
+}
+
+// The kernel geometry for a [batch, channels, *input_size] input; every
+// option checked.
+kernels::ConvWindows windows_of(int64_t batch, int64_t channels, const Shape& input_size,
+                                const ConvWindowOptions& options, const char* op) {
+  const size_t dims = options.kernel_size.size();
+  TS_CHECK(dims == 1 || dims == 2, op, ": kernel_size must have 1 or 2 dims, got ",
+           options.kernel_size);
+  TS_CHECK(input_size.size() == dims, op, ": a ", dims, "-D kernel ", options.kernel_size,
+           " needs ", dims, " spatial dims, got ", input_size);
+  const Shape stride = per_dim(options.stride, dims, 1, op, "stride");
+  const Shape pad_begin = per_dim(options.padding, dims, 0, op, "padding");
+  const Shape pad_end = options.padding_end.empty()
+                            ? pad_begin
+                            : per_dim(options.padding_end, dims, 0, op, "padding_end");
+  const Shape dilation = per_dim(options.dilation, dims, 1, op, "dilation");
+  kernels::ConvWindows w;
+  w.batch = batch;
+  w.channels = channels;
+  // A 1-D window is the second dim of a 2-D one with a height of 1.
+  const size_t first = 2 - dims;
+  for (size_t d = 0; d < dims; ++d) {
+    const size_t k = first + d;
+    TS_CHECK(options.kernel_size[d] >= 1 && stride[d] >= 1 && dilation[d] >= 1 &&
+                 pad_begin[d] >= 0 && pad_end[d] >= 0,
+             op, ": kernel_size ", options.kernel_size, ", stride ", stride, " and dilation ",
+             dilation, " must be >= 1 and padding ", pad_begin, " / ", pad_end, " >= 0");
+    const int64_t span = dilation[d] * (options.kernel_size[d] - 1) + 1;
+    const int64_t padded = input_size[d] + pad_begin[d] + pad_end[d];
+    TS_CHECK(padded >= span, op, ": the kernel ", options.kernel_size, " (dilation ", dilation,
+             ") is larger than the padded input ", input_size, " (padding ", pad_begin, ")");
+    w.in[k] = input_size[d];
+    w.kernel[k] = options.kernel_size[d];
+    w.stride[k] = stride[d];
+    w.pad_begin[k] = pad_begin[d];
+    w.dilation[k] = dilation[d];
+    w.out[k] = (padded - span) / stride[d] + 1;
+  }
+  return w;
+}
+
+Shape spatial_out(const kernels::ConvWindows& w, size_t dims) {
+  return dims == 1 ? Shape{w.out[1]} : Shape{w.out[0], w.out[1]};
+}
+
+void check_float(const Tensor& t, const char* op, const char* what) {
+  TS_CHECK(t.dtype() == kFloat32 || t.dtype() == kFloat64, op, ": ", what,
+           " must be float32 or float64, got ", detail::describe(t));
+}
+
+}  // namespace
+
+Shape conv_output_size(const Shape& input_size, const ConvWindowOptions& options, const char* op) {
+  return spatial_out(windows_of(1, 1, input_size, options, op), options.kernel_size.size());
+}
+
+namespace native {
+
+Tensor im2col(const Tensor& input, const ConvWindowOptions& options) {
+  const char* op = "im2col";
+  detail::check_defined(input, op);
+  check_float(input, op, "the input");
+  const auto dims = static_cast<int64_t>(options.kernel_size.size());
+  TS_CHECK(input.dim() == dims + 2, op, ": the input must be [N, C, ", dims == 2 ? "H, W" : "L",
+           "] for the kernel ", options.kernel_size, ", got ", detail::describe(input));
+  const Shape spatial(input.shape().begin() + 2, input.shape().end());
+  const kernels::ConvWindows w = windows_of(input.size(0), input.size(1), spatial, options, op);
+  const int64_t taps = w.kernel[0] * w.kernel[1];
+  const Tensor in = contiguous(input);
+  Tensor columns = detail::make_tensor({w.batch, w.channels * taps, w.out[0] * w.out[1]},
+                                       input.dtype(), input.device(), op);
+  TS_KERNEL(input.device(), im2col, input.dtype(), w, in.data_ptr(), columns.data_ptr());
+  return columns;
+}
+
+Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOptions& options) {
+  const char* op = "col2im";
+  detail::check_defined(columns, op);
+  check_float(columns, op, "the columns");
+  TS_CHECK(columns.dim() == 3, op, ": the columns must be [N, C * K, P], got ",
+           detail::describe(columns));
+  const int64_t batch = columns.size(0);
+  kernels::ConvWindows w = windows_of(batch, 1, input_size, options, op);
+  const int64_t taps = w.kernel[0] * w.kernel[1];
+  const int64_t positions = w.out[0] * w.out[1];
+  TS_CHECK(columns.size(1) % taps == 0 && columns.size(2) == positions, op, ": columns ",
+           detail::describe(columns), " do not hold the ", taps, " taps x ", positions,
+           " windows of the kernel ", options.kernel_size, " over ", input_size);
+  w.channels = columns.size(1) / taps;
+  const Tensor cols = contiguous(columns);
+  Shape shape = {batch, w.channels};
+  shape.insert(shape.end(), input_size.begin(), input_size.end());
+  Tensor input = detail::make_tensor(shape, columns.dtype(), columns.device(), op);
+  TS_KERNEL(columns.device(), col2im, columns.dtype(), w, cols.data_ptr(), input.data_ptr());
+  return input;
+}
+
+}  // namespace native
+}  // namespace toadstool

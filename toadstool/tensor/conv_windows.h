@@ -1,0 +1,42 @@
+#pragma once
+// The sliding windows of a convolution: im2col, which copies every window
+// of an input into a column, and its adjoint col2im, which sums columns back
+// onto the input (PyTorch's nn.Unfold and nn.Fold for 2-D). A convolution is
+// a matrix product with im2col's columns (autograd/ops.h's conv1d, conv2d);
+// the differentiable ops are autograd/ops.h's im2col and col2im.
+#include <string>
+
+#include "toadstool/tensor/tensor.h"
+
+namespace toadstool {
+
+// Windows over the last `kernel_size.size()` dims (1 or 2) of an input
+// [N, C, *spatial]. Each other field is empty (its default), one value for
+// every dim, or one value per dim. `padding` zeros are added at both ends of
+// a dim; `padding_end`, when given, sets the end's separately (PyTorch's
+// "same" padding with an even kernel puts the extra zero there).
+struct ConvWindowOptions {
+  Shape kernel_size;
+  Shape stride;       // default 1
+  Shape padding;      // default 0
+  Shape padding_end;  // default: as padding
+  Shape dilation;     // default 1
+};
+
+// The output's spatial sizes: (in + pad_begin + pad_end - dilation (k - 1)
+// - 1) / stride + 1 per dim. An Error naming `op` when a list has the wrong
+// length or a bad value, or when a window does not fit in the padded input.
+Shape conv_output_size(const Shape& input_size, const ConvWindowOptions& options,
+                       const char* op = "conv_output_size");
+
+namespace native {
+
+// input [N, C, *in] (float32 or float64) -> columns [N, C * K, P], K the
+// kernel's elements and P the output's (row c * K + tap, column p).
+Tensor im2col(const Tensor& input, const ConvWindowOptions& options);
+// columns [N, C * K, P] -> [N, C, *input_size]: each element the sum of
+// the column elements im2col would copy from it.
+Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOptions& options);
+
+}  // namespace native
+}  // namespace toadstool
