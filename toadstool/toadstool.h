@@ -26,6 +26,7 @@
 #include "toadstool/nn/loss.h"
 #include "toadstool/nn/module.h"
 #include "toadstool/nn/optim/optim.h"
+#include "toadstool/nn/pooling.h"
 #include "toadstool/nn/positional.h"
 #include "toadstool/nn/transformer.h"
 #include "toadstool/nn/zoo/mlp.h"

@@ -792,6 +792,32 @@ std::vector<GradCase> all_cases() {
       [](const auto& x) {
         return conv2d(x[0], x[1], {}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
       });
+  one(
+      "max_pool2d_padding_dilation", {"im2col", "max_dim"},
+      [] {
+        return std::vector{leaf({2, 2, 6, 5})};
+      },
+      x0([](const Tensor& t) {
+        return max_pool2d(
+            t, {.kernel_size = {3, 2}, .stride = {2, 1}, .padding = {1}, .dilation = {1, 2}});
+      }));
+  one(
+      "avg_pool1d_without_padding_count", {"im2col", "sum", "div"},
+      [] {
+        return std::vector{leaf({2, 3, 7})};
+      },
+      x0([](const Tensor& t) {
+        return avg_pool1d(
+            t, {.kernel_size = {3}, .stride = {2}, .padding = {1}, .count_include_pad = false});
+      }));
+  one(
+      "adaptive_avg_pool2d", {"narrow", "mean", "cat"},
+      [] {
+        return std::vector{leaf({1, 2, 5, 7})};
+      },
+      x0([](const Tensor& t) {
+        return adaptive_avg_pool2d(t, {2, 3});
+      }));
   return c;
 }
 

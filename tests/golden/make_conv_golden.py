@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/data/conv.txt, replayed by tests/golden/test_conv_parity.cpp:
-PyTorch's nn.Conv1d / nn.Conv2d with their own weights, which the C++ test
-loads into the matching Toadstool modules (same parameter names) to compare
-the output and every gradient.
+"""Writes tests/golden/data/conv.txt and pooling.txt, replayed by
+tests/golden/test_nn_parity.cpp: PyTorch's nn.Conv1d / nn.Conv2d with their
+own weights, which the C++ test loads into the matching Toadstool modules
+(same parameter names) to compare the output and every gradient; and
+PyTorch's pooling functions.
 
   conv1d/<n>, conv2d/<n>: input x, projection r, out = conv(x), then
     "param.<name>", "grad.<name>" (gradients of sum(out * r)) and grad_x;
     the options as 0-d or 1-D int64 tensors (same: 1 for padding="same").
+  <pool>/<n> for max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d: x, r,
+    out, grad_x and the options (kernel_size, stride, padding, dilation,
+    count_include_pad, output_size as int64 tensors).
 
 PyTorch is a development-time reference only; the file is committed:
 
@@ -48,6 +52,37 @@ def case(g, name, module, x, same):
     g.add_named(name, tensors)
 
 
+def pool_case(g, name, fn, x, **options):
+    x = x.clone().requires_grad_(True)
+    out = fn(x, **options)
+    r = torch.randn_like(out)
+    (out * r).sum().backward()
+    tensors = {"x": x.detach(), "r": r, "out": out.detach(), "grad_x": x.grad}
+    for key, value in options.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        tensors[key] = torch.tensor([int(v) for v in values], dtype=torch.int64)
+    g.add_named(name, tensors)
+
+
+def pooling(g):
+    F = torch.nn.functional
+    pool_case(g, "max_pool1d", F.max_pool1d, torch.randn(2, 3, 11), kernel_size=[3], stride=[2],
+              padding=[1], dilation=[1])
+    pool_case(g, "max_pool1d", F.max_pool1d, torch.randn(2, 3, 12) - 3, kernel_size=[2],
+              stride=[2], padding=[1], dilation=[2])
+    pool_case(g, "max_pool2d", F.max_pool2d, torch.randn(2, 3, 9, 8), kernel_size=[3, 2],
+              stride=[2, 1], padding=[1, 1], dilation=[1, 2])
+    pool_case(g, "avg_pool1d", F.avg_pool1d, torch.randn(2, 3, 10), kernel_size=[4], stride=[3],
+              padding=[2], count_include_pad=True)
+    pool_case(g, "avg_pool2d", F.avg_pool2d, torch.randn(2, 2, 7, 9), kernel_size=[3, 3],
+              stride=[2, 2], padding=[1, 1], count_include_pad=False)
+    pool_case(g, "adaptive_avg_pool1d", F.adaptive_avg_pool1d, torch.randn(2, 3, 10),
+              output_size=[4])
+    pool_case(g, "adaptive_avg_pool2d", F.adaptive_avg_pool2d, torch.randn(2, 3, 7, 10),
+              output_size=[3, 4])
+    g.write()
+
+
 def main():
     torch.manual_seed(0)
     g = Group("conv.txt")
@@ -60,6 +95,7 @@ def main():
                                 groups=4), torch.randn(2, 4, 9, 6), False)
     case(g, "conv2d", nn.Conv2d(2, 3, (4, 2), padding="same"), torch.randn(1, 2, 6, 5), True)
     g.write()
+    pooling(Group("pooling.txt"))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,40 @@ TEST(NnParity, ConvolutionsOutputAndEveryGradientMatchPyTorch) {
   EXPECT_EQ(checked, 6);
 }
 
+// PyTorch's pooling functions (tests/golden/make_conv_golden.py): the output
+// and the input's gradient.
+TEST(NnParity, PoolingOutputAndGradientMatchPyTorch) {
+  const auto cases = testing::load_golden("pooling.txt");
+  int checked = 0;
+  for (const auto& [name, c] : cases) {
+    SCOPED_TRACE(name);
+    const std::string op = name.substr(0, name.find('/'));
+    auto list = [&](const char* label) { return testing::int_values(c.at(label)); };
+    PoolOptions options;
+    if (c.count("kernel_size") != 0) {
+      options.kernel_size = list("kernel_size");
+      options.stride = list("stride");
+      options.padding = list("padding");
+    }
+    if (c.count("dilation") != 0) options.dilation = list("dilation");
+    if (c.count("count_include_pad") != 0) options.count_include_pad = list("count_include_pad")[0];
+    const Tensor x = c.at("x").clone().requires_grad_(true);
+    Tensor out;
+    if (op == "max_pool1d") out = max_pool1d(x, options);
+    if (op == "max_pool2d") out = max_pool2d(x, options);
+    if (op == "avg_pool1d") out = avg_pool1d(x, options);
+    if (op == "avg_pool2d") out = avg_pool2d(x, options);
+    if (op == "adaptive_avg_pool1d") out = adaptive_avg_pool1d(x, list("output_size")[0]);
+    if (op == "adaptive_avg_pool2d") out = adaptive_avg_pool2d(x, list("output_size"));
+    ASSERT_TRUE(out.defined()) << "no runner for " << op;
+    expect_matches(out, c.at("out"), 1e-6, "out");
+    (out * c.at("r")).sum().backward();
+    expect_matches(x.grad(), c.at("grad_x"), 1e-6, "grad of x");
+    ++checked;
+  }
+  EXPECT_EQ(checked, 7);
+}
+
 }  // namespace
 }  // namespace toadstool
 

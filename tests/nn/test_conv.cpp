@@ -1,5 +1,6 @@
-// Convolutions: the window ops (im2col, col2im), conv1d / conv2d and the
-// Conv1d / Conv2d modules, on cases small enough to count by hand; PyTorch
+// Convolutions and pooling: the window ops (im2col, col2im), conv1d /
+// conv2d, max / average / adaptive pooling and their modules, on cases
+// small enough to count by hand; PyTorch
 // parity is in tests/golden/test_nn_parity.cpp, the gradient checks in
 // tests/autograd/test_gradcheck_ops.cpp.
 #include <gtest/gtest.h>
@@ -10,10 +11,12 @@
 
 #include "test_util.h"
 #include "toadstool/nn/conv.h"
+#include "toadstool/nn/pooling.h"
 
 namespace toadstool {
 namespace {
 
+using testing::expect_close;
 using testing::expect_values;
 using testing::make;
 
@@ -120,6 +123,70 @@ TEST(ConvModules, BadOptionsAreErrors) {
   EXPECT_THROW(nn::Conv2d(3, 4, {3, 3, 3}), Error);
   EXPECT_THROW(nn::Conv1d(0, 4, 3), Error);
   EXPECT_THROW(nn::Conv1d(3, 4, 0), Error);
+}
+
+TEST(MaxPool, PaddingNeverWins) {
+  // Padded windows of 2, stride 2: [pad, 1] [-5, 3] [2, -1].
+  expect_values(max_pool1d(make({1, -5, 3, 2, -1}, {1, 1, 5}),
+                           {.kernel_size = {2}, .stride = {2}, .padding = {1}}),
+                {1, 3, 2}, {1, 1, 3});
+  // Every value negative: a zero pad would win at the ends.
+  expect_values(
+      max_pool1d(make({-1, -2, -3}, {1, 3}), {.kernel_size = {2}, .stride = {1}, .padding = {1}}),
+      {-1, -1, -2, -3}, {1, 4});
+}
+
+TEST(MaxPool, TheGradientGoesToTheFirstMaximum) {
+  const Tensor x = make({1, 3, 3, 2}, {1, 1, 2, 2}).requires_grad_();
+  max_pool2d(x, {.kernel_size = {2}}).sum().backward();
+  expect_values(x.grad(), {0, 1, 0, 0}, {1, 1, 2, 2});
+}
+
+TEST(AvgPool, CountIncludePadOrNot) {
+  const Tensor x = make({2, 4}, {1, 1, 2});
+  const PoolOptions options = {.kernel_size = {2}, .stride = {1}, .padding = {1}};
+  expect_values(avg_pool1d(x, options), {1, 3, 2}, {1, 1, 3});
+  PoolOptions excluded = options;
+  excluded.count_include_pad = false;
+  expect_values(avg_pool1d(x, excluded), {2, 3, 4}, {1, 1, 3});
+}
+
+TEST(AdaptiveAvgPool, OverlappingWindowsAsPyTorch) {
+  // 5 inputs to 2 outputs: [0, 3) and [2, 5).
+  expect_values(adaptive_avg_pool1d(arange(0, 5).to(kFloat32).reshape({1, 1, 5}), 2), {1, 3},
+                {1, 1, 2});
+  // Global average pooling.
+  const Tensor x = randn({2, 3, 4, 5});
+  expect_close(adaptive_avg_pool2d(x, {1}), x.mean({2, 3}, true));
+}
+
+TEST(Pooling, BadInputsAreErrors) {
+  const Tensor x = randn({2, 3, 6, 6});
+  std::string what = error_of([&] { max_pool2d(x, {.kernel_size = {2}, .padding = {2}}); });
+  EXPECT_NE(what.find("max_pool2d: padding [2] must be at most half the kernel [2, 2]"),
+            std::string::npos)
+      << what;
+  what = error_of([&] { avg_pool2d(x, {.kernel_size = {7}}); });
+  EXPECT_NE(what.find("avg_pool2d: the kernel [7, 7]"), std::string::npos) << what;
+  what = error_of([&] { avg_pool1d(x, {.kernel_size = {2}}); });
+  EXPECT_NE(what.find("avg_pool1d: input must be [N, C, L] or [C, L], got [2, 3, 6, 6]"),
+            std::string::npos)
+      << what;
+  what = error_of([&] { avg_pool2d(x, {.kernel_size = {2}, .dilation = {2}}); });
+  EXPECT_NE(what.find("average pooling has no dilation"), std::string::npos) << what;
+  what = error_of([&] { adaptive_avg_pool2d(x, {0}); });
+  EXPECT_NE(what.find("adaptive_avg_pool2d: output size 0"), std::string::npos) << what;
+  EXPECT_THROW(nn::MaxPool2d({.kernel_size = {}}), Error);
+  EXPECT_THROW(nn::AdaptiveAvgPool2d({2, 2, 2}), Error);
+}
+
+TEST(PoolingModules, ForwardAndRepr) {
+  nn::MaxPool2d pool({.kernel_size = {3}, .stride = {2}, .padding = {1}});
+  EXPECT_EQ(pool.forward(randn({2, 4, 9, 8})).shape(), (Shape{2, 4, 5, 4}));
+  EXPECT_EQ(pool.extra_repr(), "kernel_size=[3], stride=[2], padding=[1], dilation=[1]");
+  nn::AdaptiveAvgPool2d global({1});
+  EXPECT_EQ(global.forward(randn({4, 5, 3})).shape(), (Shape{4, 1, 1}));
+  EXPECT_TRUE(global.parameters().empty());
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
-// Convolutions: the window ops im2col and col2im with their derivatives, and
-// conv1d / conv2d as a matrix product with im2col's columns.
+// Convolutions and pooling: the window ops im2col and col2im with their
+// derivatives; conv1d / conv2d as a matrix product with im2col's columns;
+// max and average pooling as a reduction over them.
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/error.h"
+#include "toadstool/tensor/factory.h"
 #include "toadstool/tensor/shape_utils.h"
 
 namespace toadstool {
@@ -108,7 +112,143 @@ Tensor convolution(const Tensor& input, const Tensor& weight, const Tensor& bias
   return batched ? out : squeeze(out, 0);
 }
 
+// ---- pooling ----
+
+// The windows of a pooling over the last `dims` dims of x [N, C, *spatial],
+// every option checked.
+ConvWindowOptions pool_windows(const Tensor& x, const PoolOptions& options, int64_t dims,
+                               bool dilated, const char* op) {
+  auto per_dim = [&](const Shape& values, const char* name) {
+    TS_CHECK(values.size() == 1 || values.size() == static_cast<size_t>(dims), op, ": ", name,
+             " must have 1 or ", dims, " values, got ", values);
+    return values.size() == 1 ? Shape(static_cast<size_t>(dims), values[0]) : values;
+  };
+  ConvWindowOptions windows;
+  windows.kernel_size = per_dim(options.kernel_size, "kernel_size");
+  windows.stride = options.stride.empty() ? windows.kernel_size : per_dim(options.stride, "stride");
+  windows.padding = per_dim(options.padding, "padding");
+  windows.dilation =
+      dilated ? per_dim(options.dilation, "dilation") : Shape(static_cast<size_t>(dims), 1);
+  TS_CHECK(dilated || options.dilation == Shape{1}, op, ": average pooling has no dilation, got ",
+           options.dilation);
+  for (int64_t d = 0; d < dims; ++d) {
+    // As PyTorch: padding beyond half the (dilated) kernel would make
+    // windows of padding alone.
+    const int64_t span = windows.dilation[d] * (windows.kernel_size[d] - 1) + 1;
+    TS_CHECK(
+        windows.kernel_size[d] >= 1 && windows.padding[d] >= 0 && windows.padding[d] <= span / 2,
+        op, ": padding ", options.padding, " must be at most half the kernel ", windows.kernel_size,
+        " (dilation ", windows.dilation, ")");
+  }
+  const Shape spatial(x.shape().begin() + 2, x.shape().end());
+  conv_output_size(spatial, windows, op);  // checks the rest
+  return windows;
+}
+
+// input [N, C, *spatial] or [C, *spatial] as [N, C, *spatial].
+Tensor batched_input(const Tensor& input, int64_t dims, const char* op) {
+  detail::check_defined(input, op);
+  TS_CHECK(input.dim() == dims + 1 || input.dim() == dims + 2, op, ": input must be [N, C, ",
+           dims == 2 ? "H, W" : "L", "] or [C, ", dims == 2 ? "H, W" : "L", "], got ",
+           detail::describe(input));
+  return input.dim() == dims + 2 ? input : unsqueeze(input, 0);
+}
+
+// The pooled [N, C, P] as the input's layout: [N, C, *out] or [C, *out].
+Tensor unflatten_pooled(const Tensor& pooled, const Tensor& input, const Tensor& x,
+                        const ConvWindowOptions& windows) {
+  Shape shape = {x.size(0), x.size(1)};
+  const Shape spatial(x.shape().begin() + 2, x.shape().end());
+  const Shape out = conv_output_size(spatial, windows);
+  shape.insert(shape.end(), out.begin(), out.end());
+  const Tensor result = reshape(pooled, shape);
+  return input.dim() == x.dim() ? result : squeeze(result, 0);
+}
+
+// The taps of every window: [N, C, K, P]; with `in_bounds`, also which taps
+// are inside the input (not padding): [1, 1, K, P] float, 1 or 0.
+Tensor window_taps(const Tensor& x, const ConvWindowOptions& windows, Tensor* in_bounds) {
+  const Tensor columns = im2col(x, windows);
+  const int64_t n = x.size(0), c = x.size(1);
+  const int64_t taps = columns.size(1) / c, positions = columns.size(2);
+  if (in_bounds != nullptr) {
+    Shape plane = {1, 1};
+    plane.insert(plane.end(), x.shape().begin() + 2, x.shape().end());
+    *in_bounds = reshape(native::im2col(ones(plane, x.dtype()).to(x.device()), windows),
+                         {1, 1, taps, positions});
+  }
+  return reshape(columns, {n, c, taps, positions});
+}
+
+Tensor max_pool(const Tensor& input, const PoolOptions& options, int64_t dims, const char* op) {
+  const Tensor x = batched_input(input, dims, op);
+  const ConvWindowOptions windows = pool_windows(x, options, dims, true, op);
+  Tensor in_bounds;
+  Tensor taps = window_taps(x, windows, &in_bounds);
+  taps = where(in_bounds > 0, taps, -std::numeric_limits<double>::infinity());
+  return unflatten_pooled(max(taps, 2).first, input, x, windows);
+}
+
+Tensor avg_pool(const Tensor& input, const PoolOptions& options, int64_t dims, const char* op) {
+  const Tensor x = batched_input(input, dims, op);
+  const ConvWindowOptions windows = pool_windows(x, options, dims, false, op);
+  Tensor in_bounds;
+  const Tensor taps = window_taps(x, windows, options.count_include_pad ? nullptr : &in_bounds);
+  const Tensor sums = sum(taps, {2});
+  const Tensor mean = options.count_include_pad ? div(sums, static_cast<double>(taps.size(2)))
+                                                : div(sums, sum(in_bounds, {2}));
+  return unflatten_pooled(mean, input, x, windows);
+}
+
+// Adaptive average pooling along one dim: output i averages input
+// [floor(i in / out), ceil((i + 1) in / out)).
+Tensor adaptive_mean(const Tensor& x, int64_t dim, int64_t out, const char* op) {
+  const int64_t in = x.size(dim);
+  TS_CHECK(out >= 1 && in >= 1, op, ": output size ", out, " and input size ", in,
+           " must be >= 1 (input ", detail::describe(x), ")");
+  if (out == in) return x;
+  std::vector<Tensor> parts;
+  parts.reserve(out);
+  for (int64_t i = 0; i < out; ++i) {
+    const int64_t start = i * in / out, end = ((i + 1) * in + out - 1) / out;
+    parts.push_back(mean(narrow(x, dim, start, end - start), {dim}, true));
+  }
+  return cat(parts, dim);
+}
+
 }  // namespace
+
+Tensor max_pool1d(const Tensor& input, const PoolOptions& options) {
+  return max_pool(input, options, 1, "max_pool1d");
+}
+Tensor max_pool2d(const Tensor& input, const PoolOptions& options) {
+  return max_pool(input, options, 2, "max_pool2d");
+}
+Tensor avg_pool1d(const Tensor& input, const PoolOptions& options) {
+  return avg_pool(input, options, 1, "avg_pool1d");
+}
+Tensor avg_pool2d(const Tensor& input, const PoolOptions& options) {
+  return avg_pool(input, options, 2, "avg_pool2d");
+}
+
+Tensor adaptive_avg_pool1d(const Tensor& input, int64_t output_size) {
+  const char* op = "adaptive_avg_pool1d";
+  detail::check_defined(input, op);
+  TS_CHECK(input.dim() == 2 || input.dim() == 3, op, ": input must be [N, C, L] or [C, L], got ",
+           detail::describe(input));
+  return adaptive_mean(input, -1, output_size, op);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size) {
+  const char* op = "adaptive_avg_pool2d";
+  detail::check_defined(input, op);
+  TS_CHECK(input.dim() == 3 || input.dim() == 4, op,
+           ": input must be [N, C, H, W] or [C, H, W], got ", detail::describe(input));
+  TS_CHECK(output_size.size() == 1 || output_size.size() == 2, op,
+           ": output_size must be {s} or {H, W}, got ", output_size);
+  const int64_t out_h = output_size[0], out_w = output_size.back();
+  return adaptive_mean(adaptive_mean(input, -2, out_h, op), -1, out_w, op);
+}
 
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const ConvOptions& options) {

@@ -236,6 +236,27 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}
               const ConvOptions& options = {});
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
               const ConvOptions& options = {});
+// torch.nn.functional.max_pool1d / 2d and avg_pool1d / 2d over input [N, C,
+// *spatial] (or without N): the windows of im2col, their max (padding
+// never wins; the gradient goes to the first maximum, as PyTorch's) or
+// mean (count_include_pad: padding zeros count, as PyTorch's default).
+// kernel_size and the other lists: one value for every dim or one per dim;
+// stride defaults to kernel_size; padding at most half the kernel.
+struct PoolOptions {
+  Shape kernel_size;
+  Shape stride{};  // default: kernel_size
+  Shape padding{0};
+  Shape dilation{1};              // max pooling only
+  bool count_include_pad = true;  // average pooling only
+};
+Tensor max_pool1d(const Tensor& input, const PoolOptions& options);
+Tensor max_pool2d(const Tensor& input, const PoolOptions& options);
+Tensor avg_pool1d(const Tensor& input, const PoolOptions& options);
+Tensor avg_pool2d(const Tensor& input, const PoolOptions& options);
+// torch.nn.functional.adaptive_avg_pool1d / 2d: output i of a dim averages
+// input [floor(i in / out), ceil((i + 1) in / out)).
+Tensor adaptive_avg_pool1d(const Tensor& input, int64_t output_size);
+Tensor adaptive_avg_pool2d(const Tensor& input, const Shape& output_size);
 
 // ---- losses (options in tensor/loss_options.h; docs/losses.md) -------------------------
 // torch.nn.functional.cross_entropy with class-index targets: logits [N, C]
