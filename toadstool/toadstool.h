@@ -25,6 +25,7 @@
 #include "toadstool/nn/linear.h"
 #include "toadstool/nn/loss.h"
 #include "toadstool/nn/module.h"
+#include "toadstool/nn/normalization.h"
 #include "toadstool/nn/optim/optim.h"
 #include "toadstool/nn/pooling.h"
 #include "toadstool/nn/positional.h"

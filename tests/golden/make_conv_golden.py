@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/data/conv.txt and pooling.txt, replayed by
+"""Writes tests/golden/data/conv.txt, pooling.txt and normalization.txt, replayed by
 tests/golden/test_nn_parity.cpp: PyTorch's nn.Conv1d / nn.Conv2d with their
 own weights, which the C++ test loads into the matching Toadstool modules
 (same parameter names) to compare the output and every gradient; and
@@ -11,6 +11,10 @@ PyTorch's pooling functions.
   <pool>/<n> for max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d: x, r,
     out, grad_x and the options (kernel_size, stride, padding, dilation,
     count_include_pad, output_size as int64 tensors).
+  normalization.txt, batch_norm1d/<n>, batch_norm2d/<n>, group_norm/<n>:
+    x, r, out, grad_x, "param.*", "grad.*" of a training forward; for batch
+    norm then a second training forward on x2, "buffer.*" (the running
+    statistics after both) and eval_out (x in eval mode).
 
 PyTorch is a development-time reference only; the file is committed:
 
@@ -83,6 +87,43 @@ def pooling(g):
     g.write()
 
 
+def norm_case(g, name, module, shape, groups=None):
+    """Two training steps' forwards (output, gradients of sum(out * r) for
+    the first, the running statistics after both) and, for batch norm, an
+    eval forward."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x = (torch.randn(*shape) * 2 + 0.5).requires_grad_(True)
+    out = module(x)
+    r = torch.randn_like(out)
+    (out * r).sum().backward()
+    tensors = {"x": x.detach(), "r": r, "out": out.detach(), "grad_x": x.grad}
+    for pname, p in module.named_parameters():
+        tensors["param." + pname] = p.detach()
+        tensors["grad." + pname] = p.grad
+    if groups is not None:
+        tensors["num_groups"] = torch.tensor(groups, dtype=torch.int64)
+    else:
+        x2 = torch.randn(*shape) - 1
+        module(x2)
+        module.eval()
+        tensors["x2"] = x2
+        tensors["eval_out"] = module(x).detach()
+        for bname, b in module.named_buffers():
+            tensors["buffer." + bname] = b.detach().clone()
+    g.add_named(name, tensors)
+
+
+def normalization(g):
+    norm_case(g, "batch_norm1d", nn.BatchNorm1d(4), (6, 4))
+    norm_case(g, "batch_norm1d", nn.BatchNorm1d(3, momentum=0.3), (5, 3, 7))
+    norm_case(g, "batch_norm2d", nn.BatchNorm2d(3), (4, 3, 5, 6))
+    norm_case(g, "group_norm", nn.GroupNorm(2, 6), (3, 6, 5), groups=2)
+    norm_case(g, "group_norm", nn.GroupNorm(3, 3), (2, 3, 4, 4), groups=3)
+    g.write()
+
+
 def main():
     torch.manual_seed(0)
     g = Group("conv.txt")
@@ -96,6 +137,7 @@ def main():
     case(g, "conv2d", nn.Conv2d(2, 3, (4, 2), padding="same"), torch.randn(1, 2, 6, 5), True)
     g.write()
     pooling(Group("pooling.txt"))
+    normalization(Group("normalization.txt"))
 
 
 if __name__ == "__main__":

@@ -147,6 +147,58 @@ TEST(NnParity, PoolingOutputAndGradientMatchPyTorch) {
   EXPECT_EQ(checked, 7);
 }
 
+// PyTorch's BatchNorm1d / 2d and GroupNorm with its (perturbed) affine
+// parameters: a training forward's output and gradients; for batch norm the
+// running statistics after a second training batch, and an eval forward.
+TEST(NnParity, NormalizationLayersMatchPyTorch) {
+  const auto cases = testing::load_golden("normalization.txt");
+  int checked = 0;
+  for (const auto& [name, c] : cases) {
+    SCOPED_TRACE(name);
+    const Tensor x = c.at("x").clone().requires_grad_(true);
+    const int64_t channels = x.size(1);
+    std::shared_ptr<nn::UnaryModule> layer;
+    if (name.rfind("group_norm/", 0) == 0) {
+      layer =
+          std::make_shared<nn::GroupNorm>(static_cast<int64_t>(scalar(c, "num_groups")), channels);
+    } else {
+      // momentum 0.3 in the second 1-d case (make_conv_golden.py).
+      const double momentum = name == "batch_norm1d/1" ? 0.3 : 0.1;
+      if (name.rfind("batch_norm2d/", 0) == 0) {
+        layer =
+            std::make_shared<nn::BatchNorm2d>(channels, nn::BatchNormOptions{.momentum = momentum});
+      } else {
+        layer =
+            std::make_shared<nn::BatchNorm1d>(channels, nn::BatchNormOptions{.momentum = momentum});
+      }
+    }
+    // The parameters; the buffers start as PyTorch's (zeros, ones, 0).
+    layer->load_state_dict(golden_params(c), /*strict=*/false);
+    const Tensor out = layer->forward(x);
+    expect_matches(out, c.at("out"), 1e-5, "out");
+    (out * c.at("r")).sum().backward();
+    expect_matches(x.grad(), c.at("grad_x"), 1e-5, "grad of x");
+    for (const auto& [param_name, param] : layer->named_parameters()) {
+      expect_matches(param.grad(), c.at("grad." + param_name), 1e-5, "grad of " + param_name);
+    }
+    if (c.count("eval_out") != 0) {
+      layer->forward(c.at("x2"));
+      for (const auto& [buffer_name, buffer] : layer->named_buffers()) {
+        const Tensor& theirs = c.at("buffer." + buffer_name);
+        if (buffer.dtype() == kInt64) {
+          EXPECT_EQ(buffer.item<int64_t>(), theirs.item<int64_t>()) << buffer_name;
+        } else {
+          expect_matches(buffer, theirs, 1e-6, buffer_name);
+        }
+      }
+      layer->eval();
+      expect_matches(layer->forward(c.at("x")), c.at("eval_out"), 1e-5, "eval out");
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5);
+}
+
 }  // namespace
 }  // namespace toadstool
 
