@@ -3,6 +3,7 @@
 // one bad call each, and the fragments its Error message must hold (the
 // op's name and the shapes or values involved).
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct BadInputRow {
   std::function<void()> run;
   std::vector<std::string> fragments;
 };
+
+// gtest prints a row by its name (not its bytes).
+inline void PrintTo(const BadInputRow& row, std::ostream* out) { *out << row.name; }
 
 // By area; test_bad_input_*.cpp.
 std::vector<BadInputRow> tensor_bad_input_rows();  // tensor ops, autograd

@@ -27,6 +27,11 @@ std::vector<BadInputRow> nn_bad_input_rows() {
          nn::Linear(4, 2).forward(zeros({3, 5}));
        },
        {"Linear", "[3, 5]", "4"}},
+      {"LinearUndefinedInput",
+       "nn",
+       "Linear on an undefined tensor",
+       [] { nn::Linear(4, 2).forward(Tensor()); },
+       {"Linear", "undefined"}},
       {"LinearZeroFeatures", "nn", "Linear(0, 2)", [] { nn::Linear(0, 2); }, {"Linear", "0"}},
       {"LinearIntegerInput",
        "nn",
@@ -80,24 +85,28 @@ std::vector<BadInputRow> nn_bad_input_rows() {
        "nn",
        "key_padding_mask [2, 4] for keys [2, 5]",
        [] {
-         nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}),
-                                              {.key_padding_mask = zeros({2, 4}, kBool)});
+         nn::MultiheadAttentionMasks masks;
+         masks.key_padding_mask = zeros({2, 4}, kBool);
+         nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}), masks);
        },
        {"MultiheadAttention", "key_padding_mask", "[2, 5]", "[2, 4]"}},
       {"AttentionMaskShape",
        "nn",
        "attn_mask [3, 3] for 5 queries and keys",
        [] {
-         nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}),
-                                              {.attn_mask = zeros({3, 3}, kBool)});
+         nn::MultiheadAttentionMasks masks;
+         masks.attn_mask = zeros({3, 3}, kBool);
+         nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}), masks);
        },
        {"MultiheadAttention", "attn_mask", "[5, 5]", "[3, 3]"}},
       {"AttentionCausalAndMask",
        "nn",
        "is_causal together with an attn_mask",
        [] {
-         nn::MultiheadAttention(8, 2).forward(
-             zeros({2, 5, 8}), {.attn_mask = zeros({5, 5}, kBool), .is_causal = true});
+         nn::MultiheadAttentionMasks masks;
+         masks.attn_mask = zeros({5, 5}, kBool);
+         masks.is_causal = true;
+         nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}), masks);
        },
        {"is_causal", "attn_mask"}},
       {"MlpTooFewSizes",
@@ -204,6 +213,16 @@ std::vector<BadInputRow> nn_bad_input_rows() {
          model.load_state_dict(d, /*strict=*/false);
        },
        {"load_state_dict", "'weight'", "[2, 4]", "[2, 3]"}},
+      {"StateDictUndefinedEntry",
+       "state dict",
+       "'weight' an undefined tensor",
+       [] {
+         nn::Linear model(3, 2);
+         TensorDict d = model.state_dict();
+         d.set("weight", Tensor());
+         model.load_state_dict(d);
+       },
+       {"load_state_dict", "'weight'", "undefined"}},
       {"OptimizerStateDictOtherModel",
        "state dict",
        "an SGD state dict into an optimizer with 2 params",
@@ -262,7 +281,7 @@ std::vector<BadInputRow> nn_bad_input_rows() {
        "optim",
        "Adam over an empty parameter list",
        [] { optim::Adam(std::vector<Tensor>{}); },
-       {"Adam", "empty parameter list"}},
+       {"Adam", "at least one parameter"}},
       {"OptimizerIntegerParam",
        "optim",
        "SGD over an int64 tensor",

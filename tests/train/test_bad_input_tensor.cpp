@@ -193,13 +193,13 @@ std::vector<BadInputRow> tensor_bad_input_rows() {
          masked_fill_(t, zeros({4}, kBool), 1.0);
        },
        {"masked_fill", "[4]", "[2, 3]"}},
-      {"SoftmaxInteger",
+      {"SoftmaxDimOutOfRange",
        "tensor",
-       "softmax of an int64 tensor",
-       [] {
-         softmax(zeros({2, 3}, kInt64), 1);
+       "softmax over dim 3 of a [2, 3] tensor",
+       [=] {
+         softmax(f32({2, 3}), 3);
        },
-       {"softmax", "int64"}},
+       {"softmax", "dim 3", "2 dims"}},
       {"ItemOfManyElements",
        "tensor",
        "item() of a [2, 2] tensor",
@@ -247,6 +247,46 @@ std::vector<BadInputRow> tensor_bad_input_rows() {
        "dropout with p = 1.5",
        [=] { dropout(f32({4}), 1.5); },
        {"dropout", "1.5"}},
+      // --- undefined tensors (a default-constructed Tensor) ----------------------------------
+      {"UndefinedInReduction",
+       "tensor",
+       "mean of an undefined tensor",
+       [] { mean(Tensor()); },
+       {"mean", "undefined"}},
+      {"UndefinedInStack",
+       "tensor",
+       "stack of [2] and an undefined tensor",
+       [=] {
+         stack({f32({2}), Tensor()});
+       },
+       {"stack", "undefined"}},
+      {"UndefinedInMaskedFill",
+       "tensor",
+       "masked_fill of an undefined tensor",
+       [] { masked_fill(Tensor(), zeros({2}, kBool), 1.0); },
+       {"masked_fill", "undefined"}},
+      {"UndefinedInDropout",
+       "tensor",
+       "dropout of an undefined tensor",
+       [] { dropout(Tensor(), 0.5); },
+       {"dropout", "undefined"}},
+      {"UndefinedItem",
+       "tensor",
+       "item() of an undefined tensor",
+       [] { Tensor().item<float>(); },
+       {"item", "undefined"}},
+      {"OneHotNegativeClasses",
+       "tensor",
+       "one_hot with num_classes -5 (-1 alone means: infer)",
+       [] {
+         one_hot(from_vector<int64_t>({0, 1}), -5);
+       },
+       {"one_hot", "num_classes", "-5"}},
+      {"OneHotHugeIndex",
+       "tensor",
+       "one_hot inferring num_classes from index 2^63 - 1",
+       [] { one_hot(from_vector<int64_t>({std::numeric_limits<int64_t>::max()})); },
+       {"one_hot", "9223372036854775807"}},
       // --- autograd ---------------------------------------------------------------------------
       {"BackwardNonScalar",
        "autograd",
@@ -284,14 +324,31 @@ std::vector<BadInputRow> tensor_bad_input_rows() {
        "requires_grad_ on an int64 tensor",
        [] { zeros({2}, kInt64).requires_grad_(); },
        {"requires_grad_", "int64"}},
+      {"InPlaceOnRequiresGrad",
+       "autograd",
+       "add_ on a tensor that requires grad (outside NoGradGuard)",
+       [=] {
+         Tensor w = f32({3}).requires_grad_();
+         Tensor h = mul(w, 2.0);
+         add_(h, 1.0);
+       },
+       {"add_", "[3] float32", "requires grad"}},
+      {"RequiresGradUndefined",
+       "autograd",
+       "requires_grad_ on an undefined tensor",
+       [] { Tensor().requires_grad_(); },
+       {"requires_grad_", "undefined"}},
       {"ModifiedAfterSaved",
        "autograd",
-       "backward after an in-place change of a saved tensor",
+       "backward after an in-place change (under NoGradGuard) of a tensor saved for backward",
        [=] {
          Tensor w = f32({3}).requires_grad_();
          Tensor e = exp(mul(w, 1.0));  // exp saves its output
          Tensor loss = sum(e);
-         add_(e, 1.0);
+         {
+           NoGradGuard no_grad;
+           add_(e, 1.0);
+         }
          loss.backward();
        },
        {"backward", "modified"}},

@@ -174,6 +174,17 @@ std::vector<BadInputRow> training_bad_input_rows() {
          fit_tiny(std::make_shared<train::TensorDataset>(zeros({8, 5}), zeros({8, 1})));
        },
        {"Linear", "[4, 5]", "3"}},
+      {"CsvLoggerNoFolder",
+       "trainer",
+       "CSVLogger writing into a missing folder",
+       [] {
+         TinySetup setup;
+         auto trainer =
+             setup.trainer({std::make_shared<train::CSVLogger>("/nonexistent/dir/log.csv")});
+         auto loader = loader_of(regression_data(8), 4);
+         trainer.fit(1, *loader);
+       },
+       {"CSVLogger", "/nonexistent/dir/log.csv"}},
       // --- files: safetensors -----------------------------------------------------------------
       {"SafetensorsMissing",
        "files",
@@ -246,6 +257,15 @@ std::vector<BadInputRow> training_bad_input_rows() {
          load_safetensors(dir.file("j.safetensors"));
        },
        {"load_safetensors", "JSON"}},
+      {"SafetensorsSaveNoFolder",
+       "files",
+       "save_safetensors into a missing folder",
+       [] {
+         TensorDict tensors;
+         tensors.insert("w", ones({2}));
+         save_safetensors("/nonexistent/dir/w.safetensors", tensors);
+       },
+       {"save_safetensors", "/nonexistent/dir/w.safetensors"}},
       // --- files: IDX -------------------------------------------------------------------------
       {"IdxMissing",
        "files",
@@ -373,6 +393,11 @@ std::vector<BadInputRow> training_bad_input_rows() {
          train::Vocabulary::load(dir.file("v.json"));
        },
        {"v.json", "JSON"}},
+      {"VocabularySaveNoFolder",
+       "text",
+       "Vocabulary::save into a missing folder",
+       [] { train::Vocabulary::build({"a b"}).save("/nonexistent/dir/vocab.json"); },
+       {"Vocabulary::save", "/nonexistent/dir/vocab.json"}},
       {"VocabularyIdOutOfRange",
        "text",
        "token(id 99) of a 4-token vocabulary",
