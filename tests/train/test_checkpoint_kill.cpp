@@ -193,12 +193,17 @@ std::vector<float> uninterrupted(const std::string& scratch, int64_t epochs) {
 
 TEST(CheckpointKill, NewestCompleteCheckpointResumesAfterEveryKill) {
   const int64_t kills = env_or("TOADSTOOL_CHECKPOINT_KILLS", 100);
+  ASSERT_GE(kills, 1) << "TOADSTOOL_CHECKPOINT_KILLS must be >= 1";
   std::mt19937_64 rng(static_cast<uint64_t>(env_or("TOADSTOOL_CHECKPOINT_KILL_SEED", 19)));
   // The delay after the child's "ready": from 0 (a kill during its resume,
   // or before its first save) to a few checkpoint writes (a write, with its
   // fsyncs, takes 10-50 ms on the machines this ran on; the steps between
-  // writes take well under 1 ms).
-  std::uniform_int_distribution<int> delay_us(0, 120000);
+  // writes take well under 1 ms). 120 ms for 100 kills; fewer kills wait
+  // longer (up to 600 ms), so that the folder still sees a history of saves
+  // and removals, and a slow (instrumented) child still completes some.
+  const int64_t max_delay_us =
+      std::min<int64_t>(600000, 120000 * std::max<int64_t>(1, 100 / kills));
+  std::uniform_int_distribution<int64_t> delay_us(0, max_delay_us);
   TempDir dir;
   const std::string outdir = dir.file("run"), scratch = dir.file("scratch");
   fs::create_directories(outdir);
