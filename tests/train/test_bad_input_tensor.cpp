@@ -25,7 +25,7 @@ std::vector<BadInputRow> tensor_bad_input_rows() {
        [=] {
          matmul(f32({2, 3, 4}), f32({5, 4, 6}));
        },
-       {"matmul", "[2]", "[5]"}},
+       {"matmul", "[2]", "[5]", "[2, 3, 4] float32", "[5, 4, 6] float32"}},
       {"MatmulZeroDim",
        "tensor",
        "matmul of a 0-d tensor",
