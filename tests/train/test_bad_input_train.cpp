@@ -47,7 +47,7 @@ std::string idx_bytes(uint8_t type, const std::vector<uint32_t>& sizes, const st
 
 // A TinySetup trainer over `data` in batches of 4, fit for `epochs`.
 void fit_tiny(std::shared_ptr<train::TensorDataset> data, int64_t epochs = 1,
-              train::TrainerOptions options = {}) {
+              const train::TrainerOptions& options = {}) {
   TinySetup setup;
   auto trainer = setup.trainer({}, options);
   auto loader = loader_of(std::move(data), 4);
