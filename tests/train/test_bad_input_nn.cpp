@@ -300,6 +300,15 @@ std::vector<BadInputRow> nn_bad_input_rows() {
        "clip_grad_norm_ with max_norm -1",
        [] { nn::clip_grad_norm_(one_param(), -1.0); },
        {"clip_grad_norm_", "-1"}},
+      {"ClipGradNonFinite",
+       "optim",
+       "clip_grad_norm_ of a NaN gradient with error_if_nonfinite",
+       [=] {
+         Tensor p = zeros({2}).requires_grad_();
+         p.set_grad(full({2}, nan));
+         nn::clip_grad_norm_({p}, 1.0, 2.0, /*error_if_nonfinite=*/true);
+       },
+       {"clip_grad_norm_", "nan", "error_if_nonfinite"}},
       // --- LR schedules -----------------------------------------------------------------------
       {"StepLrZeroStep",
        "lr schedule",

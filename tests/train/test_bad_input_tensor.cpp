@@ -232,6 +232,20 @@ std::vector<BadInputRow> tensor_bad_input_rows() {
        "empty of 2^45 float32 elements (128 TiB)",
        [] { empty({int64_t{1} << 45}); },
        {"out of memory", "bytes"}},
+      {"ReduceEmptyDim",
+       "tensor",
+       "amax over the empty dim of a [0, 3] tensor (no identity)",
+       [=] {
+         amax(f32({0, 3}), {0});
+       },
+       {"amax", "empty dim", "[0, 3]"}},
+      {"ViewZeroSizeInferred",
+       "tensor",
+       "view of a [0, 3] tensor as [-1, 0] (-1 could be anything)",
+       [=] {
+         f32({0, 3}).view({-1, 0});
+       },
+       {"view", "[-1, 0]", "0 elements"}},
       {"ArangeZeroStep",
        "tensor",
        "arange(0, 10, step 0)",
