@@ -199,10 +199,10 @@ TEST(CheckpointKill, NewestCompleteCheckpointResumesAfterEveryKill) {
   // or before its first save) to a few checkpoint writes (a write, with its
   // fsyncs, takes 10-50 ms on the machines this ran on; the steps between
   // writes take well under 1 ms). 120 ms for 100 kills; fewer kills wait
-  // longer (up to 600 ms), so that the folder still sees a history of saves
+  // longer (up to 300 ms), so that the folder still sees a history of saves
   // and removals, and a slow (instrumented) child still completes some.
   const int64_t max_delay_us =
-      std::min<int64_t>(600000, 120000 * std::max<int64_t>(1, 100 / kills));
+      std::min<int64_t>(300000, 120000 * std::max<int64_t>(1, 100 / kills));
   std::uniform_int_distribution<int64_t> delay_us(0, max_delay_us);
   TempDir dir;
   const std::string outdir = dir.file("run"), scratch = dir.file("scratch");
