@@ -9,11 +9,11 @@
 //     parent's SIGINT, then the fit ends through the trainer's Ctrl-C
 //     handling. Exit 0 when the fit ended interrupted, 1 otherwise.
 //
-//   sigint_child --until-killed <outdir>
+//   sigint_child --until-killed <outdir> <keep_last>
 //     CheckpointKill: resumes the DropoutRun from <outdir> (fresh when it
 //     holds no checkpoint), writes "ready\n" to stdout, and trains with a
-//     checkpoint after every optimizer step (the last 2 and the best kept)
-//     until the parent's SIGKILL: most of its time is spent writing
+//     checkpoint after every optimizer step (the last <keep_last> and the
+//     best kept) until the parent's SIGKILL: most of its time is spent writing
 //     checkpoints, so a kill at a random moment often lands inside a write.
 //     Exit 1 if the fit ever ends.
 //
@@ -48,12 +48,12 @@ int wait_for_ctrl_c(const std::string& outdir, const std::string& marker) {
   return trainer.interrupted() ? 0 : 1;
 }
 
-int train_until_killed(const std::string& outdir) {
+int train_until_killed(const std::string& outdir, int64_t keep_last) {
   testing::DropoutRun run;
   train::CheckpointOptions options;
   options.on_step = true;
   options.every = 1;
-  options.keep_last = 2;
+  options.keep_last = keep_last;
   options.resume = true;
   options.verbose = false;
   // The same callback list as the parent's resumed runs (load_checkpoint
@@ -72,10 +72,12 @@ int train_until_killed(const std::string& outdir) {
 
 int main(int argc, char** argv) {
   try {
-    if (argc == 3 && std::strcmp(argv[1], "--until-killed") == 0)
-      return train_until_killed(argv[2]);
+    if (argc == 4 && std::strcmp(argv[1], "--until-killed") == 0) {
+      return train_until_killed(argv[2], std::stoll(argv[3]));
+    }
     if (argc == 3) return wait_for_ctrl_c(argv[1], argv[2]);
-    std::cerr << "usage: sigint_child <outdir> <marker> | sigint_child --until-killed <outdir>\n";
+    std::cerr << "usage: sigint_child <outdir> <marker>\n"
+                 "       sigint_child --until-killed <outdir> <keep_last>\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "sigint_child: " << e.what() << "\n";

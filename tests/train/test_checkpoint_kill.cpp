@@ -85,16 +85,18 @@ bool newer_than_latest(const std::string& outdir) {
   return false;
 }
 
-// Starts `sigint_child --until-killed outdir` with its stdout on a pipe and
-// waits for its "ready" line. Returns the pid (0 if it died before that).
-pid_t start_child(const std::string& outdir) {
+// Starts `sigint_child --until-killed outdir keep_last` with its stdout on a
+// pipe and waits for its "ready" line. Returns the pid (0 if it died before).
+pid_t start_child(const std::string& outdir, int64_t keep_last) {
   int fds[2];
   if (::pipe(fds) != 0) return 0;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
-  const char* argv[] = {TOADSTOOL_SIGINT_CHILD, "--until-killed", outdir.c_str(), nullptr};
+  const std::string keep = std::to_string(keep_last);
+  const char* argv[] = {TOADSTOOL_SIGINT_CHILD, "--until-killed", outdir.c_str(), keep.c_str(),
+                        nullptr};
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, TOADSTOOL_SIGINT_CHILD, &actions, nullptr,
                              const_cast<char* const*>(argv), environ);
@@ -214,7 +216,11 @@ TEST(CheckpointKill, NewestCompleteCheckpointResumesAfterEveryKill) {
   std::pair<int64_t, std::vector<float>> last;
   for (int64_t round = 1; round <= kills; ++round) {
     const std::set<std::string> before = temporaries(outdir);
-    const pid_t pid = start_child(outdir);
+    // Odd kills meet a child that keeps the last checkpoint only: each of
+    // its saves removes the folder latest.json named until then (the pointer
+    // must move first); even kills one that keeps 2, so latest.json's
+    // "recent" list is pruned too.
+    const pid_t pid = start_child(outdir, round % 2 == 1 ? 1 : 2);
     ASSERT_NE(pid, 0) << "kill " << round << ": the child did not start (or failed to resume)";
     std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
     ::kill(pid, SIGKILL);
