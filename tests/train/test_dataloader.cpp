@@ -3,6 +3,7 @@
 // options checks and the sampler state.
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -49,6 +50,18 @@ TEST(DataLoader, SequentialBatchesAndDropLast) {
   DataLoader empty(rows(0), {.batch_size = 4});
   EXPECT_EQ(empty.size(), 0);
   EXPECT_TRUE(pass(empty).empty());
+}
+
+// A batch_size near INT64_MAX is one batch (the count used to compute
+// n + batch_size - 1, a signed overflow that UBSan reports).
+TEST(DataLoader, HugeBatchSizeIsOneBatch) {
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  DataLoader loader(rows(5), {.batch_size = huge});
+  EXPECT_EQ(loader.size(), 1);
+  EXPECT_EQ(pass(loader), (std::vector<std::vector<int64_t>>{{0, 1, 2, 3, 4}}));
+  DataLoader dropping(rows(5), {.batch_size = huge, .drop_last = true});
+  EXPECT_EQ(dropping.size(), 0);
+  EXPECT_TRUE(pass(dropping).empty());
 }
 
 TEST(DataLoader, BatchesHoldTheRowsOfTheirIndices) {

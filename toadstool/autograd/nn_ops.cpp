@@ -241,6 +241,7 @@ void check_dropout_p(double p) {
 // generator, but never stored: the backward regenerates it from the same
 // Philox state (kernels::DropoutMask), so training keeps no mask tensors.
 Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
+  detail::check_defined(t, "dropout");
   check_dropout_p(p);
   if (!training || p == 0) return t;
   if (p == 1) return t * zeros_like(t);

@@ -20,6 +20,13 @@ using autograd::Saves;
 
 namespace {
 
+// t, once checked: an undefined input is an Error naming the op (this is
+// built beside the native op, in an unspecified order, and reads the shape).
+const Tensor& defined(const Tensor& t, const char* op) {
+  detail::check_defined(t, op);
+  return t;
+}
+
 // What a backward needs to know about the reduction: the input's shape, the
 // reduced dims (wrapped, sorted; all dims when none are given) and keepdim.
 struct ReducedDims {
@@ -28,7 +35,7 @@ struct ReducedDims {
   bool keepdim;
 
   ReducedDims(const Tensor& t, const Shape& dims_arg, bool keep, const char* op)
-      : input_shape(t.shape()),
+      : input_shape(defined(t, op).shape()),
         dims(detail::reduction_dims(dims_arg, t.dim(), op)),
         keepdim(keep) {}
 

@@ -31,6 +31,7 @@ bool Tensor::requires_grad() const {
 }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
+  TS_CHECK(defined(), "requires_grad_: called on an undefined tensor");
   if (!is_leaf()) {
     TS_CHECK(requires_grad, "requires_grad_: cannot turn gradients off for a non-leaf tensor ",
              "(the result of '", grad_fn()->name(), "'); use detach()");

@@ -28,6 +28,7 @@ void Linear::reset_parameters() {
 }
 
 Tensor Linear::forward(const Tensor& input) {
+  TS_CHECK(input.defined(), "Linear: got an undefined input");
   TS_CHECK(input.dim() >= 1 && input.size(-1) == in_features, "Linear: input of shape ",
            input.shape(), " does not end in in_features=", in_features);
   return linear(input, weight, bias);

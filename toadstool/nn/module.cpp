@@ -174,6 +174,8 @@ void Module::load_state_dict(const TensorDict& dict, bool strict) {
       missing.push_back(name);
       continue;
     }
+    TS_CHECK(source->defined(), "load_state_dict: '", name,
+             "' is an undefined tensor in the state dict");
     TS_CHECK(source->shape() == target.shape(), "load_state_dict: '", name, "' has shape ",
              source->shape(), " in the state dict but ", target.shape(), " in the ", type_name_);
   }

@@ -28,15 +28,16 @@ std::string folder_of(const std::string& path) {
 
 }  // namespace
 
-AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
-  TS_CHECK(!path_.empty(), "atomic write: empty path");
+AtomicFileWriter::AtomicFileWriter(std::string path, const std::string& op)
+    : path_(std::move(path)),
+      what_((op.empty() ? "" : op + ": ") + "atomic write of '" + path_ + "'") {
+  TS_CHECK(!path_.empty(), op.empty() ? "" : op + ": ", "atomic write: empty path");
   std::vector<char> name(path_.begin(), path_.end());
   const std::string suffix = ".tmp-XXXXXX";
   name.insert(name.end(), suffix.begin(), suffix.end());
   name.push_back('\0');
   fd_ = ::mkstemp(name.data());
-  TS_CHECK(fd_ >= 0, "atomic write of '", path_,
-           "': cannot create a temporary file beside it: ", errno_text());
+  TS_CHECK(fd_ >= 0, what_, ": cannot create a temporary file beside it: ", errno_text());
   temp_path_ = name.data();
   // mkstemp makes the file 0600; a saved file gets the usual 0644.
   ::fchmod(fd_, 0644);
@@ -54,14 +55,13 @@ void AtomicFileWriter::discard() noexcept {
 }
 
 void AtomicFileWriter::flush() {
-  TS_CHECK(fd_ >= 0, "atomic write of '", path_, "': the file is already closed");
+  TS_CHECK(fd_ >= 0, what_, ": the file is already closed");
   const char* p = buffer_.data();
   size_t left = buffer_.size();
   while (left > 0) {
     const ssize_t n = ::write(fd_, p, left);
     if (n < 0 && errno == EINTR) continue;
-    TS_CHECK(n > 0, "atomic write of '", path_, "': write to '", temp_path_,
-             "' failed: ", errno_text());
+    TS_CHECK(n > 0, what_, ": write to '", temp_path_, "' failed: ", errno_text());
     p += n;
     left -= static_cast<size_t>(n);
   }
@@ -81,14 +81,14 @@ void AtomicFileWriter::write(const void* data, size_t size) {
 }
 
 void AtomicFileWriter::commit() {
-  TS_CHECK(!committed_, "atomic write of '", path_, "': already committed");
+  TS_CHECK(!committed_, what_, ": already committed");
   flush();
-  TS_CHECK(::fsync(fd_) == 0, "atomic write of '", path_, "': fsync failed: ", errno_text());
+  TS_CHECK(::fsync(fd_) == 0, what_, ": fsync failed: ", errno_text());
   const int fd = fd_;
   fd_ = -1;
-  TS_CHECK(::close(fd) == 0, "atomic write of '", path_, "': close failed: ", errno_text());
-  TS_CHECK(::rename(temp_path_.c_str(), path_.c_str()) == 0, "atomic write of '", path_,
-           "': rename from '", temp_path_, "' failed: ", errno_text());
+  TS_CHECK(::close(fd) == 0, what_, ": close failed: ", errno_text());
+  TS_CHECK(::rename(temp_path_.c_str(), path_.c_str()) == 0, what_, ": rename from '", temp_path_,
+           "' failed: ", errno_text());
   committed_ = true;
   // Make the rename durable; a folder that cannot be opened or synced (some
   // file systems) does not undo a write that has already replaced the file.
@@ -99,8 +99,8 @@ void AtomicFileWriter::commit() {
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data) {
-  AtomicFileWriter writer(path);
+void write_file_atomic(const std::string& path, std::string_view data, const std::string& op) {
+  AtomicFileWriter writer(path, op);
   writer.write(data);
   writer.commit();
 }

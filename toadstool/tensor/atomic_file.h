@@ -13,8 +13,10 @@ namespace toadstool {
 
 class AtomicFileWriter {
  public:
-  // Creates the temporary "<path>.tmp-XXXXXX" beside `path`; Error if it cannot.
-  explicit AtomicFileWriter(std::string path);
+  // Creates the temporary "<path>.tmp-XXXXXX" beside `path`; Error if it
+  // cannot. Every Error names `path` and starts with `op` (the caller's
+  // name, e.g. "save_safetensors") when given.
+  explicit AtomicFileWriter(std::string path, const std::string& op = "");
   ~AtomicFileWriter();  // removes the temporary unless committed
   AtomicFileWriter(const AtomicFileWriter&) = delete;
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
@@ -34,12 +36,14 @@ class AtomicFileWriter {
   void discard() noexcept;
 
   std::string path_, temp_path_;
+  std::string what_;  // "<op>: atomic write of '<path>'", the start of every Error
   int fd_ = -1;
   bool committed_ = false;
   std::string buffer_;
 };
 
-// Replaces `path` with `data` atomically (see AtomicFileWriter).
-void write_file_atomic(const std::string& path, std::string_view data);
+// Replaces `path` with `data` atomically (see AtomicFileWriter); `op` starts
+// the Errors.
+void write_file_atomic(const std::string& path, std::string_view data, const std::string& op = "");
 
 }  // namespace toadstool

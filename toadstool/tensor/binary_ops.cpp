@@ -249,6 +249,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Scalar& b) {
 }
 
 Tensor masked_fill(const Tensor& t, const Tensor& mask, const Scalar& value) {
+  detail::check_defined(t, "masked_fill");  // before clone, whose Error would name clone
   Tensor out = clone(t);
   return masked_fill_(out, mask, value);
 }

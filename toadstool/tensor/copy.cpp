@@ -74,7 +74,10 @@ Tensor& fill_(Tensor& self, const Scalar& value) {
 
 Tensor& zero_(Tensor& self) { return fill_(self, 0); }
 
-Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
+Tensor contiguous(const Tensor& t) {
+  detail::check_defined(t, "contiguous");
+  return t.is_contiguous() ? t : clone(t);
+}
 
 Tensor clone(const Tensor& t) {
   detail::check_defined(t, "clone");

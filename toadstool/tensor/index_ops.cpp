@@ -1,6 +1,7 @@
 // Indexing ops: index_select, embedding, gather, scatter_add, index_add, one_hot,
 // hashed_bigrams.
 #include <algorithm>
+#include <limits>
 
 #include "toadstool/tensor/dispatch.h"
 #include "toadstool/tensor/elementwise.h"
@@ -186,9 +187,14 @@ Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   check_index_tensor(indices, op);
   // Written on the host, then moved to the indices' device.
   const Tensor idx = to_device(contiguous(indices), kCPU);
-  if (num_classes < 0) {
+  TS_CHECK(num_classes >= -1, op,
+           ": num_classes must be -1 (inferred from the indices) or >= 0, got ", num_classes);
+  if (num_classes == -1) {
     TS_CHECK(idx.numel() > 0, op, ": cannot infer num_classes from an empty tensor");
-    num_classes = max(idx).item<int64_t>() + 1;
+    const int64_t top = max(idx).item<int64_t>();
+    TS_CHECK(top < std::numeric_limits<int64_t>::max(), op, ": index ", top,
+             " is too large to infer num_classes from");
+    num_classes = top + 1;
   }
   check_index_range(idx, num_classes, op, indices.shape());
   Shape shape = indices.shape();

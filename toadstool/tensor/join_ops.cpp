@@ -49,6 +49,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   TS_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
+  for (const Tensor& t : tensors) detail::check_defined(t, "stack");
   const Shape& shape = tensors.front().shape();
   const int64_t d = detail::wrap_dim(dim, tensors.front().dim() + 1, "stack");
   std::vector<Tensor> parts;

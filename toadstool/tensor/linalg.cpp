@@ -102,7 +102,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
   const Shape a_batch(a2.shape().begin(), a2.shape().end() - 2);
   const Shape b_batch(b2.shape().begin(), b2.shape().end() - 2);
-  const Shape batch = detail::broadcast_shapes(a_batch, b_batch, "matmul");
+  Shape batch;
+  try {
+    batch = detail::broadcast_shapes(a_batch, b_batch, "matmul");
+  } catch (const Error& e) {
+    // The batch dims alone would not say which operands they came from.
+    throw Error(detail::concat(e.what(), "; they are the batch dims of ", detail::describe(a),
+                               " @ ", detail::describe(b)));
+  }
 
   Shape out_shape = batch;
   if (a.dim() > 1) out_shape.push_back(M);

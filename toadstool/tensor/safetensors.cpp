@@ -306,7 +306,7 @@ void save_safetensors(const std::string& path, const TensorDict& tensors,
   unsigned char prefix[8];
   for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(text.size() >> (8 * i));
 
-  AtomicFileWriter writer(path);
+  AtomicFileWriter writer(path, "save_safetensors");
   writer.write(prefix, 8);
   writer.write(text);
   for (const Tensor& t : data) writer.write(t.data_ptr(), t.numel() * t.element_size());

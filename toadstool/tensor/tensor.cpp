@@ -54,6 +54,7 @@ void* Tensor::data_ptr() const {
 
 template <class T>
 T Tensor::item() const {
+  detail::check_defined(*this, "item");
   TS_CHECK(numel() == 1, "item: expected a tensor with one element, got ", detail::describe(*this));
   return dispatch_all(dtype(), "item", [&](auto tag) -> T {
     using Src = typename decltype(tag)::type;

@@ -54,6 +54,17 @@ std::string callback_prefix(size_t index, const Callback& callback) {
   return "callbacks." + std::to_string(index) + "." + callback.name() + ".";
 }
 
+// A checkpoint's safetensors file, with an Error that starts with the op the
+// user called (load_checkpoint, load_checkpoint_weights) before the reader's
+// own message (which names the file and the problem).
+TensorDict read_tensors(const std::string& file, const char* op) {
+  try {
+    return load_safetensors(file);
+  } catch (const Error& e) {
+    throw Error(detail::concat(op, ": ", e.what()));
+  }
+}
+
 // Makes a rename or a file creation in `folder` durable.
 void fsync_folder(const std::string& folder) {
   const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
@@ -203,7 +214,7 @@ void save_checkpoint(const std::string& folder, const Trainer& trainer, const Re
     add_prefixed(state, "loader.", at.loader_state);
     save_safetensors((temp / kStateFile).string(), state, metadata);
     // trainer.json last: a folder with it is a complete checkpoint.
-    write_file_atomic((temp / kTrainerFile).string(), trainer_json(trainer, at));
+    write_file_atomic((temp / kTrainerFile).string(), trainer_json(trainer, at), "save_checkpoint");
     fsync_folder(temp.string());
     TS_CHECK(::rename(temp.c_str(), target.c_str()) == 0, "save_checkpoint: cannot rename '",
              temp.string(), "' to '", target.string(), "'");
@@ -272,8 +283,8 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
 
   const std::string model_file = (fs::path(folder) / kModelFile).string();
   const std::string state_file = (fs::path(folder) / kStateFile).string();
-  const TensorDict weights = load_safetensors(model_file);
-  const TensorDict state = load_safetensors(state_file);
+  const TensorDict weights = read_tensors(model_file, "load_checkpoint");
+  const TensorDict state = read_tensors(state_file, "load_checkpoint");
   TensorDict optimizer_state, grad_scaler_state, loader_state;
   std::vector<TensorDict> callback_states(trainer.callbacks.size());
   std::vector<std::string> prefixes;
@@ -342,7 +353,7 @@ CheckpointInfo load_checkpoint(const std::string& folder, Trainer& trainer) {
 void load_checkpoint_weights(const std::string& folder, nn::Module& model) {
   read_checkpoint_info(folder);  // a complete checkpoint of a format we read
   const std::string model_file = (fs::path(folder) / kModelFile).string();
-  const TensorDict weights = load_safetensors(model_file);
+  const TensorDict weights = read_tensors(model_file, "load_checkpoint_weights");
   try {
     model.load_state_dict(weights);
   } catch (const Error& e) {

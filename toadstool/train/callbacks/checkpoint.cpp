@@ -287,7 +287,8 @@ std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& 
   }
   Json latest = pointer_json(name);
   latest["recent"] = recent_;
-  write_file_atomic((fs::path(outdir_) / kLatest).string(), latest.dump(2) + "\n");
+  write_file_atomic((fs::path(outdir_) / kLatest).string(), latest.dump(2) + "\n",
+                    "CheckpointCallback");
   if (is_best) {
     if (!best_folder_.empty()) dropped.push_back(best_folder_);
     best_folder_ = name;
@@ -295,7 +296,8 @@ std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& 
     best["monitor"] = monitor_name(best_.monitor());
     best["value"] = best_.best().value;
     best["epoch"] = best_.best_epoch();
-    write_file_atomic((fs::path(outdir_) / kBest).string(), best.dump(2) + "\n");
+    write_file_atomic((fs::path(outdir_) / kBest).string(), best.dump(2) + "\n",
+                      "CheckpointCallback");
   }
   for (const std::string& old : dropped) {
     if (old != best_folder_ && !contains(recent_, old)) remove_checkpoint_folder(outdir_, old);

@@ -61,7 +61,7 @@ void CSVLogger::open(int64_t first_epoch) {
   const std::string header_line = std::string(header()) + "\n";
   std::string existing;
   if (!append_ || !read_file(path_, existing) || existing.empty()) {
-    write_file_atomic(path_, header_line);
+    write_file_atomic(path_, header_line, "CSVLogger");
   } else {
     TS_CHECK(existing.compare(0, header_line.size(), header_line) == 0, "CSVLogger: ", path_,
              " exists and its first line is not the header \"", header(),
@@ -90,7 +90,7 @@ void CSVLogger::open(int64_t first_epoch) {
       start = end + 1;
       ++line_number;
     }
-    if (dropped) write_file_atomic(path_, kept);
+    if (dropped) write_file_atomic(path_, kept, "CSVLogger");
   }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   TS_CHECK(fd_ >= 0, "CSVLogger: cannot open ", path_, " for appending: ", std::strerror(errno));

@@ -21,6 +21,16 @@
 
 namespace toadstool::train {
 
+namespace {
+
+// ceil(n / b) batches (floor with drop_last), without the overflow of
+// n + b - 1 when batch_size is near INT64_MAX.
+int64_t batch_count(int64_t n, int64_t b, bool drop_last) {
+  return n / b + (!drop_last && n % b != 0 ? 1 : 0);
+}
+
+}  // namespace
+
 class DataLoader::Pass {
  public:
   Pass(std::shared_ptr<const Dataset> dataset, std::vector<int64_t> order, int64_t batch_size,
@@ -215,9 +225,7 @@ DataLoader::~DataLoader() {
 }
 
 int64_t DataLoader::size() const {
-  const int64_t n = sampler_->size();
-  const int64_t b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return batch_count(sampler_->size(), options_.batch_size, options_.drop_last);
 }
 
 DataLoader::Iterator DataLoader::begin() {
@@ -232,7 +240,7 @@ DataLoader::Iterator DataLoader::begin() {
              ", out of range for a dataset of size ", n);
   }
   const int64_t b = options_.batch_size;
-  const int64_t batches = options_.drop_last ? count / b : (count + b - 1) / b;
+  const int64_t batches = batch_count(count, b, options_.drop_last);
   auto pass = std::make_shared<Pass>(dataset_, std::move(order), b, batches, options_.num_workers,
                                      options_.prefetch_factor, options_.pin_memory);
   live_pass_ = pass;

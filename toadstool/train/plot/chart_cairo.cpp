@@ -298,8 +298,8 @@ void write_chart(const Chart& chart, const std::string& stem) {
     cairo_surface_finish(surface.get());  // writes the rest of the SVG
     check(cairo_surface_status(surface.get()), svg_path);
   }
-  write_file_atomic(png_path, png);
-  write_file_atomic(svg_path, svg);
+  write_file_atomic(png_path, png, "write_chart");
+  write_file_atomic(svg_path, svg, "write_chart");
 }
 
 }  // namespace toadstool::train::plot

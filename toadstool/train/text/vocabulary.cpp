@@ -104,7 +104,7 @@ void Vocabulary::save(const std::string& path) const {
   j["format_version"] = kFormatVersion;
   j["tokenizer"] = kTokenizerName;
   j["tokens"] = tokens_;
-  write_file_atomic(path, j.dump(1) + "\n");
+  write_file_atomic(path, j.dump(1) + "\n", "Vocabulary::save");
 }
 
 std::vector<int64_t> Vocabulary::encode(std::string_view text) const {
