@@ -50,4 +50,14 @@ class ActAtBatch : public train::CallbackBase<ActAtBatch> {
   std::function<void(train::Trainer&)> action_;
 };
 
+// The model's float32 weights as one flat list, for bitwise comparison.
+inline std::vector<float> flat_weights(const nn::Module& model) {
+  std::vector<float> out;
+  for (const auto& [name, t] : model.state_dict()) {
+    const Tensor c = t.contiguous();
+    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  }
+  return out;
+}
+
 }  // namespace toadstool::testing

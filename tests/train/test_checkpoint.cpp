@@ -30,16 +30,6 @@ using train::CheckpointOptions;
 using train::Trainer;
 using Callbacks = std::vector<std::shared_ptr<train::Callback>>;
 
-// The model's weights as one flat list of floats, for bitwise comparison.
-std::vector<float> flat_weights(const nn::Module& model) {
-  std::vector<float> out;
-  for (const auto& [name, t] : model.state_dict()) {
-    const Tensor c = t.contiguous();
-    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  }
-  return out;
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

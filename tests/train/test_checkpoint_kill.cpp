@@ -138,15 +138,6 @@ struct Resumed {
             {std::make_shared<ActAtBatch>(-1, -1, [](train::Trainer&) {}), checkpoints})) {}
 };
 
-std::vector<float> flat_weights(const nn::Module& model) {
-  std::vector<float> out;
-  for (const auto& [name, t] : model.state_dict()) {
-    const Tensor c = t.contiguous();
-    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  }
-  return out;
-}
-
 // The checks after one kill: every folder under a checkpoint's name is
 // complete (its trainer.json and weights read), both pointers name such a
 // folder, and the newest loads into fresh objects and trains on (from a

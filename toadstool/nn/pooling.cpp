@@ -20,32 +20,20 @@ PoolOptions checked(PoolOptions options, const char* name) {
   return options;
 }
 
-std::string pool_repr(const PoolOptions& o, bool max) {
+}  // namespace
+
+PoolNd::PoolNd(const char* name, PoolFn pool, bool max, PoolOptions options)
+    : UnaryModule(name), options(checked(std::move(options), name)), pool_(pool), max_(max) {}
+
+std::string PoolNd::extra_repr() const {
+  const PoolOptions& o = options;
   std::string text = detail::concat("kernel_size=", o.kernel_size,
                                     ", stride=", o.stride.empty() ? o.kernel_size : o.stride,
                                     ", padding=", o.padding);
-  if (max) text += detail::concat(", dilation=", o.dilation);
-  if (!max && !o.count_include_pad) text += ", count_include_pad=False";
+  if (max_) text += detail::concat(", dilation=", o.dilation);
+  if (!max_ && !o.count_include_pad) text += ", count_include_pad=False";
   return text;
 }
-
-}  // namespace
-
-MaxPool1d::MaxPool1d(PoolOptions options)
-    : UnaryModule("MaxPool1d"), options(checked(std::move(options), "MaxPool1d")) {}
-std::string MaxPool1d::extra_repr() const { return pool_repr(options, true); }
-
-MaxPool2d::MaxPool2d(PoolOptions options)
-    : UnaryModule("MaxPool2d"), options(checked(std::move(options), "MaxPool2d")) {}
-std::string MaxPool2d::extra_repr() const { return pool_repr(options, true); }
-
-AvgPool1d::AvgPool1d(PoolOptions options)
-    : UnaryModule("AvgPool1d"), options(checked(std::move(options), "AvgPool1d")) {}
-std::string AvgPool1d::extra_repr() const { return pool_repr(options, false); }
-
-AvgPool2d::AvgPool2d(PoolOptions options)
-    : UnaryModule("AvgPool2d"), options(checked(std::move(options), "AvgPool2d")) {}
-std::string AvgPool2d::extra_repr() const { return pool_repr(options, false); }
 
 AdaptiveAvgPool1d::AdaptiveAvgPool1d(int64_t output_size)
     : UnaryModule("AdaptiveAvgPool1d"), output_size(output_size) {

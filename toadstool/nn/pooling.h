@@ -5,42 +5,52 @@
 // for average), and AdaptiveAvgPool1d / 2d to a fixed output size. Inputs
 // [N, C, L] / [N, C, H, W] or without N.
 #include <string>
+#include <utility>
 
 #include "toadstool/autograd/ops.h"
 #include "toadstool/nn/module.h"
 
 namespace toadstool::nn {
 
-class MaxPool1d : public UnaryModule {
+// What the four window poolings share: the options, the function, the repr.
+class PoolNd : public UnaryModule {
  public:
-  explicit MaxPool1d(PoolOptions options);
-  Tensor forward(const Tensor& input) override { return max_pool1d(input, options); }
+  using PoolFn = Tensor (*)(const Tensor& input, const PoolOptions& options);
+  Tensor forward(const Tensor& input) override { return pool_(input, options); }
   std::string extra_repr() const override;
   PoolOptions options;
+
+ protected:
+  // Errors: an empty or non-positive kernel_size, a negative padding.
+  PoolNd(const char* name, PoolFn pool, bool max, PoolOptions options);
+
+ private:
+  PoolFn pool_;
+  bool max_;  // max pooling (dilation) or average (count_include_pad)
 };
 
-class MaxPool2d : public UnaryModule {
+class MaxPool1d : public PoolNd {
  public:
-  explicit MaxPool2d(PoolOptions options);
-  Tensor forward(const Tensor& input) override { return max_pool2d(input, options); }
-  std::string extra_repr() const override;
-  PoolOptions options;
+  explicit MaxPool1d(PoolOptions options)
+      : PoolNd("MaxPool1d", max_pool1d, true, std::move(options)) {}
 };
 
-class AvgPool1d : public UnaryModule {
+class MaxPool2d : public PoolNd {
  public:
-  explicit AvgPool1d(PoolOptions options);
-  Tensor forward(const Tensor& input) override { return avg_pool1d(input, options); }
-  std::string extra_repr() const override;
-  PoolOptions options;
+  explicit MaxPool2d(PoolOptions options)
+      : PoolNd("MaxPool2d", max_pool2d, true, std::move(options)) {}
 };
 
-class AvgPool2d : public UnaryModule {
+class AvgPool1d : public PoolNd {
  public:
-  explicit AvgPool2d(PoolOptions options);
-  Tensor forward(const Tensor& input) override { return avg_pool2d(input, options); }
-  std::string extra_repr() const override;
-  PoolOptions options;
+  explicit AvgPool1d(PoolOptions options)
+      : PoolNd("AvgPool1d", avg_pool1d, false, std::move(options)) {}
+};
+
+class AvgPool2d : public PoolNd {
+ public:
+  explicit AvgPool2d(PoolOptions options)
+      : PoolNd("AvgPool2d", avg_pool2d, false, std::move(options)) {}
 };
 
 class AdaptiveAvgPool1d : public UnaryModule {
