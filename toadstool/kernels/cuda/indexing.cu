@@ -1,7 +1,6 @@
 // The CUDA index kernels: index_select, index_add, gather, scatter_add,
-// hashed_bigrams and the convolution windows (im2col, col2im), with the semantics and dtypes of the CPU's
-// (kernels/cpu/indexing.h, cpu/backend.cpp). Every index has been checked by
-// the front-end.
+// hashed_bigrams and the convolution windows (im2col, col2im), with the semantics and dtypes of the
+// CPU's (kernels/cpu/indexing.h, cpu/backend.cpp). Every index has been checked by the front-end.
 //
 // Determinism: no atomics. The accumulating kernels (index_add, scatter_add)
 // give each output element to exactly one thread, which adds its sources in
