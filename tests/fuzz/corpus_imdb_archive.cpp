@@ -2,6 +2,8 @@
 // official aclImdb_v1.tar.gz (a gzip-compressed GNU tar of aclImdb/...),
 // and ones that break it. The tar is written here byte by byte (ustar
 // headers), so that the broken members (links, bad sizes) are ours to make.
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -22,12 +24,17 @@ void put_octal(std::string& header, size_t at, size_t width, unsigned long long 
   std::snprintf(header.data() + at, width, "%0*llo", static_cast<int>(width - 1), value);
 }
 
+// `text` over the header's bytes from `at` on (the size stays 512).
+void put_text(std::string& header, size_t at, const std::string& text) {
+  std::copy(text.begin(), text.end(), header.begin() + static_cast<std::ptrdiff_t>(at));
+}
+
 // A ustar archive of `members`, ending with the two zero blocks.
 std::string tar_bytes(const std::vector<TarMember>& members) {
   std::string out;
   for (const TarMember& m : members) {
     std::string header(512, '\0');
-    header.replace(0, m.path.size(), m.path);  // names up to 100 bytes
+    put_text(header, 0, m.path);  // names up to 100 bytes
     put_octal(header, 100, 8, m.type == '5' ? 0755 : 0644);
     put_octal(header, 108, 8, 1000);
     put_octal(header, 116, 8, 1000);
@@ -35,11 +42,11 @@ std::string tar_bytes(const std::vector<TarMember>& members) {
     put_octal(header, 124, 12, data_size);
     put_octal(header, 136, 12, 1303171200);  // 2011-04-19, when aclImdb was made
     header[156] = m.type;
-    if (m.type == '2') header.replace(157, m.bytes.size(), m.bytes);
-    header.replace(257, 6, "ustar");  // "ustar\0" then version "00"
-    header.replace(263, 2, "00");
+    if (m.type == '2') put_text(header, 157, m.bytes);
+    put_text(header, 257, "ustar");  // "ustar\0" then version "00"
+    put_text(header, 263, "00");
     // The checksum: the header's bytes summed with the field read as spaces.
-    header.replace(148, 8, 8, ' ');
+    put_text(header, 148, "        ");
     unsigned sum = 0;
     for (unsigned char c : header) sum += c;
     std::snprintf(header.data() + 148, 8, "%06o", sum);
