@@ -62,7 +62,7 @@ programs="$build_dir/tests/fuzz"
 mapfile -t all < <("$programs/toadstool_fuzz_tool" list)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
-  printf '%s\n' "${all[@]}" | grep -qx "$t" || { echo "fuzz.sh: no target '$t' (${all[*]})" >&2; exit 2; }
+  [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz.sh: no target '$t' (${all[*]})" >&2; exit 2; }
 done
 
 work="${TOADSTOOL_FUZZ_WORK:-${TMPDIR:-/tmp}/toadstool-fuzz}"
@@ -85,16 +85,17 @@ for t in "${targets[@]}"; do
   "$programs/fuzz_$t" "${flags[@]}" "${limit[@]}" -artifact_prefix="$work/$t-" \
     "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1 || status=$?
   # libFuzzer's last status line ("#N DONE cov: X ft: Y corp: ...") and final stats.
-  last=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1 || true)
+  last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -n 1 || true)
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
-  rate=$(sed -nE 's/^stat::average_exec_per_sec: +([0-9]+)/\1/p' "$log" | tail -n 1)
+  rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log" | tail -n 1)
+  took=$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log" | tail -n 1)
   files=$(grep -oE "(crash|leak|timeout|oom|slow-unit)-[0-9a-f]+" "$log" | sort -u |
           sed "s|^|$work/$t-|" | tr '\n' ' ' || true)
-  line=$(printf '%-13s execs %-10s exec/s %-7s cov %-6s ft %-6s corpus %-5s %s' "$t" \
-    "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "$(find "$corpus" -type f | wc -l)" \
-    "${files:-no findings}")
+  line=$(printf '%-13s %9s execs in %5s s, %5s exec/s, cov %-5s ft %-6s corpus %-5s %s' "$t" \
+    "${execs:-?}" "${took:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" \
+    "$(find "$corpus" -type f | wc -l)" "${files:-no findings}")
   echo "$line"
   summary+=("$line")
   if [ "$status" != 0 ] || [ -n "$files" ]; then
