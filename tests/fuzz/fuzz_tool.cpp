@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "archive.h"
@@ -120,6 +121,7 @@ std::string archive_of(const fs::path& outdir) {
     }
   }
   std::vector<ArchiveFile> list;
+  list.reserve(files.size());
   for (auto& [path, bytes] : files) list.push_back({path, std::move(bytes)});
   return join_archive(list);
 }
@@ -127,7 +129,7 @@ std::string archive_of(const fs::path& outdir) {
 // The output folder of a CheckpointRun fitted for `epochs` with `options`.
 std::string checkpoint_archive(int64_t epochs, train::CheckpointOptions options) {
   const std::string outdir = fresh_scratch_folder("make-corpus") + "/run";
-  CheckpointRun run(outdir, options);
+  CheckpointRun run(outdir, std::move(options));
   run.fit(epochs);
   return archive_of(outdir);
 }
@@ -205,12 +207,7 @@ int replay(const std::string& name, const std::vector<std::string>& paths) {
   return status;
 }
 
-}  // namespace
-}  // namespace toadstool::fuzz
-
-int main(int argc, char** argv) {
-  using namespace toadstool::fuzz;
-  const std::vector<std::string> args(argv + 1, argv + argc);
+int run(const std::vector<std::string>& args, const std::string& program) {
   if (args.size() == 2 && args[0] == "make-corpus") {
     const fs::path dir = args[1];
     make_safetensors_corpus(dir / "safetensors");
@@ -228,8 +225,20 @@ int main(int argc, char** argv) {
     for (const Target& target : kTargets) std::cout << target.name << "\n";
     return 0;
   }
-  std::cerr << "usage: " << argv[0] << " make-corpus DIR\n"
-            << "       " << argv[0] << " replay TARGET FILE...\n"
-            << "       " << argv[0] << " list\n";
+  std::cerr << "usage: " << program << " make-corpus DIR\n"
+            << "       " << program << " replay TARGET FILE...\n"
+            << "       " << program << " list\n";
   return 2;
+}
+
+}  // namespace
+}  // namespace toadstool::fuzz
+
+int main(int argc, char** argv) {
+  try {
+    return toadstool::fuzz::run({argv + 1, argv + argc}, argv[0]);
+  } catch (const std::exception& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    return 1;
+  }
 }
