@@ -108,6 +108,10 @@ void make_imdb_archive_corpus(const std::filesystem::path& dir) {
         dir, name,
         gzip_bytes(tar_bytes({file(member, "Good."), file("aclImdb/train/neg/0_2.txt", "Bad.")})));
   }
+  // Regression: lrzip's magic, which libarchive's filter_all decoded by
+  // running `lrzip -d` (test_imdb.cpp checks that no program runs).
+  write_corpus_file(dir, "invalid-lrzip.tar.lrz",
+                    std::string("LRZI\0\6", 6) + std::string(18, '\0'));
   // A review that is not UTF-8, and one that is a link.
   write_corpus_file(dir, "invalid-not-utf8.tar.gz",
                     gzip_bytes(tar_bytes({file("aclImdb/train/pos/0_9.txt", "Caf\xe9"),
