@@ -78,7 +78,7 @@ using ArchivePtr = std::unique_ptr<archive, int (*)(archive*)>;
 // registers filters that run an external program found on PATH (lrzip,
 // lzop, grzip, ...; and gzip, bzip2 or xz themselves when libarchive was
 // built without their library), so a file starting "LRZI" made read_imdb
-// start `lrzip -d` (found while fuzzing, issue 19). A data file must not run
+// start `lrzip -d` (found in the fuzzing of issue 19). A data file must not run
 // programs: a filter that would need one is left out, and such a file is
 // refused as an unrecognised archive.
 void support_filters(archive* a) {
