@@ -50,7 +50,7 @@ const Reader kIdx{target("idx"), &Mutator::mutate, 2000};
 const Reader kCheckpoint{target("checkpoint"), &Mutator::mutate_archive, 1000};
 const Reader kImdbArchive{target("imdb_archive"), &Mutator::mutate, 1000};
 const Reader kTokenizer{target("tokenizer"), &Mutator::mutate, 2000};
-const Reader kStateDict{target("state_dict"), &Mutator::mutate_safetensors, 1000};
+const Reader kStateDict{target("state_dict"), &Mutator::mutate_state_dict, 1000};
 
 constexpr uint64_t kDefaultSeed = 20261127;
 // Reported failures per reader before the loop stops: the first few say
