@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     -r | --runs) runs="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --build-dir) build_dir="$2"; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
