@@ -114,7 +114,7 @@ TEST(Imdb, BadArchivesAreErrorsNamingTheFileAndMember) {
   write_archive(good, kOfficial);
   const std::string bytes = read_bytes(good);
   const auto variant = [&](const std::string& name, const std::string& content) {
-    const std::string path = dir.file(name);
+    std::string path = dir.file(name);
     std::ofstream(path, std::ios::binary) << content;
     return path;
   };
