@@ -3,21 +3,23 @@
 //   toadstool_fuzz_tool make-corpus tests/fuzz/corpus
 //       (re)writes the seed corpus: small valid files made by the library's
 //       own writers, and a few invalid ones derived from them.
-//   toadstool_fuzz_tool replay <safetensors|idx|checkpoint> FILE...
+//   toadstool_fuzz_tool replay <target> FILE...
 //       runs a saved input (tests/fuzz/failures/ in the build folder, or a
 //       libFuzzer crash-* file) through its fuzz target and says what happened.
-#include <zlib.h>
-
+//   toadstool_fuzz_tool list
+//       prints the targets' names, one a line (scripts/fuzz.sh reads them).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "archive.h"
 #include "checkpoint_run.h"
+#include "corpus_files.h"
 #include "fuzz_targets.h"
 #include "scratch.h"
 
@@ -27,25 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::string_literals;  // "\x00..."s keeps its NUL bytes
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_corpus_file(const fs::path& dir, const std::string& name, const std::string& bytes) {
-  fs::create_directories(dir);
-  write_file((dir / name).string(), bytes);
-  std::cout << (dir / name).string() << " (" << bytes.size() << " bytes)\n";
-}
-
 // ---- safetensors --------------------------------------------------------------
-
-std::string safetensors_bytes(const TensorDict& tensors, const SafetensorsMetadata& metadata) {
-  const std::string path = fresh_scratch_folder("make-corpus") + "/file.safetensors";
-  save_safetensors(path, tensors, metadata);
-  return read_file(path);
-}
 
 void make_safetensors_corpus(const fs::path& dir) {
   TensorDict one;
@@ -97,17 +81,6 @@ std::string idx_bytes(uint8_t type, const std::vector<uint32_t>& shape, const st
   return out + data;
 }
 
-std::string gzip_bytes(const std::string& plain) {
-  const std::string path = fresh_scratch_folder("make-corpus") + "/file.gz";
-  gzFile file = gzopen(path.c_str(), "wb9");
-  if (file == nullptr || gzwrite(file, plain.data(), static_cast<unsigned>(plain.size())) !=
-                             static_cast<int>(plain.size())) {
-    throw std::runtime_error("gzip failed");
-  }
-  gzclose(file);
-  return read_file(path);
-}
-
 void make_idx_corpus(const fs::path& dir) {
   // 3 images of 2 x 2 and their labels, as in (Fashion-)MNIST.
   const std::string images =
@@ -148,6 +121,7 @@ std::string archive_of(const fs::path& outdir) {
     }
   }
   std::vector<ArchiveFile> list;
+  list.reserve(files.size());
   for (auto& [path, bytes] : files) list.push_back({path, std::move(bytes)});
   return join_archive(list);
 }
@@ -155,7 +129,7 @@ std::string archive_of(const fs::path& outdir) {
 // The output folder of a CheckpointRun fitted for `epochs` with `options`.
 std::string checkpoint_archive(int64_t epochs, train::CheckpointOptions options) {
   const std::string outdir = fresh_scratch_folder("make-corpus") + "/run";
-  CheckpointRun run(outdir, options);
+  CheckpointRun run(outdir, std::move(options));
   run.fit(epochs);
   return archive_of(outdir);
 }
@@ -211,12 +185,10 @@ void make_checkpoint_corpus(const fs::path& dir) {
   write_corpus_file(dir, "invalid-adam-step-1e30.ckpt", join_archive(files));
 }
 
-int replay(const std::string& reader, const std::vector<std::string>& paths) {
-  const std::map<std::string, int (*)(const uint8_t*, size_t)> targets = {
-      {"safetensors", fuzz_safetensors}, {"idx", fuzz_idx}, {"checkpoint", fuzz_checkpoint}};
-  const auto target = targets.find(reader);
-  if (target == targets.end()) {
-    std::cerr << "unknown reader '" << reader << "' (safetensors, idx or checkpoint)\n";
+int replay(const std::string& name, const std::vector<std::string>& paths) {
+  const Target* target = find_target(name);
+  if (target == nullptr) {
+    std::cerr << "unknown target '" << name << "' (toadstool_fuzz_tool list names them)\n";
     return 2;
   }
   int status = 0;
@@ -225,7 +197,7 @@ int replay(const std::string& reader, const std::vector<std::string>& paths) {
     std::cout << path << ": " << std::flush;
     try {
       const int accepted =
-          target->second(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+          target->run(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
       std::cout << (accepted == 1 ? "accepted" : "refused with toadstool::Error") << "\n";
     } catch (const std::exception& e) {
       std::cout << "threw a non-Error exception: " << e.what() << "\n";
@@ -235,23 +207,38 @@ int replay(const std::string& reader, const std::vector<std::string>& paths) {
   return status;
 }
 
-}  // namespace
-}  // namespace toadstool::fuzz
-
-int main(int argc, char** argv) {
-  using namespace toadstool::fuzz;
-  const std::vector<std::string> args(argv + 1, argv + argc);
+int run(const std::vector<std::string>& args, const std::string& program) {
   if (args.size() == 2 && args[0] == "make-corpus") {
     const fs::path dir = args[1];
     make_safetensors_corpus(dir / "safetensors");
     make_idx_corpus(dir / "idx");
     make_checkpoint_corpus(dir / "checkpoint");
+    make_imdb_archive_corpus(dir / "imdb_archive");
+    make_tokenizer_corpus(dir / "tokenizer");
+    make_state_dict_corpus(dir / "state_dict");
     return 0;
   }
   if (args.size() >= 3 && args[0] == "replay") {
     return replay(args[1], {args.begin() + 2, args.end()});
   }
-  std::cerr << "usage: " << argv[0] << " make-corpus DIR\n"
-            << "       " << argv[0] << " replay safetensors|idx|checkpoint FILE...\n";
+  if (args.size() == 1 && args[0] == "list") {
+    for (const Target& target : kTargets) std::cout << target.name << "\n";
+    return 0;
+  }
+  std::cerr << "usage: " << program << " make-corpus DIR\n"
+            << "       " << program << " replay TARGET FILE...\n"
+            << "       " << program << " list\n";
   return 2;
+}
+
+}  // namespace
+}  // namespace toadstool::fuzz
+
+int main(int argc, char** argv) {
+  try {
+    return toadstool::fuzz::run({argv + 1, argv + argc}, argv[0]);
+  } catch (const std::exception& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+#include <iterator>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -108,6 +111,38 @@ void Mutator::mutate_safetensors(std::string& bytes) {
   std::string prefix(8, '\0');
   for (size_t i = 0; i < 8; ++i) prefix[i] = static_cast<char>(header.size() >> (8 * i));
   bytes = prefix + header + bytes.substr(8 + length);
+}
+
+void Mutator::mutate_state_dict(std::string& bytes) {
+  uint64_t length = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    length |= uint64_t{static_cast<uint8_t>(bytes[i])} << (8 * i);
+  }
+  // Tensor data starts 8-aligned (the header is padded), so every 4th byte
+  // from there starts a float32.
+  if (bytes.size() < 8 || length > bytes.size() - 8 || bytes.size() - 8 - length < 4 ||
+      below(2) == 0) {
+    return mutate_safetensors(bytes);
+  }
+  const size_t data = 8 + length;
+  const size_t values = (bytes.size() - data) / 4;
+  constexpr float kFloats[] = {std::numeric_limits<float>::quiet_NaN(),
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::denorm_min(),
+                               1e30f,
+                               -1e30f,
+                               -0.0f,
+                               -1.0f};
+  for (size_t n = 1 + below(4); n > 0; --n) {
+    const size_t at = data + 4 * below(values);
+    if (below(4) == 0) {
+      bytes[at + below(4)] ^= static_cast<char>(1u << below(8));
+    } else {
+      std::memcpy(&bytes[at], &kFloats[below(std::size(kFloats))], 4);
+    }
+  }
 }
 
 void Mutator::mutate_archive(std::string& bytes) {

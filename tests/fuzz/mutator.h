@@ -21,6 +21,12 @@ class Mutator {
   // wrong is refused before anything in it is looked at), sometimes the raw
   // bytes.
   void mutate_safetensors(std::string& bytes);
+  // The same for a safetensors file of a state dict: half the time its
+  // values are changed in place (floats such as NaN, infinities, 1e30 and
+  // -0 written over 4 aligned data bytes, or a bit flipped there), which
+  // keeps the file loadable, so that what is done with loaded values (an
+  // optimizer's step) is reached; else as mutate_safetensors.
+  void mutate_state_dict(std::string& bytes);
   // The same for an archive (archive.h) of a checkpoint folder: one file in
   // it is mutated as what it is (or dropped, or the framing itself mutated).
   void mutate_archive(std::string& bytes);

@@ -16,7 +16,9 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <vector>
 
@@ -30,19 +32,25 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Reader {
-  const char* name;  // also the corpus folder's name
-  int (*target)(const uint8_t*, size_t);
+  const Target& target;  // fuzz_targets.h: its name, function and file extension
   void (Mutator::*mutate)(std::string&);
-  const char* extension;  // of saved failing inputs
   // Sized so that each reader's mutations take a few seconds at most in the
   // ASan build on one core (docs/fuzzing.md has the timings).
   uint64_t iterations;
 };
 
-const Reader kSafetensors{"safetensors", fuzz_safetensors, &Mutator::mutate_safetensors,
-                          ".safetensors", 5000};
-const Reader kIdx{"idx", fuzz_idx, &Mutator::mutate, ".idx", 2000};
-const Reader kCheckpoint{"checkpoint", fuzz_checkpoint, &Mutator::mutate_archive, ".ckpt", 1000};
+const Target& target(std::string_view name) {
+  const Target* found = find_target(name);
+  if (found == nullptr) throw std::logic_error("no fuzz target " + std::string(name));
+  return *found;
+}
+
+const Reader kSafetensors{target("safetensors"), &Mutator::mutate_safetensors, 5000};
+const Reader kIdx{target("idx"), &Mutator::mutate, 2000};
+const Reader kCheckpoint{target("checkpoint"), &Mutator::mutate_archive, 1000};
+const Reader kImdbArchive{target("imdb_archive"), &Mutator::mutate, 1000};
+const Reader kTokenizer{target("tokenizer"), &Mutator::mutate, 2000};
+const Reader kStateDict{target("state_dict"), &Mutator::mutate_state_dict, 1000};
 
 constexpr uint64_t kDefaultSeed = 20261127;
 // Reported failures per reader before the loop stops: the first few say
@@ -71,7 +79,7 @@ struct CorpusFile {
 std::vector<CorpusFile> corpus(const Reader& reader) {
   std::vector<CorpusFile> files;
   for (const auto& entry :
-       fs::directory_iterator(fs::path(TOADSTOOL_FUZZ_CORPUS_DIR) / reader.name)) {
+       fs::directory_iterator(fs::path(TOADSTOOL_FUZZ_CORPUS_DIR) / reader.target.name)) {
     std::ifstream in(entry.path(), std::ios::binary);
     files.push_back({entry.path().filename().string(),
                      {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()}});
@@ -92,7 +100,7 @@ std::string type_name(const std::type_info& type) {
 // or refused the input with an Error, else what it threw instead.
 std::string run(const Reader& reader, const std::string& input, bool& accepted) {
   try {
-    accepted = reader.target(reinterpret_cast<const uint8_t*>(input.data()), input.size()) == 1;
+    accepted = reader.target.run(reinterpret_cast<const uint8_t*>(input.data()), input.size()) == 1;
     return "";
   } catch (const std::exception& e) {
     return type_name(typeid(e)) + ": " + e.what();
@@ -116,9 +124,10 @@ std::string save_input(const std::string& file_name, const std::string& bytes) {
 // valid-* corpus files must be accepted, invalid-* ones refused with an Error.
 void check_corpus(const Reader& reader) {
   const std::vector<CorpusFile> files = corpus(reader);
-  ASSERT_FALSE(files.empty()) << "no corpus in " << TOADSTOOL_FUZZ_CORPUS_DIR << "/" << reader.name;
+  ASSERT_FALSE(files.empty()) << "no corpus in " << TOADSTOOL_FUZZ_CORPUS_DIR << "/"
+                              << reader.target.name;
   for (const CorpusFile& file : files) {
-    SCOPED_TRACE(std::string(reader.name) + "/" + file.name);
+    SCOPED_TRACE(std::string(reader.target.name) + "/" + file.name);
     bool accepted = false;
     const std::string thrown = run(reader, file.bytes, accepted);
     EXPECT_EQ(thrown, "") << "not a toadstool::Error";
@@ -133,11 +142,14 @@ void check_corpus(const Reader& reader) {
 
 void fuzz_mutations(const Reader& reader) {
   const std::vector<CorpusFile> files = corpus(reader);
-  ASSERT_FALSE(files.empty()) << "no corpus in " << TOADSTOOL_FUZZ_CORPUS_DIR << "/" << reader.name;
+  ASSERT_FALSE(files.empty()) << "no corpus in " << TOADSTOOL_FUZZ_CORPUS_DIR << "/"
+                              << reader.target.name;
   const uint64_t seed = env_or("TOADSTOOL_FUZZ_SEED", kDefaultSeed);
   const uint64_t iterations = env_or("TOADSTOOL_FUZZ_ITERATIONS", reader.iterations);
   // The input being run, on disk: after a crash it is what to replay.
-  const std::string current = std::string(reader.name) + "-current" + reader.extension;
+  const std::string name(reader.target.name);
+  const std::string extension(reader.target.extension);
+  const std::string current = name + "-current" + extension;
   const uint64_t max_failures = env_or("TOADSTOOL_FUZZ_MAX_FAILURES", kMaxFailures);
   uint64_t done = 0, accepted_count = 0, failures = 0;
   for (uint64_t i = 0; i < iterations && failures < max_failures; ++i, ++done) {
@@ -151,14 +163,14 @@ void fuzz_mutations(const Reader& reader) {
     accepted_count += accepted ? 1 : 0;
     if (thrown.empty()) continue;
     ++failures;
-    const std::string saved = save_input(std::string(reader.name) + "-seed" + std::to_string(seed) +
-                                             "-iteration" + std::to_string(i) + reader.extension,
-                                         input);
-    ADD_FAILURE() << "fuzz_" << reader.name << " threw " << thrown << "\n  input: iteration " << i
+    const std::string saved = save_input(
+        name + "-seed" + std::to_string(seed) + "-iteration" + std::to_string(i) + extension,
+        input);
+    ADD_FAILURE() << "fuzz_" << name << " threw " << thrown << "\n  input: iteration " << i
                   << " (TOADSTOOL_FUZZ_SEED=" << seed << "), a mutation of " << base.name
                   << "\n  saved to " << saved;
   }
-  std::cout << "[fuzz] " << reader.name << ": " << done << " mutations of " << files.size()
+  std::cout << "[fuzz] " << name << ": " << done << " mutations of " << files.size()
             << " corpus files (seed " << seed << "), " << accepted_count << " accepted, "
             << failures << " failures" << (failures == max_failures ? " (stopped)" : "") << "\n";
 }
@@ -169,6 +181,25 @@ TEST(FuzzSmoke, IdxCorpus) { check_corpus(kIdx); }
 TEST(FuzzSmoke, IdxMutations) { fuzz_mutations(kIdx); }
 TEST(FuzzSmoke, CheckpointCorpus) { check_corpus(kCheckpoint); }
 TEST(FuzzSmoke, CheckpointMutations) { fuzz_mutations(kCheckpoint); }
+TEST(FuzzSmoke, ImdbArchiveCorpus) { check_corpus(kImdbArchive); }
+TEST(FuzzSmoke, ImdbArchiveMutations) { fuzz_mutations(kImdbArchive); }
+TEST(FuzzSmoke, TokenizerCorpus) { check_corpus(kTokenizer); }
+TEST(FuzzSmoke, TokenizerMutations) { fuzz_mutations(kTokenizer); }
+TEST(FuzzSmoke, StateDictCorpus) { check_corpus(kStateDict); }
+TEST(FuzzSmoke, StateDictMutations) { fuzz_mutations(kStateDict); }
+
+// Every target of fuzz_targets.h has its tests above.
+TEST(FuzzSmoke, EveryTargetIsTested) {
+  std::vector<std::string_view> tested;
+  for (const Reader* reader :
+       {&kSafetensors, &kIdx, &kCheckpoint, &kImdbArchive, &kTokenizer, &kStateDict}) {
+    tested.push_back(reader->target.name);
+  }
+  for (const Target& t : kTargets) {
+    EXPECT_NE(std::find(tested.begin(), tested.end(), t.name), tested.end())
+        << "fuzz target " << t.name << " has no FuzzSmoke tests";
+  }
+}
 
 }  // namespace
 }  // namespace toadstool::fuzz

@@ -114,7 +114,7 @@ TEST(Imdb, BadArchivesAreErrorsNamingTheFileAndMember) {
   write_archive(good, kOfficial);
   const std::string bytes = read_bytes(good);
   const auto variant = [&](const std::string& name, const std::string& content) {
-    const std::string path = dir.file(name);
+    std::string path = dir.file(name);
     std::ofstream(path, std::ios::binary) << content;
     return path;
   };
@@ -147,6 +147,29 @@ TEST(Imdb, BadArchivesAreErrorsNamingTheFileAndMember) {
                "holds no reviews of the train split");
   EXPECT_ERROR(train::read_imdb(archive_of("neg.tar.gz", {neg}), "train"),
                "has only negative reviews (1)");
+}
+
+// A compression that only an external program decodes is refused, and no
+// program runs: an `lrzip` first on PATH that leaves a mark is not called
+// (with archive_read_support_filter_all, a file starting "LRZI" ran
+// `lrzip -d`: issue 19's fuzzing).
+TEST(Imdb, NeverRunsAnExternalDecompressor) {
+  TempDir dir;
+  const std::string mark = dir.file("ran");
+  const std::string fake = dir.file("lrzip");
+  std::ofstream(fake) << "#!/bin/sh\ntouch '" << mark << "'\ncat >/dev/null\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  const std::string path = dir.file("reviews.tar.lrz");
+  // lrzip's magic and version 0.6, as libarchive's lrzip filter bids on it.
+  std::ofstream(path, std::ios::binary) << std::string("LRZI\0\6", 6) << std::string(18, '\0');
+  const char* old = std::getenv("PATH");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("PATH", dir.path().c_str(), 1);
+  EXPECT_ERROR(train::read_imdb(path, "train"),
+               (std::vector<std::string>{"reviews.tar.lrz", "cannot read the archive"}));
+  EXPECT_ERROR(train::imdb_has_split(path, "train"), "reviews.tar.lrz");
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_FALSE(fs::exists(mark)) << "read_imdb ran " << fake;
 }
 
 TEST(Imdb, BadFoldersAreErrors) {
