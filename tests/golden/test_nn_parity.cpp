@@ -121,7 +121,8 @@ TEST(NnParity, PoolingOutputAndGradientMatchPyTorch) {
   for (const auto& [name, c] : cases) {
     SCOPED_TRACE(name);
     const std::string op = name.substr(0, name.find('/'));
-    auto list = [&](const char* label) { return testing::int_values(c.at(label)); };
+    const GoldenCase& golden = c;  // a lambda cannot capture a structured binding here
+    auto list = [&golden](const char* label) { return testing::int_values(golden.at(label)); };
     PoolOptions options;
     if (c.count("kernel_size") != 0) {
       options.kernel_size = list("kernel_size");

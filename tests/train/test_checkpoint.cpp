@@ -57,8 +57,9 @@ CheckpointOptions quiet(CheckpointOptions options = {}) {
 std::vector<float> straight_run(int64_t epochs, CheckpointOptions options = {}) {
   TempDir dir;
   DropoutRun run;
-  auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
-                              std::make_shared<CheckpointCallback>(dir.path(), quiet(options))});
+  auto trainer =
+      run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+                   std::make_shared<CheckpointCallback>(dir.path(), quiet(std::move(options)))});
   run.fit(trainer, epochs);
   return flat_weights(*run.model);
 }
