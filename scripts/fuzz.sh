@@ -37,19 +37,10 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$build" = 1 ]; then
-  # clang, its libFuzzer runtime and its OpenMP (scripts/setup.sh installs GCC's only).
-  missing=()
-  for p in clang libclang-rt-14-dev libomp-dev; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "fuzz.sh: installing ${missing[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
-  fi
+  # The build's packages, and clang with its libFuzzer runtime and its OpenMP
+  # (scripts/setup.sh installs GCC's only without them).
+  TOADSTOOL_SKIP_BUILD=1 TOADSTOOL_EXTRA_PACKAGES="clang libclang-rt-14-dev libomp-dev" \
+    scripts/setup.sh
   # One CPU kernel variant and no CUDA: the readers are what is fuzzed.
   CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTOADSTOOL_FUZZERS=ON -DTOADSTOOL_SANITIZE=ON -DTOADSTOOL_BUILD_BENCH=OFF \

@@ -5,6 +5,7 @@
 #
 #   scripts/setup.sh [build-dir] [extra cmake args...]
 #   TOADSTOOL_SKIP_BUILD=1 scripts/setup.sh    # packages only
+#   TOADSTOOL_EXTRA_PACKAGES="clang" scripts/setup.sh   # and these too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ packages=(build-essential cmake ninja-build libeigen3-dev libgtest-dev libgmock-
           openmpi-bin libopenmpi-dev  # the MPI process group and its tests (mpirun)
           pkg-config libcairo2-dev fonts-dejavu-core  # charts (PlotCallback, scripts/plot.sh)
           python3)
+# What another script needs beside them (scripts/fuzz.sh: clang), space-separated.
+read -r -a extra <<< "${TOADSTOOL_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

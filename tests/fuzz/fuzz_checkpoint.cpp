@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "accepts.h"
 #include "archive.h"
 #include "checkpoint_run.h"
 #include "fuzz_targets.h"
@@ -67,18 +68,6 @@ class KeepDefaultGenerator {
  private:
   Generator::State state_;
 };
-
-// True if `call` returns, false if it throws toadstool::Error; any other
-// exception escapes.
-template <class Call>
-bool accepts(const Call& call) {
-  try {
-    call();
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
 
 // A CheckpointCallback that never saves (no scheduled saves, no best, none
 // on exit), to load into: fuzzing must not spend its time in fsync.

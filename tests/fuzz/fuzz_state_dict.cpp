@@ -1,5 +1,6 @@
 // fuzz_state_dict: the bytes are a safetensors file of a state dict, loaded
 // into modules and an optimizer (state_dict_models.h).
+#include "accepts.h"
 #include "fuzz_targets.h"
 #include "scratch.h"
 #include "state_dict_models.h"
@@ -7,21 +8,7 @@
 #include "toadstool/tensor/safetensors.h"
 
 namespace toadstool::fuzz {
-namespace {
-
-// True if `call` returns, false if it throws toadstool::Error; any other
-// exception escapes.
-template <class Call>
-bool accepts(const Call& call) {
-  try {
-    call();
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int fuzz_state_dict(const uint8_t* data, size_t size) {
   const std::string path = fresh_scratch_folder("state_dict") + "/input.safetensors";
