@@ -13,19 +13,19 @@
 // given in the options (a GPU's, say). On rank 0 it prints a table as each
 // epoch ends:
 //
-//   profile: epoch 1  50 batches  62.86 s  (1257.3 ms/batch)
+//   profile: epoch 1  50 batches  11.65 s  (232.9 ms/batch)
 //     stage         seconds   share
 //     data             0.00    0.0%
-//     forward         20.28   32.3%
+//     forward          3.88   33.3%
 //     ...
 //     op kind                        calls  seconds   share     GFLOP  GFLOP/s
-//     gemm                            1500    29.44   46.8%    901.51     30.6
-//     elementwise                     5769     7.52   12.0%
+//     gemm                            1500     5.25   45.1%    901.51    171.6
+//     attention_backward               100     2.19   18.8%    223.77    102.4
 //     ...
-//     MFU 32.4%: 1237.2 GFLOP in 62.86 s = 19.7 GFLOP/s of a 60.7 GFLOP/s
+//     MFU 45.1%: 1237.2 GFLOP in 11.65 s = 106.2 GFLOP/s of a 235.3 GFLOP/s
 //     peak (fp32 FMA, 2 threads)
 //
-// (one line; the IMDB example under load: docs/callbacks.md), and
+// (one line; the IMDB example: docs/callbacks.md), and
 // TensorBoardCallback logs the MFU and the stage times. Validation and the
 // other passes are not profiled. The kernel profile is process-wide:
 // the callback resets it at each epoch and stops it when the training pass
