@@ -108,6 +108,23 @@ TEST(Imdb, ReadsAnExtractedFolderOrTheFolderHoldingIt) {
   EXPECT_ERROR(train::read_imdb(dir.path(), "test"), "holds no reviews of the test split");
 }
 
+// A split's reviews beyond max_bytes in all (a gzip bomb of many small
+// members) are an Error as the limit is reached, from an archive or a
+// folder. The train split of kOfficial holds 5 + 21 + 17 = 43 bytes.
+TEST(Imdb, ReviewsBeyondMaxBytesAreAnError) {
+  TempDir dir;
+  const std::string archive = dir.file("aclImdb_v1.tar.gz");
+  write_archive(archive, kOfficial);
+  write_folder(dir.file("extracted"), kOfficial);
+  for (const std::string& path : {archive, dir.file("extracted")}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(train::read_imdb(path, "train", 43).size(), 3u);
+    EXPECT_ERROR(train::read_imdb(path, "train", 42),
+                 "the train split's reviews exceed 42 bytes (max_bytes");
+  }
+  EXPECT_ERROR(train::read_imdb(archive, "train", -1), "read_imdb: max_bytes must be >= 0");
+}
+
 TEST(Imdb, BadArchivesAreErrorsNamingTheFileAndMember) {
   TempDir dir;
   const std::string good = dir.file("good.tar.gz");

@@ -24,6 +24,25 @@ namespace fs = std::filesystem;
 // 14 KB): refused before it is read, so a hostile member cannot fill memory.
 constexpr int64_t kMaxReviewBytes = int64_t{1} << 20;
 
+// The bytes of one split's reviews read so far, against read_imdb's
+// max_bytes: a small archive of very many small members (a gzip bomb) is
+// refused before it fills memory.
+class ReviewBudget {
+ public:
+  ReviewBudget(int64_t max_bytes, const std::string& path, const std::string& split)
+      : max_(max_bytes), path_(path), split_(split) {}
+  void take(int64_t bytes) {
+    used_ += bytes;
+    TS_CHECK(used_ <= max_, "read_imdb: ", path_, ": the ", split_, " split's reviews exceed ",
+             max_, " bytes (max_bytes; the official split holds about 33 MB)");
+  }
+
+ private:
+  int64_t max_, used_ = 0;
+  const std::string& path_;
+  const std::string& split_;
+};
+
 // Where a member lies: the class folder and the file name, if its path is
 // [<prefix>/]<split>/<pos|neg>/<name>.
 struct Place {
@@ -124,7 +143,8 @@ void for_each_member(
   }
 }
 
-std::vector<ImdbReview> read_archive(const std::string& path, const std::string& split) {
+std::vector<ImdbReview> read_archive(const std::string& path, const std::string& split,
+                                     ReviewBudget& budget) {
   std::vector<ImdbReview> reviews;
   for_each_member(path, [&](archive* a, archive_entry* entry, const std::string& member) {
     const std::optional<Place> place = place_of(member, split);
@@ -135,6 +155,7 @@ std::vector<ImdbReview> read_archive(const std::string& path, const std::string&
     const int64_t size = archive_entry_size(entry);
     TS_CHECK(size >= 0 && size <= kMaxReviewBytes, "read_imdb: ", where, ": ", size,
              " bytes, more than a review (", kMaxReviewBytes, " at most)");
+    budget.take(size);
     std::string text(static_cast<size_t>(size), '\0');
     size_t done = 0;
     while (done < text.size()) {
@@ -155,7 +176,8 @@ fs::path dataset_root(const fs::path& folder) {
   return fs::is_directory(folder / "aclImdb") ? folder / "aclImdb" : folder;
 }
 
-std::vector<ImdbReview> read_folder(const std::string& path, const std::string& split) {
+std::vector<ImdbReview> read_folder(const std::string& path, const std::string& split,
+                                    ReviewBudget& budget) {
   const fs::path root = dataset_root(path);
   std::vector<ImdbReview> reviews;
   for (const char* folder : {"neg", "pos"}) {
@@ -170,6 +192,7 @@ std::vector<ImdbReview> read_folder(const std::string& path, const std::string& 
       const auto size = static_cast<int64_t>(entry.file_size());
       TS_CHECK(size <= kMaxReviewBytes, "read_imdb: ", where, ": ", size,
                " bytes, more than a review (", kMaxReviewBytes, " at most)");
+      budget.take(size);
       std::ifstream in(entry.path(), std::ios::binary);
       std::string text(static_cast<size_t>(size), '\0');
       in.read(text.data(), size);
@@ -182,13 +205,16 @@ std::vector<ImdbReview> read_folder(const std::string& path, const std::string& 
 
 }  // namespace
 
-std::vector<ImdbReview> read_imdb(const std::string& path, const std::string& split) {
+std::vector<ImdbReview> read_imdb(const std::string& path, const std::string& split,
+                                  int64_t max_bytes) {
   TS_CHECK(split == "train" || split == "test",
            "read_imdb: split should be \"train\" or \"test\", got \"", split, "\"");
+  TS_CHECK(max_bytes >= 0, "read_imdb: max_bytes must be >= 0, got ", max_bytes);
   std::error_code ec;
   TS_CHECK(fs::exists(path, ec), "read_imdb: ", path, " does not exist");
-  std::vector<ImdbReview> reviews =
-      fs::is_directory(path, ec) ? read_folder(path, split) : read_archive(path, split);
+  ReviewBudget budget(max_bytes, path, split);
+  std::vector<ImdbReview> reviews = fs::is_directory(path, ec) ? read_folder(path, split, budget)
+                                                               : read_archive(path, split, budget);
   std::sort(reviews.begin(), reviews.end(), [](const ImdbReview& a, const ImdbReview& b) {
     return a.label != b.label ? a.label < b.label : a.id < b.id;
   });

@@ -27,8 +27,11 @@ struct ImdbReview {
 // the member: a truncated or corrupt archive, a member there that is not a
 // regular file or not named <id>_<rating>.txt, a review that is not valid
 // UTF-8 (refused rather than altered: the reviews of the official data are
-// all valid), no reviews for the split, or one class only.
-std::vector<ImdbReview> read_imdb(const std::string& path, const std::string& split);
+// all valid), no reviews for the split, or one class only; and reviews of
+// more than `max_bytes` in all (512 MiB by default: the official split holds
+// about 33 MB), refused as they are reached, before memory fills.
+std::vector<ImdbReview> read_imdb(const std::string& path, const std::string& split,
+                                  int64_t max_bytes = int64_t{512} << 20);
 
 // True when `path` holds reviews of `split` (a quick look: for an archive, a
 // scan of its member names).
