@@ -3,12 +3,14 @@
 // max and average pooling as a reduction over them.
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/per_dim.h"
 #include "toadstool/tensor/shape_utils.h"
 
 namespace toadstool {
@@ -80,11 +82,8 @@ Tensor convolution(const Tensor& input, const Tensor& weight, const Tensor& bias
     for (int64_t s : options.stride) {
       TS_CHECK(s == 1, op, ": padding \"same\" needs stride 1, got ", options.stride);
     }
-    const Shape dilation = options.dilation.size() == 1
-                               ? Shape(static_cast<size_t>(dims), options.dilation[0])
-                               : options.dilation;
-    TS_CHECK(dilation.size() == static_cast<size_t>(dims), op, ": dilation ", options.dilation,
-             " for a ", dims, "-D kernel");
+    const Shape dilation =
+        detail::per_dim(options.dilation, static_cast<size_t>(dims), 1, op, "dilation");
     windows.padding.clear();
     for (int64_t d = 0; d < dims; ++d) {
       const int64_t total = dilation[d] * (windows.kernel_size[d] - 1);
@@ -115,23 +114,27 @@ Tensor convolution(const Tensor& input, const Tensor& weight, const Tensor& bias
 // ---- pooling ----
 
 // The windows of a pooling over the last `dims` dims of x [N, C, *spatial],
-// every option checked.
-ConvWindowOptions pool_windows(const Tensor& x, const PoolOptions& options, int64_t dims,
-                               bool dilated, const char* op) {
+// every option checked, and the output's spatial sizes.
+struct PoolWindows {
+  ConvWindowOptions windows;
+  Shape out_size;
+};
+
+PoolWindows pool_windows(const Tensor& x, const PoolOptions& options, int64_t dims, bool dilated,
+                         const char* op) {
+  const auto n = static_cast<size_t>(dims);
   auto per_dim = [&](const Shape& values, const char* name) {
-    TS_CHECK(values.size() == 1 || values.size() == static_cast<size_t>(dims), op, ": ", name,
-             " must have 1 or ", dims, " values, got ", values);
-    return values.size() == 1 ? Shape(static_cast<size_t>(dims), values[0]) : values;
+    TS_CHECK(!values.empty(), op, ": ", name, " is empty");
+    return detail::per_dim(values, n, 0, op, name);
   };
   ConvWindowOptions windows;
   windows.kernel_size = per_dim(options.kernel_size, "kernel_size");
   windows.stride = options.stride.empty() ? windows.kernel_size : per_dim(options.stride, "stride");
   windows.padding = per_dim(options.padding, "padding");
-  windows.dilation =
-      dilated ? per_dim(options.dilation, "dilation") : Shape(static_cast<size_t>(dims), 1);
+  windows.dilation = dilated ? per_dim(options.dilation, "dilation") : Shape(n, 1);
   TS_CHECK(dilated || options.dilation == Shape{1}, op, ": average pooling has no dilation, got ",
            options.dilation);
-  for (int64_t d = 0; d < dims; ++d) {
+  for (size_t d = 0; d < n; ++d) {
     // As PyTorch: padding beyond half the (dilated) kernel would make
     // windows of padding alone.
     const int64_t span = windows.dilation[d] * (windows.kernel_size[d] - 1) + 1;
@@ -141,8 +144,8 @@ ConvWindowOptions pool_windows(const Tensor& x, const PoolOptions& options, int6
         " (dilation ", windows.dilation, ")");
   }
   const Shape spatial(x.shape().begin() + 2, x.shape().end());
-  conv_output_size(spatial, windows, op);  // checks the rest
-  return windows;
+  Shape out_size = conv_output_size(spatial, windows, op);  // checks the rest
+  return {std::move(windows), std::move(out_size)};
 }
 
 // input [N, C, *spatial] or [C, *spatial] as [N, C, *spatial].
@@ -156,11 +159,9 @@ Tensor batched_input(const Tensor& input, int64_t dims, const char* op) {
 
 // The pooled [N, C, P] as the input's layout: [N, C, *out] or [C, *out].
 Tensor unflatten_pooled(const Tensor& pooled, const Tensor& input, const Tensor& x,
-                        const ConvWindowOptions& windows) {
+                        const Shape& out_size) {
   Shape shape = {x.size(0), x.size(1)};
-  const Shape spatial(x.shape().begin() + 2, x.shape().end());
-  const Shape out = conv_output_size(spatial, windows);
-  shape.insert(shape.end(), out.begin(), out.end());
+  shape.insert(shape.end(), out_size.begin(), out_size.end());
   const Tensor result = reshape(pooled, shape);
   return input.dim() == x.dim() ? result : squeeze(result, 0);
 }
@@ -182,22 +183,23 @@ Tensor window_taps(const Tensor& x, const ConvWindowOptions& windows, Tensor* in
 
 Tensor max_pool(const Tensor& input, const PoolOptions& options, int64_t dims, const char* op) {
   const Tensor x = batched_input(input, dims, op);
-  const ConvWindowOptions windows = pool_windows(x, options, dims, true, op);
+  const PoolWindows pool = pool_windows(x, options, dims, true, op);
   Tensor in_bounds;
-  Tensor taps = window_taps(x, windows, &in_bounds);
+  Tensor taps = window_taps(x, pool.windows, &in_bounds);
   taps = where(in_bounds > 0, taps, -std::numeric_limits<double>::infinity());
-  return unflatten_pooled(max(taps, 2).first, input, x, windows);
+  return unflatten_pooled(max(taps, 2).first, input, x, pool.out_size);
 }
 
 Tensor avg_pool(const Tensor& input, const PoolOptions& options, int64_t dims, const char* op) {
   const Tensor x = batched_input(input, dims, op);
-  const ConvWindowOptions windows = pool_windows(x, options, dims, false, op);
+  const PoolWindows pool = pool_windows(x, options, dims, false, op);
   Tensor in_bounds;
-  const Tensor taps = window_taps(x, windows, options.count_include_pad ? nullptr : &in_bounds);
+  const Tensor taps =
+      window_taps(x, pool.windows, options.count_include_pad ? nullptr : &in_bounds);
   const Tensor sums = sum(taps, {2});
   const Tensor mean = options.count_include_pad ? div(sums, static_cast<double>(taps.size(2)))
                                                 : div(sums, sum(in_bounds, {2}));
-  return unflatten_pooled(mean, input, x, windows);
+  return unflatten_pooled(mean, input, x, pool.out_size);
 }
 
 // Adaptive average pooling along one dim: output i averages input

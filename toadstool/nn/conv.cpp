@@ -5,6 +5,7 @@
 
 #include "toadstool/nn/init.h"
 #include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/per_dim.h"
 
 namespace toadstool::nn {
 
@@ -20,7 +21,7 @@ std::string tuple_text(const Shape& values) {
 
 // One value per spatial dim, as PyTorch's repr shows them.
 Shape per_dim(const Shape& values, size_t dims) {
-  return values.size() == 1 ? Shape(dims, values[0]) : values;
+  return detail::per_dim(values, dims, 0, "ConvNd::extra_repr", "an option");
 }
 
 // Conv2d's {k} or {kH, kW} as {kH, kW}.

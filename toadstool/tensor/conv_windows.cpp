@@ -3,22 +3,12 @@
 #include "toadstool/kernels/kernel_args.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/kernel_args.h"
+#include "toadstool/tensor/per_dim.h"
 #include "toadstool/tensor/shape_utils.h"
 
 namespace toadstool {
 
 namespace {
-
-// One option list as one value per spatial dim: empty -> `fallback`, one
-// value -> repeated.
-Shape per_dim(const Shape& values, size_t dims, int64_t fallback, const char* op,
-              const char* name) {
-  if (values.empty()) return Shape(dims, fallback);
-  if (values.size() == 1) return Shape(dims, values[0]);
-  TS_CHECK(values.size() == dims, op, ": ", name, " has ", values.size(),
-           " values for a kernel of ", dims, " dims ", values);
-  return values;
-}
 
 // The kernel geometry for a [batch, channels, *input_size] input; every
 // option checked.
@@ -29,12 +19,12 @@ kernels::ConvWindows windows_of(int64_t batch, int64_t channels, const Shape& in
            options.kernel_size);
   TS_CHECK(input_size.size() == dims, op, ": a ", dims, "-D kernel ", options.kernel_size,
            " needs ", dims, " spatial dims, got ", input_size);
-  const Shape stride = per_dim(options.stride, dims, 1, op, "stride");
-  const Shape pad_begin = per_dim(options.padding, dims, 0, op, "padding");
+  const Shape stride = detail::per_dim(options.stride, dims, 1, op, "stride");
+  const Shape pad_begin = detail::per_dim(options.padding, dims, 0, op, "padding");
   const Shape pad_end = options.padding_end.empty()
                             ? pad_begin
-                            : per_dim(options.padding_end, dims, 0, op, "padding_end");
-  const Shape dilation = per_dim(options.dilation, dims, 1, op, "dilation");
+                            : detail::per_dim(options.padding_end, dims, 0, op, "padding_end");
+  const Shape dilation = detail::per_dim(options.dilation, dims, 1, op, "dilation");
   kernels::ConvWindows w;
   w.batch = batch;
   w.channels = channels;
