@@ -7,34 +7,16 @@
 #include <string>
 
 #include "golden.h"
+#include "nn_parity.h"
 #include "test_util.h"
 
 namespace toadstool {
 namespace {
 
+using testing::expect_matches;
+using testing::golden_params;
 using testing::GoldenCase;
-
-double scalar(const GoldenCase& c, const std::string& label) { return c.at(label).item<double>(); }
-
-// The "param.<name>" tensors of a case as a state dict.
-TensorDict golden_params(const GoldenCase& c) {
-  TensorDict dict;
-  for (const auto& [label, tensor] : c) {
-    if (label.rfind("param.", 0) == 0) dict.insert(label.substr(6), tensor);
-  }
-  return dict;
-}
-
-// Every element within rtol of PyTorch's, relative to the tensor's largest
-// magnitude (gradients have entries near zero where a relative test per
-// element would measure float32 rounding, not a mismatch).
-void expect_matches(const Tensor& ours, const Tensor& theirs, double rtol,
-                    const std::string& what) {
-  ASSERT_EQ(ours.shape(), theirs.shape()) << what;
-  const double scale = testing::values(theirs.abs().amax())[0];
-  const double worst = testing::values((ours.to(kFloat64) - theirs.to(kFloat64)).abs().amax())[0];
-  EXPECT_LE(worst, rtol * scale) << what << ": worst difference " << worst << ", scale " << scale;
-}
+using testing::scalar;
 
 TEST(NnParity, TransformerEncoderLayerOutputAndEveryGradientMatchPyTorch) {
   const auto cases = testing::load_golden("nn_modules.txt");

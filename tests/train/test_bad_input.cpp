@@ -550,6 +550,26 @@ std::vector<BadInputRow> nn_rows() {
          nn::MultiheadAttention(8, 2).forward(zeros({2, 5, 8}), masks);
        },
        {"is_causal", "attn_mask"}},
+      {"DecoderMemoryBatch",
+       "nn",
+       "TransformerDecoderLayer with tgt [2, 3, 8] and memory [3, 4, 8]",
+       [] {
+         nn::TransformerDecoderLayer layer({.d_model = 8, .nhead = 2, .dim_feedforward = 8});
+         layer.forward(zeros({2, 3, 8}), zeros({3, 4, 8}));
+       },
+       {"TransformerDecoderLayer", "[2, 3, 8]", "[3, 4, 8]"}},
+      {"TransformerDModel",
+       "nn",
+       "Transformer(d_model 8) on src [2, 3, 8] and tgt [2, 3, 4]",
+       [] {
+         nn::Transformer model({.d_model = 8,
+                                .nhead = 2,
+                                .num_encoder_layers = 1,
+                                .num_decoder_layers = 1,
+                                .dim_feedforward = 8});
+         model.forward(zeros({2, 3, 8}), zeros({2, 3, 4}));
+       },
+       {"Transformer", "d_model=8", "[2, 3, 8]", "[2, 3, 4]"}},
       {"MlpTooFewSizes",
        "nn",
        "MLP with one size",

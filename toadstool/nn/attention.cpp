@@ -1,5 +1,6 @@
 #include "toadstool/nn/attention.h"
 
+#include <cmath>
 #include <limits>
 
 #include "toadstool/autograd/ops.h"
@@ -99,8 +100,8 @@ Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMask
       qkv, num_heads, attention_options(masks, x.size(0), len, len, qkv.dtype())));
 }
 
-Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                                   const MultiheadAttentionMasks& masks) {
+MultiheadAttention::Heads MultiheadAttention::project_heads(const Tensor& query, const Tensor& key,
+                                                            const Tensor& value) const {
   TS_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3 && query.size(2) == embed_dim &&
                key.size(2) == embed_dim && value.size(2) == embed_dim &&
                key.size(0) == query.size(0) && value.size(0) == query.size(0) &&
@@ -112,19 +113,49 @@ Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const
         in_proj_bias.defined() ? in_proj_bias.narrow(0, part * embed_dim, embed_dim) : Tensor();
     return linear(input, in_proj_weight.narrow(0, part * embed_dim, embed_dim), bias);
   };
-  const int64_t batch = query.size(0), query_len = query.size(1), key_len = key.size(1);
-  // [B, L, E] -> [B, L, H, D] -> [B, H, L, D]: strided views, no copies.
-  auto heads = [this, batch](const Tensor& t, int64_t len) {
-    return t.view({batch, len, num_heads, head_dim}).transpose(1, 2);
+  const int64_t batch = query.size(0);
+  // [B, len, E] -> [B, len, H, D] -> [B, H, len, D]: strided views, no copies.
+  auto heads = [this, batch](const Tensor& t) {
+    return t.view({batch, t.size(1), num_heads, head_dim}).transpose(1, 2);
   };
-  const Tensor q = project(query, 0);
-  const AttentionOptions options = attention_options(masks, batch, query_len, key_len, q.dtype());
-  const Tensor out =
-      scaled_dot_product_attention(heads(q, query_len), heads(project(key, 1), key_len),
-                                   heads(project(value, 2), key_len), options);
-  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: a view, since the attention
-  // writes its output as [B, L, H, D] (tensor/attention.h).
-  return out_proj->forward(out.transpose(1, 2).reshape({batch, query_len, embed_dim}));
+  return {heads(project(query, 0)), heads(project(key, 1)), heads(project(value, 2))};
+}
+
+Tensor MultiheadAttention::merge_and_project(const Tensor& out) const {
+  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: a view when the attention
+  // wrote its output as [B, L, H, D] (tensor/attention.h), else a copy.
+  return out_proj->forward(out.transpose(1, 2).reshape({out.size(0), out.size(2), embed_dim}));
+}
+
+Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                   const MultiheadAttentionMasks& masks) {
+  const Heads h = project_heads(query, key, value);
+  const AttentionOptions options =
+      attention_options(masks, query.size(0), query.size(1), key.size(1), h.q.dtype());
+  return merge_and_project(scaled_dot_product_attention(h.q, h.k, h.v, options));
+}
+
+AttentionOutputAndWeights MultiheadAttention::forward_with_weights(
+    const Tensor& query, const Tensor& key, const Tensor& value,
+    const MultiheadAttentionMasks& masks, bool average_attn_weights) {
+  const Heads h = project_heads(query, key, value);
+  const int64_t query_len = query.size(1), key_len = key.size(1);
+  const AttentionOptions options =
+      attention_options(masks, query.size(0), query_len, key_len, h.q.dtype());
+  // scores [B, H, L, S] = q k^T / sqrt(D), masked as the fused kernel masks.
+  Tensor scores = matmul(h.q, h.k.transpose(2, 3)) * (1.0 / std::sqrt(double(head_dim)));
+  Tensor allowed = options.attn_mask;  // bool: true = takes part; or additive float
+  if (options.is_causal) allowed = tril(ones({query_len, key_len}, kBool));
+  if (allowed.defined()) {
+    scores = allowed.dtype() == kBool ? masked_fill(scores, logical_not(allowed),
+                                                    -std::numeric_limits<double>::infinity())
+                                      : scores + allowed;
+  }
+  // (`dropout` alone names the member, the probability.)
+  const Tensor weights = toadstool::dropout(softmax(scores, -1), options.dropout_p,
+                                            options.dropout_p > 0, options.generator);
+  return {merge_and_project(matmul(weights, h.v)),
+          average_attn_weights ? mean(weights, {1}) : weights};
 }
 
 AttentionOptions MultiheadAttention::attention_options(const MultiheadAttentionMasks& masks,

@@ -29,6 +29,13 @@ struct MultiheadAttentionMasks {
   bool is_causal = false;
 };
 
+// forward_with_weights' result: out [B, L, E] and the attention weights,
+// [B, L, S] averaged over the heads or [B, H, L, S] per head.
+struct AttentionOutputAndWeights {
+  Tensor output;
+  Tensor weights;
+};
+
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout = 0.0, bool bias = true,
@@ -37,6 +44,16 @@ class MultiheadAttention : public Module {
                  const MultiheadAttentionMasks& masks = {});
   // Self-attention: one packed projection of x [B, L, E].
   Tensor forward(const Tensor& x, const MultiheadAttentionMasks& masks = {});
+  // PyTorch's need_weights=True: the same output, and the attention weights
+  // (softmax of the masked, scaled scores, after attention dropout as in
+  // PyTorch; averaged over the heads unless average_attn_weights is false).
+  // The weights are materialised ([B, H, L, S]), so this takes the composed
+  // path (matmul, softmax, dropout, matmul) instead of the fused kernel: the
+  // same values without dropout, different dropout draws with it.
+  AttentionOutputAndWeights forward_with_weights(const Tensor& query, const Tensor& key,
+                                                 const Tensor& value,
+                                                 const MultiheadAttentionMasks& masks = {},
+                                                 bool average_attn_weights = true);
   std::string extra_repr() const override;
   // xavier_uniform_ in_proj_weight, zero biases, as PyTorch.
   void reset_parameters();
@@ -55,6 +72,14 @@ class MultiheadAttention : public Module {
   // key_len keys: the masks merged, dropout while training.
   AttentionOptions attention_options(const MultiheadAttentionMasks& masks, int64_t batch,
                                      int64_t query_len, int64_t key_len, DType dtype) const;
+  // query [B, L, E], key and value [B, S, E] checked, projected and split
+  // into heads: q [B, H, L, D], k and v [B, H, S, D] (strided views).
+  struct Heads {
+    Tensor q, k, v;
+  };
+  Heads project_heads(const Tensor& query, const Tensor& key, const Tensor& value) const;
+  // out [B, H, L, D] -> out_proj of the merged heads [B, L, E].
+  Tensor merge_and_project(const Tensor& out) const;
 };
 
 }  // namespace toadstool::nn

@@ -1,16 +1,15 @@
 #include "toadstool/nn/transformer.h"
 
 #include "toadstool/autograd/ops.h"
+#include "toadstool/nn/transformer_blocks.h"
 
 namespace toadstool::nn {
 
+namespace blocks = transformer_blocks;
+
 TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOptions& options)
     : Module("TransformerEncoderLayer"), options(options) {
-  TS_CHECK(options.activation == "relu" || options.activation == "gelu",
-           "TransformerEncoderLayer: activation must be 'relu' or 'gelu', got '",
-           options.activation, "'");
-  TS_CHECK(options.dim_feedforward > 0, "TransformerEncoderLayer: dim_feedforward must be ",
-           "positive, got ", options.dim_feedforward);
+  blocks::check_layer_options(options, "TransformerEncoderLayer");
   // Registration order = PyTorch's, so named_parameters() lists the same way.
   self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
                                                options.d_model, options.nhead, options.dropout,
@@ -30,55 +29,28 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOp
   dropout2 =
       register_module("dropout2", std::make_shared<Dropout>(options.dropout, options.generator));
   // Not registered: PyTorch keeps the activation as a plain function.
-  if (options.activation == "relu") {
-    activation = std::make_shared<ReLU>();
-  } else {
-    activation = std::make_shared<GELU>();
-  }
+  activation = blocks::make_activation(options.activation);
 }
-
-namespace {
-
-// residual + drop(block_out) in one pass over memory (dropout_add), the same
-// values and generator draws as the two modules.
-Tensor add_dropped(const Tensor& residual, const Tensor& block_out, const Dropout& drop) {
-  return dropout_add(block_out, residual, drop.p, drop.is_training(), drop.generator);
-}
-
-// norm(residual + drop(block_out)) in one pass (dropout_add_layer_norm), the
-// values and generator draws of the three modules.
-Tensor add_dropped_norm(const Tensor& residual, const Tensor& block_out, const Dropout& drop,
-                        const LayerNorm& norm) {
-  return dropout_add_layer_norm(block_out, residual, drop.p, drop.is_training(), drop.generator,
-                                norm.normalized_shape, norm.weight, norm.bias, norm.eps);
-}
-
-}  // namespace
 
 Tensor TransformerEncoderLayer::self_attention_block(const Tensor& x,
                                                      const MultiheadAttentionMasks& masks) {
   return self_attn->forward(x, masks);
 }
 
-// linear1 and the activation are one GEMM (its epilogue adds the bias and
-// applies the activation): the values of linear1 then activation.
 Tensor TransformerEncoderLayer::feed_forward_block(const Tensor& x) {
-  // [B, L, d_model] -> [B, L, dim_feedforward] -> [B, L, d_model]
-  const LinearActivation fused =
-      options.activation == "relu" ? LinearActivation::ReLU : LinearActivation::GELU;
-  const Tensor hidden = linear(x, linear1->weight, linear1->bias, fused);
-  return linear2->forward(dropout->forward(hidden));
+  return blocks::feed_forward(x, *linear1, *dropout, *linear2, options.activation);
 }
 
 // Each block's dropout (dropout1, dropout2) is applied with its residual add,
 // and in a post-norm layer with the norm after it.
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const MultiheadAttentionMasks& masks) {
   if (options.norm_first) {
-    Tensor x = add_dropped(src, self_attention_block(norm1->forward(src), masks), *dropout1);
-    return add_dropped(x, feed_forward_block(norm2->forward(x)), *dropout2);
+    Tensor x =
+        blocks::add_dropped(src, self_attention_block(norm1->forward(src), masks), *dropout1);
+    return blocks::add_dropped(x, feed_forward_block(norm2->forward(x)), *dropout2);
   }
-  Tensor x = add_dropped_norm(src, self_attention_block(src, masks), *dropout1, *norm1);
-  return add_dropped_norm(x, feed_forward_block(x), *dropout2, *norm2);
+  Tensor x = blocks::add_dropped_norm(src, self_attention_block(src, masks), *dropout1, *norm1);
+  return blocks::add_dropped_norm(x, feed_forward_block(x), *dropout2, *norm2);
 }
 
 std::string TransformerEncoderLayer::extra_repr() const {
