@@ -34,6 +34,7 @@
 #include "toadstool/nn/transformer_decoder.h"
 #include "toadstool/nn/zoo/mlp.h"
 #include "toadstool/nn/zoo/transformer_classifier.h"
+#include "toadstool/nn/zoo/transformer_model.h"
 #include "toadstool/tensor/allocator.h"
 #include "toadstool/tensor/device.h"
 #include "toadstool/tensor/dtype.h"

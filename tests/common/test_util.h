@@ -76,6 +76,20 @@ inline void expect_error(const std::function<void()>& fn, const char* fragment) 
   expect_error(fn, std::vector<std::string>{fragment});
 }
 
+// Sets the compute threads for a scope. Tests that train tiny models use
+// one: their ops are too small to share, and ctest runs two tests at once
+// on CI's two cores, where two threads per test would wait on each other.
+class ScopedNumThreads {
+ public:
+  explicit ScopedNumThreads(int threads) : saved_(get_num_threads()) { set_num_threads(threads); }
+  ~ScopedNumThreads() { set_num_threads(saved_); }
+  ScopedNumThreads(const ScopedNumThreads&) = delete;
+  ScopedNumThreads& operator=(const ScopedNumThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace toadstool::testing
 
 // EXPECT_ERROR(statement, "fragment"): the statement throws a

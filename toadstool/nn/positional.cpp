@@ -63,4 +63,12 @@ std::string LearnedPositionalEncoding::extra_repr() const {
   return detail::concat("max_len=", max_len, ", d_model=", d_model);
 }
 
+std::shared_ptr<UnaryModule> make_positional_encoding(const std::string& kind, int64_t d_model,
+                                                      int64_t max_len) {
+  if (kind == "sinusoidal") return std::make_shared<SinusoidalPositionalEncoding>(d_model, max_len);
+  TS_CHECK(kind == "learned", "positional encoding must be 'sinusoidal' or 'learned', got '", kind,
+           "'");
+  return std::make_shared<LearnedPositionalEncoding>(max_len, d_model);
+}
+
 }  // namespace toadstool::nn

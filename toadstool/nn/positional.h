@@ -1,6 +1,9 @@
 #pragma once
 // Positional encodings added to token embeddings x [B, L, d_model], for
 // positions 0..L-1 (L <= max_len).
+#include <memory>
+#include <string>
+
 #include "toadstool/nn/module.h"
 
 namespace toadstool::nn {
@@ -29,5 +32,10 @@ class LearnedPositionalEncoding : public UnaryModule {
   int64_t d_model;
   Tensor weight;  // [max_len, d_model]
 };
+
+// The encoding a model's options name: "sinusoidal" or "learned" (the
+// caller checks the name; anything else is an Error here).
+std::shared_ptr<UnaryModule> make_positional_encoding(const std::string& kind, int64_t d_model,
+                                                      int64_t max_len);
 
 }  // namespace toadstool::nn

@@ -50,13 +50,9 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
     // epochs, the plain model's figure, with a third of its training loss.)
     init::zeros_(bigram_embedding->weight);
   }
-  if (options.positional == "sinusoidal") {
-    pos_encoding = register_module("pos_encoding", std::make_shared<SinusoidalPositionalEncoding>(
-                                                       options.d_model, options.max_len));
-  } else {
-    pos_encoding = register_module("pos_encoding", std::make_shared<LearnedPositionalEncoding>(
-                                                       options.max_len, options.d_model));
-  }
+  pos_encoding = register_module(
+      "pos_encoding",
+      make_positional_encoding(options.positional, options.d_model, options.max_len));
   dropout =
       register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
   TransformerEncoderLayerOptions layer;
