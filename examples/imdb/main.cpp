@@ -155,6 +155,25 @@ train::DataLoader sorted_loader(const Encoded& data, const train::SequenceOption
                                          dataset->size(), pg->size(), pg->rank(), false)});
 }
 
+// --pretrained DIR: the embedding, positions and encoder layers of the
+// language model examples/imdb_lm wrote to DIR (same names; its output layer
+// is not ours and stays out). A width or shape that differs is an Error
+// naming the tensor; the classifier's head and bigram tables start fresh.
+std::string start_from_language_model(nn::TransformerClassifier& model, const std::string& dir) {
+  const TensorDict language_model = load_safetensors(dir + "/language_model.safetensors");
+  const TensorDict ours = model.state_dict();
+  TensorDict shared;
+  for (const std::string& name : language_model.keys()) {
+    if (ours.contains(name)) shared.insert(name, language_model.at(name));
+  }
+  TS_CHECK(ours.contains("encoder.layers.0.linear1.weight") &&
+               shared.contains("encoder.layers.0.linear1.weight"),
+           "--pretrained ", dir, ": its model has no encoder this classifier can use");
+  model.load_state_dict(shared, /*strict=*/false);
+  return detail::concat("started from ", shared.size(), " of the ", ours.size(),
+                        " tensors of the classifier from the language model in ", dir);
+}
+
 // --find-lr: the learning-rate range test (LRFinderCallback) instead of
 // training, with the run's gradient clipping. It prints the suggestion;
 // with --log-dir the curve (lr_finder.csv) and its chart (lr_finder.png,
@@ -244,9 +263,15 @@ int train_and_test(const cxxopts::ParseResult& args) {
   std::vector<std::string> train_texts;
   train_texts.reserve(train_rows.size());
   for (int64_t r : train_rows) train_texts.push_back(reviews[static_cast<size_t>(r)].text);
-  const train::Vocabulary vocabulary = train::Vocabulary::build(
-      train_texts,
-      {.max_size = args["vocab-size"].as<int64_t>(), .min_count = args["min-count"].as<int64_t>()});
+  // --pretrained: the language model's vocabulary, so that its embedding
+  // rows mean the same words here.
+  const std::string pretrained =
+      args.count("pretrained") ? args["pretrained"].as<std::string>() : "";
+  const train::Vocabulary vocabulary =
+      !pretrained.empty()
+          ? train::Vocabulary::load(pretrained + "/vocabulary.json")
+          : train::Vocabulary::build(train_texts, {.max_size = args["vocab-size"].as<int64_t>(),
+                                                   .min_count = args["min-count"].as<int64_t>()});
   if (main_rank) vocabulary.save(vocabulary_path);
   const Encoded train_data = encode(reviews, train_rows, vocabulary);
   const Encoded valid_data = encode(reviews, valid_rows, vocabulary);
@@ -272,6 +297,7 @@ int train_and_test(const cxxopts::ParseResult& args) {
   train::DataLoader valid_loader = sorted_loader(valid_data, config.sequence, 128, pg.get());
 
   auto model = std::make_shared<nn::TransformerClassifier>(config.model);
+  if (!pretrained.empty()) out << start_from_language_model(*model, pretrained) << "\n";
   // The model moves before the optimizer is built; DeviceCallback moves each batch.
   const Device device(args["device"].as<std::string>());
   model->to(device);
@@ -428,6 +454,10 @@ cxxopts::Options make_options() {
       cxxopts::value<std::string>());
   add("profile", "print where each epoch's training time goes (stages, op kinds) and the MFU");
   add("resume", "continue from the newest checkpoint in --out");
+  add("pretrained",
+      "start the embedding and encoder from the language model examples/imdb_lm wrote to this "
+      "folder (its vocabulary too: --vocab-size and --min-count are not used)",
+      cxxopts::value<std::string>());
   add("find-lr",
       "run the learning-rate range test instead of training and print its suggestion (with "
       "--log-dir: lr_finder.csv and lr_finder.png there)");
