@@ -22,8 +22,8 @@ TEST(Golden, GluOutputAndGradientMatchPyTorch) {
     const double atol = float64 ? 1e-12 : 1e-6;
     for (const bool strided : {false, true}) {
       SCOPED_TRACE(strided ? "non-contiguous" : "as stored");
-      const Tensor stored = c.at("x").clone();
-      const Tensor x = (strided ? testing::non_contiguous(stored) : stored).requires_grad_(true);
+      Tensor x = strided ? testing::non_contiguous(c.at("x")) : c.at("x").clone();
+      x.requires_grad_(true);
       ASSERT_EQ(x.is_contiguous(), !strided);
       // The module for the default dim, the function otherwise.
       nn::GLU module(dim);

@@ -42,13 +42,15 @@ TEST(GatedConvSequenceModel, ShapesAndParameterNames) {
   ASSERT_TRUE(block);
   EXPECT_EQ(block->conv->weight.shape(), (Shape{16, 8, 3}));  // [2C, C, k]
   EXPECT_EQ(lm.head->weight.shape(), (Shape{16, 8}));
-  EXPECT_NE(lm.summary().find("GatedConvSequenceModel(language model)"), std::string::npos);
+  EXPECT_EQ(lm.extra_repr(), "language model");
+  EXPECT_EQ(block->extra_repr(), "channels=8, kernel_size=3, causal");
 
   nn::GatedConvSequenceModelOptions options = small_model();
   options.num_classes = 3;
   nn::GatedConvSequenceModel classifier(options);
   EXPECT_EQ(classifier(ids).shape(), (Shape{2, 3}));
   EXPECT_EQ(classifier.head->weight.shape(), (Shape{3, 8}));
+  EXPECT_EQ(classifier.extra_repr(), "classifier, num_classes=3");
   classifier(ids).sum().backward();
   for (const auto& [name, p] : classifier.named_parameters()) {
     EXPECT_TRUE(p.grad().defined()) << name;
@@ -194,6 +196,7 @@ TEST(GatedConvSequenceModel, LanguageModelLearnsARepeatingPattern) {
     return std::pair{logits_of(ids), labels};
   });
   const double accuracy = accuracy_where_labelled(logits_of(test_ids), test_labels);
+  testing::record_figures(run, accuracy);
   // Chance is 1/15.
   EXPECT_LT(run.last_loss, 0.2 * run.first_loss) << run.first_loss << " -> " << run.last_loss;
   EXPECT_GT(accuracy, 0.9);
@@ -240,6 +243,7 @@ TEST(GatedConvSequenceModel, ClassifierFindsABigram) {
     return std::pair{model(ids), labels};
   });
   const double accuracy = testing::accuracy(model(test_ids), test_labels);
+  testing::record_figures(run, accuracy);
   // Chance is 1/2.
   EXPECT_LT(run.last_loss, 0.4 * run.first_loss) << run.first_loss << " -> " << run.last_loss;
   EXPECT_GT(accuracy, 0.9);

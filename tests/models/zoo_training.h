@@ -3,6 +3,7 @@
 // labels, and a plain training loop (Adam, cross-entropy) that reports the
 // loss of its first and last steps.
 #include <functional>
+#include <string>
 #include <utility>
 
 #include "test_util.h"
@@ -40,6 +41,14 @@ inline TrainingRun train_with_adam(nn::Module& model, int steps, double lr,
   }
   model.eval();
   return run;
+}
+
+// The run's figures as properties of the current test (in gtest's XML and
+// JSON reports: --gtest_output=json:FILE), for reading what a run reached.
+inline void record_figures(const TrainingRun& run, double accuracy) {
+  ::testing::Test::RecordProperty("first_loss", std::to_string(run.first_loss));
+  ::testing::Test::RecordProperty("last_loss", std::to_string(run.last_loss));
+  ::testing::Test::RecordProperty("accuracy", std::to_string(accuracy));
 }
 
 }  // namespace toadstool::testing

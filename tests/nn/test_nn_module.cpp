@@ -279,7 +279,7 @@ TEST(NnLayers, GluGatesTheFirstHalfByTheSecond) {
   expect_close(nn::GLU(0)(x), x.select(0, 0).unsqueeze(0) * sigmoid(x.narrow(0, 1, 1)), 0, 0);
   EXPECT_EQ(nn::GLU(0)(x).shape(), (Shape{1, 4}));
   EXPECT_EQ(glu(randn({3, 6, 5}), 1).shape(), (Shape{3, 3, 5}));
-  EXPECT_ERROR(glu(x, 2), "glu");                // no dim 2
+  EXPECT_ERROR(glu(x, 2), "glu");                    // no dim 2
   EXPECT_ERROR(glu(randn({3, 5})), "must be even");  // 5 has no halves
   EXPECT_ERROR(glu(scalar_tensor(1.0)), "0-d");
 }

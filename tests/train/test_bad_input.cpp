@@ -558,12 +558,16 @@ std::vector<BadInputRow> nn_rows() {
       {"GluOddSize",
        "nn",
        "glu of [2, 5] along dim -1 (an odd size: no halves)",
-       [] { glu(zeros({2, 5})); },
+       [] {
+         glu(zeros({2, 5}));
+       },
        {"glu", "dim -1", "even", "[2, 5] float32"}},
       {"GluModuleOddDim",
        "nn",
        "GLU(1) on input [2, 3, 4]",
-       [] { nn::GLU(1).forward(zeros({2, 3, 4})); },
+       [] {
+         nn::GLU(1).forward(zeros({2, 3, 4}));
+       },
        {"glu", "dim 1", "got 3", "[2, 3, 4] float32"}},
       {"MlpMixerPatchSize",
        "nn",
@@ -573,7 +577,9 @@ std::vector<BadInputRow> nn_rows() {
       {"MlpMixerImageShape",
        "nn",
        "MlpMixer (3 x 32 x 32) on images [2, 3, 28, 28]",
-       [] { nn::MlpMixer({.dim = 8, .depth = 1}).forward(zeros({2, 3, 28, 28})); },
+       [] {
+         nn::MlpMixer({.dim = 8, .depth = 1}).forward(zeros({2, 3, 28, 28}));
+       },
        {"MlpMixer", "[batch, 3, 32, 32]", "[2, 3, 28, 28]"}},
       {"GatedConvKernelSize",
        "nn",
