@@ -36,10 +36,9 @@ Tensor GatedConvBlock::forward(const Tensor& x) {
   if (kernel_size > 1) {
     // Causal: output t sees inputs t - k + 1 .. t, the zeros standing in for
     // the positions before the start.
-    in = cat(
-        {zeros({x.size(0), channels, kernel_size - 1}, TensorOptions(x.dtype()).device(x.device())),
-         in},
-        2);  // [B, C, k - 1 + L]
+    const Tensor start = zeros({x.size(0), channels, kernel_size - 1},
+                               TensorOptions(x.dtype()).device(x.device()));  // [B, C, k - 1]
+    in = cat({start, in}, 2);                                                 // [B, C, k - 1 + L]
   }
   const Tensor gated = glu->forward(conv->forward(in));  // [B, 2C, L] -> [B, C, L]
   return (x + gated) * std::sqrt(0.5);
