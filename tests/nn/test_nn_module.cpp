@@ -45,6 +45,7 @@ class Net : public nn::Module {
 
 std::vector<std::string> names_of(const std::vector<nn::NamedTensor>& named) {
   std::vector<std::string> names;
+  names.reserve(named.size());
   for (const auto& [name, tensor] : named) names.push_back(name);
   return names;
 }
