@@ -746,6 +746,26 @@ std::vector<GradCase> all_cases() {
         auto parts = chunk(t, 3, 1);
         return cat({parts[2], parts[0]}, 1);
       }));
+  // glu, a composition: its halves' narrow views, the gate's sigmoid, the
+  // product. Over the last dim, a middle one, and a strided input.
+  one(
+      "glu_last_dim", {"narrow", "sigmoid", "mul"},
+      [] {
+        return std::vector{(leaf({3, 4}) * 2).detach().requires_grad_()};
+      },
+      x0([](const Tensor& t) { return glu(t); }));
+  one(
+      "glu_middle_dim", {"narrow", "sigmoid", "mul"},
+      [] {
+        return std::vector{leaf({2, 6, 3})};
+      },
+      x0([](const Tensor& t) { return glu(t, 1); }));
+  one(
+      "glu_strided", {"narrow", "sigmoid", "mul"},
+      [] {
+        return std::vector{strided_leaf({4, 2, 3})};
+      },
+      x0([](const Tensor& t) { return glu(t, 0); }));
   one(
       "tril", {"tril"},
       [] {

@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "test_util.h"
+#include "zoo_training.h"
 
 namespace toadstool {
 namespace {
@@ -24,20 +26,10 @@ nn::TransformerModelOptions tiny(int64_t vocab) {
   return options;
 }
 
-optim::AdamWOptions adamw(double lr) {
-  optim::AdamWOptions options;
-  options.lr = lr;
-  options.weight_decay = 0.0;
-  return options;
-}
-
-// Cross-entropy of logits [B, L, V] against targets [B, L].
-Tensor sequence_loss(const Tensor& logits, const Tensor& targets) {
-  return cross_entropy(logits.reshape({-1, logits.size(2)}), targets.reshape({-1}));
-}
-
-double accuracy(const Tensor& logits, const Tensor& targets) {
-  return eq(argmax(logits, 2), targets).to(kFloat64).mean().item<double>();
+// Logits [B, L, V] and targets [B, L] as the rows [B L, V] and labels
+// [B L] the zoo's training loop takes.
+std::pair<Tensor, Tensor> per_position(const Tensor& logits, const Tensor& targets) {
+  return {logits.reshape({-1, logits.size(2)}), targets.reshape({-1})};
 }
 
 // Counting sequences: ids 1..V-1 (0 is padding), each next id the previous
@@ -52,40 +44,33 @@ Tensor counting_sequences(int64_t batch, int64_t len, int64_t vocab) {
   return from_vector<int64_t>(ids).view({batch, len + 1});
 }
 
-TEST(ZooTransformerModel, CausalLanguageModelLearnsToCount) {
+TEST(TransformerModel, CausalLanguageModelLearnsToCount) {
   const testing::ScopedNumThreads one_thread(1);
   manual_seed(0);
   nn::TransformerModelOptions options = tiny(10);
   options.causal = true;
   options.tie_weights = true;
   nn::TransformerModel model(options);
-  optim::AdamW optimizer(model.parameters(), adamw(3e-3));
-  double first_loss = 0, last_loss = 0;
-  for (int step = 0; step < 120; ++step) {
+  // Next token: inputs positions 0..7, targets 1..8.
+  const testing::TrainingRun run = testing::train_with_adam(model, 120, 3e-3, [&](int) {
     const Tensor seq = counting_sequences(16, 8, 10);
-    const Tensor loss =
-        sequence_loss(model(seq.narrow(1, 0, 8)), seq.narrow(1, 1, 8));  // next token
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-    if (step == 0) first_loss = loss.item<double>();
-    last_loss = loss.item<double>();
-  }
-  model.eval();
+    return per_position(model(seq.narrow(1, 0, 8)), seq.narrow(1, 1, 8));
+  });
   const Tensor seq = counting_sequences(64, 8, 10);
-  const double acc = accuracy(model(seq.narrow(1, 0, 8)), seq.narrow(1, 1, 8));
-  EXPECT_LT(last_loss, 0.25 * first_loss) << "first " << first_loss << ", last " << last_loss;
-  EXPECT_GT(acc, 0.95);  // chance: 1 / 9
+  const auto [logits, labels] = per_position(model(seq.narrow(1, 0, 8)), seq.narrow(1, 1, 8));
+  const double accuracy = testing::accuracy(logits, labels);
+  testing::record_figures(run, accuracy);
+  EXPECT_LT(run.last_loss, 0.25 * run.first_loss);
+  EXPECT_GT(accuracy, 0.95);  // chance: 1 / 9
 }
 
-TEST(ZooTransformerModel, EncoderDecoderLearnsToReverse) {
+TEST(TransformerModel, EncoderDecoderLearnsToReverse) {
   const testing::ScopedNumThreads one_thread(1);
   manual_seed(1);
   nn::TransformerModelOptions options = tiny(8);
   options.num_decoder_layers = 1;
   options.tgt_vocab_size = 9;  // the 8 source ids and a start id, 8
   nn::TransformerModel model(options);
-  optim::AdamW optimizer(model.parameters(), adamw(3e-3));
   // src: 5 ids in 1..7; target: src reversed; decoder input: start id + the
   // target shifted right (teacher forcing).
   auto batch = [](int64_t size) {
@@ -94,24 +79,19 @@ TEST(ZooTransformerModel, EncoderDecoderLearnsToReverse) {
     const Tensor start = full({size, 1}, 8, kInt64);
     return std::tuple{src, cat({start, target.narrow(1, 0, 4)}, 1), target};
   };
-  double first_loss = 0, last_loss = 0;
-  for (int step = 0; step < 200; ++step) {
+  const testing::TrainingRun run = testing::train_with_adam(model, 200, 3e-3, [&](int) {
     const auto [src, tgt_in, target] = batch(32);
-    const Tensor loss = sequence_loss(model.forward(src, tgt_in), target);
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-    if (step == 0) first_loss = loss.item<double>();
-    last_loss = loss.item<double>();
-  }
-  model.eval();
+    return per_position(model.forward(src, tgt_in), target);
+  });
   const auto [src, tgt_in, target] = batch(64);
-  const double acc = accuracy(model.forward(src, tgt_in), target);
-  EXPECT_LT(last_loss, 0.25 * first_loss) << "first " << first_loss << ", last " << last_loss;
-  EXPECT_GT(acc, 0.9);  // chance: 1 / 7
+  const auto [logits, labels] = per_position(model.forward(src, tgt_in), target);
+  const double accuracy = testing::accuracy(logits, labels);
+  testing::record_figures(run, accuracy);
+  EXPECT_LT(run.last_loss, 0.25 * run.first_loss);
+  EXPECT_GT(accuracy, 0.9);  // chance: 1 / 7
 }
 
-TEST(ZooTransformerModel, CausalPositionsDoNotSeeLaterTokens) {
+TEST(TransformerModel, CausalPositionsDoNotSeeLaterTokens) {
   manual_seed(2);
   nn::TransformerModelOptions options = tiny(10);
   options.causal = true;
@@ -124,7 +104,7 @@ TEST(ZooTransformerModel, CausalPositionsDoNotSeeLaterTokens) {
   EXPECT_EQ(out.shape(), (Shape{2, 6, 10}));
 }
 
-TEST(ZooTransformerModel, TiedOutputSharesTheEmbedding) {
+TEST(TransformerModel, TiedOutputSharesTheEmbedding) {
   manual_seed(3);
   nn::TransformerModelOptions options = tiny(10);
   options.causal = true;
@@ -140,7 +120,7 @@ TEST(ZooTransformerModel, TiedOutputSharesTheEmbedding) {
   EXPECT_GT(testing::values(grad.select(0, 7).abs().amax())[0], 0);
 }
 
-TEST(ZooTransformerModel, EncoderLoadsIntoAClassifier) {
+TEST(TransformerModel, EncoderLoadsIntoAClassifier) {
   manual_seed(4);
   nn::TransformerModelOptions options = tiny(10);
   options.causal = true;
@@ -162,7 +142,7 @@ TEST(ZooTransformerModel, EncoderLoadsIntoAClassifier) {
   }
 }
 
-TEST(ZooTransformerModel, BadOptionsAndInputsAreErrors) {
+TEST(TransformerModel, BadOptionsAndInputsAreErrors) {
   nn::TransformerModelOptions options = tiny(10);
   options.positional = "rotary";
   EXPECT_ERROR(nn::TransformerModel{options}, "TransformerModel: positional");

@@ -2,6 +2,7 @@
 // dicts, printing; and the basic layers built on it.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -44,6 +45,7 @@ class Net : public nn::Module {
 
 std::vector<std::string> names_of(const std::vector<nn::NamedTensor>& named) {
   std::vector<std::string> names;
+  names.reserve(named.size());
   for (const auto& [name, tensor] : named) names.push_back(name);
   return names;
 }
@@ -264,6 +266,23 @@ TEST(NnLayers, LayerNormAndActivationsMatchTheirOps) {
   EXPECT_THROW(nn::Dropout(1.5), Error);
   nn::LayerNorm plain({6}, 1e-5, false);
   EXPECT_EQ(plain.parameters().size(), 0U);
+}
+
+// GLU: the first half of the split dim, gated by the sigmoid of the second.
+TEST(NnLayers, GluGatesTheFirstHalfByTheSecond) {
+  // [2, 4] along the last dim: a = (1, -2), b = (0, big) gates a by 1/2 and ~1.
+  const Tensor x = testing::make({1, -2, 0, 30, 3, 4, -30, 0}, {2, 4});
+  testing::expect_values(glu(x), {0.5, -2, 3 * 1 / (1 + std::exp(30.0)), 2}, {2, 2}, 1e-6, 1e-7);
+  nn::GLU module;  // dim -1
+  expect_close(module(x), glu(x), 0, 0);
+  EXPECT_EQ(module.extra_repr(), "dim=-1");
+  // Along dim 0: the rows are the halves.
+  expect_close(nn::GLU(0)(x), x.select(0, 0).unsqueeze(0) * sigmoid(x.narrow(0, 1, 1)), 0, 0);
+  EXPECT_EQ(nn::GLU(0)(x).shape(), (Shape{1, 4}));
+  EXPECT_EQ(glu(randn({3, 6, 5}), 1).shape(), (Shape{3, 3, 5}));
+  EXPECT_ERROR(glu(x, 2), "glu");                    // no dim 2
+  EXPECT_ERROR(glu(randn({3, 5})), "must be even");  // 5 has no halves
+  EXPECT_ERROR(glu(scalar_tensor(1.0)), "0-d");
 }
 
 TEST(NnLayers, ContainersIndexAndCheck) {

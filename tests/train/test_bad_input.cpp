@@ -575,6 +575,50 @@ std::vector<BadInputRow> nn_rows() {
        "MLP with one size",
        [] { nn::MLP(std::vector<int64_t>{4}); },
        {"MLP", "sizes"}},
+      {"GluOddSize",
+       "nn",
+       "glu of [2, 5] along dim -1 (an odd size: no halves)",
+       [] {
+         glu(zeros({2, 5}));
+       },
+       {"glu", "dim -1", "even", "[2, 5] float32"}},
+      {"GluModuleOddDim",
+       "nn",
+       "GLU(1) on input [2, 3, 4]",
+       [] {
+         nn::GLU(1).forward(zeros({2, 3, 4}));
+       },
+       {"glu", "dim 1", "got 3", "[2, 3, 4] float32"}},
+      {"MlpMixerPatchSize",
+       "nn",
+       "MlpMixer with image_size 30, patch_size 4",
+       [] { nn::MlpMixer({.image_size = 30, .patch_size = 4}); },
+       {"MlpMixer", "image_size 30", "patch_size 4"}},
+      {"MlpMixerImageShape",
+       "nn",
+       "MlpMixer (3 x 32 x 32) on images [2, 3, 28, 28]",
+       [] {
+         nn::MlpMixer({.dim = 8, .depth = 1}).forward(zeros({2, 3, 28, 28}));
+       },
+       {"MlpMixer", "[batch, 3, 32, 32]", "[2, 3, 28, 28]"}},
+      {"GatedConvKernelSize",
+       "nn",
+       "GatedConvSequenceModel with kernel_size 0",
+       [] { nn::GatedConvSequenceModel({.kernel_size = 0}); },
+       {"GatedConvSequenceModel", "kernel_size", "0"}},
+      {"GatedConvPaddingIdx",
+       "nn",
+       "GatedConvSequenceModel with padding_idx 100 of 100 ids",
+       [] { nn::GatedConvSequenceModel({.vocab_size = 100, .padding_idx = 100}); },
+       {"GatedConvSequenceModel", "padding_idx", "[0, 100)", "100"}},
+      {"GatedConvFloatIds",
+       "nn",
+       "GatedConvSequenceModel on float32 ids [2, 5]",
+       [] {
+         nn::GatedConvSequenceModel({.vocab_size = 10, .dim = 4, .num_layers = 1})
+             .forward(zeros({2, 5}));
+       },
+       {"GatedConvSequenceModel", "int64", "[2, 5] float32"}},
       // --- losses -----------------------------------------------------------------------------
       {"CrossEntropyTargetOutOfRange",
        "nn",

@@ -155,6 +155,19 @@ Tensor log_softmax(const Tensor& t, int64_t dim) {
   return out;
 }
 
+// No op of its own: narrow (a view), sigmoid and mul record their
+// derivatives, d/da = sigmoid(b) and d/db = a sigmoid(b) (1 - sigmoid(b)).
+Tensor glu(const Tensor& t, int64_t dim) {
+  detail::check_defined(t, "glu");
+  TS_CHECK(t.dim() > 0, "glu: needs a dim to split, got a 0-d tensor ", detail::describe(t));
+  const int64_t d = detail::wrap_dim(dim, t.dim(), "glu");
+  const int64_t size = t.size(d);
+  TS_CHECK(size % 2 == 0, "glu: the size of dim ", dim, " must be even to split it in halves, got ",
+           size, " in ", detail::describe(t));
+  const int64_t half = size / 2;
+  return mul(narrow(t, d, 0, half), sigmoid(narrow(t, d, half, half)));
+}
+
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   if (autocast::casts(autocast::Op::layer_norm, x, weight, bias))

@@ -176,6 +176,11 @@ Tensor log_softmax(const Tensor& t, int64_t dim);
 // bias (optional, of normalized_shape) scale and shift.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {},
                   const Tensor& bias = {}, double eps = 1e-5);
+// torch.nn.functional.glu: t [..., 2n, ...] split into halves a, b of n
+// along dim -> a * sigmoid(b) [..., n, ...]. A composition of narrow,
+// sigmoid and mul, whose derivatives give its gradient. An odd size along
+// dim (or a 0-d t) is an Error naming glu, the dim and the shape.
+Tensor glu(const Tensor& t, int64_t dim = -1);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 // The row at padding_idx gets no gradient.
 Tensor embedding(const Tensor& weight, const Tensor& indices,

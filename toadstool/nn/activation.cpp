@@ -21,6 +21,9 @@ Tensor Sigmoid::forward(const Tensor& input) { return sigmoid(input); }
 Tensor Softmax::forward(const Tensor& input) { return softmax(input, dim); }
 std::string Softmax::extra_repr() const { return detail::concat("dim=", dim); }
 
+Tensor GLU::forward(const Tensor& input) { return glu(input, dim); }
+std::string GLU::extra_repr() const { return detail::concat("dim=", dim); }
+
 Dropout::Dropout(double p, Generator* generator)
     : UnaryModule("Dropout"), p(p), generator(generator) {
   TS_CHECK(p >= 0.0 && p <= 1.0, "Dropout: p must be in [0, 1], got ", p);

@@ -42,6 +42,16 @@ class Softmax : public UnaryModule {
   int64_t dim;
 };
 
+// torch.nn.GLU: the gated linear unit, glu(input, dim): [..., 2n, ...] ->
+// [..., n, ...], the first half times the sigmoid of the second.
+class GLU : public UnaryModule {
+ public:
+  explicit GLU(int64_t dim = -1) : UnaryModule("GLU"), dim(dim) {}
+  Tensor forward(const Tensor& input) override;
+  std::string extra_repr() const override;
+  int64_t dim;
+};
+
 class Identity : public UnaryModule {
  public:
   Identity() : UnaryModule("Identity") {}

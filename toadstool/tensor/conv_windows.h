@@ -15,12 +15,14 @@ namespace toadstool {
 // every dim, or one value per dim. `padding` zeros are added at both ends of
 // a dim; `padding_end`, when given, sets the end's separately (PyTorch's
 // "same" padding with an even kernel puts the extra zero there).
+// The members' `{}` initialisers let a designated initialiser name only the
+// fields it sets without -Wmissing-field-initializers.
 struct ConvWindowOptions {
-  Shape kernel_size;
-  Shape stride;       // default 1
-  Shape padding;      // default 0
-  Shape padding_end;  // default: as padding
-  Shape dilation;     // default 1
+  Shape kernel_size{};
+  Shape stride{};       // default 1
+  Shape padding{};      // default 0
+  Shape padding_end{};  // default: as padding
+  Shape dilation{};     // default 1
 };
 
 // The output's spatial sizes: (in + pad_begin + pad_end - dilation (k - 1)

@@ -3,6 +3,7 @@
 #include "toadstool/autograd/ops.h"
 #include "toadstool/nn/init.h"
 #include "toadstool/nn/positional.h"
+#include "toadstool/nn/zoo/token_pooling.h"
 #include "toadstool/tensor/factory.h"
 
 namespace toadstool::nn {
@@ -71,18 +72,6 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
     init::trunc_normal_(cls_token, 0.0, 0.02, -0.04, 0.04);
   }
 }
-
-namespace {
-
-// Mean over the real tokens of t [B, L, d] -> [B, d], padding [B, L] (true =
-// padding) giving weights of 0; an all-padding row gives 0.
-Tensor mean_over_tokens(const Tensor& t, const Tensor& padding) {
-  const Tensor keep = logical_not(padding).to(t.dtype()).unsqueeze(2);  // [B, L, 1]
-  const Tensor count = keep.sum({1}).clamp(1.0, std::nullopt);          // [B, 1]
-  return (t * keep).sum({1}) / count;
-}
-
-}  // namespace
 
 Tensor TransformerClassifier::forward(const Tensor& input_ids) {
   TS_CHECK(input_ids.dim() == 2 && input_ids.dtype() == kInt64,
