@@ -8,27 +8,9 @@
 
 namespace toadstool::nn {
 
-namespace {
-
-TransformerEncoderLayerOptions layer_options(const TransformerOptions& options) {
-  TransformerEncoderLayerOptions layer;
-  layer.d_model = options.d_model;
-  layer.nhead = options.nhead;
-  layer.dim_feedforward = options.dim_feedforward;
-  layer.dropout = options.dropout;
-  layer.activation = options.activation;
-  layer.layer_norm_eps = options.layer_norm_eps;
-  layer.norm_first = options.norm_first;
-  layer.bias = options.bias;
-  layer.generator = options.generator;
-  return layer;
-}
-
-}  // namespace
-
 Transformer::Transformer(const TransformerOptions& options)
     : Module("Transformer"), options(options) {
-  const TransformerEncoderLayerOptions layer = layer_options(options);
+  const TransformerEncoderLayerOptions layer = transformer_layer_options(options);
   encoder = register_module(
       "encoder", std::make_shared<TransformerEncoder>(layer, options.num_encoder_layers, true));
   decoder = register_module(

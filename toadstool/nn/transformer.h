@@ -34,6 +34,24 @@ struct TransformerEncoderLayerOptions {
   Generator* generator = nullptr;  // for every dropout (default: the global one)
 };
 
+// The layer options a model's options name: every field of the same name
+// (d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+// generator; layer_norm_eps and bias where the model has them).
+template <class ModelOptions>
+TransformerEncoderLayerOptions transformer_layer_options(const ModelOptions& o) {
+  TransformerEncoderLayerOptions layer;
+  layer.d_model = o.d_model;
+  layer.nhead = o.nhead;
+  layer.dim_feedforward = o.dim_feedforward;
+  layer.dropout = o.dropout;
+  layer.activation = o.activation;
+  layer.norm_first = o.norm_first;
+  layer.generator = o.generator;
+  if constexpr (requires { o.layer_norm_eps; }) layer.layer_norm_eps = o.layer_norm_eps;
+  if constexpr (requires { o.bias; }) layer.bias = o.bias;
+  return layer;
+}
+
 class TransformerEncoderLayer : public Module {
  public:
   explicit TransformerEncoderLayer(const TransformerEncoderLayerOptions& options);

@@ -56,14 +56,7 @@ TransformerClassifier::TransformerClassifier(const TransformerClassifierOptions&
       make_positional_encoding(options.positional, options.d_model, options.max_len));
   dropout =
       register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
-  TransformerEncoderLayerOptions layer;
-  layer.d_model = options.d_model;
-  layer.nhead = options.nhead;
-  layer.dim_feedforward = options.dim_feedforward;
-  layer.dropout = options.dropout;
-  layer.activation = options.activation;
-  layer.norm_first = options.norm_first;
-  layer.generator = options.generator;
+  const TransformerEncoderLayerOptions layer = transformer_layer_options(options);
   encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
                                            layer, options.num_layers, options.norm_first));
   head = register_module("head", std::make_shared<Linear>(options.d_model, options.num_classes));

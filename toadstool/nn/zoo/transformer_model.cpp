@@ -54,14 +54,7 @@ TransformerModel::TransformerModel(const TransformerModelOptions& options)
   }
   dropout =
       register_module("dropout", std::make_shared<Dropout>(options.dropout, options.generator));
-  TransformerEncoderLayerOptions layer;
-  layer.d_model = options.d_model;
-  layer.nhead = options.nhead;
-  layer.dim_feedforward = options.dim_feedforward;
-  layer.dropout = options.dropout;
-  layer.activation = options.activation;
-  layer.norm_first = options.norm_first;
-  layer.generator = options.generator;
+  const TransformerEncoderLayerOptions layer = transformer_layer_options(options);
   encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
                                            layer, options.num_encoder_layers, options.norm_first));
   if (has_decoder) {
