@@ -7,6 +7,7 @@
 
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/lstm_cell.h"
 #include "toadstool/tensor/native_ops.h"
 #include "toadstool/tensor/shape_utils.h"
 
@@ -61,7 +62,8 @@ Loop check_layer(const char* op, int64_t gates, const Tensor& xproj, const Tenso
   TS_CHECK(
       !mask.defined() || (mask.dtype() == kBool && mask.shape() == (Shape{loop.steps, loop.batch})),
       op, ": needs a bool mask [", loop.steps, ", ", loop.batch, "], got ", got);
-  TS_CHECK(xproj.is_floating_point(), op, ": needs floating tensors, got ", got);
+  TS_CHECK(xproj.dtype() == kFloat32 || xproj.dtype() == kFloat64, op,
+           ": needs float32 or float64 tensors, got ", got);
   for (const Tensor* t : {&w_hh, &b_hh, &h0, &c0, &mask}) {
     if (!t->defined()) continue;
     TS_CHECK(t->device() == xproj.device(), op, ": the tensors are on different devices: ", got);
@@ -117,92 +119,69 @@ Tensor lstm_layer(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_hh, c
   const TensorOptions options = TensorOptions(xproj.dtype()).device(xproj.device());
   Tensor result = empty({T + 2, B, H}, options);
   // Saved for the backward, by time index: the gates after their
-  // activations (i, f, g, o), tanh(c'), and the states each step started from.
+  // activations (i, f, g, o), tanh(c'), and the states each step starts
+  // from. Each step's kernel writes the next step's starting state in place
+  // (the last step's into h_n, c_n), so nothing is copied per step.
   Tensor acts = empty({T, B, 4 * H}, options);
   Tensor tanh_c = empty({T, B, H}, options);
   Tensor h_prev = empty({T, B, H}, options);
   Tensor c_prev = empty({T, B, H}, options);
-  const Tensor x = alias(xproj), w = alias(w_hh), b = b_hh.defined() ? alias(b_hh) : Tensor();
-  const Tensor m_all = mask.defined() ? nt::unsqueeze(alias(mask), 2) : Tensor();  // [T, B, 1]
-  Tensor h = initial_state(h0, loop, xproj), c = initial_state(c0, loop, xproj);
+  const Tensor x = nt::contiguous(alias(xproj));
+  const Tensor w = alias(w_hh), b = b_hh.defined() ? alias(b_hh) : Tensor();
+  const Tensor m_all = mask.defined() ? nt::contiguous(alias(mask)) : Tensor();  // [T, B]
+  write(nt::select(h_prev, 0, loop.time(0)), initial_state(h0, loop, xproj));
+  write(nt::select(c_prev, 0, loop.time(0)), initial_state(c0, loop, xproj));
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = loop.time(s);
-    write(nt::select(h_prev, 0, t), h);
-    write(nt::select(c_prev, 0, t), c);
-    Tensor gates = linear_step(h, w, b);  // [B, 4H]
-    nt::add_(gates, nt::select(x, 0, t));
-    const Tensor a = nt::select(acts, 0, t);
-    write(a, nt::sigmoid(gates));
-    write(nt::narrow(a, 1, 2 * H, H), nt::tanh(nt::narrow(gates, 1, 2 * H, H)));
-    const Tensor c_new = nt::add(nt::mul(nt::narrow(a, 1, H, H), c),
-                                 nt::mul(nt::narrow(a, 1, 0, H), nt::narrow(a, 1, 2 * H, H)));
-    const Tensor tc = nt::select(tanh_c, 0, t);
-    write(tc, nt::tanh(c_new));
-    const Tensor h_new = nt::mul(nt::narrow(a, 1, 3 * H, H), tc);
-    const Tensor m = mask.defined() ? nt::select(m_all, 0, t) : Tensor();
-    write(nt::select(result, 0, t), m.defined() ? nt::where(m, h_new, 0) : h_new);
-    h = keep_where(m, h_new, h);
-    c = keep_where(m, c_new, c);
+    const bool last = s + 1 == T;
+    const Tensor hp = nt::select(h_prev, 0, t), cp = nt::select(c_prev, 0, t);
+    nt::lstm_cell_forward(
+        nt::select(x, 0, t), linear_step(hp, w, b), hp, cp,
+        m_all.defined() ? nt::select(m_all, 0, t) : Tensor(), nt::select(acts, 0, t),
+        nt::select(tanh_c, 0, t),
+        last ? nt::select(result, 0, T) : nt::select(h_prev, 0, loop.time(s + 1)),
+        last ? nt::select(result, 0, T + 1) : nt::select(c_prev, 0, loop.time(s + 1)),
+        nt::select(result, 0, t));
   }
-  write(nt::select(result, 0, T), h);
-  write(nt::select(result, 0, T + 1), c);
   if (!needs_grad(xproj, w_hh, b_hh, h0, c0)) return result;
-  record(
-      Op::lstm_layer, result, {xproj, w_hh, b_hh, h0, c0},
-      [loop, w = SavedTensor(w_hh), m_all = SavedTensor(m_all), acts = SavedTensor(acts),
-       tanh_c = SavedTensor(tanh_c), h_prev = SavedTensor(h_prev), c_prev = SavedTensor(c_prev),
-       has_b = b_hh.defined(),
-       need =
-           std::array<bool, 5>{xproj.requires_grad(), w_hh.requires_grad(), b_hh.requires_grad(),
-                               h0.requires_grad(), c0.requires_grad()}](const Tensor& g) -> Grads {
-        const int64_t T = loop.steps, H = loop.hidden;
-        const Tensor& weight = w.get();
-        const Tensor& masks = m_all.get();
-        // dL/d(gates before activation) by time index [T, B, 4H]: the
-        // gradient of xproj and of h W_hh^T + b_hh alike.
-        Tensor dgates = empty({T, loop.batch, 4 * H}, TensorOptions(g.dtype()).device(g.device()));
-        Tensor dh = nt::contiguous(nt::select(g, 0, T));
-        Tensor dc = nt::contiguous(nt::select(g, 0, T + 1));
-        for (int64_t s = T - 1; s >= 0; --s) {
-          const int64_t t = loop.time(s);
-          const Tensor m = masks.defined() ? nt::select(masks, 0, t) : Tensor();
-          const Tensor a = nt::select(acts.get(), 0, t);
-          const Tensor i = nt::narrow(a, 1, 0, H), f = nt::narrow(a, 1, H, H),
-                       gg = nt::narrow(a, 1, 2 * H, H), o = nt::narrow(a, 1, 3 * H, H);
-          const Tensor tc = nt::select(tanh_c.get(), 0, t);
-          // Through the step's own h' and c' (zero at padding).
-          Tensor dh_new = nt::add(dh, nt::select(g, 0, t));
-          Tensor dc_new = dc;
-          if (m.defined()) {
-            dh_new = nt::where(m, dh_new, 0);
-            dc_new = nt::where(m, dc, 0);
-          }
-          // h' = o tanh(c'): into c' and o.
-          dc_new = nt::add(dc_new, nt::mul(nt::mul(dh_new, o), tanh_slope(tc)));
-          const Tensor dg = nt::select(dgates, 0, t);
-          write(nt::narrow(dg, 1, 0, H), nt::mul(nt::mul(dc_new, gg), sigmoid_slope(i)));
-          write(nt::narrow(dg, 1, H, H),
-                nt::mul(nt::mul(dc_new, nt::select(c_prev.get(), 0, t)), sigmoid_slope(f)));
-          write(nt::narrow(dg, 1, 2 * H, H), nt::mul(nt::mul(dc_new, i), tanh_slope(gg)));
-          write(nt::narrow(dg, 1, 3 * H, H), nt::mul(nt::mul(dh_new, tc), sigmoid_slope(o)));
-          // Into the state the step started from: through W_hh and f, and
-          // directly where the step was padding (it passed the state on).
-          Tensor dh_prev = nt::matmul(dg, weight);
-          Tensor dc_prev = nt::mul(dc_new, f);
-          if (m.defined()) {
-            dh_prev = nt::where(m, dh_prev, dh);
-            dc_prev = nt::where(m, dc_prev, dc);
-          }
-          dh = dh_prev;
-          dc = dc_prev;
-        }
-        Grads grads(5);
-        if (need[0]) grads[0] = dgates;
-        hidden_weight_grads(grads, dgates, h_prev.get(), need[1], need[2] && has_b);
-        if (need[3]) grads[3] = dh;
-        if (need[4]) grads[4] = dc;
-        return grads;
-      });
+  record(Op::lstm_layer, result, {xproj, w_hh, b_hh, h0, c0},
+         [loop, w = SavedTensor(w_hh), m_all = SavedTensor(m_all), acts = SavedTensor(acts),
+          tanh_c = SavedTensor(tanh_c), h_prev = SavedTensor(h_prev), c_prev = SavedTensor(c_prev),
+          has_b = b_hh.defined(),
+          need = std::array<bool, 5>{xproj.requires_grad(), w_hh.requires_grad(),
+                                     b_hh.requires_grad(), h0.requires_grad(),
+                                     c0.requires_grad()}](const Tensor& g) -> Grads {
+           const int64_t T = loop.steps, B = loop.batch, H = loop.hidden;
+           const Tensor& masks = m_all.get();
+           const TensorOptions options = TensorOptions(g.dtype()).device(g.device());
+           const Tensor grad = nt::contiguous(g);  // [T + 2, B, H]
+           // dL/d(gates before activation) by time index [T, B, 4H]: the
+           // gradient of xproj and of h W_hh^T + b_hh alike.
+           Tensor dgates = empty({T, B, 4 * H}, options);
+           Tensor dh = nt::contiguous(nt::select(grad, 0, T));
+           Tensor dc = nt::contiguous(nt::select(grad, 0, T + 1));
+           for (int64_t s = T - 1; s >= 0; --s) {
+             const int64_t t = loop.time(s);
+             const Tensor m = masks.defined() ? nt::select(masks, 0, t) : Tensor();
+             const Tensor dg = nt::select(dgates, 0, t);
+             Tensor dc_prev = empty({B, H}, options);
+             Tensor dh_skip = m.defined() ? empty({B, H}, options) : Tensor();
+             nt::lstm_cell_backward(nt::select(acts.get(), 0, t), nt::select(tanh_c.get(), 0, t),
+                                    nt::select(c_prev.get(), 0, t), m, dh, dc,
+                                    nt::select(grad, 0, t), dg, dc_prev, dh_skip);
+             // dL/dh_prev: through W_hh, and past the step where it was padding.
+             Tensor dh_prev = nt::matmul(dg, w.get());
+             if (m.defined()) nt::add_(dh_prev, dh_skip);
+             dh = dh_prev;
+             dc = dc_prev;
+           }
+           Grads grads(5);
+           if (need[0]) grads[0] = dgates;
+           hidden_weight_grads(grads, dgates, h_prev.get(), need[1], need[2] && has_b);
+           if (need[3]) grads[3] = dh;
+           if (need[4]) grads[4] = dc;
+           return grads;
+         });
   return result;
 }
 

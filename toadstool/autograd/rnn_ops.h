@@ -28,9 +28,12 @@
 // step for dL/dh_{t-1} and ONE GEMM over all steps for dL/dW_hh
 // (dgates [T B, G H]^T h_prev [T B, H]), where a composition records about
 // fifteen nodes a step and computes and accumulates a [G H, H] weight
-// gradient at every step. Forward and backward are written with the native
-// tensor ops, so every backend that has those runs them (no kernel of its
-// own). h0, c0 and b_hh may be undefined (zeros / no bias).
+// gradient at every step. The LSTM's step is one GEMM and one fused
+// element-wise kernel each way (native::lstm_cell_forward / _backward,
+// tensor/lstm_cell.h, on the CPU and CUDA backends), writing straight into
+// the tensors the backward reads; the GRU's step is written with the
+// native element-wise ops. h0, c0 and b_hh may be undefined (zeros / no
+// bias). float32 and float64.
 #include "toadstool/tensor/tensor.h"
 
 namespace toadstool {

@@ -99,29 +99,35 @@ RNNBase::Result RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor
   const Tensor mask =
       lengths.defined() ? length_mask(name, lengths, steps, batch, input.device()) : Tensor();
 
-  Tensor layer_input = x;  // [T, B, I] then [T, B, D H]
+  // [T, B, I] then [T, B, D H]. A batch-first input is made time-major
+  // once (a copy of [B, T, I]), so that the projections and their
+  // gradients, G = 4 or 3 times wider, are contiguous [T, B, G H].
+  Tensor layer_input = batch_first ? x.contiguous() : x;
   std::vector<Tensor> h_n, c_n;
   for (int64_t layer = 0; layer < layers; ++layer) {
     std::vector<Tensor> outputs;
     for (int64_t direction = 0; direction < directions; ++direction) {
       const int64_t k = layer * directions + direction;
-      // x W_ih^T + b_ih for every step in one GEMM: [T, B, G H]. The first
-      // batch-first layer projects [B, T, I] as it is and reads the result
-      // transposed, without a copy of the input.
-      const Tensor xproj = layer == 0 && batch_first
-                               ? linear(input, weight_ih[k], bias_ih[k]).transpose(0, 1)
-                               : linear(layer_input, weight_ih[k], bias_ih[k]);
       const Tensor h0_k = h0_batched.defined() ? h0_batched.select(0, k) : Tensor();
       const bool reverse = direction == 1;
       if (gates_ == 4) {
+        // x W_ih^T + b_ih + b_hh for every step in one GEMM: [T, B, 4H].
+        // Both biases go to every gate, so they are added here once (their
+        // gradient is then one sum over [T B, 4H], not two).
+        const Tensor bias = options.bias ? add(bias_ih[k], bias_hh[k]) : Tensor();
+        // Under autocast the projection comes back in 16 bits; the loop
+        // runs in the weights' dtype.
+        const Tensor xproj = linear(layer_input, weight_ih[k], bias).to(weight_hh[k].dtype());
         const Tensor c0_k = c0_batched.defined() ? c0_batched.select(0, k) : Tensor();
         // [T + 2, B, H]: outputs, h_n, c_n.
-        const Tensor all = lstm_layer(xproj, weight_hh[k], bias_hh[k], h0_k, c0_k, mask, reverse);
+        const Tensor all = lstm_layer(xproj, weight_hh[k], {}, h0_k, c0_k, mask, reverse);
         outputs.push_back(all.narrow(0, 0, steps));
         h_n.push_back(all.select(0, steps));
         c_n.push_back(all.select(0, steps + 1));
       } else {
-        // [T + 1, B, H]: outputs, h_n.
+        // x W_ih^T + b_ih in one GEMM: [T, B, 3H]; b_hh stays in the loop (r
+        // multiplies b_hn). [T + 1, B, H]: outputs, h_n.
+        const Tensor xproj = linear(layer_input, weight_ih[k], bias_ih[k]).to(weight_hh[k].dtype());
         const Tensor all = gru_layer(xproj, weight_hh[k], bias_hh[k], h0_k, mask, reverse);
         outputs.push_back(all.narrow(0, 0, steps));
         h_n.push_back(all.select(0, steps));
