@@ -121,9 +121,12 @@ RNNBase::Result RNNBase::run(const Tensor& input, const Tensor& h0, const Tensor
         const Tensor c0_k = c0_batched.defined() ? c0_batched.select(0, k) : Tensor();
         // [T + 2, B, H]: outputs, h_n, c_n.
         const Tensor all = lstm_layer(xproj, weight_hh[k], {}, h0_k, c0_k, mask, reverse);
+        // Two views, not three: each view's backward materializes a zero
+        // [T + 2, B, H] gradient for the engine to add up.
         outputs.push_back(all.narrow(0, 0, steps));
-        h_n.push_back(all.select(0, steps));
-        c_n.push_back(all.select(0, steps + 1));
+        const Tensor states = all.narrow(0, steps, 2);
+        h_n.push_back(states.select(0, 0));
+        c_n.push_back(states.select(0, 1));
       } else {
         // x W_ih^T + b_ih in one GEMM: [T, B, 3H]; b_hh stays in the loop (r
         // multiplies b_hn). [T + 1, B, H]: outputs, h_n.
