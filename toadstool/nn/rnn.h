@@ -16,7 +16,7 @@
 // bias_hh_l{k}[_reverse] [G H], G = 4 (LSTM) or 3 (GRU), all drawn from
 // U(-1/sqrt(H), 1/sqrt(H)); safetensors state dicts move both ways.
 //
-// lengths (int64 [B], each in [1, T]; on the CPU): sequence b is
+// lengths (int64 [B], each in [1, T], any device): sequence b is
 // input[:len_b] (batch-first input[b, :len_b]); its outputs past len_b are
 // zero, h_n / c_n are its state after step len_b - 1, and the backward
 // direction starts at step len_b - 1: PyTorch's results for
