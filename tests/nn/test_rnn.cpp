@@ -194,6 +194,31 @@ TEST(LSTM, DropoutActsBetweenLayersInTrainingOnly) {
   expect_close(one.forward(x).first, one.forward(x).first);
 }
 
+// Under bfloat16 autocast the input projection's GEMM runs in bfloat16 and
+// the time loop in the weights' float32: the output is float32, close to
+// the float32 run's (bfloat16 keeps 8 bits of mantissa), and every
+// parameter gets a float32 gradient.
+TEST(LSTM, RunsUnderAutocast) {
+  manual_seed(9);
+  nn::LSTM lstm(8, 16, {.batch_first = true});
+  const Tensor x = randn({4, 6, 8});
+  const Tensor reference = lstm.forward(x).first.detach();
+  Tensor out;
+  {
+    Autocast autocast(DeviceType::CPU, kBFloat16);
+    out = lstm.forward(x).first;
+  }
+  EXPECT_EQ(out.dtype(), kFloat32);
+  const float difference = (out.detach() - reference).abs().amax().item<float>();
+  EXPECT_GT(difference, 0.0f);  // the projection did run in bfloat16
+  EXPECT_LT(difference, 0.05f);
+  out.sum().backward();
+  for (const auto& [name, p] : lstm.named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_EQ(p.grad().dtype(), kFloat32) << name;
+  }
+}
+
 // Finite differences of small float64 modules, bidirectional, 2 layers,
 // with lengths: the input, the initial state and every parameter.
 template <class Module, class Forward>
