@@ -79,6 +79,17 @@ Tensor initial_state(const Tensor& given, const Loop& loop, const Tensor& like) 
   return zeros({loop.batch, loop.hidden}, TensorOptions(like.dtype()).device(like.device()));
 }
 
+// h W^T + b [B, G H] for the LSTM step, computed as (W h^T)^T: W [G H, H]
+// is then the GEMM's A operand, which its micro-kernel reads where it is,
+// and h^T [H, B] the small operand it packs (the other way round it would
+// pack all of W_hh at every step). The [G H, B] product is transposed
+// back (a copy of B G H values).
+Tensor lstm_step_product(const Tensor& h, const Tensor& w, const Tensor& b) {
+  Tensor out = nt::contiguous(nt::transpose(nt::matmul(w, nt::transpose(h, 0, 1)), 0, 1));
+  if (b.defined()) nt::add_(out, b);
+  return out;
+}
+
 Tensor linear_step(const Tensor& h, const Tensor& w, const Tensor& b) {
   return nt::linear(h, w, b, kernels::GemmActivation::None).out;
 }
@@ -136,7 +147,7 @@ Tensor lstm_layer(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_hh, c
     const bool last = s + 1 == T;
     const Tensor hp = nt::select(h_prev, 0, t), cp = nt::select(c_prev, 0, t);
     nt::lstm_cell_forward(
-        nt::select(x, 0, t), linear_step(hp, w, b), hp, cp,
+        nt::select(x, 0, t), lstm_step_product(hp, w, b), hp, cp,
         m_all.defined() ? nt::select(m_all, 0, t) : Tensor(), nt::select(acts, 0, t),
         nt::select(tanh_c, 0, t),
         last ? nt::select(result, 0, T) : nt::select(h_prev, 0, loop.time(s + 1)),
@@ -160,6 +171,12 @@ Tensor lstm_layer(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_hh, c
            Tensor dgates = empty({T, B, 4 * H}, options);
            Tensor dh = nt::contiguous(nt::select(grad, 0, T));
            Tensor dc = nt::contiguous(nt::select(grad, 0, T + 1));
+           // W_hh^T [H, 4H] once, its rows padded so that they are not a
+           // multiple of 2 KB apart: the GEMM then reads it in place as
+           // the A operand of dh_prev^T = W_hh^T dg^T at every step.
+           const int64_t G = 4 * H;
+           Tensor w_t = nt::narrow(empty({H, G + 16}, options), 1, 0, G);
+           write(w_t, nt::transpose(w.get(), 0, 1));
            for (int64_t s = T - 1; s >= 0; --s) {
              const int64_t t = loop.time(s);
              const Tensor m = masks.defined() ? nt::select(masks, 0, t) : Tensor();
@@ -170,7 +187,8 @@ Tensor lstm_layer(const Tensor& xproj, const Tensor& w_hh, const Tensor& b_hh, c
                                     nt::select(c_prev.get(), 0, t), m, dh, dc,
                                     nt::select(grad, 0, t), dg, dc_prev, dh_skip);
              // dL/dh_prev: through W_hh, and past the step where it was padding.
-             Tensor dh_prev = nt::matmul(dg, w.get());
+             Tensor dh_prev =
+                 nt::contiguous(nt::transpose(nt::matmul(w_t, nt::transpose(dg, 0, 1)), 0, 1));
              if (m.defined()) nt::add_(dh_prev, dh_skip);
              dh = dh_prev;
              dc = dc_prev;
