@@ -213,6 +213,26 @@ void BM_conv2d_resnet(benchmark::State& state) {
   for (auto _ : state) run();
 }
 
+// LSTM forward + backward on issue 20's shape: batch 32, sequence 256,
+// input 256, hidden 256, one layer, batch first; the gradients of the input
+// and every parameter. bench/pytorch_workloads.py (lstm_workload) is the
+// twin.
+void BM_lstm(benchmark::State& state) {
+  set_num_threads(threads_of(state, 0));
+  manual_seed(7);
+  nn::LSTM lstm(256, 256, {.batch_first = true});
+  Generator gen(8);
+  const Tensor x = randn({32, 256, 256}, kFloat32, &gen).requires_grad_();
+  const Tensor grad_out = randn({32, 256, 256}, kFloat32, &gen);
+  auto run = [&] {
+    lstm.forward(x).first.backward(grad_out);
+    x.zero_grad();
+    lstm.zero_grad();
+  };
+  run();
+  for (auto _ : state) run();
+}
+
 }  // namespace
 
 void register_nn_benchmarks() {
@@ -223,7 +243,8 @@ void register_nn_benchmarks() {
              {"transformer_gemms", BM_transformer_gemms},
              {"transformer_attention", BM_transformer_attention},
              {"transformer_adamw", BM_transformer_adamw},
-             {"conv2d_resnet", BM_conv2d_resnet}}) {
+             {"conv2d_resnet", BM_conv2d_resnet},
+             {"lstm", BM_lstm}}) {
       timed(benchmark::RegisterBenchmark(name, fn))->Arg(threads);
     }
   }

@@ -8,6 +8,7 @@ turns, ROUNDS times each, and prints each side's best time and their ratio,
 so both see the same machine.
 
     python3 bench/interleaved.py mlp_step --threads 1 --rounds 5
+    python3 bench/interleaved.py lstm --threads 1 --python /work/venv-torch/bin/python
 
 Needs build/release/bench/toadstool_bench (scripts/bench.sh builds it) and
 Debian's PyTorch (/usr/bin/python3); OpenBLAS is configured as
@@ -46,10 +47,10 @@ def openblas_coretype():
     return "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else ""
 
 
-def theirs(workload, threads, out):
+def theirs(workload, threads, out, python):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                OPENBLAS_CORETYPE=openblas_coretype())
-    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench/pytorch_workloads.py"),
+    subprocess.run([python, os.path.join(ROOT, "bench/pytorch_workloads.py"),
                     "--threads", str(threads), "--out", out, "--filter", workload],
                    check=True, env=env, stdout=subprocess.DEVNULL)
     with open(out) as f:
@@ -65,13 +66,15 @@ def main():
     parser.add_argument("workload")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--python", default="/usr/bin/python3",
+                        help="an interpreter with torch (e.g. /work/venv-torch/bin/python)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         a, b = os.path.join(tmp, "ours.json"), os.path.join(tmp, "theirs.json")
         ours_times, their_times = [], []
         for r in range(args.rounds):
             ours_times.append(ours(args.workload, args.threads, a))
-            their_times.append(theirs(args.workload, args.threads, b))
+            their_times.append(theirs(args.workload, args.threads, b, args.python))
             print(f"round {r + 1}: Toadstool {ours_times[-1] * 1e3:.2f} ms, "
                   f"PyTorch {their_times[-1] * 1e3:.2f} ms, "
                   f"ratio {ours_times[-1] / their_times[-1]:.2f}x")

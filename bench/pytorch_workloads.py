@@ -153,6 +153,25 @@ def conv2d_workload(threads):
     yield f"conv2d_resnet/{threads}", step
 
 
+def lstm_workload(threads):
+    """nn.LSTM forward + backward (one layer, batch 32, sequence 256, input
+    256, hidden 256, batch_first), as BM_lstm in bench/bench_nn.cpp: the
+    gradients of the input and every parameter from a fixed projection of
+    the output."""
+    torch.manual_seed(7)
+    lstm = torch.nn.LSTM(256, 256, batch_first=True)
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(32, 256, 256, generator=g).requires_grad_()
+    grad_out = torch.randn(32, 256, 256, generator=g)
+
+    def step():
+        lstm(x)[0].backward(grad_out)
+        x.grad = None
+        lstm.zero_grad(set_to_none=True)
+
+    yield f"lstm/{threads}", step
+
+
 def cross_entropy_workload(threads):
     """F.cross_entropy forward + backward on float32 logits [2048, 8192], as
     BM_cross_entropy in bench/bench_autograd.cpp."""
@@ -283,7 +302,8 @@ def main():
         results.update(best_seconds_per_call(
             [(name, fn) for name, fn in workloads(args.threads) if re.search(args.filter, name)]))
     for workload in (mlp_step_workload, attention_workload, cross_entropy_workload,
-                     adamw_workload, transformer_step_workload, conv2d_workload):
+                     adamw_workload, transformer_step_workload, conv2d_workload,
+                     lstm_workload):
         for name, fn in workload(args.threads):
             if re.search(args.filter, name):
                 results[name] = seconds_per_call(fn)

@@ -56,6 +56,7 @@ def describe(name):
                  "transformer_attention": "  its attention op alone, fwd + bwd, 2 layers",
                  "transformer_adamw": "  its AdamW step alone",
                  "conv2d_resnet": "Conv2d 64->64 3x3 fwd+bwd, x [32, 64, 56, 56] (ResNet stage)",
+                 "lstm": "LSTM 256->256 fwd+bwd, x [32, 256, 256] batch first, 1 layer",
                  "imdb_tokenize_encode": "IMDB: tokenise + encode the 25,000 training reviews"}.get(op, op)
     return op, label, threads
 

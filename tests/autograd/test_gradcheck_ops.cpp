@@ -7,6 +7,7 @@
 #include <string>
 
 #include "test_util.h"
+#include "toadstool/autograd/rnn_ops.h"
 
 namespace toadstool {
 namespace {
@@ -838,6 +839,36 @@ std::vector<GradCase> all_cases() {
       x0([](const Tensor& t) {
         return adaptive_avg_pool2d(t, {2, 3});
       }));
+  // The recurrent layers' time loops (autograd/rnn_ops.h), H = 2, B = 3,
+  // T = 4: every step, and with lengths {4, 1, 3} (mask [T, B]) in reverse.
+  auto mask = [] {
+    return lt(arange(4).unsqueeze(1), from_vector<int64_t>({4, 1, 3}).unsqueeze(0));
+  };
+  one(
+      "lstm_layer", {"lstm_layer"},
+      [] {
+        return std::vector{strided_leaf({4, 3, 8}), leaf({8, 2}), leaf({8}), leaf({3, 2}),
+                           leaf({3, 2})};
+      },
+      [](const auto& x) { return lstm_layer(x[0], x[1], x[2], x[3], x[4], {}, false); });
+  one(
+      "lstm_layer_masked_reverse", {"lstm_layer"},
+      [] {
+        return std::vector{leaf({4, 3, 8}), leaf({8, 2}), leaf({8}), leaf({3, 2}), leaf({3, 2})};
+      },
+      [mask](const auto& x) { return lstm_layer(x[0], x[1], x[2], x[3], x[4], mask(), true); });
+  one(
+      "gru_layer", {"gru_layer"},
+      [] {
+        return std::vector{strided_leaf({4, 3, 6}), leaf({6, 2}), leaf({6}), leaf({3, 2})};
+      },
+      [](const auto& x) { return gru_layer(x[0], x[1], x[2], x[3], {}, false); });
+  one(
+      "gru_layer_masked_reverse", {"gru_layer"},
+      [] {
+        return std::vector{leaf({4, 3, 6}), leaf({6, 2}), leaf({6}), leaf({3, 2})};
+      },
+      [mask](const auto& x) { return gru_layer(x[0], x[1], x[2], x[3], mask(), true); });
   return c;
 }
 

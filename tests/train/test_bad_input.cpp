@@ -510,6 +510,67 @@ std::vector<BadInputRow> nn_rows() {
          nn::LayerNorm({8}).forward(zeros({2, 6}));
        },
        {"layer_norm", "[8]", "[2, 6]"}},
+      {"LstmInputFeatures",
+       "nn",
+       "LSTM(4, 8) on input [5, 2, 3] (3 features)",
+       [] {
+         nn::LSTM(4, 8).forward(zeros({5, 2, 3}));
+       },
+       {"LSTM", "[5, 2, 3]", "4"}},
+      {"RnnInputRank",
+       "nn",
+       "GRU(4, 8) on a 4-d input [2, 5, 2, 4]",
+       [] {
+         nn::GRU(4, 8).forward(zeros({2, 5, 2, 4}));
+       },
+       {"GRU", "[2, 5, 2, 4]"}},
+      {"LstmStateShape",
+       "nn",
+       "LSTM(4, 8, 2 layers) with h0 [1, 2, 8] (needs [2, 2, 8])",
+       [] {
+         nn::LSTM(4, 8, {.num_layers = 2})
+             .forward(zeros({5, 2, 4}), nn::LSTMState{zeros({1, 2, 8}), zeros({2, 2, 8})});
+       },
+       {"LSTM", "h0", "[2, 2, 8]", "[1, 2, 8]"}},
+      {"LstmCellStateShape",
+       "nn",
+       "LSTM(4, 8) with c0 [1, 3, 8] for a batch of 2",
+       [] {
+         nn::LSTM(4, 8).forward(zeros({5, 2, 4}),
+                                nn::LSTMState{zeros({1, 2, 8}), zeros({1, 3, 8})});
+       },
+       {"LSTM", "c0", "[1, 2, 8]", "[1, 3, 8]"}},
+      {"RnnLengthsOutOfRange",
+       "nn",
+       "LSTM lengths {5, 6} for a sequence of 5 steps",
+       [] {
+         nn::LSTM(4, 8).forward(zeros({5, 2, 4}), std::nullopt, from_vector<int64_t>({5, 6}));
+       },
+       {"LSTM", "lengths", "[1, 5]", "6"}},
+      {"RnnLengthsZero",
+       "nn",
+       "GRU lengths {0, 3}: an empty sequence",
+       [] {
+         nn::GRU(4, 8).forward(zeros({5, 2, 4}), {}, from_vector<int64_t>({0, 3}));
+       },
+       {"GRU", "lengths", "0"}},
+      {"RnnLengthsShape",
+       "nn",
+       "LSTM lengths [3] for a batch of 2",
+       [] {
+         nn::LSTM(4, 8).forward(zeros({5, 2, 4}), std::nullopt, from_vector<int64_t>({5, 4, 3}));
+       },
+       {"LSTM", "lengths", "[2]", "[3]"}},
+      {"RnnHiddenSize",
+       "nn",
+       "LSTM(4, 0): hidden_size 0",
+       [] { nn::LSTM(4, 0); },
+       {"LSTM", "hidden_size", "0"}},
+      {"RnnDropout",
+       "nn",
+       "GRU dropout 1.0 (outside [0, 1))",
+       [] { nn::GRU(4, 8, {.num_layers = 2, .dropout = 1.0}); },
+       {"GRU", "dropout", "[0, 1)", "1"}},
       {"AttentionHeadsDivide",
        "nn",
        "MultiheadAttention(10, 3): 10 not a multiple of 3",

@@ -81,6 +81,8 @@ TOADSTOOL_OP(dropout_add)
 TOADSTOOL_OP(dropout_add_layer_norm)
 TOADSTOOL_OP(scaled_dot_product_attention)
 TOADSTOOL_OP(scaled_dot_product_attention_packed)
+TOADSTOOL_OP(lstm_layer)
+TOADSTOOL_OP(gru_layer)
 TOADSTOOL_OP(cross_entropy)
 TOADSTOOL_OP(binary_cross_entropy_with_logits)
 // indexing, joining

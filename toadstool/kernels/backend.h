@@ -119,6 +119,10 @@ using HashedBigramsFn = void(const int64_t* ids, int64_t* out, int64_t rows, int
 using Im2colFn = void(DType dtype, const ConvWindows& windows, const void* input, void* columns);
 using Col2imFn = void(DType dtype, const ConvWindows& windows, const void* columns, void* input);
 
+// ---- LSTM cell (kernel_args.h's LstmCellForward / LstmCellBackward), float dtypes ----
+using LstmCellForwardFn = void(DType dtype, const LstmCellForward& args);
+using LstmCellBackwardFn = void(DType dtype, const LstmCellBackward& args);
+
 // ---- random numbers: element i of a fill depends on (seed, offset, i) only ----
 using FillUniformFn = void(DType dtype, void* out, int64_t n, uint64_t seed, uint64_t offset,
                            double low, double high);

@@ -197,6 +197,44 @@ struct ConvWindows {
   std::array<int64_t, 2> stride{1, 1}, pad_begin{0, 0}, dilation{1, 1};
 };
 
+// ---- LSTM cell ------------------------------------------------------------------------
+
+// One LSTM step's element-wise work over `batch` rows of `hidden` units, in
+// PyTorch's gate order i, f, g, o (kernels/lstm_cell.h has the math,
+// autograd/rnn_ops.h the op). Buffers are contiguous, [B, 4H] for gates and
+// [B, H] for states; mask [B] (true = a real step of that row) or null
+// (every row real). Where a row's step is not real, its state passes
+// through unchanged, its output is 0 and it gets no gate gradient.
+struct LstmCellForward {
+  int64_t batch = 0, hidden = 0;
+  const void* xproj = nullptr;   // [B, 4H]: x W_ih^T + biases
+  const void* hproj = nullptr;   // [B, 4H]: h W_hh^T
+  const void* h_prev = nullptr;  // [B, H]
+  const void* c_prev = nullptr;  // [B, H]
+  const bool* mask = nullptr;    // [B] or null
+  void* acts = nullptr;          // [B, 4H] out: i, f, g, o after their activations
+  void* tanh_c = nullptr;        // [B, H] out: tanh(c')
+  void* h = nullptr;             // [B, H] out: the state after the step
+  void* c = nullptr;             // [B, H] out
+  void* y = nullptr;             // [B, H] out: the output (0 where not real)
+};
+struct LstmCellBackward {
+  int64_t batch = 0, hidden = 0;
+  const void* acts = nullptr;    // [B, 4H], as the forward wrote them
+  const void* tanh_c = nullptr;  // [B, H]
+  const void* c_prev = nullptr;  // [B, H]
+  const bool* mask = nullptr;    // [B] or null
+  const void* dh = nullptr;      // [B, H]: dL/d(the state after the step)
+  const void* dc = nullptr;      // [B, H]
+  const void* dy = nullptr;      // [B, H]: dL/d(the step's output)
+  void* dgates = nullptr;        // [B, 4H] out: dL/d(the gates before activation)
+  void* dc_prev = nullptr;       // [B, H] out: dL/dc_prev
+  // [B, H] out: the part of dL/dh_prev that skips the step (dh where the
+  // step is not real, else 0); dL/dh_prev = dgates W_hh + dh_skip. Unused
+  // (may be null) without a mask.
+  void* dh_skip = nullptr;
+};
+
 // ---- attention --------------------------------------------------------------------
 
 // Fused scaled-dot-product attention, per head h of `heads` (the flattened

@@ -40,6 +40,9 @@ TOADSTOOL_KERNEL(hashed_bigrams, HashedBigramsFn)
 // convolution windows
 TOADSTOOL_KERNEL(im2col, Im2colFn)
 TOADSTOOL_KERNEL(col2im, Col2imFn)
+// one LSTM step's element-wise work
+TOADSTOOL_KERNEL(lstm_cell_forward, LstmCellForwardFn)
+TOADSTOOL_KERNEL(lstm_cell_backward, LstmCellBackwardFn)
 // random numbers (Philox, kernels/philox.h)
 TOADSTOOL_KERNEL(fill_uniform, FillUniformFn)
 TOADSTOOL_KERNEL(fill_normal, FillNormalFn)

@@ -20,6 +20,7 @@
 #include "toadstool/kernels/cpu/gemm_widened.h"
 #include "toadstool/kernels/cpu/indexing.h"
 #include "toadstool/kernels/cpu/layer_norm.h"
+#include "toadstool/kernels/cpu/lstm_cell.h"
 #include "toadstool/kernels/cpu/optim.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/random.h"
@@ -260,6 +261,16 @@ void col2im_entry(DType dtype, const ConvWindows& windows, const void* columns, 
   });
 }
 
+void lstm_cell_forward_entry(DType dtype, const LstmCellForward& args) {
+  for_dtype<TypeSet::Float>(dtype, "lstm_cell_forward",
+                            [&](auto zero) { lstm_cell_forward<decltype(zero)>(args); });
+}
+
+void lstm_cell_backward_entry(DType dtype, const LstmCellBackward& args) {
+  for_dtype<TypeSet::Float>(dtype, "lstm_cell_backward",
+                            [&](auto zero) { lstm_cell_backward<decltype(zero)>(args); });
+}
+
 void index_add_entry(DType dtype, void* out, const int64_t* index, const void* src,
                      KernelScalar alpha, int64_t outer, int64_t out_dim, int64_t n, int64_t inner) {
   for_dtype<TypeSet::Compute>(dtype, "index_add", [&](auto zero) {
@@ -384,6 +395,8 @@ Backend make_cpu_backend(const char* isa) {
   b.hashed_bigrams = hashed_bigrams;
   b.im2col = im2col_entry;
   b.col2im = col2im_entry;
+  b.lstm_cell_forward = lstm_cell_forward_entry;
+  b.lstm_cell_backward = lstm_cell_backward_entry;
   b.fill_uniform = fill_uniform_entry;
   b.fill_normal = fill_normal_entry;
   b.fill_randint = fill_randint;

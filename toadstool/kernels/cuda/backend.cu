@@ -57,6 +57,7 @@ Backend make_cuda_backend() {
   register_gemm(b);
   register_rows(b);
   register_attention(b);
+  register_lstm_cell(b);
   return b;
 }
 

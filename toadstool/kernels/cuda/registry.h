@@ -14,5 +14,6 @@ void register_reduce(Backend& b);       // reduce
 void register_gemm(Backend& b);         // gemm (cuBLAS)
 void register_rows(Backend& b);         // softmax, layer norm, cross-entropy fwd + bwd
 void register_attention(Backend& b);    // attention fwd + bwd
+void register_lstm_cell(Backend& b);    // lstm_cell_forward, lstm_cell_backward
 
 }  // namespace toadstool::kernels::cuda
