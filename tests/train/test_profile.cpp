@@ -69,8 +69,10 @@ TEST(KernelProfile, CountsAttentionProductsOverTheKeptPairs) {
   // [B 1, H 2, L 4, E 8] queries, S 6 keys with Ev 8.
   const Tensor q = randn({1, 2, 4, 8}), k = randn({1, 2, 6, 8}), v = randn({1, 2, 6, 8});
   auto forward_flops = [&](bool causal) {
-    const auto profile = profile_of(
-        [&] { (void)native::scaled_dot_product_attention(q, k, v, {.is_causal = causal}); });
+    AttentionOptions options;
+    options.is_causal = causal;
+    const auto profile =
+        profile_of([&] { (void)native::scaled_dot_product_attention(q, k, v, options); });
     const KernelProfileEntry* attention = find_kernel(profile, "attention_forward");
     EXPECT_NE(attention, nullptr);
     return attention != nullptr ? attention->flops : 0.0;
