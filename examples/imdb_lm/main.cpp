@@ -192,6 +192,7 @@ int train_language_model(const cxxopts::ParseResult& args) {
       {.max_size = args["vocab-size"].as<int64_t>(), .min_count = args["min-count"].as<int64_t>()});
   auto encode_all = [&vocabulary](const std::vector<std::string>& texts) {
     std::vector<std::vector<int64_t>> ids;
+    ids.reserve(texts.size());
     for (const std::string& text : texts) ids.push_back(vocabulary.encode(text));
     return ids;
   };
