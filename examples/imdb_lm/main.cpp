@@ -313,8 +313,10 @@ cxxopts::Options make_options() {
   add("heads", "attention heads", cxxopts::value<int64_t>()->default_value("4"));
   add("layers", "encoder layers", cxxopts::value<int64_t>()->default_value("2"));
   add("ff", "feed-forward width", cxxopts::value<int64_t>()->default_value("512"));
-  add("valid-size", "reviews held out for validation",
-      cxxopts::value<int64_t>()->default_value("500"));
+  add("valid-size",
+      "reviews held out for validation (with imdb's --seed and --valid-size, the same reviews: "
+      "the classifier's validation text is never read)",
+      cxxopts::value<int64_t>()->default_value("2500"));
   add("limit", "train on at most this many reviews", cxxopts::value<size_t>());
   add("prompt", "the start of the sampled text after training",
       cxxopts::value<std::string>()->default_value("this movie is"));
