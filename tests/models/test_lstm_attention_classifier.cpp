@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "test_util.h"
 #include "toadstool/toadstool.h"
 
 namespace toadstool {
@@ -55,6 +56,7 @@ double accuracy(nn::LstmAttentionClassifier& model, const Batch& data) {
 }
 
 TEST(LstmAttentionClassifier, LearnsWhetherSevenComesBeforeNine) {
+  const testing::ScopedNumThreads one_thread(1);
   manual_seed(0);
   nn::LstmAttentionClassifier model({.vocab_size = kVocab,
                                      .embedding_dim = 16,
