@@ -59,6 +59,11 @@ Tensor merge_masks(const MultiheadAttentionMasks& masks, int64_t batch, int64_t 
   return as_additive(padding, dtype) + as_additive(attn, dtype);
 }
 
+// [L, S] bool: true where query i may attend key j (j <= i).
+Tensor causal_mask(int64_t query_len, int64_t key_len) {
+  return tril(ones({query_len, key_len}, kBool));
+}
+
 }  // namespace
 
 MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout,
@@ -145,7 +150,7 @@ AttentionOutputAndWeights MultiheadAttention::forward_with_weights(
   // scores [B, H, L, S] = q k^T / sqrt(D), masked as the fused kernel masks.
   Tensor scores = matmul(h.q, h.k.transpose(2, 3)) * (1.0 / std::sqrt(double(head_dim)));
   Tensor allowed = options.attn_mask;  // bool: true = takes part; or additive float
-  if (options.is_causal) allowed = tril(ones({query_len, key_len}, kBool));
+  if (options.is_causal) allowed = causal_mask(query_len, key_len);
   if (allowed.defined()) {
     scores = allowed.dtype() == kBool ? masked_fill(scores, logical_not(allowed),
                                                     -std::numeric_limits<double>::infinity())
@@ -167,7 +172,7 @@ AttentionOptions MultiheadAttention::attention_options(const MultiheadAttentionM
            "MultiheadAttention: is_causal and attn_mask cannot both be given");
   if (masks.is_causal) {
     // A causal mask combined with key padding: fold causality into the mask.
-    const Tensor causal = tril(ones({query_len, key_len}, kBool));
+    const Tensor causal = causal_mask(query_len, key_len);
     if (options.attn_mask.defined()) {
       options.attn_mask = options.attn_mask.dtype() == kBool
                               ? logical_and(options.attn_mask, causal)
