@@ -800,7 +800,7 @@ std::vector<GradCase> all_cases() {
         return col2im(t, {9}, {.kernel_size = {3}, .stride = {2}}).pow(2);
       }));
   one(
-      "conv1d_groups_same_padding", {"im2col", "matmul", "add"},
+      "conv1d_groups_same_padding", {"conv"},
       [] {
         return std::vector{leaf({2, 4, 7}), leaf({6, 2, 4}), leaf({6})};
       },
@@ -812,6 +812,25 @@ std::vector<GradCase> all_cases() {
       },
       [](const auto& x) {
         return conv2d(x[0], x[1], {}, {.stride = {2, 1}, .padding = {1, 0}, .dilation = {1, 2}});
+      });
+  // Stride 1: the conv kernel's grids, with dilation, groups and a bias, and
+  // with more padding than the kernel reaches (the input gradient's grid
+  // then crops the output gradient).
+  one(
+      "conv2d_dilation_groups_bias", {"conv"},
+      [] {
+        return std::vector{leaf({2, 4, 5, 6}), leaf({6, 2, 2, 3}), leaf({6})};
+      },
+      [](const auto& x) {
+        return conv2d(x[0], x[1], x[2], {.padding = {1, 2}, .dilation = {2, 1}, .groups = 2});
+      });
+  one(
+      "conv2d_padding_beyond_kernel", {"conv"},
+      [] {
+        return std::vector{strided_leaf({2, 3, 4, 2}), leaf({2, 3, 1, 2})};
+      },
+      [](const auto& x) {
+        return conv2d(x[0], x[1], {}, {.padding = {2, 3}});
       });
   one(
       "max_pool2d_padding_dilation", {"im2col", "max_dim"},

@@ -197,5 +197,30 @@ TEST(CudaIndexing, Im2colAndCol2imMatchTheCpu) {
   }
 }
 
+// The stride-1 convolution entries (columns and cuBLAS on the GPU, grids
+// on the CPU): output and every gradient close to the CPU's, with groups,
+// dilation, uneven padding and a chunk of several images.
+TEST(CudaIndexing, ConvKernelsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const ConvWindowOptions windows = {
+      .kernel_size = {3, 2}, .padding = {1, 0}, .padding_end = {2, 1}, .dilation = {1, 2}};
+  for (DType dtype : {kFloat32, kFloat64}) {
+    const Tensor x = values_of({3, 4, 7, 6}, dtype, 60);
+    const Tensor w = values_of({6, 2, 3, 2}, dtype, 61);
+    const Tensor b = values_of({6}, dtype, 62);
+    const Tensor out = native::conv_forward(x, w, b, windows, 2);
+    const Tolerance tol{1e-4, 1e-5};
+    expect_matches_cpu(native::conv_forward(x.to(kCuda), w.to(kCuda), b.to(kCuda), windows, 2), out,
+                       "conv_forward", tol);
+    const Tensor g = values_of(out.shape(), dtype, 63);
+    const native::ConvGrads cpu = native::conv_backward(g, x, w, windows, 2, true, true, true);
+    const native::ConvGrads gpu =
+        native::conv_backward(g.to(kCuda), x.to(kCuda), w.to(kCuda), windows, 2, true, true, true);
+    expect_matches_cpu(gpu.input, cpu.input, "grad input", tol);
+    expect_matches_cpu(gpu.weight, cpu.weight, "grad weight", tol);
+    expect_matches_cpu(gpu.bias, cpu.bias, "grad bias", tol);
+  }
+}
+
 }  // namespace
 }  // namespace toadstool

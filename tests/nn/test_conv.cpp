@@ -61,6 +61,82 @@ TEST(Conv1d, MatchesAHandComputedCorrelation) {
   expect_values(conv1d(x, w, {}, {.padding_same = true}), {-2, -2, -2, -2, 4}, {1, 1, 5});
 }
 
+// The stride-1 kernel (grids, no columns; kernels/cpu/conv.h) against the
+// columns' way, im2col and a matmul, in float32: output and every gradient,
+// on shapes that leave partial register tiles and column blocks, with
+// groups, dilation, uneven ("same") padding, padding beyond a 1 x 1 kernel
+// and a 1-D convolution; and the same bits on 1 and 2 threads.
+struct KernelCase {
+  Shape x, w;
+  ConvOptions options;
+};
+
+// conv as im2col's columns times the weights, recorded for autograd.
+Tensor columns_conv(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& o) {
+  const auto dims = static_cast<size_t>(x.dim() - 2);
+  ConvWindowOptions windows{.kernel_size = Shape(w.shape().begin() + 2, w.shape().end()),
+                            .dilation = o.dilation};
+  const Shape dilation = o.dilation.size() == 1 ? Shape(dims, o.dilation[0]) : o.dilation;
+  for (size_t d = 0; d < dims; ++d) {
+    const int64_t total = dilation[d] * (windows.kernel_size[d] - 1);
+    const int64_t pad = o.padding.size() == 1 ? o.padding[0] : o.padding[d];
+    windows.padding.push_back(o.padding_same ? total / 2 : pad);
+    windows.padding_end.push_back(o.padding_same ? total - total / 2 : pad);
+  }
+  const Tensor cols = im2col(x, windows);
+  const int64_t n = x.size(0), per_group = cols.size(1) / o.groups;
+  Tensor out = matmul(reshape(w, {o.groups, w.size(0) / o.groups, per_group}),
+                      reshape(cols, {n, o.groups, per_group, cols.size(2)}));
+  Shape shape = {n, w.size(0)};
+  const Shape spatial = conv_output_size(Shape(x.shape().begin() + 2, x.shape().end()), windows);
+  shape.insert(shape.end(), spatial.begin(), spatial.end());
+  Shape bias_shape(dims + 2, 1);
+  bias_shape[1] = w.size(0);
+  return reshape(out, shape) + reshape(b, bias_shape);
+}
+
+// Output and the gradients of x, w, b from a fixed output gradient.
+std::vector<Tensor> run_conv(const KernelCase& c, bool kernel) {
+  manual_seed(3);
+  const Tensor x = randn(c.x).requires_grad_();
+  const Tensor w = randn(c.w).requires_grad_();
+  const Tensor b = randn({c.w[0]}).requires_grad_();
+  const Tensor out = !kernel           ? columns_conv(x, w, b, c.options)
+                     : c.x.size() == 3 ? conv1d(x, w, b, c.options)
+                                       : conv2d(x, w, b, c.options);
+  out.backward(randn(out.shape()));
+  return {out.detach(), x.grad(), w.grad(), b.grad()};
+}
+
+TEST(Conv2d, StrideOneKernelMatchesTheColumnsProduct) {
+  const std::vector<KernelCase> cases = {
+      {{3, 3, 9, 11}, {5, 3, 3, 3}, {.padding = {1}}},
+      {{2, 20, 8, 40}, {30, 20, 3, 3}, {.padding = {1}}},
+      {{1, 17, 30, 35}, {33, 17, 3, 3}, {.padding = {1}}},  // 3 column blocks
+      {{2, 16, 6, 7}, {18, 8, 2, 3}, {.padding_same = true, .dilation = {2, 1}, .groups = 2}},
+      {{2, 4, 5, 5}, {6, 4, 1, 1}, {.padding = {2}}},
+      {{3, 6, 50}, {7, 6, 5}, {.padding = {2}, .dilation = {2}}},
+  };
+  const char* names[] = {"output", "grad x", "grad w", "grad b"};
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const KernelCase& c = cases[k];
+    SCOPED_TRACE("case " + std::to_string(k));
+    const std::vector<Tensor> expected = run_conv(c, false);
+    std::vector<Tensor> one_thread;
+    {
+      const testing::ScopedNumThreads threads(1);
+      one_thread = run_conv(c, true);
+    }
+    const testing::ScopedNumThreads threads(2);
+    const std::vector<Tensor> two_threads = run_conv(c, true);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      SCOPED_TRACE(names[i]);
+      expect_close(one_thread[i], expected[i], 1e-4, 1e-4);
+      EXPECT_EQ(testing::values(two_threads[i]), testing::values(one_thread[i]));
+    }
+  }
+}
+
 TEST(Conv2d, GroupsKeepTheirChannelsApart) {
   // Two groups of one channel each, 1 x 1 kernels scaling by 2 and 3.
   const Tensor x = make({1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 2, 2});

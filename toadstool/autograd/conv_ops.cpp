@@ -1,11 +1,13 @@
 // Convolutions and pooling: the window ops im2col and col2im with their
-// derivatives; conv1d / conv2d as a matrix product with im2col's columns;
-// max and average pooling as a reduction over them.
+// derivatives; conv1d / conv2d in one kernel at stride 1, else as a matrix
+// product with im2col's columns; max and average pooling as a reduction
+// over the columns.
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "toadstool/autograd/autocast.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/autograd/record.h"
 #include "toadstool/tensor/error.h"
@@ -19,6 +21,7 @@ using autograd::Grads;
 using autograd::needs_grad;
 using autograd::Op;
 using autograd::record;
+using autograd::SavedTensor;
 
 Tensor im2col(const Tensor& input, const ConvWindowOptions& options) {
   Tensor out = native::im2col(input, options);
@@ -41,6 +44,24 @@ Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOp
 }
 
 namespace {
+
+// A stride-1 convolution in one kernel (tensor/conv_windows.h); its
+// backward is the kernel's too (not differentiable again).
+Tensor conv_kernel(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const ConvWindowOptions& windows, int64_t groups) {
+  Tensor out = native::conv_forward(x, weight, bias, windows, groups);
+  if (needs_grad(x, weight, bias)) {
+    record(Op::conv, out, {x, weight, bias},
+           [windows, groups, x = SavedTensor(x), weight = SavedTensor(weight),
+            need_input = x.requires_grad(), need_weight = weight.requires_grad(),
+            need_bias = bias.defined() && bias.requires_grad()](const Tensor& g) -> Grads {
+             native::ConvGrads grads = native::conv_backward(
+                 g, x.get(), weight.get(), windows, groups, need_input, need_weight, need_bias);
+             return {grads.input, grads.weight, grads.bias};
+           });
+  }
+  return out;
+}
 
 // conv1d (dims 1) and conv2d (dims 2).
 Tensor convolution(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -94,7 +115,12 @@ Tensor convolution(const Tensor& input, const Tensor& weight, const Tensor& bias
   const Shape spatial(x.shape().begin() + 2, x.shape().end());
   const Shape out_size = conv_output_size(spatial, windows, op);
 
-  // [N, G, (C / G) K, P] columns against [G, O / G, (C / G) K] weights.
+  if (native::conv_kernel_suits(x, windows) && !autocast::casts(autocast::Op::matmul, x, weight)) {
+    Tensor out = conv_kernel(x, weight, bias, windows, groups);
+    return batched ? out : squeeze(out, 0);
+  }
+  // Strided (or autocast to 16 bits): [N, G, (C / G) K, P] columns against
+  // [G, O / G, (C / G) K] weights.
   const int64_t n = x.size(0);
   const Tensor columns = im2col(x, windows);
   const int64_t per_group = columns.size(1) / groups, positions = columns.size(2);

@@ -97,3 +97,5 @@ TOADSTOOL_OP(triu)
 // convolution windows
 TOADSTOOL_OP(im2col)
 TOADSTOOL_OP(col2im)
+// a stride-1 convolution in one kernel
+TOADSTOOL_OP(conv)

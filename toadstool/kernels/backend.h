@@ -118,6 +118,15 @@ using HashedBigramsFn = void(const int64_t* ids, int64_t* out, int64_t rows, int
 // every column element that im2col copied from (n, c, i, j).
 using Im2colFn = void(DType dtype, const ConvWindows& windows, const void* input, void* columns);
 using Col2imFn = void(DType dtype, const ConvWindows& windows, const void* columns, void* input);
+// A convolution at stride 1 (ConvArgs), float32 or float64: conv_forward
+// writes out from input, weight and bias (null: none); conv_backward writes
+// the gradients of input, weight and bias from grad_out, each null when not
+// wanted. The weight gradient is summed over the batch in a fixed order.
+using ConvForwardFn = void(DType dtype, const ConvArgs& args, const void* input, const void* weight,
+                           const void* bias, void* out);
+using ConvBackwardFn = void(DType dtype, const ConvArgs& args, const void* grad_out,
+                            const void* input, const void* weight, void* grad_input,
+                            void* grad_weight, void* grad_bias);
 
 // ---- LSTM cell (kernel_args.h's LstmCellForward / LstmCellBackward), float dtypes ----
 using LstmCellForwardFn = void(DType dtype, const LstmCellForward& args);

@@ -197,6 +197,15 @@ struct ConvWindows {
   std::array<int64_t, 2> stride{1, 1}, pad_begin{0, 0}, dilation{1, 1};
 };
 
+// A convolution at stride 1 (conv_forward, conv_backward): input [batch,
+// channels, in...] and windows as above, weight [out_channels, channels /
+// groups, kernel[0], kernel[1]], bias [out_channels], out [batch,
+// out_channels, out[0], out[1]]; contiguous buffers.
+struct ConvArgs {
+  ConvWindows windows;
+  int64_t out_channels = 0, groups = 1;
+};
+
 // ---- LSTM cell ------------------------------------------------------------------------
 
 // One LSTM step's element-wise work over `batch` rows of `hidden` units, in

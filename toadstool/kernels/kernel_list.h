@@ -37,9 +37,11 @@ TOADSTOOL_KERNEL(index_add, IndexAddFn)
 TOADSTOOL_KERNEL(gather, GatherFn)
 TOADSTOOL_KERNEL(scatter_add, ScatterAddFn)
 TOADSTOOL_KERNEL(hashed_bigrams, HashedBigramsFn)
-// convolution windows
+// convolution windows and stride-1 convolutions
 TOADSTOOL_KERNEL(im2col, Im2colFn)
 TOADSTOOL_KERNEL(col2im, Col2imFn)
+TOADSTOOL_KERNEL(conv_forward, ConvForwardFn)
+TOADSTOOL_KERNEL(conv_backward, ConvBackwardFn)
 // one LSTM step's element-wise work
 TOADSTOOL_KERNEL(lstm_cell_forward, LstmCellForwardFn)
 TOADSTOOL_KERNEL(lstm_cell_backward, LstmCellBackwardFn)

@@ -1,5 +1,7 @@
 #include "toadstool/tensor/conv_windows.h"
 
+#include <algorithm>
+
 #include "toadstool/kernels/kernel_args.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/kernel_args.h"
@@ -104,6 +106,79 @@ Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOp
   Tensor input = detail::make_tensor(shape, columns.dtype(), columns.device(), op);
   TS_KERNEL(columns.device(), col2im, columns.dtype(), w, cols.data_ptr(), input.data_ptr());
   return input;
+}
+
+namespace {
+
+// The kernel arguments of a convolution whose shapes the caller checked.
+kernels::ConvArgs conv_args(const Tensor& input, const Tensor& weight,
+                            const ConvWindowOptions& options, int64_t groups, const char* op) {
+  TS_CHECK(conv_kernel_suits(input, options), op,
+           ": needs stride 1 and a float32 or float64 input, got ", detail::describe(input),
+           " and stride ", options.stride);
+  TS_CHECK(input.dim() == weight.dim() &&
+               input.dim() - 2 == static_cast<int64_t>(options.kernel_size.size()) && groups >= 1 &&
+               input.size(1) == weight.size(1) * groups && weight.size(0) % groups == 0 &&
+               input.dtype() == weight.dtype(),
+           op, ": input ", detail::describe(input), ", weight ", detail::describe(weight),
+           " and groups ", groups, " do not fit");
+  const Shape spatial(input.shape().begin() + 2, input.shape().end());
+  kernels::ConvArgs args;
+  args.windows = windows_of(input.size(0), input.size(1), spatial, options, op);
+  args.out_channels = weight.size(0);
+  args.groups = groups;
+  return args;
+}
+
+Shape conv_out_shape(const kernels::ConvArgs& args, size_t dims) {
+  Shape shape = {args.windows.batch, args.out_channels};
+  const Shape out = spatial_out(args.windows, dims);
+  shape.insert(shape.end(), out.begin(), out.end());
+  return shape;
+}
+
+}  // namespace
+
+bool conv_kernel_suits(const Tensor& input, const ConvWindowOptions& options) {
+  const bool strided =
+      std::any_of(options.stride.begin(), options.stride.end(), [](int64_t s) { return s != 1; });
+  return !strided && (input.dtype() == kFloat32 || input.dtype() == kFloat64);
+}
+
+Tensor conv_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                    const ConvWindowOptions& options, int64_t groups) {
+  const char* op = "conv_forward";
+  const kernels::ConvArgs args = conv_args(input, weight, options, groups, op);
+  const Tensor x = contiguous(input), w = contiguous(weight);
+  const Tensor b = bias.defined() ? contiguous(bias) : Tensor();
+  Tensor out = detail::make_tensor(conv_out_shape(args, options.kernel_size.size()), input.dtype(),
+                                   input.device(), op);
+  TS_KERNEL(input.device(), conv_forward, input.dtype(), args, x.data_ptr(), w.data_ptr(),
+            b.defined() ? b.data_ptr() : nullptr, out.data_ptr());
+  return out;
+}
+
+ConvGrads conv_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
+                        const ConvWindowOptions& options, int64_t groups, bool need_input,
+                        bool need_weight, bool need_bias) {
+  const char* op = "conv_backward";
+  const kernels::ConvArgs args = conv_args(input, weight, options, groups, op);
+  TS_CHECK(grad_out.shape() == conv_out_shape(args, options.kernel_size.size()) &&
+               grad_out.dtype() == input.dtype(),
+           op, ": grad_out ", detail::describe(grad_out), " does not match the output of input ",
+           detail::describe(input), " and weight ", detail::describe(weight));
+  const Tensor g = contiguous(grad_out), x = contiguous(input), w = contiguous(weight);
+  ConvGrads grads;
+  auto make = [&](bool need, const Shape& shape) {
+    return need ? detail::make_tensor(shape, input.dtype(), input.device(), op) : Tensor();
+  };
+  grads.input = make(need_input, input.shape());
+  grads.weight = make(need_weight, weight.shape());
+  grads.bias = make(need_bias, {weight.size(0)});
+  auto data = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
+  TS_KERNEL(input.device(), conv_backward, input.dtype(), args, g.data_ptr(), x.data_ptr(),
+            w.data_ptr(), data(grads.input), data(grads.weight), data(grads.bias));
+  return grads;
 }
 
 }  // namespace native

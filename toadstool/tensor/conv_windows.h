@@ -2,8 +2,9 @@
 // The sliding windows of a convolution: im2col, which copies every window
 // of an input into a column, and its adjoint col2im, which sums columns back
 // onto the input (PyTorch's nn.Unfold and nn.Fold for 2-D). A convolution is
-// a matrix product with im2col's columns (autograd/ops.h's conv1d, conv2d);
-// the differentiable ops are autograd/ops.h's im2col and col2im.
+// a matrix product with im2col's columns, or at stride 1 one kernel that
+// needs no columns (autograd/ops.h's conv1d, conv2d); the differentiable
+// ops are autograd/ops.h's.
 #include <string>
 
 #include "toadstool/tensor/tensor.h"
@@ -39,6 +40,22 @@ Tensor im2col(const Tensor& input, const ConvWindowOptions& options);
 // columns [N, C * K, P] -> [N, C, *input_size]: each element the sum of
 // the column elements im2col would copy from it.
 Tensor col2im(const Tensor& columns, const Shape& input_size, const ConvWindowOptions& options);
+
+// A convolution at stride 1 in one kernel (kernels/backend.h's
+// conv_forward / conv_backward, no column matrix): input [N, C, *in],
+// weight [O, C / groups, *kernel], bias [O] or undefined, float32 or
+// float64 -> [N, O, *out]. conv_kernel_suits says whether they serve a
+// convolution (every stride 1, float32 or float64); autograd/ops.h's
+// conv1d / conv2d take the columns' way otherwise.
+bool conv_kernel_suits(const Tensor& input, const ConvWindowOptions& options);
+Tensor conv_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                    const ConvWindowOptions& options, int64_t groups);
+struct ConvGrads {
+  Tensor input, weight, bias;  // undefined where not asked for
+};
+ConvGrads conv_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
+                        const ConvWindowOptions& options, int64_t groups, bool need_input,
+                        bool need_weight, bool need_bias);
 
 }  // namespace native
 }  // namespace toadstool

@@ -57,4 +57,30 @@ struct KernelFlops<&kernels::Backend::attention_backward> {
   }
 };
 
+// A convolution: 2 flops per weight element, output position and image;
+// the backward counts that once per gradient it writes (input, weight).
+inline double conv_flops(const kernels::ConvArgs& a) {
+  const kernels::ConvWindows& w = a.windows;
+  return 2.0 * static_cast<double>(w.batch) * static_cast<double>(a.out_channels) *
+         static_cast<double>(w.out[0] * w.out[1]) *
+         static_cast<double>(w.channels / a.groups * w.kernel[0] * w.kernel[1]);
+}
+
+template <>
+struct KernelFlops<&kernels::Backend::conv_forward> {
+  template <class... Rest>
+  static double count(DType /*dtype*/, const kernels::ConvArgs& a, const Rest&... /*rest*/) {
+    return conv_flops(a);
+  }
+};
+
+template <>
+struct KernelFlops<&kernels::Backend::conv_backward> {
+  static double count(DType /*dtype*/, const kernels::ConvArgs& a, const void* /*grad_out*/,
+                      const void* /*input*/, const void* /*weight*/, const void* grad_input,
+                      const void* grad_weight, const void* /*grad_bias*/) {
+    return conv_flops(a) * ((grad_input != nullptr ? 1 : 0) + (grad_weight != nullptr ? 1 : 0));
+  }
+};
+
 }  // namespace toadstool::detail

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "toadstool/kernels/cpu/attention.h"
+#include "toadstool/kernels/cpu/conv.h"
 #include "toadstool/kernels/cpu/conv_windows.h"
 #include "toadstool/kernels/cpu/cross_entropy.h"
 #include "toadstool/kernels/cpu/dropout.h"
@@ -261,6 +262,23 @@ void col2im_entry(DType dtype, const ConvWindows& windows, const void* columns, 
   });
 }
 
+void conv_forward_entry(DType dtype, const ConvArgs& args, const void* input, const void* weight,
+                        const void* bias, void* out) {
+  for_dtype<TypeSet::Float>(dtype, "conv_forward", [&](auto zero) {
+    using T = decltype(zero);
+    conv_forward(args, typed<T>(input), typed<T>(weight), typed<T>(bias), typed<T>(out));
+  });
+}
+
+void conv_backward_entry(DType dtype, const ConvArgs& args, const void* grad_out, const void* input,
+                         const void* weight, void* grad_input, void* grad_weight, void* grad_bias) {
+  for_dtype<TypeSet::Float>(dtype, "conv_backward", [&](auto zero) {
+    using T = decltype(zero);
+    conv_backward(args, typed<T>(grad_out), typed<T>(input), typed<T>(weight), typed<T>(grad_input),
+                  typed<T>(grad_weight), typed<T>(grad_bias));
+  });
+}
+
 void lstm_cell_forward_entry(DType dtype, const LstmCellForward& args) {
   for_dtype<TypeSet::Float>(dtype, "lstm_cell_forward",
                             [&](auto zero) { lstm_cell_forward<decltype(zero)>(args); });
@@ -395,6 +413,8 @@ Backend make_cpu_backend(const char* isa) {
   b.hashed_bigrams = hashed_bigrams;
   b.im2col = im2col_entry;
   b.col2im = col2im_entry;
+  b.conv_forward = conv_forward_entry;
+  b.conv_backward = conv_backward_entry;
   b.lstm_cell_forward = lstm_cell_forward_entry;
   b.lstm_cell_backward = lstm_cell_backward_entry;
   b.fill_uniform = fill_uniform_entry;

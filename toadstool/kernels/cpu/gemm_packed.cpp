@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "toadstool/kernels/cpu/gemm_epilogue.h"
+#include "toadstool/kernels/cpu/gemm_micro_kernel.h"
 #include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/scratch.h"
@@ -35,38 +36,8 @@ namespace toadstool::kernels::cpu {
 
 namespace {
 
-// One SIMD register of floats, as a GCC vector: the compiler picks the
-// instructions (AVX-512, AVX or SSE) of the build's target.
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-constexpr int kVectorRegisters = 32;
-#elif defined(__AVX__)
-constexpr int kLanes = 8;
-constexpr int kVectorRegisters = 16;
-#else
-constexpr int kLanes = 4;
-constexpr int kVectorRegisters = 16;
-#endif
-using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
+using namespace packed_gemm;
 
-Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof(Vec));
-  return v;
-}
-void store(float* p, Vec v) { std::memcpy(p, &v, sizeof(Vec)); }
-
-// The register tile: kMR rows by kNR = 2 vectors of columns. Its kMR * 2
-// accumulators, the two B vectors and one broadcast A value fill the vector
-// registers (14 x 32 floats with AVX-512's 32 registers).
-constexpr int kVectorsPerRow = 2;
-constexpr int64_t kNR = kVectorsPerRow * kLanes;
-constexpr int64_t kMR = (kVectorRegisters - 4) / kVectorsPerRow;
-
-// Cache blocks: the kKC x kNC panel of B (1 MB) stays in L2 while the tile
-// rows of A (kMR x kKC, 14 KB) stay in L1.
-constexpr int64_t kKC = 256;
-constexpr int64_t kNC = 1024;
 // Rows of C are taken, and A packed (when it is), up to kMC rows at a
 // time: 8 panels, 112 KB of packed A, in L2.
 constexpr int64_t kMC = 8 * kMR;
@@ -75,85 +46,6 @@ thread_local Scratch t_packed_a;
 thread_local Scratch t_packed_b;
 thread_local Scratch t_partial_c;
 
-// One stage of transpose_block on the pair (low, high) = (row r, row r + H):
-// lane l of the new low row takes low[l] if bit H of l is clear, else
-// high[l ^ H]; the new high row takes the other two.
-template <int H, size_t... L>
-Vec stage_low_row(Vec low, Vec high, std::index_sequence<L...> /*lanes*/) {
-  return __builtin_shufflevector(low, high, ((L & H) != 0 ? kLanes + (L ^ H) : L)...);
-}
-template <int H, size_t... L>
-Vec stage_high_row(Vec low, Vec high, std::index_sequence<L...> /*lanes*/) {
-  return __builtin_shufflevector(low, high, ((L & H) != 0 ? kLanes + L : (L ^ H))...);
-}
-
-// Swaps bit H of the row index with bit H of the lane index.
-template <int H>
-[[gnu::always_inline]] inline void transpose_stage(Vec (&rows)[kLanes]) {
-  constexpr auto lanes = std::make_index_sequence<kLanes>();
-#pragma GCC unroll 16
-  for (int r = 0; r < kLanes; ++r) {
-    if ((r & H) != 0) continue;
-    const Vec low = rows[r], high = rows[r + H];
-    rows[r] = stage_low_row<H>(low, high, lanes);
-    rows[r + H] = stage_high_row<H>(low, high, lanes);
-  }
-}
-
-// Transposes a kLanes x kLanes block held as kLanes vectors (rows), one
-// stage per bit of the index.
-[[gnu::always_inline]] inline void transpose_block(Vec (&rows)[kLanes]) {
-  transpose_stage<1>(rows);
-  transpose_stage<2>(rows);
-  if constexpr (kLanes > 4) transpose_stage<4>(rows);
-  if constexpr (kLanes > 8) transpose_stage<8>(rows);
-}
-
-// One kNR-wide panel of op(B) over kc steps of k:
-//   out[k * kNR + j] = src[j * stride_j + k * stride_k]  for j < w,
-//   out[k * kNR + j] = 0                                 for w <= j < kNR,
-// so a partial panel at the matrix's edge multiplies as zeros.
-void pack_panel(const float* src, int64_t stride_j, int64_t stride_k, int64_t w, int64_t kc,
-                float* out) {
-  if (w < kNR) std::fill_n(out, kc * kNR, 0.0f);
-  if (stride_j == 1) {  // B stored [K, N]: each k's w values are contiguous
-    if (w == kNR) {     // whole vectors (a libc memcpy call per k costs ~10% of a small GEMM)
-      for (int64_t k = 0; k < kc; ++k) {
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectorsPerRow; ++v) {
-          store(out + k * kNR + v * kLanes, load(src + k * stride_k + v * kLanes));
-        }
-      }
-      return;
-    }
-    for (int64_t k = 0; k < kc; ++k) {
-      std::memcpy(out + k * kNR, src + k * stride_k, w * sizeof(float));
-    }
-    return;
-  }
-  // B stored [N, K] (stride_k == 1): transpose kLanes x kLanes blocks.
-  int64_t j = 0;
-  if (stride_k == 1) {
-    for (; j + kLanes <= w; j += kLanes) {
-      int64_t k = 0;
-      for (; k + kLanes <= kc; k += kLanes) {
-        Vec block[kLanes];
-#pragma GCC unroll 16
-        for (int r = 0; r < kLanes; ++r) block[r] = load(src + (j + r) * stride_j + k);
-        transpose_block(block);
-#pragma GCC unroll 16
-        for (int r = 0; r < kLanes; ++r) store(out + (k + r) * kNR + j, block[r]);
-      }
-      for (; k < kc; ++k) {
-        for (int64_t jj = j; jj < j + kLanes; ++jj) out[k * kNR + jj] = src[jj * stride_j + k];
-      }
-    }
-  }
-  for (; j < w; ++j) {
-    for (int64_t k = 0; k < kc; ++k) out[k * kNR + j] = src[j * stride_j + k * stride_k];
-  }
-}
-
 // Panels first_panel, first_panel + panel_step, ... of op(B)'s [kc, size]
 // block, panel p at out + p * kNR * kc.
 void pack_panels(const float* src, int64_t stride_j, int64_t stride_k, int64_t size, int64_t kc,
@@ -161,101 +53,6 @@ void pack_panels(const float* src, int64_t stride_j, int64_t stride_k, int64_t s
   for (int64_t p = first_panel; p * kNR < size; p += panel_step) {
     pack_panel(src + p * kNR * stride_j, stride_j, stride_k, std::min(kNR, size - p * kNR), kc,
                out + p * kNR * kc);
-  }
-}
-
-// C tile [kRows, cols] (kRows <= kMR, cols <= kNR, row stride ldc) =
-//   alpha * op(A)[kRows, kc] b_panel[kc, kNR] + beta * C tile,
-// C not read when beta == 0. op(A) is read either from a packed panel,
-// a[k * kMR + i], or (kARowMajor) straight from rows of A, a[i * lda + k].
-template <bool kARowMajor, int kRows>
-void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float alpha, float beta,
-                  float* c, int64_t ldc, int64_t cols) {
-  Vec acc[kRows][kVectorsPerRow] = {};
-  // Start fetching the C tile now; the k loop hides the latency.
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    __builtin_prefetch(c + i * ldc, 1);
-    __builtin_prefetch(c + i * ldc + kNR - 1, 1);
-  }
-  const int64_t a_row = kARowMajor ? lda : 1;
-  const int64_t a_k = kARowMajor ? 1 : kMR;
-  // (Unrolled by two: fewer loop-control and reload instructions between
-  // the FMAs, a few % on most shapes.)
-#pragma GCC unroll 2
-  for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) {
-    Vec bv[kVectorsPerRow];
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load(b + v * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      const float ai = a[i * a_row];
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectorsPerRow; ++v) acc[i][v] += ai * bv[v];
-    }
-  }
-  // A tile cut short on the right goes through a full one on the stack.
-  const bool full = cols == kNR;
-  float tile[kRows * kNR];
-  float* out = full ? c : tile;
-  const int64_t ld = full ? ldc : kNR;
-  if (!full && beta != 0.0f) {
-    for (int i = 0; i < kRows; ++i) std::memcpy(tile + i * kNR, c + i * ldc, cols * sizeof(float));
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectorsPerRow; ++v) {
-      float* p = out + i * ld + v * kLanes;
-      Vec r = alpha * acc[i][v];
-      if (beta != 0.0f) r += beta * load(p);
-      store(p, r);
-    }
-  }
-  if (!full) {
-    for (int i = 0; i < kRows; ++i) std::memcpy(c + i * ldc, tile + i * kNR, cols * sizeof(float));
-  }
-}
-
-// micro_kernel on a packed A panel, by its number of rows (index rows - 1):
-// the last rows of a matrix use a shorter tile rather than multiply zeros.
-using PackedKernel = void (*)(int64_t, const float*, int64_t, const float*, float, float, float*,
-                              int64_t, int64_t);
-template <size_t... R>
-constexpr std::array<PackedKernel, sizeof...(R)> packed_kernels(
-    std::index_sequence<R...> /*rows*/) {
-  return {&micro_kernel<false, static_cast<int>(R) + 1>...};
-}
-constexpr auto kPackedKernels = packed_kernels(std::make_index_sequence<kMR>());
-
-// `rows` (<= kMR) rows of op(A) over kc steps as a zero-padded [kc, kMR]
-// panel: out[k * kMR + i] = a[i * a_row + k * a_k]. `out` has kLanes floats
-// of slack at the end.
-void pack_a_panel(const float* a, int64_t a_row, int64_t a_k, int64_t rows, int64_t kc,
-                  float* out) {
-  if (rows < kMR) std::fill_n(out, kc * kMR, 0.0f);
-  if (a_row == 1) {  // A stored [K, M]: each k's rows are contiguous
-    for (int64_t k = 0; k < kc; ++k) std::memcpy(out + k * kMR, a + k * a_k, rows * sizeof(float));
-    return;
-  }
-  int64_t k = 0;
-  if constexpr (kMR <= kLanes) {
-    // A stored [M, K]: transpose kLanes x kLanes blocks (rows >= kMR zero);
-    // each k's store spills kLanes - kMR lanes into the next k's, which
-    // overwrites them.
-    if (rows == kMR && a_k == 1) {
-      for (; k + kLanes <= kc; k += kLanes) {
-        Vec block[kLanes] = {};
-#pragma GCC unroll 16
-        for (int r = 0; r < kMR; ++r) block[r] = load(a + r * a_row + k);
-        transpose_block(block);
-#pragma GCC unroll 16
-        for (int r = 0; r < kLanes; ++r) store(out + (k + r) * kMR, block[r]);
-      }
-    }
-  }
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t kk = k; kk < kc; ++kk) out[kk * kMR + i] = a[i * a_row + kk * a_k];
   }
 }
 

@@ -58,6 +58,7 @@ Backend make_cuda_backend() {
   register_rows(b);
   register_attention(b);
   register_lstm_cell(b);
+  register_conv(b);
   return b;
 }
 

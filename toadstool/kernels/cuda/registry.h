@@ -15,5 +15,6 @@ void register_gemm(Backend& b);         // gemm (cuBLAS)
 void register_rows(Backend& b);         // softmax, layer norm, cross-entropy fwd + bwd
 void register_attention(Backend& b);    // attention fwd + bwd
 void register_lstm_cell(Backend& b);    // lstm_cell_forward, lstm_cell_backward
+void register_conv(Backend& b);         // conv_forward, conv_backward (im2col + cuBLAS)
 
 }  // namespace toadstool::kernels::cuda
