@@ -61,9 +61,9 @@ struct KernelFlops<&kernels::Backend::attention_backward> {
 // the backward counts that once per gradient it writes (input, weight).
 inline double conv_flops(const kernels::ConvArgs& a) {
   const kernels::ConvWindows& w = a.windows;
+  const int64_t weights_per_output = w.channels / a.groups * w.kernel[0] * w.kernel[1];
   return 2.0 * static_cast<double>(w.batch) * static_cast<double>(a.out_channels) *
-         static_cast<double>(w.out[0] * w.out[1]) *
-         static_cast<double>(w.channels / a.groups * w.kernel[0] * w.kernel[1]);
+         static_cast<double>(w.out[0] * w.out[1]) * static_cast<double>(weights_per_output);
 }
 
 template <>

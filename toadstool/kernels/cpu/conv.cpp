@@ -260,17 +260,24 @@ void grid_product(const GridRows<T>& b, int64_t grid_cols, int64_t M, const T* a
 // ---- the weight gradient of one image and group ----
 
 // partial [kt, og] (row c * taps + t) = x's grid rows against the output
-// gradient's grid dy [og, q] (junk columns zero), over q = out_h * Wp.
+// gradient's grid dy [og, q] (junk columns zero), over q = out_h * Wp:
+// with dy transposed, each row's products are runs of og contiguous
+// multiply-adds (vectorisable) rather than dot products.
 template <class T>
 void weight_product_reference(const T* x, const Geometry& g, const T* dy, T* partial) {
   const int64_t q = g.out_h * g.x_grid.cols;
+  std::vector<T> dy_t(q * g.og);
+  for (int64_t o = 0; o < g.og; ++o) {
+    for (int64_t p = 0; p < q; ++p) dy_t[p * g.og + o] = dy[o * q + p];
+  }
   for (int64_t c = 0; c < g.cg; ++c) {
     for (int64_t t = 0; t < g.taps; ++t) {
       const T* row = x + c * g.x_grid.plane() + g.x_offsets[t];
-      for (int64_t o = 0; o < g.og; ++o) {
-        T sum = 0;
-        for (int64_t p = 0; p < q; ++p) sum += row[p] * dy[o * q + p];
-        partial[(c * g.taps + t) * g.og + o] = sum;
+      T* out = partial + (c * g.taps + t) * g.og;
+      std::fill_n(out, g.og, T(0));
+      for (int64_t p = 0; p < q; ++p) {
+        const T* dy_p = dy_t.data() + p * g.og;
+        for (int64_t o = 0; o < g.og; ++o) out[o] += row[p] * dy_p[o];
       }
     }
   }
