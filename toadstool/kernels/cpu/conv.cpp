@@ -182,15 +182,7 @@ void grid_kernel(const float* a, const float* b, const int64_t* offsets, int64_t
     const float* row = b + offsets[t];
 #pragma GCC unroll 2
     for (int64_t ch = 0; ch < channels; ++ch, a += kMR, row += plane) {
-      Vec bv[kVectorsPerRow];
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load(row + v * kLanes);
-#pragma GCC unroll 16
-      for (int i = 0; i < kRows; ++i) {
-        const float ai = a[i];
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectorsPerRow; ++v) acc[i][v] += ai * bv[v];
-      }
+      rank1_update<kRows>(acc, a, 1, row);
     }
   }
   store_tile<kRows>(acc, 1.0f, 0.0f, c, ldc, cols);

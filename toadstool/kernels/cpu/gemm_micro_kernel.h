@@ -162,6 +162,21 @@ template <int kRows>
   }
 }
 
+// One step of k: acc[i] += a[i * a_row] * the kNR values of B at b.
+template <int kRows>
+[[gnu::always_inline]] inline void rank1_update(Vec (&acc)[kRows][kVectorsPerRow], const float* a,
+                                                int64_t a_row, const float* b) {
+  Vec bv[kVectorsPerRow];
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load(b + v * kLanes);
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    const float ai = a[i * a_row];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) acc[i][v] += ai * bv[v];
+  }
+}
+
 // C tile [kRows, cols] (kRows <= kMR, cols <= kNR, row stride ldc) =
 //   alpha * op(A)[kRows, kc] b_panel[kc, kNR] + beta * C tile,
 // C not read when beta == 0. op(A) is read either from a packed panel,
@@ -176,17 +191,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float
   // (Unrolled by two: fewer loop-control and reload instructions between
   // the FMAs, a few % on most shapes.)
 #pragma GCC unroll 2
-  for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) {
-    Vec bv[kVectorsPerRow];
-#pragma GCC unroll 4
-    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load(b + v * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      const float ai = a[i * a_row];
-#pragma GCC unroll 4
-      for (int v = 0; v < kVectorsPerRow; ++v) acc[i][v] += ai * bv[v];
-    }
-  }
+  for (int64_t k = 0; k < kc; ++k, a += a_k, b += kNR) rank1_update<kRows>(acc, a, a_row, b);
   store_tile<kRows>(acc, alpha, beta, c, ldc, cols);
 }
 
