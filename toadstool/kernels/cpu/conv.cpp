@@ -22,6 +22,17 @@ thread_local Scratch t_product;   // a product on the grid, before the junk colu
 thread_local Scratch t_panels_b;  // the weight gradient's packed output gradient
 thread_local Scratch t_panel_a;
 
+// Multiply-adds below which a parallel loop's items stay on one thread: a
+// team's start-up costs more than a few microseconds of work, and far more
+// when other processes share the cores (tests under ctest -j2).
+constexpr int64_t kParallelWork = int64_t{1} << 18;
+
+// parallel_for's grain for items of `work` multiply-adds (or element
+// operations) each.
+int64_t grain_for(int64_t work) {
+  return std::max<int64_t>(1, kParallelWork / std::max<int64_t>(work, 1));
+}
+
 // `channels` planes [rows, cols] of a grid buffer.
 struct GridShape {
   int64_t rows = 0, cols = 0;
@@ -206,18 +217,19 @@ constexpr int64_t kGridNC = 512;
 void product_packed(int64_t M, int64_t N, const float* packed_a, const GridRows<float>& b,
                     float* c) {
   const int64_t K = b.taps * b.channels;
-  parallel_for(0, ceil_div(N, kGridNC), 1, [&](int64_t first_block, int64_t end_block) {
-    for (int64_t block = first_block; block < end_block; ++block) {
-      const int64_t jc = block * kGridNC, nc = std::min(kGridNC, N - jc);
-      for (int64_t ir = 0; ir < M; ir += kMR) {
-        const GridKernel kernel = kGridKernels[std::min(kMR, M - ir) - 1];
-        for (int64_t jr = 0; jr < nc; jr += kNR) {
-          kernel(packed_a + ir * K, b.grid + jc + jr, b.offsets, b.taps, b.channels, b.plane,
-                 c + ir * N + jc + jr, N, std::min(kNR, nc - jr));
-        }
-      }
-    }
-  });
+  parallel_for(0, ceil_div(N, kGridNC), grain_for(M * K * kGridNC),
+               [&](int64_t first_block, int64_t end_block) {
+                 for (int64_t block = first_block; block < end_block; ++block) {
+                   const int64_t jc = block * kGridNC, nc = std::min(kGridNC, N - jc);
+                   for (int64_t ir = 0; ir < M; ir += kMR) {
+                     const GridKernel kernel = kGridKernels[std::min(kMR, M - ir) - 1];
+                     for (int64_t jr = 0; jr < nc; jr += kNR) {
+                       kernel(packed_a + ir * K, b.grid + jc + jr, b.offsets, b.taps, b.channels,
+                              b.plane, c + ir * N + jc + jr, N, std::min(kNR, nc - jr));
+                     }
+                   }
+                 }
+               });
 }
 
 // The matrices A [M, K] of every group (back to back in a), packed for the
@@ -343,30 +355,34 @@ void weight_product(const Geometry& g, const T* grad_out, const T* input, int64_
 template <class T>
 void weight_gradient(const Geometry& g, const T* grad_out, const T* input, T* grad_weight) {
   const int64_t per_image = g.groups * g.kt * g.og;
-  const int64_t slots = std::max<int64_t>(
-      1, std::min<int64_t>(g.batch, omp_in_parallel() ? 1 : omp_get_max_threads()));
+  const int64_t image_work = g.groups * g.kt * g.og * g.out_h * g.x_grid.cols;
+  const bool team = !omp_in_parallel() && g.batch * image_work >= kParallelWork;
+  const int64_t slots =
+      std::max<int64_t>(1, std::min<int64_t>(g.batch, team ? omp_get_max_threads() : 1));
   std::vector<T> partials(slots * per_image);
   std::fill_n(grad_weight, per_image, T(0));
   for (int64_t first = 0; first < g.batch; first += slots) {
     const int64_t end = std::min(g.batch, first + slots);
-    parallel_for(first * g.groups, end * g.groups, 1, [&](int64_t begin, int64_t stop) {
-      for (int64_t item = begin; item < stop; ++item) {
-        const int64_t n = item / g.groups, grp = item % g.groups;
-        weight_product(g, grad_out, input, n, grp,
-                       partials.data() + (n - first) * per_image + grp * g.kt * g.og);
-      }
-    });
+    parallel_for(first * g.groups, end * g.groups, grain_for(image_work / g.groups),
+                 [&](int64_t begin, int64_t stop) {
+                   for (int64_t item = begin; item < stop; ++item) {
+                     const int64_t n = item / g.groups, grp = item % g.groups;
+                     weight_product(g, grad_out, input, n, grp,
+                                    partials.data() + (n - first) * per_image + grp * g.kt * g.og);
+                   }
+                 });
     // Row o of grad_weight is column o % og of its group's [kt, og] products.
-    parallel_for(0, g.groups * g.og, 1, [&](int64_t begin, int64_t stop) {
-      for (int64_t o = begin; o < stop; ++o) {
-        T* row = grad_weight + o * g.kt;
-        for (int64_t n = first; n < end; ++n) {
-          const T* product =
-              partials.data() + (n - first) * per_image + (o / g.og) * g.kt * g.og + o % g.og;
-          for (int64_t k = 0; k < g.kt; ++k) row[k] += product[k * g.og];
-        }
-      }
-    });
+    parallel_for(
+        0, g.groups * g.og, grain_for(g.kt * (end - first)), [&](int64_t begin, int64_t stop) {
+          for (int64_t o = begin; o < stop; ++o) {
+            T* row = grad_weight + o * g.kt;
+            for (int64_t n = first; n < end; ++n) {
+              const T* product =
+                  partials.data() + (n - first) * per_image + (o / g.og) * g.kt * g.og + o % g.og;
+              for (int64_t k = 0; k < g.kt; ++k) row[k] += product[k * g.og];
+            }
+          }
+        });
   }
 }
 
@@ -401,18 +417,20 @@ void conv_forward(const ConvArgs& args, const T* input, const T* weight, const T
     }
   }
   const std::vector<std::vector<float>> packed = pack_groups(a, g.groups, g.og, g.kt);
-  parallel_for(0, g.batch * g.groups, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t grp = item % g.groups;
-      T* grid = t_grid.get<T>(g.cg * g.x_grid.plane() + g.slack);
-      place(input + item * g.cg * g.in_h * g.in_w, g.cg, g.in_h, g.in_w, grid, g.x_grid, g.x_top,
-            g.x_left, g.slack);
-      const GridRows<T> rows{grid, g.x_offsets.data(), g.taps, g.cg, g.x_grid.plane()};
-      grid_product(rows, g.x_grid.cols, g.og, a.data() + grp * g.og * g.kt, packed[grp], g.out_h,
-                   g.out_w, bias == nullptr ? nullptr : bias + grp * g.og,
-                   out + item * g.og * g.out_h * g.out_w);
-    }
-  });
+  parallel_for(0, g.batch * g.groups, grain_for(g.og * g.kt * g.out_h * g.x_grid.cols),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t item = begin; item < end; ++item) {
+                   const int64_t grp = item % g.groups;
+                   T* grid = t_grid.get<T>(g.cg * g.x_grid.plane() + g.slack);
+                   place(input + item * g.cg * g.in_h * g.in_w, g.cg, g.in_h, g.in_w, grid,
+                         g.x_grid, g.x_top, g.x_left, g.slack);
+                   const GridRows<T> rows{grid, g.x_offsets.data(), g.taps, g.cg, g.x_grid.plane()};
+                   grid_product(rows, g.x_grid.cols, g.og, a.data() + grp * g.og * g.kt,
+                                packed[grp], g.out_h, g.out_w,
+                                bias == nullptr ? nullptr : bias + grp * g.og,
+                                out + item * g.og * g.out_h * g.out_w);
+                 }
+               });
 }
 
 template <class T>
@@ -421,7 +439,7 @@ void conv_backward(const ConvArgs& args, const T* grad_out, const T* input, cons
   const Geometry g(args);
   const int64_t out_plane = g.out_h * g.out_w, out_channels = g.groups * g.og;
   if (grad_bias != nullptr) {
-    parallel_for(0, out_channels, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(0, out_channels, grain_for(g.batch * out_plane), [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
         T sum = 0;
         for (int64_t n = 0; n < g.batch; ++n) {
@@ -448,18 +466,20 @@ void conv_backward(const ConvArgs& args, const T* grad_out, const T* input, cons
       }
     }
     const std::vector<std::vector<float>> packed = pack_groups(a, g.groups, g.cg, k);
-    parallel_for(0, g.batch * g.groups, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) {
-        const int64_t grp = item % g.groups;
-        T* grid = t_grid.get<T>(g.og * g.g_grid.plane() + g.slack);
-        place(grad_out + item * g.og * out_plane, g.og, g.out_h, g.out_w, grid, g.g_grid, g.g_top,
-              g.g_left, g.slack);
-        const GridRows<T> rows{grid, g.g_offsets.data(), g.taps, g.og, g.g_grid.plane()};
-        grid_product(rows, g.g_grid.cols, g.cg, a.data() + grp * g.cg * k, packed[grp], g.in_h,
-                     g.in_w, static_cast<const T*>(nullptr),
-                     grad_input + item * g.cg * g.in_h * g.in_w);
-      }
-    });
+    parallel_for(
+        0, g.batch * g.groups, grain_for(g.cg * k * g.in_h * g.g_grid.cols),
+        [&](int64_t begin, int64_t end) {
+          for (int64_t item = begin; item < end; ++item) {
+            const int64_t grp = item % g.groups;
+            T* grid = t_grid.get<T>(g.og * g.g_grid.plane() + g.slack);
+            place(grad_out + item * g.og * out_plane, g.og, g.out_h, g.out_w, grid, g.g_grid,
+                  g.g_top, g.g_left, g.slack);
+            const GridRows<T> rows{grid, g.g_offsets.data(), g.taps, g.og, g.g_grid.plane()};
+            grid_product(rows, g.g_grid.cols, g.cg, a.data() + grp * g.cg * k, packed[grp], g.in_h,
+                         g.in_w, static_cast<const T*>(nullptr),
+                         grad_input + item * g.cg * g.in_h * g.in_w);
+          }
+        });
   }
   if (grad_weight != nullptr) weight_gradient(g, grad_out, input, grad_weight);
 }
