@@ -30,7 +30,10 @@ int rank_throws(ProcessGroup& pg) {
 // exit) while rank 0 waits in an all_reduce: only the timeout
 // ($TOADSTOOL_DIST_TIMEOUT_S, set short by the test) ends rank 0's wait (and
 // would end rank 1's barrier at exit) with MPI_Abort.
-int rank_returns(ProcessGroup& pg) {
+// Rank 1 returns after the first all_reduce while rank 0 issues a second:
+// asynchronous (rank 0 polls), or synchronous (rank 0 inside one blocking
+// MPI call, watched by the communication thread).
+int rank_returns_from(ProcessGroup& pg, bool async_op) {
   Tensor t = ones({3});
   pg.all_reduce(t)->wait();
   if (pg.rank() == 1) {
@@ -39,9 +42,11 @@ int rank_returns(ProcessGroup& pg) {
     std::fprintf(stderr, "rank 1 returns 1 on purpose\n");
     return 1;
   }
-  pg.all_reduce(t)->wait();
+  pg.all_reduce(t, distributed::ReduceOp::Sum, async_op)->wait();
   return 0;
 }
+int rank_returns(ProcessGroup& pg) { return rank_returns_from(pg, true); }
+int rank_returns_synchronous(ProcessGroup& pg) { return rank_returns_from(pg, false); }
 
 // Rank 1 throws from inside a DistributedDataParallel backward (a hook on
 // the first layer's weight, whose gradient comes last), after its earlier
@@ -76,6 +81,7 @@ int run_scenario(const std::string& name) {
   static const std::map<std::string, std::function<int(ProcessGroup&)>> scenarios = {
       {"rank_throws", rank_throws},
       {"rank_returns", rank_returns},
+      {"rank_returns_synchronous", rank_returns_synchronous},
       {"all_succeed", all_succeed},
       {"ddp_rank_throws_in_backward", ddp_rank_throws_in_backward},
   };

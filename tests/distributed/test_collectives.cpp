@@ -230,5 +230,24 @@ TEST(Collectives, IssueReturnsBeforeThePeersJoin) {
   expect_exact(t, std::vector<double>(4, pg.size()));
 }
 
+// async_op false: the all_reduce has completed when it returns, as one
+// blocking MPI call (one group) or issued and waited for (two groups, which
+// may be used in different orders: no blocking call then).
+TEST(Collectives, SynchronousAllReduceReturnsCompleted) {
+  distributed::ProcessGroup& pg = world();
+  for (int64_t n : {int64_t{3}, int64_t{1} << 17}) {  // 12 bytes, 512 KiB
+    Tensor t = full({n}, pg.rank() + 1.0);
+    auto work = pg.all_reduce(t, distributed::ReduceOp::Average, /*async_op=*/false);
+    EXPECT_TRUE(work->is_completed());
+    work->wait();
+    expect_exact(t.narrow(0, 0, 3), std::vector<double>(3, (pg.size() + 1) / 2.0));
+  }
+  auto second = distributed::init_process_group("mpi");
+  Tensor t = ones({4});
+  auto work = second->all_reduce(t, distributed::ReduceOp::Sum, /*async_op=*/false);
+  EXPECT_TRUE(work->is_completed());
+  expect_exact(t, std::vector<double>(4, pg.size()));
+}
+
 }  // namespace
 }  // namespace toadstool::testing

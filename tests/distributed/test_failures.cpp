@@ -76,15 +76,20 @@ TEST(FailureLaunch, RankThatThrowsInADdpBackwardEndsTheJob) {
 
 // Rank 1 leaves cleanly while rank 0 waits: rank 0's 2 s timeout aborts the
 // job with a message naming the rank, the collective and the shape.
+// The same with rank 0 in a synchronous all_reduce (one blocking MPI call):
+// its communication thread ends the process at the deadline.
 TEST(FailureLaunch, RankThatLeavesEndsTheJobByTimeout) {
-  const JobResult job = run_job("rank_returns", "2");
-  EXPECT_NE(job.status, 0) << job.output;
-  EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
-  EXPECT_LT(job.seconds, 30) << job.output;
-  EXPECT_NE(job.output.find("toadstool.distributed: all_reduce (sum) of [3] float32 (collective "
-                            "#2 of group 1, rank 0 of 2): timed out after 2 s"),
-            std::string::npos)
-      << job.output;
+  for (const char* scenario : {"rank_returns", "rank_returns_synchronous"}) {
+    SCOPED_TRACE(scenario);
+    const JobResult job = run_job(scenario, "2");
+    EXPECT_NE(job.status, 0) << job.output;
+    EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
+    EXPECT_LT(job.seconds, 30) << job.output;
+    EXPECT_NE(job.output.find("toadstool.distributed: all_reduce (sum) of [3] float32 (collective "
+                              "#2 of group 1, rank 0 of 2): timed out after 2 s"),
+              std::string::npos)
+        << job.output;
+  }
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ double local_batch_weight(ProcessGroup& group, int64_t local_count) {
   TS_CHECK(local_count >= 0, "local_batch_weight (rank ", group.rank(), " of ", group.size(),
            "): the local count is negative: ", local_count);
   Tensor total = full({1}, local_count, TensorOptions(kInt64).device(group.device()));
-  group.all_reduce(total, ReduceOp::Sum)->wait();
+  group.all_reduce(total, ReduceOp::Sum, /*async_op=*/false);
   const auto global = total.item<int64_t>();
   TS_CHECK(global > 0, "local_batch_weight (rank ", group.rank(), " of ", group.size(),
            "): every rank's count is 0");

@@ -93,11 +93,13 @@ void ProcessGroup::check_reducible(const char* collective, const Tensor& tensor,
            " tensor, got ", describe(tensor));
 }
 
-std::shared_ptr<Work> ProcessGroup::all_reduce(Tensor& tensor, ReduceOp op) {
+std::shared_ptr<Work> ProcessGroup::all_reduce(Tensor& tensor, ReduceOp op, bool async_op) {
   check_tensor("all_reduce", "the tensor", tensor);
   check_reducible("all_reduce", tensor, op);
   tensor.bump_version();
-  return do_all_reduce(tensor, op);
+  std::shared_ptr<Work> work = do_all_reduce(tensor, op, !async_op);
+  if (!async_op) work->wait();
+  return work;
 }
 
 std::shared_ptr<Work> ProcessGroup::broadcast(Tensor& tensor, int root) {

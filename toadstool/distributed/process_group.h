@@ -9,7 +9,8 @@
 //   work->wait();                                        // grad holds the mean
 //
 // Every collective is asynchronous: it returns a Work handle at once, and
-// its tensors must not be read or written until wait() returns. Ordering
+// its tensors must not be read or written until wait() returns (all_reduce
+// also has a synchronous form). Ordering
 // rule (as in PyTorch): every rank issues the same collectives on a group in
 // the same order, with the same shapes, dtypes and roots; a mismatch gives a
 // timeout or wrong values, not a diagnosis. Each group has its own
@@ -70,8 +71,13 @@ class ProcessGroup {
 
   // tensor (any shape, float32/float64/int64; NCCL also bfloat16/float16)
   // <- the element-wise reduction of every rank's tensor. Average: floating
-  // dtypes only.
-  std::shared_ptr<Work> all_reduce(Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+  // dtypes only. async_op false (PyTorch's async_op=False): returns once the
+  // collective has completed (the Work is complete, or wait() has thrown);
+  // the MPI group may then run a small all-reduce as one blocking MPI call,
+  // faster than the non-blocking algorithm for a few KiB
+  // (docs/distributed.md).
+  std::shared_ptr<Work> all_reduce(Tensor& tensor, ReduceOp op = ReduceOp::Sum,
+                                   bool async_op = true);
   // tensor (any shape and dtype) <- root's tensor, on every rank.
   std::shared_ptr<Work> broadcast(Tensor& tensor, int root = 0);
   // input: n elements (any shape and dtype); output: size() * n elements of
@@ -105,7 +111,9 @@ class ProcessGroup {
   virtual bool reduces(DType dtype) const;
   virtual std::string reducible_dtypes() const;
   // The collectives, called with checked arguments.
-  virtual std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op) = 0;
+  // `synchronous`: the caller waits for the Work at once (the backend may
+  // complete it before returning).
+  virtual std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op, bool synchronous) = 0;
   virtual std::shared_ptr<Work> do_broadcast(Tensor& tensor, int root) = 0;
   virtual std::shared_ptr<Work> do_all_gather(Tensor& output, const Tensor& input) = 0;
   virtual std::shared_ptr<Work> do_reduce_scatter(Tensor& output, const Tensor& input,

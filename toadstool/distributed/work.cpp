@@ -15,12 +15,13 @@ Work::Work(std::string description, Clock::time_point deadline)
 Work::Work(Describer describe, Clock::time_point deadline)
     : describe_(std::move(describe)), deadline_(deadline) {}
 
-bool Work::is_completed() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return state_ != State::Pending;
-}
+bool Work::is_completed() const { return finished_.load(std::memory_order_acquire); }
 
 void Work::wait() {
+  if (finished_.load(std::memory_order_acquire)) {  // state_ and error_ are final
+    if (state_ == State::Failed) throw Error(error_);
+    return;
+  }
   {
     std::unique_lock<std::mutex> lock(mutex_);
     const bool finished =
@@ -51,6 +52,7 @@ void Work::mark_completed() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_ != State::Pending) return;
     state_ = State::Completed;
+    finished_.store(true, std::memory_order_release);
   }
   done_.notify_all();
 }
@@ -61,6 +63,7 @@ void Work::mark_failed(std::string message) {
     if (state_ != State::Pending) return;
     state_ = State::Failed;
     error_ = std::move(message);
+    finished_.store(true, std::memory_order_release);
   }
   done_.notify_all();
 }

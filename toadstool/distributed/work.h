@@ -4,6 +4,7 @@
 // tensors it reads or writes must not be touched until wait() returns (or
 // is_completed() is true). The backend completes or fails the handle from
 // its own thread; wait() blocks the caller until then.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -68,6 +69,9 @@ class Work {
   std::condition_variable done_;
   State state_ = State::Pending;
   std::string error_;
+  // state_ != Pending, readable without the mutex: a waiter polling MPI
+  // asks after every poll.
+  std::atomic<bool> finished_{false};
 };
 
 }  // namespace toadstool::distributed

@@ -283,7 +283,7 @@ void Trainer::reduce_pass_loss() {
   // On the group's device (a GPU for NCCL), read back on the CPU.
   Tensor totals = from_vector<double>({local_sum, static_cast<double>(examples_seen_)})
                       .to(options.process_group->device());
-  options.process_group->all_reduce(totals, distributed::ReduceOp::Sum)->wait();
+  options.process_group->all_reduce(totals, distributed::ReduceOp::Sum, /*async_op=*/false);
   totals = totals.to(kCPU);
   const double* t = totals.data_ptr<double>();
   read_loss_sum_ = t[0];
@@ -295,7 +295,7 @@ bool Trainer::on_any_rank(bool flag) {
   if (!options.process_group) return flag;
   Tensor count = full({1}, static_cast<int64_t>(flag ? 1 : 0),
                       TensorOptions(kInt64).device(options.process_group->device()));
-  options.process_group->all_reduce(count, distributed::ReduceOp::Sum)->wait();
+  options.process_group->all_reduce(count, distributed::ReduceOp::Sum, /*async_op=*/false);
   return count.item<int64_t>() > 0;
 }
 

@@ -43,7 +43,8 @@ class OneRankGroup final : public ProcessGroup {
   void check_device(const char* collective, const Tensor& tensor) const override {
     TS_CHECK(tensor.device().is_cpu(), where(collective), ": CPU tensors only");
   }
-  std::shared_ptr<Work> do_all_reduce(Tensor& /*tensor*/, ReduceOp /*op*/) override {
+  std::shared_ptr<Work> do_all_reduce(Tensor& /*tensor*/, ReduceOp /*op*/,
+                                      bool /*synchronous*/) override {
     return done("all_reduce");
   }
   std::shared_ptr<Work> do_broadcast(Tensor& /*tensor*/, int /*root*/) override {

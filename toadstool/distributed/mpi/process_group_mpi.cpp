@@ -27,7 +27,7 @@ class MpiWork final : public Work {
         abort_on_timeout_(abort_on_timeout) {}
 
   void wait() override {
-    runtime_.drive(*this);
+    if (!is_completed()) runtime_.drive(*this);
     Work::wait();
   }
 
@@ -49,14 +49,6 @@ MPI_Datatype reduce_type(DType dtype) {
   }
 }
 
-// MPI counts are ints: a tensor of more elements (or bytes, for the
-// byte-wise collectives) is refused rather than truncated.
-int mpi_count(const std::string& where, const Tensor& tensor, int64_t count, const char* unit) {
-  TS_CHECK(count <= INT_MAX, where, ": ", describe(tensor), " is ", count, " ", unit,
-           ", more than MPI's count limit (2^31 - 1); split it");
-  return static_cast<int>(count);
-}
-
 // tensor /= n in place (floating dtypes), once a sum is complete.
 void divide(const Tensor& tensor, int n) {
   const int64_t count = tensor.numel();
@@ -70,6 +62,9 @@ void divide(const Tensor& tensor, int n) {
     for (int64_t i = 0; i < count; ++i) p[i] /= d;
   }
 }
+
+// All-reduces of at most this many bytes may run as one blocking call.
+constexpr int64_t kBlockingAllReduceBytes = 256 << 10;
 
 int next_group_id() {
   static std::atomic<int> id{0};
@@ -104,9 +99,12 @@ ProcessGroupMpi::ProcessGroupMpi(mpi::Runtime& runtime, int id,
     : ProcessGroup(runtime.rank(), runtime.size(), runtime.local_rank(), timeout),
       runtime_(runtime),
       id_(id),
-      abort_on_timeout_(abort_on_timeout) {}
+      abort_on_timeout_(abort_on_timeout) {
+  runtime_.add_group();
+}
 
 ProcessGroupMpi::~ProcessGroupMpi() {
+  runtime_.remove_group();
   // Collectives still queued or active keep their tensors alive and finish
   // on the communication thread; the communicator is freed after them
   // (MPI_Comm_free lets pending operations complete). A timed-out group's
@@ -126,6 +124,13 @@ ProcessGroupMpi::~ProcessGroupMpi() {
   }
 }
 
+int ProcessGroupMpi::mpi_count(const char* collective, const Tensor& tensor, int64_t count,
+                               const char* unit) const {
+  TS_CHECK(count <= INT_MAX, where(collective), ": ", describe(tensor), " is ", count, " ", unit,
+           ", more than MPI's count limit (2^31 - 1); split it");
+  return static_cast<int>(count);
+}
+
 void ProcessGroupMpi::check_device(const char* collective, const Tensor& tensor) const {
   TS_CHECK(tensor.device().is_cpu(), where(collective),
            ": the MPI process group takes CPU tensors, got ", describe(tensor), " on ",
@@ -134,7 +139,8 @@ void ProcessGroupMpi::check_device(const char* collective, const Tensor& tensor)
 
 std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Describer what,
                                               std::function<int(MPI_Comm, MPI_Request*)> start,
-                                              std::function<void()> finish) {
+                                              std::function<void()> finish,
+                                              const std::function<int(MPI_Comm)>& blocking) {
   TS_CHECK(!broken_->load(), where(collective),
            ": this process group is unusable: an earlier collective on it timed out");
   std::lock_guard<std::mutex> lock(issue_mutex_);
@@ -148,6 +154,13 @@ std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Desc
   auto work = std::make_shared<MpiWork>(
       runtime_, std::move(describe),
       now + std::chrono::duration_cast<Work::Clock::duration>(timeout()), abort_on_timeout_);
+  // Only a group that aborts on timeouts: a blocking call cannot be
+  // abandoned and its Work failed.
+  if (blocking && abort_on_timeout_ &&
+      runtime_.run_blocking(*work, timeout(), finish,
+                            [&blocking, comm = comm_] { return blocking(comm); })) {
+    return work;
+  }
   mpi::Op op;
   op.work = work;
   // The communicator by value: the group may be gone by the time a queued
@@ -164,11 +177,31 @@ std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Desc
   return work;
 }
 
-std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op) {
-  const int count = mpi_count(where("all_reduce"), tensor, tensor.numel(), "elements");
+std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op,
+                                                     bool synchronous) {
+  const int count = mpi_count("all_reduce", tensor, tensor.numel(), "elements");
   MPI_Datatype type = reduce_type(tensor.dtype());
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
+  void* data = tensor.data_ptr();
+  // A small synchronous all-reduce as Open MPI's blocking call when nothing
+  // else is in flight: the non-blocking algorithm and the polling cost more
+  // than the collective itself below a few hundred KiB
+  // (docs/distributed.md).
+  // (The call's arguments by one reference: the std::function then fits
+  // in its own storage, no allocation.)
+  struct {
+    void* data;
+    int count;
+    MPI_Datatype type;
+  } call{data, count, type};
+  std::function<int(MPI_Comm)> blocking;
+  if (synchronous &&
+      tensor.numel() * static_cast<int64_t>(tensor.element_size()) <= kBlockingAllReduceBytes) {
+    blocking = [&call](MPI_Comm comm) {
+      return MPI_Allreduce(MPI_IN_PLACE, call.data, call.count, call.type, MPI_SUM, comm);
+    };
+  }
   return submit(
       "all_reduce",
       [tensor, op] {
@@ -177,14 +210,13 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op
       [tensor, count, type](MPI_Comm comm, MPI_Request* request) {
         return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, MPI_SUM, comm, request);
       },
-      std::move(finish));
+      std::move(finish), blocking);
 }
 
 std::shared_ptr<Work> ProcessGroupMpi::do_broadcast(Tensor& tensor, int root) {
   // Byte-wise: any dtype travels unchanged.
-  const int bytes =
-      mpi_count(where("broadcast"), tensor,
-                tensor.numel() * static_cast<int64_t>(tensor.element_size()), "bytes");
+  const int bytes = mpi_count(
+      "broadcast", tensor, tensor.numel() * static_cast<int64_t>(tensor.element_size()), "bytes");
   return submit(
       "broadcast",
       [tensor, root] { return concat("broadcast from root ", root, " of ", describe(tensor)); },
@@ -195,8 +227,8 @@ std::shared_ptr<Work> ProcessGroupMpi::do_broadcast(Tensor& tensor, int root) {
 
 std::shared_ptr<Work> ProcessGroupMpi::do_all_gather(Tensor& output, const Tensor& input) {
   const int64_t element = static_cast<int64_t>(input.element_size());
-  const int bytes = mpi_count(where("all_gather"), input, input.numel() * element, "bytes");
-  mpi_count(where("all_gather"), output, output.numel() * element, "bytes");
+  const int bytes = mpi_count("all_gather", input, input.numel() * element, "bytes");
+  mpi_count("all_gather", output, output.numel() * element, "bytes");
   // The front-end admits an overlap only when input is this rank's slice
   // of output: MPI's in-place form.
   const bool in_place =
@@ -215,8 +247,8 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_gather(Tensor& output, const Tenso
 
 std::shared_ptr<Work> ProcessGroupMpi::do_reduce_scatter(Tensor& output, const Tensor& input,
                                                          ReduceOp op) {
-  const int count = mpi_count(where("reduce_scatter"), output, output.numel(), "elements");
-  mpi_count(where("reduce_scatter"), input, input.numel(), "elements");
+  const int count = mpi_count("reduce_scatter", output, output.numel(), "elements");
+  mpi_count("reduce_scatter", input, input.numel(), "elements");
   MPI_Datatype type = reduce_type(input.dtype());
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [output, n = size()] { divide(output, n); };

@@ -34,7 +34,7 @@ class ProcessGroupMpi final : public ProcessGroup {
 
  protected:
   void check_device(const char* collective, const Tensor& tensor) const override;
-  std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op) override;
+  std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op, bool synchronous) override;
   std::shared_ptr<Work> do_broadcast(Tensor& tensor, int root) override;
   std::shared_ptr<Work> do_all_gather(Tensor& output, const Tensor& input) override;
   std::shared_ptr<Work> do_reduce_scatter(Tensor& output, const Tensor& input,
@@ -46,11 +46,19 @@ class ProcessGroupMpi final : public ProcessGroup {
                   bool abort_on_timeout);
   // Queues a collective that `what` describes ("all_reduce (sum) of [4]
   // float32", made only for a message): start(comm, request) makes the
-  // non-blocking call, finish runs once it has completed. Error once the
+  // non-blocking call, finish runs once it has completed. With `blocking`
+  // (the same collective as one blocking call), the runtime may run that
+  // at once instead (mpi::Runtime::run_blocking says when). Error once the
   // group is unusable.
   std::shared_ptr<Work> submit(const char* collective, Work::Describer what,
                                std::function<int(MPI_Comm, MPI_Request*)> start,
-                               std::function<void()> finish = {});
+                               std::function<void()> finish = {},
+                               const std::function<int(MPI_Comm)>& blocking = {});
+
+  // MPI counts are ints: a tensor of more elements (or bytes, for the
+  // byte-wise collectives) is an Error rather than truncated.
+  int mpi_count(const char* collective, const Tensor& tensor, int64_t count,
+                const char* unit) const;
 
   mpi::Runtime& runtime_;
   const int id_;  // this process's groups are numbered 1, 2, ... (same on every rank)

@@ -143,6 +143,7 @@ bool Runtime::submit(Op& op) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return false;
     queue_.push_back(std::move(op));
+    queued_.store(true, std::memory_order_release);
     last_submit_ = Work::Clock::now();
     wake = deep_sleep_;
   }
@@ -157,6 +158,40 @@ bool Runtime::submit(Op& op) {
   return true;
 }
 
+bool Runtime::run_blocking(Work& work, std::chrono::duration<double> timeout,
+                           const std::function<void()>& finish, const std::function<int()>& call) {
+  if (groups_.load(std::memory_order_relaxed) != 1) return false;
+  std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
+  if (!mpi.owns_lock() || !active_.empty() || queued_.load() || stopping_.load()) return false;
+  blocking_timeout_ = timeout;
+  blocking_.store(&work);
+  // The thread watches the deadline while it ticks; from its deep sleep it
+  // must be woken (under mutex_, so that it is already waiting). The two
+  // sequentially consistent stores and loads (blocking_ here, deep_sleep_
+  // there) make sure one side sees the other.
+  if (deep_sleep_.load()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_.notify_one();
+  }
+  const int rc = call();
+  if (rc != MPI_SUCCESS) {
+    abort_job(concat(work.description(), ": MPI error: ", error_string(rc), "; aborting the job"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    blocking_.store(nullptr);
+  }
+  if (finish) finish();
+  work.mark_completed();
+  return true;
+}
+
+std::string Runtime::timeout_message(const Work& work, std::chrono::duration<double> timeout) {
+  return concat(work.description(), ": timed out after ", timeout.count(),
+                " s: not every rank has joined it (a rank may have died or hung, or the ranks "
+                "issued their collectives in different orders)");
+}
+
 void Runtime::drive(const Work& work) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -166,7 +201,10 @@ void Runtime::drive(const Work& work) {
   // Polls back to back at first, as MPI's own blocking calls do (a yield is
   // a system call, longer than a small message's round trip); then yields
   // between polls, so that a long wait leaves the core to others.
-  for (int polls = 0; !work.is_completed() && Work::Clock::now() < give_up; ++polls) {
+  for (int polls = 0; !work.is_completed(); ++polls) {
+    // The clock only now and then: reading it costs as much as the rest of
+    // a poll's bookkeeping.
+    if (polls % kPollsPerClockRead == 0 && Work::Clock::now() >= give_up) break;
     bool completed = false;
     {
       std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
@@ -236,13 +274,13 @@ bool Runtime::poll() {
     std::erase_if(active_, [](const Active& a) { return a.request == MPI_REQUEST_NULL; });
   }
 
+  // Deadlines are seconds away: every kPollsPerClockRead-th poll looks.
+  if (++polls_since_deadline_check_ < kPollsPerClockRead) return count > 0;
+  polls_since_deadline_check_ = 0;
   const Work::Clock::time_point now = Work::Clock::now();
   for (Active& a : active_) {
     if (a.timed_out || now < a.op.work->deadline()) continue;
-    const std::string message =
-        concat(a.op.work->description(), ": timed out after ", a.op.timeout.count(),
-               " s: not every rank has joined it (a rank may have died or hung, or the ranks "
-               "issued their collectives in different orders)");
+    const std::string message = timeout_message(*a.op.work, a.op.timeout);
     if (a.op.abort_on_timeout) abort_job(message + "; aborting the job");
     a.timed_out = true;
     if (a.op.on_timeout) a.op.on_timeout();
@@ -252,19 +290,21 @@ bool Runtime::poll() {
 }
 
 bool Runtime::progress() {
-  {
+  if (queued_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(mutex_);
     incoming_.swap(queue_);  // incoming_ is empty between calls
+    queued_.store(false, std::memory_order_relaxed);
   }
   for (Op& op : incoming_) start(op);
   incoming_.clear();
   const bool completed = !active_.empty() && poll();
   const bool stalled =
       std::all_of(active_.begin(), active_.end(), [](const Active& a) { return a.timed_out; });
-  {
+  const bool active = !active_.empty();
+  if (active != published_active_ || stalled != published_stalled_) {
     std::lock_guard<std::mutex> lock(mutex_);
-    has_active_ = !active_.empty();
-    stalled_ = stalled;
+    has_active_ = published_active_ = active;
+    stalled_ = published_stalled_ = stalled;
   }
   return completed;
 }
@@ -278,13 +318,24 @@ void Runtime::loop() {
         return stopping_ || ((!queue_.empty() || has_active_) && waiters_ == 0);
       };
       while (!needed()) {
+        // A blocking call past its deadline will not return: end the
+        // process (the thread in MPI holds the MPI lock, so no MPI_Abort).
+        const Work* blocking = blocking_.load();
+        if (blocking != nullptr && Work::Clock::now() > blocking->deadline()) {
+          std::fprintf(stderr, "toadstool.distributed: %s; ending this process\n",
+                       timeout_message(*blocking, blocking_timeout_).c_str());
+          std::fflush(stderr);
+          std::_Exit(1);
+        }
         // Ticks while collectives come often (submit() then need not wake
-        // this thread); deep sleep, woken by submit(), after a quiet spell.
-        if (Work::Clock::now() - last_submit_ < kLinger) {
+        // this thread) or a blocking call runs; deep sleep, woken by
+        // submit(), after a quiet spell.
+        if (blocking != nullptr || Work::Clock::now() - last_submit_ < kLinger) {
           wake_.wait_for(lock, kTick);
         } else {
           deep_sleep_ = true;
-          wake_.wait(lock);
+          // (run_blocking() set blocking_ before it read deep_sleep_.)
+          if (blocking_.load() == nullptr) wake_.wait(lock);
           deep_sleep_ = false;
         }
       }

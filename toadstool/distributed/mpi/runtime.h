@@ -16,7 +16,9 @@
 // collective starts it itself when no other thread is in MPI (in issue
 // order: it starts the queue before it), and the thread that waits for one
 // polls MPI itself (the communication thread sleeping meanwhile), as a
-// blocking MPI_Allreduce would. One mutex serialises every MPI call.
+// blocking MPI_Allreduce would. One mutex serialises every MPI call. A
+// small synchronous all-reduce goes further: one blocking MPI call on its
+// own thread, watched by the communication thread (run_blocking).
 //
 // Thread level: MPI_THREAD_SERIALIZED (as PyTorch's MPI backend): any
 // thread may call MPI, never two at once. It also lets the runtime adopt an
@@ -26,6 +28,7 @@
 // MPI_Finalize.
 #include <mpi.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -82,6 +85,22 @@ class Runtime {
   // False (and op untouched) once the runtime has shut down.
   bool submit(Op& op);
 
+  // Runs a collective as `call`, one blocking MPI call on the calling
+  // thread, then `finish` (may be empty) and completes `work`, when
+  // that is safe: nothing queued or active (so issue order holds), one live
+  // MPI process group (two could be used in different orders on different
+  // ranks, which non-blocking calls allow and blocking ones would deadlock
+  // on), and the MPI lock free. Meanwhile the communication thread watches
+  // the call's deadline: past it, it prints the timeout and ends the
+  // process (no MPI_Abort while another thread is inside MPI); mpirun then
+  // ends the job. False when it did not run (submit() it instead).
+  bool run_blocking(Work& work, std::chrono::duration<double> timeout,
+                    const std::function<void()>& finish, const std::function<int()>& call);
+  // The live MPI process groups (ProcessGroupMpi's constructor and
+  // destructor).
+  void add_group() { groups_.fetch_add(1, std::memory_order_relaxed); }
+  void remove_group() { groups_.fetch_sub(1, std::memory_order_relaxed); }
+
   // Polls MPI on the calling thread (the communication thread sleeping
   // meanwhile) until `work` has completed or failed, or its deadline plus
   // Work::kStuckGrace has passed (then another thread is stuck inside MPI).
@@ -112,6 +131,8 @@ class Runtime {
   void start(Op& op);
   bool poll();
   void exit_barrier();
+  // The message of a collective past its deadline.
+  static std::string timeout_message(const Work& work, std::chrono::duration<double> timeout);
 
   std::thread thread_;
   int rank_ = 0;
@@ -127,6 +148,16 @@ class Runtime {
   std::vector<MPI_Request> requests_;
   std::vector<int> indices_;
   std::vector<MPI_Status> statuses_;
+  // has_active_ and stalled_ as last published (progress() takes mutex_
+  // only to change them), and the polls since the deadlines were checked.
+  bool published_active_ = false;
+  bool published_stalled_ = true;
+  int polls_since_deadline_check_ = 0;
+
+  // queue_ is not empty (set under mutex_; progress() takes mutex_ only
+  // when it is).
+  std::atomic<bool> queued_{false};
+  std::atomic<int> groups_{0};
 
   std::mutex mutex_;  // guards what follows
   std::condition_variable wake_;
@@ -134,15 +165,23 @@ class Runtime {
   bool has_active_ = false;  // active_ is not empty (for the thread's sleep)
   bool stalled_ = true;      // every active operation has timed out (or none is active)
   int waiters_ = 0;          // threads in drive(): the communication thread sleeps
+  // The collective in run_blocking(), if any, and its group's timeout: set
+  // without mutex_ (the issuing thread's fast path), cleared under it (the
+  // communication thread reads the Work under mutex_).
+  std::atomic<const Work*> blocking_{nullptr};
+  std::chrono::duration<double> blocking_timeout_{0};
   // The communication thread sleeps in ticks of kTick until kLinger has
   // passed since the last submit(), then until woken (deep_sleep_).
   static constexpr std::chrono::milliseconds kTick{1};
   static constexpr std::chrono::milliseconds kLinger{4};
   // drive()'s polls before it starts yielding between them (about 50 us).
   static constexpr int kPollsBeforeYield = 1000;
+  // Polls between two reads of the clock (deadlines, give-up times).
+  static constexpr int kPollsPerClockRead = 256;
   Work::Clock::time_point last_submit_;
-  bool deep_sleep_ = false;
-  bool stopping_ = false;
+  // Also read without mutex_ by run_blocking() (written under it).
+  std::atomic<bool> deep_sleep_{false};
+  std::atomic<bool> stopping_{false};
   std::chrono::duration<double> exit_timeout_{0};
 };
 

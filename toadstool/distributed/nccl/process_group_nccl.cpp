@@ -441,7 +441,8 @@ std::string ProcessGroupNccl::reducible_dtypes() const {
   return "float32, float64, int64, bfloat16 or float16";
 }
 
-std::shared_ptr<Work> ProcessGroupNccl::do_all_reduce(Tensor& tensor, ReduceOp op) {
+std::shared_ptr<Work> ProcessGroupNccl::do_all_reduce(Tensor& tensor, ReduceOp op,
+                                                      bool /*synchronous*/) {
   void* data = tensor.data_ptr();
   const auto count = static_cast<size_t>(tensor.numel());
   const ncclDataType_t type = nccl_type(tensor.dtype());

@@ -57,7 +57,7 @@ class ProcessGroupNccl final : public ProcessGroup {
   void check_device(const char* collective, const Tensor& tensor) const override;
   bool reduces(DType dtype) const override;
   std::string reducible_dtypes() const override;
-  std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op) override;
+  std::shared_ptr<Work> do_all_reduce(Tensor& tensor, ReduceOp op, bool synchronous) override;
   std::shared_ptr<Work> do_broadcast(Tensor& tensor, int root) override;
   std::shared_ptr<Work> do_all_gather(Tensor& output, const Tensor& input) override;
   std::shared_ptr<Work> do_reduce_scatter(Tensor& output, const Tensor& input,
