@@ -77,20 +77,18 @@ void conv_forward_typed(DType dtype, const ConvArgs& args, const T* input, const
     table.im2col(dtype, chunk, input + n0 * s.channels * s.in_plane, columns.get());
     for (int64_t g = 0; g < s.groups; ++g) {
       // out[n, g] [og, P] = weight[g] [og, kt] x columns[n, g] [kt, P].
-      GemmCall c;
-      c.batch = chunk.batch;
-      c.M = s.og;
-      c.N = s.positions;
-      c.K = s.kt;
-      c.A = weight + g * s.og * s.kt;
-      c.lda = s.kt;
-      c.B = columns.get() + g * s.kt * s.positions;
-      c.ldb = s.positions;
-      c.stride_b = s.groups * s.kt * s.positions;
-      c.C = out + (n0 * s.out_channels + g * s.og) * s.positions;
-      c.ldc = s.positions;
-      c.stride_c = s.out_channels * s.positions;
-      table.gemm(dtype, c);
+      table.gemm(dtype, {.batch = chunk.batch,
+                         .M = s.og,
+                         .N = s.positions,
+                         .K = s.kt,
+                         .A = weight + g * s.og * s.kt,
+                         .lda = s.kt,
+                         .B = columns.get() + g * s.kt * s.positions,
+                         .ldb = s.positions,
+                         .stride_b = s.groups * s.kt * s.positions,
+                         .C = out + (n0 * s.out_channels + g * s.og) * s.positions,
+                         .ldc = s.positions,
+                         .stride_c = s.out_channels * s.positions});
     }
   }
   const int64_t total = batch * s.out_channels * s.positions;
@@ -128,21 +126,19 @@ void conv_backward_typed(DType dtype, const ConvArgs& args, const T* grad_out, c
     if (grad_input != nullptr) {
       for (int64_t g = 0; g < s.groups; ++g) {
         // column_grads[n, g] [kt, P] = weight[g]^T [kt, og] x grad_out[n, g] [og, P].
-        GemmCall c;
-        c.trans_a = true;
-        c.batch = chunk.batch;
-        c.M = s.kt;
-        c.N = s.positions;
-        c.K = s.og;
-        c.A = weight + g * s.og * s.kt;
-        c.lda = s.kt;
-        c.B = dy + g * s.og * s.positions;
-        c.ldb = s.positions;
-        c.stride_b = s.out_channels * s.positions;
-        c.C = column_grads.get() + g * s.kt * s.positions;
-        c.ldc = s.positions;
-        c.stride_c = s.groups * s.kt * s.positions;
-        table.gemm(dtype, c);
+        table.gemm(dtype, {.trans_a = true,
+                           .batch = chunk.batch,
+                           .M = s.kt,
+                           .N = s.positions,
+                           .K = s.og,
+                           .A = weight + g * s.og * s.kt,
+                           .lda = s.kt,
+                           .B = dy + g * s.og * s.positions,
+                           .ldb = s.positions,
+                           .stride_b = s.out_channels * s.positions,
+                           .C = column_grads.get() + g * s.kt * s.positions,
+                           .ldc = s.positions,
+                           .stride_c = s.groups * s.kt * s.positions});
       }
       table.col2im(dtype, chunk, column_grads.get(), grad_input + n0 * s.channels * s.in_plane);
     }
@@ -151,19 +147,17 @@ void conv_backward_typed(DType dtype, const ConvArgs& args, const T* grad_out, c
       for (int64_t n = 0; n < chunk.batch; ++n) {
         for (int64_t g = 0; g < s.groups; ++g) {
           // grad_weight[g] [og, kt] (+)= grad_out[n, g] [og, P] x columns[n, g]^T [P, kt].
-          GemmCall c;
-          c.trans_b = true;
-          c.M = s.og;
-          c.N = s.kt;
-          c.K = s.positions;
-          c.beta = n0 + n == 0 ? 0.0 : 1.0;
-          c.A = dy + (n * s.out_channels + g * s.og) * s.positions;
-          c.lda = s.positions;
-          c.B = columns.get() + (n * s.groups + g) * s.kt * s.positions;
-          c.ldb = s.positions;
-          c.C = grad_weight + g * s.og * s.kt;
-          c.ldc = s.kt;
-          table.gemm(dtype, c);
+          table.gemm(dtype, {.trans_b = true,
+                             .M = s.og,
+                             .N = s.kt,
+                             .K = s.positions,
+                             .beta = n0 + n == 0 ? 0.0 : 1.0,
+                             .A = dy + (n * s.out_channels + g * s.og) * s.positions,
+                             .lda = s.positions,
+                             .B = columns.get() + (n * s.groups + g) * s.kt * s.positions,
+                             .ldb = s.positions,
+                             .C = grad_weight + g * s.og * s.kt,
+                             .ldc = s.kt});
         }
       }
     }
