@@ -183,6 +183,8 @@ bool Runtime::run_blocking(Work& work, std::chrono::duration<double> timeout,
   }
   if (finish) finish();
   work.mark_completed();
+  // Collectives other threads issued meanwhile.
+  if (queued_.load()) progress();
   return true;
 }
 
@@ -315,7 +317,10 @@ void Runtime::loop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       const auto needed = [&] {
-        return stopping_ || ((!queue_.empty() || has_active_) && waiters_ == 0);
+        // (While a blocking call runs this thread watches it, rather than
+        // wait for the MPI lock: run_blocking() starts what was queued.)
+        return stopping_ ||
+               ((!queue_.empty() || has_active_) && waiters_ == 0 && blocking_.load() == nullptr);
       };
       while (!needed()) {
         // A blocking call past its deadline will not return: end the
