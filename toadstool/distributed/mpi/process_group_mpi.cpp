@@ -183,18 +183,16 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op
   MPI_Datatype type = reduce_type(tensor.dtype());
   std::function<void()> finish;
   if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
-  void* data = tensor.data_ptr();
   // A small synchronous all-reduce as Open MPI's blocking call when nothing
   // else is in flight: the non-blocking algorithm and the polling cost more
   // than the collective itself below a few hundred KiB
-  // (docs/distributed.md).
-  // (The call's arguments by one reference: the std::function then fits
-  // in its own storage, no allocation.)
+  // (docs/distributed.md). The call's arguments go by one reference, so
+  // the std::function fits in its own storage (no allocation).
   struct {
     void* data;
     int count;
     MPI_Datatype type;
-  } call{data, count, type};
+  } call{tensor.data_ptr(), count, type};
   std::function<int(MPI_Comm)> blocking;
   if (synchronous &&
       tensor.numel() * static_cast<int64_t>(tensor.element_size()) <= kBlockingAllReduceBytes) {
