@@ -3,6 +3,7 @@
 // attention composed of matmul, masked_fill, softmax, dropout and matmul, over
 // masks, causality, shapes, layouts, tile boundaries, dropout and bad input.
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <string>
 #include <utility>
@@ -204,15 +205,28 @@ TEST_P(AttentionLarge, MatchesCompositeAtOneAndTwoThreads) {
   set_num_threads(saved);
 }
 
-// bfloat16 / float16 inputs run the CPU's 16-bit kernel (each head widened
-// once per thread, each finished row rounded once): its output and
-// gradients are float32 attention's on the same rounded inputs, rounded to
-// the 16-bit dtype, on both backward schedules (1 and 2 threads) and with
-// dropout (the same keep bits).
+// bfloat16 / float16 inputs run the CPU's 16-bit kernel (each finished row
+// rounded once; float16 and bfloat16 on the "fp32" GEMM path widen each head
+// once per thread, bfloat16 on a 16-bit tile multiplies bfloat16 operands,
+// the probabilities and dS rounded): its output and gradients are float32
+// attention's on the same rounded inputs, to the 16-bit dtype's precision, on
+// both backward schedules (1 and 2 threads) and with dropout (the same keep
+// bits). Each bfloat16 GEMM path the CPU has runs; the others are skipped
+// with a message.
 TEST_P(AttentionLarge, SixteenBitKernelMatchesFloat32) {
   const int saved = get_num_threads();
   const Inputs in = make_inputs(GetParam());
-  for (DType dtype : {kBFloat16, kFloat16}) {
+  const std::pair<DType, std::string> cases[] = {
+      {kBFloat16, "fp32"}, {kBFloat16, "avx512bf16"}, {kBFloat16, "amx"}, {kFloat16, ""}};
+  for (const auto& c : cases) {
+    const DType dtype = c.first;  // a variable, not a binding: the lambda below captures it
+    const std::string& path = c.second;
+    try {
+      set_cpu_bf16_gemm(path);
+    } catch (const Error& e) {
+      std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
+      continue;
+    }
     const double tol = dtype == kBFloat16 ? 2e-2 : 3e-3;
     // The inputs and the output weights r rounded to dtype, then run in
     // dtype and (from the same rounded values) in float32.
@@ -234,38 +248,45 @@ TEST_P(AttentionLarge, SixteenBitKernelMatchesFloat32) {
     };
     const Grads want = run_in(kFloat32);
     for (int threads : {1, 2}) {
-      SCOPED_TRACE(std::string(dtype_name(dtype)) + " threads " + std::to_string(threads));
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " path '" + path + "' threads " +
+                   std::to_string(threads));
       set_num_threads(threads);
       expect_runs_match(run_in(dtype), want, tol, tol);
     }
   }
+  set_cpu_bf16_gemm("");
   set_num_threads(saved);
 }
 
 // Each tile product and each accumulation runs in the same order whichever
 // backward schedule the thread count picks (key tiles ascending into grad_q,
 // query tiles ascending into grad_k and grad_v), so the results are bitwise
-// the same at any thread count, dropout included.
+// the same at any thread count, dropout included; in float32 and in
+// bfloat16 (on this CPU's bfloat16 path).
 TEST(Attention, BitwiseIdenticalAtOneAndTwoThreads) {
   const int saved = get_num_threads();
-  Inputs in = make_inputs({"threads", 1, 3, 130, 200, 8, 8, Mask::key_padding});
-  in.q = in.q.detach().to(kFloat32).requires_grad_();
-  in.k = in.k.detach().to(kFloat32).requires_grad_();
-  in.v = in.v.detach().to(kFloat32).requires_grad_();
-  in.options.dropout_p = 0.2;
-  Generator g;
-  in.options.generator = &g;
-  std::vector<Grads> runs;
-  for (int threads : {1, 2}) {
-    set_num_threads(threads);
-    g.manual_seed(4);
-    runs.push_back(run(in, fused));
+  const Inputs in64 = make_inputs({"threads", 1, 3, 130, 200, 8, 8, Mask::key_padding});
+  for (DType dtype : {kFloat32, kBFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    Inputs in = in64;
+    in.q = in64.q.detach().to(dtype).requires_grad_();
+    in.k = in64.k.detach().to(dtype).requires_grad_();
+    in.v = in64.v.detach().to(dtype).requires_grad_();
+    in.options.dropout_p = 0.2;
+    Generator g;
+    in.options.generator = &g;
+    std::vector<Grads> runs;
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      g.manual_seed(4);
+      runs.push_back(run(in, fused));
+    }
+    set_num_threads(saved);
+    EXPECT_TRUE(all(eq(runs[0].out, runs[1].out)).item<bool>());
+    EXPECT_TRUE(all(eq(runs[0].gq, runs[1].gq)).item<bool>());
+    EXPECT_TRUE(all(eq(runs[0].gk, runs[1].gk)).item<bool>());
+    EXPECT_TRUE(all(eq(runs[0].gv, runs[1].gv)).item<bool>());
   }
-  set_num_threads(saved);
-  EXPECT_TRUE(all(eq(runs[0].out, runs[1].out)).item<bool>());
-  EXPECT_TRUE(all(eq(runs[0].gq, runs[1].gq)).item<bool>());
-  EXPECT_TRUE(all(eq(runs[0].gk, runs[1].gk)).item<bool>());
-  EXPECT_TRUE(all(eq(runs[0].gv, runs[1].gv)).item<bool>());
 }
 
 std::string config_name(const ::testing::TestParamInfo<Config>& info) { return info.param.name; }

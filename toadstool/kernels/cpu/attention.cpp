@@ -1,7 +1,8 @@
 // The fused attention kernel (kernels/cpu/attention.h): forward with an
 // online softmax over key tiles, backward recomputing each tile's
 // probabilities from the saved log-sum-exp. Tile products go through
-// kernels/cpu/gemm (Eigen), the row math through kernels/attention_math.h.
+// kernels/cpu/gemm (float, double) or the bfloat16 GEMM's tile
+// (gemm_bf16_serial), the row math through kernels/attention_math.h.
 #include "toadstool/kernels/cpu/attention.h"
 
 #include <omp.h>
@@ -18,6 +19,8 @@
 
 #include "toadstool/kernels/attention_math.h"
 #include "toadstool/kernels/cpu/gemm.h"
+#include "toadstool/kernels/cpu/gemm_bf16.h"
+#include "toadstool/kernels/cpu/gemm_bf16_packed.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/random.h"
 #include "toadstool/kernels/fast_math.h"
@@ -48,31 +51,38 @@ int64_t grain(int64_t multiply_adds_per_item) {
 template <class S>
 using ComputeOf = std::conditional_t<std::is_same_v<S, double>, double, float>;
 
-// One head as the tile math reads it, in T: q [L, E], k [S, E], v [S, Ev]
-// at their row strides, the mask at the call's mask_row / mask_col.
-template <class T>
+// The tile products take operands of type O: T, or S = bfloat16 where the
+// CPU has a 16-bit tile (bf16_tile(): AMX or AVX512-BF16), which then reads
+// q, k, v and grad_out where they are stored and the probabilities and dS
+// rounded to bfloat16, accumulating in float32 (what flash attention does
+// on a GPU's tensor cores).
+
+// One head as the tile math reads it: q [L, E], k [S, E], v [S, Ev] in O
+// at their row strides, the mask (T) at the call's mask_row / mask_col.
+template <class T, class O>
 struct HeadView {
   int64_t h;  // the head's index: dropout's flat index, keep bits
-  const T *q, *k, *v, *mask;
+  const O *q, *k, *v;
+  const T* mask;
   int64_t q_row, k_row, v_row;
 };
 
-// The heads of a call as HeadViews: in place when S is T; else each head's
+// The heads of a call as HeadViews: in place when O is S; else each head's
 // q, k, v (and, for the backward, grad_out [L, Ev]) widened once into this
 // thread's buffers and kept while the thread's items stay on that head
 // (items are numbered head-major, so a thread widens each head it touches
 // once per pass: L (E + Ev) + S (E + Ev) conversions against the L S (E +
 // Ev) multiply-adds of its tiles).
-template <class T, class S>
+template <class T, class S, class O>
 class HeadReader {
  public:
   explicit HeadReader(const AttentionArgs<S>& a, const S* grad_out = nullptr)
       : a_(a), grad_out_(grad_out) {}
 
-  HeadView<T> head(int64_t h) {
+  HeadView<T, O> head(int64_t h) {
     const T* mask =
         a_.mask != nullptr ? reinterpret_cast<const T*>(a_.mask) + a_.mask_offsets[h] : nullptr;
-    if constexpr (std::is_same_v<S, T>) {
+    if constexpr (std::is_same_v<O, S>) {
       return {h,
               a_.q + a_.q_offsets[h],
               a_.k + a_.k_offsets[h],
@@ -88,8 +98,8 @@ class HeadReader {
   }
 
   // grad_out's rows of head h: pointer and row stride.
-  std::pair<const T*, int64_t> grad_out(int64_t h) {
-    if constexpr (std::is_same_v<S, T>) {
+  std::pair<const O*, int64_t> grad_out(int64_t h) {
+    if constexpr (std::is_same_v<O, S>) {
       return {grad_out_ + a_.out_offsets[h], a_.out_row};
     } else {
       widen(h);
@@ -99,13 +109,13 @@ class HeadReader {
 
  private:
   static void widen_rows(const S* src, int64_t row_stride, int64_t rows, int64_t cols,
-                         std::vector<T>& dst) {
+                         std::vector<O>& dst) {
     dst.resize(rows * cols);
     for (int64_t r = 0; r < rows; ++r) {
       const S* in = src + r * row_stride;
-      T* o = dst.data() + r * cols;
+      O* o = dst.data() + r * cols;
 #pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<T>(in[c]);
+      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<O>(in[c]);
     }
   }
 
@@ -122,7 +132,7 @@ class HeadReader {
   const AttentionArgs<S>& a_;
   const S* grad_out_;
   int64_t widened_ = -1;
-  std::vector<T> q_, k_, v_, go_;
+  std::vector<O> q_, k_, v_, go_;
 };
 
 // rows x cols of T (row stride src_row) rounded into S (row stride dst_row).
@@ -137,6 +147,40 @@ void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* d
   }
 }
 
+// c [M, N] = alpha op(a) op(b) + beta c (c not read when beta == 0), the
+// operands stored as kernels/cpu/gemm.h takes them: float / double through
+// our GEMM, bfloat16 on the 16-bit tile with float32 c.
+template <class T>
+void tile_product(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* a,
+                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+#if TOADSTOOL_BF16_KERNELS
+void tile_product(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const BFloat16* a, int64_t lda, const BFloat16* b, int64_t ldb, float beta,
+                  float* c, int64_t ldc) {
+  gemm_bf16_serial(*bf16_tile(), trans_a, trans_b, M, N, K, alpha,
+                   reinterpret_cast<const uint16_t*>(a), lda, reinterpret_cast<const uint16_t*>(b),
+                   ldb, beta, c, ldc);
+}
+#endif
+
+// x [n] as an operand of the tile products: itself when O is T, else
+// rounded into `rounded` [n] (through the bits: GCC does not vectorise a
+// loop that assigns BFloat16 structs).
+template <class O, class T>
+const O* operand(const T* x, int64_t n, O* rounded) {
+  if constexpr (std::is_same_v<O, T>) {
+    return x;
+  } else {
+    static_assert(std::is_same_v<O, BFloat16> && std::is_same_v<T, float>);
+    auto* bits = reinterpret_cast<uint16_t*>(rounded);
+#pragma omp simd
+    for (int64_t e = 0; e < n; ++e) bits[e] = float_to_bfloat16_bits(x[e]);
+    return rounded;
+  }
+}
+
 // Whether the causal mask leaves any key of [j0, ...) to the queries
 // [i0, i0 + rows): the tile's first key must not lie beyond its last query.
 template <class T>
@@ -146,11 +190,11 @@ bool tile_visible(const AttentionArgs<T>& a, int64_t i0, int64_t rows, int64_t j
 
 // s [rows, cols] = scale q[i0 + r] . k[j0 + c] + mask(i0 + r, j0 + c), and
 // -inf where the causal mask hides key j0 + c from query i0 + r.
-template <class T, class S>
-void score_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, int64_t rows,
+template <class T, class S, class O>
+void score_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, int64_t rows,
                 int64_t j0, int64_t cols, T* s) {
-  gemm(false, true, rows, cols, a.E, static_cast<T>(a.scale), hv.q + i0 * hv.q_row, hv.q_row,
-       hv.k + j0 * hv.k_row, hv.k_row, T(0), s, cols);
+  tile_product(false, true, rows, cols, a.E, static_cast<T>(a.scale), hv.q + i0 * hv.q_row,
+               hv.q_row, hv.k + j0 * hv.k_row, hv.k_row, T(0), s, cols);
   if (hv.mask != nullptr) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* m = hv.mask + (i0 + r) * a.mask_row + j0 * a.mask_col;
@@ -284,10 +328,11 @@ void scale_row(T* x, int64_t n, T factor) {
 
 // Queries [i0, i0 + rows) of head hv.h: out rows o [rows, Ev] at o_row and
 // their lse. scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
-// scales) + 2 kBq (m, l).
-template <class T, class S, class Lse>
-void forward_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, T* o, int64_t o_row,
-                  Lse* lse, T* scratch) {
+// scales) + 2 kBq (m, l); rounded kBq * kBk (the probabilities in O when O
+// is not T).
+template <class T, class S, class O, class Lse>
+void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, T* o,
+                  int64_t o_row, Lse* lse, T* scratch, O* rounded) {
   const int64_t h = hv.h;
   const int64_t rows = std::min(kBq, a.L - i0);
   T* p = scratch;
@@ -322,8 +367,8 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, 
       }
     }
     // o [rows, Ev] += p [rows, cols] v [cols, Ev]
-    gemm(false, false, rows, a.Ev, cols, T(1), p, cols, hv.v + j0 * hv.v_row, hv.v_row, T(1), o,
-         o_row);
+    tile_product(false, false, rows, a.Ev, cols, T(1), operand(p, rows * cols, rounded), cols,
+                 hv.v + j0 * hv.v_row, hv.v_row, T(1), o, o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
     scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
@@ -331,7 +376,8 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T>& hv, int64_t i0, 
   }
 }
 
-template <class S, class Lse>
+// The tile products' operands are O (T, or S = bfloat16 on a 16-bit tile).
+template <class S, class O, class Lse>
 void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0) return;
@@ -339,15 +385,18 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   const int64_t work = std::min(kBq, a.L) * a.S * (a.E + a.Ev);
   parallel_for(0, a.heads * q_tiles, grain(work), [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
+    std::vector<O> rounded(std::is_same_v<O, T> ? 0 : kBq * kBk);
     std::vector<T> rows_out(std::is_same_v<S, T> ? 0 : kBq * a.Ev);
-    HeadReader<T, S> reader(a);
+    HeadReader<T, S, O> reader(a);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
       S* o = out + a.out_offsets[h] + i0 * a.out_row;
       if constexpr (std::is_same_v<S, T>) {
-        forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data());
+        forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data(),
+                     rounded.data());
       } else {  // computed in T, rounded into out once
-        forward_tile(a, reader.head(h), i0, rows_out.data(), a.Ev, lse + h * a.L, scratch.data());
+        forward_tile(a, reader.head(h), i0, rows_out.data(), a.Ev, lse + h * a.L, scratch.data(),
+                     rounded.data());
         narrow_rows(rows_out.data(), a.Ev, std::min(kBq, a.L - i0), a.Ev, o, a.out_row);
       }
     }
@@ -375,7 +424,7 @@ void zero_rows(T* p, int64_t rows, int64_t cols, int64_t row) {
   for (int64_t r = 0; r < rows; ++r) std::fill_n(p + r * row, cols, T(0.0f));
 }
 
-template <class T, class S, class Lse>
+template <class T, class S, class O, class Lse>
 struct Backward {
   const AttentionArgs<S>& a;
   const Lse* lse;  // [heads, L]
@@ -383,9 +432,10 @@ struct Backward {
 
   // One [rows, cols] tile of head hv.h: queries from i0, keys from j0, with
   // the head's grad_out rows go (row stride go_row). scratch holds
-  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS).
-  void tile(const HeadView<T>& hv, const T* go_head, int64_t go_row, const HeadGrads<T>& g,
-            int64_t i0, int64_t j0, unsigned what, T* scratch) const {
+  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS);
+  // rounded kBq * kBk (p z, then dS, in O when O is not T).
+  void tile(const HeadView<T, O>& hv, const O* go_head, int64_t go_row, const HeadGrads<T>& g,
+            int64_t i0, int64_t j0, unsigned what, T* scratch, O* rounded) const {
     const int64_t h = hv.h;
     const int64_t rows = std::min(kBq, a.L - i0);
     const int64_t cols = std::min(kBk, a.S - j0);
@@ -402,7 +452,7 @@ struct Backward {
       for (int64_t c = 0; c < cols; ++c) pr[c] = vexp_nonpositive(pr[c] - row_lse);
     }
     const bool dropout = a.dropout_p > 0;
-    const T* go = go_head + i0 * go_row;  // [rows, Ev]
+    const O* go = go_head + i0 * go_row;  // [rows, Ev]
     if (what & kGradKV) {
       const T* kept = p;  // the probabilities after dropout
       if (dropout) {
@@ -413,8 +463,8 @@ struct Backward {
         kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      gemm(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1), g.v + j0 * g.v_row,
-           g.v_row);
+      tile_product(true, false, cols, a.Ev, rows, T(1), operand(kept, rows * cols, rounded), cols,
+                   go, go_row, T(1), g.v + j0 * g.v_row, g.v_row);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
         load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
@@ -422,8 +472,8 @@ struct Backward {
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
     // dropout), then dS = p (dP - D).
-    gemm(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row, hv.v_row, T(0), b,
-         cols);
+    tile_product(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row, hv.v_row,
+                 T(0), b, cols);
     for (int64_t r = 0; r < rows; ++r) {
       T* br = b + r * cols;
       const T* pr = p + r * cols;
@@ -438,13 +488,14 @@ struct Backward {
       }
     }
     const T scale = static_cast<T>(a.scale);
+    const O* ds = operand(b, rows * cols, rounded);
     if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
-      gemm(false, false, rows, a.E, cols, scale, b, cols, hv.k + j0 * hv.k_row, hv.k_row, T(1),
-           g.q + i0 * g.q_row, g.q_row);
+      tile_product(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row, hv.k_row,
+                   T(1), g.q + i0 * g.q_row, g.q_row);
     }
     if (what & kGradKV) {  // grad_k [cols, E] += scale dS^T [cols, rows] q [rows, E]
-      gemm(true, false, cols, a.E, rows, scale, b, cols, hv.q + i0 * hv.q_row, hv.q_row, T(1),
-           g.k + j0 * g.k_row, g.k_row);
+      tile_product(true, false, cols, a.E, rows, scale, ds, cols, hv.q + i0 * hv.q_row, hv.q_row,
+                   T(1), g.k + j0 * g.k_row, g.k_row);
     }
   }
 };
@@ -495,7 +546,7 @@ class GradWriter {
   std::vector<T> q_, k_, v_;
 };
 
-template <class S, class Lse>
+template <class S, class O, class Lse>
 void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* grad_out, S* grad_q,
               S* grad_k, S* grad_v) {
   using T = ComputeOf<S>;
@@ -525,108 +576,126 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                    d[row] = sum;
                  }
                });
-  const Backward<T, S, Lse> bw{a, lse, d.data()};
+  const Backward<T, S, O, Lse> bw{a, lse, d.data()};
   const int64_t q_tiles = tiles(a.L, kBq), k_tiles = tiles(a.S, kBk);
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  struct TileScratch {
+    T* values;
+    O* rounded;
+  };
   // Each thread's scratch, head reader and gradient writer around body(item).
   auto per_thread = [&](auto&& body) {
     return [&, body](int64_t begin, int64_t end) {
       std::vector<T> scratch(3 * kBq * kBk);
-      HeadReader<T, S> reader(a, grad_out);
+      std::vector<O> rounded(std::is_same_v<O, T> ? 0 : kBq * kBk);
+      HeadReader<T, S, O> reader(a, grad_out);
       GradWriter<T, S> writer(a, grad_q, grad_k, grad_v);
-      for (int64_t item = begin; item < end; ++item) body(item, reader, writer, scratch.data());
+      for (int64_t item = begin; item < end; ++item) {
+        body(item, reader, writer, TileScratch{scratch.data(), rounded.data()});
+      }
     };
   };
   if (a.heads % threads == 0 || a.heads >= 4 * threads) {
     // One pass, a whole head per item: the thread owns the head's grad_q,
     // grad_k and grad_v, so every tile adds into all three without races.
-    parallel_for(
-        0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
-        per_thread([&](int64_t h, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
-          const HeadView<T> hv = reader.head(h);
-          const auto [go, go_row] = reader.grad_out(h);
-          const HeadGrads<T> g = writer.head(h);
-          // Each item zeroes the gradient rows it owns before adding into them.
-          zero_rows(g.q, a.L, a.E, g.q_row);
-          zero_rows(g.k, a.S, a.E, g.k_row);
-          zero_rows(g.v, a.S, a.Ev, g.v_row);
-          for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-            for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-              if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-              bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch);
-            }
-          }
-          writer.done(h, 0, a.L, 0, a.S);
-        }));
+    parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
+                 per_thread([&](int64_t h, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
+                                TileScratch scratch) {
+                   const HeadView<T, O> hv = reader.head(h);
+                   const auto [go, go_row] = reader.grad_out(h);
+                   const HeadGrads<T> g = writer.head(h);
+                   // Each item zeroes the gradient rows it owns before adding into them.
+                   zero_rows(g.q, a.L, a.E, g.q_row);
+                   zero_rows(g.k, a.S, a.E, g.k_row);
+                   zero_rows(g.v, a.S, a.Ev, g.v_row);
+                   for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+                     for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+                       if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+                       bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch.values,
+                               scratch.rounded);
+                     }
+                   }
+                   writer.done(h, 0, a.L, 0, a.S);
+                 }));
     return;
   }
   // Too few heads to share out: two passes, each parallel over tiles. The
   // first owns a key tile (grad_k, grad_v rows) and walks the queries, the
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
-  parallel_for(
-      0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
-      per_thread([&](int64_t item, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
-        const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
-        const int64_t cols = std::min(kBk, a.S - j0);
-        const HeadView<T> hv = reader.head(h);
-        const auto [go, go_row] = reader.grad_out(h);
-        const HeadGrads<T> g = writer.head(h);
-        zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
-        zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
-        for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-          if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-          bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch);
-        }
-        writer.done(h, 0, 0, j0, j0 + cols);
-      }));
-  parallel_for(
-      0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
-      per_thread([&](int64_t item, HeadReader<T, S>& reader, GradWriter<T, S>& writer, T* scratch) {
-        const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-        const int64_t rows = std::min(kBq, a.L - i0);
-        const HeadView<T> hv = reader.head(h);
-        const auto [go, go_row] = reader.grad_out(h);
-        const HeadGrads<T> g = writer.head(h);
-        zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
-        for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-          if (!tile_visible(a, i0, rows, j0)) break;
-          bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch);
-        }
-        writer.done(h, i0, i0 + rows, 0, 0);
-      }));
+  parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
+               per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
+                              TileScratch scratch) {
+                 const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
+                 const int64_t cols = std::min(kBk, a.S - j0);
+                 const HeadView<T, O> hv = reader.head(h);
+                 const auto [go, go_row] = reader.grad_out(h);
+                 const HeadGrads<T> g = writer.head(h);
+                 zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
+                 zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
+                 for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+                   if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+                   bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch.values, scratch.rounded);
+                 }
+                 writer.done(h, 0, 0, j0, j0 + cols);
+               }));
+  parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
+               per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
+                              TileScratch scratch) {
+                 const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+                 const int64_t rows = std::min(kBq, a.L - i0);
+                 const HeadView<T, O> hv = reader.head(h);
+                 const auto [go, go_row] = reader.grad_out(h);
+                 const HeadGrads<T> g = writer.head(h);
+                 zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
+                 for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+                   if (!tile_visible(a, i0, rows, j0)) break;
+                   bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch.values, scratch.rounded);
+                 }
+                 writer.done(h, i0, i0 + rows, 0, 0);
+               }));
 }
 
 }  // namespace
 
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse) {
-  forward(a, out, lse);
+  forward<float, float>(a, out, lse);
 }
 void attention_forward(const AttentionArgs<double>& a, double* out, double* lse) {
-  forward(a, out, lse);
+  forward<double, double>(a, out, lse);
 }
 void attention_backward(const AttentionArgs<float>& a, const float* out, const float* lse,
                         const float* grad_out, float* grad_q, float* grad_k, float* grad_v) {
-  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+  backward<float, float>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
 void attention_backward(const AttentionArgs<double>& a, const double* out, const double* lse,
                         const double* grad_out, double* grad_q, double* grad_k, double* grad_v) {
-  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+  backward<double, double>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
+// bfloat16 calls multiply their tiles in bfloat16 where the CPU's bfloat16
+// GEMM path has a 16-bit tile (gemm_bf16.h), else widened to float32.
 void attention_forward(const AttentionArgs<BFloat16>& a, BFloat16* out, float* lse) {
-  forward(a, out, lse);
+#if TOADSTOOL_BF16_KERNELS
+  if (bf16_tile() != nullptr) return forward<BFloat16, BFloat16>(a, out, lse);
+#endif
+  forward<BFloat16, float>(a, out, lse);
 }
 void attention_forward(const AttentionArgs<Half>& a, Half* out, float* lse) {
-  forward(a, out, lse);
+  forward<Half, float>(a, out, lse);
 }
 void attention_backward(const AttentionArgs<BFloat16>& a, const BFloat16* out, const float* lse,
                         const BFloat16* grad_out, BFloat16* grad_q, BFloat16* grad_k,
                         BFloat16* grad_v) {
-  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+#if TOADSTOOL_BF16_KERNELS
+  if (bf16_tile() != nullptr) {
+    return backward<BFloat16, BFloat16>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+  }
+#endif
+  backward<BFloat16, float>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
 void attention_backward(const AttentionArgs<Half>& a, const Half* out, const float* lse,
                         const Half* grad_out, Half* grad_q, Half* grad_k, Half* grad_v) {
-  backward(a, out, lse, grad_out, grad_q, grad_k, grad_v);
+  backward<Half, float>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
 
 }  // namespace toadstool::kernels::cpu

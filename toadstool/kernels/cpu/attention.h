@@ -36,10 +36,13 @@ inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 128;
 
 // bfloat16 and float16 calls (autocast) keep q, k, v, out, grad_out and
-// the gradients in 16 bits and compute in float32: each thread widens the
-// head it works on once (its q, k, v and grad_out rows) and rounds each
+// the gradients in 16 bits and accumulate in float32, rounding each
 // finished output or gradient row once; the mask (additive) and lse are
-// float32. So no float32 copy of a 16-bit tensor is ever made whole.
+// float32. bfloat16 tiles multiply in bfloat16 on the bfloat16 GEMM's
+// micro-kernel where its path has one (AMX, AVX512-BF16: gemm_bf16.h), the
+// probabilities and dS rounded to bfloat16 first; otherwise each thread
+// widens the head it works on once (its q, k, v and grad_out rows). So no
+// float32 copy of a 16-bit tensor is ever made whole.
 //
 // out [heads, L, Ev] (in the call's out layout), lse [heads, L].
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse);

@@ -95,6 +95,16 @@ void gemm_bf16(const GemmCall& call) {
   }
 }
 
+const Bf16Tile* bf16_tile() {
+  switch (current()) {
+#if TOADSTOOL_BF16_KERNELS
+    case Path::Amx: return &amx_bf16_tile();
+    case Path::Avx512Bf16: return &avx512_bf16_tile();
+#endif
+    default: return nullptr;
+  }
+}
+
 const char* bf16_gemm_path() { return name(current()); }
 
 void set_bf16_gemm_path(const char* path) {

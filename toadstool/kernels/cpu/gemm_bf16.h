@@ -17,7 +17,14 @@
 
 namespace toadstool::kernels::cpu {
 
+struct Bf16Tile;  // gemm_bf16_packed.h
+
 void gemm_bf16(const GemmCall& call);
+
+// The 16-bit micro-kernel of the path in use ("amx" or "avx512bf16"), or
+// null on the "fp32" path: attention runs its bfloat16 tile products on it
+// (gemm_bf16_serial), and widens to float32 where it is null.
+const Bf16Tile* bf16_tile();
 
 // The path in use ("amx", "avx512bf16" or "fp32"), choosing it if need be.
 const char* bf16_gemm_path();

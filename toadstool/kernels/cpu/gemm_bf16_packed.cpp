@@ -353,6 +353,21 @@ constexpr int64_t kWholeProductsPerThread = 8;
 
 }  // namespace
 
+void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                      int64_t K, float alpha, const uint16_t* A, int64_t lda, const uint16_t* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (K == 0 || alpha == 0) {
+    for (int64_t i = 0; i < M; ++i) {
+      float* row = C + i * ldc;
+      for (int64_t j = 0; j < N; ++j) row[j] = beta == 0 ? 0.0f : beta * row[j];
+    }
+    return;
+  }
+  multiply(Product{trans_a, trans_b, M, N, K, A, lda, B, ldb, Bf16Out{C, ldc, true, alpha, beta}},
+           tile, 1);
+}
+
 void gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {
   if (c.M == 0 || c.N == 0 || c.batch == 0) return;
   auto product = [&](int64_t i) {

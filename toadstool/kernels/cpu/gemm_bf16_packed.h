@@ -73,6 +73,15 @@ const Bf16Tile& amx_bf16_tile();
 // instructions.
 void gemm_bf16_packed(const GemmCall& call, const Bf16Tile& tile);
 
+// One product on the calling thread, float32 C: C [M, N] = alpha op(A)
+// op(B) + beta C (C not read when beta == 0), A and B bfloat16 stored as
+// GemmFn takes them (trans_a: A stored [K, M]; trans_b: B stored [N, K]).
+// For products inside a parallel region: attention's tiles
+// (kernels/cpu/attention.cpp).
+void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t M, int64_t N,
+                      int64_t K, float alpha, const uint16_t* A, int64_t lda, const uint16_t* B,
+                      int64_t ldb, float beta, float* C, int64_t ldc);
+
 // VDPBF16PS throughput over FMA throughput (flops of each, one thread, best
 // of a few short runs): the automatic choice's measurement (gemm_bf16.cpp).
 double avx512_bf16_to_fma_rate();
