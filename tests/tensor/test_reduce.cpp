@@ -44,6 +44,24 @@ TEST(Reduce, DtypesOfResults) {
   EXPECT_THROW(from_vector(std::vector<int64_t>{1, 2}).var(), Error);
 }
 
+// A 16-bit sum reads its input as it is and sums in double: the float32
+// sum of the widened values rounded once, bit for bit, over inner and outer
+// (rows into a contiguous kept dim) orders, all dims and a strided view.
+TEST(Reduce, SixteenBitSumsEqualTheWidenedSumRounded) {
+  for (DType dtype : {kBFloat16, kFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor a = randn({300, 257}).to(dtype);
+    const Tensor wide = a.to(kFloat32);
+    for (const Shape& dims : {Shape{0}, Shape{1}, Shape{0, 1}}) {
+      const Tensor got = a.sum(dims);
+      EXPECT_EQ(got.dtype(), dtype);
+      expect_close(got, wide.sum(dims).to(dtype), 0, 0);
+    }
+    const Tensor strided = a.slice(1, 0, std::nullopt, 2);
+    expect_close(strided.sum({0}), wide.slice(1, 0, std::nullopt, 2).sum({0}).to(dtype), 0, 0);
+  }
+}
+
 TEST(Reduce, MeanVarStdProd) {
   const Tensor a = grid();
   expect_values(a.mean({1}), {2, 5}, {2});
@@ -118,15 +136,36 @@ TEST(Reduce, ZeroDimTensors) {
 
 TEST(Reduce, SameResultForAnyThreadCount) {
   const Tensor a = randn({512, 300});
+  // Many rows into few outputs: the rows are split into chunks as well.
+  const Tensor tall = randn({5000, 200});
   const int threads = get_num_threads();
   set_num_threads(1);
-  const Tensor s1 = a.sum({1}), c1 = a.sum({0}), v1 = a.var({1});
+  const Tensor s1 = a.sum({1}), c1 = a.sum({0}), v1 = a.var({1}), t1 = tall.sum({0}),
+               tv1 = tall.var({0});
   set_num_threads(2);
-  const Tensor s2 = a.sum({1}), c2 = a.sum({0}), v2 = a.var({1});
+  const Tensor s2 = a.sum({1}), c2 = a.sum({0}), v2 = a.var({1}), t2 = tall.sum({0}),
+               tv2 = tall.var({0});
   set_num_threads(threads);
   EXPECT_TRUE(all(eq(s1, s2)).item<bool>());
   EXPECT_TRUE(all(eq(c1, c2)).item<bool>());
   EXPECT_TRUE(all(eq(v1, v2)).item<bool>());
+  EXPECT_TRUE(all(eq(t1, t2)).item<bool>());
+  EXPECT_TRUE(all(eq(tv1, tv2)).item<bool>());
+}
+
+// The chunked outer order (rows split into chunks merged in order) against
+// float64 and, for the extrema, against the inner order of the transpose.
+TEST(Reduce, ManyRowsIntoFewOutputs) {
+  Tensor tall = randn({5000, 200}, kFloat64);
+  tall.select(0, 4321).fill_(10.0);  // column maxima in a late chunk, ties with row 4500
+  tall.select(0, 4500).fill_(10.0);
+  const Tensor across = tall.t().contiguous();
+  expect_close(tall.sum({0}), across.sum({1}), 1e-12);
+  expect_close(tall.var({0}), across.var({1}), 1e-12);
+  expect_close(tall.to(kFloat32).sum({0}), across.sum({1}).to(kFloat32), 1e-6, 1e-5);
+  const auto [values, indices] = max(tall, 0);
+  expect_values(indices.narrow(0, 0, 3), {4321, 4321, 4321}, {3});
+  expect_close(values, across.amax({1}), 0, 0);
 }
 
 }  // namespace

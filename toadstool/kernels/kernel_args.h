@@ -133,7 +133,7 @@ enum class ReduceKind : uint8_t {
 
 struct ReduceCall {
   ReduceKind kind = ReduceKind::Sum;
-  DType dtype = DType::Float32;  // the input's compute dtype
+  DType dtype = DType::Float32;  // the input's compute dtype; Sum: any (16-bit -> float32 out)
   ReduceGeometry geometry{};
   const void* in = nullptr;
   void* out = nullptr;

@@ -1,7 +1,7 @@
 #pragma once
 // Reduction ops for kernels/cpu/reduce.h (and the CUDA reductions later):
 // init / step / merge / finish over an accumulator. Float sums accumulate in
-// double, integer ones in int64.
+// double (16-bit floats too, read as they are stored), integer ones in int64.
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -12,7 +12,13 @@
 namespace toadstool::kernels {
 
 template <class T>
-using sum_acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+using sum_acc_t = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+
+// A sum's result: int64 for bool and int64, float32 for the 16-bit floats
+// (the front-end rounds it to their dtype once), else the input's type.
+template <class T>
+using sum_out_t = std::conditional_t<std::is_integral_v<T>, int64_t,
+                                     std::conditional_t<std::is_arithmetic_v<T>, T, float>>;
 
 template <class T, class Out>
 struct SumReduce {

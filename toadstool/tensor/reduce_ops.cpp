@@ -85,13 +85,17 @@ void check_nonempty(const Tensor& t, const ReducePlan& plan, const char* op) {
            " (the operation has no identity)");
 }
 
-// sum and prod: bool and int64 give int64, floats keep their dtype.
+// sum and prod: bool and int64 give int64, floats keep their dtype. A sum
+// of 16-bit floats reads them as they are (no float32 copy first: a
+// bias's gradient under autocast) into float32, rounded once.
 Tensor sum_like(const Tensor& t, const Shape& dims, bool keepdim, ReduceKind kind, const char* op) {
-  const Tensor in = compute_input(t, op);
+  detail::check_defined(t, op);
+  const bool reads_16bit = kind == ReduceKind::Sum && is_reduced_float(t.dtype());
+  const Tensor in = reads_16bit ? t : compute_input(t, op);
   const ReducePlan plan =
       plan_reduction(in, detail::reduction_dims(dims, t.dim(), op), keepdim, op);
   const DType result = is_floating(t.dtype()) ? t.dtype() : DType::Int64;
-  const DType out = is_floating(in.dtype()) ? in.dtype() : DType::Int64;
+  const DType out = is_floating(in.dtype()) ? detail::compute_dtype(in.dtype()) : DType::Int64;
   return detail::finish_result(run_reduce(in, plan, out, {.kind = kind}), result);
 }
 

@@ -89,13 +89,17 @@ void reduce_entry(const ReduceCall& c) {
              typed<T>(c.out));
     });
   }
+  if (c.kind == ReduceKind::Sum) {  // every dtype: 16-bit floats are summed as they are stored
+    return for_dtype<TypeSet::All>(c.dtype, "reduce", [&](auto zero) {
+      using T = decltype(zero);
+      reduce(c.geometry, SumReduce<T, sum_out_t<T>>{c.scale}, typed<T>(c.in),
+             typed<sum_out_t<T>>(c.out));
+    });
+  }
   for_dtype<TypeSet::Compute>(c.dtype, "reduce", [&](auto zero) {
     using T = decltype(zero);
-    using SumOut = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+    using SumOut = sum_out_t<T>;
     switch (c.kind) {
-      case ReduceKind::Sum:
-        return reduce(c.geometry, SumReduce<T, SumOut>{c.scale}, typed<T>(c.in),
-                      typed<SumOut>(c.out));
       case ReduceKind::Prod:
         return reduce(c.geometry, ProdReduce<T, SumOut>{}, typed<T>(c.in), typed<SumOut>(c.out));
       case ReduceKind::Max:
@@ -104,6 +108,7 @@ void reduce_entry(const ReduceCall& c) {
         return reduce(c.geometry, ExtremumReduce<T, false>{}, typed<T>(c.in), typed<T>(c.out));
       case ReduceKind::ArgMax: return arg_extremum<T, true>(c);
       case ReduceKind::ArgMin: return arg_extremum<T, false>(c);
+      case ReduceKind::Sum:
       case ReduceKind::Var: break;
     }
   });

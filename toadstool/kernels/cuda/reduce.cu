@@ -225,17 +225,23 @@ void reduce_entry(const ReduceCall& c) {
       reduce_to<VarReduce<T, T>, T, T>(c, VarReduce<T, T>{c.correction, c.take_sqrt});
     });
   }
+  if (c.kind == ReduceKind::Sum) {  // every dtype: 16-bit floats are summed as they are stored
+    return for_dtype<TypeSet::All>(c.dtype, "reduce", [&](auto zero) {
+      using T = decltype(zero);
+      using Out = sum_out_t<T>;
+      reduce_to<SumReduce<T, Out>, T, Out>(c, SumReduce<T, Out>{c.scale});
+    });
+  }
   for_dtype<TypeSet::Compute>(c.dtype, "reduce", [&](auto zero) {
     using T = decltype(zero);
-    using SumOut = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+    using SumOut = sum_out_t<T>;
     switch (c.kind) {
-      case ReduceKind::Sum:
-        return reduce_to<SumReduce<T, SumOut>, T, SumOut>(c, SumReduce<T, SumOut>{c.scale});
       case ReduceKind::Prod: return reduce_to<ProdReduce<T, SumOut>, T, SumOut>(c, {});
       case ReduceKind::Max: return reduce_to<ExtremumReduce<T, true>, T, T>(c, {});
       case ReduceKind::Min: return reduce_to<ExtremumReduce<T, false>, T, T>(c, {});
       case ReduceKind::ArgMax: return arg_extremum<T, true>(c);
       case ReduceKind::ArgMin: return arg_extremum<T, false>(c);
+      case ReduceKind::Sum:
       case ReduceKind::Var: break;
     }
   });
