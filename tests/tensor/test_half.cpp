@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "toadstool/kernels/half.h"
+#include "toadstool/kernels/math.h"
 
 namespace toadstool {
 namespace {
@@ -158,6 +159,24 @@ TEST(Half, NarrowingMatchesF16CAtEveryBoundary) {
       }
     }
   }
+}
+
+// relu's backward on the 16-bit floats' bits (kernels/math.h) passes the
+// gradient exactly where the value, widened, is > 0: every bit pattern
+// (zeros of both signs, subnormals, infinities, NaNs).
+template <class T>
+void expect_relu_backward_on_bits_matches_float() {
+  const T grad = T(1.5f);
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const T y = T::from_bits(static_cast<uint16_t>(i));
+    const uint16_t want = static_cast<float>(y) > 0.0f ? grad.bits : uint16_t{0};
+    ASSERT_EQ(kernels::ReluBackwardOp<T>{}(grad, y).bits, want) << std::hex << i;
+  }
+}
+
+TEST(Half, ReluBackwardOnBitsMatchesFloat) { expect_relu_backward_on_bits_matches_float<Half>(); }
+TEST(BFloat16, ReluBackwardOnBitsMatchesFloat) {
+  expect_relu_backward_on_bits_matches_float<BFloat16>();
 }
 
 // A strided sweep over all 2^32 float patterns: NaNs, infinities, float

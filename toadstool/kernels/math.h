@@ -263,6 +263,19 @@ template <class T>
 struct ReluBackwardOp {
   TS_HOST_DEVICE T operator()(T grad, T y) const { return y > T(0) ? grad : T(0); }
 };
+// The 16-bit floats on their bits (the result is grad or zero, exact, so
+// relu_backward needs no float32 copies of them): y > 0 exactly when y's
+// bits lie in [1, +inf's bits], i.e. sign clear, not zero, not NaN.
+template <class T, uint16_t kPositiveInfinityBits>
+struct SixteenBitReluBackwardOp {
+  TS_HOST_DEVICE T operator()(T grad, T y) const {
+    return y.bits >= 1 && y.bits <= kPositiveInfinityBits ? grad : T::from_bits(0);
+  }
+};
+template <>
+struct ReluBackwardOp<BFloat16> : SixteenBitReluBackwardOp<BFloat16, 0x7F80> {};
+template <>
+struct ReluBackwardOp<Half> : SixteenBitReluBackwardOp<Half, 0x7C00> {};
 
 // d/dx of GELU (erf form): Phi(x) + x phi(x), phi the standard normal
 // density. For float, Phi comes from phi's own exponential (erfc_nonnegative)

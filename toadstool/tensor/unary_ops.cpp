@@ -57,14 +57,16 @@ namespace {
 
 // grad * f'(x) for an element-wise f, by the functor kernel(grad, x); `op`
 // names it in errors. grad and x: one shape, one floating dtype.
-Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x,
-                          ElementwiseOp kernel) {
+// in_16bit: the kernel runs on float16 / bfloat16 as they are (its
+// Floating row; exact ones only), else they compute in float32.
+Tensor pointwise_backward(const char* op, const Tensor& grad, const Tensor& x, ElementwiseOp kernel,
+                          bool in_16bit = false) {
   detail::common_device(op, {&grad, &x});
   detail::check_defined(x, op);
   TS_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype() && is_floating(x.dtype()), op,
            ": expected a floating gradient and input of one shape and dtype, got ",
            detail::describe(grad), " and ", detail::describe(x));
-  const DType compute = detail::compute_dtype(x.dtype());
+  const DType compute = in_16bit ? x.dtype() : detail::compute_dtype(x.dtype());
   const Tensor g = to_dtype(grad, compute), in = to_dtype(x, compute);
   Tensor out = detail::make_tensor(x.shape(), compute, x.device());
   detail::run_elementwise({.op = kernel, .dtype = compute}, out, {&g, &in});
@@ -82,7 +84,8 @@ Tensor gelu_backward(const Tensor& grad, const Tensor& x, const std::string& app
 }
 
 Tensor relu_backward(const Tensor& grad, const Tensor& y) {
-  return pointwise_backward("relu_backward", grad, y, ElementwiseOp::ReluBackward);
+  return pointwise_backward("relu_backward", grad, y, ElementwiseOp::ReluBackward,
+                            /*in_16bit=*/true);
 }
 
 Tensor logical_not(const Tensor& t) {
