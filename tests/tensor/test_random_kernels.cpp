@@ -398,7 +398,9 @@ TEST(RandomKernels, ChosenCpuBuildDrawsTheScalarWords) {
   Generator gen(kSeed);
   const uint64_t first_block = (uint64_t{1} << 32) - 20;
   gen.set_state({kSeed, first_block});
-  const int64_t n = 4 * 53 + 3;  // several 16-block groups, a partial group and block
+  // A chunk of 64 blocks (four sets of 16 at once), then 53: a pair of sets,
+  // one set, 5 blocks one by one and a partial block.
+  const int64_t n = 4 * (64 + 53) + 3;
   const Tensor bits = rand({n}, kFloat32, &gen);
   const float* got = bits.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
