@@ -147,39 +147,73 @@ void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* d
   }
 }
 
-// c [M, N] = alpha op(a) op(b) + beta c (c not read when beta == 0), the
-// operands stored as kernels/cpu/gemm.h takes them: float / double through
-// our GEMM, bfloat16 on the 16-bit tile with float32 c.
-template <class T>
-void tile_product(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* a,
-                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-#if TOADSTOOL_BF16_KERNELS
-void tile_product(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const BFloat16* a, int64_t lda, const BFloat16* b, int64_t ldb, float beta,
-                  float* c, int64_t ldc) {
-  gemm_bf16_serial(*bf16_tile(), trans_a, trans_b, M, N, K, alpha,
-                   reinterpret_cast<const uint16_t*>(a), lda, reinterpret_cast<const uint16_t*>(b),
-                   ldb, beta, c, ldc);
-}
-#endif
-
-// x [n] as an operand of the tile products: itself when O is T, else
-// rounded into `rounded` [n] (through the bits: GCC does not vectorise a
-// loop that assigns BFloat16 structs).
-template <class O, class T>
-const O* operand(const T* x, int64_t n, O* rounded) {
-  if constexpr (std::is_same_v<O, T>) {
-    return x;
-  } else {
-    static_assert(std::is_same_v<O, BFloat16> && std::is_same_v<T, float>);
-    auto* bits = reinterpret_cast<uint16_t*>(rounded);
-#pragma omp simd
-    for (int64_t e = 0; e < n; ++e) bits[e] = float_to_bfloat16_bits(x[e]);
-    return rounded;
+// One thread's tile products, c [M, N] = alpha op(a) op(b) + beta c (c not
+// read when beta == 0), operands of type O stored as kernels/cpu/gemm.h
+// takes them, and the tiles it makes (probabilities, dS) as operands. Float
+// and double go to our GEMM as they are.
+template <class T, class O>
+class TileProducts {
+ public:
+  static_assert(std::is_same_v<T, O>);
+  void multiply(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+    gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
   }
-}
+  const T* operand(const T* x, int64_t /*n*/) { return x; }
+};
+
+#if TOADSTOOL_BF16_KERNELS
+// bfloat16 operands on the 16-bit tile, float32 c. Every B operand is a tile
+// of q, k, v or grad_out (the call's inputs, unchanged while it runs): each
+// is packed once and kept, so a key tile serves every query tile and a
+// query tile every key tile, up to kMaxPacked of them (then all are dropped
+// and packed again as needed).
+template <>
+class TileProducts<float, BFloat16> {
+ public:
+  void multiply(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                const BFloat16* a, int64_t lda, const BFloat16* b, int64_t ldb, float beta,
+                float* c, int64_t ldc) {
+    gemm_bf16_serial(tile_, trans_a, M, alpha, bits(a), lda, packed(trans_b, K, N, b, ldb), beta, c,
+                     ldc);
+  }
+
+  // x [n] (n <= kBq kBk) rounded to bfloat16, through the bits: GCC does not
+  // vectorise a loop that assigns BFloat16 structs.
+  const BFloat16* operand(const float* x, int64_t n) {
+    uint16_t* out = rounded_.data();
+#pragma omp simd
+    for (int64_t e = 0; e < n; ++e) out[e] = float_to_bfloat16_bits(x[e]);
+    return reinterpret_cast<const BFloat16*>(out);
+  }
+
+ private:
+  static constexpr size_t kMaxPacked = 64;  // up to 32 KiB each
+
+  static const uint16_t* bits(const BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
+
+  struct Entry {
+    const BFloat16* b;
+    bool trans_b;
+    int64_t K, N, ldb;
+    Bf16PackedB panels;
+  };
+
+  const Bf16PackedB& packed(bool trans_b, int64_t K, int64_t N, const BFloat16* b, int64_t ldb) {
+    for (const Entry& e : packed_) {
+      if (e.b == b && e.trans_b == trans_b && e.K == K && e.N == N && e.ldb == ldb) return e.panels;
+    }
+    if (packed_.size() == kMaxPacked) packed_.clear();
+    Entry& e = packed_.emplace_back(Entry{b, trans_b, K, N, ldb, {}});
+    e.panels.pack(tile_, trans_b, K, N, bits(b), ldb);
+    return e.panels;
+  }
+
+  const Bf16Tile& tile_ = *bf16_tile();
+  std::vector<uint16_t> rounded_ = std::vector<uint16_t>(kBq * kBk);
+  std::vector<Entry> packed_;
+};
+#endif
 
 // Whether the causal mask leaves any key of [j0, ...) to the queries
 // [i0, i0 + rows): the tile's first key must not lie beyond its last query.
@@ -192,9 +226,9 @@ bool tile_visible(const AttentionArgs<T>& a, int64_t i0, int64_t rows, int64_t j
 // -inf where the causal mask hides key j0 + c from query i0 + r.
 template <class T, class S, class O>
 void score_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, int64_t rows,
-                int64_t j0, int64_t cols, T* s) {
-  tile_product(false, true, rows, cols, a.E, static_cast<T>(a.scale), hv.q + i0 * hv.q_row,
-               hv.q_row, hv.k + j0 * hv.k_row, hv.k_row, T(0), s, cols);
+                int64_t j0, int64_t cols, T* s, TileProducts<T, O>& products) {
+  products.multiply(false, true, rows, cols, a.E, static_cast<T>(a.scale), hv.q + i0 * hv.q_row,
+                    hv.q_row, hv.k + j0 * hv.k_row, hv.k_row, T(0), s, cols);
   if (hv.mask != nullptr) {
     for (int64_t r = 0; r < rows; ++r) {
       const T* m = hv.mask + (i0 + r) * a.mask_row + j0 * a.mask_col;
@@ -328,11 +362,10 @@ void scale_row(T* x, int64_t n, T factor) {
 
 // Queries [i0, i0 + rows) of head hv.h: out rows o [rows, Ev] at o_row and
 // their lse. scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
-// scales) + 2 kBq (m, l); rounded kBq * kBk (the probabilities in O when O
-// is not T).
+// scales) + 2 kBq (m, l).
 template <class T, class S, class O, class Lse>
 void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, T* o,
-                  int64_t o_row, Lse* lse, T* scratch, O* rounded) {
+                  int64_t o_row, Lse* lse, T* scratch, TileProducts<T, O>& products) {
   const int64_t h = hv.h;
   const int64_t rows = std::min(kBq, a.L - i0);
   T* p = scratch;
@@ -344,7 +377,7 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
   for (int64_t j0 = 0; j0 < a.S && tile_visible(a, i0, rows, j0); j0 += kBk) {
     const int64_t cols = std::min(kBk, a.S - j0);
-    score_tile(a, hv, i0, rows, j0, cols, p);
+    score_tile(a, hv, i0, rows, j0, cols, p, products);
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
       const T m_new = std::max(m[r], row_max(pr, cols));
@@ -367,8 +400,8 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
       }
     }
     // o [rows, Ev] += p [rows, cols] v [cols, Ev]
-    tile_product(false, false, rows, a.Ev, cols, T(1), operand(p, rows * cols, rounded), cols,
-                 hv.v + j0 * hv.v_row, hv.v_row, T(1), o, o_row);
+    products.multiply(false, false, rows, a.Ev, cols, T(1), products.operand(p, rows * cols), cols,
+                      hv.v + j0 * hv.v_row, hv.v_row, T(1), o, o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
     scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
@@ -385,18 +418,17 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   const int64_t work = std::min(kBq, a.L) * a.S * (a.E + a.Ev);
   parallel_for(0, a.heads * q_tiles, grain(work), [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
-    std::vector<O> rounded(std::is_same_v<O, T> ? 0 : kBq * kBk);
+    TileProducts<T, O> products;
     std::vector<T> rows_out(std::is_same_v<S, T> ? 0 : kBq * a.Ev);
     HeadReader<T, S, O> reader(a);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
       S* o = out + a.out_offsets[h] + i0 * a.out_row;
       if constexpr (std::is_same_v<S, T>) {
-        forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data(),
-                     rounded.data());
+        forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data(), products);
       } else {  // computed in T, rounded into out once
         forward_tile(a, reader.head(h), i0, rows_out.data(), a.Ev, lse + h * a.L, scratch.data(),
-                     rounded.data());
+                     products);
         narrow_rows(rows_out.data(), a.Ev, std::min(kBq, a.L - i0), a.Ev, o, a.out_row);
       }
     }
@@ -432,10 +464,9 @@ struct Backward {
 
   // One [rows, cols] tile of head hv.h: queries from i0, keys from j0, with
   // the head's grad_out rows go (row stride go_row). scratch holds
-  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS);
-  // rounded kBq * kBk (p z, then dS, in O when O is not T).
+  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS).
   void tile(const HeadView<T, O>& hv, const O* go_head, int64_t go_row, const HeadGrads<T>& g,
-            int64_t i0, int64_t j0, unsigned what, T* scratch, O* rounded) const {
+            int64_t i0, int64_t j0, unsigned what, T* scratch, TileProducts<T, O>& products) const {
     const int64_t h = hv.h;
     const int64_t rows = std::min(kBq, a.L - i0);
     const int64_t cols = std::min(kBk, a.S - j0);
@@ -444,7 +475,7 @@ struct Backward {
     T* b = z + kBq * kBk;
     // p = exp(s - lse): the forward's probabilities (0 on masked keys and on
     // rows without any key, whose lse is +inf).
-    score_tile(a, hv, i0, rows, j0, cols, p);
+    score_tile(a, hv, i0, rows, j0, cols, p, products);
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
       const T row_lse = static_cast<T>(lse[h * a.L + i0 + r]);
@@ -463,8 +494,8 @@ struct Backward {
         kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      tile_product(true, false, cols, a.Ev, rows, T(1), operand(kept, rows * cols, rounded), cols,
-                   go, go_row, T(1), g.v + j0 * g.v_row, g.v_row);
+      products.multiply(true, false, cols, a.Ev, rows, T(1), products.operand(kept, rows * cols),
+                        cols, go, go_row, T(1), g.v + j0 * g.v_row, g.v_row);
     } else if (dropout) {
       for (int64_t r = 0; r < rows; ++r) {
         load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
@@ -472,8 +503,8 @@ struct Backward {
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
     // dropout), then dS = p (dP - D).
-    tile_product(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row, hv.v_row,
-                 T(0), b, cols);
+    products.multiply(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row,
+                      hv.v_row, T(0), b, cols);
     for (int64_t r = 0; r < rows; ++r) {
       T* br = b + r * cols;
       const T* pr = p + r * cols;
@@ -488,14 +519,14 @@ struct Backward {
       }
     }
     const T scale = static_cast<T>(a.scale);
-    const O* ds = operand(b, rows * cols, rounded);
+    const O* ds = products.operand(b, rows * cols);
     if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
-      tile_product(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row, hv.k_row,
-                   T(1), g.q + i0 * g.q_row, g.q_row);
+      products.multiply(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row,
+                        hv.k_row, T(1), g.q + i0 * g.q_row, g.q_row);
     }
     if (what & kGradKV) {  // grad_k [cols, E] += scale dS^T [cols, rows] q [rows, E]
-      tile_product(true, false, cols, a.E, rows, scale, ds, cols, hv.q + i0 * hv.q_row, hv.q_row,
-                   T(1), g.k + j0 * g.k_row, g.k_row);
+      products.multiply(true, false, cols, a.E, rows, scale, ds, cols, hv.q + i0 * hv.q_row,
+                        hv.q_row, T(1), g.k + j0 * g.k_row, g.k_row);
     }
   }
 };
@@ -579,19 +610,15 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   const Backward<T, S, O, Lse> bw{a, lse, d.data()};
   const int64_t q_tiles = tiles(a.L, kBq), k_tiles = tiles(a.S, kBk);
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  struct TileScratch {
-    T* values;
-    O* rounded;
-  };
   // Each thread's scratch, head reader and gradient writer around body(item).
   auto per_thread = [&](auto&& body) {
     return [&, body](int64_t begin, int64_t end) {
       std::vector<T> scratch(3 * kBq * kBk);
-      std::vector<O> rounded(std::is_same_v<O, T> ? 0 : kBq * kBk);
+      TileProducts<T, O> products;
       HeadReader<T, S, O> reader(a, grad_out);
       GradWriter<T, S> writer(a, grad_q, grad_k, grad_v);
       for (int64_t item = begin; item < end; ++item) {
-        body(item, reader, writer, TileScratch{scratch.data(), rounded.data()});
+        body(item, reader, writer, scratch.data(), products);
       }
     };
   };
@@ -600,7 +627,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
     // grad_k and grad_v, so every tile adds into all three without races.
     parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
                  per_thread([&](int64_t h, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                                TileScratch scratch) {
+                                T* scratch, TileProducts<T, O>& products) {
                    const HeadView<T, O> hv = reader.head(h);
                    const auto [go, go_row] = reader.grad_out(h);
                    const HeadGrads<T> g = writer.head(h);
@@ -611,8 +638,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                    for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                      for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                        if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                       bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch.values,
-                               scratch.rounded);
+                       bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch, products);
                      }
                    }
                    writer.done(h, 0, a.L, 0, a.S);
@@ -625,7 +651,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   // dP are computed twice (7 tile products instead of 5).
   parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
                per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                              TileScratch scratch) {
+                              T* scratch, TileProducts<T, O>& products) {
                  const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
                  const int64_t cols = std::min(kBk, a.S - j0);
                  const HeadView<T, O> hv = reader.head(h);
@@ -635,13 +661,13 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                  zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
                  for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
                    if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                   bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch.values, scratch.rounded);
+                   bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch, products);
                  }
                  writer.done(h, 0, 0, j0, j0 + cols);
                }));
   parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
                per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                              TileScratch scratch) {
+                              T* scratch, TileProducts<T, O>& products) {
                  const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
                  const int64_t rows = std::min(kBq, a.L - i0);
                  const HeadView<T, O> hv = reader.head(h);
@@ -650,7 +676,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                  zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
                  for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
                    if (!tile_visible(a, i0, rows, j0)) break;
-                   bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch.values, scratch.rounded);
+                   bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch, products);
                  }
                  writer.done(h, i0, i0 + rows, 0, 0);
                }));

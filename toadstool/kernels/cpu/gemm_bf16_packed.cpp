@@ -20,10 +20,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "toadstool/kernels/cpu/gemm_rows.h"
@@ -110,6 +113,34 @@ void interleave_pairs(const uint16_t* src, int64_t stride_k, int64_t w, int64_t 
   }
 }
 
+// The 16 x 16 matrix of 32-bit words whose rows are r[0..15], transposed in
+// place: 4 x 4 transposes inside each 128-bit lane (rows 4g..4g+3 give
+// c[g][k], lane L holding their column 4L + k), then a 4 x 4 transpose of
+// the lanes of c[0..3][k].
+void transpose_words_16x16(std::array<__m512i, 16>& r) {
+  __m512i c[4][4];
+  for (int g = 0; g < 4; ++g) {
+    const __m512i lo01 = _mm512_unpacklo_epi32(r[4 * g], r[4 * g + 1]);
+    const __m512i hi01 = _mm512_unpackhi_epi32(r[4 * g], r[4 * g + 1]);
+    const __m512i lo23 = _mm512_unpacklo_epi32(r[4 * g + 2], r[4 * g + 3]);
+    const __m512i hi23 = _mm512_unpackhi_epi32(r[4 * g + 2], r[4 * g + 3]);
+    c[g][0] = _mm512_unpacklo_epi64(lo01, lo23);
+    c[g][1] = _mm512_unpackhi_epi64(lo01, lo23);
+    c[g][2] = _mm512_unpacklo_epi64(hi01, hi23);
+    c[g][3] = _mm512_unpackhi_epi64(hi01, hi23);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i x0 = _mm512_shuffle_i32x4(c[0][k], c[1][k], 0x44);  // c0.L0 c0.L1 c1.L0 c1.L1
+    const __m512i x1 = _mm512_shuffle_i32x4(c[0][k], c[1][k], 0xEE);  // c0.L2 c0.L3 c1.L2 c1.L3
+    const __m512i x2 = _mm512_shuffle_i32x4(c[2][k], c[3][k], 0x44);
+    const __m512i x3 = _mm512_shuffle_i32x4(c[2][k], c[3][k], 0xEE);
+    r[k] = _mm512_shuffle_i32x4(x0, x2, 0x88);       // lane 0 of c0..c3: column k
+    r[4 + k] = _mm512_shuffle_i32x4(x0, x2, 0xDD);   // lane 1: column 4 + k
+    r[8 + k] = _mm512_shuffle_i32x4(x1, x3, 0x88);   // lane 2
+    r[12 + k] = _mm512_shuffle_i32x4(x1, x3, 0xDD);  // lane 3
+  }
+}
+
 // One panel of op(B): its [kc, w] block (w <= kBf16NR), element (k, j) at
 // src[k * stride_k + j * stride_j], into kcp / 2 rows of 32 pair words
 // (zeros past kc and w).
@@ -120,13 +151,24 @@ void pack_b_panel(const uint16_t* src, int64_t stride_k, int64_t stride_j, int64
     return;
   }
   // B stored [N, K]: a pair is the two values of one column (a row of the
-  // stored B) at 2q, 2q + 1, a 32-bit word copied as it is.
-  std::fill_n(out, kcp * kBf16NR, uint16_t{0});
-  for (int64_t j = 0; j < w; ++j) {
-    const uint16_t* column = src + j * stride_j;
-    int64_t k = 0;
-    for (; k + 1 < kc; k += 2) std::memcpy(out + k * kBf16NR + 2 * j, column + k, 4);
-    if (k < kc) out[k * kBf16NR + 2 * j] = column[k];
+  // stored B) at 2q, 2q + 1, a 32-bit word. 16 columns x 16 pairs at a time
+  // are loaded as 16 rows of words (zeros past w and kc) and transposed.
+  const int64_t pairs = kcp / 2;
+  for (int64_t j0 = 0; j0 < kBf16NR; j0 += 16) {
+    for (int64_t q0 = 0; q0 < pairs; q0 += 16) {
+      const int64_t values = std::clamp<int64_t>(kc - 2 * q0, 0, 32);  // of each row here
+      const __mmask32 mask = values == 32 ? ~__mmask32{0} : (__mmask32{1} << values) - 1;
+      std::array<__m512i, 16> words;
+      for (int64_t jj = 0; jj < 16; ++jj) {
+        words[jj] = j0 + jj < w
+                        ? _mm512_maskz_loadu_epi16(mask, src + (j0 + jj) * stride_j + 2 * q0)
+                        : _mm512_setzero_si512();
+      }
+      transpose_words_16x16(words);
+      for (int64_t qq = 0; qq < std::min<int64_t>(16, pairs - q0); ++qq) {
+        _mm512_storeu_si512(out + (q0 + qq) * 2 * kBf16NR + 2 * j0, words[qq]);
+      }
+    }
   }
 }
 
@@ -189,14 +231,37 @@ ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int
   return {packed, kcp, 2};
 }
 
+// The rows of g this thread takes (all of them when next_row is null)
+// against one packed block of B: columns [jc, jc + nc), steps [pc, pc + kc)
+// padded to kcp.
+void multiply_block_rows(const Product& g, const Bf16Tile& tile, const uint16_t* packed_b,
+                         int64_t jc, int64_t nc, int64_t pc, int64_t kc, int64_t kcp,
+                         const Bf16Out& out, std::atomic<int64_t>* next_row, int threads) {
+  uint16_t* packed_a = t_packed_a.get<uint16_t>(round_up(kTilesPerBlock * tile.mr, 32) *
+                                                round_up(std::min(kKC, g.K), tile.k_pad));
+  int64_t own_next = 0;
+  while (true) {
+    const auto [ic, ic_end] =
+        take_rows(next_row, own_next, g.M, tile.mr, kTilesPerBlock * tile.mr, threads);
+    if (ic >= ic_end) break;
+    const int64_t mc = ic_end - ic;
+    const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,
+                                kcp, tile, packed_a);
+    for (int64_t ir = 0; ir < mc; ir += tile.mr) {
+      const int64_t rows = std::min(tile.mr, mc - ir);
+      for (int64_t jr = 0; jr < nc; jr += kBf16NR) {
+        tile.kernel(rows, kc, a.a + ir * a.row, a.row, a.pair, packed_b + jr * kcp,
+                    std::min(kBf16NR, nc - jr), Product::out_at(out, ic + ir, jc + jr));
+      }
+    }
+  }
+}
+
 // Thread `thread`'s part of g: the team packs each B block together (panel
 // p by thread p % threads), then each thread multiplies the rows it takes.
 // `next_row` is the team's row counter, null when threads == 1.
 void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, int thread,
                    int threads, std::atomic<int64_t>* next_row) {
-  const int64_t block_rows = kTilesPerBlock * tile.mr;
-  uint16_t* packed_a =
-      t_packed_a.get<uint16_t>(round_up(block_rows, 32) * round_up(std::min(kKC, g.K), tile.k_pad));
   if (tile.begin != nullptr) tile.begin();
   for (int64_t jc = 0; jc < g.N; jc += kNC) {
     const int64_t nc = std::min(kNC, g.N - jc);
@@ -207,22 +272,7 @@ void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, i
       if (pc > 0) out.beta = 1.0f;  // later blocks add to the float32 sums
       pack_b_block(g, pc, jc, nc, kc, kcp, packed_b, thread, threads);
       team_barrier(threads);
-      int64_t own_next = 0;
-      while (true) {
-        const auto [ic, ic_end] =
-            take_rows(next_row, own_next, g.M, tile.mr, kTilesPerBlock * tile.mr, threads);
-        if (ic >= ic_end) break;
-        const int64_t mc = ic_end - ic;
-        const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,
-                                    kcp, tile, packed_a);
-        for (int64_t ir = 0; ir < mc; ir += tile.mr) {
-          const int64_t rows = std::min(tile.mr, mc - ir);
-          for (int64_t jr = 0; jr < nc; jr += kBf16NR) {
-            tile.kernel(rows, kc, a.a + ir * a.row, a.row, a.pair, packed_b + jr * kcp,
-                        std::min(kBf16NR, nc - jr), Product::out_at(out, ic + ir, jc + jr));
-          }
-        }
-      }
+      multiply_block_rows(g, tile, packed_b, jc, nc, pc, kc, kcp, out, next_row, threads);
       team_barrier(threads);  // all rows done: the next block may overwrite packed_b
       if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
     }
@@ -345,6 +395,14 @@ void scale(uint16_t* c, int64_t M, int64_t N, int64_t ldc, float beta) {
   }
 }
 
+// Float32 C = beta * C (zeros, C not read, when beta == 0).
+void scale_fp32(float* c, int64_t M, int64_t N, int64_t ldc, float beta) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = c + i * ldc;
+    for (int64_t j = 0; j < N; ++j) row[j] = beta == 0 ? 0.0f : beta * row[j];
+  }
+}
+
 // As gemm.cpp: below 64^3 multiply-adds a product (or batch) stays on the
 // calling thread; a batch with at least this many products per thread is
 // split by whole products.
@@ -358,14 +416,39 @@ void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t 
                       int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0) {
-    for (int64_t i = 0; i < M; ++i) {
-      float* row = C + i * ldc;
-      for (int64_t j = 0; j < N; ++j) row[j] = beta == 0 ? 0.0f : beta * row[j];
-    }
+    scale_fp32(C, M, N, ldc, beta);
     return;
   }
   multiply(Product{trans_a, trans_b, M, N, K, A, lda, B, ldb, Bf16Out{C, ldc, true, alpha, beta}},
            tile, 1);
+}
+
+void Bf16PackedB::pack(const Bf16Tile& tile, bool trans_b, int64_t K, int64_t N, const uint16_t* B,
+                       int64_t ldb) {
+  if (K > kKC || N > kNC) {
+    throw std::invalid_argument("Bf16PackedB: op(B) [" + std::to_string(K) + ", " +
+                                std::to_string(N) + "] is more than one block (512 x 1024)");
+  }
+  K_ = K;
+  N_ = N;
+  kcp_ = round_up(K, tile.k_pad);
+  panels_.resize(kcp_ * round_up(N, kBf16NR));
+  const Product g{false, trans_b, 0, N, K, nullptr, 0, B, ldb, Bf16Out{}};
+  pack_b_block(g, 0, 0, N, K, kcp_, panels_.data(), 0, 1);
+}
+
+void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, int64_t M, float alpha, const uint16_t* A,
+                      int64_t lda, const Bf16PackedB& b, float beta, float* C, int64_t ldc) {
+  if (M == 0 || b.N() == 0) return;
+  const Product g{trans_a, false, M,       b.N(), b.K(),
+                  A,       lda,   nullptr, 0,     Bf16Out{C, ldc, true, alpha, beta}};
+  if (b.K() == 0 || alpha == 0) {
+    scale_fp32(C, M, b.N(), ldc, beta);
+    return;
+  }
+  if (tile.begin != nullptr) tile.begin();
+  multiply_block_rows(g, tile, b.panels(), 0, b.N(), 0, b.K(), b.padded_k(), g.out, nullptr, 1);
+  if (tile.end != nullptr) tile.end();
 }
 
 void gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {

@@ -20,6 +20,7 @@
 // instructions (avx512bf16, amx) per function, and run only where the CPU has
 // them (gemm_bf16.cpp checks).
 #include <cstdint>
+#include <vector>
 
 #include "toadstool/kernels/kernel_args.h"
 
@@ -81,6 +82,28 @@ void gemm_bf16_packed(const GemmCall& call, const Bf16Tile& tile);
 void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t M, int64_t N,
                       int64_t K, float alpha, const uint16_t* A, int64_t lda, const uint16_t* B,
                       int64_t ldb, float beta, float* C, int64_t ldc);
+
+// op(B) [K, N] packed once for several gemm_bf16_serial products with it
+// (attention's key and value tiles): K <= 512 and N <= 1024, one block of
+// panels. pack() refills it.
+class Bf16PackedB {
+ public:
+  void pack(const Bf16Tile& tile, bool trans_b, int64_t K, int64_t N, const uint16_t* B,
+            int64_t ldb);
+  int64_t K() const { return K_; }
+  int64_t N() const { return N_; }
+  int64_t padded_k() const { return kcp_; }
+  const uint16_t* panels() const { return panels_.data(); }
+
+ private:
+  std::vector<uint16_t> panels_;
+  int64_t K_ = 0, N_ = 0, kcp_ = 0;
+};
+
+// C [M, N] = alpha op(A) b + beta C on the calling thread, as above, with B
+// packed beforehand (by the same tile's pack).
+void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, int64_t M, float alpha, const uint16_t* A,
+                      int64_t lda, const Bf16PackedB& b, float beta, float* C, int64_t ldc);
 
 // VDPBF16PS throughput over FMA throughput (flops of each, one thread, best
 // of a few short runs): the automatic choice's measurement (gemm_bf16.cpp).
