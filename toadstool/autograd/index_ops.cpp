@@ -19,7 +19,7 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
     record(Op::index_select, out, {t},
            [shape = t.shape(), dtype = t.dtype(), dim,
             index = SavedTensor(index)](const Tensor& g) -> Grads {
-             return {index_add(zeros(shape, dtype), dim, index.get(), contiguous(g))};
+             return {native::index_add_to_zeros(shape, dtype, dim, index.get(), contiguous(g))};
            });
   }
   return out;

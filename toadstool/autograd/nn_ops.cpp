@@ -207,8 +207,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
     record(Op::embedding, out, {weight},
            [shape = weight.shape(), dtype = weight.dtype(), indices = SavedTensor(indices),
             padding_idx](const Tensor& g) -> Grads {
-             Tensor grad = native::index_add(zeros(shape, dtype), 0, reshape(indices.get(), {-1}),
-                                             reshape(g, {-1, shape[1]}));
+             Tensor grad = native::index_add_to_zeros(shape, dtype, 0, reshape(indices.get(), {-1}),
+                                                      reshape(g, {-1, shape[1]}));
              if (padding_idx) {
                Tensor padding_row = native::select(grad, 0, *padding_idx);
                native::zero_(padding_row);

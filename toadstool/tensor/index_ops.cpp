@@ -117,32 +117,56 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   return reshape(select_along(weight, 0, reshape(indices, {-1}), "embedding"), out_shape);
 }
 
-Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
-                 const Scalar& alpha) {
+namespace {
+
+// index_add of a tensor t of `shape` and `dtype` (t itself checked by the
+// caller), with `start` giving the values the sums start from: t's values
+// (a copy) or zeros, made in t's compute dtype once the checks pass.
+template <class Start>
+Tensor index_add_from(const Shape& shape, DType dtype, int64_t dim, const Tensor& index,
+                      const Tensor& source, const Scalar& alpha, const Start& start) {
   const char* op = "index_add";
   detail::check_defined(source, op);
   check_index_tensor(index, op);
-  const Device device = detail::common_device(op, {&t, &source, &index});
   TS_CHECK(index.dim() <= 1, op, ": index must be 0-d or 1-d, got ", detail::describe(index));
-  TS_CHECK(source.dtype() == t.dtype(), op, ": source ", detail::describe(source),
-           " must have the dtype of the input ", detail::describe(t));
-  const int64_t d = detail::wrap_dim(dim, t.dim(), op);
-  Shape expected = t.shape();
-  if (t.dim() > 0) expected[d] = index.numel();
+  TS_CHECK(source.dtype() == dtype, op, ": source ", detail::describe(source),
+           " must have the dtype of the input ", shape, " ", dtype_name(dtype));
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  const int64_t d = detail::wrap_dim(dim, rank, op);
+  Shape expected = shape;
+  if (rank > 0) expected[d] = index.numel();
   TS_CHECK(source.shape() == expected, op, ": source shape ", source.shape(),
-           " does not match the input shape ", t.shape(), " with dim ", d, " of size ",
-           index.numel());
-  const OuterInner s = split_at(t.dim() == 0 ? Shape{1} : t.shape(), d);
+           " does not match the input shape ", shape, " with dim ", d, " of size ", index.numel());
+  const OuterInner s = split_at(rank == 0 ? Shape{1} : shape, d);
   const Tensor idx = contiguous(index);
-  check_index_range(idx, s.size, op, t.shape());
-  const DType compute = detail::compute_dtype(t.dtype());
-  Tensor out = clone(to_dtype(t, compute));
-  const Tensor src = contiguous(to_dtype(source, compute));
+  check_index_range(idx, s.size, op, shape);
+  const DType compute = detail::compute_dtype(dtype);
   TS_CHECK(is_floating(compute) || !alpha.is_floating(), op, ": alpha ", alpha,
-           " is a float but the input has dtype ", dtype_name(t.dtype()));
-  TS_KERNEL(device, index_add, compute, out.data_ptr(), idx.data_ptr<int64_t>(), src.data_ptr(),
-            detail::kernel_scalar(alpha, compute, op), s.outer, s.size, idx.numel(), s.inner);
-  return detail::finish_result(out, t.dtype());
+           " is a float but the input has dtype ", dtype_name(dtype));
+  Tensor out = start(compute);
+  const Tensor src = contiguous(to_dtype(source, compute));
+  TS_KERNEL(source.device(), index_add, compute, out.data_ptr(), idx.data_ptr<int64_t>(),
+            src.data_ptr(), detail::kernel_scalar(alpha, compute, op), s.outer, s.size, idx.numel(),
+            s.inner);
+  return detail::finish_result(out, dtype);
+}
+
+}  // namespace
+
+Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
+                 const Scalar& alpha) {
+  detail::check_defined(t, "index_add");
+  detail::common_device("index_add", {&t, &source, &index});
+  return index_add_from(t.shape(), t.dtype(), dim, index, source, alpha,
+                        [&](DType compute) { return clone(to_dtype(t, compute)); });
+}
+
+Tensor index_add_to_zeros(const Shape& shape, DType dtype, int64_t dim, const Tensor& index,
+                          const Tensor& source) {
+  detail::common_device("index_add", {&source, &index});
+  return index_add_from(shape, dtype, dim, index, source, 1, [&](DType compute) {
+    return zeros(shape, TensorOptions(compute).device(source.device()));
+  });
 }
 
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {

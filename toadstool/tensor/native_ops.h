@@ -252,6 +252,10 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
 // A copy of t with alpha * source slices added at the positions in index.
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
                  const Scalar& alpha = 1);
+// index_add(zeros(shape, dtype) on source's device, dim, index, source)
+// without copying the zeros: the gradient of index_select and embedding.
+Tensor index_add_to_zeros(const Shape& shape, DType dtype, int64_t dim, const Tensor& index,
+                          const Tensor& source);
 // int64 class indices -> int64 one-hot [..., num_classes]; -1 infers it.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
 // Hashed token bigrams (fastText's n-gram features): ids [..., L] int64 ->
