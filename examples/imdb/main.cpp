@@ -174,6 +174,18 @@ std::string start_from_language_model(nn::TransformerClassifier& model, const st
                         " tensors of the classifier from the language model in ", dir);
 }
 
+// --precision auto: bf16-mixed where this CPU's bfloat16 GEMM path (chosen
+// at run time, docs/mixed_precision.md) is AMX or AVX512-BF16, i.e. faster
+// than float32, which it then is for the whole step (an AMD Zen 4: 125
+// against 200 ms at 2 threads) at the same validation accuracy
+// (docs/benchmarks.md, "IMDB"); float32 elsewhere (a CPU without them, and
+// on a GPU, where neither is measured yet).
+std::string precision_of(const cxxopts::ParseResult& args, const Device& device) {
+  std::string precision = args["precision"].as<std::string>();
+  if (precision != "auto") return precision;
+  return device.is_cpu() && std::string(cpu_bf16_gemm()) != "fp32" ? "bf16-mixed" : "32";
+}
+
 // --find-lr: the learning-rate range test (LRFinderCallback) instead of
 // training, with the run's gradient clipping. It prints the suggestion;
 // with --log-dir the curve (lr_finder.csv) and its chart (lr_finder.png,
@@ -200,7 +212,7 @@ int find_lr(const cxxopts::ParseResult& args, const std::shared_ptr<nn::UnaryMod
     callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
   }
   train::TrainerOptions trainer_options;
-  trainer_options.precision = args["precision"].as<std::string>();
+  trainer_options.precision = precision_of(args, device);
   train::Trainer trainer(model, optimizer, loss_fn, callbacks, trainer_options);
   trainer.fit(options.max_iter / train_loader.size() + 1, train_loader);
   return 0;
@@ -348,8 +360,11 @@ int train_and_test(const cxxopts::ParseResult& args) {
   if (!device.is_cpu())
     callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
   train::Trainer trainer(trained, optimizer, loss_fn, callbacks,
-                         {.precision = args["precision"].as<std::string>(), .process_group = pg});
+                         {.precision = precision_of(args, device), .process_group = pg});
   out << model->summary() << "\n" << trainer.describe() << "\n";
+  out << "precision " << trainer.options.precision << " (--precision "
+      << args["precision"].as<std::string>()
+      << "; this CPU's bfloat16 GEMM path: " << cpu_bf16_gemm() << ")\n";
 
   start = Clock::now();
   trainer.fit(epochs, train_loader, &valid_loader);
@@ -505,8 +520,10 @@ cxxopts::Options make_options() {
       "data parallel under mpirun: each rank trains on batch-size / N reviews of every batch "
       "(scripts/imdb_distributed.sh)");
   add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
-  add("precision", "32, bf16-mixed or 16-mixed (mixed precision: docs/mixed_precision.md)",
-      cxxopts::value<std::string>()->default_value("32"));
+  add("precision",
+      "auto, 32, bf16-mixed or 16-mixed (docs/mixed_precision.md); auto: bf16-mixed where this "
+      "CPU multiplies bfloat16 faster than float32 (AMX or AVX512-BF16), else 32",
+      cxxopts::value<std::string>()->default_value("auto"));
   add("seed", "seed of the split, the shuffling, init and dropout",
       cxxopts::value<uint64_t>()->default_value("0"));
   add("min-accuracy", "exit with 1 when the validation accuracy is lower",
