@@ -4,6 +4,7 @@
 // split-K and column-split schedules, Eigen for thin products, the 16-bit
 // GEMMs) and dtype. Its gradients are gradchecked in test_gradcheck_ops.cpp.
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,45 @@ TEST(FusedLinear, MatchesTheCompositionInEveryDtype) {
       expect_close(got, composition(x, w, b, activation), tol, tol);
     }
   }
+}
+
+// bfloat16 on each GEMM path this CPU has: the AVX512-BF16 and AMX paths
+// fuse a bias and ReLU into their store with the separate pass's roundings
+// (the product rounded, the bias added and rounded, then ReLU), so the
+// fused Linear equals the separate ops bit for bit; GELU, K over 512 (float32
+// sums rounded afterwards) and the fp32 path run the pass. Partial tiles and
+// panels, the columns split at 2 threads, a batch.
+TEST(FusedLinear, BFloat16EpilogueEqualsTheSeparateOpsBitForBit) {
+  const int saved = get_num_threads();
+  Generator gen(6);
+  for (const std::string path : {"fp32", "avx512bf16", "amx"}) {
+    try {
+      set_cpu_bf16_gemm(path);
+    } catch (const Error& e) {
+      std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
+      continue;
+    }
+    for (const Shape& x_shape : {Shape{300, 96}, Shape{50, 64}, Shape{3, 40, 72}, Shape{64, 600}}) {
+      const int64_t in = x_shape.back(), out = in == 64 ? 300 : 80;
+      const Tensor x = randn(x_shape, kFloat32, &gen).to(kBFloat16);
+      const Tensor w = (randn({out, in}, kFloat32, &gen) * 0.1).to(kBFloat16);
+      const Tensor b = randn({out}, kFloat32, &gen).to(kBFloat16);
+      for (LinearActivation activation : kActivations) {
+        for (int threads : {1, 2}) {
+          SCOPED_TRACE(::testing::Message()
+                       << path << " rows " << x_shape.front() << " in " << in << " rank "
+                       << x_shape.size() << " activation " << static_cast<int>(activation)
+                       << " threads " << threads);
+          set_num_threads(threads);
+          expect_close(linear(x, w, b, activation), composition(x, w, b, activation), 0, 0);
+          expect_close(linear(x, w, Tensor(), activation), composition(x, w, Tensor(), activation),
+                       0, 0);
+        }
+      }
+    }
+  }
+  set_cpu_bf16_gemm("");
+  set_num_threads(saved);
 }
 
 TEST(FusedLinear, GradientsMatchTheComposition) {

@@ -117,15 +117,16 @@ void reduce_entry(const ReduceCall& c) {
 // ---- GEMM ----
 
 // float and double fuse the epilogue (the packed kernel per tile); the
-// 16-bit GEMMs are followed by it as a pass over C.
+// 16-bit GEMMs are followed by it as a pass over C (but for a bias and ReLU
+// on the bfloat16 AVX512-BF16 / AMX paths, which fuse them into their store).
 void gemm_entry(DType dtype, const GemmCall& c) {
   if (dtype == DType::Float16) {
     gemm_widened(c, static_cast<const Half*>(nullptr));
     return apply_epilogue<Half>(c);
   }
   if (dtype == DType::BFloat16) {
-    gemm_bf16(c);
-    return apply_epilogue<BFloat16>(c);
+    if (!gemm_bf16(c)) apply_epilogue<BFloat16>(c);
+    return;
   }
   for_dtype<TypeSet::Float>(dtype, "gemm", [&](auto zero) {
     using T = decltype(zero);

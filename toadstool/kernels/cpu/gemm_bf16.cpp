@@ -85,13 +85,13 @@ Path current() {
 
 }  // namespace
 
-void gemm_bf16(const GemmCall& call) {
+bool gemm_bf16(const GemmCall& call) {
   switch (current()) {
 #if TOADSTOOL_BF16_KERNELS
     case Path::Amx: return gemm_bf16_packed(call, amx_bf16_tile());
     case Path::Avx512Bf16: return gemm_bf16_packed(call, avx512_bf16_tile());
 #endif
-    default: return gemm_widened(call, static_cast<const BFloat16*>(nullptr));
+    default: gemm_widened(call, static_cast<const BFloat16*>(nullptr)); return false;
   }
 }
 

@@ -19,7 +19,9 @@ namespace toadstool::kernels::cpu {
 
 struct Bf16Tile;  // gemm_bf16_packed.h
 
-void gemm_bf16(const GemmCall& call);
+// Returns whether call.epilogue was applied too (the 16-bit paths fuse a
+// bias and ReLU into their store); else the caller runs it after.
+bool gemm_bf16(const GemmCall& call);
 
 // The 16-bit micro-kernel of the path in use ("amx" or "avx512bf16"), or
 // null on the "fp32" path: attention runs its bfloat16 tile products on it

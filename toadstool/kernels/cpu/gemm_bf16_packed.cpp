@@ -79,6 +79,7 @@ struct Product {
     const int64_t offset = i * o.ldc + j;
     at.c = o.fp32 ? static_cast<void*>(static_cast<float*>(o.c) + offset)
                   : static_cast<void*>(static_cast<uint16_t*>(o.c) + offset);
+    if (o.bias != nullptr) at.bias = o.bias + j;
     return at;
   }
 };
@@ -451,38 +452,39 @@ void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, int64_t M, float alpha
   if (tile.end != nullptr) tile.end();
 }
 
-void gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {
-  if (c.M == 0 || c.N == 0 || c.batch == 0) return;
+bool gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {
+  if (c.M == 0 || c.N == 0 || c.batch == 0) return false;
+  // The epilogues the store applies: a bias and ReLU or none, with K in one
+  // block (a longer K rounds float32 sums afterwards, round_sums).
+  const GemmEpilogue& e = c.epilogue;
+  const bool fuse = c.K > 0 && c.K <= kKC && c.alpha != 0 && e.pre_activation == nullptr &&
+                    (e.activation == GemmActivation::None || e.activation == GemmActivation::Relu);
   auto product = [&](int64_t i) {
     const auto* a = static_cast<const uint16_t*>(c.A) + i * c.stride_a;
     const auto* b = static_cast<const uint16_t*>(c.B) + i * c.stride_b;
     auto* out = static_cast<uint16_t*>(c.C) + i * c.stride_c;
-    return Product{
-        c.trans_a,
-        c.trans_b,
-        c.M,
-        c.N,
-        c.K,
-        a,
-        c.lda,
-        b,
-        c.ldb,
-        Bf16Out{out, c.ldc, false, static_cast<float>(c.alpha), static_cast<float>(c.beta)}};
+    Bf16Out store{out, c.ldc, false, static_cast<float>(c.alpha), static_cast<float>(c.beta)};
+    if (fuse) {
+      store.bias = static_cast<const uint16_t*>(e.bias);
+      store.relu = e.activation == GemmActivation::Relu;
+    }
+    return Product{c.trans_a, c.trans_b, c.M, c.N, c.K, a, c.lda, b, c.ldb, store};
   };
   if (c.K == 0 || c.alpha == 0) {
     for (int64_t i = 0; i < c.batch; ++i) {
       scale(static_cast<uint16_t*>(product(i).out.c), c.M, c.N, c.ldc, static_cast<float>(c.beta));
     }
-    return;
+    return false;
   }
   const int64_t work = c.batch * c.M * c.N * c.K;
   const int threads = omp_in_parallel() || work < kParallelWork ? 1 : omp_get_max_threads();
   if (threads > 1 && (c.batch % threads == 0 || c.batch >= kWholeProductsPerThread * threads)) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < c.batch; ++i) multiply_product(product(i), tile, 1);
-    return;
+    return fuse;
   }
   for (int64_t i = 0; i < c.batch; ++i) multiply_product(product(i), tile, threads);
+  return fuse;
 }
 
 }  // namespace toadstool::kernels::cpu

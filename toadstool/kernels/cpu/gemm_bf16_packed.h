@@ -37,12 +37,18 @@ inline constexpr int64_t kBf16NR = 32;
 
 // Where a micro-kernel writes its tile: out[i, j] = alpha * acc[i, j] +
 // beta * out[i, j] (out not read when beta == 0), in bfloat16 (rounded to
-// nearest even) or float32. `c` points at the tile's element (0, 0).
+// nearest even) or float32. `c` points at the tile's element (0, 0). A
+// bfloat16 out may also take a fused Linear's epilogue, with the roundings
+// of the separate pass (kernels/gemm_epilogue.h): out = relu(round(round(
+// alpha acc + beta out) + bias[j])), bias (bfloat16, at the tile's column 0)
+// and relu optional.
 struct Bf16Out {
   void* c = nullptr;
   int64_t ldc = 0;
   bool fp32 = false;
   float alpha = 1, beta = 0;
+  const uint16_t* bias = nullptr;
+  bool relu = false;
 };
 
 // A tile of `rows` (<= Bf16Tile::mr) rows and `cols` (<= kBf16NR) columns:
@@ -71,8 +77,10 @@ const Bf16Tile& amx_bf16_tile();
 
 // call (bfloat16 A, B and C, any batch and strides, as GemmFn takes it) on
 // the OpenMP team, with `tile`'s micro-kernel. The CPU must have its
-// instructions.
-void gemm_bf16_packed(const GemmCall& call, const Bf16Tile& tile);
+// instructions. Returns whether it applied call.epilogue too (a bias and
+// ReLU or none, K <= 512: in the micro-kernel's store); else the caller
+// runs it as a pass over C.
+bool gemm_bf16_packed(const GemmCall& call, const Bf16Tile& tile);
 
 // One product on the calling thread, float32 C: C [M, N] = alpha op(A)
 // op(B) + beta C (C not read when beta == 0), A and B bfloat16 stored as

@@ -14,8 +14,18 @@
 
 namespace toadstool::kernels::cpu {
 
+// bfloat16 -> float32 is exact: the 16 bits become the top half.
+[[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline __m512 bf16_widen(__m256bh h) {
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(reinterpret_cast<__m256i>(h)), 16));
+}
+[[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline __m512 bf16_load_row(
+    const uint16_t* p, __mmask16 mask) {
+  return bf16_widen(reinterpret_cast<__m256bh>(_mm256_maskz_loadu_epi16(mask, p)));
+}
+
 // out[i, j + l] = alpha * acc[l] + beta * out[i, j + l] for the lanes l of
-// `mask` (out not read when beta == 0).
+// `mask` (out not read when beta == 0), then out's epilogue (Bf16Out).
 [[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline void bf16_store_row(
     __m512 acc, const Bf16Out& out, int64_t i, int64_t j, __mmask16 mask) {
   __m512 r = _mm512_mul_ps(acc, _mm512_set1_ps(out.alpha));
@@ -28,11 +38,14 @@ namespace toadstool::kernels::cpu {
     return;
   }
   uint16_t* p = static_cast<uint16_t*>(out.c) + offset;
-  if (out.beta != 0.0f) {
-    // bfloat16 -> float32 is exact: the 16 bits become the top half.
-    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
-    r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)),
-                        r);
+  if (out.beta != 0.0f) r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), bf16_load_row(p, mask), r);
+  if (out.bias != nullptr) {  // rounded first, as the separate pass finds C
+    r = _mm512_add_ps(bf16_widen(_mm512_cvtneps_pbh(r)), bf16_load_row(out.bias + j, mask));
+  }
+  if (out.relu) {  // x < 0 ? 0 : x (NaN and -0 stay), exact on the rounded value
+    r = bf16_widen(_mm512_cvtneps_pbh(r));
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_LT_OQ), r,
+                             _mm512_setzero_ps());
   }
   _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(r)));
 }
