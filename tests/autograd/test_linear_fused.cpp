@@ -4,7 +4,6 @@
 // split-K and column-split schedules, Eigen for thin products, the 16-bit
 // GEMMs) and dtype. Its gradients are gradchecked in test_gradcheck_ops.cpp.
 #include <cmath>
-#include <iostream>
 #include <string>
 #include <vector>
 
@@ -99,13 +98,8 @@ TEST(FusedLinear, MatchesTheCompositionInEveryDtype) {
 TEST(FusedLinear, BFloat16EpilogueEqualsTheSeparateOpsBitForBit) {
   const int saved = get_num_threads();
   Generator gen(6);
-  for (const std::string path : {"fp32", "avx512bf16", "amx"}) {
-    try {
-      set_cpu_bf16_gemm(path);
-    } catch (const Error& e) {
-      std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
-      continue;
-    }
+  for (const std::string& path : kBf16GemmPaths) {
+    if (!force_bf16_gemm_path(path)) continue;
     for (const Shape& x_shape : {Shape{300, 96}, Shape{50, 64}, Shape{3, 40, 72}, Shape{64, 600}}) {
       const int64_t in = x_shape.back(), out = in == 64 ? 300 : 80;
       const Tensor x = randn(x_shape, kFloat32, &gen).to(kBFloat16);

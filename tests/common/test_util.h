@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,24 @@ class ScopedNumThreads {
  private:
   int saved_;
 };
+
+// The CPU's bfloat16 GEMM paths (kernels/cpu/gemm_bf16.h; attention's
+// bfloat16 tiles follow them).
+inline const std::vector<std::string> kBf16GemmPaths = {"fp32", "avx512bf16", "amx"};
+
+// Forces bfloat16 GEMM path `path` for the calls that follow
+// (set_cpu_bf16_gemm; "" returns to the automatic choice), or prints why
+// this CPU or build cannot run it and returns false: a test loops over
+// kBf16GemmPaths and runs the ones this machine has.
+inline bool force_bf16_gemm_path(const std::string& path) {
+  try {
+    set_cpu_bf16_gemm(path);
+    return true;
+  } catch (const Error& e) {
+    std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
+    return false;
+  }
+}
 
 }  // namespace toadstool::testing
 

@@ -82,13 +82,8 @@ TEST(Bf16Mixed, TenAdamWStepsOfTheClassifierStayCloseToFloat32) {
   // (and spinning in it when ctest runs another test beside).
   const testing::ScopedNumThreads one(1);
   const Steps want = ten_steps(false);
-  for (const std::string path : {"fp32", "avx512bf16", "amx"}) {
-    try {
-      set_cpu_bf16_gemm(path);
-    } catch (const Error& e) {
-      std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
-      continue;
-    }
+  for (const std::string& path : testing::kBf16GemmPaths) {
+    if (!testing::force_bf16_gemm_path(path)) continue;
     SCOPED_TRACE("bf16 GEMM path " + path);
     const Steps got = ten_steps(true);
     set_cpu_bf16_gemm("");

@@ -3,7 +3,6 @@
 // attention composed of matmul, masked_fill, softmax, dropout and matmul, over
 // masks, causality, shapes, layouts, tile boundaries, dropout and bad input.
 #include <cmath>
-#include <iostream>
 #include <limits>
 #include <string>
 #include <utility>
@@ -216,17 +215,12 @@ TEST_P(AttentionLarge, MatchesCompositeAtOneAndTwoThreads) {
 TEST_P(AttentionLarge, SixteenBitKernelMatchesFloat32) {
   const int saved = get_num_threads();
   const Inputs in = make_inputs(GetParam());
-  const std::pair<DType, std::string> cases[] = {
-      {kBFloat16, "fp32"}, {kBFloat16, "avx512bf16"}, {kBFloat16, "amx"}, {kFloat16, ""}};
+  std::vector<std::pair<DType, std::string>> cases = {{kFloat16, ""}};
+  for (const std::string& path : testing::kBf16GemmPaths) cases.emplace_back(kBFloat16, path);
   for (const auto& c : cases) {
     const DType dtype = c.first;  // a variable, not a binding: the lambda below captures it
     const std::string& path = c.second;
-    try {
-      set_cpu_bf16_gemm(path);
-    } catch (const Error& e) {
-      std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
-      continue;
-    }
+    if (!testing::force_bf16_gemm_path(path)) continue;
     const double tol = dtype == kBFloat16 ? 2e-2 : 3e-3;
     // The inputs and the output weights r rounded to dtype, then run in
     // dtype and (from the same rounded values) in float32.
