@@ -94,7 +94,9 @@ TEST(FusedLinear, MatchesTheCompositionInEveryDtype) {
 // (the product rounded, the bias added and rounded, then ReLU), so the
 // fused Linear equals the separate ops bit for bit; GELU, K over 512 (float32
 // sums rounded afterwards) and the fp32 path run the pass. Partial tiles and
-// panels, the columns split at 2 threads, a batch.
+// panels, the columns split at 2 threads, a batch; and results that are
+// bfloat16 subnormals (zero inputs, subnormal biases), which the fused
+// rounding keeps as BFloat16(float) does.
 TEST(FusedLinear, BFloat16EpilogueEqualsTheSeparateOpsBitForBit) {
   const int saved = get_num_threads();
   Generator gen(6);
@@ -117,6 +119,16 @@ TEST(FusedLinear, BFloat16EpilogueEqualsTheSeparateOpsBitForBit) {
                        0, 0);
         }
       }
+    }
+    const Tensor zero_x = zeros({20, 40}, kBFloat16), w = randn({48, 40}).to(kBFloat16);
+    Tensor tiny_b = zeros({48}, kBFloat16);
+    const uint16_t tiny[] = {0x0001, 0x8003, 0x007F, 0x0040};  // subnormal bfloat16 bits
+    for (int64_t j = 0; j < 48; ++j) tiny_b.data_ptr<BFloat16>()[j].bits = tiny[j % 4];
+    for (LinearActivation activation : {LinearActivation::None, LinearActivation::ReLU}) {
+      SCOPED_TRACE(path + " subnormal bias");
+      const Tensor got = linear(zero_x, w, tiny_b, activation);
+      expect_close(got, composition(zero_x, w, tiny_b, activation), 0, 0);
+      EXPECT_EQ(got.data_ptr<BFloat16>()[0].bits, 0x0001);  // kept, not flushed to zero
     }
   }
   set_cpu_bf16_gemm("");

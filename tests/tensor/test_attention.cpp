@@ -414,6 +414,25 @@ TEST(Attention, FullyMaskedRowsGiveZeroAndNoGradient) {
 }
 
 // No keys at all (S = 0): every row is fully masked.
+// bfloat16 heads wider than a packed block of the bfloat16 tile (E, Ev >
+// 512) take the widened path on every CPU: the float32 result, rounded.
+TEST(Attention, WideBFloat16HeadsMatchFloat32) {
+  Generator g(8);
+  const Tensor q = randn({1, 2, 9, 520}, kFloat32, &g).to(kBFloat16).requires_grad_();
+  const Tensor k = randn({1, 2, 11, 520}, kFloat32, &g).to(kBFloat16).requires_grad_();
+  const Tensor v = randn({1, 2, 11, 530}, kFloat32, &g).to(kBFloat16).requires_grad_();
+  Tensor out = scaled_dot_product_attention(q, k, v);
+  out.sum().backward();
+  const Tensor q32 = q.detach().to(kFloat32).requires_grad_(),
+               k32 = k.detach().to(kFloat32).requires_grad_(),
+               v32 = v.detach().to(kFloat32).requires_grad_();
+  Tensor out32 = scaled_dot_product_attention(q32, k32, v32);
+  out32.sum().backward();
+  testing::expect_close(out.to(kFloat32), out32, 2e-2, 2e-2);
+  testing::expect_close(q.grad().to(kFloat32), q32.grad(), 2e-2, 2e-2);
+  testing::expect_close(v.grad().to(kFloat32), v32.grad(), 2e-2, 2e-2);
+}
+
 TEST(Attention, NoKeysGiveZeros) {
   Tensor q = randn({2, 3, 4}), k = zeros({2, 0, 4}), v = zeros({2, 0, 5});
   Tensor out = scaled_dot_product_attention(q, k, v);

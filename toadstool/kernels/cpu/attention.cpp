@@ -188,7 +188,8 @@ class TileProducts<float, BFloat16> {
   }
 
  private:
-  static constexpr size_t kMaxPacked = 64;  // up to 32 KiB each
+  // Up to 32 KiB each at E, Ev <= 128 (and 128 KiB at the 512 limit).
+  static constexpr size_t kMaxPacked = 64;
 
   static const uint16_t* bits(const BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 
@@ -682,6 +683,15 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                }));
 }
 
+#if TOADSTOOL_BF16_KERNELS
+// bfloat16 calls multiply their tiles in bfloat16 where the CPU's bfloat16
+// GEMM path has a 16-bit tile (gemm_bf16.h) and a head's E and Ev fit one
+// packed block of it, else widened to float32.
+bool bf16_tile_products(const AttentionArgs<BFloat16>& a) {
+  return bf16_tile() != nullptr && a.E <= kBf16PackedMaxK && a.Ev <= kBf16PackedMaxK;
+}
+#endif
+
 }  // namespace
 
 void attention_forward(const AttentionArgs<float>& a, float* out, float* lse) {
@@ -698,11 +708,9 @@ void attention_backward(const AttentionArgs<double>& a, const double* out, const
                         const double* grad_out, double* grad_q, double* grad_k, double* grad_v) {
   backward<double, double>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
 }
-// bfloat16 calls multiply their tiles in bfloat16 where the CPU's bfloat16
-// GEMM path has a 16-bit tile (gemm_bf16.h), else widened to float32.
 void attention_forward(const AttentionArgs<BFloat16>& a, BFloat16* out, float* lse) {
 #if TOADSTOOL_BF16_KERNELS
-  if (bf16_tile() != nullptr) return forward<BFloat16, BFloat16>(a, out, lse);
+  if (bf16_tile_products(a)) return forward<BFloat16, BFloat16>(a, out, lse);
 #endif
   forward<BFloat16, float>(a, out, lse);
 }
@@ -713,7 +721,7 @@ void attention_backward(const AttentionArgs<BFloat16>& a, const BFloat16* out, c
                         const BFloat16* grad_out, BFloat16* grad_q, BFloat16* grad_k,
                         BFloat16* grad_v) {
 #if TOADSTOOL_BF16_KERNELS
-  if (bf16_tile() != nullptr) {
+  if (bf16_tile_products(a)) {
     return backward<BFloat16, BFloat16>(a, out, lse, grad_out, grad_q, grad_k, grad_v);
   }
 #endif

@@ -40,7 +40,7 @@ namespace {
 
 // A B panel of kKC steps is 256 pairs x 32 words = 32 KB (L1), as the
 // float32 kernel's 256-step panel; a B block of kKC x kNC is 1 MB (L2).
-constexpr int64_t kKC = 512;
+constexpr int64_t kKC = kBf16PackedMaxK;
 constexpr int64_t kNC = 1024;
 // Rows taken (and A packed) up to this many tiles at a time.
 constexpr int64_t kTilesPerBlock = 8;

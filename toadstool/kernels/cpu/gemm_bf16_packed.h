@@ -92,8 +92,9 @@ void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t 
                       int64_t ldb, float beta, float* C, int64_t ldc);
 
 // op(B) [K, N] packed once for several gemm_bf16_serial products with it
-// (attention's key and value tiles): K <= 512 and N <= 1024, one block of
-// panels. pack() refills it.
+// (attention's key and value tiles): K <= kBf16PackedMaxK and N <= 1024,
+// one block of panels (std::invalid_argument otherwise). pack() refills it.
+inline constexpr int64_t kBf16PackedMaxK = 512;
 class Bf16PackedB {
  public:
   void pack(const Bf16Tile& tile, bool trans_b, int64_t K, int64_t N, const uint16_t* B,

@@ -19,6 +19,20 @@ namespace toadstool::kernels::cpu {
   return _mm512_castsi512_ps(
       _mm512_slli_epi32(_mm512_cvtepu16_epi32(reinterpret_cast<__m256i>(h)), 16));
 }
+// float32 -> bfloat16 as BFloat16(float) rounds (float_to_bfloat16_bits: to
+// nearest even, NaN made quiet, subnormals kept, which VCVTNEPS2BF16 flushes).
+[[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline __m256bh bf16_round_exact(
+    __m512 r) {
+  const __m512i x = _mm512_castps_si512(r);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
+  const __m512i rounded =
+      _mm512_srli_epi32(_mm512_add_epi32(x, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb)), 16);
+  const __m512i quiet_nan = _mm512_or_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(0x40));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  return reinterpret_cast<__m256bh>(
+      _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet_nan)));
+}
 [[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline __m512 bf16_load_row(
     const uint16_t* p, __mmask16 mask) {
   return bf16_widen(reinterpret_cast<__m256bh>(_mm256_maskz_loadu_epi16(mask, p)));
@@ -39,15 +53,24 @@ namespace toadstool::kernels::cpu {
   }
   uint16_t* p = static_cast<uint16_t*>(out.c) + offset;
   if (out.beta != 0.0f) r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), bf16_load_row(p, mask), r);
-  if (out.bias != nullptr) {  // rounded first, as the separate pass finds C
-    r = _mm512_add_ps(bf16_widen(_mm512_cvtneps_pbh(r)), bf16_load_row(out.bias + j, mask));
+  const __m256bh product = _mm512_cvtneps_pbh(r);
+  if (out.bias == nullptr && !out.relu) {
+    _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(product));
+    return;
   }
-  if (out.relu) {  // x < 0 ? 0 : x (NaN and -0 stay), exact on the rounded value
-    r = bf16_widen(_mm512_cvtneps_pbh(r));
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_LT_OQ), r,
+  // The fused Linear's epilogue with the separate pass's roundings: the
+  // product as stored above, then the bias added and rounded as
+  // BFloat16(float) rounds (bf16_round_exact), then ReLU (x < 0 ? 0 : x:
+  // NaN and -0 stay), exact on a rounded value.
+  __m512 c = bf16_widen(product);
+  if (out.bias != nullptr) {
+    c = bf16_widen(bf16_round_exact(_mm512_add_ps(c, bf16_load_row(out.bias + j, mask))));
+  }
+  if (out.relu) {
+    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_LT_OQ), c,
                              _mm512_setzero_ps());
   }
-  _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(r)));
+  _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(bf16_round_exact(c)));
 }
 
 // The lanes of a 16-column segment that starts `first` columns into a tile

@@ -72,8 +72,8 @@ Acc fold_contiguous(const Op& op, Acc acc, const In* x, int64_t count, int64_t r
 // Outer order: blocks of kOuterBlock outputs of the innermost kept dim.
 inline constexpr int64_t kOuterBlock = 256;
 // Fewer blocks than this split their reduced elements into chunks of at
-// least kOuterChunk, at most kOuterMaxChunks of them (the partial sums stay
-// under 2 MB).
+// least kOuterChunk, at most kOuterMaxChunks of them (the partial
+// accumulators stay under 3 MB: 7 x 64 x 256 of variance's 24 bytes).
 inline constexpr int64_t kOuterFewBlocks = 8;
 inline constexpr int64_t kOuterChunk = 1024;
 inline constexpr int64_t kOuterMaxChunks = 64;
