@@ -20,7 +20,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -118,7 +117,8 @@ void interleave_pairs(const uint16_t* src, int64_t stride_k, int64_t w, int64_t 
 // place: 4 x 4 transposes inside each 128-bit lane (rows 4g..4g+3 give
 // c[g][k], lane L holding their column 4L + k), then a 4 x 4 transpose of
 // the lanes of c[0..3][k].
-void transpose_words_16x16(std::array<__m512i, 16>& r) {
+void transpose_words_16x16(
+    __m512i (&r)[16]) {  // NOLINT(*-avoid-c-arrays): std::array drops __m512i's alignment attribute
   __m512i c[4][4];
   for (int g = 0; g < 4; ++g) {
     const __m512i lo01 = _mm512_unpacklo_epi32(r[4 * g], r[4 * g + 1]);
@@ -159,7 +159,7 @@ void pack_b_panel(const uint16_t* src, int64_t stride_k, int64_t stride_j, int64
     for (int64_t q0 = 0; q0 < pairs; q0 += 16) {
       const int64_t values = std::clamp<int64_t>(kc - 2 * q0, 0, 32);  // of each row here
       const __mmask32 mask = values == 32 ? ~__mmask32{0} : (__mmask32{1} << values) - 1;
-      std::array<__m512i, 16> words;
+      __m512i words[16];  // NOLINT(*-avoid-c-arrays): as transpose_words_16x16's
       for (int64_t jj = 0; jj < 16; ++jj) {
         words[jj] = j0 + jj < w
                         ? _mm512_maskz_loadu_epi16(mask, src + (j0 + jj) * stride_j + 2 * q0)
@@ -411,18 +411,6 @@ constexpr int64_t kParallelWork = 64 * 64 * 64;
 constexpr int64_t kWholeProductsPerThread = 8;
 
 }  // namespace
-
-void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t M, int64_t N,
-                      int64_t K, float alpha, const uint16_t* A, int64_t lda, const uint16_t* B,
-                      int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  if (K == 0 || alpha == 0) {
-    scale_fp32(C, M, N, ldc, beta);
-    return;
-  }
-  multiply(Product{trans_a, trans_b, M, N, K, A, lda, B, ldb, Bf16Out{C, ldc, true, alpha, beta}},
-           tile, 1);
-}
 
 void Bf16PackedB::pack(const Bf16Tile& tile, bool trans_b, int64_t K, int64_t N, const uint16_t* B,
                        int64_t ldb) {

@@ -82,15 +82,6 @@ const Bf16Tile& amx_bf16_tile();
 // runs it as a pass over C.
 bool gemm_bf16_packed(const GemmCall& call, const Bf16Tile& tile);
 
-// One product on the calling thread, float32 C: C [M, N] = alpha op(A)
-// op(B) + beta C (C not read when beta == 0), A and B bfloat16 stored as
-// GemmFn takes them (trans_a: A stored [K, M]; trans_b: B stored [N, K]).
-// For products inside a parallel region: attention's tiles
-// (kernels/cpu/attention.cpp).
-void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, bool trans_b, int64_t M, int64_t N,
-                      int64_t K, float alpha, const uint16_t* A, int64_t lda, const uint16_t* B,
-                      int64_t ldb, float beta, float* C, int64_t ldc);
-
 // op(B) [K, N] packed once for several gemm_bf16_serial products with it
 // (attention's key and value tiles): K <= kBf16PackedMaxK and N <= 1024,
 // one block of panels (std::invalid_argument otherwise). pack() refills it.
@@ -109,8 +100,11 @@ class Bf16PackedB {
   int64_t K_ = 0, N_ = 0, kcp_ = 0;
 };
 
-// C [M, N] = alpha op(A) b + beta C on the calling thread, as above, with B
-// packed beforehand (by the same tile's pack).
+// One product on the calling thread, float32 C: C [M, N] = alpha op(A) b +
+// beta C (C not read when beta == 0), A bfloat16 stored as GemmFn takes it
+// (trans_a: stored [K, M]), B packed beforehand by the same tile's pack.
+// For products inside a parallel region: attention's tiles
+// (kernels/cpu/attention.cpp).
 void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, int64_t M, float alpha, const uint16_t* A,
                       int64_t lda, const Bf16PackedB& b, float beta, float* C, int64_t ldc);
 
