@@ -314,13 +314,25 @@ int train_and_test(const cxxopts::ParseResult& args) {
   const Device device(args["device"].as<std::string>());
   model->to(device);
   // What the trainer runs: the model, or its data-parallel wrapper (rank 0's
-  // weights everywhere, gradients averaged during backward).
+  // weights everywhere, gradients averaged during backward); with --zero the
+  // model itself and ZeRO-1 (gradients averaged at the step, the AdamW state
+  // sharded across the ranks).
+  const bool zero = args.count("zero") != 0;
+  TS_CHECK(!zero || pg, "--zero shards the optimizer across ranks: it needs --distributed");
   std::shared_ptr<nn::UnaryModule> trained = model;
-  if (pg) trained = std::make_shared<distributed::DistributedDataParallel>(model, pg);
+  if (pg && !zero) trained = std::make_shared<distributed::DistributedDataParallel>(model, pg);
   optim::AdamWOptions adam;
   adam.lr = args["lr"].as<double>();
   adam.weight_decay = args["weight-decay"].as<double>();
-  auto optimizer = std::make_shared<optim::AdamW>(model->parameters(), adam);
+  std::shared_ptr<optim::Optimizer> optimizer;
+  if (zero) {
+    optimizer = std::make_shared<distributed::ZeroRedundancyOptimizer>(
+        model->parameters(), pg, [adam](std::vector<optim::ParamGroup> groups) {
+          return std::make_unique<optim::AdamW>(std::move(groups), adam);
+        });
+  } else {
+    optimizer = std::make_shared<optim::AdamW>(model->parameters(), adam);
+  }
   const auto epochs = args["epochs"].as<int64_t>();
   auto schedule = std::make_shared<optim::OneCycleLR>(
       *optimizer, optim::OneCycleLROptions{.max_lr = {adam.lr},
@@ -519,6 +531,9 @@ cxxopts::Options make_options() {
   add("distributed",
       "data parallel under mpirun: each rank trains on batch-size / N reviews of every batch "
       "(scripts/imdb_distributed.sh)");
+  add("zero",
+      "with --distributed: ZeRO-1, the AdamW state sharded across the ranks "
+      "(ZeroRedundancyOptimizer), instead of DistributedDataParallel");
   add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
   add("precision",
       "auto, 32, bf16-mixed or 16-mixed (docs/mixed_precision.md); auto: bf16-mixed where this "

@@ -63,6 +63,9 @@ struct FitOptions {
   int epochs = 2;
   std::string checkpoint_dir;  // a CheckpointCallback's folder, if set
   bool resume = false;         // ... which resumes from its newest checkpoint
+  // Data parallel with a ZeroRedundancyOptimizer over AdamW and a plain
+  // model instead of DDP and AdamW.
+  bool zero = false;
 };
 
 FitResult fit(const ProcessGroupRef& pg, const FitOptions& fit_options = {}) {
@@ -71,8 +74,16 @@ FitResult fit(const ProcessGroupRef& pg, const FitOptions& fit_options = {}) {
   run.model = make_mlp(pg ? 7 + pg->rank() : 7);  // DDP replaces rank > 0's weights
   std::shared_ptr<nn::UnaryModule> model = run.model;
   std::shared_ptr<distributed::DistributedDataParallel> ddp;
-  if (pg) model = ddp = std::make_shared<distributed::DistributedDataParallel>(run.model, pg);
-  auto optimizer = std::make_shared<optim::AdamW>(model->parameters(), adamw_options());
+  std::shared_ptr<optim::Optimizer> optimizer;
+  if (pg && fit_options.zero) {
+    optimizer = std::make_shared<distributed::ZeroRedundancyOptimizer>(
+        model->parameters(), pg, [](std::vector<optim::ParamGroup> groups) {
+          return std::make_unique<optim::AdamW>(std::move(groups), adamw_options());
+        });
+  } else {
+    if (pg) model = ddp = std::make_shared<distributed::DistributedDataParallel>(run.model, pg);
+    optimizer = std::make_shared<optim::AdamW>(model->parameters(), adamw_options());
+  }
   std::ostringstream out;
   train::MonitorOptions monitor;
   monitor.out = &out;
@@ -144,6 +155,35 @@ TEST(DistributedTrainer, ResumesACheckpointWrittenByAnotherNumberOfRanks) {
     EXPECT_LT(max_param_diff(*on_one.model, *uninterrupted.model), 1e-6);
     EXPECT_NEAR(on_one.valid_loss, uninterrupted.valid_loss, 1e-9);
   }
+}
+
+// ZeRO-1 in the trainer: the same weights, losses and scores as one
+// process, with gradient accumulation (no no_sync: ZeRO averages at the
+// step); its checkpoints hold the whole optimizer state, so they resume in
+// one process with plain AdamW, and one process's resume in ZeRO.
+TEST(DistributedTrainer, ZeroRedundancyOptimizerMatchesOneProcessAndSharesCheckpoints) {
+  ProcessGroupRef pg = world_ptr();
+  const FitResult uninterrupted = fit(nullptr);
+  const FitResult zero =
+      fit(pg, {.epochs = 2, .checkpoint_dir = "", .resume = false, .zero = true});
+  EXPECT_LT(max_param_diff(*zero.model, *uninterrupted.model), 1e-6);
+  EXPECT_NEAR(zero.train_loss, uninterrupted.train_loss, 1e-9);
+  EXPECT_NEAR(zero.valid_loss, uninterrupted.valid_loss, 1e-9);
+  EXPECT_NEAR(zero.score, uninterrupted.score, 1e-9);
+
+  const TempDir n_ranks;
+  fit(pg, {.epochs = 1, .checkpoint_dir = n_ranks.path(), .resume = false, .zero = true});
+  if (pg->rank() == 0) {
+    const FitResult on_one =
+        fit(nullptr, {.epochs = 2, .checkpoint_dir = n_ranks.path(), .resume = true});
+    EXPECT_LT(max_param_diff(*on_one.model, *uninterrupted.model), 1e-6);
+  }
+  const TempDir one_process;
+  fit(nullptr, {.epochs = 1, .checkpoint_dir = one_process.path()});
+  const FitResult resumed =
+      fit(pg, {.epochs = 2, .checkpoint_dir = one_process.path(), .resume = true, .zero = true});
+  EXPECT_LT(max_param_diff(*resumed.model, *uninterrupted.model), 1e-6);
+  EXPECT_NEAR(resumed.valid_loss, uninterrupted.valid_loss, 1e-9);
 }
 
 // One rank alone decides to stop after the first epoch: every rank stops.

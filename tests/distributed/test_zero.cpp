@@ -1,7 +1,8 @@
 // ZeroRedundancyOptimizer (ZeRO stage 1) under mpirun (2 and 3 ranks): the
 // MLP's 147 parameters are split into shards that cut through parameters;
-// ten AdamW steps must match one process on the whole batch, and each rank
-// must hold only its shard's optimizer state.
+// ten AdamW steps must match one process on the whole batch, each rank must
+// hold only its shard's optimizer state, and the state dict must be the one
+// process's.
 #include <string>
 #include <vector>
 
@@ -98,40 +99,112 @@ TEST(ZeroRedundancyOptimizer, SkipsParametersNoRankHasAGradientFor) {
   EXPECT_GT(max_abs_diff(model->parameters()[0], make_mlp(7)->parameters()[0]), 1e-4);
 }
 
-TEST(ZeroRedundancyOptimizer, StateDictIsPerRankAndResumes) {
+// `steps` AdamW steps of `model` with `opt`, from global step `first`, on
+// this rank's share of each global batch.
+void run_steps(int first, int steps, optim::Optimizer& opt, nn::MLP& model,
+               const distributed::ProcessGroup* pg) {
+  for (int s = first; s < first + steps; ++s) {
+    const Batch whole = global_batch(s, kBatch);
+    const Batch b = pg != nullptr ? local_share(whole, *pg) : whole;
+    mse(model(b.x), b.y).backward();
+    opt.step();
+    opt.zero_grad();
+  }
+}
+
+// The state dict is the plain optimizer's, gathered from every rank: equal
+// to one process's AdamW after the same steps, and it resumes in ZeRO with
+// this world size or in the plain optimizer (any world size).
+TEST(ZeroRedundancyOptimizer, StateDictIsTheOneProcessOptimizersAndResumesAnywhere) {
   ProcessGroupRef pg = world_ptr();
-  auto run = [&](int first, int last, ZeroRedundancyOptimizer& opt, nn::Module& model) {
-    for (int s = first; s < last; ++s) {
-      const Batch b = local_share(global_batch(s, kBatch), *pg);
-      mse(dynamic_cast<nn::UnaryModule&>(model)(b.x), b.y).backward();
-      opt.step();
-      opt.zero_grad();
-    }
-  };
   auto straight = make_mlp(7);
   ZeroRedundancyOptimizer straight_opt(straight->parameters(), pg, adamw_factory());
-  run(0, 4, straight_opt, *straight);
-  // Stop after two steps, save, resume into a fresh model and optimizer.
+  run_steps(0, 4, straight_opt, *straight, pg.get());
+
   auto first = make_mlp(7);
   ZeroRedundancyOptimizer first_opt(first->parameters(), pg, adamw_factory());
-  run(0, 2, first_opt, *first);
+  run_steps(0, 2, first_opt, *first, pg.get());
   const TensorDict saved = first_opt.state_dict();
-  EXPECT_EQ(saved.at("zero.rank").item<int64_t>(), pg->rank());
-  EXPECT_EQ(saved.at("zero.world_size").item<int64_t>(), pg->size());
+  auto one = make_mlp(7);
+  optim::AdamW one_opt(one->parameters(), adamw_options());
+  run_steps(0, 2, one_opt, *one, nullptr);
+  const TensorDict expected = one_opt.state_dict();
+  ASSERT_EQ(saved.size(), expected.size());
+  for (const auto& [name, tensor] : expected) {
+    ASSERT_NE(saved.find(name), nullptr) << name;
+    EXPECT_EQ(saved.at(name).shape(), tensor.shape()) << name;
+    EXPECT_LT(max_abs_diff(saved.at(name).to(kFloat64), tensor.to(kFloat64)), 1e-9) << name;
+  }
+
   auto resumed = make_mlp(7);
   resumed->load_state_dict(first->state_dict());
   ZeroRedundancyOptimizer resumed_opt(resumed->parameters(), pg, adamw_factory());
   resumed_opt.load_state_dict(saved);
-  run(2, 4, resumed_opt, *resumed);
+  run_steps(2, 2, resumed_opt, *resumed, pg.get());
   EXPECT_LT(max_param_diff(*resumed, *straight), 1e-15);
-  // Another rank's state is refused.
-  TensorDict wrong;
-  for (const auto& [name, t] : saved) wrong.insert(name, t);
-  wrong.set("zero.rank", full({}, (pg->rank() + 1) % pg->size(), kInt64));
-  EXPECT_ERROR(resumed_opt.load_state_dict(wrong),
-               (std::vector<std::string>{"ZeroRedundancyOptimizer: load_state_dict (rank " +
-                                         std::to_string(pg->rank()) +
-                                         "): the state was saved with zero.rank = "}));
+
+  // In one process, with the plain optimizer.
+  auto plain = make_mlp(7);
+  plain->load_state_dict(first->state_dict());
+  optim::AdamW plain_opt(plain->parameters(), adamw_options());
+  plain_opt.load_state_dict(saved);
+  run_steps(2, 2, plain_opt, *plain, nullptr);
+  EXPECT_LT(max_param_diff(*plain, *straight), 1e-6);
+
+  // And the other way: the plain optimizer's state into ZeRO.
+  auto from_plain = make_mlp(7);
+  from_plain->load_state_dict(one->state_dict());
+  ZeroRedundancyOptimizer from_plain_opt(from_plain->parameters(), pg, adamw_factory());
+  from_plain_opt.load_state_dict(expected);
+  run_steps(2, 2, from_plain_opt, *from_plain, pg.get());
+  EXPECT_LT(max_param_diff(*from_plain, *straight), 1e-6);
+}
+
+// A dict for other parameters is refused as the plain optimizer refuses it,
+// and nothing changes.
+TEST(ZeroRedundancyOptimizer, LoadStateDictChecksAsThePlainOptimizerDoes) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), pg, adamw_factory());
+  auto other = make_mlp(7, {5, 4, 3});
+  optim::AdamW other_opt(other->parameters(), adamw_options());
+  run_steps(0, 1, other_opt, *other, nullptr);
+  EXPECT_ERROR(opt.load_state_dict(other_opt.state_dict()),
+               "AdamW.load_state_dict: group 0 has 4 parameters in the state dict, 6 in the "
+               "optimizer");
+  EXPECT_EQ(opt.local_state_bytes(), 0);
+}
+
+// A schedule sets the learning rate in param_groups(); the local optimizer
+// steps with it.
+TEST(ZeroRedundancyOptimizer, StepsWithTheHyperParametersOfItsGroups) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), pg, adamw_factory());
+  EXPECT_EQ(opt.param_groups()[0].lr(), adamw_options().lr);
+  EXPECT_EQ(opt.param_groups()[0].get("weight_decay"), 0.01);
+  opt.param_groups()[0].set_lr(0.0);
+  auto before = make_mlp(7);
+  run_steps(0, 1, opt, *model, pg.get());
+  EXPECT_EQ(max_param_diff(*model, *before), 0.0);
+}
+
+// GradScaler's found-inf flag set on one rank only: no rank steps, and the
+// flag is the ranks' sum on every rank (so each scaler backs off alike).
+TEST(ZeroRedundancyOptimizer, AGatedStepSkippedOnOneRankIsSkippedOnEvery) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), pg, adamw_factory());
+  auto before = make_mlp(7);
+  const Batch b = local_share(global_batch(0, kBatch), *pg);
+  mse((*model)(b.x), b.y).backward();
+  Tensor found_inf = full({}, pg->rank() == pg->size() - 1 ? 1.0 : 0.0, kFloat32);
+  opt.step(found_inf);
+  EXPECT_EQ(max_param_diff(*model, *before), 0.0);
+  EXPECT_EQ(found_inf.item<float>(), 1.0F);
+  // The next, ungated step counts as the first (Adam's bias correction).
+  opt.step();
+  EXPECT_EQ(opt.state_dict().at("state.0.step").item<float>(), 1.0F);
 }
 
 TEST(ZeroRedundancyOptimizer, RejectsMixedDtypes) {

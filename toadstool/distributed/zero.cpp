@@ -1,6 +1,8 @@
 #include "toadstool/distributed/zero.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -15,25 +17,43 @@ namespace {
 
 constexpr const char* kWho = "ZeroRedundancyOptimizer";
 
-const char* const kMetaNames[] = {"zero.world_size", "zero.rank", "zero.shard_begin",
-                                  "zero.shard_size"};
+// The wrapped optimizer over all the parameters: it checks the groups and
+// fills in their hyper-parameters.
+std::unique_ptr<optim::Optimizer> make_reference(const OptimizerFactory& factory,
+                                                 std::vector<optim::ParamGroup> groups) {
+  TS_CHECK(factory != nullptr, kWho, ": the optimizer factory is empty");
+  std::unique_ptr<optim::Optimizer> reference = factory(std::move(groups));
+  TS_CHECK(reference != nullptr, kWho, ": the optimizer factory returned null");
+  return reference;
+}
 
 }  // namespace
 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<Tensor> params,
                                                  std::shared_ptr<ProcessGroup> group,
-                                                 const OptimizerFactory& factory)
+                                                 OptimizerFactory factory)
     : ZeroRedundancyOptimizer(std::vector<optim::ParamGroup>{optim::ParamGroup(std::move(params))},
-                              std::move(group), factory) {}
+                              std::move(group), std::move(factory)) {}
 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> groups,
                                                  std::shared_ptr<ProcessGroup> group,
-                                                 const OptimizerFactory& factory)
-    : groups_(std::move(groups)), group_(std::move(group)) {
+                                                 OptimizerFactory factory)
+    : ZeroRedundancyOptimizer(make_reference(factory, std::move(groups)), std::move(group),
+                              factory) {}
+
+ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimizer> reference,
+                                                 std::shared_ptr<ProcessGroup> group,
+                                                 OptimizerFactory factory)
+    : Optimizer(kWho, reference->defaults()),
+      reference_(std::move(reference)),
+      factory_(std::move(factory)),
+      group_(std::move(group)) {
   TS_CHECK(group_ != nullptr, kWho, ": the process group is null");
-  TS_CHECK(factory != nullptr, kWho, ": the optimizer factory is empty");
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    for (const Tensor& p : groups_[g].params) {
+  for (const optim::ParamGroup& user_group : reference_->param_groups()) {
+    add_param_group(user_group);
+  }
+  for (size_t g = 0; g < param_groups().size(); ++g) {
+    for (const Tensor& p : param_groups()[g].params) {
       params_.push_back(p);
       group_of_.push_back(g);
     }
@@ -42,7 +62,7 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> 
 
   // This rank's pieces: the part of each parameter inside [begin, end).
   const int64_t end = shard_begin_ + shard_size_;
-  std::vector<optim::ParamGroup> local_groups(groups_.size());
+  std::vector<optim::ParamGroup> local_groups(param_groups().size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const int64_t lo = std::max(offset_of_[i], shard_begin_);
     const int64_t hi = std::min(offset_of_[i] + params_[i].numel(), end);
@@ -50,11 +70,16 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> 
     Piece piece{i, lo - offset_of_[i], flat_.narrow(0, lo, hi - lo)};
     piece.values.set_grad(shard_grad_.narrow(0, lo - shard_begin_, hi - lo));
     local_groups[group_of_[i]].params.push_back(piece.values);
-    local_groups[group_of_[i]].options = groups_[group_of_[i]].options;
     pieces_.push_back(std::move(piece));
   }
-  std::erase_if(local_groups, [](const optim::ParamGroup& g) { return g.params.empty(); });
-  if (!local_groups.empty()) local_ = factory(std::move(local_groups));
+  std::vector<optim::ParamGroup> present;
+  for (size_t g = 0; g < local_groups.size(); ++g) {
+    if (local_groups[g].params.empty()) continue;
+    local_groups[g].options = reference_->param_groups()[g].options;
+    present.push_back(std::move(local_groups[g]));
+    local_group_of_.push_back(g);
+  }
+  if (!present.empty()) local_ = factory_(std::move(present));
 }
 
 // Checks the parameters, takes rank 0's values, and moves them into one
@@ -98,7 +123,17 @@ void ZeroRedundancyOptimizer::check_and_flatten() {
   }
 }
 
-void ZeroRedundancyOptimizer::step() {
+void ZeroRedundancyOptimizer::step() { step_shard(Tensor()); }
+
+void ZeroRedundancyOptimizer::step(const Tensor& skip_if_nonzero) {
+  TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
+               skip_if_nonzero.dtype() == kFloat32,
+           kWho, ".step: the skip flag must be one float32 value, got ",
+           detail::describe(skip_if_nonzero));
+  step_shard(skip_if_nonzero);
+}
+
+void ZeroRedundancyOptimizer::step_shard(const Tensor& skip_if_nonzero) {
   NoGradGuard no_grad;
   // 1. The gradients, end to end; which parameters have one on this rank
   //    (counted on the CPU, summed on the group's device).
@@ -114,29 +149,56 @@ void ZeroRedundancyOptimizer::step() {
       dst.zero_();
     }
   }
-  // 2. This rank's shard of the mean gradient; how many ranks had each.
+  // 2. This rank's shard of the mean gradient; how many ranks had each; the
+  //    skip flag summed over the ranks, in the caller's tensor.
   Tensor had_anywhere = had_grad.to(group_->device());
   auto scatter = group_->reduce_scatter(shard_grad_, flat_grad_, ReduceOp::Average);
   auto flags = group_->all_reduce(had_anywhere, ReduceOp::Sum);
+  Tensor skip = skip_if_nonzero;
+  std::shared_ptr<Work> skips;
+  if (skip.defined()) skips = group_->all_reduce(skip, ReduceOp::Sum);
   scatter->wait();
   flags->wait();
+  if (skips) skips->wait();
   had_grad = had_anywhere.to(kCPU);
   had = had_grad.data_ptr<int64_t>();
-  // 3. Step the pieces; a parameter no rank had a gradient for is skipped,
-  //    as the plain optimizer skips a parameter without one.
+  // 3. Step the pieces with the user groups' current hyper-parameters; a
+  //    parameter no rank had a gradient for is skipped, as the plain
+  //    optimizer skips a parameter without one.
   for (const Piece& piece : pieces_) {
     const int64_t lo = offset_of_[piece.param] + piece.begin - shard_begin_;
     piece.values.set_grad(had[piece.param] > 0 ? shard_grad_.narrow(0, lo, piece.values.numel())
                                                : Tensor());
   }
-  if (local_) local_->step();
+  if (local_) {
+    for (size_t j = 0; j < local_group_of_.size(); ++j) {
+      local_->param_groups()[j].options = param_groups()[local_group_of_[j]].options;
+    }
+    if (skip.defined()) {
+      local_->step(skip);
+    } else {
+      local_->step();
+    }
+  }
   // 4. Every rank's updated shard, in place.
   group_->all_gather(flat_, flat_.narrow(0, shard_begin_, shard_size_))->wait();
 }
 
-void ZeroRedundancyOptimizer::zero_grad(bool set_to_none) {
-  for (const Tensor& p : params_) p.zero_grad(set_to_none);
+void ZeroRedundancyOptimizer::update(const optim::Options& /*options*/, const Tensor& /*param*/,
+                                     const Tensor& /*grad*/, optim::ParamState& /*state*/) {
+  TS_CHECK(false, kWho, ": internal error: update() called; step() steps the local optimizer");
 }
+
+void ZeroRedundancyOptimizer::validate(const optim::Options& options) const {
+  reference_->validate(options);
+}
+
+std::vector<std::string> ZeroRedundancyOptimizer::buffer_names(
+    const optim::Options& options) const {
+  return reference_->buffer_names(options);
+}
+
+bool ZeroRedundancyOptimizer::counts_steps() const { return reference_->counts_steps(); }
 
 int64_t ZeroRedundancyOptimizer::local_state_bytes() const {
   int64_t bytes = 0;
@@ -152,29 +214,92 @@ int64_t ZeroRedundancyOptimizer::local_state_bytes() const {
 }
 
 TensorDict ZeroRedundancyOptimizer::state_dict() const {
-  TensorDict dict = local_ ? local_->state_dict() : TensorDict();
-  const int64_t meta[] = {group_->size(), group_->rank(), shard_begin_, shard_size_};
-  for (size_t k = 0; k < 4; ++k) dict.insert(kMetaNames[k], full({}, meta[k], kInt64));
-  return dict;
+  NoGradGuard no_grad;
+  // Per parameter: whether it has state, and its step count, from the rank
+  // that holds its first element (all its pieces step together).
+  const auto count = static_cast<int64_t>(params_.size());
+  Tensor stepped = zeros({count, 2}, kInt64);
+  int64_t* flag_and_step = stepped.data_ptr<int64_t>();
+  for (const Piece& piece : pieces_) {
+    const optim::ParamState* state = piece.begin == 0 ? local_->state(piece.values) : nullptr;
+    if (state == nullptr) continue;
+    flag_and_step[2 * piece.param] = 1;
+    flag_and_step[2 * piece.param + 1] = state->step;
+  }
+  Tensor summed = stepped.to(group_->device());
+  group_->all_reduce(summed, ReduceOp::Sum, /*async_op=*/false);
+  stepped = summed.to(kCPU);
+  flag_and_step = stepped.data_ptr<int64_t>();
+
+  // Each buffer the groups use, its shards gathered into one [N S] vector
+  // laid out as the parameters are.
+  std::set<std::string> names;
+  for (const optim::ParamGroup& group : param_groups()) {
+    for (std::string& name : buffer_names(group.options)) names.insert(std::move(name));
+  }
+  std::map<std::string, Tensor> gathered;
+  for (const std::string& name : names) {
+    Tensor flat = zeros_like(flat_);
+    for (const Piece& piece : pieces_) {
+      const optim::ParamState* state = local_->state(piece.values);
+      const Tensor* buffer = state != nullptr ? state->buffers.find(name) : nullptr;
+      if (buffer == nullptr) continue;
+      flat.narrow(0, offset_of_[piece.param] + piece.begin, piece.values.numel()).copy_(*buffer);
+    }
+    group_->all_gather(flat, flat.narrow(0, shard_begin_, shard_size_))->wait();
+    gathered.emplace(name, flat);
+  }
+
+  std::vector<optim::ParamState> states(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    states[i].step = flag_and_step[2 * i + 1];
+    for (const std::string& name : buffer_names(param_groups()[group_of_[i]].options)) {
+      states[i].buffers.insert(
+          name, gathered.at(name).narrow(0, offset_of_[i], p.numel()).view(p.shape()));
+    }
+  }
+  return optim::format_state_dict(param_groups(), counts_steps(),
+                                  [&](int64_t i, const Tensor& /*param*/) {
+                                    return flag_and_step[2 * i] > 0 ? &states[i] : nullptr;
+                                  });
 }
 
 void ZeroRedundancyOptimizer::load_state_dict(const TensorDict& dict) {
-  const int64_t meta[] = {group_->size(), group_->rank(), shard_begin_, shard_size_};
-  for (size_t k = 0; k < 4; ++k) {
-    const Tensor* saved = dict.find(kMetaNames[k]);
-    TS_CHECK(saved != nullptr, kWho, ": load_state_dict (rank ", group_->rank(), "): no entry '",
-             kMetaNames[k], "': not a ZeroRedundancyOptimizer state");
-    TS_CHECK(saved->item<int64_t>() == meta[k], kWho, ": load_state_dict (rank ", group_->rank(),
-             "): the state was saved with ", kMetaNames[k], " = ", saved->item<int64_t>(),
-             " but this optimizer has ", meta[k],
-             "; a sharded state loads only into the same rank of a job with the same world ",
-             "size and parameters");
+  // Checked and read as the plain optimizer reads it, over all the
+  // parameters (their hyper-parameters are the dict's).
+  std::vector<optim::ParamGroup> groups;
+  for (const optim::ParamGroup& group : param_groups()) groups.emplace_back(group.params);
+  const std::unique_ptr<optim::Optimizer> whole = factory_(std::move(groups));
+  whole->load_state_dict(dict);
+
+  // This rank's pieces of that state, in the local optimizer's numbering.
+  if (local_) {
+    std::vector<optim::ParamGroup> local_groups = local_->param_groups();
+    for (size_t j = 0; j < local_groups.size(); ++j) {
+      local_groups[j].options = whole->param_groups()[local_group_of_[j]].options;
+    }
+    std::vector<optim::ParamState> piece_states(pieces_.size());
+    std::vector<bool> has_state(pieces_.size());
+    for (size_t k = 0; k < pieces_.size(); ++k) {
+      const Piece& piece = pieces_[k];
+      const optim::ParamState* state = whole->state(params_[piece.param]);
+      if (state == nullptr) continue;
+      has_state[k] = true;
+      piece_states[k].step = state->step;
+      for (const auto& [name, buffer] : state->buffers) {
+        piece_states[k].buffers.insert(
+            name, buffer.reshape({-1}).narrow(0, piece.begin, piece.values.numel()));
+      }
+    }
+    local_->load_state_dict(optim::format_state_dict(
+        local_groups, counts_steps(), [&](int64_t k, const Tensor& /*piece*/) {
+          return has_state[k] ? &piece_states[k] : nullptr;
+        }));
   }
-  TensorDict local;
-  for (const auto& [name, tensor] : dict) {
-    if (name.rfind("zero.", 0) != 0) local.insert(name, tensor);
+  for (size_t g = 0; g < param_groups().size(); ++g) {
+    param_groups()[g].options = whole->param_groups()[g].options;
   }
-  if (local_) local_->load_state_dict(local);
 }
 
 }  // namespace toadstool::distributed

@@ -28,8 +28,17 @@
 //   4. all_gather(flat, shard) in place: every rank has every update.
 // Construction (a collective) checks that the ranks' parameters agree in
 // shape and dtype and broadcasts rank 0's values, as DDP does.
+//
+// It is an optim::Optimizer, so the trainer, LR schedules and GradScaler
+// take it as they take the optimizer it wraps: its param_groups() are the
+// user's groups with every hyper-parameter (a schedule sets them there;
+// step() copies them to the local optimizer), and its state_dict() is the
+// wrapped optimizer's own format over all the parameters, gathered from
+// every rank, so a checkpoint moves between ZeRO runs of any world size and
+// plain runs (docs/distributed.md).
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "toadstool/distributed/process_group.h"
@@ -37,25 +46,45 @@
 
 namespace toadstool::distributed {
 
-// Makes the optimizer that steps this rank's pieces: one group per user
-// group that has pieces here, with that group's options.
+// Makes the wrapped optimizer: the one that steps this rank's pieces (one
+// group per user group that has pieces here, with that group's options), and
+// over all the parameters, unstepped, for its defaults and checks (at
+// construction) and to read a state dict (load_state_dict).
 using OptimizerFactory =
     std::function<std::unique_ptr<optim::Optimizer>(std::vector<optim::ParamGroup> groups)>;
 
-class ZeroRedundancyOptimizer {
+class ZeroRedundancyOptimizer : public optim::Optimizer {
  public:
   ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> groups,
-                          std::shared_ptr<ProcessGroup> group, const OptimizerFactory& factory);
+                          std::shared_ptr<ProcessGroup> group, OptimizerFactory factory);
   ZeroRedundancyOptimizer(std::vector<Tensor> params, std::shared_ptr<ProcessGroup> group,
-                          const OptimizerFactory& factory);
+                          OptimizerFactory factory);
 
-  // A collective (every rank calls it): the four stages above.
-  void step();
-  void zero_grad(bool set_to_none = true);
+  // Collectives (every rank calls them): the four stages above. The gated
+  // form (GradScaler) first sums `skip_if_nonzero` over the ranks in place,
+  // so that an overflow on any rank skips the step on every rank and the
+  // scaler's update() backs off alike everywhere.
+  void step() override;
+  void step(const Tensor& skip_if_nonzero) override;
 
-  // The optimizer over this rank's pieces (for LR schedules: its groups hold
-  // the hyper-parameters; set the same lr on every rank); null on a rank
-  // whose shard holds only padding (more ranks than elements).
+  // A collective: the state of every parameter in the wrapped optimizer's
+  // state_dict() format (each buffer all-gathered from the shards), the same
+  // on every rank; what the wrapped optimizer over all the parameters in one
+  // process would hold.
+  TensorDict state_dict() const override;
+  // Not a collective: takes a state_dict() in that format, saved by a ZeRO
+  // run of any world size or by the plain optimizer (checked as the plain
+  // optimizer checks it), and keeps this rank's shard of each buffer.
+  void load_state_dict(const TensorDict& dict) override;
+
+  // The wrapped optimizer's checks and buffers.
+  void validate(const optim::Options& options) const override;
+  std::vector<std::string> buffer_names(const optim::Options& options) const override;
+  bool counts_steps() const override;
+
+  // The optimizer over this rank's pieces; null on a rank whose shard holds
+  // only padding (more ranks than elements). Its groups' hyper-parameters
+  // are copied from param_groups() at each step.
   optim::Optimizer* local_optimizer() const { return local_.get(); }
   // This rank's shard: elements [shard_begin(), shard_begin() + shard_size())
   // of the flat parameter vector (P real elements, shard_size() * N padded).
@@ -66,24 +95,27 @@ class ZeroRedundancyOptimizer {
   // AdamW: about 2 x 4 x P / N for float32 after the first step).
   int64_t local_state_bytes() const;
 
-  // Per-rank state (each rank saves its own file): the local optimizer's
-  // state_dict() (its pieces numbered in its group order) plus
-  // zero.world_size, zero.rank, zero.shard_begin, zero.shard_size (0-d
-  // int64). load_state_dict() takes what the same rank of a job with the
-  // same world size and parameters saved (an Error naming the mismatch
-  // otherwise); resharding to another world size is not built.
-  TensorDict state_dict() const;
-  void load_state_dict(const TensorDict& dict);
+ protected:
+  // Not used: step() steps the local optimizer, which updates the pieces.
+  void update(const optim::Options& options, const Tensor& param, const Tensor& grad,
+              optim::ParamState& state) override;
 
  private:
+  // `reference`: the wrapped optimizer over all the parameters, never
+  // stepped (it holds no state): its defaults, checks and buffer names.
+  ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimizer> reference,
+                          std::shared_ptr<ProcessGroup> group, OptimizerFactory factory);
+
   struct Piece {
     size_t param;       // parameter number (group order)
     int64_t begin = 0;  // element of the parameter where the piece starts
     Tensor values;      // [length] view of the flat parameters
   };
   void check_and_flatten();
+  void step_shard(const Tensor& skip_if_nonzero);
 
-  std::vector<optim::ParamGroup> groups_;
+  std::unique_ptr<optim::Optimizer> reference_;
+  OptimizerFactory factory_;
   std::vector<Tensor> params_;      // group order
   std::vector<size_t> group_of_;    // parameter -> its group
   std::vector<int64_t> offset_of_;  // parameter -> its first element in flat_
@@ -91,10 +123,11 @@ class ZeroRedundancyOptimizer {
   int64_t total_ = 0;
   int64_t shard_size_ = 0;
   int64_t shard_begin_ = 0;
-  Tensor flat_;        // [N S] parameters (the parameters are views of it)
-  Tensor flat_grad_;   // [N S] gradients, filled each step
-  Tensor shard_grad_;  // [S] this rank's averaged gradients
-  std::vector<Piece> pieces_;
+  Tensor flat_;                         // [N S] parameters (the parameters are views of it)
+  Tensor flat_grad_;                    // [N S] gradients, filled each step
+  Tensor shard_grad_;                   // [S] this rank's averaged gradients
+  std::vector<Piece> pieces_;           // in the local optimizer's parameter order
+  std::vector<size_t> local_group_of_;  // local optimizer's group -> user group
   std::unique_ptr<optim::Optimizer> local_;
 };
 

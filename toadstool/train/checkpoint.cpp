@@ -182,7 +182,8 @@ ResumePoint resume_point_after_step(const Trainer& trainer) {
   return at;
 }
 
-void save_checkpoint(const std::string& folder, const Trainer& trainer, const ResumePoint& at) {
+void save_checkpoint(const std::string& folder, const Trainer& trainer, const ResumePoint& at,
+                     const TensorDict* optimizer_state) {
   const fs::path target = fs::path(folder).lexically_normal();
   TS_CHECK(!target.filename().empty(), "save_checkpoint: '", folder, "' is not a folder name");
   std::error_code ec;
@@ -203,7 +204,11 @@ void save_checkpoint(const std::string& folder, const Trainer& trainer, const Re
     save_safetensors((temp / kModelFile).string(),
                      on_cpu(checkpointed_module(trainer).state_dict()), metadata);
     TensorDict state;
-    if (trainer.optimizer) add_prefixed(state, "optimizer.", trainer.optimizer->state_dict());
+    if (optimizer_state != nullptr) {
+      add_prefixed(state, "optimizer.", *optimizer_state);
+    } else if (trainer.optimizer) {
+      add_prefixed(state, "optimizer.", trainer.optimizer->state_dict());
+    }
     if (trainer.grad_scaler) {
       add_prefixed(state, "grad_scaler.", trainer.grad_scaler->state_dict());
     }

@@ -58,8 +58,11 @@ struct CheckpointInfo {
 // temporary sibling folder ("<parent>/.tmp-<name>-XXXXXX"), are fsync'ed, and
 // the folder is renamed to `folder` (then the parent is fsync'ed). A crash
 // leaves no `folder` or a complete one. Error naming the path on any failure
-// (the temporary folder is then removed).
-void save_checkpoint(const std::string& folder, const Trainer& trainer, const ResumePoint& at);
+// (the temporary folder is then removed). `optimizer_state`: the optimizer's
+// state_dict() when the caller has taken it (data parallel: every rank
+// takes it, since a sharded optimizer's is a collective, and rank 0 writes).
+void save_checkpoint(const std::string& folder, const Trainer& trainer, const ResumePoint& at,
+                     const TensorDict* optimizer_state = nullptr);
 
 // Reads and validates `folder`/trainer.json. Error naming the file and the
 // problem: missing, not JSON, another format version, a missing or mistyped

@@ -36,12 +36,13 @@ class Adam : public Optimizer {
   Adam(std::vector<Tensor> params, const AdamOptions& options = {});
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options = {});
 
- protected:
-  Adam(const char* name, bool decoupled, std::vector<ParamGroup> groups,
-       const AdamOptions& options);
   void validate(const Options& options) const override;
   std::vector<std::string> buffer_names(const Options& options) const override;
   bool counts_steps() const override { return true; }
+
+ protected:
+  Adam(const char* name, bool decoupled, std::vector<ParamGroup> groups,
+       const AdamOptions& options);
   void update(const Options& options, const Tensor& param, const Tensor& grad,
               ParamState& state) override;
 

@@ -165,14 +165,21 @@ const ParamState* Optimizer::state(const Tensor& param) const {
 
 TensorDict Optimizer::state_dict() const {
   settle_gate();
+  return format_state_dict(groups_, counts_steps(),
+                           [&](int64_t /*index*/, const Tensor& p) { return state(p); });
+}
+
+TensorDict format_state_dict(
+    const std::vector<ParamGroup>& groups, bool counts_steps,
+    const std::function<const ParamState*(int64_t, const Tensor&)>& state_of) {
   TensorDict dict;
   int64_t index = 0;
-  for (const auto& group : groups_) {
+  for (const auto& group : groups) {
     for (const auto& p : group.params) {
-      const ParamState* s = state(p);
+      const ParamState* s = state_of(index, p);
       if (s != nullptr) {
         const std::string prefix = "state." + std::to_string(index) + ".";
-        if (counts_steps()) {
+        if (counts_steps) {
           dict.insert(prefix + "step", scalar_tensor(static_cast<double>(s->step), kFloat32));
         }
         for (const auto& [name, buffer] : s->buffers) dict.insert(prefix + name, buffer.clone());
@@ -181,12 +188,12 @@ TensorDict Optimizer::state_dict() const {
     }
   }
   index = 0;
-  for (size_t g = 0; g < groups_.size(); ++g) {
+  for (size_t g = 0; g < groups.size(); ++g) {
     const std::string prefix = "param_groups." + std::to_string(g) + ".";
-    for (const auto& [name, value] : groups_[g].options) {
+    for (const auto& [name, value] : groups[g].options) {
       dict.insert(prefix + name, scalar_tensor(value, kFloat64));
     }
-    std::vector<int64_t> ids(groups_[g].params.size());
+    std::vector<int64_t> ids(groups[g].params.size());
     for (auto& id : ids) id = index++;
     dict.insert(prefix + "params", from_vector(ids));
   }

@@ -7,6 +7,7 @@
 // the trainer read and set them by name: group.lr(), group.set_lr(x),
 // group.get("momentum"). Adam's `betas` pair is held as `beta1` and `beta2`.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -74,8 +75,10 @@ class Optimizer {
 
   // One update of every parameter that has a gradient (the others are
   // skipped): one fused pass over its elements, not recorded by autograd; it
-  // bumps the parameter's version counter.
-  void step();
+  // bumps the parameter's version counter. Virtual, as are the gated step and
+  // the state dict's two functions, for an optimizer that shards its state
+  // across processes (distributed::ZeroRedundancyOptimizer).
+  virtual void step();
   // The same update gated on `skip_if_nonzero`, a 0-d float32 tensor on the
   // parameters' device (GradScaler's found-inf flag): where it is non-zero,
   // the kernels leave every parameter and its state as they were. The host
@@ -86,9 +89,10 @@ class Optimizer {
   // counts. A skipped step therefore counts as none, as when PyTorch's
   // GradScaler does not call step(); a state only skipped steps made is
   // dropped.
-  void step(const Tensor& skip_if_nonzero);
+  virtual void step(const Tensor& skip_if_nonzero);
 
-  // The per-parameter state, or nullptr before the parameter's first step.
+  // The per-parameter state, or nullptr before the parameter's first step
+  // (always nullptr in a sharded optimizer: its state is on several ranks).
   const ParamState* state(const Tensor& param) const;
 
   // Copies of the state, under PyTorch-like names, parameters numbered in
@@ -98,13 +102,20 @@ class Optimizer {
   //   param_groups.<g>.<name>     0-d float64, every hyper-parameter
   //   param_groups.<g>.params     1-D int64, the numbers of the group's parameters
   // Parameters that have not stepped have no state entries.
-  TensorDict state_dict() const;
+  virtual TensorDict state_dict() const;
   // Loads what state_dict() wrote into an optimizer with the same group
   // structure: the hyper-parameters are replaced by the saved ones (as in
   // PyTorch) and the state is copied in. The group count, each group's
   // parameter count, every state name and shape, and the hyper-parameters
   // are checked before anything changes; a mismatch is an Error saying what.
-  void load_state_dict(const TensorDict& dict);
+  virtual void load_state_dict(const TensorDict& dict);
+
+  // Throws an Error naming the first bad hyper-parameter of `options`.
+  virtual void validate(const Options& options) const = 0;
+  // The buffers a parameter of a group with `options` keeps, in order.
+  virtual std::vector<std::string> buffer_names(const Options& options) const = 0;
+  // Whether the state has a step count.
+  virtual bool counts_steps() const = 0;
 
  protected:
   Optimizer(std::string name, Options defaults);
@@ -113,12 +124,6 @@ class Optimizer {
   // ungated), for update() to pass to the fused step.
   StepGateTensors gate_of(const ParamState& state) const;
 
-  // Throws an Error naming the first bad hyper-parameter of `options`.
-  virtual void validate(const Options& options) const = 0;
-  // The buffers a parameter of a group with `options` keeps, in order.
-  virtual std::vector<std::string> buffer_names(const Options& options) const = 0;
-  // Whether the state has a step count.
-  virtual bool counts_steps() const = 0;
   // Updates `param` (contiguous, float32 or float64) from `grad` (contiguous,
   // same shape and dtype) with the group's hyper-parameters and the state.
   virtual void update(const Options& options, const Tensor& param, const Tensor& grad,
@@ -137,6 +142,14 @@ class Optimizer {
   mutable std::unordered_map<const TensorImpl*, ParamState> state_;
   Tensor skip_flag_;  // the flag of the gated step in progress
 };
+
+// The state_dict() format of `groups`, parameter `index` (group order) with
+// the state `state_of(index, param)` (nullptr: none; buffers are copied).
+// For an optimizer whose state is not in the base class's map
+// (distributed::ZeroRedundancyOptimizer gathers its shards into this form).
+TensorDict format_state_dict(
+    const std::vector<ParamGroup>& groups, bool counts_steps,
+    const std::function<const ParamState*(int64_t index, const Tensor& param)>& state_of);
 
 // A zero-filled contiguous buffer of `like`'s shape and dtype.
 Tensor zeros_buffer(const Tensor& like);

@@ -27,10 +27,11 @@ class SGD : public Optimizer {
   SGD(std::vector<Tensor> params, const SGDOptions& options = {});
   SGD(std::vector<ParamGroup> groups, const SGDOptions& options = {});
 
- protected:
   void validate(const Options& options) const override;
   std::vector<std::string> buffer_names(const Options& options) const override;
   bool counts_steps() const override { return false; }
+
+ protected:
   void update(const Options& options, const Tensor& param, const Tensor& grad,
               ParamState& state) override;
 };

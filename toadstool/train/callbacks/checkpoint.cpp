@@ -154,8 +154,8 @@ void CheckpointCallback::begin_fit(Trainer& trainer) {
   resumed_from_.clear();
   saved_epoch_ = saved_skip_ = saved_step_ = -1;
   // Data parallel: every rank reads a checkpoint to resume from, only rank
-  // 0 writes and tidies the folder (the model and optimizer are the same on
-  // every rank).
+  // 0 writes and tidies the folder (the model is the same on every rank, and
+  // so is the optimizer's state, or a sharded one's is gathered to save it).
   main_process_ = trainer.is_main_process();
   if (main_process_) {
     std::error_code ec;
@@ -272,10 +272,14 @@ std::string CheckpointCallback::save(const Trainer& trainer, const ResumePoint& 
   saved_epoch_ = at.epoch;
   saved_skip_ = at.skip_batches;
   saved_step_ = at.step;
-  if (!main_process_) return "";  // rank 0 writes
+  // Every rank takes the optimizer's state (a ZeroRedundancyOptimizer
+  // gathers its shards: a collective); rank 0 writes.
+  const TensorDict optimizer_state =
+      trainer.optimizer ? trainer.optimizer->state_dict() : TensorDict();
+  if (!main_process_) return "";
   const std::string name = new_folder_name(at);
   std::string folder = (fs::path(outdir_) / name).string();
-  save_checkpoint(folder, trainer, at);
+  save_checkpoint(folder, trainer, at, trainer.optimizer ? &optimizer_state : nullptr);
 
   // Pointers first, removals after: a crash anywhere leaves pointers that
   // name complete folders.
