@@ -236,6 +236,8 @@ int train_and_test(const cxxopts::ParseResult& args) {
   // rank 0 alone prints and writes files.
   std::shared_ptr<distributed::ProcessGroup> pg;
   if (args.count("distributed")) pg = distributed::init_process_group("mpi");
+  TS_CHECK(!args.count("zero") || pg,
+           "--zero shards the optimizer across ranks: it needs --distributed");
   const bool main_rank = pg == nullptr || pg->rank() == 0;
   std::ostream quiet(nullptr);  // no buffer: what the other ranks print goes nowhere
   std::ostream& out = main_rank ? std::cout : quiet;
@@ -318,7 +320,6 @@ int train_and_test(const cxxopts::ParseResult& args) {
   // model itself and ZeRO-1 (gradients averaged at the step, the AdamW state
   // sharded across the ranks).
   const bool zero = args.count("zero") != 0;
-  TS_CHECK(!zero || pg, "--zero shards the optimizer across ranks: it needs --distributed");
   std::shared_ptr<nn::UnaryModule> trained = model;
   if (pg && !zero) trained = std::make_shared<distributed::DistributedDataParallel>(model, pg);
   optim::AdamWOptions adam;

@@ -66,6 +66,7 @@ struct FitOptions {
   // Data parallel with a ZeroRedundancyOptimizer over AdamW and a plain
   // model instead of DDP and AdamW.
   bool zero = false;
+  double clip = 0;  // > 0: a GradClipCallback with this max_norm
 };
 
 FitResult fit(const ProcessGroupRef& pg, const FitOptions& fit_options = {}) {
@@ -93,6 +94,9 @@ FitResult fit(const ProcessGroupRef& pg, const FitOptions& fit_options = {}) {
   options.process_group = pg;
   std::vector<std::shared_ptr<train::Callback>> callbacks = {
       std::make_shared<train::MonitorCallback>(monitor), score};
+  if (fit_options.clip > 0) {
+    callbacks.push_back(std::make_shared<train::GradClipCallback>(fit_options.clip));
+  }
   if (!fit_options.checkpoint_dir.empty()) {
     train::CheckpointOptions checkpoint;
     checkpoint.verbose = false;
@@ -184,6 +188,34 @@ TEST(DistributedTrainer, ZeroRedundancyOptimizerMatchesOneProcessAndSharesCheckp
       fit(pg, {.epochs = 2, .checkpoint_dir = one_process.path(), .resume = true, .zero = true});
   EXPECT_LT(max_param_diff(*resumed.model, *uninterrupted.model), 1e-6);
   EXPECT_NEAR(resumed.valid_loss, uninterrupted.valid_loss, 1e-9);
+}
+
+// Gradient clipping under ZeRO clips the mean gradient (through the
+// optimizer), as one process and DDP do: the same weights.
+TEST(DistributedTrainer, GradientClippingUnderZeroMatchesOneProcess) {
+  ProcessGroupRef pg = world_ptr();
+  const FitOptions clipped{
+      .epochs = 2, .checkpoint_dir = "", .resume = false, .zero = true, .clip = 0.02};
+  const FitResult zero = fit(pg, clipped);
+  const FitResult one = fit(nullptr, clipped);
+  EXPECT_LT(max_param_diff(*zero.model, *one.model), 1e-6);
+  // The clipping mattered: unclipped training ends elsewhere.
+  EXPECT_GT(max_param_diff(*one.model, *fit(nullptr).model), 1e-3);
+}
+
+TEST(DistributedTrainer, AZeroOptimizerNeedsItsProcessGroupInTheOptions) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  auto zero = std::make_shared<distributed::ZeroRedundancyOptimizer>(
+      model->parameters(), pg, [](std::vector<optim::ParamGroup> groups) {
+        return std::make_unique<optim::AdamW>(std::move(groups), adamw_options());
+      });
+  Trainer trainer(model, zero, mse);  // no process_group
+  const Data data = make_data();
+  auto train_loader = loader(data.train, pg.get());
+  EXPECT_ERROR(trainer.fit(1, *train_loader),
+               "Trainer::fit: the optimizer is a ZeroRedundancyOptimizer: set "
+               "TrainerOptions::process_group to its process group");
 }
 
 // One rank alone decides to stop after the first epoch: every rank stops.

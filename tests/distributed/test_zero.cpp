@@ -207,6 +207,58 @@ TEST(ZeroRedundancyOptimizer, AGatedStepSkippedOnOneRankIsSkippedOnEvery) {
   EXPECT_EQ(opt.state_dict().at("state.0.step").item<float>(), 1.0F);
 }
 
+// Clipping clips the mean gradient (each rank's own differs): the same
+// norms and weights as one process clipping its whole-batch gradient, by
+// norm (2 and inf) and by value.
+TEST(ZeroRedundancyOptimizer, ClipsTheMeanGradientAsOneProcess) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), pg, adamw_factory());
+  auto one = make_mlp(7);
+  optim::AdamW one_opt(one->parameters(), adamw_options());
+  for (int s = 0; s < 3; ++s) {
+    const Batch b = global_batch(s, kBatch);
+    const Batch mine = local_share(b, *pg);
+    mse((*model)(mine.x), mine.y).backward();
+    mse((*one)(b.x), b.y).backward();
+    if (s == 2) {
+      opt.clip_grad_value_(0.01);
+      nn::clip_grad_value_(one->parameters(), 0.01);
+    } else {
+      const double norm_type = s == 0 ? 2.0 : nn::kInfNorm;
+      const double total = opt.clip_grad_norm_(0.05, norm_type);
+      EXPECT_NEAR(total, nn::clip_grad_norm_(one->parameters(), 0.05, norm_type), 1e-12);
+      EXPECT_GT(total, 0.05);  // it clipped
+    }
+    opt.step();
+    opt.zero_grad();
+    one_opt.step();
+    one_opt.zero_grad();
+  }
+  EXPECT_LT(max_param_diff(*model, *one), 1e-6);
+}
+
+// zero_grad forgets a clipped reduction that no step used: the next step
+// reduces the new gradients.
+TEST(ZeroRedundancyOptimizer, ZeroGradForgetsAnUnusedClippedReduction) {
+  ProcessGroupRef pg = world_ptr();
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), pg, adamw_factory());
+  const Batch b = local_share(global_batch(0, kBatch), *pg);
+  mse((*model)(b.x), b.y).backward();
+  opt.clip_grad_norm_(0.0);  // every gradient scaled to 0
+  opt.zero_grad();
+  run_steps(0, 1, opt, *model, pg.get());
+  EXPECT_LT(max_param_diff(*model, *reference_run(7, 1, kBatch)), 1e-6);
+}
+
+TEST(ZeroRedundancyOptimizer, TakesNoGroupsAfterConstruction) {
+  auto model = make_mlp(7);
+  ZeroRedundancyOptimizer opt(model->parameters(), world_ptr(), adamw_factory());
+  EXPECT_ERROR(opt.add_param_group(optim::ParamGroup({zeros({2}, kFloat64).requires_grad_()})),
+               "ZeroRedundancyOptimizer: add_param_group after construction is not supported");
+}
+
 TEST(ZeroRedundancyOptimizer, RejectsMixedDtypes) {
   Tensor a = zeros({3}, kFloat64).requires_grad_();
   Tensor b = zeros({3}, kFloat32).requires_grad_();

@@ -1,6 +1,7 @@
 #include "toadstool/distributed/zero.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/distributed/module_sync.h"
+#include "toadstool/nn/clip_grad.h"
 #include "toadstool/tensor/factory.h"
 #include "toadstool/tensor/shape_utils.h"
 
@@ -17,29 +19,27 @@ namespace {
 
 constexpr const char* kWho = "ZeroRedundancyOptimizer";
 
-// The wrapped optimizer over all the parameters: it checks the groups and
-// fills in their hyper-parameters.
-std::unique_ptr<optim::Optimizer> make_reference(const OptimizerFactory& factory,
-                                                 std::vector<optim::ParamGroup> groups) {
+// The factory's optimizer over `groups`.
+std::unique_ptr<optim::Optimizer> make(const OptimizerFactory& factory,
+                                       std::vector<optim::ParamGroup> groups) {
   TS_CHECK(factory != nullptr, kWho, ": the optimizer factory is empty");
-  std::unique_ptr<optim::Optimizer> reference = factory(std::move(groups));
-  TS_CHECK(reference != nullptr, kWho, ": the optimizer factory returned null");
-  return reference;
+  std::unique_ptr<optim::Optimizer> made = factory(std::move(groups));
+  TS_CHECK(made != nullptr, kWho, ": the optimizer factory returned null");
+  return made;
 }
 
 }  // namespace
 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<Tensor> params,
                                                  std::shared_ptr<ProcessGroup> group,
-                                                 OptimizerFactory factory)
+                                                 const OptimizerFactory& factory)
     : ZeroRedundancyOptimizer(std::vector<optim::ParamGroup>{optim::ParamGroup(std::move(params))},
-                              std::move(group), std::move(factory)) {}
+                              std::move(group), factory) {}
 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> groups,
                                                  std::shared_ptr<ProcessGroup> group,
-                                                 OptimizerFactory factory)
-    : ZeroRedundancyOptimizer(make_reference(factory, std::move(groups)), std::move(group),
-                              factory) {}
+                                                 const OptimizerFactory& factory)
+    : ZeroRedundancyOptimizer(make(factory, std::move(groups)), std::move(group), factory) {}
 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimizer> reference,
                                                  std::shared_ptr<ProcessGroup> group,
@@ -49,8 +49,9 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimize
       factory_(std::move(factory)),
       group_(std::move(group)) {
   TS_CHECK(group_ != nullptr, kWho, ": the process group is null");
+  // The reference checked the groups and filled in their hyper-parameters.
   for (const optim::ParamGroup& user_group : reference_->param_groups()) {
-    add_param_group(user_group);
+    Optimizer::add_param_group(user_group);
   }
   for (size_t g = 0; g < param_groups().size(); ++g) {
     for (const Tensor& p : param_groups()[g].params) {
@@ -79,7 +80,7 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimize
     present.push_back(std::move(local_groups[g]));
     local_group_of_.push_back(g);
   }
-  if (!present.empty()) local_ = factory_(std::move(present));
+  if (!present.empty()) local_ = make(factory_, std::move(present));
 }
 
 // Checks the parameters, takes rank 0's values, and moves them into one
@@ -133,7 +134,8 @@ void ZeroRedundancyOptimizer::step(const Tensor& skip_if_nonzero) {
   step_shard(skip_if_nonzero);
 }
 
-void ZeroRedundancyOptimizer::step_shard(const Tensor& skip_if_nonzero) {
+void ZeroRedundancyOptimizer::reduce_gradients() {
+  if (reduced_) return;
   NoGradGuard no_grad;
   // 1. The gradients, end to end; which parameters have one on this rank
   //    (counted on the CPU, summed on the group's device).
@@ -149,27 +151,32 @@ void ZeroRedundancyOptimizer::step_shard(const Tensor& skip_if_nonzero) {
       dst.zero_();
     }
   }
-  // 2. This rank's shard of the mean gradient; how many ranks had each; the
-  //    skip flag summed over the ranks, in the caller's tensor.
+  // 2. This rank's shard of the mean gradient; how many ranks had each.
   Tensor had_anywhere = had_grad.to(group_->device());
   auto scatter = group_->reduce_scatter(shard_grad_, flat_grad_, ReduceOp::Average);
   auto flags = group_->all_reduce(had_anywhere, ReduceOp::Sum);
-  Tensor skip = skip_if_nonzero;
-  std::shared_ptr<Work> skips;
-  if (skip.defined()) skips = group_->all_reduce(skip, ReduceOp::Sum);
   scatter->wait();
   flags->wait();
-  if (skips) skips->wait();
   had_grad = had_anywhere.to(kCPU);
   had = had_grad.data_ptr<int64_t>();
-  // 3. Step the pieces with the user groups' current hyper-parameters; a
-  //    parameter no rank had a gradient for is skipped, as the plain
-  //    optimizer skips a parameter without one.
+  // The pieces' gradients: none for a parameter no rank had a gradient for
+  // (it is not stepped, as the plain optimizer skips one without).
   for (const Piece& piece : pieces_) {
     const int64_t lo = offset_of_[piece.param] + piece.begin - shard_begin_;
     piece.values.set_grad(had[piece.param] > 0 ? shard_grad_.narrow(0, lo, piece.values.numel())
                                                : Tensor());
   }
+  reduced_ = true;
+}
+
+void ZeroRedundancyOptimizer::step_shard(const Tensor& skip_if_nonzero) {
+  NoGradGuard no_grad;
+  reduce_gradients();
+  reduced_ = false;
+  // The skip flag summed over the ranks, in the caller's tensor.
+  Tensor skip = skip_if_nonzero;
+  if (skip.defined()) group_->all_reduce(skip, ReduceOp::Sum, /*async_op=*/false);
+  // 3. Step the pieces with the user groups' current hyper-parameters.
   if (local_) {
     for (size_t j = 0; j < local_group_of_.size(); ++j) {
       local_->param_groups()[j].options = param_groups()[local_group_of_[j]].options;
@@ -182,6 +189,47 @@ void ZeroRedundancyOptimizer::step_shard(const Tensor& skip_if_nonzero) {
   }
   // 4. Every rank's updated shard, in place.
   group_->all_gather(flat_, flat_.narrow(0, shard_begin_, shard_size_))->wait();
+}
+
+std::vector<Tensor> ZeroRedundancyOptimizer::piece_values() const {
+  std::vector<Tensor> values;
+  values.reserve(pieces_.size());
+  for (const Piece& piece : pieces_) values.push_back(piece.values);
+  return values;
+}
+
+double ZeroRedundancyOptimizer::clip_grad_norm_(double max_norm, double norm_type,
+                                                bool error_if_nonfinite) {
+  TS_CHECK(max_norm >= 0, kWho, ".clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
+  TS_CHECK(norm_type > 0, kWho, ".clip_grad_norm_: norm_type must be > 0 (or inf), got ",
+           norm_type);
+  reduce_gradients();
+  // The norm of the ranks' shard norms is the norm of the whole.
+  const std::vector<Tensor> values = piece_values();
+  Tensor mine = nn::total_grad_norm(values, norm_type).reshape({1}).to(group_->device());
+  Tensor every = zeros({group_->size()}, TensorOptions(kFloat64).device(group_->device()));
+  group_->all_gather(every, mine)->wait();
+  const double total = nn::vector_norm(every, norm_type).item<double>();
+  TS_CHECK(!error_if_nonfinite || std::isfinite(total), kWho, ".clip_grad_norm_: the total ",
+           norm_type, "-norm of the mean gradient is ", total, " (error_if_nonfinite is set)");
+  nn::scale_grads_to_norm(values, max_norm, total);
+  return total;
+}
+
+void ZeroRedundancyOptimizer::clip_grad_value_(double clip_value) {
+  TS_CHECK(clip_value >= 0, kWho, ".clip_grad_value_: clip_value must be >= 0, got ", clip_value);
+  reduce_gradients();
+  nn::clip_grad_value_(piece_values(), clip_value);
+}
+
+void ZeroRedundancyOptimizer::add_param_group(optim::ParamGroup /*group*/) {
+  TS_CHECK(false, kWho, ": add_param_group after construction is not supported (the parameters ",
+           "are laid out and sharded once): pass every group to the constructor");
+}
+
+void ZeroRedundancyOptimizer::zero_grad(bool set_to_none) {
+  Optimizer::zero_grad(set_to_none);
+  reduced_ = false;
 }
 
 void ZeroRedundancyOptimizer::update(const optim::Options& /*options*/, const Tensor& /*param*/,
@@ -270,7 +318,7 @@ void ZeroRedundancyOptimizer::load_state_dict(const TensorDict& dict) {
   // parameters (their hyper-parameters are the dict's).
   std::vector<optim::ParamGroup> groups;
   for (const optim::ParamGroup& group : param_groups()) groups.emplace_back(group.params);
-  const std::unique_ptr<optim::Optimizer> whole = factory_(std::move(groups));
+  const std::unique_ptr<optim::Optimizer> whole = make(factory_, std::move(groups));
   whole->load_state_dict(dict);
 
   // This rank's pieces of that state, in the local optimizer's numbering.

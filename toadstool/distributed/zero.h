@@ -56,9 +56,9 @@ using OptimizerFactory =
 class ZeroRedundancyOptimizer : public optim::Optimizer {
  public:
   ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> groups,
-                          std::shared_ptr<ProcessGroup> group, OptimizerFactory factory);
+                          std::shared_ptr<ProcessGroup> group, const OptimizerFactory& factory);
   ZeroRedundancyOptimizer(std::vector<Tensor> params, std::shared_ptr<ProcessGroup> group,
-                          OptimizerFactory factory);
+                          const OptimizerFactory& factory);
 
   // Collectives (every rank calls them): the four stages above. The gated
   // form (GradScaler) first sums `skip_if_nonzero` over the ranks in place,
@@ -77,6 +77,20 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   // optimizer checks it), and keeps this rank's shard of each buffer.
   void load_state_dict(const TensorDict& dict) override;
 
+  // Gradient clipping of the mean gradient, as nn::clip_grad_norm_ and
+  // nn::clip_grad_value_ clip one process's (before the ranks' gradients
+  // are averaged, clipping each would clip something else): collectives
+  // that run the first two stages of step() now (step() then does not
+  // repeat them) and clip this rank's shard of the mean gradient. Returns
+  // the total norm, the same on every rank. GradClipCallback calls them.
+  double clip_grad_norm_(double max_norm, double norm_type = 2.0, bool error_if_nonfinite = false);
+  void clip_grad_value_(double clip_value);
+
+  // The groups are fixed at construction: an Error.
+  void add_param_group(optim::ParamGroup group) override;
+  // Also forgets gradients clipping reduced without a step.
+  void zero_grad(bool set_to_none = true) override;
+
   // The wrapped optimizer's checks and buffers.
   void validate(const optim::Options& options) const override;
   std::vector<std::string> buffer_names(const optim::Options& options) const override;
@@ -94,6 +108,7 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   // Bytes of optimizer state this rank holds (every buffer of every piece;
   // AdamW: about 2 x 4 x P / N for float32 after the first step).
   int64_t local_state_bytes() const;
+  const std::shared_ptr<ProcessGroup>& process_group() const { return group_; }
 
  protected:
   // Not used: step() steps the local optimizer, which updates the pieces.
@@ -112,7 +127,12 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
     Tensor values;      // [length] view of the flat parameters
   };
   void check_and_flatten();
+  // Stages 1 and 2, once per step, and the pieces' gradients set from the
+  // mean gradient's shard.
+  void reduce_gradients();
   void step_shard(const Tensor& skip_if_nonzero);
+  // The pieces' tensors (the local optimizer's parameters).
+  std::vector<Tensor> piece_values() const;
 
   std::unique_ptr<optim::Optimizer> reference_;
   OptimizerFactory factory_;
@@ -129,6 +149,7 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   std::vector<Piece> pieces_;           // in the local optimizer's parameter order
   std::vector<size_t> local_group_of_;  // local optimizer's group -> user group
   std::unique_ptr<optim::Optimizer> local_;
+  bool reduced_ = false;  // reduce_gradients() ran since the last step or zero_grad
 };
 
 }  // namespace toadstool::distributed

@@ -22,6 +22,17 @@ inline constexpr double kInfNorm = std::numeric_limits<double>::infinity();
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 
+// The pieces of clip_grad_norm_, for a caller whose gradients are spread
+// over processes (distributed::ZeroRedundancyOptimizer): the norm_type-norm
+// of `values` (any shape; kInfNorm: the largest absolute value) as a 0-d
+// tensor of its dtype, so that the norm of per-part norms is the norm of the
+// whole; the total norm of the params' gradients (0-d float64, 0 when none
+// has one); and the scaling of their gradients by min(1, max_norm /
+// (total_norm + 1e-6)).
+Tensor vector_norm(const Tensor& values, double norm_type);
+Tensor total_grad_norm(const std::vector<Tensor>& params, double norm_type);
+void scale_grads_to_norm(const std::vector<Tensor>& params, double max_norm, double total_norm);
+
 // Clamps every gradient element into [-clip_value, clip_value]. Error:
 // clip_value negative or NaN.
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value);

@@ -9,6 +9,7 @@
 #include "toadstool/autograd/grad_mode.h"
 #include "toadstool/autograd/ops.h"
 #include "toadstool/distributed/ddp.h"
+#include "toadstool/distributed/zero.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/factory.h"
 #include "toadstool/train/sigint.h"
@@ -130,6 +131,12 @@ void Trainer::run_hook(Hook hook) {
 void Trainer::fit(int64_t n_epochs, DataLoader& train_data, DataLoader* valid_data) {
   TS_CHECK(n_epochs >= 1, "Trainer::fit: epochs must be >= 1, got ", n_epochs);
   TS_CHECK(optimizer, "Trainer::fit: no optimizer (the trainer was made with a null one)");
+  if (const auto* zero =
+          dynamic_cast<const distributed::ZeroRedundancyOptimizer*>(optimizer.get())) {
+    TS_CHECK(options.process_group == zero->process_group(),
+             "Trainer::fit: the optimizer is a ZeroRedundancyOptimizer: set "
+             "TrainerOptions::process_group to its process group (data-parallel mode)");
+  }
   TS_CHECK(train_data.size() > 0, "Trainer::fit: the training loader yields no batches (",
            train_data.dataset().size(), " examples, batch_size ", train_data.batch_size(),
            train_data.options().drop_last ? ", drop_last" : "", ")");

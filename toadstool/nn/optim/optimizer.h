@@ -65,13 +65,14 @@ class Optimizer {
   // Adds a group: missing hyper-parameters come from the defaults. Errors: an
   // unknown hyper-parameter, a bad value, an empty group, a parameter that is
   // undefined, not a float32 / float64 tensor, not a leaf, or already in a
-  // group (of this one or another).
-  void add_param_group(ParamGroup group);
+  // group (of this one or another). Virtual, as zero_grad is: a sharded
+  // optimizer fixes its groups at construction and tracks its gradients.
+  virtual void add_param_group(ParamGroup group);
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
 
   // Sets every parameter's gradient to none (default) or to zeros.
-  void zero_grad(bool set_to_none = true);
+  virtual void zero_grad(bool set_to_none = true);
 
   // One update of every parameter that has a gradient (the others are
   // skipped): one fused pass over its elements, not recorded by autograd; it

@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "toadstool/distributed/zero.h"
 #include "toadstool/nn/clip_grad.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/train/trainer.h"
@@ -33,6 +34,16 @@ std::shared_ptr<GradClipCallback> GradClipCallback::by_value(double clip_value) 
 }
 
 void GradClipCallback::begin_optim(Trainer& trainer) {
+  // ZeRO-1: each rank's gradients are its own until the optimizer averages
+  // them; it clips the mean, as one process would.
+  if (auto* zero = dynamic_cast<distributed::ZeroRedundancyOptimizer*>(trainer.optimizer.get())) {
+    if (by_value_) {
+      zero->clip_grad_value_(clip_value_);
+    } else {
+      last_norm_ = zero->clip_grad_norm_(max_norm_, norm_type_, error_if_nonfinite_);
+    }
+    return;
+  }
   std::vector<Tensor> params;
   for (const auto& group : trainer.optimizer->param_groups()) {
     params.insert(params.end(), group.params.begin(), group.params.end());

@@ -8,6 +8,8 @@
 //   from the device per step.
 // - By value (GradClipCallback::by_value): nn::clip_grad_value_ clamps each
 //   gradient element into [-clip_value, clip_value]; last_norm() stays NaN.
+// With a distributed::ZeroRedundancyOptimizer it clips the ranks' mean
+// gradient through the optimizer (its clip_grad_norm_ / clip_grad_value_).
 #include <memory>
 
 #include "toadstool/train/callback.h"
