@@ -134,15 +134,14 @@ int run(int argc, char** argv) {
     forward = ddp.get();
   }
   // One AdamW over every parameter, or (--zero) one over this rank's shard.
-  std::unique_ptr<optim::AdamW> adamw;
-  std::unique_ptr<distributed::ZeroRedundancyOptimizer> zero;
+  std::unique_ptr<optim::Optimizer> optimizer;
   if (args.zero) {
-    zero = std::make_unique<distributed::ZeroRedundancyOptimizer>(
+    optimizer = std::make_unique<distributed::ZeroRedundancyOptimizer>(
         model->parameters(), pg, [](std::vector<optim::ParamGroup> groups) {
           return std::make_unique<optim::AdamW>(std::move(groups));
         });
   } else {
-    adamw = std::make_unique<optim::AdamW>(model->parameters());
+    optimizer = std::make_unique<optim::AdamW>(model->parameters());
   }
   nn::CrossEntropyLoss loss_fn;
 
@@ -150,20 +149,12 @@ int run(int argc, char** argv) {
   for (int s = 0; s < args.warmup + args.steps; ++s) {
     pg->barrier()->wait();  // every rank starts the step together
     const auto start = Clock::now();
-    if (zero) {
-      zero->zero_grad();
-    } else {
-      adamw->zero_grad();
-    }
+    optimizer->zero_grad();
     Tensor loss = loss_fn(forward->forward(ids), labels);
     const auto backward_start = Clock::now();
     loss.backward();
     const double backward_s = seconds_since(backward_start);
-    if (zero) {
-      zero->step();
-    } else {
-      adamw->step();
-    }
+    optimizer->step();
     const double step_s = seconds_since(start);
     if (s < args.warmup) continue;
     step_total += step_s;
@@ -218,11 +209,12 @@ int run(int argc, char** argv) {
   }
   // Optimizer state on this rank: AdamW's two buffers per element stepped.
   int64_t state_bytes = 0;
-  if (zero) {
+  if (const auto* zero =
+          dynamic_cast<const distributed::ZeroRedundancyOptimizer*>(optimizer.get())) {
     state_bytes = zero->local_state_bytes();
   } else {
     for (const Tensor& p : model->parameters()) {
-      if (const optim::ParamState* st = adamw->state(p)) {
+      if (const optim::ParamState* st = optimizer->state(p)) {
         for (const auto& [name, b] : st->buffers) {
           state_bytes += b.numel() * static_cast<int64_t>(b.element_size());
         }
