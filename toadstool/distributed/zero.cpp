@@ -307,10 +307,13 @@ TensorDict ZeroRedundancyOptimizer::state_dict() const {
           name, gathered.at(name).narrow(0, offset_of_[i], p.numel()).view(p.shape()));
     }
   }
-  return optim::format_state_dict(param_groups(), counts_steps(),
-                                  [&](int64_t i, const Tensor& /*param*/) {
-                                    return flag_and_step[2 * i] > 0 ? &states[i] : nullptr;
-                                  });
+  // Views of the gathered vectors, made for this dict: not copied again.
+  return optim::format_state_dict(
+      param_groups(), counts_steps(),
+      [&](int64_t i, const Tensor& /*param*/) {
+        return flag_and_step[2 * i] > 0 ? &states[i] : nullptr;
+      },
+      /*copy_buffers=*/false);
 }
 
 void ZeroRedundancyOptimizer::load_state_dict(const TensorDict& dict) {
@@ -340,10 +343,13 @@ void ZeroRedundancyOptimizer::load_state_dict(const TensorDict& dict) {
             name, buffer.reshape({-1}).narrow(0, piece.begin, piece.values.numel()));
       }
     }
+    // Slices of `whole`'s buffers: the local optimizer copies what it loads.
     local_->load_state_dict(optim::format_state_dict(
-        local_groups, counts_steps(), [&](int64_t k, const Tensor& /*piece*/) {
+        local_groups, counts_steps(),
+        [&](int64_t k, const Tensor& /*piece*/) {
           return has_state[k] ? &piece_states[k] : nullptr;
-        }));
+        },
+        /*copy_buffers=*/false));
   }
   for (size_t g = 0; g < param_groups().size(); ++g) {
     param_groups()[g].options = whole->param_groups()[g].options;

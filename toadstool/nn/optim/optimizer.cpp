@@ -171,7 +171,8 @@ TensorDict Optimizer::state_dict() const {
 
 TensorDict format_state_dict(
     const std::vector<ParamGroup>& groups, bool counts_steps,
-    const std::function<const ParamState*(int64_t, const Tensor&)>& state_of) {
+    const std::function<const ParamState*(int64_t index, const Tensor& param)>& state_of,
+    bool copy_buffers) {
   TensorDict dict;
   int64_t index = 0;
   for (const auto& group : groups) {
@@ -182,7 +183,9 @@ TensorDict format_state_dict(
         if (counts_steps) {
           dict.insert(prefix + "step", scalar_tensor(static_cast<double>(s->step), kFloat32));
         }
-        for (const auto& [name, buffer] : s->buffers) dict.insert(prefix + name, buffer.clone());
+        for (const auto& [name, buffer] : s->buffers) {
+          dict.insert(prefix + name, copy_buffers ? buffer.clone() : buffer);
+        }
       }
       ++index;
     }

@@ -145,12 +145,15 @@ class Optimizer {
 };
 
 // The state_dict() format of `groups`, parameter `index` (group order) with
-// the state `state_of(index, param)` (nullptr: none; buffers are copied).
-// For an optimizer whose state is not in the base class's map
-// (distributed::ZeroRedundancyOptimizer gathers its shards into this form).
+// the state `state_of(index, param)` (nullptr: none), its buffers copied, or
+// put in as they are when `copy_buffers` is false (tensors the caller made
+// for the dict). For an optimizer whose state is not in the base class's
+// map (distributed::ZeroRedundancyOptimizer gathers its shards into this
+// form).
 TensorDict format_state_dict(
     const std::vector<ParamGroup>& groups, bool counts_steps,
-    const std::function<const ParamState*(int64_t index, const Tensor& param)>& state_of);
+    const std::function<const ParamState*(int64_t index, const Tensor& param)>& state_of,
+    bool copy_buffers = true);
 
 // A zero-filled contiguous buffer of `like`'s shape and dtype.
 Tensor zeros_buffer(const Tensor& like);
