@@ -127,10 +127,7 @@ void ZeroRedundancyOptimizer::check_and_flatten() {
 void ZeroRedundancyOptimizer::step() { step_shard(Tensor()); }
 
 void ZeroRedundancyOptimizer::step(const Tensor& skip_if_nonzero) {
-  TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
-               skip_if_nonzero.dtype() == kFloat32,
-           kWho, ".step: the skip flag must be one float32 value, got ",
-           detail::describe(skip_if_nonzero));
+  check_skip_flag(skip_if_nonzero);
   step_shard(skip_if_nonzero);
 }
 
@@ -265,14 +262,15 @@ TensorDict ZeroRedundancyOptimizer::state_dict() const {
   NoGradGuard no_grad;
   // Per parameter: whether it has state, and its step count, from the rank
   // that holds its first element (all its pieces step together).
+  std::vector<const optim::ParamState*> piece_states(pieces_.size());
+  for (size_t k = 0; k < pieces_.size(); ++k) piece_states[k] = local_->state(pieces_[k].values);
   const auto count = static_cast<int64_t>(params_.size());
   Tensor stepped = zeros({count, 2}, kInt64);
   int64_t* flag_and_step = stepped.data_ptr<int64_t>();
-  for (const Piece& piece : pieces_) {
-    const optim::ParamState* state = piece.begin == 0 ? local_->state(piece.values) : nullptr;
-    if (state == nullptr) continue;
-    flag_and_step[2 * piece.param] = 1;
-    flag_and_step[2 * piece.param + 1] = state->step;
+  for (size_t k = 0; k < pieces_.size(); ++k) {
+    if (pieces_[k].begin != 0 || piece_states[k] == nullptr) continue;
+    flag_and_step[2 * pieces_[k].param] = 1;
+    flag_and_step[2 * pieces_[k].param + 1] = piece_states[k]->step;
   }
   Tensor summed = stepped.to(group_->device());
   group_->all_reduce(summed, ReduceOp::Sum, /*async_op=*/false);
@@ -288,9 +286,10 @@ TensorDict ZeroRedundancyOptimizer::state_dict() const {
   std::map<std::string, Tensor> gathered;
   for (const std::string& name : names) {
     Tensor flat = zeros_like(flat_);
-    for (const Piece& piece : pieces_) {
-      const optim::ParamState* state = local_->state(piece.values);
-      const Tensor* buffer = state != nullptr ? state->buffers.find(name) : nullptr;
+    for (size_t k = 0; k < pieces_.size(); ++k) {
+      const Piece& piece = pieces_[k];
+      const Tensor* buffer =
+          piece_states[k] != nullptr ? piece_states[k]->buffers.find(name) : nullptr;
       if (buffer == nullptr) continue;
       flat.narrow(0, offset_of_[piece.param] + piece.begin, piece.values.numel()).copy_(*buffer);
     }

@@ -88,11 +88,15 @@ void Optimizer::step() {
   run_step();
 }
 
-void Optimizer::step(const Tensor& skip_if_nonzero) {
+void Optimizer::check_skip_flag(const Tensor& skip_if_nonzero) const {
   TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
                skip_if_nonzero.dtype() == kFloat32,
            name_, ".step: the skip flag must be one float32 value, got ",
            detail::describe(skip_if_nonzero));
+}
+
+void Optimizer::step(const Tensor& skip_if_nonzero) {
+  check_skip_flag(skip_if_nonzero);
   // Each parameter stepped gets its device count of skipped steps.
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {

@@ -121,6 +121,9 @@ class Optimizer {
  protected:
   Optimizer(std::string name, Options defaults);
 
+  // Error unless `skip_if_nonzero` is one float32 value (a gated step's flag).
+  void check_skip_flag(const Tensor& skip_if_nonzero) const;
+
   // The gate of the step in progress for a parameter's state (empty when
   // ungated), for update() to pass to the fused step.
   StepGateTensors gate_of(const ParamState& state) const;
