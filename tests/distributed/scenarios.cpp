@@ -68,6 +68,21 @@ int ddp_rank_throws_in_backward(ProcessGroup& pg) {
   return 0;
 }
 
+// Synchronous small all_reduces (each one blocking MPI call, watched by
+// the communication thread) back to back for three times the timeout
+// (1 s, set by the test): each call has its own timeout, so none times out.
+// Rank 0 says when to stop, in the reduced tensor itself, so that every
+// rank issues the same number of collectives.
+int synchronous_all_reduces_outlast_the_timeout(ProcessGroup& pg) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const bool go_on = std::chrono::steady_clock::now() - start < std::chrono::seconds(3);
+    Tensor t = full({4}, pg.rank() == 0 && go_on ? 1.0 : 0.0);
+    pg.all_reduce(t, distributed::ReduceOp::Sum, /*async_op=*/false);
+    if (t.sum().item<double>() == 0.0) return 0;
+  }
+}
+
 // Every rank succeeds: the control, which must exit 0.
 int all_succeed(ProcessGroup& pg) {
   Tensor t = ones({3});
@@ -83,6 +98,7 @@ int run_scenario(const std::string& name) {
       {"rank_returns", rank_returns},
       {"rank_returns_synchronous", rank_returns_synchronous},
       {"all_succeed", all_succeed},
+      {"synchronous_all_reduces_outlast_the_timeout", synchronous_all_reduces_outlast_the_timeout},
       {"ddp_rank_throws_in_backward", ddp_rank_throws_in_backward},
   };
   const auto it = scenarios.find(name);

@@ -53,6 +53,14 @@ TEST(FailureLaunch, AllRanksSucceedExitsZero) {
   EXPECT_EQ(job.status, 0) << job.output;
 }
 
+// The timeout bounds each collective, not a run of them: 3 s of synchronous
+// all_reduces with a 1 s timeout end normally.
+TEST(FailureLaunch, BackToBackSynchronousAllReducesDoNotTimeOut) {
+  const JobResult job = run_job("synchronous_all_reduces_outlast_the_timeout", "1");
+  EXPECT_EQ(job.status, 0) << job.output;
+  EXPECT_EQ(job.output.find("timed out"), std::string::npos) << job.output;
+}
+
 // The timeout is 300 s: only mpirun's reaction to the aborted rank can end
 // the job within the bound.
 TEST(FailureLaunch, RankThatThrowsEndsTheJob) {

@@ -63,6 +63,19 @@ void divide(const Tensor& tensor, int n) {
   }
 }
 
+// Which collective of which group on which rank, for its description:
+// "<what> (collective #<number> of group <group>, rank <rank> of <size>)".
+struct Where {
+  int64_t number;
+  int group;
+  int rank;
+  int size;
+  std::string describe(const std::string& what) const {
+    return concat(what, " (collective #", number, " of group ", group, ", rank ", rank, " of ",
+                  size, ")");
+  }
+};
+
 // All-reduces of at most this many bytes may run as one blocking call.
 constexpr int64_t kBlockingAllReduceBytes = 256 << 10;
 
@@ -99,7 +112,10 @@ ProcessGroupMpi::ProcessGroupMpi(mpi::Runtime& runtime, int id,
     : ProcessGroup(runtime.rank(), runtime.size(), runtime.local_rank(), timeout),
       runtime_(runtime),
       id_(id),
-      abort_on_timeout_(abort_on_timeout) {
+      abort_on_timeout_(abort_on_timeout),
+      completed_(std::make_shared<Work>(concat("a synchronous all_reduce of group ", id),
+                                        Work::Clock::now())) {
+  completed_->mark_completed();
   runtime_.add_group();
 }
 
@@ -137,30 +153,25 @@ void ProcessGroupMpi::check_device(const char* collective, const Tensor& tensor)
            tensor.device());
 }
 
-std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Describer what,
-                                              std::function<int(MPI_Comm, MPI_Request*)> start,
-                                              std::function<void()> finish,
-                                              const std::function<int(MPI_Comm)>& blocking) {
+void ProcessGroupMpi::check_usable(const char* collective) const {
   TS_CHECK(!broken_->load(), where(collective),
            ": this process group is unusable: an earlier collective on it timed out");
+}
+
+std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Describer what,
+                                              std::function<int(MPI_Comm, MPI_Request*)> start,
+                                              std::function<void()> finish) {
+  check_usable(collective);
   std::lock_guard<std::mutex> lock(issue_mutex_);
   ++issued_;
-  const auto now = Work::Clock::now();
-  auto describe = [what = std::move(what), number = issued_, id = id_, rank = rank(),
-                   size = size()] {
-    return concat(what(), " (collective #", number, " of group ", id, ", rank ", rank, " of ", size,
-                  ")");
-  };
   auto work = std::make_shared<MpiWork>(
-      runtime_, std::move(describe),
-      now + std::chrono::duration_cast<Work::Clock::duration>(timeout()), abort_on_timeout_);
-  // Only a group that aborts on timeouts: a blocking call cannot be
-  // abandoned and its Work failed.
-  if (blocking && abort_on_timeout_ &&
-      runtime_.run_blocking(*work, timeout(), finish,
-                            [&blocking, comm = comm_] { return blocking(comm); })) {
-    return work;
-  }
+      runtime_,
+      // By value: the Work may outlive the group (a timed-out collective).
+      [what = std::move(what), where = Where{issued_, id_, rank(), size()}] {
+        return where.describe(what());
+      },
+      Work::Clock::now() + std::chrono::duration_cast<Work::Clock::duration>(timeout()),
+      abort_on_timeout_);
   mpi::Op op;
   op.work = work;
   // The communicator by value: the group may be gone by the time a queued
@@ -177,29 +188,51 @@ std::shared_ptr<Work> ProcessGroupMpi::submit(const char* collective, Work::Desc
   return work;
 }
 
+bool ProcessGroupMpi::try_blocking_all_reduce(const Tensor& tensor, ReduceOp op, int count,
+                                              MPI_Datatype type) {
+  check_usable("all_reduce");
+  std::lock_guard<std::mutex> lock(issue_mutex_);
+  // Everything the call needs, by one reference: each closure below then
+  // fits in its std::function's own storage (no allocation).
+  struct {
+    const ProcessGroupMpi& group;
+    const Tensor& tensor;
+    ReduceOp op;
+    int count;
+    MPI_Datatype type;
+    Where where;
+  } call{*this, tensor, op, count, type, Where{issued_ + 1, id_, rank(), size()}};
+  // Made only for a message (a timeout, an MPI error).
+  const Work::Describer what = [&call] {
+    return call.where.describe(
+        concat("all_reduce (", reduce_op_name(call.op), ") of ", describe(call.tensor)));
+  };
+  std::function<void()> finish;
+  if (op == ReduceOp::Average) finish = [&call] { divide(call.tensor, call.group.size()); };
+  const bool ran = runtime_.run_blocking(what, timeout(), finish, [&call] {
+    return MPI_Allreduce(MPI_IN_PLACE, call.tensor.data_ptr(), call.count, call.type, MPI_SUM,
+                         call.group.comm_);
+  });
+  if (ran) ++issued_;
+  return ran;
+}
+
 std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op,
                                                      bool synchronous) {
   const int count = mpi_count("all_reduce", tensor, tensor.numel(), "elements");
   MPI_Datatype type = reduce_type(tensor.dtype());
-  std::function<void()> finish;
-  if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
   // A small synchronous all-reduce as Open MPI's blocking call when nothing
   // else is in flight: the non-blocking algorithm and the polling cost more
   // than the collective itself below a few hundred KiB
-  // (docs/distributed.md). The call's arguments go by one reference, so
-  // the std::function fits in its own storage (no allocation).
-  struct {
-    void* data;
-    int count;
-    MPI_Datatype type;
-  } call{tensor.data_ptr(), count, type};
-  std::function<int(MPI_Comm)> blocking;
-  if (synchronous &&
-      tensor.numel() * static_cast<int64_t>(tensor.element_size()) <= kBlockingAllReduceBytes) {
-    blocking = [&call](MPI_Comm comm) {
-      return MPI_Allreduce(MPI_IN_PLACE, call.data, call.count, call.type, MPI_SUM, comm);
-    };
+  // (docs/distributed.md). Only in a group that aborts on timeouts: a
+  // blocking call cannot be abandoned and its Work failed.
+  if (synchronous && abort_on_timeout_ &&
+      tensor.numel() * static_cast<int64_t>(tensor.element_size()) <= kBlockingAllReduceBytes &&
+      try_blocking_all_reduce(tensor, op, count, type)) {
+    return completed_;
   }
+  std::function<void()> finish;
+  if (op == ReduceOp::Average) finish = [tensor, n = size()] { divide(tensor, n); };
   return submit(
       "all_reduce",
       [tensor, op] {
@@ -208,7 +241,7 @@ std::shared_ptr<Work> ProcessGroupMpi::do_all_reduce(Tensor& tensor, ReduceOp op
       [tensor, count, type](MPI_Comm comm, MPI_Request* request) {
         return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, MPI_SUM, comm, request);
       },
-      std::move(finish), blocking);
+      std::move(finish));
 }
 
 std::shared_ptr<Work> ProcessGroupMpi::do_broadcast(Tensor& tensor, int root) {

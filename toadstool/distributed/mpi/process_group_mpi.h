@@ -2,10 +2,11 @@
 // ProcessGroupMpi: the process group over MPI for CPU tensors (internal
 // header: users reach it through init_process_group("mpi")). Each group
 // owns a duplicate of MPI_COMM_WORLD, so that its collectives never match
-// another group's; the process's communication thread (mpi/runtime.h)
-// makes every MPI call: the collectives are MPI's non-blocking ones
+// another group's. The collectives are MPI's non-blocking ones
 // (MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather, MPI_Ireduce_scatter_block,
-// MPI_Ibarrier), started in issue order.
+// MPI_Ibarrier), started in issue order through the process's runtime
+// (mpi/runtime.h), except a small synchronous all-reduce: one blocking
+// MPI_Allreduce when nothing else is in flight.
 #include <mpi.h>
 
 #include <atomic>
@@ -46,14 +47,18 @@ class ProcessGroupMpi final : public ProcessGroup {
                   bool abort_on_timeout);
   // Queues a collective that `what` describes ("all_reduce (sum) of [4]
   // float32", made only for a message): start(comm, request) makes the
-  // non-blocking call, finish runs once it has completed. With `blocking`
-  // (the same collective as one blocking call), the runtime may run that
-  // at once instead (mpi::Runtime::run_blocking says when). Error once the
+  // non-blocking call, finish runs once it has completed. Error once the
   // group is unusable.
   std::shared_ptr<Work> submit(const char* collective, Work::Describer what,
                                std::function<int(MPI_Comm, MPI_Request*)> start,
-                               std::function<void()> finish = {},
-                               const std::function<int(MPI_Comm)>& blocking = {});
+                               std::function<void()> finish = {});
+  // A small synchronous all-reduce as one blocking MPI_Allreduce on this
+  // thread, when the runtime allows it now (mpi::Runtime::run_blocking):
+  // no queued operation, so none of the allocations a queued collective
+  // needs (its Work, its closures: a fifth of a 4 KiB all-reduce's time).
+  // False when it did not run. Error once the group is unusable.
+  bool try_blocking_all_reduce(const Tensor& tensor, ReduceOp op, int count, MPI_Datatype type);
+  void check_usable(const char* collective) const;
 
   // MPI counts are ints: a tensor of more elements (or bytes, for the
   // byte-wise collectives) is an Error rather than truncated.
@@ -71,6 +76,9 @@ class ProcessGroupMpi final : public ProcessGroup {
   // Set by the communication thread when a collective timed out (with
   // abort_on_timeout off): later collectives are refused with this reason.
   std::shared_ptr<std::atomic<bool>> broken_ = std::make_shared<std::atomic<bool>>(false);
+  // What a synchronous all-reduce that ran blocking returns: one completed
+  // Work for all of them (nothing is left to wait for).
+  std::shared_ptr<Work> completed_;
 };
 
 }  // namespace toadstool::distributed

@@ -158,14 +158,18 @@ bool Runtime::submit(Op& op) {
   return true;
 }
 
-bool Runtime::run_blocking(Work& work, std::chrono::duration<double> timeout,
+bool Runtime::run_blocking(const Work::Describer& describe, std::chrono::duration<double> timeout,
                            const std::function<void()>& finish, const std::function<int()>& call) {
   if (groups_.load(std::memory_order_relaxed) != 1) return false;
   std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
   if (!mpi.owns_lock() || !active_.empty() || queued_.load() || stopping_.load()) return false;
   blocking_timeout_ = timeout;
-  blocking_.store(&work);
-  // The thread watches the deadline while it ticks; from its deep sleep it
+  // Only this thread writes it (under the MPI lock); the store of blocking_
+  // below publishes it.
+  blocking_number_.store(blocking_number_.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+  blocking_.store(&describe);
+  // The thread watches the call while it ticks; from its deep sleep it
   // must be woken (under mutex_, so that it is already waiting). The two
   // sequentially consistent stores and loads (blocking_ here, deep_sleep_
   // there) make sure one side sees the other.
@@ -175,21 +179,43 @@ bool Runtime::run_blocking(Work& work, std::chrono::duration<double> timeout,
   }
   const int rc = call();
   if (rc != MPI_SUCCESS) {
-    abort_job(concat(work.description(), ": MPI error: ", error_string(rc), "; aborting the job"));
+    abort_job(concat(describe(), ": MPI error: ", error_string(rc), "; aborting the job"));
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     blocking_.store(nullptr);
   }
   if (finish) finish();
-  work.mark_completed();
   // Collectives other threads issued meanwhile.
   if (queued_.load()) progress();
   return true;
 }
 
-std::string Runtime::timeout_message(const Work& work, std::chrono::duration<double> timeout) {
-  return concat(work.description(), ": timed out after ", timeout.count(),
+void Runtime::watch_blocking_call() {
+  const Work::Describer* blocking = blocking_.load();
+  if (blocking == nullptr) return;
+  // The number says whether this is the call seen last time: calls follow
+  // each other faster than the thread ticks.
+  const uint64_t number = blocking_number_.load(std::memory_order_relaxed);
+  const Work::Clock::time_point now = Work::Clock::now();
+  if (number != watched_number_) {
+    watched_number_ = number;
+    watched_since_ = now;
+    return;
+  }
+  // A blocking call past its timeout will not return: end the process
+  // (the thread in MPI holds the MPI lock, so no MPI_Abort).
+  if (now - watched_since_ > blocking_timeout_) {
+    std::fprintf(stderr, "toadstool.distributed: %s; ending this process\n",
+                 timeout_message((*blocking)(), blocking_timeout_).c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+}
+
+std::string Runtime::timeout_message(const std::string& description,
+                                     std::chrono::duration<double> timeout) {
+  return concat(description, ": timed out after ", timeout.count(),
                 " s: not every rank has joined it (a rank may have died or hung, or the ranks "
                 "issued their collectives in different orders)");
 }
@@ -282,7 +308,7 @@ bool Runtime::poll() {
   const Work::Clock::time_point now = Work::Clock::now();
   for (Active& a : active_) {
     if (a.timed_out || now < a.op.work->deadline()) continue;
-    const std::string message = timeout_message(*a.op.work, a.op.timeout);
+    const std::string message = timeout_message(a.op.work->description(), a.op.timeout);
     if (a.op.abort_on_timeout) abort_job(message + "; aborting the job");
     a.timed_out = true;
     if (a.op.on_timeout) a.op.on_timeout();
@@ -323,19 +349,11 @@ void Runtime::loop() {
                ((!queue_.empty() || has_active_) && waiters_ == 0 && blocking_.load() == nullptr);
       };
       while (!needed()) {
-        // A blocking call past its deadline will not return: end the
-        // process (the thread in MPI holds the MPI lock, so no MPI_Abort).
-        const Work* blocking = blocking_.load();
-        if (blocking != nullptr && Work::Clock::now() > blocking->deadline()) {
-          std::fprintf(stderr, "toadstool.distributed: %s; ending this process\n",
-                       timeout_message(*blocking, blocking_timeout_).c_str());
-          std::fflush(stderr);
-          std::_Exit(1);
-        }
+        watch_blocking_call();
         // Ticks while collectives come often (submit() then need not wake
         // this thread) or a blocking call runs; deep sleep, woken by
         // submit(), after a quiet spell.
-        if (blocking != nullptr || Work::Clock::now() - last_submit_ < kLinger) {
+        if (blocking_.load() != nullptr || Work::Clock::now() - last_submit_ < kLinger) {
           wake_.wait_for(lock, kTick);
         } else {
           deep_sleep_ = true;

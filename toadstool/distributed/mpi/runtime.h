@@ -86,15 +86,17 @@ class Runtime {
   bool submit(Op& op);
 
   // Runs a collective as `call`, one blocking MPI call on the calling
-  // thread, then `finish` (may be empty) and completes `work`, when
-  // that is safe: nothing queued or active (so issue order holds), one live
-  // MPI process group (two could be used in different orders on different
-  // ranks, which non-blocking calls allow and blocking ones would deadlock
-  // on), and the MPI lock free. Meanwhile the communication thread watches
-  // the call's deadline: past it, it prints the timeout and ends the
-  // process (no MPI_Abort while another thread is inside MPI); mpirun then
-  // ends the job. False when it did not run (submit() it instead).
-  bool run_blocking(Work& work, std::chrono::duration<double> timeout,
+  // thread, then `finish` (may be empty), when that is safe: nothing queued
+  // or active (so issue order holds), one live MPI process group (two could
+  // be used in different orders on different ranks, which non-blocking
+  // calls allow and blocking ones would deadlock on), and the MPI lock
+  // free. Meanwhile the communication thread watches the call: `timeout`
+  // after it first sees it (within a tick of the call's start), it prints
+  // the timeout with `describe()` and ends the process (no MPI_Abort while
+  // another thread is inside MPI); mpirun then ends the job. No Work and no
+  // clock read here: this is the small synchronous all-reduce's fast path.
+  // False when it did not run (submit() it instead).
+  bool run_blocking(const Work::Describer& describe, std::chrono::duration<double> timeout,
                     const std::function<void()>& finish, const std::function<int()>& call);
   // The live MPI process groups (ProcessGroupMpi's constructor and
   // destructor).
@@ -132,7 +134,11 @@ class Runtime {
   bool poll();
   void exit_barrier();
   // The message of a collective past its deadline.
-  static std::string timeout_message(const Work& work, std::chrono::duration<double> timeout);
+  static std::string timeout_message(const std::string& description,
+                                     std::chrono::duration<double> timeout);
+  // On the thread, with mutex_ held: ends the process if the blocking call
+  // it watches has run for longer than its timeout.
+  void watch_blocking_call();
 
   std::thread thread_;
   int rank_ = 0;
@@ -165,11 +171,16 @@ class Runtime {
   bool has_active_ = false;  // active_ is not empty (for the thread's sleep)
   bool stalled_ = true;      // every active operation has timed out (or none is active)
   int waiters_ = 0;          // threads in drive(): the communication thread sleeps
-  // The collective in run_blocking(), if any, and its group's timeout: set
-  // without mutex_ (the issuing thread's fast path), cleared under it (the
-  // communication thread reads the Work under mutex_).
-  std::atomic<const Work*> blocking_{nullptr};
+  // The collective in run_blocking(), if any (its description), its group's
+  // timeout and its number (counting the blocking calls): set without
+  // mutex_ (the issuing thread's fast path), blocking_ cleared under it
+  // (the communication thread reads the description under mutex_).
+  std::atomic<const Work::Describer*> blocking_{nullptr};
   std::chrono::duration<double> blocking_timeout_{0};
+  std::atomic<uint64_t> blocking_number_{0};
+  // The thread's view of it: the number it last saw and since when.
+  uint64_t watched_number_ = 0;
+  Work::Clock::time_point watched_since_;
   // The communication thread sleeps in ticks of kTick until kLinger has
   // passed since the last submit(), then until woken (deep_sleep_).
   static constexpr std::chrono::milliseconds kTick{1};
