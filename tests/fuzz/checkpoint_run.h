@@ -27,10 +27,16 @@ struct CheckpointRun {
   std::shared_ptr<train::CheckpointCallback> checkpoints;
   std::unique_ptr<train::Trainer> trainer;
 
+  // The run's model alone, as a fresh run has it (what
+  // load_checkpoint_weights loads into).
+  static std::shared_ptr<nn::MLP> make_model() {
+    manual_seed(5);
+    return std::make_shared<nn::MLP>(std::vector<int64_t>{3, 4, 1}, "relu", 0.2);
+  }
+
   // `checkpoints` saves to / resumes from `outdir` with `options`.
   CheckpointRun(const std::string& outdir, train::CheckpointOptions options) {
-    manual_seed(5);
-    model = std::make_shared<nn::MLP>(std::vector<int64_t>{3, 4, 1}, "relu", 0.2);
+    model = make_model();
     optimizer = std::make_shared<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = 1e-2});
     // The data never changes: made once (a quarter of the set-up under ASan).
     static const auto train_data = testing::regression_data(8, 3, 7);
