@@ -178,12 +178,12 @@ bool Runtime::run_blocking(const Work::Describer& describe, std::chrono::duratio
     wake_.notify_one();
   }
   const int rc = call();
-  if (rc != MPI_SUCCESS) {
-    abort_job(concat(describe(), ": MPI error: ", error_string(rc), "; aborting the job"));
-  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     blocking_.store(nullptr);
+  }
+  if (rc != MPI_SUCCESS) {
+    abort_job(concat(describe(), ": MPI error: ", error_string(rc), "; aborting the job"));
   }
   if (finish) finish();
   // Collectives other threads issued meanwhile.
@@ -369,7 +369,13 @@ void Runtime::loop() {
     }
     bool completed = false;
     {
-      std::lock_guard<std::mutex> mpi(mpi_mutex_);
+      // Never wait for the MPI lock: its holder may be a blocking call
+      // (run_blocking), which this thread must watch, not queue behind.
+      std::unique_lock<std::mutex> mpi(mpi_mutex_, std::try_to_lock);
+      if (!mpi.owns_lock()) {
+        std::this_thread::yield();
+        continue;
+      }
       completed = progress();
     }
     if (completed) continue;
