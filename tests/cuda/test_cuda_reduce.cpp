@@ -43,6 +43,7 @@ struct Case {
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       {{300, 70}, {0}, "tiles: sum over rows"},
+      {{8192, 100}, {0}, "tiles in row chunks: a bias's gradient"},
       {{6, 40, 33}, {0, 2}, "block per output, strided reduced dims"},
       {{1000, 5}, {1}, "threads: short rows"},
       {{20, 1000}, {1}, "block per output"},
@@ -143,6 +144,12 @@ TEST(CudaReduce, ArgExtremaTakeTheFirstOfTiesAndNaN) {
   const Tensor flat = zeros({4096}).to(kCuda);
   EXPECT_EQ(flat.argmax().to(kCPU).item<int64_t>(), 0);
   EXPECT_EQ(flat.argmin().to(kCPU).item<int64_t>(), 0);
+  // Down tall columns (tiles in row chunks): ties across the chunks, and an
+  // extreme in the last chunk.
+  Tensor tall = zeros({4096, 3});
+  tall.slice(0, 4095, 4096).slice(1, 2, 3).fill_(1.0);
+  EXPECT_EQ(testing::values(tall.to(kCuda).argmax(0).to(kCPU)), (std::vector<double>{0, 0, 4095}));
+  EXPECT_EQ(testing::values(tall.to(kCuda).argmin(0).to(kCPU)), (std::vector<double>{0, 0, 0}));
   // The extreme in the last segment of a segmented reduction.
   Tensor big = randn({1 << 18}, kFloat32, &gen());
   big.slice(0, (1 << 18) - 5, (1 << 18) - 4).fill_(100.0);

@@ -161,6 +161,8 @@ void reset_peak_memory_stats(Device device) {
 
 void empty_cache(Device device) {
   if (device.is_cpu()) return cpu_allocator().empty_cache();
+  // The blocks are freed with the device current (as they were allocated).
+  detail::backend_of(device);
   detail::cuda_call("empty_cache", device, [&] { device_cache(device).empty_cache(); });
 }
 

@@ -213,6 +213,13 @@ void fail_group(State& s, const std::string& message) {
 // polls every millisecond while something is pending and sleeps otherwise;
 // at the group's destruction it ends once nothing is pending.
 void watch(State& s) {
+  // Its event queries and releases run on the group's GPU (on a thread
+  // with no device chosen, the runtime would make a context on GPU 0).
+  try {
+    kernels::cuda_use_device(s.device.index);
+  } catch (const std::exception&) {
+    // The queries below report the device's failure.
+  }
   for (;;) {
     std::shared_ptr<NcclWork> front;
     {
@@ -307,9 +314,11 @@ std::shared_ptr<Work> issue(State& s, const Request& request) {
     if (result != ncclSuccess) {
       const std::string message =
           concat(work->description(), ": ", nccl_failure(request.call, result, s.comm));
-      // NCCL leaves the communicator as it was after an argument it
-      // refused; any other failure may have broken it.
-      if (result != ncclInvalidArgument && result != ncclInvalidUsage) fail_group(s, message);
+      // Any failure: in non-blocking mode NCCL keeps even a refused
+      // argument as the communicator's error, and refuses every later call
+      // (our front-end checks the arguments first, so this is not a user's
+      // mistake).
+      fail_group(s, message);
       throw Error(message);
     }
   }
@@ -320,7 +329,15 @@ std::shared_ptr<Work> issue(State& s, const Request& request) {
     work->end().record(s.stream);
   });
   {
+    // The group may have failed since the call was queued (the watchdog,
+    // between the two locks): then the collective was aborted, and its Work
+    // must not complete as if it had run.
     const std::lock_guard<std::mutex> lock(s.mutex);
+    if (!s.broken.empty()) {
+      const std::string message = concat(work->description(), ": aborted: ", s.broken);
+      work->mark_failed(message);
+      throw Error(message);
+    }
     s.pending.push_back(work);
   }
   s.wake.notify_one();
@@ -337,6 +354,9 @@ std::shared_ptr<ProcessGroupNccl> ProcessGroupNccl::create(ProcessGroup& bootstr
   TS_CHECK(cuda_is_available(), who,
            ": needs a CUDA GPU, and this process sees none (cuda_is_available() is false)");
   const Device device(DeviceType::CUDA, bootstrap.local_rank() % kernels::cuda_device_count());
+  // This rank's GPU first: its stream, events and communicator are made on
+  // it (and no context is made on another GPU).
+  kernels::cuda_use_device(device.index);
   auto state =
       std::make_unique<State>(device, cuda_new_stream(device), next_group_id(), bootstrap.rank(),
                               bootstrap.size(), timeout, options.abort_on_timeout);

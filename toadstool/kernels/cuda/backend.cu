@@ -11,12 +11,16 @@ namespace {
 
 // nullptr when out of memory (the caching allocator empties its cache and
 // retries once, then reports it); a zero-byte request still gets a block.
+// Any other failure (a kernel fault before it, which every later call
+// reports) is thrown as it is, not reported as out of memory.
 void* allocate(size_t nbytes) {
   void* ptr = nullptr;
-  if (cudaMalloc(&ptr, nbytes == 0 ? 1 : nbytes) != cudaSuccess) {
+  const cudaError_t status = cudaMalloc(&ptr, nbytes == 0 ? 1 : nbytes);
+  if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();  // clear the error of the failed cudaMalloc
     return nullptr;
   }
+  check(status, "cudaMalloc");
   return ptr;
 }
 

@@ -20,6 +20,11 @@ namespace toadstool::kernels::cuda {
 
 inline void check(cudaError_t status, const char* call) {
   if (status != cudaSuccess) {
+    // The failed call also left its error as the thread's last one, which
+    // the next kernel's check_launch would report as its own (after an
+    // out-of-memory Error that the user caught, say). A sticky error (a
+    // kernel fault) stays and surfaces again.
+    (void)cudaGetLastError();
     throw std::runtime_error(std::string(call) + ": " + cudaGetErrorString(status));
   }
 }
@@ -31,6 +36,12 @@ inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel)
 // calling thread's current stream on its current device (streams.cu; the
 // default stream until the user sets another, tensor/stream.h).
 cudaStream_t current_stream();
+
+// On a thread that has chosen no device (a DataLoader worker pinning
+// memory): makes current the device this process last chose on any thread,
+// rather than let the runtime create a context on GPU 0 (0.5 GiB) in a job
+// whose process uses another GPU (streams.cu).
+void adopt_process_device();
 
 inline constexpr int kThreads = 256;
 

@@ -16,13 +16,16 @@ class UseDevice {
 }  // namespace
 
 void* cuda_host_allocate(size_t nbytes) {
-  void* ptr = nullptr;
   // Portable: pinned for every device, whichever is current on the thread
-  // (a DataLoader worker) that allocates it.
-  if (cudaHostAlloc(&ptr, nbytes == 0 ? 1 : nbytes, cudaHostAllocPortable) != cudaSuccess) {
+  // (a DataLoader worker, which adopts the process's device) that allocates it.
+  cuda::adopt_process_device();
+  void* ptr = nullptr;
+  const cudaError_t status = cudaHostAlloc(&ptr, nbytes == 0 ? 1 : nbytes, cudaHostAllocPortable);
+  if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();  // clear the failed call's error; the cache retries
     return nullptr;
   }
+  cuda::check(status, "cudaHostAlloc");  // anything else is not "out of memory"
   return ptr;
 }
 

@@ -9,7 +9,10 @@
 // - tiles: the innermost kept dim is contiguous and the innermost reduced
 //   dim is not (a sum over rows): a block is 32 adjacent outputs x 8 row
 //   groups, so each warp reads 32 adjacent elements; the 8 partials of an
-//   output merge in a fixed tree.
+//   output merge in a fixed tree. Few outputs over many rows (a bias's
+//   gradient, [8192, 512] -> [512]: 16 tiles) cut the rows into `chunks`
+//   equal pieces, one block each (blockIdx.y), so that the GPU is full; a
+//   second kernel merges each output's chunks in a fixed tree.
 // - threads: few elements per output (<= 32): one thread folds one output.
 // - segments: otherwise each output's reduced range is cut into `segments`
 //   equal pieces (1 unless few outputs share many elements), a block folds
@@ -32,6 +35,8 @@ using Dims = std::array<int64_t, kMaxReduceDims>;
 
 // Element offset of linear index `linear` over dims given innermost first.
 __device__ int64_t offset_of(int64_t linear, int ndim, const Dims& sizes, const Dims& strides) {
+  // One dim (linear < sizes[0]): no 64-bit division per element.
+  if (ndim == 1) return linear * strides[0];
   int64_t offset = 0;
   for (int d = 0; d < ndim; ++d) {
     offset += (linear % sizes[d]) * strides[d];
@@ -83,19 +88,26 @@ struct StorePartial {
 constexpr int kTileCols = 32;  // adjacent outputs of a tile (one warp)
 constexpr int kTileRows = 8;   // row groups: thread row y folds r = y, y + 8, ...
 
+// Block (tile, chunk) folds rows [n chunk / chunks, n (chunk + 1) / chunks)
+// (n = reduce_numel, chunks = gridDim.y) of the tile's outputs and stores
+// output o's accumulator under index o * chunks + chunk (o itself when the
+// rows are one chunk).
 template <class Op, class In, class Store>
 __global__ void reduce_tiles(ReduceGeometry g, Op op, const In* in, Store store) {
   using Acc = decltype(op.init());
   __shared__ alignas(16) unsigned char raw[kTileRows * kTileCols * sizeof(Acc)];
   Acc* shared = reinterpret_cast<Acc*>(raw);  // [kTileRows][kTileCols]
   const int x = threadIdx.x, y = threadIdx.y;
+  const int64_t chunks = gridDim.y, chunk = blockIdx.y;
+  const int64_t begin = g.reduce_numel * chunk / chunks;
+  const int64_t end = g.reduce_numel * (chunk + 1) / chunks;
   const int64_t tiles = (g.outputs + kTileCols - 1) / kTileCols;
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const int64_t o = tile * kTileCols + x;
     Acc acc = op.init();
     if (o < g.outputs) {
       const In* base = in + kept_offset(g, o);
-      for (int64_t r = y; r < g.reduce_numel; r += kTileRows) {
+      for (int64_t r = begin + y; r < end; r += kTileRows) {
         acc = op.step(acc, base[reduced_offset(g, r)], r);
       }
     }
@@ -108,7 +120,7 @@ __global__ void reduce_tiles(ReduceGeometry g, Op op, const In* in, Store store)
       }
       __syncthreads();
     }
-    if (y == 0 && o < g.outputs) store(o, shared[x]);
+    if (y == 0 && o < g.outputs) store(o * chunks + chunk, shared[x]);
     __syncthreads();  // shared is rewritten by the next tile
   }
 }
@@ -174,6 +186,26 @@ int64_t segments_for(const ReduceGeometry& g) {
   return std::max<int64_t>(1, std::min(wanted, 4096 / g.outputs));
 }
 
+// Row chunks for the tiles kernel: up to about 512 blocks in all when few
+// tiles reduce many rows, at least 256 rows (32 per row group) a chunk.
+int64_t tile_chunks_for(const ReduceGeometry& g, int64_t tiles) {
+  constexpr int64_t kWantedBlocks = 512;
+  constexpr int64_t kMinRows = 256;
+  if (tiles >= kWantedBlocks) return 1;
+  const int64_t wanted = (kWantedBlocks + tiles - 1) / tiles;
+  return std::clamp<int64_t>(std::min(wanted, g.reduce_numel / kMinRows), 1, 1024);
+}
+
+// Output o merges its `pieces` partials [o * pieces, (o + 1) * pieces) in a
+// fixed tree (merge_segments) into `store`.
+template <class Op, class Acc, class Store>
+void merge_pieces(int64_t outputs, int64_t pieces, const Op& op, const Acc* partials,
+                  const Store& store) {
+  merge_segments<<<grid_for(outputs), block_size_for(pieces), 0, current_stream()>>>(
+      outputs, pieces, op, partials, store);
+  check_launch("merge_segments");
+}
+
 // Runs `op` over the geometry, handing each output's accumulator to `store`.
 template <class Op, class In, class Store>
 void run_reduce(const ReduceGeometry& g, const Op& op, const In* in, const Store& store) {
@@ -183,10 +215,18 @@ void run_reduce(const ReduceGeometry& g, const Op& op, const In* in, const Store
   const bool inner_contiguous = g.reduced_ndim > 0 && g.reduced_strides[0] == 1;
   const bool kept_contiguous = g.kept_ndim > 0 && g.kept_strides[0] == 1;
   if (kept_contiguous && !inner_contiguous && g.reduce_numel > 1) {
+    const int64_t tiles = (g.outputs + kTileCols - 1) / kTileCols;
+    const int64_t chunks = tile_chunks_for(g, tiles);
+    const dim3 grid(grid_for(tiles), static_cast<unsigned>(chunks));
     const dim3 block(kTileCols, kTileRows);
-    reduce_tiles<<<grid_for((g.outputs + kTileCols - 1) / kTileCols), block, 0, stream>>>(g, op, in,
-                                                                                          store);
-    return check_launch("reduce_tiles");
+    if (chunks == 1) {
+      reduce_tiles<<<grid, block, 0, stream>>>(g, op, in, store);
+      return check_launch("reduce_tiles");
+    }
+    Scratch<Acc> partials(static_cast<size_t>(g.outputs * chunks));
+    reduce_tiles<<<grid, block, 0, stream>>>(g, op, in, StorePartial<Acc>{partials.get()});
+    check_launch("reduce_tiles");
+    return merge_pieces(g.outputs, chunks, op, partials.get(), store);
   }
   if (g.reduce_numel <= 32) {
     reduce_threads<<<blocks_for(g.outputs), kThreads, 0, stream>>>(g, op, in, store);
@@ -202,9 +242,7 @@ void run_reduce(const ReduceGeometry& g, const Op& op, const In* in, const Store
   reduce_segments<<<grid_for(g.outputs * segments), kThreads, 0, stream>>>(
       g, segments, op, in, StorePartial<Acc>{partials.get()});
   check_launch("reduce_segments");
-  merge_segments<<<grid_for(g.outputs), block_size_for(segments), 0, stream>>>(
-      g.outputs, segments, op, partials.get(), store);
-  check_launch("merge_segments");
+  merge_pieces(g.outputs, segments, op, partials.get(), store);
 }
 
 template <class Op, class In, class Out>

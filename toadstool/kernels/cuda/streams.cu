@@ -18,6 +18,8 @@ namespace {
 // null: the default stream).
 thread_local int t_device = -1;
 thread_local std::vector<cudaStream_t> t_streams;
+// The device cuda_use_device last made current on any thread (-1: none).
+std::atomic<int> g_last_device{-1};
 
 int current_device() {
   if (t_device < 0) {
@@ -29,14 +31,19 @@ int current_device() {
 }
 
 // Makes `device` current for a scope: events are created on, and the null
-// stream means, the current device.
+// stream means, the current device. A thread that had chosen no device
+// keeps this one afterwards: going back to the runtime's default would
+// create a context on GPU 0 (cudaSetDevice does since CUDA 12; 0.5 GiB),
+// in every rank of a multi-GPU job.
 class DeviceScope {
  public:
-  explicit DeviceScope(int device) : previous_(current_device()) {
+  explicit DeviceScope(int device) : previous_(t_device) {
     if (device != previous_) cuda_use_device(device);
   }
   ~DeviceScope() {
-    if (t_device != previous_ && cudaSetDevice(previous_) == cudaSuccess) t_device = previous_;
+    if (previous_ >= 0 && t_device != previous_ && cudaSetDevice(previous_) == cudaSuccess) {
+      t_device = previous_;
+    }
   }
   DeviceScope(const DeviceScope&) = delete;
   DeviceScope& operator=(const DeviceScope&) = delete;
@@ -89,6 +96,11 @@ cudaStream_t current_stream() {
   return device < t_streams.size() ? t_streams[device] : nullptr;
 }
 
+void adopt_process_device() {
+  const int device = g_last_device.load(std::memory_order_relaxed);
+  if (t_device < 0 && device >= 0) cuda_use_device(device);
+}
+
 }  // namespace toadstool::kernels::cuda
 
 namespace toadstool::kernels {
@@ -97,6 +109,7 @@ void cuda_use_device(int index) {
   if (index == cuda::t_device) return;
   cuda::check(cudaSetDevice(index), "cudaSetDevice");
   cuda::t_device = index;
+  cuda::g_last_device.store(index, std::memory_order_relaxed);
 }
 
 void* cuda_current_stream(int device) {
