@@ -189,6 +189,27 @@ TEST_P(AttentionLarge, MatchesCompositeFloat64) {
   expect_runs_match(run(in, fused), run(in, composite), 1e-10, 1e-12);
 }
 
+// Heads are located by each operand's strides over the leading dims
+// (AttentionArgs::head_offset): one leading dim, and four with a permuted q,
+// a sliced k, a broadcast mask and the gradient of a permuted output.
+TEST(Attention, AnyNumberOfLeadingDimsAtAnyStrides) {
+  Generator g(5);
+  Inputs one;
+  one.q = randn({3, 4, 5}, kFloat64, &g);
+  one.k = randn({3, 6, 5}, kFloat64, &g);
+  one.v = randn({3, 6, 2}, kFloat64, &g);
+  expect_runs_match(run(one, fused), run(one, composite), 1e-10, 1e-12);
+
+  Inputs four;
+  four.q = randn({3, 2, 1, 2, 4, 5}, kFloat64, &g).permute({1, 3, 2, 0, 4, 5});
+  four.k = randn({2, 2, 1, 5, 6, 5}, kFloat64, &g).slice(3, 1, 4);
+  four.v = randn({2, 2, 1, 3, 6, 2}, kFloat64, &g);
+  ASSERT_EQ(four.q.shape(), (Shape{2, 2, 1, 3, 4, 5}));
+  ASSERT_EQ(four.k.shape(), (Shape{2, 2, 1, 3, 6, 5}));
+  four.options.attn_mask = randn({2, 1, 1, 1, 4, 6}, kFloat64, &g);
+  expect_runs_match(run(four, fused), run(four, composite), 1e-10, 1e-12);
+}
+
 // The backward has two schedules (a whole head per thread when the heads
 // share out evenly, else two passes over key and query tiles); both, and the
 // forward, at 1 and 2 threads.
@@ -612,6 +633,12 @@ TEST(Attention, BadInputsThrow) {
       "same number of dims");
   expect_error([&] { scaled_dot_product_attention(randn({8}), randn({8}), randn({8})); },
                "at least 2");
+  const Shape nine_leading{1, 1, 1, 1, 1, 1, 1, 1, 2, 4, 8};
+  expect_error(
+      [&] {
+        scaled_dot_product_attention(randn(nine_leading), randn(nine_leading), randn(nine_leading));
+      },
+      "at most 8 leading (batch, head) dims");
   AttentionOptions bad_mask;
   bad_mask.attn_mask = ones({2, 1, 4, 4}, kBool);  // S = 5 keys
   expect_error([&] { scaled_dot_product_attention(q, k, v, bad_mask); }, "does not broadcast");

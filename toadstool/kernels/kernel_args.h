@@ -246,12 +246,27 @@ struct LstmCellBackward {
 
 // ---- attention --------------------------------------------------------------------
 
+// The leading (batch, head) dims of an attention call, which q, k, v, out,
+// the mask and the gradients all have; head h is their row-major flattened
+// index. Each operand locates its heads by its own strides over these dims
+// (HeadStrides), so that the call carries no per-head arrays: a GPU kernel
+// computes a head's offset itself instead of reading arrays copied from
+// the host at every call.
+inline constexpr int kMaxAttentionBatchDims = 8;
+struct AttentionBatch {
+  int ndim = 0;
+  int64_t sizes[kMaxAttentionBatchDims] = {};
+};
+struct HeadStrides {
+  int64_t strides[kMaxAttentionBatchDims] = {};  // 0 for a broadcast dim (a mask's)
+};
+
 // Fused scaled-dot-product attention, per head h of `heads` (the flattened
-// leading dims): q [L, E], k [S, E], v [S, Ev], rows at any stride, elements
-// contiguous; the optional additive mask's element (i, j) at
+// leading dims, `batch`): q [L, E], k [S, E], v [S, Ev], rows at any stride,
+// elements contiguous; the optional additive mask's element (i, j) at
 // mask_row i + mask_col j (strides may be 0: broadcast masks).
-// out = dropout(softmax(scale q k^T + mask (+ causal))) v. The offsets are
-// host arrays. Algorithm and layout: kernels/cpu/attention.h.
+// out = dropout(softmax(scale q k^T + mask (+ causal))) v. Algorithm and
+// layout: kernels/cpu/attention.h.
 //
 // Elem is void in the table's call (AttentionCall: pointers of the call's
 // dtype); a backend reads the same call typed, AttentionArgs<T>, through
@@ -259,32 +274,34 @@ struct LstmCellBackward {
 template <class Elem>
 struct AttentionArgs {
   int64_t heads = 0, L = 0, S = 0, E = 0, Ev = 0;
+  AttentionBatch batch;
   const Elem* q = nullptr;
-  const int64_t* q_offsets = nullptr;  // [heads]: element offset of each head
-  int64_t q_row = 0;                   // stride between query rows
+  HeadStrides q_heads;  // head h of q at element head_offset(q_heads, h)
+  int64_t q_row = 0;    // stride between query rows
   const Elem* k = nullptr;
-  const int64_t* k_offsets = nullptr;
+  HeadStrides k_heads;
   int64_t k_row = 0;
   const Elem* v = nullptr;
-  const int64_t* v_offsets = nullptr;
+  HeadStrides v_heads;
   int64_t v_row = 0;
   // out's layout, which the backward's grad_out shares: row i of head h at
-  // element out_offsets[h] + i * out_row, elements contiguous (the front-end
-  // lays out [B, H, L, Ev] as [B, L, H, Ev], so merging the heads is a view).
-  const int64_t* out_offsets = nullptr;
+  // element head_offset(out_heads, h) + i * out_row, elements contiguous
+  // (the front-end lays out [B, H, L, Ev] as [B, L, H, Ev], so merging the
+  // heads is a view).
+  HeadStrides out_heads;
   int64_t out_row = 0;
   // The backward's gradients' layouts, likewise: row i of head h of grad_q
-  // at grad_q_offsets[h] + i * grad_q_row (grad_k, grad_v alike), elements
-  // contiguous, so that they may be slices of one [B, L, 3E] gradient of a
-  // packed q, k, v projection (tensor/attention.h).
-  const int64_t* grad_q_offsets = nullptr;
+  // at head_offset(grad_q_heads, h) + i * grad_q_row (grad_k, grad_v
+  // alike), elements contiguous, so that they may be slices of one
+  // [B, L, 3E] gradient of a packed q, k, v projection (tensor/attention.h).
+  HeadStrides grad_q_heads;
   int64_t grad_q_row = 0;
-  const int64_t* grad_k_offsets = nullptr;
+  HeadStrides grad_k_heads;
   int64_t grad_k_row = 0;
-  const int64_t* grad_v_offsets = nullptr;
+  HeadStrides grad_v_heads;
   int64_t grad_v_row = 0;
   const Elem* mask = nullptr;  // additive, or null
-  const int64_t* mask_offsets = nullptr;
+  HeadStrides mask_heads;
   int64_t mask_row = 0, mask_col = 0;
   bool causal = false;  // key j takes part in query i only when j <= i
   double scale = 1;
@@ -295,6 +312,16 @@ struct AttentionArgs {
   // the bits it draws and the backward reads them instead of drawing again;
   // a backend may leave them unused (CUDA draws again: Philox is cheap there).
   uint64_t* keep_bits = nullptr;
+
+  // The element offset of head h in an operand with these head strides.
+  TS_HOST_DEVICE int64_t head_offset(const HeadStrides& s, int64_t h) const {
+    int64_t offset = 0;
+    for (int d = batch.ndim - 1; d >= 0; --d) {
+      offset += (h % batch.sizes[d]) * s.strides[d];
+      h /= batch.sizes[d];
+    }
+    return offset;
+  }
 };
 using AttentionCall = AttentionArgs<void>;
 

@@ -19,20 +19,11 @@ namespace toadstool::native {
 
 namespace {
 
-// Element offset of every head (index of the flattened leading dims) of t.
-std::vector<int64_t> head_offsets(const Tensor& t, int64_t batch_dims) {
-  int64_t heads = 1;
-  for (int64_t d = 0; d < batch_dims; ++d) heads *= t.size(d);
-  std::vector<int64_t> offsets(heads);
-  for (int64_t h = 0; h < heads; ++h) {
-    int64_t rest = h, offset = 0;
-    for (int64_t d = batch_dims - 1; d >= 0; --d) {
-      offset += (rest % t.size(d)) * t.stride(d);
-      rest /= t.size(d);
-    }
-    offsets[h] = offset;
-  }
-  return offsets;
+// t's strides over the leading (batch, head) dims: where its heads are.
+kernels::HeadStrides head_strides(const Tensor& t, int64_t batch_dims) {
+  kernels::HeadStrides s;
+  for (int64_t d = 0; d < batch_dims; ++d) s.strides[d] = t.stride(d);
+  return s;
 }
 
 // An operand the kernel reads in place: rows at any stride, elements
@@ -40,13 +31,13 @@ std::vector<int64_t> head_offsets(const Tensor& t, int64_t batch_dims) {
 // qualify as they are; anything else (a transposed last dim) is copied.
 struct Operand {
   Tensor t;  // in the kernel's dtype (Prepared::storage)
-  std::vector<int64_t> offsets;
+  kernels::HeadStrides heads;
   int64_t row = 0;
 };
 Operand operand(const Tensor& t, DType storage) {
   Tensor c = to_dtype(t, storage);
   if (c.size(-1) > 1 && c.stride(-1) != 1) c = contiguous(c);
-  return {c, head_offsets(c, c.dim() - 2), c.stride(-2)};
+  return {c, head_strides(c, c.dim() - 2), c.stride(-2)};
 }
 
 // The most memory a forward keeps its dropout keep bits in (1 MiB per layer
@@ -65,26 +56,26 @@ struct Prepared {
   int64_t heads = 1, L = 0, S = 0, E = 0, Ev = 0;
   Operand q, k, v;
   Tensor mask;  // additive, expanded to [..., L, S] (stride-0 broadcast dims), or undefined
-  std::vector<int64_t> mask_offsets;
-  std::vector<int64_t> out_offsets;  // of the tensor given to use_out_layout
+  kernels::HeadStrides mask_heads;
+  kernels::HeadStrides out_heads;  // of the tensor given to use_out_layout
   int64_t out_row = 0;
   // The backward's gradients (use_grad_layouts).
-  std::vector<int64_t> grad_q_offsets, grad_k_offsets, grad_v_offsets;
+  kernels::HeadStrides grad_q_heads, grad_k_heads, grad_v_heads;
   int64_t grad_q_row = 0, grad_k_row = 0, grad_v_row = 0;
   double scale = 1;
 
   // out (and grad_out) as the kernel gets them.
   void use_out_layout(const Tensor& out) {
-    out_offsets = head_offsets(out, static_cast<int64_t>(batch.size()));
+    out_heads = head_strides(out, static_cast<int64_t>(batch.size()));
     out_row = out.stride(-2);
   }
   // The gradients the backward writes: rows at any stride, elements
   // contiguous.
   void use_grad_layouts(const AttentionGrads& g) {
     const auto n = static_cast<int64_t>(batch.size());
-    grad_q_offsets = head_offsets(g.q, n);
-    grad_k_offsets = head_offsets(g.k, n);
-    grad_v_offsets = head_offsets(g.v, n);
+    grad_q_heads = head_strides(g.q, n);
+    grad_k_heads = head_strides(g.k, n);
+    grad_v_heads = head_strides(g.v, n);
     grad_q_row = g.q.stride(-2);
     grad_k_row = g.k.stride(-2);
     grad_v_row = g.v.stride(-2);
@@ -94,30 +85,32 @@ struct Prepared {
                               const Tensor& keep_bits) const {
     kernels::AttentionCall a;
     a.heads = heads;
+    a.batch.ndim = static_cast<int>(batch.size());
+    for (size_t d = 0; d < batch.size(); ++d) a.batch.sizes[d] = batch[d];
     a.L = L;
     a.S = S;
     a.E = E;
     a.Ev = Ev;
     a.q = q.t.data_ptr();
-    a.q_offsets = q.offsets.data();
+    a.q_heads = q.heads;
     a.q_row = q.row;
     a.k = k.t.data_ptr();
-    a.k_offsets = k.offsets.data();
+    a.k_heads = k.heads;
     a.k_row = k.row;
     a.v = v.t.data_ptr();
-    a.v_offsets = v.offsets.data();
+    a.v_heads = v.heads;
     a.v_row = v.row;
-    a.out_offsets = out_offsets.data();
+    a.out_heads = out_heads;
     a.out_row = out_row;
-    a.grad_q_offsets = grad_q_offsets.data();
+    a.grad_q_heads = grad_q_heads;
     a.grad_q_row = grad_q_row;
-    a.grad_k_offsets = grad_k_offsets.data();
+    a.grad_k_heads = grad_k_heads;
     a.grad_k_row = grad_k_row;
-    a.grad_v_offsets = grad_v_offsets.data();
+    a.grad_v_heads = grad_v_heads;
     a.grad_v_row = grad_v_row;
     if (mask.defined()) {
       a.mask = mask.data_ptr();
-      a.mask_offsets = mask_offsets.data();
+      a.mask_heads = mask_heads;
       a.mask_row = mask.stride(-2);
       a.mask_col = mask.stride(-1);
     }
@@ -144,6 +137,9 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
            detail::describe(q), ", k ", detail::describe(k), ", v ", detail::describe(v));
   Prepared p;
   p.batch = Shape(q.shape().begin(), q.shape().end() - 2);
+  TS_CHECK(p.batch.size() <= static_cast<size_t>(kernels::kMaxAttentionBatchDims), op, ": at most ",
+           kernels::kMaxAttentionBatchDims, " leading (batch, head) dims, got q ",
+           detail::describe(q));
   TS_CHECK(Shape(k.shape().begin(), k.shape().end() - 2) == p.batch &&
                Shape(v.shape().begin(), v.shape().end() - 2) == p.batch,
            op, ": q, k and v must have the same leading (batch, head) dims, got q ",
@@ -193,7 +189,7 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                                         -std::numeric_limits<double>::infinity())
                                 : to_dtype(m, p.compute);
     p.mask = expand(additive, scores);
-    p.mask_offsets = head_offsets(p.mask, static_cast<int64_t>(p.batch.size()));
+    p.mask_heads = head_strides(p.mask, static_cast<int64_t>(p.batch.size()));
   }
   return p;
 }

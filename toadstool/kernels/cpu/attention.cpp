@@ -80,13 +80,14 @@ class HeadReader {
       : a_(a), grad_out_(grad_out) {}
 
   HeadView<T, O> head(int64_t h) {
-    const T* mask =
-        a_.mask != nullptr ? reinterpret_cast<const T*>(a_.mask) + a_.mask_offsets[h] : nullptr;
+    const T* mask = a_.mask != nullptr
+                        ? reinterpret_cast<const T*>(a_.mask) + a_.head_offset(a_.mask_heads, h)
+                        : nullptr;
     if constexpr (std::is_same_v<O, S>) {
       return {h,
-              a_.q + a_.q_offsets[h],
-              a_.k + a_.k_offsets[h],
-              a_.v + a_.v_offsets[h],
+              a_.q + a_.head_offset(a_.q_heads, h),
+              a_.k + a_.head_offset(a_.k_heads, h),
+              a_.v + a_.head_offset(a_.v_heads, h),
               mask,
               a_.q_row,
               a_.k_row,
@@ -100,7 +101,7 @@ class HeadReader {
   // grad_out's rows of head h: pointer and row stride.
   std::pair<const O*, int64_t> grad_out(int64_t h) {
     if constexpr (std::is_same_v<O, S>) {
-      return {grad_out_ + a_.out_offsets[h], a_.out_row};
+      return {grad_out_ + a_.head_offset(a_.out_heads, h), a_.out_row};
     } else {
       widen(h);
       return {go_.data(), a_.Ev};
@@ -121,11 +122,11 @@ class HeadReader {
 
   void widen(int64_t h) {
     if (h == widened_) return;
-    widen_rows(a_.q + a_.q_offsets[h], a_.q_row, a_.L, a_.E, q_);
-    widen_rows(a_.k + a_.k_offsets[h], a_.k_row, a_.S, a_.E, k_);
-    widen_rows(a_.v + a_.v_offsets[h], a_.v_row, a_.S, a_.Ev, v_);
+    widen_rows(a_.q + a_.head_offset(a_.q_heads, h), a_.q_row, a_.L, a_.E, q_);
+    widen_rows(a_.k + a_.head_offset(a_.k_heads, h), a_.k_row, a_.S, a_.E, k_);
+    widen_rows(a_.v + a_.head_offset(a_.v_heads, h), a_.v_row, a_.S, a_.Ev, v_);
     if (grad_out_ != nullptr)
-      widen_rows(grad_out_ + a_.out_offsets[h], a_.out_row, a_.L, a_.Ev, go_);
+      widen_rows(grad_out_ + a_.head_offset(a_.out_heads, h), a_.out_row, a_.L, a_.Ev, go_);
     widened_ = h;
   }
 
@@ -424,7 +425,7 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
     HeadReader<T, S, O> reader(a);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-      S* o = out + a.out_offsets[h] + i0 * a.out_row;
+      S* o = out + a.head_offset(a.out_heads, h) + i0 * a.out_row;
       if constexpr (std::is_same_v<S, T>) {
         forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data(), products);
       } else {  // computed in T, rounded into out once
@@ -548,9 +549,9 @@ class GradWriter {
 
   HeadGrads<T> head(int64_t h) {
     if constexpr (std::is_same_v<S, T>) {
-      return {grad_q_ + a_.grad_q_offsets[h],
-              grad_k_ + a_.grad_k_offsets[h],
-              grad_v_ + a_.grad_v_offsets[h],
+      return {grad_q_ + a_.head_offset(a_.grad_q_heads, h),
+              grad_k_ + a_.head_offset(a_.grad_k_heads, h),
+              grad_v_ + a_.head_offset(a_.grad_v_heads, h),
               a_.grad_q_row,
               a_.grad_k_row,
               a_.grad_v_row};
@@ -564,11 +565,11 @@ class GradWriter {
   void done(int64_t h, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if constexpr (!std::is_same_v<S, T>) {
       narrow_rows(q_.data() + i0 * a_.E, a_.E, i1 - i0, a_.E,
-                  grad_q_ + a_.grad_q_offsets[h] + i0 * a_.grad_q_row, a_.grad_q_row);
+                  grad_q_ + a_.head_offset(a_.grad_q_heads, h) + i0 * a_.grad_q_row, a_.grad_q_row);
       narrow_rows(k_.data() + j0 * a_.E, a_.E, j1 - j0, a_.E,
-                  grad_k_ + a_.grad_k_offsets[h] + j0 * a_.grad_k_row, a_.grad_k_row);
+                  grad_k_ + a_.head_offset(a_.grad_k_heads, h) + j0 * a_.grad_k_row, a_.grad_k_row);
       narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, j1 - j0, a_.Ev,
-                  grad_v_ + a_.grad_v_offsets[h] + j0 * a_.grad_v_row, a_.grad_v_row);
+                  grad_v_ + a_.head_offset(a_.grad_v_heads, h) + j0 * a_.grad_v_row, a_.grad_v_row);
     }
   }
 
@@ -584,9 +585,9 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
     for (int64_t h = 0; h < a.heads; ++h) {
-      zero_rows(grad_q + a.grad_q_offsets[h], a.L, a.E, a.grad_q_row);
-      zero_rows(grad_k + a.grad_k_offsets[h], a.S, a.E, a.grad_k_row);
-      zero_rows(grad_v + a.grad_v_offsets[h], a.S, a.Ev, a.grad_v_row);
+      zero_rows(grad_q + a.head_offset(a.grad_q_heads, h), a.L, a.E, a.grad_q_row);
+      zero_rows(grad_k + a.head_offset(a.grad_k_heads, h), a.S, a.E, a.grad_k_row);
+      zero_rows(grad_v + a.head_offset(a.grad_v_heads, h), a.S, a.Ev, a.grad_v_row);
     }
     return;
   }
@@ -597,7 +598,8 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   parallel_for(0, a.heads * a.L, std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(a.Ev, 1)),
                [&](int64_t begin, int64_t end) {
                  for (int64_t row = begin; row < end; ++row) {
-                   const int64_t at = a.out_offsets[row / a.L] + (row % a.L) * a.out_row;
+                   const int64_t at =
+                       a.head_offset(a.out_heads, row / a.L) + (row % a.L) * a.out_row;
                    const S* go = grad_out + at;
                    const S* o = out + at;
                    T sum = 0;

@@ -6,7 +6,7 @@
 //   q [L, E], k [S, E], v [S, Ev]    rows at any stride, elements contiguous
 //   mask [L, S] (optional, additive) element (i, j) at mask_row i + mask_col j
 //                                    (strides may be 0: broadcast masks)
-//   out [L, Ev]                      rows at out_row from out_offsets[h]
+//   out [L, Ev]                      rows at out_row from head_offset(out_heads, h)
 //   lse [L]                          contiguous, head h at h * L
 //
 //   out = dropout(softmax(scale q k^T + mask (+ causal))) v

@@ -59,7 +59,7 @@ __device__ T dot(const T* x, const T* y, int64_t n) {
   return sum;
 }
 
-// The pointers of one head; the offsets were copied to the device.
+// The pointers of one head, from the operands' head strides.
 template <class T>
 struct HeadView {
   const T *q, *k, *v, *mask;
@@ -67,8 +67,9 @@ struct HeadView {
 
 template <class T>
 __device__ HeadView<T> head_view(const AttentionArgs<T>& a, int64_t h) {
-  return {a.q + a.q_offsets[h], a.k + a.k_offsets[h], a.v + a.v_offsets[h],
-          a.mask != nullptr ? a.mask + a.mask_offsets[h] : nullptr};
+  return {a.q + a.head_offset(a.q_heads, h), a.k + a.head_offset(a.k_heads, h),
+          a.v + a.head_offset(a.v_heads, h),
+          a.mask != nullptr ? a.mask + a.head_offset(a.mask_heads, h) : nullptr};
 }
 
 // Score (i, j) of a head: scale q_i . k_j + mask(i, j), -inf when causal hides j.
@@ -95,7 +96,8 @@ __global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* o
   for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
     const int64_t h = row / a.L, i = row % a.L;
     const HeadView<T> hv = head_view(a, h);
-    T* o = out + a.out_offsets[h] + i * a.out_row;  // unnormalised, then scaled by 1 / l
+    T* o =
+        out + a.head_offset(a.out_heads, h) + i * a.out_row;  // unnormalised, then scaled by 1 / l
     for (int64_t e = c; e < a.Ev; e += blockDim.x) o[e] = T(0);
     T m = kNegInf<T>, l = T(0);
     // Causal: key tiles past query i hold only hidden keys.
@@ -135,7 +137,7 @@ __global__ void attention_forward_rows(AttentionArgs<T> a, Dropout dropout, T* o
 template <class T>
 __global__ void attention_row_dots(AttentionArgs<T> a, const T* grad_out, const T* out, T* d) {
   for (int64_t row = first_index(); row < a.heads * a.L; row += index_step()) {
-    const int64_t at = a.out_offsets[row / a.L] + (row % a.L) * a.out_row;
+    const int64_t at = a.head_offset(a.out_heads, row / a.L) + (row % a.L) * a.out_row;
     d[row] = dot(grad_out + at, out + at, a.Ev);
   }
 }
@@ -155,7 +157,7 @@ __device__ ScoreGrad<T> score_grad(const AttentionArgs<T>& a, const HeadView<T>&
   const int64_t row = h * a.L + i;
   const T p = vexp_nonpositive(score(a, hv, i, j) - lse[row]);
   const T z = dropout.active ? dropout.scale(flat_index(h, i, j, a.L, a.S), keep_scale) : T(1);
-  T dp = dot(grad_out + a.out_offsets[h] + i * a.out_row, hv.v + j * a.v_row, a.Ev);
+  T dp = dot(grad_out + a.head_offset(a.out_heads, h) + i * a.out_row, hv.v + j * a.v_row, a.Ev);
   if (dropout.active) dp *= z;
   return {dropout.active ? p * z : p, p * (dp - d[row])};
 }
@@ -171,7 +173,7 @@ __global__ void attention_grad_q_rows(AttentionArgs<T> a, Dropout dropout, const
   for (int64_t row = blockIdx.x; row < a.heads * a.L; row += gridDim.x) {
     const int64_t h = row / a.L, i = row % a.L;
     const HeadView<T> hv = head_view(a, h);
-    T* gq = grad_q + a.grad_q_offsets[h] + i * a.grad_q_row;
+    T* gq = grad_q + a.head_offset(a.grad_q_heads, h) + i * a.grad_q_row;
     for (int64_t e = c; e < a.E; e += blockDim.x) gq[e] = T(0);
     for (int64_t j0 = 0; j0 < a.S && (!a.causal || j0 <= i); j0 += kTile) {
       const int64_t cols = std::min<int64_t>(kTile, a.S - j0);
@@ -201,8 +203,9 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
   for (int64_t key = blockIdx.x; key < a.heads * a.S; key += gridDim.x) {
     const int64_t h = key / a.S, j = key % a.S;
     const HeadView<T> hv = head_view(a, h);
-    T* gk = grad_k + a.grad_k_offsets[h] + j * a.grad_k_row;
-    T* gv = grad_v + a.grad_v_offsets[h] + j * a.grad_v_row;
+    T* gk = grad_k + a.head_offset(a.grad_k_heads, h) + j * a.grad_k_row;
+    T* gv = grad_v + a.head_offset(a.grad_v_heads, h) + j * a.grad_v_row;
+    const T* go = grad_out + a.head_offset(a.out_heads, h);
     for (int64_t e = c; e < a.E; e += blockDim.x) gk[e] = T(0);
     for (int64_t e = c; e < a.Ev; e += blockDim.x) gv[e] = T(0);
     // Causal: the queries before key j do not see it; start at its tile.
@@ -220,8 +223,7 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
       }
       for (int64_t e = c; e < a.Ev; e += blockDim.x) {
         T acc = 0;
-        for (int64_t k = 0; k < rows; ++k)
-          acc += p_kept[k] * grad_out[a.out_offsets[h] + (i0 + k) * a.out_row + e];
+        for (int64_t k = 0; k < rows; ++k) acc += p_kept[k] * go[(i0 + k) * a.out_row + e];
         gv[e] += acc;
       }
       __syncthreads();
@@ -231,34 +233,15 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
 
 // ---- entries ----
 
-// The call typed (one layout for every Elem), with its host offset arrays
-// copied to `offsets` on the device ([kOffsetArrays, heads]: q, k, v, out,
-// mask, grad_q, grad_k, grad_v).
-constexpr int kOffsetArrays = 8;
+// The call typed (one layout for every Elem). It holds no host pointers
+// besides the tensors' device ones: each head's offset comes from the
+// operands' head strides (AttentionArgs::head_offset), so nothing is copied
+// to the device per call.
 template <class T>
-AttentionArgs<T> device_args(const AttentionCall& call, Scratch<int64_t>& offsets) {
+AttentionArgs<T> typed_args(const AttentionCall& call) {
   static_assert(sizeof(AttentionArgs<T>) == sizeof(AttentionCall));
   AttentionArgs<T> a;
   std::memcpy(static_cast<void*>(&a), &call, sizeof a);  // std::bit_cast is C++20; nvcc is C++17
-  const int64_t heads = call.heads;
-  const int64_t* host[kOffsetArrays] = {
-      call.q_offsets,    call.k_offsets,      call.v_offsets,      call.out_offsets,
-      call.mask_offsets, call.grad_q_offsets, call.grad_k_offsets, call.grad_v_offsets};
-  int64_t* device = offsets.get();
-  for (int n = 0; n < kOffsetArrays; ++n) {
-    if (host[n] == nullptr || heads == 0) continue;
-    check(cudaMemcpyAsync(device + n * heads, host[n], heads * sizeof(int64_t),
-                          cudaMemcpyHostToDevice, current_stream()),
-          "cudaMemcpyAsync");
-  }
-  a.q_offsets = device;
-  a.k_offsets = device + heads;
-  a.v_offsets = device + 2 * heads;
-  a.out_offsets = device + 3 * heads;
-  a.mask_offsets = call.mask_offsets != nullptr ? device + 4 * heads : nullptr;
-  a.grad_q_offsets = device + 5 * heads;  // the forward's call has none: unused there
-  a.grad_k_offsets = device + 6 * heads;
-  a.grad_v_offsets = device + 7 * heads;
   return a;
 }
 
@@ -270,8 +253,7 @@ void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, 
   if (call.heads == 0 || call.L == 0) return;
   for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
-    Scratch<int64_t> offsets(static_cast<size_t>(kOffsetArrays * call.heads));
-    const AttentionArgs<T> a = device_args<T>(call, offsets);
+    const AttentionArgs<T> a = typed_args<T>(call);
     attention_forward_rows<T><<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(
         a, dropout_of(call), typed<T>(out), typed<T>(lse));
     check_launch("attention_forward_rows");
@@ -285,8 +267,7 @@ void attention_backward_entry(DType dtype, const AttentionCall& call, const void
   for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
     cudaStream_t stream = current_stream();
-    Scratch<int64_t> offsets(static_cast<size_t>(kOffsetArrays * call.heads));
-    const AttentionArgs<T> a = device_args<T>(call, offsets);
+    const AttentionArgs<T> a = typed_args<T>(call);
     const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
     Scratch<T> d(static_cast<size_t>(rows));
     const Dropout dropout = dropout_of(call);
