@@ -597,9 +597,14 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   std::vector<T> d(a.heads * a.L);
   parallel_for(0, a.heads * a.L, std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(a.Ev, 1)),
                [&](int64_t begin, int64_t end) {
+                 int64_t head = -1, head_at = 0;  // the row's head and its offset
                  for (int64_t row = begin; row < end; ++row) {
-                   const int64_t at =
-                       a.head_offset(a.out_heads, row / a.L) + (row % a.L) * a.out_row;
+                   const int64_t h = row / a.L;
+                   if (h != head) {
+                     head = h;
+                     head_at = a.head_offset(a.out_heads, h);
+                   }
+                   const int64_t at = head_at + (row - h * a.L) * a.out_row;
                    const S* go = grad_out + at;
                    const S* o = out + at;
                    T sum = 0;
