@@ -17,7 +17,10 @@
 # writes device_report.md and bench.json into $OUT (or out/device). Through
 # the device tool:
 #
-#   run(command="bash scripts/device_check.sh run", carry=["build/device-kit"], timeout_s=420)
+#   run(command="bash scripts/device_check.sh run", carry=["build/device-kit"], timeout_s=400)
+#
+# The steps' own limits (150 s tests, 60 s NCCL, 120 s benchmarks) fit in
+# that, so a hung step still leaves device time for a rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +50,7 @@ prepare() {
     ldd "$binary" | awk '/libstdc\+\+|libgomp|libgcc_s/ {print $3}'
   done | sort -u | xargs -I{} cp -L {} "$kit/lib/"
   gzip -9 "$kit"/toadstool_*
-  git rev-parse HEAD >"$kit/commit"
+  echo "$(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')" >"$kit/commit"
   du -sh "$kit"
   local kib
   kib=$(du -sk "$kit" | cut -f1)
@@ -91,23 +94,35 @@ report_log() {
 run() {
   [ -f "$kit/toadstool_cuda_tests.gz" ] || { echo "device_check: no $kit (run prepare, carry it)"; exit 2; }
   local out="${OUT:-out/device}"
+  rm -rf "$bin"  # a warm machine may hold an earlier kit's binaries
   mkdir -p "$out" "$bin"
   for packed in "$kit"/toadstool_*.gz; do
     gunzip -c "$packed" >"$bin/$(basename "$packed" .gz)"
     chmod +x "$bin/$(basename "$packed" .gz)"
   done
   export LD_LIBRARY_PATH="$PWD/$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuBLAS (and the CUDA runtime's companions) from the machine: its loader
+  # cache, else the toolkit's usual folders or PyTorch's nvidia packages.
+  local dir
+  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+    $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+    [ -e "$dir/libcublas.so.13" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$dir"
+  done
   local report="$out/device_report.md"
   {
     echo "# Device check, commit $(cat "$kit/commit"), $(date -u +%Y-%m-%dT%H:%MZ)"
     echo
     echo '```'
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
+    echo
+    # A library the binaries cannot find stops them before any test (exit 127).
+    ldd "$bin"/toadstool_* 2>&1 | grep -E 'cublas|nccl|not found' || true
     echo '```'
   } >"$report"
   local tests_rc=0 bench_rc=0
   echo "device_check: cuda tests"
-  timeout 240 "$bin/toadstool_cuda_tests" --gtest_brief=1 >"$out/tests.log" 2>&1 || tests_rc=$?
+  # Not --gtest_brief: after a crash or a kill the log must say which test ran.
+  timeout -k 10 150 "$bin/toadstool_cuda_tests" >"$out/tests.log" 2>&1 || tests_rc=$?
   tests_rc=$(fail_skipped "$out/tests.log" "$tests_rc")
   report_log "ctest -L cuda equivalent: toadstool_cuda_tests (exit $tests_rc)" "$out/tests.log"
   # The NCCL group (one rank), with the machine's libnccl.so.2; NCCL's own
@@ -122,14 +137,14 @@ run() {
       nccl_rc=4
     else
       echo "device_check: libnccl.so.2 from $nccl_dir" >"$out/nccl_tests.log"
-      LD_LIBRARY_PATH="$nccl_dir:$LD_LIBRARY_PATH" NCCL_DEBUG=WARN timeout 120 \
-        "$bin/toadstool_nccl_tests" --gtest_brief=1 >>"$out/nccl_tests.log" 2>&1 || nccl_rc=$?
+      LD_LIBRARY_PATH="$nccl_dir:$LD_LIBRARY_PATH" NCCL_DEBUG=WARN timeout -k 10 60 \
+        "$bin/toadstool_nccl_tests" >>"$out/nccl_tests.log" 2>&1 || nccl_rc=$?
       nccl_rc=$(fail_skipped "$out/nccl_tests.log" "$nccl_rc")
     fi
     report_log "toadstool_nccl_tests (exit $nccl_rc)" "$out/nccl_tests.log"
   fi
   echo "device_check: benchmarks"
-  timeout 240 "$bin/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
+  timeout -k 10 120 "$bin/toadstool_cuda_bench" "$out/bench.json" >"$out/bench.log" 2>&1 || bench_rc=$?
   {
     echo
     echo "## toadstool_cuda_bench (exit $bench_rc)"

@@ -153,8 +153,11 @@ void bench_attention(double peak_tflops) {
                  v = randn(shape, kGpu).to(dtype);
     const double ms = time_ms([&] { (void)scaled_dot_product_attention(q, k, v); }, 5);
     const double tflops = flops / ms * 1e-9;
-    add_row(std::string("attention fwd seq 1024 ") + dtype_name(dtype), fixed(tflops, "TFLOPs"),
-            fixed(peak_tflops, "TFLOPs bf16 cuBLAS peak"), tflops / peak_tflops);
+    // bfloat16 runs the fixed-order float32 kernel today (no tensor-core
+    // attention yet, docs/cuda.md): its ratio is far below the target by design.
+    add_row(std::string("attention fwd seq 1024 ") + dtype_name(dtype) + " (simple kernel)",
+            fixed(tflops, "TFLOPs"), fixed(peak_tflops, "TFLOPs bf16 cuBLAS peak"),
+            tflops / peak_tflops);
   }
 }
 
@@ -193,13 +196,23 @@ void bench_imdb_step() {
   }
 }
 
+// s with JSON's special characters escaped (an error's message may hold them).
+std::string json_escaped(const std::string& s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += (c == '\n' || c == '\t') ? ' ' : c;
+  }
+  return out;
+}
+
 void write_json(const std::string& path) {
   std::ofstream out(path);
   out << "[\n";
   for (size_t i = 0; i < rows.size(); ++i) {
-    out << "  {\"name\": \"" << rows[i].name << "\", \"value\": \"" << rows[i].value
-        << "\", \"reference\": \"" << rows[i].reference << "\", \"ratio\": " << rows[i].ratio << "}"
-        << (i + 1 < rows.size() ? "," : "") << "\n";
+    out << "  {\"name\": \"" << json_escaped(rows[i].name) << "\", \"value\": \""
+        << json_escaped(rows[i].value) << "\", \"reference\": \"" << json_escaped(rows[i].reference)
+        << "\", \"ratio\": " << rows[i].ratio << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
   }
   out << "]\n";
 }
@@ -207,26 +220,41 @@ void write_json(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    if (!cuda_is_available()) {
-      std::cerr << "toadstool_cuda_bench: no CUDA device available\n";
-      return 77;
+  if (!cuda_is_available()) {
+    std::cerr << "toadstool_cuda_bench: no CUDA device available\n";
+    return 77;
+  }
+  // Each benchmark on its own: one that fails is a row saying why, and the
+  // others' figures are still measured and written (device time is scarce).
+  int status = 0;
+  const auto guarded = [&](const char* name, const std::function<void()>& run) {
+    try {
+      run();
+    } catch (const std::exception& e) {
+      std::cerr << "toadstool_cuda_bench: " << name << ": " << e.what() << "\n";
+      rows.push_back({name, "error", e.what(), "null"});
+      status = 1;
     }
+  };
+  cublasHandle_t handle = nullptr;
+  guarded("set-up", [&] {
     cudaDeviceProp prop{};
     check_cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     std::cout << "device: " << prop.name << "\n";
-    cublasHandle_t handle = nullptr;
     check_cublas(cublasCreate(&handle), "cublasCreate");
-    bench_elementwise();
-    bench_gemm(handle);
-    const double peak = bf16_peak_tflops(handle);
-    bench_attention(peak);
-    bench_imdb_step();
+    // The math mode our GEMMs use (kernels/cuda/gemm.cu), for a like-for-like ratio.
+    check_cublas(cublasSetMathMode(handle, static_cast<cublasMath_t>(
+                                               CUBLAS_DEFAULT_MATH |
+                                               CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)),
+                 "cublasSetMathMode");
+  });
+  if (handle != nullptr) {
+    guarded("element-wise", bench_elementwise);
+    guarded("GEMM", [&] { bench_gemm(handle); });
+    guarded("attention", [&] { bench_attention(bf16_peak_tflops(handle)); });
+    guarded("IMDB step", bench_imdb_step);
     cublasDestroy(handle);
-    if (argc > 1) write_json(argv[1]);
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "toadstool_cuda_bench: " << e.what() << "\n";
-    return 1;
   }
+  if (argc > 1) write_json(argv[1]);
+  return status;
 }

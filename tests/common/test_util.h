@@ -12,9 +12,10 @@
 
 namespace toadstool::testing {
 
-// The elements of t in row-major order, as doubles.
+// The elements of t in row-major order, as doubles (copied to the CPU
+// first: a GPU tensor's memory cannot be read on the host).
 inline std::vector<double> values(const Tensor& t) {
-  const Tensor c = t.to(kFloat64).contiguous();
+  const Tensor c = t.to(kCPU).to(kFloat64).contiguous();
   const double* p = c.data_ptr<double>();
   return std::vector<double>(p, p + c.numel());
 }

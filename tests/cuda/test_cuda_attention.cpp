@@ -16,25 +16,28 @@ namespace {
 using testing::kCuda;
 
 struct Inputs {
-  Tensor q, k, v;
+  Tensor q, k, v;  // q as stored: [2, L, 3, 16] (run() views it as [2, 3, L, 16])
   AttentionOptions options;
   uint64_t dropout_seed = 0;  // the generator's seed when options.dropout_p > 0
 };
 
-// q [2, 3, L, 16] with its rows 48 elements apart (a transposed view),
-// k [2, 3, S, 16], v [2, 3, S, 24].
+// q [2, 3, L, 16] with its rows 48 elements apart (a transposed view, made
+// on each device: a copy to the GPU would be contiguous), k [2, 3, S, 16],
+// v [2, 3, S, 24].
 Inputs make_inputs(DType dtype, int64_t L, int64_t S, uint64_t seed) {
   Generator g(seed);
   Inputs in;
-  in.q = randn({2, L, 3, 16}, dtype, &g).transpose(1, 2);
+  in.q = randn({2, L, 3, 16}, dtype, &g);
   in.k = randn({2, 3, S, 16}, dtype, &g);
   in.v = randn({2, 3, S, 24}, dtype, &g);
   return in;
 }
 
-// out, grad_q, grad_k, grad_v on the CPU, for a fixed weighting of out.
+// out, grad_q (as q is stored), grad_k, grad_v on the CPU, for a fixed
+// weighting of out.
 std::vector<Tensor> run(const Inputs& in, const Device& device) {
-  Tensor q = in.q.detach().to(device).requires_grad_();
+  Tensor q_rows = in.q.detach().to(device).requires_grad_();
+  const Tensor q = q_rows.transpose(1, 2);
   Tensor k = in.k.detach().to(device).requires_grad_();
   Tensor v = in.v.detach().to(device).requires_grad_();
   AttentionOptions o = in.options;
@@ -44,7 +47,7 @@ std::vector<Tensor> run(const Inputs& in, const Device& device) {
   const Tensor out = scaled_dot_product_attention(q, k, v, o);
   Generator weights(99);
   (out * randn(out.shape(), out.dtype(), &weights).to(device)).sum().backward();
-  return {out.detach().to(kCPU), q.grad().to(kCPU), k.grad().to(kCPU), v.grad().to(kCPU)};
+  return {out.detach().to(kCPU), q_rows.grad().to(kCPU), k.grad().to(kCPU), v.grad().to(kCPU)};
 }
 
 void expect_parity(const Inputs& in, const std::string& what) {

@@ -3,6 +3,7 @@
 // batched with broadcast batch dims (batch stride 0), 1-D operands, K = 0,
 // linear with its gradients through autograd, and float16 / bfloat16
 // operands with float32 accumulation.
+#include <functional>
 #include <string>
 
 #include "cuda_test_util.h"
@@ -21,10 +22,18 @@ Generator& gen() {
 // results differ from the CPU's by summation order only.
 double rtol_of(DType dtype) { return dtype == kFloat32 ? 1e-5 : 1e-12; }
 
-void expect_matmul_parity(const Tensor& a, const Tensor& b, const std::string& what) {
+using View = std::function<Tensor(const Tensor&)>;
+Tensor viewed(const View& view, const Tensor& t) { return view ? view(t) : t; }
+const View kT = [](const Tensor& t) { return t.t(); };
+const View kTransposeLastTwo = [](const Tensor& t) { return t.transpose(-2, -1); };
+
+// matmul(view_a(a), view_b(b)) on both devices; the views are made after
+// the copy to the GPU (which is contiguous), so the GPU sees them strided.
+void expect_matmul_parity(const Tensor& a, const Tensor& b, const std::string& what,
+                          const View& view_a = {}, const View& view_b = {}) {
   SCOPED_TRACE(what + " on " + dtype_name(a.dtype()));
-  const Tensor expected = matmul(a, b);
-  const Tensor actual = matmul(a.to(kCuda), b.to(kCuda));
+  const Tensor expected = matmul(viewed(view_a, a), viewed(view_b, b));
+  const Tensor actual = matmul(viewed(view_a, a.to(kCuda)), viewed(view_b, b.to(kCuda)));
   ASSERT_EQ(actual.device(), kCuda);
   const double rtol = rtol_of(a.dtype());
   testing::expect_close(actual.to(kCPU), expected, rtol, rtol);
@@ -35,20 +44,24 @@ TEST(CudaGemm, MatmulMatchesTheCpu) {
   for (DType dtype : {kFloat32, kFloat64}) {
     auto r = [&](const Shape& s) { return randn(s, dtype, &gen()); };
     expect_matmul_parity(r({37, 53}), r({53, 29}), "2-D");
-    expect_matmul_parity(r({53, 37}).t(), r({53, 29}), "A transposed");
-    expect_matmul_parity(r({37, 53}), r({29, 53}).t(), "B transposed");
-    expect_matmul_parity(r({53, 37}).t(), r({29, 53}).t(), "both transposed");
+    expect_matmul_parity(r({53, 37}), r({53, 29}), "A transposed", kT);
+    expect_matmul_parity(r({37, 53}), r({29, 53}), "B transposed", {}, kT);
+    expect_matmul_parity(r({53, 37}), r({29, 53}), "both transposed", kT, kT);
     // Sliced columns: leading dims larger than the matrices' widths.
-    expect_matmul_parity(r({37, 80}).slice(1, 5, 58), r({53, 64}).slice(1, 0, 29), "sliced");
+    expect_matmul_parity(
+        r({37, 80}), r({53, 64}), "sliced", [](const Tensor& t) { return t.slice(1, 5, 58); },
+        [](const Tensor& t) { return t.slice(1, 0, 29); });
     expect_matmul_parity(r({1, 53}), r({53, 1}), "1 x 1 result");
     expect_matmul_parity(r({53}), r({53, 29}), "vector @ matrix");
     expect_matmul_parity(r({37, 53}), r({53}), "matrix @ vector");
     expect_matmul_parity(r({4, 37, 53}), r({4, 53, 29}), "batched");
-    expect_matmul_parity(r({4, 53, 37}).transpose(1, 2), r({4, 29, 53}).transpose(1, 2),
-                         "batched, transposed");
+    expect_matmul_parity(r({4, 53, 37}), r({4, 29, 53}), "batched, transposed", kTransposeLastTwo,
+                         kTransposeLastTwo);
     // Broadcast batch dims: one operand's matrices reused (batch stride 0).
     expect_matmul_parity(r({3, 1, 6, 5}), r({2, 5, 7}), "broadcast batch");
-    expect_matmul_parity(r({6, 5}).expand({3, 6, 5}), r({3, 5, 7}), "expanded A");
+    expect_matmul_parity(r({6, 5}), r({3, 5, 7}), "expanded A", [](const Tensor& t) {
+      return t.expand({3, 6, 5});
+    });
     expect_matmul_parity(r({4, 6, 5}), r({5, 7}), "batch folded into M");
   }
 }

@@ -90,6 +90,11 @@ TEST(FastMath, TanhAndErfAbsoluteError) {
   EXPECT_EQ(fast_tanh(1e-5f), 1e-5f);  // tiny inputs keep full relative precision
   EXPECT_TRUE(std::isnan(fast_tanh(std::nanf(""))));
   EXPECT_TRUE(std::isnan(fast_erf(std::nanf(""))));
+  // Exactly +-1 from 4 on, whatever the compiler does with the polynomials.
+  for (float x : {4.0f, 100.0f, std::numeric_limits<float>::infinity()}) {
+    EXPECT_EQ(fast_erf(x), 1.0f) << x;
+    EXPECT_EQ(fast_erf(-x), -1.0f) << x;
+  }
 }
 
 }  // namespace

@@ -127,8 +127,12 @@ TS_HOST_DEVICE float fast_tanh(float x) {
   return ax < 0.0004f ? x : result;  // also keeps NaN
 }
 
-// erf as an odd rational minimax approximation on [-4, 4] (outside it erf is
-// +-1 in float). Coefficients: Eigen's generic_fast_erf_float.
+// erf as an odd rational minimax approximation on (-4, 4); from |x| = 4 on
+// exactly +-1 (erf(4) rounds to 1 in float): the rational function there is
+// only within 4e-7 of it, and its last bit differs where a compiler fuses
+// the multiply-adds (nvcc does), which GELU(-100) = x (1 + erf) would
+// magnify to 6e-6 (and GELU(-inf) to inf instead of NaN).
+// Coefficients: Eigen's generic_fast_erf_float.
 TS_HOST_DEVICE float fast_erf(float x) {
   const float c = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
   const float x2 = c * c;
@@ -145,7 +149,8 @@ TS_HOST_DEVICE float fast_erf(float x) {
   q = q * x2 - 1.68282697438203e-03f;
   q = q * x2 - 7.37332916720468e-03f;
   q = q * x2 - 1.42647390514189e-02f;
-  return p / q;  // NaN passes through the clamp and the polynomials
+  // NaN fails both comparisons and passes through the polynomials.
+  return x <= -4.0f ? -1.0f : (x >= 4.0f ? 1.0f : p / q);
 }
 
 // erfc(z) for z >= 0, given g = e^(-z^2) (a caller that needs the Gaussian

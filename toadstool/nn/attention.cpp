@@ -16,7 +16,8 @@ namespace {
 // an additive float mask of `dtype`.
 Tensor as_additive(const Tensor& mask, DType dtype) {
   if (mask.dtype() != kBool) return mask.to(dtype);
-  return masked_fill(zeros(mask.shape(), dtype), mask, -std::numeric_limits<double>::infinity());
+  return masked_fill(zeros(mask.shape(), TensorOptions(dtype).device(mask.device())), mask,
+                     -std::numeric_limits<double>::infinity());
 }
 
 // The two MultiheadAttention masks as one scaled_dot_product_attention mask
@@ -59,9 +60,9 @@ Tensor merge_masks(const MultiheadAttentionMasks& masks, int64_t batch, int64_t 
   return as_additive(padding, dtype) + as_additive(attn, dtype);
 }
 
-// [L, S] bool: true where query i may attend key j (j <= i).
-Tensor causal_mask(int64_t query_len, int64_t key_len) {
-  return tril(ones({query_len, key_len}, kBool));
+// [L, S] bool on `device`: true where query i may attend key j (j <= i).
+Tensor causal_mask(int64_t query_len, int64_t key_len, Device device) {
+  return tril(ones({query_len, key_len}, TensorOptions(kBool).device(device)));
 }
 
 }  // namespace
@@ -150,7 +151,7 @@ AttentionOutputAndWeights MultiheadAttention::forward_with_weights(
   // scores [B, H, L, S] = q k^T / sqrt(D), masked as the fused kernel masks.
   Tensor scores = matmul(h.q, h.k.transpose(2, 3)) * (1.0 / std::sqrt(double(head_dim)));
   Tensor allowed = options.attn_mask;  // bool: true = takes part; or additive float
-  if (options.is_causal) allowed = causal_mask(query_len, key_len);
+  if (options.is_causal) allowed = causal_mask(query_len, key_len, query.device());
   if (allowed.defined()) {
     scores = allowed.dtype() == kBool ? masked_fill(scores, logical_not(allowed),
                                                     -std::numeric_limits<double>::infinity())
@@ -171,9 +172,9 @@ AttentionOptions MultiheadAttention::attention_options(const MultiheadAttentionM
   TS_CHECK(!masks.is_causal || !options.attn_mask.defined() || !masks.attn_mask.defined(),
            "MultiheadAttention: is_causal and attn_mask cannot both be given");
   if (masks.is_causal) {
-    // A causal mask combined with key padding: fold causality into the mask.
-    const Tensor causal = causal_mask(query_len, key_len);
     if (options.attn_mask.defined()) {
+      // A causal mask combined with key padding: fold causality into the mask.
+      const Tensor causal = causal_mask(query_len, key_len, options.attn_mask.device());
       options.attn_mask = options.attn_mask.dtype() == kBool
                               ? logical_and(options.attn_mask, causal)
                               : options.attn_mask + as_additive(logical_not(causal), dtype);

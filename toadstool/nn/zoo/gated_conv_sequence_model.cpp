@@ -77,8 +77,8 @@ Tensor GatedConvSequenceModel::forward(const Tensor& ids) {
   TS_CHECK(ids.dim() == 2 && ids.dtype() == kInt64,
            "GatedConvSequenceModel: ids must be int64 [batch, seq], got ", ids.shape(), " ",
            ids.dtype());
-  const Tensor padding = eq(ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
-  Tensor x = embedding->forward(ids).transpose(1, 2);                  // [B, dim, L]
+  const Tensor padding = eq(ids, options.padding_idx);  // [B, L], true = padding
+  Tensor x = embedding->forward(ids).transpose(1, 2);   // [B, dim, L]
   // 1 at real tokens, 0 at padding: [B, 1, L], broadcast over the channels.
   const Tensor keep = logical_not(padding).to(x.dtype()).unsqueeze(1);
   for (size_t i = 0; i < blocks->size(); ++i) {

@@ -71,12 +71,15 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
            "TransformerClassifier: ids must be int64 [batch, seq], got ", input_ids.shape(), " ",
            input_ids.dtype());
   const int64_t batch = input_ids.size(0);
-  Tensor padding = eq(input_ids, scalar_tensor(options.padding_idx));  // [B, L], true = padding
+  Tensor padding = eq(input_ids, options.padding_idx);  // [B, L], true = padding
   Tensor ids = input_ids;
   if (is_training() && options.token_dropout > 0) {
-    const Tensor dropped = logical_and(
-        lt(rand(ids.shape(), {}, options.generator), options.token_dropout), logical_not(padding));
-    ids = where(dropped, scalar_tensor(options.unk_idx), ids);
+    const Tensor dropped =
+        logical_and(lt(rand(ids.shape(), TensorOptions().device(ids.device()), options.generator),
+                       options.token_dropout),
+                    logical_not(padding));
+    ids = where(dropped, scalar_tensor(options.unk_idx, TensorOptions(kInt64).device(ids.device())),
+                ids);
   }
   Tensor x = embedding->forward(ids);  // [B, L, d]
   if (bigram_embedding) {
@@ -88,7 +91,7 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
   x = dropout->forward(pos_encoding->forward(x));
   if (cls_token.defined()) {
     x = cat({cls_token.expand({batch, 1, options.d_model}), x}, 1);  // [B, 1 + L, d]
-    padding = cat({zeros({batch, 1}, kBool), padding}, 1);
+    padding = cat({zeros({batch, 1}, TensorOptions(kBool).device(x.device())), padding}, 1);
   }
   MultiheadAttentionMasks masks;
   masks.key_padding_mask = padding;

@@ -90,7 +90,7 @@ Tensor TransformerModel::forward(const Tensor& ids) {
   if (options.causal) {
     masks.is_causal = true;
   } else {
-    masks.key_padding_mask = eq(ids, scalar_tensor(options.padding_idx));  // [B, L]
+    masks.key_padding_mask = eq(ids, options.padding_idx);  // [B, L]
   }
   return project(encoder->forward(embed(*embedding, ids), masks));
 }
@@ -102,7 +102,7 @@ Tensor TransformerModel::forward(const Tensor& src, const Tensor& tgt) {
   TS_CHECK(src.size(0) == tgt.size(0), "TransformerModel: src ", src.shape(), " and tgt ",
            tgt.shape(), " must have the same batch");
   MultiheadAttentionMasks src_masks, tgt_masks, memory_masks;
-  src_masks.key_padding_mask = eq(src, scalar_tensor(options.padding_idx));  // [B, S]
+  src_masks.key_padding_mask = eq(src, options.padding_idx);  // [B, S]
   memory_masks.key_padding_mask = src_masks.key_padding_mask;
   tgt_masks.is_causal = true;
   const Tensor memory = encoder->forward(embed(*embedding, src), src_masks);
