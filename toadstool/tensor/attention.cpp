@@ -48,9 +48,10 @@ constexpr int64_t kMaxKeepBitsBytes = int64_t{16} << 20;
 struct Prepared {
   DType dtype, compute;
   // What q, k, v, out, grad_out and the gradients are passed to the kernel
-  // in: 16-bit inputs of one dtype stay 16-bit on the CPU (its kernel
-  // widens them tile by tile, kernels/cpu/attention.h); everything else in
-  // the compute dtype. The mask and lse are always in the compute dtype.
+  // in: 16-bit inputs of one dtype stay 16-bit (the CPU's kernel widens
+  // them tile by tile, kernels/cpu/attention.h; CUDA multiplies them on
+  // tensor cores, kernels/cuda/attention_mma.cu); everything else in the
+  // compute dtype. The mask and lse are always in the compute dtype.
   DType storage;
   Shape batch;  // the leading dims
   int64_t heads = 1, L = 0, S = 0, E = 0, Ev = 0;
@@ -160,8 +161,7 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
   p.dtype = q.dtype();
   p.compute = detail::compute_dtype(q.dtype());
-  p.storage = is_reduced_float(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype() &&
-                      q.device().type == DeviceType::CPU
+  p.storage = is_reduced_float(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype()
                   ? q.dtype()
                   : p.compute;
   p.heads = detail::shape_numel(p.batch);

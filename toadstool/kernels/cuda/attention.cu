@@ -1,30 +1,27 @@
-// attention_forward / attention_backward on CUDA, float and double, with
-// the CPU kernel's algorithm and row math (kernels/cpu/attention.h,
-// kernels/attention_math.h): scores s = scale q.k + mask (-inf where the
-// causal mask hides a key), an online softmax over key tiles in the forward
-// (out and lse = m + log l; a row with every key masked gets out = 0 and
-// lse = +inf), probabilities recomputed from lse in the backward, and the
-// dropout keep bit of score (h, i, j) drawn from Philox at flat index
-// (h L + i) S + j with (seed, offset), so the CPU and the GPU drop the same
-// elements.
+// attention_forward / attention_backward on CUDA. float and double run the
+// fixed-order kernels below; bfloat16 and float16 (autocast) run the
+// tensor-core kernels of attention_mma.cu, or, for a call those do not take
+// (a head dim over 128, or more shared memory than the device has), these
+// kernels on float32 copies. The algorithm and row math are the CPU
+// kernel's (kernels/cpu/attention.h, kernels/attention_math.h): scores
+// s = scale q.k + mask (-inf where the causal mask hides a key), an online
+// softmax over key tiles in the forward (out and lse = m + log l; a row with
+// every key masked gets out = 0 and lse = +inf), probabilities recomputed
+// from lse in the backward, and the dropout keep bit of score (h, i, j)
+// drawn from Philox at flat index (h L + i) S + j with (seed, offset), so
+// the CPU and the GPU drop the same elements.
 //
-// Written for correctness and a fixed order, not speed: one block per query
-// row (forward, grad_q) or per key row (grad_k, grad_v), kTile threads, each
-// thread computing one score of the current tile with a serial dot product;
-// the block then sums the tile into its own output row, which it alone
-// writes. No atomics, so the same bits every run. Every block re-reads K and
-// V (from L2). A tensor-core version would instead give a block a tile of
-// queries, stage q, k and v tiles in shared memory, compute score tiles and
-// the P V / dS K / dS^T Q products with mma (wmma or wgmma, bf16/fp16 inputs
-// with fp32 accumulation), keep the output tile in registers, and split the
-// backward's grad_k / grad_v over query tiles with a deterministic
-// reduction of the partials.
+// The float kernels are written for correctness and a fixed order, not
+// speed: one block per query row (forward, grad_q) or per key row (grad_k,
+// grad_v), kTile threads, each thread computing one score of the current
+// tile with a serial dot product; the block then sums the tile into its own
+// output row, which it alone writes. No atomics, so the same bits every
+// run. Every block re-reads K and V (from L2).
 #include <cstring>
-#include <limits>
+#include <type_traits>
 
-#include "toadstool/kernels/attention_math.h"
+#include "toadstool/kernels/cuda/attention_shared.cuh"
 #include "toadstool/kernels/cuda/block_reduce.cuh"
-#include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
 #include "toadstool/kernels/cuda/scratch.cuh"
 #include "toadstool/kernels/fast_math.h"
@@ -35,22 +32,6 @@ namespace {
 
 constexpr int kTile = 128;  // keys (forward, grad_q) or queries (grad_k, grad_v) per step
 static_assert(kTile <= kThreads && (kTile & (kTile - 1)) == 0, "block_reduce needs a power of two");
-
-template <class T>
-constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-
-// Dropout of score element `index`: its scale 1 / (1 - p) when kept, else 0.
-struct Dropout {
-  bool active;
-  uint64_t threshold;  // bernoulli_threshold(1 - p)
-  uint64_t seed, offset;
-
-  template <class T>
-  __device__ T scale(uint64_t index, T keep_scale) const {
-    const Philox4x32 block = attention_dropout_block(index, seed, offset);
-    return attention_keep(block, index, threshold) ? keep_scale : T(0);
-  }
-};
 
 template <class T>
 __device__ T dot(const T* x, const T* y, int64_t n) {
@@ -79,10 +60,6 @@ __device__ T score(const AttentionArgs<T>& a, const HeadView<T>& hv, int64_t i, 
   T s = static_cast<T>(a.scale) * dot(hv.q + i * a.q_row, hv.k + j * a.k_row, a.E);
   if (hv.mask != nullptr) s += hv.mask[i * a.mask_row + j * a.mask_col];
   return s;
-}
-
-__device__ uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {
-  return (static_cast<uint64_t>(h) * L + i) * S + j;
 }
 
 // ---- forward: one block per (head, query row) ----
@@ -231,32 +208,179 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
   }
 }
 
+// ---- launches of the float kernels ----
+
+template <class T>
+void float_forward(const AttentionArgs<T>& a, const Dropout& dropout, T* out, T* lse) {
+  attention_forward_rows<T>
+      <<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(a, dropout, out, lse);
+  check_launch("attention_forward_rows");
+}
+
+template <class T>
+void float_backward(const AttentionArgs<T>& a, const Dropout& dropout, const T* out, const T* lse,
+                    const T* grad_out, T* grad_q, T* grad_k, T* grad_v) {
+  cudaStream_t stream = current_stream();
+  const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
+  Scratch<T> d(static_cast<size_t>(rows));
+  if (rows > 0) {
+    attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(a, grad_out, out, d.get());
+    check_launch("attention_row_dots");
+    // With S = 0 the key loop is empty and grad_q comes out zero.
+    attention_grad_q_rows<T>
+        <<<grid_for(rows), kTile, 0, stream>>>(a, dropout, lse, grad_out, d.get(), grad_q);
+    check_launch("attention_grad_q_rows");
+  }
+  if (keys > 0) {
+    // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
+    attention_grad_kv_rows<T>
+        <<<grid_for(keys), kTile, 0, stream>>>(a, dropout, lse, grad_out, d.get(), grad_k, grad_v);
+    check_launch("attention_grad_kv_rows");
+  }
+}
+
+// ---- 16-bit calls the tensor-core kernels do not take: float32 copies ----
+
+// An operand's [heads, rows, cols] as a contiguous float32 copy (Widened),
+// and back. Its head strides in the call's batch dims, so that the mask's
+// (which is float32 already and stays where it is) still apply.
+HeadStrides contiguous_heads(const AttentionBatch& batch, int64_t rows, int64_t cols) {
+  HeadStrides s;
+  int64_t stride = rows * cols;
+  for (int d = batch.ndim - 1; d >= 0; --d) {
+    s.strides[d] = stride;
+    stride *= batch.sizes[d];
+  }
+  return s;
+}
+
+// Element (h, r, c) of [heads, rows, cols] in a strided operand.
+struct HeadLayout {
+  HeadStrides heads;
+  int64_t row;
+};
+
+template <class T>
+__global__ void widen_heads(AttentionArgs<T> a, const T* src, HeadLayout layout, int64_t rows,
+                            int64_t cols, float* dst) {
+  for (int64_t at = first_index(); at < a.heads * rows * cols; at += index_step()) {
+    const int64_t h = at / (rows * cols), r = at / cols % rows, c = at % cols;
+    dst[at] = float(src[a.head_offset(layout.heads, h) + r * layout.row + c]);
+  }
+}
+
+template <class T>
+__global__ void narrow_heads(AttentionArgs<T> a, const float* src, HeadLayout layout, int64_t rows,
+                             int64_t cols, T* dst) {
+  for (int64_t at = first_index(); at < a.heads * rows * cols; at += index_step()) {
+    const int64_t h = at / (rows * cols), r = at / cols % rows, c = at % cols;
+    dst[a.head_offset(layout.heads, h) + r * layout.row + c] = T(src[at]);
+  }
+}
+
+// The float32 copy of one [heads, rows, cols] operand of a 16-bit call.
+template <class T>
+class Widened {
+ public:
+  Widened(const AttentionArgs<T>& a, int64_t rows, int64_t cols)
+      : a_(a), rows_(rows), cols_(cols), data_(static_cast<size_t>(a.heads * rows * cols)) {}
+  HeadStrides heads() const { return contiguous_heads(a_.batch, rows_, cols_); }
+  float* get() const { return data_.get(); }
+  void load(const T* src, HeadLayout layout) {
+    if (size() == 0) return;
+    widen_heads<T><<<blocks_for(size()), kThreads, 0, current_stream()>>>(a_, src, layout, rows_,
+                                                                          cols_, get());
+    check_launch("attention widen_heads");
+  }
+  void store(T* dst, HeadLayout layout) const {
+    if (size() == 0) return;
+    narrow_heads<T><<<blocks_for(size()), kThreads, 0, current_stream()>>>(a_, get(), layout, rows_,
+                                                                           cols_, dst);
+    check_launch("attention narrow_heads");
+  }
+
+ private:
+  int64_t size() const { return a_.heads * rows_ * cols_; }
+  AttentionArgs<T> a_;
+  int64_t rows_, cols_;
+  Scratch<float> data_;
+};
+
+// The call with q, k, v taken from float32 copies (loaded here) and the
+// mask (float32 already) as it is; out, grad_out and the gradients in the
+// copies' contiguous layouts.
+template <class T>
+struct WidenedCall {
+  explicit WidenedCall(const AttentionArgs<T>& a)
+      : q(a, a.L, a.E), k(a, a.S, a.E), v(a, a.S, a.Ev) {
+    q.load(a.q, {a.q_heads, a.q_row});
+    k.load(a.k, {a.k_heads, a.k_row});
+    v.load(a.v, {a.v_heads, a.v_row});
+    std::memcpy(static_cast<void*>(&args), &a, sizeof args);  // sizes, batch, mask, options
+    args.q = q.get();
+    args.q_heads = q.heads();
+    args.q_row = a.E;
+    args.k = k.get();
+    args.k_heads = k.heads();
+    args.k_row = a.E;
+    args.v = v.get();
+    args.v_heads = v.heads();
+    args.v_row = a.Ev;
+    args.mask = reinterpret_cast<const float*>(a.mask);
+    args.out_heads = contiguous_heads(a.batch, a.L, a.Ev);
+    args.out_row = a.Ev;
+    args.grad_q_heads = q.heads();
+    args.grad_q_row = a.E;
+    args.grad_k_heads = k.heads();
+    args.grad_k_row = a.E;
+    args.grad_v_heads = v.heads();
+    args.grad_v_row = a.Ev;
+  }
+  Widened<T> q, k, v;
+  AttentionArgs<float> args;
+};
+
+template <class T>
+void widened_forward(const AttentionArgs<T>& a, const Dropout& dropout, T* out, float* lse) {
+  WidenedCall<T> w(a);
+  Widened<T> out32(a, a.L, a.Ev);
+  float_forward(w.args, dropout, out32.get(), lse);
+  out32.store(out, {a.out_heads, a.out_row});
+}
+
+template <class T>
+void widened_backward(const AttentionArgs<T>& a, const Dropout& dropout, const T* out,
+                      const float* lse, const T* grad_out, T* grad_q, T* grad_k, T* grad_v) {
+  WidenedCall<T> w(a);
+  Widened<T> out32(a, a.L, a.Ev), grad_out32(a, a.L, a.Ev);
+  out32.load(out, {a.out_heads, a.out_row});
+  grad_out32.load(grad_out, {a.out_heads, a.out_row});
+  Widened<T> gq(a, a.L, a.E), gk(a, a.S, a.E), gv(a, a.S, a.Ev);
+  float_backward(w.args, dropout, out32.get(), lse, grad_out32.get(), gq.get(), gk.get(), gv.get());
+  gq.store(grad_q, {a.grad_q_heads, a.grad_q_row});
+  gk.store(grad_k, {a.grad_k_heads, a.grad_k_row});
+  gv.store(grad_v, {a.grad_v_heads, a.grad_v_row});
+}
+
 // ---- entries ----
 
-// The call typed (one layout for every Elem). It holds no host pointers
-// besides the tensors' device ones: each head's offset comes from the
-// operands' head strides (AttentionArgs::head_offset), so nothing is copied
-// to the device per call.
+// lse is float64 for float64 calls, else float32 (16-bit calls too), as on
+// the CPU.
 template <class T>
-AttentionArgs<T> typed_args(const AttentionCall& call) {
-  static_assert(sizeof(AttentionArgs<T>) == sizeof(AttentionCall));
-  AttentionArgs<T> a;
-  std::memcpy(static_cast<void*>(&a), &call, sizeof a);  // std::bit_cast is C++20; nvcc is C++17
-  return a;
-}
-
-Dropout dropout_of(const AttentionCall& call) {
-  return {call.dropout_p > 0, bernoulli_threshold(1.0 - call.dropout_p), call.seed, call.offset};
-}
+using Lse = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
 void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
   if (call.heads == 0 || call.L == 0) return;
-  for_dtype<TypeSet::Float>(dtype, "attention_forward", [&](auto zero) {
+  for_dtype<TypeSet::Floating>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
-    const AttentionArgs<T> a = typed_args<T>(call);
-    attention_forward_rows<T><<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(
-        a, dropout_of(call), typed<T>(out), typed<T>(lse));
-    check_launch("attention_forward_rows");
+    auto* lse_t = static_cast<Lse<T>*>(lse);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      float_forward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t);
+    } else if (attention_mma_takes(call)) {
+      attention_mma_forward(dtype, call, out, lse_t);
+    } else {
+      widened_forward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t);
+    }
   });
 }
 
@@ -264,28 +388,17 @@ void attention_backward_entry(DType dtype, const AttentionCall& call, const void
                               const void* lse, const void* grad_out, void* grad_q, void* grad_k,
                               void* grad_v) {
   if (call.heads == 0) return;
-  for_dtype<TypeSet::Float>(dtype, "attention_backward", [&](auto zero) {
+  for_dtype<TypeSet::Floating>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
-    cudaStream_t stream = current_stream();
-    const AttentionArgs<T> a = typed_args<T>(call);
-    const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
-    Scratch<T> d(static_cast<size_t>(rows));
-    const Dropout dropout = dropout_of(call);
-    if (rows > 0) {
-      attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(a, typed<T>(grad_out),
-                                                                       typed<T>(out), d.get());
-      check_launch("attention_row_dots");
-      // With S = 0 the key loop is empty and grad_q comes out zero.
-      attention_grad_q_rows<T><<<grid_for(rows), kTile, 0, stream>>>(
-          a, dropout, typed<T>(lse), typed<T>(grad_out), d.get(), typed<T>(grad_q));
-      check_launch("attention_grad_q_rows");
-    }
-    if (keys > 0) {
-      // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
-      attention_grad_kv_rows<T>
-          <<<grid_for(keys), kTile, 0, stream>>>(a, dropout, typed<T>(lse), typed<T>(grad_out),
-                                                 d.get(), typed<T>(grad_k), typed<T>(grad_v));
-      check_launch("attention_grad_kv_rows");
+    const auto* lse_t = static_cast<const Lse<T>*>(lse);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      float_backward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t,
+                     typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
+    } else if (attention_mma_takes(call)) {
+      attention_mma_backward(dtype, call, out, lse_t, grad_out, grad_q, grad_k, grad_v);
+    } else {
+      widened_backward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t,
+                       typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
     }
   });
 }

@@ -1,0 +1,120 @@
+// The launches and entries of the tensor-core attention kernels
+// (attention_mma_kernels.cuh, which says what they compute).
+#include <string>
+
+#include "toadstool/kernels/cuda/attention_mma_kernels.cuh"
+#include "toadstool/kernels/cuda/scratch.cuh"
+
+namespace toadstool::kernels::cuda {
+
+namespace {
+
+// ---- launches ----
+
+// D: the head dims padded to the next of 32, 64, 128.
+int padded_head_dim(const AttentionCall& call) {
+  const int64_t widest = std::max(call.E, call.Ev);
+  return widest <= 32 ? 32 : widest <= 64 ? 64 : 128;
+}
+
+size_t device_shared_limit() {
+  int device = 0, limit = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "cudaDeviceGetAttribute");
+  return static_cast<size_t>(limit);
+}
+
+// The largest of the kernels' shared memory for head dim D.
+size_t shared_bytes(int D) {
+  switch (D) {
+    case 32: return std::max(tiles_bytes<ForwardTiles<32>>(), tiles_bytes<BackwardTiles<32>>());
+    case 64: return std::max(tiles_bytes<ForwardTiles<64>>(), tiles_bytes<BackwardTiles<64>>());
+    default: return std::max(tiles_bytes<ForwardTiles<128>>(), tiles_bytes<BackwardTiles<128>>());
+  }
+}
+
+// Launches kernel over `items` blocks with `bytes` of dynamic shared memory
+// (above 48 KiB a kernel must opt in, per device: set on every launch).
+template <class Kernel, class... Args>
+void launch(Kernel kernel, const char* name, int64_t items, size_t bytes, Args... args) {
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(bytes)),
+        "cudaFuncSetAttribute");
+  kernel<<<grid_for(items), kMmaThreads, bytes, current_stream()>>>(args...);
+  check_launch(name);
+}
+
+template <class T, int D>
+void forward(const AttentionArgs<T>& a, T* out, float* lse, const Dropout& dropout) {
+  const int64_t items = a.heads * ((a.L + kRows - 1) / kRows);
+  launch(mma_forward<T, D>, "attention_mma_forward", items, tiles_bytes<ForwardTiles<D>>(), a,
+         dropout, out, lse);
+}
+
+template <class T, int D>
+void backward(const AttentionArgs<T>& a, const T* out, const float* lse, const T* grad_out,
+              T* grad_q, T* grad_k, T* grad_v, const Dropout& dropout) {
+  const int64_t rows = a.heads * a.L;
+  Scratch<float> d(static_cast<size_t>(rows));
+  const size_t bytes = tiles_bytes<BackwardTiles<D>>();
+  if (rows > 0) {
+    mma_row_dots<T><<<blocks_for(rows), kThreads, 0, current_stream()>>>(a, grad_out, out, d.get());
+    check_launch("attention_mma_row_dots");
+    // With S = 0 the key loop is empty and grad_q comes out zero.
+    launch(mma_grad_q<T, D>, "attention_mma_grad_q", a.heads * ((a.L + kRows - 1) / kRows), bytes,
+           a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_q);
+  }
+  if (a.S > 0) {
+    // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
+    launch(mma_grad_kv<T, D>, "attention_mma_grad_kv", a.heads * ((a.S + kCols - 1) / kCols), bytes,
+           a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_k, grad_v);
+  }
+}
+
+// Calls fn(T{}, std::integral_constant<int, D>{}) for the call's dtype and D.
+template <class Fn>
+void for_mma(DType dtype, const AttentionCall& call, const char* op, const Fn& fn) {
+  auto with_d = [&](auto zero) {
+    switch (padded_head_dim(call)) {
+      case 32: return fn(zero, std::integral_constant<int, 32>{});
+      case 64: return fn(zero, std::integral_constant<int, 64>{});
+      default: return fn(zero, std::integral_constant<int, 128>{});
+    }
+  };
+  if (dtype == DType::BFloat16) return with_d(BFloat16{});
+  if (dtype == DType::Float16) return with_d(Half{});
+  throw std::runtime_error(std::string(op) + ": the tensor-core kernels take bfloat16 and " +
+                           "float16 only, got " + dtype_name(dtype));
+}
+
+}  // namespace
+
+bool attention_mma_takes(const AttentionCall& call) {
+  return call.E <= kMmaMaxHeadDim && call.Ev <= kMmaMaxHeadDim &&
+         shared_bytes(padded_head_dim(call)) <= device_shared_limit();
+}
+
+void attention_mma_forward(DType dtype, const AttentionCall& call, void* out, float* lse) {
+  if (call.heads == 0 || call.L == 0) return;
+  for_mma(dtype, call, "attention_forward", [&](auto zero, auto d) {
+    using T = decltype(zero);
+    forward<T, decltype(d)::value>(typed_args<T>(call), static_cast<T*>(out), lse,
+                                   dropout_of(call));
+  });
+}
+
+void attention_mma_backward(DType dtype, const AttentionCall& call, const void* out,
+                            const float* lse, const void* grad_out, void* grad_q, void* grad_k,
+                            void* grad_v) {
+  if (call.heads == 0) return;
+  for_mma(dtype, call, "attention_backward", [&](auto zero, auto d) {
+    using T = decltype(zero);
+    backward<T, decltype(d)::value>(typed_args<T>(call), static_cast<const T*>(out), lse,
+                                    static_cast<const T*>(grad_out), static_cast<T*>(grad_q),
+                                    static_cast<T*>(grad_k), static_cast<T*>(grad_v),
+                                    dropout_of(call));
+  });
+}
+
+}  // namespace toadstool::kernels::cuda
