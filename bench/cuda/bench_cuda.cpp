@@ -2,8 +2,8 @@
 // measured in the same process:
 //   element-wise add / scale   GB/s   vs the device-to-device cudaMemcpy rate
 //   matmul fp32 / bf16 4096^3  time   vs cuBLAS called directly, same shapes
-//   attention fp32 / bf16      TFLOPs vs a bf16 cuBLAS GEMM (the tensor-core peak)
-//   IMDB training step         ms     fp32 and bf16-mixed (batch 32 x 256, d128, AdamW)
+//   attention fp32 / bf16      TFLOPs, fwd and fwd+bwd, vs a bf16 cuBLAS GEMM (the tensor-core
+//   peak) IMDB training step         ms     fp32 and bf16-mixed (batch 32 x 256, d128, AdamW)
 //
 //   toadstool_cuda_bench [report.json]
 //
@@ -145,19 +145,41 @@ void bench_gemm(cublasHandle_t handle) {
 // ---- attention --------------------------------------------------------------------
 
 void bench_attention(double peak_tflops) {
-  // [batch 4, heads 8, L = S = 1024, E = 64]: forward FLOPs 4 B H L S E.
+  // [batch 4, heads 8, L = S = 1024, E = 64]. FLOPs as FlashAttention
+  // counts them: forward 4 B H L S E (two products), backward 2.5 times
+  // that (five; ours computes S and dP twice, so it does seven).
   const Shape shape = {4, 8, 1024, 64};
-  const double flops = 4.0 * 4 * 8 * 1024 * 1024 * 64;
+  const double forward_flops = 4.0 * 4 * 8 * 1024 * 1024 * 64;
   for (DType dtype : {kFloat32, kBFloat16}) {
-    const Tensor q = randn(shape, kGpu).to(dtype), k = randn(shape, kGpu).to(dtype),
-                 v = randn(shape, kGpu).to(dtype);
-    const double ms = time_ms([&] { (void)scaled_dot_product_attention(q, k, v); }, 5);
-    const double tflops = flops / ms * 1e-9;
-    // bfloat16 runs the fixed-order float32 kernel today (no tensor-core
-    // attention yet, docs/cuda.md): its ratio is far below the target by design.
-    add_row(std::string("attention fwd seq 1024 ") + dtype_name(dtype) + " (simple kernel)",
-            fixed(tflops, "TFLOPs"), fixed(peak_tflops, "TFLOPs bf16 cuBLAS peak"),
-            tflops / peak_tflops);
+    // float32 runs the fixed-order kernel (not built for speed), bfloat16
+    // the tensor-core one (docs/cuda.md).
+    const std::string kernel = dtype == kFloat32 ? " (fixed-order kernel)" : " (tensor cores)";
+    Tensor q = randn(shape, kGpu).to(dtype).requires_grad_(),
+           k = randn(shape, kGpu).to(dtype).requires_grad_(),
+           v = randn(shape, kGpu).to(dtype).requires_grad_();
+    const Tensor grad_out = randn(shape, kGpu).to(dtype);
+    const double forward_ms = time_ms(
+        [&] {
+          NoGradGuard no_grad;
+          (void)scaled_dot_product_attention(q, k, v);
+        },
+        5);
+    const double both_ms = time_ms(
+        [&] {
+          const Tensor out = scaled_dot_product_attention(q, k, v);
+          out.backward(grad_out);
+          q.zero_grad();
+          k.zero_grad();
+          v.zero_grad();
+        },
+        3);
+    const double forward_tflops = forward_flops / forward_ms * 1e-9;
+    const double both_tflops = 3.5 * forward_flops / both_ms * 1e-9;
+    const std::string peak = fixed(peak_tflops, "TFLOPs bf16 cuBLAS peak");
+    add_row("attention fwd seq 1024 " + std::string(dtype_name(dtype)) + kernel,
+            fixed(forward_tflops, "TFLOPs"), peak, forward_tflops / peak_tflops);
+    add_row("attention fwd+bwd seq 1024 " + std::string(dtype_name(dtype)) + kernel,
+            fixed(both_tflops, "TFLOPs"), peak, both_tflops / peak_tflops);
   }
 }
 

@@ -1,9 +1,12 @@
-// CUDA fused attention (kernels/cuda/attention.cu) against the CPU's:
-// output and the gradients of q, k and v through autograd, with strided
-// queries, more keys than one tile, a causal mask, broadcast float and bool
-// masks (fully masked rows included), a custom scale and dropout, whose mask
-// must be the CPU's exactly for the same generator state; and the same bits
-// twice.
+// CUDA fused attention (kernels/cuda/attention.cu, and for bfloat16 and
+// float16 the tensor-core kernels of attention_mma_kernels.cuh) against the
+// CPU's: output and the gradients of q, k and v through autograd, with
+// strided queries, more keys than one tile, a causal mask, broadcast float
+// and bool masks (fully masked rows included), a custom scale and dropout,
+// whose mask must be the CPU's exactly for the same generator state; and
+// the same bits twice.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,15 +24,16 @@ struct Inputs {
   uint64_t dropout_seed = 0;  // the generator's seed when options.dropout_p > 0
 };
 
-// q [2, 3, L, 16] with its rows 48 elements apart (a transposed view, made
-// on each device: a copy to the GPU would be contiguous), k [2, 3, S, 16],
-// v [2, 3, S, 24].
-Inputs make_inputs(DType dtype, int64_t L, int64_t S, uint64_t seed) {
+// q [2, 3, L, E] with its rows 3 E elements apart (a transposed view, made
+// on each device: a copy to the GPU would be contiguous), k [2, 3, S, E],
+// v [2, 3, S, Ev]. 16-bit inputs are float32 draws rounded.
+Inputs make_inputs(DType dtype, int64_t L, int64_t S, uint64_t seed, int64_t E = 16,
+                   int64_t Ev = 24) {
   Generator g(seed);
   Inputs in;
-  in.q = randn({2, L, 3, 16}, dtype, &g);
-  in.k = randn({2, 3, S, 16}, dtype, &g);
-  in.v = randn({2, 3, S, 24}, dtype, &g);
+  in.q = randn({2, L, 3, E}, kFloat32, &g).to(dtype);
+  in.k = randn({2, 3, S, E}, kFloat32, &g).to(dtype);
+  in.v = randn({2, 3, S, Ev}, kFloat32, &g).to(dtype);
   return in;
 }
 
@@ -46,24 +50,50 @@ std::vector<Tensor> run(const Inputs& in, const Device& device) {
   o.generator = &g;
   const Tensor out = scaled_dot_product_attention(q, k, v, o);
   Generator weights(99);
-  (out * randn(out.shape(), out.dtype(), &weights).to(device)).sum().backward();
+  (out * randn(out.shape(), kFloat32, &weights).to(out.dtype()).to(device)).sum().backward();
   return {out.detach().to(kCPU), q_rows.grad().to(kCPU), k.grad().to(kCPU), v.grad().to(kCPU)};
+}
+
+// The largest finite |value| of t.
+double largest(const Tensor& t) {
+  double m = 0;
+  for (double v : testing::values(t)) {
+    if (std::isfinite(v)) m = std::max(m, std::abs(v));
+  }
+  return m;
+}
+
+// float32 and float64 within a few rounding errors. 16-bit results round
+// in different places on the two devices (the GPU's tensor-core kernels
+// round P and dS to 16 bits before their products, as the CPU's bfloat16
+// GEMM path does; the CPU's widened path does not): within a fraction of
+// the largest value (the warp-emulated kernels' worst errors against
+// float64 were 3.6e-3 in bfloat16 and 3.1e-4 in float16 of it).
+void expect_matches(const Tensor& actual, const Tensor& expected) {
+  const DType dtype = expected.dtype();
+  ASSERT_EQ(actual.dtype(), dtype);
+  if (dtype == kFloat32 || dtype == kFloat64) {
+    const double tol = dtype == kFloat32 ? 5e-5 : 1e-10;
+    testing::expect_close(actual, expected, tol, tol);
+  } else {
+    const double tol = dtype == kBFloat16 ? 2e-2 : 3e-3;
+    testing::expect_close(actual, expected, tol, tol * largest(expected));
+  }
 }
 
 void expect_parity(const Inputs& in, const std::string& what) {
   SCOPED_TRACE(what + " on " + dtype_name(in.q.dtype()));
   const auto expected = run(in, kCPU), actual = run(in, kCuda);
-  const double tol = in.q.dtype() == kFloat32 ? 5e-5 : 1e-10;
   const char* names[] = {"out", "grad_q", "grad_k", "grad_v"};
   for (size_t i = 0; i < expected.size(); ++i) {
     SCOPED_TRACE(names[i]);
-    testing::expect_close(actual[i], expected[i], tol, tol);
+    expect_matches(actual[i], expected[i]);
   }
 }
 
 TEST(CudaAttention, MatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (DType dtype : {kFloat32, kFloat64}) {
+  for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
     // 150 keys: two key tiles; 37 queries.
     expect_parity(make_inputs(dtype, 37, 150, 1), "plain");
     Inputs scaled = make_inputs(dtype, 37, 150, 2);
@@ -95,7 +125,7 @@ TEST(CudaAttention, MatchesTheCpu) {
 // with the same generator state the two devices drop the same weights.
 TEST(CudaAttention, DropoutMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (DType dtype : {kFloat32, kFloat64}) {
+  for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
     Inputs in = make_inputs(dtype, 37, 150, 7);
     in.options.dropout_p = 0.3;
     in.dropout_seed = 1234;
@@ -107,13 +137,28 @@ TEST(CudaAttention, DropoutMatchesTheCpu) {
 
 // The packed self-attention form: its gradient is written through views of
 // one [B, L, 3E] tensor (the kernel's gradient layouts).
+// The 16-bit head dims: each of the tensor-core kernels' padded widths (32,
+// 64, 128; E and Ev different), and over 128, which runs the float32
+// kernels on widened copies.
+TEST(CudaAttention, SixteenBitHeadDimsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dtype : {kBFloat16, kFloat16}) {
+    const std::pair<int64_t, int64_t> dims[] = {{32, 32}, {48, 64}, {128, 96}, {160, 64}};
+    for (const auto& [E, Ev] : dims) {
+      Inputs in = make_inputs(dtype, 70, 130, 9, E, Ev);
+      in.options.is_causal = E == 128;
+      expect_parity(in, "E " + std::to_string(E) + ", Ev " + std::to_string(Ev));
+    }
+  }
+}
+
 TEST(CudaAttention, PackedMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (DType dtype : {kFloat32, kFloat64}) {
+  for (DType dtype : {kFloat32, kFloat64, kBFloat16}) {
     SCOPED_TRACE(dtype_name(dtype));
     Generator g(8);
-    const Tensor qkv0 = randn({2, 37, 3 * 32}, dtype, &g);
-    const Tensor weights = randn({2, 37, 32}, dtype, &g);
+    const Tensor qkv0 = randn({2, 37, 3 * 32}, kFloat32, &g).to(dtype);
+    const Tensor weights = randn({2, 37, 32}, kFloat32, &g).to(dtype);
     auto run = [&](const Device& device) {
       Tensor qkv = qkv0.to(device).requires_grad_();
       AttentionOptions o;
@@ -124,20 +169,22 @@ TEST(CudaAttention, PackedMatchesTheCpu) {
     };
     const auto [out, grad] = run(kCuda);
     const auto [want_out, want_grad] = run(kCPU);
-    const double tol = dtype == kFloat32 ? 5e-5 : 1e-10;
-    testing::expect_close(out, want_out, tol, tol);
-    testing::expect_close(grad, want_grad, tol, tol);
+    expect_matches(out, want_out);
+    expect_matches(grad, want_grad);
   }
 }
 
 TEST(CudaAttention, TheSameInputGivesTheSameBits) {
   SKIP_WITHOUT_GPU();
-  Inputs in = make_inputs(kFloat32, 64, 300, 8);
-  in.options.dropout_p = 0.1;
-  in.dropout_seed = 3;
-  const auto first = run(in, kCuda), second = run(in, kCuda);
-  for (size_t i = 0; i < first.size(); ++i) {
-    EXPECT_EQ(testing::values(first[i]), testing::values(second[i])) << "output " << i;
+  for (DType dtype : {kFloat32, kBFloat16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    Inputs in = make_inputs(dtype, 64, 300, 8);
+    in.options.dropout_p = 0.1;
+    in.dropout_seed = 3;
+    const auto first = run(in, kCuda), second = run(in, kCuda);
+    for (size_t i = 0; i < first.size(); ++i) {
+      EXPECT_EQ(testing::values(first[i]), testing::values(second[i])) << "output " << i;
+    }
   }
 }
 
