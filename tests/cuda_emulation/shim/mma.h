@@ -1,10 +1,11 @@
 #pragma once
 // nvcuda::wmma for the warp emulator (../warp_emulator.h), 16 x 16 x 16
-// only: every lane of a warp holds the whole tile of a fragment, so loads
-// and products are per lane (all lanes alike), and a store writes element
-// e from lane e % 32 (the warp together writes the tile once; another lane
-// sees it only after a __syncwarp, as on a GPU). Products accumulate in
-// float, in k order. Each load and store checks what the CUDA
+// only. An A or B fragment holds its whole tile in every lane; of an
+// accumulator, lane l keeps the elements e = 16 r + c with e % 32 == l
+// (eight, as on a GPU, though not the same eight), which it loads,
+// accumulates and stores: the warp together writes the tile once, and
+// another lane sees a stored value only after a __syncwarp, as on a GPU.
+// Products accumulate in float, in k order. Each load and store checks what the CUDA
 // documentation requires: a 256-bit aligned pointer and a leading
 // dimension that is a multiple of 16 bytes.
 #include <cstdint>
@@ -47,6 +48,15 @@ inline unsigned offset(int r, int c, unsigned ld, bool row_major) {
   return row_major ? r * ld + c : r + c * ld;
 }
 
+// fn(r, c) for the accumulator elements this lane keeps: e = 16 r + c =
+// lane, lane + 32, ...
+template <class Fn>
+void for_own_elements(const Fn& fn) {
+  for (unsigned e = threadIdx.x % 32; e < 256; e += 32) {
+    fn(static_cast<int>(e / 16), static_cast<int>(e % 16));
+  }
+}
+
 }  // namespace detail
 
 template <class Use, class T, class Layout>
@@ -63,18 +73,15 @@ void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsig
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p,
                              unsigned ld, layout_t layout) {
   detail::check_access(p, ld);
-  for (int r = 0; r < 16; ++r) {
-    for (int c = 0; c < 16; ++c) f.x[r][c] = p[detail::offset(r, c, ld, layout == mem_row_major)];
-  }
+  detail::for_own_elements(
+      [&](int r, int c) { f.x[r][c] = p[detail::offset(r, c, ld, layout == mem_row_major)]; });
 }
 
 inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f,
                               unsigned ld, layout_t layout) {
   detail::check_access(p, ld);
-  for (unsigned e = threadIdx.x % 32; e < 256; e += 32) {
-    const int r = static_cast<int>(e / 16), c = static_cast<int>(e % 16);
-    p[detail::offset(r, c, ld, layout == mem_row_major)] = f.x[r][c];
-  }
+  detail::for_own_elements(
+      [&](int r, int c) { p[detail::offset(r, c, ld, layout == mem_row_major)] = f.x[r][c]; });
 }
 
 template <class Use, class T, class Layout>
@@ -89,15 +96,11 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
               const fragment<matrix_a, 16, 16, 16, TA, LA>& a,
               const fragment<matrix_b, 16, 16, 16, TB, LB>& b,
               const fragment<accumulator, 16, 16, 16, float>& c) {
-  fragment<accumulator, 16, 16, 16, float> sum;
-  for (int i = 0; i < 16; ++i) {
-    for (int j = 0; j < 16; ++j) {
-      float s = c.x[i][j];
-      for (int k = 0; k < 16; ++k) s += a.x[i][k] * b.x[k][j];
-      sum.x[i][j] = s;
-    }
-  }
-  d = sum;
+  detail::for_own_elements([&](int i, int j) {
+    float s = c.x[i][j];
+    for (int k = 0; k < 16; ++k) s += a.x[i][k] * b.x[k][j];
+    d.x[i][j] = s;
+  });
 }
 
 }  // namespace nvcuda::wmma
