@@ -1,6 +1,9 @@
 // CUDA fused optimizer steps against the CPU's: sgd_step_ and adam_step_ on
 // the same parameters, gradients and state, for every combination of their
-// options, several steps in a row, float32 and float64. Both backends run
+// options, several steps in a row, float32 and float64; and the
+// multi-tensor calls (adam_steps_, sgd_steps_) over more parameters than
+// one launch takes, of many sizes, with their own options, step numbers
+// and gates. Both backends run
 // kernels/optim_math.h with the same coefficients; nvcc's fused multiply-adds
 // leave float32 within a few ulps of the CPU.
 #include <string>
@@ -120,6 +123,78 @@ TEST(CudaOptim, AdamStepsMatchTheCpu) {
         if (hp.amsgrad) {
           expect_matches_cpu(gpu.max_exp_avg_sq, cpu.max_exp_avg_sq, name + " max_exp_avg_sq" + at);
         }
+      }
+    }
+  }
+}
+
+// 37 parameters (three launches of at most 16) of sizes from 0 to 70,001
+// elements, each with its own options and step number, some gated: a
+// skipped gate counts the skip for its parameter only, even for an empty
+// one.
+TEST(CudaOptim, ManyParametersInOneCallMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const int64_t sizes[] = {0, 1, 255, 256, 257, 4099, 70001};
+  for (DType dtype : {kFloat32, kFloat64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor skip_cpu = ones({}), take_cpu = zeros({});
+    const Tensor skip_gpu = skip_cpu.to(kCuda), take_gpu = take_cpu.to(kCuda);
+    std::vector<AdamStepTensors> cpu, gpu;
+    std::vector<SgdStepTensors> cpu_sgd, gpu_sgd;
+    for (int i = 0; i < 37; ++i) {
+      const int64_t n = sizes[i % 7];
+      AdamStep hp{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+      hp.weight_decay = i % 3 == 0 ? 0.0 : 0.01;
+      hp.decoupled = i % 2 == 0;
+      hp.amsgrad = i % 5 == 0;
+      hp.step = 1 + i % 4;
+      hp.gate.step = hp.step;
+      const Tensor param = normal({n}, dtype, 50 + i), grad = normal({n}, dtype, 150 + i);
+      const Tensor m = normal({n}, dtype, 250 + i).abs() * 0.1;
+      const Tensor v = normal({n}, dtype, 350 + i).abs() * 0.01;
+      // Every fourth parameter gated: skipped when i % 8 == 0, else taken.
+      StepGateTensors gate_cpu, gate_gpu;
+      if (i % 4 == 0) {
+        gate_cpu = {i % 8 == 0 ? skip_cpu : take_cpu, zeros({})};
+        gate_gpu = {i % 8 == 0 ? skip_gpu : take_gpu, zeros({}).to(kCuda)};
+      }
+      cpu.push_back({param.clone(), grad, m.clone(), v.clone(), v.clone(), hp, gate_cpu});
+      gpu.push_back(
+          {param.to(kCuda), grad.to(kCuda), m.to(kCuda), v.to(kCuda), v.to(kCuda), hp, gate_gpu});
+      SgdStep sgd{.lr = 0.1, .momentum = i % 3 == 0 ? 0.0 : 0.9, .weight_decay = 0.01 * (i % 2)};
+      sgd.nesterov = sgd.momentum != 0 && i % 4 == 1;
+      sgd.first_step = i % 2 == 0;
+      sgd.gate.step = 1 + i % 3;
+      cpu_sgd.push_back({param.clone(), grad, m.clone(), sgd, gate_cpu});
+      gpu_sgd.push_back({param.to(kCuda), grad.to(kCuda), m.to(kCuda), sgd, gate_gpu});
+    }
+    adam_steps_(cpu);
+    adam_steps_(gpu);
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      const std::string at = "adam parameter " + std::to_string(i);
+      expect_matches_cpu(gpu[i].param, cpu[i].param, at + " param");
+      expect_matches_cpu(gpu[i].exp_avg, cpu[i].exp_avg, at + " exp_avg");
+      expect_matches_cpu(gpu[i].exp_avg_sq, cpu[i].exp_avg_sq, at + " exp_avg_sq");
+      expect_matches_cpu(gpu[i].max_exp_avg_sq, cpu[i].max_exp_avg_sq, at + " max_exp_avg_sq");
+      if (cpu[i].gate.skipped.defined()) {
+        expect_matches_cpu(gpu[i].gate.skipped, cpu[i].gate.skipped, at + " skipped");
+        EXPECT_EQ(cpu[i].gate.skipped.item<float>(), i % 8 == 0 ? 1 : 0) << at;
+      }
+    }
+    // SGD through the same launches, its momentum buffers started from m.
+    for (auto& step : cpu_sgd) {
+      if (step.hp.momentum == 0) step.momentum_buffer = Tensor();
+    }
+    for (auto& step : gpu_sgd) {
+      if (step.hp.momentum == 0) step.momentum_buffer = Tensor();
+    }
+    sgd_steps_(cpu_sgd);
+    sgd_steps_(gpu_sgd);
+    for (size_t i = 0; i < cpu_sgd.size(); ++i) {
+      const std::string at = "sgd parameter " + std::to_string(i);
+      expect_matches_cpu(gpu_sgd[i].param, cpu_sgd[i].param, at + " param");
+      if (cpu_sgd[i].momentum_buffer.defined()) {
+        expect_matches_cpu(gpu_sgd[i].momentum_buffer, cpu_sgd[i].momentum_buffer, at + " buffer");
       }
     }
   }

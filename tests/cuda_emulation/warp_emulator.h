@@ -109,7 +109,7 @@ void launch(void (*kernel)(Params...), unsigned grid, unsigned threads,
       current_block = &block;
       shuffles = 0;
       for (unsigned b = 0; b < grid; ++b) {
-        if (t == 0) std::memset(shared.data(), 0xff, shared.size());
+        if (t == 0 && !shared.empty()) std::memset(shared.data(), 0xff, shared.size());
         block.sync_threads();  // shared memory poisoned; the previous block done
         blockIdx = {b, 1, 1};
         kernel(args...);

@@ -4,6 +4,7 @@
 // kernel against the same update written with tensor ops. Values against
 // PyTorch are in test_optim_golden.cpp.
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,85 @@ TEST(Optim, StepSkipsParametersWithoutGradient) {
   adam.step();
   EXPECT_EQ(adam.state(a)->step, 2);
   EXPECT_EQ(adam.state(b)->step, 1);
+}
+
+// A group's steps run together (one fused call per device and dtype:
+// native::adam_steps_ / sgd_steps_), and give each parameter what stepping
+// it alone gives: float32 and float64 parameters mixed, a strided one
+// (stepped in a contiguous copy), one without a gradient, one that joins
+// later (its own step count), over three steps, bit for bit.
+TEST(Optim, AGroupStepsTogetherAsEachParameterAlone) {
+  auto make_params = [] {
+    Tensor wide = leaf({6, 4}, 5);
+    return std::vector<Tensor>{leaf({5}, 1), leaf({3, 2}, 2, kFloat64),
+                               wide.detach().transpose(0, 1).requires_grad_(), leaf({4}, 3),
+                               leaf({2}, 4)};
+  };
+  ASSERT_FALSE(make_params()[2].is_contiguous());
+  AdamWOptions adamw;
+  adamw.lr = 0.05;
+  adamw.weight_decay = 0.1;
+  adamw.amsgrad = true;
+  const SGDOptions sgd_options{.lr = 0.1, .momentum = 0.9, .nesterov = true};
+  auto grads = [](const std::vector<Tensor>& params, int step) {
+    std::vector<Tensor> g;
+    for (size_t i = 0; i < params.size(); ++i) {
+      // Parameter 3 never has a gradient; parameter 4 from the second step.
+      if (i == 3 || (i == 4 && step == 0)) {
+        g.emplace_back();
+        continue;
+      }
+      Generator gen(100 * step + i);
+      g.push_back(randn(params[i].shape(), kFloat32, &gen).to(params[i].dtype()));
+    }
+    return g;
+  };
+  for (int kind = 0; kind < 2; ++kind) {
+    SCOPED_TRACE(kind == 0 ? "AdamW" : "SGD");
+    std::vector<Tensor> a = make_params(), b = make_params();
+    std::unique_ptr<optim::Optimizer> group;
+    std::vector<std::unique_ptr<optim::Optimizer>> each;
+    if (kind == 0) {
+      group = std::make_unique<AdamW>(a, adamw);
+      for (Tensor& p : b) each.push_back(std::make_unique<AdamW>(std::vector<Tensor>{p}, adamw));
+    } else {
+      group = std::make_unique<SGD>(a, sgd_options);
+      for (Tensor& p : b)
+        each.push_back(std::make_unique<SGD>(std::vector<Tensor>{p}, sgd_options));
+    }
+    for (int step = 0; step < 3; ++step) {
+      const auto g = grads(a, step);
+      for (size_t i = 0; i < a.size(); ++i) {
+        a[i].zero_grad();
+        b[i].zero_grad();
+        if (g[i].defined()) {
+          a[i].set_grad(g[i]);
+          b[i].set_grad(g[i].clone());
+        }
+      }
+      group->step();
+      for (auto& optimizer : each) optimizer->step();
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+      SCOPED_TRACE("parameter " + std::to_string(i));
+      EXPECT_EQ(testing::values(a[i]), testing::values(b[i]));
+    }
+    EXPECT_EQ(group->state(a[3]), nullptr);
+  }
+}
+
+// Every step of a fused call is checked before any runs.
+TEST(Optim, AFusedCallChecksEveryStepFirst) {
+  Tensor good = leaf({4}, 1), bad = leaf({4}, 2);
+  const auto before = testing::values(good);
+  const uint64_t version = good.version();
+  AdamStep hp{.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+  const std::vector<AdamStepTensors> steps = {
+      {good, ones({4}), zeros({4}), zeros({4}), Tensor(), hp, {}},
+      {bad, ones({5}), zeros({4}), zeros({4}), Tensor(), hp, {}}};
+  EXPECT_ERROR(adam_steps_(steps), "adam_step_");
+  EXPECT_EQ(testing::values(good), before);
+  EXPECT_EQ(good.version(), version);
 }
 
 // Adam's first step moves every element by lr against the sign of its

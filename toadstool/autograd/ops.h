@@ -44,9 +44,13 @@ using native::one_hot;
 using native::relu_backward;
 // Fused optimizer steps: in place, under no_grad, on parameters and state.
 using native::adam_step_;
+using native::adam_steps_;
 using native::AdamStep;
+using native::AdamStepTensors;
 using native::sgd_step_;
+using native::sgd_steps_;
 using native::SgdStep;
+using native::SgdStepTensors;
 using native::StepGateTensors;
 
 // ---- views: share storage with the input -------------------------------------

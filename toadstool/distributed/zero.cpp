@@ -230,7 +230,8 @@ void ZeroRedundancyOptimizer::zero_grad(bool set_to_none) {
 }
 
 void ZeroRedundancyOptimizer::update(const optim::Options& /*options*/, const Tensor& /*param*/,
-                                     const Tensor& /*grad*/, optim::ParamState& /*state*/) {
+                                     const Tensor& /*grad*/, optim::ParamState& /*state*/,
+                                     optim::StepBatch& /*batch*/) {
   TS_CHECK(false, kWho, ": internal error: update() called; step() steps the local optimizer");
 }
 

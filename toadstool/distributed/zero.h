@@ -113,7 +113,7 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
  protected:
   // Not used: step() steps the local optimizer, which updates the pieces.
   void update(const optim::Options& options, const Tensor& param, const Tensor& grad,
-              optim::ParamState& state) override;
+              optim::ParamState& state, optim::StepBatch& batch) override;
 
  private:
   // `reference`: the wrapped optimizer over all the parameters, never

@@ -151,11 +151,9 @@ using FillRandpermFn = void(int64_t* out, int64_t n, uint64_t seed, uint64_t off
 using DropoutFn = void(DType dtype, void* out, const void* in, const void* residual, int64_t n,
                        const DropoutMask& mask);
 
-// ---- fused optimizer steps over contiguous buffers of n elements ----
-using SgdStepFn = void(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
-                       const SgdStep& hp);
-using AdamStepFn = void(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
-                        void* max_exp_avg_sq, int64_t n, const AdamStep& hp);
+// ---- fused optimizer steps: `count` parameters of one float dtype ----
+using SgdStepFn = void(DType dtype, const SgdStepCall* steps, int64_t count);
+using AdamStepFn = void(DType dtype, const AdamStepCall* steps, int64_t count);
 
 struct Backend {
   const char* device = "";  // "cpu", "cuda"

@@ -397,4 +397,27 @@ struct AdamStep {
   StepGate gate{};
 };
 
+// One parameter's step in a fused call over several (Optimizer::step
+// makes one call per parameter group, device and dtype): its contiguous
+// buffers of n elements and its hyper-parameters, which hold what is its
+// own (its step number, its gate's skipped count). A backend may run the
+// steps of a call in any order, or at once: they share no memory.
+struct SgdStepCall {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* momentum_buffer = nullptr;  // null without momentum
+  int64_t n = 0;
+  SgdStep hp;
+};
+
+struct AdamStepCall {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* exp_avg = nullptr;
+  void* exp_avg_sq = nullptr;
+  void* max_exp_avg_sq = nullptr;  // null without AMSGrad
+  int64_t n = 0;
+  AdamStep hp;
+};
+
 }  // namespace toadstool::kernels

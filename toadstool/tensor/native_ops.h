@@ -7,6 +7,7 @@
 // Users call the differentiable ops of autograd/ops.h (toadstool::*), which
 // wrap these and record the backward; code in tensor/ calls these directly.
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -299,5 +300,22 @@ void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
 // max_exp_avg_sq is used (and must be defined) only with hp.amsgrad.
 void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                 const Tensor& max_exp_avg_sq, AdamStep hp, const StepGateTensors& gate = {});
+
+// Several parameters' steps at once (multi-tensor): every step's arguments
+// are checked as above before any runs, then the steps of each run of
+// consecutive parameters with one device and dtype go to one kernel call
+// (on CUDA, one launch per 24 parameters instead of one per parameter).
+struct SgdStepTensors {
+  Tensor param, grad, momentum_buffer;
+  SgdStep hp;
+  StepGateTensors gate;
+};
+struct AdamStepTensors {
+  Tensor param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq;
+  AdamStep hp;
+  StepGateTensors gate;
+};
+void sgd_steps_(std::span<const SgdStepTensors> steps);
+void adam_steps_(std::span<const AdamStepTensors> steps);
 
 }  // namespace toadstool::native

@@ -1,5 +1,8 @@
 // Fused optimizer steps: argument checks, then the kernel table's
 // sgd_step / adam_step entries.
+#include <span>
+#include <vector>
+
 #include "toadstool/tensor/dispatch.h"
 #include "toadstool/tensor/kernel_args.h"
 #include "toadstool/tensor/native_ops.h"
@@ -43,33 +46,86 @@ void set_gate(const char* op, const Tensor& param, const StepGateTensors& gate,
   hp_gate.skipped = gate.skipped.data_ptr<float>();
 }
 
+// One kernel call per run of consecutive steps with one device and dtype
+// (calls[first, last) share steps[first]'s).
+template <class Steps, class Calls, class Launch>
+void run_by_device_and_dtype(const Steps& steps, const Calls& calls, const Launch& launch) {
+  for (size_t first = 0; first < steps.size();) {
+    const Tensor& lead = steps[first].param;
+    size_t last = first + 1;
+    while (last < steps.size() && steps[last].param.device() == lead.device() &&
+           steps[last].param.dtype() == lead.dtype()) {
+      ++last;
+    }
+    launch(lead.device(), lead.dtype(), calls.data() + first, static_cast<int64_t>(last - first));
+    first = last;
+  }
+}
+
 }  // namespace
+
+void sgd_steps_(std::span<const SgdStepTensors> steps) {
+  const char* op = "sgd_step_";
+  std::vector<kernels::SgdStepCall> calls;
+  calls.reserve(steps.size());
+  for (const SgdStepTensors& s : steps) {
+    TS_CHECK(s.hp.momentum == 0 || s.momentum_buffer.defined(), op, ": momentum ", s.hp.momentum,
+             " needs a momentum buffer");
+    if (s.momentum_buffer.defined()) {
+      check_step_operands(op, s.param, {&s.grad, &s.momentum_buffer});
+    } else {
+      check_step_operands(op, s.param, {&s.grad});
+    }
+    kernels::SgdStepCall& call = calls.emplace_back();
+    call.hp = s.hp;
+    set_gate(op, s.param, s.gate, call.hp.gate);
+    call.param = s.param.data_ptr();
+    call.grad = s.grad.data_ptr();
+    call.momentum_buffer = mutable_ptr_or_null(s.momentum_buffer);
+    call.n = s.param.numel();
+  }
+  run_by_device_and_dtype(steps, calls,
+                          [](const Device& device, DType dtype, const kernels::SgdStepCall* first,
+                             int64_t count) { TS_KERNEL(device, sgd_step, dtype, first, count); });
+  for (const SgdStepTensors& s : steps) s.param.bump_version();
+}
+
+void adam_steps_(std::span<const AdamStepTensors> steps) {
+  const char* op = "adam_step_";
+  std::vector<kernels::AdamStepCall> calls;
+  calls.reserve(steps.size());
+  for (const AdamStepTensors& s : steps) {
+    if (s.hp.amsgrad) {
+      check_step_operands(op, s.param, {&s.grad, &s.exp_avg, &s.exp_avg_sq, &s.max_exp_avg_sq});
+    } else {
+      check_step_operands(op, s.param, {&s.grad, &s.exp_avg, &s.exp_avg_sq});
+    }
+    kernels::AdamStepCall& call = calls.emplace_back();
+    call.hp = s.hp;
+    set_gate(op, s.param, s.gate, call.hp.gate);
+    call.param = s.param.data_ptr();
+    call.grad = s.grad.data_ptr();
+    call.exp_avg = s.exp_avg.data_ptr();
+    call.exp_avg_sq = s.exp_avg_sq.data_ptr();
+    call.max_exp_avg_sq = s.hp.amsgrad ? s.max_exp_avg_sq.data_ptr() : nullptr;
+    call.n = s.param.numel();
+  }
+  run_by_device_and_dtype(steps, calls,
+                          [](const Device& device, DType dtype, const kernels::AdamStepCall* first,
+                             int64_t count) { TS_KERNEL(device, adam_step, dtype, first, count); });
+  for (const AdamStepTensors& s : steps) s.param.bump_version();
+}
 
 void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, SgdStep hp,
                const StepGateTensors& gate) {
-  const char* op = "sgd_step_";
-  TS_CHECK(hp.momentum == 0 || momentum_buffer.defined(), op, ": momentum ", hp.momentum,
-           " needs a momentum buffer");
-  const Device device = momentum_buffer.defined()
-                            ? check_step_operands(op, param, {&grad, &momentum_buffer})
-                            : check_step_operands(op, param, {&grad});
-  set_gate(op, param, gate, hp.gate);
-  TS_KERNEL(device, sgd_step, param.dtype(), param.data_ptr(), grad.data_ptr(),
-            mutable_ptr_or_null(momentum_buffer), param.numel(), hp);
-  param.bump_version();
+  const SgdStepTensors step{param, grad, momentum_buffer, hp, gate};
+  sgd_steps_(std::span(&step, 1));
 }
 
 void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                 const Tensor& max_exp_avg_sq, AdamStep hp, const StepGateTensors& gate) {
-  const char* op = "adam_step_";
-  const Device device =
-      hp.amsgrad ? check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq})
-                 : check_step_operands(op, param, {&grad, &exp_avg, &exp_avg_sq});
-  set_gate(op, param, gate, hp.gate);
-  TS_KERNEL(device, adam_step, param.dtype(), param.data_ptr(), grad.data_ptr(), exp_avg.data_ptr(),
-            exp_avg_sq.data_ptr(), hp.amsgrad ? max_exp_avg_sq.data_ptr() : nullptr, param.numel(),
-            hp);
-  param.bump_version();
+  const AdamStepTensors step{param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, hp, gate};
+  adam_steps_(std::span(&step, 1));
 }
 
 }  // namespace toadstool::native

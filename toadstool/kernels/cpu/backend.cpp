@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "toadstool/kernels/cpu/attention.h"
@@ -363,26 +364,29 @@ void dropout_entry(DType dtype, void* out, const void* in, const void* residual,
 
 // ---- fused optimizer steps ----
 
-void sgd_step_entry(DType dtype, void* param, const void* grad, void* momentum_buffer, int64_t n,
-                    const SgdStep& gated) {
-  if (gate_skips(gated.gate, /*counter=*/true)) return;
-  SgdStep hp = gated;
-  if (hp.gate.skip != nullptr) hp.first_step = hp.gate.taken_step() == 1;
+void sgd_step_entry(DType dtype, const SgdStepCall* steps, int64_t count) {
   for_dtype<TypeSet::Float>(dtype, "sgd_step", [&](auto zero) {
     using T = decltype(zero);
-    sgd_step(typed<T>(param), typed<T>(grad), typed<T>(momentum_buffer), n, hp);
+    for (const SgdStepCall& step : std::span(steps, static_cast<size_t>(count))) {
+      if (gate_skips(step.hp.gate, /*counter=*/true)) continue;
+      SgdStep hp = step.hp;
+      if (hp.gate.skip != nullptr) hp.first_step = hp.gate.taken_step() == 1;
+      sgd_step(typed<T>(step.param), typed<T>(step.grad), typed<T>(step.momentum_buffer), step.n,
+               hp);
+    }
   });
 }
 
-void adam_step_entry(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq,
-                     void* max_exp_avg_sq, int64_t n, const AdamStep& gated) {
-  if (gate_skips(gated.gate, /*counter=*/true)) return;
-  AdamStep hp = gated;
-  if (hp.gate.skip != nullptr) hp.step = hp.gate.taken_step();
+void adam_step_entry(DType dtype, const AdamStepCall* steps, int64_t count) {
   for_dtype<TypeSet::Float>(dtype, "adam_step", [&](auto zero) {
     using T = decltype(zero);
-    adam_step(typed<T>(param), typed<T>(grad), typed<T>(exp_avg), typed<T>(exp_avg_sq),
-              typed<T>(max_exp_avg_sq), n, hp);
+    for (const AdamStepCall& step : std::span(steps, static_cast<size_t>(count))) {
+      if (gate_skips(step.hp.gate, /*counter=*/true)) continue;
+      AdamStep hp = step.hp;
+      if (hp.gate.skip != nullptr) hp.step = hp.gate.taken_step();
+      adam_step(typed<T>(step.param), typed<T>(step.grad), typed<T>(step.exp_avg),
+                typed<T>(step.exp_avg_sq), typed<T>(step.max_exp_avg_sq), step.n, hp);
+    }
   });
 }
 

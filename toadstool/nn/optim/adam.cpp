@@ -57,7 +57,8 @@ std::vector<std::string> Adam::buffer_names(const Options& o) const {
   return {"exp_avg", "exp_avg_sq"};
 }
 
-void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state) {
+void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state,
+                  StepBatch& batch) {
   AdamStep hp;
   hp.lr = o.at("lr");
   hp.beta1 = o.at("beta1");
@@ -73,9 +74,9 @@ void Adam::update(const Options& o, const Tensor& param, const Tensor& grad, Par
   }
   hp.step = ++state.step;
   hp.gate.step = hp.step;
-  Tensor p = param;
-  adam_step_(p, grad, state.buffers.at("exp_avg"), state.buffers.at("exp_avg_sq"),
-             hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp, gate_of(state));
+  batch.adam.push_back({param, grad, state.buffers.at("exp_avg"), state.buffers.at("exp_avg_sq"),
+                        hp.amsgrad ? state.buffers.at("max_exp_avg_sq") : Tensor(), hp,
+                        gate_of(state)});
 }
 
 }  // namespace toadstool::optim

@@ -43,8 +43,8 @@ class Adam : public Optimizer {
  protected:
   Adam(const char* name, bool decoupled, std::vector<ParamGroup> groups,
        const AdamOptions& options);
-  void update(const Options& options, const Tensor& param, const Tensor& grad,
-              ParamState& state) override;
+  void update(const Options& options, const Tensor& param, const Tensor& grad, ParamState& state,
+              StepBatch& batch) override;
 
  private:
   bool decoupled_;

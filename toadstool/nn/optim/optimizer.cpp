@@ -137,6 +137,12 @@ void Optimizer::settle_gate() const {
 void Optimizer::run_step() {
   NoGradGuard no_grad;
   for (const auto& group : groups_) {
+    StepBatch batch;
+    // The fused step works on contiguous memory (and bumps the version of
+    // what it updates): a strided parameter is updated in a contiguous copy
+    // that is copied back.
+    std::vector<std::pair<Tensor, Tensor>> copied;  // (parameter, its contiguous copy)
+    std::vector<Tensor> stepped;
     for (const auto& p : group.params) {
       const Tensor& grad = p.grad();
       if (!grad.defined()) continue;
@@ -144,20 +150,21 @@ void Optimizer::run_step() {
                ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
                detail::describe(p));
       ParamState& state = state_[p.impl_ptr().get()];
-      // The fused step works on contiguous memory (and bumps the version of
-      // what it updates): a strided parameter is updated in a contiguous copy
-      // that is copied back.
       if (p.is_contiguous()) {
-        update(group.options, p, grad.contiguous(), state);
+        update(group.options, p, grad.contiguous(), state, batch);
       } else {
-        Tensor dense = p.contiguous();
-        update(group.options, dense, grad.contiguous(), state);
-        Tensor(p).copy_(dense);
+        const Tensor dense = p.contiguous();
+        update(group.options, dense, grad.contiguous(), state, batch);
+        copied.emplace_back(p, dense);
       }
-      // The 16-bit copy autocast keeps of p is rewritten now, while p is in
-      // cache, instead of cast again at its next use.
-      autocast::refresh_cached_copy(p);
+      stepped.push_back(p);
     }
+    sgd_steps_(batch.sgd);
+    adam_steps_(batch.adam);
+    for (const auto& [p, dense] : copied) Tensor(p).copy_(dense);
+    // The 16-bit copy autocast keeps of each parameter is rewritten now,
+    // while it is in cache, instead of cast again at its next use.
+    for (const Tensor& p : stepped) autocast::refresh_cached_copy(p);
   }
 }
 

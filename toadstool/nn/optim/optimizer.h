@@ -51,6 +51,14 @@ struct ParamState {
   Tensor skipped;
 };
 
+// The fused steps update() prepares for the parameters of one group, which
+// step() then runs together (native::sgd_steps_ / adam_steps_: one kernel
+// call per device and dtype; on CUDA, one launch per 16 parameters).
+struct StepBatch {
+  std::vector<SgdStepTensors> sgd;
+  std::vector<AdamStepTensors> adam;
+};
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -128,10 +136,13 @@ class Optimizer {
   // ungated), for update() to pass to the fused step.
   StepGateTensors gate_of(const ParamState& state) const;
 
-  // Updates `param` (contiguous, float32 or float64) from `grad` (contiguous,
-  // same shape and dtype) with the group's hyper-parameters and the state.
+  // Prepares the update of `param` (contiguous, float32 or float64) from
+  // `grad` (contiguous, same shape and dtype) with the group's
+  // hyper-parameters and the state: creates the state's buffers, counts the
+  // step, and adds the fused step to `batch`, which step() runs once every
+  // parameter of the group has its own.
   virtual void update(const Options& options, const Tensor& param, const Tensor& grad,
-                      ParamState& state) = 0;
+                      ParamState& state, StepBatch& batch) = 0;
 
  private:
   void run_step();

@@ -46,7 +46,8 @@ std::vector<std::string> SGD::buffer_names(const Options& o) const {
   return {"momentum_buffer"};
 }
 
-void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state) {
+void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, ParamState& state,
+                 StepBatch& batch) {
   SgdStep hp;
   hp.lr = o.at("lr");
   hp.momentum = o.at("momentum");
@@ -62,9 +63,8 @@ void SGD::update(const Options& o, const Tensor& param, const Tensor& grad, Para
     buffer = hp.first_step ? zeros_buffer(param) : *existing;
     if (hp.first_step) state.buffers.insert("momentum_buffer", buffer);
   }
-  Tensor p = param;
   hp.gate.step = ++state.step;  // SGD saves no step count; a gated step needs it
-  sgd_step_(p, grad, buffer, hp, gate_of(state));
+  batch.sgd.push_back({param, grad, buffer, hp, gate_of(state)});
 }
 
 }  // namespace toadstool::optim

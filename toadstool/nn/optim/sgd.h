@@ -32,8 +32,8 @@ class SGD : public Optimizer {
   bool counts_steps() const override { return false; }
 
  protected:
-  void update(const Options& options, const Tensor& param, const Tensor& grad,
-              ParamState& state) override;
+  void update(const Options& options, const Tensor& param, const Tensor& grad, ParamState& state,
+              StepBatch& batch) override;
 };
 
 }  // namespace toadstool::optim
