@@ -135,23 +135,38 @@ TEST(CudaAttention, DropoutMatchesTheCpu) {
   }
 }
 
-// The packed self-attention form: its gradient is written through views of
-// one [B, L, 3E] tensor (the kernel's gradient layouts).
 // The 16-bit head dims: each of the tensor-core kernels' padded widths (32,
-// 64, 128; E and Ev different), and over 128, which runs the float32
-// kernels on widened copies.
+// 64, 128; E and Ev different; L and S whole tiles once), and over 128,
+// which runs the float32 kernels on widened copies: plain, with a broadcast
+// float mask, causal, and with dropout. (On a GPU with under 121 KiB of
+// shared memory a block, 128 takes the widened path too.)
 TEST(CudaAttention, SixteenBitHeadDimsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kBFloat16, kFloat16}) {
     const std::pair<int64_t, int64_t> dims[] = {{32, 32}, {48, 64}, {128, 96}, {160, 64}};
     for (const auto& [E, Ev] : dims) {
-      Inputs in = make_inputs(dtype, 70, 130, 9, E, Ev);
+      const std::string what = "E " + std::to_string(E) + ", Ev " + std::to_string(Ev);
+      Inputs in = make_inputs(dtype, E == 32 ? 64 : 70, E == 32 ? 128 : 130, 9, E, Ev);
       in.options.is_causal = E == 128;
-      expect_parity(in, "E " + std::to_string(E) + ", Ev " + std::to_string(Ev));
+      expect_parity(in, what);
+      if (E != 160) continue;
+      Inputs masked = make_inputs(dtype, 70, 130, 10, E, Ev);
+      Generator g(41);
+      masked.options.attn_mask = randn({70, 130}, kFloat32, &g);
+      expect_parity(masked, what + ", float mask");
+      Inputs causal = make_inputs(dtype, 70, 70, 11, E, Ev);
+      causal.options.is_causal = true;
+      expect_parity(causal, what + ", causal");
+      Inputs dropped = make_inputs(dtype, 70, 130, 12, E, Ev);
+      dropped.options.dropout_p = 0.25;
+      dropped.dropout_seed = 77;
+      expect_parity(dropped, what + ", dropout");
     }
   }
 }
 
+// The packed self-attention form: its gradient is written through views of
+// one [B, L, 3E] tensor (the kernel's gradient layouts).
 TEST(CudaAttention, PackedMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64, kBFloat16}) {

@@ -165,6 +165,11 @@ TEST(CudaOptim, ManyParametersInOneCallMatchTheCpu) {
       sgd.nesterov = sgd.momentum != 0 && i % 4 == 1;
       sgd.first_step = i % 2 == 0;
       sgd.gate.step = 1 + i % 3;
+      // The SGD steps' own skipped counters.
+      if (gate_cpu.skip.defined()) {
+        gate_cpu.skipped = zeros({});
+        gate_gpu.skipped = zeros({}).to(kCuda);
+      }
       cpu_sgd.push_back({param.clone(), grad, m.clone(), sgd, gate_cpu});
       gpu_sgd.push_back({param.to(kCuda), grad.to(kCuda), m.to(kCuda), sgd, gate_gpu});
     }
@@ -195,6 +200,10 @@ TEST(CudaOptim, ManyParametersInOneCallMatchTheCpu) {
       expect_matches_cpu(gpu_sgd[i].param, cpu_sgd[i].param, at + " param");
       if (cpu_sgd[i].momentum_buffer.defined()) {
         expect_matches_cpu(gpu_sgd[i].momentum_buffer, cpu_sgd[i].momentum_buffer, at + " buffer");
+      }
+      if (cpu_sgd[i].gate.skipped.defined()) {
+        expect_matches_cpu(gpu_sgd[i].gate.skipped, cpu_sgd[i].gate.skipped, at + " skipped");
+        EXPECT_EQ(cpu_sgd[i].gate.skipped.item<float>(), i % 8 == 0 ? 1 : 0) << at;
       }
     }
   }

@@ -124,6 +124,27 @@ TEST(OptimEmulated, AdamStepsEveryParameterOnceWithItsOwnOptions) {
   }
 }
 
+// Two blocks for 3000 elements (blocks_for would give 12): the grid-stride
+// loop inside a parameter's range goes round several times.
+TEST(OptimEmulated, ARangeLoopsOverItsParameter) {
+  Buffers gpu = random_buffers(3000, 7), cpu = gpu;
+  const AdamStep hp{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 2};
+  const AdamStepCall call{
+      gpu.param.data(), gpu.grad.data(), gpu.m.data(), gpu.v.data(), nullptr, 3000, hp};
+  AdamLaunch<double> launch{};
+  make_launch(launch, &call, 1);
+  launch.first_block[1] = 2;
+  emu::launch(adam_kernel<double>, 2, kThreads, std::span<unsigned char>(), launch);
+  const AdamCoeffs<double> c = adam_coeffs<double>(hp, hp.step);
+  for (size_t e = 0; e < cpu.param.size(); ++e) {
+    adam_update<double, WeightDecay::kNone, false>(cpu.param[e], cpu.grad[e], cpu.m[e], cpu.v[e],
+                                                   nullptr, c);
+  }
+  EXPECT_EQ(gpu.param, cpu.param);
+  EXPECT_EQ(gpu.m, cpu.m);
+  EXPECT_EQ(gpu.v, cpu.v);
+}
+
 TEST(OptimEmulated, SgdStepsEveryParameterOnceWithItsOwnOptions) {
   std::vector<Buffers> gpu, cpu;
   std::vector<SgdStepCall> calls;

@@ -166,6 +166,45 @@ TEST(Optim, AGroupStepsTogetherAsEachParameterAlone) {
   }
 }
 
+// Tied weights: b views a's memory (transposed, so it is stepped in a
+// contiguous copy) and c is a itself under another Tensor. A group steps
+// them in order, each seeing the updates before it, as three optimizers
+// stepped one after another do.
+TEST(Optim, TiedParametersStepInGroupOrder) {
+  auto make = [] {
+    Tensor a = leaf({3, 4}, 7);
+    Tensor b = a.detach().transpose(0, 1).requires_grad_();
+    Tensor c = a.detach().view({12}).requires_grad_();
+    return std::vector<Tensor>{a, b, c};
+  };
+  std::vector<Tensor> grouped = make(), alone = make();
+  AdamW group(grouped, {});
+  std::vector<std::unique_ptr<AdamW>> each;
+  for (const Tensor& p : alone) each.push_back(std::make_unique<AdamW>(std::vector<Tensor>{p}));
+  for (int step = 0; step < 2; ++step) {
+    for (size_t i = 0; i < 3; ++i) {
+      Generator gen(10 * step + i);
+      const Tensor g = randn(grouped[i].shape(), kFloat32, &gen);
+      grouped[i].set_grad(g);
+      alone[i].set_grad(g.clone());
+    }
+    group.step();
+    for (auto& optimizer : each) optimizer->step();
+  }
+  EXPECT_EQ(testing::values(grouped[0]), testing::values(alone[0]));
+}
+
+// A gradient of another dtype (or device) is an Error before any
+// parameter's state changes.
+TEST(Optim, ABadGradientChangesNoState) {
+  Tensor a = leaf({4}, 1), b = leaf({4}, 2);
+  Adam adam({a, b}, {.lr = 0.1});
+  a.set_grad(ones({4}));
+  b.set_grad(ones({4}, kFloat64));
+  EXPECT_ERROR(adam.step(), "does not match its parameter");
+  EXPECT_EQ(adam.state(a), nullptr);
+}
+
 // Every step of a fused call is checked before any runs.
 TEST(Optim, AFusedCallChecksEveryStepFirst) {
   Tensor good = leaf({4}, 1), bad = leaf({4}, 2);

@@ -303,8 +303,9 @@ void adam_step_(Tensor& param, const Tensor& grad, const Tensor& exp_avg, const 
 
 // Several parameters' steps at once (multi-tensor): every step's arguments
 // are checked as above before any runs, then the steps of each run of
-// consecutive parameters with one device and dtype go to one kernel call
-// (on CUDA, one launch per 24 parameters instead of one per parameter).
+// consecutive parameters with one device and dtype, none overlapping
+// another's memory, go to one kernel call (on CUDA, one launch per 16
+// parameters instead of one per parameter).
 struct SgdStepTensors {
   Tensor param, grad, momentum_buffer;
   SgdStep hp;

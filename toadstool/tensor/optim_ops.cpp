@@ -1,6 +1,10 @@
 // Fused optimizer steps: argument checks, then the kernel table's
 // sgd_step / adam_step entries.
+#include <cstdint>
+#include <iterator>
+#include <map>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "toadstool/tensor/dispatch.h"
@@ -46,18 +50,36 @@ void set_gate(const char* op, const Tensor& param, const StepGateTensors& gate,
   hp_gate.skipped = gate.skipped.data_ptr<float>();
 }
 
+// The bytes a contiguous parameter occupies, [first, second).
+std::pair<uintptr_t, uintptr_t> byte_range(const Tensor& t) {
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  return {begin, begin + static_cast<uintptr_t>(t.numel()) * t.element_size()};
+}
+
 // One kernel call per run of consecutive steps with one device and dtype
-// (calls[first, last) share steps[first]'s).
+// (calls[first, last) share steps[first]'s), whose parameters do not
+// overlap: a backend may run a call's steps at once (CUDA does), so two
+// parameters on one memory (tied weights) go to separate calls, in order.
+// Each run's parameters get their version bumped as soon as it has run.
 template <class Steps, class Calls, class Launch>
 void run_by_device_and_dtype(const Steps& steps, const Calls& calls, const Launch& launch) {
   for (size_t first = 0; first < steps.size();) {
     const Tensor& lead = steps[first].param;
-    size_t last = first + 1;
-    while (last < steps.size() && steps[last].param.device() == lead.device() &&
-           steps[last].param.dtype() == lead.dtype()) {
-      ++last;
-    }
+    std::map<uintptr_t, uintptr_t> taken;  // the run's byte ranges, begin -> end
+    auto joins = [&](const Tensor& p) {
+      if (p.device() != lead.device() || p.dtype() != lead.dtype()) return false;
+      const auto [begin, end] = byte_range(p);
+      if (begin == end) return true;  // empty: no memory
+      auto next = taken.lower_bound(begin);
+      if (next != taken.end() && next->first < end) return false;
+      if (next != taken.begin() && std::prev(next)->second > begin) return false;
+      taken.emplace(begin, end);
+      return true;
+    };
+    size_t last = first;
+    while (last < steps.size() && joins(steps[last].param)) ++last;
     launch(lead.device(), lead.dtype(), calls.data() + first, static_cast<int64_t>(last - first));
+    for (size_t i = first; i < last; ++i) steps[i].param.bump_version();
     first = last;
   }
 }
@@ -87,7 +109,6 @@ void sgd_steps_(std::span<const SgdStepTensors> steps) {
   run_by_device_and_dtype(steps, calls,
                           [](const Device& device, DType dtype, const kernels::SgdStepCall* first,
                              int64_t count) { TS_KERNEL(device, sgd_step, dtype, first, count); });
-  for (const SgdStepTensors& s : steps) s.param.bump_version();
 }
 
 void adam_steps_(std::span<const AdamStepTensors> steps) {
@@ -113,7 +134,6 @@ void adam_steps_(std::span<const AdamStepTensors> steps) {
   run_by_device_and_dtype(steps, calls,
                           [](const Device& device, DType dtype, const kernels::AdamStepCall* first,
                              int64_t count) { TS_KERNEL(device, adam_step, dtype, first, count); });
-  for (const AdamStepTensors& s : steps) s.param.bump_version();
 }
 
 void sgd_step_(Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, SgdStep hp,

@@ -17,12 +17,11 @@ int padded_head_dim(const AttentionCall& call) {
   return widest <= 32 ? 32 : widest <= 64 ? 64 : 128;
 }
 
-size_t device_shared_limit() {
-  int device = 0, limit = 0;
+int device_attribute(cudaDeviceAttr attribute) {
+  int device = 0, value = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
-        "cudaDeviceGetAttribute");
-  return static_cast<size_t>(limit);
+  check(cudaDeviceGetAttribute(&value, attribute, device), "cudaDeviceGetAttribute");
+  return value;
 }
 
 // The largest of the kernels' shared memory for head dim D.
@@ -92,7 +91,9 @@ void for_mma(DType dtype, const AttentionCall& call, const char* op, const Fn& f
 
 bool attention_mma_takes(const AttentionCall& call) {
   return call.E <= kMmaMaxHeadDim && call.Ev <= kMmaMaxHeadDim &&
-         shared_bytes(padded_head_dim(call)) <= device_shared_limit();
+         device_attribute(cudaDevAttrComputeCapabilityMajor) >= 8 &&
+         shared_bytes(padded_head_dim(call)) <=
+             static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
 }
 
 void attention_mma_forward(DType dtype, const AttentionCall& call, void* out, float* lse) {

@@ -80,18 +80,24 @@ constexpr int kLdAcc = D + 4;         // a [rows, D] float tile (the forward's O
 constexpr int kLdScores = kCols + 4;  // a [64, 64] float tile (S, dP)
 constexpr int kLdProbs = kCols + 8;   // a [64, 64] 16-bit tile (P, dS)
 
-// Shared memory carved into tiles, each start rounded up to 128 bytes. The
-// host sizes a launch by carving from a null base (offsets only).
+// Shared memory carved into tiles, each start a multiple of 128 bytes from
+// the first 128-byte boundary of the block's dynamic shared memory (CUDA
+// promises that memory 16-byte alignment only). The host sizes a launch by
+// carving from a null base (offsets only): used() counts the 128 bytes the
+// rounding may take.
 class Carve {
  public:
-  __host__ __device__ explicit Carve(unsigned char* base) : base_(base) {}
+  __host__ __device__ explicit Carve(unsigned char* base)
+      : base_(base == nullptr ? nullptr
+                              : reinterpret_cast<unsigned char*>(
+                                    (reinterpret_cast<uintptr_t>(base) + 127) / 128 * 128)) {}
   template <class U>
   __host__ __device__ U* take(int count) {
     U* p = base_ != nullptr ? reinterpret_cast<U*>(base_ + used_) : nullptr;
     used_ += (static_cast<size_t>(count) * sizeof(U) + 127) / 128 * 128;
     return p;
   }
-  __host__ __device__ size_t used() const { return used_; }
+  __host__ __device__ size_t used() const { return used_ + 128; }
 
  private:
   unsigned char* base_;
@@ -284,12 +290,24 @@ __device__ float warp_sum(float x) {
   return x;
 }
 
+// bfloat16 WMMA needs sm_80: compiled for an older GPU (a user's
+// CMAKE_CUDA_ARCHITECTURES), each kernel below is a trap, and
+// attention_mma_takes sends no call to such a device.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+#define TS_ATTENTION_MMA_UNSUPPORTED 1
+#else
+#define TS_ATTENTION_MMA_UNSUPPORTED 0
+#endif
+
 // ---- forward: block per (head, 64-query tile) ----
 
 template <class T, int D>
 __global__ void __launch_bounds__(kMmaThreads)
     mma_forward(AttentionArgs<T> a, Dropout dropout, T* out, float* lse) {
-  extern __shared__ __align__(128) unsigned char shared[];
+#if TS_ATTENTION_MMA_UNSUPPORTED
+  __trap();
+#else
+  extern __shared__ __align__(16) unsigned char shared[];
   const ForwardTiles<D> t{Carve(shared)};
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const float keep_scale = 1.0f / static_cast<float>(1 - a.dropout_p);
@@ -387,6 +405,7 @@ __global__ void __launch_bounds__(kMmaThreads)
       lse[h * a.L + i0 + threadIdx.x] = attention_lse(t.m[threadIdx.x], t.l[threadIdx.x]);
     }
   }
+#endif
 }
 
 // ---- backward ----
@@ -465,7 +484,10 @@ template <class T, int D>
 __global__ void __launch_bounds__(kMmaThreads)
     mma_grad_kv(AttentionArgs<T> a, Dropout dropout, const float* lse, const T* grad_out,
                 const float* d, T* grad_k, T* grad_v) {
-  extern __shared__ __align__(128) unsigned char shared[];
+#if TS_ATTENTION_MMA_UNSUPPORTED
+  __trap();
+#else
+  extern __shared__ __align__(16) unsigned char shared[];
   const BackwardTiles<D> t{Carve(shared)};
   const int warp = threadIdx.x / 32;
   const int64_t tiles = (a.S + kCols - 1) / kCols;
@@ -495,6 +517,7 @@ __global__ void __launch_bounds__(kMmaThreads)
     store_rows<T, D>(dv, stage, grad_v + a.head_offset(a.grad_v_heads, h), a.grad_v_row, key0, a.S,
                      a.Ev, 1.0f);
   }
+#endif
 }
 
 // grad_q of the queries [i0, i0 + 64): block per (head, query tile); warp w
@@ -503,7 +526,10 @@ template <class T, int D>
 __global__ void __launch_bounds__(kMmaThreads)
     mma_grad_q(AttentionArgs<T> a, Dropout dropout, const float* lse, const T* grad_out,
                const float* d, T* grad_q) {
-  extern __shared__ __align__(128) unsigned char shared[];
+#if TS_ATTENTION_MMA_UNSUPPORTED
+  __trap();
+#else
+  extern __shared__ __align__(16) unsigned char shared[];
   const BackwardTiles<D> t{Carve(shared)};
   const int warp = threadIdx.x / 32;
   const int64_t tiles = (a.L + kRows - 1) / kRows;
@@ -527,6 +553,7 @@ __global__ void __launch_bounds__(kMmaThreads)
     store_rows<T, D>(dq, stage, grad_q + a.head_offset(a.grad_q_heads, h), a.grad_q_row,
                      i0 + warp * 16, a.L, a.E, static_cast<float>(a.scale));
   }
+#endif
 }
 
 }  // namespace

@@ -52,8 +52,9 @@ AttentionArgs<T> typed_args(const AttentionCall& call) {
 // ---- bfloat16 / float16 calls on tensor cores (attention_mma.cu) ----
 //
 // Whether the tensor-core kernels take this call on the current device: head
-// dims E and Ev of at most kMmaMaxHeadDim, and their shared memory within
-// the device's per-block limit. Other 16-bit calls run the float32 kernels
+// dims E and Ev of at most kMmaMaxHeadDim, a GPU of compute capability 8.0
+// or later (bfloat16 WMMA), and their shared memory within the device's
+// per-block limit. Other 16-bit calls run the float32 kernels
 // on widened copies (attention.cu).
 inline constexpr int64_t kMmaMaxHeadDim = 128;
 bool attention_mma_takes(const AttentionCall& call);

@@ -137,31 +137,47 @@ void Optimizer::settle_gate() const {
 void Optimizer::run_step() {
   NoGradGuard no_grad;
   for (const auto& group : groups_) {
-    StepBatch batch;
-    // The fused step works on contiguous memory (and bumps the version of
-    // what it updates): a strided parameter is updated in a contiguous copy
-    // that is copied back.
-    std::vector<std::pair<Tensor, Tensor>> copied;  // (parameter, its contiguous copy)
-    std::vector<Tensor> stepped;
+    // Every gradient is checked before any state changes: update() counts
+    // the step and creates buffers when it queues a step, so an error after
+    // that would leave the group's states a step ahead of their values.
     for (const auto& p : group.params) {
       const Tensor& grad = p.grad();
       if (!grad.defined()) continue;
-      TS_CHECK(grad.shape() == p.shape() && grad.dtype() == p.dtype(), name_,
-               ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
-               detail::describe(p));
+      TS_CHECK(
+          grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.device() == p.device(),
+          name_, ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
+          detail::describe(p));
+      TS_CHECK(!skip_flag_.defined() || skip_flag_.device() == p.device(), name_,
+               ".step: the skip flag is on ", skip_flag_.device(), ", a parameter on ", p.device());
+    }
+    // Contiguous parameters' steps are queued and run together; a strided
+    // one is updated in a contiguous copy that is copied back, after the
+    // steps queued before it have run (it may view one of them: tied
+    // weights), and it runs alone, so that its copy-back lands before any
+    // later parameter's step.
+    StepBatch batch;
+    std::vector<Tensor> stepped;
+    auto run_batch = [&] {
+      sgd_steps_(batch.sgd);
+      adam_steps_(batch.adam);
+      batch = StepBatch();
+    };
+    for (const auto& p : group.params) {
+      const Tensor& grad = p.grad();
+      if (!grad.defined()) continue;
       ParamState& state = state_[p.impl_ptr().get()];
       if (p.is_contiguous()) {
         update(group.options, p, grad.contiguous(), state, batch);
       } else {
+        run_batch();
         const Tensor dense = p.contiguous();
         update(group.options, dense, grad.contiguous(), state, batch);
-        copied.emplace_back(p, dense);
+        run_batch();
+        Tensor(p).copy_(dense);
       }
       stepped.push_back(p);
     }
-    sgd_steps_(batch.sgd);
-    adam_steps_(batch.adam);
-    for (const auto& [p, dense] : copied) Tensor(p).copy_(dense);
+    run_batch();
     // The 16-bit copy autocast keeps of each parameter is rewritten now,
     // while it is in cache, instead of cast again at its next use.
     for (const Tensor& p : stepped) autocast::refresh_cached_copy(p);
