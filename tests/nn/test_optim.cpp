@@ -180,6 +180,7 @@ TEST(Optim, TiedParametersStepInGroupOrder) {
   std::vector<Tensor> grouped = make(), alone = make();
   AdamW group(grouped, {});
   std::vector<std::unique_ptr<AdamW>> each;
+  each.reserve(alone.size());
   for (const Tensor& p : alone) each.push_back(std::make_unique<AdamW>(std::vector<Tensor>{p}));
   for (int step = 0; step < 2; ++step) {
     for (size_t i = 0; i < 3; ++i) {
