@@ -1,10 +1,9 @@
-// CUDA fused attention (kernels/cuda/attention.cu, and for bfloat16 and
-// float16 the tensor-core kernels of attention_mma_kernels.cuh) against the
-// CPU's: output and the gradients of q, k and v through autograd, with
-// strided queries, more keys than one tile, a causal mask, broadcast float
-// and bool masks (fully masked rows included), a custom scale and dropout,
-// whose mask must be the CPU's exactly for the same generator state; and
-// the same bits twice.
+// CUDA fused attention (the tiled kernels of attention_tiled_kernels.cuh
+// for float32, bfloat16 and float16, the fixed-order ones of attention.cu
+// for float64 and the calls the tiled ones do not take) against the CPU's: output and the gradients
+// of q, k and v through autograd, with strided queries, more keys than one tile, a causal mask,
+// broadcast float and bool masks (fully masked rows included), a custom scale and dropout, whose
+// mask must be the CPU's exactly for the same generator state; and the same bits twice.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -135,14 +134,15 @@ TEST(CudaAttention, DropoutMatchesTheCpu) {
   }
 }
 
-// The 16-bit head dims: each of the tensor-core kernels' padded widths (32,
-// 64, 128; E and Ev different; L and S whole tiles once), and over 128,
-// which runs the float32 kernels on widened copies: plain, with a broadcast
-// float mask, causal, and with dropout. (On a GPU with under 121 KiB of
-// shared memory a block, 128 takes the widened path too.)
-TEST(CudaAttention, SixteenBitHeadDimsMatchTheCpu) {
+// The head dims: each of the tiled kernels' padded widths (32, 64, 128; E
+// and Ev different; L and S whole tiles once), and over 128, which runs the
+// fixed-order kernels (16-bit calls on widened float32 copies): plain, with
+// a broadcast float mask, causal, and with dropout. (A GPU with less shared
+// memory a block than H100's sends the wider tiled calls there too:
+// docs/cuda.md.)
+TEST(CudaAttention, HeadDimsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
-  for (DType dtype : {kBFloat16, kFloat16}) {
+  for (DType dtype : {kFloat32, kBFloat16, kFloat16}) {
     const std::pair<int64_t, int64_t> dims[] = {{32, 32}, {48, 64}, {128, 96}, {160, 64}};
     for (const auto& [E, Ev] : dims) {
       const std::string what = "E " + std::to_string(E) + ", Ev " + std::to_string(Ev);

@@ -1,6 +1,7 @@
 #pragma once
-// A CPU stand-in for a CUDA block, so that the tensor-core attention
-// kernels (kernels/cuda/attention_mma_kernels.cuh) can run where no GPU is:
+// A CPU stand-in for a CUDA block, so that the tiled attention kernels
+// (kernels/cuda/attention_tiled_kernels.cuh) and the multi-tensor optimizer
+// kernels (optim_kernels.cuh) can run where no GPU is:
 // each CUDA thread of a block is a std::thread, __syncthreads and
 // __syncwarp are barriers, a shuffle goes through a warp's exchange slots,
 // and the blocks of a grid run one after another over one buffer of

@@ -50,7 +50,7 @@ struct Prepared {
   // What q, k, v, out, grad_out and the gradients are passed to the kernel
   // in: 16-bit inputs of one dtype stay 16-bit (the CPU's kernel widens
   // them tile by tile, kernels/cpu/attention.h; CUDA multiplies them on
-  // tensor cores, kernels/cuda/attention_mma.cu); everything else in the
+  // tensor cores, kernels/cuda/attention_tiled.cu); everything else in the
   // compute dtype. The mask and lse are always in the compute dtype.
   DType storage;
   Shape batch;  // the leading dims

@@ -1,8 +1,9 @@
-// attention_forward / attention_backward on CUDA. float and double run the
-// fixed-order kernels below; bfloat16 and float16 (autocast) run the
-// tensor-core kernels of attention_mma.cu, or, for a call those do not take
-// (a head dim over 128, or more shared memory than the device has), these
-// kernels on float32 copies. The algorithm and row math are the CPU
+// attention_forward / attention_backward on CUDA. float32, bfloat16 and
+// float16 run the tiled kernels of attention_tiled.cu (FlashAttention-2's
+// tiling; the 16-bit types on tensor cores) where those take the call;
+// float64, and a call they do not take (a head dim over 128, more shared
+// memory than the device has, a 16-bit call on a GPU before sm_80), run the
+// fixed-order kernels below, 16-bit calls on float32 copies. The algorithm and row math are the CPU
 // kernel's (kernels/cpu/attention.h, kernels/attention_math.h): scores
 // s = scale q.k + mask (-inf where the causal mask hides a key), an online
 // softmax over key tiles in the forward (out and lse = m + log l; a row with
@@ -11,12 +12,11 @@
 // drawn from Philox at flat index (h L + i) S + j with (seed, offset), so
 // the CPU and the GPU drop the same elements.
 //
-// The float kernels are written for correctness and a fixed order, not
-// speed: one block per query row (forward, grad_q) or per key row (grad_k,
-// grad_v), kTile threads, each thread computing one score of the current
-// tile with a serial dot product; the block then sums the tile into its own
-// output row, which it alone writes. No atomics, so the same bits every
-// run. Every block re-reads K and V (from L2).
+// The fixed-order kernels are written for correctness, not speed: one block per query row (forward,
+// grad_q) or per key row (grad_k, grad_v), kTile threads, each thread computing one score of the
+// current tile with a serial dot product; the block then sums the tile into its own output row,
+// which it alone writes. No atomics, so the same bits every run. Every block re-reads K and V (from
+// L2).
 #include <cstring>
 #include <type_traits>
 
@@ -374,10 +374,14 @@ void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, 
   for_dtype<TypeSet::Floating>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
     auto* lse_t = static_cast<Lse<T>*>(lse);
+    if constexpr (!std::is_same_v<T, double>) {
+      if (attention_tiled_takes(dtype, call)) {
+        attention_tiled_forward(dtype, call, out, lse_t);
+        return;
+      }
+    }
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       float_forward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t);
-    } else if (attention_mma_takes(call)) {
-      attention_mma_forward(dtype, call, out, lse_t);
     } else {
       widened_forward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t);
     }
@@ -391,11 +395,15 @@ void attention_backward_entry(DType dtype, const AttentionCall& call, const void
   for_dtype<TypeSet::Floating>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
     const auto* lse_t = static_cast<const Lse<T>*>(lse);
+    if constexpr (!std::is_same_v<T, double>) {
+      if (attention_tiled_takes(dtype, call)) {
+        attention_tiled_backward(dtype, call, out, lse_t, grad_out, grad_q, grad_k, grad_v);
+        return;
+      }
+    }
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
       float_backward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t,
                      typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));
-    } else if (attention_mma_takes(call)) {
-      attention_mma_backward(dtype, call, out, lse_t, grad_out, grad_q, grad_k, grad_v);
     } else {
       widened_backward(typed_args<T>(call), dropout_of(call), typed<T>(out), lse_t,
                        typed<T>(grad_out), typed<T>(grad_q), typed<T>(grad_k), typed<T>(grad_v));

@@ -1,7 +1,7 @@
 #pragma once
 // What the two CUDA attention implementations share: the fixed-order
-// float / float64 kernels (attention.cu) and the tensor-core kernels for
-// bfloat16 / float16 (attention_mma.cu). Both draw the dropout keep bit of
+// kernels (attention.cu) and the tiled ones for float32, bfloat16 and
+// float16 (attention_tiled.cu). Both draw the dropout keep bit of
 // score (h, i, j) from Philox at flat index (h L + i) S + j with the call's
 // (seed, offset), as the CPU does, so every backend and path drops the same
 // elements.
@@ -49,19 +49,20 @@ AttentionArgs<T> typed_args(const AttentionCall& call) {
   return a;
 }
 
-// ---- bfloat16 / float16 calls on tensor cores (attention_mma.cu) ----
+// ---- the tiled kernels (attention_tiled.cu) ----
 //
-// Whether the tensor-core kernels take this call on the current device: head
-// dims E and Ev of at most kMmaMaxHeadDim, a GPU of compute capability 8.0
-// or later (bfloat16 WMMA), and their shared memory within the device's
-// per-block limit. Other 16-bit calls run the float32 kernels
-// on widened copies (attention.cu).
-inline constexpr int64_t kMmaMaxHeadDim = 128;
-bool attention_mma_takes(const AttentionCall& call);
-// As the table's entries, for DType BFloat16 or Float16 (lse float32).
-void attention_mma_forward(DType dtype, const AttentionCall& call, void* out, float* lse);
-void attention_mma_backward(DType dtype, const AttentionCall& call, const void* out,
-                            const float* lse, const void* grad_out, void* grad_q, void* grad_k,
-                            void* grad_v);
+// Whether the tiled kernels take this call on the current device: float32,
+// bfloat16 or float16, head dims E and Ev of at most kTiledMaxHeadDim, for
+// the 16-bit types a GPU of compute capability 8.0 or later (bfloat16
+// WMMA), and their shared memory within the device's per-block limit.
+// Other calls run the fixed-order kernels (attention.cu): float32 and
+// float64 as they are, 16-bit ones on widened float32 copies.
+inline constexpr int64_t kTiledMaxHeadDim = 128;
+bool attention_tiled_takes(DType dtype, const AttentionCall& call);
+// As the table's entries, for DType Float32, BFloat16 or Float16 (lse float32).
+void attention_tiled_forward(DType dtype, const AttentionCall& call, void* out, float* lse);
+void attention_tiled_backward(DType dtype, const AttentionCall& call, const void* out,
+                              const float* lse, const void* grad_out, void* grad_q, void* grad_k,
+                              void* grad_v);
 
 }  // namespace toadstool::kernels::cuda

@@ -1,8 +1,9 @@
-// The launches and entries of the tensor-core attention kernels
-// (attention_mma_kernels.cuh, which says what they compute).
+// The launches and entries of the tiled attention kernels
+// (attention_tiled_kernels.cuh, which says what they compute): float32,
+// bfloat16 and float16.
 #include <string>
 
-#include "toadstool/kernels/cuda/attention_mma_kernels.cuh"
+#include "toadstool/kernels/cuda/attention_tiled_kernels.cuh"
 #include "toadstool/kernels/cuda/scratch.cuh"
 
 namespace toadstool::kernels::cuda {
@@ -24,13 +25,10 @@ int device_attribute(cudaDeviceAttr attribute) {
   return value;
 }
 
-// The largest of the kernels' shared memory for head dim D.
-size_t shared_bytes(int D) {
-  switch (D) {
-    case 32: return std::max(tiles_bytes<ForwardTiles<32>>(), tiles_bytes<BackwardTiles<32>>());
-    case 64: return std::max(tiles_bytes<ForwardTiles<64>>(), tiles_bytes<BackwardTiles<64>>());
-    default: return std::max(tiles_bytes<ForwardTiles<128>>(), tiles_bytes<BackwardTiles<128>>());
-  }
+// The largest of the kernels' shared memory for T and head dim D.
+template <class T, int D>
+size_t shared_bytes() {
+  return std::max(tiles_bytes<ForwardTiles<T, D>>(), tiles_bytes<BackwardTiles<T, D>>());
 }
 
 // Launches kernel over `items` blocks with `bytes` of dynamic shared memory
@@ -40,15 +38,15 @@ void launch(Kernel kernel, const char* name, int64_t items, size_t bytes, Args..
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(bytes)),
         "cudaFuncSetAttribute");
-  kernel<<<grid_for(items), kMmaThreads, bytes, current_stream()>>>(args...);
+  kernel<<<grid_for(items), kTiledThreads, bytes, current_stream()>>>(args...);
   check_launch(name);
 }
 
 template <class T, int D>
 void forward(const AttentionArgs<T>& a, T* out, float* lse, const Dropout& dropout) {
   const int64_t items = a.heads * ((a.L + kRows - 1) / kRows);
-  launch(mma_forward<T, D>, "attention_mma_forward", items, tiles_bytes<ForwardTiles<D>>(), a,
-         dropout, out, lse);
+  launch(tiled_forward<T, D>, "attention_tiled_forward", items, tiles_bytes<ForwardTiles<T, D>>(),
+         a, dropout, out, lse);
 }
 
 template <class T, int D>
@@ -56,24 +54,25 @@ void backward(const AttentionArgs<T>& a, const T* out, const float* lse, const T
               T* grad_q, T* grad_k, T* grad_v, const Dropout& dropout) {
   const int64_t rows = a.heads * a.L;
   Scratch<float> d(static_cast<size_t>(rows));
-  const size_t bytes = tiles_bytes<BackwardTiles<D>>();
+  const size_t bytes = tiles_bytes<BackwardTiles<T, D>>();
   if (rows > 0) {
-    mma_row_dots<T><<<blocks_for(rows), kThreads, 0, current_stream()>>>(a, grad_out, out, d.get());
-    check_launch("attention_mma_row_dots");
+    tiled_row_dots<T>
+        <<<blocks_for(rows * 32), kThreads, 0, current_stream()>>>(a, grad_out, out, d.get());
+    check_launch("attention_tiled_row_dots");
     // With S = 0 the key loop is empty and grad_q comes out zero.
-    launch(mma_grad_q<T, D>, "attention_mma_grad_q", a.heads * ((a.L + kRows - 1) / kRows), bytes,
-           a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_q);
+    launch(tiled_grad_q<T, D>, "attention_tiled_grad_q", a.heads * ((a.L + kRows - 1) / kRows),
+           bytes, a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_q);
   }
   if (a.S > 0) {
     // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
-    launch(mma_grad_kv<T, D>, "attention_mma_grad_kv", a.heads * ((a.S + kCols - 1) / kCols), bytes,
-           a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_k, grad_v);
+    launch(tiled_grad_kv<T, D>, "attention_tiled_grad_kv", a.heads * ((a.S + kCols - 1) / kCols),
+           bytes, a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_k, grad_v);
   }
 }
 
 // Calls fn(T{}, std::integral_constant<int, D>{}) for the call's dtype and D.
 template <class Fn>
-void for_mma(DType dtype, const AttentionCall& call, const char* op, const Fn& fn) {
+void for_tiled(DType dtype, const AttentionCall& call, const char* op, const Fn& fn) {
   auto with_d = [&](auto zero) {
     switch (padded_head_dim(call)) {
       case 32: return fn(zero, std::integral_constant<int, 32>{});
@@ -81,35 +80,42 @@ void for_mma(DType dtype, const AttentionCall& call, const char* op, const Fn& f
       default: return fn(zero, std::integral_constant<int, 128>{});
     }
   };
+  if (dtype == DType::Float32) return with_d(float{});
   if (dtype == DType::BFloat16) return with_d(BFloat16{});
   if (dtype == DType::Float16) return with_d(Half{});
-  throw std::runtime_error(std::string(op) + ": the tensor-core kernels take bfloat16 and " +
-                           "float16 only, got " + dtype_name(dtype));
+  throw std::runtime_error(std::string(op) + ": the tiled kernels take float32, bfloat16 and " +
+                           "float16, got " + dtype_name(dtype));
 }
 
 }  // namespace
 
-bool attention_mma_takes(const AttentionCall& call) {
-  return call.E <= kMmaMaxHeadDim && call.Ev <= kMmaMaxHeadDim &&
-         device_attribute(cudaDevAttrComputeCapabilityMajor) >= 8 &&
-         shared_bytes(padded_head_dim(call)) <=
-             static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
+bool attention_tiled_takes(DType dtype, const AttentionCall& call) {
+  if (dtype != DType::Float32 && dtype != DType::BFloat16 && dtype != DType::Float16) return false;
+  if (call.E > kTiledMaxHeadDim || call.Ev > kTiledMaxHeadDim) return false;
+  // bfloat16 / float16 WMMA needs compute capability 8.0.
+  if (dtype != DType::Float32 && device_attribute(cudaDevAttrComputeCapabilityMajor) < 8) {
+    return false;
+  }
+  size_t bytes = 0;
+  for_tiled(dtype, call, "attention",
+            [&](auto zero, auto d) { bytes = shared_bytes<decltype(zero), decltype(d)::value>(); });
+  return bytes <= static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
 }
 
-void attention_mma_forward(DType dtype, const AttentionCall& call, void* out, float* lse) {
+void attention_tiled_forward(DType dtype, const AttentionCall& call, void* out, float* lse) {
   if (call.heads == 0 || call.L == 0) return;
-  for_mma(dtype, call, "attention_forward", [&](auto zero, auto d) {
+  for_tiled(dtype, call, "attention_forward", [&](auto zero, auto d) {
     using T = decltype(zero);
     forward<T, decltype(d)::value>(typed_args<T>(call), static_cast<T*>(out), lse,
                                    dropout_of(call));
   });
 }
 
-void attention_mma_backward(DType dtype, const AttentionCall& call, const void* out,
-                            const float* lse, const void* grad_out, void* grad_q, void* grad_k,
-                            void* grad_v) {
+void attention_tiled_backward(DType dtype, const AttentionCall& call, const void* out,
+                              const float* lse, const void* grad_out, void* grad_q, void* grad_k,
+                              void* grad_v) {
   if (call.heads == 0) return;
-  for_mma(dtype, call, "attention_backward", [&](auto zero, auto d) {
+  for_tiled(dtype, call, "attention_backward", [&](auto zero, auto d) {
     using T = decltype(zero);
     backward<T, decltype(d)::value>(typed_args<T>(call), static_cast<const T*>(out), lse,
                                     static_cast<const T*>(grad_out), static_cast<T*>(grad_q),

@@ -1,11 +1,12 @@
-// The tensor-core attention kernels (kernels/cuda/attention_mma_kernels.cuh)
+// The tiled attention kernels (kernels/cuda/attention_tiled_kernels.cuh)
 // run on the CPU by the warp emulator (warp_emulator.h, shim/), against a
 // float64 reference written out here: out, lse and the gradients of q, k
-// and v, for bfloat16 and float16, each padded head dim (32, 64, 128),
+// and v, for float32 (the CUDA-core products), bfloat16 and float16 (the
+// tensor-core ones), each padded head dim (32, 64, 128),
 // strided and interleaved heads, partial query and key tiles, a causal
 // mask (also with L != S), an additive mask with fully masked rows, and
 // dropout (the reference draws the same Philox keep bits). The launches
-// are the order attention_mma.cu makes them in. No GPU is needed: this
+// are the order attention_tiled.cu makes them in. No GPU is needed: this
 // checks the kernels' logic wherever the suite runs; scripts/device_check.sh
 // runs the real ones.
 #include <gtest/gtest.h>
@@ -30,7 +31,7 @@ alignas(128) unsigned char shared[kSharedBytes];
 }  // namespace
 }  // namespace toadstool::kernels::cuda
 
-#include "toadstool/kernels/cuda/attention_mma_kernels.cuh"
+#include "toadstool/kernels/cuda/attention_tiled_kernels.cuh"
 
 namespace toadstool::kernels::cuda {
 namespace {
@@ -123,7 +124,7 @@ AttentionArgs<T> make_args(const Problem& pb, const Data<T>& data) {
   a.grad_v_heads = a.v_heads;
   a.grad_v_row = pb.Ev;
   if (pb.mask) {
-    a.mask = reinterpret_cast<const T*>(data.mask.data());  // float32, as a 16-bit call's
+    a.mask = reinterpret_cast<const T*>(data.mask.data());  // float32, in every call
     a.mask_heads = strides(0, 0);
     a.mask_row = pb.S;
     a.mask_col = 1;
@@ -145,7 +146,7 @@ struct Results {
 };
 
 // The float64 reference, naive: every score, softmax, dropout, and the
-// backward's products, from the 16-bit inputs' exact values.
+// backward's products, from the inputs' exact values.
 template <class T>
 Results reference(const Problem& pb, const AttentionArgs<T>& a, const T* grad_out) {
   auto at = [&](const T* base, const HeadStrides& heads, int64_t row, int64_t h, int64_t r,
@@ -221,12 +222,12 @@ std::vector<double> widen(const std::vector<T>& values) {
   return {values.begin(), values.end()};  // through T's float conversion
 }
 
-// The kernels, launched in attention_mma.cu's order, with every output
+// The kernels, launched in attention_tiled.cu's order, with every output
 // poisoned (NaN) first.
 template <class T, int D>
 Results run_kernels(const Problem& pb, const AttentionArgs<T>& a, const T* grad_out) {
-  EXPECT_LE(tiles_bytes<ForwardTiles<D>>(), kSharedBytes);
-  EXPECT_LE(tiles_bytes<BackwardTiles<D>>(), kSharedBytes);
+  EXPECT_LE((tiles_bytes<ForwardTiles<T, D>>()), kSharedBytes);
+  EXPECT_LE((tiles_bytes<BackwardTiles<T, D>>()), kSharedBytes);
   const std::span<unsigned char> memory(shared, kSharedBytes);
   const Dropout dropout = dropout_for(pb);
   // Half as many blocks as items: each block takes two in turn (the
@@ -237,16 +238,16 @@ Results run_kernels(const Problem& pb, const AttentionArgs<T>& a, const T* grad_
   std::vector<T> out(kHeads * pb.L * pb.Ev, nan), grad_q(kHeads * pb.L * pb.E, nan),
       grad_k(kHeads * pb.S * pb.E, nan), grad_v(kHeads * pb.S * pb.Ev, nan);
   std::vector<float> lse(kHeads * pb.L, std::nanf("")), d(kHeads * pb.L, std::nanf(""));
-  emu::launch(mma_forward<T, D>, query_tiles, kMmaThreads, memory, a, dropout, out.data(),
+  emu::launch(tiled_forward<T, D>, query_tiles, kTiledThreads, memory, a, dropout, out.data(),
               lse.data());
   const T* saved_out = out.data();
-  emu::launch(mma_row_dots<T>, 2, kMmaThreads, memory, a, grad_out, saved_out, d.data());
+  emu::launch(tiled_row_dots<T>, 2, kTiledThreads, memory, a, grad_out, saved_out, d.data());
   const float* saved_lse = lse.data();
   const float* dots = d.data();
-  emu::launch(mma_grad_q<T, D>, query_tiles, kMmaThreads, memory, a, dropout, saved_lse, grad_out,
-              dots, grad_q.data());
-  emu::launch(mma_grad_kv<T, D>, key_tiles, kMmaThreads, memory, a, dropout, saved_lse, grad_out,
-              dots, grad_k.data(), grad_v.data());
+  emu::launch(tiled_grad_q<T, D>, query_tiles, kTiledThreads, memory, a, dropout, saved_lse,
+              grad_out, dots, grad_q.data());
+  emu::launch(tiled_grad_kv<T, D>, key_tiles, kTiledThreads, memory, a, dropout, saved_lse,
+              grad_out, dots, grad_k.data(), grad_v.data());
   Results got;
   // out from its [2, L, 2, Ev] layout into [heads, L, Ev].
   got.out.resize(out.size());
@@ -297,8 +298,9 @@ void check(const Problem& pb, uint32_t seed, const std::string& what) {
   const Results want = reference(pb, a, data.grad_out.data());
   const Results got = run_kernels<T, D>(pb, a, data.grad_out.data());
   // 16-bit outputs, P and dS rounded to 16 bits before their products: the
-  // worst errors seen were 3.6e-3 (bfloat16) and 3.1e-4 (float16).
-  const double tol = std::is_same_v<T, BFloat16> ? 1e-2 : 1.5e-3;
+  // worst errors seen were 3.6e-3 (bfloat16) and 3.1e-4 (float16); float32's
+  // 8.3e-7.
+  const double tol = std::is_same_v<T, float> ? 1e-5 : std::is_same_v<T, BFloat16> ? 1e-2 : 1.5e-3;
   expect_near(got.out, want.out, tol, "out");
   expect_near(got.lse, want.lse, 1e-5, "lse");
   expect_near(got.grad_q, want.grad_q, tol, "grad_q");
@@ -306,7 +308,7 @@ void check(const Problem& pb, uint32_t seed, const std::string& what) {
   expect_near(got.grad_v, want.grad_v, tol, "grad_v");
 }
 
-TEST(AttentionMmaEmulated, HeadDim32) {
+TEST(AttentionTiledEmulated, HeadDim32) {
   // E 16, Ev 24 (both padded to 32); two query tiles, three key tiles.
   check<BFloat16, 32>({.L = 70, .S = 150, .E = 16, .Ev = 24}, 1, "bfloat16, plain");
   check<BFloat16, 32>({.L = 100, .S = 100, .E = 16, .Ev = 24, .causal = true, .dropout_p = 0.3}, 2,
@@ -315,17 +317,26 @@ TEST(AttentionMmaEmulated, HeadDim32) {
                       "bfloat16, mask with fully masked rows");
 }
 
-TEST(AttentionMmaEmulated, HeadDim64) {
+TEST(AttentionTiledEmulated, HeadDim64) {
   // L and S multiples of the tile: no partial tile.
   check<Half, 64>({.L = 64, .S = 128, .E = 40, .Ev = 64, .mask = true, .dropout_p = 0.2}, 4,
                   "float16, mask, dropout, whole tiles");
 }
 
-TEST(AttentionMmaEmulated, HeadDim128) {
+TEST(AttentionTiledEmulated, HeadDim128) {
   check<BFloat16, 128>({.L = 20, .S = 70, .E = 128, .Ev = 72, .causal = true}, 5,
                        "bfloat16, causal, L < S");
   check<Half, 128>({.L = 90, .S = 30, .E = 96, .Ev = 128, .causal = true}, 6,
                    "float16, causal, L > S");
+}
+
+TEST(AttentionTiledEmulated, Float32) {
+  // The CUDA-core products: each padded head dim once.
+  check<float, 32>({.L = 70, .S = 150, .E = 16, .Ev = 24, .mask = true, .dropout_p = 0.3}, 7,
+                   "float32, mask with fully masked rows, dropout");
+  check<float, 64>({.L = 64, .S = 128, .E = 40, .Ev = 64}, 8, "float32, whole tiles");
+  check<float, 128>({.L = 90, .S = 30, .E = 96, .Ev = 128, .causal = true}, 9,
+                    "float32, causal, L > S");
 }
 
 }  // namespace
