@@ -1,5 +1,6 @@
 #include "toadstool/nn/conv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -77,13 +78,15 @@ std::string ConvNd::extra_repr() const {
   std::string text =
       detail::concat(in_channels, ", ", out_channels, ", kernel_size=", tuple_text(kernel_size),
                      ", stride=", tuple_text(per_dim(options.stride, dims)));
+  const Shape padding = per_dim(options.padding, dims);
+  const Shape dilation = per_dim(options.dilation, dims);
   if (options.padding_same) {
     text += ", padding=same";
-  } else if (per_dim(options.padding, dims) != Shape(dims, 0)) {
-    text += ", padding=" + tuple_text(per_dim(options.padding, dims));
+  } else if (std::ranges::any_of(padding, [](int64_t p) { return p != 0; })) {
+    text += ", padding=" + tuple_text(padding);
   }
-  if (per_dim(options.dilation, dims) != Shape(dims, 1)) {
-    text += ", dilation=" + tuple_text(per_dim(options.dilation, dims));
+  if (std::ranges::any_of(dilation, [](int64_t d) { return d != 1; })) {
+    text += ", dilation=" + tuple_text(dilation);
   }
   if (options.groups != 1) text += detail::concat(", groups=", options.groups);
   if (!bias.defined()) text += ", bias=False";
