@@ -393,7 +393,9 @@ __global__ void __launch_bounds__(kTiledThreads)
         warp_accumulate<T, D, true>(dv, t.p_kept + warp * 16, t.dout);
         warp_accumulate<T, D, true>(dk, t.ds + warp * 16, t.q);
       }
-      // This warp's rows of t.s were last touched by this warp.
+      // WMMA's store_rows stages through this warp's rows of t.s, which for
+      // 16-bit calls only this warp touched last (its S). float32's writes
+      // from registers: its t.s is the p_kept that every warp has just read.
       float* stage = t.s + warp * 16 * kLdScores;
       const int64_t key0 = j0 + warp * 16;
       store_rows<T, D>(dk, stage, grad_k + a.head_offset(a.grad_k_heads, h), a.grad_k_row, key0,
