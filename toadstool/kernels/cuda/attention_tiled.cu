@@ -92,9 +92,15 @@ void for_tiled(DType dtype, const AttentionCall& call, const char* op, const Fn&
 bool attention_tiled_takes(DType dtype, const AttentionCall& call) {
   if (dtype != DType::Float32 && dtype != DType::BFloat16 && dtype != DType::Float16) return false;
   if (call.E > kTiledMaxHeadDim || call.Ev > kTiledMaxHeadDim) return false;
-  // bfloat16 / float16 WMMA needs compute capability 8.0.
-  if (dtype != DType::Float32 && device_attribute(cudaDevAttrComputeCapabilityMajor) < 8) {
-    return false;
+  // bfloat16 / float16 WMMA needs compute capability 8.0, and kernels
+  // compiled for it: the image this GPU runs may be older PTX (a user's
+  // CMAKE_CUDA_ARCHITECTURES=75 on an sm_86), JIT-compiled, whose 16-bit
+  // kernels are traps.
+  if (dtype != DType::Float32) {
+    if (device_attribute(cudaDevAttrComputeCapabilityMajor) < 8) return false;
+    cudaFuncAttributes image{};
+    check(cudaFuncGetAttributes(&image, tiled_forward<BFloat16, 32>), "cudaFuncGetAttributes");
+    if (image.ptxVersion < 80) return false;
   }
   size_t bytes = 0;
   for_tiled(dtype, call, "attention",

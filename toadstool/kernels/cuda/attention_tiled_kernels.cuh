@@ -178,8 +178,8 @@ __device__ float warp_sum(float x) {
 
 // bfloat16 WMMA needs sm_80: compiled for an older GPU (a user's
 // CMAKE_CUDA_ARCHITECTURES), a 16-bit kernel below is a trap, and
-// attention_tiled_takes sends no 16-bit call to such a device. The float32
-// kernels run on any GPU.
+// attention_tiled_takes sends no 16-bit call to a device that runs such
+// code. The float32 kernels run on any GPU.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
 constexpr bool kWmmaBuilt = false;
 #else
