@@ -3,20 +3,22 @@
 // tiling; the 16-bit types on tensor cores) where those take the call;
 // float64, and a call they do not take (a head dim over 128, more shared
 // memory than the device has, a 16-bit call on a GPU before sm_80), run the
-// fixed-order kernels below, 16-bit calls on float32 copies. The algorithm and row math are the CPU
-// kernel's (kernels/cpu/attention.h, kernels/attention_math.h): scores
-// s = scale q.k + mask (-inf where the causal mask hides a key), an online
-// softmax over key tiles in the forward (out and lse = m + log l; a row with
-// every key masked gets out = 0 and lse = +inf), probabilities recomputed
-// from lse in the backward, and the dropout keep bit of score (h, i, j)
-// drawn from Philox at flat index (h L + i) S + j with (seed, offset), so
-// the CPU and the GPU drop the same elements.
+// fixed-order kernels below, 16-bit calls on float32 copies. The algorithm
+// and row math are the CPU kernel's (kernels/cpu/attention.h,
+// kernels/attention_math.h): scores s = scale q.k + mask (-inf where the
+// causal mask hides a key), an online softmax over key tiles in the
+// forward (out and lse = m + log l; a row with every key masked gets out =
+// 0 and lse = +inf), probabilities recomputed from lse in the backward,
+// and the dropout keep bit of score (h, i, j) drawn from Philox at flat
+// index (h L + i) S + j with (seed, offset), so the CPU and the GPU drop
+// the same elements.
 //
-// The fixed-order kernels are written for correctness, not speed: one block per query row (forward,
-// grad_q) or per key row (grad_k, grad_v), kTile threads, each thread computing one score of the
-// current tile with a serial dot product; the block then sums the tile into its own output row,
-// which it alone writes. No atomics, so the same bits every run. Every block re-reads K and V (from
-// L2).
+// The fixed-order kernels are written for correctness, not speed: one
+// block per query row (forward, grad_q) or per key row (grad_k, grad_v),
+// kTile threads, each thread computing one score of the current tile with a
+// serial dot product; the block then sums the tile into its own output row,
+// which it alone writes. No atomics, so the same bits every run. Every block
+// re-reads K and V (from L2).
 #include <cstring>
 #include <type_traits>
 
