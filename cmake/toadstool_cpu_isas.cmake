@@ -33,7 +33,8 @@ function(toadstool_add_cpu_isas library sources)
     target_link_libraries(${objects} PRIVATE toadstool_common_flags Eigen3::Eigen)
     # compile_commands.json (clang-tidy's) keeps the library's own compile of
     # these sources only (clang knows no -fno-gnu-unique).
-    set_target_properties(${objects} PROPERTIES EXPORT_COMPILE_COMMANDS OFF)
+    # Each kernel source alone, as in the library (cmake/toadstool_unity.cmake).
+    set_target_properties(${objects} PROPERTIES EXPORT_COMPILE_COMMANDS OFF UNITY_BUILD OFF)
 
     set(merged ${CMAKE_CURRENT_BINARY_DIR}/toadstool_cpu_${isa}.o)
     add_custom_command(

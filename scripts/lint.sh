@@ -79,15 +79,23 @@ if [ "${TOADSTOOL_LINT_TIDY:-1}" = "1" ]; then
              git ls-files --others --exclude-standard -- '*.cpp'; } | sort -u)
   # Only what the release build compiles has a compile command: the rest
   # (benchmarks, the install-consumer project) is named and skipped.
-  # clang-tidy reads a copy of the compile commands without the test
-  # suites' precompiled header (GCC's, which clang cannot read: it would
-  # load it in place of the header, tests/CMakeLists.txt).
+  # clang-tidy reads a copy of the compile commands without the precompiled
+  # headers (GCC's, which clang cannot read: it would load one in place of
+  # the header, CMakeLists.txt and tests/CMakeLists.txt), and with a command
+  # for each source of a unity file (the presets' unity build,
+  # cmake/toadstool_unity.cmake): the unity file's command on the source.
   python3 - "$db_dir/compile_commands.json" "$tmp" "${changed[@]}" <<'EOF' || exit 2
 import json, os, re, sys
 db, tmp, changed = sys.argv[1], sys.argv[2], sys.argv[3:]
-entries = json.load(open(db))
-for e in entries:
+entries = []
+for e in json.load(open(db)):
     e["command"] = re.sub(r" -Winvalid-pch -include \S+/cmake_pch\.hxx", "", e["command"])
+    unity = os.path.join(e["directory"], e["file"])
+    if "/Unity/unity_" not in unity:
+        entries.append(e)
+        continue
+    for source in re.findall(r'^#include "([^"]+)"$', open(unity).read(), re.M):
+        entries.append(dict(e, file=source, command=e["command"].replace(unity, source)))
 os.makedirs(os.path.join(tmp, "db"))
 json.dump(entries, open(os.path.join(tmp, "db", "compile_commands.json"), "w"))
 known = {os.path.realpath(os.path.join(e["directory"], e["file"])) for e in entries}

@@ -1,6 +1,8 @@
 #pragma once
 // Reader for the golden files written by tests/golden/make_golden.py (format
 // in tests/golden/README.md): cases by name, each a set of labelled tensors.
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "toadstool/toadstool.h"
 
 namespace toadstool::testing {
@@ -127,6 +130,19 @@ class GoldenParser {
 };
 
 }  // namespace detail
+
+// A result against PyTorch's: float64 within a few thousand ulps of the
+// summands; float32 within its rounding (PyTorch's float32 kernels sum in
+// other orders).
+inline void expect_matches(const Tensor& got, const Tensor& want) {
+  ASSERT_TRUE(got.defined()) << "undefined";
+  EXPECT_EQ(got.dtype(), want.dtype());
+  if (want.dtype() == kFloat64) {
+    expect_close(got, want, 1e-10, 1e-12);
+  } else {
+    expect_close(got, want, 1e-5, 1e-6);
+  }
+}
 
 // The cases of TOADSTOOL_GOLDEN_DIR/<file>, by name. Throws std::runtime_error
 // naming the file and line when the file is malformed.

@@ -1,12 +1,14 @@
 #pragma once
 // TempDir: a fresh folder under TMPDIR for a test, removed with everything
-// in it at the end.
+// in it at the end; read_text / write_text: a whole file as bytes.
 #include <dirent.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -42,5 +44,16 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The file's bytes ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Replaces the file's contents with `text`.
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
 
 }  // namespace toadstool::testing

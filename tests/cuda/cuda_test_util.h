@@ -16,6 +16,11 @@ namespace toadstool::testing {
 
 inline constexpr Device kCuda{DeviceType::CUDA, 0};
 
+// Every dtype, and those the element-wise and index kernels compute in.
+inline const std::vector<DType> kAllDtypes = {kBool,     kInt64,   kFloat16,
+                                              kBFloat16, kFloat32, kFloat64};
+inline const std::vector<DType> kCompute = {kBool, kInt64, kFloat32, kFloat64};
+
 // The largest difference allowed between a CUDA result and the CPU's:
 // atol + rtol * |cpu|. Integers and bools match exactly. Floats allow a few
 // units in the last place: the CUDA math library's sin, log, pow... differ

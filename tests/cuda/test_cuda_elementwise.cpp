@@ -17,12 +17,12 @@ namespace {
 using testing::expect_identical;
 using testing::expect_matches_cpu;
 using testing::expect_parity;
+using testing::kAllDtypes;
+using testing::kCompute;
 using testing::kCuda;
 
-const std::vector<DType> kCompute = {kBool, kInt64, kFloat32, kFloat64};
 const std::vector<DType> kNumeric = {kInt64, kFloat32, kFloat64};
 const std::vector<DType> kFloats = {kFloat32, kFloat64};
-const std::vector<DType> kAllDtypes = {kBool, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64};
 
 // Values for binary ops: multiples of 0.5 in [-5, 5] (integers in [-5, 5]
 // for int64, both values for bool), so that comparisons meet equal values

@@ -13,7 +13,7 @@ namespace {
 
 using testing::kCuda;
 
-Generator& gen() {
+Generator& gemm_gen() {
   static Generator g(12);
   return g;
 }
@@ -42,7 +42,7 @@ void expect_matmul_parity(const Tensor& a, const Tensor& b, const std::string& w
 TEST(CudaGemm, MatmulMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64}) {
-    auto r = [&](const Shape& s) { return randn(s, dtype, &gen()); };
+    auto r = [&](const Shape& s) { return randn(s, dtype, &gemm_gen()); };
     expect_matmul_parity(r({37, 53}), r({53, 29}), "2-D");
     expect_matmul_parity(r({53, 37}), r({53, 29}), "A transposed", kT);
     expect_matmul_parity(r({37, 53}), r({29, 53}), "B transposed", {}, kT);
@@ -78,8 +78,9 @@ TEST(CudaGemm, LinearAndItsGradientsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64}) {
     SCOPED_TRACE(dtype_name(dtype));
-    const Tensor x = randn({2, 9, 24}, dtype, &gen()), w = randn({17, 24}, dtype, &gen());
-    const Tensor bias = randn({17}, dtype, &gen()), seed = randn({2, 9, 17}, dtype, &gen());
+    const Tensor x = randn({2, 9, 24}, dtype, &gemm_gen()), w = randn({17, 24}, dtype, &gemm_gen());
+    const Tensor bias = randn({17}, dtype, &gemm_gen()),
+                 seed = randn({2, 9, 17}, dtype, &gemm_gen());
     auto run = [&](const Device& device) {
       // Fresh leaves on each device (detach: x itself never requires grad).
       Tensor xd = x.detach().to(device).requires_grad_();
@@ -106,14 +107,14 @@ TEST(CudaGemm, HalfAndBFloat16AccumulateInFloat32) {
   for (DType dtype : {kFloat16, kBFloat16}) {
     SCOPED_TRACE(dtype_name(dtype));
     const double ulp = dtype == kFloat16 ? 1.0 / 1024 : 1.0 / 128;
-    const Tensor a = randn({4, 33, 70}, kFloat32, &gen()).to(dtype);
-    const Tensor b = randn({70, 21}, kFloat32, &gen()).to(dtype);
+    const Tensor a = randn({4, 33, 70}, kFloat32, &gemm_gen()).to(dtype);
+    const Tensor b = randn({70, 21}, kFloat32, &gemm_gen()).to(dtype);
     const Tensor exact = matmul(a.to(kFloat64), b.to(kFloat64));
     const Tensor actual = matmul(a.to(kCuda), b.to(kCuda));
     EXPECT_EQ(actual.dtype(), dtype);
     testing::expect_close(actual.to(kCPU), exact, ulp, 1e-3);
     // A transposed 16-bit operand.
-    const Tensor bt = randn({21, 70}, kFloat32, &gen()).to(dtype);
+    const Tensor bt = randn({21, 70}, kFloat32, &gemm_gen()).to(dtype);
     testing::expect_close(matmul(a.to(kCuda), bt.to(kCuda).t()).to(kCPU),
                           matmul(a.to(kFloat64), bt.to(kFloat64).t()), ulp, 1e-3);
   }

@@ -16,11 +16,10 @@ namespace {
 using testing::expect_identical;
 using testing::expect_matches_cpu;
 using testing::expect_parity;
+using testing::kAllDtypes;
+using testing::kCompute;
 using testing::kCuda;
 using testing::Tolerance;
-
-const std::vector<DType> kAllDtypes = {kBool, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64};
-const std::vector<DType> kCompute = {kBool, kInt64, kFloat32, kFloat64};
 
 Tensor values_of(const Shape& shape, DType dtype, uint64_t seed) {
   Generator gen(seed);

@@ -14,7 +14,7 @@ namespace {
 
 using testing::kCuda;
 
-Generator& gen() {
+Generator& reduce_gen() {
   static Generator g(11);
   return g;
 }
@@ -59,7 +59,7 @@ TEST(CudaReduce, FloatReductionsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64}) {
     for (const Case& c : cases()) {
-      const Tensor x = randn(c.shape, dtype, &gen());
+      const Tensor x = randn(c.shape, dtype, &reduce_gen());
       const std::string at = std::string(c.path);
       expect_parity(
           x, [&](const Tensor& t) { return t.sum(c.dims); }, "sum " + at);
@@ -85,7 +85,7 @@ TEST(CudaReduce, StridedInputsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   // A permuted view and a sliced one: kept and reduced dims at odd strides,
   // made on each device (a copy to the GPU would be contiguous).
-  const Tensor x = randn({8, 30, 50}, kFloat32, &gen());
+  const Tensor x = randn({8, 30, 50}, kFloat32, &reduce_gen());
   const std::vector<Reduction> views = {
       [](const Tensor& t) {
         return t.permute({2, 0, 1});
@@ -113,7 +113,7 @@ TEST(CudaReduce, StridedInputsMatchTheCpu) {
 
 TEST(CudaReduce, IntegerAndBoolReductionsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
-  const Tensor ints = (randn({40, 300}, kFloat32, &gen()) * 100).to(kInt64);
+  const Tensor ints = (randn({40, 300}, kFloat32, &reduce_gen()) * 100).to(kInt64);
   for (const Shape& dims : {Shape{0}, Shape{1}, Shape{}}) {
     expect_parity(
         ints, [&](const Tensor& t) { return t.sum(dims); }, "int64 sum");
@@ -122,12 +122,12 @@ TEST(CudaReduce, IntegerAndBoolReductionsMatchTheCpu) {
     expect_parity(
         ints, [&](const Tensor& t) { return t.amin(dims); }, "int64 amin");
   }
-  const Tensor small = (randn({5, 7}, kFloat32, &gen()) * 2).to(kInt64);
+  const Tensor small = (randn({5, 7}, kFloat32, &reduce_gen()) * 2).to(kInt64);
   expect_parity(
       small, [](const Tensor& t) { return t.prod({1}); }, "int64 prod");
   expect_parity(
       ints, [](const Tensor& t) { return t.argmax(1); }, "int64 argmax");
-  const Tensor flags = randn({33, 500}, kFloat32, &gen()) > 0.0;
+  const Tensor flags = randn({33, 500}, kFloat32, &reduce_gen()) > 0.0;
   expect_parity(
       flags, [](const Tensor& t) { return t.sum({1}); }, "bool sum");
   expect_parity(
@@ -159,7 +159,7 @@ TEST(CudaReduce, ArgExtremaTakeTheFirstOfTiesAndNaN) {
   EXPECT_EQ(testing::values(tall.to(kCuda).argmax(0).to(kCPU)), (std::vector<double>{0, 0, 4095}));
   EXPECT_EQ(testing::values(tall.to(kCuda).argmin(0).to(kCPU)), (std::vector<double>{0, 0, 0}));
   // The extreme in the last segment of a segmented reduction.
-  Tensor big = randn({1 << 18}, kFloat32, &gen());
+  Tensor big = randn({1 << 18}, kFloat32, &reduce_gen());
   big.slice(0, (1 << 18) - 5, (1 << 18) - 4).fill_(100.0);
   EXPECT_EQ(big.to(kCuda).argmax().to(kCPU).item<int64_t>(), (1 << 18) - 5);
 }
@@ -167,7 +167,7 @@ TEST(CudaReduce, ArgExtremaTakeTheFirstOfTiesAndNaN) {
 TEST(CudaReduce, TheSameInputGivesTheSameBits) {
   SKIP_WITHOUT_GPU();
   for (const Case& c : cases()) {
-    const Tensor x = randn(c.shape, kFloat32, &gen()).to(kCuda);
+    const Tensor x = randn(c.shape, kFloat32, &reduce_gen()).to(kCuda);
     for (const Reduction& f : std::vector<Reduction>{
              [&](const Tensor& t) { return t.sum(c.dims); },
              [&](const Tensor& t) { return t.var(c.dims); },

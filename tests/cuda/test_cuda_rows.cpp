@@ -15,7 +15,7 @@ namespace {
 
 using testing::kCuda;
 
-Generator& gen() {
+Generator& rows_gen() {
   static Generator g(13);
   return g;
 }
@@ -23,7 +23,7 @@ Generator& gen() {
 // float32 tolerances: the kernels share their formulas with the CPU's but
 // add up in other orders (and layer_norm's backward sums rows in double
 // where the CPU adds blocks in float first); float64 is held to 1e-11.
-struct Tolerance {
+struct RowTolerance {
   double rtol = 2e-5, atol = 2e-5;
 };
 // fn(inputs on one device) -> a scalar loss; returns the loss and the
@@ -44,11 +44,11 @@ std::vector<Tensor> value_and_grads(const std::vector<Tensor>& inputs, const Los
 }
 
 void expect_parity(const std::vector<Tensor>& inputs, const LossFn& fn, const std::string& what,
-                   Tolerance float32 = {}) {
+                   RowTolerance float32 = {}) {
   SCOPED_TRACE(what + " on " + dtype_name(inputs[0].dtype()));
   const auto expected = value_and_grads(inputs, fn, kCPU);
   const auto actual = value_and_grads(inputs, fn, kCuda);
-  const Tolerance tol = inputs[0].dtype() == kFloat32 ? float32 : Tolerance{1e-11, 1e-11};
+  const RowTolerance tol = inputs[0].dtype() == kFloat32 ? float32 : RowTolerance{1e-11, 1e-11};
   for (size_t i = 0; i < expected.size(); ++i) {
     SCOPED_TRACE(i == 0 ? std::string("value") : "gradient of input " + std::to_string(i - 1));
     testing::expect_close(actual[i], expected[i], tol.rtol, tol.atol);
@@ -69,7 +69,7 @@ TEST(CudaRows, SoftmaxAndLogSoftmaxMatchTheCpu) {
     for (const auto& [shape, softmax_dim] : std::vector<std::pair<Shape, int64_t>>{
              {{6, 10}, 1}, {{5, 1000}, -1}, {{3, 50, 7}, 1}, {{40, 3}, 0}}) {
       const int64_t dim = softmax_dim;  // a lambda cannot capture a binding (C++20, clang)
-      const Tensor x = randn(shape, dtype, &gen()) * 3.0;
+      const Tensor x = randn(shape, dtype, &rows_gen()) * 3.0;
       expect_parity(
           {x}, [&](const auto& in) { return weighted_sum(softmax(in[0], dim), 1); }, "softmax");
       expect_parity(
@@ -89,13 +89,13 @@ TEST(CudaRows, SoftmaxOfInfinitiesMatchesTheCpu) {
   }
 }
 
-const Tolerance kLayerNorm{1e-4, 1e-4};
+const RowTolerance kLayerNorm{1e-4, 1e-4};
 
 TEST(CudaRows, LayerNormMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64}) {
-    const Tensor x = randn({2, 300, 48}, dtype, &gen()) * 2.0 + 1.0;
-    const Tensor gamma = randn({48}, dtype, &gen()), beta = randn({48}, dtype, &gen());
+    const Tensor x = randn({2, 300, 48}, dtype, &rows_gen()) * 2.0 + 1.0;
+    const Tensor gamma = randn({48}, dtype, &rows_gen()), beta = randn({48}, dtype, &rows_gen());
     expect_parity(
         {x, gamma, beta},
         [](const auto& in) { return weighted_sum(layer_norm(in[0], {48}, in[1], in[2]), 3); },
@@ -111,19 +111,20 @@ TEST(CudaRows, LayerNormMatchesTheCpu) {
         "no affine, 2-D normalized shape", kLayerNorm);
     // Long rows (block-strided loops) and a large mean against a small
     // spread: rstd ~ 100 scales the gradients, and their errors, by 100.
-    const Tensor wide = randn({5, 3000}, dtype, &gen()) * 1e-2 + 1e4;
-    const Tensor wide_gamma = randn({3000}, dtype, &gen());
+    const Tensor wide = randn({5, 3000}, dtype, &rows_gen()) * 1e-2 + 1e4;
+    const Tensor wide_gamma = randn({3000}, dtype, &rows_gen());
     expect_parity(
         {wide, wide_gamma},
         [](const auto& in) { return weighted_sum(layer_norm(in[0], {3000}, in[1]), 6); },
-        "large mean", Tolerance{1e-4, 1e-2});
+        "large mean", RowTolerance{1e-4, 1e-2});
   }
 }
 
 TEST(CudaRows, LayerNormBackwardGivesTheSameBitsTwice) {
   SKIP_WITHOUT_GPU();
-  const Tensor x = randn({4000, 96}, kFloat32, &gen());
-  const Tensor gamma = randn({96}, kFloat32, &gen()), beta = randn({96}, kFloat32, &gen());
+  const Tensor x = randn({4000, 96}, kFloat32, &rows_gen());
+  const Tensor gamma = randn({96}, kFloat32, &rows_gen()),
+               beta = randn({96}, kFloat32, &rows_gen());
   const LossFn fn = [](const auto& in) {
     return weighted_sum(layer_norm(in[0], {96}, in[1], in[2]), 7);
   };
@@ -138,14 +139,14 @@ TEST(CudaRows, CrossEntropyMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64}) {
     // [N, C] rows (one block per row) and [N, C, d] lines (one thread per line).
-    const Tensor logits2 = randn({16, 300}, dtype, &gen()) * 2.0;
-    Tensor target2 = (rand({16}, kFloat32, &gen()) * 300).to(kInt64);
+    const Tensor logits2 = randn({16, 300}, dtype, &rows_gen()) * 2.0;
+    Tensor target2 = (rand({16}, kFloat32, &rows_gen()) * 300).to(kInt64);
     target2.slice(0, 3, 5).fill_(5);  // ignore_index 5 below: lines 3, 4 (and any other 5)
-    const Tensor logits3 = randn({4, 7, 9}, dtype, &gen()) * 2.0;
-    Tensor target3 = (rand({4, 9}, kFloat32, &gen()) * 7).to(kInt64);
+    const Tensor logits3 = randn({4, 7, 9}, dtype, &rows_gen()) * 2.0;
+    Tensor target3 = (rand({4, 9}, kFloat32, &rows_gen()) * 7).to(kInt64);
     target3.slice(1, 0, 2).fill_(-100);  // some ignored lines
-    const Tensor weight2 = rand({300}, dtype, &gen()) + 0.5;
-    const Tensor weight3 = rand({7}, dtype, &gen()) + 0.5;
+    const Tensor weight2 = rand({300}, dtype, &rows_gen()) + 0.5;
+    const Tensor weight3 = rand({7}, dtype, &rows_gen()) + 0.5;
     for (Reduction reduction : {Reduction::mean, Reduction::sum, Reduction::none}) {
       for (double smoothing : {0.0, 0.2}) {
         for (bool weighted : {false, true}) {

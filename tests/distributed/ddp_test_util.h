@@ -67,6 +67,11 @@ inline double max_param_diff(const nn::Module& a, const nn::Module& b) {
   return worst;
 }
 
+// Ten steps (the check) of a global batch of 12: divisible by 2
+// and 3 ranks.
+inline constexpr int kSteps = 10;
+inline constexpr int64_t kBatch = 12;
+
 // lr 0.01: ten steps move the weights by about 0.1, so a wrong gradient
 // shows far above the 1e-6 bound.
 inline optim::AdamWOptions adamw_options() {

@@ -13,9 +13,6 @@ namespace {
 using distributed::DistributedDataParallel;
 using distributed::DistributedDataParallelOptions;
 
-constexpr int kSteps = 10;
-constexpr int64_t kBatch = 12;  // divisible by 2 and 3
-
 // Ten AdamW steps of DDP on this rank's share. Ranks other than 0 start
 // from a different initialisation: the constructor's broadcast must replace
 // it with rank 0's.

@@ -13,9 +13,6 @@ namespace {
 
 using distributed::ZeroRedundancyOptimizer;
 
-constexpr int kSteps = 10;
-constexpr int64_t kBatch = 12;
-
 distributed::OptimizerFactory adamw_factory() {
   return [](std::vector<optim::ParamGroup> groups) {
     return std::make_unique<optim::AdamW>(std::move(groups), adamw_options());

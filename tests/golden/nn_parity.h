@@ -29,6 +29,7 @@ inline TensorDict golden_params(const GoldenCase& c) {
 // element would measure float32 rounding, not a mismatch).
 inline void expect_matches(const Tensor& ours, const Tensor& theirs, double rtol,
                            const std::string& what) {
+  ASSERT_TRUE(ours.defined()) << what;
   ASSERT_EQ(ours.shape(), theirs.shape()) << what;
   const double scale = values(theirs.abs().amax())[0];
   const double worst = values((ours.to(kFloat64) - theirs.to(kFloat64)).abs().amax())[0];

@@ -16,20 +16,9 @@
 namespace toadstool {
 namespace {
 
+using testing::expect_matches;
 using testing::GoldenCase;
 using Prepare = std::function<Tensor(const Tensor&)>;
-
-// float64 within a few thousand ulps of the summands; float32 within its
-// rounding (PyTorch's float32 kernels sum in other orders).
-void expect_matches(const Tensor& got, const Tensor& want) {
-  ASSERT_TRUE(got.defined()) << "undefined";
-  EXPECT_EQ(got.dtype(), want.dtype());
-  if (want.dtype() == kFloat64) {
-    testing::expect_close(got, want, 1e-10, 1e-12);
-  } else {
-    testing::expect_close(got, want, 1e-5, 1e-6);
-  }
-}
 
 // One run of a case. Every stored label must be read: inputs through input()
 // or leaf(), results through expect(), the gradients grad_<leaf> through
@@ -73,7 +62,7 @@ class GradCase : private testing::TrackedCase {
 };
 
 // Rebuilds the expression, checks its results and calls backward.
-using Runner = std::function<void(GradCase&)>;
+using GradRunner = std::function<void(GradCase&)>;
 
 // Two-layer MLP with cross-entropy written out:
 // -(log_softmax(relu(x @ w1 + b1) @ w2 + b2, 1).gather(1, y[:, None])).mean()
@@ -131,7 +120,7 @@ void attention_causal(GradCase& c) {
   loss.backward();
 }
 
-void run_case(const GoldenCase& stored, const Runner& runner, const Prepare& prepare) {
+void run_grad_case(const GoldenCase& stored, const GradRunner& runner, const Prepare& prepare) {
   GradCase c(stored, prepare);
   try {
     runner(c);
@@ -145,7 +134,7 @@ void run_case(const GoldenCase& stored, const Runner& runner, const Prepare& pre
 // Every case needs a runner (named by the part of its name before '/'), and
 // every runner a case: the file and this test cannot drift apart.
 TEST(Golden, Autograd) {
-  const std::map<std::string, Runner> runners = {
+  const std::map<std::string, GradRunner> runners = {
       {"mlp_cross_entropy", mlp_cross_entropy},
       {"attention", attention},
       {"attention_causal", attention_causal},
@@ -160,9 +149,10 @@ TEST(Golden, Autograd) {
       continue;
     }
     seen.insert(expression);
-    run_case(stored, runner->second, [](const Tensor& t) { return t.clone(); });
+    run_grad_case(stored, runner->second, [](const Tensor& t) { return t.clone(); });
     SCOPED_TRACE("non-contiguous inputs");
-    run_case(stored, runner->second, [](const Tensor& t) { return testing::non_contiguous(t); });
+    run_grad_case(stored, runner->second,
+                  [](const Tensor& t) { return testing::non_contiguous(t); });
   }
   for (const auto& [expression, runner] : runners) {
     EXPECT_TRUE(seen.count(expression)) << "autograd.txt: no case for '" << expression << "'";

@@ -12,6 +12,7 @@
 namespace toadstool {
 namespace {
 
+using testing::expect_matches;
 using testing::GoldenCase;
 
 class LossCase : public testing::TrackedCase {
@@ -35,16 +36,6 @@ class LossCase : public testing::TrackedCase {
  private:
   bool strided_;
 };
-
-void expect_matches(const Tensor& got, const Tensor& want) {
-  ASSERT_TRUE(got.defined()) << "undefined";
-  EXPECT_EQ(got.dtype(), want.dtype());
-  if (want.dtype() == kFloat64) {
-    testing::expect_close(got, want, 1e-10, 1e-12);
-  } else {
-    testing::expect_close(got, want, 1e-5, 1e-6);
-  }
-}
 
 // Runs `loss` on the case's input (a leaf) and target (a leaf too when the
 // case has grad_target), then checks out, grad_input and grad_target.

@@ -69,25 +69,25 @@ class Case {
   std::set<std::string> used_;
 };
 
-using Runner = std::function<Tensors(Case&)>;
-using Runners = std::map<std::string, Runner>;
+using OpRunner = std::function<Tensors(Case&)>;
+using OpRunners = std::map<std::string, OpRunner>;
 
 template <class Fn>
-Runner unary(Fn fn) {
+OpRunner unary(Fn fn) {
   return [fn](Case& c) { return Tensors{fn(c.in(0))}; };
 }
 template <class Fn>
-Runner binary(Fn fn) {
+OpRunner binary(Fn fn) {
   return [fn](Case& c) { return Tensors{fn(c.in(0), c.in(1))}; };
 }
 // fn(in0, argument "other"): the scalar forms.
 template <class Fn>
-Runner with_scalar(Fn fn) {
+OpRunner with_scalar(Fn fn) {
   return [fn](Case& c) { return Tensors{fn(c.in(0), c.scalar("other"))}; };
 }
 // Ops with both forms: tensor-tensor (in0, in1) or tensor-scalar.
 template <class Fn>
-Runner tensor_or_scalar(Fn fn) {
+OpRunner tensor_or_scalar(Fn fn) {
   return [fn](Case& c) {
     if (c.has("other")) return Tensors{fn(c.in(0), c.scalar("other"))};
     return Tensors{fn(c.in(0), c.in(1))};
@@ -95,7 +95,7 @@ Runner tensor_or_scalar(Fn fn) {
 }
 // The same, with the optional "alpha" of add / sub.
 template <class Fn>
-Runner tensor_or_scalar_alpha(Fn fn) {
+OpRunner tensor_or_scalar_alpha(Fn fn) {
   return [fn](Case& c) {
     if (c.has("other")) return Tensors{fn(c.in(0), c.scalar("other"))};
     return Tensors{fn(c.in(0), c.in(1), c.has("alpha") ? c.scalar("alpha") : Scalar(1))};
@@ -103,18 +103,18 @@ Runner tensor_or_scalar_alpha(Fn fn) {
 }
 // Reductions over the list "dims" (empty = all) with "keepdim".
 template <class Fn>
-Runner over_dims(Fn fn) {
+OpRunner over_dims(Fn fn) {
   return [fn](Case& c) { return Tensors{fn(c.in(0), c.list("dims"), c.flag("keepdim"))}; };
 }
 template <class Fn>
-Runner variance(Fn fn) {
+OpRunner variance(Fn fn) {
   return [fn](Case& c) {
     return Tensors{fn(c.in(0), c.list("dims"), c.integer("correction"), c.flag("keepdim"))};
   };
 }
 // max / min: along "dim" (values and indices) or over the whole tensor.
 template <class AlongDim, class Whole>
-Runner extremum(AlongDim along_dim, Whole whole) {
+OpRunner extremum(AlongDim along_dim, Whole whole) {
   return [along_dim, whole](Case& c) {
     if (!c.has("dim")) return Tensors{whole(c.in(0))};
     auto [values, indices] = along_dim(c.in(0), c.integer("dim"), c.flag("keepdim"));
@@ -122,18 +122,18 @@ Runner extremum(AlongDim along_dim, Whole whole) {
   };
 }
 template <class Fn>
-Runner arg_extremum(Fn fn) {
+OpRunner arg_extremum(Fn fn) {
   return [fn](Case& c) {
     return Tensors{fn(c.in(0), c.maybe_integer("dim"), c.has("keepdim") && c.flag("keepdim"))};
   };
 }
 // Ops of one tensor and one int argument (dim, diagonal, ...).
 template <class Fn>
-Runner with_integer(const std::string& label, Fn fn) {
+OpRunner with_integer(const std::string& label, Fn fn) {
   return [label, fn](Case& c) { return Tensors{fn(c.in(0), c.integer(label))}; };
 }
 
-Runners elementwise_runners() {
+OpRunners elementwise_runners() {
   return {
       {"add", tensor_or_scalar_alpha([](auto&&... a) { return add(a...); })},
       {"sub", tensor_or_scalar_alpha([](auto&&... a) { return sub(a...); })},
@@ -210,7 +210,7 @@ Runners elementwise_runners() {
   };
 }
 
-Runners reduction_runners() {
+OpRunners reduction_runners() {
   return {
       {"sum", over_dims([](auto&&... a) { return sum(a...); })},
       {"mean", over_dims([](auto&&... a) { return mean(a...); })},
@@ -231,7 +231,7 @@ Runners reduction_runners() {
   };
 }
 
-Runners linalg_runners() {
+OpRunners linalg_runners() {
   return {
       {"matmul", [](Case& c) { return Tensors{matmul(c.in(0), c.in(1))}; }},
       // Transposed operands are read in place: no copies, other strides.
@@ -239,7 +239,7 @@ Runners linalg_runners() {
   };
 }
 
-Runners nn_runners() {
+OpRunners nn_runners() {
   return {
       {"softmax", with_integer("dim", [](auto&&... a) { return softmax(a...); })},
       {"log_softmax", with_integer("dim", [](auto&&... a) { return log_softmax(a...); })},
@@ -255,7 +255,7 @@ Runners nn_runners() {
   };
 }
 
-Runners views_indexing_runners() {
+OpRunners views_indexing_runners() {
   return {
       {"view", [](Case& c) { return Tensors{view(c.in(0), c.list("shape"))}; }},
       {"reshape", [](Case& c) { return Tensors{reshape(c.in(0), c.list("shape"))}; }},
@@ -327,8 +327,8 @@ void expect_matches(const Tensors& got, const Tensors& want) {
 }
 
 // Runs the case once; the inputs are made by `prepare` from the stored ones.
-void run_case(const GoldenCase& stored, const Runner& runner,
-              const std::function<Tensor(const Tensor&)>& prepare) {
+void run_op_case(const GoldenCase& stored, const OpRunner& runner,
+                 const std::function<Tensor(const Tensor&)>& prepare) {
   Tensors inputs, outputs;
   for (size_t i = 0; stored.count("in" + std::to_string(i)); ++i) {
     inputs.push_back(prepare(stored.at("in" + std::to_string(i))));
@@ -347,7 +347,7 @@ void run_case(const GoldenCase& stored, const Runner& runner,
 
 // Every case needs a runner (named by the part of its name before '/'), and
 // every runner a case: the files and this test cannot drift apart.
-void run_file(const std::string& file, const Runners& runners) {
+void run_file(const std::string& file, const OpRunners& runners) {
   std::set<std::string> ops_seen;
   for (const auto& [name, stored] : testing::load_golden(file)) {
     SCOPED_TRACE(file + ": case " + name);
@@ -359,9 +359,9 @@ void run_file(const std::string& file, const Runners& runners) {
     }
     ops_seen.insert(op);
     // Copies, so that in-place ops do not write into the stored inputs.
-    run_case(stored, runner->second, [](const Tensor& t) { return t.clone(); });
+    run_op_case(stored, runner->second, [](const Tensor& t) { return t.clone(); });
     SCOPED_TRACE("non-contiguous inputs");
-    run_case(stored, runner->second, [](const Tensor& t) { return testing::non_contiguous(t); });
+    run_op_case(stored, runner->second, [](const Tensor& t) { return testing::non_contiguous(t); });
   }
   for (const auto& [op, runner] : runners) {
     EXPECT_TRUE(ops_seen.count(op)) << file << ": no case for op '" << op << "'";

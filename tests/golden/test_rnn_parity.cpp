@@ -8,12 +8,14 @@
 #include <string>
 
 #include "golden.h"
+#include "nn_parity.h"
 #include "test_util.h"
 #include "toadstool/nn/rnn.h"
 
 namespace toadstool {
 namespace {
 
+using testing::expect_matches;
 using testing::GoldenCase;
 
 bool flag(const GoldenCase& c, const std::string& label) {
@@ -23,17 +25,6 @@ bool flag(const GoldenCase& c, const std::string& label) {
 Tensor optional_at(const GoldenCase& c, const std::string& label) {
   const auto it = c.find(label);
   return it == c.end() ? Tensor() : it->second;
-}
-
-// Every element within rtol of PyTorch's, relative to the tensor's largest
-// magnitude (gradients have entries near zero).
-void expect_matches(const Tensor& ours, const Tensor& theirs, double rtol,
-                    const std::string& what) {
-  ASSERT_TRUE(ours.defined()) << what;
-  ASSERT_EQ(ours.shape(), theirs.shape()) << what;
-  const double scale = testing::values(theirs.abs().amax())[0];
-  const double worst = testing::values((ours.to(kFloat64) - theirs.to(kFloat64)).abs().amax())[0];
-  EXPECT_LE(worst, rtol * scale) << what << ": worst difference " << worst << ", scale " << scale;
 }
 
 TEST(RnnParity, LstmAndGruOutputsStatesAndEveryGradientMatchPyTorch) {

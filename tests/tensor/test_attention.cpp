@@ -609,61 +609,71 @@ TEST(Attention, PeakMemoryStaysFarBelowTheScoreMatrix) {
 // ---- errors -----------------------------------------------------------------
 
 // The error names the op and says what is wrong.
-void expect_error(const std::function<void()>& fn, const std::string& needle) {
+void expect_attention_error(const std::function<void()>& fn, const std::string& needle) {
   testing::expect_error(fn, std::vector<std::string>{"scaled_dot_product_attention", needle});
 }
 
 TEST(Attention, BadInputsThrow) {
   const Tensor q = randn({2, 3, 4, 8}), k = randn({2, 3, 5, 8}), v = randn({2, 3, 5, 6});
-  expect_error([&] { scaled_dot_product_attention(q, randn({2, 3, 5, 7}), v); }, "same last dim E");
-  expect_error(
+  expect_attention_error(
+      [&] {
+        scaled_dot_product_attention(q, randn({2, 3, 5, 7}), v);
+      },
+      "same last dim E");
+  expect_attention_error(
       [&] {
         scaled_dot_product_attention(q, k, randn({2, 3, 6, 6}));
       },
       "same number of keys");
-  expect_error(
+  expect_attention_error(
       [&] {
         scaled_dot_product_attention(q, randn({2, 2, 5, 8}), randn({2, 2, 5, 6}));
       },
       "same leading");
-  expect_error(
+  expect_attention_error(
       [&] {
         scaled_dot_product_attention(q, randn({3, 5, 8}), randn({3, 5, 6}));
       },
       "same number of dims");
-  expect_error([&] { scaled_dot_product_attention(randn({8}), randn({8}), randn({8})); },
-               "at least 2");
+  expect_attention_error([&] { scaled_dot_product_attention(randn({8}), randn({8}), randn({8})); },
+                         "at least 2");
   const Shape nine_leading{1, 1, 1, 1, 1, 1, 1, 1, 2, 4, 8};
-  expect_error(
+  expect_attention_error(
       [&] {
         scaled_dot_product_attention(randn(nine_leading), randn(nine_leading), randn(nine_leading));
       },
       "at most 8 leading (batch, head) dims");
   AttentionOptions bad_mask;
   bad_mask.attn_mask = ones({2, 1, 4, 4}, kBool);  // S = 5 keys
-  expect_error([&] { scaled_dot_product_attention(q, k, v, bad_mask); }, "does not broadcast");
+  expect_attention_error([&] { scaled_dot_product_attention(q, k, v, bad_mask); },
+                         "does not broadcast");
   AttentionOptions bigger_batch;
   bigger_batch.attn_mask = zeros({5, 2, 3, 4, 5});
-  expect_error([&] { scaled_dot_product_attention(q, k, v, bigger_batch); }, "does not broadcast");
+  expect_attention_error([&] { scaled_dot_product_attention(q, k, v, bigger_batch); },
+                         "does not broadcast");
   AttentionOptions int_mask;
   int_mask.attn_mask = zeros({4, 5}, kInt64);
-  expect_error([&] { scaled_dot_product_attention(q, k, v, int_mask); }, "bool or floating");
+  expect_attention_error([&] { scaled_dot_product_attention(q, k, v, int_mask); },
+                         "bool or floating");
   AttentionOptions both;
   both.attn_mask = ones({4, 5}, kBool);
   both.is_causal = true;
-  expect_error([&] { scaled_dot_product_attention(q, k, v, both); }, "is_causal");
+  expect_attention_error([&] { scaled_dot_product_attention(q, k, v, both); }, "is_causal");
   for (double p : {-0.1, 1.0, 1.5}) {
     AttentionOptions drop;
     drop.dropout_p = p;
-    expect_error([&] { scaled_dot_product_attention(q, k, v, drop); }, "dropout_p");
+    expect_attention_error([&] { scaled_dot_product_attention(q, k, v, drop); }, "dropout_p");
   }
-  expect_error([&] { scaled_dot_product_attention(q.to(kInt64), k.to(kInt64), v.to(kInt64)); },
-               "floating dtype");
-  expect_error([&] { scaled_dot_product_attention(q, k.to(kFloat64), v); }, "floating dtype");
+  expect_attention_error(
+      [&] { scaled_dot_product_attention(q.to(kInt64), k.to(kInt64), v.to(kInt64)); },
+      "floating dtype");
+  expect_attention_error([&] { scaled_dot_product_attention(q, k.to(kFloat64), v); },
+                         "floating dtype");
   AttentionOptions grad_mask;
   grad_mask.attn_mask = zeros({4, 5}).requires_grad_();
-  expect_error([&] { scaled_dot_product_attention(q.detach().requires_grad_(), k, v, grad_mask); },
-               "attn_mask gets no gradient");
+  expect_attention_error(
+      [&] { scaled_dot_product_attention(q.detach().requires_grad_(), k, v, grad_mask); },
+      "attn_mask gets no gradient");
 }
 
 // ---- golden values ------------------------------------------------------------

@@ -195,17 +195,6 @@ TEST(SimpleMonitorCallback, OneLinePerEpoch) {
 
 // --- CSVLogger ---------------------------------------------------------------
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 std::vector<std::string> fields(const std::string& row) {
   std::vector<std::string> out;
   std::string field;

@@ -374,7 +374,7 @@ double expected_lr(const train::LRFinderOptions& o, double i) {
   return o.min_lr * std::pow(o.max_lr / o.min_lr, i / static_cast<double>(o.max_iter - 1));
 }
 
-std::vector<std::string> lines_of(const std::string& path) {
+std::vector<std::string> lines_of_file(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
@@ -449,7 +449,7 @@ TEST(LRFinderCallback, SweepsStopsOnDivergenceSuggestsAndRestoresEverything) {
   EXPECT_TRUE(trainer.options.check_finite_loss);
 
   // The CSV: a header and one row per point.
-  const auto lines = lines_of(o.csv_path);
+  const auto lines = lines_of_file(o.csv_path);
   ASSERT_EQ(lines.size(), history.size() + 1);
   EXPECT_EQ(lines[0], "lr,loss,smoothed_loss");
   double lr = 0, loss = 0, smoothed = 0;
@@ -474,7 +474,7 @@ TEST(LRFinderCallback, WithoutDivergenceStopsAfterMaxIter) {
   ASSERT_EQ(finder->history().size(), 20u);
   EXPECT_DOUBLE_EQ(finder->history().back().lr, 1e-3);
   EXPECT_EQ(trainer.epoch, 6);  // stopped in the 7th epoch, at its 2nd batch
-  EXPECT_EQ(lines_of(o.csv_path).size(), 21u);
+  EXPECT_EQ(lines_of_file(o.csv_path).size(), 21u);
 }
 
 // A loss that ignores the model and returns the next value of a script (plus

@@ -30,14 +30,6 @@ using train::CheckpointOptions;
 using train::Trainer;
 using Callbacks = std::vector<std::shared_ptr<train::Callback>>;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
 std::vector<std::string> folders_in(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -47,7 +39,7 @@ std::vector<std::string> folders_in(const std::string& dir) {
   return names;
 }
 
-CheckpointOptions quiet(CheckpointOptions options = {}) {
+CheckpointOptions quiet_checkpoints(CheckpointOptions options = {}) {
   options.verbose = false;
   return options;
 }
@@ -57,9 +49,9 @@ CheckpointOptions quiet(CheckpointOptions options = {}) {
 std::vector<float> straight_run(int64_t epochs, CheckpointOptions options = {}) {
   TempDir dir;
   DropoutRun run;
-  auto trainer =
-      run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
-                   std::make_shared<CheckpointCallback>(dir.path(), quiet(std::move(options)))});
+  auto trainer = run.trainer(
+      {std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+       std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints(std::move(options)))});
   run.fit(trainer, epochs);
   return flat_weights(*run.model);
 }
@@ -69,7 +61,7 @@ std::vector<float> resumed_run(const std::string& dir, int64_t epochs,
                                CheckpointOptions options = {}) {
   DropoutRun run;
   options.resume = true;
-  auto checkpoints = std::make_shared<CheckpointCallback>(dir, quiet(options));
+  auto checkpoints = std::make_shared<CheckpointCallback>(dir, quiet_checkpoints(options));
   auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}), checkpoints});
   run.fit(trainer, epochs);
   EXPECT_FALSE(checkpoints->resumed_from().empty());
@@ -273,7 +265,7 @@ TEST_F(BadCheckpoint, TruncatedWeights) {
 
 TEST_F(BadCheckpoint, OtherCallbacks) {
   expect_load_error({"trainer.json", "[EarlyStopping]", "[CheckpointCallback]"},
-                    {std::make_shared<CheckpointCallback>(dir.file("x"), quiet())});
+                    {std::make_shared<CheckpointCallback>(dir.file("x"), quiet_checkpoints())});
 }
 
 TEST_F(BadCheckpoint, OtherModelShape) {
@@ -305,7 +297,7 @@ TEST(CheckpointCallback, KeepsTheLastKAndPointsLatestAtTheNewest) {
   TempDir dir;
   DropoutRun run;
   auto trainer = run.trainer({std::make_shared<CheckpointCallback>(
-      dir.path(), quiet({.keep_last = 2, .save_best = false}))});
+      dir.path(), quiet_checkpoints({.keep_last = 2, .save_best = false}))});
   run.fit(trainer, 5);
   EXPECT_EQ(folders_in(dir.path()),
             (std::vector<std::string>{"ckpt-e0004-s00000020", "ckpt-e0005-s00000025"}));
@@ -317,9 +309,10 @@ TEST(CheckpointCallback, KeepsTheLastKAndPointsLatestAtTheNewest) {
 TEST(CheckpointCallback, KeepsTheBestBesideTheLast) {
   TempDir dir;
   DropoutRun run;
-  auto trainer = run.trainer(
-      {std::make_shared<ScriptedScore>(std::vector<double>{0.1, 0.5, 0.3, 0.2, 0.4}),
-       std::make_shared<CheckpointCallback>(dir.path(), quiet({.every = 2, .keep_last = 1}))});
+  auto trainer =
+      run.trainer({std::make_shared<ScriptedScore>(std::vector<double>{0.1, 0.5, 0.3, 0.2, 0.4}),
+                   std::make_shared<CheckpointCallback>(
+                       dir.path(), quiet_checkpoints({.every = 2, .keep_last = 1}))});
   run.fit(trainer, 5);
   // Saved: epoch 0 (best), 1 (best, every 2), 3 (every 2): the best (epoch 1,
   // resumes at 2) and the newest stay.
@@ -336,8 +329,9 @@ TEST(CheckpointCallback, LeftoverTemporaryFolderIsIgnoredThenRemoved) {
   TempDir dir;
   {
     DropoutRun run;
-    auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
-                                std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+    auto trainer =
+        run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+                     std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints())});
     run.fit(trainer, 1);
   }
   // A save that crashed half way: a temporary folder with a partial file.
@@ -359,8 +353,9 @@ TEST(CheckpointCallback, CrashLeftoversAreRemovedAtTheNextStart) {
   TempDir dir;
   {
     DropoutRun run;
-    auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
-                                std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+    auto trainer =
+        run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+                     std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints())});
     run.fit(trainer, 1);
   }
   const std::string named = "ckpt-e0001-s00000005";
@@ -380,7 +375,7 @@ TEST(CheckpointCallback, CrashLeftoversAreRemovedAtTheNextStart) {
     fs::copy(dir.path(), other.path(), fs::copy_options::recursive);
     DropoutRun run;
     auto trainer = run.trainer({std::make_shared<CheckpointCallback>(
-        other.path(), quiet({.keep_last = 1, .save_best = false}))});
+        other.path(), quiet_checkpoints({.keep_last = 1, .save_best = false}))});
     run.fit(trainer, 1);
     EXPECT_EQ(folders_in(other.path()),
               (std::vector<std::string>{"ckpt-e0000-s00000002", named, named + "-2",
@@ -412,8 +407,9 @@ class FailingState : public train::CallbackBase<FailingState> {
 TEST(CheckpointCallback, AFailedSaveLeavesThePreviousCheckpoint) {
   TempDir dir;
   DropoutRun run;
-  auto trainer = run.trainer({std::make_shared<FailingState>(),
-                              std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+  auto trainer =
+      run.trainer({std::make_shared<FailingState>(),
+                   std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints())});
   EXPECT_ERROR(run.fit(trainer, 4), "FailingState: cannot save");
   EXPECT_EQ(folders_in(dir.path()),
             (std::vector<std::string>{"ckpt-e0001-s00000005", "ckpt-e0002-s00000010"}));
@@ -461,15 +457,16 @@ TEST(CheckpointCallback, CorruptPointerIsAnError) {
              "{\"format\": \"toadstool-checkpoint-pointer\", \"format_version\": 1, "
              "\"checkpoint\": \"ckpt-gone\"}");
   DropoutRun run;
-  auto trainer =
-      run.trainer({std::make_shared<CheckpointCallback>(dir.path(), quiet({.resume = true}))});
+  auto trainer = run.trainer(
+      {std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints({.resume = true}))});
   EXPECT_ERROR(run.fit(trainer, 1), "ckpt-gone");
 }
 
 TEST(CheckpointCallback, ResumeWithoutACheckpointStartsFresh) {
   TempDir dir;
   DropoutRun run;
-  auto checkpoints = std::make_shared<CheckpointCallback>(dir.file("new"), quiet({.resume = true}));
+  auto checkpoints =
+      std::make_shared<CheckpointCallback>(dir.file("new"), quiet_checkpoints({.resume = true}));
   auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}), checkpoints});
   run.fit(trainer, 2);
   EXPECT_EQ(checkpoints->resumed_from(), "");
@@ -482,8 +479,9 @@ TEST(CheckpointResume, AfterAnEpochGivesBitwiseTheSameWeights) {
   TempDir dir;
   {
     DropoutRun run;
-    auto trainer = run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
-                                std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+    auto trainer =
+        run.trainer({std::make_shared<ActAtBatch>(-1, -1, [](Trainer&) {}),
+                     std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints())});
     run.fit(trainer, 2);
   }
   const auto resumed = resumed_run(dir.path(), 4);
@@ -507,7 +505,7 @@ TEST_P(MidEpochResume, GivesBitwiseTheSameWeights) {
     DropoutRun run;
     auto trainer = run.trainer(
         {std::make_shared<ActAtBatch>(1, 3, [](Trainer&) { throw train::CancelTraining(); }),
-         std::make_shared<CheckpointCallback>(dir.path(), quiet(options))});
+         std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints(options))});
     run.fit(trainer, 4);
     ASSERT_EQ(trainer.step, 8);
   }
@@ -530,7 +528,7 @@ TEST(CheckpointResume, FromTheCheckpointSavedOnCancelGivesBitwiseTheSameWeights)
     DropoutRun run;
     auto trainer = run.trainer(
         {std::make_shared<ActAtBatch>(1, 3, [](Trainer&) { throw train::CancelTraining(); }),
-         std::make_shared<CheckpointCallback>(dir.path(), quiet())});
+         std::make_shared<CheckpointCallback>(dir.path(), quiet_checkpoints())});
     run.fit(trainer, 4);
   }
   const std::string latest = train::latest_checkpoint(dir.path());

@@ -36,17 +36,6 @@ std::string error_of(const std::function<void()>& fn) {
   return "(no Error)";
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(PlotAxis, LinearTicksAreNiceNumbersEnclosingTheData) {
   const auto loss = plot::linear_axis(0.23, 0.71);
   EXPECT_DOUBLE_EQ(loss.lo, 0.2);

@@ -9,7 +9,7 @@
 namespace toadstool::distributed {
 
 namespace {
-constexpr const char* kWho = "DistributedDataParallel";
+constexpr const char* kDdp = "DistributedDataParallel";
 }  // namespace
 
 Reducer::Reducer(std::vector<Tensor> params, std::vector<std::string> names,
@@ -18,11 +18,11 @@ Reducer::Reducer(std::vector<Tensor> params, std::vector<std::string> names,
       names_(std::move(names)),
       group_(std::move(group)),
       options_(options) {
-  TS_CHECK(options.bucket_cap_mb > 0, kWho, ": bucket_cap_mb must be > 0, got ",
+  TS_CHECK(options.bucket_cap_mb > 0, kDdp, ": bucket_cap_mb must be > 0, got ",
            options.bucket_cap_mb);
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, kWho, ": parameter '", names_[i],
+    TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, kDdp, ": parameter '", names_[i],
              "' is ", p.dtype(), "; gradients are averaged in float32 or float64 only");
   }
   build_buckets(options.bucket_cap_mb);
@@ -84,7 +84,7 @@ std::vector<std::vector<size_t>> Reducer::bucket_assignment() const {
 }
 
 void Reducer::prepare_for_backward(bool sync) {
-  TS_CHECK(!in_pass_, kWho, " (rank ", group_->rank(), " of ", group_->size(), "): the last ",
+  TS_CHECK(!in_pass_, kDdp, " (rank ", group_->rank(), " of ", group_->size(), "): the last ",
            "synchronized backward did not finish (it threw while gradients were being ",
            "reduced), so the ranks' all_reduces may be out of step; training cannot continue");
   sync_ = sync;
@@ -106,7 +106,7 @@ void Reducer::on_grad_ready(size_t i) {
     stats_.buckets = static_cast<int>(buckets_.size());
     autograd::queue_callback([this] { finalize(); });
   }
-  TS_CHECK(!ready_[i], kWho, ": parameter '", names_[i], "' got its gradient twice in one ",
+  TS_CHECK(!ready_[i], kDdp, ": parameter '", names_[i], "' got its gradient twice in one ",
            "backward");
   ready_[i] = 1;
   fill(i, /*had_grad=*/true);

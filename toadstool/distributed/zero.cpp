@@ -17,14 +17,14 @@ namespace toadstool::distributed {
 
 namespace {
 
-constexpr const char* kWho = "ZeroRedundancyOptimizer";
+constexpr const char* kZero = "ZeroRedundancyOptimizer";
 
 // The factory's optimizer over `groups`.
 std::unique_ptr<optim::Optimizer> make(const OptimizerFactory& factory,
                                        std::vector<optim::ParamGroup> groups) {
-  TS_CHECK(factory != nullptr, kWho, ": the optimizer factory is empty");
+  TS_CHECK(factory != nullptr, kZero, ": the optimizer factory is empty");
   std::unique_ptr<optim::Optimizer> made = factory(std::move(groups));
-  TS_CHECK(made != nullptr, kWho, ": the optimizer factory returned null");
+  TS_CHECK(made != nullptr, kZero, ": the optimizer factory returned null");
   return made;
 }
 
@@ -44,11 +44,11 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::vector<optim::ParamGroup> 
 ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimizer> reference,
                                                  std::shared_ptr<ProcessGroup> group,
                                                  OptimizerFactory factory)
-    : Optimizer(kWho, reference->defaults()),
+    : Optimizer(kZero, reference->defaults()),
       reference_(std::move(reference)),
       factory_(std::move(factory)),
       group_(std::move(group)) {
-  TS_CHECK(group_ != nullptr, kWho, ": the process group is null");
+  TS_CHECK(group_ != nullptr, kZero, ": the process group is null");
   // The reference checked the groups and filled in their hyper-parameters.
   for (const optim::ParamGroup& user_group : reference_->param_groups()) {
     Optimizer::add_param_group(user_group);
@@ -86,23 +86,24 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(std::unique_ptr<optim::Optimize
 // Checks the parameters, takes rank 0's values, and moves them into one
 // flat vector that they then view.
 void ZeroRedundancyOptimizer::check_and_flatten() {
-  TS_CHECK(!params_.empty(), kWho, ": got an empty parameter list");
+  TS_CHECK(!params_.empty(), kZero, ": got an empty parameter list");
   const DType dtype = params_[0].dtype();
   const Device device = params_[0].device();
   NamedTensorList named;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    TS_CHECK(p.defined() && p.is_leaf(), kWho, ": parameter ", i, " must be a defined leaf tensor");
-    TS_CHECK(p.dtype() == dtype && (dtype == kFloat32 || dtype == kFloat64), kWho,
+    TS_CHECK(p.defined() && p.is_leaf(), kZero, ": parameter ", i,
+             " must be a defined leaf tensor");
+    TS_CHECK(p.dtype() == dtype && (dtype == kFloat32 || dtype == kFloat64), kZero,
              ": every parameter must have one dtype, float32 or float64; parameter 0 is ", dtype,
              ", parameter ", i, " is ", detail::describe(p));
-    TS_CHECK(p.device() == device, kWho, ": every parameter must be on one device; parameter 0 ",
+    TS_CHECK(p.device() == device, kZero, ": every parameter must be on one device; parameter 0 ",
              "is on ", device, ", parameter ", i, " on ", p.device());
     named.emplace_back(detail::concat("group ", group_of_[i], " parameter ", i), p);
     total_ += p.numel();
   }
-  TS_CHECK(total_ > 0, kWho, ": the parameters have no elements");
-  check_same_tensors(*group_, named, kWho, "parameter");
+  TS_CHECK(total_ > 0, kZero, ": the parameters have no elements");
+  check_same_tensors(*group_, named, kZero, "parameter");
   broadcast_from_rank0(*group_, params_);
 
   const int64_t n = group_->size();
@@ -197,8 +198,8 @@ std::vector<Tensor> ZeroRedundancyOptimizer::piece_values() const {
 
 double ZeroRedundancyOptimizer::clip_grad_norm_(double max_norm, double norm_type,
                                                 bool error_if_nonfinite) {
-  TS_CHECK(max_norm >= 0, kWho, ".clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
-  TS_CHECK(norm_type > 0, kWho, ".clip_grad_norm_: norm_type must be > 0 (or inf), got ",
+  TS_CHECK(max_norm >= 0, kZero, ".clip_grad_norm_: max_norm must be >= 0, got ", max_norm);
+  TS_CHECK(norm_type > 0, kZero, ".clip_grad_norm_: norm_type must be > 0 (or inf), got ",
            norm_type);
   reduce_gradients();
   // The norm of the ranks' shard norms is the norm of the whole.
@@ -207,20 +208,20 @@ double ZeroRedundancyOptimizer::clip_grad_norm_(double max_norm, double norm_typ
   Tensor every = zeros({group_->size()}, TensorOptions(kFloat64).device(group_->device()));
   group_->all_gather(every, mine)->wait();
   const double total = nn::vector_norm(every, norm_type).item<double>();
-  TS_CHECK(!error_if_nonfinite || std::isfinite(total), kWho, ".clip_grad_norm_: the total ",
+  TS_CHECK(!error_if_nonfinite || std::isfinite(total), kZero, ".clip_grad_norm_: the total ",
            norm_type, "-norm of the mean gradient is ", total, " (error_if_nonfinite is set)");
   nn::scale_grads_to_norm(values, max_norm, total);
   return total;
 }
 
 void ZeroRedundancyOptimizer::clip_grad_value_(double clip_value) {
-  TS_CHECK(clip_value >= 0, kWho, ".clip_grad_value_: clip_value must be >= 0, got ", clip_value);
+  TS_CHECK(clip_value >= 0, kZero, ".clip_grad_value_: clip_value must be >= 0, got ", clip_value);
   reduce_gradients();
   nn::clip_grad_value_(piece_values(), clip_value);
 }
 
 void ZeroRedundancyOptimizer::add_param_group(optim::ParamGroup /*group*/) {
-  TS_CHECK(false, kWho, ": add_param_group after construction is not supported (the parameters ",
+  TS_CHECK(false, kZero, ": add_param_group after construction is not supported (the parameters ",
            "are laid out and sharded once): pass every group to the constructor");
 }
 
@@ -232,7 +233,7 @@ void ZeroRedundancyOptimizer::zero_grad(bool set_to_none) {
 void ZeroRedundancyOptimizer::update(const optim::Options& /*options*/, const Tensor& /*param*/,
                                      const Tensor& /*grad*/, optim::ParamState& /*state*/,
                                      optim::StepBatch& /*batch*/) {
-  TS_CHECK(false, kWho, ": internal error: update() called; step() steps the local optimizer");
+  TS_CHECK(false, kZero, ": internal error: update() called; step() steps the local optimizer");
 }
 
 void ZeroRedundancyOptimizer::validate(const optim::Options& options) const {

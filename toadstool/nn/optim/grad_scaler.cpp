@@ -30,7 +30,7 @@ double scalar_entry(const TensorDict& dict, const char* name) {
   const Tensor& t = dict.at(name);
   TS_CHECK(t.numel() == 1 && (t.is_floating_point() || t.dtype() == kInt64),
            "GradScaler.load_state_dict: '", name, "' should be one number, got ",
-           detail::describe(t));
+           toadstool::detail::describe(t));
   return t.to(kCPU).item<double>();
 }
 
@@ -49,7 +49,7 @@ GradScaler::OptimizerRecord& GradScaler::record_of(const Optimizer& optimizer) {
 Tensor GradScaler::scale(const Tensor& loss) {
   if (!options_.enabled) return loss;
   TS_CHECK(loss.defined() && loss.is_floating_point(),
-           "GradScaler.scale: expected a floating loss, got ", detail::describe(loss));
+           "GradScaler.scale: expected a floating loss, got ", toadstool::detail::describe(loss));
   if (scale_.device() != loss.device()) {
     scale_ = scale_.to(loss.device());
     growth_tracker_ = growth_tracker_.to(loss.device());

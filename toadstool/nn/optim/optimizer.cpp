@@ -34,7 +34,7 @@ bool split_key(const std::string& key, const std::string& prefix, int64_t& index
 // A saved scalar (a 0-d or one-element tensor of any real dtype) as a double.
 double scalar_value(const std::string& op, const std::string& key, const Tensor& t) {
   TS_CHECK(t.numel() == 1 && t.dim() <= 1 && t.dtype() != kBool, op, ": '", key,
-           "' should be a scalar, got ", detail::describe(t));
+           "' should be a scalar, got ", toadstool::detail::describe(t));
   return t.to(kFloat64).item<double>();
 }
 
@@ -63,11 +63,11 @@ void Optimizer::add_param_group(ParamGroup group) {
     const Tensor& p = group.params[i];
     TS_CHECK(p.defined(), name_, ": parameter ", i, " of the group is undefined");
     TS_CHECK(p.dtype() == kFloat32 || p.dtype() == kFloat64, name_, ": parameter ", i, " is ",
-             detail::describe(p), "; only float32 and float64 parameters are supported");
-    TS_CHECK(p.is_leaf(), name_, ": parameter ", i, " (", detail::describe(p),
+             toadstool::detail::describe(p), "; only float32 and float64 parameters are supported");
+    TS_CHECK(p.is_leaf(), name_, ": parameter ", i, " (", toadstool::detail::describe(p),
              ") is not a leaf (it is the result of an op); optimize the leaf it came from");
     TS_CHECK(seen.insert(p.impl_ptr().get()).second, name_, ": parameter ", i, " (",
-             detail::describe(p), ") appears in more than one parameter group");
+             toadstool::detail::describe(p), ") appears in more than one parameter group");
   }
   for (const auto& [key, value] : group.options) {
     TS_CHECK(defaults_.count(key) != 0, name_, ": unknown hyper-parameter '", key, "'");
@@ -92,7 +92,7 @@ void Optimizer::check_skip_flag(const Tensor& skip_if_nonzero) const {
   TS_CHECK(skip_if_nonzero.defined() && skip_if_nonzero.numel() == 1 &&
                skip_if_nonzero.dtype() == kFloat32,
            name_, ".step: the skip flag must be one float32 value, got ",
-           detail::describe(skip_if_nonzero));
+           toadstool::detail::describe(skip_if_nonzero));
 }
 
 void Optimizer::step(const Tensor& skip_if_nonzero) {
@@ -145,8 +145,8 @@ void Optimizer::run_step() {
       if (!grad.defined()) continue;
       TS_CHECK(
           grad.shape() == p.shape() && grad.dtype() == p.dtype() && grad.device() == p.device(),
-          name_, ".step: the gradient ", detail::describe(grad), " does not match its parameter ",
-          detail::describe(p));
+          name_, ".step: the gradient ", toadstool::detail::describe(grad),
+          " does not match its parameter ", toadstool::detail::describe(p));
       TS_CHECK(!skip_flag_.defined() || skip_flag_.device() == p.device(), name_,
                ".step: the skip flag is on ", skip_flag_.device(), ", a parameter on ", p.device());
     }
@@ -264,7 +264,7 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
     TS_CHECK(ids_it != saved_params.end(), op, ": no 'param_groups.", g, ".params' entry");
     const Tensor& ids = *ids_it->second;
     TS_CHECK(ids.dim() == 1 && ids.dtype() == kInt64, op, ": 'param_groups.", g,
-             ".params' should be 1-D int64, got ", detail::describe(ids));
+             ".params' should be 1-D int64, got ", toadstool::detail::describe(ids));
     const auto& params = groups_[g].params;
     TS_CHECK(ids.numel() == static_cast<int64_t>(params.size()), op, ": group ", g, " has ",
              ids.numel(), " parameters in the state dict, ", params.size(), " in the optimizer");
@@ -310,8 +310,8 @@ void Optimizer::load_state_dict(const TensorDict& dict) {
         TS_CHECK(it != entries.end(), op, ": no 'state.", id, ".", name, "' entry");
         const Tensor& buffer = *it->second;
         TS_CHECK(buffer.shape() == p.shape() && buffer.is_floating_point(), op, ": 'state.", id,
-                 ".", name, "' is ", detail::describe(buffer), ", its parameter is ",
-                 detail::describe(p));
+                 ".", name, "' is ", toadstool::detail::describe(buffer), ", its parameter is ",
+                 toadstool::detail::describe(p));
         state.buffers.insert(name, buffer.to(p.dtype()).to(p.device()).contiguous().clone());
         entries.erase(it);
       }

@@ -3,18 +3,11 @@
 #include <cmath>
 
 #include "toadstool/autograd/ops.h"
+#include "toadstool/nn/zoo/check_dropout.h"
 #include "toadstool/nn/zoo/token_pooling.h"
 #include "toadstool/tensor/factory.h"
 
 namespace toadstool::nn {
-
-namespace {
-
-void check_dropout(const char* name, double dropout) {
-  TS_CHECK(dropout >= 0.0 && dropout < 1.0, name, ": dropout must be in [0, 1), got ", dropout);
-}
-
-}  // namespace
 
 GatedConvBlock::GatedConvBlock(int64_t channels, int64_t kernel_size, double dropout,
                                Generator* generator)

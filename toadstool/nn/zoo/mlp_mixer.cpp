@@ -1,16 +1,9 @@
 #include "toadstool/nn/zoo/mlp_mixer.h"
 
 #include "toadstool/autograd/ops.h"
+#include "toadstool/nn/zoo/check_dropout.h"
 
 namespace toadstool::nn {
-
-namespace {
-
-void check_dropout(const char* name, double dropout) {
-  TS_CHECK(dropout >= 0.0 && dropout < 1.0, name, ": dropout must be in [0, 1), got ", dropout);
-}
-
-}  // namespace
 
 MixerBlock::MixerBlock(int64_t num_tokens, int64_t dim, int64_t token_mlp_dim,
                        int64_t channel_mlp_dim, double dropout, Generator* generator)

@@ -13,13 +13,10 @@
 
 #include "toadstool/tensor/atomic_file.h"
 #include "toadstool/tensor/error.h"
+#include "toadstool/train/callbacks/steady_seconds.h"
 
 namespace toadstool::train {
 namespace {
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Full precision for the numbers a later analysis reads; empty for unknown.
 std::string field(double value) {

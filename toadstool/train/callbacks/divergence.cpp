@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "toadstool/tensor/error.h"
+#include "toadstool/train/checkpoint.h"
 
 namespace toadstool::train {
 
@@ -16,12 +17,6 @@ const char* action_name(DivergenceOptions::Action action) {
     case DivergenceOptions::Action::lower_lr: return "lowered the learning rate";
   }
   return "";
-}
-
-TensorDict cloned(const TensorDict& dict) {
-  TensorDict copy;
-  for (const auto& [name, t] : dict) copy.insert(name, t.detach().clone());
-  return copy;
 }
 
 }  // namespace

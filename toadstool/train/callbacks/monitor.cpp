@@ -8,14 +8,11 @@
 #include <iostream>
 
 #include "toadstool/tensor/error.h"
+#include "toadstool/train/callbacks/steady_seconds.h"
 #include "toadstool/train/callbacks/summary_line.h"
 
 namespace toadstool::train {
 namespace {
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 bool is_terminal(const std::ostream* out, TerminalMode mode) {
   if (mode != TerminalMode::automatic) return mode == TerminalMode::yes;

@@ -1,19 +1,11 @@
 #include "toadstool/train/callbacks/simple_monitor.h"
 
-#include <chrono>
 #include <iostream>
 
+#include "toadstool/train/callbacks/steady_seconds.h"
 #include "toadstool/train/callbacks/summary_line.h"
 
 namespace toadstool::train {
-namespace {
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 SimpleMonitorCallback::SimpleMonitorCallback(std::ostream* out, bool track_lr)
     : out_(out != nullptr ? *out : std::cout), track_lr_(track_lr) {}
 

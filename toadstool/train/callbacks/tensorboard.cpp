@@ -6,16 +6,13 @@
 #include "toadstool/tensor/error.h"
 #include "toadstool/train/callbacks/grad_clip.h"
 #include "toadstool/train/callbacks/profile.h"
+#include "toadstool/train/callbacks/steady_seconds.h"
 #include "toadstool/train/tensorboard/event_file.h"
 #include "toadstool/train/tensorboard/histogram.h"
 #include "toadstool/train/trainer.h"
 
 namespace toadstool::train {
 namespace {
-
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
