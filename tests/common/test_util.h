@@ -5,12 +5,15 @@
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "toadstool/toadstool.h"
 
 namespace toadstool::testing {
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // The elements of t in row-major order, as doubles (copied to the CPU
 // first: a GPU tensor's memory cannot be read on the host).
@@ -108,6 +111,14 @@ inline bool force_bf16_gemm_path(const std::string& path) {
     std::cout << "bf16 GEMM path " << path << " not available here: " << e.what() << "\n";
     return false;
   }
+}
+
+// A key padding mask, [batch, len] bool: sequence b has its last b
+// positions padded (true).
+inline Tensor padding_mask(int64_t batch, int64_t len) {
+  Tensor mask = zeros({batch, len}, kBool);
+  for (int64_t b = 1; b < batch; ++b) mask.select(0, b).narrow(0, len - b, b).fill_(true);
+  return mask;
 }
 
 }  // namespace toadstool::testing

@@ -80,7 +80,7 @@ void expect_matches(const Tensor& actual, const Tensor& expected) {
   }
 }
 
-void expect_parity(const Inputs& in, const std::string& what) {
+void expect_attention_parity(const Inputs& in, const std::string& what) {
   SCOPED_TRACE(what + " on " + dtype_name(in.q.dtype()));
   const auto expected = run(in, kCPU), actual = run(in, kCuda);
   const char* names[] = {"out", "grad_q", "grad_k", "grad_v"};
@@ -94,29 +94,29 @@ TEST(CudaAttention, MatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
     // 150 keys: two key tiles; 37 queries.
-    expect_parity(make_inputs(dtype, 37, 150, 1), "plain");
+    expect_attention_parity(make_inputs(dtype, 37, 150, 1), "plain");
     Inputs scaled = make_inputs(dtype, 37, 150, 2);
     scaled.options.scale = 0.3;
-    expect_parity(scaled, "custom scale");
+    expect_attention_parity(scaled, "custom scale");
     Inputs causal = make_inputs(dtype, 140, 140, 3);
     causal.options.is_causal = true;
-    expect_parity(causal, "causal");
+    expect_attention_parity(causal, "causal");
     // A float mask [L, S] broadcast over batch and heads (stride 0).
     Inputs masked = make_inputs(dtype, 37, 150, 4);
     Generator g(40);
     masked.options.attn_mask = randn({37, 150}, dtype, &g);
-    expect_parity(masked, "float mask");
+    expect_attention_parity(masked, "float mask");
     // A key-padding bool mask [2, 1, 1, S]; and rows with no key at all.
     Inputs padded = make_inputs(dtype, 37, 150, 5);
     Tensor keep = ones({2, 1, 1, 150}, kBool);
     keep.slice(3, 100, 150).select(0, 1).fill_(false);
     padded.options.attn_mask = keep;
-    expect_parity(padded, "key padding");
+    expect_attention_parity(padded, "key padding");
     Inputs empty_rows = make_inputs(dtype, 37, 150, 6);
     Tensor rows = ones({37, 150}, kBool);
     for (int64_t row : {0, 20}) rows.select(0, row).fill_(false);
     empty_rows.options.attn_mask = rows;
-    expect_parity(empty_rows, "fully masked rows");
+    expect_attention_parity(empty_rows, "fully masked rows");
   }
 }
 
@@ -128,9 +128,9 @@ TEST(CudaAttention, DropoutMatchesTheCpu) {
     Inputs in = make_inputs(dtype, 37, 150, 7);
     in.options.dropout_p = 0.3;
     in.dropout_seed = 1234;
-    expect_parity(in, "dropout");
+    expect_attention_parity(in, "dropout");
     in.options.is_causal = true;
-    expect_parity(in, "dropout, causal");
+    expect_attention_parity(in, "dropout, causal");
   }
 }
 
@@ -148,19 +148,19 @@ TEST(CudaAttention, HeadDimsMatchTheCpu) {
       const std::string what = "E " + std::to_string(E) + ", Ev " + std::to_string(Ev);
       Inputs in = make_inputs(dtype, E == 32 ? 64 : 70, E == 32 ? 128 : 130, 9, E, Ev);
       in.options.is_causal = E == 128;
-      expect_parity(in, what);
+      expect_attention_parity(in, what);
       if (E != 160) continue;
       Inputs masked = make_inputs(dtype, 70, 130, 10, E, Ev);
       Generator g(41);
       masked.options.attn_mask = randn({70, 130}, kFloat32, &g);
-      expect_parity(masked, what + ", float mask");
+      expect_attention_parity(masked, what + ", float mask");
       Inputs causal = make_inputs(dtype, 70, 70, 11, E, Ev);
       causal.options.is_causal = true;
-      expect_parity(causal, what + ", causal");
+      expect_attention_parity(causal, what + ", causal");
       Inputs dropped = make_inputs(dtype, 70, 130, 12, E, Ev);
       dropped.options.dropout_p = 0.25;
       dropped.dropout_seed = 77;
-      expect_parity(dropped, what + ", dropout");
+      expect_attention_parity(dropped, what + ", dropout");
     }
   }
 }

@@ -19,11 +19,11 @@ Generator& reduce_gen() {
   return g;
 }
 
-using Reduction = std::function<Tensor(const Tensor&)>;
+using ReduceFn = std::function<Tensor(const Tensor&)>;
 
 // The CUDA result, brought back, against the CPU's; rtol by dtype (the
 // float sums accumulate in double on both, in different orders).
-void expect_parity(const Tensor& cpu_input, const Reduction& f, const std::string& what) {
+void expect_reduce_parity(const Tensor& cpu_input, const ReduceFn& f, const std::string& what) {
   SCOPED_TRACE(what + " on " + dtype_name(cpu_input.dtype()));
   const Tensor expected = f(cpu_input);
   const Tensor actual = f(cpu_input.to(kCuda));
@@ -61,21 +61,21 @@ TEST(CudaReduce, FloatReductionsMatchTheCpu) {
     for (const Case& c : cases()) {
       const Tensor x = randn(c.shape, dtype, &reduce_gen());
       const std::string at = std::string(c.path);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.sum(c.dims); }, "sum " + at);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.mean(c.dims, true); }, "mean " + at);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.amax(c.dims); }, "amax " + at);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.amin(c.dims); }, "amin " + at);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.var(c.dims); }, "var " + at);
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.std(c.dims, 0); }, "std " + at);
       // Near 1, so that long products stay finite.
       const Tensor near_one = 1.0 + 1e-3 * x;
-      expect_parity(
+      expect_reduce_parity(
           near_one, [&](const Tensor& t) { return t.prod(c.dims); }, "prod " + at);
     }
   }
@@ -86,26 +86,26 @@ TEST(CudaReduce, StridedInputsMatchTheCpu) {
   // A permuted view and a sliced one: kept and reduced dims at odd strides,
   // made on each device (a copy to the GPU would be contiguous).
   const Tensor x = randn({8, 30, 50}, kFloat32, &reduce_gen());
-  const std::vector<Reduction> views = {
+  const std::vector<ReduceFn> views = {
       [](const Tensor& t) {
         return t.permute({2, 0, 1});
       },
       [](const Tensor& t) { return t.slice(2, 1, 40, 3); },
       [](const Tensor& t) { return t.transpose(0, 1); },
   };
-  for (const Reduction& view : views) {
+  for (const ReduceFn& view : views) {
     for (const Shape& dims : {Shape{0}, Shape{1}, Shape{2}, Shape{0, 2}, Shape{}}) {
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).sum(dims); }, "sum of a view");
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).var(dims); }, "var of a view");
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).amax(dims); }, "amax of a view");
     }
     for (int64_t dim : {0, 1, 2}) {
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).argmax(dim); }, "argmax of a view");
-      expect_parity(
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return max(view(t), dim).first; }, "max values of a view");
     }
   }
@@ -115,22 +115,22 @@ TEST(CudaReduce, IntegerAndBoolReductionsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   const Tensor ints = (randn({40, 300}, kFloat32, &reduce_gen()) * 100).to(kInt64);
   for (const Shape& dims : {Shape{0}, Shape{1}, Shape{}}) {
-    expect_parity(
+    expect_reduce_parity(
         ints, [&](const Tensor& t) { return t.sum(dims); }, "int64 sum");
-    expect_parity(
+    expect_reduce_parity(
         ints, [&](const Tensor& t) { return t.amax(dims); }, "int64 amax");
-    expect_parity(
+    expect_reduce_parity(
         ints, [&](const Tensor& t) { return t.amin(dims); }, "int64 amin");
   }
   const Tensor small = (randn({5, 7}, kFloat32, &reduce_gen()) * 2).to(kInt64);
-  expect_parity(
+  expect_reduce_parity(
       small, [](const Tensor& t) { return t.prod({1}); }, "int64 prod");
-  expect_parity(
+  expect_reduce_parity(
       ints, [](const Tensor& t) { return t.argmax(1); }, "int64 argmax");
   const Tensor flags = randn({33, 500}, kFloat32, &reduce_gen()) > 0.0;
-  expect_parity(
+  expect_reduce_parity(
       flags, [](const Tensor& t) { return t.sum({1}); }, "bool sum");
-  expect_parity(
+  expect_reduce_parity(
       flags, [](const Tensor& t) { return t.sum(); }, "bool sum, everything");
 }
 
@@ -168,7 +168,7 @@ TEST(CudaReduce, TheSameInputGivesTheSameBits) {
   SKIP_WITHOUT_GPU();
   for (const Case& c : cases()) {
     const Tensor x = randn(c.shape, kFloat32, &reduce_gen()).to(kCuda);
-    for (const Reduction& f : std::vector<Reduction>{
+    for (const ReduceFn& f : std::vector<ReduceFn>{
              [&](const Tensor& t) { return t.sum(c.dims); },
              [&](const Tensor& t) { return t.var(c.dims); },
          }) {

@@ -43,8 +43,8 @@ std::vector<Tensor> value_and_grads(const std::vector<Tensor>& inputs, const Los
   return result;
 }
 
-void expect_parity(const std::vector<Tensor>& inputs, const LossFn& fn, const std::string& what,
-                   RowTolerance float32 = {}) {
+void expect_rows_parity(const std::vector<Tensor>& inputs, const LossFn& fn,
+                        const std::string& what, RowTolerance float32 = {}) {
   SCOPED_TRACE(what + " on " + dtype_name(inputs[0].dtype()));
   const auto expected = value_and_grads(inputs, fn, kCPU);
   const auto actual = value_and_grads(inputs, fn, kCuda);
@@ -70,9 +70,9 @@ TEST(CudaRows, SoftmaxAndLogSoftmaxMatchTheCpu) {
              {{6, 10}, 1}, {{5, 1000}, -1}, {{3, 50, 7}, 1}, {{40, 3}, 0}}) {
       const int64_t dim = softmax_dim;  // a lambda cannot capture a binding (C++20, clang)
       const Tensor x = randn(shape, dtype, &rows_gen()) * 3.0;
-      expect_parity(
+      expect_rows_parity(
           {x}, [&](const auto& in) { return weighted_sum(softmax(in[0], dim), 1); }, "softmax");
-      expect_parity(
+      expect_rows_parity(
           {x}, [&](const auto& in) { return weighted_sum(log_softmax(in[0], dim), 2); },
           "log_softmax");
     }
@@ -96,14 +96,14 @@ TEST(CudaRows, LayerNormMatchesTheCpu) {
   for (DType dtype : {kFloat32, kFloat64}) {
     const Tensor x = randn({2, 300, 48}, dtype, &rows_gen()) * 2.0 + 1.0;
     const Tensor gamma = randn({48}, dtype, &rows_gen()), beta = randn({48}, dtype, &rows_gen());
-    expect_parity(
+    expect_rows_parity(
         {x, gamma, beta},
         [](const auto& in) { return weighted_sum(layer_norm(in[0], {48}, in[1], in[2]), 3); },
         "affine", kLayerNorm);
-    expect_parity(
+    expect_rows_parity(
         {x, gamma}, [](const auto& in) { return weighted_sum(layer_norm(in[0], {48}, in[1]), 4); },
         "weight only", kLayerNorm);
-    expect_parity(
+    expect_rows_parity(
         {x},
         [](const auto& in) {
           return weighted_sum(layer_norm(in[0], {300, 48}), 5);
@@ -113,7 +113,7 @@ TEST(CudaRows, LayerNormMatchesTheCpu) {
     // spread: rstd ~ 100 scales the gradients, and their errors, by 100.
     const Tensor wide = randn({5, 3000}, dtype, &rows_gen()) * 1e-2 + 1e4;
     const Tensor wide_gamma = randn({3000}, dtype, &rows_gen());
-    expect_parity(
+    expect_rows_parity(
         {wide, wide_gamma},
         [](const auto& in) { return weighted_sum(layer_norm(in[0], {3000}, in[1]), 6); },
         "large mean", RowTolerance{1e-4, 1e-2});
@@ -164,8 +164,8 @@ TEST(CudaRows, CrossEntropyMatchesTheCpu) {
               return reduction == Reduction::none ? weighted_sum(l, 8) : l;
             };
           };
-          expect_parity({logits2}, loss(target2, weight2, 5), "[N, C] " + what);
-          expect_parity({logits3}, loss(target3, weight3, -100), "[N, C, d] " + what);
+          expect_rows_parity({logits2}, loss(target2, weight2, 5), "[N, C] " + what);
+          expect_rows_parity({logits3}, loss(target3, weight3, -100), "[N, C, d] " + what);
         }
       }
     }

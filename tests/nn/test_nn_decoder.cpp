@@ -12,6 +12,7 @@ namespace toadstool {
 namespace {
 
 using testing::expect_close;
+using testing::padding_mask;
 
 nn::TransformerDecoderLayerOptions small_layer(bool norm_first = false) {
   nn::TransformerDecoderLayerOptions options;
@@ -21,13 +22,6 @@ nn::TransformerDecoderLayerOptions small_layer(bool norm_first = false) {
   options.dropout = 0.0;
   options.norm_first = norm_first;
   return options;
-}
-
-// Sequence b of `batch` has its last b positions padded: [batch, len] bool.
-Tensor padding_mask(int64_t batch, int64_t len) {
-  Tensor mask = zeros({batch, len}, kBool);
-  for (int64_t b = 1; b < batch; ++b) mask.select(0, b).narrow(0, len - b, b).fill_(true);
-  return mask;
 }
 
 TEST(NnDecoder, CausalSelfAttentionKeepsEarlierPositionsBlindToLaterOnes) {

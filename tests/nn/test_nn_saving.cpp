@@ -14,7 +14,7 @@
 namespace toadstool {
 namespace {
 
-nn::TransformerEncoderLayerOptions small_layer() {
+nn::TransformerEncoderLayerOptions small_encoder_layer() {
   nn::TransformerEncoderLayerOptions options;
   options.d_model = 16;
   options.nhead = 4;
@@ -26,7 +26,7 @@ nn::TransformerEncoderLayerOptions small_layer() {
 TEST(NnParity, LoadsALayerPyTorchSaved) {
   // encoder_layer.safetensors: the weights of case encoder_layer/0, written
   // by PyTorch's safetensors.
-  nn::TransformerEncoderLayer layer(small_layer());
+  nn::TransformerEncoderLayer layer(small_encoder_layer());
   layer.load_state_dict(
       load_safetensors(std::string(TOADSTOOL_GOLDEN_DIR) + "/encoder_layer.safetensors"));
   const auto cases = testing::load_golden("nn_modules.txt");
@@ -44,7 +44,7 @@ TEST(NnParity, SavesALayerPyTorchLoads) {
   testing::TempDir dir;
   const char* target = std::getenv("TOADSTOOL_SAVE_LAYER");
   const std::string path = target != nullptr ? target : dir.file("layer.safetensors");
-  nn::TransformerEncoderLayer layer(small_layer());
+  nn::TransformerEncoderLayer layer(small_encoder_layer());
   const Tensor x = arange(2 * 5 * 16, kFloat32).view({2, 5, 16}).sin();
   const Tensor out = layer.forward(x);
   save_safetensors(path, layer.state_dict());
@@ -53,7 +53,7 @@ TEST(NnParity, SavesALayerPyTorchLoads) {
   save_safetensors(
       path.substr(0, path.size() - std::string(".safetensors").size()) + ".out.safetensors",
       outputs);
-  nn::TransformerEncoderLayer reloaded(small_layer());
+  nn::TransformerEncoderLayer reloaded(small_encoder_layer());
   reloaded.load_state_dict(load_safetensors(path));
   testing::expect_close(reloaded.forward(x), out, 0, 0);
 }

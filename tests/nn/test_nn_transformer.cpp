@@ -12,6 +12,7 @@ namespace toadstool {
 namespace {
 
 using testing::expect_close;
+using testing::padding_mask;
 
 // softmax(q k^T / sqrt(D) + mask) v with heads, from the module's own
 // weights; mask [B or 1, 1 or H, L, S] additive. x [B, L, E] -> [B, L, E].
@@ -29,13 +30,6 @@ Tensor reference_attention(const nn::MultiheadAttention& mha, const Tensor& quer
   const Tensor heads = matmul(softmax(scores, -1), v);  // [B, H, L, D]
   const Tensor merged = heads.transpose(1, 2).reshape({query.size(0), query.size(1), E});
   return mha.out_proj->forward(merged);
-}
-
-Tensor padding_mask(int64_t batch, int64_t len) {
-  // Sequence b has its last b keys padded.
-  Tensor mask = zeros({batch, len}, kBool);
-  for (int64_t b = 1; b < batch; ++b) mask.select(0, b).narrow(0, len - b, b).fill_(true);
-  return mask;
 }
 
 Tensor as_additive(const Tensor& blocked) {

@@ -13,7 +13,7 @@
 namespace toadstool {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using testing::kInf;
 
 // softmax(q k^T * scale + mask) v of the existing ops (the reference): a bool
 // mask and the causal mask fill -inf where a key does not take part.

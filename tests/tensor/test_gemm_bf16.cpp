@@ -47,7 +47,7 @@ class ForcedPath {
   ForcedPath& operator=(const ForcedPath&) = delete;
 };
 
-struct Shape {
+struct GemmShape {
   bool ta, tb;
   int64_t batch, M, N, K;
   double alpha, beta;
@@ -56,7 +56,7 @@ struct Shape {
   bool share_b;  // stride_b == 0
 };
 
-std::string describe(const Shape& s, int threads) {
+std::string describe(const GemmShape& s, int threads) {
   return "ta=" + std::to_string(s.ta) + " tb=" + std::to_string(s.tb) +
          " batch=" + std::to_string(s.batch) + " M=" + std::to_string(s.M) +
          " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K) +
@@ -77,7 +77,7 @@ std::vector<BFloat16> random_bf16(int64_t n, unsigned seed) {
 // against float64 sums of the same bfloat16 values. Error allowed: float32
 // accumulation (at most K units of 2^-24 of the sum of |terms|) and the one
 // rounding of C to bfloat16 (2^-9 of |C|; 2^-8 with the sum's own error).
-void check(const Shape& s, int threads) {
+void check(const GemmShape& s, int threads) {
   SCOPED_TRACE(describe(s, threads));
   const int64_t a_rows = s.ta ? s.K : s.M, a_cols = s.ta ? s.M : s.K;
   const int64_t b_rows = s.tb ? s.N : s.K, b_cols = s.tb ? s.K : s.N;
@@ -139,8 +139,8 @@ void check(const Shape& s, int threads) {
   }
 }
 
-std::vector<Shape> shapes() {
-  std::vector<Shape> out;
+std::vector<GemmShape> shapes() {
+  std::vector<GemmShape> out;
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
       // Tiny and odd; K = 1, 3 (odd: a last k step alone), 31, 33, 63 (not a
@@ -193,7 +193,7 @@ void check_path(const std::string& path) {
   }
   ForcedPath forced(path);
   EXPECT_EQ(cpu_bf16_gemm(), path);
-  for (const Shape& s : shapes()) {
+  for (const GemmShape& s : shapes()) {
     for (int threads : {1, 2}) {
       check(s, threads);
       if (::testing::Test::HasFatalFailure()) return;

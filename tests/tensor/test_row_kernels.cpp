@@ -20,7 +20,7 @@
 namespace toadstool::kernels::cpu {
 namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using testing::kInf;
 
 template <class T>
 std::vector<T> random_values(int64_t n, double mean, double stddev, uint32_t seed) {

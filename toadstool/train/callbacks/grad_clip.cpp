@@ -10,15 +10,15 @@
 
 namespace toadstool::train {
 namespace {
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kUnset = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 
 GradClipCallback::GradClipCallback(double max_norm, double norm_type, bool error_if_nonfinite)
     : max_norm_(max_norm),
       norm_type_(norm_type),
-      clip_value_(kNaN),
+      clip_value_(kUnset),
       error_if_nonfinite_(error_if_nonfinite),
-      last_norm_(kNaN) {
+      last_norm_(kUnset) {
   TS_CHECK(max_norm >= 0, "GradClipCallback: max_norm must be >= 0, got ", max_norm);
   TS_CHECK(norm_type > 0, "GradClipCallback: norm_type must be > 0 (or inf), got ", norm_type);
 }
@@ -28,7 +28,7 @@ std::shared_ptr<GradClipCallback> GradClipCallback::by_value(double clip_value) 
            clip_value);
   auto callback = std::make_shared<GradClipCallback>();
   callback->by_value_ = true;
-  callback->max_norm_ = callback->norm_type_ = kNaN;
+  callback->max_norm_ = callback->norm_type_ = kUnset;
   callback->clip_value_ = clip_value;
   return callback;
 }

@@ -11,7 +11,7 @@
 namespace toadstool::train {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNoScore = std::numeric_limits<double>::quiet_NaN();
 
 MetricFn binary_metric(double threshold, const std::string& metric) {
   using Of = double (*)(const BinaryCounts&);
@@ -30,7 +30,7 @@ MetricFn binary_metric(double threshold, const std::string& metric) {
 }  // namespace
 
 MetricScoreCallback::MetricScoreCallback(MetricFn metric, std::vector<Stage> stages)
-    : metric_(std::move(metric)), stages_(std::move(stages)), last_score_(kNaN) {
+    : metric_(std::move(metric)), stages_(std::move(stages)), last_score_(kNoScore) {
   TS_CHECK(metric_, "MetricScoreCallback: the metric function is empty");
   TS_CHECK(!stages_.empty(), "MetricScoreCallback: no stages to score");
   for (const Stage stage : stages_) {
@@ -59,7 +59,7 @@ void MetricScoreCallback::after_batch(Trainer& trainer) {
 void MetricScoreCallback::finish(Trainer& trainer, Stage stage) {
   if (!tracks(stage)) return;
   collecting_ = false;
-  last_score_ = kNaN;
+  last_score_ = kNoScore;
   if (!predictions_.empty()) {
     // Free the pass's tensors whatever the metric does.
     Tensor y_pred = cat(predictions_, 0), y = cat(targets_, 0);
