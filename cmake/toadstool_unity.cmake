@@ -10,7 +10,7 @@
 # A unity file is one translation unit: names in anonymous namespaces must
 # differ between the sources of a folder, and a source must not depend on
 # another's `using` declarations.
-set(TOADSTOOL_UNITY_FILES 16 CACHE STRING "Sources per unity file (CMAKE_UNITY_BUILD)")
+set(TOADSTOOL_UNITY_FILES 8 CACHE STRING "Sources per unity file (CMAKE_UNITY_BUILD)")
 
 #   toadstool_unity_groups(TARGET [SKIP_FOLDERS folder...])
 function(toadstool_unity_groups target)

@@ -20,7 +20,7 @@
 namespace toadstool::kernels::cpu {
 namespace {
 
-using testing::kInf;
+constexpr double kInf = std::numeric_limits<double>::infinity();
 
 template <class T>
 std::vector<T> random_values(int64_t n, double mean, double stddev, uint32_t seed) {
