@@ -393,15 +393,18 @@ TEST(RandomKernels, SeedsAndOffsetsGiveDifferentStreams) {
 
 // Through the kernel table, so the build chosen for this CPU runs (the cpu::
 // calls above run the baseline build, whose Philox loop differs from the
-// AVX-512 one): every word of a long fill, whose counters carry into the
-// counter's second word (2^32 - 20 + b), against the scalar philox4x32_10.
+// AVX-512 and AVX2 ones): every word of a long fill, whose counters carry
+// into the counter's second word (2^32 - 20 + b), against the scalar
+// philox4x32_10.
 TEST(RandomKernels, ChosenCpuBuildDrawsTheScalarWords) {
   Generator gen(kSeed);
   const uint64_t first_block = (uint64_t{1} << 32) - 20;
   gen.set_state({kSeed, first_block});
-  // A chunk of 64 blocks (four sets of 16 at once), then 53: a pair of sets,
-  // one set, 5 blocks one by one and a partial block.
-  const int64_t n = 4 * (64 + 53) + 3;
+  // A chunk of 64 blocks (four sets of 16 at once with AVX-512, twice four
+  // sets of 8 with AVX2), then 61: AVX-512 a pair of sets, one set and 13
+  // blocks one by one; AVX2 four sets, a pair, one set and 5; then a
+  // partial block.
+  const int64_t n = 4 * (64 + 61) + 3;
   const Tensor bits = rand({n}, kFloat32, &gen);
   const float* got = bits.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {

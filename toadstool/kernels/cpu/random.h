@@ -54,8 +54,9 @@ void fill_randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t offset);
 
 // The four words of the Philox counter blocks first_block + b, b in [0, n),
 // block after block in words[4 n]: philox4x32_10(first_block + b, 0, seed),
-// sixteen blocks at a time with AVX-512 (one counter word of every block
-// per register), a vectorized scalar loop elsewhere and for the tail.
+// sixteen blocks at a time with AVX-512, eight with AVX2 (one counter word
+// of every block per register), a vectorized scalar loop elsewhere and for
+// the tail.
 void philox_words(uint64_t first_block, int64_t n, uint64_t seed, uint32_t* words);
 
 // How the Philox loops (the fills, dropout) share their counter blocks out:
