@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -282,38 +282,57 @@ uint64_t* keep_words(const AttentionArgs<T>& a, int64_t h, int64_t i, int64_t j0
 
 // Keep scales z [cols] <-> keep bits (bit c % 64 of words[c / 64]): with
 // AVX-512, 16 floats are one mask register, i.e. two bytes of the words
-// (x86 is little-endian); one element at a time elsewhere.
+// (x86 is little-endian); with AVX2, 8 floats are one byte (movemask, and
+// back through a compare with each lane's bit); one element at a time
+// elsewhere.
 template <class T>
 void pack_keep_bits(const T* z, int64_t cols, uint64_t* words) {
   std::fill_n(words, (cols + 63) / 64, uint64_t{0});
   int64_t c = 0;
-#if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__) || defined(__AVX2__)
     auto* bytes = reinterpret_cast<unsigned char*>(words);
+#endif
+#if defined(__AVX512F__)
     for (; c + 16 <= cols; c += 16) {
       const __mmask16 kept =
           _mm512_cmp_ps_mask(_mm512_loadu_ps(z + c), _mm512_setzero_ps(), _CMP_NEQ_UQ);
       std::memcpy(bytes + c / 8, &kept, sizeof kept);
     }
-  }
+#elif defined(__AVX2__)
+    for (; c + 8 <= cols; c += 8) {
+      const __m256 kept = _mm256_cmp_ps(_mm256_loadu_ps(z + c), _mm256_setzero_ps(), _CMP_NEQ_UQ);
+      bytes[c / 8] = static_cast<unsigned char>(_mm256_movemask_ps(kept));
+    }
 #endif
+  }
   for (; c < cols; ++c) words[c / 64] |= static_cast<uint64_t>(z[c] != T(0)) << (c % 64);
 }
 
 template <class T>
 void unpack_keep_bits(const uint64_t* words, int64_t cols, T keep_scale, T* z) {
   int64_t c = 0;
-#if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>) {
+#if defined(__AVX512F__) || defined(__AVX2__)
     const auto* bytes = reinterpret_cast<const unsigned char*>(words);
+#endif
+#if defined(__AVX512F__)
     const __m512 keep = _mm512_set1_ps(keep_scale);
     for (; c + 16 <= cols; c += 16) {
       __mmask16 kept = 0;
       std::memcpy(&kept, bytes + c / 8, sizeof kept);
       _mm512_storeu_ps(z + c, _mm512_maskz_mov_ps(kept, keep));
     }
-  }
+#elif defined(__AVX2__)
+    const __m256 keep = _mm256_set1_ps(keep_scale);
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    for (; c + 8 <= cols; c += 8) {
+      const __m256i byte = _mm256_set1_epi32(bytes[c / 8]);
+      const __m256i kept = _mm256_cmpeq_epi32(_mm256_and_si256(byte, lane_bit), lane_bit);
+      _mm256_storeu_ps(z + c, _mm256_and_ps(_mm256_castsi256_ps(kept), keep));
+    }
 #endif
+  }
   for (; c < cols; ++c) z[c] = (words[c / 64] >> (c % 64)) & 1 ? keep_scale : T(0);
 }
 
