@@ -18,6 +18,7 @@
 #include "toadstool/kernels/cpu/gemm_args.h"
 #include "toadstool/kernels/cpu/gemm_epilogue.h"
 #include "toadstool/kernels/cpu/gemm_packed.h"
+#include "toadstool/kernels/cpu/gemm_rows.h"
 #include "toadstool/kernels/cpu/parallel.h"
 
 namespace toadstool::kernels::cpu {
@@ -125,17 +126,6 @@ void run(const GemmArgs<T>& g, int threads) {
   apply_epilogue(g.epilogue, g.C, g.ldc, g.M, g.N);
 }
 
-// Below this many multiply-adds (64^3) a GEMM, or a whole batch, stays on the
-// calling thread: the team's start-up would cost more than it saves.
-constexpr int64_t kParallelWork = 64 * 64 * 64;
-
-// Threads for `work` multiply-adds: the whole team, or 1 when the work is
-// small or we are already inside a parallel region (no nested teams).
-int team_size(int64_t work) {
-  if (omp_in_parallel() || work < kParallelWork) return 1;
-  return omp_get_max_threads();
-}
-
 template <class T>
 int64_t work(const GemmArgs<T>& g) {
   return g.M * g.N * std::max<int64_t>(g.K, 1);
@@ -143,13 +133,8 @@ int64_t work(const GemmArgs<T>& g) {
 
 template <class T>
 void gemm_impl(const GemmArgs<T>& g) {
-  run(g, team_size(work(g)));
+  run(g, gemm_team_size(work(g)));
 }
-
-// A batch with at least this many products per thread is split by whole
-// products even when it does not divide evenly: the last thread's extra
-// product costs at most 1/8 of its time.
-constexpr int64_t kWholeProductsPerThread = 8;
 
 template <class T>
 void gemm_batched_impl(int64_t batch, const GemmArgs<T>& first, int64_t stride_a, int64_t stride_b,
@@ -162,8 +147,8 @@ void gemm_batched_impl(int64_t batch, const GemmArgs<T>& first, int64_t stride_a
     if (g.epilogue.pre != nullptr) g.epilogue.pre += i * stride_c;  // C's layout
     return g;
   };
-  const int threads = team_size(batch * work(first));
-  if (threads > 1 && (batch % threads == 0 || batch >= kWholeProductsPerThread * threads)) {
+  const int threads = gemm_team_size(batch * work(first));
+  if (split_by_products(batch, threads)) {
     // Attention's 128 heads x batch: whole products, each on one thread.
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < batch; ++i) run(product(i), 1);

@@ -204,12 +204,6 @@ void pack_a_block(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int
   }
 }
 
-void team_barrier(int threads) {
-  if (threads > 1) {
-#pragma omp barrier
-  }
-}
-
 // Where a block of A is read: pairs (i, q) at a + i * row + q * pair.
 struct ABlock {
   const uint16_t* a;
@@ -404,12 +398,6 @@ void scale_fp32(float* c, int64_t M, int64_t N, int64_t ldc, float beta) {
   }
 }
 
-// As gemm.cpp: below 64^3 multiply-adds a product (or batch) stays on the
-// calling thread; a batch with at least this many products per thread is
-// split by whole products.
-constexpr int64_t kParallelWork = 64 * 64 * 64;
-constexpr int64_t kWholeProductsPerThread = 8;
-
 }  // namespace
 
 void Bf16PackedB::pack(const Bf16Tile& tile, bool trans_b, int64_t K, int64_t N, const uint16_t* B,
@@ -465,8 +453,8 @@ bool gemm_bf16_packed(const GemmCall& c, const Bf16Tile& tile) {
     return false;
   }
   const int64_t work = c.batch * c.M * c.N * c.K;
-  const int threads = omp_in_parallel() || work < kParallelWork ? 1 : omp_get_max_threads();
-  if (threads > 1 && (c.batch % threads == 0 || c.batch >= kWholeProductsPerThread * threads)) {
+  const int threads = gemm_team_size(work);
+  if (split_by_products(c.batch, threads)) {
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < c.batch; ++i) multiply_product(product(i), tile, 1);
     return fuse;

@@ -77,12 +77,6 @@ void pack_a_block(const float* a, int64_t a_row, int64_t a_k, int64_t mc, int64_
   }
 }
 
-void team_barrier(int threads) {
-  if (threads > 1) {
-#pragma omp barrier
-  }
-}
-
 // Thread `thread`'s part of g when the team splits rows: the team packs
 // each B panel together (panel p by thread p % threads) into `packed_b`,
 // then each thread multiplies the rows it takes (take_rows) by all of it.

@@ -1,12 +1,45 @@
 #pragma once
-// How the packed GEMMs (float32: gemm_packed.cpp, bfloat16:
-// gemm_bf16_packed.cpp) share the rows of C among a team.
+// How the GEMMs share their work among a team: the team's size for a call
+// and the split of a batch (gemm.cpp, gemm_bf16_packed.cpp), and the rows
+// of C the packed GEMMs' threads take (float32: gemm_packed.cpp, bfloat16:
+// gemm_bf16_packed.cpp).
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <utility>
 
 namespace toadstool::kernels::cpu {
+
+// Below this many multiply-adds (64^3) a GEMM, or a whole batch, stays on the
+// calling thread: the team's start-up would cost more than it saves.
+inline constexpr int64_t kParallelWork = 64 * 64 * 64;
+
+// Threads for `work` multiply-adds: the whole team, or 1 when the work is
+// small or we are already inside a parallel region (no nested teams).
+inline int gemm_team_size(int64_t work) {
+  if (omp_in_parallel() || work < kParallelWork) return 1;
+  return omp_get_max_threads();
+}
+
+// Whether `batch` products on `threads` threads are split by whole products,
+// each on one thread (attention's heads x batch): when they divide evenly,
+// or when there are at least 8 a thread, so that the last thread's extra
+// product costs at most 1/8 of its time. Else (one thread, or few products,
+// e.g. 3 on 2 threads) they go one after another, each on the whole team.
+inline bool split_by_products(int64_t batch, int threads) {
+  constexpr int64_t kWholeProductsPerThread = 8;
+  return threads > 1 && (batch % threads == 0 || batch >= kWholeProductsPerThread * threads);
+}
+
+// The team's barrier; a no-op for a team of one (which may not be inside a
+// parallel region at all).
+inline void team_barrier(int threads) {
+  if (threads > 1) {
+#pragma omp barrier
+  }
+}
 
 // The next rows [begin, end) of C for this thread to multiply, empty when
 // none are left. Alone (next_row null) a thread takes `block` rows at a
