@@ -5,7 +5,7 @@
 // functions in place of the intrinsics. Per thread, as the hardware's tile
 // state: eight tiles of palette 1 (at most 16 rows of 64 bytes each).
 //
-// Each instruction follows the Intel SDM's pseudocode, and checks what the
+// Each instruction does what the Intel SDM describes, and checks what the
 // hardware checks (where it would raise #UD or #GP, the model prints what
 // went wrong and aborts, as the process would die):
 //   LDTILECFG   palette 1, reserved bytes zero, rows <= 16 and colsb <= 64
@@ -17,15 +17,19 @@
 //   TILESTORED  the same bytes written
 //   TDPBF16PS   dst [M, N] += src1 [M, K pairs] . src2 [K pairs, N]: dst's
 //               and src1's rows equal, src1's colsb / 4 = src2's rows,
-//               dst's colsb = src2's colsb, three distinct tiles; each pair
-//               product in float32 with denormal inputs read as zero and
-//               denormal sums flushed to zero, as the SDM says
+//               dst's colsb = src2's colsb, three distinct tiles; the
+//               bfloat16 inputs' denormals read as zero, each product fused
+//               into the running float32 sum in turn (the Intrinsics
+//               Guide's order; the SDM's sums the even and the odd products
+//               apart, then adds both to dst: the last bits may differ),
+//               denormal sums flushed to zero (dst's incoming denormals are
+//               not: the kernel starts from TILEZERO)
 // Any tile instruction before LDTILECFG on the same thread (or after
 // TILERELEASE) is a fault: it checks that every thread of a team configures
 // its own tiles (Bf16Tile::begin).
 //
 // What it cannot check: speed, and the hardware's order of float32 sums
-// inside one TDPBF16PS beyond the SDM's (the tests allow for any order).
+// inside one TDPBF16PS (the tests allow for any order).
 #include <cstdint>
 
 namespace toadstool::amx_model {

@@ -5,9 +5,10 @@
 // store, and attention's serial products on a packed B, each against
 // float64 sums. What this checks: the kernel's tile configuration, its
 // loads and strides over the packed A and B layouts, the padding of partial
-// tiles, the per-thread begin / end of the tile state, and (under
-// AddressSanitizer) that no tile reads or writes past a buffer. What it
-// cannot: speed (issue 16's AMX targets), and the tile hardware itself.
+// tiles (the packing buffers filled with NaN beforehand, so that padding
+// left unzeroed shows), the per-thread begin / end of the tile state, and
+// (under AddressSanitizer) that no tile reads or writes past a buffer. What
+// it cannot: speed (issue 16's AMX targets), and the tile hardware itself.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -54,15 +55,46 @@ int64_t tile_products(int64_t batch, int64_t M, int64_t N, int64_t K) {
   return 4 * batch * ceil_div(M, 32) * ceil_div(N, 32) * ceil_div(K, 32);
 }
 
+// Fills the packed GEMM's per-thread packing buffers with NaN: products of
+// NaN operands as large as its blocks (256 rows of A by 512 steps of k,
+// 1024 columns of B), on one thread, on two sharing rows and on two sharing
+// columns. The buffers only grow and are reused, so a later product that
+// read padding its packing failed to zero would read leftover NaN (and show
+// it) rather than leftover zeros; AddressSanitizer cannot see such a read,
+// inside the buffer.
+void poison_packing_buffers() {
+  for (auto [threads, M, N] :
+       std::vector<std::array<int64_t, 3>>{{1, 256, 1024}, {2, 256, 1024}, {2, 32, 2048}}) {
+    const int64_t K = 512;
+    const BFloat16 nan(std::numeric_limits<float>::quiet_NaN());
+    const std::vector<BFloat16> a(static_cast<size_t>(M * K), nan),
+        b(static_cast<size_t>(K * N), nan);
+    std::vector<BFloat16> c(static_cast<size_t>(M * N));
+    kernels::GemmCall call;
+    call.M = M;
+    call.N = N;
+    call.K = K;
+    call.A = a.data();
+    call.lda = K;
+    call.B = b.data();
+    call.ldb = N;
+    call.C = c.data();
+    call.ldc = N;
+    const bf16_gemm_cases::ThreadCount team(static_cast<int>(threads));
+    toadstool_amx_gemm_bf16(call);
+  }
+}
+
 // Every shape of the library's test, on 1 and 2 threads. On one thread the
 // kernel must have run exactly once per tile and k step.
 TEST(AmxEmulated, PackedGemmShapes) {
   SKIP_WITHOUT_AVX512_BF16();
+  poison_packing_buffers();
   for (const bf16_gemm_cases::GemmShape& s : bf16_gemm_cases::shapes()) {
     for (int threads : {1, 2}) {
       bf16_gemm_cases::check(s, threads, [](const kernels::GemmCall& call) {
         const int64_t before = amx_model::dpbf16ps_count();
-        amx_model::gemm_bf16(call);
+        toadstool_amx_gemm_bf16(call);
         const int64_t ran = amx_model::dpbf16ps_count() - before;
         const bool work = call.K > 0 && call.alpha != 0;
         if (omp_get_max_threads() == 1) {
@@ -80,6 +112,7 @@ TEST(AmxEmulated, PackedGemmShapes) {
 // relu(round(round(acc) + bias)), the separate pass's roundings.
 TEST(AmxEmulated, FusedBiasRelu) {
   SKIP_WITHOUT_AVX512_BF16();
+  poison_packing_buffers();
   for (auto [M, N, K] :
        std::vector<std::array<int64_t, 3>>{{45, 70, 33}, {64, 64, 512}, {5, 3, 1}}) {
     SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
@@ -98,7 +131,7 @@ TEST(AmxEmulated, FusedBiasRelu) {
     call.ldc = N;
     call.epilogue.bias = bias.data();
     call.epilogue.activation = kernels::GemmActivation::Relu;
-    ASSERT_TRUE(amx_model::gemm_bf16(call)) << "the epilogue was not fused";
+    ASSERT_TRUE(toadstool_amx_gemm_bf16(call)) << "the epilogue was not fused";
     for (int64_t i = 0; i < M; ++i) {
       for (int64_t j = 0; j < N; ++j) {
         double sum = 0, magnitude = 0;
@@ -125,6 +158,7 @@ TEST(AmxEmulated, FusedBiasRelu) {
 // tile's 32 rows, K not a multiple of its 32 steps.
 TEST(AmxEmulated, SerialProductsOnPackedB) {
   SKIP_WITHOUT_AVX512_BF16();
+  poison_packing_buffers();
   for (bool trans_a : {false, true}) {
     for (bool trans_b : {false, true}) {
       for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{
@@ -139,7 +173,7 @@ TEST(AmxEmulated, SerialProductsOnPackedB) {
           std::vector<float> C(static_cast<size_t>(M * ldc),
                                beta == 0 ? std::numeric_limits<float>::quiet_NaN() : 0.5f);
           const int64_t before = amx_model::dpbf16ps_count();
-          amx_model::gemm_bf16_serial(
+          toadstool_amx_gemm_bf16_serial(
               trans_a, trans_b, M, N, K, 0.5f, reinterpret_cast<const uint16_t*>(A.data()), lda,
               reinterpret_cast<const uint16_t*>(B.data()), ldb, beta, C.data(), ldc);
           EXPECT_EQ(amx_model::dpbf16ps_count() - before, tile_products(1, M, N, K));

@@ -14,7 +14,9 @@
 //
 // Not run on the machine this was written on (no AMX there): the layouts
 // are the ones the AVX512-BF16 kernel uses and tests, and the AMX test
-// (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX.
+// (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX; on a
+// software model of the tiles, tests/amx_emulation/ runs it wherever the
+// CPU has AVX512-BF16.
 #include "toadstool/kernels/cpu/gemm_bf16_packed.h"
 
 #if TOADSTOOL_BF16_KERNELS
