@@ -55,6 +55,24 @@ int64_t tile_products(int64_t batch, int64_t M, int64_t N, int64_t K) {
   return 4 * batch * ceil_div(M, 32) * ceil_div(N, 32) * ceil_div(K, 32);
 }
 
+// One product of contiguous bfloat16 matrices: C [M, N] = A [M, K] op(B),
+// B stored [K, N], or [N, K] when trans_b.
+kernels::GemmCall product(int64_t M, int64_t N, int64_t K, bool trans_b, const BFloat16* A,
+                          const BFloat16* B, BFloat16* C) {
+  kernels::GemmCall call;
+  call.trans_b = trans_b;
+  call.M = M;
+  call.N = N;
+  call.K = K;
+  call.A = A;
+  call.lda = K;
+  call.B = B;
+  call.ldb = trans_b ? K : N;
+  call.C = C;
+  call.ldc = N;
+  return call;
+}
+
 // Fills the packed GEMM's per-thread packing buffers with NaN: products of
 // NaN operands as large as its blocks (256 rows of A by 512 steps of k,
 // 1024 columns of B), on one thread, on two sharing rows and on two sharing
@@ -70,18 +88,8 @@ void poison_packing_buffers() {
     const std::vector<BFloat16> a(static_cast<size_t>(M * K), nan),
         b(static_cast<size_t>(K * N), nan);
     std::vector<BFloat16> c(static_cast<size_t>(M * N));
-    kernels::GemmCall call;
-    call.M = M;
-    call.N = N;
-    call.K = K;
-    call.A = a.data();
-    call.lda = K;
-    call.B = b.data();
-    call.ldb = N;
-    call.C = c.data();
-    call.ldc = N;
     const bf16_gemm_cases::ThreadCount team(static_cast<int>(threads));
-    toadstool_amx_gemm_bf16(call);
+    toadstool_amx_gemm_bf16(product(M, N, K, false, a.data(), b.data(), c.data()));
   }
 }
 
@@ -118,17 +126,8 @@ TEST(AmxEmulated, FusedBiasRelu) {
     SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K));
     const auto A = random_bf16(M * K, 4), B = random_bf16(N * K, 5), bias = random_bf16(N, 6);
     std::vector<BFloat16> C(static_cast<size_t>(M * N));
-    kernels::GemmCall call;
-    call.trans_b = true;  // a Linear: x [M, K] w^T, w [N, K]
-    call.M = M;
-    call.N = N;
-    call.K = K;
-    call.A = A.data();
-    call.lda = K;
-    call.B = B.data();
-    call.ldb = K;
-    call.C = C.data();
-    call.ldc = N;
+    // A Linear: x [M, K] w^T, w [N, K].
+    kernels::GemmCall call = product(M, N, K, true, A.data(), B.data(), C.data());
     call.epilogue.bias = bias.data();
     call.epilogue.activation = kernels::GemmActivation::Relu;
     ASSERT_TRUE(toadstool_amx_gemm_bf16(call)) << "the epilogue was not fused";
