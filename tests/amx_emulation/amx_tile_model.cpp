@@ -43,16 +43,6 @@ Tile& tile_of(const char* instruction, int tile) {
   return t;
 }
 
-// LDTILECFG's 64-byte operand.
-struct Config {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-static_assert(sizeof(Config) == 64);
-
 float bits_to_float(uint32_t bits) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
@@ -71,7 +61,7 @@ float ftz(float x) { return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0
 }  // namespace
 
 void load_config(const void* config) {
-  Config c;
+  TileConfig c;
   std::memcpy(&c, config, sizeof c);
   if (c.palette_id == 0) {
     release();

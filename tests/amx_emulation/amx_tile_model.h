@@ -34,6 +34,17 @@
 
 namespace toadstool::amx_model {
 
+// LDTILECFG's 64-byte operand, as the SDM lays it out (the kernel writes
+// its own, gemm_bf16_amx.cpp: the model reads whatever bytes it is given).
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 0;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};  // bytes per row of tmm0..15
+  uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64);
+
 void load_config(const void* config);
 void release();
 void zero(int tile);

@@ -23,12 +23,14 @@
 #include "amx_tile_model.h"
 #include "bf16_gemm_cases.h"
 #include "toadstool/kernels/cpu/bf16_features.h"
+#include "toadstool/kernels/cpu/scratch.h"  // ceil_div
 #include "toadstool/kernels/half.h"
 
 namespace toadstool {
 namespace {
 
 using bf16_gemm_cases::random_bf16;
+using kernels::cpu::ceil_div;
 
 // What this CPU lacks to run the emulated kernel (its code is AVX-512, its
 // epilogue AVX512-BF16); empty when nothing.
@@ -46,8 +48,6 @@ std::string missing_features() {
     GTEST_SKIP() << "the emulated AMX kernel's AVX-512 code needs " << missing << ", " \
                  << "which this CPU lacks";                                            \
   }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // TDPBF16PS instructions a product takes on one thread: four per 32 x 32
 // tile of C and 32 steps of k (blocks of K and N are multiples of 32).
@@ -202,16 +202,9 @@ TEST(AmxEmulated, SerialProductsOnPackedB) {
 // The model itself, on one 16 x 16 product of small integers (exact in
 // float32): C[m, n] += sum over pairs k of A[m, 2k] B[k, 2n] + A[m, 2k + 1]
 // B[k, 2n + 1], the SDM's layout of TDPBF16PS.
-struct alignas(64) Palette1 {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 TEST(AmxEmulated, ModelFollowsTheSdm) {
-  Palette1 config;
+  amx_model::TileConfig config;
+  config.palette_id = 1;
   for (int t = 0; t < 3; ++t) {
     config.colsb[t] = 64;
     config.rows[t] = 16;
@@ -250,7 +243,8 @@ TEST(AmxEmulated, ModelFollowsTheSdm) {
 TEST(AmxEmulatedDeathTest, ModelFaultsAsTheHardware) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(amx_model::zero(0), "no tile configuration on this thread");
-  Palette1 config;
+  amx_model::TileConfig config;
+  config.palette_id = 1;
   config.colsb[0] = 64;
   config.rows[0] = 16;
   config.colsb[1] = 32;  // 8 pairs a row of src1
