@@ -12,11 +12,9 @@
 // The tiles are stored to a 32 x 32 float block on the stack and written out
 // through the shared epilogue (gemm_bf16_store.h).
 //
-// Not run on the machine this was written on (no AMX there): the layouts
-// are the ones the AVX512-BF16 kernel uses and tests, and the AMX test
-// (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX; on a
-// software model of the tiles, tests/amx_emulation/ runs it wherever the
-// CPU has AVX512-BF16.
+// Its test (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX;
+// on a software model of the tiles, tests/amx_emulation/ runs it wherever
+// the CPU has AVX512-BF16.
 #include "toadstool/kernels/cpu/gemm_bf16_packed.h"
 
 #if TOADSTOOL_BF16_KERNELS
@@ -45,17 +43,25 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-// Every tile this kernel uses is 16 rows of 64 bytes. The configuration is
-// per thread: set before a thread's first tile, released after its last.
-TOADSTOOL_AMX_BF16 void configure_tiles() {
+// Every tile this kernel uses is 16 rows of 64 bytes.
+constexpr TileConfig tile_config() {
   TileConfig config{};
   config.palette_id = 1;
   for (int t = 0; t < 8; ++t) {
     config.colsb[t] = 64;
     config.rows[t] = 16;
   }
-  _tile_loadconfig(&config);
+  return config;
 }
+
+// A constant, not a stack copy: GCC 12's _tile_loadconfig tells the compiler
+// its asm reads 8 bytes, so the stores of a stack copy's other 56 bytes were
+// removed as dead (the tiles then had no rows and the first TILEZERO raised
+// SIGILL, seen on the first machine with AMX). The configuration is per
+// thread: set before a thread's first tile, released after its last.
+constexpr TileConfig kTileConfig = tile_config();
+
+TOADSTOOL_AMX_BF16 void configure_tiles() { _tile_loadconfig(&kTileConfig); }
 
 TOADSTOOL_AMX_BF16 void release_tiles() { _tile_release(); }
 
