@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "toadstool/kernels/backend.h"
+#include "toadstool/kernels/cpu/amx_tile_config.h"
 #include "toadstool/kernels/cpu/bf16_features.h"
 
 namespace toadstool::bench {
@@ -41,24 +42,10 @@ __attribute__((target("avx512f,avx512bf16"))) double dpbf16_chains(int64_t itera
   return 64.0 * kChains * static_cast<double>(iterations);
 }
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
 // tmm0-3 accumulate tmm4/5 (A) times tmm6/7 (B), the GEMM kernel's pattern:
 // four independent chains. Returns the flops done (16 x 16 x 32 x 2 each).
 __attribute__((target("amx-tile,amx-bf16"))) double amx_chains(int64_t iterations) {
-  TileConfig config{};
-  config.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = 16;
-  }
-  _tile_loadconfig(&config);
+  _tile_loadconfig(&kernels::cpu::kAmxTileConfig);
   alignas(
       64) static const uint16_t kOperand[16 * 32] = {};  // zeros: the rate does not depend on them
   alignas(64) float out[16 * 16];

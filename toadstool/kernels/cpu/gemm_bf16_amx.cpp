@@ -23,6 +23,7 @@
 
 #include <cstdint>
 
+#include "toadstool/kernels/cpu/amx_tile_config.h"
 #include "toadstool/kernels/cpu/gemm_bf16_store.h"
 
 #define TOADSTOOL_AMX_BF16 __attribute__((target("amx-tile,amx-bf16,avx512bf16")))
@@ -34,34 +35,9 @@ namespace {
 constexpr int64_t kMR = 32;
 constexpr int64_t kTileK = 32;  // bfloat16 steps of k per A tile row (64 bytes)
 
-// LDTILECFG's 64-byte operand, palette 1.
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];  // bytes per row of tmm0..15
-  uint8_t rows[16];
-};
-
-// Every tile this kernel uses is 16 rows of 64 bytes.
-constexpr TileConfig tile_config() {
-  TileConfig config{};
-  config.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = 16;
-  }
-  return config;
-}
-
-// A constant, not a stack copy: GCC 12's _tile_loadconfig tells the compiler
-// its asm reads 8 bytes, so the stores of a stack copy's other 56 bytes were
-// removed as dead (the tiles then had no rows and the first TILEZERO raised
-// SIGILL, seen on the first machine with AMX). The configuration is per
-// thread: set before a thread's first tile, released after its last.
-constexpr TileConfig kTileConfig = tile_config();
-
-TOADSTOOL_AMX_BF16 void configure_tiles() { _tile_loadconfig(&kTileConfig); }
+// The configuration is per thread: set before a thread's first tile,
+// released after its last.
+TOADSTOOL_AMX_BF16 void configure_tiles() { _tile_loadconfig(&kAmxTileConfig); }
 
 TOADSTOOL_AMX_BF16 void release_tiles() { _tile_release(); }
 
