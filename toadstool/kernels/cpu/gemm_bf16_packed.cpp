@@ -16,7 +16,6 @@
 
 #if TOADSTOOL_BF16_KERNELS
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -29,6 +28,7 @@
 #include <utility>
 
 #include "toadstool/kernels/cpu/gemm_rows.h"
+#include "toadstool/kernels/cpu/intrinsics.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/scratch.h"
 #include "toadstool/kernels/half.h"
@@ -83,6 +83,16 @@ struct Product {
   }
 };
 
+// _mm512_permutex2var_epi16 indices that interleave two rows of 32 values
+// (even, odd) into pair words: words 0-15 of the result (kPairsLow) hold
+// (even[j], odd[j]) for j < 16, kPairsHigh's for j = 16..31.
+alignas(64) constexpr uint16_t kPairsLow[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
+                                                37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
+                                                11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+alignas(64) constexpr uint16_t kPairsHigh[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
+                                                 53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
+                                                 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+
 // Rows 2q and 2q + 1 of a [kc, w] block (element (k, j) at src[k * stride_k
 // + j], each k's values contiguous) interleaved into pair rows: word (q, j)
 // at out + q * pitch + 2 j, for j < width (a multiple of 32; zeros past w
@@ -90,13 +100,7 @@ struct Product {
 // [K, M]'s blocks for AVX-512 (pitch 2 * width) are packed so.
 void interleave_pairs(const uint16_t* src, int64_t stride_k, int64_t w, int64_t width, int64_t kc,
                       int64_t kcp, int64_t pitch, uint16_t* out) {
-  alignas(64) static constexpr uint16_t kLow[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
-                                                    37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
-                                                    11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
-  alignas(64) static constexpr uint16_t kHigh[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
-                                                     53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
-                                                     27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
-  const __m512i low = _mm512_load_si512(kLow), high = _mm512_load_si512(kHigh);
+  const __m512i low = _mm512_load_si512(kPairsLow), high = _mm512_load_si512(kPairsHigh);
   for (int64_t j = 0; j < width; j += 32) {
     const int64_t n = std::clamp<int64_t>(w - j, 0, 32);
     const __mmask32 mask = n == 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
@@ -185,22 +189,41 @@ void pack_b_block(const Product& g, int64_t pc, int64_t jc, int64_t nc, int64_t 
 }
 
 // Rows [0, mc) of op(A) over kc steps, element (i, k) at a[i * a_row + k *
-// a_k], into row-major [round_up(mc, mr), ld] (ld >= kc), zero-padded.
+// a_k], into row-major [round_up(mc, mr), ld] (ld >= kc), zero-padded; mr
+// a multiple of 16, and ld of 32 when A is stored [K, M] (a_row == 1: the
+// AMX tile's, whose k_pad is 32).
 void pack_a_block(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t mr, int64_t kc,
                   int64_t ld, uint16_t* out) {
   const int64_t rows = round_up(mc, mr);
-  std::fill_n(out + mc * ld, (rows - mc) * ld, uint16_t{0});
-  for (int64_t i = 0; i < mc; ++i) std::fill_n(out + i * ld + kc, ld - kc, uint16_t{0});
   if (a_k == 1) {  // A stored [M, K]: each row's kc values are contiguous
+    std::fill_n(out + mc * ld, (rows - mc) * ld, uint16_t{0});
     for (int64_t i = 0; i < mc; ++i) {
       std::memcpy(out + i * ld, a + i * a_row, kc * sizeof(uint16_t));
+      std::fill_n(out + i * ld + kc, ld - kc, uint16_t{0});
     }
     return;
   }
-  // A stored [K, M]: read each k's mc values (a row of the stored A) at once.
-  for (int64_t k = 0; k < kc; ++k) {
-    const uint16_t* src = a + k * a_k;
-    for (int64_t i = 0; i < mc; ++i) out[i * ld + k] = src[i];
+  // A stored [K, M]: 16 rows x 16 pairs at a time, the pair words formed
+  // from two stored rows (k = 2q, 2q + 1: 16 values of i each, zeros past
+  // mc and kc) and transposed, as B [N, K]'s panels are.
+  const __m512i low = _mm512_load_si512(kPairsLow);
+  for (int64_t i0 = 0; i0 < rows; i0 += 16) {
+    const int64_t values = std::clamp<int64_t>(mc - i0, 0, 16);
+    const __mmask32 mask = (__mmask32{1} << values) - 1;
+    for (int64_t q0 = 0; 2 * q0 < ld; q0 += 16) {
+      __m512i words[16];  // NOLINT(*-avoid-c-arrays): as transpose_words_16x16's
+      for (int64_t qq = 0; qq < 16; ++qq) {
+        const int64_t k = 2 * (q0 + qq);
+        const __m512i even =
+            k < kc ? _mm512_maskz_loadu_epi16(mask, a + k * a_k + i0) : _mm512_setzero_si512();
+        const __m512i odd = k + 1 < kc ? _mm512_maskz_loadu_epi16(mask, a + (k + 1) * a_k + i0)
+                                       : _mm512_setzero_si512();
+        words[qq] = _mm512_permutex2var_epi16(even, low, odd);
+      }
+      transpose_words_16x16(words);
+      for (int64_t ii = 0; ii < 16; ++ii)
+        _mm512_storeu_si512(out + (i0 + ii) * ld + 2 * q0, words[ii]);
+    }
   }
 }
 

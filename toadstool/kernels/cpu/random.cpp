@@ -1,14 +1,7 @@
 #include "toadstool/kernels/cpu/random.h"
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-// GCC 12's _mm512_undefined_epi32 (the pass-through of _mm512_mul_epu32,
-// _mm512_srli_epi64, ...) initialises a variable with itself, which its
-// -Wuninitialized reports once per use here (52 lines of warnings in every
-// avx512 build; GCC bug 105593, fixed in 12.3). Only for the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "toadstool/kernels/cpu/intrinsics.h"
 #endif
 
 #include <algorithm>
