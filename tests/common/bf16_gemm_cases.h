@@ -161,6 +161,11 @@ inline std::vector<GemmShape> shapes() {
       out.push_back({ta, tb, 1, 33, 1030, 20, 1.0, 0.0, 0, false, false});
       // Rows of A 2 KB apart (packed rather than read in place).
       out.push_back({ta, tb, 1, 30, 40, 1024, 1.0, 0.0, 0, false, false});
+      // Whole 32-row tiles and k a multiple of 32 (A [M, K] read in place
+      // by AMX): one K block, padded rows, and two blocks and a short one.
+      out.push_back({ta, tb, 1, 96, 40, 64, 1.0, 0.0, 0, false, false});
+      out.push_back({ta, tb, 1, 320, 70, 96, 0.5, 0.5, 3, false, false});
+      out.push_back({ta, tb, 1, 64, 50, 1056, 1.0, 0.0, 1, false, false});
       // Batches: shared A, shared B, both own.
       out.push_back({ta, tb, 3, 20, 36, 18, 1.0, 0.0, 2, true, false});
       out.push_back({ta, tb, 4, 25, 33, 70, 1.0, 0.25, 0, false, true});

@@ -234,12 +234,15 @@ struct ABlock {
 };
 
 // Rows [0, mc) of op(A) over kc steps (element (i, k) at a[i * a_row + k *
-// a_k]) as `tile` reads them: in place when it can (A [M, K], rows not a
-// multiple of 2 KB apart: those would share a few L1 sets), pair rows for
-// AVX-512 from A [K, M], zero-padded rows of kcp otherwise (AMX).
+// a_k]) as `tile` reads them: in place when it can (A [M, K]; for AVX-512
+// rows not a multiple of 2 KB apart: those would share a few L1 sets; for
+// AMX, whose tiles load rows at any stride, whole tiles: mc a multiple of
+// its rows and kc of its k padding), pair rows for AVX-512 from A [K, M],
+// zero-padded rows of kcp otherwise (AMX).
 ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int64_t kc,
                   int64_t kcp, const Bf16Tile& tile, uint16_t* packed) {
   if (tile.a_pairs && a_k == 1 && (a_row * 2) % 2048 != 0) return {a, a_row, 2};
+  if (!tile.a_pairs && a_k == 1 && mc % tile.mr == 0 && kc == kcp) return {a, a_row, 2};
   if (tile.a_pairs && a_row == 1) {
     const int64_t width = round_up(mc, 32);
     interleave_pairs(a, a_k, mc, width, kc, kcp, 2 * width, packed);
