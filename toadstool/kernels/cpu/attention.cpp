@@ -136,15 +136,23 @@ class HeadReader {
   std::vector<O> q_, k_, v_, go_;
 };
 
-// rows x cols of T (row stride src_row) rounded into S (row stride dst_row).
+// rows x cols of T (row stride src_row) rounded into S (row stride dst_row);
+// float into bfloat16 through the bits: GCC does not vectorise a loop that
+// assigns BFloat16 structs.
 template <class S, class T>
 void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* dst,
                  int64_t dst_row) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* in = src + r * src_row;
     S* o = dst + r * dst_row;
+    if constexpr (std::is_same_v<S, BFloat16> && std::is_same_v<T, float>) {
+      auto* bits = reinterpret_cast<uint16_t*>(o);
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<S>(in[c]);
+      for (int64_t c = 0; c < cols; ++c) bits[c] = float_to_bfloat16_bits(in[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<S>(in[c]);
+    }
   }
 }
 
