@@ -41,16 +41,44 @@ TOADSTOOL_AMX_BF16 void configure_tiles() { _tile_loadconfig(&kAmxTileConfig); }
 
 TOADSTOOL_AMX_BF16 void release_tiles() { _tile_release(); }
 
-// A packed into rows (a_pair == 2, a_row the padded k), 32 of them.
+// The accumulators' four 16 x 16 tiles of a 32 x 32 float32 block at c
+// (row stride ld floats): tmm0-3 as the table above places them.
+TOADSTOOL_AMX_BF16 void load_accumulators(const float* c, int64_t ld) {
+  const int64_t stride = ld * int64_t{sizeof(float)};
+  _tile_loadd(0, c, stride);
+  _tile_loadd(1, c + 16, stride);
+  _tile_loadd(2, c + 16 * ld, stride);
+  _tile_loadd(3, c + 16 * ld + 16, stride);
+}
+TOADSTOOL_AMX_BF16 void store_accumulators(float* c, int64_t ld) {
+  const int64_t stride = ld * int64_t{sizeof(float)};
+  _tile_stored(0, c, stride);
+  _tile_stored(1, c + 16, stride);
+  _tile_stored(2, c + 16 * ld, stride);
+  _tile_stored(3, c + 16 * ld + 16, stride);
+}
+
+// A as rows (a_pair == 2), 32 of them a_row apart: packed and zero-padded,
+// or in place when whole tiles. A float32 out with alpha 1 and beta 0 or 1
+// and a whole 32 x 32 tile (attention's dP and its accumulations, a long
+// K's float32 sums) is the accumulators' own: loaded into them when beta
+// is 1, stored from them at the end, with no pass over a copy (the sums'
+// order then starts from C, which the float32 additions' order allows).
 TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, int64_t lda,
                                    int64_t /*a_pair*/, const uint16_t* b, int64_t cols,
                                    const Bf16Out& out) {
+  const bool direct = out.fp32 && out.alpha == 1.0f && (out.beta == 0.0f || out.beta == 1.0f) &&
+                      rows == kMR && cols == kBf16NR;
+  if (direct && out.beta == 1.0f) {
+    load_accumulators(static_cast<const float*>(out.c), out.ldc);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
   const int64_t a_stride = lda * int64_t{sizeof(uint16_t)};
   constexpr int64_t kBStride = 2 * kBf16NR * int64_t{sizeof(uint16_t)};  // one pair row
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
   for (int64_t k = 0; k < kc; k += kTileK) {
     // Pair row k / 2 of the panel starts k / 2 * 64 = k * 32 values in.
     const uint16_t* bk = b + k * kBf16NR;
@@ -63,12 +91,12 @@ TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, 
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
+  if (direct) {
+    store_accumulators(static_cast<float*>(out.c), out.ldc);
+    return;
+  }
   alignas(64) float c[kMR][kBf16NR];
-  constexpr int64_t kCStride = kBf16NR * int64_t{sizeof(float)};
-  _tile_stored(0, &c[0][0], kCStride);
-  _tile_stored(1, &c[0][16], kCStride);
-  _tile_stored(2, &c[16][0], kCStride);
-  _tile_stored(3, &c[16][16], kCStride);
+  store_accumulators(&c[0][0], kBf16NR);
   const __mmask16 low = bf16_lanes(cols, 0), high = bf16_lanes(cols, 16);
   for (int64_t i = 0; i < rows; ++i) {
     bf16_store_row(_mm512_load_ps(&c[i][0]), out, i, 0, low);
@@ -79,7 +107,7 @@ TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, 
 }  // namespace
 
 const Bf16Tile& amx_bf16_tile() {
-  // k padded to whole A tiles; A always packed (the tiles read 32 whole rows).
+  // k padded to whole A tiles; A read as rows (the tiles read 32 whole rows).
   static const Bf16Tile tile{"amx", kMR, kTileK, false, configure_tiles, release_tiles, amx_kernel};
   return tile;
 }
