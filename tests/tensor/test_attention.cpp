@@ -49,7 +49,7 @@ struct Config {
 };
 
 // The configurations every check runs over; `large` ones span several tiles
-// (kAttentionQueryTile = 64 queries, kAttentionKeyTile = 128 keys) and are
+// (kAttentionQueryTile = 64 queries, kAttentionKeyTile = 256 keys) and are
 // compared with the composite only (finite differences would be slow).
 std::vector<Config> configs(bool large) {
   std::vector<Config> c;
@@ -67,11 +67,11 @@ std::vector<Config> configs(bool large) {
     c.push_back({"transposed_last_dims", 1, 2, 4, 3, 3, 2, Mask::none, false, Layout::transposed});
     c.push_back(
         {"explicit_scale", 1, 2, 3, 4, 2, 2, Mask::float_ls, false, Layout::contiguous, 0.7});
-    c.push_back({"several_tiles", 1, 1, 70, 140, 2, 2, Mask::key_padding});
-    c.push_back({"several_tiles_causal", 1, 1, 70, 140, 2, 1, Mask::none, true});
+    c.push_back({"several_tiles", 1, 1, 70, 270, 2, 2, Mask::key_padding});
+    c.push_back({"several_tiles_causal", 1, 1, 70, 270, 2, 1, Mask::none, true});
   } else {
     c.push_back({"large_key_padding", 2, 2, 130, 300, 16, 8, Mask::key_padding});
-    c.push_back({"large_causal", 1, 3, 200, 200, 8, 16, Mask::none, true});
+    c.push_back({"large_causal", 1, 3, 300, 300, 8, 16, Mask::none, true});
     c.push_back({"large_causal_L_lt_S", 1, 2, 65, 257, 8, 8, Mask::none, true});
     c.push_back({"large_float_mask_heads_split", 2, 3, 129, 129, 32, 32, Mask::float_ls, false,
                  Layout::head_split});
