@@ -7,10 +7,11 @@
 //   tmm6 tmm7   B 16 pairs of k, columns 0-15 | 16-31 (16 rows x 64 bytes)
 //
 // B is the shared pair panel (a pair row of 32 words is 128 bytes: the two
-// B tiles are its halves, loaded at a stride of 128 bytes); A is always
-// packed, into zero-padded rows of k padded to 32, so every tile is whole.
-// The tiles are stored to a 32 x 32 float block on the stack and written out
-// through the shared epilogue (gemm_bf16_store.h).
+// B tiles are its halves, loaded at a stride of 128 bytes); A is rows, read
+// in place when the block is whole tiles, else packed into zero-padded rows
+// of k padded to 32, so every tile is whole. The tiles are stored to a 32 x
+// 32 float block on the stack and written out through the shared epilogue
+// (gemm_bf16_store.h), or straight into a float32 C that needs no epilogue.
 //
 // Its test (tests/tensor/test_gemm_bf16.cpp) runs wherever the CPU has AMX;
 // on a software model of the tiles, tests/amx_emulation/ runs it wherever

@@ -13,8 +13,9 @@
 //   A: the pair (op(A)[i, 2q], op(A)[i, 2q + 1]) as one 32-bit word at
 //      a + i * a_row + q * a_pair (in bfloat16 units). AVX-512 reads A [M, K]
 //      where it is stored (a_row = lda, a_pair = 2) and packs A [K, M] into
-//      pair rows as B's (a_row = 2); AMX reads tiles of rows, so A is always
-//      packed into zero-padded rows (a_row = k padded, a_pair = 2).
+//      pair rows as B's (a_row = 2); AMX reads tiles of rows: A [M, K] where
+//      it is stored when the block is whole tiles (a_row = lda), else packed
+//      into zero-padded rows (a_row = k padded; a_pair = 2 either way).
 // The code exists only in the build of the CPU kernels for AVX-512
 // (cmake/toadstool_cpu_isas.cmake); the micro-kernels add their own
 // instructions (avx512bf16, amx) per function, and run only where the CPU has
