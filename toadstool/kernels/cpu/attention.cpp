@@ -197,7 +197,7 @@ class TileProducts<float, BFloat16> {
   }
 
  private:
-  // Up to 32 KiB each at E, Ev <= 128 (and 128 KiB at the 512 limit).
+  // Up to 64 KiB each at E, Ev <= 128 (and 256 KiB at the 512 limit).
   static constexpr size_t kMaxPacked = 64;
 
   static const uint16_t* bits(const BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
