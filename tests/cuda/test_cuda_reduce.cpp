@@ -1,4 +1,4 @@
-// CUDA reductions against the CPU's: sum, mean, prod, amax/amin, var/std,
+// CUDA reductions against the CPU's: sum, mean, prod, amax/amin, var/std, sum_squares,
 // max/min along a dim and argmax/argmin, over every kernel path of
 // kernels/cuda/reduce.cu (tiles, threads, one block per output, segments),
 // strided inputs, integer and bool inputs, NaN and ties; and the fixed
@@ -72,6 +72,8 @@ TEST(CudaReduce, FloatReductionsMatchTheCpu) {
       expect_reduce_parity(
           x, [&](const Tensor& t) { return t.var(c.dims); }, "var " + at);
       expect_reduce_parity(
+          x, [&](const Tensor& t) { return native::sum_squares(t, c.dims); }, "sum_squares " + at);
+      expect_reduce_parity(
           x, [&](const Tensor& t) { return t.std(c.dims, 0); }, "std " + at);
       // Near 1, so that long products stay finite.
       const Tensor near_one = 1.0 + 1e-3 * x;
@@ -99,6 +101,9 @@ TEST(CudaReduce, StridedInputsMatchTheCpu) {
           x, [&](const Tensor& t) { return view(t).sum(dims); }, "sum of a view");
       expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).var(dims); }, "var of a view");
+      expect_reduce_parity(
+          x, [&](const Tensor& t) { return native::sum_squares(view(t), dims); },
+          "sum_squares of a view");
       expect_reduce_parity(
           x, [&](const Tensor& t) { return view(t).amax(dims); }, "amax of a view");
     }

@@ -76,6 +76,32 @@ TEST(Reduce, MeanVarStdProd) {
   EXPECT_TRUE(std::isnan(zeros({0}).mean().item<float>()));
 }
 
+// sum_squares: (t * t).sum in one pass, squares and sum in double: exact
+// on small integers, equal to the float64 sum of squares rounded once, over
+// dims, keepdim, a strided view, a 16-bit input (computed in float32) and
+// nothing (0).
+TEST(Reduce, SumSquares) {
+  const Tensor a = grid();
+  expect_values(native::sum_squares(a), {91}, {});
+  expect_values(native::sum_squares(a, {1}), {14, 77}, {2});
+  expect_values(native::sum_squares(a, {0}, true), {17, 29, 45}, {1, 3});
+  const Tensor x = randn({300, 257});
+  const Tensor wide = x.to(kFloat64);
+  for (const Shape& dims : {Shape{0}, Shape{1}, Shape{}}) {
+    expect_close(native::sum_squares(x, dims), (wide * wide).sum(dims).to(kFloat32), 0, 0);
+  }
+  const Tensor strided = x.slice(1, 0, std::nullopt, 3);
+  expect_close(native::sum_squares(strided, {1}), native::sum_squares(strided.contiguous(), {1}), 0,
+               0);
+  const Tensor half = x.to(kBFloat16);
+  EXPECT_EQ(native::sum_squares(half).dtype(), kBFloat16);
+  const Tensor half_wide = half.to(kFloat64);
+  expect_close(native::sum_squares(half), (half_wide * half_wide).sum().to(kFloat32).to(kBFloat16),
+               0, 0);
+  expect_values(native::sum_squares(zeros({0})), {0}, {});
+  EXPECT_THROW(native::sum_squares(from_vector(std::vector<int64_t>{1, 2})), Error);
+}
+
 TEST(Reduce, ExtremaAndIndices) {
   const Tensor a = make({3, 7, 7, 1, 0, 9}, {2, 3});
   expect_values(a.amax({1}), {7, 9}, {2});

@@ -122,13 +122,14 @@ struct ReduceGeometry {
 };
 
 enum class ReduceKind : uint8_t {
-  Sum,     // out: the input's type for floats, int64 otherwise; times `scale`
-  Prod,    // likewise
-  Max,     // out: the input's type
-  Min,     // likewise
-  Var,     // floats: with `correction`, its square root when take_sqrt
-  ArgMax,  // values (the input's type) and indices (int64); ties: first
-  ArgMin,  // likewise
+  Sum,         // out: the input's type for floats, int64 otherwise; times `scale`
+  Prod,        // likewise
+  Max,         // out: the input's type
+  Min,         // likewise
+  Var,         // floats: with `correction`, its square root when take_sqrt
+  ArgMax,      // values (the input's type) and indices (int64); ties: first
+  ArgMin,      // likewise
+  SumSquares,  // floats: the sum of x * x (a squared 2-norm); out: the input's type
 };
 
 struct ReduceCall {

@@ -104,6 +104,20 @@ struct WelfordAcc {
   double m2;  // sum of squared deviations from the mean
 };
 
+// The sum of squares, a squared 2-norm (clip_grad_norm_'s): each x * x and
+// their sum in double, rounded once; one pass, no [n] temporary of squares.
+template <class T, class Out>
+struct SumSquaresReduce {
+  using Acc = double;
+  TS_HOST_DEVICE Acc init() const { return 0.0; }
+  TS_HOST_DEVICE Acc step(Acc acc, T x, int64_t) const {
+    const auto v = static_cast<Acc>(x);
+    return acc + v * v;
+  }
+  TS_HOST_DEVICE Acc merge(Acc a, Acc b) const { return a + b; }
+  TS_HOST_DEVICE Out finish(Acc acc) const { return static_cast<Out>(acc); }
+};
+
 template <class T, class Out>
 struct VarReduce {
   double correction = 1.0;

@@ -7,6 +7,7 @@
 #include "toadstool/autograd/ops.h"
 #include "toadstool/tensor/error.h"
 #include "toadstool/tensor/factory.h"
+#include "toadstool/tensor/native_ops.h"
 
 namespace toadstool::nn {
 Tensor vector_norm(const Tensor& values, double norm_type) {
@@ -26,7 +27,11 @@ Tensor total_grad_norm(const std::vector<Tensor>& params, double norm_type) {
     const Tensor& grad = param.grad();
     // An empty gradient adds nothing to any norm (and has no max).
     if (grad.defined() && grad.numel() > 0) {
-      norms.push_back(vector_norm(grad, norm_type).to(kFloat64).reshape({1}));
+      // The 2-norm in one pass (no [n] temporary of squares: 79 MB a step
+      // for the IMDB example's gradients).
+      const Tensor norm =
+          norm_type == 2.0 ? native::sum_squares(grad).sqrt() : vector_norm(grad, norm_type);
+      norms.push_back(norm.to(kFloat64).reshape({1}));
     }
   }
   if (norms.empty()) return zeros({}, kFloat64);

@@ -142,6 +142,10 @@ Tensor amin(const Tensor& t, const Shape& dims = {}, bool keepdim = false);
 // Variance with Bessel-style correction (1 = unbiased, 0 = population).
 Tensor var(const Tensor& t, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
 Tensor std(const Tensor& t, const Shape& dims = {}, int64_t correction = 1, bool keepdim = false);
+// The sum of squares (floats; 16-bit ones computed in float32): (t * t).sum
+// in one pass, each square and the sum in double, rounded once. No autograd
+// (clip_grad_norm_'s squared 2-norms).
+Tensor sum_squares(const Tensor& t, const Shape& dims = {}, bool keepdim = false);
 Tensor logsumexp(const Tensor& t, const Shape& dims, bool keepdim = false);
 // max/min along one dim: values and int64 indices (first occurrence; NaN wins).
 std::pair<Tensor, Tensor> max(const Tensor& t, int64_t dim, bool keepdim = false);

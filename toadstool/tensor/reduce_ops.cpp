@@ -170,6 +170,15 @@ Tensor mean(const Tensor& t, const Shape& dims, bool keepdim) {
   return detail::finish_result(run_reduce(in, plan, in.dtype(), call), t.dtype());
 }
 
+Tensor sum_squares(const Tensor& t, const Shape& dims, bool keepdim) {
+  check_floating(t, "sum_squares");
+  const Tensor in = compute_input(t, "sum_squares");
+  const ReducePlan plan = plan_reduction(in, detail::reduction_dims(dims, t.dim(), "sum_squares"),
+                                         keepdim, "sum_squares");
+  const ReduceCall call{.kind = ReduceKind::SumSquares};
+  return detail::finish_result(run_reduce(in, plan, in.dtype(), call), t.dtype());
+}
+
 Tensor amax(const Tensor& t, const Shape& dims, bool keepdim) {
   return extremum<true>(t, dims, keepdim, "amax");
 }

@@ -97,6 +97,12 @@ void reduce_entry(const ReduceCall& c) {
              typed<sum_out_t<T>>(c.out));
     });
   }
+  if (c.kind == ReduceKind::SumSquares) {
+    return for_dtype<TypeSet::Float>(c.dtype, "reduce", [&](auto zero) {
+      using T = decltype(zero);
+      reduce(c.geometry, SumSquaresReduce<T, T>{}, typed<T>(c.in), typed<T>(c.out));
+    });
+  }
   for_dtype<TypeSet::Compute>(c.dtype, "reduce", [&](auto zero) {
     using T = decltype(zero);
     using SumOut = sum_out_t<T>;
@@ -110,6 +116,7 @@ void reduce_entry(const ReduceCall& c) {
       case ReduceKind::ArgMax: return arg_extremum<T, true>(c);
       case ReduceKind::ArgMin: return arg_extremum<T, false>(c);
       case ReduceKind::Sum:
+      case ReduceKind::SumSquares:
       case ReduceKind::Var: break;
     }
   });

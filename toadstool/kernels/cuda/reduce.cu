@@ -270,6 +270,12 @@ void reduce_entry(const ReduceCall& c) {
       reduce_to<SumReduce<T, Out>, T, Out>(c, SumReduce<T, Out>{c.scale});
     });
   }
+  if (c.kind == ReduceKind::SumSquares) {
+    return for_dtype<TypeSet::Float>(c.dtype, "reduce", [&](auto zero) {
+      using T = decltype(zero);
+      reduce_to<SumSquaresReduce<T, T>, T, T>(c, {});
+    });
+  }
   for_dtype<TypeSet::Compute>(c.dtype, "reduce", [&](auto zero) {
     using T = decltype(zero);
     using SumOut = sum_out_t<T>;
@@ -280,6 +286,7 @@ void reduce_entry(const ReduceCall& c) {
       case ReduceKind::ArgMax: return arg_extremum<T, true>(c);
       case ReduceKind::ArgMin: return arg_extremum<T, false>(c);
       case ReduceKind::Sum:
+      case ReduceKind::SumSquares:
       case ReduceKind::Var: break;
     }
   });
