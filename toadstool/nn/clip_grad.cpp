@@ -12,7 +12,9 @@
 namespace toadstool::nn {
 Tensor vector_norm(const Tensor& values, double norm_type) {
   if (std::isinf(norm_type)) return values.abs().amax();
-  if (norm_type == 2.0) return (values * values).sum().sqrt();
+  // One pass, no [n] temporary of squares (79 MB a step for the IMDB
+  // example's gradients).
+  if (norm_type == 2.0) return native::sum_squares(values).sqrt();
   if (norm_type == 1.0) return values.abs().sum();
   return values.abs().pow(norm_type).sum().pow(1.0 / norm_type);
 }
@@ -27,11 +29,7 @@ Tensor total_grad_norm(const std::vector<Tensor>& params, double norm_type) {
     const Tensor& grad = param.grad();
     // An empty gradient adds nothing to any norm (and has no max).
     if (grad.defined() && grad.numel() > 0) {
-      // The 2-norm in one pass (no [n] temporary of squares: 79 MB a step
-      // for the IMDB example's gradients).
-      const Tensor norm =
-          norm_type == 2.0 ? native::sum_squares(grad).sqrt() : vector_norm(grad, norm_type);
-      norms.push_back(norm.to(kFloat64).reshape({1}));
+      norms.push_back(vector_norm(grad, norm_type).to(kFloat64).reshape({1}));
     }
   }
   if (norms.empty()) return zeros({}, kFloat64);

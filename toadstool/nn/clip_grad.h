@@ -25,8 +25,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 // The pieces of clip_grad_norm_, for a caller whose gradients are spread
 // over processes (distributed::ZeroRedundancyOptimizer): the norm_type-norm
 // of `values` (any shape; kInfNorm: the largest absolute value) as a 0-d
-// tensor of its dtype, so that the norm of per-part norms is the norm of the
-// whole; the total norm of the params' gradients (0-d float64, 0 when none
+// tensor of its dtype (no autograd), so that the norm of per-part norms is
+// the norm of the whole; the total norm of the params' gradients (0-d float64, 0 when none
 // has one); and the scaling of their gradients by min(1, max_norm /
 // (total_norm + 1e-6)).
 Tensor vector_norm(const Tensor& values, double norm_type);

@@ -187,13 +187,10 @@ class TileProducts<float, BFloat16> {
                      ldc);
   }
 
-  // x [n] (n <= kBq kBk) rounded to bfloat16, through the bits: GCC does not
-  // vectorise a loop that assigns BFloat16 structs.
+  // x [n] (n <= kBq kBk) rounded to bfloat16 (narrow_rows: one row).
   const BFloat16* operand(const float* x, int64_t n) {
-    uint16_t* out = rounded_.data();
-#pragma omp simd
-    for (int64_t e = 0; e < n; ++e) out[e] = float_to_bfloat16_bits(x[e]);
-    return reinterpret_cast<const BFloat16*>(out);
+    narrow_rows(x, n, 1, n, rounded_.data(), n);
+    return rounded_.data();
   }
 
  private:
@@ -220,7 +217,7 @@ class TileProducts<float, BFloat16> {
   }
 
   const Bf16Tile& tile_ = *bf16_tile();
-  std::vector<uint16_t> rounded_ = std::vector<uint16_t>(kBq * kBk);
+  std::vector<BFloat16> rounded_ = std::vector<BFloat16>(kBq * kBk);
   std::vector<Entry> packed_;
 };
 #endif
