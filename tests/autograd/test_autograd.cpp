@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "test_util.h"
+#include "toadstool/kernels/philox.h"
 
 namespace toadstool {
 namespace {
@@ -265,19 +266,29 @@ TEST(Autograd, DropoutIsTheIdentityWhenNotTrainingAndScalesWhenTraining) {
   EXPECT_THROW(dropout(ones({3}, kInt64), 0.5), Error);
 }
 
-// The mask is never stored, but it is exactly bernoulli(1 - p) / (1 - p)
-// drawn from the same generator state, in every floating dtype, and the
-// generator moves on by as much.
-TEST(Autograd, DropoutDrawsTheBernoulliMask) {
+// The mask is never stored, but it is exactly the one kernels/philox.h
+// documents (RandomKind::DropoutKeep: element i kept when draw i % 8 of block
+// offset + i / 8 is below dropout_threshold(1 - p)), scaled by 1 / (1 - p),
+// in every floating dtype, and the generator moves on by the blocks it used.
+TEST(Autograd, DropoutDrawsTheDocumentedMask) {
   for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
     Generator data(1);
     const Tensor x = randn({7, 33}, dtype, &data);
-    Generator g1(9), g2(9);
-    const Tensor y = dropout(x, 0.3, true, &g1);
-    const Tensor mask = bernoulli(x.shape(), 0.7, dtype, &g2) * (1 / 0.7);
-    const Tensor expected = x * mask;
-    EXPECT_EQ(testing::values(y), testing::values(expected)) << dtype_name(dtype);
-    EXPECT_EQ(g1.state().offset, g2.state().offset);
+    Generator g(9);
+    const uint64_t offset = g.state().offset;
+    const Tensor y = dropout(x, 0.3, true, &g);
+    std::vector<double> keep(x.numel());
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const kernels::Philox4x32 block =
+          kernels::philox4x32_10(offset + static_cast<uint64_t>(i / 8), 0, 9);
+      const bool kept =
+          kernels::dropout_draw(block, static_cast<int>(i % 8)) < kernels::dropout_threshold(0.7);
+      keep[i] = kept ? 1.0 : 0.0;
+    }
+    const Tensor mask = from_vector(keep, x.shape()).to(dtype) * (1 / 0.7);
+    EXPECT_EQ(testing::values(y), testing::values(x * mask)) << dtype_name(dtype);
+    EXPECT_EQ(g.state().offset,
+              offset + kernels::philox_blocks_used(x.numel(), kernels::RandomKind::DropoutKeep));
   }
 }
 

@@ -138,7 +138,7 @@ AttentionArgs<T> make_args(const Problem& pb, const Data<T>& data) {
 }
 
 Dropout dropout_for(const Problem& pb) {
-  return {pb.dropout_p > 0, bernoulli_threshold(1.0 - pb.dropout_p), 1234, 77};
+  return {pb.dropout_p > 0, dropout_threshold(1.0 - pb.dropout_p), 1234, 77};
 }
 
 struct Results {

@@ -46,6 +46,24 @@ TEST(Philox, BlocksUsed) {
   EXPECT_EQ(philox_blocks_used(5, RandomKind::UniformDouble), 3u);
   EXPECT_EQ(philox_blocks_used(4, RandomKind::NormalDouble), 2u);
   EXPECT_EQ(philox_blocks_used(3, RandomKind::Int64), 2u);
+  EXPECT_EQ(philox_blocks_used(8, RandomKind::DropoutKeep), 1u);
+  EXPECT_EQ(philox_blocks_used(9, RandomKind::DropoutKeep), 2u);
+}
+
+// Dropout's draws are the words' 16-bit halves, low half first; its
+// threshold rounds the keep probability up to a multiple of 2^-16.
+TEST(Philox, DropoutDrawsAndThreshold) {
+  const Philox4x32 b{{0x11112222u, 0x33334444u, 0x55556666u, 0x77778888u}};
+  const std::array<uint32_t, 8> halves{0x2222, 0x1111, 0x4444, 0x3333,
+                                       0x6666, 0x5555, 0x8888, 0x7777};
+  for (int j = 0; j < 8; ++j) EXPECT_EQ(dropout_draw(b, j), halves[j]) << "draw " << j;
+  EXPECT_EQ(dropout_threshold(0.0), 0u);
+  EXPECT_EQ(dropout_threshold(std::nan("")), 0u);
+  EXPECT_EQ(dropout_threshold(1.0), 65536u);
+  EXPECT_EQ(dropout_threshold(0.5), 32768u);
+  EXPECT_EQ(dropout_threshold(0.9), 58983u);  // 58982.4 rounded up
+  EXPECT_EQ(dropout_threshold(1e-9), 1u);     // any keep > 0 keeps something
+  EXPECT_EQ(dropout_threshold(1.0 - 1e-9), 65536u);
 }
 
 TEST(Philox, WordConversionsStayInRange) {
@@ -315,6 +333,43 @@ TEST(RandomKernels, FollowsTheDocumentedMap) {
     EXPECT_EQ(a.ints[i],
               -1000 + static_cast<int64_t>(random_below(b2.v[2 * pair], b2.v[2 * pair + 1], 2000)));
   }
+}
+
+// Dropout through the kernel table, so the build chosen for this CPU runs:
+// every element of a fill long enough for several chunks of blocks, whose
+// counters carry into the counter's second word, and a partial last block,
+// against the table (RandomKind::DropoutKeep); with a residual the same
+// draws are added to it.
+TEST(RandomKernels, DropoutFollowsTheDocumentedMap) {
+  const uint64_t first_block = (uint64_t{1} << 32) - 20;
+  const int64_t n = 8 * (64 + 61) + 5;
+  const double p = 0.3;
+  const Tensor x = ones({n}, kFloat32);
+  const Tensor residual = full({n}, 2.0, kFloat32);
+  for (const bool with_residual : {false, true}) {
+    Generator gen(kSeed);
+    gen.set_state({kSeed, first_block});
+    const Tensor y =
+        with_residual ? dropout_add(x, residual, p, true, &gen) : dropout(x, p, true, &gen);
+    const float* got = y.data_ptr<float>();
+    const auto keep_scale = static_cast<float>(1.0 / (1.0 - p));
+    for (int64_t i = 0; i < n; ++i) {
+      const Philox4x32 block = philox4x32_10(first_block + static_cast<uint64_t>(i / 8), 0, kSeed);
+      const bool kept = dropout_draw(block, static_cast<int>(i % 8)) < dropout_threshold(1 - p);
+      ASSERT_EQ(got[i], (with_residual ? 2.0f : 0.0f) + (kept ? keep_scale : 0.0f))
+          << "element " << i << " (" << cpu_isa() << ")";
+    }
+  }
+}
+
+// The share of elements dropout keeps is ceil((1 - p) 2^16) / 2^16.
+TEST(RandomKernels, DropoutRate) {
+  const double p = 0.1;
+  Generator gen(kSeed);
+  const Tensor y = dropout(ones({kSamples}, kFloat32), p, true, &gen);
+  const double kept = sum(ne(y, 0.0).to(kFloat64)).item<double>();
+  const double q = dropout_threshold(1 - p) / 65536.0;
+  EXPECT_NEAR(kept, kSamples * q, kSigmas * std::sqrt(kSamples * q * (1 - q)));
 }
 
 class ThreadCount : public ::testing::Test {

@@ -222,10 +222,11 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
 namespace {
 
 // The generator state of a dropout mask over n elements: the counter blocks
-// bernoulli(n, 1 - p) would take from `generator`.
+// of n 16-bit keep draws (RandomKind::DropoutKeep) taken from `generator`.
 kernels::DropoutMask reserve_dropout_mask(int64_t n, double p, Generator* generator) {
   Generator& g = generator != nullptr ? *generator : default_generator();
-  const uint64_t offset = g.reserve(kernels::philox_blocks_used(n, kernels::RandomKind::Bernoulli));
+  const uint64_t offset =
+      g.reserve(kernels::philox_blocks_used(n, kernels::RandomKind::DropoutKeep));
   return {p, g.seed(), offset};
 }
 
@@ -250,8 +251,9 @@ void check_dropout_p(double p) {
 
 }  // namespace
 
-// The mask is the one bernoulli(t.shape(), 1 - p) would draw from the
-// generator, but never stored: the backward regenerates it from the same
+// Element i is kept when its 16-bit draw (kernels/philox.h, RandomKind::
+// DropoutKeep) is below the keep probability 1 - p rounded up to a multiple
+// of 2^-16. The mask is never stored: the backward regenerates it from the same
 // Philox state (kernels::DropoutMask), so training keeps no mask tensors.
 Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
   detail::check_defined(t, "dropout");

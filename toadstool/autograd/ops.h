@@ -191,7 +191,9 @@ Tensor embedding(const Tensor& weight, const Tensor& indices,
                  std::optional<int64_t> padding_idx = std::nullopt);
 // Zeroes each element with probability p and scales the rest by 1 / (1 - p)
 // when training; the identity otherwise. The mask is drawn from `generator`
-// (default: the global one).
+// (default: the global one), a 16-bit draw per element: the keep
+// probability 1 - p is rounded up to a multiple of 2^-16 (kernels/philox.h,
+// RandomKind::DropoutKeep).
 Tensor dropout(const Tensor& t, double p, bool training = true, Generator* generator = nullptr);
 // residual + dropout(t, p, training, generator), the same values from the
 // same generator state, in one pass over memory when t and residual have

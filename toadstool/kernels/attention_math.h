@@ -34,17 +34,16 @@ TS_HOST_DEVICE T attention_lse(T m, T l) {
 }
 
 // Dropout of the probability at flat index `index` of the [..., L, S]
-// probabilities: kept when the Bernoulli draw of that element, as
-// fill_bernoulli(keep_probability) would make it with state (seed, offset),
-// fires. So the mask equals native bernoulli([..., L, S], 1 - p) drawn from
-// the same generator state, and the backward regenerates it from
-// (seed, offset) without storing it. `threshold` is
-// bernoulli_threshold(1 - p).
-TS_HOST_DEVICE bool attention_keep(const Philox4x32& block, uint64_t index, uint64_t threshold) {
-  return block.v[index % 4] < threshold;
+// probabilities: kept when that element's dropout draw (RandomKind::
+// DropoutKeep: draw index % 8 of block offset + index / 8) is below
+// `threshold`, dropout_threshold(1 - p). So the mask is the one dropout()
+// draws over the [..., L, S] probabilities from the same generator state,
+// and the backward can regenerate it from (seed, offset) without storing it.
+TS_HOST_DEVICE bool attention_keep(const Philox4x32& block, uint64_t index, uint32_t threshold) {
+  return dropout_draw(block, static_cast<int>(index % 8)) < threshold;
 }
 TS_HOST_DEVICE Philox4x32 attention_dropout_block(uint64_t index, uint64_t seed, uint64_t offset) {
-  return philox4x32_10(offset + index / 4, 0, seed);
+  return philox4x32_10(offset + index / 8, 0, seed);
 }
 
 }  // namespace toadstool::kernels

@@ -24,6 +24,9 @@
 //                              (2, 3); cos if i is even, sin if odd
 //   Int64           2          lanes (2j, 2j + 1), j = i % 2 -> random_below
 //   Bernoulli       4          lane i % 4 -> lane < bernoulli_threshold(p)
+//   DropoutKeep     8          16-bit draw i % 8: lane (i % 8) / 2, its low
+//                              half when i is even -> draw <
+//                              dropout_threshold(1 - p) (dropout_draw)
 //
 // A call of n elements consumes philox_blocks_used(n, kind) = ceil(n / k)
 // blocks, and the front-end advances the generator offset by that much. What
@@ -34,6 +37,13 @@
 //     single larger fill at offset o. So two consecutive calls equal one big
 //     call exactly when the first call's n is a multiple of k; otherwise the
 //     unused lanes of its last block are skipped.
+//
+// Dropout keeps an element on a 16-bit draw, not a 32-bit one: the draws
+// are the same Philox words read as 16-bit halves, so a mask costs half the
+// blocks (Philox was about a sixth of the IMDB Transformer's training step,
+// most of it dropout's). The keep probability is rounded up to a multiple of
+// 2^-16 (p = 0.1 keeps 0.900009 of the elements); FlashAttention's dropout
+// rounds it to 2^-8.
 //
 // Same numbers on both backends: the Philox words, uniform_float /
 // uniform_double, random_below and the Bernoulli draws are exact integer or
@@ -89,10 +99,19 @@ TS_HOST_DEVICE Philox4x32 philox4x32_10(uint64_t counter_lo, uint64_t counter_hi
 
 // ---- the fill mapping --------------------------------------------------------
 
-enum class RandomKind { UniformFloat, UniformDouble, NormalFloat, NormalDouble, Int64, Bernoulli };
+enum class RandomKind {
+  UniformFloat,
+  UniformDouble,
+  NormalFloat,
+  NormalDouble,
+  Int64,
+  Bernoulli,
+  DropoutKeep
+};
 
 // How many values of `kind` one counter block yields (k in the table above).
 TS_HOST_DEVICE constexpr int values_per_block(RandomKind kind) {
+  if (kind == RandomKind::DropoutKeep) return 8;
   return kind == RandomKind::UniformFloat || kind == RandomKind::NormalFloat ||
                  kind == RandomKind::Bernoulli
              ? 4
@@ -187,6 +206,23 @@ TS_HOST_DEVICE uint64_t bernoulli_threshold(double p) {
   if (!(p > 0.0)) return 0;
   if (p >= 1.0) return uint64_t{1} << 32;
   return static_cast<uint64_t>(std::ceil(p * 4294967296.0));
+}
+
+// Dropout's draw j (0..7) of a block: the 16-bit halves of its words in
+// order, low half first (on a little-endian CPU, the words' bytes read as
+// uint16 values).
+TS_HOST_DEVICE uint32_t dropout_draw(const Philox4x32& b, int j) {
+  return (b.v[j / 2] >> (16 * (j % 2))) & 0xffffu;
+}
+
+// An element is kept when its draw is below dropout_threshold(keep), the
+// keep probability 1 - p rounded up to a multiple of 2^-16: P(keep) =
+// ceil(keep 2^16) / 2^16, at least 2^-16 for any keep > 0. keep <= 0 (and
+// NaN) keeps nothing, keep >= 1 everything.
+TS_HOST_DEVICE uint32_t dropout_threshold(double keep) {
+  if (!(keep > 0.0)) return 0;
+  if (keep >= 1.0) return 65536;
+  return static_cast<uint32_t>(std::ceil(keep * 65536.0));
 }
 
 }  // namespace toadstool::kernels

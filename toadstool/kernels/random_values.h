@@ -63,15 +63,16 @@ template <class T>
 TS_HOST_DEVICE T bernoulli_value(uint32_t word, uint64_t threshold) {
   return static_cast<T>(word < threshold ? 1.0f : 0.0f);
 }
-// Dropout's multiplier for one element: keep_scale when `word` draws a keep
-// (bernoulli_value with the keep probability's threshold), else 0. The
-// multiplication by 0 (not a select) keeps in * mask's NaN for an infinite
-// or NaN input, as the mask tensor did.
+// Dropout of one element: in * keep_scale when its 16-bit `draw`
+// (dropout_draw) is below `threshold` (dropout_threshold of the keep
+// probability), else in * 0. The multiplication by 0 (not a select) keeps
+// in * mask's NaN for an infinite or NaN input, as a mask tensor would.
+// RandomKind::DropoutKeep.
 template <class T>
-TS_HOST_DEVICE T dropout_value(T in, uint32_t word, uint64_t threshold, T keep_scale) {
+TS_HOST_DEVICE T dropout_value(T in, uint32_t draw, uint32_t threshold, T keep_scale) {
   // 16-bit values are multiplied in float and rounded once, as MulOp does.
   using Compute = decltype(static_cast<float>(in) * keep_scale);
-  const Compute scale = word < threshold ? static_cast<Compute>(keep_scale) : Compute(0);
+  const Compute scale = draw < threshold ? static_cast<Compute>(keep_scale) : Compute(0);
   return static_cast<T>(static_cast<Compute>(in) * scale);
 }
 // The four draws of one block for one probability.

@@ -248,11 +248,11 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
   Prepared p = prepare(q, k, v, options, op);
   AttentionForward result;
   if (options.dropout_p > 0) {
-    // The mask of score element i (flat over [..., L, S]) is the i-th draw of
-    // a Bernoulli fill of that shape: reserve its blocks now.
+    // The mask of score element i (flat over [..., L, S]) is the i-th keep
+    // draw of dropout() over that shape: reserve its blocks now.
     Generator& g = options.generator != nullptr ? *options.generator : default_generator();
     const uint64_t blocks =
-        kernels::philox_blocks_used(p.heads * p.L * p.S, kernels::RandomKind::Bernoulli);
+        kernels::philox_blocks_used(p.heads * p.L * p.S, kernels::RandomKind::DropoutKeep);
     result.dropout_state.offset = g.reserve(blocks);
     result.dropout_state.seed = g.seed();
     // One bit per score is quadratic in the sequence: kept up to a bound,

@@ -18,6 +18,7 @@
 #endif
 
 #include "toadstool/kernels/attention_math.h"
+#include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/gemm_bf16.h"
 #include "toadstool/kernels/cpu/gemm_bf16_packed.h"
@@ -258,19 +259,20 @@ void score_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0,
 }
 
 // z[c] = keep_scale when score element `first + c` (flat over [heads, L, S])
-// is kept by dropout, else 0: word first + c of the Philox blocks from
-// attention_dropout_block (block index / 4 serves four elements), made
+// is kept by dropout, else 0: draw first + c of the Philox blocks from
+// attention_dropout_block (block index / 8 serves eight elements), made
 // together by philox_words.
 template <class T, class S>
 void dropout_row(const AttentionArgs<S>& a, uint64_t first, int64_t cols, T* z) {
-  const uint64_t threshold = bernoulli_threshold(1.0 - a.dropout_p);
+  constexpr int64_t kDraws = values_per_block(RandomKind::DropoutKeep);
+  const uint32_t threshold = dropout_threshold(1.0 - a.dropout_p);
   const T keep_scale = T(1) / T(1 - a.dropout_p);
-  const int64_t skip = static_cast<int64_t>(first % 4);
-  uint32_t words[kBk + 8];  // ceil((skip + cols) / 4) blocks, cols <= kBk
-  philox_words(a.offset + first / 4, (skip + cols + 3) / 4, a.seed, words);
-  const uint32_t* w = words + skip;
+  const int64_t skip = static_cast<int64_t>(first % kDraws);
+  uint32_t words[4 * (kBk / kDraws + 2)];  // ceil((skip + cols) / 8) blocks, cols <= kBk
+  philox_words(a.offset + first / kDraws, (skip + cols + kDraws - 1) / kDraws, a.seed, words);
+  DropoutDraws* d = reinterpret_cast<DropoutDraws*>(words) + skip;
 #pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) z[c] = w[c] < threshold ? keep_scale : T(0);
+  for (int64_t c = 0; c < cols; ++c) z[c] = d[c] < threshold ? keep_scale : T(0);
 }
 
 uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {

@@ -1,12 +1,20 @@
 #pragma once
 // Dropout without a stored mask (kernels/kernel_args.h, DropoutMask): the
 // forward and the backward regenerate the keep draws from the Philox state.
+#include <bit>
 #include <cstdint>
 
 #include "toadstool/kernels/half.h"
 #include "toadstool/kernels/kernel_args.h"
 
 namespace toadstool::kernels::cpu {
+
+// philox_words' output read in place as dropout's 16-bit draws
+// (RandomKind::DropoutKeep): the CPU is little-endian, so the halves of the
+// words come in the draws' order, draw j of a block at index 8 b + j.
+// may_alias: the words were stored as uint32_t.
+static_assert(std::endian::native == std::endian::little);
+using DropoutDraws = const uint16_t __attribute__((may_alias));
 
 // out[i] = in[i] * mask_i (+ residual[i] unless residual is null).
 void dropout(Half* out, const Half* in, const Half* residual, int64_t n, const DropoutMask& mask);

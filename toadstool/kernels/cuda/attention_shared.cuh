@@ -3,8 +3,8 @@
 // kernels (attention.cu) and the tiled ones for float32, bfloat16 and
 // float16 (attention_tiled.cu). Both draw the dropout keep bit of
 // score (h, i, j) from Philox at flat index (h L + i) S + j with the call's
-// (seed, offset), as the CPU does, so every backend and path drops the same
-// elements.
+// (seed, offset) (attention_keep: a 16-bit draw), as the CPU does, so every backend and path drops
+// the same elements.
 #include <cstring>
 #include <limits>
 
@@ -19,7 +19,7 @@ constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 // Dropout of score element `index`: its scale 1 / (1 - p) when kept, else 0.
 struct Dropout {
   bool active;
-  uint64_t threshold;  // bernoulli_threshold(1 - p)
+  uint32_t threshold;  // dropout_threshold(1 - p)
   uint64_t seed, offset;
 
   template <class T>
@@ -30,7 +30,7 @@ struct Dropout {
 };
 
 inline Dropout dropout_of(const AttentionCall& call) {
-  return {call.dropout_p > 0, bernoulli_threshold(1.0 - call.dropout_p), call.seed, call.offset};
+  return {call.dropout_p > 0, dropout_threshold(1.0 - call.dropout_p), call.seed, call.offset};
 }
 
 __device__ inline uint64_t flat_index(int64_t h, int64_t i, int64_t j, int64_t L, int64_t S) {

@@ -47,19 +47,20 @@ struct FusedDropout {
   T* x = nullptr;               // forward: where x goes (the buffer the kernel normalises)
   T* grad_block = nullptr;      // backward: dropout(grad_x)
   DropoutMask mask;
-  uint64_t threshold = 0;  // bernoulli_threshold(1 - p)
+  uint32_t threshold = 0;  // dropout_threshold(1 - p)
   T keep_scale = T(1);     // 1 / (1 - p)
 
   FusedDropout() = default;
   explicit FusedDropout(const DropoutMask& m)
       : mask(m),
-        threshold(bernoulli_threshold(1.0 - m.p)),
+        threshold(dropout_threshold(1.0 - m.p)),
         keep_scale(static_cast<T>(1.0 / (1.0 - m.p))) {}
 
-  // Element g of the whole tensor, dropped: word g % 4 of block offset + g / 4.
+  // Element g of the whole tensor, dropped: draw g % 8 of block offset + g / 8
+  // (RandomKind::DropoutKeep).
   __device__ T drop(T in, int64_t g) const {
-    const Philox4x32 bits = philox4x32_10(mask.offset + static_cast<uint64_t>(g / 4), 0, mask.seed);
-    return dropout_value(in, bits.v[g % 4], threshold, keep_scale);
+    const Philox4x32 bits = philox4x32_10(mask.offset + static_cast<uint64_t>(g / 8), 0, mask.seed);
+    return dropout_value(in, dropout_draw(bits, static_cast<int>(g % 8)), threshold, keep_scale);
   }
 };
 

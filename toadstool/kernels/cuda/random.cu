@@ -143,15 +143,17 @@ void fill_bernoulli_tensor(DType dtype, void* out, const void* probs, int64_t n,
   });
 }
 
-// Dropout (DropoutMask): a thread per counter block, its four elements.
+// Dropout (DropoutMask): a thread per counter block, its eight elements
+// (RandomKind::DropoutKeep: element i takes draw i % 8 of block i / 8).
 template <class T>
 __global__ void dropout_kernel(T* out, const T* in, const T* residual, int64_t n, int64_t blocks,
-                               DropoutMask mask, uint64_t threshold, T keep_scale) {
+                               DropoutMask mask, uint32_t threshold, T keep_scale) {
+  constexpr int kDraws = values_per_block(RandomKind::DropoutKeep);
   for (int64_t b = first_index(); b < blocks; b += index_step()) {
     const Philox4x32 bits = philox4x32_10(mask.offset + static_cast<uint64_t>(b), 0, mask.seed);
-    const int64_t first = b * 4;
-    for (int j = 0; j < 4 && first + j < n; ++j) {
-      const T dropped = dropout_value(in[first + j], bits.v[j], threshold, keep_scale);
+    const int64_t first = b * kDraws;
+    for (int j = 0; j < kDraws && first + j < n; ++j) {
+      const T dropped = dropout_value(in[first + j], dropout_draw(bits, j), threshold, keep_scale);
       out[first + j] =
           residual != nullptr ? static_cast<T>(residual[first + j] + dropped) : dropped;
     }
@@ -163,10 +165,10 @@ void dropout(DType dtype, void* out, const void* in, const void* residual, int64
   if (n <= 0) return;
   for_dtype<TypeSet::Floating>(dtype, "dropout", [&](auto zero) {
     using T = decltype(zero);
-    const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::Bernoulli));
+    const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::DropoutKeep));
     dropout_kernel<<<blocks_for(blocks), kThreads, 0, current_stream()>>>(
         typed<T>(out), typed<T>(in), typed<T>(residual), n, blocks, mask,
-        bernoulli_threshold(1.0 - mask.p), static_cast<T>(1.0 / (1.0 - mask.p)));
+        dropout_threshold(1.0 - mask.p), static_cast<T>(1.0 / (1.0 - mask.p)));
     check_launch("dropout");
   });
 }
