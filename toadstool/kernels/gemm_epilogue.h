@@ -36,16 +36,20 @@ TS_HOST_DEVICE T activate_value(T pre) {
   return static_cast<T>(activate<kActivation>(static_cast<C>(pre)));
 }
 
-// fn.template operator()<kActivation>() for the call's activation (host
+// fn(ActivationConstant<kActivation>{}) for the call's activation (host
 // code): each backend's loop is built once per activation, with no switch
-// inside it.
+// inside it. A constant argument rather than a template lambda: the CUDA
+// sources are C++17, which has no explicit lambda template parameters.
+template <GemmActivation kActivation>
+using ActivationConstant = std::integral_constant<GemmActivation, kActivation>;
+
 template <class Fn>
 void with_activation(GemmActivation activation, Fn&& fn) {
   switch (activation) {
-    case GemmActivation::None: return fn.template operator()<GemmActivation::None>();
-    case GemmActivation::Relu: return fn.template operator()<GemmActivation::Relu>();
-    case GemmActivation::GeluErf: return fn.template operator()<GemmActivation::GeluErf>();
-    case GemmActivation::GeluTanh: return fn.template operator()<GemmActivation::GeluTanh>();
+    case GemmActivation::None: return fn(ActivationConstant<GemmActivation::None>{});
+    case GemmActivation::Relu: return fn(ActivationConstant<GemmActivation::Relu>{});
+    case GemmActivation::GeluErf: return fn(ActivationConstant<GemmActivation::GeluErf>{});
+    case GemmActivation::GeluTanh: return fn(ActivationConstant<GemmActivation::GeluTanh>{});
   }
 }
 

@@ -99,9 +99,14 @@ int next_group_id() {
   return ++id;
 }
 
+}  // namespace
+
+namespace nccl {
+
 // A collective's handle. The watchdog completes or fails it; wait() makes
 // the caller's current stream wait for the end event (PyTorch's semantics)
-// unless the Work is blocking (barrier), which waits on the host.
+// unless the Work is blocking (barrier), which waits on the host. In nccl,
+// not the anonymous namespace: State, which the header declares, holds them.
 class NcclWork final : public Work {
  public:
   NcclWork(std::string description, Clock::time_point deadline, Device device, bool blocking,
@@ -134,10 +139,6 @@ class NcclWork final : public Work {
   const bool abort_on_timeout_;
   Event end_;  // recorded on the NCCL stream after the collective
 };
-
-}  // namespace
-
-namespace nccl {
 
 struct State {
   State(Device device, Stream stream, int id, int rank, int size,
@@ -180,6 +181,7 @@ struct State {
 
 namespace {
 
+using nccl::NcclWork;
 using nccl::State;
 
 // The group can no longer be trusted (a timeout, an NCCL error): abort the

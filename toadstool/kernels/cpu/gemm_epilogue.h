@@ -17,7 +17,8 @@ namespace toadstool::kernels::cpu {
 template <class T>
 void apply_epilogue(const GemmEpilogueArgs<T>& e, T* c, int64_t ldc, int64_t rows, int64_t cols) {
   if (!e.any()) return;
-  with_activation(e.activation, [&]<GemmActivation kActivation>() {
+  with_activation(e.activation, [&](auto activation) {
+    constexpr GemmActivation kActivation = decltype(activation)::value;
     for (int64_t i = 0; i < rows; ++i) {
       T* ci = c + i * ldc;
       if (e.bias != nullptr) {

@@ -115,7 +115,8 @@ __global__ void epilogue_kernel(T* C, const T* bias, T* pre_out, int64_t batch, 
 template <class T>
 void launch_epilogue(const GemmCall& c) {
   const int64_t total = c.batch * c.M * c.N;
-  with_activation(c.epilogue.activation, [&]<GemmActivation kActivation>() {
+  with_activation(c.epilogue.activation, [&](auto activation) {
+    constexpr GemmActivation kActivation = decltype(activation)::value;
     epilogue_kernel<kActivation, T><<<blocks_for(total), kThreads, 0, current_stream()>>>(
         typed<T>(c.C), typed<T>(c.epilogue.bias), typed<T>(c.epilogue.pre_activation), c.batch, c.M,
         c.N, c.ldc, c.stride_c);
