@@ -434,6 +434,46 @@ TEST(Attention, FullyMaskedRowsGiveZeroAndNoGradient) {
   }
 }
 
+// The same rows in bfloat16, on each bfloat16 GEMM path the CPU has (a
+// 16-bit tile rounds the probabilities into its own operand buffer, where a
+// masked row must be zeros too), with and without dropout: those rows are 0
+// with no gradient, and the whole result is float32 attention's on the same
+// rounded inputs, to bfloat16's precision.
+TEST(Attention, FullyMaskedRowsInBFloat16) {
+  Config c{"masked_rows_bf16", 1, 2, 70, 150, 4, 3};
+  const Inputs in = make_inputs(c);
+  Tensor keep = ones({c.L, c.S}, kBool);
+  for (int64_t row : {3, 66}) keep.select(0, row).fill_(false);
+  for (const std::string& path : testing::kBf16GemmPaths) {
+    if (!testing::force_bf16_gemm_path(path)) continue;
+    for (const double p : {0.0, 0.2}) {
+      SCOPED_TRACE("path '" + path + "' dropout " + std::to_string(p));
+      const auto run_in = [&](DType dtype) {
+        Tensor q = in.q.detach().to(kBFloat16).to(dtype).requires_grad_();
+        Tensor k = in.k.detach().to(kBFloat16).to(dtype).requires_grad_();
+        Tensor v = in.v.detach().to(kBFloat16).to(dtype).requires_grad_();
+        AttentionOptions o;
+        o.attn_mask = keep;
+        Generator dropout_gen(5);
+        o.dropout_p = p;
+        o.generator = &dropout_gen;
+        Tensor out = scaled_dot_product_attention(q, k, v, o);
+        Generator g(99);
+        (out * randn(out.shape(), kFloat64, &g).to(kBFloat16).to(dtype)).sum().backward();
+        return Grads{out.detach().to(kFloat32), q.grad().to(kFloat32), k.grad().to(kFloat32),
+                     v.grad().to(kFloat32)};
+      };
+      const Grads got = run_in(kBFloat16);
+      for (int64_t row : {3, 66}) {
+        EXPECT_TRUE(all(eq(got.out.select(2, row), 0.0)).item<bool>()) << "row " << row;
+        EXPECT_TRUE(all(eq(got.gq.select(2, row), 0.0)).item<bool>()) << "row " << row;
+      }
+      expect_runs_match(got, run_in(kFloat32), 2e-2, 2e-2);
+    }
+  }
+  set_cpu_bf16_gemm("");
+}
+
 // No keys at all (S = 0): every row is fully masked.
 // bfloat16 heads wider than a packed block of the bfloat16 tile (E, Ev >
 // 512) take the widened path on every CPU: the float32 result, rounded.

@@ -137,29 +137,50 @@ class HeadReader {
   std::vector<O> q_, k_, v_, go_;
 };
 
-// rows x cols of T (row stride src_row) rounded into S (row stride dst_row);
-// float into bfloat16 through the bits: GCC does not vectorise a loop that
-// assigns BFloat16 structs.
+// Where values rounded into S are written: S itself, or bfloat16's bits
+// (GCC does not vectorise a loop that assigns BFloat16 structs, and does one
+// that stores the bits).
+inline float* storage(float* p) { return p; }
+inline double* storage(double* p) { return p; }
+inline Half* storage(Half* p) { return p; }
+inline uint16_t* storage(BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
+
+template <class D, class T>
+void store(D* out, int64_t i, T v) {
+  out[i] = static_cast<D>(v);
+}
+inline void store(uint16_t* out, int64_t i, float v) { out[i] = float_to_bfloat16_bits(v); }
+
+// rows x cols of T (row stride src_row) rounded into S (row stride dst_row).
 template <class S, class T>
 void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* dst,
                  int64_t dst_row) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* in = src + r * src_row;
-    S* o = dst + r * dst_row;
-    if constexpr (std::is_same_v<S, BFloat16> && std::is_same_v<T, float>) {
-      auto* bits = reinterpret_cast<uint16_t*>(o);
+    auto* o = storage(dst + r * dst_row);
 #pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) bits[c] = float_to_bfloat16_bits(in[c]);
-    } else {
+    for (int64_t c = 0; c < cols; ++c) store(o, c, in[c]);
+  }
+}
+
+// out [n] = x * z (z null: x itself), rounded into O: a row of a tile made
+// as an operand of the tile products (out may be x).
+template <class T, class O>
+void operand_row(const T* x, const T* z, int64_t n, O* out) {
+  auto* o = storage(out);
+  if (z == nullptr) {
 #pragma omp simd
-      for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<S>(in[c]);
-    }
+    for (int64_t c = 0; c < n; ++c) store(o, c, x[c]);
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) store(o, c, x[c] * z[c]);
   }
 }
 
 // One thread's tile products, c [M, N] = alpha op(a) op(b) + beta c (c not
 // read when beta == 0), operands of type O stored as kernels/cpu/gemm.h
-// takes them, and the tiles it makes (probabilities, dS) as operands. Float
+// takes them, and where the tiles it makes (probabilities, dS) are written as
+// operands (operand_buffer). Float
 // and double go to our GEMM as they are.
 template <class T, class O>
 class TileProducts {
@@ -169,7 +190,8 @@ class TileProducts {
                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
     gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
   }
-  const T* operand(const T* x, int64_t /*n*/) { return x; }
+  // Where a tile made in place of x [rows, cols] goes as an operand: x.
+  T* operand_buffer(T* x) { return x; }
 };
 
 #if TOADSTOOL_BF16_KERNELS
@@ -188,11 +210,10 @@ class TileProducts<float, BFloat16> {
                      ldc);
   }
 
-  // x [n] (n <= kBq kBk) rounded to bfloat16 (narrow_rows: one row).
-  const BFloat16* operand(const float* x, int64_t n) {
-    narrow_rows(x, n, 1, n, rounded_.data(), n);
-    return rounded_.data();
-  }
+  // Where a tile made in place of x [rows, cols] (at most kBq kBk) goes as
+  // an operand: rounded into bfloat16, in one buffer (a tile is multiplied
+  // before the next is made).
+  BFloat16* operand_buffer(const float* /*x*/) { return rounded_.data(); }
 
  private:
   // Up to 64 KiB each at E, Ev <= 128 (and 256 KiB at the 512 limit).
@@ -406,11 +427,17 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   for (int64_t j0 = 0; j0 < a.S && tile_visible(a, i0, rows, j0); j0 += kBk) {
     const int64_t cols = std::min(kBk, a.S - j0);
     score_tile(a, hv, i0, rows, j0, cols, p, products);
+    // kept [rows, cols]: the probabilities after dropout, unnormalised, as
+    // the operand of o += kept v (in place of p, or rounded into bfloat16).
+    O* kept = products.operand_buffer(p);
+    const bool in_place = static_cast<const void*>(kept) == static_cast<const void*>(p);
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
+      O* kept_row = kept + r * cols;
       const T m_new = std::max(m[r], row_max(pr, cols));
       if (m_new == kNegInf<T>) {  // every key so far masked: nothing to add
         std::fill_n(pr, cols, T(0));
+        if (!in_place) std::fill_n(kept_row, cols, O(0.0f));
         // The backward reads these bits but multiplies them by p = 0.
         if (a.dropout_p > 0 && a.keep_bits != nullptr) {
           std::fill_n(keep_words(a, h, i0 + r, j0), (cols + 63) / 64, uint64_t{0});
@@ -423,13 +450,16 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
       if (rescale != T(1)) scale_row(o + r * o_row, a.Ev, rescale);
       if (a.dropout_p > 0) {
         draw_keep_row(a, h, i0 + r, j0, cols, z);
-#pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) pr[c] *= z[c];
+        operand_row(pr, z, cols, kept_row);
       }
     }
-    // o [rows, Ev] += p [rows, cols] v [cols, Ev]
-    products.multiply(false, false, rows, a.Ev, cols, T(1), products.operand(p, rows * cols), cols,
-                      hv.v + j0 * hv.v_row, hv.v_row, T(1), o, o_row);
+    // Without dropout, rounded as one tile (a row at a time costs more).
+    if (a.dropout_p == 0 && !in_place) {
+      operand_row(p, static_cast<const T*>(nullptr), rows * cols, kept);
+    }
+    // o [rows, Ev] += kept [rows, cols] v [cols, Ev]
+    products.multiply(false, false, rows, a.Ev, cols, T(1), kept, cols, hv.v + j0 * hv.v_row,
+                      hv.v_row, T(1), o, o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
     scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
@@ -512,42 +542,43 @@ struct Backward {
     }
     const bool dropout = a.dropout_p > 0;
     const O* go = go_head + i0 * go_row;  // [rows, Ev]
+    if (dropout) {
+      for (int64_t r = 0; r < rows; ++r) load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
+    }
     if (what & kGradKV) {
-      const T* kept = p;  // the probabilities after dropout
-      if (dropout) {
+      // kept [rows, cols]: the probabilities after dropout (p itself on the
+      // float path without dropout, else made into b or rounded).
+      O* kept = products.operand_buffer(dropout ? b : p);
+      if (dropout || static_cast<const void*>(kept) != static_cast<const void*>(p)) {
         for (int64_t r = 0; r < rows; ++r) {
-          load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
+          operand_row(p + r * cols, dropout ? z + r * cols : nullptr, cols, kept + r * cols);
         }
-        for (int64_t e = 0; e < rows * cols; ++e) b[e] = p[e] * z[e];
-        kept = b;
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      products.multiply(true, false, cols, a.Ev, rows, T(1), products.operand(kept, rows * cols),
-                        cols, go, go_row, T(1), g.v + j0 * g.v_row, g.v_row);
-    } else if (dropout) {
-      for (int64_t r = 0; r < rows; ++r) {
-        load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
-      }
+      products.multiply(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1),
+                        g.v + j0 * g.v_row, g.v_row);
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
-    // dropout), then dS = p (dP - D).
+    // dropout), then dS = p (dP - D), made as an operand (in place of b, or
+    // rounded into bfloat16).
     products.multiply(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row,
                       hv.v_row, T(0), b, cols);
+    O* ds = products.operand_buffer(b);
     for (int64_t r = 0; r < rows; ++r) {
-      T* br = b + r * cols;
+      const T* br = b + r * cols;
       const T* pr = p + r * cols;
+      auto* dsr = storage(ds + r * cols);
       const T dr = d[h * a.L + i0 + r];
       if (dropout) {
         const T* zr = z + r * cols;
 #pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) br[c] = pr[c] * (br[c] * zr[c] - dr);
+        for (int64_t c = 0; c < cols; ++c) store(dsr, c, pr[c] * (br[c] * zr[c] - dr));
       } else {
 #pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) br[c] = pr[c] * (br[c] - dr);
+        for (int64_t c = 0; c < cols; ++c) store(dsr, c, pr[c] * (br[c] - dr));
       }
     }
     const T scale = static_cast<T>(a.scale);
-    const O* ds = products.operand(b, rows * cols);
     if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
       products.multiply(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row,
                         hv.k_row, T(1), g.q + i0 * g.q_row, g.q_row);
