@@ -1,10 +1,10 @@
 #pragma once
 // What the two CUDA attention implementations share: the fixed-order
 // kernels (attention.cu) and the tiled ones for float32, bfloat16 and
-// float16 (attention_tiled.cu). Both draw the dropout keep bit of
-// score (h, i, j) from Philox at flat index (h L + i) S + j with the call's
-// (seed, offset) (attention_keep: a 16-bit draw), as the CPU does, so every backend and path drops
-// the same elements.
+// float16 (attention_tiled.cu). Both draw the dropout keep bit of score
+// (h, i, j) from Philox at flat index (h L + i) S + j with the call's
+// (seed, offset) (attention_keep: a 16-bit draw), as the CPU does, so every
+// backend and path drops the same elements.
 #include <cstring>
 #include <limits>
 
