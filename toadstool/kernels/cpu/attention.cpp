@@ -522,7 +522,8 @@ struct Backward {
 
   // One [rows, cols] tile of head hv.h: queries from i0, keys from j0, with
   // the head's grad_out rows go (row stride go_row). scratch holds
-  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then dS).
+  // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then
+  // dS; on a 16-bit tile p z and dS go rounded to the operand buffer).
   void tile(const HeadView<T, O>& hv, const O* go_head, int64_t go_row, const HeadGrads<T>& g,
             int64_t i0, int64_t j0, unsigned what, T* scratch, TileProducts<T, O>& products) const {
     const int64_t h = hv.h;
@@ -550,9 +551,7 @@ struct Backward {
       // float path without dropout, else made into b or rounded).
       O* kept = products.operand_buffer(dropout ? b : p);
       if (dropout || static_cast<const void*>(kept) != static_cast<const void*>(p)) {
-        for (int64_t r = 0; r < rows; ++r) {
-          operand_row(p + r * cols, dropout ? z + r * cols : nullptr, cols, kept + r * cols);
-        }
+        operand_row(p, dropout ? z : nullptr, rows * cols, kept);  // the whole tile at once
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
       products.multiply(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1),
