@@ -167,14 +167,10 @@ void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* d
 // as an operand of the tile products (out may be x).
 template <class T, class O>
 void operand_row(const T* x, const T* z, int64_t n, O* out) {
+  if (z == nullptr) return narrow_rows(x, n, 1, n, out, n);
   auto* o = storage(out);
-  if (z == nullptr) {
 #pragma omp simd
-    for (int64_t c = 0; c < n; ++c) store(o, c, x[c]);
-  } else {
-#pragma omp simd
-    for (int64_t c = 0; c < n; ++c) store(o, c, x[c] * z[c]);
-  }
+  for (int64_t c = 0; c < n; ++c) store(o, c, x[c] * z[c]);
 }
 
 // One thread's tile products, c [M, N] = alpha op(a) op(b) + beta c (c not
@@ -280,18 +276,14 @@ void score_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0,
 }
 
 // z[c] = keep_scale when score element `first + c` (flat over [heads, L, S])
-// is kept by dropout, else 0: draw first + c of the Philox blocks from
-// attention_dropout_block (block index / 8 serves eight elements), made
-// together by philox_words.
+// is kept by dropout, else 0: its draw (dropout_draws, the map of
+// attention_dropout_block and attention_keep).
 template <class T, class S>
 void dropout_row(const AttentionArgs<S>& a, uint64_t first, int64_t cols, T* z) {
-  constexpr int64_t kDraws = values_per_block(RandomKind::DropoutKeep);
   const uint32_t threshold = dropout_threshold(1.0 - a.dropout_p);
   const T keep_scale = T(1) / T(1 - a.dropout_p);
-  const int64_t skip = static_cast<int64_t>(first % kDraws);
-  uint32_t words[4 * (kBk / kDraws + 2)];  // ceil((skip + cols) / 8) blocks, cols <= kBk
-  philox_words(a.offset + first / kDraws, (skip + cols + kDraws - 1) / kDraws, a.seed, words);
-  DropoutDraws* d = reinterpret_cast<DropoutDraws*>(words) + skip;
+  uint32_t words[4 * (kBk / kDropoutDraws + 2)];  // ceil((first % 8 + cols) / 8) blocks
+  DropoutDraws* d = dropout_draws(a.seed, a.offset, static_cast<int64_t>(first), cols, words);
 #pragma omp simd
   for (int64_t c = 0; c < cols; ++c) z[c] = d[c] < threshold ? keep_scale : T(0);
 }
@@ -428,9 +420,10 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
     const int64_t cols = std::min(kBk, a.S - j0);
     score_tile(a, hv, i0, rows, j0, cols, p, products);
     // kept [rows, cols]: the probabilities after dropout, unnormalised, as
-    // the operand of o += kept v (in place of p, or rounded into bfloat16).
+    // the operand of o += kept v (in place of p when O is T, else rounded
+    // into bfloat16).
     O* kept = products.operand_buffer(p);
-    const bool in_place = static_cast<const void*>(kept) == static_cast<const void*>(p);
+    constexpr bool in_place = std::is_same_v<T, O>;
     for (int64_t r = 0; r < rows; ++r) {
       T* pr = p + r * cols;
       O* kept_row = kept + r * cols;
@@ -550,7 +543,7 @@ struct Backward {
       // kept [rows, cols]: the probabilities after dropout (p itself on the
       // float path without dropout, else made into b or rounded).
       O* kept = products.operand_buffer(dropout ? b : p);
-      if (dropout || static_cast<const void*>(kept) != static_cast<const void*>(p)) {
+      if (dropout || !std::is_same_v<T, O>) {
         operand_row(p, dropout ? z : nullptr, rows * cols, kept);  // the whole tile at once
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]

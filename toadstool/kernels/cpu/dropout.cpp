@@ -9,34 +9,31 @@
 
 namespace toadstool::kernels::cpu {
 
-// Element i takes draw i % 8 of block offset + i / 8 (RandomKind::
-// DropoutKeep), so the draws of consecutive blocks, made
-// kPhiloxChunkBlocks at a time by philox_words, line up with consecutive
-// elements.
+DropoutDraws* dropout_draws(uint64_t seed, uint64_t offset, int64_t first, int64_t n,
+                            uint32_t* words) {
+  const int64_t skip = first % kDropoutDraws;
+  philox_words(offset + static_cast<uint64_t>(first / kDropoutDraws),
+               (skip + n + kDropoutDraws - 1) / kDropoutDraws, seed, words);
+  return reinterpret_cast<DropoutDraws*>(words) + skip;
+}
 
 template <class T>
 void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
                   const DropoutMask& mask) {
-  if (n <= 0) return;
-  constexpr int64_t kDraws = values_per_block(RandomKind::DropoutKeep);
   const uint32_t threshold = dropout_threshold(1.0 - mask.p);
   const auto keep_scale = static_cast<T>(1.0 / (1.0 - mask.p));
   uint32_t words[4 * kPhiloxChunkBlocks];
-  auto* draws = reinterpret_cast<DropoutDraws*>(words);
-  // Blocks first / 8 .. (first + n - 1) / 8, kPhiloxChunkBlocks at a time;
-  // element g of the whole tensor is draw g - 8 * b0 of a chunk from block b0.
-  const int64_t last_block = (first + n - 1) / kDraws;
-  for (int64_t b0 = first / kDraws; b0 <= last_block; b0 += kPhiloxChunkBlocks) {
-    const int64_t count = std::min(kPhiloxChunkBlocks, last_block + 1 - b0);
-    philox_words(mask.offset + static_cast<uint64_t>(b0), count, mask.seed, words);
-    const int64_t from = std::max(first, kDraws * b0);
-    const int64_t to = std::min(first + n, kDraws * (b0 + count));
-    DropoutDraws* d = draws + (from - kDraws * b0);
-    T* o = out + (from - first);
-    const T* x = in + (from - first);
-    const int64_t len = to - from;
+  // Up to kPhiloxChunkBlocks blocks of draws at a time, each chunk ending on
+  // a block boundary (or at the span's end).
+  int64_t len = 0;
+  for (int64_t e0 = 0; e0 < n; e0 += len) {
+    const int64_t g = first + e0;  // the chunk's first element in the whole tensor
+    len = std::min(n - e0, kDropoutDraws * kPhiloxChunkBlocks - g % kDropoutDraws);
+    DropoutDraws* d = dropout_draws(mask.seed, mask.offset, g, len, words);
+    T* o = out + e0;
+    const T* x = in + e0;
     if (residual != nullptr) {
-      const T* r = residual + (from - first);
+      const T* r = residual + e0;
 #pragma omp simd
       for (int64_t e = 0; e < len; ++e) {
         o[e] = static_cast<T>(r[e] + dropout_value(x[e], d[e], threshold, keep_scale));
@@ -60,11 +57,10 @@ namespace {
 
 template <class T>
 void dropout_impl(T* out, const T* in, const T* residual, int64_t n, const DropoutMask& mask) {
-  constexpr int64_t kDraws = values_per_block(RandomKind::DropoutKeep);
   const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::DropoutKeep));
   parallel_for(0, blocks, kPhiloxBlockGrain, [&](int64_t begin, int64_t end) {
-    const int64_t first = kDraws * begin;
-    const int64_t len = std::min(kDraws * end, n) - first;
+    const int64_t first = kDropoutDraws * begin;
+    const int64_t len = std::min(kDropoutDraws * end, n) - first;
     dropout_span(out + first, in + first, residual != nullptr ? residual + first : nullptr, first,
                  len, mask);
   });

@@ -6,6 +6,7 @@
 
 #include "toadstool/kernels/half.h"
 #include "toadstool/kernels/kernel_args.h"
+#include "toadstool/kernels/philox.h"
 
 namespace toadstool::kernels::cpu {
 
@@ -15,6 +16,16 @@ namespace toadstool::kernels::cpu {
 // may_alias: the words were stored as uint32_t.
 static_assert(std::endian::native == std::endian::little);
 using DropoutDraws = const uint16_t __attribute__((may_alias));
+
+// Draws per Philox block.
+inline constexpr int64_t kDropoutDraws = values_per_block(RandomKind::DropoutKeep);
+
+// The draws of elements [first, first + n) of a mask with state (seed,
+// offset): element i takes draw i % 8 of block offset + i / 8, so the
+// blocks from first / 8 on are made into words (at least 4 ceil((first % 8
+// + n) / 8) of them) and the result points at element first's draw.
+DropoutDraws* dropout_draws(uint64_t seed, uint64_t offset, int64_t first, int64_t n,
+                            uint32_t* words);
 
 // out[i] = in[i] * mask_i (+ residual[i] unless residual is null).
 void dropout(Half* out, const Half* in, const Half* residual, int64_t n, const DropoutMask& mask);
