@@ -15,23 +15,12 @@
 #include <cmath>
 #include <limits>
 #include <random>
-#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
 
-#include "warp_emulator.h"
-
-// The dynamic shared memory the kernels declare (extern, in the kernels'
-// unnamed namespace): the emulator runs one block at a time over it.
-namespace toadstool::kernels::cuda {
-namespace {
-constexpr size_t kSharedBytes = size_t{256} << 10;
-alignas(128) unsigned char shared[kSharedBytes];
-}  // namespace
-}  // namespace toadstool::kernels::cuda
-
 #include "toadstool/kernels/cuda/attention_tiled_kernels.cuh"
+#include "warp_emulator.h"
 
 namespace toadstool::kernels::cuda {
 namespace {
@@ -226,9 +215,9 @@ std::vector<double> widen(const std::vector<T>& values) {
 // poisoned (NaN) first.
 template <class T, int D>
 Results run_kernels(const Problem& pb, const AttentionArgs<T>& a, const T* grad_out) {
-  EXPECT_LE((tiles_bytes<ForwardTiles<T, D>>()), kSharedBytes);
-  EXPECT_LE((tiles_bytes<BackwardTiles<T, D>>()), kSharedBytes);
-  const std::span<unsigned char> memory(shared, kSharedBytes);
+  // The dynamic shared memory of attention_tiled.cu's launches.
+  const size_t forward_bytes = tiles_bytes<ForwardTiles<T, D>>();
+  const size_t backward_bytes = tiles_bytes<BackwardTiles<T, D>>();
   const Dropout dropout = dropout_for(pb);
   // Half as many blocks as items: each block takes two in turn (the
   // kernels' item loop, which a GPU runs past 2^20 items).
@@ -238,15 +227,15 @@ Results run_kernels(const Problem& pb, const AttentionArgs<T>& a, const T* grad_
   std::vector<T> out(kHeads * pb.L * pb.Ev, nan), grad_q(kHeads * pb.L * pb.E, nan),
       grad_k(kHeads * pb.S * pb.E, nan), grad_v(kHeads * pb.S * pb.Ev, nan);
   std::vector<float> lse(kHeads * pb.L, std::nanf("")), d(kHeads * pb.L, std::nanf(""));
-  emu::launch(tiled_forward<T, D>, query_tiles, kTiledThreads, memory, a, dropout, out.data(),
-              lse.data());
+  emu::launch(tiled_forward<T, D>, query_tiles, kTiledThreads, forward_bytes, a, dropout,
+              out.data(), lse.data());
   const T* saved_out = out.data();
-  emu::launch(tiled_row_dots<T>, 2, kTiledThreads, memory, a, grad_out, saved_out, d.data());
+  emu::launch(tiled_row_dots<T>, 2, kTiledThreads, 0, a, grad_out, saved_out, d.data());
   const float* saved_lse = lse.data();
   const float* dots = d.data();
-  emu::launch(tiled_grad_q<T, D>, query_tiles, kTiledThreads, memory, a, dropout, saved_lse,
+  emu::launch(tiled_grad_q<T, D>, query_tiles, kTiledThreads, backward_bytes, a, dropout, saved_lse,
               grad_out, dots, grad_q.data());
-  emu::launch(tiled_grad_kv<T, D>, key_tiles, kTiledThreads, memory, a, dropout, saved_lse,
+  emu::launch(tiled_grad_kv<T, D>, key_tiles, kTiledThreads, backward_bytes, a, dropout, saved_lse,
               grad_out, dots, grad_k.data(), grad_v.data());
   Results got;
   // out from its [2, L, 2, Ev] layout into [heads, L, Ev].

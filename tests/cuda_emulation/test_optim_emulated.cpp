@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <random>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -55,8 +54,7 @@ void run_emulated(Kernel kernel, const std::vector<Call>& calls) {
     Launch launch{};
     const int count = static_cast<int>(std::min<size_t>(kStepsPerLaunch, calls.size() - first));
     const int64_t blocks = make_launch(launch, calls.data() + first, count);
-    emu::launch(kernel, static_cast<unsigned>(blocks), kThreads, std::span<unsigned char>(),
-                launch);
+    emu::launch(kernel, static_cast<unsigned>(blocks), kThreads, 0, launch);
   }
 }
 
@@ -134,7 +132,7 @@ TEST(OptimEmulated, ARangeLoopsOverItsParameter) {
   AdamLaunch<double> launch{};
   make_launch(launch, &call, 1);
   launch.first_block[1] = 2;
-  emu::launch(adam_kernel<double>, 2, kThreads, std::span<unsigned char>(), launch);
+  emu::launch(adam_kernel<double>, 2, kThreads, 0, launch);
   const AdamCoeffs<double> c = adam_coeffs<double>(hp, hp.step);
   for (size_t e = 0; e < cpu.param.size(); ++e) {
     adam_update<double, WeightDecay::kNone, false>(cpu.param[e], cpu.grad[e], cpu.m[e], cpu.v[e],

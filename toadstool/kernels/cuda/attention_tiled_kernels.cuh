@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(kTiledThreads)
   if constexpr (kWmmaMissing<T>) {
     __trap();
   } else {
-    extern __shared__ __align__(16) unsigned char shared[];
+    unsigned char* const shared = dynamic_shared_memory();
     const ForwardTiles<T, D> t{Carve(shared)};
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const float keep_scale = 1.0f / static_cast<float>(1 - a.dropout_p);
@@ -371,7 +371,7 @@ __global__ void __launch_bounds__(kTiledThreads)
   if constexpr (kWmmaMissing<T>) {
     __trap();
   } else {
-    extern __shared__ __align__(16) unsigned char shared[];
+    unsigned char* const shared = dynamic_shared_memory();
     const BackwardTiles<T, D> t{Carve(shared)};
     const int warp = threadIdx.x / 32;
     const int64_t tiles = (a.S + kCols - 1) / kCols;
@@ -415,7 +415,7 @@ __global__ void __launch_bounds__(kTiledThreads)
   if constexpr (kWmmaMissing<T>) {
     __trap();
   } else {
-    extern __shared__ __align__(16) unsigned char shared[];
+    unsigned char* const shared = dynamic_shared_memory();
     const BackwardTiles<T, D> t{Carve(shared)};
     const int warp = threadIdx.x / 32;
     const int64_t tiles = (a.L + kRows - 1) / kRows;

@@ -52,6 +52,26 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(std::clamp<int64_t>((n + threads - 1) / threads, 1, kMaxBlocks));
 }
 
+// Launches kernel<<<grid, block, shared_bytes, current_stream()>>>(args...)
+// and checks it, `name` naming it in the error. Every launch of the files
+// that tests/cuda_emulation/ compiles as C++ goes through here: its shim
+// (shim/cuda_runtime.h) defines launch_kernel and dynamic_shared_memory to
+// run the kernel on the CPU instead, since C++ has no <<< >>>.
+#if defined(__CUDACC__)
+template <class... Params, class... Args>
+void launch_kernel(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   size_t shared_bytes, const Args&... args) {
+  kernel<<<grid, block, shared_bytes, current_stream()>>>(args...);
+  check_launch(name);
+}
+
+// The block's dynamic shared memory (the launch's shared_bytes).
+__device__ inline unsigned char* dynamic_shared_memory() {
+  extern __shared__ __align__(16) unsigned char dynamic_shared[];
+  return dynamic_shared;
+}
+#endif
+
 // Grid-stride loop bounds: for (i = first_index(); i < n; i += index_step()).
 __device__ inline int64_t first_index() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;

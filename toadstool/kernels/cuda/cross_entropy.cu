@@ -185,17 +185,14 @@ void cross_entropy_forward_entry(DType dtype, const void* x, const int64_t* targ
   for_dtype<TypeSet::Float>(dtype, "cross_entropy_forward", [&](auto zero) {
     using T = decltype(zero);
     if (inner == 1) {
-      cross_entropy_forward_rows<T>
-          <<<grid_for(outer), block_size_for(classes), 0, current_stream()>>>(
-              typed<T>(x), target, typed<T>(weight), outer, classes, ignore_index, typed<T>(lse),
-              typed<T>(nll), typed<T>(smooth));
-      check_launch("cross_entropy_forward_rows");
+      launch_kernel("cross_entropy_forward_rows", cross_entropy_forward_rows<T>, grid_for(outer),
+                    block_size_for(classes), 0, typed<T>(x), target, typed<T>(weight), outer,
+                    classes, ignore_index, typed<T>(lse), typed<T>(nll), typed<T>(smooth));
     } else {
-      cross_entropy_forward_columns<T>
-          <<<blocks_for(outer * inner), kThreads, 0, current_stream()>>>(
-              typed<T>(x), target, typed<T>(weight), outer, classes, inner, ignore_index,
-              typed<T>(lse), typed<T>(nll), typed<T>(smooth));
-      check_launch("cross_entropy_forward_columns");
+      launch_kernel("cross_entropy_forward_columns", cross_entropy_forward_columns<T>,
+                    blocks_for(outer * inner), kThreads, 0, typed<T>(x), target, typed<T>(weight),
+                    outer, classes, inner, ignore_index, typed<T>(lse), typed<T>(nll),
+                    typed<T>(smooth));
     }
   });
 }
@@ -209,17 +206,15 @@ void cross_entropy_backward_entry(DType dtype, const void* x, const int64_t* tar
   for_dtype<TypeSet::Float>(dtype, "cross_entropy_backward", [&](auto zero) {
     using T = decltype(zero);
     if (inner == 1) {
-      cross_entropy_backward_rows<T>
-          <<<grid_for(outer), block_size_for(classes), 0, current_stream()>>>(
-              typed<T>(x), target, typed<T>(weight), typed<T>(lse), typed<T>(grad), grad_stride,
-              T(a), T(b), outer, classes, ignore_index, typed<T>(grad_x));
-      check_launch("cross_entropy_backward_rows");
+      launch_kernel("cross_entropy_backward_rows", cross_entropy_backward_rows<T>, grid_for(outer),
+                    block_size_for(classes), 0, typed<T>(x), target, typed<T>(weight),
+                    typed<T>(lse), typed<T>(grad), grad_stride, T(a), T(b), outer, classes,
+                    ignore_index, typed<T>(grad_x));
     } else {
-      cross_entropy_backward_columns<T>
-          <<<blocks_for(outer * inner), kThreads, 0, current_stream()>>>(
-              typed<T>(x), target, typed<T>(weight), typed<T>(lse), typed<T>(grad), grad_stride,
-              T(a), T(b), outer, classes, inner, ignore_index, typed<T>(grad_x));
-      check_launch("cross_entropy_backward_columns");
+      launch_kernel("cross_entropy_backward_columns", cross_entropy_backward_columns<T>,
+                    blocks_for(outer * inner), kThreads, 0, typed<T>(x), target, typed<T>(weight),
+                    typed<T>(lse), typed<T>(grad), grad_stride, T(a), T(b), outer, classes, inner,
+                    ignore_index, typed<T>(grad_x));
     }
   });
 }

@@ -211,13 +211,12 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
               const FusedDropout<T>& fused = {}) {
   if (cols <= 0) return;
   rows = std::max<int64_t>(rows, 0);
-  cudaStream_t stream = current_stream();
   const bool column_sums = grad_gamma || grad_beta;
   Scratch<double> delta(column_sums ? static_cast<size_t>(rows) : 0);
   if (rows > 0 && (gx || column_sums)) {
-    layer_norm_backward_rows<T><<<grid_for(rows), block_size_for(cols), 0, stream>>>(
-        gy, x, mean, rstd, gamma, gx, delta.get(), rows, cols, fused);
-    check_launch("layer_norm_backward_rows");
+    launch_kernel("layer_norm_backward_rows", layer_norm_backward_rows<T>, grid_for(rows),
+                  block_size_for(cols), 0, gy, x, mean, rstd, gamma, gx, delta.get(), rows, cols,
+                  fused);
   }
   if (!column_sums) return;
   const int64_t chunks = std::clamp<int64_t>(rows / kMinChunkRows, 1, kMaxChunks);
@@ -226,21 +225,18 @@ void backward(const T* gy, const T* x, const T* mean, const T* rstd, const T* ga
   double* partial_beta = partials.get() + chunks * cols;
   const dim3 grid(static_cast<unsigned>((cols + kThreads - 1) / kThreads),
                   static_cast<unsigned>(chunks));
-  layer_norm_column_partials<T><<<grid, kThreads, 0, stream>>>(
-      gy, x, mean, rstd, delta.get(), partial_gamma, partial_beta, rows, cols, chunks);
-  check_launch("layer_norm_column_partials");
-  layer_norm_column_sums<T><<<blocks_for(cols), kThreads, 0, stream>>>(
-      partial_gamma, partial_beta, grad_gamma, grad_beta, cols, chunks);
-  check_launch("layer_norm_column_sums");
+  launch_kernel("layer_norm_column_partials", layer_norm_column_partials<T>, grid, kThreads, 0, gy,
+                x, mean, rstd, delta.get(), partial_gamma, partial_beta, rows, cols, chunks);
+  launch_kernel("layer_norm_column_sums", layer_norm_column_sums<T>, blocks_for(cols), kThreads, 0,
+                partial_gamma, partial_beta, grad_gamma, grad_beta, cols, chunks);
 }
 
 template <class T>
 void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, int64_t rows,
              int64_t cols, double eps, const FusedDropout<T>& fused = {}) {
   if (rows <= 0 || cols <= 0) return;
-  layer_norm_forward_rows<T><<<grid_for(rows), block_size_for(cols), 0, current_stream()>>>(
-      x, gamma, beta, y, mean, rstd, rows, cols, eps, fused);
-  check_launch("layer_norm_forward_rows");
+  launch_kernel("layer_norm_forward_rows", layer_norm_forward_rows<T>, grid_for(rows),
+                block_size_for(cols), 0, x, gamma, beta, y, mean, rstd, rows, cols, eps, fused);
 }
 
 void layer_norm_forward_entry(DType dtype, const void* x, const void* gamma, const void* beta,

@@ -95,8 +95,9 @@ constexpr int kTileRows = 8;   // row groups: thread row y folds r = y, y + 8, .
 template <class Op, class In, class Store>
 __global__ void reduce_tiles(ReduceGeometry g, Op op, const In* in, Store store) {
   using Acc = decltype(op.init());
-  __shared__ alignas(16) unsigned char raw[kTileRows * kTileCols * sizeof(Acc)];
-  Acc* shared = reinterpret_cast<Acc*>(raw);  // [kTileRows][kTileCols]
+  static_assert(kTileRows * kTileCols <= kThreads, "a tile's partials fit a BlockScratch");
+  __shared__ BlockScratch<Acc> scratch;
+  Acc* shared = scratch.get();  // [kTileRows][kTileCols]
   const int x = threadIdx.x, y = threadIdx.y;
   const int64_t chunks = gridDim.y, chunk = blockIdx.y;
   const int64_t begin = g.reduce_numel * chunk / chunks;
@@ -201,9 +202,8 @@ int64_t tile_chunks_for(const ReduceGeometry& g, int64_t tiles) {
 template <class Op, class Acc, class Store>
 void merge_pieces(int64_t outputs, int64_t pieces, const Op& op, const Acc* partials,
                   const Store& store) {
-  merge_segments<<<grid_for(outputs), block_size_for(pieces), 0, current_stream()>>>(
-      outputs, pieces, op, partials, store);
-  check_launch("merge_segments");
+  launch_kernel("merge_segments", merge_segments<Op, Acc, Store>, grid_for(outputs),
+                block_size_for(pieces), 0, outputs, pieces, op, partials, store);
 }
 
 // Runs `op` over the geometry, handing each output's accumulator to `store`.
@@ -211,7 +211,6 @@ template <class Op, class In, class Store>
 void run_reduce(const ReduceGeometry& g, const Op& op, const In* in, const Store& store) {
   using Acc = decltype(op.init());
   if (g.outputs == 0) return;
-  cudaStream_t stream = current_stream();
   const bool inner_contiguous = g.reduced_ndim > 0 && g.reduced_strides[0] == 1;
   const bool kept_contiguous = g.kept_ndim > 0 && g.kept_strides[0] == 1;
   if (kept_contiguous && !inner_contiguous && g.reduce_numel > 1) {
@@ -220,28 +219,28 @@ void run_reduce(const ReduceGeometry& g, const Op& op, const In* in, const Store
     const dim3 grid(grid_for(tiles), static_cast<unsigned>(chunks));
     const dim3 block(kTileCols, kTileRows);
     if (chunks == 1) {
-      reduce_tiles<<<grid, block, 0, stream>>>(g, op, in, store);
-      return check_launch("reduce_tiles");
+      return launch_kernel("reduce_tiles", reduce_tiles<Op, In, Store>, grid, block, 0, g, op, in,
+                           store);
     }
     Scratch<Acc> partials(static_cast<size_t>(g.outputs * chunks));
-    reduce_tiles<<<grid, block, 0, stream>>>(g, op, in, StorePartial<Acc>{partials.get()});
-    check_launch("reduce_tiles");
+    launch_kernel("reduce_tiles", reduce_tiles<Op, In, StorePartial<Acc>>, grid, block, 0, g, op,
+                  in, StorePartial<Acc>{partials.get()});
     return merge_pieces(g.outputs, chunks, op, partials.get(), store);
   }
   if (g.reduce_numel <= 32) {
-    reduce_threads<<<blocks_for(g.outputs), kThreads, 0, stream>>>(g, op, in, store);
-    return check_launch("reduce_threads");
+    return launch_kernel("reduce_threads", reduce_threads<Op, In, Store>, blocks_for(g.outputs),
+                         kThreads, 0, g, op, in, store);
   }
   const int64_t segments = segments_for(g);
   if (segments == 1) {
     const int threads = block_size_for(g.reduce_numel);
-    reduce_segments<<<grid_for(g.outputs), threads, 0, stream>>>(g, 1, op, in, store);
-    return check_launch("reduce_segments");
+    return launch_kernel("reduce_segments", reduce_segments<Op, In, Store>, grid_for(g.outputs),
+                         threads, 0, g, int64_t{1}, op, in, store);
   }
   Scratch<Acc> partials(static_cast<size_t>(g.outputs * segments));
-  reduce_segments<<<grid_for(g.outputs * segments), kThreads, 0, stream>>>(
-      g, segments, op, in, StorePartial<Acc>{partials.get()});
-  check_launch("reduce_segments");
+  launch_kernel("reduce_segments", reduce_segments<Op, In, StorePartial<Acc>>,
+                grid_for(g.outputs * segments), kThreads, 0, g, segments, op, in,
+                StorePartial<Acc>{partials.get()});
   merge_pieces(g.outputs, segments, op, partials.get(), store);
 }
 

@@ -108,13 +108,11 @@ void softmax_forward_entry(DType dtype, const void* x, void* y, int64_t outer, i
   for_dtype<TypeSet::Float>(dtype, "softmax_forward", [&](auto zero) {
     using T = decltype(zero);
     if (inner == 1) {
-      softmax_rows<T><<<grid_for(outer), block_size_for(dim), 0, current_stream()>>>(
-          typed<T>(x), typed<T>(y), outer, dim, log);
-      check_launch("softmax_rows");
+      launch_kernel("softmax_rows", softmax_rows<T>, grid_for(outer), block_size_for(dim), 0,
+                    typed<T>(x), typed<T>(y), outer, dim, log);
     } else {
-      softmax_columns<T><<<blocks_for(outer * inner), kThreads, 0, current_stream()>>>(
-          typed<T>(x), typed<T>(y), outer, dim, inner, log);
-      check_launch("softmax_columns");
+      launch_kernel("softmax_columns", softmax_columns<T>, blocks_for(outer * inner), kThreads, 0,
+                    typed<T>(x), typed<T>(y), outer, dim, inner, log);
     }
   });
 }
@@ -125,13 +123,13 @@ void softmax_backward_entry(DType dtype, const void* grad_y, const void* y, void
   for_dtype<TypeSet::Float>(dtype, "softmax_backward", [&](auto zero) {
     using T = decltype(zero);
     if (inner == 1) {
-      softmax_backward_rows<T><<<grid_for(outer), block_size_for(dim), 0, current_stream()>>>(
-          typed<T>(grad_y), typed<T>(y), typed<T>(grad_x), outer, dim, log);
-      check_launch("softmax_backward_rows");
+      launch_kernel("softmax_backward_rows", softmax_backward_rows<T>, grid_for(outer),
+                    block_size_for(dim), 0, typed<T>(grad_y), typed<T>(y), typed<T>(grad_x), outer,
+                    dim, log);
     } else {
-      softmax_backward_columns<T><<<blocks_for(outer * inner), kThreads, 0, current_stream()>>>(
-          typed<T>(grad_y), typed<T>(y), typed<T>(grad_x), outer, dim, inner, log);
-      check_launch("softmax_backward_columns");
+      launch_kernel("softmax_backward_columns", softmax_backward_columns<T>,
+                    blocks_for(outer * inner), kThreads, 0, typed<T>(grad_y), typed<T>(y),
+                    typed<T>(grad_x), outer, dim, inner, log);
     }
   });
 }

@@ -1,0 +1,25 @@
+// emulated_backend() and the runtime call the emulated files make.
+#include "emulated_backend.h"
+
+#include <cuda_runtime.h>  // the shim: cudaStream_t, and current_stream's rename
+
+#include "toadstool/kernels/cuda/common.cuh"
+
+namespace toadstool::kernels::cuda {
+
+// The emulator has one stream, which nothing reads.
+cudaStream_t current_stream() { return nullptr; }
+
+const Backend& emulated_backend() {
+  static const Backend table = [] {
+    Backend b{};
+    emulated_register_softmax(b);
+    emulated_register_layer_norm(b);
+    emulated_register_cross_entropy(b);
+    emulated_register_reduce(b);
+    return b;
+  }();
+  return table;
+}
+
+}  // namespace toadstool::kernels::cuda

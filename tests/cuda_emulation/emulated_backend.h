@@ -1,0 +1,25 @@
+#pragma once
+// CUDA kernel files compiled as C++ for the warp emulator (kernels/ here:
+// each includes one file of toadstool/kernels/cuda/, the shim headers in
+// place of CUDA's), gathered in one Backend table: its entries are the CUDA
+// backend's own, launches and all, running on the CPU over host memory.
+// The tests call it and the CPU backend with the same buffers and compare,
+// as tests/cuda/ does with a GPU.
+//
+// Each wrapper renames its file's register function (emulated_register_*),
+// and the shim renames current_stream (emulated_current_stream), so that
+// they are not the library's, which this test also links (for the CPU
+// backend) and which has the real ones in a CUDA build.
+#include "toadstool/kernels/backend.h"
+
+namespace toadstool::kernels::cuda {
+
+void emulated_register_softmax(Backend& b);        // softmax_forward, softmax_backward
+void emulated_register_layer_norm(Backend& b);     // layer_norm_* and dropout_add_layer_norm_*
+void emulated_register_cross_entropy(Backend& b);  // cross_entropy_forward, cross_entropy_backward
+void emulated_register_reduce(Backend& b);         // reduce
+
+// Those files' entries; every other entry is null.
+const Backend& emulated_backend();
+
+}  // namespace toadstool::kernels::cuda
