@@ -17,6 +17,8 @@ const Backend& emulated_backend() {
     emulated_register_layer_norm(b);
     emulated_register_cross_entropy(b);
     emulated_register_reduce(b);
+    emulated_register_random(b);
+    emulated_register_optim(b);
     return b;
   }();
   return table;

@@ -18,6 +18,8 @@ void emulated_register_softmax(Backend& b);        // softmax_forward, softmax_b
 void emulated_register_layer_norm(Backend& b);     // layer_norm_* and dropout_add_layer_norm_*
 void emulated_register_cross_entropy(Backend& b);  // cross_entropy_forward, cross_entropy_backward
 void emulated_register_reduce(Backend& b);         // reduce
+void emulated_register_random(Backend& b);         // the Philox fills, dropout
+void emulated_register_optim(Backend& b);          // sgd_step, adam_step
 
 // Those files' entries; every other entry is null.
 const Backend& emulated_backend();

@@ -1,17 +1,17 @@
-// The multi-tensor optimizer kernels (kernels/cuda/optim_kernels.cuh) run on
-// the CPU by the warp emulator (warp_emulator.h), launched as optim.cu
-// launches them, against each parameter stepped alone with the same
+// The multi-tensor optimizer steps (kernels/cuda/optim.cu's entries, the
+// kernels of optim_kernels.cuh) run on the CPU by the warp emulator
+// (emulated_backend.h), against each parameter stepped alone with the same
 // per-element functions (kernels/optim_math.h): what this checks is the
 // launch's bookkeeping, that every element of every parameter is updated
 // exactly once with its own coefficients, options and step number, and that
 // a gated step counts its skip once per parameter (an empty one too).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "emulated_backend.h"
 #include "toadstool/kernels/cuda/optim_kernels.cuh"
 #include "warp_emulator.h"
 
@@ -48,16 +48,6 @@ struct Gates {
   }
 };
 
-template <class Launch, class Kernel, class Call>
-void run_emulated(Kernel kernel, const std::vector<Call>& calls) {
-  for (size_t first = 0; first < calls.size(); first += kStepsPerLaunch) {
-    Launch launch{};
-    const int count = static_cast<int>(std::min<size_t>(kStepsPerLaunch, calls.size() - first));
-    const int64_t blocks = make_launch(launch, calls.data() + first, count);
-    emu::launch(kernel, static_cast<unsigned>(blocks), kThreads, 0, launch);
-  }
-}
-
 TEST(OptimEmulated, AdamStepsEveryParameterOnceWithItsOwnOptions) {
   std::vector<Buffers> gpu, cpu;
   std::vector<AdamStepCall> calls;
@@ -81,7 +71,7 @@ TEST(OptimEmulated, AdamStepsEveryParameterOnceWithItsOwnOptions) {
                      hp.amsgrad ? b.vmax.data() : nullptr, static_cast<int64_t>(b.param.size()),
                      hp});
   }
-  run_emulated<AdamLaunch<double>>(adam_kernel<double>, calls);
+  emulated_backend().adam_step(DType::Float64, calls.data(), static_cast<int64_t>(calls.size()));
   // Each parameter alone, as the CPU's loop does it.
   for (int i = 0; i < kParams; ++i) {
     AdamStep hp = hps[i];
@@ -160,7 +150,7 @@ TEST(OptimEmulated, SgdStepsEveryParameterOnceWithItsOwnOptions) {
     calls.push_back({b.param.data(), b.grad.data(), hp.momentum != 0 ? b.m.data() : nullptr,
                      static_cast<int64_t>(b.param.size()), hp});
   }
-  run_emulated<SgdLaunch<double>>(sgd_kernel<double>, calls);
+  emulated_backend().sgd_step(DType::Float64, calls.data(), static_cast<int64_t>(calls.size()));
   for (int i = 0; i < kParams; ++i) {
     SgdStep hp = hps[i];
     hp.gate = cpu_gates.of(i, hp.gate.step);

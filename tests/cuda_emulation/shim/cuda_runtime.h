@@ -48,6 +48,15 @@ inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) {
   return cudaSuccess;
 }
 
+// Host and device memory are one here; the stream is synchronous.
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes,
+                                   cudaMemcpyKind /*kind*/, cudaStream_t /*stream*/) {
+  std::memcpy(dst, src, bytes);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t /*stream*/) { return cudaSuccess; }
+
 // kernels/cuda/common.cuh's current_stream() (streams.cu's), renamed: the
 // emulator's is ../emulated_backend.cpp's, beside the library's own.
 #define current_stream emulated_current_stream

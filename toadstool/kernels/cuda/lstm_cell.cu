@@ -26,9 +26,8 @@ void lstm_cell_forward(DType dtype, const LstmCellForward& a) {
   const int64_t total = a.batch * a.hidden;
   if (total <= 0) return;
   for_dtype<TypeSet::Float>(dtype, "lstm_cell_forward", [&](auto zero) {
-    lstm_cell_forward_kernel<decltype(zero)>
-        <<<blocks_for(total), kThreads, 0, current_stream()>>>(a, total);
-    check_launch("lstm_cell_forward");
+    launch_kernel("lstm_cell_forward", lstm_cell_forward_kernel<decltype(zero)>, blocks_for(total),
+                  kThreads, 0, a, total);
   });
 }
 
@@ -36,9 +35,8 @@ void lstm_cell_backward(DType dtype, const LstmCellBackward& a) {
   const int64_t total = a.batch * a.hidden;
   if (total <= 0) return;
   for_dtype<TypeSet::Float>(dtype, "lstm_cell_backward", [&](auto zero) {
-    lstm_cell_backward_kernel<decltype(zero)>
-        <<<blocks_for(total), kThreads, 0, current_stream()>>>(a, total);
-    check_launch("lstm_cell_backward");
+    launch_kernel("lstm_cell_backward", lstm_cell_backward_kernel<decltype(zero)>,
+                  blocks_for(total), kThreads, 0, a, total);
   });
 }
 

@@ -15,8 +15,7 @@ void sgd_step(DType dtype, const SgdStepCall* steps, int64_t count) {
       const int64_t blocks =
           make_launch(launch, steps + first,
                       static_cast<int>(std::min<int64_t>(kStepsPerLaunch, count - first)));
-      sgd_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, current_stream()>>>(launch);
-      check_launch("sgd_step");
+      launch_kernel("sgd_step", sgd_kernel<T>, static_cast<unsigned>(blocks), kThreads, 0, launch);
     }
   });
 }
@@ -29,8 +28,8 @@ void adam_step(DType dtype, const AdamStepCall* steps, int64_t count) {
       const int64_t blocks =
           make_launch(launch, steps + first,
                       static_cast<int>(std::min<int64_t>(kStepsPerLaunch, count - first)));
-      adam_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, current_stream()>>>(launch);
-      check_launch("adam_step");
+      launch_kernel("adam_step", adam_kernel<T>, static_cast<unsigned>(blocks), kThreads, 0,
+                    launch);
     }
   });
 }

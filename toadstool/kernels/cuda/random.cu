@@ -39,9 +39,8 @@ void fill_blocks(const char* kernel, T* out, int64_t n, uint64_t seed, uint64_t 
                  const ValuesOf& values) {
   if (n <= 0) return;
   const auto blocks = static_cast<int64_t>(philox_blocks_used(n, kKind));
-  fill_blocks_kernel<values_per_block(kKind)>
-      <<<blocks_for(blocks), kThreads, 0, current_stream()>>>(out, n, blocks, seed, offset, values);
-  check_launch(kernel);
+  launch_kernel(kernel, fill_blocks_kernel<values_per_block(kKind), T, ValuesOf>,
+                blocks_for(blocks), kThreads, 0, out, n, blocks, seed, offset, values);
 }
 
 // The functors of one block's values (device lambdas would need
@@ -137,9 +136,8 @@ void fill_bernoulli_tensor(DType dtype, void* out, const void* probs, int64_t n,
   for_dtype<TypeSet::Floating>(dtype, "fill_bernoulli_tensor", [&](auto zero) {
     using T = decltype(zero);
     const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::Bernoulli));
-    bernoulli_tensor_kernel<<<blocks_for(blocks), kThreads, 0, current_stream()>>>(
-        typed<T>(out), typed<T>(probs), n, blocks, seed, offset);
-    check_launch("fill_bernoulli_tensor");
+    launch_kernel("fill_bernoulli_tensor", bernoulli_tensor_kernel<T>, blocks_for(blocks), kThreads,
+                  0, typed<T>(out), typed<T>(probs), n, blocks, seed, offset);
   });
 }
 
@@ -166,10 +164,9 @@ void dropout(DType dtype, void* out, const void* in, const void* residual, int64
   for_dtype<TypeSet::Floating>(dtype, "dropout", [&](auto zero) {
     using T = decltype(zero);
     const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::DropoutKeep));
-    dropout_kernel<<<blocks_for(blocks), kThreads, 0, current_stream()>>>(
-        typed<T>(out), typed<T>(in), typed<T>(residual), n, blocks, mask,
-        dropout_threshold(1.0 - mask.p), static_cast<T>(1.0 / (1.0 - mask.p)));
-    check_launch("dropout");
+    launch_kernel("dropout", dropout_kernel<T>, blocks_for(blocks), kThreads, 0, typed<T>(out),
+                  typed<T>(in), typed<T>(residual), n, blocks, mask,
+                  dropout_threshold(1.0 - mask.p), static_cast<T>(1.0 / (1.0 - mask.p)));
   });
 }
 
