@@ -19,6 +19,7 @@ const Backend& emulated_backend() {
     emulated_register_reduce(b);
     emulated_register_random(b);
     emulated_register_optim(b);
+    emulated_register_attention(b);
     return b;
   }();
   return table;

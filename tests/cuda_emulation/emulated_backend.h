@@ -6,10 +6,10 @@
 // The tests call it and the CPU backend with the same buffers and compare,
 // as tests/cuda/ does with a GPU.
 //
-// Each wrapper renames its file's register function (emulated_register_*),
-// and the shim renames current_stream (emulated_current_stream), so that
-// they are not the library's, which this test also links (for the CPU
-// backend) and which has the real ones in a CUDA build.
+// The shim (shim/cuda_runtime.h) renames the files' external functions
+// (emulated_register_*, emulated_current_stream, ...), so that they are not
+// the library's, which this test also links (for the CPU backend) and which
+// has the real ones in a CUDA build.
 #include "toadstool/kernels/backend.h"
 
 namespace toadstool::kernels::cuda {
@@ -20,6 +20,7 @@ void emulated_register_cross_entropy(Backend& b);  // cross_entropy_forward, cro
 void emulated_register_reduce(Backend& b);         // reduce
 void emulated_register_random(Backend& b);         // the Philox fills, dropout
 void emulated_register_optim(Backend& b);          // sgd_step, adam_step
+void emulated_register_attention(Backend& b);      // attention_forward, attention_backward
 
 // Those files' entries; every other entry is null.
 const Backend& emulated_backend();

@@ -1,4 +1,4 @@
-// kernels/cuda/random.cu compiled as C++ for the warp emulator (../shim/): its
-// entries run the CUDA kernels on the CPU (../emulated_backend.h).
-#define register_random emulated_register_random
+// kernels/cuda/random.cu compiled as C++ for the warp emulator (../shim/, which
+// also renames its external functions): its entries run the CUDA kernels on
+// the CPU (../emulated_backend.h).
 #include "toadstool/kernels/cuda/random.cu"

@@ -57,9 +57,48 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes,
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t /*stream*/) { return cudaSuccess; }
 
-// kernels/cuda/common.cuh's current_stream() (streams.cu's), renamed: the
-// emulator's is ../emulated_backend.cpp's, beside the library's own.
+// The device the emulator stands for: compute capability 9.0 (an H100 or
+// H200), 227 KiB of shared memory a block may opt into, PTX of sm_90.
+enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor, cudaDevAttrMaxSharedMemoryPerBlockOptin };
+inline cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int /*device*/) {
+  *value = attribute == cudaDevAttrComputeCapabilityMajor ? 9 : 227 << 10;
+  return cudaSuccess;
+}
+struct cudaFuncAttributes {
+  int ptxVersion = 0;
+};
+template <class Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, Kernel /*kernel*/) {
+  attributes->ptxVersion = 90;
+  return cudaSuccess;
+}
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+template <class Kernel>
+cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribute*/,
+                                 int /*value*/) {
+  return cudaSuccess;
+}
+
+// The functions of external linkage that the emulated CUDA files define or
+// call, renamed (emulated_*) so that they are not the library's, which the
+// emulation test also links (for the CPU backend) and which has the real
+// ones in a CUDA build. current_stream (common.cuh, streams.cu's) is
+// ../emulated_backend.cpp's; ../emulated_backend.h declares the registers.
 #define current_stream emulated_current_stream
+#define register_softmax emulated_register_softmax
+#define register_layer_norm emulated_register_layer_norm
+#define register_cross_entropy emulated_register_cross_entropy
+#define register_reduce emulated_register_reduce
+#define register_random emulated_register_random
+#define register_optim emulated_register_optim
+#define register_attention emulated_register_attention
+#define attention_tiled_takes emulated_attention_tiled_takes
+#define attention_tiled_forward emulated_attention_tiled_forward
+#define attention_tiled_backward emulated_attention_tiled_backward
 
 // What kernels/cuda/common.cuh defines for nvcc.
 namespace toadstool::kernels::cuda {

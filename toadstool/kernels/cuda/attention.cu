@@ -214,30 +214,26 @@ __global__ void attention_grad_kv_rows(AttentionArgs<T> a, Dropout dropout, cons
 
 template <class T>
 void float_forward(const AttentionArgs<T>& a, const Dropout& dropout, T* out, T* lse) {
-  attention_forward_rows<T>
-      <<<grid_for(a.heads * a.L), kTile, 0, current_stream()>>>(a, dropout, out, lse);
-  check_launch("attention_forward_rows");
+  launch_kernel("attention_forward_rows", attention_forward_rows<T>, grid_for(a.heads * a.L), kTile,
+                0, a, dropout, out, lse);
 }
 
 template <class T>
 void float_backward(const AttentionArgs<T>& a, const Dropout& dropout, const T* out, const T* lse,
                     const T* grad_out, T* grad_q, T* grad_k, T* grad_v) {
-  cudaStream_t stream = current_stream();
   const int64_t rows = a.heads * a.L, keys = a.heads * a.S;
   Scratch<T> d(static_cast<size_t>(rows));
   if (rows > 0) {
-    attention_row_dots<T><<<blocks_for(rows), kThreads, 0, stream>>>(a, grad_out, out, d.get());
-    check_launch("attention_row_dots");
+    launch_kernel("attention_row_dots", attention_row_dots<T>, blocks_for(rows), kThreads, 0, a,
+                  grad_out, out, d.get());
     // With S = 0 the key loop is empty and grad_q comes out zero.
-    attention_grad_q_rows<T>
-        <<<grid_for(rows), kTile, 0, stream>>>(a, dropout, lse, grad_out, d.get(), grad_q);
-    check_launch("attention_grad_q_rows");
+    launch_kernel("attention_grad_q_rows", attention_grad_q_rows<T>, grid_for(rows), kTile, 0, a,
+                  dropout, lse, grad_out, d.get(), grad_q);
   }
   if (keys > 0) {
     // With L = 0 the query loop is empty and grad_k, grad_v come out zero.
-    attention_grad_kv_rows<T>
-        <<<grid_for(keys), kTile, 0, stream>>>(a, dropout, lse, grad_out, d.get(), grad_k, grad_v);
-    check_launch("attention_grad_kv_rows");
+    launch_kernel("attention_grad_kv_rows", attention_grad_kv_rows<T>, grid_for(keys), kTile, 0, a,
+                  dropout, lse, grad_out, d.get(), grad_k, grad_v);
   }
 }
 
@@ -290,15 +286,13 @@ class Widened {
   float* get() const { return data_.get(); }
   void load(const T* src, HeadLayout layout) {
     if (size() == 0) return;
-    widen_heads<T><<<blocks_for(size()), kThreads, 0, current_stream()>>>(a_, src, layout, rows_,
-                                                                          cols_, get());
-    check_launch("attention widen_heads");
+    launch_kernel("attention widen_heads", widen_heads<T>, blocks_for(size()), kThreads, 0, a_, src,
+                  layout, rows_, cols_, get());
   }
   void store(T* dst, HeadLayout layout) const {
     if (size() == 0) return;
-    narrow_heads<T><<<blocks_for(size()), kThreads, 0, current_stream()>>>(a_, get(), layout, rows_,
-                                                                           cols_, dst);
-    check_launch("attention narrow_heads");
+    launch_kernel("attention narrow_heads", narrow_heads<T>, blocks_for(size()), kThreads, 0, a_,
+                  get(), layout, rows_, cols_, dst);
   }
 
  private:

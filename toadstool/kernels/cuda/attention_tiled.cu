@@ -33,13 +33,13 @@ size_t shared_bytes() {
 
 // Launches kernel over `items` blocks with `bytes` of dynamic shared memory
 // (above 48 KiB a kernel must opt in, per device: set on every launch).
-template <class Kernel, class... Args>
-void launch(Kernel kernel, const char* name, int64_t items, size_t bytes, Args... args) {
+template <class... Params, class... Args>
+void launch(void (*kernel)(Params...), const char* name, int64_t items, size_t bytes,
+            const Args&... args) {
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(bytes)),
         "cudaFuncSetAttribute");
-  kernel<<<grid_for(items), kTiledThreads, bytes, current_stream()>>>(args...);
-  check_launch(name);
+  launch_kernel(name, kernel, grid_for(items), kTiledThreads, bytes, args...);
 }
 
 template <class T, int D>
@@ -56,9 +56,8 @@ void backward(const AttentionArgs<T>& a, const T* out, const float* lse, const T
   Scratch<float> d(static_cast<size_t>(rows));
   const size_t bytes = tiles_bytes<BackwardTiles<T, D>>();
   if (rows > 0) {
-    tiled_row_dots<T>
-        <<<blocks_for(rows * 32), kThreads, 0, current_stream()>>>(a, grad_out, out, d.get());
-    check_launch("attention_tiled_row_dots");
+    launch_kernel("attention_tiled_row_dots", tiled_row_dots<T>, blocks_for(rows * 32), kThreads, 0,
+                  a, grad_out, out, d.get());
     // With S = 0 the key loop is empty and grad_q comes out zero.
     launch(tiled_grad_q<T, D>, "attention_tiled_grad_q", a.heads * ((a.L + kRows - 1) / kRows),
            bytes, a, dropout, lse, grad_out, static_cast<const float*>(d.get()), grad_q);
