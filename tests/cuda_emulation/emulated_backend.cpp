@@ -13,6 +13,7 @@ cudaStream_t current_stream() { return nullptr; }
 const Backend& emulated_backend() {
   static const Backend table = [] {
     Backend b{};
+    emulated_register_elementwise(b);
     emulated_register_softmax(b);
     emulated_register_layer_norm(b);
     emulated_register_cross_entropy(b);
@@ -20,6 +21,7 @@ const Backend& emulated_backend() {
     emulated_register_random(b);
     emulated_register_optim(b);
     emulated_register_attention(b);
+    emulated_register_indexing(b);
     return b;
   }();
   return table;

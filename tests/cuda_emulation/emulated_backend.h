@@ -14,6 +14,7 @@
 
 namespace toadstool::kernels::cuda {
 
+void emulated_register_elementwise(Backend& b);    // convert, elementwise, triangle
 void emulated_register_softmax(Backend& b);        // softmax_forward, softmax_backward
 void emulated_register_layer_norm(Backend& b);     // layer_norm_* and dropout_add_layer_norm_*
 void emulated_register_cross_entropy(Backend& b);  // cross_entropy_forward, cross_entropy_backward
@@ -21,6 +22,8 @@ void emulated_register_reduce(Backend& b);         // reduce
 void emulated_register_random(Backend& b);         // the Philox fills, dropout
 void emulated_register_optim(Backend& b);          // sgd_step, adam_step
 void emulated_register_attention(Backend& b);      // attention_forward, attention_backward
+void emulated_register_indexing(Backend& b);       // index_select, index_add, gather, scatter_add,
+                                                   // hashed_bigrams, im2col, col2im
 
 // Those files' entries; every other entry is null.
 const Backend& emulated_backend();

@@ -96,6 +96,8 @@ cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribut
 #define register_random emulated_register_random
 #define register_optim emulated_register_optim
 #define register_attention emulated_register_attention
+#define register_indexing emulated_register_indexing
+#define register_elementwise emulated_register_elementwise
 #define attention_tiled_takes emulated_attention_tiled_takes
 #define attention_tiled_forward emulated_attention_tiled_forward
 #define attention_tiled_backward emulated_attention_tiled_backward

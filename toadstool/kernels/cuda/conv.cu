@@ -93,9 +93,8 @@ void conv_forward_typed(DType dtype, const ConvArgs& args, const T* input, const
   }
   const int64_t total = batch * s.out_channels * s.positions;
   if (bias != nullptr && total > 0) {
-    add_bias_kernel<T><<<blocks_for(total), kThreads, 0, current_stream()>>>(
-        out, bias, s.out_channels, s.positions, total);
-    check_launch("conv_forward (bias)");
+    launch_kernel("conv_forward (bias)", add_bias_kernel<T>, blocks_for(total), kThreads, 0, out,
+                  bias, s.out_channels, s.positions, total);
   }
 }
 
@@ -107,9 +106,8 @@ void conv_backward_typed(DType dtype, const ConvArgs& args, const T* grad_out, c
   const int64_t batch = args.windows.batch;
   if (grad_bias != nullptr && s.out_channels > 0) {
     const int threads = block_size_for(batch * s.positions);
-    bias_grad_kernel<T><<<grid_for(s.out_channels), threads, 0, current_stream()>>>(
-        grad_out, grad_bias, batch, s.out_channels, s.positions);
-    check_launch("conv_backward (bias)");
+    launch_kernel("conv_backward (bias)", bias_grad_kernel<T>, grid_for(s.out_channels), threads, 0,
+                  grad_out, grad_bias, batch, s.out_channels, s.positions);
   }
   if (grad_weight != nullptr && batch == 0) {
     check(cudaMemsetAsync(grad_weight, 0, s.out_channels * s.kt * sizeof(T), current_stream()),

@@ -70,11 +70,11 @@ void launch(const char* kernel, const StridedPlan& plan, const F& f, Out* out, c
   if (plan.numel <= 0) return;
   const unsigned blocks = blocks_for(plan.numel);
   if (plan.ndim == 1 && plan.inner_contiguous()) {
-    contiguous_kernel<<<blocks, kThreads, 0, current_stream()>>>(plan.numel, f, out, in...);
+    launch_kernel(kernel, contiguous_kernel<F, Out, In...>, blocks, kThreads, 0, plan.numel, f, out,
+                  in...);
   } else {
-    strided_kernel<<<blocks, kThreads, 0, current_stream()>>>(plan, f, out, in...);
+    launch_kernel(kernel, strided_kernel<F, Out, In...>, blocks, kThreads, 0, plan, f, out, in...);
   }
-  check_launch(kernel);
 }
 
 // The loop kernels/elementwise_dispatch.h runs the list's functors with.
@@ -117,9 +117,8 @@ void triangle(void* data, size_t element_size, int64_t matrices, int64_t rows, i
   if (numel <= 0) return;
   const auto run_words = [&](auto zero) {
     using Word = decltype(zero);
-    triangle_kernel<<<blocks_for(numel), kThreads, 0, current_stream()>>>(
-        static_cast<Word*>(data), numel, rows, cols, diagonal, lower);
-    check_launch("triangle");
+    launch_kernel("triangle", triangle_kernel<Word>, blocks_for(numel), kThreads, 0,
+                  static_cast<Word*>(data), numel, rows, cols, diagonal, lower);
   };
   switch (element_size) {
     case 1: return run_words(uint8_t{});

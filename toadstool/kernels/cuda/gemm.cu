@@ -117,11 +117,10 @@ void launch_epilogue(const GemmCall& c) {
   const int64_t total = c.batch * c.M * c.N;
   with_activation(c.epilogue.activation, [&](auto activation) {
     constexpr GemmActivation kActivation = decltype(activation)::value;
-    epilogue_kernel<kActivation, T><<<blocks_for(total), kThreads, 0, current_stream()>>>(
-        typed<T>(c.C), typed<T>(c.epilogue.bias), typed<T>(c.epilogue.pre_activation), c.batch, c.M,
-        c.N, c.ldc, c.stride_c);
+    launch_kernel("gemm epilogue", epilogue_kernel<kActivation, T>, blocks_for(total), kThreads, 0,
+                  typed<T>(c.C), typed<T>(c.epilogue.bias), typed<T>(c.epilogue.pre_activation),
+                  c.batch, c.M, c.N, c.ldc, c.stride_c);
   });
-  check_launch("gemm epilogue");
 }
 
 // The cuBLAS description of one dtype's GEMM.
@@ -145,9 +144,8 @@ GemmTypes gemm_types(DType dtype) {
 template <class T>
 void launch_scale_output(const GemmCall& c) {
   const int64_t total = c.batch * c.M * c.N;
-  scale_output<T><<<blocks_for(total), kThreads, 0, current_stream()>>>(
-      typed<T>(c.C), c.batch, c.M, c.N, c.ldc, c.stride_c, static_cast<float>(c.beta), c.beta);
-  check_launch("scale_output");
+  launch_kernel("scale_output", scale_output<T>, blocks_for(total), kThreads, 0, typed<T>(c.C),
+                c.batch, c.M, c.N, c.ldc, c.stride_c, static_cast<float>(c.beta), c.beta);
 }
 
 // The product alone: cuBLAS, or a scaling of C for K = 0.

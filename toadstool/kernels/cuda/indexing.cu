@@ -52,9 +52,8 @@ void index_select(DType dtype, const void* in, const int64_t* index, void* out, 
   if (total <= 0) return;
   for_dtype<TypeSet::All>(dtype, "index_select", [&](auto zero) {
     using T = decltype(zero);
-    index_select_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(
-        typed<T>(in), index, typed<T>(out), outer, in_dim, n, inner);
-    check_launch("index_select");
+    launch_kernel("index_select", index_select_kernel<T>, blocks_for(total), kThreads, 0,
+                  typed<T>(in), index, typed<T>(out), outer, in_dim, n, inner);
   });
 }
 
@@ -138,16 +137,15 @@ void index_add_sorted(T* out, const int64_t* index, const T* src, T alpha, int64
   auto* order = reinterpret_cast<uint64_t*>(base + 2 * array_bytes);
   void* cub_scratch = base + 3 * array_bytes;
 
-  iota_kernel<<<blocks_for(n), kThreads, 0, stream>>>(positions, n);
-  check_launch("index_add");
+  launch_kernel("index_add", iota_kernel, blocks_for(n), kThreads, 0, positions, n);
   check(cub::DeviceRadixSort::SortPairs(cub_scratch, cub_bytes, keys, rows,
                                         static_cast<const uint64_t*>(positions), order, items, 0,
                                         end_bit, stream),
         "cub::DeviceRadixSort::SortPairs");
   const int64_t total = outer * n * inner;
-  index_add_segments_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
-      out, rows, order, src, alpha, outer, out_dim, n, inner);
-  check_launch("index_add");
+  launch_kernel("index_add", index_add_segments_kernel<T>, blocks_for(total), kThreads, 0, out,
+                static_cast<const uint64_t*>(rows), static_cast<const uint64_t*>(order), src, alpha,
+                outer, out_dim, n, inner);
   check(cudaFreeAsync(scratch, stream), "cudaFreeAsync");
 }
 
@@ -162,9 +160,8 @@ void index_add(DType dtype, void* out, const int64_t* index, const void* src, Ke
       return index_add_sorted(typed<T>(out), index, typed<T>(src), alpha.as<T>(), outer, out_dim, n,
                               inner);
     }
-    index_add_columns_kernel<<<blocks_for(columns), kThreads, 0, current_stream()>>>(
-        typed<T>(out), index, typed<T>(src), alpha.as<T>(), outer, out_dim, n, inner);
-    check_launch("index_add");
+    launch_kernel("index_add", index_add_columns_kernel<T>, blocks_for(columns), kThreads, 0,
+                  typed<T>(out), index, typed<T>(src), alpha.as<T>(), outer, out_dim, n, inner);
   });
 }
 
@@ -185,9 +182,8 @@ void gather(DType dtype, const IndexGeometry& g, const void* self, const int64_t
   if (numel <= 0) return;
   for_dtype<TypeSet::All>(dtype, "gather", [&](auto zero) {
     using T = decltype(zero);
-    gather_kernel<<<blocks_for(numel), kThreads, 0, current_stream()>>>(g, typed<T>(self), index,
-                                                                        typed<T>(out), numel);
-    check_launch("gather");
+    launch_kernel("gather", gather_kernel<T>, blocks_for(numel), kThreads, 0, g, typed<T>(self),
+                  index, typed<T>(out), numel);
   });
 }
 
@@ -210,9 +206,8 @@ void scatter_add(DType dtype, const IndexGeometry& g, void* self, const int64_t*
   const int64_t lines = numel / line;
   for_dtype<TypeSet::Compute>(dtype, "scatter_add", [&](auto zero) {
     using T = decltype(zero);
-    scatter_add_kernel<<<blocks_for(lines), kThreads, 0, current_stream()>>>(
-        g, typed<T>(self), index, typed<T>(src), lines);
-    check_launch("scatter_add");
+    launch_kernel("scatter_add", scatter_add_kernel<T>, blocks_for(lines), kThreads, 0, g,
+                  typed<T>(self), index, typed<T>(src), lines);
   });
 }
 
@@ -232,9 +227,8 @@ void hashed_bigrams(const int64_t* ids, int64_t* out, int64_t rows, int64_t cols
                     int64_t padding_idx) {
   const int64_t numel = rows * cols;
   if (numel <= 0) return;
-  hashed_bigrams_kernel<<<blocks_for(numel), kThreads, 0, current_stream()>>>(ids, out, numel, cols,
-                                                                              buckets, padding_idx);
-  check_launch("hashed_bigrams");
+  launch_kernel("hashed_bigrams", hashed_bigrams_kernel, blocks_for(numel), kThreads, 0, ids, out,
+                numel, cols, buckets, padding_idx);
 }
 
 // ---- im2col, col2im ----------------------------------------------------------
@@ -270,9 +264,8 @@ void im2col(DType dtype, const ConvWindows& w, const void* input, void* columns)
   if (total <= 0) return;
   for_dtype<TypeSet::Float>(dtype, "im2col", [&](auto zero) {
     using T = decltype(zero);
-    im2col_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(w, typed<T>(input),
-                                                                        typed<T>(columns), total);
-    check_launch("im2col");
+    launch_kernel("im2col", im2col_kernel<T>, blocks_for(total), kThreads, 0, w, typed<T>(input),
+                  typed<T>(columns), total);
   });
 }
 
@@ -281,9 +274,8 @@ void col2im(DType dtype, const ConvWindows& w, const void* columns, void* input)
   if (total <= 0) return;
   for_dtype<TypeSet::Float>(dtype, "col2im", [&](auto zero) {
     using T = decltype(zero);
-    col2im_kernel<<<blocks_for(total), kThreads, 0, current_stream()>>>(w, typed<T>(columns),
-                                                                        typed<T>(input), total);
-    check_launch("col2im");
+    launch_kernel("col2im", col2im_kernel<T>, blocks_for(total), kThreads, 0, w, typed<T>(columns),
+                  typed<T>(input), total);
   });
 }
 
