@@ -13,7 +13,9 @@ cudaStream_t current_stream() { return nullptr; }
 const Backend& emulated_backend() {
   static const Backend table = [] {
     Backend b{};
+#if defined(TOADSTOOL_EMULATED_ELEMENTWISE)  // not in the sanitizer build (tests/CMakeLists.txt)
     emulated_register_elementwise(b);
+#endif
     emulated_register_softmax(b);
     emulated_register_layer_norm(b);
     emulated_register_cross_entropy(b);
@@ -22,6 +24,7 @@ const Backend& emulated_backend() {
     emulated_register_optim(b);
     emulated_register_attention(b);
     emulated_register_indexing(b);
+    emulated_register_lstm_cell(b);
     return b;
   }();
   return table;

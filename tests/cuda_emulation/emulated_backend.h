@@ -14,7 +14,8 @@
 
 namespace toadstool::kernels::cuda {
 
-void emulated_register_elementwise(Backend& b);    // convert, elementwise, triangle
+void emulated_register_elementwise(Backend& b);    // convert, elementwise, triangle (not built
+                                                   // under the sanitizers: tests/CMakeLists.txt)
 void emulated_register_softmax(Backend& b);        // softmax_forward, softmax_backward
 void emulated_register_layer_norm(Backend& b);     // layer_norm_* and dropout_add_layer_norm_*
 void emulated_register_cross_entropy(Backend& b);  // cross_entropy_forward, cross_entropy_backward
@@ -24,6 +25,7 @@ void emulated_register_optim(Backend& b);          // sgd_step, adam_step
 void emulated_register_attention(Backend& b);      // attention_forward, attention_backward
 void emulated_register_indexing(Backend& b);       // index_select, index_add, gather, scatter_add,
                                                    // hashed_bigrams, im2col, col2im
+void emulated_register_lstm_cell(Backend& b);      // lstm_cell_forward, lstm_cell_backward
 
 // Those files' entries; every other entry is null.
 const Backend& emulated_backend();

@@ -98,6 +98,7 @@ cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribut
 #define register_attention emulated_register_attention
 #define register_indexing emulated_register_indexing
 #define register_elementwise emulated_register_elementwise
+#define register_lstm_cell emulated_register_lstm_cell
 #define attention_tiled_takes emulated_attention_tiled_takes
 #define attention_tiled_forward emulated_attention_tiled_forward
 #define attention_tiled_backward emulated_attention_tiled_backward
