@@ -25,9 +25,15 @@ const Backend& emulated_backend() {
     emulated_register_attention(b);
     emulated_register_indexing(b);
     emulated_register_lstm_cell(b);
+    emulated_register_gemm(b);
+    emulated_register_conv(b);
     return b;
   }();
   return table;
 }
 
 }  // namespace toadstool::kernels::cuda
+
+namespace toadstool::kernels {
+const Backend& emulated_cuda_backend() { return cuda::emulated_backend(); }
+}  // namespace toadstool::kernels

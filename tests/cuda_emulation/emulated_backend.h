@@ -26,8 +26,15 @@ void emulated_register_attention(Backend& b);      // attention_forward, attenti
 void emulated_register_indexing(Backend& b);       // index_select, index_add, gather, scatter_add,
                                                    // hashed_bigrams, im2col, col2im
 void emulated_register_lstm_cell(Backend& b);      // lstm_cell_forward, lstm_cell_backward
+void emulated_register_gemm(Backend& b);           // gemm (cuBLAS: shim/cublas_v2.h's model)
+void emulated_register_conv(Backend& b);           // conv_forward, conv_backward
 
 // Those files' entries; every other entry is null.
 const Backend& emulated_backend();
 
 }  // namespace toadstool::kernels::cuda
+
+namespace toadstool::kernels {
+// emulated_backend(), for conv.cu's cuda_backend() (renamed by the shim).
+const Backend& emulated_cuda_backend();
+}  // namespace toadstool::kernels

@@ -56,6 +56,10 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes,
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t /*stream*/) { return cudaSuccess; }
+inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t /*stream*/) {
+  std::memset(dst, value, bytes);
+  return cudaSuccess;
+}
 
 // The device the emulator stands for: compute capability 9.0 (an H100 or
 // H200), 227 KiB of shared memory a block may opt into, PTX of sm_90.
@@ -99,6 +103,10 @@ cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribut
 #define register_indexing emulated_register_indexing
 #define register_elementwise emulated_register_elementwise
 #define register_lstm_cell emulated_register_lstm_cell
+#define register_gemm emulated_register_gemm
+#define register_conv emulated_register_conv
+// conv.cu calls its own table's im2col and gemm: the emulated one.
+#define cuda_backend emulated_cuda_backend
 #define attention_tiled_takes emulated_attention_tiled_takes
 #define attention_tiled_forward emulated_attention_tiled_forward
 #define attention_tiled_backward emulated_attention_tiled_backward

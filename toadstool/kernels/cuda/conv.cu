@@ -88,7 +88,8 @@ void conv_forward_typed(DType dtype, const ConvArgs& args, const T* input, const
                          .stride_b = s.groups * s.kt * s.positions,
                          .C = out + (n0 * s.out_channels + g * s.og) * s.positions,
                          .ldc = s.positions,
-                         .stride_c = s.out_channels * s.positions});
+                         .stride_c = s.out_channels * s.positions,
+                         .epilogue = {}});
     }
   }
   const int64_t total = batch * s.out_channels * s.positions;
@@ -136,7 +137,8 @@ void conv_backward_typed(DType dtype, const ConvArgs& args, const T* grad_out, c
                            .stride_b = s.out_channels * s.positions,
                            .C = column_grads.get() + g * s.kt * s.positions,
                            .ldc = s.positions,
-                           .stride_c = s.groups * s.kt * s.positions});
+                           .stride_c = s.groups * s.kt * s.positions,
+                           .epilogue = {}});
       }
       table.col2im(dtype, chunk, column_grads.get(), grad_input + n0 * s.channels * s.in_plane);
     }
@@ -155,7 +157,8 @@ void conv_backward_typed(DType dtype, const ConvArgs& args, const T* grad_out, c
                              .B = columns.get() + (n * s.groups + g) * s.kt * s.positions,
                              .ldb = s.positions,
                              .C = grad_weight + g * s.og * s.kt,
-                             .ldc = s.kt});
+                             .ldc = s.kt,
+                             .epilogue = {}});
         }
       }
     }

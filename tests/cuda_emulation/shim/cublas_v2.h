@@ -1,0 +1,125 @@
+#pragma once
+// The cuBLAS calls of kernels/cuda/gemm.cu for the warp emulator, as cuBLAS
+// documents them: cublasGemmStridedBatchedEx_64 computes, for each batch b,
+// the column-major C = alpha op(A) op(B) + beta C (C not read when beta is
+// 0), op(X) = X or X^T, element (i, j) of an m x n matrix X at X[i + j ldx],
+// matrix b at X + b strideX. A model of the contract, summed in double and
+// rounded once to C's type; the handle calls only record what they set.
+#include <cstdint>
+#include <cstring>
+
+#include "cuda_runtime.h"
+
+using cublasHandle_t = struct cublasContext*;
+enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
+enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum cublasMath_t {
+  CUBLAS_DEFAULT_MATH = 0,
+  CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16
+};
+enum cublasComputeType_t {
+  CUBLAS_COMPUTE_32F = 68,
+  CUBLAS_COMPUTE_32F_FAST_TF32 = 77,
+  CUBLAS_COMPUTE_64F = 70
+};
+enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
+enum cudaDataType { CUDA_R_32F = 0, CUDA_R_64F = 1, CUDA_R_16F = 2, CUDA_R_16BF = 14 };
+
+inline const char* cublasGetStatusString(cublasStatus_t /*status*/) { return "emulated"; }
+inline cublasStatus_t cublasCreate(cublasHandle_t* handle) {
+  static int context = 0;
+  *handle = reinterpret_cast<cublasHandle_t>(&context);
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasDestroy(cublasHandle_t /*handle*/) { return CUBLAS_STATUS_SUCCESS; }
+inline cublasStatus_t cublasSetMathMode(cublasHandle_t /*handle*/, cublasMath_t /*mode*/) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+inline cublasStatus_t cublasSetStream(cublasHandle_t /*handle*/, cudaStream_t /*stream*/) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+namespace emu {
+
+// Element i of a buffer of `type`, as a double; and stored back, rounded.
+inline double load_element(const void* base, cudaDataType type, int64_t i) {
+  const auto* bytes = static_cast<const unsigned char*>(base);
+  switch (type) {
+    case CUDA_R_64F: {
+      double d = 0;
+      std::memcpy(&d, bytes + i * 8, sizeof d);
+      return d;
+    }
+    case CUDA_R_32F: {
+      float f = 0;
+      std::memcpy(&f, bytes + i * 4, sizeof f);
+      return f;
+    }
+    case CUDA_R_16BF: {
+      uint16_t h = 0;
+      std::memcpy(&h, bytes + i * 2, sizeof h);
+      const uint32_t bits = uint32_t{h} << 16;
+      float f = 0;
+      std::memcpy(&f, &bits, sizeof f);
+      return f;
+    }
+    case CUDA_R_16F: break;
+  }
+  fail("cuBLAS model: float16 GEMMs are not modelled");
+}
+
+inline void store_element(void* base, cudaDataType type, int64_t i, double value) {
+  auto* bytes = static_cast<unsigned char*>(base);
+  if (type == CUDA_R_64F) {
+    std::memcpy(bytes + i * 8, &value, sizeof value);
+  } else if (type == CUDA_R_32F) {
+    const auto f = static_cast<float>(value);
+    std::memcpy(bytes + i * 4, &f, sizeof f);
+  } else if (type == CUDA_R_16BF) {
+    // Round to nearest even, as the GPU's conversion does (no NaN here).
+    const auto f = static_cast<float>(value);
+    uint32_t bits = 0;
+    std::memcpy(&bits, &f, sizeof bits);
+    bits += 0x7fff + ((bits >> 16) & 1);
+    const auto h = static_cast<uint16_t>(bits >> 16);
+    std::memcpy(bytes + i * 2, &h, sizeof h);
+  } else {
+    fail("cuBLAS model: float16 GEMMs are not modelled");
+  }
+}
+
+}  // namespace emu
+
+inline cublasStatus_t cublasGemmStridedBatchedEx_64(
+    cublasHandle_t /*handle*/, cublasOperation_t transa, cublasOperation_t transb, int64_t m,
+    int64_t n, int64_t k, const void* alpha, const void* A, cudaDataType Atype, int64_t lda,
+    int64_t strideA, const void* B, cudaDataType Btype, int64_t ldb, int64_t strideB,
+    const void* beta, void* C, cudaDataType Ctype, int64_t ldc, int64_t strideC, int64_t batchCount,
+    cublasComputeType_t computeType, cublasGemmAlgo_t /*algo*/) {
+  // Scalars in the compute type: double for COMPUTE_64F, else float.
+  const auto scalar = [&](const void* p) {
+    if (computeType == CUBLAS_COMPUTE_64F) return *static_cast<const double*>(p);
+    return static_cast<double>(*static_cast<const float*>(p));
+  };
+  const double a = scalar(alpha), b = scalar(beta);
+  // cuBLAS's own checks of the leading dims (the rows of each stored matrix).
+  if (lda < (transa == CUBLAS_OP_N ? m : k) || ldb < (transb == CUBLAS_OP_N ? k : n) || ldc < m)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  for (int64_t batch = 0; batch < batchCount; ++batch) {
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < m; ++i) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; ++l) {
+          const int64_t at_a = transa == CUBLAS_OP_N ? i + l * lda : l + i * lda;
+          const int64_t at_b = transb == CUBLAS_OP_N ? l + j * ldb : j + l * ldb;
+          sum += emu::load_element(A, Atype, batch * strideA + at_a) *
+                 emu::load_element(B, Btype, batch * strideB + at_b);
+        }
+        const int64_t at_c = batch * strideC + i + j * ldc;
+        const double c = b == 0 ? 0.0 : b * emu::load_element(C, Ctype, at_c);
+        emu::store_element(C, Ctype, at_c, a * sum + c);
+      }
+    }
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
