@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "attention_layout.h"
 #include "toadstool/kernels/cuda/attention_tiled_kernels.cuh"
 #include "warp_emulator.h"
 
@@ -33,11 +34,6 @@ struct Problem {
   bool mask = false;  // an additive [L, S] mask, broadcast over the heads
   double dropout_p = 0;
 };
-
-// Two batch dims of 2 (4 heads). q is stored [2, L, 2, E] (its rows 2 E
-// apart, the heads interleaved), out [2, L, 2, Ev] (as the front-end lays
-// it out); k, v and the gradients contiguous [2, 2, rows, cols].
-constexpr int64_t kBatch = 2, kHeadsPerBatch = 2, kHeads = kBatch * kHeadsPerBatch;
 
 template <class T>
 struct Data {
@@ -76,48 +72,12 @@ Data<T> make_data(const Problem& pb, uint32_t seed) {
   return data;
 }
 
-HeadStrides strides(int64_t outer, int64_t inner) {
-  HeadStrides s;
-  s.strides[0] = outer;
-  s.strides[1] = inner;
-  return s;
-}
-
-// The call over data's buffers (grad_out shares out's layout).
+// The call over data's buffers (attention_layout.h; grad_out shares out's layout).
 template <class T>
 AttentionArgs<T> make_args(const Problem& pb, const Data<T>& data) {
-  AttentionArgs<T> a;
-  a.heads = kHeads;
-  a.L = pb.L;
-  a.S = pb.S;
-  a.E = pb.E;
-  a.Ev = pb.Ev;
-  a.batch.ndim = 2;
-  a.batch.sizes[0] = kBatch;
-  a.batch.sizes[1] = kHeadsPerBatch;
-  a.q = data.q.data();
-  a.q_heads = strides(pb.L * kHeadsPerBatch * pb.E, pb.E);
-  a.q_row = kHeadsPerBatch * pb.E;
-  a.k = data.k.data();
-  a.k_heads = strides(kHeadsPerBatch * pb.S * pb.E, pb.S * pb.E);
-  a.k_row = pb.E;
-  a.v = data.v.data();
-  a.v_heads = strides(kHeadsPerBatch * pb.S * pb.Ev, pb.S * pb.Ev);
-  a.v_row = pb.Ev;
-  a.out_heads = strides(pb.L * kHeadsPerBatch * pb.Ev, pb.Ev);
-  a.out_row = kHeadsPerBatch * pb.Ev;
-  a.grad_q_heads = strides(kHeadsPerBatch * pb.L * pb.E, pb.L * pb.E);
-  a.grad_q_row = pb.E;
-  a.grad_k_heads = a.k_heads;
-  a.grad_k_row = pb.E;
-  a.grad_v_heads = a.v_heads;
-  a.grad_v_row = pb.Ev;
-  if (pb.mask) {
-    a.mask = reinterpret_cast<const T*>(data.mask.data());  // float32, in every call
-    a.mask_heads = strides(0, 0);
-    a.mask_row = pb.S;
-    a.mask_col = 1;
-  }
+  const T* mask = pb.mask ? reinterpret_cast<const T*>(data.mask.data()) : nullptr;  // float32
+  AttentionArgs<T> a =
+      attention_layout(pb.L, pb.S, pb.E, pb.Ev, data.q.data(), data.k.data(), data.v.data(), mask);
   a.causal = pb.causal;
   a.scale = 1.0 / std::sqrt(static_cast<double>(pb.E));
   a.dropout_p = pb.dropout_p;

@@ -10,11 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/kernel_args.h"
@@ -22,37 +22,12 @@
 namespace toadstool::kernels::cuda {
 namespace {
 
-using Bytes = std::vector<unsigned char>;
-
-// Random bytes that are valid values of dtype: small integers, as float,
-// float64, int64, bool or the top half of a float32 (bfloat16).
+// Small multiples of 1/4 (as int64 and bool: their integer part), valid
+// values of every dtype.
 Bytes random_elements(DType dtype, int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> small(-9, 9);
-  Bytes bytes(static_cast<size_t>(n) * element_size(dtype));
-  for (int64_t i = 0; i < n; ++i) {
-    const int v = small(rng);
-    unsigned char* at = bytes.data() + i * element_size(dtype);
-    if (dtype == DType::Float32) {
-      const float f = static_cast<float>(v) / 4;
-      std::memcpy(at, &f, sizeof f);
-    } else if (dtype == DType::Float64) {
-      const double d = static_cast<double>(v) / 4;
-      std::memcpy(at, &d, sizeof d);
-    } else if (dtype == DType::Int64) {
-      const auto k = static_cast<int64_t>(v);
-      std::memcpy(at, &k, sizeof k);
-    } else if (dtype == DType::Bool) {
-      *at = v > 0 ? 1 : 0;
-    } else {
-      const float f = static_cast<float>(v) / 4;
-      uint32_t bits = 0;
-      std::memcpy(&bits, &f, sizeof bits);
-      const auto top = static_cast<uint16_t>(bits >> 16);
-      std::memcpy(at, &top, sizeof top);
-    }
-  }
-  return bytes;
+  return make_elements(dtype, n, [&](int64_t) { return small(rng) / 4.0; });
 }
 
 // A plan over `sizes` (innermost first) with each operand's strides

@@ -13,12 +13,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/kernel_args.h"
@@ -26,51 +26,14 @@
 namespace toadstool::kernels::cuda {
 namespace {
 
-using Bytes = std::vector<unsigned char>;
-
-double element(DType dtype, const Bytes& bytes, size_t i) {
-  if (dtype == DType::Float64) {
-    double d = 0;
-    std::memcpy(&d, bytes.data() + i * 8, sizeof d);
-    return d;
-  }
-  uint32_t bits = 0;
-  if (dtype == DType::Float32) {
-    std::memcpy(&bits, bytes.data() + i * 4, sizeof bits);
-  } else {
-    uint16_t h = 0;
-    std::memcpy(&h, bytes.data() + i * 2, sizeof h);
-    bits = uint32_t{h} << 16;
-  }
-  float f = 0;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 // n elements of dtype, multiples of 1/16 in [-2, 2) (exact in bfloat16),
 // or all NaN.
 Bytes elements(DType dtype, int64_t n, uint32_t seed, bool nan = false) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> steps(-32, 31);
-  Bytes bytes(static_cast<size_t>(n) * element_size(dtype));
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = nan ? std::numeric_limits<double>::quiet_NaN() : steps(rng) / 16.0;
-    unsigned char* at = bytes.data() + i * element_size(dtype);
-    if (dtype == DType::Float64) {
-      std::memcpy(at, &v, sizeof v);
-      continue;
-    }
-    const auto f = static_cast<float>(v);
-    if (dtype == DType::Float32) {
-      std::memcpy(at, &f, sizeof f);
-    } else {
-      uint32_t bits = 0;
-      std::memcpy(&bits, &f, sizeof bits);
-      const auto top = static_cast<uint16_t>(bits >> 16);
-      std::memcpy(at, &top, sizeof top);
-    }
-  }
-  return bytes;
+  return make_elements(dtype, n, [&](int64_t) {
+    return nan ? std::numeric_limits<double>::quiet_NaN() : steps(rng) / 16.0;
+  });
 }
 
 double tolerance(DType dtype) {
@@ -81,10 +44,10 @@ void expect_close(DType dtype, const Bytes& got, const Bytes& want, const std::s
   ASSERT_EQ(got.size(), want.size()) << what;
   const size_t n = want.size() / element_size(dtype);
   double largest = 0;
-  for (size_t i = 0; i < n; ++i) largest = std::max(largest, std::abs(element(dtype, want, i)));
+  for (size_t i = 0; i < n; ++i) largest = std::max(largest, std::abs(element_at(dtype, want, i)));
   int reported = 0;
   for (size_t i = 0; i < n && reported < 5; ++i) {
-    const double g = element(dtype, got, i), w = element(dtype, want, i);
+    const double g = element_at(dtype, got, i), w = element_at(dtype, want, i);
     const bool same = std::isnan(w) ? std::isnan(g) : std::abs(g - w) <= tolerance(dtype) * largest;
     if (!same) {
       ADD_FAILURE() << what << ": element " << i << " is " << g << ", the CPU's " << w;

@@ -10,11 +10,11 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/kernel_args.h"
@@ -25,34 +25,16 @@ namespace {
 constexpr int64_t kFillSizes[] = {1, 3, 5, 9, 1001, 70001};
 constexpr uint64_t kSeed = 1234, kOffset = 3;
 
-using Bytes = std::vector<unsigned char>;
-
 // n elements of dtype, poisoned (0xff bytes), so an element never written shows.
 Bytes buffer(DType dtype, int64_t n) {
   return Bytes(static_cast<size_t>(n) * element_size(dtype), 0xff);
 }
 
-// n floats in [0, 1) (or their float64 / 16-bit forms: the top bits of a float32).
+// n probabilities in [0, 1) of dtype.
 Bytes probabilities(DType dtype, int64_t n) {
   std::mt19937 rng(5);
-  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-  Bytes bytes = buffer(dtype, n);
-  for (int64_t i = 0; i < n; ++i) {
-    const float p = uniform(rng);
-    unsigned char* at = bytes.data() + i * element_size(dtype);
-    if (dtype == DType::Float64) {
-      const double d = p;
-      std::memcpy(at, &d, sizeof d);
-    } else if (dtype == DType::Float32) {
-      std::memcpy(at, &p, sizeof p);
-    } else {
-      uint32_t bits = 0;
-      std::memcpy(&bits, &p, sizeof bits);
-      const auto top = static_cast<uint16_t>(bits >> 16);
-      std::memcpy(at, &top, sizeof top);
-    }
-  }
-  return bytes;
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  return make_elements(dtype, n, [&](int64_t) { return uniform(rng); });
 }
 
 // fill(backend, out) on both backends into poisoned buffers; the same bytes.
@@ -94,27 +76,6 @@ TEST(RandomEmulated, FillsAreBitIdenticalToTheCpu) {
   }
 }
 
-// Element i of a float32, float64 or bfloat16 buffer.
-double value_at(DType dtype, const Bytes& bytes, int64_t i) {
-  const unsigned char* at = bytes.data() + i * element_size(dtype);
-  if (dtype == DType::Float64) {
-    double d = 0;
-    std::memcpy(&d, at, sizeof d);
-    return d;
-  }
-  uint32_t bits = 0;
-  if (dtype == DType::Float32) {
-    std::memcpy(&bits, at, sizeof bits);
-  } else {
-    uint16_t top = 0;
-    std::memcpy(&top, at, sizeof top);
-    bits = uint32_t{top} << 16;
-  }
-  float f = 0;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 // dropout with a residual: residual + x * scale, which the CPU's vectorized
 // loop computes with one FMA where the FMA unit exists (as nvcc does by
 // default on a GPU) and the emulator, built for plain x86-64, with a
@@ -122,7 +83,7 @@ double value_at(DType dtype, const Bytes& bytes, int64_t i) {
 void expect_same_to_an_ulp(DType dtype, int64_t n, const Bytes& gpu, const Bytes& cpu) {
   const double ulp = dtype == DType::Float64 ? 0x1p-52 : dtype == DType::Float32 ? 0x1p-23 : 0x1p-7;
   for (int64_t i = 0; i < n; ++i) {
-    const double g = value_at(dtype, gpu, i), c = value_at(dtype, cpu, i);
+    const double g = element_at(dtype, gpu, i), c = element_at(dtype, cpu, i);
     ASSERT_LE(std::abs(g - c), ulp * std::abs(c))
         << "dropout with a residual, element " << i << " of " << n << " " << dtype_name(dtype);
   }

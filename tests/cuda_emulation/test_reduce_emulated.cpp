@@ -13,12 +13,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/kernel_args.h"
@@ -86,36 +86,18 @@ std::vector<Layout> layouts() {
   };
 }
 
-// Element values of the given dtype: small integers (many ties) as float,
-// int64, bool or bfloat16, or near 1 (products); optionally a NaN.
-std::vector<unsigned char> input_bytes(DType dtype, int64_t n, uint32_t seed, bool near_one,
-                                       bool with_nan) {
+// Element values of the given dtype: small integers (many ties), halves
+// for the float types, or near 1 (products); optionally a NaN.
+Bytes input_bytes(DType dtype, int64_t n, uint32_t seed, bool near_one, bool with_nan) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> small(-6, 6);
-  std::vector<unsigned char> bytes(static_cast<size_t>(n) * element_size(dtype));
-  for (int64_t i = 0; i < n; ++i) {
-    double v = near_one ? 1.0 + small(rng) / 1024.0 : small(rng) / 2.0;
-    if (with_nan && i % 97 == 5) v = std::numeric_limits<double>::quiet_NaN();
-    unsigned char* at = bytes.data() + i * element_size(dtype);
-    if (dtype == DType::Float32) {
-      const auto f = static_cast<float>(v);
-      std::memcpy(at, &f, sizeof f);
-    } else if (dtype == DType::Float64) {
-      std::memcpy(at, &v, sizeof v);
-    } else if (dtype == DType::Int64) {
-      const auto k = static_cast<int64_t>(small(rng));
-      std::memcpy(at, &k, sizeof k);
-    } else if (dtype == DType::Bool) {
-      *at = small(rng) > 0 ? 1 : 0;
-    } else {  // BFloat16: the top half of the float32 (exact for these values)
-      const auto f = static_cast<float>(v);
-      uint32_t bits = 0;
-      std::memcpy(&bits, &f, sizeof bits);
-      const auto half = static_cast<uint16_t>(bits >> 16);
-      std::memcpy(at, &half, sizeof half);
-    }
-  }
-  return bytes;
+  const bool floating = dtype != DType::Int64 && dtype != DType::Bool;
+  return make_elements(dtype, n, [&](int64_t i) {
+    const int k = small(rng);
+    if (!floating) return static_cast<double>(k);
+    if (with_nan && i % 97 == 5) return std::numeric_limits<double>::quiet_NaN();
+    return near_one ? 1.0 + k / 1024.0 : k / 2.0;
+  });
 }
 
 // The result's dtype (ReduceKind's comments).
@@ -124,25 +106,6 @@ DType out_dtype(ReduceKind kind, DType in) {
   if (sum_like && (in == DType::Int64 || in == DType::Bool)) return DType::Int64;
   if (sum_like && (in == DType::BFloat16 || in == DType::Float16)) return DType::Float32;
   return in;
-}
-
-std::vector<double> as_doubles(DType dtype, const std::vector<unsigned char>& bytes) {
-  std::vector<double> values(bytes.size() / element_size(dtype));
-  for (size_t i = 0; i < values.size(); ++i) {
-    const unsigned char* at = bytes.data() + i * element_size(dtype);
-    if (dtype == DType::Float32) {
-      float f = 0;
-      std::memcpy(&f, at, sizeof f);
-      values[i] = f;
-    } else if (dtype == DType::Float64) {
-      std::memcpy(&values[i], at, sizeof(double));
-    } else if (dtype == DType::Int64) {
-      int64_t k = 0;
-      std::memcpy(&k, at, sizeof k);
-      values[i] = static_cast<double>(k);
-    }
-  }
-  return values;
 }
 
 struct Case {
@@ -174,12 +137,11 @@ const Case kCases[] = {
 };
 
 struct Result {
-  std::vector<unsigned char> out;
+  Bytes out;
   std::vector<int64_t> indices;
 };
 
-Result run(const Backend& backend, const Case& c, const ReduceGeometry& g,
-           const std::vector<unsigned char>& in) {
+Result run(const Backend& backend, const Case& c, const ReduceGeometry& g, const Bytes& in) {
   Result r;
   // Poisoned (0xff bytes: NaN, or -1), so an output never written shows.
   r.out.assign(static_cast<size_t>(g.outputs) * element_size(out_dtype(c.kind, c.dtype)), 0xff);
@@ -215,8 +177,8 @@ void check(const Case& c, const Layout& layout) {
     return;
   }
   const double tol = out == DType::Float32 ? 1e-6 : 1e-12;
-  const std::vector<double> g_values = as_doubles(out, got.out);
-  const std::vector<double> w_values = as_doubles(out, want.out);
+  const std::vector<double> g_values = to_doubles(out, got.out);
+  const std::vector<double> w_values = to_doubles(out, want.out);
   int reported = 0;
   for (size_t i = 0; i < w_values.size() && reported < 5; ++i) {
     const double gv = g_values[i], wv = w_values[i];

@@ -4,11 +4,12 @@
 // the column-major C = alpha op(A) op(B) + beta C (C not read when beta is
 // 0), op(X) = X or X^T, element (i, j) of an m x n matrix X at X[i + j ldx],
 // matrix b at X + b strideX. A model of the contract, summed in double and
-// rounded once to C's type; the handle calls only record what they set.
+// rounded once to C's type; the handle calls do nothing.
 #include <cstdint>
 #include <cstring>
 
 #include "cuda_runtime.h"
+#include "toadstool/kernels/half.h"
 
 using cublasHandle_t = struct cublasContext*;
 enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
@@ -41,51 +42,33 @@ inline cublasStatus_t cublasSetStream(cublasHandle_t /*handle*/, cudaStream_t /*
 
 namespace emu {
 
-// Element i of a buffer of `type`, as a double; and stored back, rounded.
+// Element i of a buffer of `type` as a double, and stored back, rounded
+// (kernels/half.h's conversions for the 16-bit types).
 inline double load_element(const void* base, cudaDataType type, int64_t i) {
-  const auto* bytes = static_cast<const unsigned char*>(base);
+  const auto read = [&](auto value) {
+    std::memcpy(&value, static_cast<const unsigned char*>(base) + i * sizeof value, sizeof value);
+    return static_cast<double>(value);
+  };
   switch (type) {
-    case CUDA_R_64F: {
-      double d = 0;
-      std::memcpy(&d, bytes + i * 8, sizeof d);
-      return d;
-    }
-    case CUDA_R_32F: {
-      float f = 0;
-      std::memcpy(&f, bytes + i * 4, sizeof f);
-      return f;
-    }
-    case CUDA_R_16BF: {
-      uint16_t h = 0;
-      std::memcpy(&h, bytes + i * 2, sizeof h);
-      const uint32_t bits = uint32_t{h} << 16;
-      float f = 0;
-      std::memcpy(&f, &bits, sizeof f);
-      return f;
-    }
-    case CUDA_R_16F: break;
+    case CUDA_R_64F: return read(double{});
+    case CUDA_R_32F: return read(float{});
+    case CUDA_R_16F: return static_cast<float>(toadstool::Half::from_bits(read(uint16_t{})));
+    case CUDA_R_16BF: return static_cast<float>(toadstool::BFloat16::from_bits(read(uint16_t{})));
   }
-  fail("cuBLAS model: float16 GEMMs are not modelled");
+  fail("cuBLAS model: an unknown data type");
 }
 
 inline void store_element(void* base, cudaDataType type, int64_t i, double value) {
-  auto* bytes = static_cast<unsigned char*>(base);
-  if (type == CUDA_R_64F) {
-    std::memcpy(bytes + i * 8, &value, sizeof value);
-  } else if (type == CUDA_R_32F) {
-    const auto f = static_cast<float>(value);
-    std::memcpy(bytes + i * 4, &f, sizeof f);
-  } else if (type == CUDA_R_16BF) {
-    // Round to nearest even, as the GPU's conversion does (no NaN here).
-    const auto f = static_cast<float>(value);
-    uint32_t bits = 0;
-    std::memcpy(&bits, &f, sizeof bits);
-    bits += 0x7fff + ((bits >> 16) & 1);
-    const auto h = static_cast<uint16_t>(bits >> 16);
-    std::memcpy(bytes + i * 2, &h, sizeof h);
-  } else {
-    fail("cuBLAS model: float16 GEMMs are not modelled");
+  const auto write = [&](auto element) {
+    std::memcpy(static_cast<unsigned char*>(base) + i * sizeof element, &element, sizeof element);
+  };
+  switch (type) {
+    case CUDA_R_64F: return write(value);
+    case CUDA_R_32F: return write(static_cast<float>(value));
+    case CUDA_R_16F: return write(toadstool::Half(static_cast<float>(value)));
+    case CUDA_R_16BF: return write(toadstool::BFloat16(static_cast<float>(value)));
   }
+  fail("cuBLAS model: an unknown data type");
 }
 
 }  // namespace emu
