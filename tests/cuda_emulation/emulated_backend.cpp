@@ -1,14 +1,13 @@
 // emulated_backend() and the runtime call the emulated files make.
 #include "emulated_backend.h"
 
-#include <cuda_runtime.h>  // the shim: cudaStream_t, and current_stream's rename
-
-#include "toadstool/kernels/cuda/common.cuh"
+#include <cuda_runtime.h>  // the shim: cudaStream_t
 
 namespace toadstool::kernels::cuda {
 
-// The emulator has one stream, which nothing reads.
-cudaStream_t current_stream() { return nullptr; }
+// current_stream() of the emulated files (emulated_names.h renames it): the
+// emulator runs everything at once, so the stream is never read.
+cudaStream_t emulated_current_stream() { return nullptr; }
 
 const Backend& emulated_backend() {
   static const Backend table = [] {

@@ -1,4 +1,5 @@
-// kernels/cuda/gemm.cu compiled as C++ for the warp emulator (../shim/, which
-// also renames its external functions and models cuBLAS): its entries run
-// the CUDA kernels on the CPU (../emulated_backend.h).
+// kernels/cuda/gemm.cu compiled as C++ for the warp emulator (../shim/, with its
+// cuBLAS model), its external functions renamed (../emulated_names.h, which
+// tests/CMakeLists.txt includes first): its entries run the CUDA kernels on
+// the CPU (../emulated_backend.h).
 #include "toadstool/kernels/cuda/gemm.cu"

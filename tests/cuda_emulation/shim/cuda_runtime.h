@@ -1,9 +1,11 @@
 #pragma once
-// The CUDA runtime's names that the kernel sources use, for the warp
-// emulator (../warp_emulator.h): function qualifiers vanish, a __shared__
-// variable is static (one object for the threads of the running block),
+// The CUDA runtime's names that the CUDA sources use, for the warp emulator
+// (../warp_emulator.h): function qualifiers vanish, a __shared__ variable
+// is static (one object for the threads of the running block),
 // launch_kernel (kernels/cuda/common.cuh's launch) runs the kernel on the
-// emulator, and the stream-ordered allocator is malloc.
+// emulator, device memory is malloc's, and one device (an sm_90 one) runs
+// everything synchronously.
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -22,7 +24,8 @@ using cudaError_t = int;
 inline constexpr cudaError_t cudaSuccess = 0;
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline const char* cudaGetErrorString(cudaError_t /*status*/) { return "emulated"; }
-using cudaStream_t = struct CUstream_st*;
+struct CUstream_st;
+using cudaStream_t = CUstream_st*;
 
 // A kernel built without what it needs (the tiled attention's 16-bit
 // kernels before sm_80); never reached here, where WMMA is emulated.
@@ -35,16 +38,76 @@ struct alignas(16) float4 {
 };
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 
-// kernels/cuda/scratch.cuh's allocations, poisoned (0xff bytes: NaN) so that
-// a partial result read before it is written shows.
-inline cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t /*stream*/) {
+inline constexpr cudaError_t cudaErrorMemoryAllocation = 2;
+inline constexpr cudaError_t cudaErrorInvalidDevice = 101;
+inline constexpr cudaError_t cudaErrorNotReady = 600;
+
+// Device memory is host memory: kernels/cuda/scratch.cuh's allocations and
+// the backend's (backend.cu), poisoned (0xff bytes: NaN) so that a value
+// read before it is written shows; pinned host memory too.
+inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   *ptr = std::malloc(bytes);
-  if (*ptr == nullptr) return 2;  // cudaErrorMemoryAllocation
+  if (*ptr == nullptr) return cudaErrorMemoryAllocation;
   std::memset(*ptr, 0xff, bytes);
   return cudaSuccess;
 }
-inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) {
+inline cudaError_t cudaFree(void* ptr) {
   std::free(ptr);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t /*stream*/) {
+  return cudaMalloc(ptr, bytes);
+}
+inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) { return cudaFree(ptr); }
+inline constexpr unsigned cudaHostAllocPortable = 1;
+inline cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned /*flags*/) {
+  return cudaMalloc(ptr, bytes);
+}
+inline cudaError_t cudaFreeHost(void* ptr) { return cudaFree(ptr); }
+
+// One device, 0. Every launch and copy has finished when its call returns,
+// so streams and events only keep their identity (and events the time they
+// were recorded).
+inline cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
+}
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline constexpr unsigned cudaStreamNonBlocking = 1;
+struct CUstream_st {};
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned /*flags*/) {
+  *stream = new CUstream_st;  // never destroyed, as the stream pool's are not
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamQuery(cudaStream_t /*stream*/) { return cudaSuccess; }
+struct CUevent_st {
+  std::chrono::steady_clock::time_point recorded;
+};
+using cudaEvent_t = CUevent_st*;
+inline constexpr unsigned cudaEventDefault = 0, cudaEventDisableTiming = 2;
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned /*flags*/) {
+  *event = new CUevent_st;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t /*stream*/ = nullptr) {
+  event->recorded = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+inline cudaError_t cudaEventQuery(cudaEvent_t /*event*/) { return cudaSuccess; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t /*event*/) { return cudaSuccess; }
+inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  *ms = std::chrono::duration<float, std::milli>(end->recorded - start->recorded).count();
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t /*stream*/, cudaEvent_t /*event*/,
+                                       unsigned /*flags*/ = 0) {
   return cudaSuccess;
 }
 
@@ -86,30 +149,6 @@ cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribut
                                  int /*value*/) {
   return cudaSuccess;
 }
-
-// The functions of external linkage that the emulated CUDA files define or
-// call, renamed (emulated_*) so that they are not the library's, which the
-// emulation test also links (for the CPU backend) and which has the real
-// ones in a CUDA build. current_stream (common.cuh, streams.cu's) is
-// ../emulated_backend.cpp's; ../emulated_backend.h declares the registers.
-#define current_stream emulated_current_stream
-#define register_softmax emulated_register_softmax
-#define register_layer_norm emulated_register_layer_norm
-#define register_cross_entropy emulated_register_cross_entropy
-#define register_reduce emulated_register_reduce
-#define register_random emulated_register_random
-#define register_optim emulated_register_optim
-#define register_attention emulated_register_attention
-#define register_indexing emulated_register_indexing
-#define register_elementwise emulated_register_elementwise
-#define register_lstm_cell emulated_register_lstm_cell
-#define register_gemm emulated_register_gemm
-#define register_conv emulated_register_conv
-// conv.cu calls its own table's im2col and gemm: the emulated one.
-#define cuda_backend emulated_cuda_backend
-#define attention_tiled_takes emulated_attention_tiled_takes
-#define attention_tiled_forward emulated_attention_tiled_forward
-#define attention_tiled_backward emulated_attention_tiled_backward
 
 // What kernels/cuda/common.cuh defines for nvcc.
 namespace toadstool::kernels::cuda {
