@@ -22,6 +22,21 @@ TEST(CudaMemory, TensorsRoundTripThroughTheDevice) {
   EXPECT_EQ(full({}, 2.5).to(kCuda).item<float>(), 2.5f);  // item() reads through the host copy
 }
 
+// As PyTorch's: the device (and dtype) of the tensor unless the options
+// name another. The backward's seed gradient is ones_like(loss).
+TEST(CudaMemory, FactoriesLikeATensorKeepItsDevice) {
+  SKIP_WITHOUT_GPU();
+  const Tensor t = ones({2, 3}, TensorOptions(kFloat64).device(kCuda));
+  for (const Tensor& made : {empty_like(t), zeros_like(t), ones_like(t), full_like(t, 2),
+                             rand_like(t), randn_like(t), zeros_like(t, kFloat32)}) {
+    EXPECT_EQ(made.device(), kCuda);
+    EXPECT_EQ(made.shape(), t.shape());
+  }
+  EXPECT_EQ(zeros_like(t).dtype(), kFloat64);
+  EXPECT_EQ(zeros_like(t, kCPU).device(), kCPU);
+  EXPECT_EQ(zeros_like(t, kCPU).dtype(), kFloat64);
+}
+
 TEST(CudaMemory, TheCachingAllocatorCountsDeviceBytes) {
   SKIP_WITHOUT_GPU();
   reset_peak_memory_stats(kCuda);

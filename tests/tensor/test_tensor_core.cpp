@@ -24,6 +24,11 @@ TEST(TensorCore, FactoriesHaveShapeDtypeAndValues) {
   expect_values(arange(3, 0, -1), {3, 2, 1}, {3});
   EXPECT_EQ(zeros_like(ones({4}, kInt64)).dtype(), kInt64);
   EXPECT_EQ(full_like(ones({4}), 7, kFloat64).dtype(), kFloat64);
+  // What the options leave out comes from the tensor (a device alone keeps
+  // the dtype; CudaMemory.FactoriesLikeATensorKeepItsDevice checks the device).
+  EXPECT_EQ(ones_like(ones({4}, kInt64), kCPU).dtype(), kInt64);
+  EXPECT_EQ(empty_like(ones({4}, kFloat64), TensorOptions()).dtype(), kFloat64);
+  EXPECT_EQ(rand_like(ones({4}, kFloat64)).dtype(), kFloat64);
 }
 
 TEST(TensorCore, ZeroDimAndEmptyTensors) {

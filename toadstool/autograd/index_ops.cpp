@@ -29,8 +29,11 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   Tensor out = native::gather(t, dim, index);
   if (needs_grad(t)) {
     record(Op::gather, out, {t},
-           [shape = t.shape(), dtype = t.dtype(), dim, index = SavedTensor(index)](const Tensor& g)
-               -> Grads { return {scatter_add(zeros(shape, dtype), dim, index.get(), g)}; });
+           [shape = t.shape(), dtype = t.dtype(), dim,
+            index = SavedTensor(index)](const Tensor& g) -> Grads {
+             return {scatter_add(zeros(shape, TensorOptions(dtype).device(g.device())), dim,
+                                 index.get(), g)};
+           });
   }
   return out;
 }

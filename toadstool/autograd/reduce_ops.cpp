@@ -180,7 +180,8 @@ std::pair<Tensor, Tensor> indexed_extremum(Op op, std::pair<Tensor, Tensor> resu
              if (shape.empty()) return {g};
              const Tensor index = keepdim ? indices.get() : unsqueeze(indices.get(), d);
              const Tensor grad = keepdim ? g : unsqueeze(g, d);
-             return {scatter_add(zeros(shape, dtype), d, index, grad)};
+             return {scatter_add(zeros(shape, TensorOptions(dtype).device(g.device())), d, index,
+                                 grad)};
            });
   }
   return result;

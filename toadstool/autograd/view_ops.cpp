@@ -30,7 +30,7 @@ template <class Part>
 Tensor placed_back(Op op, Tensor out, const Tensor& t, Part part) {
   if (needs_grad(t)) {
     record(op, out, {t}, [shape = t.shape(), dtype = t.dtype(), part](const Tensor& g) -> Grads {
-      Tensor grad = zeros(shape, dtype);
+      Tensor grad = zeros(shape, TensorOptions(dtype).device(g.device()));
       Tensor window = part(grad);
       native::copy_(window, g);
       return {grad};

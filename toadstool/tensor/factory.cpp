@@ -18,6 +18,13 @@ Tensor filled(const char* op, const Shape& shape, const Scalar& value, TensorOpt
   return native::fill_(out, value);
 }
 
+// The options of a *_like factory: the dtype and device not given, like's.
+TensorOptions like_options(const Tensor& like, TensorOptions options) {
+  if (!options.dtype_given_) options = options.dtype(like.dtype());
+  if (!options.device_given_) options = options.device(like.device());
+  return options;
+}
+
 }  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions options) {
@@ -71,21 +78,21 @@ Tensor eye(int64_t n, int64_t m, TensorOptions options) {
   return out;
 }
 
-Tensor empty_like(const Tensor& like) { return empty_like(like, like.dtype()); }
-Tensor zeros_like(const Tensor& like) { return zeros_like(like, like.dtype()); }
-Tensor ones_like(const Tensor& like) { return ones_like(like, like.dtype()); }
-Tensor full_like(const Tensor& like, const Scalar& value) {
-  return full_like(like, value, like.dtype());
-}
+Tensor empty_like(const Tensor& like) { return empty_like(like, {}); }
+Tensor zeros_like(const Tensor& like) { return zeros_like(like, {}); }
+Tensor ones_like(const Tensor& like) { return ones_like(like, {}); }
+Tensor full_like(const Tensor& like, const Scalar& value) { return full_like(like, value, {}); }
 Tensor empty_like(const Tensor& like, TensorOptions options) {
-  return empty(like.shape(), options);
+  return empty(like.shape(), like_options(like, options));
 }
 Tensor zeros_like(const Tensor& like, TensorOptions options) {
-  return zeros(like.shape(), options);
+  return zeros(like.shape(), like_options(like, options));
 }
-Tensor ones_like(const Tensor& like, TensorOptions options) { return ones(like.shape(), options); }
+Tensor ones_like(const Tensor& like, TensorOptions options) {
+  return ones(like.shape(), like_options(like, options));
+}
 Tensor full_like(const Tensor& like, const Scalar& value, TensorOptions options) {
-  return full(like.shape(), value, options);
+  return full(like.shape(), value, like_options(like, options));
 }
 
 Tensor from_blob(const void* data, const Shape& shape, DType dtype) {

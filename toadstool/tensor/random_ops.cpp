@@ -49,10 +49,10 @@ Tensor randn(const Shape& shape, TensorOptions options, Generator* generator) {
 }
 
 Tensor rand_like(const Tensor& like, Generator* generator) {
-  return rand(like.shape(), like.dtype(), generator);
+  return rand(like.shape(), TensorOptions(like.dtype()).device(like.device()), generator);
 }
 Tensor randn_like(const Tensor& like, Generator* generator) {
-  return randn(like.shape(), like.dtype(), generator);
+  return randn(like.shape(), TensorOptions(like.dtype()).device(like.device()), generator);
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,

@@ -153,7 +153,8 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> operan
 
 std::string describe(const Tensor& t) {
   if (!t.defined()) return "(undefined)";
-  return concat(t.shape(), " ", dtype_name(t.dtype()));
+  if (t.device() == kCPU) return concat(t.shape(), " ", dtype_name(t.dtype()));
+  return concat(t.shape(), " ", dtype_name(t.dtype()), " on ", t.device());
 }
 
 }  // namespace toadstool::detail
