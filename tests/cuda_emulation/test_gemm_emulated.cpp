@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "compare.h"
 #include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
@@ -40,20 +41,10 @@ double tolerance(DType dtype) {
   return dtype == DType::Float64 ? 1e-12 : dtype == DType::Float32 ? 1e-5 : 1e-2;
 }
 
+// Within tolerance(dtype) of the result's largest value.
 void expect_close(DType dtype, const Bytes& got, const Bytes& want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  const size_t n = want.size() / element_size(dtype);
-  double largest = 0;
-  for (size_t i = 0; i < n; ++i) largest = std::max(largest, std::abs(element_at(dtype, want, i)));
-  int reported = 0;
-  for (size_t i = 0; i < n && reported < 5; ++i) {
-    const double g = element_at(dtype, got, i), w = element_at(dtype, want, i);
-    const bool same = std::isnan(w) ? std::isnan(g) : std::abs(g - w) <= tolerance(dtype) * largest;
-    if (!same) {
-      ADD_FAILURE() << what << ": element " << i << " is " << g << ", the CPU's " << w;
-      ++reported;
-    }
-  }
+  const std::vector<double> w = to_doubles(dtype, want);
+  expect_close_values(to_doubles(dtype, got), w, 0.0, tolerance(dtype) * largest_finite(w), what);
 }
 
 struct GemmCase {

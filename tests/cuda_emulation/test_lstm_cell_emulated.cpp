@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "compare.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
 #include "toadstool/kernels/kernel_args.h"
@@ -86,10 +87,8 @@ Outputs<T> run(const Backend& backend) {
 template <class T>
 void expect_close(const std::vector<T>& got, const std::vector<T>& want, const char* what) {
   const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_NEAR(got[i], want[i], tol * (1 + std::abs(want[i])))
-        << what << " element " << i << ", " << (std::is_same_v<T, float> ? "float32" : "float64");
-  }
+  expect_close_values(got, want, tol, tol,
+                      std::string(what) + (std::is_same_v<T, float> ? " float32" : " float64"));
 }
 
 template <class T>

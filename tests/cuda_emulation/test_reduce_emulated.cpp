@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "compare.h"
 #include "element_bytes.h"
 #include "emulated_backend.h"
 #include "toadstool/kernels/dtype.h"
@@ -177,18 +178,7 @@ void check(const Case& c, const Layout& layout) {
     return;
   }
   const double tol = out == DType::Float32 ? 1e-6 : 1e-12;
-  const std::vector<double> g_values = to_doubles(out, got.out);
-  const std::vector<double> w_values = to_doubles(out, want.out);
-  int reported = 0;
-  for (size_t i = 0; i < w_values.size() && reported < 5; ++i) {
-    const double gv = g_values[i], wv = w_values[i];
-    const bool same =
-        std::isnan(wv) ? std::isnan(gv) : std::abs(gv - wv) <= tol * (1 + std::abs(wv));
-    if (!same) {
-      ADD_FAILURE() << what << ": output " << i << " is " << gv << ", the CPU's " << wv;
-      ++reported;
-    }
-  }
+  expect_close_values(to_doubles(out, got.out), to_doubles(out, want.out), tol, tol, what);
 }
 
 TEST(ReduceEmulated, EveryKindOnEachKernelMatchesTheCpu) {

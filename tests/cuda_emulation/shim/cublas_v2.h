@@ -6,10 +6,9 @@
 // matrix b at X + b strideX. A model of the contract, summed in double and
 // rounded once to C's type; the handle calls do nothing.
 #include <cstdint>
-#include <cstring>
 
+#include "../element_bytes.h"
 #include "cuda_runtime.h"
-#include "toadstool/kernels/half.h"
 
 using cublasHandle_t = struct cublasContext*;
 enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
@@ -42,33 +41,27 @@ inline cublasStatus_t cublasSetStream(cublasHandle_t /*handle*/, cudaStream_t /*
 
 namespace emu {
 
-// Element i of a buffer of `type` as a double, and stored back, rounded
-// (kernels/half.h's conversions for the 16-bit types).
-inline double load_element(const void* base, cudaDataType type, int64_t i) {
-  const auto read = [&](auto value) {
-    std::memcpy(&value, static_cast<const unsigned char*>(base) + i * sizeof value, sizeof value);
-    return static_cast<double>(value);
-  };
+// The element type of a cudaDataType (../element_bytes.h reads and writes it).
+inline toadstool::DType dtype_of(cudaDataType type) {
   switch (type) {
-    case CUDA_R_64F: return read(double{});
-    case CUDA_R_32F: return read(float{});
-    case CUDA_R_16F: return static_cast<float>(toadstool::Half::from_bits(read(uint16_t{})));
-    case CUDA_R_16BF: return static_cast<float>(toadstool::BFloat16::from_bits(read(uint16_t{})));
+    case CUDA_R_64F: return toadstool::DType::Float64;
+    case CUDA_R_32F: return toadstool::DType::Float32;
+    case CUDA_R_16F: return toadstool::DType::Float16;
+    case CUDA_R_16BF: return toadstool::DType::BFloat16;
   }
   fail("cuBLAS model: an unknown data type");
 }
 
+// Element i of a buffer of `type` as a double, and stored back, rounded.
+inline double load_element(const void* base, cudaDataType type, int64_t i) {
+  const toadstool::DType dtype = dtype_of(type);
+  return toadstool::kernels::cuda::load_element(
+      dtype, static_cast<const unsigned char*>(base) + i * toadstool::element_size(dtype));
+}
 inline void store_element(void* base, cudaDataType type, int64_t i, double value) {
-  const auto write = [&](auto element) {
-    std::memcpy(static_cast<unsigned char*>(base) + i * sizeof element, &element, sizeof element);
-  };
-  switch (type) {
-    case CUDA_R_64F: return write(value);
-    case CUDA_R_32F: return write(static_cast<float>(value));
-    case CUDA_R_16F: return write(toadstool::Half(static_cast<float>(value)));
-    case CUDA_R_16BF: return write(toadstool::BFloat16(static_cast<float>(value)));
-  }
-  fail("cuBLAS model: an unknown data type");
+  const toadstool::DType dtype = dtype_of(type);
+  toadstool::kernels::cuda::store_element(
+      dtype, static_cast<unsigned char*>(base) + i * toadstool::element_size(dtype), value);
 }
 
 }  // namespace emu
