@@ -9,9 +9,18 @@
 # (/usr/local/cuda/include/nccl.h, lib/libnccl.so); NCCL_ROOT (or $NCCL_HOME)
 # points at another copy. NCCL has no CMake package of its own: a plain
 # find_path / find_library.
+#
+# With TOADSTOOL_CUDA=EMULATED (tests only) the group compiles against
+# tests/cuda_emulation/shim/nccl.h, a model of NCCL whose ranks are the
+# processes of one machine (docs/distributed.md, "The NCCL group").
 set(TOADSTOOL_NCCL_ENABLED OFF)
+set(TOADSTOOL_NCCL_EMULATED OFF)
 if(NOT TOADSTOOL_NCCL STREQUAL "OFF")
-  if(TOADSTOOL_CUDA_ENABLED AND NOT TOADSTOOL_CUDA_EMULATED AND TOADSTOOL_MPI_ENABLED)
+  if(TOADSTOOL_CUDA_EMULATED AND TOADSTOOL_MPI_ENABLED)
+    set(TOADSTOOL_NCCL_ENABLED ON)
+    set(TOADSTOOL_NCCL_EMULATED ON)
+    message(STATUS "Toadstool: the NCCL process group over the NCCL model (emulated CUDA)")
+  elseif(TOADSTOOL_CUDA_ENABLED AND NOT TOADSTOOL_CUDA_EMULATED AND TOADSTOOL_MPI_ENABLED)
     set(nccl_hints ${NCCL_ROOT} $ENV{NCCL_HOME} ${CUDAToolkit_LIBRARY_ROOT})
     find_path(TOADSTOOL_NCCL_INCLUDE_DIR nccl.h
       HINTS ${nccl_hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
@@ -48,6 +57,14 @@ function(toadstool_add_nccl library)
   endif()
   file(GLOB nccl_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/toadstool/distributed/nccl/*.cpp)
   target_sources(${library} PRIVATE ${nccl_sources})
+  if(TOADSTOOL_NCCL_EMULATED)
+    # Alone, not in a unity file: the shim headers define CUDA's keywords
+    # as macros.
+    set_source_files_properties(${nccl_sources} TARGET_DIRECTORY ${library} PROPERTIES
+      SKIP_UNITY_BUILD_INCLUSION ON
+      INCLUDE_DIRECTORIES ${PROJECT_SOURCE_DIR}/tests/cuda_emulation/shim)
+    return()
+  endif()
   target_include_directories(${library} PRIVATE $<BUILD_INTERFACE:${TOADSTOOL_NCCL_INCLUDE_DIR}>)
   target_link_libraries(${library} PRIVATE ${TOADSTOOL_NCCL_LIBRARY})
 endfunction()

@@ -9,12 +9,17 @@
 #   scripts/cuda_emulated.sh            # build, then every test it can run
 #   scripts/cuda_emulated.sh 'CudaRows.*'   # a GoogleTest filter
 #
+# With MPI found, the NCCL process group is built over the NCCL model of
+# tests/cuda_emulation/shim/nccl.h, and its tests run too: one rank
+# (tests/cuda/nccl/test_nccl.cpp), then 2 and 3 ranks under mpirun
+# (test_nccl_ranks.cpp), each process with an emulated device of its own.
+#
 # Not in scripts/test.sh (CI time: the build takes 8 CPU-minutes and the
 # tests about half an hour on a 2-core VM, every CUDA thread being a
 # std::thread). Left out: the tests sized for a GPU (4096^3 products, a
-# tensor of 2^26 elements) and those that need the device to run behind the
-# host (a copy still pending while the host frees its buffer): the emulated
-# device finishes every call before it returns.
+# tensor of 2^26 elements, three 2048^3 products) and those that need the
+# device to run behind the host (a copy still pending while the host frees
+# its buffer): the emulated device finishes every call before it returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +28,22 @@ excluded=(
   CudaStreams.AnEventMeasuresAKernel
   CudaPinnedMemory.APinnedBlockIsNotReusedBeforeItsCopyHasRun
   CudaAllocator.RecordStreamDelaysReuseUntilTheOtherStreamIsDone
+  Nccl.OrderedWithTheCallersStream
 )
 filter="${1:-*}-$(IFS=:; echo "${excluded[*]}")"
 
+build=build/cuda-emulated
 cmake --preset cuda-emulated >/dev/null
-cmake --build build/cuda-emulated --target toadstool_cuda_tests -j"$(nproc)"
-exec build/cuda-emulated/tests/toadstool_cuda_tests --gtest_filter="$filter"
+targets=(toadstool_cuda_tests)
+nccl=$(grep -c '^#define TOADSTOOL_WITH_NCCL 1' $build/include/toadstool/config.h || true)
+if [ "$nccl" = 1 ]; then targets+=(toadstool_nccl_tests toadstool_nccl_rank_tests); fi
+cmake --build $build --target "${targets[@]}" -j"$(nproc)"
+$build/tests/toadstool_cuda_tests --gtest_filter="$filter"
+if [ "$nccl" = 1 ]; then
+  $build/tests/toadstool_nccl_tests --gtest_filter="$filter"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  for np in 2 3; do
+    mpirun --oversubscribe -np $np --mca pml ob1 --mca btl self,vader \
+      $build/tests/toadstool_nccl_rank_tests --gtest_filter="$filter"
+  done
+fi
