@@ -233,9 +233,17 @@ int train_and_test(const cxxopts::ParseResult& args) {
   manual_seed(seed);
   // --distributed (under mpirun): every rank reads the data, builds the same
   // vocabulary and model, and trains on its share of each global batch;
-  // rank 0 alone prints and writes files.
+  // rank 0 alone prints and writes files. On GPUs the ranks talk over NCCL,
+  // each on the GPU of its local rank; on CPUs over MPI.
+  Device device(args["device"].as<std::string>());
   std::shared_ptr<distributed::ProcessGroup> pg;
-  if (args.count("distributed")) pg = distributed::init_process_group("mpi");
+  if (args.count("distributed")) {
+    TS_CHECK(device.is_cpu() || device.index == 0,
+             "--distributed gives each rank the GPU of its local rank: pass --device cuda, not ",
+             args["device"].as<std::string>());
+    pg = distributed::init_process_group(device.is_cpu() ? "mpi" : "nccl");
+    device = pg->device();
+  }
   TS_CHECK(!args.count("zero") || pg,
            "--zero shards the optimizer across ranks: it needs --distributed");
   const bool main_rank = pg == nullptr || pg->rank() == 0;
@@ -313,7 +321,6 @@ int train_and_test(const cxxopts::ParseResult& args) {
   auto model = std::make_shared<nn::TransformerClassifier>(config.model);
   if (!pretrained.empty()) out << start_from_language_model(*model, pretrained) << "\n";
   // The model moves before the optimizer is built; DeviceCallback moves each batch.
-  const Device device(args["device"].as<std::string>());
   model->to(device);
   // What the trainer runs: the model, or its data-parallel wrapper (rank 0's
   // weights everywhere, gradients averaged during backward); with --zero the
@@ -375,9 +382,10 @@ int train_and_test(const cxxopts::ParseResult& args) {
   train::Trainer trainer(trained, optimizer, loss_fn, callbacks,
                          {.precision = precision_of(args, device), .process_group = pg});
   out << model->summary() << "\n" << trainer.describe() << "\n";
-  out << "precision " << trainer.options.precision << " (--precision "
-      << args["precision"].as<std::string>()
-      << "; this CPU's bfloat16 GEMM path: " << cpu_bf16_gemm() << ")\n";
+  out << "precision " << trainer.options.precision << " on " << device << " (--precision "
+      << args["precision"].as<std::string>();
+  if (device.is_cpu()) out << "; this CPU's bfloat16 GEMM path: " << cpu_bf16_gemm();
+  out << ")\n";
 
   start = Clock::now();
   trainer.fit(epochs, train_loader, &valid_loader);
@@ -535,7 +543,10 @@ cxxopts::Options make_options() {
   add("zero",
       "with --distributed: ZeRO-1, the AdamW state sharded across the ranks "
       "(ZeroRedundancyOptimizer), instead of DistributedDataParallel");
-  add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
+  add("device",
+      "train on cpu or cuda[:N] (with --distributed: cuda, each rank on the GPU of its local "
+      "rank, over NCCL)",
+      cxxopts::value<std::string>()->default_value("cpu"));
   add("precision",
       "auto, 32, bf16-mixed or 16-mixed (docs/mixed_precision.md); auto: bf16-mixed where this "
       "CPU multiplies bfloat16 faster than float32 (AMX or AVX512-BF16), else 32",
