@@ -139,7 +139,8 @@ TEST(GemmEmulated, EveryLayoutAndEpilogueMatchesTheCpu) {
 }
 
 // A grouped, padded, strided, dilated convolution with bias, forward and
-// backward.
+// backward, in chunks of 2 and 1 images (kernels/conv.cpp sets the column
+// budget: 2 x 2 groups x 12 kernel taps x 42 positions = 2016 <= 2100).
 void check_conv(DType dtype) {
   ConvArgs a;
   a.windows.batch = 3;

@@ -16,8 +16,13 @@ namespace toadstool::kernels::cuda {
 
 namespace {
 
-// Column elements per chunk of images (256 MB of float32).
-constexpr int64_t kColumnBudget = int64_t{64} << 20;
+// Column elements per chunk of images (256 MB of float32). The emulation
+// tests compile this file with a budget of a few images' columns, so that
+// their small convolutions run in several chunks.
+#ifndef TOADSTOOL_CONV_COLUMN_BUDGET
+#define TOADSTOOL_CONV_COLUMN_BUDGET (int64_t{64} << 20)
+#endif
+constexpr int64_t kColumnBudget = TOADSTOOL_CONV_COLUMN_BUDGET;
 
 // The shapes of one convolution: per image, per group.
 struct Shapes {
