@@ -23,3 +23,8 @@
 #define attention_tiled_takes emulated_attention_tiled_takes
 #define attention_tiled_forward emulated_attention_tiled_forward
 #define attention_tiled_backward emulated_attention_tiled_backward
+// At most three blocks a grid (kernels/cuda/common.cuh's blocks_for and
+// block_reduce.cuh's grid_for): every grid-stride loop over rows, items or
+// elements runs several times a block, with the barriers between its
+// rounds, as it does on a GPU only for very large tensors.
+#define TOADSTOOL_EMULATION_GRID_CAP 3

@@ -113,6 +113,9 @@ TEST(AttentionEmulated, EachPathMatchesTheCpu) {
   }
   check({DType::Float64, 37, 45, 24, 20, false, true, 0.2, "fixed-order"});
   check({DType::Float64, 20, 20, 8, 8, true, true, 0.0, "fixed-order"});
+  // Two tiles of 128 keys (forward, grad_q) and of 128 queries (grad_k,
+  // grad_v): the barrier after a tile's reads guards the next tile's writes.
+  check({DType::Float64, 140, 150, 8, 6, false, true, 0.2, "fixed-order, two tiles"});
   check({DType::Float32, 20, 30, 160, 136, true, true, 0.2, "fixed-order, E = 160"});
   for (const DType dtype : {DType::BFloat16, DType::Float16})
     check({dtype, 20, 30, 160, 136, false, true, 0.2, "float32 copies, E = 160"});

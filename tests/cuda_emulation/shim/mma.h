@@ -1,10 +1,14 @@
 #pragma once
 // nvcuda::wmma for the warp emulator (../warp_emulator.h), 16 x 16 x 16
 // only. An A or B fragment holds its whole tile in every lane; of an
-// accumulator, lane l keeps the elements e = 16 r + c with e % 32 == l
-// (eight, as on a GPU, though not the same eight), which it loads,
-// accumulates and stores: the warp together writes the tile once, and
-// another lane sees a stored value only after a __syncwarp, as on a GPU.
+// accumulator, each lane keeps eight elements in the layout of sm_80's
+// mma.sync (lane l: rows l / 4 and l / 4 + 8, columns 2 (l % 4) + {0, 1}
+// and those + 8), which it loads, accumulates and stores: the warp together
+// writes the tile once, and another lane sees a stored value only after a
+// __syncwarp, as on a GPU. (WMMA does not document its layout; the kernels
+// must not depend on it. This one has a lane hold elements that a simple
+// "lane, lane + 32, ..." walk of the tile gives to other lanes, so a
+// missing __syncwarp between a store and such a walk shows.)
 // Products accumulate in float, in k order. Each load and store checks what the CUDA
 // documentation requires: a 256-bit aligned pointer and a leading
 // dimension that is a multiple of 16 bytes.
@@ -48,12 +52,13 @@ inline unsigned offset(int r, int c, unsigned ld, bool row_major) {
   return row_major ? r * ld + c : r + c * ld;
 }
 
-// fn(r, c) for the accumulator elements this lane keeps: e = 16 r + c =
-// lane, lane + 32, ...
+// fn(r, c) for the accumulator elements this lane keeps (the header says
+// which).
 template <class Fn>
 void for_own_elements(const Fn& fn) {
-  for (unsigned e = threadIdx.x % 32; e < 256; e += 32) {
-    fn(static_cast<int>(e / 16), static_cast<int>(e % 16));
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  for (int i = 0; i < 8; ++i) {
+    fn(lane / 4 + 8 * (i / 2 % 2), 2 * (lane % 4) + i % 2 + 8 * (i / 4));
   }
 }
 

@@ -55,7 +55,7 @@ inline int block_size_for(int64_t n) {
 // Blocks for a kernel with one block per item in a grid-stride loop over
 // items (blockIdx.x, += gridDim.x): one block per item up to 2^20.
 inline unsigned grid_for(int64_t items) {
-  constexpr int64_t kMaxGrid = int64_t{1} << 20;
+  constexpr int64_t kMaxGrid = std::min<int64_t>(int64_t{1} << 20, TOADSTOOL_EMULATION_GRID_CAP);
   return static_cast<unsigned>(std::clamp<int64_t>(items, 1, kMaxGrid));
 }
 

@@ -45,10 +45,18 @@ void adopt_process_device();
 
 inline constexpr int kThreads = 256;
 
+// The emulation tests compile the kernel files with a cap of a few blocks
+// on every grid of blocks_for and grid_for (tests/cuda_emulation/
+// emulated_names.h), so that each grid-stride loop runs more than once
+// there; here it never binds.
+#ifndef TOADSTOOL_EMULATION_GRID_CAP
+#define TOADSTOOL_EMULATION_GRID_CAP (int64_t{1} << 31)
+#endif
+
 // Blocks for a grid-stride loop over n items: one item per thread up to a
 // cap that fills any current GPU several times over (at least one block).
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
-  constexpr int64_t kMaxBlocks = 65535;
+  constexpr int64_t kMaxBlocks = std::min<int64_t>(65535, TOADSTOOL_EMULATION_GRID_CAP);
   return static_cast<unsigned>(std::clamp<int64_t>((n + threads - 1) / threads, 1, kMaxBlocks));
 }
 
