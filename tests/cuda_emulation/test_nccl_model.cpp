@@ -24,6 +24,7 @@ void run_ranks(int ranks, const std::function<void(int, ncclComm_t)>& body, bool
   ncclUniqueId id;
   ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(ranks));
   for (int r = 0; r < ranks; ++r) {
     threads.emplace_back([&, r] {
       ncclConfig_t config = NCCL_CONFIG_INITIALIZER;

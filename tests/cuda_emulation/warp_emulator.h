@@ -118,8 +118,7 @@ class Block {
  public:
   enum class State { Runnable, AtBlockBarrier, AtWarpBarrier, Done };
 
-  explicit Block(unsigned threads)
-      : threads_(threads), fibers_(threads), exchange_(2 * threads) {
+  explicit Block(unsigned threads) : threads_(threads), fibers_(threads), exchange_(2 * threads) {
     stacks().reserve(threads);
   }
 
@@ -238,7 +237,8 @@ class Block {
       waiting += fibers_[t].state == State::AtWarpBarrier ? 1 : 0;
     }
     if (waiting == 0) return false;
-    if (waiting < 32) fail("a __syncwarp that not every thread of its warp reaches (a GPU would hang)");
+    if (waiting < 32)
+      fail("a __syncwarp that not every thread of its warp reaches (a GPU would hang)");
     for (unsigned t = w * 32; t < w * 32 + 32; ++t) fibers_[t].state = State::Runnable;
     return true;
   }

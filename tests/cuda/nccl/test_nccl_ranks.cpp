@@ -118,6 +118,7 @@ TEST_F(NcclRanks, BroadcastFromTheLastRank) {
 TEST_F(NcclRanks, AllGatherPutsTheRanksInOrder) {
   const auto block = [](int rank) { return (arange(0, 6) + 10 * rank).to(kFloat32).view({2, 3}); };
   std::vector<Tensor> blocks;
+  blocks.reserve(static_cast<size_t>(n_));
   for (int r = 0; r < n_; ++r) blocks.push_back(block(r));
   const Tensor expected = stack(blocks, 0);
 
