@@ -14,9 +14,8 @@
 # (tests/cuda/nccl/test_nccl.cpp), then 2 and 3 ranks under mpirun
 # (test_nccl_ranks.cpp), each process with an emulated device of its own.
 #
-# Not in scripts/test.sh (CI time: the build takes 8 CPU-minutes and the
-# tests about half an hour on a 2-core VM, every CUDA thread being a
-# std::thread). Left out: the tests sized for a GPU (4096^3 products, a
+# Not in scripts/test.sh (CI time: the library's build takes 8 CPU-minutes
+# on a 2-core VM, the tests then about 3 minutes). Left out: the tests sized for a GPU (4096^3 products, a
 # tensor of 2^26 elements, three 2048^3 products) and those that need the
 # device to run behind the host (a copy still pending while the host frees
 # its buffer): the emulated device finishes every call before it returns.
