@@ -99,6 +99,12 @@ std::atomic<bool> g_allow_tf32{false};
 void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_relaxed); }
 bool allow_tf32() { return g_allow_tf32.load(std::memory_order_relaxed); }
 
+std::atomic<CudaCacheReleaser> g_cache_releaser{nullptr};
+void set_cuda_cache_releaser(CudaCacheReleaser releaser) { g_cache_releaser.store(releaser); }
+void cuda_release_cache(int device) {
+  if (const CudaCacheReleaser releaser = g_cache_releaser.load()) releaser(device);
+}
+
 #if !TOADSTOOL_WITH_CUDA
 // This build has no CUDA backend: its table is empty, so every CUDA kernel
 // call is the dispatcher's "not built for cuda" error.

@@ -193,5 +193,14 @@ void cuda_synchronize();
 // Makes GPU `index` the calling thread's current device, on which the CUDA
 // table's entries run (cheap when it already is; no-op without the backend).
 void cuda_use_device(int index);
+// The device memory that the tensor layer's block cache holds unused, given
+// back: tensor/allocator.cpp registers the function that empties GPU
+// `device`'s cache when it makes that cache, and the CUDA kernels call
+// cuda_release_cache when memory of their own (scratch) runs out, then
+// retry once, as the cache does for tensors (no-op while none is
+// registered).
+using CudaCacheReleaser = void (*)(int device);
+void set_cuda_cache_releaser(CudaCacheReleaser releaser);
+void cuda_release_cache(int device);
 
 }  // namespace toadstool::kernels

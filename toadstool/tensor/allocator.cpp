@@ -127,6 +127,9 @@ detail::BlockCache& device_cache(Device device) {
   if (!cache) {
     TS_KERNEL_ENTRY(device, allocate);  // a device without memory is an Error here
     cache = new detail::BlockCache(device.str(), cuda_runtime(detail::backend_of(device)));
+    // Kernel scratch that runs out of memory empties this cache and retries.
+    kernels::set_cuda_cache_releaser(
+        [](int index) { empty_cache(Device(DeviceType::CUDA, index)); });
   }
   return *cache;
 }

@@ -7,8 +7,11 @@
 // everything synchronously.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "../warp_emulator.h"
 
@@ -42,16 +45,46 @@ inline constexpr cudaError_t cudaErrorMemoryAllocation = 2;
 inline constexpr cudaError_t cudaErrorInvalidDevice = 101;
 inline constexpr cudaError_t cudaErrorNotReady = 600;
 
+namespace emu {
+// The emulated device's memory in use, and its size: unlimited unless a
+// test of the out-of-memory paths sets `limit`.
+struct DeviceMemory {
+  std::mutex mutex;
+  std::unordered_map<void*, size_t> blocks;
+  size_t used = 0;
+  size_t limit = SIZE_MAX;
+};
+inline DeviceMemory& device_memory() {
+  static DeviceMemory memory;
+  return memory;
+}
+// Host memory poisoned (0xff bytes: NaN), so that a value read before it is
+// written shows.
+inline void* poisoned(size_t bytes) {
+  void* ptr = std::malloc(bytes);
+  if (ptr != nullptr) std::memset(ptr, 0xff, bytes);
+  return ptr;
+}
+}  // namespace emu
+
 // Device memory is host memory: kernels/cuda/scratch.cuh's allocations and
-// the backend's (backend.cu), poisoned (0xff bytes: NaN) so that a value
-// read before it is written shows; pinned host memory too.
+// the backend's (backend.cu), poisoned, within the device's limit.
 inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
-  *ptr = std::malloc(bytes);
+  emu::DeviceMemory& memory = emu::device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
+  *ptr = bytes <= memory.limit - memory.used ? emu::poisoned(bytes) : nullptr;
   if (*ptr == nullptr) return cudaErrorMemoryAllocation;
-  std::memset(*ptr, 0xff, bytes);
+  memory.blocks[*ptr] = bytes;
+  memory.used += bytes;
   return cudaSuccess;
 }
 inline cudaError_t cudaFree(void* ptr) {
+  emu::DeviceMemory& memory = emu::device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
+  if (const auto block = memory.blocks.find(ptr); block != memory.blocks.end()) {
+    memory.used -= block->second;
+    memory.blocks.erase(block);
+  }
   std::free(ptr);
   return cudaSuccess;
 }
@@ -61,9 +94,13 @@ inline cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t /*stre
 inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) { return cudaFree(ptr); }
 inline constexpr unsigned cudaHostAllocPortable = 1;
 inline cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned /*flags*/) {
-  return cudaMalloc(ptr, bytes);
+  *ptr = emu::poisoned(bytes);
+  return *ptr != nullptr ? cudaSuccess : cudaErrorMemoryAllocation;
 }
-inline cudaError_t cudaFreeHost(void* ptr) { return cudaFree(ptr); }
+inline cudaError_t cudaFreeHost(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
 
 // One device, 0. Every launch and copy has finished when its call returns,
 // so streams and events only keep their identity (and events the time they
