@@ -3,14 +3,19 @@
 // emulated tests (tests/cuda/nccl/) are only as strict as it is. Its ranks
 // are threads here, one communicator each (the model meets them in shared
 // memory, whether they are processes or threads).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nccl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <initializer_list>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "element_bytes.h"
@@ -85,7 +90,7 @@ TEST(NcclModel, CollectivesCombineEveryRanksBuffer) {
 // refused until ncclCommGetAsyncError has reported the state once.
 TEST(NcclModel, NonBlockingCallsMustSettleBeforeTheNext) {
   run_ranks(
-      1,
+      2,
       [](int /*rank*/, ncclComm_t comm) {
         float x = 1;
         EXPECT_EQ(ncclAllReduce(&x, &x, 1, ncclFloat32, ncclSum, comm, nullptr), ncclInProgress);
@@ -96,10 +101,12 @@ TEST(NcclModel, NonBlockingCallsMustSettleBeforeTheNext) {
         EXPECT_EQ(state, ncclInProgress);
         EXPECT_EQ(ncclCommGetAsyncError(comm, &state), ncclSuccess);
         EXPECT_EQ(state, ncclSuccess);
+        EXPECT_EQ(x, 2);  // the first call ran
         EXPECT_EQ(ncclCommFinalize(comm), ncclInProgress);
         EXPECT_EQ(ncclCommGetAsyncError(comm, &state), ncclSuccess);
-        EXPECT_EQ(ncclAllReduce(&x, &x, 1, ncclFloat32, ncclSum, comm, nullptr),
-                  ncclInvalidUsage);  // finalised
+        EXPECT_EQ(state, ncclInProgress);
+        EXPECT_EQ(ncclAllReduce(&x, &x, 1, ncclFloat32, ncclSum, comm, nullptr), ncclInvalidUsage);
+        EXPECT_NE(std::string(ncclGetLastError(comm)).find("finalised"), std::string::npos);
       },
       /*blocking=*/false);
 }
@@ -121,8 +128,18 @@ TEST(NcclModel, MismatchedCollectivesFailOnEveryRank) {
   });
 }
 
-// A peer that never comes: the join fails after the model's timeout.
-TEST(NcclModel, AMissingPeerIsARemoteErrorAfterTheTimeout) {
+// The segment an id names, if it is still there.
+bool segment_exists(const ncclUniqueId& id) {
+  const int fd = shm_open(id.internal + sizeof nccl_model::kMagic - 1, O_RDONLY, 0);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
+}
+
+// Joins that cannot succeed fail, and leave no segment behind: a peer that
+// never comes (after the model's timeout), a second process as the same
+// rank, ranks that disagree on the rank count, an id not made by
+// ncclGetUniqueId.
+TEST(NcclModel, JoinsThatCannotSucceedFail) {
   setenv("TOADSTOOL_NCCL_MODEL_TIMEOUT_S", "0.2", 1);
   ncclUniqueId id;
   ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
@@ -130,8 +147,29 @@ TEST(NcclModel, AMissingPeerIsARemoteErrorAfterTheTimeout) {
   EXPECT_EQ(ncclCommInitRankConfig(&comm, 2, id, 0, nullptr), ncclRemoteError);
   EXPECT_NE(std::string(ncclGetLastError(comm)).find("not every rank joined"), std::string::npos);
   EXPECT_EQ(ncclCommAbort(comm), ncclSuccess);
+  EXPECT_FALSE(segment_exists(id));
   unsetenv("TOADSTOOL_NCCL_MODEL_TIMEOUT_S");
-  shm_unlink(id.internal + sizeof nccl_model::kMagic - 1);  // rank 0 unlinks only after the join
+
+  for (const auto& [ranks, rank, why] :
+       {std::tuple{2, 0, "another process joined as this rank"},
+        std::tuple{3, 1, "joined with 3 ranks, another rank with 2"}}) {
+    ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+    setenv("TOADSTOOL_NCCL_MODEL_TIMEOUT_S", "0.5", 1);
+    // The first joiner waits for its peer: on a thread of its own.
+    std::thread first([&] {
+      ncclComm_t c = nullptr;
+      EXPECT_NE(ncclCommInitRankConfig(&c, 2, id, 0, nullptr), ncclSuccess);
+      EXPECT_EQ(ncclCommAbort(c), ncclSuccess);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(ncclCommInitRankConfig(&comm, ranks, id, rank, nullptr), ncclInvalidUsage);
+    EXPECT_NE(std::string(ncclGetLastError(comm)).find(why), std::string::npos)
+        << ncclGetLastError(comm);
+    EXPECT_EQ(ncclCommAbort(comm), ncclSuccess);
+    first.join();
+    unsetenv("TOADSTOOL_NCCL_MODEL_TIMEOUT_S");
+    EXPECT_FALSE(segment_exists(id));
+  }
 
   ncclUniqueId forged{};
   EXPECT_EQ(ncclCommInitRankConfig(&comm, 1, forged, 0, nullptr), ncclInvalidArgument);

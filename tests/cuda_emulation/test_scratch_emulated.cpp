@@ -34,14 +34,17 @@ class ScratchOutOfMemory : public ::testing::Test {
   void SetUp() override {
     emu::device_memory().limit = emu::device_memory().used + (size_t{1} << 20);
     g_releases = 0;
-    set_cuda_cache_releaser(release_stand_in_cache);
+    previous_ = set_cuda_cache_releaser(release_stand_in_cache);
   }
   void TearDown() override {
     release_stand_in_cache(0);
-    set_cuda_cache_releaser(nullptr);
+    set_cuda_cache_releaser(previous_);
     emu::device_memory().limit = SIZE_MAX;
   }
   static void cache(size_t bytes) { ASSERT_EQ(cudaMalloc(&g_cached, bytes), cudaSuccess); }
+
+ private:
+  CudaCacheReleaser previous_ = nullptr;
 };
 
 TEST_F(ScratchOutOfMemory, FitsWithoutAskingTheCache) {

@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +54,7 @@
 // that it tracks which stack is live; it still prints, once a process, that
 // it "doesn't fully support makecontext/swapcontext".
 #if defined(TOADSTOOL_EMU_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -78,15 +80,15 @@ inline unsigned thread_rank = 0;  // the linear thread index: x fastest, then y,
   std::abort();
 }
 
-// Stacks for the fibers: one mapping, a guard page below each stack (an
-// overflow faults rather than writes into the next), kept for later
-// launches of as many threads or fewer. 256 KiB a fiber (the sanitizers'
-// frames are several times a plain build's); pages are only committed
-// where touched.
+// Stacks for the fibers: one mapping, 64 KiB of inaccessible guard below
+// each stack (an overflow, even by a frame of a few pages, faults rather
+// than writes into the next), kept for later launches of as many threads
+// or fewer. 256 KiB a fiber (the sanitizers' frames are several times a
+// plain build's); pages are only committed where touched.
 class Stacks {
  public:
   static constexpr size_t kBytes = size_t{256} << 10;
-  static constexpr size_t kGuard = 4096;
+  static constexpr size_t kGuard = size_t{64} << 10;
 
   unsigned char* stack(unsigned fiber) { return base_ + fiber * (kBytes + kGuard) + kGuard; }
 
@@ -186,6 +188,13 @@ class Block {
     f.context.uc_stack.ss_size = Stacks::kBytes;
     f.context.uc_link = &scheduler_;
     makecontext(&f.context, &Block::entry, 0);
+#if defined(TOADSTOOL_EMU_ASAN)
+    // A clean stack once, here; then no stack for ASan's swapcontext to
+    // clear at every resume, which would wipe the redzones of the locals
+    // live across a barrier (and their overflows would go unseen).
+    __asan_unpoison_memory_region(stack, Stacks::kBytes);
+    f.context.uc_stack.ss_size = 0;
+#endif
   }
 
   void resume(unsigned t) {
@@ -273,6 +282,10 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
             const Args&... args) {
   const unsigned threads = block.x * block.y * block.z;
   if (threads % 32 != 0) fail("a block must be whole warps");
+  // The launch's state (threadIdx, the __shared__ variables, the stacks)
+  // is the process's: one launch at a time.
+  static std::atomic<bool> running_launch{false};
+  if (running_launch.exchange(true)) fail("two kernel launches at once (from two threads)");
   gridDim = grid;
   blockDim = block;
   constexpr std::align_val_t kAlign{128};
@@ -297,6 +310,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_byte
   }
   current_block = nullptr;
   dynamic_shared = nullptr;
+  running_launch.store(false);
 }
 
 }  // namespace emu

@@ -100,7 +100,9 @@ void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_re
 bool allow_tf32() { return g_allow_tf32.load(std::memory_order_relaxed); }
 
 std::atomic<CudaCacheReleaser> g_cache_releaser{nullptr};
-void set_cuda_cache_releaser(CudaCacheReleaser releaser) { g_cache_releaser.store(releaser); }
+CudaCacheReleaser set_cuda_cache_releaser(CudaCacheReleaser releaser) {
+  return g_cache_releaser.exchange(releaser);
+}
 void cuda_release_cache(int device) {
   if (const CudaCacheReleaser releaser = g_cache_releaser.load()) releaser(device);
 }

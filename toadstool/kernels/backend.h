@@ -199,8 +199,9 @@ void cuda_use_device(int index);
 // cuda_release_cache when memory of their own (scratch) runs out, then
 // retry once, as the cache does for tensors (no-op while none is
 // registered).
+// set_cuda_cache_releaser returns the one it replaces.
 using CudaCacheReleaser = void (*)(int device);
-void set_cuda_cache_releaser(CudaCacheReleaser releaser);
+CudaCacheReleaser set_cuda_cache_releaser(CudaCacheReleaser releaser);
 void cuda_release_cache(int device);
 
 }  // namespace toadstool::kernels

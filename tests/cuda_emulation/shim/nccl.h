@@ -17,7 +17,7 @@
 //     until ncclCommGetAsyncError has reported it once; a call before that
 //     is ncclInvalidUsage (NCCL: poll until the state leaves
 //     ncclInProgress before the next call), as is a collective after
-//     ncclCommFinalize; an error stays the communicator's state;
+//     ncclCommFinalize; any other error stays the communicator's state;
 //   - every rank issues the same collectives in the same order, with the
 //     same count, type, operation and root (else NCCL hangs or mixes
 //     buffers; here the call fails on every rank, naming both);
@@ -41,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -327,7 +328,10 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
   if (call.root < 0 || call.root >= comm->ranks) {
     return fail(comm, ncclInvalidArgument, "root " + std::to_string(call.root) + " out of range");
   }
-  if (call.count > 0 && (recv == nullptr || (send == nullptr && send_bytes > 0))) {
+  // What this rank's peers read: its send buffer (a broadcast's root's alone).
+  const bool publishes =
+      send_bytes > 0 && (call.kind != Kind::Broadcast || comm->rank == call.root);
+  if (call.count > 0 && (recv == nullptr || (publishes && send == nullptr))) {
     return fail(comm, ncclInvalidArgument,
                 std::string(kind_name(call.kind)) + ": a null buffer for a count of " +
                     std::to_string(call.count));
@@ -336,8 +340,6 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
   comm->shared->calls[comm->rank] = call;
   const std::string mine =
       comm->name + "-" + std::to_string(call.sequence) + "-" + std::to_string(comm->rank);
-  const bool publishes =
-      send_bytes > 0 && (call.kind != Kind::Broadcast || comm->rank == call.root);
   Mapping published;
   if (publishes) {
     published = map_object(mine, send_bytes, true);
@@ -434,12 +436,13 @@ inline const char* ncclGetLastError(ncclComm_t comm) {
 }
 
 // The id carries the name of the communicator's shared segment:
-// "/toadstool-nccl-<pid>-<n>", unique on the machine.
+// "/toadstool-nccl-<pid>-<n>-<random>", unique on the machine (the random
+// part keeps a reused pid from meeting a segment left by a killed job).
 inline ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
   static std::atomic<int> made{0};
   std::memset(id->internal, 0, sizeof id->internal);
-  std::snprintf(id->internal, sizeof id->internal, "%s/toadstool-nccl-%ld-%d", nccl_model::kMagic,
-                static_cast<long>(getpid()), ++made);
+  std::snprintf(id->internal, sizeof id->internal, "%s/toadstool-nccl-%ld-%d-%08x",
+                nccl_model::kMagic, static_cast<long>(getpid()), ++made, std::random_device{}());
   return ncclSuccess;
 }
 
@@ -471,19 +474,22 @@ inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniq
   if (made->shared == nullptr) {
     return nccl_model::fail(made, ncclSystemError, "cannot map the segment " + made->name);
   }
+  // A join that fails removes the segment's name (the job is over).
+  const auto refuse = [made](ncclResult_t result, const std::string& why) {
+    shm_unlink(made->name.c_str());
+    return nccl_model::fail(made, result, why);
+  };
   int expected = 0;
   if (!made->shared->ranks.compare_exchange_strong(expected, ranks) && expected != ranks) {
-    return nccl_model::fail(made, ncclInvalidUsage,
-                            "joined with " + std::to_string(ranks) + " ranks, another rank with " +
-                                std::to_string(expected));
+    return refuse(ncclInvalidUsage, "joined with " + std::to_string(ranks) +
+                                        " ranks, another rank with " + std::to_string(expected));
   }
   const uint64_t bit = uint64_t{1} << rank;
   if ((made->shared->joined.fetch_or(bit) & bit) != 0) {
-    return nccl_model::fail(made, ncclInvalidUsage, "another process joined as this rank");
+    return refuse(ncclInvalidUsage, "another process joined as this rank");
   }
   if (!made->barrier()) {
-    return nccl_model::fail(made, ncclRemoteError,
-                            "not every rank joined within the model's timeout");
+    return refuse(ncclRemoteError, "not every rank joined within the model's timeout");
   }
   if (rank == 0) shm_unlink(made->name.c_str());  // mapped by every rank now
   return nccl_model::done(made);
