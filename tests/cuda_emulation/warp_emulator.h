@@ -71,8 +71,6 @@ inline dim3 gridDim;
 
 namespace emu {
 
-inline unsigned thread_rank = 0;  // the linear thread index: x fastest, then y, z
-
 // A failed WMMA requirement (alignment, leading dimension), or a barrier
 // some threads never reach: on a GPU undefined behaviour or a hang.
 [[noreturn]] inline void fail(const char* what) {
@@ -114,6 +112,10 @@ class Stacks {
   unsigned fibers_ = 0;
 };
 
+class Block;
+inline Block* current_block = nullptr;           // the running launch's
+inline unsigned char* dynamic_shared = nullptr;  // the running launch's
+
 // One block's threads as fibers, run by `run_block` on the launching
 // thread until every one has returned from the kernel.
 class Block {
@@ -134,6 +136,8 @@ class Block {
     return exchange_[parity * threads_ + thread];
   }
   unsigned& shuffles() { return fibers_[running_].shuffles; }
+  // The running thread's linear index: x fastest, then y, z.
+  unsigned thread_rank() const { return running_; }
 
   // Runs `body` as every thread of block `linear` (whose index is set), to
   // the end.
@@ -174,10 +178,6 @@ class Block {
     static Stacks shared;
     return shared;
   }
-  static Block*& running_block() {
-    static Block* block = nullptr;
-    return block;
-  }
 
   // A fresh fiber that starts in entry() on `stack` (getcontext returns
   // once here: nothing ever resumes this context but makecontext's).
@@ -199,9 +199,7 @@ class Block {
 
   void resume(unsigned t) {
     running_ = t;
-    thread_rank = t;
     threadIdx = {t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
-    running_block() = this;
 #if defined(TOADSTOOL_EMU_ASAN)
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, stacks().stack(t), Stacks::kBytes);
@@ -226,7 +224,7 @@ class Block {
   }
 
   static void entry() {
-    Block& block = *running_block();
+    Block& block = *current_block;
 #if defined(TOADSTOOL_EMU_ASAN)
     __sanitizer_finish_switch_fiber(nullptr, &block.scheduler_bottom_, &block.scheduler_size_);
 #endif
@@ -270,9 +268,6 @@ class Block {
   const void* scheduler_bottom_ = nullptr;
   size_t scheduler_size_ = 0;
 };
-
-inline Block* current_block = nullptr;
-inline unsigned char* dynamic_shared = nullptr;  // the running launch's
 
 // Runs kernel(args...) on a `grid` of blocks of `block` threads (whole
 // warps), block after block (x fastest), with `shared_bytes` of dynamic
@@ -320,7 +315,7 @@ inline void __syncwarp(unsigned /*mask*/ = 0xffffffffu) { emu::current_block->sy
 inline float __shfl_xor_sync(unsigned /*mask*/, float x, int lane_mask) {
   emu::Block& block = *emu::current_block;
   const unsigned parity = block.shuffles()++ % 2;
-  block.exchange_slot(parity, emu::thread_rank) = x;
+  block.exchange_slot(parity, block.thread_rank()) = x;
   __syncwarp();
-  return block.exchange_slot(parity, emu::thread_rank ^ static_cast<unsigned>(lane_mask));
+  return block.exchange_slot(parity, block.thread_rank() ^ static_cast<unsigned>(lane_mask));
 }

@@ -67,6 +67,18 @@ inline double max_param_diff(const nn::Module& a, const nn::Module& b) {
   return worst;
 }
 
+// The largest |a.grad - b.grad| over two modules' parameters, in order,
+// on any devices (compared on the CPU).
+inline double max_grad_diff(const nn::Module& a, const nn::Module& b) {
+  const std::vector<Tensor> pa = a.parameters();
+  const std::vector<Tensor> pb = b.parameters();
+  double worst = 0;
+  for (size_t i = 0; i < pa.size(); ++i) {
+    worst = std::max(worst, max_abs_diff(pa[i].grad().to(kCPU), pb[i].grad().to(kCPU)));
+  }
+  return worst;
+}
+
 // Ten steps (the check) of a global batch of 12: divisible by 2
 // and 3 ranks.
 inline constexpr int kSteps = 10;

@@ -14,7 +14,6 @@
 // the ranks).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -68,12 +67,6 @@ class NcclRanks : public ::testing::Test {
   int n_ = 0;
   int rank_ = 0;
 };
-
-std::vector<double> values(const Tensor& t) {
-  Tensor host = t.to(kCPU).to(kFloat64).contiguous();
-  const double* p = host.data_ptr<double>();
-  return {p, p + host.numel()};
-}
 
 TEST_F(NcclRanks, EachRankOnItsLocalGpu) {
   EXPECT_EQ(pg_->backend(), "nccl");
@@ -188,11 +181,7 @@ TEST_F(NcclRanks, DdpAndZeroOnTheGpusMatchOneProcessOnTheCpu) {
     const Tensor x = b.x.to(gpu);
     const Tensor y = b.y.to(gpu);
     mse(ddp(x), y).backward();
-    for (size_t i = 0; s == 0 && i < first->parameters().size(); ++i) {
-      first_gradients = std::max(
-          first_gradients,
-          max_abs_diff(ddp_model->parameters()[i].grad().to(kCPU), first->parameters()[i].grad()));
-    }
+    if (s == 0) first_gradients = max_grad_diff(*ddp_model, *first);
     ddp_opt.step();
     ddp_opt.zero_grad();
     mse((*zero_model)(x), y).backward();
