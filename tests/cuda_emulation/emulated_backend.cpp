@@ -6,11 +6,14 @@
 namespace toadstool::kernels::cuda {
 
 // current_stream() of the emulated files (emulated_names.h renames it): the
-// emulator runs everything at once, so the stream is never read.
+// default stream.
 cudaStream_t emulated_current_stream() { return nullptr; }
 
 const Backend& emulated_backend() {
   static const Backend table = [] {
+    // The tests read their buffers as soon as an entry returns: the
+    // emulated device runs each kernel when it is launched.
+    emu::Device::get().set_asynchronous(false);
     Backend b{};
 #if defined(TOADSTOOL_EMULATED_ELEMENTWISE)  // not in the sanitizer build (tests/CMakeLists.txt)
     emulated_register_elementwise(b);

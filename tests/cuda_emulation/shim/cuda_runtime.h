@@ -2,18 +2,23 @@
 // The CUDA runtime's names that the CUDA sources use, for the warp emulator
 // (../warp_emulator.h): function qualifiers vanish, a __shared__ variable
 // is static (one object for the threads of the running block),
-// launch_kernel (kernels/cuda/common.cuh's launch) runs the kernel on the
-// emulator, device memory is malloc's, and one device (an sm_90 one) runs
-// everything synchronously.
+// launch_kernel (kernels/cuda/common.cuh's launch) queues the kernel for the
+// emulator on the current stream, device memory is malloc's, and one device
+// (an sm_90 one) runs the streams' work behind the host (emulated_device.h).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "../warp_emulator.h"
+#include "emulated_device.h"
 
 #define __global__
 #define __device__
@@ -27,7 +32,6 @@ using cudaError_t = int;
 inline constexpr cudaError_t cudaSuccess = 0;
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 inline const char* cudaGetErrorString(cudaError_t /*status*/) { return "emulated"; }
-struct CUstream_st;
 using cudaStream_t = CUstream_st*;
 
 // A kernel built without what it needs (the tiled attention's 16-bit
@@ -65,6 +69,36 @@ inline void* poisoned(size_t bytes) {
   if (ptr != nullptr) std::memset(ptr, 0xff, bytes);
   return ptr;
 }
+// Frees device memory now (cudaFree once the device is idle; cudaFreeAsync
+// when its stream reaches it).
+inline void release(void* ptr) {
+  DeviceMemory& memory = device_memory();
+  const std::lock_guard<std::mutex> lock(memory.mutex);
+  if (const auto block = memory.blocks.find(ptr); block != memory.blocks.end()) {
+    memory.used -= block->second;
+    memory.blocks.erase(block);
+  }
+  std::free(ptr);
+}
+// The pinned host blocks (cudaHostAlloc's), by start: copies from and to
+// them do not synchronise.
+struct PinnedMemory {
+  std::mutex mutex;
+  std::map<const unsigned char*, size_t> blocks;
+};
+inline PinnedMemory& pinned_memory() {
+  static PinnedMemory memory;
+  return memory;
+}
+inline bool pinned(const void* ptr) {
+  PinnedMemory& memory = pinned_memory();
+  const auto* at = static_cast<const unsigned char*>(ptr);
+  const std::lock_guard<std::mutex> lock(memory.mutex);
+  auto block = memory.blocks.upper_bound(at);
+  if (block == memory.blocks.begin()) return false;
+  block = std::prev(block);
+  return at < block->first + block->second;
+}
 }  // namespace emu
 
 // Device memory is host memory: kernels/cuda/scratch.cuh's allocations and
@@ -78,33 +112,42 @@ inline cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   memory.used += bytes;
   return cudaSuccess;
 }
+// As CUDA's, it waits for the device's work first.
 inline cudaError_t cudaFree(void* ptr) {
-  emu::DeviceMemory& memory = emu::device_memory();
+  emu::Device::get().synchronize();
+  emu::release(ptr);
+  return cudaSuccess;
+}
+// Allocated at once (the memory is new: no queued work can use it); freed
+// when the stream reaches the free.
+inline cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t /*stream*/) {
+  return cudaMalloc(ptr, bytes);
+}
+inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
+  emu::Device::get().submit(stream, emu::work([ptr] { emu::release(ptr); }));
+  return cudaSuccess;
+}
+inline constexpr unsigned cudaHostAllocPortable = 1;
+inline cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned /*flags*/) {
+  *ptr = emu::poisoned(bytes);
+  if (*ptr == nullptr) return cudaErrorMemoryAllocation;
+  emu::PinnedMemory& memory = emu::pinned_memory();
   const std::lock_guard<std::mutex> lock(memory.mutex);
-  if (const auto block = memory.blocks.find(ptr); block != memory.blocks.end()) {
-    memory.used -= block->second;
-    memory.blocks.erase(block);
+  memory.blocks[static_cast<const unsigned char*>(*ptr)] = bytes;
+  return cudaSuccess;
+}
+inline cudaError_t cudaFreeHost(void* ptr) {
+  emu::Device::get().synchronize();
+  {
+    emu::PinnedMemory& memory = emu::pinned_memory();
+    const std::lock_guard<std::mutex> lock(memory.mutex);
+    memory.blocks.erase(static_cast<const unsigned char*>(ptr));
   }
   std::free(ptr);
   return cudaSuccess;
 }
-inline cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t /*stream*/) {
-  return cudaMalloc(ptr, bytes);
-}
-inline cudaError_t cudaFreeAsync(void* ptr, cudaStream_t /*stream*/) { return cudaFree(ptr); }
-inline constexpr unsigned cudaHostAllocPortable = 1;
-inline cudaError_t cudaHostAlloc(void** ptr, size_t bytes, unsigned /*flags*/) {
-  *ptr = emu::poisoned(bytes);
-  return *ptr != nullptr ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-inline cudaError_t cudaFreeHost(void* ptr) {
-  std::free(ptr);
-  return cudaSuccess;
-}
 
-// One device, 0. Every launch and copy has finished when its call returns,
-// so streams and events only keep their identity (and events the time they
-// were recorded).
+// One device, 0. Streams and events as emulated_device.h runs them.
 inline cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
   return cudaSuccess;
@@ -112,16 +155,27 @@ inline cudaError_t cudaGetDeviceCount(int* count) {
 inline cudaError_t cudaSetDevice(int device) {
   return device == 0 ? cudaSuccess : cudaErrorInvalidDevice;
 }
-inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() {
+  emu::Device::get().synchronize();
+  return cudaSuccess;
+}
 inline constexpr unsigned cudaStreamNonBlocking = 1;
-struct CUstream_st {};
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned /*flags*/) {
   *stream = new CUstream_st;  // never destroyed, as the stream pool's are not
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamQuery(cudaStream_t /*stream*/) { return cudaSuccess; }
+inline cudaError_t cudaStreamQuery(cudaStream_t stream) {
+  emu::Device& device = emu::Device::get();
+  return device.holds([&] { return device.idle(stream); }) ? cudaSuccess : cudaErrorNotReady;
+}
+inline cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  emu::Device::get().synchronize(stream);
+  return cudaSuccess;
+}
+// The state is shared with the operations that record and wait for the
+// event, so that it may be destroyed while they are queued (as CUDA allows).
 struct CUevent_st {
-  std::chrono::steady_clock::time_point recorded;
+  std::shared_ptr<emu::EventState> state = std::make_shared<emu::EventState>();
 };
 using cudaEvent_t = CUevent_st*;
 inline constexpr unsigned cudaEventDefault = 0, cudaEventDisableTiming = 2;
@@ -133,31 +187,75 @@ inline cudaError_t cudaEventDestroy(cudaEvent_t event) {
   delete event;
   return cudaSuccess;
 }
-inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t /*stream*/ = nullptr) {
-  event->recorded = std::chrono::steady_clock::now();
+inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr) {
+  emu::Device& device = emu::Device::get();
+  std::shared_ptr<emu::EventState> state = event->state;
+  uint64_t recording = 0;
+  device.update([&] { recording = ++state->recorded; });
+  device.submit(stream, emu::work([&device, state, recording] {
+                  device.update([&] {
+                    state->reached = std::max(state->reached, recording);
+                    state->at = std::chrono::steady_clock::now();
+                  });
+                }));
   return cudaSuccess;
 }
-inline cudaError_t cudaEventQuery(cudaEvent_t /*event*/) { return cudaSuccess; }
-inline cudaError_t cudaEventSynchronize(cudaEvent_t /*event*/) { return cudaSuccess; }
+inline bool emu_event_reached(emu::Device& device, const emu::EventState& state) {
+  return device.holds([&] { return state.reached >= state.recorded; });
+}
+inline cudaError_t cudaEventQuery(cudaEvent_t event) {
+  return emu_event_reached(emu::Device::get(), *event->state) ? cudaSuccess : cudaErrorNotReady;
+}
+inline cudaError_t cudaEventSynchronize(cudaEvent_t event) {
+  emu::Device& device = emu::Device::get();
+  const std::shared_ptr<emu::EventState> state = event->state;
+  uint64_t recording = 0;
+  device.update([&] { recording = state->recorded; });
+  device.wait_until([&] { return state->reached >= recording; });
+  return cudaSuccess;
+}
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  *ms = std::chrono::duration<float, std::milli>(end->recorded - start->recorded).count();
+  emu::Device& device = emu::Device::get();
+  if (!emu_event_reached(device, *start->state) || !emu_event_reached(device, *end->state)) {
+    return cudaErrorNotReady;
+  }
+  *ms = std::chrono::duration<float, std::milli>(end->state->at - start->state->at).count();
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamWaitEvent(cudaStream_t /*stream*/, cudaEvent_t /*event*/,
+// The stream goes on once the device has passed the event's latest
+// recording (at the time of this call).
+inline cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
                                        unsigned /*flags*/ = 0) {
+  emu::Device& device = emu::Device::get();
+  const std::shared_ptr<emu::EventState> state = event->state;
+  uint64_t recording = 0;
+  device.update([&] { recording = state->recorded; });
+  device.submit(stream, {[state, recording] { return state->reached >= recording; }, nullptr});
   return cudaSuccess;
 }
 
-// Host and device memory are one here; the stream is synchronous.
+// Host and device memory are one here. A copy to pageable host memory
+// returns once it has run; one from pageable host memory reads the source
+// now (CUDA stages it) and writes it when the stream gets there.
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes,
-                                   cudaMemcpyKind /*kind*/, cudaStream_t /*stream*/) {
-  std::memcpy(dst, src, bytes);
+inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                                   cudaStream_t stream) {
+  emu::Device& device = emu::Device::get();
+  if (kind == cudaMemcpyHostToDevice && !emu::pinned(src)) {
+    const auto* from = static_cast<const unsigned char*>(src);
+    auto staged = std::make_shared<std::vector<unsigned char>>(from, from + bytes);
+    device.submit(stream, emu::work([dst, staged] {
+                    std::memcpy(dst, staged->data(), staged->size());
+                  }));
+  } else if (kind == cudaMemcpyDeviceToHost && !emu::pinned(dst)) {
+    device.submit_and_wait(stream, emu::work([=] { std::memcpy(dst, src, bytes); }));
+  } else {
+    device.submit(stream, emu::work([=] { std::memcpy(dst, src, bytes); }));
+  }
   return cudaSuccess;
 }
-inline cudaError_t cudaStreamSynchronize(cudaStream_t /*stream*/) { return cudaSuccess; }
-inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t /*stream*/) {
-  std::memset(dst, value, bytes);
+inline cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
+  emu::Device::get().submit(stream, emu::work([=] { std::memset(dst, value, bytes); }));
   return cudaSuccess;
 }
 
@@ -189,10 +287,14 @@ cudaError_t cudaFuncSetAttribute(Kernel /*kernel*/, cudaFuncAttribute /*attribut
 
 // What kernels/cuda/common.cuh defines for nvcc.
 namespace toadstool::kernels::cuda {
+cudaStream_t current_stream();
+// The arguments are copied now, as a launch's are.
 template <class... Params, class... Args>
 void launch_kernel(const char* /*name*/, void (*kernel)(Params...), dim3 grid, dim3 block,
                    size_t shared_bytes, const Args&... args) {
-  emu::launch(kernel, grid, block, shared_bytes, args...);
+  emu::Device::get().submit(current_stream(), emu::work([=] {
+                              emu::launch(kernel, grid, block, shared_bytes, args...);
+                            }));
 }
 inline unsigned char* dynamic_shared_memory() { return emu::dynamic_shared; }
 }  // namespace toadstool::kernels::cuda

@@ -4,8 +4,14 @@
 // (TOADSTOOL_CUDA=EMULATED, where the library compiles against this header):
 // a model of NCCL's documented contract whose ranks are the processes of
 // one machine (mpirun's), exchanging their buffers through POSIX shared
-// memory. The emulated device runs synchronously (shim/cuda_runtime.h), so
-// a collective has run when its call returns.
+// memory.
+//
+// As on a GPU, a collective runs on its stream: the call checks it and
+// queues it on the emulated device (shim/emulated_device.h), and returns;
+// when the device reaches it, the communicator's progress thread meets the
+// other ranks and writes the result, while the stream waits. A peer that is
+// late or never comes holds the stream (and whatever waits on it), not the
+// host; ncclCommAbort lets it go on.
 //
 // The model is strict where a caller's mistake would hang or corrupt a real
 // job, so that the group's mistakes show as failures:
@@ -14,36 +20,43 @@
 //     disagree on the rank count are refused;
 //   - non-blocking mode (config.blocking = 0): every call returns
 //     ncclInProgress, and the communicator's state stays ncclInProgress
-//     until ncclCommGetAsyncError has reported it once; a call before that
-//     is ncclInvalidUsage (NCCL: poll until the state leaves
-//     ncclInProgress before the next call), as is a collective after
-//     ncclCommFinalize; any other error stays the communicator's state;
+//     until ncclCommGetAsyncError has reported it once (the join and a
+//     finalisation: until they are over); a call before that is
+//     ncclInvalidUsage (NCCL: poll until the state leaves ncclInProgress
+//     before the next call), as is a collective after ncclCommFinalize; any
+//     other error stays the communicator's state;
 //   - every rank issues the same collectives in the same order, with the
 //     same count, type, operation and root (else NCCL hangs or mixes
-//     buffers; here the call fails on every rank, naming both);
+//     buffers; here the progress thread of every rank fails, naming both,
+//     and its stream waits for the abort, as NCCL's kernels would);
 //   - two threads inside one communicator at once abort the process
 //     (communicators are not thread-safe).
 // Reductions run in rank order, floating types in double rounded once to the
 // type (NCCL's order differs: the last bit may too); ncclAvg is the sum
-// divided by the rank count.
-// What it cannot show: NCCL's asynchrony (a collective waiting on the GPU
-// for a late peer while the host goes on), its own hangs (a peer that does
-// not come makes the call fail after TOADSTOOL_NCCL_MODEL_TIMEOUT_S, 60 s
-// by default, with ncclRemoteError), networks, and several GPUs: each
-// process has its own emulated device 0.
+// divided by the rank count. A peer that has not come after
+// TOADSTOOL_NCCL_MODEL_TIMEOUT_S (60 s by default) is the communicator's
+// ncclRemoteError, as NCCL reports a lost connection.
+// What it cannot show: networks, NCCL's own deadlocks (a collective holds
+// no GPU resources here), and several GPUs: each process has its own
+// emulated device 0.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../element_bytes.h"
@@ -178,76 +191,7 @@ inline Mapping map_object(const std::string& name, size_t bytes, bool create) {
 
 }  // namespace nccl_model
 
-struct ncclComm {
-  int rank = 0;
-  int ranks = 0;
-  bool blocking = true;
-  std::string name;  // the shared segment's; a collective's buffers are name-sequence-rank
-  nccl_model::Mapping segment;
-  nccl_model::Shared* shared = nullptr;
-  uint64_t barriers = 0;
-  uint64_t sequence = 0;
-  ncclResult_t state = ncclSuccess;  // what ncclCommGetAsyncError reports
-  bool finalized = false;
-  std::string last_error;
-  std::atomic<bool> busy{false};
-
-  // Every rank's next barrier: false when a peer has not come in time.
-  bool barrier() {
-    const uint64_t target = ++barriers * static_cast<uint64_t>(ranks);
-    shared->arrivals.fetch_add(1, std::memory_order_acq_rel);
-    const auto deadline = std::chrono::steady_clock::now() + nccl_model::timeout();
-    while (shared->arrivals.load(std::memory_order_acquire) < target) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-    return true;
-  }
-};
-
 namespace nccl_model {
-
-// One call into a communicator: only one thread at a time may be inside.
-class Inside {
- public:
-  explicit Inside(ncclComm_t comm) : comm_(comm) {
-    if (comm_->busy.exchange(true)) {
-      emu::fail("NCCL model: two threads called into one communicator at once");
-    }
-  }
-  ~Inside() { comm_->busy.store(false); }
-  Inside(const Inside&) = delete;
-  Inside& operator=(const Inside&) = delete;
-
- private:
-  ncclComm_t comm_;
-};
-
-// A failure: the communicator's state from now on, and its last error.
-inline ncclResult_t fail(ncclComm_t comm, ncclResult_t result, const std::string& message) {
-  comm->state = result;
-  comm->last_error = "NCCL model, rank " + std::to_string(comm->rank) + ": " + message;
-  return result;
-}
-
-// Done: non-blocking mode reports it as still in progress until polled.
-inline ncclResult_t done(ncclComm_t comm) {
-  if (comm->blocking) return ncclSuccess;
-  comm->state = ncclInProgress;
-  return ncclInProgress;
-}
-
-// Whether a call may start: not before the last one has been seen to
-// settle, nor after an error.
-inline ncclResult_t may_start(ncclComm_t comm, const char* call) {
-  if (comm->state == ncclInProgress) {
-    comm->last_error = std::string(call) +
-                       " called while the communicator is still in progress (poll "
-                       "ncclCommGetAsyncError until it is not)";
-    return ncclInvalidUsage;
-  }
-  return comm->state;
-}
 
 inline toadstool::DType dtype_of(int type) {
   switch (type) {
@@ -306,12 +250,357 @@ inline std::string describe(const Call& c) {
          std::to_string(c.op) + ", root " + std::to_string(c.root);
 }
 
-// One collective. Every rank publishes its `send_bytes` (broadcast: the
-// root alone) in an object of its own, meets the others, checks that they
-// issued the same call, then reads theirs and writes its own result.
+// A queued collective: what the rank sends and where its result goes. Its
+// stream waits on `completion` until the progress thread has run it.
+struct Job {
+  Call call;
+  const void* send = nullptr;
+  size_t send_bytes = 0;
+  void* recv = nullptr;
+  std::shared_ptr<emu::Completion> completion;
+};
+
+// A communicator's progress thread, which plays the part of NCCL's kernels
+// and proxy: it runs the collectives in order as their streams reach them,
+// meeting the other ranks in the shared segment. Shared by the
+// communicator and its queued operations, which may outlive it (an
+// operation the device reaches after an abort finishes at once).
+class Progress {
+ public:
+  Progress(int rank, int ranks, std::string name, Mapping segment)
+      : rank_(rank),
+        ranks_(ranks),
+        name_(std::move(name)),
+        segment_(std::move(segment)),
+        shared_(reinterpret_cast<Shared*>(segment_.data())) {}
+  ~Progress() { stop(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // Every rank's next barrier: false when a peer has not come within the
+  // model's timeout, or on an abort. On the joining thread, then on the
+  // progress thread alone.
+  bool barrier() {
+    const uint64_t target = ++barriers_ * static_cast<uint64_t>(ranks_);
+    shared_->arrivals.fetch_add(1, std::memory_order_acq_rel);
+    const auto deadline = std::chrono::steady_clock::now() + timeout();
+    while (shared_->arrivals.load(std::memory_order_acquire) < target) {
+      if (aborted_.load() || std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    return true;
+  }
+
+  // Starts the thread; `join` first meets the other ranks (a non-blocking
+  // ncclCommInitRankConfig), else they have met already.
+  void start(bool join) {
+    joined_ = !join;
+    thread_ = std::thread([this, join] { run(join); });
+  }
+
+  // The host issued a collective (counted for ncclCommFinalize).
+  void issued() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ++issued_;
+  }
+
+  // The device reached a collective: queued for the thread, or done at once
+  // after an abort.
+  std::shared_ptr<emu::Completion> enqueue(Job job) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (aborted_.load()) return nullptr;
+    job.completion = std::make_shared<emu::Completion>();
+    jobs_.push_back(job);
+    wake_.notify_all();
+    return job.completion;
+  }
+
+  // The asynchronous error, with its message (ncclSuccess: none).
+  ncclResult_t error(std::string* message) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    *message = error_message_;
+    return error_;
+  }
+  bool joined() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return joined_;
+  }
+  // Every collective issued has run (or failed).
+  bool drained() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return done_ == issued_ || error_ != ncclSuccess;
+  }
+
+  // Ends the thread, even inside a collective whose peers never come, and
+  // lets every stream that waits on a collective go on (its buffers keep
+  // whatever they held), as ncclCommAbort ends NCCL's kernels.
+  void abort() {
+    aborted_.store(true);
+    stop();
+    std::deque<Job> left;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      left.swap(jobs_);
+    }
+    for (Job& job : left) emu::Device::get().finish(*job.completion);
+  }
+
+  // Ends the thread once its queue is empty (or at an abort).
+  void stop() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+
+  void fail(ncclResult_t result, const std::string& message) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    error_ = result;
+    error_message_ = "NCCL model, rank " + std::to_string(rank_) + ": " + message;
+  }
+
+  void run(bool join) {
+    if (join) {
+      if (!barrier()) {
+        shm_unlink(name_.c_str());
+        if (!aborted_.load()) {
+          fail(ncclRemoteError, "not every rank joined within the model's timeout");
+        }
+        return;
+      }
+      if (rank_ == 0) shm_unlink(name_.c_str());  // mapped by every rank now
+      const std::lock_guard<std::mutex> lock(mutex_);
+      joined_ = true;
+    }
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return !jobs_.empty() || stopping_; });
+        if (jobs_.empty() || aborted_.load()) return;
+        job = jobs_.front();
+      }
+      std::string message;
+      const ncclResult_t result = exchange(job, &message);
+      if (aborted_.load()) return;
+      if (result != ncclSuccess) {
+        // As NCCL's kernels after an error: the stream waits until the
+        // communicator is aborted.
+        fail(result, message);
+        return;
+      }
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        jobs_.pop_front();
+        ++done_;
+      }
+      emu::Device::get().finish(*job.completion);
+    }
+  }
+
+  // One collective. Every rank publishes its `send_bytes` (broadcast: the
+  // root alone) in an object of its own, meets the others, checks that they
+  // issued the same call, then reads theirs and writes its own result.
+  ncclResult_t exchange(const Job& job, std::string* message) {
+    const Call& call = job.call;
+    shared_->calls[rank_] = call;
+    const bool publishes =
+        job.send_bytes > 0 && (call.kind != Kind::Broadcast || rank_ == call.root);
+    const std::string mine = object_name(call.sequence, rank_);
+    Mapping published;
+    if (publishes) {
+      published = map_object(mine, job.send_bytes, true);
+      if (published.data() == nullptr) {
+        *message = "cannot make the shared object " + mine;
+        return ncclSystemError;
+      }
+      std::memcpy(published.data(), job.send, job.send_bytes);
+    }
+    const auto cleanup = [&] {
+      if (publishes) shm_unlink(mine.c_str());
+    };
+    if (!barrier()) {
+      cleanup();
+      *message = describe(call) + ": a peer did not issue it within the model's timeout";
+      return ncclRemoteError;
+    }
+    for (int r = 0; r < ranks_; ++r) {
+      const Call theirs = shared_->calls[r];
+      if (std::memcmp(&theirs, &call, sizeof call) != 0) {
+        barrier();
+        cleanup();
+        *message = "this rank issued " + describe(call) + ", rank " + std::to_string(r) +
+                   " issued " + describe(theirs);
+        return ncclInvalidUsage;
+      }
+    }
+    // Every rank's buffer (a broadcast's: the root's alone), then this
+    // rank's result.
+    std::vector<Mapping> peers(static_cast<size_t>(ranks_));
+    std::vector<const unsigned char*> in(static_cast<size_t>(ranks_), nullptr);
+    for (int r = 0; r < ranks_ && job.send_bytes > 0; ++r) {
+      if (call.kind == Kind::Broadcast && r != call.root) continue;
+      const std::string theirs = object_name(call.sequence, r);
+      peers[static_cast<size_t>(r)] = map_object(theirs, job.send_bytes, false);
+      in[static_cast<size_t>(r)] = peers[static_cast<size_t>(r)].data();
+      if (in[static_cast<size_t>(r)] == nullptr) {
+        barrier();
+        cleanup();
+        *message = "cannot read the shared object " + theirs;
+        return ncclSystemError;
+      }
+    }
+    combine(call, in, job.send_bytes, static_cast<unsigned char*>(job.recv));
+    peers.clear();
+    // Nobody removes its buffer before every rank has read it.
+    const bool met = barrier();
+    cleanup();
+    if (!met) {
+      *message = describe(call) + ": a peer did not finish it within the model's timeout";
+      return ncclRemoteError;
+    }
+    return ncclSuccess;
+  }
+
+  // This rank's result from the ranks' buffers `in`.
+  void combine(const Call& call, const std::vector<const unsigned char*>& in, size_t send_bytes,
+               unsigned char* out) const {
+    switch (call.kind) {
+      case Kind::AllReduce: reduce(call.type, call.op, ranks_, in, out, call.count); break;
+      case Kind::Broadcast:
+        if (send_bytes > 0) std::memcpy(out, in[static_cast<size_t>(call.root)], send_bytes);
+        break;
+      case Kind::AllGather:
+        for (int r = 0; r < ranks_ && send_bytes > 0; ++r) {
+          std::memcpy(out + static_cast<size_t>(r) * send_bytes, in[static_cast<size_t>(r)],
+                      send_bytes);
+        }
+        break;
+      case Kind::ReduceScatter: {
+        const size_t offset = static_cast<size_t>(rank_) * call.count * type_bytes(call.type);
+        std::vector<const unsigned char*> slices(in.size());
+        for (size_t r = 0; r < in.size(); ++r) {
+          slices[r] = in[r] == nullptr ? nullptr : in[r] + offset;
+        }
+        if (call.count > 0) reduce(call.type, call.op, ranks_, slices, out, call.count);
+        break;
+      }
+    }
+  }
+
+  // A collective's buffer of one rank: name-sequence-rank.
+  std::string object_name(uint64_t sequence, int rank) const {
+    return name_ + "-" + std::to_string(sequence) + "-" + std::to_string(rank);
+  }
+
+  const int rank_;
+  const int ranks_;
+  const std::string name_;
+  const Mapping segment_;
+  Shared* const shared_;
+  uint64_t barriers_ = 0;
+  std::atomic<bool> aborted_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;  // reached by the device, not run yet
+  bool joined_ = false;
+  bool stopping_ = false;
+  uint64_t issued_ = 0;
+  uint64_t done_ = 0;
+  ncclResult_t error_ = ncclSuccess;
+  std::string error_message_;
+};
+
+}  // namespace nccl_model
+
+struct ncclComm {
+  int rank = 0;
+  int ranks = 0;
+  bool blocking = true;
+  uint64_t sequence = 0;             // collectives issued
+  bool in_progress = false;          // non-blocking: a call not reported settled yet
+  ncclResult_t host_error = ncclSuccess;  // an error the calls found themselves
+  bool finalized = false;
+  std::string last_error;
+  std::atomic<bool> busy{false};
+  std::shared_ptr<nccl_model::Progress> progress;
+};
+
+namespace nccl_model {
+
+// One call into a communicator: only one thread at a time may be inside.
+class Inside {
+ public:
+  explicit Inside(ncclComm_t comm) : comm_(comm) {
+    if (comm_->busy.exchange(true)) {
+      emu::fail("NCCL model: two threads called into one communicator at once");
+    }
+  }
+  ~Inside() { comm_->busy.store(false); }
+  Inside(const Inside&) = delete;
+  Inside& operator=(const Inside&) = delete;
+
+ private:
+  ncclComm_t comm_;
+};
+
+// A failure a call finds itself: the communicator's state from now on, and
+// its last error.
+inline ncclResult_t fail(ncclComm_t comm, ncclResult_t result, const std::string& message) {
+  comm->host_error = result;
+  comm->last_error = "NCCL model, rank " + std::to_string(comm->rank) + ": " + message;
+  return result;
+}
+
+// Issued: non-blocking mode reports it as still in progress until polled.
+inline ncclResult_t issued(ncclComm_t comm) {
+  if (comm->blocking) return ncclSuccess;
+  comm->in_progress = true;
+  return ncclInProgress;
+}
+
+// The communicator's state: an error (the calls' own, then the progress
+// thread's), or ncclInProgress while it joins or a finalisation flushes.
+inline ncclResult_t state_of(ncclComm_t comm) {
+  if (comm->host_error != ncclSuccess) return comm->host_error;
+  std::string message;
+  const ncclResult_t async = comm->progress->error(&message);
+  if (async != ncclSuccess) {
+    comm->last_error = message;
+    return async;
+  }
+  if (!comm->progress->joined() || (comm->finalized && !comm->progress->drained())) {
+    return ncclInProgress;
+  }
+  return ncclSuccess;
+}
+
+// Whether a call may start: not before the last one has been seen to
+// settle, nor after an error.
+inline ncclResult_t may_start(ncclComm_t comm, const char* call) {
+  if (comm->in_progress || state_of(comm) == ncclInProgress) {
+    comm->last_error = std::string(call) +
+                       " called while the communicator is still in progress (poll "
+                       "ncclCommGetAsyncError until it is not)";
+    return ncclInvalidUsage;
+  }
+  return state_of(comm);
+}
+
+// Checks a collective and queues it on `stream`: the progress thread runs
+// it when the device reaches it.
 inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, size_t send_bytes,
-                               void* recv) {
+                               void* recv, cudaStream_t stream) {
   const Inside inside(comm);
+  if (!emu::Device::get().asynchronous()) {
+    // A collective that fails would hold its caller for ever.
+    emu::fail("NCCL model: needs the asynchronous emulated device");
+  }
   if (const ncclResult_t start = may_start(comm, kind_name(call.kind)); start != ncclSuccess) {
     return start;
   }
@@ -328,7 +617,6 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
   if (call.root < 0 || call.root >= comm->ranks) {
     return fail(comm, ncclInvalidArgument, "root " + std::to_string(call.root) + " out of range");
   }
-  // What this rank's peers read: its send buffer (a broadcast's root's alone).
   const bool publishes =
       send_bytes > 0 && (call.kind != Kind::Broadcast || comm->rank == call.root);
   if (call.count > 0 && (recv == nullptr || (publishes && send == nullptr))) {
@@ -337,82 +625,19 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
                     std::to_string(call.count));
   }
   call.sequence = ++comm->sequence;
-  comm->shared->calls[comm->rank] = call;
-  const std::string mine =
-      comm->name + "-" + std::to_string(call.sequence) + "-" + std::to_string(comm->rank);
-  Mapping published;
-  if (publishes) {
-    published = map_object(mine, send_bytes, true);
-    if (published.data() == nullptr) {
-      return fail(comm, ncclSystemError, "cannot make the shared object " + mine);
-    }
-    std::memcpy(published.data(), send, send_bytes);
-  }
-  const auto cleanup = [&] {
-    if (publishes) shm_unlink(mine.c_str());
-  };
-  if (!comm->barrier()) {
-    cleanup();
-    return fail(comm, ncclRemoteError,
-                describe(call) + ": a peer did not issue it within the model's timeout");
-  }
-  for (int r = 0; r < comm->ranks; ++r) {
-    Call theirs = comm->shared->calls[r];
-    if (std::memcmp(&theirs, &call, sizeof call) != 0) {
-      comm->barrier();
-      cleanup();
-      return fail(comm, ncclInvalidUsage,
-                  "this rank issued " + describe(call) + ", rank " + std::to_string(r) +
-                      " issued " + describe(theirs));
-    }
-  }
-  // Every rank's buffer (a broadcast's: the root's alone), then this rank's
-  // result.
-  std::vector<Mapping> peers(static_cast<size_t>(comm->ranks));
-  std::vector<const unsigned char*> in(static_cast<size_t>(comm->ranks), nullptr);
-  for (int r = 0; r < comm->ranks && send_bytes > 0; ++r) {
-    if (call.kind == Kind::Broadcast && r != call.root) continue;
-    const std::string theirs =
-        comm->name + "-" + std::to_string(call.sequence) + "-" + std::to_string(r);
-    peers[static_cast<size_t>(r)] = map_object(theirs, send_bytes, false);
-    in[static_cast<size_t>(r)] = peers[static_cast<size_t>(r)].data();
-    if (in[static_cast<size_t>(r)] == nullptr) {
-      comm->barrier();
-      cleanup();
-      return fail(comm, ncclSystemError, "cannot read the shared object " + theirs);
-    }
-  }
-  auto* out = static_cast<unsigned char*>(recv);
-  const size_t size = type_bytes(call.type);
-  switch (call.kind) {
-    case Kind::AllReduce: reduce(call.type, call.op, comm->ranks, in, out, call.count); break;
-    case Kind::Broadcast:
-      if (send_bytes > 0) std::memcpy(out, in[static_cast<size_t>(call.root)], send_bytes);
-      break;
-    case Kind::AllGather:
-      for (int r = 0; r < comm->ranks && send_bytes > 0; ++r) {
-        std::memcpy(out + static_cast<size_t>(r) * send_bytes, in[static_cast<size_t>(r)],
-                    send_bytes);
-      }
-      break;
-    case Kind::ReduceScatter: {
-      const size_t offset = static_cast<size_t>(comm->rank) * call.count * size;
-      std::vector<const unsigned char*> slices(in.size());
-      for (size_t r = 0; r < in.size(); ++r)
-        slices[r] = in[r] == nullptr ? nullptr : in[r] + offset;
-      if (call.count > 0) reduce(call.type, call.op, comm->ranks, slices, out, call.count);
-      break;
-    }
-  }
-  peers.clear();
-  // Nobody removes its buffer before every rank has read it.
-  const bool met = comm->barrier();
-  cleanup();
-  if (!met) {
-    return fail(comm, ncclRemoteError,
-                describe(call) + ": a peer did not finish it within the model's timeout");
-  }
-  return done(comm);
+  comm->progress->issued();
+  const Job job{call, send, send_bytes, recv, nullptr};
+  emu::Device::get().submit(stream, {nullptr, [progress = comm->progress, job] {
+                                       return progress->enqueue(job);
+                                     }});
+  return issued(comm);
+}
+
+// Waits until every collective issued has run, or the communicator has
+// failed: its state then.
+inline ncclResult_t flush(ncclComm_t comm) {
+  while (!comm->progress->drained()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  return state_of(comm);
 }
 
 }  // namespace nccl_model
@@ -447,7 +672,9 @@ inline ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
 }
 
 // Joins the communicator the id names: every rank maps its segment, and
-// they meet there (within the model's timeout).
+// they meet there within the model's timeout: before the call returns in
+// blocking mode, on the progress thread in non-blocking mode (the state is
+// ncclInProgress until they have met).
 inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniqueId id, int rank,
                                            ncclConfig_t* config) {
   *comm = nullptr;
@@ -467,70 +694,83 @@ inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniq
   made->rank = rank;
   made->ranks = ranks;
   made->blocking = config == nullptr || config->blocking != 0;
-  made->name = id.internal + magic;
   *comm = made;
-  made->segment = nccl_model::map_object(made->name, sizeof(nccl_model::Shared), true);
-  made->shared = reinterpret_cast<nccl_model::Shared*>(made->segment.data());
-  if (made->shared == nullptr) {
-    return nccl_model::fail(made, ncclSystemError, "cannot map the segment " + made->name);
+  const std::string name = id.internal + magic;
+  nccl_model::Mapping segment = nccl_model::map_object(name, sizeof(nccl_model::Shared), true);
+  auto* shared = reinterpret_cast<nccl_model::Shared*>(segment.data());
+  if (shared == nullptr) {
+    return nccl_model::fail(made, ncclSystemError, "cannot map the segment " + name);
   }
   // A join that fails removes the segment's name (the job is over).
-  const auto refuse = [made](ncclResult_t result, const std::string& why) {
-    shm_unlink(made->name.c_str());
+  const auto refuse = [&](ncclResult_t result, const std::string& why) {
+    shm_unlink(name.c_str());
     return nccl_model::fail(made, result, why);
   };
   int expected = 0;
-  if (!made->shared->ranks.compare_exchange_strong(expected, ranks) && expected != ranks) {
+  if (!shared->ranks.compare_exchange_strong(expected, ranks) && expected != ranks) {
     return refuse(ncclInvalidUsage, "joined with " + std::to_string(ranks) +
                                         " ranks, another rank with " + std::to_string(expected));
   }
   const uint64_t bit = uint64_t{1} << rank;
-  if ((made->shared->joined.fetch_or(bit) & bit) != 0) {
+  if ((shared->joined.fetch_or(bit) & bit) != 0) {
     return refuse(ncclInvalidUsage, "another process joined as this rank");
   }
-  if (!made->barrier()) {
+  made->progress = std::make_shared<nccl_model::Progress>(rank, ranks, name, std::move(segment));
+  if (!made->blocking) {
+    made->progress->start(/*join=*/true);
+    return nccl_model::issued(made);
+  }
+  if (!made->progress->barrier()) {
     return refuse(ncclRemoteError, "not every rank joined within the model's timeout");
   }
-  if (rank == 0) shm_unlink(made->name.c_str());  // mapped by every rank now
-  return nccl_model::done(made);
+  if (rank == 0) shm_unlink(name.c_str());  // mapped by every rank now
+  made->progress->start(/*join=*/false);
+  return ncclSuccess;
 }
 
-// The state, and the end of a pending ncclInProgress once it is reported.
+// The state: an error, or ncclInProgress while the communicator joins or
+// flushes, or once after a non-blocking call.
 inline ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* state) {
   const nccl_model::Inside inside(comm);
-  *state = comm->state;
-  if (comm->state == ncclInProgress) comm->state = ncclSuccess;
+  *state = nccl_model::state_of(comm);
+  if (*state == ncclSuccess && comm->in_progress) {
+    *state = ncclInProgress;
+    comm->in_progress = false;
+  }
   return ncclSuccess;
 }
 
 inline ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataType_t type,
-                                  ncclRedOp_t op, ncclComm_t comm, cudaStream_t /*stream*/) {
+                                  ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream) {
   return nccl_model::collective(comm, {0, nccl_model::Kind::AllReduce, type, op, 0, count}, send,
-                                count * nccl_model::type_bytes(type), recv);
+                                count * nccl_model::type_bytes(type), recv, stream);
 }
 
 inline ncclResult_t ncclBroadcast(const void* send, void* recv, size_t count, ncclDataType_t type,
-                                  int root, ncclComm_t comm, cudaStream_t /*stream*/) {
+                                  int root, ncclComm_t comm, cudaStream_t stream) {
   return nccl_model::collective(comm, {0, nccl_model::Kind::Broadcast, type, 0, root, count}, send,
-                                count * nccl_model::type_bytes(type), recv);
+                                count * nccl_model::type_bytes(type), recv, stream);
 }
 
 // recv holds every rank's `count` elements, in rank order.
 inline ncclResult_t ncclAllGather(const void* send, void* recv, size_t count, ncclDataType_t type,
-                                  ncclComm_t comm, cudaStream_t /*stream*/) {
+                                  ncclComm_t comm, cudaStream_t stream) {
   return nccl_model::collective(comm, {0, nccl_model::Kind::AllGather, type, 0, 0, count}, send,
-                                count * nccl_model::type_bytes(type), recv);
+                                count * nccl_model::type_bytes(type), recv, stream);
 }
 
 // send holds ranks x `count` elements; recv gets this rank's slice, reduced.
 inline ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t count,
                                       ncclDataType_t type, ncclRedOp_t op, ncclComm_t comm,
-                                      cudaStream_t /*stream*/) {
+                                      cudaStream_t stream) {
   return nccl_model::collective(
       comm, {0, nccl_model::Kind::ReduceScatter, type, op, 0, count}, send,
-      count * static_cast<size_t>(comm->ranks) * nccl_model::type_bytes(type), recv);
+      count * static_cast<size_t>(comm->ranks) * nccl_model::type_bytes(type), recv,
+      stream);
 }
 
+// Flushes what was issued: before it returns in blocking mode; in
+// non-blocking mode the state is ncclInProgress until then.
 inline ncclResult_t ncclCommFinalize(ncclComm_t comm) {
   const nccl_model::Inside inside(comm);
   if (const ncclResult_t start = nccl_model::may_start(comm, "ncclCommFinalize");
@@ -538,22 +778,30 @@ inline ncclResult_t ncclCommFinalize(ncclComm_t comm) {
     return start;
   }
   comm->finalized = true;
-  return nccl_model::done(comm);
+  if (!comm->blocking) return nccl_model::issued(comm);
+  return nccl_model::flush(comm);
 }
 
-// After a finalisation has settled (or an error); not while in progress.
+// Flushes what was issued (as a finalisation does), then frees; not while
+// a non-blocking call is in progress.
 inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   {
     const nccl_model::Inside inside(comm);
-    if (comm->state == ncclInProgress) return nccl_model::may_start(comm, "ncclCommDestroy");
+    if (comm->in_progress) return nccl_model::may_start(comm, "ncclCommDestroy");
+    if (nccl_model::flush(comm) != ncclSuccess) comm->progress->abort();
+    comm->progress->stop();
   }
   delete comm;
   return ncclSuccess;
 }
 
+// Ends the communicator at once, and its collectives with it.
 inline ncclResult_t ncclCommAbort(ncclComm_t comm) {
   if (comm == nullptr) return ncclSuccess;
-  { const nccl_model::Inside inside(comm); }
+  {
+    const nccl_model::Inside inside(comm);
+    if (comm->progress != nullptr) comm->progress->abort();
+  }
   delete comm;
   return ncclSuccess;
 }
