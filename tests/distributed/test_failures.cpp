@@ -3,50 +3,15 @@
 // exit status, the time and the message. These tests run outside mpirun
 // (ctest's distributed_failures).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <string>
 
 #include "dist_test_util.h"
+#include "job_launch.h"
 
 #if TOADSTOOL_WITH_MPI
+namespace toadstool::testing {
 namespace {
-
-struct JobResult {
-  int status = -1;  // mpirun's exit status (-1: it did not exit normally)
-  double seconds = 0;
-  std::string output;  // stdout and stderr of every rank
-};
-
-std::string self_path() {
-  std::array<char, 4096> path{};
-  const ssize_t n = readlink("/proc/self/exe", path.data(), path.size() - 1);
-  return n > 0 ? std::string(path.data(), static_cast<size_t>(n)) : std::string();
-}
-
-// `timeout` is the last guard: a hang shows as status 124 after 120 s.
-JobResult run_job(const std::string& scenario, const std::string& timeout_s) {
-  const std::string command = std::string("timeout -k 5 120 ") + TOADSTOOL_MPIEXEC +
-                              " --oversubscribe -np 2 --mca btl self,vader"
-                              " -x TOADSTOOL_DIST_TIMEOUT_S=" +
-                              timeout_s + " " + self_path() + " --scenario " + scenario + " 2>&1";
-  JobResult result;
-  const auto start = std::chrono::steady_clock::now();
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
-  return result;
-}
 
 TEST(FailureLaunch, AllRanksSucceedExitsZero) {
   const JobResult job = run_job("all_succeed", "30");
@@ -101,4 +66,5 @@ TEST(FailureLaunch, RankThatLeavesEndsTheJobByTimeout) {
 }
 
 }  // namespace
+}  // namespace toadstool::testing
 #endif  // TOADSTOOL_WITH_MPI
