@@ -22,9 +22,14 @@ Tensor busy_work(const Tensor& m, int repeats = 30) {
   return r;
 }
 
+// The side of the matrices whose products keep a stream busy for a while:
+// 4096 on a GPU; 128 on the emulated device (scripts/cuda_emulated.sh), where
+// busy_work's 30 products of that size take about a second.
+constexpr int64_t kBusySide = TOADSTOOL_TEST_EMULATED_CUDA ? 128 : 4096;
+
 Tensor big_matrix() {
   manual_seed(7);
-  return randn({4096, 4096}).to(kCuda);
+  return randn({kBusySide, kBusySide}).to(kCuda);
 }
 
 TEST(CudaStreams, TheCurrentStreamIsTheDefaultUntilAGuardSetsAnother) {
@@ -210,12 +215,12 @@ TEST(CudaAllocator, RecordStreamDelaysReuseUntilTheOtherStreamIsDone) {
   if (!side.query()) {
     EXPECT_GT(pending, 0) << "freed while side used it, yet not pending";
   }
-  const Tensor other = empty({4096, 4096}, kCuda);
+  const Tensor other = empty({kBusySide, kBusySide}, kCuda);
   if (other.data_ptr() == block) {
     EXPECT_TRUE(side.query()) << "handed out while the side stream still read it";
   }
   side.synchronize();
-  const Tensor again = empty({4096, 4096}, kCuda);
+  const Tensor again = empty({kBusySide, kBusySide}, kCuda);
   if (other.data_ptr() != block) {
     EXPECT_EQ(again.data_ptr(), block) << "the side stream is done: the block is reused";
   }
