@@ -5,6 +5,8 @@
 // the GPU's stream, not the host's call: the host then waits behind it at
 // its next read (item()), and only the group's watchdog, or mpirun's
 // reaction to a rank that died, can end the job.
+#include "nccl_scenarios.h"
+
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -12,7 +14,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "nccl_scenarios.h"
 #include "toadstool/toadstool.h"
 
 namespace toadstool::testing {

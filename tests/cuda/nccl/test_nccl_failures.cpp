@@ -37,8 +37,9 @@ TEST_F(NcclFailureLaunch, RankThatLeavesEndsTheJobByTimeout) {
   EXPECT_NE(job.status, 0) << job.output;
   EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
   EXPECT_LT(job.seconds, 30) << job.output;
-  EXPECT_NE(job.output.find("toadstool.distributed: all_reduce (sum) of [3] float32 on cuda:0 (collective "
-                            "#2 of nccl group 1, rank 0 of 2): timed out after 2 s"),
+  EXPECT_NE(job.output.find(
+                "toadstool.distributed: all_reduce (sum) of [3] float32 on cuda:0 (collective "
+                "#2 of nccl group 1, rank 0 of 2): timed out after 2 s"),
             std::string::npos)
       << job.output;
 }

@@ -161,7 +161,7 @@ inline cudaError_t cudaDeviceSynchronize() {
 }
 inline constexpr unsigned cudaStreamNonBlocking = 1;
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned /*flags*/) {
-  *stream = new CUstream_st;  // never destroyed, as the stream pool's are not
+  *stream = emu::Device::get().new_stream();
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamQuery(cudaStream_t stream) {
@@ -244,9 +244,8 @@ inline cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cud
   if (kind == cudaMemcpyHostToDevice && !emu::pinned(src)) {
     const auto* from = static_cast<const unsigned char*>(src);
     auto staged = std::make_shared<std::vector<unsigned char>>(from, from + bytes);
-    device.submit(stream, emu::work([dst, staged] {
-                    std::memcpy(dst, staged->data(), staged->size());
-                  }));
+    device.submit(stream,
+                  emu::work([dst, staged] { std::memcpy(dst, staged->data(), staged->size()); }));
   } else if (kind == cudaMemcpyDeviceToHost && !emu::pinned(dst)) {
     device.submit_and_wait(stream, emu::work([=] { std::memcpy(dst, src, bytes); }));
   } else {

@@ -95,6 +95,14 @@ class Device {
     asynchronous_ = on;
   }
 
+  // A new stream, kept for the process's life (as the library's pool
+  // streams are).
+  CUstream_st* new_stream() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    streams_.push_back(new CUstream_st);
+    return streams_.back();
+  }
+
   // Queues `op` on `stream` (null: the default stream), or runs it now.
   void submit(CUstream_st* stream, Operation op) {
     stream = resolve(stream);
@@ -105,9 +113,6 @@ class Device {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       start_thread();
-      if (std::find(streams_.begin(), streams_.end(), stream) == streams_.end()) {
-        streams_.push_back(stream);
-      }
       stream->queue.push_back(std::move(op));
     }
     changed_.notify_all();
@@ -171,7 +176,7 @@ class Device {
   }
 
  private:
-  Device() {
+  Device() : streams_{&default_} {
     const char* mode = std::getenv("TOADSTOOL_EMULATED_DEVICE");
     asynchronous_ = mode == nullptr || std::string(mode) != "synchronous";
   }
@@ -244,9 +249,9 @@ class Device {
   bool asynchronous_ = true;
   bool started_ = false;
   bool stopped_ = false;
-  bool busy_ = false;                 // the device thread is running an operation
-  CUstream_st default_;               // the null stream's
-  std::vector<CUstream_st*> streams_;  // every stream that has had work
+  bool busy_ = false;                  // the device thread is running an operation
+  CUstream_st default_;                // the null stream's
+  std::vector<CUstream_st*> streams_;  // the default stream's, then every new one
   size_t turn_ = 0;
 };
 

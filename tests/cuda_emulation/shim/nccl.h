@@ -356,7 +356,6 @@ class Progress {
   }
 
  private:
-
   void fail(ncclResult_t result, const std::string& message) {
     const std::lock_guard<std::mutex> lock(mutex_);
     error_ = result;
@@ -522,8 +521,8 @@ struct ncclComm {
   int rank = 0;
   int ranks = 0;
   bool blocking = true;
-  uint64_t sequence = 0;             // collectives issued
-  bool in_progress = false;          // non-blocking: a call not reported settled yet
+  uint64_t sequence = 0;                  // collectives issued
+  bool in_progress = false;               // non-blocking: a call not reported settled yet
   ncclResult_t host_error = ncclSuccess;  // an error the calls found themselves
   bool finalized = false;
   std::string last_error;
@@ -627,9 +626,8 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
   call.sequence = ++comm->sequence;
   comm->progress->issued();
   const Job job{call, send, send_bytes, recv, nullptr};
-  emu::Device::get().submit(stream, {nullptr, [progress = comm->progress, job] {
-                                       return progress->enqueue(job);
-                                     }});
+  emu::Device::get().submit(
+      stream, {nullptr, [progress = comm->progress, job] { return progress->enqueue(job); }});
   return issued(comm);
 }
 
@@ -765,8 +763,7 @@ inline ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t count
                                       cudaStream_t stream) {
   return nccl_model::collective(
       comm, {0, nccl_model::Kind::ReduceScatter, type, op, 0, count}, send,
-      count * static_cast<size_t>(comm->ranks) * nccl_model::type_bytes(type), recv,
-      stream);
+      count * static_cast<size_t>(comm->ranks) * nccl_model::type_bytes(type), recv, stream);
 }
 
 // Flushes what was issued: before it returns in blocking mode; in

@@ -35,6 +35,29 @@ void check_cublas(cublasStatus_t status, const char* call) {
   }
 }
 
+// cuBLAS allocates its workspace itself (cudaMalloc, for a handle's first
+// products). When that fails (CUBLAS_STATUS_ALLOC_FAILED, nothing
+// computed), the tensor layer's block cache is emptied (cuda_release_cache)
+// and the call retried once, as for tensors and kernel scratch.
+template <class Call>
+void call_cublas(const char* name, const Call& call) {
+  cublasStatus_t status = call();
+  if (status == CUBLAS_STATUS_ALLOC_FAILED) {
+    (void)cudaGetLastError();  // the failed cudaMalloc's, not the next call's
+    int device = 0;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    cuda_release_cache(device);
+    status = call();
+    if (status == CUBLAS_STATUS_ALLOC_FAILED) {
+      (void)cudaGetLastError();
+      throw std::runtime_error(std::string(name) +
+                               ": out of memory for cuBLAS's workspace (the cache emptied and "
+                               "the call retried)");
+    }
+  }
+  check_cublas(status, name);
+}
+
 // One cuBLAS handle per (thread, device), created on first use: a handle is
 // not safe to share between threads that set different streams, and it is
 // tied to the device current when it was created. Destroyed at thread exit.
@@ -53,7 +76,7 @@ class Handles {
     auto it = handles_.find(device);
     if (it == handles_.end()) {
       cublasHandle_t handle = nullptr;
-      check_cublas(cublasCreate(&handle), "cublasCreate");
+      call_cublas("cublasCreate", [&] { return cublasCreate(&handle); });
       // Keep float32 accumulation for 16-bit inputs all the way (split-K
       // reductions included), as the autocast contract promises.
       const cublasStatus_t mode = cublasSetMathMode(
@@ -168,11 +191,12 @@ void gemm_product(DType dtype, const GemmCall& c) {
   const void* alpha = types.double_scalars ? static_cast<const void*>(&alpha64) : &alpha32;
   const void* beta = types.double_scalars ? static_cast<const void*>(&beta64) : &beta32;
   cublasHandle_t handle = handle_on_current_stream();
-  check_cublas(cublasGemmStridedBatchedEx_64(
-                   handle, op_first, op_second, c.N, c.M, c.K, alpha, c.B, types.data, ld(c.ldb),
-                   c.stride_b, c.A, types.data, ld(c.lda), c.stride_a, beta, c.C, types.data,
-                   ld(c.ldc), c.stride_c, c.batch, types.compute, CUBLAS_GEMM_DEFAULT),
-               "cublasGemmStridedBatchedEx_64");
+  call_cublas("cublasGemmStridedBatchedEx_64", [&] {
+    return cublasGemmStridedBatchedEx_64(handle, op_first, op_second, c.N, c.M, c.K, alpha, c.B,
+                                         types.data, ld(c.ldb), c.stride_b, c.A, types.data,
+                                         ld(c.lda), c.stride_a, beta, c.C, types.data, ld(c.ldc),
+                                         c.stride_c, c.batch, types.compute, CUBLAS_GEMM_DEFAULT);
+  });
 }
 
 // A fused Linear's epilogue is a second kernel over C (cuBLASLt's epilogues

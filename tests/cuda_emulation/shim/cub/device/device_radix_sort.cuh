@@ -24,26 +24,27 @@ struct DeviceRadixSort {
       temp_storage_bytes = 16;  // any size: the caller must allocate and pass it
       return cudaSuccess;
     }
-    emu::Device::get().submit(stream, emu::work([=] {
-      const auto n = static_cast<size_t>(num_items);
-      const uint64_t width = static_cast<uint64_t>(end_bit - begin_bit);
-      const uint64_t mask = width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
-      const auto bits = [&](size_t i) {
-        return (static_cast<uint64_t>(keys_in[i]) >> begin_bit) & mask;
-      };
-      std::vector<size_t> order(n);
-      std::iota(order.begin(), order.end(), size_t{0});
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t a, size_t b) { return bits(a) < bits(b); });
-      std::vector<Key> keys(n);
-      std::vector<Value> values(n);
-      for (size_t i = 0; i < n; ++i) {
-        keys[i] = keys_in[order[i]];
-        values[i] = values_in[order[i]];
-      }
-      std::copy(keys.begin(), keys.end(), keys_out);
-      std::copy(values.begin(), values.end(), values_out);
-    }));
+    emu::Device::get().submit(
+        stream, emu::work([=] {
+          const auto n = static_cast<size_t>(num_items);
+          const uint64_t width = static_cast<uint64_t>(end_bit - begin_bit);
+          const uint64_t mask = width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+          const auto bits = [&](size_t i) {
+            return (static_cast<uint64_t>(keys_in[i]) >> begin_bit) & mask;
+          };
+          std::vector<size_t> order(n);
+          std::iota(order.begin(), order.end(), size_t{0});
+          std::stable_sort(order.begin(), order.end(),
+                           [&](size_t a, size_t b) { return bits(a) < bits(b); });
+          std::vector<Key> keys(n);
+          std::vector<Value> values(n);
+          for (size_t i = 0; i < n; ++i) {
+            keys[i] = keys_in[order[i]];
+            values[i] = values_in[order[i]];
+          }
+          std::copy(keys.begin(), keys.end(), keys_out);
+          std::copy(values.begin(), values.end(), values_out);
+        }));
     return cudaSuccess;
   }
 };
