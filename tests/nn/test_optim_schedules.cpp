@@ -2,6 +2,7 @@
 // mid-run, load into a fresh optimizer and schedule, continue: the same lrs
 // as an uninterrupted run) and load errors. Values per step against PyTorch
 // are in test_optim_golden.cpp.
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -87,6 +88,33 @@ TEST(OptimSchedules, OneCycleStopsAtTotalSteps) {
   EXPECT_ERROR(schedule.step(),
                "OneCycleLR: tried to step 8 times; the specified number of "
                "total steps is 6");
+}
+
+// pct_start x total_steps == 1 ends the warm-up at step 0 (a phase of no
+// length, where PyTorch divides 0 by 0): step 0 is at max_lr, then the
+// learning rate falls, finite all the way; the three-phase form too, whose
+// second phase has no length either.
+TEST(OptimSchedules, OneCycleWithAWarmUpOfOneStepStaysFinite) {
+  for (const bool three_phase : {false, true}) {
+    SCOPED_TRACE(three_phase ? "three phases" : "two phases");
+    auto opt = make_sgd();
+    OneCycleLROptions o;
+    o.max_lr = {1.0};
+    o.total_steps = three_phase ? 20 : 10;
+    o.pct_start = three_phase ? 0.05 : 0.1;
+    o.three_phase = three_phase;
+    OneCycleLR schedule(*opt, o);
+    std::vector<double> lrs = {schedule.get_last_lr()[0]};
+    for (int64_t k = 1; k < o.total_steps; ++k) {
+      schedule.step();
+      lrs.push_back(schedule.get_last_lr()[0]);
+    }
+    EXPECT_EQ(lrs[0], 1.0);
+    for (size_t k = 1; k < lrs.size(); ++k) {
+      EXPECT_TRUE(std::isfinite(lrs[k])) << "step " << k;
+      EXPECT_LT(lrs[k], lrs[k - 1]) << "step " << k;
+    }
+  }
 }
 
 // A schedule maker: builds the schedule over `opt` and steps it (metric k).

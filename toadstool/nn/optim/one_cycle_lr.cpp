@@ -93,8 +93,12 @@ std::vector<double> OneCycleLR::get_lr() {
     for (size_t i = 0; i < phases_.size(); ++i) {
       const Phase& phase = phases_[i];
       if (static_cast<double>(step_num) <= phase.end_step || i + 1 == phases_.size()) {
+        // A phase of no length (pct_start x total_steps == 1: the warm-up
+        // ends at step 0) is at its end: PyTorch divides 0 by 0 there
+        // (ZeroDivisionError; here it would be a NaN learning rate).
+        const double length = phase.end_step - start_step;
         const double pct =
-            (static_cast<double>(step_num) - start_step) / (phase.end_step - start_step);
+            length > 0 ? (static_cast<double>(step_num) - start_step) / length : 1.0;
         lrs.push_back(anneal(group.get(phase.start_lr), group.get(phase.end_lr), pct));
         if (cycle_momentum_) {
           group.set(momentum_name_,
