@@ -97,8 +97,7 @@ std::vector<double> OneCycleLR::get_lr() {
         // ends at step 0) is at its end: PyTorch divides 0 by 0 there
         // (ZeroDivisionError; here it would be a NaN learning rate).
         const double length = phase.end_step - start_step;
-        const double pct =
-            length > 0 ? (static_cast<double>(step_num) - start_step) / length : 1.0;
+        const double pct = length > 0 ? (static_cast<double>(step_num) - start_step) / length : 1.0;
         lrs.push_back(anneal(group.get(phase.start_lr), group.get(phase.end_lr), pct));
         if (cycle_momentum_) {
           group.set(momentum_name_,
