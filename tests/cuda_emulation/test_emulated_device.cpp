@@ -21,11 +21,18 @@ namespace {
 
 class EmulatedDevice : public AsynchronousDeviceTest {
  protected:
+  // Every gate opened, so that a test that failed before opening its own
+  // ends rather than hangs.
+  void TearDown() override {
+    for (const auto& gate : gates_) open(gate);
+    AsynchronousDeviceTest::TearDown();
+  }
   // A new stream, closed until open(gate) is called.
-  static cudaStream_t closed_stream(std::shared_ptr<emu::Completion>* gate) {
+  cudaStream_t closed_stream(std::shared_ptr<emu::Completion>* gate) {
     cudaStream_t stream = nullptr;
     EXPECT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
     *gate = std::make_shared<emu::Completion>();
+    gates_.push_back(*gate);
     emu::Device::get().submit(stream, {nullptr, [g = *gate] { return g; }});
     return stream;
   }
@@ -42,6 +49,7 @@ class EmulatedDevice : public AsynchronousDeviceTest {
 
  private:
   std::vector<std::unique_ptr<void, void (*)(void*)>> owned_;
+  std::vector<std::shared_ptr<emu::Completion>> gates_;
 };
 
 // The memory's bytes, read by the host directly (device memory is host
@@ -142,6 +150,27 @@ TEST_F(EmulatedDevice, ACopyFromPageableMemoryTakesTheSourceAtTheCall) {
   EXPECT_EQ(bytes_at(from_pageable, 2), std::vector<unsigned char>(2, 1));
   EXPECT_EQ(bytes_at(from_pinned, 2), std::vector<unsigned char>(2, 9));
   ASSERT_EQ(cudaFreeHost(pinned), cudaSuccess);
+}
+
+// A wait is for the recording the event had when it was called: recording
+// the event again on a free stream does not end it.
+TEST_F(EmulatedDevice, AWaitIsForTheRecordingAtTheCall) {
+  std::shared_ptr<emu::Completion> gate;
+  cudaStream_t closed = closed_stream(&gate);
+  cudaStream_t waiting = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&waiting, cudaStreamNonBlocking), cudaSuccess);
+  cudaEvent_t event = nullptr;
+  ASSERT_EQ(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(event, closed), cudaSuccess);
+  ASSERT_EQ(cudaStreamWaitEvent(waiting, event), cudaSuccess);
+  ASSERT_EQ(cudaEventRecord(event, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaEventSynchronize(event), cudaSuccess);  // the second recording
+  EXPECT_EQ(cudaStreamQuery(waiting), cudaErrorNotReady);
+  float ms = 0;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, event, event), cudaErrorInvalidResourceHandle);  // untimed
+  open(gate);
+  ASSERT_EQ(cudaStreamSynchronize(waiting), cudaSuccess);
+  cudaEventDestroy(event);
 }
 
 // An event is complete, and measures, once the device has passed it.

@@ -174,9 +174,11 @@ class Block {
     void* fake_stack = nullptr;  // AddressSanitizer's, while switched away
   };
 
+  // Never destroyed: the emulated device's thread may still run a kernel
+  // while exit destroys the statics (shim/emulated_device.h).
   static Stacks& stacks() {
-    static Stacks shared;
-    return shared;
+    static auto* const shared = new Stacks;
+    return *shared;
   }
 
   // A fresh fiber that starts in entry() on `stack` (getcontext returns

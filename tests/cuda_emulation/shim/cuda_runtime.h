@@ -59,8 +59,8 @@ struct DeviceMemory {
   size_t limit = SIZE_MAX;
 };
 inline DeviceMemory& device_memory() {
-  static DeviceMemory memory;
-  return memory;
+  static auto* const memory = new DeviceMemory;  // never destroyed (emulated_device.h)
+  return *memory;
 }
 // Host memory poisoned (0xff bytes: NaN), so that a value read before it is
 // written shows.
@@ -87,8 +87,8 @@ struct PinnedMemory {
   std::map<const unsigned char*, size_t> blocks;
 };
 inline PinnedMemory& pinned_memory() {
-  static PinnedMemory memory;
-  return memory;
+  static auto* const memory = new PinnedMemory;  // never destroyed (emulated_device.h)
+  return *memory;
 }
 inline bool pinned(const void* ptr) {
   PinnedMemory& memory = pinned_memory();
@@ -160,7 +160,10 @@ inline cudaError_t cudaDeviceSynchronize() {
   return cudaSuccess;
 }
 inline constexpr unsigned cudaStreamNonBlocking = 1;
-inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned /*flags*/) {
+// Non-blocking streams only (the library's): a blocking one would order
+// itself with the default stream, which the emulated device does not.
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
+  if (flags != cudaStreamNonBlocking) emu::fail("only non-blocking streams are emulated");
   *stream = emu::Device::get().new_stream();
   return cudaSuccess;
 }
@@ -172,15 +175,19 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   emu::Device::get().synchronize(stream);
   return cudaSuccess;
 }
-// The state is shared with the operations that record and wait for the
-// event, so that it may be destroyed while they are queued (as CUDA allows).
+// An event's latest recording, shared with the operations that end it and
+// wait for it, so that the event may be destroyed while they are queued (as
+// CUDA allows); a later recording does not end the wait for an earlier one.
 struct CUevent_st {
-  std::shared_ptr<emu::EventState> state = std::make_shared<emu::EventState>();
+  bool timing = true;
+  std::shared_ptr<emu::Completion> latest;  // under the device's mutex; null: never recorded
 };
 using cudaEvent_t = CUevent_st*;
 inline constexpr unsigned cudaEventDefault = 0, cudaEventDisableTiming = 2;
-inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned /*flags*/) {
+inline constexpr cudaError_t cudaErrorInvalidResourceHandle = 400;
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags) {
   *event = new CUevent_st;
+  (*event)->timing = (flags & cudaEventDisableTiming) == 0;
   return cudaSuccess;
 }
 inline cudaError_t cudaEventDestroy(cudaEvent_t event) {
@@ -189,48 +196,53 @@ inline cudaError_t cudaEventDestroy(cudaEvent_t event) {
 }
 inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr) {
   emu::Device& device = emu::Device::get();
-  std::shared_ptr<emu::EventState> state = event->state;
-  uint64_t recording = 0;
-  device.update([&] { recording = ++state->recorded; });
-  device.submit(stream, emu::work([&device, state, recording] {
-                  device.update([&] {
-                    state->reached = std::max(state->reached, recording);
-                    state->at = std::chrono::steady_clock::now();
-                  });
-                }));
+  auto recording = std::make_shared<emu::Completion>();
+  device.update([&] { event->latest = recording; });
+  device.submit(stream, emu::work([&device, recording] { device.finish(*recording); }));
   return cudaSuccess;
 }
-inline bool emu_event_reached(emu::Device& device, const emu::EventState& state) {
-  return device.holds([&] { return state.reached >= state.recorded; });
+// The event's latest recording (null: never recorded), under the device's mutex.
+inline std::shared_ptr<emu::Completion> emu_latest(emu::Device& device, cudaEvent_t event) {
+  std::shared_ptr<emu::Completion> latest;
+  device.holds([&] {
+    latest = event->latest;
+    return true;
+  });
+  return latest;
 }
 inline cudaError_t cudaEventQuery(cudaEvent_t event) {
-  return emu_event_reached(emu::Device::get(), *event->state) ? cudaSuccess : cudaErrorNotReady;
+  emu::Device& device = emu::Device::get();
+  return device.holds([&] { return event->latest == nullptr || event->latest->done; })
+             ? cudaSuccess
+             : cudaErrorNotReady;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   emu::Device& device = emu::Device::get();
-  const std::shared_ptr<emu::EventState> state = event->state;
-  uint64_t recording = 0;
-  device.update([&] { recording = state->recorded; });
-  device.wait_until([&] { return state->reached >= recording; });
+  const std::shared_ptr<emu::Completion> latest = emu_latest(device, event);
+  if (latest != nullptr) device.wait_until([&] { return latest->done; });
   return cudaSuccess;
 }
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   emu::Device& device = emu::Device::get();
-  if (!emu_event_reached(device, *start->state) || !emu_event_reached(device, *end->state)) {
-    return cudaErrorNotReady;
-  }
-  *ms = std::chrono::duration<float, std::milli>(end->state->at - start->state->at).count();
-  return cudaSuccess;
+  cudaError_t status = cudaSuccess;
+  device.update([&] {
+    if (!start->timing || !end->timing || start->latest == nullptr || end->latest == nullptr) {
+      status = cudaErrorInvalidResourceHandle;
+    } else if (!start->latest->done || !end->latest->done) {
+      status = cudaErrorNotReady;
+    } else {
+      *ms = std::chrono::duration<float, std::milli>(end->latest->at - start->latest->at).count();
+    }
+  });
+  return status;
 }
 // The stream goes on once the device has passed the event's latest
-// recording (at the time of this call).
+// recording at the time of this call (at once: none).
 inline cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
                                        unsigned /*flags*/ = 0) {
   emu::Device& device = emu::Device::get();
-  const std::shared_ptr<emu::EventState> state = event->state;
-  uint64_t recording = 0;
-  device.update([&] { recording = state->recorded; });
-  device.submit(stream, {[state, recording] { return state->reached >= recording; }, nullptr});
+  const std::shared_ptr<emu::Completion> latest = emu_latest(device, event);
+  device.submit(stream, {[latest] { return latest == nullptr || latest->done; }, nullptr});
   return cudaSuccess;
 }
 

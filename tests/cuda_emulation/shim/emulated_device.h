@@ -22,6 +22,7 @@
 // thread: the kernel tests of tests/cuda_emulation/, which read their
 // buffers as soon as a backend entry returns, use it.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -36,19 +37,12 @@
 
 namespace emu {
 
-// What the device finishes later than the operation that started it: an
-// NCCL collective, which waits for the other ranks (shim/nccl.h). Its
-// stream goes on once Device::finish has been called.
+// Something a stream waits for that another thread ends (Device::finish):
+// an NCCL collective, which waits for the other ranks (shim/nccl.h), or an
+// event's recording, which the device ends when it gets there.
 struct Completion {
-  bool done = false;  // under the device's mutex
-};
-
-// An event: how many times the host has recorded it, the last recording
-// the device has passed, and when.
-struct EventState {
-  uint64_t recorded = 0;
-  uint64_t reached = 0;
-  std::chrono::steady_clock::time_point at{};
+  bool done = false;                           // under the device's mutex
+  std::chrono::steady_clock::time_point at{};  // when it was ended
 };
 
 // One operation of a stream: `ready` (asked under the device's mutex; null:
@@ -73,8 +67,10 @@ Operation work(Body body) {
 
 struct CUstream_st {
   std::deque<emu::Operation> queue;         // not started yet, in order
-  bool running = false;                     // its first operation is running
-  std::shared_ptr<emu::Completion> behind;  // what its last operation left running
+  uint64_t submitted = 0;                   // operations ever queued
+  uint64_t started = 0;                     // of those, the ones the device took
+  bool running = false;                     // the last one taken is running
+  std::shared_ptr<emu::Completion> behind;  // what the last one left running
 };
 
 namespace emu {
@@ -87,12 +83,12 @@ class Device {
     return *device;
   }
 
-  bool asynchronous() const { return asynchronous_; }
-  // Switches the mode once every stream has finished.
+  bool asynchronous() const { return asynchronous_.load(); }
+  // Switches the mode once every stream has finished (no other thread may
+  // submit meanwhile).
   void set_asynchronous(bool on) {
     synchronize();
-    const std::lock_guard<std::mutex> lock(mutex_);
-    asynchronous_ = on;
+    asynchronous_.store(on);
   }
 
   // A new stream, kept for the process's life (as the library's pool
@@ -114,6 +110,7 @@ class Device {
       const std::lock_guard<std::mutex> lock(mutex_);
       start_thread();
       stream->queue.push_back(std::move(op));
+      ++stream->submitted;
     }
     changed_.notify_all();
   }
@@ -134,11 +131,12 @@ class Device {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       completion.done = true;
+      completion.at = std::chrono::steady_clock::now();
     }
     changed_.notify_all();
   }
 
-  // Runs `change` under the device's mutex (an event's state).
+  // Runs `change` under the device's mutex.
   template <class Change>
   void update(Change change) {
     {
@@ -155,23 +153,36 @@ class Device {
     return check();
   }
 
-  // Blocks until `done` holds (asked under the device's mutex).
+  // Blocks until `done` holds (asked under the device's mutex), or the
+  // device has stopped at the process's exit.
   template <class Done>
   void wait_until(Done done) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return done(); });
+    changed_.wait(lock, [&] { return stopped_ || done(); });
   }
 
+  // Whether what was queued on the stream so far has finished (call under
+  // the device's mutex: holds, wait_until).
   bool idle(CUstream_st* stream) {
     stream = resolve(stream);
-    return stream->queue.empty() && !stream->running && !blocked(stream);
+    return finished(stream, stream->submitted);
   }
+  // Waits for what was queued on the stream (on every stream) before the
+  // call, as CUDA does; not for what other threads queue meanwhile.
   void synchronize(CUstream_st* stream) {
-    wait_until([&] { return idle(stream); });
+    stream = resolve(stream);
+    std::unique_lock<std::mutex> lock(mutex_);
+    const uint64_t count = stream->submitted;
+    changed_.wait(lock, [&] { return stopped_ || finished(stream, count); });
   }
   void synchronize() {
-    wait_until([&] {
-      return std::all_of(streams_.begin(), streams_.end(), [&](CUstream_st* s) { return idle(s); });
+    std::unique_lock<std::mutex> lock(mutex_);
+    std::vector<std::pair<CUstream_st*, uint64_t>> marks;
+    marks.reserve(streams_.size());
+    for (CUstream_st* s : streams_) marks.emplace_back(s, s->submitted);
+    changed_.wait(lock, [&] {
+      return stopped_ || std::all_of(marks.begin(), marks.end(),
+                                     [](const auto& m) { return finished(m.first, m.second); });
     });
   }
 
@@ -183,14 +194,20 @@ class Device {
 
   CUstream_st* resolve(CUstream_st* stream) { return stream != nullptr ? stream : &default_; }
   static bool blocked(const CUstream_st* s) { return s->behind != nullptr && !s->behind->done; }
+  // The stream's first `count` operations have finished: a later one has
+  // started (a stream starts one only when the one before has finished), or
+  // the count-th has run and left nothing running.
+  static bool finished(const CUstream_st* s, uint64_t count) {
+    return s->started > count || (s->started == count && !s->running && !blocked(s));
+  }
   static bool startable(const CUstream_st* s) {
     return !s->queue.empty() && !s->running && !blocked(s) &&
            (!s->queue.front().ready || s->queue.front().ready());
   }
 
-  // On the calling thread: what went before on the stream has finished.
+  // On the calling thread, once what went before on the stream has finished.
   void run_now(CUstream_st* stream, Operation& op) {
-    wait_until([&] { return !blocked(stream) && (!op.ready || op.ready()); });
+    wait_until([&] { return idle(stream) && (!op.ready || op.ready()); });
     std::shared_ptr<Completion> behind = op.run ? op.run() : nullptr;
     if (behind != nullptr) wait_until([&] { return behind->done; });
   }
@@ -200,8 +217,10 @@ class Device {
     if (started_) return;
     started_ = true;
     std::thread([this] { loop(); }).detach();
-    // At exit the device stops after its running operation, so that it
-    // does not run into the statics that exit destroys.
+    // At exit the device stops after its running operation, and every wait
+    // for it returns: what is still queued is dropped, as when a process
+    // with work on its GPU exits. (What the device thread uses is never
+    // destroyed: the emulator's stacks, the memory tables.)
     std::atexit([] {
       Device& device = get();
       std::unique_lock<std::mutex> lock(device.mutex_);
@@ -219,10 +238,12 @@ class Device {
       if (stopped_) return;
       Operation op = std::move(next->queue.front());
       next->queue.pop_front();
+      ++next->started;
       next->running = true;
       busy_ = true;
       lock.unlock();
       std::shared_ptr<Completion> behind = op.run ? op.run() : nullptr;
+      op = {};  // what it holds goes without the lock (an NCCL model's Progress may)
       lock.lock();
       next->running = false;
       next->behind = std::move(behind);
@@ -246,7 +267,7 @@ class Device {
 
   std::mutex mutex_;
   std::condition_variable changed_;  // any stream, event or completion changed
-  bool asynchronous_ = true;
+  std::atomic<bool> asynchronous_{true};
   bool started_ = false;
   bool stopped_ = false;
   bool busy_ = false;                  // the device thread is running an operation

@@ -16,10 +16,11 @@
 // The model is strict where a caller's mistake would hang or corrupt a real
 // job, so that the group's mistakes show as failures:
 //   - the unique id names the communicator: ranks that join with another
-//     id, or the same rank twice, never meet (a timeout), and ranks that
-//     disagree on the rank count are refused;
-//   - non-blocking mode (config.blocking = 0): every call returns
-//     ncclInProgress, and the communicator's state stays ncclInProgress
+//     id never meet (a timeout); the same rank joining twice, and ranks
+//     that disagree on the rank count, are refused at once;
+//   - non-blocking mode (config.blocking = 0): every join, collective and
+//     finalisation that passes its checks returns ncclInProgress, and the
+//     communicator's state stays ncclInProgress
 //     until ncclCommGetAsyncError has reported it once (the join and a
 //     finalisation: until they are over); a call before that is
 //     ncclInvalidUsage (NCCL: poll until the state leaves ncclInProgress
@@ -38,7 +39,9 @@
 // ncclRemoteError, as NCCL reports a lost connection.
 // What it cannot show: networks, NCCL's own deadlocks (a collective holds
 // no GPU resources here), and several GPUs: each process has its own
-// emulated device 0.
+// emulated device 0. Ranks that are threads of one process (its own tests)
+// share that device: each needs a stream of its own, or one rank's
+// collective holds the stream the others' wait behind.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -392,12 +395,13 @@ class Progress {
         fail(result, message);
         return;
       }
+      // The stream goes on before the communicator says it has drained.
+      emu::Device::get().finish(*job.completion);
       {
         const std::lock_guard<std::mutex> lock(mutex_);
         jobs_.pop_front();
         ++done_;
       }
-      emu::Device::get().finish(*job.completion);
     }
   }
 
@@ -632,9 +636,18 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
 }
 
 // Waits until every collective issued has run, or the communicator has
-// failed: its state then.
+// failed (a collective still queued after the model's timeout fails it):
+// its state then.
 inline ncclResult_t flush(ncclComm_t comm) {
-  while (!comm->progress->drained()) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  const auto deadline = std::chrono::steady_clock::now() + timeout();
+  while (!comm->progress->drained()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return fail(comm, ncclRemoteError,
+                  "collectives issued but not run within the model's timeout (their streams "
+                  "never reached them)");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
   return state_of(comm);
 }
 
@@ -730,11 +743,9 @@ inline ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int ranks, ncclUniq
 // flushes, or once after a non-blocking call.
 inline ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* state) {
   const nccl_model::Inside inside(comm);
-  *state = nccl_model::state_of(comm);
-  if (*state == ncclSuccess && comm->in_progress) {
-    *state = ncclInProgress;
-    comm->in_progress = false;
-  }
+  const ncclResult_t now = nccl_model::state_of(comm);
+  *state = now == ncclSuccess && comm->in_progress ? ncclInProgress : now;
+  if (now != ncclInProgress) comm->in_progress = false;  // reported: settled, or an error
   return ncclSuccess;
 }
 
@@ -785,8 +796,10 @@ inline ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   {
     const nccl_model::Inside inside(comm);
     if (comm->in_progress) return nccl_model::may_start(comm, "ncclCommDestroy");
-    if (nccl_model::flush(comm) != ncclSuccess) comm->progress->abort();
-    comm->progress->stop();
+    if (comm->progress != nullptr) {  // null: a join refused before it began
+      if (nccl_model::flush(comm) != ncclSuccess) comm->progress->abort();
+      comm->progress->stop();
+    }
   }
   delete comm;
   return ncclSuccess;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -24,8 +25,11 @@ struct DeviceRadixSort {
       temp_storage_bytes = 16;  // any size: the caller must allocate and pass it
       return cudaSuccess;
     }
+    // The queued sort writes its temporary storage (as CUB's does), so that
+    // storage freed or reused before the sort runs shows.
     emu::Device::get().submit(
-        stream, emu::work([=] {
+        stream, emu::work([=, bytes = temp_storage_bytes] {
+          std::memset(temp_storage, 0xff, bytes);
           const auto n = static_cast<size_t>(num_items);
           const uint64_t width = static_cast<uint64_t>(end_bit - begin_bit);
           const uint64_t mask = width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
