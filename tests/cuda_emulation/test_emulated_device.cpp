@@ -27,10 +27,19 @@ class EmulatedDevice : public AsynchronousDeviceTest {
     for (const auto& gate : gates_) open(gate);
     AsynchronousDeviceTest::TearDown();
   }
-  // A new stream, closed until open(gate) is called.
-  cudaStream_t closed_stream(std::shared_ptr<emu::Completion>* gate) {
+  static cudaStream_t new_stream() {
     cudaStream_t stream = nullptr;
     EXPECT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    return stream;
+  }
+  static cudaEvent_t new_event(unsigned flags = cudaEventDefault) {
+    cudaEvent_t event = nullptr;
+    EXPECT_EQ(cudaEventCreateWithFlags(&event, flags), cudaSuccess);
+    return event;
+  }
+  // A new stream, closed until open(gate) is called.
+  cudaStream_t closed_stream(std::shared_ptr<emu::Completion>* gate) {
+    cudaStream_t stream = new_stream();
     *gate = std::make_shared<emu::Completion>();
     gates_.push_back(*gate);
     emu::Device::get().submit(stream, {nullptr, [g = *gate] { return g; }});
@@ -75,12 +84,9 @@ TEST_F(EmulatedDevice, AStreamRunsInOrderBehindTheHost) {
 TEST_F(EmulatedDevice, AStreamWaitsForAnEventAndOnlyThatStreamWaits) {
   std::shared_ptr<emu::Completion> gate;
   cudaStream_t closed = closed_stream(&gate);
-  cudaStream_t waiting = nullptr;
-  cudaStream_t free = nullptr;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&waiting, cudaStreamNonBlocking), cudaSuccess);
-  ASSERT_EQ(cudaStreamCreateWithFlags(&free, cudaStreamNonBlocking), cudaSuccess);
-  cudaEvent_t event = nullptr;
-  ASSERT_EQ(cudaEventCreateWithFlags(&event, cudaEventDefault), cudaSuccess);
+  cudaStream_t waiting = new_stream();
+  cudaStream_t free = new_stream();
+  cudaEvent_t event = new_event();
   ASSERT_EQ(cudaEventRecord(event, closed), cudaSuccess);
   ASSERT_EQ(cudaStreamWaitEvent(waiting, event), cudaSuccess);
   unsigned char* a = device_bytes(2);
@@ -157,10 +163,8 @@ TEST_F(EmulatedDevice, ACopyFromPageableMemoryTakesTheSourceAtTheCall) {
 TEST_F(EmulatedDevice, AWaitIsForTheRecordingAtTheCall) {
   std::shared_ptr<emu::Completion> gate;
   cudaStream_t closed = closed_stream(&gate);
-  cudaStream_t waiting = nullptr;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&waiting, cudaStreamNonBlocking), cudaSuccess);
-  cudaEvent_t event = nullptr;
-  ASSERT_EQ(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), cudaSuccess);
+  cudaStream_t waiting = new_stream();
+  cudaEvent_t event = new_event(cudaEventDisableTiming);
   ASSERT_EQ(cudaEventRecord(event, closed), cudaSuccess);
   ASSERT_EQ(cudaStreamWaitEvent(waiting, event), cudaSuccess);
   ASSERT_EQ(cudaEventRecord(event, nullptr), cudaSuccess);
@@ -177,10 +181,8 @@ TEST_F(EmulatedDevice, AWaitIsForTheRecordingAtTheCall) {
 TEST_F(EmulatedDevice, AnEventCompletesWhenTheDevicePassesIt) {
   std::shared_ptr<emu::Completion> gate;
   cudaStream_t stream = closed_stream(&gate);
-  cudaEvent_t start = nullptr;
-  cudaEvent_t end = nullptr;
-  ASSERT_EQ(cudaEventCreateWithFlags(&start, cudaEventDefault), cudaSuccess);
-  ASSERT_EQ(cudaEventCreateWithFlags(&end, cudaEventDefault), cudaSuccess);
+  cudaEvent_t start = new_event();
+  cudaEvent_t end = new_event();
   ASSERT_EQ(cudaEventRecord(start, nullptr), cudaSuccess);
   ASSERT_EQ(cudaEventRecord(end, stream), cudaSuccess);
   ASSERT_EQ(cudaEventSynchronize(start), cudaSuccess);

@@ -4,6 +4,7 @@
 // how the job ended: tests/distributed/test_failures.cpp (MPI) and
 // tests/cuda/nccl/test_nccl_failures.cpp (NCCL). TOADSTOOL_MPIEXEC is
 // mpirun's path.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,14 @@ inline JobResult run_job(const std::string& scenario, const std::string& timeout
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (WIFEXITED(status)) result.status = WEXITSTATUS(status);
   return result;
+}
+
+// The job failed (non-zero), did not hang (the guard's status 124) and
+// ended within 30 s.
+inline void expect_failed_in_time(const JobResult& job) {
+  EXPECT_NE(job.status, 0) << job.output;
+  EXPECT_NE(job.status, 124) << "the job hung:\n" << job.output;
+  EXPECT_LT(job.seconds, 30) << job.output;
 }
 
 }  // namespace toadstool::testing

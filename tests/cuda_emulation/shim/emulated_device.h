@@ -9,7 +9,7 @@
 // CUDA documents: a copy to pageable host memory returns once it has run,
 // and one from pageable memory takes the source before it returns (a copy
 // from or to pinned memory does neither), cudaFree and cudaFreeHost wait
-// for the whole device.
+// for what every stream had queued.
 //
 // So code that reads a result before it has waited for it, frees or reuses
 // memory that queued work still uses, or lets one stream use what another
