@@ -112,6 +112,7 @@ std::shared_ptr<train::TensorDataset> blocks(const std::vector<std::vector<int64
 std::string generate(nn::TransformerModel& model, const train::Vocabulary& vocabulary,
                      const std::string& prompt, int64_t count, double temperature, int64_t top_k,
                      Generator& generator) {
+  const Device device = model.parameters().front().device();
   std::vector<int64_t> ids = vocabulary.encode(prompt);
   TS_CHECK(!ids.empty(), "imdb_lm: the prompt '", prompt, "' has no words");
   NoGradGuard no_grad;
@@ -120,9 +121,10 @@ std::string generate(nn::TransformerModel& model, const train::Vocabulary& vocab
     const int64_t context =
         std::min<int64_t>(static_cast<int64_t>(ids.size()), model.options.max_len);
     const Tensor input = from_vector<int64_t>(std::vector<int64_t>(ids.end() - context, ids.end()))
-                             .view({1, context});
+                             .view({1, context})
+                             .to(device);
     const Tensor last = model(input).select(1, context - 1).squeeze(0);  // [V]
-    const Tensor host = last.to(kFloat64).contiguous();
+    const Tensor host = last.to(kFloat64).to(kCPU).contiguous();
     std::vector<double> logits(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
     logits[0] = logits[1] = -INFINITY;  // <pad>, <unk>
     std::vector<size_t> order(logits.size());
@@ -145,14 +147,15 @@ std::string generate(nn::TransformerModel& model, const train::Vocabulary& vocab
   return text;
 }
 
-// The mean next-word loss over `loader` (dropout off).
+// The mean next-word loss over `loader` (dropout off), on the model's device.
 double evaluate(nn::TransformerModel& model, NextTokenLoss& loss_fn, train::DataLoader& loader) {
   NoGradGuard no_grad;
   model.eval();
+  const Device device = model.parameters().front().device();
   double total = 0;
   int64_t batches = 0;
   for (const train::Batch& batch : loader) {
-    total += loss_fn(model(batch.x), batch.y).item<double>();
+    total += loss_fn(model(batch.x.to(device)), batch.y.to(device)).item<double>();
     ++batches;
   }
   model.train();
@@ -209,7 +212,10 @@ int train_language_model(const cxxopts::ParseResult& args) {
   vocabulary.save(out_dir + "/vocabulary.json");
   write_file_atomic(out_dir + "/model.json", to_json(options).dump(2) + "\n");
 
+  // The model moves before the optimizer is built; DeviceCallback moves each batch.
+  const Device device(args["device"].as<std::string>());
   auto model = std::make_shared<nn::TransformerModel>(options);
+  model->to(device);
   optim::AdamWOptions adam;
   adam.lr = args["lr"].as<double>();
   adam.weight_decay = args["weight-decay"].as<double>();
@@ -236,6 +242,9 @@ int train_language_model(const cxxopts::ParseResult& args) {
   } else {
     callbacks.push_back(std::make_shared<train::CSVLogger>(out_dir + "/log.csv"));
   }
+  if (!device.is_cpu()) {
+    callbacks.insert(callbacks.begin(), std::make_shared<train::DeviceCallback>(device));
+  }
   train::Trainer trainer(model, optimizer, loss_fn, callbacks);
 
   Generator sampler(seed);
@@ -255,7 +264,9 @@ int train_language_model(const cxxopts::ParseResult& args) {
     std::cout << "sample: "
               << generate(*model, vocabulary, prompt, words, temperature, top_k, sampler) << "\n";
   }
-  save_safetensors(out_dir + "/language_model.safetensors", model->state_dict());
+  TensorDict on_cpu;
+  for (const auto& [name, tensor] : model->state_dict()) on_cpu.insert(name, tensor.to(kCPU));
+  save_safetensors(out_dir + "/language_model.safetensors", on_cpu);
   std::cout << "wrote " << out_dir << "/language_model.safetensors (imdb --pretrained " << out_dir
             << " starts the classifier from its embedding and encoder)\n";
   const auto max_loss = args["max-loss"].as<double>();
@@ -324,6 +335,7 @@ cxxopts::Options make_options() {
   add("temperature", "sampling temperature", cxxopts::value<double>()->default_value("0.8"));
   add("top-k", "sample among this many most likely words",
       cxxopts::value<int64_t>()->default_value("40"));
+  add("device", "train on cpu or cuda[:N]", cxxopts::value<std::string>()->default_value("cpu"));
   add("threads", "compute threads (default: all cores)", cxxopts::value<int>());
   add("seed", "seed of the split, the shuffling, init, dropout and sampling",
       cxxopts::value<uint64_t>()->default_value("0"));
