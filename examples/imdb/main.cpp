@@ -444,6 +444,8 @@ int predict(const cxxopts::ParseResult& args) {
   if (folder.empty()) folder = train::latest_checkpoint(checkpoints);
   TS_CHECK(!folder.empty(), "no checkpoint in ", checkpoints, " (train a model first)");
   train::load_checkpoint_weights(folder, model);
+  const Device device(args["device"].as<std::string>());
+  model.to(device);
   model.eval();
 
   std::vector<std::string> texts;
@@ -461,7 +463,7 @@ int predict(const cxxopts::ParseResult& args) {
       continue;
     }
     const train::SequenceDataset one({ids}, {}, config.sequence);
-    const Tensor logits = model.forward(one.get_batch({0}).x);  // [1, 2]
+    const Tensor logits = model.forward(one.get_batch({0}).x.to(device));  // [1, 2]
     const double positive = softmax(logits, 1).select(1, 1).item<double>();
     std::cout << std::fixed << std::setprecision(4) << positive << "\t" << t << "\n";
   }
@@ -544,8 +546,8 @@ cxxopts::Options make_options() {
       "with --distributed: ZeRO-1, the AdamW state sharded across the ranks "
       "(ZeroRedundancyOptimizer), instead of DistributedDataParallel");
   add("device",
-      "train on cpu or cuda[:N] (with --distributed: cuda, each rank on the GPU of its local "
-      "rank, over NCCL)",
+      "train (or --predict) on cpu or cuda[:N] (with --distributed: cuda, each rank on the GPU "
+      "of its local rank, over NCCL)",
       cxxopts::value<std::string>()->default_value("cpu"));
   add("precision",
       "auto, 32, bf16-mixed or 16-mixed (docs/mixed_precision.md); auto: bf16-mixed where this "
