@@ -169,7 +169,7 @@ inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flag
 }
 inline cudaError_t cudaStreamQuery(cudaStream_t stream) {
   emu::Device& device = emu::Device::get();
-  return device.holds([&] { return device.idle(stream); }) ? cudaSuccess : cudaErrorNotReady;
+  return device.locked([&] { return device.idle(stream); }) ? cudaSuccess : cudaErrorNotReady;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   emu::Device::get().synchronize(stream);
@@ -201,48 +201,38 @@ inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = null
   device.submit(stream, emu::work([&device, recording] { device.finish(*recording); }));
   return cudaSuccess;
 }
-// The event's latest recording (null: never recorded), under the device's mutex.
-inline std::shared_ptr<emu::Completion> emu_latest(emu::Device& device, cudaEvent_t event) {
-  std::shared_ptr<emu::Completion> latest;
-  device.holds([&] {
-    latest = event->latest;
-    return true;
-  });
-  return latest;
+// Whether the device has passed a recording (null: never recorded, nothing
+// to wait for); under the device's mutex.
+inline bool emu_passed(const std::shared_ptr<emu::Completion>& recording) {
+  return recording == nullptr || recording->done;
 }
 inline cudaError_t cudaEventQuery(cudaEvent_t event) {
   emu::Device& device = emu::Device::get();
-  return device.holds([&] { return event->latest == nullptr || event->latest->done; })
-             ? cudaSuccess
-             : cudaErrorNotReady;
+  return device.locked([&] { return emu_passed(event->latest); }) ? cudaSuccess : cudaErrorNotReady;
 }
 inline cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   emu::Device& device = emu::Device::get();
-  const std::shared_ptr<emu::Completion> latest = emu_latest(device, event);
-  if (latest != nullptr) device.wait_until([&] { return latest->done; });
+  const auto latest = device.locked([&] { return event->latest; });
+  device.wait_until([&] { return emu_passed(latest); });
   return cudaSuccess;
 }
 inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  emu::Device& device = emu::Device::get();
-  cudaError_t status = cudaSuccess;
-  device.update([&] {
+  return emu::Device::get().locked([&] {
     if (!start->timing || !end->timing || start->latest == nullptr || end->latest == nullptr) {
-      status = cudaErrorInvalidResourceHandle;
-    } else if (!start->latest->done || !end->latest->done) {
-      status = cudaErrorNotReady;
-    } else {
-      *ms = std::chrono::duration<float, std::milli>(end->latest->at - start->latest->at).count();
+      return cudaErrorInvalidResourceHandle;
     }
+    if (!start->latest->done || !end->latest->done) return cudaErrorNotReady;
+    *ms = std::chrono::duration<float, std::milli>(end->latest->at - start->latest->at).count();
+    return cudaSuccess;
   });
-  return status;
 }
 // The stream goes on once the device has passed the event's latest
 // recording at the time of this call (at once: none).
 inline cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event,
                                        unsigned /*flags*/ = 0) {
   emu::Device& device = emu::Device::get();
-  const std::shared_ptr<emu::Completion> latest = emu_latest(device, event);
-  device.submit(stream, {[latest] { return latest == nullptr || latest->done; }, nullptr});
+  const auto latest = device.locked([&] { return event->latest; });
+  device.submit(stream, {[latest] { return emu_passed(latest); }, nullptr});
   return cudaSuccess;
 }
 

@@ -146,11 +146,11 @@ class Device {
     changed_.notify_all();
   }
 
-  // Whether `check` holds now, under the device's mutex.
-  template <class Check>
-  bool holds(Check check) {
+  // read() under the device's mutex.
+  template <class Read>
+  auto locked(Read read) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    return check();
+    return read();
   }
 
   // Blocks until `done` holds (asked under the device's mutex), or the
@@ -162,7 +162,7 @@ class Device {
   }
 
   // Whether what was queued on the stream so far has finished (call under
-  // the device's mutex: holds, wait_until).
+  // the device's mutex: locked, wait_until).
   bool idle(CUstream_st* stream) {
     stream = resolve(stream);
     return finished(stream, stream->submitted);

@@ -301,12 +301,6 @@ class Progress {
     thread_ = std::thread([this, join] { run(join); });
   }
 
-  // The host issued a collective (counted for ncclCommFinalize).
-  void issued() {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    ++issued_;
-  }
-
   // The device reached a collective: queued for the thread, or done at once
   // after an abort.
   std::shared_ptr<emu::Completion> enqueue(Job job) {
@@ -328,10 +322,10 @@ class Progress {
     const std::lock_guard<std::mutex> lock(mutex_);
     return joined_;
   }
-  // Every collective issued has run (or failed).
-  bool drained() {
+  // The `issued` collectives of the communicator have all run (or one failed).
+  bool drained(uint64_t issued) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    return done_ == issued_ || error_ != ncclSuccess;
+    return done_ == issued || error_ != ncclSuccess;
   }
 
   // Ends the thread, even inside a collective whose peers never come, and
@@ -513,7 +507,6 @@ class Progress {
   std::deque<Job> jobs_;  // reached by the device, not run yet
   bool joined_ = false;
   bool stopping_ = false;
-  uint64_t issued_ = 0;
   uint64_t done_ = 0;
   ncclResult_t error_ = ncclSuccess;
   std::string error_message_;
@@ -577,7 +570,7 @@ inline ncclResult_t state_of(ncclComm_t comm) {
     comm->last_error = message;
     return async;
   }
-  if (!comm->progress->joined() || (comm->finalized && !comm->progress->drained())) {
+  if (!comm->progress->joined() || (comm->finalized && !comm->progress->drained(comm->sequence))) {
     return ncclInProgress;
   }
   return ncclSuccess;
@@ -628,7 +621,6 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
                     std::to_string(call.count));
   }
   call.sequence = ++comm->sequence;
-  comm->progress->issued();
   const Job job{call, send, send_bytes, recv, nullptr};
   emu::Device::get().submit(
       stream, {nullptr, [progress = comm->progress, job] { return progress->enqueue(job); }});
@@ -640,7 +632,7 @@ inline ncclResult_t collective(ncclComm_t comm, Call call, const void* send, siz
 // its state then.
 inline ncclResult_t flush(ncclComm_t comm) {
   const auto deadline = std::chrono::steady_clock::now() + timeout();
-  while (!comm->progress->drained()) {
+  while (!comm->progress->drained(comm->sequence)) {
     if (std::chrono::steady_clock::now() > deadline) {
       return fail(comm, ncclRemoteError,
                   "collectives issued but not run within the model's timeout (their streams "

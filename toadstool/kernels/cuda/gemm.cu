@@ -23,6 +23,7 @@
 
 #include "toadstool/kernels/cuda/common.cuh"
 #include "toadstool/kernels/cuda/registry.h"
+#include "toadstool/kernels/cuda/scratch.cuh"
 #include "toadstool/kernels/gemm_epilogue.h"
 
 namespace toadstool::kernels::cuda {
@@ -43,10 +44,7 @@ template <class Call>
 void call_cublas(const char* name, const Call& call) {
   cublasStatus_t status = call();
   if (status == CUBLAS_STATUS_ALLOC_FAILED) {
-    (void)cudaGetLastError();  // the failed cudaMalloc's, not the next call's
-    int device = 0;
-    check(cudaGetDevice(&device), "cudaGetDevice");
-    cuda_release_cache(device);
+    release_cache_for_retry();
     status = call();
     if (status == CUBLAS_STATUS_ALLOC_FAILED) {
       (void)cudaGetLastError();

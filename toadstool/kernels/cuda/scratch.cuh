@@ -11,6 +11,16 @@
 
 namespace toadstool::kernels::cuda {
 
+// After an allocation of the current device failed for want of memory:
+// clears the failed call's error (not the next call's) and empties the
+// tensor layer's block cache, before the one retry.
+inline void release_cache_for_retry() {
+  (void)cudaGetLastError();
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  cuda_release_cache(device);
+}
+
 template <class T>
 class Scratch {
  public:
@@ -20,10 +30,7 @@ class Scratch {
     void** at = reinterpret_cast<void**>(&ptr_);
     cudaError_t status = cudaMallocAsync(at, bytes, current_stream());
     if (status == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();  // not the next call's error
-      int device = 0;
-      check(cudaGetDevice(&device), "cudaGetDevice");
-      cuda_release_cache(device);
+      release_cache_for_retry();
       status = cudaMallocAsync(at, bytes, current_stream());
       if (status == cudaErrorMemoryAllocation) {
         (void)cudaGetLastError();
