@@ -36,7 +36,7 @@ Tensor composite(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
   return matmul(p, v);
 }
 
-enum class Mask { none, key_padding, float_ls, bool_broadcast, float_full };
+enum class Mask { none, key_padding, long_key_padding, float_ls, bool_broadcast, float_full };
 enum class Layout { contiguous, head_split, transposed };
 
 struct Config {
@@ -71,6 +71,7 @@ std::vector<Config> configs(bool large) {
     c.push_back({"several_tiles_causal", 1, 1, 70, 270, 2, 1, Mask::none, true});
   } else {
     c.push_back({"large_key_padding", 2, 2, 130, 300, 16, 8, Mask::key_padding});
+    c.push_back({"large_long_key_padding", 2, 3, 130, 300, 16, 8, Mask::long_key_padding});
     c.push_back({"large_causal", 1, 3, 300, 300, 8, 16, Mask::none, true});
     c.push_back({"large_causal_L_lt_S", 1, 2, 65, 257, 8, 8, Mask::none, true});
     c.push_back({"large_float_mask_heads_split", 2, 3, 129, 129, 32, 32, Mask::float_ls, false,
@@ -108,10 +109,14 @@ Inputs make_inputs(const Config& c, uint64_t seed = 1) {
   in.options.scale = c.scale;
   switch (c.mask) {
     case Mask::none: break;
-    case Mask::key_padding: {  // [B, 1, 1, S]: batch b pads its last b + 1 keys
+    case Mask::key_padding:       // [B, 1, 1, S]: batch b pads its last b + 1 keys
+    case Mask::long_key_padding:  // batch b keeps its first S / (b + 3) keys (the
+                                  // kernel's tiles end there: whole key tiles skipped)
+    {
       std::vector<bool> keep;
       for (int64_t b = 0; b < c.B; ++b) {
-        for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < c.S - 1 - b);
+        const int64_t kept = c.mask == Mask::key_padding ? c.S - 1 - b : c.S / (b + 3);
+        for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < kept);
       }
       in.options.attn_mask = from_vector(keep, {c.B, 1, 1, c.S});
       break;
@@ -492,6 +497,53 @@ TEST(Attention, WideBFloat16HeadsMatchFloat32) {
   testing::expect_close(out.to(kFloat32), out32, 2e-2, 2e-2);
   testing::expect_close(q.grad().to(kFloat32), q32.grad(), 2e-2, 2e-2);
   testing::expect_close(v.grad().to(kFloat32), v32.grad(), 2e-2, 2e-2);
+}
+
+// A key-padding mask that hides every key of a sequence: the kernel's tiles
+// end before the first key (kernels/cpu/attention.cpp, key_extent), and the
+// sequence's rows get out = 0 and zero gradients as any fully masked row
+// does; the other sequences, which skip their padded key tiles, are the
+// composite's. Both backward schedules: 3 heads at 1 thread make one pass,
+// at 2 threads two.
+TEST(Attention, AFullyPaddedSequenceGivesZeroAndNoGradient) {
+  const int saved = get_num_threads();
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    set_num_threads(threads);
+    const Config c{"padded_sequence", 3, 1, 70, 300, 4, 3};
+    Inputs in = make_inputs(c);
+    const std::vector<int64_t> kept = {20, 0, 290};  // sequence 1: all padding
+    std::vector<bool> keep;
+    for (int64_t b = 0; b < c.B; ++b) {
+      for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < kept[b]);
+    }
+    in.options.attn_mask = from_vector(keep, {c.B, 1, 1, c.S});
+    const Grads got = run(in, fused);
+    for (const Tensor& t : {got.out, got.gq, got.gk, got.gv}) {
+      EXPECT_TRUE(all(eq(t.select(0, 1), 0.0)).item<bool>());
+      EXPECT_FALSE(any(ne(t, t)).item<bool>());  // no NaN anywhere
+    }
+    // The padded keys of sequences 0 and 2 get no gradient.
+    EXPECT_TRUE(all(eq(got.gk.select(0, 0).slice(1, 20, c.S), 0.0)).item<bool>());
+    EXPECT_TRUE(all(eq(got.gv.select(0, 2).slice(1, 290, c.S), 0.0)).item<bool>());
+    // Sequences 0 and 2 against the composite without sequence 1 (whose
+    // softmax over no key is NaN there).
+    const Tensor others = from_vector(std::vector<int64_t>{0, 2}, {2});
+    Inputs ref;
+    ref.q = index_select(in.q.detach(), 0, others);
+    ref.k = index_select(in.k.detach(), 0, others);
+    ref.v = index_select(in.v.detach(), 0, others);
+    ref.options.attn_mask = index_select(in.options.attn_mask, 0, others);
+    const Tensor q = ref.q.requires_grad_(), k = ref.k.requires_grad_(), v = ref.v.requires_grad_();
+    Tensor out = composite(q, k, v, ref.options);
+    Generator g(99);
+    const Tensor r = index_select(randn({c.B, c.H, c.L, c.Ev}, kFloat64, &g), 0, others);
+    (out * r).sum().backward();
+    expect_runs_match({index_select(got.out, 0, others), index_select(got.gq, 0, others),
+                       index_select(got.gk, 0, others), index_select(got.gv, 0, others)},
+                      {out.detach(), q.grad(), k.grad(), v.grad()}, 1e-10, 1e-12);
+  }
+  set_num_threads(saved);
 }
 
 TEST(Attention, NoKeysGiveZeros) {

@@ -452,19 +452,24 @@ TEST(RandomKernels, SeedsAndOffsetsGiveDifferentStreams) {
 // into the counter's second word (2^32 - 20 + b), against the scalar
 // philox4x32_10.
 TEST(RandomKernels, ChosenCpuBuildDrawsTheScalarWords) {
-  Generator gen(kSeed);
   const uint64_t first_block = (uint64_t{1} << 32) - 20;
-  gen.set_state({kSeed, first_block});
   // A chunk of 64 blocks (four sets of 16 at once with AVX-512, twice four
-  // sets of 8 with AVX2), then 61: AVX-512 a pair of sets, one set and 13
-  // blocks one by one; AVX2 four sets, a pair, one set and 5; then a
-  // partial block.
-  const int64_t n = 4 * (64 + 61) + 3;
-  const Tensor bits = rand({n}, kFloat32, &gen);
-  const float* got = bits.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    const Philox4x32 block = philox4x32_10(first_block + static_cast<uint64_t>(i / 4), 0, kSeed);
-    ASSERT_EQ(got[i], uniform_float(block.v[i % 4])) << "element " << i << " (" << cpu_isa() << ")";
+  // sets of 8 with AVX2), then 61: AVX-512 a pair of sets, one set and a
+  // tail of 13 blocks from a set made aside; AVX2 four sets, a pair, one
+  // set and 5 aside. Or then 50: AVX-512 a pair of sets, one set and 2
+  // blocks one by one; AVX2 four sets, a pair and 2. Then a partial block.
+  for (const int64_t blocks : {64 + 61, 64 + 50}) {
+    SCOPED_TRACE(blocks);
+    Generator gen(kSeed);
+    gen.set_state({kSeed, first_block});
+    const int64_t n = 4 * blocks + 3;
+    const Tensor bits = rand({n}, kFloat32, &gen);
+    const float* got = bits.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      const Philox4x32 block = philox4x32_10(first_block + static_cast<uint64_t>(i / 4), 0, kSeed);
+      ASSERT_EQ(got[i], uniform_float(block.v[i % 4]))
+          << "element " << i << " (" << cpu_isa() << ")";
+    }
   }
 }
 

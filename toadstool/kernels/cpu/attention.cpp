@@ -38,13 +38,12 @@ constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 
 int64_t tiles(int64_t n, int64_t tile) { return (n + tile - 1) / tile; }
 
-// Items per thread chunk so that a chunk holds at least ~64^3 multiply-adds
-// (the GEMM's own threshold): a tiny attention (a gradcheck's) stays on the
-// calling thread instead of paying for a team start per call.
-int64_t grain(int64_t multiply_adds_per_item) {
-  constexpr int64_t kMinChunkWork = 64 * 64 * 64;
-  return std::max<int64_t>(1, kMinChunkWork / std::max<int64_t>(1, multiply_adds_per_item));
-}
+// A thread's chunk of a loop holds at least ~64^3 multiply-adds (the
+// GEMM's own threshold): a tiny attention (a gradcheck's) stays on the
+// calling thread instead of paying for a team start per call. The loops
+// share their items by multiply-adds (parallel_for_balanced): heads whose
+// key padding differs differ in work.
+constexpr int64_t kMinChunkWork = 64 * 64 * 64;
 
 // Calls store q, k, v, out, grad_out and the gradients in S and compute in
 // T = ComputeOf<S>: float32 and float64 in themselves, bfloat16 and float16
@@ -60,15 +59,51 @@ using ComputeOf = std::conditional_t<std::is_same_v<S, double>, double, float>;
 
 // One head as the tile math reads it: q [L, E], k [S, E], v [S, Ev] in O
 // at their row strides, the mask (T) at the call's mask_row / mask_col.
+// Only keys [0, keys) can take part (key_extent): the tiles stop there.
 template <class T, class O>
 struct HeadView {
   int64_t h;  // the head's index: dropout's flat index, keep bits
   const O *q, *k, *v;
   const T* mask;
   int64_t q_row, k_row, v_row;
+  int64_t keys;
 };
 
-// The heads of a call as HeadViews: in place when O is S; else each head's
+// The keys of a head that can take part: [0, extent). A mask the same for
+// every query (mask_row 0: a key-padding mask, as the Transformer's) that
+// is -inf on its last keys hides them from every row: their probabilities
+// are exactly 0, they add nothing to out, and their grad_k and grad_v rows
+// are 0, so the tiles end at the last key the mask leaves (padding at the
+// end: a quarter of the benchmark batch's keys). The extent is rounded up
+// to a multiple of 32 keys (its extra keys are still masked): whole tiles
+// for the bfloat16 micro-kernel, whose products on a ragged key count cost
+// about as much as the keys they skip. Other masks: S.
+template <class T, class S>
+int64_t key_extent(const AttentionArgs<S>& a, const T* mask) {
+  if (mask == nullptr || a.mask_row != 0) return a.S;
+  int64_t extent = a.S;
+  while (extent > 0 && mask[(extent - 1) * a.mask_col] == kNegInf<T>) --extent;
+  constexpr int64_t kKeyGranule = 32;
+  return std::min(a.S, (extent + kKeyGranule - 1) / kKeyGranule * kKeyGranule);
+}
+
+// The head's mask [L, S] (T), or null.
+template <class T, class S>
+const T* head_mask(const AttentionArgs<S>& a, int64_t h) {
+  if (a.mask == nullptr) return nullptr;
+  return reinterpret_cast<const T*>(a.mask) + a.head_offset(a.mask_heads, h);
+}
+
+// key_extent of every head: [heads].
+template <class T, class S>
+std::vector<int64_t> key_extents(const AttentionArgs<S>& a) {
+  std::vector<int64_t> keys(a.heads);
+  for (int64_t h = 0; h < a.heads; ++h) keys[h] = key_extent(a, head_mask<T>(a, h));
+  return keys;
+}
+
+// The heads of a call as HeadViews, with their key extents (key_extents):
+// in place when O is S; else each head's
 // q, k, v (and, for the backward, grad_out [L, Ev]) widened once into this
 // thread's buffers and kept while the thread's items stay on that head
 // (items are numbered head-major, so a thread widens each head it touches
@@ -77,13 +112,13 @@ struct HeadView {
 template <class T, class S, class O>
 class HeadReader {
  public:
-  explicit HeadReader(const AttentionArgs<S>& a, const S* grad_out = nullptr)
-      : a_(a), grad_out_(grad_out) {}
+  HeadReader(const AttentionArgs<S>& a, const std::vector<int64_t>& keys,
+             const S* grad_out = nullptr)
+      : a_(a), keys_(keys), grad_out_(grad_out) {}
 
   HeadView<T, O> head(int64_t h) {
-    const T* mask = a_.mask != nullptr
-                        ? reinterpret_cast<const T*>(a_.mask) + a_.head_offset(a_.mask_heads, h)
-                        : nullptr;
+    const T* mask = head_mask<T>(a_, h);
+    const int64_t keys = keys_[h];
     if constexpr (std::is_same_v<O, S>) {
       return {h,
               a_.q + a_.head_offset(a_.q_heads, h),
@@ -92,10 +127,11 @@ class HeadReader {
               mask,
               a_.q_row,
               a_.k_row,
-              a_.v_row};
+              a_.v_row,
+              keys};
     } else {
       widen(h);
-      return {h, q_.data(), k_.data(), v_.data(), mask, a_.E, a_.E, a_.Ev};
+      return {h, q_.data(), k_.data(), v_.data(), mask, a_.E, a_.E, a_.Ev, keys};
     }
   }
 
@@ -132,6 +168,7 @@ class HeadReader {
   }
 
   const AttentionArgs<S>& a_;
+  const std::vector<int64_t>& keys_;
   const S* grad_out_;
   int64_t widened_ = -1;
   std::vector<O> q_, k_, v_, go_;
@@ -416,8 +453,8 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
   for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
-  for (int64_t j0 = 0; j0 < a.S && tile_visible(a, i0, rows, j0); j0 += kBk) {
-    const int64_t cols = std::min(kBk, a.S - j0);
+  for (int64_t j0 = 0; j0 < hv.keys && tile_visible(a, i0, rows, j0); j0 += kBk) {
+    const int64_t cols = std::min(kBk, hv.keys - j0);
     score_tile(a, hv, i0, rows, j0, cols, p, products);
     // kept [rows, cols]: the probabilities after dropout, unnormalised, as
     // the operand of o += kept v (in place of p when O is T, else rounded
@@ -466,12 +503,15 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0) return;
   const int64_t q_tiles = tiles(a.L, kBq);
-  const int64_t work = std::min(kBq, a.L) * a.S * (a.E + a.Ev);
-  parallel_for(0, a.heads * q_tiles, grain(work), [&](int64_t begin, int64_t end) {
+  const std::vector<int64_t> keys = key_extents<T>(a);
+  auto work = [&](int64_t item) {  // of (head, query tile) item
+    return std::min(kBq, a.L - item % q_tiles * kBq) * keys[item / q_tiles] * (a.E + a.Ev);
+  };
+  parallel_for_balanced(a.heads * q_tiles, kMinChunkWork, work, [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
     TileProducts<T, O> products;
     std::vector<T> rows_out(std::is_same_v<S, T> ? 0 : kBq * a.Ev);
-    HeadReader<T, S, O> reader(a);
+    HeadReader<T, S, O> reader(a, keys);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
       S* o = out + a.head_offset(a.out_heads, h) + i0 * a.out_row;
@@ -521,7 +561,7 @@ struct Backward {
             int64_t i0, int64_t j0, unsigned what, T* scratch, TileProducts<T, O>& products) const {
     const int64_t h = hv.h;
     const int64_t rows = std::min(kBq, a.L - i0);
-    const int64_t cols = std::min(kBk, a.S - j0);
+    const int64_t cols = std::min(kBk, hv.keys - j0);
     T* p = scratch;
     T* z = p + kBq * kBk;
     T* b = z + kBq * kBk;
@@ -666,13 +706,14 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                });
   const Backward<T, S, O, Lse> bw{a, lse, d.data()};
   const int64_t q_tiles = tiles(a.L, kBq), k_tiles = tiles(a.S, kBk);
+  const std::vector<int64_t> keys = key_extents<T>(a);
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Each thread's scratch, head reader and gradient writer around body(item).
   auto per_thread = [&](auto&& body) {
     return [&, body](int64_t begin, int64_t end) {
       std::vector<T> scratch(3 * kBq * kBk);
       TileProducts<T, O> products;
-      HeadReader<T, S, O> reader(a, grad_out);
+      HeadReader<T, S, O> reader(a, keys, grad_out);
       GradWriter<T, S> writer(a, grad_q, grad_k, grad_v);
       for (int64_t item = begin; item < end; ++item) {
         body(item, reader, writer, scratch.data(), products);
@@ -682,61 +723,71 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   if (a.heads % threads == 0 || a.heads >= 4 * threads) {
     // One pass, a whole head per item: the thread owns the head's grad_q,
     // grad_k and grad_v, so every tile adds into all three without races.
-    parallel_for(0, a.heads, grain(a.L * a.S * (3 * a.E + 2 * a.Ev)),
-                 per_thread([&](int64_t h, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                                T* scratch, TileProducts<T, O>& products) {
-                   const HeadView<T, O> hv = reader.head(h);
-                   const auto [go, go_row] = reader.grad_out(h);
-                   const HeadGrads<T> g = writer.head(h);
-                   // Each item zeroes the gradient rows it owns before adding into them.
-                   zero_rows(g.q, a.L, a.E, g.q_row);
-                   zero_rows(g.k, a.S, a.E, g.k_row);
-                   zero_rows(g.v, a.S, a.Ev, g.v_row);
-                   for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-                     for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-                       if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                       bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch, products);
-                     }
-                   }
-                   writer.done(h, 0, a.L, 0, a.S);
-                 }));
+    parallel_for_balanced(
+        a.heads, kMinChunkWork, [&](int64_t h) { return a.L * keys[h] * (3 * a.E + 2 * a.Ev); },
+        per_thread([&](int64_t h, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer, T* scratch,
+                       TileProducts<T, O>& products) {
+          const HeadView<T, O> hv = reader.head(h);
+          const auto [go, go_row] = reader.grad_out(h);
+          const HeadGrads<T> g = writer.head(h);
+          // Each item zeroes the gradient rows it owns before adding into them.
+          zero_rows(g.q, a.L, a.E, g.q_row);
+          zero_rows(g.k, a.S, a.E, g.k_row);
+          zero_rows(g.v, a.S, a.Ev, g.v_row);
+          for (int64_t j0 = 0; j0 < hv.keys; j0 += kBk) {
+            for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+              if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+              bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch, products);
+            }
+          }
+          writer.done(h, 0, a.L, 0, a.S);
+        }));
     return;
   }
   // Too few heads to share out: two passes, each parallel over tiles. The
   // first owns a key tile (grad_k, grad_v rows) and walks the queries, the
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
-  parallel_for(0, a.heads * k_tiles, grain(a.L * std::min(kBk, a.S) * (2 * a.E + 2 * a.Ev)),
-               per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                              T* scratch, TileProducts<T, O>& products) {
-                 const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
-                 const int64_t cols = std::min(kBk, a.S - j0);
-                 const HeadView<T, O> hv = reader.head(h);
-                 const auto [go, go_row] = reader.grad_out(h);
-                 const HeadGrads<T> g = writer.head(h);
-                 zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
-                 zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
-                 for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-                   if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
-                   bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch, products);
-                 }
-                 writer.done(h, 0, 0, j0, j0 + cols);
-               }));
-  parallel_for(0, a.heads * q_tiles, grain(std::min(kBq, a.L) * a.S * (2 * a.E + a.Ev)),
-               per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
-                              T* scratch, TileProducts<T, O>& products) {
-                 const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-                 const int64_t rows = std::min(kBq, a.L - i0);
-                 const HeadView<T, O> hv = reader.head(h);
-                 const auto [go, go_row] = reader.grad_out(h);
-                 const HeadGrads<T> g = writer.head(h);
-                 zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
-                 for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
-                   if (!tile_visible(a, i0, rows, j0)) break;
-                   bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch, products);
-                 }
-                 writer.done(h, i0, i0 + rows, 0, 0);
-               }));
+  auto key_tile_work = [&](int64_t item) {  // of (head, key tile) item
+    const int64_t cols = std::min(kBk, keys[item / k_tiles] - item % k_tiles * kBk);
+    return a.L * std::max<int64_t>(cols, 0) * (2 * a.E + 2 * a.Ev);
+  };
+  parallel_for_balanced(
+      a.heads * k_tiles, kMinChunkWork, key_tile_work,
+      per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
+                     T* scratch, TileProducts<T, O>& products) {
+        const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
+        const int64_t cols = std::min(kBk, a.S - j0);
+        const HeadView<T, O> hv = reader.head(h);
+        const auto [go, go_row] = reader.grad_out(h);
+        const HeadGrads<T> g = writer.head(h);
+        zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
+        zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
+        for (int64_t i0 = 0; i0 < a.L && j0 < hv.keys; i0 += kBq) {
+          if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+          bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch, products);
+        }
+        writer.done(h, 0, 0, j0, j0 + cols);
+      }));
+  auto query_tile_work = [&](int64_t item) {  // of (head, query tile) item
+    return std::min(kBq, a.L - item % q_tiles * kBq) * keys[item / q_tiles] * (2 * a.E + a.Ev);
+  };
+  parallel_for_balanced(
+      a.heads * q_tiles, kMinChunkWork, query_tile_work,
+      per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
+                     T* scratch, TileProducts<T, O>& products) {
+        const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
+        const int64_t rows = std::min(kBq, a.L - i0);
+        const HeadView<T, O> hv = reader.head(h);
+        const auto [go, go_row] = reader.grad_out(h);
+        const HeadGrads<T> g = writer.head(h);
+        zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
+        for (int64_t j0 = 0; j0 < hv.keys; j0 += kBk) {
+          if (!tile_visible(a, i0, rows, j0)) break;
+          bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch, products);
+        }
+        writer.done(h, i0, i0 + rows, 0, 0);
+      }));
 }
 
 #if TOADSTOOL_BF16_KERNELS
