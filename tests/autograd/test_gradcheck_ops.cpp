@@ -713,6 +713,23 @@ std::vector<GradCase> all_cases() {
       [](const auto& x) {
         return index_add(x[0], 0, indices({1, 3, 1}, {3}), x[1], 0.5);
       });
+  // Rows 1 and 3 of 4 and back (rows 0 and 2 padding: inverse 2 = N).
+  one(
+      "pack_rows", {"pack_rows"},
+      [] {
+        return std::vector{strided_leaf({4, 3})};
+      },
+      x0([](const Tensor& t) {
+        return pack_rows(t, indices({1, 3}, {2}), indices({2, 0, 2, 1}, {4}));
+      }));
+  one(
+      "unpack_rows", {"unpack_rows"},
+      [] {
+        return std::vector{leaf({2, 3})};
+      },
+      x0([](const Tensor& t) {
+        return unpack_rows(t, indices({1, 3}, {2}), indices({2, 0, 2, 1}, {4}));
+      }));
   one(
       "cat", {"cat"},
       [] {

@@ -546,6 +546,60 @@ TEST(Attention, AFullyPaddedSequenceGivesZeroAndNoGradient) {
   set_num_threads(saved);
 }
 
+// skip_padded_queries: the queries at the key padding's hidden positions
+// are rows that see no key (out 0, no gradient); the others are the plain
+// attention's, which the composite checks with a zero output gradient on
+// the skipped rows. Sequences of 300, 170 and 0 real tokens over two key
+// tiles; 3 heads make one backward pass at 1 thread and two at 2; float64,
+// and bfloat16 against float32.
+TEST(Attention, SkippedPaddedQueriesSeeNoKey) {
+  const int saved = get_num_threads();
+  const Config c{"skip_padded_queries", 3, 1, 300, 300, 4, 3};
+  const std::vector<int64_t> kept = {300, 170, 0};
+  std::vector<bool> keep;
+  for (int64_t b = 0; b < c.B; ++b) {
+    for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < kept[b]);
+  }
+  const Tensor key_mask = from_vector(keep, {c.B, 1, 1, c.S});
+  const Tensor query_keep = key_mask.view({c.B, 1, c.S, 1}).to(kFloat64);
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    set_num_threads(threads);
+    Inputs in = make_inputs(c);
+    in.options.attn_mask = key_mask;
+    in.options.skip_padded_queries = true;
+    const Grads got = run(in, fused);
+    EXPECT_TRUE(all(eq(got.out * (1.0 - query_keep), 0.0)).item<bool>());
+    EXPECT_TRUE(all(eq(got.gq * (1.0 - query_keep), 0.0)).item<bool>());
+    EXPECT_FALSE(any(ne(got.out, got.out)).item<bool>());
+    // The composite on sequences 0 and 1 (2 has no key: NaN there), its
+    // output gradient zero on the skipped rows.
+    const Tensor real = from_vector(std::vector<int64_t>{0, 1}, {2});
+    const Tensor q = index_select(in.q.detach(), 0, real).requires_grad_(),
+                 k = index_select(in.k.detach(), 0, real).requires_grad_(),
+                 v = index_select(in.v.detach(), 0, real).requires_grad_();
+    AttentionOptions plain;
+    plain.attn_mask = index_select(key_mask, 0, real);
+    const Tensor row_keep = index_select(query_keep, 0, real);
+    const Tensor out = composite(q, k, v, plain) * row_keep;
+    Generator g(99);
+    const Tensor r = index_select(randn({c.B, c.H, c.L, c.Ev}, kFloat64, &g), 0, real);
+    (out * r).sum().backward();
+    expect_runs_match({index_select(got.out, 0, real), index_select(got.gq, 0, real),
+                       index_select(got.gk, 0, real), index_select(got.gv, 0, real)},
+                      {out.detach(), q.grad(), k.grad(), v.grad()}, 1e-10, 1e-12);
+    // bfloat16 (the 16-bit tile where the CPU has one) against float32.
+    const Tensor q16 = in.q.detach().to(kBFloat16), k16 = in.k.detach().to(kBFloat16),
+                 v16 = in.v.detach().to(kBFloat16);
+    const Tensor out16 = scaled_dot_product_attention(q16, k16, v16, in.options);
+    const Tensor out32 = scaled_dot_product_attention(q16.to(kFloat32), k16.to(kFloat32),
+                                                      v16.to(kFloat32), in.options);
+    testing::expect_close(out16.to(kFloat32), out32, 2e-2, 2e-2);
+    EXPECT_TRUE(all(eq(out16.to(kFloat64) * (1.0 - query_keep), 0.0)).item<bool>());
+  }
+  set_num_threads(saved);
+}
+
 TEST(Attention, NoKeysGiveZeros) {
   Tensor q = randn({2, 3, 4}), k = zeros({2, 0, 4}), v = zeros({2, 0, 5});
   Tensor out = scaled_dot_product_attention(q, k, v);
@@ -735,6 +789,20 @@ TEST(Attention, BadInputsThrow) {
         scaled_dot_product_attention(randn(nine_leading), randn(nine_leading), randn(nine_leading));
       },
       "at most 8 leading (batch, head) dims");
+  AttentionOptions skip;
+  skip.skip_padded_queries = true;
+  const Tensor x = randn({2, 5, 8});
+  expect_attention_error([&] { scaled_dot_product_attention(x, x, x, skip); },
+                         "skip_padded_queries needs an attn_mask");
+  skip.attn_mask = ones({5, 5}, kBool);
+  expect_attention_error([&] { scaled_dot_product_attention(x, x, x, skip); },
+                         "one row for every query");
+  skip.attn_mask = ones({2, 1, 5}, kBool);
+  expect_attention_error(
+      [&] {
+        scaled_dot_product_attention(randn({2, 4, 8}), x, x, skip);
+      },
+      "self-attention (L == S)");
   AttentionOptions bad_mask;
   bad_mask.attn_mask = ones({2, 1, 4, 4}, kBool);  // S = 5 keys
   expect_attention_error([&] { scaled_dot_product_attention(q, k, v, bad_mask); },

@@ -25,6 +25,53 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
   return out;
 }
 
+namespace {
+
+void check_rows(const Tensor& t, int64_t rows, const Tensor& index, const Tensor& inverse,
+                const char* op) {
+  detail::check_defined(t, op);
+  TS_CHECK(index.dim() == 1 && inverse.dim() == 1 && index.numel() <= inverse.numel(), op,
+           ": expected index [N] and inverse [R] with N <= R, got ", detail::describe(index),
+           " and ", detail::describe(inverse));
+  TS_CHECK(t.dim() == 2 && t.size(0) == rows, op, ": expected [", rows, ", C], got ",
+           detail::describe(t));
+}
+
+// t [R, C] -> [N, C]
+Tensor pack_rows_native(const Tensor& t, const Tensor& index) {
+  return native::index_select(t, 0, index);
+}
+
+// s [N, C] -> [R, C]: a zero row appended at N, then the rows inverse picks.
+Tensor unpack_rows_native(const Tensor& s, const Tensor& inverse) {
+  const Tensor zero_row = zeros({1, s.size(1)}, TensorOptions(s.dtype()).device(s.device()));
+  return native::index_select(native::cat({s, zero_row}, 0), 0, inverse);
+}
+
+}  // namespace
+
+Tensor pack_rows(const Tensor& t, const Tensor& index, const Tensor& inverse) {
+  check_rows(t, inverse.numel(), index, inverse, "pack_rows");
+  Tensor out = pack_rows_native(t, index);
+  if (needs_grad(t)) {
+    record(Op::pack_rows, out, {t}, [inverse = SavedTensor(inverse)](const Tensor& g) -> Grads {
+      return {unpack_rows_native(g, inverse.get())};
+    });
+  }
+  return out;
+}
+
+Tensor unpack_rows(const Tensor& s, const Tensor& index, const Tensor& inverse) {
+  check_rows(s, index.numel(), index, inverse, "unpack_rows");
+  Tensor out = unpack_rows_native(s, inverse);
+  if (needs_grad(s)) {
+    record(Op::unpack_rows, out, {s}, [index = SavedTensor(index)](const Tensor& g) -> Grads {
+      return {pack_rows_native(g, index.get())};
+    });
+  }
+  return out;
+}
+
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
   Tensor out = native::gather(t, dim, index);
   if (needs_grad(t)) {

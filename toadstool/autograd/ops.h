@@ -296,6 +296,15 @@ Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tens
 // A copy of t with alpha * source slices added at the positions in index.
 Tensor index_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& source,
                  const Scalar& alpha = 1);
+// The rows of a [R, C] tensor that index [N] picks (distinct rows), and
+// back: the adjoint pair that packs a padded batch's real tokens
+// (nn/packed_tokens.h). inverse [R] holds each row's position in index, or
+// N for a row that index leaves out:
+//   pack_rows(t [R, C], ...)   = t[index]                                [N, C]
+//   unpack_rows(s [N, C], ...) row r = s[inverse[r]], 0 where it is N    [R, C]
+// Each one's gradient is the other: row copies in the tensor's dtype.
+Tensor pack_rows(const Tensor& t, const Tensor& index, const Tensor& inverse);
+Tensor unpack_rows(const Tensor& s, const Tensor& index, const Tensor& inverse);
 
 // ---- joining and splitting ----------------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

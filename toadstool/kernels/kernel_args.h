@@ -305,6 +305,11 @@ struct AttentionArgs {
   HeadStrides mask_heads;
   int64_t mask_row = 0, mask_col = 0;
   bool causal = false;  // key j takes part in query i only when j <= i
+  // CPU only (CUDA gets the query padding folded into the mask instead,
+  // tensor/attention.cpp): with a mask the same for every query (mask_row
+  // 0) and L == S, the queries whose key the mask hides (-inf) are skipped:
+  // out rows 0, lse +inf, no gradient, as rows that see no key.
+  bool skip_padded_queries = false;
   double scale = 1;
   double dropout_p = 0;  // in [0, 1)
   uint64_t seed = 0, offset = 0;

@@ -95,6 +95,22 @@ void MultiheadAttention::reset_parameters() {
 }
 
 Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMasks& masks) {
+  if (masks.packed_tokens != nullptr) {
+    // tokens [N, E] -> qkv [N, 3E] -> [B, L, 3E] (zeros at padding) ->
+    // attention [B, L, E] -> its real tokens [N, E] -> out_proj.
+    const PackedTokens& packed = *masks.packed_tokens;
+    TS_CHECK(x.dim() == 2 && x.size(0) == packed.tokens() && x.size(1) == embed_dim,
+             "MultiheadAttention: packed tokens must be [", packed.tokens(),
+             ", embed_dim=", embed_dim, "], got ", x.shape());
+    const Tensor qkv = packed.unpack(linear(x, in_proj_weight, in_proj_bias));
+    AttentionOptions options =
+        attention_options(masks, packed.batch, packed.length, packed.length, qkv.dtype());
+    // The padded positions' outputs are dropped by pack: skip their queries
+    // where the mask is the key padding alone ([B, 1, 1, L]).
+    options.skip_padded_queries = options.attn_mask.defined() && options.attn_mask.size(-2) == 1;
+    return out_proj->forward(
+        packed.pack(scaled_dot_product_attention_packed(qkv, num_heads, options)));
+  }
   TS_CHECK(x.dim() == 3 && x.size(2) == embed_dim, "MultiheadAttention: input must be [batch, ",
            "seq, embed_dim=", embed_dim, "], got ", x.shape());
   // One GEMM for q, k and v: [B, L, E] x [E, 3E] -> [B, L, 3E] (the bias

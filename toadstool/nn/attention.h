@@ -14,6 +14,7 @@
 
 #include "toadstool/nn/linear.h"
 #include "toadstool/nn/module.h"
+#include "toadstool/nn/packed_tokens.h"
 #include "toadstool/tensor/attention.h"
 #include "toadstool/tensor/generator.h"
 
@@ -27,6 +28,10 @@ struct MultiheadAttentionMasks {
   Tensor attn_mask;
   // A causal mask (query i attends keys j <= i); attn_mask must be empty.
   bool is_causal = false;
+  // Self-attention over packed tokens (nn/packed_tokens.h): x is [N, E],
+  // the real tokens of a [B, L] batch whose key_padding_mask is the padding,
+  // and so is the output. Not owned: it outlives the forward call.
+  const PackedTokens* packed_tokens = nullptr;
 };
 
 // forward_with_weights' result: out [B, L, E] and the attention weights,
@@ -42,7 +47,8 @@ class MultiheadAttention : public Module {
                      Generator* generator = nullptr);
   Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value,
                  const MultiheadAttentionMasks& masks = {});
-  // Self-attention: one packed projection of x [B, L, E].
+  // Self-attention: one packed projection of x [B, L, E] (or of packed
+  // tokens [N, E] with masks.packed_tokens).
   Tensor forward(const Tensor& x, const MultiheadAttentionMasks& masks = {});
   // PyTorch's need_weights=True: the same output, and the attention weights
   // (softmax of the masked, scaled scores, after attention dropout as in

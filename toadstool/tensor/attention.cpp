@@ -58,7 +58,8 @@ struct Prepared {
   Operand q, k, v;
   Tensor mask;  // additive, expanded to [..., L, S] (stride-0 broadcast dims), or undefined
   kernels::HeadStrides mask_heads;
-  kernels::HeadStrides out_heads;  // of the tensor given to use_out_layout
+  bool skip_padded_queries = false;  // the kernel skips them (CPU)
+  kernels::HeadStrides out_heads;    // of the tensor given to use_out_layout
   int64_t out_row = 0;
   // The backward's gradients (use_grad_layouts).
   kernels::HeadStrides grad_q_heads, grad_k_heads, grad_v_heads;
@@ -116,6 +117,7 @@ struct Prepared {
       a.mask_col = mask.stride(-1);
     }
     a.causal = options.is_causal;
+    a.skip_padded_queries = skip_padded_queries;
     a.scale = scale;
     a.dropout_p = options.dropout_p;
     a.seed = state.seed;
@@ -184,13 +186,26 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     TS_CHECK(fits, op, ": attn_mask ", detail::describe(m),
              " does not broadcast to the scores [..., L, S] = ", scores);
     // A bool mask becomes additive: 0 where the key takes part, -inf where not.
-    const Tensor additive = m.dtype() == DType::Bool
-                                ? where(m, zeros({}, TensorOptions(p.compute).device(m.device())),
-                                        -std::numeric_limits<double>::infinity())
-                                : to_dtype(m, p.compute);
+    const Tensor zero = zeros({}, TensorOptions(p.compute).device(m.device()));
+    const double inf = std::numeric_limits<double>::infinity();
+    const Tensor additive =
+        m.dtype() == DType::Bool ? where(m, zero, -inf) : to_dtype(m, p.compute);
     p.mask = expand(additive, scores);
+    if (options.skip_padded_queries) {
+      TS_CHECK(p.L == p.S && (m.dim() < 2 || m.size(-2) == 1), op,
+               ": skip_padded_queries needs self-attention (L == S) and an attn_mask of one row "
+               "for every query [..., 1, S], got L = ",
+               p.L, ", S = ", p.S, " and attn_mask ", detail::describe(m));
+      if (q.device().is_cpu()) {
+        p.skip_padded_queries = true;
+      } else {  // the hidden queries' rows hide every key: [..., L, S] materialised
+        p.mask = add(p.mask, where(ne(transpose(p.mask, -1, -2), -inf), zero, -inf));
+      }
+    }
     p.mask_heads = head_strides(p.mask, static_cast<int64_t>(p.batch.size()));
   }
+  TS_CHECK(!options.skip_padded_queries || options.attn_mask.defined(), op,
+           ": skip_padded_queries needs an attn_mask (the key padding)");
   return p;
 }
 

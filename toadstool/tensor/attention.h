@@ -29,6 +29,12 @@ struct AttentionOptions {
   double dropout_p = 0;
   std::optional<double> scale;  // default 1 / sqrt(E)
   Generator* generator = nullptr;
+  // For self-attention over a padded batch whose padded positions' outputs
+  // are never read (packed tokens, nn/packed_tokens.h): the queries at the
+  // positions that attn_mask hides as keys are skipped, their output rows 0
+  // and without gradient, as rows that see no key. attn_mask must be one
+  // row for every query ([..., 1, S]), and L == S.
+  bool skip_padded_queries = false;
 };
 
 namespace native {

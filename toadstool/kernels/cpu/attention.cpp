@@ -57,34 +57,43 @@ using ComputeOf = std::conditional_t<std::is_same_v<S, double>, double, float>;
 // rounded to bfloat16, accumulating in float32 (what flash attention does
 // on a GPU's tensor cores).
 
+// How far a head's tiles go: keys [0, keys) can take part, queries
+// [0, queries) are computed (head_extents).
+struct HeadExtent {
+  int64_t keys, queries;
+};
+
 // One head as the tile math reads it: q [L, E], k [S, E], v [S, Ev] in O
-// at their row strides, the mask (T) at the call's mask_row / mask_col.
-// Only keys [0, keys) can take part (key_extent): the tiles stop there.
+// at their row strides, the mask (T) at the call's mask_row / mask_col,
+// and its extent.
 template <class T, class O>
 struct HeadView {
   int64_t h;  // the head's index: dropout's flat index, keep bits
   const O *q, *k, *v;
   const T* mask;
   int64_t q_row, k_row, v_row;
-  int64_t keys;
+  HeadExtent extent;
 };
 
-// The keys of a head that can take part: [0, extent). A mask the same for
-// every query (mask_row 0: a key-padding mask, as the Transformer's) that
-// is -inf on its last keys hides them from every row: their probabilities
-// are exactly 0, they add nothing to out, and their grad_k and grad_v rows
-// are 0, so the tiles end at the last key the mask leaves (padding at the
-// end: a quarter of the benchmark batch's keys). The extent is rounded up
-// to a multiple of 32 keys (its extra keys are still masked): whole tiles
-// for the bfloat16 micro-kernel, whose products on a ragged key count cost
-// about as much as the keys they skip. Other masks: S.
+// The extent of a head with this mask. A mask the same for every query
+// (mask_row 0: a key-padding mask, as the Transformer's) that is -inf on
+// its last keys hides them from every row: their probabilities are exactly
+// 0, they add nothing to out, and their grad_k and grad_v rows are 0, so
+// the tiles end at the last key the mask leaves (padding at the end: a
+// quarter of the benchmark batch's keys). That key count is rounded up to a
+// multiple of 32 (the extra keys are still masked): whole tiles for the
+// bfloat16 micro-kernel, whose products on a ragged key count cost about as
+// much as the keys they skip. With skip_padded_queries the queries end at
+// the same last key, not rounded; the rows after it are left as rows that
+// see no key. Other masks: S keys, L queries.
 template <class T, class S>
-int64_t key_extent(const AttentionArgs<S>& a, const T* mask) {
-  if (mask == nullptr || a.mask_row != 0) return a.S;
-  int64_t extent = a.S;
-  while (extent > 0 && mask[(extent - 1) * a.mask_col] == kNegInf<T>) --extent;
+HeadExtent head_extent(const AttentionArgs<S>& a, const T* mask) {
+  if (mask == nullptr || a.mask_row != 0) return {a.S, a.L};
+  int64_t last = a.S;  // one past the last key the mask leaves
+  while (last > 0 && mask[(last - 1) * a.mask_col] == kNegInf<T>) --last;
   constexpr int64_t kKeyGranule = 32;
-  return std::min(a.S, (extent + kKeyGranule - 1) / kKeyGranule * kKeyGranule);
+  return {std::min(a.S, (last + kKeyGranule - 1) / kKeyGranule * kKeyGranule),
+          a.skip_padded_queries ? last : a.L};
 }
 
 // The head's mask [L, S] (T), or null.
@@ -94,12 +103,12 @@ const T* head_mask(const AttentionArgs<S>& a, int64_t h) {
   return reinterpret_cast<const T*>(a.mask) + a.head_offset(a.mask_heads, h);
 }
 
-// key_extent of every head: [heads].
+// head_extent of every head: [heads].
 template <class T, class S>
-std::vector<int64_t> key_extents(const AttentionArgs<S>& a) {
-  std::vector<int64_t> keys(a.heads);
-  for (int64_t h = 0; h < a.heads; ++h) keys[h] = key_extent(a, head_mask<T>(a, h));
-  return keys;
+std::vector<HeadExtent> head_extents(const AttentionArgs<S>& a) {
+  std::vector<HeadExtent> extents(a.heads);
+  for (int64_t h = 0; h < a.heads; ++h) extents[h] = head_extent(a, head_mask<T>(a, h));
+  return extents;
 }
 
 // The heads of a call as HeadViews, with their key extents (key_extents):
@@ -112,13 +121,13 @@ std::vector<int64_t> key_extents(const AttentionArgs<S>& a) {
 template <class T, class S, class O>
 class HeadReader {
  public:
-  HeadReader(const AttentionArgs<S>& a, const std::vector<int64_t>& keys,
+  HeadReader(const AttentionArgs<S>& a, const std::vector<HeadExtent>& extents,
              const S* grad_out = nullptr)
-      : a_(a), keys_(keys), grad_out_(grad_out) {}
+      : a_(a), extents_(extents), grad_out_(grad_out) {}
 
   HeadView<T, O> head(int64_t h) {
     const T* mask = head_mask<T>(a_, h);
-    const int64_t keys = keys_[h];
+    const HeadExtent& extent = extents_[h];
     if constexpr (std::is_same_v<O, S>) {
       return {h,
               a_.q + a_.head_offset(a_.q_heads, h),
@@ -128,10 +137,10 @@ class HeadReader {
               a_.q_row,
               a_.k_row,
               a_.v_row,
-              keys};
+              extent};
     } else {
       widen(h);
-      return {h, q_.data(), k_.data(), v_.data(), mask, a_.E, a_.E, a_.Ev, keys};
+      return {h, q_.data(), k_.data(), v_.data(), mask, a_.E, a_.E, a_.Ev, extent};
     }
   }
 
@@ -168,7 +177,7 @@ class HeadReader {
   }
 
   const AttentionArgs<S>& a_;
-  const std::vector<int64_t>& keys_;
+  const std::vector<HeadExtent>& extents_;
   const S* grad_out_;
   int64_t widened_ = -1;
   std::vector<O> q_, k_, v_, go_;
@@ -439,13 +448,15 @@ void scale_row(T* x, int64_t n, T factor) {
 // ---- forward --------------------------------------------------------------
 
 // Queries [i0, i0 + rows) of head hv.h: out rows o [rows, Ev] at o_row and
-// their lse. scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
+// their lse (the rows past the head's query extent as rows that see no
+// key). scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
 // scales) + 2 kBq (m, l).
 template <class T, class S, class O, class Lse>
 void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, T* o,
                   int64_t o_row, Lse* lse, T* scratch, TileProducts<T, O>& products) {
   const int64_t h = hv.h;
   const int64_t rows = std::min(kBq, a.L - i0);
+  const int64_t live = std::clamp<int64_t>(hv.extent.queries - i0, 0, rows);  // computed rows
   T* p = scratch;
   T* z = p + kBq * kBk;
   T* m = z + kBk;
@@ -453,15 +464,16 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
   for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
-  for (int64_t j0 = 0; j0 < hv.keys && tile_visible(a, i0, rows, j0); j0 += kBk) {
-    const int64_t cols = std::min(kBk, hv.keys - j0);
-    score_tile(a, hv, i0, rows, j0, cols, p, products);
+  for (int64_t j0 = 0; live > 0 && j0 < hv.extent.keys && tile_visible(a, i0, live, j0);
+       j0 += kBk) {
+    const int64_t cols = std::min(kBk, hv.extent.keys - j0);
+    score_tile(a, hv, i0, live, j0, cols, p, products);
     // kept [rows, cols]: the probabilities after dropout, unnormalised, as
     // the operand of o += kept v (in place of p when O is T, else rounded
     // into bfloat16).
     O* kept = products.operand_buffer(p);
     constexpr bool in_place = std::is_same_v<T, O>;
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < live; ++r) {
       T* pr = p + r * cols;
       O* kept_row = kept + r * cols;
       const T m_new = std::max(m[r], row_max(pr, cols));
@@ -485,10 +497,10 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
     }
     // Without dropout, rounded as one tile (a row at a time costs more).
     if (a.dropout_p == 0 && !in_place) {
-      operand_row(p, static_cast<const T*>(nullptr), rows * cols, kept);
+      operand_row(p, static_cast<const T*>(nullptr), live * cols, kept);
     }
-    // o [rows, Ev] += kept [rows, cols] v [cols, Ev]
-    products.multiply(false, false, rows, a.Ev, cols, T(1), kept, cols, hv.v + j0 * hv.v_row,
+    // o [live, Ev] += kept [live, cols] v [cols, Ev]
+    products.multiply(false, false, live, a.Ev, cols, T(1), kept, cols, hv.v + j0 * hv.v_row,
                       hv.v_row, T(1), o, o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
@@ -503,15 +515,16 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0) return;
   const int64_t q_tiles = tiles(a.L, kBq);
-  const std::vector<int64_t> keys = key_extents<T>(a);
+  const std::vector<HeadExtent> extents = head_extents<T>(a);
   auto work = [&](int64_t item) {  // of (head, query tile) item
-    return std::min(kBq, a.L - item % q_tiles * kBq) * keys[item / q_tiles] * (a.E + a.Ev);
+    const HeadExtent& e = extents[item / q_tiles];
+    return std::clamp<int64_t>(e.queries - item % q_tiles * kBq, 0, kBq) * e.keys * (a.E + a.Ev);
   };
   parallel_for_balanced(a.heads * q_tiles, kMinChunkWork, work, [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
     TileProducts<T, O> products;
     std::vector<T> rows_out(std::is_same_v<S, T> ? 0 : kBq * a.Ev);
-    HeadReader<T, S, O> reader(a, keys);
+    HeadReader<T, S, O> reader(a, extents);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
       S* o = out + a.head_offset(a.out_heads, h) + i0 * a.out_row;
@@ -553,15 +566,16 @@ struct Backward {
   const Lse* lse;  // [heads, L]
   const T* d;      // [heads, L]: rowsum(grad_out * out)
 
-  // One [rows, cols] tile of head hv.h: queries from i0, keys from j0, with
+  // One [rows, cols] tile of head hv.h: queries from i0, keys from j0 (i0
+  // and j0 within the head's extent, the tile cut at its end), with
   // the head's grad_out rows go (row stride go_row). scratch holds
   // 3 kBq * kBk values: p, the dropout scales z, and b (p z, then dP, then
   // dS; on a 16-bit tile p z and dS go rounded to the operand buffer).
   void tile(const HeadView<T, O>& hv, const O* go_head, int64_t go_row, const HeadGrads<T>& g,
             int64_t i0, int64_t j0, unsigned what, T* scratch, TileProducts<T, O>& products) const {
     const int64_t h = hv.h;
-    const int64_t rows = std::min(kBq, a.L - i0);
-    const int64_t cols = std::min(kBk, hv.keys - j0);
+    const int64_t rows = std::min(kBq, hv.extent.queries - i0);
+    const int64_t cols = std::min(kBk, hv.extent.keys - j0);
     T* p = scratch;
     T* z = p + kBq * kBk;
     T* b = z + kBq * kBk;
@@ -706,25 +720,33 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
                });
   const Backward<T, S, O, Lse> bw{a, lse, d.data()};
   const int64_t q_tiles = tiles(a.L, kBq), k_tiles = tiles(a.S, kBk);
-  const std::vector<int64_t> keys = key_extents<T>(a);
+  const std::vector<HeadExtent> extents = head_extents<T>(a);
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // Each thread's scratch, head reader and gradient writer around body(item).
   auto per_thread = [&](auto&& body) {
     return [&, body](int64_t begin, int64_t end) {
       std::vector<T> scratch(3 * kBq * kBk);
       TileProducts<T, O> products;
-      HeadReader<T, S, O> reader(a, keys, grad_out);
+      HeadReader<T, S, O> reader(a, extents, grad_out);
       GradWriter<T, S> writer(a, grad_q, grad_k, grad_v);
       for (int64_t item = begin; item < end; ++item) {
         body(item, reader, writer, scratch.data(), products);
       }
     };
   };
+  // Whether tile (i0, j0) of head hv holds a score to compute.
+  auto tile_live = [&](const HeadView<T, O>& hv, int64_t i0, int64_t j0) {
+    const HeadExtent& e = hv.extent;
+    return i0 < e.queries && j0 < e.keys && tile_visible(a, i0, std::min(kBq, e.queries - i0), j0);
+  };
   if (a.heads % threads == 0 || a.heads >= 4 * threads) {
     // One pass, a whole head per item: the thread owns the head's grad_q,
     // grad_k and grad_v, so every tile adds into all three without races.
+    auto head_work = [&](int64_t h) {
+      return extents[h].queries * extents[h].keys * (3 * a.E + 2 * a.Ev);
+    };
     parallel_for_balanced(
-        a.heads, kMinChunkWork, [&](int64_t h) { return a.L * keys[h] * (3 * a.E + 2 * a.Ev); },
+        a.heads, kMinChunkWork, head_work,
         per_thread([&](int64_t h, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer, T* scratch,
                        TileProducts<T, O>& products) {
           const HeadView<T, O> hv = reader.head(h);
@@ -734,9 +756,9 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
           zero_rows(g.q, a.L, a.E, g.q_row);
           zero_rows(g.k, a.S, a.E, g.k_row);
           zero_rows(g.v, a.S, a.Ev, g.v_row);
-          for (int64_t j0 = 0; j0 < hv.keys; j0 += kBk) {
+          for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
             for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
-              if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+              if (!tile_live(hv, i0, j0)) continue;
               bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch, products);
             }
           }
@@ -749,8 +771,9 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
   auto key_tile_work = [&](int64_t item) {  // of (head, key tile) item
-    const int64_t cols = std::min(kBk, keys[item / k_tiles] - item % k_tiles * kBk);
-    return a.L * std::max<int64_t>(cols, 0) * (2 * a.E + 2 * a.Ev);
+    const HeadExtent& e = extents[item / k_tiles];
+    return e.queries * std::clamp<int64_t>(e.keys - item % k_tiles * kBk, 0, kBk) *
+           (2 * a.E + 2 * a.Ev);
   };
   parallel_for_balanced(
       a.heads * k_tiles, kMinChunkWork, key_tile_work,
@@ -763,14 +786,16 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const HeadGrads<T> g = writer.head(h);
         zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
         zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
-        for (int64_t i0 = 0; i0 < a.L && j0 < hv.keys; i0 += kBq) {
-          if (!tile_visible(a, i0, std::min(kBq, a.L - i0), j0)) continue;
+        for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
+          if (!tile_live(hv, i0, j0)) continue;
           bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch, products);
         }
         writer.done(h, 0, 0, j0, j0 + cols);
       }));
   auto query_tile_work = [&](int64_t item) {  // of (head, query tile) item
-    return std::min(kBq, a.L - item % q_tiles * kBq) * keys[item / q_tiles] * (2 * a.E + a.Ev);
+    const HeadExtent& e = extents[item / q_tiles];
+    return std::clamp<int64_t>(e.queries - item % q_tiles * kBq, 0, kBq) * e.keys *
+           (2 * a.E + a.Ev);
   };
   parallel_for_balanced(
       a.heads * q_tiles, kMinChunkWork, query_tile_work,
@@ -782,8 +807,8 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
         zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
-        for (int64_t j0 = 0; j0 < hv.keys; j0 += kBk) {
-          if (!tile_visible(a, i0, rows, j0)) break;
+        for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+          if (!tile_live(hv, i0, j0)) continue;
           bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch, products);
         }
         writer.done(h, i0, i0 + rows, 0, 0);

@@ -95,7 +95,14 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
   }
   MultiheadAttentionMasks masks;
   masks.key_padding_mask = padding;
-  x = encoder->forward(x, masks);
+  const bool pack = options.pack_tokens && padding.device().is_cpu();
+  const PackedTokens packed = pack ? PackedTokens::of_padding(padding) : PackedTokens{};
+  if (pack && packed.tokens() < padding.numel()) {  // some padding to skip
+    masks.packed_tokens = &packed;
+    x = packed.unpack(encoder->forward(packed.pack(x), masks));  // [B, L, d], 0 at padding
+  } else {
+    x = encoder->forward(x, masks);
+  }
   const Tensor pooled =
       cls_token.defined() ? x.select(1, 0) : mean_over_tokens(x, padding);  // [B, d]
   return head->forward(pooled);

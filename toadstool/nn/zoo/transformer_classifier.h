@@ -7,7 +7,8 @@
 //      bigram_buckets: fastText's n-gram features; [B, L, bigram_dim]
 //      projected to d when narrower) + positional encoding, dropout
 //   -> (pooling "cls": a learned class token prepended: [B, 1 + L, d])
-//   -> TransformerEncoder (key-padding mask from the ids)
+//   -> TransformerEncoder (key-padding mask from the ids; on the CPU over
+//      the real tokens only, packed [N, d]: see pack_tokens)
 //   -> pooling: "mean" over non-padding tokens, or the class token: [B, d]
 //   -> head Linear: logits [B, num_classes]
 //
@@ -46,6 +47,13 @@ struct TransformerClassifierOptions {
   // lean on any single word.
   double token_dropout = 0.0;
   int64_t unk_idx = 1;
+  // On the CPU, the encoder runs on the batch's real tokens packed [N, d]
+  // (nn/packed_tokens.h) when it has padding: projections, feed-forward,
+  // norms and dropout skip the padded positions, whose outputs the pooling
+  // never reads. The same values as the padded [B, L, d] run; only dropout
+  // draws its masks over [N, d] instead. On a GPU the padded run stays
+  // (counting N would wait for the device every step).
+  bool pack_tokens = true;
   Generator* generator = nullptr;  // for dropout (default: the global one)
 };
 

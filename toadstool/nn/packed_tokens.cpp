@@ -1,0 +1,42 @@
+#include "toadstool/nn/packed_tokens.h"
+
+#include <vector>
+
+#include "toadstool/autograd/ops.h"
+#include "toadstool/tensor/error.h"
+#include "toadstool/tensor/factory.h"
+
+namespace toadstool::nn {
+
+PackedTokens PackedTokens::of_padding(const Tensor& padding) {
+  TS_CHECK(padding.dim() == 2 && padding.dtype() == kBool && padding.device().is_cpu(),
+           "PackedTokens: padding must be a CPU bool [batch, length] mask, got ", padding.shape(),
+           " ", padding.dtype(), " on ", padding.device());
+  const Tensor mask = padding.contiguous();
+  const bool* is_padding = mask.data_ptr<bool>();
+  const int64_t positions = mask.numel();
+  std::vector<int64_t> index;
+  index.reserve(positions);
+  for (int64_t i = 0; i < positions; ++i) {
+    if (!is_padding[i]) index.push_back(i);
+  }
+  const auto n = static_cast<int64_t>(index.size());
+  std::vector<int64_t> inverse(positions);
+  for (int64_t i = 0, row = 0; i < positions; ++i) inverse[i] = is_padding[i] ? n : row++;
+  return {from_vector(index, {n}), from_vector(inverse, {positions}), padding.size(0),
+          padding.size(1)};
+}
+
+Tensor PackedTokens::pack(const Tensor& x) const {
+  TS_CHECK(x.dim() == 3 && x.size(0) == batch && x.size(1) == length,
+           "PackedTokens::pack: expected [", batch, ", ", length, ", C], got ", x.shape());
+  return pack_rows(x.reshape({batch * length, x.size(2)}), index, inverse);
+}
+
+Tensor PackedTokens::unpack(const Tensor& tokens) const {
+  TS_CHECK(tokens.dim() == 2 && tokens.size(0) == index.numel(), "PackedTokens::unpack: expected [",
+           index.numel(), ", C], got ", tokens.shape());
+  return unpack_rows(tokens, index, inverse).view({batch, length, tokens.size(1)});
+}
+
+}  // namespace toadstool::nn

@@ -1,0 +1,37 @@
+#pragma once
+// The real tokens of a padded batch, packed, so that a Transformer's
+// per-token work (projections, feed-forward, norms, dropout) skips the
+// padding:
+//
+//   x [B, L, C] --pack--> tokens [N, C] --unpack--> [B, L, C] (zeros at padding)
+//
+// where N is the number of real tokens and row n of tokens is the token at
+// flat position index[n] = b L + l, in order. Self-attention takes packed
+// tokens through MultiheadAttentionMasks::packed_tokens: it projects the
+// tokens, unpacks q, k and v to [B, L, 3E] for the heads, and packs the
+// attention's output back. Both directions are differentiable (the
+// autograd ops pack_rows and unpack_rows, each the other's gradient), so
+// gradients reach only the real tokens.
+#include <cstdint>
+
+#include "toadstool/tensor/tensor.h"
+
+namespace toadstool::nn {
+
+struct PackedTokens {
+  Tensor index;    // [N] int64: the flat positions of the real tokens
+  Tensor inverse;  // [B L] int64: each position's row in tokens, or N at padding
+  int64_t batch = 0, length = 0;
+
+  // From a padding mask [B, L] (bool, true = padding) on the CPU (the
+  // count N is read on the host).
+  static PackedTokens of_padding(const Tensor& padding);
+
+  int64_t tokens() const { return index.numel(); }
+  // [B, L, C] -> [N, C]
+  Tensor pack(const Tensor& x) const;
+  // [N, C] -> [B, L, C], zeros at the padding.
+  Tensor unpack(const Tensor& tokens) const;
+};
+
+}  // namespace toadstool::nn
