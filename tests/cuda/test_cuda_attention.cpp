@@ -112,6 +112,15 @@ TEST(CudaAttention, MatchesTheCpu) {
     keep.slice(3, 100, 150).select(0, 1).fill_(false);
     padded.options.attn_mask = keep;
     expect_attention_parity(padded, "key padding");
+    // The key padding's hidden queries skipped (skip_padded_queries): the
+    // CPU's kernel leaves their rows out, CUDA gets them folded into the
+    // mask; rows 0 without gradient both ways.
+    Inputs skipping = make_inputs(dtype, 140, 140, 7);
+    Tensor kept_keys = ones({2, 1, 1, 140}, kBool);
+    kept_keys.slice(3, 90, 140).select(0, 1).fill_(false);
+    skipping.options.attn_mask = kept_keys;
+    skipping.options.skip_padded_queries = true;
+    expect_attention_parity(skipping, "padded queries skipped");
     Inputs empty_rows = make_inputs(dtype, 37, 150, 6);
     Tensor rows = ones({37, 150}, kBool);
     for (int64_t row : {0, 20}) rows.select(0, row).fill_(false);
