@@ -21,7 +21,9 @@ constexpr int64_t kBatch = 32, kSeq = 256, kVocab = 20000, kModel = 128, kHeads 
 constexpr int64_t kTokens = kBatch * kSeq;
 
 // Useful FLOPs of one training step, counted on the full [32, 256] batch
-// (padding included, as the dense kernels compute it). Forward matmuls per
+// (padding included, as a dense step computes it; since the classifier
+// packs its real tokens, docs/nn.md, ours computes about three quarters of
+// them, so its rate is a dense-equivalent one). Forward matmuls per
 // layer, with N = B * L tokens:
 //   in_proj 2 N d (3d) + out_proj 2 N d d + linear1 2 N d ff + linear2 2 N ff d
 //   + attention q k^T 2 B L L d + p v 2 B L L d

@@ -499,6 +499,28 @@ TEST(Attention, WideBFloat16HeadsMatchFloat32) {
   testing::expect_close(v.grad().to(kFloat32), v32.grad(), 2e-2, 2e-2);
 }
 
+// got (run(in, fused)) at the batch entries `entries` (dim 0) against the
+// composite on those entries with in's mask, in float64; with query_keep
+// ([B, 1, L, 1], 0 or 1), its output rows multiplied by it first, so that
+// the rows it zeroes get no output gradient.
+void expect_entries_match_composite(const Inputs& in, const Grads& got,
+                                    const std::vector<int64_t>& entries,
+                                    const Tensor& query_keep = {}) {
+  const Tensor pick = from_vector(entries, {static_cast<int64_t>(entries.size())});
+  auto take = [&](const Tensor& t) { return index_select(t, 0, pick); };
+  const Tensor q = take(in.q.detach()).requires_grad_(), k = take(in.k.detach()).requires_grad_(),
+               v = take(in.v.detach()).requires_grad_();
+  AttentionOptions plain;
+  plain.attn_mask = take(in.options.attn_mask);
+  Tensor out = composite(q, k, v, plain);
+  if (query_keep.defined()) out = out * take(query_keep);
+  Generator g(99);  // run()'s weighting of out
+  const Tensor r = take(randn(got.out.shape(), kFloat64, &g));
+  (out * r).sum().backward();
+  expect_runs_match({take(got.out), take(got.gq), take(got.gk), take(got.gv)},
+                    {out.detach(), q.grad(), k.grad(), v.grad()}, 1e-10, 1e-12);
+}
+
 // A key-padding mask that hides every key of a sequence: the kernel's tiles
 // end before the first key (kernels/cpu/attention.cpp, key_extent), and the
 // sequence's rows get out = 0 and zero gradients as any fully masked row
@@ -528,20 +550,7 @@ TEST(Attention, AFullyPaddedSequenceGivesZeroAndNoGradient) {
     EXPECT_TRUE(all(eq(got.gv.select(0, 2).slice(1, 290, c.S), 0.0)).item<bool>());
     // Sequences 0 and 2 against the composite without sequence 1 (whose
     // softmax over no key is NaN there).
-    const Tensor others = from_vector(std::vector<int64_t>{0, 2}, {2});
-    Inputs ref;
-    ref.q = index_select(in.q.detach(), 0, others);
-    ref.k = index_select(in.k.detach(), 0, others);
-    ref.v = index_select(in.v.detach(), 0, others);
-    ref.options.attn_mask = index_select(in.options.attn_mask, 0, others);
-    const Tensor q = ref.q.requires_grad_(), k = ref.k.requires_grad_(), v = ref.v.requires_grad_();
-    Tensor out = composite(q, k, v, ref.options);
-    Generator g(99);
-    const Tensor r = index_select(randn({c.B, c.H, c.L, c.Ev}, kFloat64, &g), 0, others);
-    (out * r).sum().backward();
-    expect_runs_match({index_select(got.out, 0, others), index_select(got.gq, 0, others),
-                       index_select(got.gk, 0, others), index_select(got.gv, 0, others)},
-                      {out.detach(), q.grad(), k.grad(), v.grad()}, 1e-10, 1e-12);
+    expect_entries_match_composite(in, got, {0, 2});
   }
   set_num_threads(saved);
 }
@@ -574,20 +583,7 @@ TEST(Attention, SkippedPaddedQueriesSeeNoKey) {
     EXPECT_FALSE(any(ne(got.out, got.out)).item<bool>());
     // The composite on sequences 0 and 1 (2 has no key: NaN there), its
     // output gradient zero on the skipped rows.
-    const Tensor real = from_vector(std::vector<int64_t>{0, 1}, {2});
-    const Tensor q = index_select(in.q.detach(), 0, real).requires_grad_(),
-                 k = index_select(in.k.detach(), 0, real).requires_grad_(),
-                 v = index_select(in.v.detach(), 0, real).requires_grad_();
-    AttentionOptions plain;
-    plain.attn_mask = index_select(key_mask, 0, real);
-    const Tensor row_keep = index_select(query_keep, 0, real);
-    const Tensor out = composite(q, k, v, plain) * row_keep;
-    Generator g(99);
-    const Tensor r = index_select(randn({c.B, c.H, c.L, c.Ev}, kFloat64, &g), 0, real);
-    (out * r).sum().backward();
-    expect_runs_match({index_select(got.out, 0, real), index_select(got.gq, 0, real),
-                       index_select(got.gk, 0, real), index_select(got.gv, 0, real)},
-                      {out.detach(), q.grad(), k.grad(), v.grad()}, 1e-10, 1e-12);
+    expect_entries_match_composite(in, got, {0, 1}, query_keep);
     // bfloat16 (the 16-bit tile where the CPU has one) against float32.
     const Tensor q16 = in.q.detach().to(kBFloat16), k16 = in.k.detach().to(kBFloat16),
                  v16 = in.v.detach().to(kBFloat16);
