@@ -114,10 +114,13 @@ TEST(CudaAttention, MatchesTheCpu) {
     expect_attention_parity(padded, "key padding");
     // The key padding's hidden queries skipped (skip_padded_queries): the
     // CPU's kernel leaves their rows out, CUDA gets them folded into the
-    // mask; rows 0 without gradient both ways.
+    // mask; rows 0 without gradient both ways. Sequence 1 is padded at the
+    // end, at the start and in a gap.
     Inputs skipping = make_inputs(dtype, 140, 140, 7);
     Tensor kept_keys = ones({2, 1, 1, 140}, kBool);
-    kept_keys.slice(3, 90, 140).select(0, 1).fill_(false);
+    for (const auto& [from, to] : {std::pair{0, 10}, std::pair{50, 55}, std::pair{90, 140}}) {
+      kept_keys.slice(3, from, to).select(0, 1).fill_(false);
+    }
     skipping.options.attn_mask = kept_keys;
     skipping.options.skip_padded_queries = true;
     expect_attention_parity(skipping, "padded queries skipped");

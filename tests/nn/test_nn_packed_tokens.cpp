@@ -53,10 +53,14 @@ TEST(PackedTokens, BadInputsThrow) {
   EXPECT_THROW(packed.unpack(randn({7, 2})), Error);
   nn::MultiheadAttention mha(4, 2);
   nn::MultiheadAttentionMasks masks;
-  masks.key_padding_mask = ragged_padding();
   masks.packed_tokens = &packed;
   EXPECT_THROW(mha.forward(randn({7, 4}), masks), Error);
   EXPECT_THROW(mha.forward(randn({8, 6}), masks), Error);
+  const Tensor x = randn({3, 5, 4});
+  EXPECT_THROW(mha.forward(x, x, x, masks), Error);  // self-attention only
+  EXPECT_THROW(mha.forward_with_weights(x, x, x, masks), Error);
+  masks.key_padding_mask = ragged_padding();  // the padding is the packing's
+  EXPECT_THROW(mha.forward(randn({8, 4}), masks), Error);
 }
 
 // The packed run is the padded run read at the real tokens: the output, the
@@ -83,8 +87,9 @@ TEST(PackedTokens, SelfAttentionMatchesThePaddedRunAtTheRealTokens) {
     (want * r).sum().backward();
 
     const Tensor x_packed = x.clone().requires_grad_();
-    masks.packed_tokens = &packed;
-    const Tensor got = packed_mha.forward(packed.pack(x_packed), masks);
+    nn::MultiheadAttentionMasks packed_masks;
+    packed_masks.packed_tokens = &packed;  // the packing's padding is the key padding
+    const Tensor got = packed_mha.forward(packed.pack(x_packed), packed_masks);
     (got * r).sum().backward();
 
     expect_close(got, want.detach(), 1e-12, 1e-12);

@@ -522,7 +522,7 @@ void expect_entries_match_composite(const Inputs& in, const Grads& got,
 }
 
 // A key-padding mask that hides every key of a sequence: the kernel's tiles
-// end before the first key (kernels/cpu/attention.cpp, key_extent), and the
+// end before the first key (kernels/cpu/attention.cpp, head_extent), and the
 // sequence's rows get out = 0 and zero gradients as any fully masked row
 // does; the other sequences, which skip their padded key tiles, are the
 // composite's. Both backward schedules: 3 heads at 1 thread make one pass,
@@ -558,16 +558,21 @@ TEST(Attention, AFullyPaddedSequenceGivesZeroAndNoGradient) {
 // skip_padded_queries: the queries at the key padding's hidden positions
 // are rows that see no key (out 0, no gradient); the others are the plain
 // attention's, which the composite checks with a zero output gradient on
-// the skipped rows. Sequences of 300, 170 and 0 real tokens over two key
-// tiles; 3 heads make one backward pass at 1 thread and two at 2; float64,
-// and bfloat16 against float32.
+// the skipped rows. Sequence 0 keeps its 300 tokens; sequence 1 keeps
+// [10, 170) but for a gap at [50, 55) (left padding and a gap: hidden
+// queries before the last kept key); sequence 2 none. Two key tiles; 3
+// heads make one backward pass at 1 thread and two at 2; float64, and
+// bfloat16 against float32.
 TEST(Attention, SkippedPaddedQueriesSeeNoKey) {
   const int saved = get_num_threads();
   const Config c{"skip_padded_queries", 3, 1, 300, 300, 4, 3};
-  const std::vector<int64_t> kept = {300, 170, 0};
+  auto kept = [](int64_t b, int64_t j) {
+    if (b == 0) return true;
+    return b == 1 && j >= 10 && j < 170 && (j < 50 || j >= 55);
+  };
   std::vector<bool> keep;
   for (int64_t b = 0; b < c.B; ++b) {
-    for (int64_t j = 0; j < c.S; ++j) keep.push_back(j < kept[b]);
+    for (int64_t j = 0; j < c.S; ++j) keep.push_back(kept(b, j));
   }
   const Tensor key_mask = from_vector(keep, {c.B, 1, 1, c.S});
   const Tensor query_keep = key_mask.view({c.B, 1, c.S, 1}).to(kFloat64);

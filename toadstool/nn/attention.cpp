@@ -102,9 +102,15 @@ Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMask
     TS_CHECK(x.dim() == 2 && x.size(0) == packed.tokens() && x.size(1) == embed_dim,
              "MultiheadAttention: packed tokens must be [", packed.tokens(),
              ", embed_dim=", embed_dim, "], got ", x.shape());
+    TS_CHECK(!masks.key_padding_mask.defined(),
+             "MultiheadAttention: with packed_tokens the key padding is the packing's; "
+             "key_padding_mask must be empty");
+    MultiheadAttentionMasks padded = masks;  // the masks of the unpacked [B, L] batch
+    padded.key_padding_mask = packed.padding;
+    padded.packed_tokens = nullptr;
     const Tensor qkv = packed.unpack(linear(x, in_proj_weight, in_proj_bias));
     AttentionOptions options =
-        attention_options(masks, packed.batch, packed.length, packed.length, qkv.dtype());
+        attention_options(padded, packed.batch, packed.length, packed.length, qkv.dtype());
     // The padded positions' outputs are dropped by pack: skip their queries
     // where the mask is the key padding alone ([B, 1, 1, L]).
     options.skip_padded_queries = options.attn_mask.defined() && options.attn_mask.size(-2) == 1;
@@ -183,6 +189,8 @@ AttentionOutputAndWeights MultiheadAttention::forward_with_weights(
 AttentionOptions MultiheadAttention::attention_options(const MultiheadAttentionMasks& masks,
                                                        int64_t batch, int64_t query_len,
                                                        int64_t key_len, DType dtype) const {
+  TS_CHECK(masks.packed_tokens == nullptr,
+           "MultiheadAttention: packed_tokens are for self-attention, forward(x, masks)");
   AttentionOptions options;
   options.attn_mask = merge_masks(masks, batch, num_heads, query_len, key_len, dtype);
   TS_CHECK(!masks.is_causal || !options.attn_mask.defined() || !masks.attn_mask.defined(),

@@ -29,8 +29,9 @@ struct MultiheadAttentionMasks {
   // A causal mask (query i attends keys j <= i); attn_mask must be empty.
   bool is_causal = false;
   // Self-attention over packed tokens (nn/packed_tokens.h): x is [N, E],
-  // the real tokens of a [B, L] batch whose key_padding_mask is the padding,
-  // and so is the output. Not owned: it outlives the forward call.
+  // the real tokens of a [B, L] batch, and so is the output; the packing's
+  // padding is the key padding (key_padding_mask must be empty). Only
+  // forward(x, masks) takes it. Not owned: it outlives the forward call.
   const PackedTokens* packed_tokens = nullptr;
 };
 

@@ -23,19 +23,21 @@ PackedTokens PackedTokens::of_padding(const Tensor& padding) {
   const auto n = static_cast<int64_t>(index.size());
   std::vector<int64_t> inverse(positions);
   for (int64_t i = 0, row = 0; i < positions; ++i) inverse[i] = is_padding[i] ? n : row++;
-  return {from_vector(index, {n}), from_vector(inverse, {positions}), padding.size(0),
+  return {from_vector(index, {n}), from_vector(inverse, {positions}), mask, padding.size(0),
           padding.size(1)};
 }
 
 Tensor PackedTokens::pack(const Tensor& x) const {
-  TS_CHECK(x.dim() == 3 && x.size(0) == batch && x.size(1) == length,
-           "PackedTokens::pack: expected [", batch, ", ", length, ", C], got ", x.shape());
+  TS_CHECK(x.dim() == 3 && x.size(0) == batch && x.size(1) == length && x.device().is_cpu(),
+           "PackedTokens::pack: expected a CPU tensor [", batch, ", ", length, ", C], got ",
+           x.shape(), " on ", x.device());
   return pack_rows(x.reshape({batch * length, x.size(2)}), index, inverse);
 }
 
 Tensor PackedTokens::unpack(const Tensor& tokens) const {
-  TS_CHECK(tokens.dim() == 2 && tokens.size(0) == index.numel(), "PackedTokens::unpack: expected [",
-           index.numel(), ", C], got ", tokens.shape());
+  TS_CHECK(tokens.dim() == 2 && tokens.size(0) == index.numel() && tokens.device().is_cpu(),
+           "PackedTokens::unpack: expected a CPU tensor [", index.numel(), ", C], got ",
+           tokens.shape(), " on ", tokens.device());
   return unpack_rows(tokens, index, inverse).view({batch, length, tokens.size(1)});
 }
 

@@ -8,9 +8,10 @@
 // where N is the number of real tokens and row n of tokens is the token at
 // flat position index[n] = b L + l, in order. Self-attention takes packed
 // tokens through MultiheadAttentionMasks::packed_tokens: it projects the
-// tokens, unpacks q, k and v to [B, L, 3E] for the heads, and packs the
-// attention's output back. Both directions are differentiable (the
-// autograd ops pack_rows and unpack_rows, each the other's gradient), so
+// tokens, unpacks q, k and v to [B, L, 3E] for the heads, attends with the
+// packing's padding as its key padding, and packs the attention's output
+// back. CPU tensors only (the list of real tokens is made on the host). Both directions are
+// differentiable (the autograd ops pack_rows and unpack_rows, each the other's gradient), so
 // gradients reach only the real tokens.
 #include <cstdint>
 
@@ -21,6 +22,7 @@ namespace toadstool::nn {
 struct PackedTokens {
   Tensor index;    // [N] int64: the flat positions of the real tokens
   Tensor inverse;  // [B L] int64: each position's row in tokens, or N at padding
+  Tensor padding;  // [B, L] bool, true = padding: the mask it was made from
   int64_t batch = 0, length = 0;
 
   // From a padding mask [B, L] (bool, true = padding) on the CPU (the

@@ -188,9 +188,7 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
     // A bool mask becomes additive: 0 where the key takes part, -inf where not.
     const Tensor zero = zeros({}, TensorOptions(p.compute).device(m.device()));
     const double inf = std::numeric_limits<double>::infinity();
-    const Tensor additive =
-        m.dtype() == DType::Bool ? where(m, zero, -inf) : to_dtype(m, p.compute);
-    p.mask = expand(additive, scores);
+    Tensor additive = m.dtype() == DType::Bool ? where(m, zero, -inf) : to_dtype(m, p.compute);
     if (options.skip_padded_queries) {
       TS_CHECK(p.L == p.S && (m.dim() < 2 || m.size(-2) == 1), op,
                ": skip_padded_queries needs self-attention (L == S) and an attn_mask of one row "
@@ -198,10 +196,14 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
                p.L, ", S = ", p.S, " and attn_mask ", detail::describe(m));
       if (q.device().is_cpu()) {
         p.skip_padded_queries = true;
-      } else {  // the hidden queries' rows hide every key: [..., L, S] materialised
-        p.mask = add(p.mask, where(ne(transpose(p.mask, -1, -2), -inf), zero, -inf));
+      } else {
+        // The hidden queries' rows hide every key: the key row [..., 1, S]
+        // plus its -inf entries as a column [..., S, 1] gives [..., L, S].
+        const Tensor row = additive.dim() >= 2 ? additive : additive.view({1, p.S});
+        additive = add(row, where(ne(transpose(row, -1, -2), -inf), zero, -inf));
       }
     }
+    p.mask = expand(additive, scores);
     p.mask_heads = head_strides(p.mask, static_cast<int64_t>(p.batch.size()));
   }
   TS_CHECK(!options.skip_padded_queries || options.attn_mask.defined(), op,

@@ -52,8 +52,9 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 struct AttentionForward {
   Tensor out, lse;
   Generator::State dropout_state;
-  // With dropout on the CPU: the keep bit of every score (int64 words,
-  // kernels::AttentionArgs::keep_bits), so the backward draws nothing; only
+  // With dropout on the CPU: the keep bit of every score the kernel
+  // computes (int64 words, kernels::AttentionArgs::keep_bits; those of
+  // skipped tiles and rows are left unwritten), so the backward draws nothing; only
   // up to 16 MiB of bits (2^27 scores), beyond which the backward draws again.
   Tensor keep_bits;
 };

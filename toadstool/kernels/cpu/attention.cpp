@@ -85,7 +85,8 @@ struct HeadView {
 // bfloat16 micro-kernel, whose products on a ragged key count cost about as
 // much as the keys they skip. With skip_padded_queries the queries end at
 // the same last key, not rounded; the rows after it are left as rows that
-// see no key. Other masks: S keys, L queries.
+// see no key (and forward_tile treats the hidden queries before it, left
+// padding or gaps, as such rows too). Other masks: S keys, L queries.
 template <class T, class S>
 HeadExtent head_extent(const AttentionArgs<S>& a, const T* mask) {
   if (mask == nullptr || a.mask_row != 0) return {a.S, a.L};
@@ -93,7 +94,7 @@ HeadExtent head_extent(const AttentionArgs<S>& a, const T* mask) {
   while (last > 0 && mask[(last - 1) * a.mask_col] == kNegInf<T>) --last;
   constexpr int64_t kKeyGranule = 32;
   return {std::min(a.S, (last + kKeyGranule - 1) / kKeyGranule * kKeyGranule),
-          a.skip_padded_queries ? last : a.L};
+          a.skip_padded_queries ? std::min(last, a.L) : a.L};
 }
 
 // The head's mask [L, S] (T), or null.
@@ -111,7 +112,7 @@ std::vector<HeadExtent> head_extents(const AttentionArgs<S>& a) {
   return extents;
 }
 
-// The heads of a call as HeadViews, with their key extents (key_extents):
+// The heads of a call as HeadViews, with their extents (head_extents):
 // in place when O is S; else each head's
 // q, k, v (and, for the backward, grad_out [L, Ev]) widened once into this
 // thread's buffers and kept while the thread's items stay on that head
@@ -476,7 +477,9 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
     for (int64_t r = 0; r < live; ++r) {
       T* pr = p + r * cols;
       O* kept_row = kept + r * cols;
-      const T m_new = std::max(m[r], row_max(pr, cols));
+      // A query skip_padded_queries hides (its own key masked) sees no key.
+      const bool hidden = a.skip_padded_queries && hv.mask[(i0 + r) * a.mask_col] == kNegInf<T>;
+      const T m_new = hidden ? kNegInf<T> : std::max(m[r], row_max(pr, cols));
       if (m_new == kNegInf<T>) {  // every key so far masked: nothing to add
         std::fill_n(pr, cols, T(0));
         if (!in_place) std::fill_n(kept_row, cols, O(0.0f));

@@ -50,7 +50,7 @@ void parallel_for_balanced(int64_t n, int64_t min_chunk_cost, const Cost& cost, 
   const int64_t total = before[n];
   const int max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t chunks =
-      std::min<int64_t>(max_threads, total / std::max<int64_t>(min_chunk_cost, 1));
+      std::min<int64_t>({max_threads, n, total / std::max<int64_t>(min_chunk_cost, 1)});
   if (chunks <= 1) {
     fn(0, n);
     return;

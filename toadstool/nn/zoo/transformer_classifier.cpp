@@ -94,13 +94,13 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
     padding = cat({zeros({batch, 1}, TensorOptions(kBool).device(x.device())), padding}, 1);
   }
   MultiheadAttentionMasks masks;
-  masks.key_padding_mask = padding;
   const bool pack = options.pack_tokens && padding.device().is_cpu();
   const PackedTokens packed = pack ? PackedTokens::of_padding(padding) : PackedTokens{};
-  if (pack && packed.tokens() < padding.numel()) {  // some padding to skip
-    masks.packed_tokens = &packed;
+  if (pack && packed.tokens() < padding.numel()) {               // some padding to skip
+    masks.packed_tokens = &packed;                               // which is the key padding
     x = packed.unpack(encoder->forward(packed.pack(x), masks));  // [B, L, d], 0 at padding
   } else {
+    masks.key_padding_mask = padding;
     x = encoder->forward(x, masks);
   }
   const Tensor pooled =
