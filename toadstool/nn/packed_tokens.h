@@ -10,9 +10,10 @@
 // tokens through MultiheadAttentionMasks::packed_tokens: it projects the
 // tokens, unpacks q, k and v to [B, L, 3E] for the heads, attends with the
 // packing's padding as its key padding, and packs the attention's output
-// back. CPU tensors only (the list of real tokens is made on the host). Both directions are
-// differentiable (the autograd ops pack_rows and unpack_rows, each the other's gradient), so
-// gradients reach only the real tokens.
+// back. CPU tensors only (the list of real tokens is made on the host).
+// Both directions are differentiable (the autograd ops pack_rows and
+// unpack_rows, each the other's gradient), so gradients reach only the
+// real tokens.
 #include <cstdint>
 
 #include "toadstool/tensor/tensor.h"
