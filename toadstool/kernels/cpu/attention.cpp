@@ -112,6 +112,16 @@ std::vector<HeadExtent> head_extents(const AttentionArgs<S>& a) {
   return extents;
 }
 
+// The query-key pairs a head of extent e computes in its query tile t
+// (queries [t kBq, (t + 1) kBq)) and in its key tile t: the work the
+// threads share (parallel_for_balanced) is these times a per-pair cost.
+int64_t query_tile_pairs(const HeadExtent& e, int64_t t) {
+  return std::clamp<int64_t>(e.queries - t * kBq, 0, kBq) * e.keys;
+}
+int64_t key_tile_pairs(const HeadExtent& e, int64_t t) {
+  return e.queries * std::clamp<int64_t>(e.keys - t * kBk, 0, kBk);
+}
+
 // The heads of a call as HeadViews, with their extents (head_extents):
 // in place when O is S; else each head's
 // q, k, v (and, for the backward, grad_out [L, Ev]) widened once into this
@@ -520,8 +530,7 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
   const int64_t q_tiles = tiles(a.L, kBq);
   const std::vector<HeadExtent> extents = head_extents<T>(a);
   auto work = [&](int64_t item) {  // of (head, query tile) item
-    const HeadExtent& e = extents[item / q_tiles];
-    return std::clamp<int64_t>(e.queries - item % q_tiles * kBq, 0, kBq) * e.keys * (a.E + a.Ev);
+    return query_tile_pairs(extents[item / q_tiles], item % q_tiles) * (a.E + a.Ev);
   };
   parallel_for_balanced(a.heads * q_tiles, kMinChunkWork, work, [&](int64_t begin, int64_t end) {
     std::vector<T> scratch(kBq * kBk + kBk + 2 * kBq);
@@ -774,9 +783,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   // second owns a query tile (grad_q rows) and walks the keys; the scores and
   // dP are computed twice (7 tile products instead of 5).
   auto key_tile_work = [&](int64_t item) {  // of (head, key tile) item
-    const HeadExtent& e = extents[item / k_tiles];
-    return e.queries * std::clamp<int64_t>(e.keys - item % k_tiles * kBk, 0, kBk) *
-           (2 * a.E + 2 * a.Ev);
+    return key_tile_pairs(extents[item / k_tiles], item % k_tiles) * (2 * a.E + 2 * a.Ev);
   };
   parallel_for_balanced(
       a.heads * k_tiles, kMinChunkWork, key_tile_work,
@@ -796,9 +803,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         writer.done(h, 0, 0, j0, j0 + cols);
       }));
   auto query_tile_work = [&](int64_t item) {  // of (head, query tile) item
-    const HeadExtent& e = extents[item / q_tiles];
-    return std::clamp<int64_t>(e.queries - item % q_tiles * kBq, 0, kBq) * e.keys *
-           (2 * a.E + a.Ev);
+    return query_tile_pairs(extents[item / q_tiles], item % q_tiles) * (2 * a.E + a.Ev);
   };
   parallel_for_balanced(
       a.heads * q_tiles, kMinChunkWork, query_tile_work,
