@@ -49,6 +49,11 @@ TEST(CudaIndexing, IndexSelectMatchesTheCpuOnEveryDim) {
         {x, from_vector<int64_t>({3}).view({})},
         [](const std::vector<Tensor>& in) { return in[0].transpose(0, 2).index_select(1, in[1]); },
         std::string("index_select transposed ") + dtype_name(dtype));
+    // index_select_or_zeros: the dim's size selects zeros.
+    const Tensor with_size = from_vector<int64_t>({5, 0, 5, 4});
+    expect_identical(native::index_select_or_zeros(x.to(kCuda), 1, with_size.to(kCuda)),
+                     native::index_select_or_zeros(x, 1, with_size),
+                     std::string("index_select_or_zeros ") + dtype_name(dtype));
   }
 }
 

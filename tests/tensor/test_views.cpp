@@ -126,5 +126,19 @@ TEST(Views, IndexSelectCopies) {
   EXPECT_THROW(a.index_select(0, from_vector(std::vector<float>{0})), Error);
 }
 
+// The size of the dim selects zeros (packed tokens' padding rows); one past
+// it is still out of range.
+TEST(Views, IndexSelectOrZerosGivesZerosAtTheSize) {
+  const Tensor a = iota({3, 2}) + 1;
+  const Tensor idx = from_vector(std::vector<int64_t>{3, 1, 3, 0});
+  expect_values(native::index_select_or_zeros(a, 0, idx), {0, 0, 3, 4, 0, 0, 1, 2}, {4, 2});
+  expect_values(native::index_select_or_zeros(a, 1, from_vector(std::vector<int64_t>{2, 0})),
+                {0, 1, 0, 3, 0, 5}, {3, 2});
+  expect_values(native::index_select_or_zeros(a.to(kBFloat16), 0, idx).to(kFloat32),
+                {0, 0, 3, 4, 0, 0, 1, 2}, {4, 2});
+  EXPECT_THROW(native::index_select_or_zeros(a, 0, from_vector(std::vector<int64_t>{4})), Error);
+  EXPECT_THROW(native::index_select_or_zeros(a, 0, from_vector(std::vector<int64_t>{-1})), Error);
+}
+
 }  // namespace
 }  // namespace toadstool

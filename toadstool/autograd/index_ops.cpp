@@ -42,10 +42,9 @@ Tensor pack_rows_native(const Tensor& t, const Tensor& index) {
   return native::index_select(t, 0, index);
 }
 
-// s [N, C] -> [R, C]: a zero row appended at N, then the rows inverse picks.
+// s [N, C] -> [R, C]: the rows inverse picks, zeros where it says N.
 Tensor unpack_rows_native(const Tensor& s, const Tensor& inverse) {
-  const Tensor zero_row = zeros({1, s.size(1)}, TensorOptions(s.dtype()).device(s.device()));
-  return native::index_select(native::cat({s, zero_row}, 0), 0, inverse);
+  return native::index_select_or_zeros(s, 0, inverse);
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ using AttentionBackwardFn = void(DType dtype, const AttentionCall& call, const v
 
 // ---- indexing (every index already checked) ----
 // out[o, j, :] = in[o, index[j], :]; in [outer, in_dim, inner], out [outer, n, inner].
+// An index equal to in_dim gives zeros (native::index_select_or_zeros).
 using IndexSelectFn = void(DType dtype, const void* in, const int64_t* index, void* out,
                            int64_t outer, int64_t in_dim, int64_t n, int64_t inner);
 // out[o, index[j], :] += alpha * src[o, j, :], duplicates in order j.

@@ -20,11 +20,14 @@ void check_index_tensor(const Tensor& index, const char* op) {
 
 // Every index in [0, size): checked before any kernel runs. Negative
 // indices count from the end only where PyTorch allows it (not here).
-void check_index_range(const Tensor& index, int64_t size, const char* op, const Shape& shape) {
+// Every index in [0, size), or in [0, size] where `size_means_zeros`.
+void check_index_range(const Tensor& index, int64_t size, const char* op, const Shape& shape,
+                       bool size_means_zeros = false) {
   const Tensor flat = to_device(contiguous(index), kCPU);
   const int64_t* data = flat.data_ptr<int64_t>();
+  const int64_t end = size_means_zeros ? size + 1 : size;
   for (int64_t i = 0; i < flat.numel(); ++i) {
-    TS_CHECK(data[i] >= 0 && data[i] < size, op, ": index ", data[i],
+    TS_CHECK(data[i] >= 0 && data[i] < end, op, ": index ", data[i],
              " is out of range for a dim of size ", size, " (tensor shape ", shape, ")");
   }
 }
@@ -84,7 +87,9 @@ namespace {
 
 // index_select's work, with `op` (index_select, or embedding, the op the
 // user called) in every Error; the indices are range-checked once, here.
-Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const char* op) {
+// With `size_means_zeros`, an index equal to the dim's size selects zeros.
+Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const char* op,
+                    bool size_means_zeros = false) {
   check_index_tensor(index, op);
   const Device device = detail::common_device(op, {&t, &index});
   TS_CHECK(index.dim() <= 1, op, ": index must be 0-d or 1-d, got ", detail::describe(index));
@@ -92,7 +97,7 @@ Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const cha
   const Tensor src = contiguous(t);
   const Tensor idx = contiguous(index);
   const OuterInner s = split_at(t.dim() == 0 ? Shape{1} : t.shape(), d);
-  check_index_range(idx, s.size, op, t.shape());
+  check_index_range(idx, s.size, op, t.shape(), size_means_zeros);
   Shape out_shape = t.shape();
   if (t.dim() > 0) out_shape[d] = idx.numel();
   Tensor out = detail::make_tensor(out_shape, t.dtype(), device);
@@ -105,6 +110,10 @@ Tensor select_along(const Tensor& t, int64_t dim, const Tensor& index, const cha
 
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index) {
   return select_along(t, dim, index, "index_select");
+}
+
+Tensor index_select_or_zeros(const Tensor& t, int64_t dim, const Tensor& index) {
+  return select_along(t, dim, index, "index_select_or_zeros", /*size_means_zeros=*/true);
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {

@@ -251,6 +251,10 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
 
 // ---- indexing ---------------------------------------------------------------------------
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
+// index_select where an index equal to t.size(dim) selects zeros: the rows
+// that packed tokens leave out (nn/packed_tokens.h), without first copying
+// t to append a zero row.
+Tensor index_select_or_zeros(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 // A copy of t with src[i] added at index[i] along dim (duplicates accumulate).
 Tensor scatter_add(const Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);

@@ -13,7 +13,7 @@
 
 namespace toadstool::kernels::cpu {
 
-// out[o, j, :] = in[o, index[j], :]
+// out[o, j, :] = in[o, index[j], :], or zeros where index[j] == in_dim.
 // in: [outer, in_dim, inner], index: [n], out: [outer, n, inner].
 template <class T>
 void index_select(const T* in, const int64_t* index, T* out, int64_t outer, int64_t in_dim,
@@ -22,7 +22,11 @@ void index_select(const T* in, const int64_t* index, T* out, int64_t outer, int6
   parallel_for(0, outer * n, grain, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t o = row / n, j = row % n;
-      std::memcpy(out + row * inner, in + (o * in_dim + index[j]) * inner, inner * sizeof(T));
+      if (index[j] == in_dim) {
+        std::fill_n(out + row * inner, inner, T(0));
+      } else {
+        std::memcpy(out + row * inner, in + (o * in_dim + index[j]) * inner, inner * sizeof(T));
+      }
     }
   });
 }

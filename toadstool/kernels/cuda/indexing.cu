@@ -32,7 +32,8 @@ namespace {
 
 // ---- index_select ------------------------------------------------------------
 
-// out[o, j, k] = in[o, index[j], k]; one thread per output element.
+// out[o, j, k] = in[o, index[j], k], or 0 where index[j] == in_dim; one
+// thread per output element.
 // in [outer, in_dim, inner], index [n], out [outer, n, inner].
 template <class T>
 __global__ void index_select_kernel(const T* in, const int64_t* index, T* out, int64_t outer,
@@ -42,7 +43,7 @@ __global__ void index_select_kernel(const T* in, const int64_t* index, T* out, i
     const int64_t k = i % inner;
     const int64_t row = i / inner;
     const int64_t j = row % n, o = row / n;
-    out[i] = in[(o * in_dim + index[j]) * inner + k];
+    out[i] = index[j] == in_dim ? T(0) : in[(o * in_dim + index[j]) * inner + k];
   }
 }
 
