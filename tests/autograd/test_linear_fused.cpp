@@ -130,6 +130,14 @@ TEST(FusedLinear, BFloat16EpilogueEqualsTheSeparateOpsBitForBit) {
       expect_close(got, composition(zero_x, w, tiny_b, activation), 0, 0);
       EXPECT_EQ(got.data_ptr<BFloat16>()[0].bits, 0x0001);  // kept, not flushed to zero
     }
+    // A NaN input makes its row's products NaN, which ReLU keeps (x < 0 ? 0 : x).
+    Tensor nan_x = zeros({20, 40}, kBFloat16);
+    nan_x.data_ptr<BFloat16>()[3 * 40 + 5] = BFloat16(std::nanf(""));
+    const Tensor got = linear(nan_x, w, tiny_b, LinearActivation::ReLU).to(kFloat32);
+    for (int64_t j = 0; j < 48; ++j) {
+      EXPECT_TRUE(std::isnan(got.data_ptr<float>()[3 * 48 + j])) << path << " column " << j;
+      EXPECT_FALSE(std::isnan(got.data_ptr<float>()[4 * 48 + j])) << path << " column " << j;
+    }
   }
   set_cpu_bf16_gemm("");
   set_num_threads(saved);

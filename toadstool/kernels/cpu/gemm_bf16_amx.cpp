@@ -98,10 +98,9 @@ TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, 
   }
   alignas(64) float c[kMR][kBf16NR];
   store_accumulators(&c[0][0], kBf16NR);
-  const __mmask16 low = bf16_lanes(cols, 0), high = bf16_lanes(cols, 16);
+  const Bf16TileStore store(out, cols);
   for (int64_t i = 0; i < rows; ++i) {
-    bf16_store_row(_mm512_load_ps(&c[i][0]), out, i, 0, low);
-    if (high != 0) bf16_store_row(_mm512_load_ps(&c[i][16]), out, i, 16, high);
+    store.row(i, _mm512_load_ps(&c[i][0]), _mm512_load_ps(&c[i][16]));
   }
 }
 

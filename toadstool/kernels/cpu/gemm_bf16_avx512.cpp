@@ -68,12 +68,9 @@ TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t a
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
   }
-  const __mmask16 low = bf16_lanes(cols, 0), high = bf16_lanes(cols, 16);
+  const Bf16TileStore store(out, cols);
 #pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    bf16_store_row(acc[i][0], out, i, 0, low);
-    if (high != 0) bf16_store_row(acc[i][1], out, i, 16, high);
-  }
+  for (int i = 0; i < kRows; ++i) store.row(i, acc[i][0], acc[i][1]);
 }
 
 using Kernel = void (*)(int64_t, const uint16_t*, int64_t, int64_t, const uint16_t*, int64_t,

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 
+#include <array>
 #include <cstdint>
 
 namespace toadstool::kernels::cpu {
@@ -38,41 +39,6 @@ namespace toadstool::kernels::cpu {
   return bf16_widen(reinterpret_cast<__m256bh>(_mm256_maskz_loadu_epi16(mask, p)));
 }
 
-// out[i, j + l] = alpha * acc[l] + beta * out[i, j + l] for the lanes l of
-// `mask` (out not read when beta == 0), then out's epilogue (Bf16Out).
-[[gnu::always_inline]] __attribute__((target("avx512bf16"))) inline void bf16_store_row(
-    __m512 acc, const Bf16Out& out, int64_t i, int64_t j, __mmask16 mask) {
-  __m512 r = _mm512_mul_ps(acc, _mm512_set1_ps(out.alpha));
-  const int64_t offset = i * out.ldc + j;
-  if (out.fp32) {
-    float* p = static_cast<float*>(out.c) + offset;
-    if (out.beta != 0.0f)
-      r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), _mm512_maskz_loadu_ps(mask, p), r);
-    _mm512_mask_storeu_ps(p, mask, r);
-    return;
-  }
-  uint16_t* p = static_cast<uint16_t*>(out.c) + offset;
-  if (out.beta != 0.0f) r = _mm512_fmadd_ps(_mm512_set1_ps(out.beta), bf16_load_row(p, mask), r);
-  const __m256bh product = _mm512_cvtneps_pbh(r);
-  if (out.bias == nullptr && !out.relu) {
-    _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(product));
-    return;
-  }
-  // The fused Linear's epilogue with the separate pass's roundings: the
-  // product as stored above, then the bias added and rounded as
-  // BFloat16(float) rounds (bf16_round_exact), then ReLU (x < 0 ? 0 : x:
-  // NaN and -0 stay), exact on a rounded value.
-  __m512 c = bf16_widen(product);
-  if (out.bias != nullptr) {
-    c = bf16_widen(bf16_round_exact(_mm512_add_ps(c, bf16_load_row(out.bias + j, mask))));
-  }
-  if (out.relu) {
-    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(c, _mm512_setzero_ps(), _CMP_LT_OQ), c,
-                             _mm512_setzero_ps());
-  }
-  _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(bf16_round_exact(c)));
-}
-
 // The lanes of a 16-column segment that starts `first` columns into a tile
 // of `cols` columns.
 inline __mmask16 bf16_lanes(int64_t cols, int64_t first) {
@@ -80,6 +46,65 @@ inline __mmask16 bf16_lanes(int64_t cols, int64_t first) {
   if (n >= 16) return static_cast<__mmask16>(0xFFFF);
   return n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1);
 }
+
+// Writes a tile of `cols` (<= 32) columns row by row through `out`:
+// out[i, j] = alpha * acc[i, j] + beta * out[i, j] (out not read when beta
+// == 0), then out's epilogue (Bf16Out). Made once per tile, so the bias is
+// read and widened once, not once per row.
+class Bf16TileStore {
+ public:
+  __attribute__((target("avx512bf16"))) Bf16TileStore(const Bf16Out& out, int64_t cols)
+      : out_(out), mask_{bf16_lanes(cols, 0), bf16_lanes(cols, 16)} {
+    if (out.bias != nullptr) {
+      for (int h = 0; h < 2; ++h) bias_[h] = bf16_load_row(out.bias + 16 * h, mask_[h]);
+    }
+  }
+
+  // Row i's two halves of 16 sums (the second ignored when cols <= 16).
+  [[gnu::always_inline]] __attribute__((target("avx512bf16"))) void row(int64_t i, __m512 low,
+                                                                        __m512 high) const {
+    half(low, i, 0);
+    if (mask_[1] != 0) half(high, i, 1);
+  }
+
+ private:
+  [[gnu::always_inline]] __attribute__((target("avx512bf16"))) void half(__m512 acc, int64_t i,
+                                                                         int h) const {
+    const __mmask16 mask = mask_[h];
+    __m512 r = _mm512_mul_ps(acc, _mm512_set1_ps(out_.alpha));
+    const int64_t offset = i * out_.ldc + 16 * h;
+    if (out_.fp32) {
+      float* p = static_cast<float*>(out_.c) + offset;
+      if (out_.beta != 0.0f)
+        r = _mm512_fmadd_ps(_mm512_set1_ps(out_.beta), _mm512_maskz_loadu_ps(mask, p), r);
+      _mm512_mask_storeu_ps(p, mask, r);
+      return;
+    }
+    uint16_t* p = static_cast<uint16_t*>(out_.c) + offset;
+    if (out_.beta != 0.0f) {
+      r = _mm512_fmadd_ps(_mm512_set1_ps(out_.beta), bf16_load_row(p, mask), r);
+    }
+    const __m256bh product = _mm512_cvtneps_pbh(r);
+    if (out_.bias == nullptr && !out_.relu) {
+      _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(product));
+      return;
+    }
+    // The fused Linear's epilogue with the separate pass's roundings: the
+    // product as stored above, then the bias added and rounded as
+    // BFloat16(float) rounds (bf16_round_exact), then ReLU (x < 0 ? 0 : x:
+    // NaN and -0 stay; VMAXPS returns its second operand for NaN and for
+    // two zeros), exact on a rounded value, so the top half is the result.
+    __m512 c = bf16_widen(product);
+    if (out_.bias != nullptr) c = bf16_widen(bf16_round_exact(_mm512_add_ps(c, bias_[h])));
+    if (out_.relu) c = _mm512_max_ps(_mm512_setzero_ps(), c);
+    const __m256i top = _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(c), 16));
+    _mm256_mask_storeu_epi16(p, mask, top);
+  }
+
+  Bf16Out out_;  // a copy: the stores cannot change it
+  std::array<__mmask16, 2> mask_;
+  __m512 bias_[2]{};  // NOLINT(modernize-avoid-c-arrays): std::array drops its alignment
+};
 
 }  // namespace toadstool::kernels::cpu
 
