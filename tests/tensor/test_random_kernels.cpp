@@ -362,6 +362,38 @@ TEST(RandomKernels, DropoutFollowsTheDocumentedMap) {
   }
 }
 
+// DropoutMask::keep_bits: a pass that draws writes element i's decision as
+// bit i % 64 of word i / 64 (over chunk and thread boundaries, a ragged
+// end), and a pass given drawn bits follows them, not the Philox state.
+TEST(RandomKernels, DropoutKeepBitsRecordAndReplayTheMask) {
+  const int64_t n = 8 * (64 * 3 + 61) + 5;
+  const double p = 0.3;
+  const int saved = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    std::vector<uint64_t> bits(dropout_keep_words(n), ~uint64_t{0});
+    DropoutMask mask{p, kSeed, 77, bits.data(), false};
+    const Tensor x = ones({n}, kFloat32);
+    const Tensor drawn = native::dropout_masked(x, Tensor(), mask);
+    for (int64_t i = 0; i < n; ++i) {
+      const Philox4x32 block = philox4x32_10(77 + static_cast<uint64_t>(i / 8), 0, kSeed);
+      const bool kept = dropout_draw(block, static_cast<int>(i % 8)) < dropout_threshold(1 - p);
+      ASSERT_EQ((bits[i / 64] >> (i % 64)) & 1, kept ? 1U : 0U) << "element " << i;
+      ASSERT_EQ(drawn.data_ptr<float>()[i] != 0, kept) << "element " << i;
+    }
+    // Another seed, but the bits: the same mask, in every dtype.
+    const DropoutMask replay{p, kSeed + 1, 5, bits.data(), true};
+    for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
+      const Tensor again = native::dropout_masked(x.to(dtype), Tensor(), replay).to(kFloat32);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(again.data_ptr<float>()[i] != 0, drawn.data_ptr<float>()[i] != 0)
+            << dtype_name(dtype) << " element " << i << " at " << threads << " threads";
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
 // The share of elements dropout keeps is ceil((1 - p) 2^16) / 2^16.
 TEST(RandomKernels, DropoutRate) {
   const double p = 0.1;

@@ -230,16 +230,40 @@ kernels::DropoutMask reserve_dropout_mask(int64_t n, double p, Generator* genera
   return {p, g.seed(), offset};
 }
 
+// A dropout mask whose first pass is recorded for a backward: on the CPU
+// it keeps one bit per element (kernels::DropoutMask::keep_bits, int64
+// words), so the backward reads the mask instead of drawing it again.
+// Returns the words (undefined elsewhere); `mask` then points at them.
+// `row` elements: a kernel that splits rows among threads (the fused layer
+// norm) needs each row to start on a word.
+Tensor keep_bits_for(kernels::DropoutMask& mask, int64_t n, const Tensor& like, int64_t row = 64) {
+  if (!like.device().is_cpu() || row % 64 != 0) return {};
+  Tensor words = detail::make_tensor({kernels::dropout_keep_words(n)}, DType::Int64, like.device());
+  mask.keep_bits = static_cast<uint64_t*>(words.data_ptr());
+  mask.keep_bits_drawn = false;
+  return words;
+}
+
+// The mask a backward applies: the bits the forward drew, when it kept them.
+kernels::DropoutMask drawn(kernels::DropoutMask mask) {
+  mask.keep_bits_drawn = mask.keep_bits != nullptr;
+  return mask;
+}
+
 // in * mask (+ residual), recorded. The mask is linear, so the backward is
-// the same op on the gradient (recorded again: it differentiates further).
-Tensor apply_dropout_mask(const Tensor& in, const Tensor& residual,
-                          const kernels::DropoutMask& mask) {
+// the same op on the gradient (recorded again: it differentiates further),
+// reading the keep bits `keep_bits` (int64 words) when the mask has them.
+// A mask without bits gets them here if the pass is recorded.
+Tensor apply_dropout_mask(const Tensor& in, const Tensor& residual, kernels::DropoutMask mask,
+                          Tensor keep_bits = {}) {
+  const bool recorded = needs_grad(in, residual);
+  if (recorded && mask.keep_bits == nullptr) keep_bits = keep_bits_for(mask, in.numel(), in);
   Tensor out = native::dropout_masked(in, residual, mask);
-  if (needs_grad(in, residual)) {
+  if (recorded) {
     const bool has_residual = residual.defined();
     record(has_residual ? Op::dropout_add : Op::dropout, out, {in, residual},
-           [mask, has_residual](const Tensor& g) -> Grads {
-             return {apply_dropout_mask(g, Tensor(), mask), has_residual ? g : Tensor()};
+           [mask = drawn(mask), keep_bits, has_residual](const Tensor& g) -> Grads {
+             return {apply_dropout_mask(g, Tensor(), mask, keep_bits), has_residual ? g : Tensor()};
            });
   }
   return out;
@@ -253,8 +277,9 @@ void check_dropout_p(double p) {
 
 // Element i is kept when its 16-bit draw (kernels/philox.h, RandomKind::
 // DropoutKeep) is below the keep probability 1 - p rounded up to a multiple
-// of 2^-16. The mask is never stored: the backward regenerates it from the same
-// Philox state (kernels::DropoutMask), so training keeps no mask tensors.
+// of 2^-16. On the CPU the forward keeps the mask as one bit per element for
+// the backward (a sixteenth of a bfloat16 tensor); elsewhere the backward
+// draws it again from the same Philox state (kernels::DropoutMask).
 Tensor dropout(const Tensor& t, double p, bool training, Generator* generator) {
   detail::check_defined(t, "dropout");
   check_dropout_p(p);
@@ -289,23 +314,28 @@ Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p,
     return layer_norm(dropout_add(t, residual, p, training, generator), normalized_shape, weight,
                       bias, eps);
   }
-  const kernels::DropoutMask mask = reserve_dropout_mask(t.numel(), p, generator);
+  kernels::DropoutMask mask = reserve_dropout_mask(t.numel(), p, generator);
+  const bool recorded = needs_grad(t, residual, weight, bias);
+  const Tensor keep_bits =
+      recorded ? keep_bits_for(mask, t.numel(), t, detail::shape_numel(normalized_shape))
+               : Tensor();
   native::DropoutAddLayerNormForward forward = native::dropout_add_layer_norm_forward(
       t, residual, mask, normalized_shape, weight, bias, eps);
   Tensor out = forward.out;
-  if (!needs_grad(t, residual, weight, bias)) return out;
-  // x = residual + dropout(t) is kept (as layer_norm keeps its input); the
-  // mask is regenerated. The residual's gradient is x's, t's the masked one.
-  record(
-      Op::dropout_add_layer_norm, out, {t, residual, weight, bias},
-      [normalized_shape, mask, x = SavedTensor(forward.x), weight = SavedTensor(weight),
-       bias = SavedTensor(bias), mean = SavedTensor(forward.mean), rstd = SavedTensor(forward.rstd),
-       need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
-        native::LayerNormGrads grads =
-            native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
-                                        weight.get(), bias.get(), need_affine, &mask);
-        return {grads.block, grads.x, grads.weight, grads.bias};
-      });
+  if (!recorded) return out;
+  // x = residual + dropout(t) is kept (as layer_norm keeps its input), and
+  // the mask as keep bits or regenerated. The residual's gradient is x's,
+  // t's the masked one.
+  record(Op::dropout_add_layer_norm, out, {t, residual, weight, bias},
+         [normalized_shape, mask = drawn(mask), keep_bits, x = SavedTensor(forward.x),
+          weight = SavedTensor(weight), bias = SavedTensor(bias), mean = SavedTensor(forward.mean),
+          rstd = SavedTensor(forward.rstd),
+          need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
+           native::LayerNormGrads grads =
+               native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
+                                           weight.get(), bias.get(), need_affine, &mask);
+           return {grads.block, grads.x, grads.weight, grads.bias};
+         });
   return out;
 }
 

@@ -352,15 +352,27 @@ struct IndexGeometry {
 
 // ---- dropout -----------------------------------------------------------------------
 
-// Dropout's mask, never stored: element i is kept (and scaled by 1 / (1 - p))
-// when draw i of bernoulli(n, 1 - p) at the generator state (seed, offset)
-// is 1, so the forward and the backward each regenerate it, and it equals
-// the mask a bernoulli fill with that state would give. 0 < p < 1.
+// Dropout's mask, drawn rather than stored: element i is kept (and scaled by
+// 1 / (1 - p)) when draw i of bernoulli(n, 1 - p) at the generator state
+// (seed, offset) is 1, so the forward and the backward can each regenerate
+// it, and it equals the mask a bernoulli fill with that state would give.
+// 0 < p < 1.
 struct DropoutMask {
   double p = 0;
   uint64_t seed = 0;
   uint64_t offset = 0;
+  // Optional: one keep bit per element, ceil(n / 64) words (bit i % 64 of
+  // word i / 64 is element i's). A pass that draws the mask writes them;
+  // with keep_bits_drawn set, a pass reads them instead of drawing again
+  // (the backward). A backend may leave them unused and draw every time (the
+  // CPU uses them, CUDA draws again: Philox is cheap there). Passes over
+  // part of a tensor (kernels/cpu/dropout.h) start on a word.
+  uint64_t* keep_bits = nullptr;
+  bool keep_bits_drawn = false;
 };
+
+// The words of DropoutMask::keep_bits for n elements.
+TS_HOST_DEVICE constexpr int64_t dropout_keep_words(int64_t n) { return (n + 63) / 64; }
 
 // ---- fused optimizer steps --------------------------------------------------------
 

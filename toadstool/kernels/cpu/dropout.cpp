@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/random.h"
 #include "toadstool/kernels/philox.h"
@@ -17,19 +21,77 @@ DropoutDraws* dropout_draws(uint64_t seed, uint64_t offset, int64_t first, int64
   return reinterpret_cast<DropoutDraws*>(words) + skip;
 }
 
+namespace {
+
+// Draws written into the chunk buffer (uint32_t words, read as DropoutDraws).
+using DrawSlots = uint16_t __attribute__((may_alias));
+
+// The chunk buffer's draws: kDropoutDraws * kPhiloxChunkBlocks 16-bit slots,
+// a whole number of 64-element words of keep bits.
+constexpr int64_t kChunkSlots = kDropoutDraws * kPhiloxChunkBlocks;
+static_assert(kChunkSlots % 64 == 0);
+
+// The keep bits of draws d[0, 64) (slots past a ragged end give bits no
+// element reads). threshold is in [1, 2^16].
+inline uint64_t keep_word(DropoutDraws* d, uint32_t threshold) {
+#if defined(__AVX512BW__)
+  const __m512i last_kept = _mm512_set1_epi16(static_cast<int16_t>(threshold - 1));
+  const auto low = static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d), last_kept));
+  const auto high =
+      static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d + 32), last_kept));
+  return low | (high << 32);
+#else
+  uint64_t word = 0;
+  for (int j = 0; j < 64; ++j) word |= static_cast<uint64_t>(d[j] < threshold) << j;
+  return word;
+#endif
+}
+
+// Draws d[0, 64) standing for a word of keep bits: a kept element's 0, a
+// dropped one's 0xFFFF, which the threshold decides alike (a dropped draw
+// was at least the threshold, so the threshold is at most 0xFFFF).
+inline void draws_of_word(uint64_t word, DrawSlots* d) {
+#if defined(__AVX512BW__)
+  _mm512_storeu_si512(d, _mm512_movm_epi16(static_cast<__mmask32>(~word)));
+  _mm512_storeu_si512(d + 32, _mm512_movm_epi16(static_cast<__mmask32>(~word >> 32)));
+#else
+  for (int j = 0; j < 64; ++j) d[j] = static_cast<uint16_t>(((word >> j) & 1U) - 1U);
+#endif
+}
+
+// The draws of elements [g, g + len) (g a multiple of 64, len at most
+// kChunkSlots) in `words`: from Philox, their keep bits written when the
+// mask has bits to fill, or made from bits drawn before.
+DropoutDraws* chunk_draws(const DropoutMask& mask, uint32_t threshold, int64_t g, int64_t len,
+                          uint32_t* words) {
+  uint64_t* bits = mask.keep_bits == nullptr ? nullptr : mask.keep_bits + g / 64;
+  if (bits != nullptr && mask.keep_bits_drawn) {
+    auto* d = reinterpret_cast<DrawSlots*>(words);
+    for (int64_t w = 0; w * 64 < len; ++w) draws_of_word(bits[w], d + w * 64);
+    return d;
+  }
+  DropoutDraws* d = dropout_draws(mask.seed, mask.offset, g, len, words);
+  if (bits != nullptr) {
+    for (int64_t w = 0; w * 64 < len; ++w) bits[w] = keep_word(d + w * 64, threshold);
+  }
+  return d;
+}
+
+}  // namespace
+
 template <class T>
 void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
                   const DropoutMask& mask) {
   const uint32_t threshold = dropout_threshold(1.0 - mask.p);
   const auto keep_scale = static_cast<T>(1.0 / (1.0 - mask.p));
-  uint32_t words[4 * kPhiloxChunkBlocks];
+  uint32_t words[kChunkSlots / 2];
   // Up to kPhiloxChunkBlocks blocks of draws at a time, each chunk ending on
   // a block boundary (or at the span's end).
   int64_t len = 0;
   for (int64_t e0 = 0; e0 < n; e0 += len) {
     const int64_t g = first + e0;  // the chunk's first element in the whole tensor
-    len = std::min(n - e0, kDropoutDraws * kPhiloxChunkBlocks - g % kDropoutDraws);
-    DropoutDraws* d = dropout_draws(mask.seed, mask.offset, g, len, words);
+    len = std::min(n - e0, kChunkSlots - g % kDropoutDraws);
+    DropoutDraws* d = chunk_draws(mask, threshold, g, len, words);
     T* o = out + e0;
     const T* x = in + e0;
     if (residual != nullptr) {
@@ -55,15 +117,18 @@ template void dropout_span(double*, const double*, const double*, int64_t, int64
 
 namespace {
 
+// Threads take groups of 64 elements: a word of keep bits each.
 template <class T>
 void dropout_impl(T* out, const T* in, const T* residual, int64_t n, const DropoutMask& mask) {
-  const auto blocks = static_cast<int64_t>(philox_blocks_used(n, RandomKind::DropoutKeep));
-  parallel_for(0, blocks, kPhiloxBlockGrain, [&](int64_t begin, int64_t end) {
-    const int64_t first = kDropoutDraws * begin;
-    const int64_t len = std::min(kDropoutDraws * end, n) - first;
-    dropout_span(out + first, in + first, residual != nullptr ? residual + first : nullptr, first,
-                 len, mask);
-  });
+  constexpr int64_t kGroup = 64;
+  static_assert(kGroup % kDropoutDraws == 0);
+  parallel_for(0, dropout_keep_words(n), kPhiloxBlockGrain * kDropoutDraws / kGroup,
+               [&](int64_t begin, int64_t end) {
+                 const int64_t first = kGroup * begin;
+                 const int64_t len = std::min(kGroup * end, n) - first;
+                 dropout_span(out + first, in + first,
+                              residual != nullptr ? residual + first : nullptr, first, len, mask);
+               });
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
-// Dropout without a stored mask (kernels/kernel_args.h, DropoutMask): the
-// forward and the backward regenerate the keep draws from the Philox state.
+// Dropout's mask (kernels/kernel_args.h, DropoutMask): drawn from the
+// Philox state, or read from the keep bits an earlier pass wrote.
 #include <bit>
 #include <cstdint>
 
@@ -39,6 +39,8 @@ void dropout(double* out, const double* in, const double* residual, int64_t n,
 // Elements [first, first + n) of the above, for a kernel that fuses dropout
 // into its own pass over rows (dropout_add_layer_norm): out, in and residual
 // point at element `first`, whose mask words are those of the whole tensor.
+// With keep bits, `first` is a multiple of 64 and so is n unless the span
+// ends the tensor (spans on other threads never share a word of bits).
 // T is Half, BFloat16, float or double.
 template <class T>
 void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
