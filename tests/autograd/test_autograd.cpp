@@ -258,7 +258,7 @@ TEST(Autograd, DropoutIsTheIdentityWhenNotTrainingAndScalesWhenTraining) {
     kept += e != 0;
   }
   EXPECT_NEAR(kept, 750, 60);
-  (void)rand({100}, kFloat32, &g);  // the backward regenerates the mask from its own state
+  (void)rand({100}, kFloat32, &g);  // the backward's mask is the forward's, not a new draw
   y.sum().backward();
   testing::expect_close(x.grad(), y.detach());
   expect_values(dropout(ones({3}), 1.0), {0, 0, 0}, {3});
@@ -266,7 +266,7 @@ TEST(Autograd, DropoutIsTheIdentityWhenNotTrainingAndScalesWhenTraining) {
   EXPECT_THROW(dropout(ones({3}, kInt64), 0.5), Error);
 }
 
-// The mask is never stored, but it is exactly the one kernels/philox.h
+// The mask is no tensor, but it is exactly the one kernels/philox.h
 // documents (RandomKind::DropoutKeep: element i kept when draw i % 8 of block
 // offset + i / 8 is below dropout_threshold(1 - p)), scaled by 1 / (1 - p),
 // in every floating dtype, and the generator moves on by the blocks it used.

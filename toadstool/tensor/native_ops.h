@@ -218,7 +218,7 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 // in * mask (+ residual, when defined: same shape, dtype and device as in),
-// the dropout mask of kernels::DropoutMask, regenerated rather than stored;
+// the dropout mask of kernels::DropoutMask, drawn or read from its keep bits;
 // floating dtypes.
 Tensor dropout_masked(const Tensor& in, const Tensor& residual, const kernels::DropoutMask& mask);
 

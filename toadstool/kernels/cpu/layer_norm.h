@@ -34,7 +34,8 @@ void layer_norm_backward(const double* grad_y, const double* x, const double* me
 // (kernels/backend.h, DropoutAddLayerNormForwardFn): x = residual +
 // dropout(block) is written row by row and normalised while in L1. The
 // backward is layer_norm_backward's, and also writes grad_block =
-// dropout(grad_x) from the regenerated mask (grad_x is the residual's).
+// dropout(grad_x) with the forward's mask (its keep bits, or drawn again;
+// grad_x is the residual's).
 void dropout_add_layer_norm_forward(const float* block, const float* residual,
                                     const DropoutMask& mask, float* x, const float* gamma,
                                     const float* beta, float* y, float* mean, float* rstd,
