@@ -312,8 +312,9 @@ TEST(Autograd, DropoutAddIsTheResidualPlusDropout) {
   testing::expect_close(dropout_add(t.detach(), row, 0.25, true, &g3), row + dropped);
   testing::expect_close(dropout_add(t.detach(), r.detach(), 0.25, false), r.detach() + t.detach());
   EXPECT_THROW(dropout_add(t, r, -0.1), Error);
-  // 16-bit: the sum of the rounded dropout and the residual, rounded once.
-  for (DType dtype : {kBFloat16, kFloat16}) {
+  // Bit for bit: the dropout rounded, then the residual added (not one
+  // fused multiply-add, which the compiler may make of a single loop).
+  for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
     const Tensor t16 = randn({3, 700}, kFloat32, &data).to(dtype);
     const Tensor r16 = randn({3, 700}, kFloat32, &data).to(dtype);
     Generator g4(5), g5(5);
