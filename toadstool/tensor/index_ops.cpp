@@ -18,9 +18,9 @@ void check_index_tensor(const Tensor& index, const char* op) {
            detail::describe(index));
 }
 
-// Every index in [0, size): checked before any kernel runs. Negative
-// indices count from the end only where PyTorch allows it (not here).
-// Every index in [0, size), or in [0, size] where `size_means_zeros`.
+// Every index in [0, size) (or [0, size] where `size_means_zeros`):
+// checked before any kernel runs. Negative indices count from the end only
+// where PyTorch allows it (not here).
 void check_index_range(const Tensor& index, int64_t size, const char* op, const Shape& shape,
                        bool size_means_zeros = false) {
   const Tensor flat = to_device(contiguous(index), kCPU);
