@@ -315,11 +315,11 @@ TEST(Autograd, DropoutAddIsTheResidualPlusDropout) {
   // Bit for bit: the dropout rounded, then the residual added (not one
   // fused multiply-add, which the compiler may make of a single loop).
   for (DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
-    const Tensor t16 = randn({3, 700}, kFloat32, &data).to(dtype);
-    const Tensor r16 = randn({3, 700}, kFloat32, &data).to(dtype);
+    const Tensor td = randn({3, 700}, kFloat32, &data).to(dtype);
+    const Tensor rd = randn({3, 700}, kFloat32, &data).to(dtype);
     Generator g4(5), g5(5);
-    EXPECT_EQ(testing::values(dropout_add(t16, r16, 0.25, true, &g4)),
-              testing::values(r16 + dropout(t16, 0.25, true, &g5)))
+    EXPECT_EQ(testing::values(dropout_add(td, rd, 0.25, true, &g4)),
+              testing::values(rd + dropout(td, 0.25, true, &g5)))
         << dtype_name(dtype);
   }
 }
