@@ -55,6 +55,50 @@ TEST(Autocast, Float32OpsWidenSixteenBitInputs) {
   EXPECT_EQ(x.view({18}).dtype(), kBFloat16);
 }
 
+// The add & norm with a 16-bit block under CPU autocast reads the block as
+// its float32 cast and rounds its gradient as the cast's backward does,
+// without the cast: bit for bit the op on block.to(float32) outside
+// autocast, values and all four gradients, with rows of whole keep-bit
+// words (128) and without (72), in training and in eval.
+TEST(Autocast, AddAndNormReadsASixteenBitBlockAsItsCast) {
+  for (DType dtype : {kBFloat16, kFloat16}) {
+    for (int64_t cols : {128, 72}) {
+      for (bool training : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " cols " << cols
+                                          << (training ? " training" : " eval"));
+        const Tensor block = random({6, cols}, 1).to(dtype), residual = random({6, cols}, 2);
+        const Tensor w = random({cols}, 3), b = random({cols}, 4), g = random({6, cols}, 5);
+        auto run = [&](bool autocast) {
+          std::vector<Tensor> in = {block.clone().requires_grad_(),
+                                    residual.clone().requires_grad_(), w.clone().requires_grad_(),
+                                    b.clone().requires_grad_()};
+          Generator gen(9);
+          Tensor y;
+          if (autocast) {
+            const Autocast scope(DeviceType::CPU, dtype);
+            y = dropout_add_layer_norm(in[0], in[1], 0.2, training, &gen, {cols}, in[2], in[3]);
+            // In training the block reaches the fused op as it is (no cast node).
+            if (training) EXPECT_EQ(y.grad_fn()->inputs[0].node->name(), "accumulate_grad");
+          } else {
+            y = dropout_add_layer_norm(in[0].to(kFloat32), in[1], 0.2, training, &gen, {cols},
+                                       in[2], in[3]);
+          }
+          (y * g).sum().backward();
+          in.insert(in.begin(), y.detach());
+          return in;
+        };
+        const std::vector<Tensor> got = run(true), want = run(false);
+        EXPECT_EQ(got[0].dtype(), kFloat32);
+        EXPECT_EQ(got[1].grad().dtype(), dtype);
+        EXPECT_EQ(values(got[0]), values(want[0]));
+        for (size_t i = 1; i < got.size(); ++i) {
+          EXPECT_EQ(values(got[i].grad()), values(want[i].grad())) << "gradient " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(Autocast, ScopesNestAndRestore) {
   {
     const Autocast outer(DeviceType::CPU, kBFloat16);

@@ -188,14 +188,14 @@ void check_dropout_add_layer_norm(const Matrix& s, bool affine) {
   std::vector<T> gblock_cpu(block.size()), gblock_gpu(block.size());
   for (auto [backend, call, x, gblock] : {std::tuple{&cpu_backend(), &cpu, &x_cpu, &gblock_cpu},
                                           {&emulated_backend(), &gpu, &x_gpu, &gblock_gpu}}) {
-    backend->dropout_add_layer_norm_forward(kDType<T>, block.data(), residual.data(), mask,
-                                            x->data(), call->gamma_or_null(), call->beta_or_null(),
-                                            call->y.data(), call->mean.data(), call->rstd.data(),
-                                            s.rows, s.cols, 1e-5);
-    backend->dropout_add_layer_norm_backward(kDType<T>, gy.data(), x_cpu.data(), cpu.mean.data(),
-                                             cpu.rstd.data(), call->gamma_or_null(), mask,
-                                             call->gx.data(), gblock->data(), call->ggamma.data(),
-                                             call->gbeta.data(), s.rows, s.cols);
+    backend->dropout_add_layer_norm_forward(kDType<T>, kDType<T>, block.data(), residual.data(),
+                                            mask, x->data(), call->gamma_or_null(),
+                                            call->beta_or_null(), call->y.data(), call->mean.data(),
+                                            call->rstd.data(), s.rows, s.cols, 1e-5);
+    backend->dropout_add_layer_norm_backward(
+        kDType<T>, kDType<T>, gy.data(), x_cpu.data(), cpu.mean.data(), cpu.rstd.data(),
+        call->gamma_or_null(), mask, call->gx.data(), gblock->data(), call->ggamma.data(),
+        call->gbeta.data(), s.rows, s.cols);
   }
   expect_close(x_gpu, x_cpu, what + " x");
   expect_close(gblock_gpu, gblock_cpu, what + " grad_block");

@@ -297,19 +297,23 @@ Tensor dropout_add(const Tensor& t, const Tensor& residual, double p, bool train
   return apply_dropout_mask(t, residual, reserve_dropout_mask(t.numel(), p, generator));
 }
 
-Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p, bool training,
-                              Generator* generator, const Shape& normalized_shape,
-                              const Tensor& weight, const Tensor& bias, double eps) {
-  constexpr auto kAutocast = autocast::Op::dropout_add_layer_norm;
-  if (autocast::casts(kAutocast, t, residual, weight, bias)) {
-    return dropout_add_layer_norm(autocast::input(kAutocast, t),
-                                  autocast::input(kAutocast, residual), p, training, generator,
-                                  normalized_shape, autocast::input(kAutocast, weight),
-                                  autocast::input(kAutocast, bias), eps);
-  }
+namespace {
+
+// dropout_add_layer_norm after autocast. With `widened_block`, t is a
+// 16-bit block that autocast would cast to residual's float32: the kernel
+// reads it so (and rounds its gradient as the cast's backward would),
+// without the cast's two copies.
+Tensor add_dropped_norm(const Tensor& t, const Tensor& residual, double p, bool training,
+                        Generator* generator, const Shape& normalized_shape, const Tensor& weight,
+                        const Tensor& bias, double eps, bool widened_block) {
   check_dropout_p(p);
   const bool fused = training && p > 0 && p < 1 && t.defined() && residual.defined() &&
-                     residual.shape() == t.shape() && residual.dtype() == t.dtype();
+                     residual.shape() == t.shape() &&
+                     (residual.dtype() == t.dtype() || widened_block);
+  if (!fused && widened_block) {
+    return add_dropped_norm(t.to(residual.dtype()), residual, p, training, generator,
+                            normalized_shape, weight, bias, eps, false);
+  }
   if (!fused) {
     return layer_norm(dropout_add(t, residual, p, training, generator), normalized_shape, weight,
                       bias, eps);
@@ -326,17 +330,39 @@ Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p,
   // x = residual + dropout(t) is kept (as layer_norm keeps its input), and
   // the mask as keep bits or regenerated. The residual's gradient is x's,
   // t's the masked one.
+  const std::optional<DType> block_dtype =
+      widened_block ? std::optional<DType>(t.dtype()) : std::nullopt;
   record(Op::dropout_add_layer_norm, out, {t, residual, weight, bias},
-         [normalized_shape, mask = drawn(mask), keep_bits, x = SavedTensor(forward.x),
+         [normalized_shape, mask = drawn(mask), keep_bits, block_dtype, x = SavedTensor(forward.x),
           weight = SavedTensor(weight), bias = SavedTensor(bias), mean = SavedTensor(forward.mean),
           rstd = SavedTensor(forward.rstd),
           need_affine = weight.requires_grad() || bias.requires_grad()](const Tensor& g) -> Grads {
-           native::LayerNormGrads grads =
-               native::layer_norm_backward(g, x.get(), normalized_shape, mean.get(), rstd.get(),
-                                           weight.get(), bias.get(), need_affine, &mask);
+           native::LayerNormGrads grads = native::layer_norm_backward(
+               g, x.get(), normalized_shape, mean.get(), rstd.get(), weight.get(), bias.get(),
+               need_affine, &mask, block_dtype);
            return {grads.block, grads.x, grads.weight, grads.bias};
          });
   return out;
+}
+
+}  // namespace
+
+Tensor dropout_add_layer_norm(const Tensor& t, const Tensor& residual, double p, bool training,
+                              Generator* generator, const Shape& normalized_shape,
+                              const Tensor& weight, const Tensor& bias, double eps) {
+  constexpr auto kAutocast = autocast::Op::dropout_add_layer_norm;
+  if (!autocast::casts(kAutocast, t, residual, weight, bias)) {
+    return add_dropped_norm(t, residual, p, training, generator, normalized_shape, weight, bias,
+                            eps, false);
+  }
+  // On the CPU a 16-bit block (a Linear's output) goes to the kernel as it
+  // is: it reads the block as float32 and writes its gradient rounded.
+  const Tensor sums = autocast::input(kAutocast, residual);
+  const bool widened = t.defined() && t.device().is_cpu() && sums.dtype() == kFloat32 &&
+                       (t.dtype() == kBFloat16 || t.dtype() == kFloat16);
+  return add_dropped_norm(widened ? t : autocast::input(kAutocast, t), sums, p, training, generator,
+                          normalized_shape, autocast::input(kAutocast, weight),
+                          autocast::input(kAutocast, bias), eps, widened);
 }
 
 }  // namespace toadstool

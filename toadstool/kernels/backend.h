@@ -64,15 +64,19 @@ using LayerNormBackwardFn = void(DType dtype, const void* grad_y, const void* x,
 // same pass over each row; the backward is layer_norm_backward's (grad_x is
 // the residual's gradient, not null) and also writes grad_block =
 // dropout(grad_x). block, residual, x, grad_x, grad_block are [rows, cols].
-using DropoutAddLayerNormForwardFn = void(DType dtype, const void* block, const void* residual,
-                                          const DropoutMask& mask, void* x, const void* gamma,
-                                          const void* beta, void* y, void* mean, void* rstd,
-                                          int64_t rows, int64_t cols, double eps);
-using DropoutAddLayerNormBackwardFn = void(DType dtype, const void* grad_y, const void* x,
-                                           const void* mean, const void* rstd, const void* gamma,
-                                           const DropoutMask& mask, void* grad_x, void* grad_block,
-                                           void* grad_gamma, void* grad_beta, int64_t rows,
-                                           int64_t cols);
+// block and grad_block are in block_dtype: dtype, or on the CPU bfloat16 /
+// float16 with a float32 dtype (autocast's add & norm: the block read as if
+// cast to float32, its gradient rounded as it is written; other backends
+// throw std::invalid_argument for it).
+using DropoutAddLayerNormForwardFn = void(DType dtype, DType block_dtype, const void* block,
+                                          const void* residual, const DropoutMask& mask, void* x,
+                                          const void* gamma, const void* beta, void* y, void* mean,
+                                          void* rstd, int64_t rows, int64_t cols, double eps);
+using DropoutAddLayerNormBackwardFn = void(DType dtype, DType block_dtype, const void* grad_y,
+                                           const void* x, const void* mean, const void* rstd,
+                                           const void* gamma, const DropoutMask& mask, void* grad_x,
+                                           void* grad_block, void* grad_gamma, void* grad_beta,
+                                           int64_t rows, int64_t cols);
 // Cross-entropy over logits x [outer, classes, inner] (kernels/cpu/
 // cross_entropy.h has the formulas): per line lse, nll and, when not null,
 // the label-smoothing term; the backward's grad_x of a * nll + b * smooth.

@@ -196,7 +196,9 @@ LayerNormForward layer_norm_forward(const Tensor& x, const Shape& normalized_sha
 // layer_norm(residual + dropout(block)) in one pass over the rows
 // (kernels/backend.h, DropoutAddLayerNormForwardFn); block and residual of
 // one shape and floating dtype, 0 < mask.p < 1. Also returns x = residual +
-// dropout(block), in the compute dtype, for the backward.
+// dropout(block), in the compute dtype, for the backward. On the CPU a
+// bfloat16 / float16 block may come with a float32 residual (autocast's add
+// & norm): it is read as block.to(float32) would be, without the copy.
 struct DropoutAddLayerNormForward {
   Tensor out, x, mean, rstd;
 };
@@ -206,7 +208,9 @@ DropoutAddLayerNormForward dropout_add_layer_norm_forward(
 // Gradients of x, weight and bias (the latter two undefined unless
 // `weight_and_bias` is set and weight / bias are defined). With `dropout`
 // (the backward of dropout_add_layer_norm_forward, x its returned x), also
-// the block's gradient dropout(grad x); the residual's is grad x.
+// the block's gradient dropout(grad x); the residual's is grad x. The
+// block's gradient is in `block_dtype` (a 16-bit block of float32 sums,
+// rounded as it is written), else in x's dtype.
 struct LayerNormGrads {
   Tensor x, weight, bias, block;
 };
@@ -214,7 +218,8 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    const Shape& normalized_shape, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, const Tensor& bias,
                                    bool weight_and_bias,
-                                   const kernels::DropoutMask* dropout = nullptr);
+                                   const kernels::DropoutMask* dropout = nullptr,
+                                   std::optional<DType> block_dtype = std::nullopt);
 // Rows of `weight` [num, dim] picked by int64 `indices` of any shape: [..., dim].
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 // in * mask (+ residual, when defined: same shape, dtype and device as in),

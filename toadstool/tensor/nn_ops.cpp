@@ -112,36 +112,39 @@ DropoutAddLayerNormForward dropout_add_layer_norm_forward(
   const char* op = "dropout_add_layer_norm";
   detail::check_defined(block, op);
   detail::check_defined(residual, op);
-  detail::common_device(op, {&block, &residual});
-  TS_CHECK(residual.shape() == block.shape() && residual.dtype() == block.dtype(), op,
-           ": the residual must have the block's shape and dtype, got ", detail::describe(residual),
-           " for ", detail::describe(block));
-  check_layer_norm(block, normalized_shape, weight, bias, op);
+  const Device device = detail::common_device(op, {&block, &residual});
+  const bool widened = device.is_cpu() && residual.dtype() == kFloat32 &&
+                       (block.dtype() == kBFloat16 || block.dtype() == kFloat16);
+  TS_CHECK(residual.shape() == block.shape() && (residual.dtype() == block.dtype() || widened), op,
+           ": the residual must have the block's shape and dtype (or float32 for a 16-bit block "
+           "on the CPU), got ",
+           detail::describe(residual), " for ", detail::describe(block));
+  check_layer_norm(residual, normalized_shape, weight, bias, op);
   TS_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
   TS_CHECK(mask.p > 0 && mask.p < 1, op, ": the mask needs 0 < p < 1, got ", mask.p);
-  const DType compute = detail::compute_dtype(block.dtype());
-  const Tensor in = contiguous_as(block, compute);
+  const DType compute = detail::compute_dtype(residual.dtype());
+  const Tensor in = widened ? contiguous(block) : contiguous_as(block, compute);
   const Tensor res = contiguous_as(residual, compute);
   const Tensor w = contiguous_as(weight, compute);
   const Tensor b = contiguous_as(bias, compute);
   const int64_t cols = detail::shape_numel(normalized_shape);
   const int64_t rows = cols == 0 ? 0 : block.numel() / cols;
-  const Device device = block.device();
   DropoutAddLayerNormForward result{detail::make_tensor(block.shape(), compute, device),
                                     detail::make_tensor(block.shape(), compute, device),
                                     detail::make_tensor({rows}, compute, device),
                                     detail::make_tensor({rows}, compute, device)};
-  TS_KERNEL(device, dropout_add_layer_norm_forward, compute, in.data_ptr(), res.data_ptr(), mask,
-            result.x.data_ptr(), ptr_or_null(w), ptr_or_null(b), result.out.data_ptr(),
-            result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
-  result.out = detail::finish_result(result.out, block.dtype());
+  TS_KERNEL(device, dropout_add_layer_norm_forward, compute, in.dtype(), in.data_ptr(),
+            res.data_ptr(), mask, result.x.data_ptr(), ptr_or_null(w), ptr_or_null(b),
+            result.out.data_ptr(), result.mean.data_ptr(), result.rstd.data_ptr(), rows, cols, eps);
+  result.out = detail::finish_result(result.out, residual.dtype());
   return result;
 }
 
 LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
                                    const Shape& normalized_shape, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& weight, const Tensor& bias,
-                                   bool weight_and_bias, const kernels::DropoutMask* dropout) {
+                                   bool weight_and_bias, const kernels::DropoutMask* dropout,
+                                   std::optional<DType> block_dtype) {
   const char* op = "layer_norm_backward";
   check_layer_norm(x, normalized_shape, weight, bias, op);
   detail::check_defined(grad_y, op);
@@ -167,12 +170,14 @@ LayerNormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x,
   if (weight_and_bias && bias.defined())
     grads.bias = detail::make_tensor(normalized_shape, compute, x.device());
   if (dropout != nullptr) {
-    grads.block = detail::make_tensor(x.shape(), compute, x.device());
-    TS_KERNEL(x.device(), dropout_add_layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
-              contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w), *dropout,
-              grads.x.data_ptr(), grads.block.data_ptr(), mutable_ptr_or_null(grads.weight),
-              mutable_ptr_or_null(grads.bias), rows, cols);
-    grads.block = detail::finish_result(grads.block, x.dtype());
+    // A 16-bit block of float32 sums gets its gradient rounded by the kernel.
+    const DType written = block_dtype.value_or(compute);
+    grads.block = detail::make_tensor(x.shape(), written, x.device());
+    TS_KERNEL(x.device(), dropout_add_layer_norm_backward, compute, written, gy.data_ptr(),
+              in.data_ptr(), contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(),
+              ptr_or_null(w), *dropout, grads.x.data_ptr(), grads.block.data_ptr(),
+              mutable_ptr_or_null(grads.weight), mutable_ptr_or_null(grads.bias), rows, cols);
+    grads.block = detail::finish_result(grads.block, block_dtype.value_or(x.dtype()));
   } else {
     TS_KERNEL(x.device(), layer_norm_backward, compute, gy.data_ptr(), in.data_ptr(),
               contiguous(mean).data_ptr(), contiguous(rstd).data_ptr(), ptr_or_null(w),

@@ -181,28 +181,41 @@ void layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x, c
   });
 }
 
-void dropout_add_layer_norm_forward_entry(DType dtype, const void* block, const void* residual,
-                                          const DropoutMask& mask, void* x, const void* gamma,
-                                          const void* beta, void* y, void* mean, void* rstd,
-                                          int64_t rows, int64_t cols, double eps) {
+// The block's dtype: the norm's, or a 16-bit one with float32.
+void check_block_dtype(DType dtype, DType block_dtype) {
+  const bool widened =
+      dtype == DType::Float32 && (block_dtype == DType::BFloat16 || block_dtype == DType::Float16);
+  if (block_dtype != dtype && !widened) {
+    throw std::invalid_argument(std::string("a ") + dtype_name(block_dtype) + " block with " +
+                                dtype_name(dtype) + " sums");
+  }
+}
+
+void dropout_add_layer_norm_forward_entry(DType dtype, DType block_dtype, const void* block,
+                                          const void* residual, const DropoutMask& mask, void* x,
+                                          const void* gamma, const void* beta, void* y, void* mean,
+                                          void* rstd, int64_t rows, int64_t cols, double eps) {
+  check_block_dtype(dtype, block_dtype);
   for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_forward", [&](auto zero) {
     using T = decltype(zero);
-    dropout_add_layer_norm_forward(typed<T>(block), typed<T>(residual), mask, typed<T>(x),
+    dropout_add_layer_norm_forward(block_dtype, block, typed<T>(residual), mask, typed<T>(x),
                                    typed<T>(gamma), typed<T>(beta), typed<T>(y), typed<T>(mean),
                                    typed<T>(rstd), rows, cols, eps);
   });
 }
 
-void dropout_add_layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x,
-                                           const void* mean, const void* rstd, const void* gamma,
-                                           const DropoutMask& mask, void* grad_x, void* grad_block,
-                                           void* grad_gamma, void* grad_beta, int64_t rows,
-                                           int64_t cols) {
+void dropout_add_layer_norm_backward_entry(DType dtype, DType block_dtype, const void* grad_y,
+                                           const void* x, const void* mean, const void* rstd,
+                                           const void* gamma, const DropoutMask& mask, void* grad_x,
+                                           void* grad_block, void* grad_gamma, void* grad_beta,
+                                           int64_t rows, int64_t cols) {
+  check_block_dtype(dtype, block_dtype);
   for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_backward", [&](auto zero) {
     using T = decltype(zero);
     dropout_add_layer_norm_backward(typed<T>(grad_y), typed<T>(x), typed<T>(mean), typed<T>(rstd),
-                                    typed<T>(gamma), mask, typed<T>(grad_x), typed<T>(grad_block),
-                                    typed<T>(grad_gamma), typed<T>(grad_beta), rows, cols);
+                                    typed<T>(gamma), mask, typed<T>(grad_x), block_dtype,
+                                    grad_block, typed<T>(grad_gamma), typed<T>(grad_beta), rows,
+                                    cols);
   });
 }
 

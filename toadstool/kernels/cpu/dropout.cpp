@@ -1,6 +1,7 @@
 #include "toadstool/kernels/cpu/dropout.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #if defined(__AVX512BW__)
 #include <immintrin.h>
@@ -77,11 +78,27 @@ DropoutDraws* chunk_draws(const DropoutMask& mask, uint32_t threshold, int64_t g
   return d;
 }
 
+// o[e] = v rounded to Out, 16-bit types stored as their bits: GCC
+// vectorises a loop of uint16_t stores, not one of BFloat16 / Half stores.
+template <class T, class V>
+void put(T* o, int64_t e, V v) {
+  o[e] = static_cast<T>(v);
+}
+inline void put(BFloat16* o, int64_t e, float v) {
+  reinterpret_cast<uint16_t*>(o)[e] = float_to_bfloat16_bits(v);
+}
+inline void put(Half* o, int64_t e, float v) {
+  reinterpret_cast<uint16_t*>(o)[e] = float_to_half_bits(v);
+}
+
 }  // namespace
 
-template <class T>
-void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
+template <class Out, class In>
+void dropout_span(Out* out, const In* in, const Out* residual, int64_t first, int64_t n,
                   const DropoutMask& mask) {
+  // The dropout's own dtype: In = Out's, or float32 between a 16-bit type
+  // and float32.
+  using T = std::conditional_t<std::is_same_v<In, Out>, Out, float>;
   const uint32_t threshold = dropout_threshold(1.0 - mask.p);
   const auto keep_scale = static_cast<T>(1.0 / (1.0 - mask.p));
   uint32_t words[kChunkSlots / 2];
@@ -93,20 +110,28 @@ void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t
     const int64_t g = first + e0;  // the chunk's first element in the whole tensor
     len = std::min(n - e0, kChunkSlots - g % kDropoutDraws);
     DropoutDraws* d = chunk_draws(mask, threshold, g, len, words);
-    T* o = out + e0;
-    const T* x = in + e0;
+    Out* o = out + e0;
+    const In* x = in + e0;
+    if (residual == nullptr && std::is_same_v<T, Out>) {
+#pragma omp simd
+      for (int64_t e = 0; e < len; ++e) {
+        o[e] = static_cast<Out>(dropout_value(static_cast<T>(x[e]), d[e], threshold, keep_scale));
+      }
+      continue;
+    }
+    // Two passes through `dropped`: a rounding into 16 bits after the
+    // dropout's in one loop kept GCC from vectorising it (4x slower).
+#pragma omp simd
+    for (int64_t e = 0; e < len; ++e) {
+      dropped[e] = dropout_value(static_cast<T>(x[e]), d[e], threshold, keep_scale);
+    }
     if (residual != nullptr) {
-      // Two passes through `dropped`: with 16-bit T the two roundings in one
-      // loop kept GCC from vectorising it (4x slower than dropout alone).
-      const T* r = residual + e0;
+      const Out* r = residual + e0;
 #pragma omp simd
-      for (int64_t e = 0; e < len; ++e)
-        dropped[e] = dropout_value(x[e], d[e], threshold, keep_scale);
-#pragma omp simd
-      for (int64_t e = 0; e < len; ++e) o[e] = static_cast<T>(r[e] + dropped[e]);
+      for (int64_t e = 0; e < len; ++e) put(o, e, r[e] + dropped[e]);
     } else {
 #pragma omp simd
-      for (int64_t e = 0; e < len; ++e) o[e] = dropout_value(x[e], d[e], threshold, keep_scale);
+      for (int64_t e = 0; e < len; ++e) put(o, e, dropped[e]);
     }
   }
 }
@@ -118,6 +143,12 @@ template void dropout_span(float*, const float*, const float*, int64_t, int64_t,
                            const DropoutMask&);
 template void dropout_span(double*, const double*, const double*, int64_t, int64_t,
                            const DropoutMask&);
+template void dropout_span(float*, const BFloat16*, const float*, int64_t, int64_t,
+                           const DropoutMask&);
+template void dropout_span(float*, const Half*, const float*, int64_t, int64_t, const DropoutMask&);
+template void dropout_span(BFloat16*, const float*, const BFloat16*, int64_t, int64_t,
+                           const DropoutMask&);
+template void dropout_span(Half*, const float*, const Half*, int64_t, int64_t, const DropoutMask&);
 
 namespace {
 

@@ -41,9 +41,12 @@ void dropout(double* out, const double* in, const double* residual, int64_t n,
 // point at element `first`, whose mask words are those of the whole tensor.
 // With keep bits, `first` is a multiple of 64 and so is n unless the span
 // ends the tensor (spans on other threads never share a word of bits).
-// T is Half, BFloat16, float or double.
-template <class T>
-void dropout_span(T* out, const T* in, const T* residual, int64_t first, int64_t n,
+// Out = In is Half, BFloat16, float or double; or one of them is float and
+// the other Half or BFloat16 (autocast's add & norm: a 16-bit block read
+// into float32 sums, their gradient written back rounded), the dropout then
+// computed in float32, as after a cast.
+template <class Out, class In>
+void dropout_span(Out* out, const In* in, const Out* residual, int64_t first, int64_t n,
                   const DropoutMask& mask);
 
 }  // namespace toadstool::kernels::cpu

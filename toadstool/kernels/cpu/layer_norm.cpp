@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "toadstool/kernels/cpu/dropout.h"
@@ -15,13 +16,42 @@ namespace {
 // row loops: the forward's rows x = residual + dropout(block) are made just
 // before they are normalised, the backward's grad_block = dropout(grad_x)
 // just after grad_x. Null for a plain layer norm.
+// block and grad_block are in block_dtype: T's, or (T float) a 16-bit one.
 template <class T>
 struct FusedDropout {
-  const T* block = nullptr;     // forward, [rows, cols]
+  DType block_dtype;
+  const void* block = nullptr;  // forward, [rows, cols]
   const T* residual = nullptr;  // forward, [rows, cols]
   T* x = nullptr;               // forward: where the rows of x go (the `x` it normalises)
-  T* grad_block = nullptr;      // backward, [rows, cols]
+  void* grad_block = nullptr;   // backward, [rows, cols]
   DropoutMask mask;
+
+  // x[at, at + cols) = residual + dropout(block) there.
+  void make_x(int64_t at, int64_t cols) const {
+    with_block_type([&](auto zero) {
+      using B = decltype(zero);
+      dropout_span(x + at, static_cast<const B*>(block) + at, residual + at, at, cols, mask);
+    });
+  }
+  // grad_block[at, at + cols) = dropout(gx) there.
+  void make_grad_block(const T* gx, int64_t at, int64_t cols) const {
+    with_block_type([&](auto zero) {
+      using B = decltype(zero);
+      dropout_span(static_cast<B*>(grad_block) + at, gx + at, static_cast<const B*>(nullptr), at,
+                   cols, mask);
+    });
+  }
+
+ private:
+  // fn(a zero of the block's element type).
+  template <class Fn>
+  void with_block_type(Fn fn) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (block_dtype == DType::BFloat16) return fn(BFloat16{});
+      if (block_dtype == DType::Float16) return fn(Half{});
+    }
+    fn(T{});
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -92,7 +122,7 @@ void forward(const T* x, const T* gamma, const T* beta, T* y, T* mean_out, T* rs
     for (int64_t r = begin; r < end; ++r) {
       if (fused) {
         const int64_t at = r * cols;
-        dropout_span(fused->x + at, fused->block + at, fused->residual + at, at, cols, fused->mask);
+        fused->make_x(at, cols);
       }
       const RowStats stats = row_stats(x + r * cols, cols, eps);
       if (mean_out) mean_out[r] = static_cast<T>(stats.mean + stats.residual);
@@ -210,8 +240,7 @@ void backward_rows(const T* gy, const T* x, const T* mean, const T* rstd, const 
     if (gx) grad_x_row(gyr, xr, gamma, mean[r], rstd[r], g, gx + r * cols, cols);
     if (fused) {
       const int64_t at = r * cols;
-      dropout_span(fused->grad_block + at, gx + at, static_cast<const T*>(nullptr), at, cols,
-                   fused->mask);
+      fused->make_grad_block(gx, at, cols);
     }
     if (!sums) continue;
     add_row(gyr, xr, mean[r], rstd[r], g.delta, *sums, cols);
@@ -283,33 +312,34 @@ void layer_norm_backward(const double* grad_y, const double* x, const double* me
   backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols);
 }
 
-void dropout_add_layer_norm_forward(const float* block, const float* residual,
+void dropout_add_layer_norm_forward(DType block_dtype, const void* block, const float* residual,
                                     const DropoutMask& mask, float* x, const float* gamma,
                                     const float* beta, float* y, float* mean, float* rstd,
                                     int64_t rows, int64_t cols, double eps) {
-  const FusedDropout<float> fused{block, residual, x, nullptr, mask};
+  const FusedDropout<float> fused{block_dtype, block, residual, x, nullptr, mask};
   forward<float>(x, gamma, beta, y, mean, rstd, rows, cols, eps, &fused);
 }
-void dropout_add_layer_norm_forward(const double* block, const double* residual,
+void dropout_add_layer_norm_forward(DType block_dtype, const void* block, const double* residual,
                                     const DropoutMask& mask, double* x, const double* gamma,
                                     const double* beta, double* y, double* mean, double* rstd,
                                     int64_t rows, int64_t cols, double eps) {
-  const FusedDropout<double> fused{block, residual, x, nullptr, mask};
+  const FusedDropout<double> fused{block_dtype, block, residual, x, nullptr, mask};
   forward<double>(x, gamma, beta, y, mean, rstd, rows, cols, eps, &fused);
 }
 void dropout_add_layer_norm_backward(const float* grad_y, const float* x, const float* mean,
                                      const float* rstd, const float* gamma, const DropoutMask& mask,
-                                     float* grad_x, float* grad_block, float* grad_gamma,
-                                     float* grad_beta, int64_t rows, int64_t cols) {
-  const FusedDropout<float> fused{nullptr, nullptr, nullptr, grad_block, mask};
+                                     float* grad_x, DType block_dtype, void* grad_block,
+                                     float* grad_gamma, float* grad_beta, int64_t rows,
+                                     int64_t cols) {
+  const FusedDropout<float> fused{block_dtype, nullptr, nullptr, nullptr, grad_block, mask};
   backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols, &fused);
 }
 void dropout_add_layer_norm_backward(const double* grad_y, const double* x, const double* mean,
                                      const double* rstd, const double* gamma,
-                                     const DropoutMask& mask, double* grad_x, double* grad_block,
-                                     double* grad_gamma, double* grad_beta, int64_t rows,
-                                     int64_t cols) {
-  const FusedDropout<double> fused{nullptr, nullptr, nullptr, grad_block, mask};
+                                     const DropoutMask& mask, double* grad_x, DType block_dtype,
+                                     void* grad_block, double* grad_gamma, double* grad_beta,
+                                     int64_t rows, int64_t cols) {
+  const FusedDropout<double> fused{block_dtype, nullptr, nullptr, nullptr, grad_block, mask};
   backward(grad_y, x, mean, rstd, gamma, grad_x, grad_gamma, grad_beta, rows, cols, &fused);
 }
 

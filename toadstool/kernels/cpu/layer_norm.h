@@ -35,23 +35,25 @@ void layer_norm_backward(const double* grad_y, const double* x, const double* me
 // dropout(block) is written row by row and normalised while in L1. The
 // backward is layer_norm_backward's, and also writes grad_block =
 // dropout(grad_x) with the forward's mask (its keep bits, or drawn again;
-// grad_x is the residual's).
-void dropout_add_layer_norm_forward(const float* block, const float* residual,
+// grad_x is the residual's). block and grad_block are in block_dtype: the
+// sums' own, or bfloat16 / float16 with float sums (dropout_span's widening).
+void dropout_add_layer_norm_forward(DType block_dtype, const void* block, const float* residual,
                                     const DropoutMask& mask, float* x, const float* gamma,
                                     const float* beta, float* y, float* mean, float* rstd,
                                     int64_t rows, int64_t cols, double eps);
-void dropout_add_layer_norm_forward(const double* block, const double* residual,
+void dropout_add_layer_norm_forward(DType block_dtype, const void* block, const double* residual,
                                     const DropoutMask& mask, double* x, const double* gamma,
                                     const double* beta, double* y, double* mean, double* rstd,
                                     int64_t rows, int64_t cols, double eps);
 void dropout_add_layer_norm_backward(const float* grad_y, const float* x, const float* mean,
                                      const float* rstd, const float* gamma, const DropoutMask& mask,
-                                     float* grad_x, float* grad_block, float* grad_gamma,
-                                     float* grad_beta, int64_t rows, int64_t cols);
+                                     float* grad_x, DType block_dtype, void* grad_block,
+                                     float* grad_gamma, float* grad_beta, int64_t rows,
+                                     int64_t cols);
 void dropout_add_layer_norm_backward(const double* grad_y, const double* x, const double* mean,
                                      const double* rstd, const double* gamma,
-                                     const DropoutMask& mask, double* grad_x, double* grad_block,
-                                     double* grad_gamma, double* grad_beta, int64_t rows,
-                                     int64_t cols);
+                                     const DropoutMask& mask, double* grad_x, DType block_dtype,
+                                     void* grad_block, double* grad_gamma, double* grad_beta,
+                                     int64_t rows, int64_t cols);
 
 }  // namespace toadstool::kernels::cpu

@@ -259,10 +259,19 @@ void layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x, c
   });
 }
 
-void dropout_add_layer_norm_forward_entry(DType dtype, const void* block, const void* residual,
-                                          const DropoutMask& mask, void* x, const void* gamma,
-                                          const void* beta, void* y, void* mean, void* rstd,
-                                          int64_t rows, int64_t cols, double eps) {
+// The block in the norm's dtype only (the front-end widens a 16-bit one).
+void check_block_dtype(DType dtype, DType block_dtype) {
+  if (block_dtype != dtype) {
+    throw std::invalid_argument(std::string("the block must be ") + dtype_name(dtype) + ", got " +
+                                dtype_name(block_dtype));
+  }
+}
+
+void dropout_add_layer_norm_forward_entry(DType dtype, DType block_dtype, const void* block,
+                                          const void* residual, const DropoutMask& mask, void* x,
+                                          const void* gamma, const void* beta, void* y, void* mean,
+                                          void* rstd, int64_t rows, int64_t cols, double eps) {
+  check_block_dtype(dtype, block_dtype);
   for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_forward", [&](auto zero) {
     using T = decltype(zero);
     FusedDropout<T> fused(mask);
@@ -274,11 +283,12 @@ void dropout_add_layer_norm_forward_entry(DType dtype, const void* block, const 
   });
 }
 
-void dropout_add_layer_norm_backward_entry(DType dtype, const void* grad_y, const void* x,
-                                           const void* mean, const void* rstd, const void* gamma,
-                                           const DropoutMask& mask, void* grad_x, void* grad_block,
-                                           void* grad_gamma, void* grad_beta, int64_t rows,
-                                           int64_t cols) {
+void dropout_add_layer_norm_backward_entry(DType dtype, DType block_dtype, const void* grad_y,
+                                           const void* x, const void* mean, const void* rstd,
+                                           const void* gamma, const DropoutMask& mask, void* grad_x,
+                                           void* grad_block, void* grad_gamma, void* grad_beta,
+                                           int64_t rows, int64_t cols) {
+  check_block_dtype(dtype, block_dtype);
   for_dtype<TypeSet::Float>(dtype, "dropout_add_layer_norm_backward", [&](auto zero) {
     using T = decltype(zero);
     FusedDropout<T> fused(mask);
