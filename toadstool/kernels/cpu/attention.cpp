@@ -24,6 +24,7 @@
 #include "toadstool/kernels/cpu/gemm_bf16_packed.h"
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/random.h"
+#include "toadstool/kernels/cpu/rounded_store.h"
 #include "toadstool/kernels/fast_math.h"
 
 namespace toadstool::kernels::cpu {
@@ -194,29 +195,15 @@ class HeadReader {
   std::vector<O> q_, k_, v_, go_;
 };
 
-// Where values rounded into S are written: S itself, or bfloat16's bits
-// (GCC does not vectorise a loop that assigns BFloat16 structs, and does one
-// that stores the bits).
-inline float* storage(float* p) { return p; }
-inline double* storage(double* p) { return p; }
-inline Half* storage(Half* p) { return p; }
-inline uint16_t* storage(BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
-
-template <class D, class T>
-void store(D* out, int64_t i, T v) {
-  out[i] = static_cast<D>(v);
-}
-inline void store(uint16_t* out, int64_t i, float v) { out[i] = float_to_bfloat16_bits(v); }
-
 // rows x cols of T (row stride src_row) rounded into S (row stride dst_row).
 template <class S, class T>
 void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* dst,
                  int64_t dst_row) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* in = src + r * src_row;
-    auto* o = storage(dst + r * dst_row);
+    S* o = dst + r * dst_row;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c) store(o, c, in[c]);
+    for (int64_t c = 0; c < cols; ++c) store_rounded(o, c, in[c]);
   }
 }
 
@@ -225,9 +212,8 @@ void narrow_rows(const T* src, int64_t src_row, int64_t rows, int64_t cols, S* d
 template <class T, class O>
 void operand_row(const T* x, const T* z, int64_t n, O* out) {
   if (z == nullptr) return narrow_rows(x, n, 1, n, out, n);
-  auto* o = storage(out);
 #pragma omp simd
-  for (int64_t c = 0; c < n; ++c) store(o, c, x[c] * z[c]);
+  for (int64_t c = 0; c < n; ++c) store_rounded(out, c, x[c] * z[c]);
 }
 
 // One thread's tile products, c [M, N] = alpha op(a) op(b) + beta c (c not
@@ -625,15 +611,15 @@ struct Backward {
     for (int64_t r = 0; r < rows; ++r) {
       const T* br = b + r * cols;
       const T* pr = p + r * cols;
-      auto* dsr = storage(ds + r * cols);
+      O* dsr = ds + r * cols;
       const T dr = d[h * a.L + i0 + r];
       if (dropout) {
         const T* zr = z + r * cols;
 #pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) store(dsr, c, pr[c] * (br[c] * zr[c] - dr));
+        for (int64_t c = 0; c < cols; ++c) store_rounded(dsr, c, pr[c] * (br[c] * zr[c] - dr));
       } else {
 #pragma omp simd
-        for (int64_t c = 0; c < cols; ++c) store(dsr, c, pr[c] * (br[c] - dr));
+        for (int64_t c = 0; c < cols; ++c) store_rounded(dsr, c, pr[c] * (br[c] - dr));
       }
     }
     const T scale = static_cast<T>(a.scale);

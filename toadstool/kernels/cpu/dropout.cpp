@@ -9,6 +9,7 @@
 
 #include "toadstool/kernels/cpu/parallel.h"
 #include "toadstool/kernels/cpu/random.h"
+#include "toadstool/kernels/cpu/rounded_store.h"
 #include "toadstool/kernels/philox.h"
 #include "toadstool/kernels/random_values.h"
 
@@ -78,19 +79,6 @@ DropoutDraws* chunk_draws(const DropoutMask& mask, uint32_t threshold, int64_t g
   return d;
 }
 
-// o[e] = v rounded to Out, 16-bit types stored as their bits: GCC
-// vectorises a loop of uint16_t stores, not one of BFloat16 / Half stores.
-template <class T, class V>
-void put(T* o, int64_t e, V v) {
-  o[e] = static_cast<T>(v);
-}
-inline void put(BFloat16* o, int64_t e, float v) {
-  reinterpret_cast<uint16_t*>(o)[e] = float_to_bfloat16_bits(v);
-}
-inline void put(Half* o, int64_t e, float v) {
-  reinterpret_cast<uint16_t*>(o)[e] = float_to_half_bits(v);
-}
-
 }  // namespace
 
 template <class Out, class In>
@@ -120,7 +108,7 @@ void dropout_span(Out* out, const In* in, const Out* residual, int64_t first, in
       continue;
     }
     // Two passes through `dropped`, the second storing 16-bit results as
-    // bits (put): GCC left the one-loop form with struct stores scalar.
+    // bits (store_rounded): GCC left the one-loop form with struct stores scalar.
 #pragma omp simd
     for (int64_t e = 0; e < len; ++e) {
       dropped[e] = dropout_value(static_cast<T>(x[e]), d[e], threshold, keep_scale);
@@ -128,10 +116,10 @@ void dropout_span(Out* out, const In* in, const Out* residual, int64_t first, in
     if (residual != nullptr) {
       const Out* r = residual + e0;
 #pragma omp simd
-      for (int64_t e = 0; e < len; ++e) put(o, e, r[e] + dropped[e]);
+      for (int64_t e = 0; e < len; ++e) store_rounded(o, e, r[e] + dropped[e]);
     } else {
 #pragma omp simd
-      for (int64_t e = 0; e < len; ++e) put(o, e, dropped[e]);
+      for (int64_t e = 0; e < len; ++e) store_rounded(o, e, dropped[e]);
     }
   }
 }
