@@ -623,14 +623,19 @@ TEST(Attention, ReducedFloatsComputeInFloat32) {
 // them (beyond their memory bound) it draws the same bits again from the
 // Philox state: the same gradients, bit for bit. Rows of 200 keys end
 // inside a 64-bit word, causal tiles are skipped, row 0 of head 1 is fully
-// masked.
+// masked. In float32 (dropout as float32 scales) and bfloat16 (on a 16-bit
+// tile, the bits themselves as masks).
 TEST(Attention, KeptDropoutBitsEqualTheDrawnOnes) {
-  Generator g(3);
-  const Tensor q = randn({2, 130, 16}, kFloat32, &g), k = randn({2, 200, 16}, kFloat32, &g);
-  const Tensor v = randn({2, 200, 8}, kFloat32, &g), go = randn({2, 130, 8}, kFloat32, &g);
+  Generator data(3);
+  const Tensor q0 = randn({2, 130, 16}, kFloat32, &data), k0 = randn({2, 200, 16}, kFloat32, &data);
+  const Tensor v0 = randn({2, 200, 8}, kFloat32, &data), go0 = randn({2, 130, 8}, kFloat32, &data);
   Tensor mask = ones({2, 130, 200}, kBool);
   native::select(native::select(mask, 0, 1), 0, 0).fill_(false);
-  for (bool causal : {false, true}) {
+  for (auto [dtype, causal] : {std::pair{kFloat32, false}, std::pair{kFloat32, true},
+                               std::pair{kBFloat16, false}, std::pair{kBFloat16, true}}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)) + (causal ? " causal" : " masked"));
+    const Tensor q = q0.to(dtype), k = k0.to(dtype), v = v0.to(dtype), go = go0.to(dtype);
+    Generator g(3);
     AttentionOptions o;
     o.dropout_p = 0.3;
     o.generator = &g;
@@ -646,9 +651,9 @@ TEST(Attention, KeptDropoutBitsEqualTheDrawnOnes) {
     forward.keep_bits = Tensor();
     const native::AttentionGrads drawn =
         native::scaled_dot_product_attention_backward(go, q, k, v, forward, o);
-    testing::expect_close(kept.q, drawn.q, 0, 0);
-    testing::expect_close(kept.k, drawn.k, 0, 0);
-    testing::expect_close(kept.v, drawn.v, 0, 0);
+    testing::expect_close(kept.q.to(kFloat32), drawn.q.to(kFloat32), 0, 0);
+    testing::expect_close(kept.k.to(kFloat32), drawn.k.to(kFloat32), 0, 0);
+    testing::expect_close(kept.v.to(kFloat32), drawn.v.to(kFloat32), 0, 0);
   }
 }
 

@@ -18,6 +18,7 @@
 #endif
 
 #include "toadstool/kernels/attention_math.h"
+#include "toadstool/kernels/cpu/attention_rows_bf16.h"
 #include "toadstool/kernels/cpu/dropout.h"
 #include "toadstool/kernels/cpu/gemm.h"
 #include "toadstool/kernels/cpu/gemm_bf16.h"
@@ -231,6 +232,10 @@ class TileProducts {
   }
   // Where a tile made in place of x [rows, cols] goes as an operand: x.
   T* operand_buffer(T* x) { return x; }
+  // Whether dropout reaches the score rows as keep bits, each row rounded
+  // into the operand in the pass that applies them (the bfloat16 products':
+  // kernels/cpu/attention_rows_bf16.h), or as float32 scales (z).
+  static constexpr bool kKeepBitRows = false;
 };
 
 #if TOADSTOOL_BF16_KERNELS
@@ -254,7 +259,21 @@ class TileProducts<float, BFloat16> {
   // before the next is made).
   BFloat16* operand_buffer(const float* /*x*/) { return rounded_.data(); }
 
+  static constexpr bool kKeepBitRows = true;
+  void kept_row(const float* p, int64_t cols, const uint64_t* bits, float keep_scale,
+                BFloat16* kept) const {
+    kept_operand_row(p, cols, bits, keep_scale, out_bits(kept));
+  }
+  void score_gradient_row(const float* p, const float* dp, int64_t cols, const uint64_t* bits,
+                          float keep_scale, float d, BFloat16* ds) const {
+    cpu::score_gradient_row(p, dp, cols, bits, keep_scale, d, out_bits(ds));
+  }
+  // Keep bits of a tile's row r when the call keeps none: [kBq, kBk / 64] words.
+  uint64_t* own_keep_bits(int64_t r) { return own_bits_.data() + r * (kBk / 64); }
+
  private:
+  static uint16_t* out_bits(BFloat16* p) { return reinterpret_cast<uint16_t*>(p); }
+
   // Up to 64 KiB each at E, Ev <= 128 (and 256 KiB at the 512 limit).
   static constexpr size_t kMaxPacked = 64;
 
@@ -279,6 +298,7 @@ class TileProducts<float, BFloat16> {
 
   const Bf16Tile& tile_ = *bf16_tile();
   std::vector<BFloat16> rounded_ = std::vector<BFloat16>(kBq * kBk);
+  std::vector<uint64_t> own_bits_ = std::vector<uint64_t>(kBq * kBk / 64);
   std::vector<Entry> packed_;
 };
 #endif
@@ -416,6 +436,30 @@ void load_keep_row(const AttentionArgs<S>& a, int64_t h, int64_t i, int64_t j0, 
   unpack_keep_bits(keep_words(a, h, i, j0), cols, T(1) / T(1 - a.dropout_p), z);
 }
 
+// The keep bits of score row i of head h from key j0 (a multiple of 64)
+// over cols keys, drawn: written where the call keeps its bits, else into
+// `own` (ceil(cols / 64) words). Bits past cols are 0, as pack_keep_bits
+// leaves them.
+template <class S>
+const uint64_t* draw_keep_bits(const AttentionArgs<S>& a, int64_t h, int64_t i, int64_t j0,
+                               int64_t cols, uint64_t* own) {
+  uint64_t* bits = a.keep_bits != nullptr ? keep_words(a, h, i, j0) : own;
+  const uint32_t threshold = dropout_threshold(1.0 - a.dropout_p);
+  uint32_t words[4 * (kBk / kDropoutDraws + 2)];  // draws up to 64 past cols, as dropout_row's
+  DropoutDraws* d = dropout_draws(
+      a.seed, a.offset, static_cast<int64_t>(flat_index(h, i, j0, a.L, a.S)), cols, words);
+  for (int64_t w = 0; w * 64 < cols; ++w) bits[w] = dropout_keep_word(d + w * 64, threshold);
+  if (cols % 64 != 0) bits[cols / 64] &= (uint64_t{1} << (cols % 64)) - 1;
+  return bits;
+}
+
+// The backward's keep bits of that row: the forward's, or drawn again.
+template <class S>
+const uint64_t* load_keep_bits(const AttentionArgs<S>& a, int64_t h, int64_t i, int64_t j0,
+                               int64_t cols, uint64_t* own) {
+  return a.keep_bits != nullptr ? keep_words(a, h, i, j0) : draw_keep_bits(a, h, i, j0, cols, own);
+}
+
 template <class T>
 T row_max(const T* x, int64_t n) {
   T m = kNegInf<T>;
@@ -458,6 +502,7 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   T* z = p + kBq * kBk;
   T* m = z + kBk;
   T* l = m + kBq;
+  const T keep_scale = T(1) / T(1 - a.dropout_p);
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
   for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
@@ -489,7 +534,12 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
       l[r] = l[r] * rescale + exp_in_place(pr, cols, m_new);
       m[r] = m_new;
       if (rescale != T(1)) scale_row(o + r * o_row, a.Ev, rescale);
-      if (a.dropout_p > 0) {
+      if (a.dropout_p == 0) continue;
+      if constexpr (TileProducts<T, O>::kKeepBitRows) {
+        products.kept_row(pr, cols,
+                          draw_keep_bits(a, h, i0 + r, j0, cols, products.own_keep_bits(r)),
+                          keep_scale, kept_row);
+      } else {
         draw_keep_row(a, h, i0 + r, j0, cols, z);
         operand_row(pr, z, cols, kept_row);
       }
@@ -586,8 +636,11 @@ struct Backward {
 #pragma omp simd
       for (int64_t c = 0; c < cols; ++c) pr[c] = vexp_nonpositive(pr[c] - row_lse);
     }
-    const bool dropout = a.dropout_p > 0;
     const O* go = go_head + i0 * go_row;  // [rows, Ev]
+    if constexpr (TileProducts<T, O>::kKeepBitRows) {
+      return rest_from_keep_bits(hv, go, go_row, g, i0, j0, rows, cols, what, p, products);
+    }
+    const bool dropout = a.dropout_p > 0;
     if (dropout) {
       for (int64_t r = 0; r < rows; ++r) load_keep_row(a, h, i0 + r, j0, cols, z + r * cols);
     }
@@ -622,15 +675,59 @@ struct Backward {
         for (int64_t c = 0; c < cols; ++c) store_rounded(dsr, c, pr[c] * (br[c] - dr));
       }
     }
+    grad_q_k_products(hv, g, i0, j0, rows, cols, what, ds, products);
+  }
+
+  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E] and grad_k [cols,
+  // E] += scale dS^T [cols, rows] q [rows, E], as `what` asks.
+  void grad_q_k_products(const HeadView<T, O>& hv, const HeadGrads<T>& g, int64_t i0, int64_t j0,
+                         int64_t rows, int64_t cols, unsigned what, const O* ds,
+                         TileProducts<T, O>& products) const {
     const T scale = static_cast<T>(a.scale);
-    if (what & kGradQ) {  // grad_q [rows, E] += scale dS [rows, cols] k [cols, E]
+    if (what & kGradQ) {
       products.multiply(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row,
                         hv.k_row, T(1), g.q + i0 * g.q_row, g.q_row);
     }
-    if (what & kGradKV) {  // grad_k [cols, E] += scale dS^T [cols, rows] q [rows, E]
+    if (what & kGradKV) {
       products.multiply(true, false, cols, a.E, rows, scale, ds, cols, hv.q + i0 * hv.q_row,
                         hv.q_row, T(1), g.k + j0 * g.k_row, g.k_row);
     }
+  }
+
+  // The rest of tile() from the probabilities p [rows, cols] where dropout
+  // comes as keep bits (TileProducts::kKeepBitRows): the kept probabilities
+  // and dS rounded into the operand buffer from p and dP (in b = p + 2 kBq
+  // kBk) by the bits.
+  void rest_from_keep_bits(const HeadView<T, O>& hv, const O* go, int64_t go_row,
+                           const HeadGrads<T>& g, int64_t i0, int64_t j0, int64_t rows,
+                           int64_t cols, unsigned what, T* p, TileProducts<T, O>& products) const {
+    const int64_t h = hv.h;
+    T* b = p + 2 * kBq * kBk;
+    const T keep_scale = T(1) / T(1 - a.dropout_p);
+    O* operand = products.operand_buffer(p);
+    const uint64_t* bits[kBq] = {};  // null without dropout
+    for (int64_t r = 0; a.dropout_p > 0 && r < rows; ++r) {
+      bits[r] = load_keep_bits(a, h, i0 + r, j0, cols, products.own_keep_bits(r));
+    }
+    if (what & kGradKV) {  // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
+      if (a.dropout_p > 0) {
+        for (int64_t r = 0; r < rows; ++r) {
+          products.kept_row(p + r * cols, cols, bits[r], keep_scale, operand + r * cols);
+        }
+      } else {
+        operand_row(p, static_cast<const T*>(nullptr), rows * cols, operand);
+      }
+      products.multiply(true, false, cols, a.Ev, rows, T(1), operand, cols, go, go_row, T(1),
+                        g.v + j0 * g.v_row, g.v_row);
+    }
+    // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols]
+    products.multiply(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row,
+                      hv.v_row, T(0), b, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      products.score_gradient_row(p + r * cols, b + r * cols, cols, bits[r], keep_scale,
+                                  d[h * a.L + i0 + r], operand + r * cols);
+    }
+    grad_q_k_products(hv, g, i0, j0, rows, cols, what, operand, products);
   }
 };
 

@@ -33,22 +33,6 @@ using DrawSlots = uint16_t __attribute__((may_alias));
 constexpr int64_t kChunkSlots = kDropoutDraws * kPhiloxChunkBlocks;
 static_assert(kChunkSlots % 64 == 0);
 
-// The keep bits of draws d[0, 64) (slots past a ragged end give bits no
-// element reads). threshold is in [1, 2^16].
-inline uint64_t keep_word(DropoutDraws* d, uint32_t threshold) {
-#if defined(__AVX512BW__)
-  const __m512i last_kept = _mm512_set1_epi16(static_cast<int16_t>(threshold - 1));
-  const auto low = static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d), last_kept));
-  const auto high =
-      static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d + 32), last_kept));
-  return low | (high << 32);
-#else
-  uint64_t word = 0;
-  for (int j = 0; j < 64; ++j) word |= static_cast<uint64_t>(d[j] < threshold) << j;
-  return word;
-#endif
-}
-
 // Draws d[0, 64) standing for a word of keep bits: a kept element's 0, a
 // dropped one's 0xFFFF, which the threshold decides alike (a dropped draw
 // was at least the threshold, so the threshold is at most 0xFFFF).
@@ -74,7 +58,7 @@ DropoutDraws* chunk_draws(const DropoutMask& mask, uint32_t threshold, int64_t g
   }
   DropoutDraws* d = dropout_draws(mask.seed, mask.offset, g, len, words);
   if (bits != nullptr) {
-    for (int64_t w = 0; w * 64 < len; ++w) bits[w] = keep_word(d + w * 64, threshold);
+    for (int64_t w = 0; w * 64 < len; ++w) bits[w] = dropout_keep_word(d + w * 64, threshold);
   }
   return d;
 }

@@ -4,6 +4,10 @@
 #include <bit>
 #include <cstdint>
 
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 #include "toadstool/kernels/half.h"
 #include "toadstool/kernels/kernel_args.h"
 #include "toadstool/kernels/philox.h"
@@ -26,6 +30,22 @@ inline constexpr int64_t kDropoutDraws = values_per_block(RandomKind::DropoutKee
 // + n) / 8) of them) and the result points at element first's draw.
 DropoutDraws* dropout_draws(uint64_t seed, uint64_t offset, int64_t first, int64_t n,
                             uint32_t* words);
+
+// The keep bits of draws d[0, 64) (bit j: d[j] < threshold; slots past a
+// ragged end give bits no element reads). threshold is in [1, 2^16].
+inline uint64_t dropout_keep_word(DropoutDraws* d, uint32_t threshold) {
+#if defined(__AVX512BW__)
+  const __m512i last_kept = _mm512_set1_epi16(static_cast<int16_t>(threshold - 1));
+  const auto low = static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d), last_kept));
+  const auto high =
+      static_cast<uint64_t>(_mm512_cmple_epu16_mask(_mm512_loadu_si512(d + 32), last_kept));
+  return low | (high << 32);
+#else
+  uint64_t word = 0;
+  for (int j = 0; j < 64; ++j) word |= static_cast<uint64_t>(d[j] < threshold) << j;
+  return word;
+#endif
+}
 
 // out[i] = in[i] * mask_i (+ residual[i] unless residual is null).
 void dropout(Half* out, const Half* in, const Half* residual, int64_t n, const DropoutMask& mask);
