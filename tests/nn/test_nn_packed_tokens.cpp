@@ -3,6 +3,9 @@
 // with and without packing.
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "test_util.h"
 
 namespace toadstool {
@@ -15,6 +18,15 @@ Tensor ragged_padding() {
   Tensor padding = zeros({3, 5}, kBool);
   padding.select(0, 1).narrow(0, 3, 2).fill_(true);
   padding.select(0, 2).fill_(true);
+  return padding;
+}
+
+// [3, 5] with padding before and between real tokens: sequence 0 starts
+// with two, 1 has one at position 2.
+Tensor scattered_padding() {
+  Tensor padding = zeros({3, 5}, kBool);
+  padding.select(0, 0).narrow(0, 0, 2).fill_(true);
+  padding.select(0, 1).narrow(0, 2, 1).fill_(true);
   return padding;
 }
 
@@ -45,6 +57,16 @@ TEST(PackedTokens, PackTakesTheRealTokensInOrderAndUnpackPutsThemBack) {
   expect_close(x.grad(), ones({3, 5, 4}, kFloat64) * keep, 0, 0);
 }
 
+// Sequences padded at their ends only are packed sequences: their offsets
+// in the tokens (self-attention attends them without unpacking); other
+// padding gives none.
+TEST(PackedTokens, SequenceOffsetsWhenEachSequenceIsPaddedAtItsEnd) {
+  const nn::PackedTokens packed = nn::PackedTokens::of_padding(ragged_padding());
+  ASSERT_TRUE(packed.sequence_offsets.defined());
+  expect_close(packed.sequence_offsets, from_vector(std::vector<int64_t>{0, 5, 8, 8}, {4}), 0, 0);
+  EXPECT_FALSE(nn::PackedTokens::of_padding(scattered_padding()).sequence_offsets.defined());
+}
+
 TEST(PackedTokens, BadInputsThrow) {
   EXPECT_THROW(nn::PackedTokens::of_padding(zeros({3, 5})), Error);       // not bool
   EXPECT_THROW(nn::PackedTokens::of_padding(zeros({15}, kBool)), Error);  // not 2-D
@@ -65,10 +87,14 @@ TEST(PackedTokens, BadInputsThrow) {
 
 // The packed run is the padded run read at the real tokens: the output, the
 // input's gradient (0 at the padding) and every parameter's gradient, at
-// one and two threads (the attention's two backward schedules).
+// one and two threads (the attention's two backward schedules); as packed
+// sequences (padding at the ends) and unpacked around the attention
+// (padding elsewhere).
 TEST(PackedTokens, SelfAttentionMatchesThePaddedRunAtTheRealTokens) {
   const int saved = get_num_threads();
-  for (int threads : {1, 2}) {
+  for (const auto& [threads, padding] :
+       {std::pair{1, ragged_padding()}, std::pair{2, ragged_padding()},
+        std::pair{1, scattered_padding()}, std::pair{2, scattered_padding()}}) {
     SCOPED_TRACE(threads);
     set_num_threads(threads);
     manual_seed(3);
@@ -76,11 +102,11 @@ TEST(PackedTokens, SelfAttentionMatchesThePaddedRunAtTheRealTokens) {
     padded_mha.to(kFloat64);
     packed_mha.load_state_dict(padded_mha.state_dict());
     packed_mha.to(kFloat64);
-    const nn::PackedTokens packed = nn::PackedTokens::of_padding(ragged_padding());
+    const nn::PackedTokens packed = nn::PackedTokens::of_padding(padding);
     const Tensor x = randn({3, 5, 8}, kFloat64);
-    const Tensor r = randn({8, 8}, kFloat64);
+    const Tensor r = randn({packed.tokens(), 8}, kFloat64);
     nn::MultiheadAttentionMasks masks;
-    masks.key_padding_mask = ragged_padding();
+    masks.key_padding_mask = padding;
 
     const Tensor x_padded = x.clone().requires_grad_();
     const Tensor want = packed.pack(padded_mha.forward(x_padded, masks));

@@ -729,6 +729,117 @@ TEST(AttentionPacked, BadInputsThrow) {
       std::vector<std::string>{op, "num_heads=0"});
 }
 
+// Packed sequences (AttentionOptions::sequence_offsets): qkv [N, 3E], the
+// sequences' tokens one after another, attended as the padded batch [B, L,
+// 3E] with its key padding and skip_padded_queries, dropout drawn from equal
+// generators: the same output and qkv gradient at the real tokens, up to the
+// order of float sums (the padded run's softmax sums run over keys rounded
+// up to 32). Sequences of L, L - 7 (inside a query tile), 0 and 1 tokens; at
+// one and two threads with 1 and 2 heads (3 and 6 heads of work: both
+// backward schedules).
+TEST(AttentionPacked, PackedSequencesMatchThePaddedBatch) {
+  const int saved = get_num_threads();
+  const int64_t L = 37, D = 8;
+  const std::vector<int64_t> lengths{L, L - 7, 0, 1};
+  const auto B = static_cast<int64_t>(lengths.size());
+  std::vector<int64_t> offsets{0};
+  Tensor keep = zeros({B, 1, 1, L}, kBool);  // true = a real token
+  for (int64_t b = 0; b < B; ++b) {
+    offsets.push_back(offsets.back() + lengths[b]);
+    keep.select(0, b).narrow(2, 0, lengths[b]).fill_(true);
+  }
+  const int64_t N = offsets.back();
+  // Row n of the packed tokens is position `position[n]` of the padded batch.
+  std::vector<int64_t> position;
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t l = 0; l < lengths[b]; ++l) position.push_back(b * L + l);
+  }
+  const Tensor rows = from_vector(position, {N});
+  for (DType dtype : {kFloat64, kFloat32, kBFloat16}) {
+    for (int64_t H : {1, 2}) {
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + " heads " + std::to_string(H) + " threads " +
+                     std::to_string(threads));
+        set_num_threads(threads);
+        const int64_t E = H * D;
+        Generator data(5);
+        const Tensor tokens = randn({N, 3 * E}, kFloat64, &data).to(dtype);
+        const Tensor weights = randn({N, E}, kFloat64, &data).to(dtype);
+        Generator g_packed(9), g_padded(9);
+        AttentionOptions packed;
+        packed.sequence_offsets = from_vector(offsets, {B + 1});
+        packed.sequence_length = L;
+        packed.dropout_p = 0.25;
+        packed.generator = &g_packed;
+        const Tensor qkv = tokens.detach().requires_grad_();
+        const Tensor out = scaled_dot_product_attention_packed(qkv, H, packed);
+        ASSERT_EQ(out.shape(), (Shape{N, E}));
+        EXPECT_EQ(out.dtype(), dtype);
+        (out * weights).sum().backward();
+
+        AttentionOptions padded;
+        padded.attn_mask = keep;
+        padded.skip_padded_queries = true;
+        padded.dropout_p = 0.25;
+        padded.generator = &g_padded;
+        Tensor padded_qkv = zeros({B * L, 3 * E}, TensorOptions(dtype));
+        for (int64_t b = 0; b < B; ++b) {
+          padded_qkv.narrow(0, b * L, lengths[b]).copy_(tokens.narrow(0, offsets[b], lengths[b]));
+        }
+        const Tensor qkv2 = padded_qkv.view({B, L, 3 * E}).requires_grad_();
+        const Tensor want = scaled_dot_product_attention_packed(qkv2, H, padded)
+                                .reshape({B * L, E})
+                                .index_select(0, rows);
+        (want * weights).sum().backward();
+        const double tol = dtype == kFloat64 ? 1e-12 : dtype == kFloat32 ? 1e-5 : 2e-2;
+        testing::expect_close(out, want.detach(), tol, tol);
+        testing::expect_close(qkv.grad(), qkv2.grad().reshape({B * L, 3 * E}).index_select(0, rows),
+                              tol, tol);
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
+TEST(AttentionPacked, BadPackedSequencesThrow) {
+  const std::string op = "scaled_dot_product_attention_packed";
+  auto with_offsets = [](std::vector<int64_t> offsets, int64_t length) {
+    AttentionOptions o;
+    o.sequence_offsets = from_vector(offsets, {static_cast<int64_t>(offsets.size())});
+    o.sequence_length = length;
+    return o;
+  };
+  const Tensor qkv = randn({7, 12});
+  testing::expect_error(
+      [&] {
+        scaled_dot_product_attention_packed(qkv, 2, with_offsets({0, 3, 6}, 4));
+      },
+      std::vector<std::string>{op, "from 0 to the 7 tokens"});
+  testing::expect_error(
+      [&] {
+        scaled_dot_product_attention_packed(qkv, 2, with_offsets({0, 5, 4, 7}, 5));
+      },
+      std::vector<std::string>{op, "without decreasing"});
+  testing::expect_error(
+      [&] {
+        scaled_dot_product_attention_packed(qkv, 2, with_offsets({0, 7}, 6));
+      },
+      std::vector<std::string>{op, "at most sequence_length=6"});
+  testing::expect_error(
+      [&] {
+        scaled_dot_product_attention_packed(randn({2, 7, 12}), 2, with_offsets({0, 7}, 7));
+      },
+      std::vector<std::string>{op, "[tokens, 3 * embed_dim]"});
+  AttentionOptions masked = with_offsets({0, 7}, 7);
+  masked.is_causal = true;
+  testing::expect_error([&] { scaled_dot_product_attention_packed(qkv, 2, masked); },
+                        std::vector<std::string>{op, "no attn_mask, is_causal"});
+  AttentionOptions floats = with_offsets({0, 7}, 7);
+  floats.sequence_offsets = floats.sequence_offsets.to(kFloat32);
+  testing::expect_error([&] { scaled_dot_product_attention_packed(qkv, 2, floats); },
+                        std::vector<std::string>{op, "int64 [batch + 1]"});
+}
+
 // ---- memory -----------------------------------------------------------------
 
 // L = S = 2048, 2 heads: one [L, S] float score matrix per head would be

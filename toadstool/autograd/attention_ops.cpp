@@ -88,7 +88,8 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
   check_mask_gets_no_grad(options, "scaled_dot_product_attention_packed");
   native::AttentionForward forward =
       native::scaled_dot_product_attention_packed_forward(qkv, num_heads, options);
-  Tensor out = native::merge_heads(native::to_dtype(forward.out, qkv.dtype()));
+  Tensor out = native::to_dtype(forward.out, qkv.dtype());
+  if (!options.sequence_offsets.defined()) out = native::merge_heads(out);  // [N, E] already
   const SavedForward saved(forward, options);
   record(Op::scaled_dot_product_attention_packed, out, {qkv},
          [qkv = SavedTensor(qkv), num_heads, saved](const Tensor& g) -> Grads {

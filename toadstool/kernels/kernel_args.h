@@ -318,6 +318,16 @@ struct AttentionArgs {
   // the bits it draws and the backward reads them instead of drawing again;
   // a backend may leave them unused (CUDA draws again: Philox is cheap there).
   uint64_t* keep_bits = nullptr;
+  // CPU only (the front-end never gives it to CUDA, which refuses it):
+  // self-attention over packed sequences, without padding. Sequence b (the
+  // first batch dim's index) holds rows [seq_offsets[b], seq_offsets[b + 1])
+  // of q, k, v, out, grad_out and the gradients (the first batch dim's
+  // strides are 0 there); its queries and keys are its first
+  // sequence_length(h) positions of L = S (the longest), no mask is given,
+  // and no row past a sequence is read or written (its lse is +inf). The
+  // dropout draws and keep bits keep their [heads, L, S] layout, as for the
+  // padded batch.
+  const int64_t* seq_offsets = nullptr;
 
   // The element offset of head h in an operand with these head strides.
   TS_HOST_DEVICE int64_t head_offset(const HeadStrides& s, int64_t h) const {
@@ -327,6 +337,17 @@ struct AttentionArgs {
       h /= batch.sizes[d];
     }
     return offset;
+  }
+  // The element offset of head h's row 0 in an operand with these head
+  // strides and rows `row` apart (packed sequences start at their offset).
+  int64_t head_start(const HeadStrides& s, int64_t row, int64_t h) const {
+    const int64_t offset = head_offset(s, h);
+    return seq_offsets == nullptr ? offset : offset + seq_offsets[sequence_of(h)] * row;
+  }
+  // Packed sequences: head h's sequence and its length.
+  int64_t sequence_of(int64_t h) const { return h / (heads / batch.sizes[0]); }
+  int64_t sequence_length(int64_t h) const {
+    return seq_offsets[sequence_of(h) + 1] - seq_offsets[sequence_of(h)];
   }
 };
 using AttentionCall = AttentionArgs<void>;

@@ -96,8 +96,6 @@ void MultiheadAttention::reset_parameters() {
 
 Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMasks& masks) {
   if (masks.packed_tokens != nullptr) {
-    // tokens [N, E] -> qkv [N, 3E] -> [B, L, 3E] (zeros at padding) ->
-    // attention [B, L, E] -> its real tokens [N, E] -> out_proj.
     const PackedTokens& packed = *masks.packed_tokens;
     TS_CHECK(x.dim() == 2 && x.size(0) == packed.tokens() && x.size(1) == embed_dim,
              "MultiheadAttention: packed tokens must be [", packed.tokens(),
@@ -105,6 +103,18 @@ Tensor MultiheadAttention::forward(const Tensor& x, const MultiheadAttentionMask
     TS_CHECK(!masks.key_padding_mask.defined(),
              "MultiheadAttention: with packed_tokens the key padding is the packing's; "
              "key_padding_mask must be empty");
+    if (packed.sequence_offsets.defined() && !masks.attn_mask.defined() && !masks.is_causal) {
+      // tokens [N, E] -> qkv [N, 3E] -> attention within each sequence
+      // [N, E] -> out_proj: the padded batch's values without its padding.
+      AttentionOptions options =
+          attention_options({}, packed.batch, packed.length, packed.length, x.dtype());
+      options.sequence_offsets = packed.sequence_offsets;
+      options.sequence_length = packed.length;
+      return out_proj->forward(scaled_dot_product_attention_packed(
+          linear(x, in_proj_weight, in_proj_bias), num_heads, options));
+    }
+    // tokens [N, E] -> qkv [N, 3E] -> [B, L, 3E] (zeros at padding) ->
+    // attention [B, L, E] -> its real tokens [N, E] -> out_proj.
     MultiheadAttentionMasks padded = masks;  // the masks of the unpacked [B, L] batch
     padded.key_padding_mask = packed.padding;
     padded.packed_tokens = nullptr;

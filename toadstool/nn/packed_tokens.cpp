@@ -23,8 +23,22 @@ PackedTokens PackedTokens::of_padding(const Tensor& padding) {
   const auto n = static_cast<int64_t>(index.size());
   std::vector<int64_t> inverse(positions);
   for (int64_t i = 0, row = 0; i < positions; ++i) inverse[i] = is_padding[i] ? n : row++;
-  return {from_vector(index, {n}), from_vector(inverse, {positions}), mask, padding.size(0),
-          padding.size(1)};
+  const int64_t batch = padding.size(0), length = padding.size(1);
+  PackedTokens packed{
+      from_vector(index, {n}), from_vector(inverse, {positions}), mask, batch, length, Tensor()};
+  // Sequence b's tokens are its positions [0, count) when no token follows
+  // a padded position.
+  std::vector<int64_t> offsets(batch + 1, 0);
+  bool at_end = true;
+  for (int64_t b = 0; b < batch && at_end; ++b) {
+    const bool* row = is_padding + b * length;
+    int64_t count = 0;
+    while (count < length && !row[count]) ++count;
+    for (int64_t l = count; l < length && at_end; ++l) at_end = row[l];
+    offsets[b + 1] = offsets[b] + count;
+  }
+  if (at_end) packed.sequence_offsets = from_vector(offsets, {batch + 1});
+  return packed;
 }
 
 Tensor PackedTokens::pack(const Tensor& x) const {

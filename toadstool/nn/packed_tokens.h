@@ -10,7 +10,9 @@
 // tokens through MultiheadAttentionMasks::packed_tokens: it projects the
 // tokens, unpacks q, k and v to [B, L, 3E] for the heads, attends with the
 // packing's padding as its key padding, and packs the attention's output
-// back. CPU tensors only (the list of real tokens is made on the host).
+// back; when each sequence's padding is at its end, it attends the packed
+// tokens as they are instead (sequence_offsets). CPU tensors only (the list
+// of real tokens is made on the host).
 // Both directions are differentiable (the autograd ops pack_rows and
 // unpack_rows, each the other's gradient), so gradients reach only the
 // real tokens.
@@ -25,6 +27,12 @@ struct PackedTokens {
   Tensor inverse;  // [B L] int64: each position's row in tokens, or N at padding
   Tensor padding;  // [B, L] bool, true = padding: the mask it was made from
   int64_t batch = 0, length = 0;
+  // When every sequence is padded at its end only: [B + 1] int64, sequence
+  // b's tokens in rows [sequence_offsets[b], sequence_offsets[b + 1]) (its
+  // positions 0, 1, ... in order), which self-attention attends as packed
+  // sequences, without unpacking (AttentionOptions::sequence_offsets).
+  // Undefined otherwise (padding at the start or in between).
+  Tensor sequence_offsets;
 
   // From a padding mask [B, L] (bool, true = padding) on the CPU (the
   // count N is read on the host).

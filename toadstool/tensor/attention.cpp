@@ -65,6 +65,9 @@ struct Prepared {
   kernels::HeadStrides grad_q_heads, grad_k_heads, grad_v_heads;
   int64_t grad_q_row = 0, grad_k_row = 0, grad_v_row = 0;
   double scale = 1;
+  // Packed sequences (prepare_packed_sequences): their offsets, kept alive.
+  Tensor sequence_offsets;
+  const int64_t* seq_offsets = nullptr;
 
   // out (and grad_out) as the kernel gets them.
   void use_out_layout(const Tensor& out) {
@@ -123,6 +126,7 @@ struct Prepared {
     a.seed = state.seed;
     a.offset = state.offset;
     if (keep_bits.defined()) a.keep_bits = static_cast<uint64_t*>(keep_bits.data_ptr());
+    a.seq_offsets = seq_offsets;
     return a;
   }
 };
@@ -258,11 +262,12 @@ Tensor in_output_layout(const Tensor& t, const Prepared& p) {
 
 }  // namespace
 
-AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
-                                                      const Tensor& v,
-                                                      const AttentionOptions& options) {
-  const char* op = "scaled_dot_product_attention";
-  Prepared p = prepare(q, k, v, options, op);
+namespace {
+
+// The forward of p into `out` (new_output's layout, or a packed
+// sequences' [N, E]).
+AttentionForward forward_into(const Prepared& p, Tensor out, const AttentionOptions& options,
+                              Device device) {
   AttentionForward result;
   if (options.dropout_p > 0) {
     // The mask of score element i (flat over [..., L, S]) is the i-th keep
@@ -275,19 +280,29 @@ AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Ten
     // One bit per score is quadratic in the sequence: kept up to a bound,
     // drawn again beyond it (as on CUDA), so long sequences stay O(L).
     const int64_t words = p.heads * p.L * kernels::attention_keep_words(p.S);
-    if (q.device().type == DeviceType::CPU && words * 8 <= kMaxKeepBitsBytes) {
-      result.keep_bits = detail::make_tensor({words}, DType::Int64, q.device());
+    if (device.type == DeviceType::CPU && words * 8 <= kMaxKeepBitsBytes) {
+      result.keep_bits = detail::make_tensor({words}, DType::Int64, device);
     }
   }
   Shape lse_shape = p.batch;
   lse_shape.push_back(p.L);
-  result.out = new_output(p, p.storage, q.device());
-  p.use_out_layout(result.out);
-  result.lse = detail::make_tensor(lse_shape, p.compute, q.device());
-  TS_KERNEL(q.device(), attention_forward, p.storage,
+  result.out = std::move(out);
+  result.lse = detail::make_tensor(lse_shape, p.compute, device);
+  TS_KERNEL(device, attention_forward, p.storage,
             p.call(options, result.dropout_state, result.keep_bits), result.out.data_ptr(),
             result.lse.data_ptr());
   return result;
+}
+
+}  // namespace
+
+AttentionForward scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
+                                                      const Tensor& v,
+                                                      const AttentionOptions& options) {
+  Prepared p = prepare(q, k, v, options, "scaled_dot_product_attention");
+  Tensor out = new_output(p, p.storage, q.device());
+  p.use_out_layout(out);
+  return forward_into(p, std::move(out), options, q.device());
 }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -340,6 +355,95 @@ AttentionGrads packed_heads(const Tensor& qkv, int64_t num_heads, const char* op
   return {part(0), part(1), part(2)};
 }
 
+// Packed sequences (AttentionOptions::sequence_offsets): qkv [N, 3E] as
+// the kernel reads it, heads [B, H] whose rows start at each sequence's
+// offset (AttentionArgs::seq_offsets); the out (and grad_out) layout [N, E]
+// and the gradient's [N, 3E] are set here too.
+Prepared prepare_packed_sequences(const Tensor& qkv, int64_t num_heads,
+                                  const AttentionOptions& options, const char* op) {
+  detail::check_defined(qkv, op);
+  const Tensor& offsets = options.sequence_offsets;
+  TS_CHECK(qkv.device().is_cpu() && offsets.device().is_cpu(), op,
+           ": packed sequences are a CPU form, got qkv ", detail::describe(qkv), " and offsets ",
+           detail::describe(offsets));
+  TS_CHECK(is_floating(qkv.dtype()) && qkv.dim() == 2 && num_heads > 0 &&
+               qkv.size(1) % (3 * num_heads) == 0,
+           op, ": expected qkv [tokens, 3 * embed_dim] (floating) with embed_dim a multiple of ",
+           "num_heads=", num_heads, ", got ", detail::describe(qkv));
+  TS_CHECK(offsets.dtype() == kInt64 && offsets.dim() == 1 && offsets.numel() >= 1, op,
+           ": sequence_offsets must be int64 [batch + 1], got ", detail::describe(offsets));
+  TS_CHECK(!options.attn_mask.defined() && !options.is_causal && !options.skip_padded_queries, op,
+           ": packed sequences take no attn_mask, is_causal or skip_padded_queries");
+  TS_CHECK(options.dropout_p >= 0 && options.dropout_p < 1, op,
+           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+  const Tensor starts = contiguous(offsets);
+  const int64_t* at = starts.data_ptr<int64_t>();
+  const int64_t batch = starts.numel() - 1, tokens = qkv.size(0), length = options.sequence_length;
+  bool ordered = at[0] == 0 && at[batch] == tokens && length >= 0;
+  for (int64_t b = 0; ordered && b < batch; ++b) {
+    ordered = at[b] <= at[b + 1] && at[b + 1] - at[b] <= length;
+  }
+  TS_CHECK(ordered, op, ": sequence_offsets must go from 0 to the ", tokens,
+           " tokens without decreasing, each sequence at most sequence_length=", length,
+           " long, got ", detail::describe(offsets));
+  Prepared p;
+  p.batch = {batch, num_heads};
+  p.heads = batch * num_heads;
+  p.L = p.S = length;
+  const int64_t embed = qkv.size(1) / 3;
+  p.E = p.Ev = embed / num_heads;
+  p.dtype = qkv.dtype();
+  p.compute = detail::compute_dtype(qkv.dtype());
+  p.storage = is_reduced_float(qkv.dtype()) ? qkv.dtype() : p.compute;
+  p.scale = options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(p.E));
+  TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
+  const Tensor stored = contiguous(to_dtype(qkv, p.storage));
+  // Head (b, h) of part n: row 0 at the sequence's offset (the kernel adds
+  // it), column n E + h E / H; rows 3E apart.
+  const kernels::HeadStrides heads{{0, p.E}};
+  auto part = [&](int64_t n) {
+    return Operand{narrow(stored, 1, n * embed, embed), heads, 3 * embed};
+  };
+  p.q = part(0);
+  p.k = part(1);
+  p.v = part(2);
+  p.out_heads = heads;
+  p.out_row = embed;
+  p.grad_q_heads = p.grad_k_heads = p.grad_v_heads = heads;
+  p.grad_q_row = p.grad_k_row = p.grad_v_row = 3 * embed;
+  p.sequence_offsets = starts;
+  p.seq_offsets = at;
+  return p;
+}
+
+// scaled_dot_product_attention_packed_backward over packed sequences:
+// grad_out [N, E] -> the gradient of qkv [N, 3E].
+Tensor packed_sequences_backward(const Tensor& grad_out, const Tensor& qkv, int64_t num_heads,
+                                 const AttentionForward& forward, const AttentionOptions& options,
+                                 const char* op) {
+  const Prepared p = prepare_packed_sequences(qkv, num_heads, options, op);
+  const Shape out_shape{qkv.size(0), p.out_row};
+  TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
+           detail::describe(grad_out), " does not match the output ", out_shape);
+  TS_CHECK(forward.out.shape() == out_shape && forward.out.is_contiguous() &&
+               forward.out.dtype() == p.storage && forward.lse.numel() == p.heads * p.L &&
+               forward.lse.dtype() == p.compute,
+           op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
+           detail::describe(forward.lse));
+  TS_CHECK(!forward.keep_bits.defined() ||
+               forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
+           op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
+  const Tensor go = contiguous(to_dtype(grad_out, p.storage));  // out's layout [N, E]
+  const Tensor lse = contiguous(forward.lse);
+  const Tensor grad = detail::make_tensor(qkv.shape(), p.storage, qkv.device());
+  const int64_t embed = p.out_row;
+  TS_KERNEL(qkv.device(), attention_backward, p.storage,
+            p.call(options, forward.dropout_state, forward.keep_bits), forward.out.data_ptr(),
+            lse.data_ptr(), go.data_ptr(), grad.data_ptr(),
+            narrow(grad, 1, embed, embed).data_ptr(), narrow(grad, 1, 2 * embed, embed).data_ptr());
+  return detail::finish_result(grad, qkv.dtype());
+}
+
 }  // namespace
 
 Tensor merge_heads(const Tensor& out) {
@@ -365,14 +469,21 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
 
 AttentionForward scaled_dot_product_attention_packed_forward(const Tensor& qkv, int64_t num_heads,
                                                              const AttentionOptions& options) {
-  const AttentionGrads heads = packed_heads(qkv, num_heads, "scaled_dot_product_attention_packed");
+  const char* op = "scaled_dot_product_attention_packed";
+  if (options.sequence_offsets.defined()) {
+    const Prepared p = prepare_packed_sequences(qkv, num_heads, options, op);
+    Tensor out = detail::make_tensor({qkv.size(0), p.out_row}, p.storage, qkv.device());
+    return forward_into(p, std::move(out), options, qkv.device());
+  }
+  const AttentionGrads heads = packed_heads(qkv, num_heads, op);
   return scaled_dot_product_attention_forward(heads.q, heads.k, heads.v, options);
 }
 
 Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
                                            const AttentionOptions& options) {
   const Tensor out = scaled_dot_product_attention_packed_forward(qkv, num_heads, options).out;
-  return detail::finish_result(merge_heads(out), qkv.dtype());
+  return detail::finish_result(options.sequence_offsets.defined() ? out : merge_heads(out),
+                               qkv.dtype());
 }
 
 Tensor scaled_dot_product_attention_packed_backward(const Tensor& grad_out, const Tensor& qkv,
@@ -380,6 +491,9 @@ Tensor scaled_dot_product_attention_packed_backward(const Tensor& grad_out, cons
                                                     const AttentionForward& forward,
                                                     const AttentionOptions& options) {
   const char* op = "scaled_dot_product_attention_packed_backward";
+  if (options.sequence_offsets.defined()) {
+    return packed_sequences_backward(grad_out, qkv, num_heads, forward, options, op);
+  }
   const AttentionGrads heads = packed_heads(qkv, num_heads, op);
   Prepared p = prepare(heads.q, heads.k, heads.v, options, op);
   const int64_t batch = qkv.size(0), len = qkv.size(1), embed = qkv.size(2) / 3;

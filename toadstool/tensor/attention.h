@@ -35,6 +35,17 @@ struct AttentionOptions {
   // and without gradient, as rows that see no key. attn_mask must be one
   // row for every query ([..., 1, S]), and L == S.
   bool skip_padded_queries = false;
+  // Self-attention over packed sequences, without padding
+  // (scaled_dot_product_attention_packed only, on the CPU): qkv is [N, 3E]
+  // and the output [N, E], the tokens of B sequences one after another,
+  // sequence b in rows [sequence_offsets[b], sequence_offsets[b + 1])
+  // (int64 [B + 1] on the CPU: 0, non-decreasing, N). Each attends within
+  // itself, as a batch [B, sequence_length, 3E] padded at the end with its
+  // key padding and skip_padded_queries would: the same values, dropout
+  // included (drawn over the padded [B, H, L, L] scores). No attn_mask, not
+  // causal.
+  Tensor sequence_offsets;
+  int64_t sequence_length = 0;  // L, at least every sequence's length
 };
 
 namespace native {
@@ -76,7 +87,8 @@ AttentionGrads scaled_dot_product_attention_backward(const Tensor& grad_out, con
 // Self-attention over a packed projection: qkv [B, L, 3E] holds q, k and v
 // side by side (MultiheadAttention's one in-projection GEMM), each split
 // into num_heads heads of E / num_heads; the result is [B, L, E], the heads
-// merged (a view of the kernel's output). The same values as
+// merged (a view of the kernel's output). With options.sequence_offsets,
+// qkv [N, 3E] -> [N, E] over packed sequences. The same values as
 // scaled_dot_product_attention on the three [B, H, L, E / H] views; the
 // backward writes one [B, L, 3E] gradient through views of its parts,
 // instead of three gradients that the views' backwards would zero-pad to
@@ -85,10 +97,12 @@ Tensor scaled_dot_product_attention_packed(const Tensor& qkv, int64_t num_heads,
                                            const AttentionOptions& options = {});
 // out [B, H, L, Ev] -> [B, L, H Ev] (a view of the forwards' outputs).
 Tensor merge_heads(const Tensor& out);
-// out [B, H, L, E / H] (laid out [B, L, H, E / H]) and the rest, as above.
+// out [B, H, L, E / H] (laid out [B, L, H, E / H]; packed sequences: out
+// [N, E]) and the rest, as above.
 AttentionForward scaled_dot_product_attention_packed_forward(const Tensor& qkv, int64_t num_heads,
                                                              const AttentionOptions& options);
-// grad_out [B, L, E] -> the gradient of qkv [B, L, 3E].
+// grad_out [B, L, E] -> the gradient of qkv [B, L, 3E] (packed sequences:
+// [N, E] -> [N, 3E]).
 Tensor scaled_dot_product_attention_packed_backward(const Tensor& grad_out, const Tensor& qkv,
                                                     int64_t num_heads,
                                                     const AttentionForward& forward,

@@ -106,11 +106,22 @@ const T* head_mask(const AttentionArgs<S>& a, int64_t h) {
   return reinterpret_cast<const T*>(a.mask) + a.head_offset(a.mask_heads, h);
 }
 
-// head_extent of every head: [heads].
+// The rows of head h stored in an operand of `rows` rows (L or S): all
+// of them, or a packed sequence's own (AttentionArgs::seq_offsets).
+template <class S>
+int64_t stored_rows(const AttentionArgs<S>& a, int64_t h, int64_t rows) {
+  return a.seq_offsets == nullptr ? rows : a.sequence_length(h);
+}
+
+// head_extent of every head: [heads] (a packed sequence's: its length).
 template <class T, class S>
 std::vector<HeadExtent> head_extents(const AttentionArgs<S>& a) {
   std::vector<HeadExtent> extents(a.heads);
-  for (int64_t h = 0; h < a.heads; ++h) extents[h] = head_extent(a, head_mask<T>(a, h));
+  for (int64_t h = 0; h < a.heads; ++h) {
+    const int64_t length = stored_rows(a, h, a.L);
+    extents[h] =
+        a.seq_offsets != nullptr ? HeadExtent{length, length} : head_extent(a, head_mask<T>(a, h));
+  }
   return extents;
 }
 
@@ -143,9 +154,9 @@ class HeadReader {
     const HeadExtent& extent = extents_[h];
     if constexpr (std::is_same_v<O, S>) {
       return {h,
-              a_.q + a_.head_offset(a_.q_heads, h),
-              a_.k + a_.head_offset(a_.k_heads, h),
-              a_.v + a_.head_offset(a_.v_heads, h),
+              a_.q + a_.head_start(a_.q_heads, a_.q_row, h),
+              a_.k + a_.head_start(a_.k_heads, a_.k_row, h),
+              a_.v + a_.head_start(a_.v_heads, a_.v_row, h),
               mask,
               a_.q_row,
               a_.k_row,
@@ -160,7 +171,7 @@ class HeadReader {
   // grad_out's rows of head h: pointer and row stride.
   std::pair<const O*, int64_t> grad_out(int64_t h) {
     if constexpr (std::is_same_v<O, S>) {
-      return {grad_out_ + a_.head_offset(a_.out_heads, h), a_.out_row};
+      return {grad_out_ + a_.head_start(a_.out_heads, a_.out_row, h), a_.out_row};
     } else {
       widen(h);
       return {go_.data(), a_.Ev};
@@ -181,11 +192,14 @@ class HeadReader {
 
   void widen(int64_t h) {
     if (h == widened_) return;
-    widen_rows(a_.q + a_.head_offset(a_.q_heads, h), a_.q_row, a_.L, a_.E, q_);
-    widen_rows(a_.k + a_.head_offset(a_.k_heads, h), a_.k_row, a_.S, a_.E, k_);
-    widen_rows(a_.v + a_.head_offset(a_.v_heads, h), a_.v_row, a_.S, a_.Ev, v_);
-    if (grad_out_ != nullptr)
-      widen_rows(grad_out_ + a_.head_offset(a_.out_heads, h), a_.out_row, a_.L, a_.Ev, go_);
+    const int64_t queries = stored_rows(a_, h, a_.L), keys = stored_rows(a_, h, a_.S);
+    widen_rows(a_.q + a_.head_start(a_.q_heads, a_.q_row, h), a_.q_row, queries, a_.E, q_);
+    widen_rows(a_.k + a_.head_start(a_.k_heads, a_.k_row, h), a_.k_row, keys, a_.E, k_);
+    widen_rows(a_.v + a_.head_start(a_.v_heads, a_.v_row, h), a_.v_row, keys, a_.Ev, v_);
+    if (grad_out_ != nullptr) {
+      widen_rows(grad_out_ + a_.head_start(a_.out_heads, a_.out_row, h), a_.out_row, queries, a_.Ev,
+                 go_);
+    }
     widened_ = h;
   }
 
@@ -488,16 +502,24 @@ void scale_row(T* x, int64_t n, T factor) {
 
 // ---- forward --------------------------------------------------------------
 
-// Queries [i0, i0 + rows) of head hv.h: out rows o [rows, Ev] at o_row and
-// their lse (the rows past the head's query extent as rows that see no
-// key). scratch holds kBq * kBk (scores / probabilities) + kBk (dropout
-// scales) + 2 kBq (m, l).
+// Of the query tile from i0 of head h, the rows its out has: all but a
+// packed sequence's rows past its end.
+template <class S>
+int64_t out_tile_rows(const AttentionArgs<S>& a, int64_t h, int64_t i0) {
+  return std::clamp<int64_t>(stored_rows(a, h, a.L) - i0, 0, std::min(kBq, a.L - i0));
+}
+
+// Queries [i0, i0 + rows) of head hv.h: out rows o [out_tile_rows, Ev] at
+// o_row and the lse of all rows (the rows past the head's query extent as
+// rows that see no key). scratch holds kBq * kBk (scores / probabilities) +
+// kBk (dropout scales) + 2 kBq (m, l).
 template <class T, class S, class O, class Lse>
 void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i0, T* o,
                   int64_t o_row, Lse* lse, T* scratch, TileProducts<T, O>& products) {
   const int64_t h = hv.h;
   const int64_t rows = std::min(kBq, a.L - i0);
   const int64_t live = std::clamp<int64_t>(hv.extent.queries - i0, 0, rows);  // computed rows
+  const int64_t out_rows = out_tile_rows(a, h, i0);
   T* p = scratch;
   T* z = p + kBq * kBk;
   T* m = z + kBk;
@@ -505,7 +527,7 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
   const T keep_scale = T(1) / T(1 - a.dropout_p);
   std::fill_n(m, rows, kNegInf<T>);
   std::fill_n(l, rows, T(0));
-  for (int64_t r = 0; r < rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
+  for (int64_t r = 0; r < out_rows; ++r) std::fill_n(o + r * o_row, a.Ev, T(0));  // unnormalised
   for (int64_t j0 = 0; live > 0 && j0 < hv.extent.keys && tile_visible(a, i0, live, j0);
        j0 += kBk) {
     const int64_t cols = std::min(kBk, hv.extent.keys - j0);
@@ -553,7 +575,7 @@ void forward_tile(const AttentionArgs<S>& a, const HeadView<T, O>& hv, int64_t i
                       hv.v_row, T(1), o, o_row);
   }
   for (int64_t r = 0; r < rows; ++r) {
-    scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
+    if (r < out_rows) scale_row(o + r * o_row, a.Ev, l[r] > T(0) ? T(1) / l[r] : T(0));
     lse[i0 + r] = static_cast<Lse>(attention_lse(m[r], l[r]));
   }
 }
@@ -575,13 +597,13 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
     HeadReader<T, S, O> reader(a, extents);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-      S* o = out + a.head_offset(a.out_heads, h) + i0 * a.out_row;
+      S* o = out + a.head_start(a.out_heads, a.out_row, h) + i0 * a.out_row;
       if constexpr (std::is_same_v<S, T>) {
         forward_tile(a, reader.head(h), i0, o, a.out_row, lse + h * a.L, scratch.data(), products);
       } else {  // computed in T, rounded into out once
         forward_tile(a, reader.head(h), i0, rows_out.data(), a.Ev, lse + h * a.L, scratch.data(),
                      products);
-        narrow_rows(rows_out.data(), a.Ev, std::min(kBq, a.L - i0), a.Ev, o, a.out_row);
+        narrow_rows(rows_out.data(), a.Ev, out_tile_rows(a, h, i0), a.Ev, o, a.out_row);
       }
     }
   });
@@ -747,9 +769,9 @@ class GradWriter {
 
   HeadGrads<T> head(int64_t h) {
     if constexpr (std::is_same_v<S, T>) {
-      return {grad_q_ + a_.head_offset(a_.grad_q_heads, h),
-              grad_k_ + a_.head_offset(a_.grad_k_heads, h),
-              grad_v_ + a_.head_offset(a_.grad_v_heads, h),
+      return {grad_q_ + a_.head_start(a_.grad_q_heads, a_.grad_q_row, h),
+              grad_k_ + a_.head_start(a_.grad_k_heads, a_.grad_k_row, h),
+              grad_v_ + a_.head_start(a_.grad_v_heads, a_.grad_v_row, h),
               a_.grad_q_row,
               a_.grad_k_row,
               a_.grad_v_row};
@@ -759,15 +781,20 @@ class GradWriter {
   }
 
   // Query rows [i0, i1) of grad_q and key rows [j0, j1) of grad_k, grad_v
-  // of head h are complete.
+  // of head h are complete (the stored ones among them: stored_rows).
   void done(int64_t h, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     if constexpr (!std::is_same_v<S, T>) {
-      narrow_rows(q_.data() + i0 * a_.E, a_.E, i1 - i0, a_.E,
-                  grad_q_ + a_.head_offset(a_.grad_q_heads, h) + i0 * a_.grad_q_row, a_.grad_q_row);
-      narrow_rows(k_.data() + j0 * a_.E, a_.E, j1 - j0, a_.E,
-                  grad_k_ + a_.head_offset(a_.grad_k_heads, h) + j0 * a_.grad_k_row, a_.grad_k_row);
-      narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, j1 - j0, a_.Ev,
-                  grad_v_ + a_.head_offset(a_.grad_v_heads, h) + j0 * a_.grad_v_row, a_.grad_v_row);
+      i1 = std::min(i1, stored_rows(a_, h, a_.L));
+      j1 = std::min(j1, stored_rows(a_, h, a_.S));
+      narrow_rows(q_.data() + i0 * a_.E, a_.E, std::max<int64_t>(0, i1 - i0), a_.E,
+                  grad_q_ + a_.head_start(a_.grad_q_heads, a_.grad_q_row, h) + i0 * a_.grad_q_row,
+                  a_.grad_q_row);
+      narrow_rows(k_.data() + j0 * a_.E, a_.E, std::max<int64_t>(0, j1 - j0), a_.E,
+                  grad_k_ + a_.head_start(a_.grad_k_heads, a_.grad_k_row, h) + j0 * a_.grad_k_row,
+                  a_.grad_k_row);
+      narrow_rows(v_.data() + j0 * a_.Ev, a_.Ev, std::max<int64_t>(0, j1 - j0), a_.Ev,
+                  grad_v_ + a_.head_start(a_.grad_v_heads, a_.grad_v_row, h) + j0 * a_.grad_v_row,
+                  a_.grad_v_row);
     }
   }
 
@@ -783,24 +810,32 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
   using T = ComputeOf<S>;
   if (a.heads == 0 || a.L == 0 || a.S == 0) {  // nothing to attend: zero gradients
     for (int64_t h = 0; h < a.heads; ++h) {
-      zero_rows(grad_q + a.head_offset(a.grad_q_heads, h), a.L, a.E, a.grad_q_row);
-      zero_rows(grad_k + a.head_offset(a.grad_k_heads, h), a.S, a.E, a.grad_k_row);
-      zero_rows(grad_v + a.head_offset(a.grad_v_heads, h), a.S, a.Ev, a.grad_v_row);
+      zero_rows(grad_q + a.head_start(a.grad_q_heads, a.grad_q_row, h), stored_rows(a, h, a.L), a.E,
+                a.grad_q_row);
+      zero_rows(grad_k + a.head_start(a.grad_k_heads, a.grad_k_row, h), stored_rows(a, h, a.S), a.E,
+                a.grad_k_row);
+      zero_rows(grad_v + a.head_start(a.grad_v_heads, a.grad_v_row, h), stored_rows(a, h, a.S),
+                a.Ev, a.grad_v_row);
     }
     return;
   }
   // D [heads, L] = rowsum(grad_out * out): the sum over keys of p dP, which
   // dS = p (dP - D) subtracts (it holds with dropout too, since out is the
-  // output after dropout).
+  // output after dropout; 0 on rows a packed sequence does not have).
   std::vector<T> d(a.heads * a.L);
   parallel_for(0, a.heads * a.L, std::max<int64_t>(1, kDefaultGrain / std::max<int64_t>(a.Ev, 1)),
                [&](int64_t begin, int64_t end) {
-                 int64_t head = -1, head_at = 0;  // the row's head and its offset
+                 int64_t head = -1, head_at = 0, rows = 0;  // the row's head, offset and rows
                  for (int64_t row = begin; row < end; ++row) {
                    const int64_t h = row / a.L;
                    if (h != head) {
                      head = h;
-                     head_at = a.head_offset(a.out_heads, h);
+                     head_at = a.head_start(a.out_heads, a.out_row, h);
+                     rows = stored_rows(a, h, a.L);
+                   }
+                   if (row - h * a.L >= rows) {
+                     d[row] = 0;
+                     continue;
                    }
                    const int64_t at = head_at + (row - h * a.L) * a.out_row;
                    const S* go = grad_out + at;
@@ -848,9 +883,9 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
           const auto [go, go_row] = reader.grad_out(h);
           const HeadGrads<T> g = writer.head(h);
           // Each item zeroes the gradient rows it owns before adding into them.
-          zero_rows(g.q, a.L, a.E, g.q_row);
-          zero_rows(g.k, a.S, a.E, g.k_row);
-          zero_rows(g.v, a.S, a.Ev, g.v_row);
+          zero_rows(g.q, stored_rows(a, h, a.L), a.E, g.q_row);
+          zero_rows(g.k, stored_rows(a, h, a.S), a.E, g.k_row);
+          zero_rows(g.v, stored_rows(a, h, a.S), a.Ev, g.v_row);
           for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
             for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
               if (!tile_live(hv, i0, j0)) continue;
@@ -873,7 +908,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
       per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
                      T* scratch, TileProducts<T, O>& products) {
         const int64_t h = item / k_tiles, j0 = (item % k_tiles) * kBk;
-        const int64_t cols = std::min(kBk, a.S - j0);
+        const int64_t cols = std::clamp<int64_t>(stored_rows(a, h, a.S) - j0, 0, kBk);
         const HeadView<T, O> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
@@ -893,7 +928,7 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
       per_thread([&](int64_t item, HeadReader<T, S, O>& reader, GradWriter<T, S>& writer,
                      T* scratch, TileProducts<T, O>& products) {
         const int64_t h = item / q_tiles, i0 = (item % q_tiles) * kBq;
-        const int64_t rows = std::min(kBq, a.L - i0);
+        const int64_t rows = std::clamp<int64_t>(stored_rows(a, h, a.L) - i0, 0, kBq);
         const HeadView<T, O> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);

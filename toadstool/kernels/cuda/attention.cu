@@ -20,6 +20,7 @@
 // which it alone writes. No atomics, so the same bits every run. Every block
 // re-reads K and V (from L2).
 #include <cstring>
+#include <stdexcept>
 #include <type_traits>
 
 #include "toadstool/kernels/cuda/attention_shared.cuh"
@@ -365,7 +366,16 @@ void widened_backward(const AttentionArgs<T>& a, const Dropout& dropout, const T
 template <class T>
 using Lse = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
+// Packed sequences (AttentionArgs::seq_offsets) are a CPU form: the
+// front-end pads on CUDA.
+void refuse_packed_sequences(const AttentionCall& call) {
+  if (call.seq_offsets != nullptr) {
+    throw std::invalid_argument("packed sequences (seq_offsets) are not supported on CUDA");
+  }
+}
+
 void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, void* lse) {
+  refuse_packed_sequences(call);
   if (call.heads == 0 || call.L == 0) return;
   for_dtype<TypeSet::Floating>(dtype, "attention_forward", [&](auto zero) {
     using T = decltype(zero);
@@ -387,6 +397,7 @@ void attention_forward_entry(DType dtype, const AttentionCall& call, void* out, 
 void attention_backward_entry(DType dtype, const AttentionCall& call, const void* out,
                               const void* lse, const void* grad_out, void* grad_q, void* grad_k,
                               void* grad_v) {
+  refuse_packed_sequences(call);
   if (call.heads == 0) return;
   for_dtype<TypeSet::Floating>(dtype, "attention_backward", [&](auto zero) {
     using T = decltype(zero);
