@@ -803,7 +803,7 @@ TEST(AttentionPacked, PackedSequencesMatchThePaddedBatch) {
 
 TEST(AttentionPacked, BadPackedSequencesThrow) {
   const std::string op = "scaled_dot_product_attention_packed";
-  auto with_offsets = [](std::vector<int64_t> offsets, int64_t length) {
+  auto with_offsets = [](const std::vector<int64_t>& offsets, int64_t length) {
     AttentionOptions o;
     o.sequence_offsets = from_vector(offsets, {static_cast<int64_t>(offsets.size())});
     o.sequence_length = length;
