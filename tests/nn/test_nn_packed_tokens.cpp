@@ -3,6 +3,7 @@
 // with and without packing.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,27 @@ void expect_same_gradients(const nn::Module& got, const nn::Module& want, double
   }
 }
 
+// Pooling from the packed tokens: the mean of each sequence's tokens (0 for
+// one of only padding) and the token at a position, with their gradients,
+// as from the unpacked batch.
+TEST(PackedTokens, PoolingEqualsPoolingTheUnpackedBatch) {
+  const nn::PackedTokens packed = nn::PackedTokens::of_padding(ragged_padding());
+  const Tensor tokens = randn({8, 4}, kFloat64).requires_grad_();
+  const Tensor r = randn({3, 4}, kFloat64);
+  (packed.mean(tokens) * r).sum().backward();
+  const Tensor got = tokens.grad().clone();
+  const Tensor keep = logical_not(ragged_padding()).to(kFloat64).unsqueeze(2);
+  const Tensor counts = keep.sum({1}).clamp(1.0, std::nullopt);
+  tokens.zero_grad();
+  const Tensor want = (packed.unpack(tokens) * keep).sum({1}) / counts;
+  (want * r).sum().backward();
+  expect_close(packed.mean(tokens), want.detach(), 1e-15, 1e-15);
+  expect_close(got, tokens.grad(), 1e-15, 1e-15);
+  const nn::PackedTokens first = nn::PackedTokens::of_padding(ragged_padding().narrow(0, 0, 2));
+  const Tensor five = randn({8, 4}, kFloat64);
+  expect_close(first.at_position(five, 1), first.unpack(five).select(1, 1), 0, 0);
+}
+
 TEST(PackedTokens, PackTakesTheRealTokensInOrderAndUnpackPutsThemBack) {
   const nn::PackedTokens packed = nn::PackedTokens::of_padding(ragged_padding());
   EXPECT_EQ(packed.tokens(), 8);
@@ -73,6 +95,9 @@ TEST(PackedTokens, BadInputsThrow) {
   const nn::PackedTokens packed = nn::PackedTokens::of_padding(ragged_padding());
   EXPECT_THROW(packed.pack(randn({3, 4, 2})), Error);
   EXPECT_THROW(packed.unpack(randn({7, 2})), Error);
+  EXPECT_THROW(packed.mean(randn({7, 2})), Error);
+  EXPECT_THROW(packed.at_position(randn({8, 2}), 3), Error);  // sequence 1's padding
+  EXPECT_THROW(packed.at_position(randn({8, 2}), 5), Error);  // past the length
   nn::MultiheadAttention mha(4, 2);
   nn::MultiheadAttentionMasks masks;
   masks.packed_tokens = &packed;

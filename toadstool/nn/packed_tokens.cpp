@@ -1,5 +1,6 @@
 #include "toadstool/nn/packed_tokens.h"
 
+#include <optional>
 #include <vector>
 
 #include "toadstool/autograd/ops.h"
@@ -15,17 +16,21 @@ PackedTokens PackedTokens::of_padding(const Tensor& padding) {
   const Tensor mask = padding.contiguous();
   const bool* is_padding = mask.data_ptr<bool>();
   const int64_t positions = mask.numel();
-  std::vector<int64_t> index;
+  std::vector<int64_t> index, sequence;
   index.reserve(positions);
+  sequence.reserve(positions);
   for (int64_t i = 0; i < positions; ++i) {
-    if (!is_padding[i]) index.push_back(i);
+    if (is_padding[i]) continue;
+    index.push_back(i);
+    sequence.push_back(i / padding.size(1));
   }
   const auto n = static_cast<int64_t>(index.size());
   std::vector<int64_t> inverse(positions);
   for (int64_t i = 0, row = 0; i < positions; ++i) inverse[i] = is_padding[i] ? n : row++;
   const int64_t batch = padding.size(0), length = padding.size(1);
   PackedTokens packed{
-      from_vector(index, {n}), from_vector(inverse, {positions}), mask, batch, length, Tensor()};
+      from_vector(index, {n}),   from_vector(inverse, {positions}), mask, batch, length, Tensor(),
+      from_vector(sequence, {n})};
   // Sequence b's tokens are its positions [0, count) when no token follows
   // a padded position.
   std::vector<int64_t> offsets(batch + 1, 0);
@@ -53,6 +58,32 @@ Tensor PackedTokens::unpack(const Tensor& tokens) const {
            "PackedTokens::unpack: expected a CPU tensor [", index.numel(), ", C], got ",
            tokens.shape(), " on ", tokens.device());
   return unpack_rows(tokens, index, inverse).view({batch, length, tokens.size(1)});
+}
+
+Tensor PackedTokens::mean(const Tensor& tokens) const {
+  TS_CHECK(tokens.dim() == 2 && tokens.size(0) == index.numel() && tokens.device().is_cpu(),
+           "PackedTokens::mean: expected a CPU tensor [", index.numel(), ", C], got ",
+           tokens.shape(), " on ", tokens.device());
+  const Tensor counts = logical_not(padding).sum({1}).to(tokens.dtype()).clamp(1.0, std::nullopt);
+  const Tensor sums =
+      index_add(zeros({batch, tokens.size(1)}, TensorOptions(tokens.dtype())), 0, sequence, tokens);
+  return sums / counts.unsqueeze(1);
+}
+
+Tensor PackedTokens::at_position(const Tensor& tokens, int64_t position) const {
+  TS_CHECK(tokens.dim() == 2 && tokens.size(0) == index.numel() && tokens.device().is_cpu(),
+           "PackedTokens::at_position: expected a CPU tensor [", index.numel(), ", C], got ",
+           tokens.shape(), " on ", tokens.device());
+  TS_CHECK(position >= 0 && position < length, "PackedTokens::at_position: position ", position,
+           " is outside the length ", length);
+  const int64_t* row_of = inverse.data_ptr<int64_t>();
+  std::vector<int64_t> rows(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    rows[b] = row_of[b * length + position];
+    TS_CHECK(rows[b] < index.numel(), "PackedTokens::at_position: sequence ", b,
+             " has padding at position ", position);
+  }
+  return index_select(tokens, 0, from_vector(rows, {batch}));
 }
 
 }  // namespace toadstool::nn

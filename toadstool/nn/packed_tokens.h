@@ -33,6 +33,7 @@ struct PackedTokens {
   // sequences, without unpacking (AttentionOptions::sequence_offsets).
   // Undefined otherwise (padding at the start or in between).
   Tensor sequence_offsets;
+  Tensor sequence;  // [N] int64: each token's sequence (b of its position b L + l)
 
   // From a padding mask [B, L] (bool, true = padding) on the CPU (the
   // count N is read on the host).
@@ -43,6 +44,12 @@ struct PackedTokens {
   Tensor pack(const Tensor& x) const;
   // [N, C] -> [B, L, C], zeros at the padding.
   Tensor unpack(const Tensor& tokens) const;
+  // [N, C] -> [B, C]: the mean of each sequence's tokens (0 for a sequence
+  // of only padding), as mean pooling over unpack(tokens) but without it.
+  Tensor mean(const Tensor& tokens) const;
+  // [N, C] -> [B, C]: each sequence's token at `position`, which must be a
+  // real token in every sequence (a class token's 0).
+  Tensor at_position(const Tensor& tokens, int64_t position) const;
 };
 
 }  // namespace toadstool::nn

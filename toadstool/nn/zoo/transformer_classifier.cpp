@@ -96,15 +96,16 @@ Tensor TransformerClassifier::forward(const Tensor& input_ids) {
   MultiheadAttentionMasks masks;
   const bool pack = options.pack_tokens && padding.device().is_cpu();
   const PackedTokens packed = pack ? PackedTokens::of_padding(padding) : PackedTokens{};
-  if (pack && packed.tokens() < padding.numel()) {               // some padding to skip
-    masks.packed_tokens = &packed;                               // which is the key padding
-    x = packed.unpack(encoder->forward(packed.pack(x), masks));  // [B, L, d], 0 at padding
+  Tensor pooled;                                                    // [B, d]
+  if (pack && packed.tokens() < padding.numel()) {                  // some padding to skip
+    masks.packed_tokens = &packed;                                  // which is the key padding
+    const Tensor tokens = encoder->forward(packed.pack(x), masks);  // [N, d]
+    pooled = cls_token.defined() ? packed.at_position(tokens, 0) : packed.mean(tokens);
   } else {
     masks.key_padding_mask = padding;
     x = encoder->forward(x, masks);
+    pooled = cls_token.defined() ? x.select(1, 0) : mean_over_tokens(x, padding);
   }
-  const Tensor pooled =
-      cls_token.defined() ? x.select(1, 0) : mean_over_tokens(x, padding);  // [B, d]
   return head->forward(pooled);
 }
 
