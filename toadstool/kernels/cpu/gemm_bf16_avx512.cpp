@@ -43,6 +43,7 @@ template <int kRows>
 TOADSTOOL_AVX512_BF16 void micro_kernel(int64_t kc, const uint16_t* a, int64_t a_row,
                                         int64_t a_pair, const uint16_t* b, int64_t cols,
                                         const Bf16Out& out) {
+  prefetch_out_tile<kRows>(out);
   __m512 acc[kRows][2];
 #pragma GCC unroll 16
   for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();

@@ -252,27 +252,92 @@ ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int
   return {packed, kcp, 2};
 }
 
+// Memory to read soon, fetched (into L2) a few lines at a time between tile
+// products, so that operands that are not in cache arrive while tiles
+// multiply instead of stalling the packing or the micro-kernel: `rows` rows
+// of `row_bytes` bytes, `row_stride` bytes apart.
+class AheadFetch {
+ public:
+  AheadFetch() = default;
+  AheadFetch(const uint16_t* base, int64_t row_stride, int64_t row_values, int64_t rows)
+      : row_(reinterpret_cast<const char*>(base)),
+        row_bytes_(row_stride * 2),
+        lines_per_row_((row_values * 2 + 63) / 64),
+        rows_left_(rows) {}
+  int64_t lines() const { return lines_per_row_ * rows_left_; }
+  // The next n lines (none once all are asked for).
+  void fetch(int64_t n) {
+    for (; n > 0 && rows_left_ > 0; --n) {
+      __builtin_prefetch(row_ + line_ * 64, 0, 2);
+      if (++line_ == lines_per_row_) {
+        line_ = 0;
+        row_ += row_bytes_;
+        --rows_left_;
+      }
+    }
+  }
+
+ private:
+  const char* row_ = nullptr;  // the row of the next line
+  int64_t row_bytes_ = 0, lines_per_row_ = 1, rows_left_ = 0, line_ = 0;
+};
+
+// The next K block's rows of A and B where they are stored along K (A [K,
+// M], B [K, N]), this thread's share: fetched while the current block
+// multiplies.
+struct NextBlock {
+  AheadFetch a, b;
+
+  NextBlock(const Product& g, int64_t jc, int64_t nc, int64_t next_pc, int thread, int threads) {
+    if (next_pc >= g.K) return;
+    const int64_t kc = std::min(kKC, g.K - next_pc);
+    const auto [begin, end] = even_share(kc, 1, thread, threads);
+    if (g.trans_a) a = AheadFetch(g.A + (next_pc + begin) * g.lda, g.lda, g.M, end - begin);
+    if (!g.trans_b) {
+      b = AheadFetch(g.B + (next_pc + begin) * g.ldb + jc, g.ldb, nc, end - begin);
+    }
+  }
+  int64_t lines() const { return a.lines() + b.lines(); }
+};
+
 // The rows of g this thread takes (all of them when next_row is null)
 // against one packed block of B: columns [jc, jc + nc), steps [pc, pc + kc)
-// padded to kcp.
+// padded to kcp; `next` spread over its tiles. A read in place has the next
+// tile's rows fetched over the current one's panels.
 void multiply_block_rows(const Product& g, const Bf16Tile& tile, const uint16_t* packed_b,
                          int64_t jc, int64_t nc, int64_t pc, int64_t kc, int64_t kcp,
-                         const Bf16Out& out, std::atomic<int64_t>* next_row, int threads) {
+                         const Bf16Out& out, std::atomic<int64_t>* next_row, int threads,
+                         NextBlock* next) {
   uint16_t* packed_a = t_packed_a.get<uint16_t>(round_up(kTilesPerBlock * tile.mr, 32) *
                                                 round_up(std::min(kKC, g.K), tile.k_pad));
+  const int64_t panels = (nc + kBf16NR - 1) / kBf16NR;
+  const int64_t tiles = std::max<int64_t>(1, (g.M + tile.mr - 1) / tile.mr * panels / threads);
+  const int64_t next_per_tile = next == nullptr ? 0 : (next->lines() + tiles - 1) / tiles;
   int64_t own_next = 0;
   while (true) {
     const auto [ic, ic_end] =
         take_rows(next_row, own_next, g.M, tile.mr, kTilesPerBlock * tile.mr, threads);
     if (ic >= ic_end) break;
     const int64_t mc = ic_end - ic;
-    const ABlock a = block_of_a(g.A + ic * g.a_row() + pc * g.a_k(), g.a_row(), g.a_k(), mc, kc,
-                                kcp, tile, packed_a);
+    const uint16_t* stored = g.A + ic * g.a_row() + pc * g.a_k();
+    const ABlock a = block_of_a(stored, g.a_row(), g.a_k(), mc, kc, kcp, tile, packed_a);
     for (int64_t ir = 0; ir < mc; ir += tile.mr) {
       const int64_t rows = std::min(tile.mr, mc - ir);
+      AheadFetch next_rows;
+      if (a.a == stored) {
+        const int64_t first = ic + ir + tile.mr;
+        next_rows = AheadFetch(stored + (ir + tile.mr) * a.row, a.row, kc,
+                               std::clamp<int64_t>(g.M - first, 0, tile.mr));
+      }
+      const int64_t next_rows_per_panel = (next_rows.lines() + panels - 1) / panels;
       for (int64_t jr = 0; jr < nc; jr += kBf16NR) {
         tile.kernel(rows, kc, a.a + ir * a.row, a.row, a.pair, packed_b + jr * kcp,
                     std::min(kBf16NR, nc - jr), Product::out_at(out, ic + ir, jc + jr));
+        next_rows.fetch(next_rows_per_panel);
+        if (next != nullptr) {
+          next->a.fetch(next_per_tile);
+          next->b.fetch(next_per_tile);
+        }
       }
     }
   }
@@ -293,7 +358,8 @@ void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, i
       if (pc > 0) out.beta = 1.0f;  // later blocks add to the float32 sums
       pack_b_block(g, pc, jc, nc, kc, kcp, packed_b, thread, threads);
       team_barrier(threads);
-      multiply_block_rows(g, tile, packed_b, jc, nc, pc, kc, kcp, out, next_row, threads);
+      NextBlock next(g, jc, nc, pc + kc, thread, threads);
+      multiply_block_rows(g, tile, packed_b, jc, nc, pc, kc, kcp, out, next_row, threads, &next);
       team_barrier(threads);  // all rows done: the next block may overwrite packed_b
       if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
     }
@@ -450,7 +516,8 @@ void gemm_bf16_serial(const Bf16Tile& tile, bool trans_a, int64_t M, float alpha
     return;
   }
   if (tile.begin != nullptr) tile.begin();
-  multiply_block_rows(g, tile, b.panels(), 0, b.N(), 0, b.K(), b.padded_k(), g.out, nullptr, 1);
+  multiply_block_rows(g, tile, b.panels(), 0, b.N(), 0, b.K(), b.padded_k(), g.out, nullptr, 1,
+                      nullptr);
   if (tile.end != nullptr) tile.end();
 }
 

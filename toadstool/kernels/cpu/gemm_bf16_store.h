@@ -22,6 +22,20 @@ namespace toadstool::kernels::cpu {
   return bf16_widen_bits(_mm256_maskz_loadu_epi16(mask, p));
 }
 
+// Starts fetching the `rows` output rows of a tile (32 columns of
+// bfloat16 or float32 from out.c) for writing; the tile's k loop then hides
+// the latency of a C that is not in cache.
+template <int kRows>
+[[gnu::always_inline]] inline void prefetch_out_tile(const Bf16Out& out) {
+  const int64_t row_bytes = out.ldc * (out.fp32 ? 4 : 2);
+  const char* c = static_cast<const char*>(out.c);
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    __builtin_prefetch(c + i * row_bytes, 1);
+    if (out.fp32) __builtin_prefetch(c + i * row_bytes + 64, 1);
+  }
+}
+
 // Writes a tile of `cols` (<= 32) columns row by row through `out`:
 // out[i, j] = alpha * acc[i, j] + beta * out[i, j] (out not read when beta
 // == 0), then out's epilogue (Bf16Out). Made once per tile, so the bias is
