@@ -108,7 +108,14 @@ TOADSTOOL_AMX_BF16 void amx_kernel(int64_t rows, int64_t kc, const uint16_t* a, 
 
 const Bf16Tile& amx_bf16_tile() {
   // k padded to whole A tiles; A read as rows (the tiles read 32 whole rows).
-  static const Bf16Tile tile{"amx", kMR, kTileK, false, configure_tiles, release_tiles, amx_kernel};
+  static const Bf16Tile tile{.name = "amx",
+                             .mr = kMR,
+                             .k_pad = kTileK,
+                             .a_pairs = false,
+                             .fetch_ahead = false,
+                             .begin = configure_tiles,
+                             .end = release_tiles,
+                             .kernel = amx_kernel};
   return tile;
 }
 

@@ -138,7 +138,14 @@ double rate(Fn chains, int64_t iterations) {
 }  // namespace
 
 const Bf16Tile& avx512_bf16_tile() {
-  static const Bf16Tile tile{"avx512bf16", kMR, 2, true, nullptr, nullptr, avx512_kernel};
+  static const Bf16Tile tile{.name = "avx512bf16",
+                             .mr = kMR,
+                             .k_pad = 2,
+                             .a_pairs = true,
+                             .fetch_ahead = true,
+                             .begin = nullptr,
+                             .end = nullptr,
+                             .kernel = avx512_kernel};
   return tile;
 }
 

@@ -324,7 +324,7 @@ void multiply_block_rows(const Product& g, const Bf16Tile& tile, const uint16_t*
     for (int64_t ir = 0; ir < mc; ir += tile.mr) {
       const int64_t rows = std::min(tile.mr, mc - ir);
       AheadFetch next_rows;
-      if (a.a == stored) {
+      if (tile.fetch_ahead && a.a == stored) {
         const int64_t first = ic + ir + tile.mr;
         next_rows = AheadFetch(stored + (ir + tile.mr) * a.row, a.row, kc,
                                std::clamp<int64_t>(g.M - first, 0, tile.mr));
@@ -359,7 +359,8 @@ void multiply_rows(const Product& g, const Bf16Tile& tile, uint16_t* packed_b, i
       pack_b_block(g, pc, jc, nc, kc, kcp, packed_b, thread, threads);
       team_barrier(threads);
       NextBlock next(g, jc, nc, pc + kc, thread, threads);
-      multiply_block_rows(g, tile, packed_b, jc, nc, pc, kc, kcp, out, next_row, threads, &next);
+      multiply_block_rows(g, tile, packed_b, jc, nc, pc, kc, kcp, out, next_row, threads,
+                          tile.fetch_ahead ? &next : nullptr);
       team_barrier(threads);  // all rows done: the next block may overwrite packed_b
       if (next_row != nullptr && thread == 0) next_row->store(0, std::memory_order_relaxed);
     }

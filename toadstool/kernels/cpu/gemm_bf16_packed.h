@@ -63,9 +63,13 @@ using Bf16MicroKernel = void (*)(int64_t rows, int64_t kc, const uint16_t* a, in
 // One instruction set's tile and its needs.
 struct Bf16Tile {
   const char* name;
-  int64_t mr;              // rows of a tile
-  int64_t k_pad;           // packed blocks of k are zero-padded to a multiple of this
-  bool a_pairs;            // reads A's pairs at any a_row, a_pair (else: packed rows)
+  int64_t mr;     // rows of a tile
+  int64_t k_pad;  // packed blocks of k are zero-padded to a multiple of this
+  bool a_pairs;   // reads A's pairs at any a_row, a_pair (else: packed rows)
+  // The loop nest fetches operands ahead for it (measured faster on the
+  // AVX-512 tile; on AMX a prefetch of A's next rows once measured slower:
+  // docs/mixed_precision.md).
+  bool fetch_ahead;
   void (*begin)();         // per thread, before its first tile (AMX: tile config); may be null
   void (*end)();           // per thread, after its last tile; may be null
   Bf16MicroKernel kernel;  // any rows in [1, mr]
