@@ -612,7 +612,16 @@ void forward(const AttentionArgs<S>& a, S* out, Lse* lse) {
 // ---- backward -------------------------------------------------------------
 
 // What the backward's tile step accumulates.
-enum Accumulate : unsigned { kGradQ = 1, kGradKV = 2 };
+// kFirstQ / kFirstKV: the tile's grad_q / grad_k and grad_v products are
+// the first into their rows, so they write them (beta 0) instead of adding:
+// no gradient buffer is zeroed first.
+enum Accumulate : unsigned { kGradQ = 1, kGradKV = 2, kFirstQ = 4, kFirstKV = 8 };
+
+// The beta of a product into gradient rows that `first` says are new.
+template <class T>
+T accumulate_beta(unsigned what, unsigned first) {
+  return (what & first) != 0 ? T(0) : T(1);
+}
 
 // Where one head's gradients accumulate, in T: grad_q [L, E], grad_k [S,
 // E], grad_v [S, Ev] with rows q_row, k_row, v_row apart (the call's own
@@ -674,8 +683,8 @@ struct Backward {
         operand_row(p, dropout ? z : nullptr, rows * cols, kept);  // the whole tile at once
       }
       // grad_v [cols, Ev] += kept^T [cols, rows] grad_out [rows, Ev]
-      products.multiply(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row, T(1),
-                        g.v + j0 * g.v_row, g.v_row);
+      products.multiply(true, false, cols, a.Ev, rows, T(1), kept, cols, go, go_row,
+                        accumulate_beta<T>(what, kFirstKV), g.v + j0 * g.v_row, g.v_row);
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols] (times z under
     // dropout), then dS = p (dP - D), made as an operand (in place of b, or
@@ -708,11 +717,11 @@ struct Backward {
     const T scale = static_cast<T>(a.scale);
     if (what & kGradQ) {
       products.multiply(false, false, rows, a.E, cols, scale, ds, cols, hv.k + j0 * hv.k_row,
-                        hv.k_row, T(1), g.q + i0 * g.q_row, g.q_row);
+                        hv.k_row, accumulate_beta<T>(what, kFirstQ), g.q + i0 * g.q_row, g.q_row);
     }
     if (what & kGradKV) {
       products.multiply(true, false, cols, a.E, rows, scale, ds, cols, hv.q + i0 * hv.q_row,
-                        hv.q_row, T(1), g.k + j0 * g.k_row, g.k_row);
+                        hv.q_row, accumulate_beta<T>(what, kFirstKV), g.k + j0 * g.k_row, g.k_row);
     }
   }
 
@@ -739,8 +748,8 @@ struct Backward {
       } else {
         operand_row(p, static_cast<const T*>(nullptr), rows * cols, operand);
       }
-      products.multiply(true, false, cols, a.Ev, rows, T(1), operand, cols, go, go_row, T(1),
-                        g.v + j0 * g.v_row, g.v_row);
+      products.multiply(true, false, cols, a.Ev, rows, T(1), operand, cols, go, go_row,
+                        accumulate_beta<T>(what, kFirstKV), g.v + j0 * g.v_row, g.v_row);
     }
     // b = dP [rows, cols] = grad_out [rows, Ev] v^T [Ev, cols]
     products.multiply(false, true, rows, cols, a.Ev, T(1), go, go_row, hv.v + j0 * hv.v_row,
@@ -864,6 +873,15 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
       }
     };
   };
+  // Gradient rows [from, to) that no tile wrote, zeroed: of grad_q, or of
+  // grad_k and grad_v.
+  auto zero_query_rows = [&](const HeadGrads<T>& g, int64_t from, int64_t to) {
+    zero_rows(g.q + from * g.q_row, std::max<int64_t>(0, to - from), a.E, g.q_row);
+  };
+  auto zero_key_rows = [&](const HeadGrads<T>& g, int64_t from, int64_t to) {
+    zero_rows(g.k + from * g.k_row, std::max<int64_t>(0, to - from), a.E, g.k_row);
+    zero_rows(g.v + from * g.v_row, std::max<int64_t>(0, to - from), a.Ev, g.v_row);
+  };
   // Whether tile (i0, j0) of head hv holds a score to compute.
   auto tile_live = [&](const HeadView<T, O>& hv, int64_t i0, int64_t j0) {
     const HeadExtent& e = hv.extent;
@@ -882,16 +900,22 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
           const HeadView<T, O> hv = reader.head(h);
           const auto [go, go_row] = reader.grad_out(h);
           const HeadGrads<T> g = writer.head(h);
-          // Each item zeroes the gradient rows it owns before adding into them.
-          zero_rows(g.q, stored_rows(a, h, a.L), a.E, g.q_row);
-          zero_rows(g.k, stored_rows(a, h, a.S), a.E, g.k_row);
-          zero_rows(g.v, stored_rows(a, h, a.S), a.Ev, g.v_row);
+          // The first tile into each gradient row writes it (every query
+          // row's is in key tile 0); the rows no tile reaches are zeroed.
+          const HeadExtent& e = hv.extent;
+          const int64_t keys = stored_rows(a, h, a.S);
           for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
+            unsigned first_kv = kFirstKV;
             for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
               if (!tile_live(hv, i0, j0)) continue;
-              bw.tile(hv, go, go_row, g, i0, j0, kGradQ | kGradKV, scratch, products);
+              bw.tile(hv, go, go_row, g, i0, j0,
+                      kGradQ | kGradKV | first_kv | (j0 == 0 ? kFirstQ : 0U), scratch, products);
+              first_kv = 0;
             }
+            const int64_t end = std::min(j0 + kBk, keys);
+            zero_key_rows(g, first_kv != 0 ? j0 : std::min(end, e.keys), end);
           }
+          zero_query_rows(g, e.keys > 0 ? e.queries : 0, stored_rows(a, h, a.L));
           writer.done(h, 0, a.L, 0, a.S);
         }));
     return;
@@ -912,12 +936,13 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const HeadView<T, O> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
-        zero_rows(g.k + j0 * g.k_row, cols, a.E, g.k_row);
-        zero_rows(g.v + j0 * g.v_row, cols, a.Ev, g.v_row);
+        unsigned first_kv = kFirstKV;
         for (int64_t i0 = 0; i0 < a.L; i0 += kBq) {
           if (!tile_live(hv, i0, j0)) continue;
-          bw.tile(hv, go, go_row, g, i0, j0, kGradKV, scratch, products);
+          bw.tile(hv, go, go_row, g, i0, j0, kGradKV | first_kv, scratch, products);
+          first_kv = 0;
         }
+        zero_key_rows(g, first_kv != 0 ? j0 : std::min(j0 + cols, hv.extent.keys), j0 + cols);
         writer.done(h, 0, 0, j0, j0 + cols);
       }));
   auto query_tile_work = [&](int64_t item) {  // of (head, query tile) item
@@ -932,11 +957,13 @@ void backward(const AttentionArgs<S>& a, const S* out, const Lse* lse, const S* 
         const HeadView<T, O> hv = reader.head(h);
         const auto [go, go_row] = reader.grad_out(h);
         const HeadGrads<T> g = writer.head(h);
-        zero_rows(g.q + i0 * g.q_row, rows, a.E, g.q_row);
+        unsigned first_q = kFirstQ;
         for (int64_t j0 = 0; j0 < a.S; j0 += kBk) {
           if (!tile_live(hv, i0, j0)) continue;
-          bw.tile(hv, go, go_row, g, i0, j0, kGradQ, scratch, products);
+          bw.tile(hv, go, go_row, g, i0, j0, kGradQ | first_q, scratch, products);
+          first_q = 0;
         }
+        zero_query_rows(g, first_q != 0 ? i0 : std::min(i0 + rows, hv.extent.queries), i0 + rows);
         writer.done(h, i0, i0 + rows, 0, 0);
       }));
 }
