@@ -89,10 +89,24 @@ class Bf16TileStore {
     __m512 even = _mm512_castsi512_ps(_mm512_slli_epi32(product, 16));
     __m512 odd = _mm512_castsi512_ps(_mm512_and_si512(product, high_half));
     if (out_.bias != nullptr) {
-      even = _mm512_castsi512_ps(
-          _mm512_and_si512(bf16_round_exact_high(_mm512_add_ps(even, bias_even_)), high_half));
-      odd = _mm512_castsi512_ps(
-          _mm512_and_si512(bf16_round_exact_high(_mm512_add_ps(odd, bias_odd_)), high_half));
+      const __m512 sum_even = _mm512_add_ps(even, bias_even_);
+      const __m512 sum_odd = _mm512_add_ps(odd, bias_odd_);
+      // VCVTNE2PS2BF16 rounds as BFloat16(float) does unless an input is
+      // subnormal (it reads those as 0), which a sum of two bfloat16 values
+      // rarely is: then one instruction rounds the row (ReLU before the
+      // rounding gives the same: rounding keeps a normal number's sign and
+      // a zero), and a permutation puts the even and odd columns back.
+      if ((_mm512_fpclass_ps_mask(sum_even, kSubnormal) |
+           _mm512_fpclass_ps_mask(sum_odd, kSubnormal)) == 0) {
+        const __m512 e = out_.relu ? _mm512_max_ps(_mm512_setzero_ps(), sum_even) : sum_even;
+        const __m512 o = out_.relu ? _mm512_max_ps(_mm512_setzero_ps(), sum_odd) : sum_odd;
+        const auto halves = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(o, e));
+        _mm512_mask_storeu_epi16(p, columns(),
+                                 _mm512_permutexvar_epi16(_mm512_loadu_si512(kEvenOdd), halves));
+        return;
+      }
+      even = _mm512_castsi512_ps(_mm512_and_si512(bf16_round_exact_high(sum_even), high_half));
+      odd = _mm512_castsi512_ps(_mm512_and_si512(bf16_round_exact_high(sum_odd), high_half));
     }
     if (out_.relu) {
       even = _mm512_max_ps(_mm512_setzero_ps(), even);
@@ -105,6 +119,11 @@ class Bf16TileStore {
 
  private:
   static constexpr int kHighHalf = static_cast<int>(0xFFFF0000u);
+  static constexpr int kSubnormal = 0x20;  // VFPCLASSPS's category
+  // Words [even columns 0..15 | odd columns 0..15] -> columns in order.
+  alignas(64) static constexpr uint16_t kEvenOdd[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                                        21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                        11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
 
   __mmask32 columns() const {
     return static_cast<__mmask32>(mask_[0] | (static_cast<uint32_t>(mask_[1]) << 16));
