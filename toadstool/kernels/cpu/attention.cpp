@@ -459,7 +459,9 @@ const uint64_t* draw_keep_bits(const AttentionArgs<S>& a, int64_t h, int64_t i, 
                                int64_t cols, uint64_t* own) {
   uint64_t* bits = a.keep_bits != nullptr ? keep_words(a, h, i, j0) : own;
   const uint32_t threshold = dropout_threshold(1.0 - a.dropout_p);
-  uint32_t words[4 * (kBk / kDropoutDraws + 2)];  // draws up to 64 past cols, as dropout_row's
+  // Room for whole 64-draw words: a ragged row's last word reads slots past
+  // its draws (unfilled), whose bits are masked off below.
+  uint32_t words[4 * (kBk / kDropoutDraws + 2)];
   DropoutDraws* d = dropout_draws(
       a.seed, a.offset, static_cast<int64_t>(flat_index(h, i, j0, a.L, a.S)), cols, words);
   for (int64_t w = 0; w * 64 < cols; ++w) bits[w] = dropout_keep_word(d + w * 64, threshold);
