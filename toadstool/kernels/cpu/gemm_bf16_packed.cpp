@@ -255,7 +255,7 @@ ABlock block_of_a(const uint16_t* a, int64_t a_row, int64_t a_k, int64_t mc, int
 // Memory to read soon, fetched (into L2) a few lines at a time between tile
 // products, so that operands that are not in cache arrive while tiles
 // multiply instead of stalling the packing or the micro-kernel: `rows` rows
-// of `row_bytes` bytes, `row_stride` bytes apart.
+// of `row_values` bfloat16 values, `row_stride` values apart.
 class AheadFetch {
  public:
   AheadFetch() = default;
