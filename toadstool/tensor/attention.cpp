@@ -131,6 +131,18 @@ struct Prepared {
   }
 };
 
+void check_dropout_p(const AttentionOptions& options, const char* op) {
+  TS_CHECK(options.dropout_p >= 0 && options.dropout_p < 1, op,
+           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+}
+
+// The scores' scale: the option's, default 1 / sqrt(E).
+double checked_scale(const AttentionOptions& options, int64_t E, const char* op) {
+  const double scale = options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(E));
+  TS_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
+  return scale;
+}
+
 Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options,
                  const char* op) {
   for (const Tensor* t : {&q, &k, &v}) detail::check_defined(*t, op);
@@ -159,12 +171,10 @@ Prepared prepare(const Tensor& q, const Tensor& k, const Tensor& v, const Attent
            detail::describe(q), " and k ", detail::describe(k));
   TS_CHECK(v.size(-2) == p.S, op, ": k and v must have the same number of keys S, got k ",
            detail::describe(k), " and v ", detail::describe(v));
-  TS_CHECK(options.dropout_p >= 0 && options.dropout_p < 1, op,
-           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+  check_dropout_p(options, op);
   TS_CHECK(!(options.is_causal && options.attn_mask.defined()), op,
            ": attn_mask must not be given together with is_causal");
-  p.scale = options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(p.E));
-  TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
+  p.scale = checked_scale(options, p.E, op);
   p.dtype = q.dtype();
   p.compute = detail::compute_dtype(q.dtype());
   p.storage = is_reduced_float(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype()
@@ -313,13 +323,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 
 namespace {
 
-// The backward into `into` (p.storage, the shapes of q, k, v; any row
-// strides, elements contiguous: AttentionGrads or views of one packed
-// gradient).
-void backward_into(Prepared& p, const Tensor& grad_out, const Tensor& q,
-                   const AttentionForward& forward, const AttentionOptions& options,
-                   const AttentionGrads& into, const char* op) {
-  const Shape out_shape = with_last_two(p.batch, p.L, p.Ev);
+// A backward's grad_out and the forward's results for p, whose output has
+// out_shape.
+void check_backward_inputs(const Prepared& p, const Tensor& grad_out,
+                           const AttentionForward& forward, const Shape& out_shape,
+                           const char* op) {
   TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
            detail::describe(grad_out), " does not match the output ", out_shape);
   TS_CHECK(forward.out.shape() == out_shape && forward.out.dtype() == p.storage &&
@@ -329,6 +337,15 @@ void backward_into(Prepared& p, const Tensor& grad_out, const Tensor& q,
   TS_CHECK(!forward.keep_bits.defined() ||
                forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
            op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
+}
+
+// The backward into `into` (p.storage, the shapes of q, k, v; any row
+// strides, elements contiguous: AttentionGrads or views of one packed
+// gradient).
+void backward_into(Prepared& p, const Tensor& grad_out, const Tensor& q,
+                   const AttentionForward& forward, const AttentionOptions& options,
+                   const AttentionGrads& into, const char* op) {
+  check_backward_inputs(p, grad_out, forward, with_last_two(p.batch, p.L, p.Ev), op);
   const Tensor go = in_output_layout(grad_out, p);
   const Tensor out = in_output_layout(forward.out, p);
   p.use_out_layout(out);
@@ -374,8 +391,7 @@ Prepared prepare_packed_sequences(const Tensor& qkv, int64_t num_heads,
            ": sequence_offsets must be int64 [batch + 1], got ", detail::describe(offsets));
   TS_CHECK(!options.attn_mask.defined() && !options.is_causal && !options.skip_padded_queries, op,
            ": packed sequences take no attn_mask, is_causal or skip_padded_queries");
-  TS_CHECK(options.dropout_p >= 0 && options.dropout_p < 1, op,
-           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+  check_dropout_p(options, op);
   const Tensor starts = contiguous(offsets);
   const int64_t* at = starts.data_ptr<int64_t>();
   const int64_t batch = starts.numel() - 1, tokens = qkv.size(0), length = options.sequence_length;
@@ -395,8 +411,7 @@ Prepared prepare_packed_sequences(const Tensor& qkv, int64_t num_heads,
   p.dtype = qkv.dtype();
   p.compute = detail::compute_dtype(qkv.dtype());
   p.storage = is_reduced_float(qkv.dtype()) ? qkv.dtype() : p.compute;
-  p.scale = options.scale ? *options.scale : 1.0 / std::sqrt(static_cast<double>(p.E));
-  TS_CHECK(std::isfinite(p.scale), op, ": scale must be finite, got ", p.scale);
+  p.scale = checked_scale(options, p.E, op);
   const Tensor stored = contiguous(to_dtype(qkv, p.storage));
   // Head (b, h) of part n: row 0 at the sequence's offset (the kernel adds
   // it), column n E + h E / H; rows 3E apart.
@@ -422,23 +437,15 @@ Tensor packed_sequences_backward(const Tensor& grad_out, const Tensor& qkv, int6
                                  const AttentionForward& forward, const AttentionOptions& options,
                                  const char* op) {
   const Prepared p = prepare_packed_sequences(qkv, num_heads, options, op);
-  const Shape out_shape{qkv.size(0), p.out_row};
-  TS_CHECK(grad_out.defined() && grad_out.shape() == out_shape, op, ": gradient ",
-           detail::describe(grad_out), " does not match the output ", out_shape);
-  TS_CHECK(forward.out.shape() == out_shape && forward.out.is_contiguous() &&
-               forward.out.dtype() == p.storage && forward.lse.numel() == p.heads * p.L &&
-               forward.lse.dtype() == p.compute,
-           op, ": out and lse must be the forward's, got ", detail::describe(forward.out), " and ",
-           detail::describe(forward.lse));
-  TS_CHECK(!forward.keep_bits.defined() ||
-               forward.keep_bits.numel() == p.heads * p.L * kernels::attention_keep_words(p.S),
-           op, ": keep_bits must be the forward's, got ", detail::describe(forward.keep_bits));
-  const Tensor go = contiguous(to_dtype(grad_out, p.storage));  // out's layout [N, E]
+  check_backward_inputs(p, grad_out, forward, {qkv.size(0), p.out_row}, op);
+  // grad_out and out in one layout, [N, E] contiguous.
+  const Tensor go = contiguous(to_dtype(grad_out, p.storage));
+  const Tensor out = contiguous(forward.out);
   const Tensor lse = contiguous(forward.lse);
   const Tensor grad = detail::make_tensor(qkv.shape(), p.storage, qkv.device());
   const int64_t embed = p.out_row;
   TS_KERNEL(qkv.device(), attention_backward, p.storage,
-            p.call(options, forward.dropout_state, forward.keep_bits), forward.out.data_ptr(),
+            p.call(options, forward.dropout_state, forward.keep_bits), out.data_ptr(),
             lse.data_ptr(), go.data_ptr(), grad.data_ptr(),
             narrow(grad, 1, embed, embed).data_ptr(), narrow(grad, 1, 2 * embed, embed).data_ptr());
   return detail::finish_result(grad, qkv.dtype());

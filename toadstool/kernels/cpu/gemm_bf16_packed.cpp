@@ -264,6 +264,7 @@ class AheadFetch {
         row_bytes_(row_stride * 2),
         lines_per_row_((row_values * 2 + 63) / 64),
         rows_left_(rows) {}
+  // All its lines, before any is fetched.
   int64_t lines() const { return lines_per_row_ * rows_left_; }
   // The next n lines (none once all are asked for).
   void fetch(int64_t n) {
